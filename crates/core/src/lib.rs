@@ -1,0 +1,1 @@
+//! LogiFlow's domain types and rules (work in progress in this commit).
