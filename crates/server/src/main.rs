@@ -1,9 +1,233 @@
 //! `logiflow-server`: the central multi-tenant server.
 //!
-//! Not built yet: the HTTP platform arrives with the server-platform issue. Until then
-//! the binary says so and exits non-zero rather than pretending to serve.
+//! `logiflow-server [--config PATH] serve` runs the HTTP server; `logiflow-server admin …`
+//! administers the platform (tenants, plans, users) directly in the database as the owner.
 
-fn main() -> std::process::ExitCode {
-    eprintln!("logiflow-server: not built yet (the server platform is still to come)");
-    std::process::ExitCode::from(2)
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use chrono::{Duration, Utc};
+use clap::{Parser, Subcommand};
+use logiflow_server::config::Config;
+use logiflow_server::rbac::Role;
+use logiflow_server::{admin, app, db};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "logiflow-server",
+    version,
+    about = "LogiFlow's central multi-tenant server"
+)]
+struct Cli {
+    /// TOML configuration file (overridden by LOGIFLOW_* environment variables).
+    #[arg(long, global = true, env = "LOGIFLOW_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Migrate the database and serve HTTP until SIGTERM or Ctrl-C.
+    Serve,
+    /// Platform administration (as the database owner).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Users of a tenant.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Plans.
+    Plan {
+        #[command(subcommand)]
+        command: PlanCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "free")]
+        plan: String,
+        /// Subscription length in days.
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+    },
+    /// List tenants.
+    List,
+    /// Move a tenant to another plan.
+    SetPlan {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        plan: String,
+    },
+    /// End a tenant's subscription now (it becomes read-only).
+    Expire {
+        #[arg(long)]
+        slug: String,
+    },
+    /// Extend a tenant's subscription for `days` from now.
+    Renew {
+        #[arg(long)]
+        slug: String,
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user. The password is read from the first line of standard input.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "admin")]
+        role: String,
+    },
+    /// Disable a user at once.
+    Disable {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PlanCommand {
+    /// List plans and their limits.
+    List,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    logiflow_server::telemetry::init_logging();
+    let config = Config::load(cli.config.as_deref()).context("failed to load the configuration")?;
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Admin { command } => run_admin(config, command).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let state = app::prepare(config)
+        .await
+        .context("failed to prepare the database")?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("failed to listen on {listen}"))?;
+    tracing::info!(address = %listener.local_addr()?, "serving");
+    app::serve(listener, state, app::shutdown_signal())
+        .await
+        .context("failed to serve")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).context("failed to render output")?
+    );
+    Ok(())
+}
+
+async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
+    let pool = db::connect(config.database_url.expose(), 2)
+        .await
+        .context("failed to connect as the owner")?;
+    db::migrate(&pool).await.context("failed to migrate")?;
+    match command {
+        AdminCommand::Plan {
+            command: PlanCommand::List,
+        } => print_json(&admin::plan_list(&pool).await?),
+        AdminCommand::Tenant { command } => match command {
+            TenantCommand::Create {
+                slug,
+                name,
+                plan,
+                days,
+            } => print_json(
+                &admin::tenant_create(
+                    &pool,
+                    &slug,
+                    &name,
+                    &plan,
+                    Utc::now() + Duration::days(days),
+                )
+                .await
+                .context("failed to create the tenant")?,
+            ),
+            TenantCommand::List => print_json(&admin::tenant_list(&pool).await?),
+            TenantCommand::SetPlan { slug, plan } => print_json(
+                &admin::tenant_set_plan(&pool, &slug, &plan)
+                    .await
+                    .context("failed to set the plan")?,
+            ),
+            TenantCommand::Expire { slug } => print_json(
+                &admin::tenant_expire(&pool, &slug)
+                    .await
+                    .context("failed to expire the tenant")?,
+            ),
+            TenantCommand::Renew { slug, days } => print_json(
+                &admin::tenant_renew(&pool, &slug, Utc::now() + Duration::days(days))
+                    .await
+                    .context("failed to renew the tenant")?,
+            ),
+        },
+        AdminCommand::User { command } => match command {
+            UserCommand::Create {
+                tenant,
+                email,
+                name,
+                role,
+            } => {
+                let Some(role) = Role::parse(&role) else {
+                    bail!("unknown role {role}");
+                };
+                let mut password = String::new();
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut password)
+                    .context("failed to read the password from standard input")?;
+                let password = password.trim_end_matches(['\r', '\n']);
+                print_json(
+                    &admin::user_create(&pool, &tenant, &email, &name, role, password)
+                        .await
+                        .context("failed to create the user")?,
+                )
+            }
+            UserCommand::Disable { tenant, email } => {
+                let id = admin::user_disable(&pool, &tenant, &email)
+                    .await
+                    .context("failed to disable the user")?;
+                print_json(&serde_json::json!({ "id": id, "disabled": true }))
+            }
+        },
+    }
 }

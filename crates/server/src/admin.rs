@@ -1,0 +1,325 @@
+//! Platform administration (the `logiflow-server admin …` commands), run against the
+//! database as the owner. Tenant-data writes still go through a [`TenantTx`] (a
+//! non-superuser owner is subject to the forced RLS policies too) and are audited with
+//! actor `system`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::auth::tokens;
+use crate::db::TenantTx;
+use crate::rbac::Role;
+use crate::routes::users::{normalize_email, validate_name, validate_password};
+
+/// Why an admin command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("no tenant with slug {0}")]
+    UnknownTenant(String),
+    #[error("no plan {0}")]
+    UnknownPlan(String),
+    #[error("no user with that email in tenant {0}")]
+    UnknownUser(String),
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    #[error("a tenant with slug {0} exists")]
+    SlugTaken(String),
+    #[error("a user with that email exists in tenant {0}")]
+    EmailTaken(String),
+    #[error("failed to hash the password: {0}")]
+    Hash(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// A plan.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Plan {
+    pub code: String,
+    pub name: String,
+    pub max_skus: i32,
+    pub max_locations: i32,
+    pub max_warehouses: i32,
+    pub max_users: i32,
+    pub max_devices: i32,
+    pub requests_per_second: i32,
+}
+
+/// A tenant.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Tenant {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub plan_code: String,
+    pub subscription_expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+const TENANT_COLUMNS: &str = "id, slug, name, plan_code, subscription_expires_at, created_at";
+
+/// Every plan.
+pub async fn plan_list(pool: &PgPool) -> Result<Vec<Plan>, AdminError> {
+    Ok(
+        sqlx::query_as("select * from plan order by requests_per_second, code")
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+/// Creates a tenant and its settings row.
+pub async fn tenant_create(
+    pool: &PgPool,
+    slug: &str,
+    name: &str,
+    plan: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<Tenant, AdminError> {
+    let name = validate_name(name).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let id = Uuid::now_v7();
+    let mut tx = TenantTx::begin(pool, id).await?;
+    let plan_exists: bool =
+        sqlx::query_scalar("select exists (select 1 from plan where code = $1)")
+            .bind(plan)
+            .fetch_one(tx.conn())
+            .await?;
+    if !plan_exists {
+        return Err(AdminError::UnknownPlan(plan.to_owned()));
+    }
+    let tenant: Tenant = sqlx::query_as(&format!(
+        "insert into tenant (id, slug, name, plan_code, subscription_expires_at)
+         values ($1, $2, $3, $4, $5) returning {TENANT_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(slug)
+    .bind(&name)
+    .bind(plan)
+    .bind(expires_at)
+    .fetch_one(tx.conn())
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.constraint() == Some("tenant_slug_key") => {
+            AdminError::SlugTaken(slug.to_owned())
+        }
+        sqlx::Error::Database(d) if d.constraint() == Some("tenant_slug_format") => {
+            AdminError::Invalid("slugs are 2 to 63 lowercase letters, digits or dashes".into())
+        }
+        _ => AdminError::Db(e),
+    })?;
+    sqlx::query("insert into tenant_setting (tenant_id, display_name) values ($1, $2)")
+        .bind(id)
+        .bind(&name)
+        .execute(tx.conn())
+        .await?;
+    system_audit(
+        &mut tx,
+        "tenant.create",
+        "tenant",
+        &id.to_string(),
+        None,
+        &tenant,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(tenant)
+}
+
+async fn system_audit(
+    tx: &mut TenantTx,
+    action: &str,
+    target_type: &str,
+    target_id: &str,
+    before: Option<serde_json::Value>,
+    after: &impl Serialize,
+) -> Result<(), AdminError> {
+    let tenant_id = tx.tenant_id();
+    sqlx::query(
+        "insert into audit_log (tenant_id, id, actor_type, action, target_type, target_id, before, after)
+         values ($1, $2, 'system', $3, $4, $5, $6, $7)",
+    )
+    .bind(tenant_id)
+    .bind(Uuid::now_v7())
+    .bind(action)
+    .bind(target_type)
+    .bind(target_id)
+    .bind(before)
+    .bind(serde_json::to_value(after).ok())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Every tenant, by slug.
+pub async fn tenant_list(pool: &PgPool) -> Result<Vec<Tenant>, AdminError> {
+    Ok(sqlx::query_as(&format!(
+        "select {TENANT_COLUMNS} from tenant order by slug"
+    ))
+    .fetch_all(pool)
+    .await?)
+}
+
+/// A tenant by slug.
+pub async fn tenant_get(pool: &PgPool, slug: &str) -> Result<Tenant, AdminError> {
+    sqlx::query_as(&format!(
+        "select {TENANT_COLUMNS} from tenant where slug = $1"
+    ))
+    .bind(slug)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| AdminError::UnknownTenant(slug.to_owned()))
+}
+
+async fn tenant_update(
+    pool: &PgPool,
+    slug: &str,
+    action: &str,
+    set: &str,
+    bind: impl for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + 'static,
+) -> Result<Tenant, AdminError> {
+    let before = tenant_get(pool, slug).await?;
+    let mut tx = TenantTx::begin(pool, before.id).await?;
+    let after: Tenant = sqlx::query_as(&format!(
+        "update tenant set {set} = $2 where id = $1 returning {TENANT_COLUMNS}"
+    ))
+    .bind(before.id)
+    .bind(bind)
+    .fetch_one(tx.conn())
+    .await?;
+    system_audit(
+        &mut tx,
+        action,
+        "tenant",
+        &before.id.to_string(),
+        serde_json::to_value(&before).ok(),
+        &after,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Moves a tenant to another plan (its limits and rate apply on the next request).
+pub async fn tenant_set_plan(pool: &PgPool, slug: &str, plan: &str) -> Result<Tenant, AdminError> {
+    let exists: bool = sqlx::query_scalar("select exists (select 1 from plan where code = $1)")
+        .bind(plan)
+        .fetch_one(pool)
+        .await?;
+    if !exists {
+        return Err(AdminError::UnknownPlan(plan.to_owned()));
+    }
+    tenant_update(pool, slug, "tenant.set_plan", "plan_code", plan.to_owned()).await
+}
+
+/// Ends a tenant's subscription now: it becomes read-only.
+pub async fn tenant_expire(pool: &PgPool, slug: &str) -> Result<Tenant, AdminError> {
+    tenant_update(
+        pool,
+        slug,
+        "tenant.expire",
+        "subscription_expires_at",
+        Utc::now(),
+    )
+    .await
+}
+
+/// Extends a tenant's subscription until `until`.
+pub async fn tenant_renew(
+    pool: &PgPool,
+    slug: &str,
+    until: DateTime<Utc>,
+) -> Result<Tenant, AdminError> {
+    tenant_update(pool, slug, "tenant.renew", "subscription_expires_at", until).await
+}
+
+/// A created user.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedUser {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub role: Role,
+}
+
+/// Creates a user in a tenant (platform admins are not bound by the plan's user quota).
+pub async fn user_create(
+    pool: &PgPool,
+    slug: &str,
+    email: &str,
+    display_name: &str,
+    role: Role,
+    password: &str,
+) -> Result<CreatedUser, AdminError> {
+    let invalid = |e: crate::error::ApiError| AdminError::Invalid(e.to_string());
+    let email = normalize_email(email).map_err(invalid)?;
+    let display_name = validate_name(display_name).map_err(invalid)?;
+    validate_password(password).map_err(invalid)?;
+    let tenant = tenant_get(pool, slug).await?;
+    let password = password.to_owned();
+    let hash = tokio::task::spawn_blocking(move || tokens::hash_password(&password))
+        .await
+        .map_err(|e| AdminError::Hash(e.to_string()))?
+        .map_err(|e| AdminError::Hash(e.to_string()))?;
+    let mut tx = TenantTx::begin(pool, tenant.id).await?;
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "insert into app_user (tenant_id, id, email, display_name, role, password_hash) values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(tenant.id)
+    .bind(id)
+    .bind(&email)
+    .bind(&display_name)
+    .bind(role.as_str())
+    .bind(&hash)
+    .execute(tx.conn())
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.constraint() == Some("app_user_email_key") => {
+            AdminError::EmailTaken(slug.to_owned())
+        }
+        _ => AdminError::Db(e),
+    })?;
+    let created = CreatedUser {
+        id,
+        tenant_id: tenant.id,
+        role,
+    };
+    system_audit(
+        &mut tx,
+        "user.create",
+        "user",
+        &id.to_string(),
+        None,
+        &created,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Disables a user at once (their tokens stop working on the next request).
+pub async fn user_disable(pool: &PgPool, slug: &str, email: &str) -> Result<Uuid, AdminError> {
+    let email = normalize_email(email).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let tenant = tenant_get(pool, slug).await?;
+    let mut tx = TenantTx::begin(pool, tenant.id).await?;
+    let id: Uuid = sqlx::query_scalar(
+        "update app_user set disabled_at = coalesce(disabled_at, now()), updated_at = now()
+         where tenant_id = $1 and email = $2 returning id",
+    )
+    .bind(tenant.id)
+    .bind(&email)
+    .fetch_optional(tx.conn())
+    .await?
+    .ok_or_else(|| AdminError::UnknownUser(slug.to_owned()))?;
+    system_audit(
+        &mut tx,
+        "user.disable",
+        "user",
+        &id.to_string(),
+        None,
+        &serde_json::json!({ "disabled": true }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}

@@ -1,0 +1,213 @@
+//! Assembling the HTTP application and serving it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::{Config, Secret};
+use crate::error::{ApiError, ErrorCode, Problem};
+use crate::state::AppState;
+use crate::{db, routes, telemetry};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "LogiFlow", description = "LogiFlow's central multi-tenant server.\n\n\
+        Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `code` \
+        (see the `ErrorCode` schema). Lists use cursor pagination (`cursor`, `limit` 1..500, default 50; \
+        follow `next_cursor`). Creating POSTs accept an `Idempotency-Key` header. \
+        Every request may carry `X-Request-Id`; it is generated when absent and always echoed. \
+        A resource of another tenant answers 404. An expired subscription makes the tenant read-only \
+        (writes answer 403 `subscription_expired`). Requests beyond the plan's rate answer 429 \
+        `rate_limited` with `Retry-After`."),
+    modifiers(&SecuritySchemes),
+    components(schemas(Problem, ErrorCode, crate::rbac::Permission, crate::rbac::Role))
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "access token from /v1/auth/login (at most 15 minutes)",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "`ApiKey lfk_…` (an API key; `Bearer lfk_…` is accepted too)",
+            ))),
+        );
+    }
+}
+
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::ops::router())
+        .merge(routes::auth::router())
+        .merge(routes::users::router())
+        .merge(routes::api_keys::router())
+        .merge(routes::settings::router())
+        .merge(routes::audit::router())
+        .split_for_parts()
+}
+
+/// The OpenAPI document of every route.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().1
+}
+
+/// Request ids are UUIDv7 unless the client sent one.
+#[derive(Debug, Clone, Copy)]
+struct MakeV7;
+
+impl MakeRequestId for MakeV7 {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        uuid::Uuid::now_v7()
+            .to_string()
+            .parse()
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// The application with all its layers.
+pub fn router(state: AppState) -> Router {
+    let (api, doc) = api();
+    let doc = std::sync::Arc::new(doc);
+    let body_limit = state.config.body_limit_bytes;
+    api.route(
+        "/v1/openapi.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { axum::Json(doc.as_ref().clone()) }
+        }),
+    )
+    // Only matched routes are measured, by template, so paths with ids do not explode
+    // the label space.
+    .route_layer(axum::middleware::from_fn(telemetry::track))
+    .fallback(|| async { ApiError::NotFound.into_response() })
+    .layer(DefaultBodyLimit::max(body_limit))
+    .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+    .layer(
+        TraceLayer::new_for_http()
+            .make_span_with(|req: &Request<_>| {
+                let request_id = req
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                // The path only: query strings may hold filters worth keeping out of logs.
+                tracing::info_span!(
+                    "request",
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                    request_id = %request_id,
+                    tenant = tracing::field::Empty,
+                    user = tracing::field::Empty,
+                    api_key = tracing::field::Empty,
+                )
+            })
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+    )
+    .layer(SetRequestIdLayer::new(REQUEST_ID, MakeV7))
+    .with_state(state)
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+}
+
+/// Connects as the owner, migrates, connects the request pool as `logiflow_app` and
+/// checks that role cannot bypass row-level security.
+pub async fn prepare(config: Config) -> Result<AppState, StartError> {
+    let owner = db::connect(config.database_url.expose(), 2).await?;
+    db::migrate(&owner).await?;
+    owner.close().await;
+    let app_url = config.app_database_url()?;
+    let pool = db::connect(app_url.expose(), config.db_max_connections).await?;
+    db::check_app_role(&pool).await?;
+    let jwt_secret = match &config.jwt_secret {
+        Some(secret) => secret.clone(),
+        None => {
+            tracing::warn!(
+                "no jwt secret configured (LOGIFLOW_JWT_SECRET): generated an ephemeral one; \
+                 tokens will not survive a restart. Set it in production"
+            );
+            Secret::new(crate::auth::tokens::generate("", uuid::Uuid::nil()).token)
+        }
+    };
+    Ok(AppState::new(
+        pool,
+        config,
+        jwt_secret,
+        telemetry::metrics_handle(),
+    ))
+}
+
+/// Serves on an already bound listener until `shutdown` completes, then drains.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: draining open requests");
+}

@@ -1,0 +1,50 @@
+//! Writing the audit log: called inside the transaction of every write.
+
+use serde::Serialize;
+
+use crate::auth::Principal;
+use crate::db::TenantTx;
+use crate::error::ApiResult;
+
+/// One audit entry.
+#[derive(Debug)]
+pub struct Entry<'a> {
+    /// What was done, `resource.verb` (e.g. `user.create`).
+    pub action: &'a str,
+    /// The kind of the target (e.g. `user`).
+    pub target_type: &'a str,
+    /// The target's id.
+    pub target_id: Option<String>,
+    /// State before (None for creations).
+    pub before: Option<serde_json::Value>,
+    /// State after (None for deletions).
+    pub after: Option<serde_json::Value>,
+}
+
+/// Serializes a value for `before`/`after`.
+pub fn snapshot(v: &impl Serialize) -> Option<serde_json::Value> {
+    serde_json::to_value(v).ok()
+}
+
+/// Appends `entry`, attributed to `principal`, in `tx`.
+pub async fn record(tx: &mut TenantTx, principal: &Principal, entry: Entry<'_>) -> ApiResult<()> {
+    let (actor_type, actor_id) = principal.audit_actor();
+    let tenant_id = tx.tenant_id();
+    sqlx::query(
+        "insert into audit_log (tenant_id, id, actor_type, actor_id, action, target_type, target_id, before, after, request_id)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(tenant_id)
+    .bind(uuid::Uuid::now_v7())
+    .bind(actor_type)
+    .bind(actor_id)
+    .bind(entry.action)
+    .bind(entry.target_type)
+    .bind(entry.target_id)
+    .bind(entry.before)
+    .bind(entry.after)
+    .bind(principal.request_id.as_deref())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,268 @@
+//! Authentication and authorization extractors.
+//!
+//! Every authenticated request goes through [`Principal`]'s extractor, which verifies the
+//! credential, re-reads the user (enabled? role?) or key (revoked?) from the database,
+//! applies the tenant's request rate, and records tenant and user in the request span.
+//! [`Require<P>`] adds the permission check and the read-only rule for expired tenants.
+//!
+//! Schemes: `Authorization: Bearer <access token>` (a JWT from `/v1/auth/login`), and
+//! for integrations `Authorization: ApiKey <key>` (also accepted as `Bearer <key>` since
+//! keys start with `lfk_` and cannot be confused with a JWT).
+
+pub mod tokens;
+
+use std::marker::PhantomData;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::rbac::{Permission, Role, perm::Perm};
+use crate::state::AppState;
+
+/// Who is acting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Actor {
+    /// A person, through an access token of a session.
+    User {
+        /// The user.
+        id: Uuid,
+        /// The session the token belongs to.
+        #[serde(skip)]
+        session_id: Uuid,
+    },
+    /// An integration, through an API key created by `created_by`.
+    ApiKey {
+        /// The key.
+        id: Uuid,
+        /// The user who created the key.
+        #[serde(skip)]
+        created_by: Uuid,
+    },
+}
+
+/// The authenticated caller. Its tenant scopes everything the request touches.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The caller's tenant: the only tenant the request may see.
+    pub tenant_id: Uuid,
+    /// The user or key.
+    pub actor: Actor,
+    /// The user's current role (None for keys).
+    pub role: Option<Role>,
+    /// A key's scope (empty for users, whose role decides).
+    pub key_permissions: Vec<Permission>,
+    /// Whether the tenant's subscription has expired (read-only tenant).
+    pub subscription_expired: bool,
+    /// The request id, for the audit log.
+    pub request_id: Option<String>,
+}
+
+impl Principal {
+    /// Whether the principal holds `permission`: the role table for users, the scope for
+    /// keys. The only place permissions are decided.
+    pub fn has(&self, permission: Permission) -> bool {
+        match self.actor {
+            Actor::User { .. } => self.role.is_some_and(|r| r.allows(permission)),
+            Actor::ApiKey { .. } => self.key_permissions.contains(&permission),
+        }
+    }
+
+    /// The user accountable for the request (a key's creator for keys).
+    pub fn accountable_user(&self) -> Uuid {
+        match self.actor {
+            Actor::User { id, .. } => id,
+            Actor::ApiKey { created_by, .. } => created_by,
+        }
+    }
+
+    /// The actor kind and id as written in the audit log.
+    pub fn audit_actor(&self) -> (&'static str, Uuid) {
+        match self.actor {
+            Actor::User { id, .. } => ("user", id),
+            Actor::ApiKey { id, .. } => ("api_key", id),
+        }
+    }
+}
+
+enum Credential<'a> {
+    Jwt(&'a str),
+    ApiKey(&'a str),
+}
+
+fn credential(parts: &Parts) -> Result<Credential<'_>, ApiError> {
+    let value = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ApiError::Unauthenticated)?;
+    let (scheme, rest) = value.split_once(' ').ok_or(ApiError::Unauthenticated)?;
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("apikey") {
+        Ok(Credential::ApiKey(rest))
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        if rest.starts_with(tokens::API_KEY_PREFIX) {
+            Ok(Credential::ApiKey(rest))
+        } else {
+            Ok(Credential::Jwt(rest))
+        }
+    } else {
+        Err(ApiError::Unauthenticated)
+    }
+}
+
+/// The tenant facts every request needs.
+#[derive(sqlx::FromRow)]
+struct TenantFacts {
+    expired: bool,
+    requests_per_second: i32,
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(p) = parts.extensions.get::<Principal>() {
+            return Ok(p.clone());
+        }
+        let request_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let (tenant_id, actor, role, key_permissions) = match credential(parts)? {
+            Credential::Jwt(token) => {
+                let claims = state
+                    .jwt
+                    .verify(token)
+                    .map_err(|_| ApiError::Unauthenticated)?;
+                let mut tx = state.tenant_tx(claims.tid).await?;
+                // Re-read on every request: disabling a user, changing a role or ending a
+                // session takes effect at once, not when the token expires.
+                let role: Option<String> = sqlx::query_scalar(
+                    "select u.role from app_user u
+                     join session s on s.tenant_id = u.tenant_id and s.user_id = u.id
+                     where u.tenant_id = $1 and u.id = $2 and u.disabled_at is null
+                       and s.id = $3 and s.revoked_at is null",
+                )
+                .bind(claims.tid)
+                .bind(claims.sub)
+                .bind(claims.sid)
+                .fetch_optional(tx.conn())
+                .await?;
+                tx.commit().await?;
+                let role = role
+                    .as_deref()
+                    .and_then(Role::parse)
+                    .ok_or(ApiError::Unauthenticated)?;
+                (
+                    claims.tid,
+                    Actor::User {
+                        id: claims.sub,
+                        session_id: claims.sid,
+                    },
+                    Some(role),
+                    Vec::new(),
+                )
+            }
+            Credential::ApiKey(key) => {
+                let (tenant_id, hash) =
+                    tokens::parse(tokens::API_KEY_PREFIX, key).ok_or(ApiError::Unauthenticated)?;
+                let mut tx = state.tenant_tx(tenant_id).await?;
+                let row: Option<(Uuid, Vec<String>, Uuid)> = sqlx::query_as(
+                    "update api_key set last_used_at = now()
+                     where tenant_id = $1 and key_hash = $2 and revoked_at is null
+                     returning id, permissions, created_by",
+                )
+                .bind(tenant_id)
+                .bind(&hash)
+                .fetch_optional(tx.conn())
+                .await?;
+                tx.commit().await?;
+                let (id, permissions, created_by) = row.ok_or(ApiError::Unauthenticated)?;
+                let permissions = permissions
+                    .iter()
+                    .filter_map(|p| Permission::parse(p))
+                    .collect();
+                (
+                    tenant_id,
+                    Actor::ApiKey { id, created_by },
+                    None,
+                    permissions,
+                )
+            }
+        };
+        let facts: TenantFacts = sqlx::query_as(
+            "select t.subscription_expires_at <= now() as expired, p.requests_per_second
+             from tenant t join plan p on p.code = t.plan_code where t.id = $1",
+        )
+        .bind(tenant_id)
+        .fetch_optional(state.platform_pool())
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+        let span = tracing::Span::current();
+        span.record("tenant", tracing::field::display(tenant_id));
+        match actor {
+            Actor::User { id, .. } => span.record("user", tracing::field::display(id)),
+            Actor::ApiKey { id, .. } => span.record("api_key", tracing::field::display(id)),
+        };
+        state
+            .limits
+            .tenant_request(
+                tenant_id,
+                u32::try_from(facts.requests_per_second).unwrap_or(1),
+            )
+            .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
+        let principal = Principal {
+            tenant_id,
+            actor,
+            role,
+            key_permissions,
+            subscription_expired: facts.expired,
+            request_id,
+        };
+        parts.extensions.insert(principal.clone());
+        Ok(principal)
+    }
+}
+
+/// A principal holding permission `P`; for write permissions, also a tenant whose
+/// subscription is current.
+///
+/// Only its extractor can build one, so holding it proves the check ran. It derefs to the
+/// [`Principal`].
+#[derive(Debug)]
+pub struct Require<P: Perm>(Principal, PhantomData<P>);
+
+impl<P: Perm> std::ops::Deref for Require<P> {
+    type Target = Principal;
+    fn deref(&self) -> &Principal {
+        &self.0
+    }
+}
+
+impl<P: Perm> FromRequestParts<AppState> for Require<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        check(&principal, P::PERMISSION)?;
+        Ok(Require(principal, PhantomData))
+    }
+}
+
+/// The authorization rule: permission first, then the read-only rule.
+pub fn check(principal: &Principal, permission: Permission) -> Result<(), ApiError> {
+    if !principal.has(permission) {
+        return Err(ApiError::Forbidden);
+    }
+    if permission.is_write() && principal.subscription_expired {
+        return Err(ApiError::SubscriptionExpired);
+    }
+    Ok(())
+}

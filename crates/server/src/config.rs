@@ -1,0 +1,299 @@
+//! Configuration, layered: defaults, then a TOML file, then `LOGIFLOW_` environment
+//! variables (the last wins).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// A secret value: its `Debug` and `Display` never show it.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call sites are easy to grep for.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Longest access-token lifetime accepted (DESIGN: short-lived access tokens).
+pub const ACCESS_TOKEN_TTL_MAX_SECS: u64 = 15 * 60;
+
+/// The server's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// URL of the database as the role that owns the tables; used for migrations and
+    /// by the admin CLI.
+    pub database_url: Secret,
+    /// URL the request pool uses (role `logiflow_app`). When unset it is derived from
+    /// `database_url` with the user replaced by `logiflow_app` and the password by
+    /// `app_database_password` (or none).
+    pub app_database_url: Option<Secret>,
+    /// Password of `logiflow_app`, used when deriving `app_database_url`.
+    pub app_database_password: Option<Secret>,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// HMAC key for access tokens. When unset an ephemeral one is generated (dev only).
+    pub jwt_secret: Option<Secret>,
+    /// Lifetime of access tokens, at most [`ACCESS_TOKEN_TTL_MAX_SECS`].
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of refresh tokens.
+    pub refresh_token_ttl_secs: u64,
+    /// Largest accepted request body.
+    pub body_limit_bytes: usize,
+    /// Login attempts allowed per account per minute (burst of the same size).
+    pub login_attempts_per_account_per_minute: u32,
+    /// Login attempts allowed per client address per minute (burst of the same size).
+    pub login_attempts_per_address_per_minute: u32,
+    /// Maximum connections of the request pool.
+    pub db_max_connections: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: Secret::new("postgres://postgres@127.0.0.1:5432/logiflow"),
+            app_database_url: None,
+            app_database_password: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            jwt_secret: None,
+            access_token_ttl_secs: ACCESS_TOKEN_TTL_MAX_SECS,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            body_limit_bytes: 1024 * 1024,
+            login_attempts_per_account_per_minute: 10,
+            login_attempts_per_address_per_minute: 60,
+            db_max_connections: 20,
+        }
+    }
+}
+
+/// The TOML file: every key optional, same names as [`Config`]'s fields.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<Secret>,
+    app_database_url: Option<Secret>,
+    app_database_password: Option<Secret>,
+    listen: Option<SocketAddr>,
+    jwt_secret: Option<Secret>,
+    access_token_ttl_secs: Option<u64>,
+    refresh_token_ttl_secs: Option<u64>,
+    body_limit_bytes: Option<usize>,
+    login_attempts_per_account_per_minute: Option<u32>,
+    login_attempts_per_address_per_minute: Option<u32>,
+    db_max_connections: Option<u32>,
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("failed to read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("failed to parse config file {path}: {source}")]
+    Parse {
+        path: String,
+        source: toml::de::Error,
+    },
+    #[error("invalid value of {name}: {reason}")]
+    Invalid { name: String, reason: String },
+}
+
+impl Config {
+    /// Loads defaults < `path` (if given) < the process environment.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let file = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.display().to_string(),
+                    source,
+                })?
+            }
+            None => FileConfig::default(),
+        };
+        let mut config = Self::default();
+        config.apply_file(file);
+        config.apply_env(|name| std::env::var(name).ok())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply_file(&mut self, f: FileConfig) {
+        macro_rules! take {
+            ($($field:ident),*) => { $( if let Some(v) = f.$field { self.$field = v; } )* };
+        }
+        take!(
+            database_url,
+            listen,
+            access_token_ttl_secs,
+            refresh_token_ttl_secs,
+            body_limit_bytes,
+            login_attempts_per_account_per_minute,
+            login_attempts_per_address_per_minute,
+            db_max_connections
+        );
+        if f.app_database_url.is_some() {
+            self.app_database_url = f.app_database_url;
+        }
+        if f.app_database_password.is_some() {
+            self.app_database_password = f.app_database_password;
+        }
+        if f.jwt_secret.is_some() {
+            self.jwt_secret = f.jwt_secret;
+        }
+    }
+
+    /// Applies `LOGIFLOW_<FIELD>` variables read through `get` (injectable for tests).
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(name: &str, v: String) -> Result<T, ConfigError>
+        where
+            T::Err: fmt::Display,
+        {
+            v.parse().map_err(|e: T::Err| ConfigError::Invalid {
+                name: name.to_owned(),
+                reason: e.to_string(),
+            })
+        }
+        macro_rules! env {
+            ($($field:ident => $name:literal),* $(,)?) => {
+                $( if let Some(v) = get($name) { self.$field = parse($name, v)?; } )*
+            };
+        }
+        if let Some(v) = get("LOGIFLOW_DATABASE_URL") {
+            self.database_url = Secret::new(v);
+        }
+        if let Some(v) = get("LOGIFLOW_APP_DATABASE_URL") {
+            self.app_database_url = Some(Secret::new(v));
+        }
+        if let Some(v) = get("LOGIFLOW_APP_DATABASE_PASSWORD") {
+            self.app_database_password = Some(Secret::new(v));
+        }
+        if let Some(v) = get("LOGIFLOW_JWT_SECRET") {
+            self.jwt_secret = Some(Secret::new(v));
+        }
+        env!(
+            listen => "LOGIFLOW_LISTEN",
+            access_token_ttl_secs => "LOGIFLOW_ACCESS_TOKEN_TTL_SECS",
+            refresh_token_ttl_secs => "LOGIFLOW_REFRESH_TOKEN_TTL_SECS",
+            body_limit_bytes => "LOGIFLOW_BODY_LIMIT_BYTES",
+            login_attempts_per_account_per_minute => "LOGIFLOW_LOGIN_ATTEMPTS_PER_ACCOUNT_PER_MINUTE",
+            login_attempts_per_address_per_minute => "LOGIFLOW_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE",
+            db_max_connections => "LOGIFLOW_DB_MAX_CONNECTIONS",
+        );
+        Ok(())
+    }
+
+    /// Checks bounds that the types cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |name: &str, reason: &str| ConfigError::Invalid {
+            name: name.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if self.access_token_ttl_secs == 0 || self.access_token_ttl_secs > ACCESS_TOKEN_TTL_MAX_SECS
+        {
+            return Err(invalid(
+                "access_token_ttl_secs",
+                "must be between 1 and 900 seconds",
+            ));
+        }
+        if self.login_attempts_per_account_per_minute == 0
+            || self.login_attempts_per_address_per_minute == 0
+        {
+            return Err(invalid("login_attempts_per_*", "must be positive"));
+        }
+        if let Some(s) = &self.jwt_secret {
+            if s.expose().len() < 32 {
+                return Err(invalid("jwt_secret", "must be at least 32 bytes"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The URL of the request pool (role `logiflow_app`), see [`Config::app_database_url`].
+    pub fn app_database_url(&self) -> Result<Secret, ConfigError> {
+        if let Some(url) = &self.app_database_url {
+            return Ok(url.clone());
+        }
+        let invalid = |reason: String| ConfigError::Invalid {
+            name: "database_url".into(),
+            reason,
+        };
+        let mut url =
+            url::Url::parse(self.database_url.expose()).map_err(|e| invalid(e.to_string()))?;
+        url.set_username(crate::db::APP_ROLE)
+            .map_err(|()| invalid("url cannot carry a user".into()))?;
+        url.set_password(self.app_database_password.as_ref().map(Secret::expose))
+            .map_err(|()| invalid("url cannot carry a password".into()))?;
+        Ok(Secret::new(url.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_debug_redacts() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+        let c = Config {
+            jwt_secret: Some(Secret::new("a".repeat(40))),
+            ..Config::default()
+        };
+        assert!(!format!("{c:?}").contains("aaaa"));
+    }
+
+    #[test]
+    fn layers_file_then_env() {
+        let mut c = Config::default();
+        c.apply_file(toml::from_str("listen = \"0.0.0.0:9000\"\nbody_limit_bytes = 10").unwrap());
+        assert_eq!(c.listen.port(), 9000);
+        c.apply_env(|n| (n == "LOGIFLOW_LISTEN").then(|| "127.0.0.1:7000".to_owned()))
+            .unwrap();
+        assert_eq!(c.listen.port(), 7000);
+        assert_eq!(c.body_limit_bytes, 10);
+    }
+
+    #[test]
+    fn rejects_long_access_tokens_and_unknown_keys() {
+        let c = Config {
+            access_token_ttl_secs: 901,
+            ..Config::default()
+        };
+        assert!(c.validate().is_err());
+        assert!(toml::from_str::<FileConfig>("nope = 1").is_err());
+    }
+
+    #[test]
+    fn derives_the_app_url_from_the_owner_url() {
+        let c = Config {
+            database_url: Secret::new("postgres://owner:pw@db:5432/logiflow"),
+            app_database_password: Some(Secret::new("apppw")),
+            ..Config::default()
+        };
+        assert_eq!(
+            c.app_database_url().unwrap().expose(),
+            "postgres://logiflow_app:apppw@db:5432/logiflow"
+        );
+    }
+}

@@ -1,0 +1,261 @@
+//! The one HTTP error type, rendered as RFC 9457 `application/problem+json` with a stable
+//! machine `code`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Stable machine codes of every error the API answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request is malformed or a field is invalid (400).
+    BadRequest,
+    /// The body is not valid JSON for this endpoint (422).
+    InvalidBody,
+    /// Missing, malformed, expired or revoked credentials (401).
+    Unauthenticated,
+    /// Email, tenant or password wrong (401); deliberately does not say which.
+    InvalidCredentials,
+    /// The refresh token is unknown, expired or was already used (401).
+    InvalidRefreshToken,
+    /// The principal lacks the permission (403).
+    Forbidden,
+    /// The tenant's subscription expired: reads work, writes do not (403).
+    SubscriptionExpired,
+    /// The tenant's plan limit for this resource is reached (403).
+    QuotaExceeded,
+    /// No such resource in the caller's tenant (404), including other tenants' resources.
+    NotFound,
+    /// A resource with the same unique key exists (409).
+    Conflict,
+    /// The Idempotency-Key was already used with another request (422).
+    IdempotencyKeyReused,
+    /// Too many requests for the tenant's plan (429, with Retry-After).
+    RateLimited,
+    /// Too many login attempts for the account or address (429, with Retry-After).
+    TooManyLoginAttempts,
+    /// The request body is larger than allowed (413).
+    PayloadTooLarge,
+    /// The server failed; details are in its log under the request id (500).
+    Internal,
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type (`urn:logiflow:problem:<code>`).
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Short human summary of the problem type.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// Human explanation of this occurrence.
+    pub detail: String,
+    /// Stable machine code.
+    pub code: ErrorCode,
+    /// For `quota_exceeded`: the plan's limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// For `quota_exceeded`: the resource whose limit is reached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// For 429s: seconds to wait (also in the Retry-After header).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+/// Every error a handler can return.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    InvalidBody(String),
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
+    #[error("missing permission")]
+    Forbidden,
+    #[error("the subscription expired; the tenant is read-only")]
+    SubscriptionExpired,
+    #[error("plan limit of {limit} {resource} reached")]
+    QuotaExceeded { resource: &'static str, limit: i64 },
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the idempotency key was used with a different request")]
+    IdempotencyKeyReused,
+    #[error("request rate limit reached")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("too many login attempts")]
+    TooManyLoginAttempts { retry_after_secs: u64 },
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("internal error: {0}")]
+    Internal(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    /// Wraps an unexpected failure (logged, answered with a generic 500).
+    pub fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(e.into())
+    }
+
+    fn parts(&self) -> (StatusCode, ErrorCode, &'static str) {
+        use ApiError as E;
+        use ErrorCode as C;
+        match self {
+            E::BadRequest(_) => (StatusCode::BAD_REQUEST, C::BadRequest, "bad request"),
+            E::InvalidBody(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                C::InvalidBody,
+                "invalid body",
+            ),
+            E::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                C::Unauthenticated,
+                "unauthenticated",
+            ),
+            E::InvalidCredentials => (
+                StatusCode::UNAUTHORIZED,
+                C::InvalidCredentials,
+                "invalid credentials",
+            ),
+            E::InvalidRefreshToken => (
+                StatusCode::UNAUTHORIZED,
+                C::InvalidRefreshToken,
+                "invalid refresh token",
+            ),
+            E::Forbidden => (StatusCode::FORBIDDEN, C::Forbidden, "forbidden"),
+            E::SubscriptionExpired => (
+                StatusCode::FORBIDDEN,
+                C::SubscriptionExpired,
+                "subscription expired",
+            ),
+            E::QuotaExceeded { .. } => (StatusCode::FORBIDDEN, C::QuotaExceeded, "quota exceeded"),
+            E::NotFound => (StatusCode::NOT_FOUND, C::NotFound, "not found"),
+            E::Conflict(_) => (StatusCode::CONFLICT, C::Conflict, "conflict"),
+            E::IdempotencyKeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                C::IdempotencyKeyReused,
+                "idempotency key reused",
+            ),
+            E::RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                C::RateLimited,
+                "rate limited",
+            ),
+            E::TooManyLoginAttempts { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                C::TooManyLoginAttempts,
+                "too many login attempts",
+            ),
+            E::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                C::PayloadTooLarge,
+                "payload too large",
+            ),
+            E::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                C::Internal,
+                "internal error",
+            ),
+        }
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> ErrorCode {
+        self.parts().1
+    }
+}
+
+/// Maps unique-constraint names to the human detail of the 409 they cause.
+fn conflict_detail(constraint: &str) -> Option<&'static str> {
+    Some(match constraint {
+        "app_user_email_key" => "a user with this email exists",
+        "api_key_name_key" => "an api key with this name exists",
+        "tenant_slug_key" => "a tenant with this slug exists",
+        "idempotency_key_pkey" => "a request with this idempotency key is in progress",
+        _ => return None,
+    })
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            if db.is_unique_violation() {
+                if let Some(detail) = db.constraint().and_then(conflict_detail) {
+                    return ApiError::Conflict(detail.to_owned());
+                }
+            }
+        }
+        ApiError::Internal(Box::new(e))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, title) = self.parts();
+        let detail = match &self {
+            ApiError::Internal(e) => {
+                // The cause goes to the log, inside the request span (with its request id);
+                // the client only learns that something failed.
+                tracing::error!(error = %e, "request failed");
+                "the server failed to handle the request; quote the x-request-id when reporting it"
+                    .to_owned()
+            }
+            other => other.to_string(),
+        };
+        let code_str = serde_json::to_value(code)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let (limit, resource) = match &self {
+            ApiError::QuotaExceeded { resource, limit } => {
+                (Some(*limit), Some((*resource).to_owned()))
+            }
+            _ => (None, None),
+        };
+        let retry_after = match &self {
+            ApiError::RateLimited { retry_after_secs }
+            | ApiError::TooManyLoginAttempts { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        let problem = Problem {
+            type_: format!("urn:logiflow:problem:{code_str}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail,
+            code,
+            limit,
+            resource,
+            retry_after,
+        };
+        let mut response = (status, axum::Json(problem)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;

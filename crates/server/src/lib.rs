@@ -1,0 +1,18 @@
+//! LogiFlow's central multi-tenant server (DESIGN §4): the HTTP platform (tenancy,
+//! identity, RBAC, plans and quotas, audit, API conventions, operations) on PostgreSQL
+//! with row-level security.
+
+pub mod admin;
+pub mod app;
+pub mod audit_log;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod limits;
+pub mod quota;
+pub mod rbac;
+pub mod routes;
+pub mod state;
+pub mod telemetry;

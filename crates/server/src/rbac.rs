@@ -1,0 +1,186 @@
+//! Roles and permissions: the one table mapping a role to the actions it may take.
+//!
+//! Handlers never test roles; they ask for a permission through the
+//! [`crate::auth::Require`] extractor, which calls [`Role::allows`] (users) or checks an
+//! API key's scope, and nothing else decides.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A user's role in a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Manager,
+    Operator,
+    Purchasing,
+    Sales,
+    Viewer,
+}
+
+/// An action a principal may be allowed to take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// List and read users.
+    UsersRead,
+    /// Create users, change roles, disable users.
+    UsersManage,
+    /// List API keys.
+    ApiKeysRead,
+    /// Create and revoke API keys.
+    ApiKeysManage,
+    /// Read tenant settings.
+    SettingsRead,
+    /// Change tenant settings.
+    SettingsManage,
+    /// Read the audit log.
+    AuditRead,
+}
+
+impl Permission {
+    /// Every permission, for docs and for validating API-key scopes.
+    pub const ALL: [Permission; 7] = [
+        Permission::UsersRead,
+        Permission::UsersManage,
+        Permission::ApiKeysRead,
+        Permission::ApiKeysManage,
+        Permission::SettingsRead,
+        Permission::SettingsManage,
+        Permission::AuditRead,
+    ];
+
+    /// Whether the action changes tenant data (refused when the subscription expired).
+    pub fn is_write(self) -> bool {
+        matches!(
+            self,
+            Permission::UsersManage | Permission::ApiKeysManage | Permission::SettingsManage
+        )
+    }
+
+    /// Stable name, as stored in API-key scopes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::UsersRead => "users_read",
+            Permission::UsersManage => "users_manage",
+            Permission::ApiKeysRead => "api_keys_read",
+            Permission::ApiKeysManage => "api_keys_manage",
+            Permission::SettingsRead => "settings_read",
+            Permission::SettingsManage => "settings_manage",
+            Permission::AuditRead => "audit_read",
+        }
+    }
+
+    /// Parses [`Permission::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+impl Role {
+    /// THE permission table. Every role may read settings; the rest is listed here.
+    pub fn allows(self, permission: Permission) -> bool {
+        use Permission as P;
+        match self {
+            Role::Admin => true,
+            Role::Manager => matches!(permission, P::UsersRead | P::SettingsRead | P::AuditRead),
+            Role::Operator | Role::Purchasing | Role::Sales | Role::Viewer => {
+                matches!(permission, P::SettingsRead)
+            }
+        }
+    }
+
+    /// Stable name, as stored in `app_user.role`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+            Role::Operator => "operator",
+            Role::Purchasing => "purchasing",
+            Role::Sales => "sales",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    /// Parses [`Role::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Role::Admin,
+            Role::Manager,
+            Role::Operator,
+            Role::Purchasing,
+            Role::Sales,
+            Role::Viewer,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}
+
+/// Type-level permissions for [`crate::auth::Require`].
+pub mod perm {
+    use super::Permission;
+
+    /// A permission known at compile time.
+    pub trait Perm: Send + Sync + 'static {
+        /// The permission.
+        const PERMISSION: Permission;
+    }
+
+    macro_rules! perms {
+        ($($name:ident),*) => {$(
+            #[doc = concat!("Type-level [`Permission::", stringify!($name), "`].")]
+            #[derive(Debug)]
+            pub struct $name;
+            impl Perm for $name { const PERMISSION: Permission = Permission::$name; }
+        )*};
+    }
+    perms!(
+        UsersRead,
+        UsersManage,
+        ApiKeysRead,
+        ApiKeysManage,
+        SettingsRead,
+        SettingsManage,
+        AuditRead
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for p in Permission::ALL {
+            assert_eq!(Permission::parse(p.as_str()), Some(p));
+            assert_eq!(
+                serde_json::to_value(p).unwrap(),
+                serde_json::Value::from(p.as_str())
+            );
+        }
+        for r in [
+            "admin",
+            "manager",
+            "operator",
+            "purchasing",
+            "sales",
+            "viewer",
+        ] {
+            assert_eq!(Role::parse(r).unwrap().as_str(), r);
+        }
+    }
+
+    #[test]
+    fn only_admins_manage() {
+        for p in Permission::ALL.into_iter().filter(|p| p.is_write()) {
+            assert!(Role::Admin.allows(p));
+            for r in [Role::Manager, Role::Operator, Role::Viewer] {
+                assert!(!r.allows(p), "{r:?} {p:?}");
+            }
+        }
+        assert!(Role::Viewer.allows(Permission::SettingsRead));
+        assert!(!Role::Viewer.allows(Permission::AuditRead));
+    }
+}

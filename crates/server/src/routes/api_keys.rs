@@ -1,0 +1,259 @@
+//! `/v1/api-keys`: keys for integrations. A key is shown once at creation, stored as a
+//! SHA-256 hash, scoped to a set of permissions, revocable, and records its last use.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::audit_log::{self, Entry, snapshot};
+use crate::auth::{Require, tokens};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
+use crate::rbac::{Permission, perm};
+use crate::routes::users::validate_name;
+use crate::state::AppState;
+
+/// Routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_api_keys, create_api_key))
+        .routes(routes!(revoke_api_key))
+}
+
+/// An API key's metadata (never the key itself).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub name: String,
+    pub permissions: Vec<Permission>,
+    /// The key's last characters, to tell keys apart.
+    pub hint: String,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ApiKeyRow {
+    id: Uuid,
+    name: String,
+    permissions: Vec<String>,
+    hint: String,
+    created_by: Uuid,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiKeyRow> for ApiKey {
+    fn from(r: ApiKeyRow) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            permissions: r
+                .permissions
+                .iter()
+                .filter_map(|p| Permission::parse(p))
+                .collect(),
+            hint: r.hint,
+            created_by: r.created_by,
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+            revoked_at: r.revoked_at,
+        }
+    }
+}
+
+const KEY_COLUMNS: &str =
+    "id, name, permissions, hint, created_by, created_at, last_used_at, revoked_at";
+
+/// A page of API keys.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApiKeyPage {
+    pub items: Vec<ApiKey>,
+    pub next_cursor: Option<String>,
+}
+
+/// A new key: a name and the permissions it grants (a subset of the creator's).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreateApiKey {
+    pub name: String,
+    pub permissions: Vec<Permission>,
+}
+
+/// The created key. `key` is present only in the creating response: it is not stored,
+/// so a replay of the same Idempotency-Key answers without it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub api_key: ApiKey,
+    /// The secret, for `Authorization: ApiKey <key>`. Shown once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// Lists API keys (revoked ones included), oldest first.
+#[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys", params(PageQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "a page of keys (permission api_keys_read)", body = ApiKeyPage),
+        (status = 400, description = "bad_request (limit, cursor)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_api_keys(
+    State(state): State<AppState>,
+    p: Require<perm::ApiKeysRead>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<axum::Json<ApiKeyPage>> {
+    let limit = q.limit()?;
+    let after = q.after()?;
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let rows: Vec<ApiKeyRow> = sqlx::query_as(&format!(
+        "select {KEY_COLUMNS} from api_key where tenant_id = $1 and ($2::uuid is null or id > $2) order by id limit $3"
+    ))
+    .bind(p.tenant_id)
+    .bind(after)
+    .bind(limit + 1)
+    .fetch_all(tx.conn())
+    .await?;
+    tx.commit().await?;
+    let (rows, next_cursor) = page(rows, limit, |r| r.id);
+    Ok(axum::Json(ApiKeyPage {
+        items: rows.into_iter().map(ApiKey::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Creates a key. It may only grant permissions its creator holds.
+#[utoipa::path(post, path = "/v1/api-keys", tag = "api-keys", request_body = CreateApiKey,
+    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "created (permission api_keys_manage); `key` is shown once", body = CreatedApiKey),
+        (status = 400, description = "bad_request (name, empty permissions)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden (also: granting a permission the creator lacks), subscription_expired", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "conflict (name taken)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_body, idempotency_key_reused", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_api_key(
+    State(state): State<AppState>,
+    p: Require<perm::ApiKeysManage>,
+    idem: IdempotencyKey,
+    ApiJson(req): ApiJson<CreateApiKey>,
+) -> ApiResult<Response> {
+    let hash = state.request_hash("/v1/api-keys", &req);
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    if let Some(replay) = idem.replay(&mut tx, &hash).await? {
+        return Ok(replay);
+    }
+    let name = validate_name(&req.name)?;
+    if req.permissions.is_empty() {
+        return Err(ApiError::BadRequest(
+            "a key needs at least one permission".into(),
+        ));
+    }
+    if !req.permissions.iter().all(|perm| p.has(*perm)) {
+        return Err(ApiError::Forbidden);
+    }
+    let mut permissions: Vec<&str> = req.permissions.iter().map(|p| p.as_str()).collect();
+    permissions.sort_unstable();
+    permissions.dedup();
+    let generated = tokens::generate(tokens::API_KEY_PREFIX, p.tenant_id);
+    let hint: String = generated.token[generated.token.len() - 6..].to_owned();
+    let row: ApiKeyRow = sqlx::query_as(&format!(
+        "insert into api_key (tenant_id, id, name, hint, key_hash, permissions, created_by)
+         values ($1, $2, $3, $4, $5, $6, $7) returning {KEY_COLUMNS}"
+    ))
+    .bind(p.tenant_id)
+    .bind(Uuid::now_v7())
+    .bind(&name)
+    .bind(&hint)
+    .bind(&generated.hash)
+    .bind(&permissions)
+    .bind(p.accountable_user())
+    .fetch_one(tx.conn())
+    .await?;
+    let api_key = ApiKey::from(row);
+    audit_log::record(
+        &mut tx,
+        &p,
+        Entry {
+            action: "api_key.create",
+            target_type: "api_key",
+            target_id: Some(api_key.id.to_string()),
+            before: None,
+            after: snapshot(&api_key),
+        },
+    )
+    .await?;
+    let stored = CreatedApiKey { api_key, key: None };
+    let stored_body = serde_json::to_value(&stored).map_err(ApiError::internal)?;
+    idem.store(&mut tx, &hash, StatusCode::CREATED, &stored_body)
+        .await?;
+    tx.commit().await?;
+    let created = CreatedApiKey {
+        key: Some(generated.token),
+        ..stored
+    };
+    Ok((StatusCode::CREATED, axum::Json(created)).into_response())
+}
+
+/// Revokes a key at once. Revoking a revoked key succeeds and changes nothing.
+#[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "api-keys", params(("id" = Uuid, Path)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 204, description = "revoked (permission api_keys_manage)"),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found (also for other tenants' keys)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke_api_key(
+    State(state): State<AppState>,
+    p: Require<perm::ApiKeysManage>,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let before: ApiKey = sqlx::query_as::<_, ApiKeyRow>(&format!(
+        "select {KEY_COLUMNS} from api_key where tenant_id = $1 and id = $2 for update"
+    ))
+    .bind(p.tenant_id)
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await?
+    .ok_or(ApiError::NotFound)?
+    .into();
+    if before.revoked_at.is_some() {
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    let after: ApiKey = sqlx::query_as::<_, ApiKeyRow>(&format!(
+        "update api_key set revoked_at = now() where tenant_id = $1 and id = $2 returning {KEY_COLUMNS}"
+    ))
+    .bind(p.tenant_id)
+    .bind(id)
+    .fetch_one(tx.conn())
+    .await?
+    .into();
+    audit_log::record(
+        &mut tx,
+        &p,
+        Entry {
+            action: "api_key.revoke",
+            target_type: "api_key",
+            target_id: Some(id.to_string()),
+            before: snapshot(&before),
+            after: snapshot(&after),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

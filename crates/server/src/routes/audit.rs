@@ -1,0 +1,112 @@
+//! `/v1/audit`: the tenant's audit log, newest first.
+
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::auth::Require;
+use crate::error::{ApiResult, Problem};
+use crate::extract::{ApiQuery, PageQuery, page};
+use crate::rbac::perm;
+use crate::state::AppState;
+
+/// Routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_audit))
+}
+
+/// One audited write.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct AuditEntry {
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    /// `user`, `api_key` or `system` (the platform admin CLI).
+    pub actor_type: String,
+    pub actor_id: Option<Uuid>,
+    /// `resource.verb`, e.g. `user.create`.
+    pub action: String,
+    pub target_type: String,
+    pub target_id: Option<String>,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub request_id: Option<String>,
+}
+
+/// A page of audit entries.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditEntry>,
+    pub next_cursor: Option<String>,
+}
+
+/// Filters of the audit log (all optional, combined with AND).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditFilter {
+    pub actor_id: Option<Uuid>,
+    pub action: Option<String>,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    /// Entries at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Entries before this instant.
+    pub to: Option<DateTime<Utc>>,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// Lists audit entries, newest first.
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditFilter),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "a page of entries (permission audit_read)", body = AuditPage),
+        (status = 400, description = "bad_request (filters, limit, cursor)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_audit(
+    State(state): State<AppState>,
+    p: Require<perm::AuditRead>,
+    ApiQuery(f): ApiQuery<AuditFilter>,
+) -> ApiResult<axum::Json<AuditPage>> {
+    let q = PageQuery {
+        cursor: f.cursor.clone(),
+        limit: f.limit,
+    };
+    let limit = q.limit()?;
+    let before = q.after()?;
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    // Newest first: the cursor is the last (smallest) id of the previous page.
+    let rows: Vec<AuditEntry> = sqlx::query_as(
+        "select id, at, actor_type, actor_id, action, target_type, target_id, before, after, request_id
+         from audit_log
+         where tenant_id = $1
+           and ($2::uuid is null or id < $2)
+           and ($3::uuid is null or actor_id = $3)
+           and ($4::text is null or action = $4)
+           and ($5::text is null or target_type = $5)
+           and ($6::text is null or target_id = $6)
+           and ($7::timestamptz is null or at >= $7)
+           and ($8::timestamptz is null or at < $8)
+         order by id desc
+         limit $9",
+    )
+    .bind(p.tenant_id)
+    .bind(before)
+    .bind(f.actor_id)
+    .bind(f.action)
+    .bind(f.target_type)
+    .bind(f.target_id)
+    .bind(f.from)
+    .bind(f.to)
+    .bind(limit + 1)
+    .fetch_all(tx.conn())
+    .await?;
+    tx.commit().await?;
+    let (items, next_cursor) = page(rows, limit, |e| e.id);
+    Ok(axum::Json(AuditPage { items, next_cursor }))
+}

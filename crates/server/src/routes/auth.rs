@@ -1,0 +1,321 @@
+//! `/v1/auth`: login, refresh-token rotation, logout; and `/v1/me`.
+//!
+//! Login names the tenant by its slug: emails are unique per tenant, not globally, so a
+//! person may have accounts in two tenants with one address.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::auth::tokens::{self, Claims};
+use crate::auth::{Actor, Principal};
+use crate::db::TenantTx;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::ApiJson;
+use crate::rbac::{Permission, Role};
+use crate::state::AppState;
+
+/// Routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+}
+
+/// Credentials.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct LoginRequest {
+    /// The tenant's slug.
+    pub tenant: String,
+    /// The user's email (case-insensitive).
+    pub email: String,
+    /// The password.
+    pub password: String,
+}
+
+/// Tokens issued by login and refresh.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenResponse {
+    /// JWT for `Authorization: Bearer`, valid `expires_in` seconds (at most 900).
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Lifetime of the access token in seconds.
+    pub expires_in: u64,
+    /// Single-use token for `/v1/auth/refresh`; each use returns a new one.
+    pub refresh_token: String,
+}
+
+/// A refresh token to exchange.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct RefreshRequest {
+    /// The refresh token from the last login or refresh.
+    pub refresh_token: String,
+}
+
+/// The caller as the server sees it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    /// The caller's tenant.
+    pub tenant_id: Uuid,
+    /// `user` or `api_key`.
+    pub actor_type: String,
+    /// The user's or key's id.
+    pub actor_id: Uuid,
+    /// The user's role (absent for keys).
+    pub role: Option<Role>,
+    /// What the caller may do.
+    pub permissions: Vec<Permission>,
+    /// Whether the tenant is read-only because its subscription expired.
+    pub subscription_expired: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct LoginUser {
+    id: Uuid,
+    role: String,
+    password_hash: String,
+    disabled_at: Option<DateTime<Utc>>,
+}
+
+/// Starts a session: issues an access token and a refresh token.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "logged in", body = TokenResponse),
+        (status = 401, description = "invalid_credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_body", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too_many_login_attempts (Retry-After)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<axum::Json<TokenResponse>> {
+    let email = req.email.trim().to_lowercase();
+    let slug = req.tenant.trim().to_lowercase();
+    // The account key is a hash, so the limiter's memory holds no email addresses.
+    let account = URL_SAFE.encode(tokens::sha256(&format!("{slug}\n{email}")));
+    state
+        .limits
+        .login_attempt(account, addr.ip())
+        .map_err(|retry_after_secs| ApiError::TooManyLoginAttempts { retry_after_secs })?;
+
+    let tenant_id: Option<Uuid> = sqlx::query_scalar("select id from tenant where slug = $1")
+        .bind(&slug)
+        .fetch_optional(state.platform_pool())
+        .await?;
+    let user = match tenant_id {
+        Some(tenant_id) => {
+            let mut tx = state.tenant_tx(tenant_id).await?;
+            let user: Option<LoginUser> = sqlx::query_as(
+                "select id, role, password_hash, disabled_at from app_user where tenant_id = $1 and email = $2",
+            )
+            .bind(tenant_id)
+            .bind(&email)
+            .fetch_optional(tx.conn())
+            .await?;
+            tx.commit().await?;
+            user.map(|u| (tenant_id, u))
+        }
+        None => None,
+    };
+    // Unknown tenant or email still pays for a verification, so timing tells nothing.
+    let hash = user.as_ref().map_or_else(
+        || tokens::dummy_hash().to_owned(),
+        |(_, u)| u.password_hash.clone(),
+    );
+    let password = req.password;
+    let verified = tokio::task::spawn_blocking(move || tokens::verify_password(&password, &hash))
+        .await
+        .map_err(ApiError::internal)?;
+    let (tenant_id, user) = match user {
+        Some((tenant_id, user)) if verified && user.disabled_at.is_none() => (tenant_id, user),
+        _ => return Err(ApiError::InvalidCredentials),
+    };
+    let mut tx = state.tenant_tx(tenant_id).await?;
+    let session_id = Uuid::now_v7();
+    sqlx::query("insert into session (tenant_id, id, user_id) values ($1, $2, $3)")
+        .bind(tenant_id)
+        .bind(session_id)
+        .bind(user.id)
+        .execute(tx.conn())
+        .await?;
+    let response = issue(&state, &mut tx, user.id, &user.role, session_id).await?;
+    tx.commit().await?;
+    tracing::info!(tenant = %tenant_id, user = %user.id, "login");
+    Ok(axum::Json(response))
+}
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as URL_SAFE;
+
+/// Issues an access token and a new refresh token of `session_id`.
+async fn issue(
+    state: &AppState,
+    tx: &mut TenantTx,
+    user_id: Uuid,
+    role: &str,
+    session_id: Uuid,
+) -> ApiResult<TokenResponse> {
+    let tenant_id = tx.tenant_id();
+    let refresh = tokens::generate(tokens::REFRESH_PREFIX, tenant_id);
+    let ttl = i64::try_from(state.config.refresh_token_ttl_secs).unwrap_or(i64::MAX);
+    sqlx::query(
+        "insert into refresh_token (tenant_id, id, session_id, token_hash, expires_at)
+         values ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+    )
+    .bind(tenant_id)
+    .bind(Uuid::now_v7())
+    .bind(session_id)
+    .bind(&refresh.hash)
+    .bind(ttl as f64)
+    .execute(tx.conn())
+    .await?;
+    let now = Utc::now().timestamp();
+    let expires_in = state.config.access_token_ttl_secs;
+    let claims = Claims {
+        sub: user_id,
+        tid: tenant_id,
+        role: role.to_owned(),
+        sid: session_id,
+        jti: Uuid::now_v7(),
+        iat: now,
+        exp: now + i64::try_from(expires_in).unwrap_or(0),
+    };
+    let access_token = state.jwt.sign(&claims).map_err(ApiError::internal)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in,
+        refresh_token: refresh.token,
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredRefresh {
+    id: Uuid,
+    session_id: Uuid,
+    expired: bool,
+    used: bool,
+    session_revoked: bool,
+    user_id: Uuid,
+    role: String,
+    user_disabled: bool,
+}
+
+/// Exchanges a refresh token for new tokens. Each refresh token works once: presenting a
+/// used one again (a sign it was stolen) revokes its whole session.
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "rotated", body = TokenResponse),
+        (status = 401, description = "invalid_refresh_token (unknown, expired, reused: the session is then revoked)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> ApiResult<axum::Json<TokenResponse>> {
+    let (tenant_id, hash) = tokens::parse(tokens::REFRESH_PREFIX, &req.refresh_token)
+        .ok_or(ApiError::InvalidRefreshToken)?;
+    let mut tx = state.tenant_tx(tenant_id).await?;
+    // `for update` of the token row serializes two concurrent uses of the same token: the
+    // second sees it used and revokes the session.
+    let stored: Option<StoredRefresh> = sqlx::query_as(
+        "select r.id, r.session_id, r.expires_at <= now() as expired, r.used_at is not null as used,
+                s.revoked_at is not null as session_revoked, u.id as user_id, u.role,
+                u.disabled_at is not null as user_disabled
+         from refresh_token r
+         join session s on s.tenant_id = r.tenant_id and s.id = r.session_id
+         join app_user u on u.tenant_id = s.tenant_id and u.id = s.user_id
+         where r.tenant_id = $1 and r.token_hash = $2
+         for update of r",
+    )
+    .bind(tenant_id)
+    .bind(&hash)
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(stored) = stored else {
+        return Err(ApiError::InvalidRefreshToken);
+    };
+    if stored.used {
+        sqlx::query("update session set revoked_at = now() where tenant_id = $1 and id = $2 and revoked_at is null")
+            .bind(tenant_id)
+            .bind(stored.session_id)
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await?;
+        tracing::warn!(tenant = %tenant_id, session = %stored.session_id, "refresh token reused; session revoked");
+        return Err(ApiError::InvalidRefreshToken);
+    }
+    if stored.expired || stored.session_revoked || stored.user_disabled {
+        return Err(ApiError::InvalidRefreshToken);
+    }
+    sqlx::query("update refresh_token set used_at = now() where tenant_id = $1 and id = $2")
+        .bind(tenant_id)
+        .bind(stored.id)
+        .execute(tx.conn())
+        .await?;
+    let response = issue(
+        &state,
+        &mut tx,
+        stored.user_id,
+        &stored.role,
+        stored.session_id,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(response))
+}
+
+/// Ends the caller's session: its refresh tokens and access tokens stop working at once.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "session revoked"),
+        (status = 400, description = "bad_request (api keys have no session; revoke them instead)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiResult<StatusCode> {
+    let Actor::User { session_id, .. } = principal.actor else {
+        return Err(ApiError::BadRequest(
+            "api keys have no session; revoke the key instead".into(),
+        ));
+    };
+    let mut tx = state.tenant_tx(principal.tenant_id).await?;
+    sqlx::query("update session set revoked_at = now() where tenant_id = $1 and id = $2 and revoked_at is null")
+        .bind(principal.tenant_id)
+        .bind(session_id)
+        .execute(tx.conn())
+        .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The authenticated caller and what it may do.
+#[utoipa::path(get, path = "/v1/me", tag = "auth", security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the caller", body = Me),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn me(principal: Principal) -> impl IntoResponse {
+    let (actor_type, actor_id) = principal.audit_actor();
+    axum::Json(Me {
+        tenant_id: principal.tenant_id,
+        actor_type: actor_type.into(),
+        actor_id,
+        role: principal.role,
+        permissions: Permission::ALL
+            .into_iter()
+            .filter(|p| principal.has(*p))
+            .collect(),
+        subscription_expired: principal.subscription_expired,
+    })
+}

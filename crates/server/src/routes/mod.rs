@@ -1,0 +1,8 @@
+//! HTTP resources, one module each with its own `router()`.
+
+pub mod api_keys;
+pub mod audit;
+pub mod auth;
+pub mod ops;
+pub mod settings;
+pub mod users;

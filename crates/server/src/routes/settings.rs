@@ -1,0 +1,142 @@
+//! `/v1/settings`: the tenant's settings.
+
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::audit_log::{self, Entry, snapshot};
+use crate::auth::Require;
+use crate::db::TenantTx;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::ApiJson;
+use crate::rbac::perm;
+use crate::routes::users::validate_name;
+use crate::state::AppState;
+
+/// Longest time zone or locale name.
+const CODE_LEN_MAX: usize = 64;
+
+/// Routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_settings, update_settings))
+}
+
+/// Tenant-wide settings.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct Settings {
+    /// Name shown in the apps.
+    pub display_name: String,
+    /// IANA time zone used for reports, e.g. `Europe/Paris`.
+    pub timezone: String,
+    /// Default locale (BCP 47), e.g. `en`.
+    pub locale: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Changes; absent fields stay as they are.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UpdateSettings {
+    pub display_name: Option<String>,
+    pub timezone: Option<String>,
+    pub locale: Option<String>,
+}
+
+async fn fetch(tx: &mut TenantTx, lock: bool) -> ApiResult<Settings> {
+    let tenant_id = tx.tenant_id();
+    sqlx::query_as(&format!(
+        "select display_name, timezone, locale, updated_at from tenant_setting where tenant_id = $1 {}",
+        if lock { "for update" } else { "" }
+    ))
+    .bind(tenant_id)
+    .fetch_optional(tx.conn())
+    .await?
+    .ok_or(ApiError::NotFound)
+}
+
+fn validate_code(field: &str, v: &str) -> ApiResult<String> {
+    let ok = !v.is_empty()
+        && v.len() <= CODE_LEN_MAX
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c));
+    if ok {
+        Ok(v.to_owned())
+    } else {
+        Err(ApiError::BadRequest(format!("invalid {field}")))
+    }
+}
+
+/// Reads the settings.
+#[utoipa::path(get, path = "/v1/settings", tag = "settings",
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the settings (permission settings_read)", body = Settings),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_settings(
+    State(state): State<AppState>,
+    p: Require<perm::SettingsRead>,
+) -> ApiResult<axum::Json<Settings>> {
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let settings = fetch(&mut tx, false).await?;
+    tx.commit().await?;
+    Ok(axum::Json(settings))
+}
+
+/// Changes the settings.
+#[utoipa::path(patch, path = "/v1/settings", tag = "settings", request_body = UpdateSettings,
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "updated (permission settings_manage)", body = Settings),
+        (status = 400, description = "bad_request", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_body", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_settings(
+    State(state): State<AppState>,
+    p: Require<perm::SettingsManage>,
+    ApiJson(req): ApiJson<UpdateSettings>,
+) -> ApiResult<axum::Json<Settings>> {
+    let display_name = req.display_name.as_deref().map(validate_name).transpose()?;
+    let timezone = req
+        .timezone
+        .as_deref()
+        .map(|v| validate_code("timezone", v))
+        .transpose()?;
+    let locale = req
+        .locale
+        .as_deref()
+        .map(|v| validate_code("locale", v))
+        .transpose()?;
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let before = fetch(&mut tx, true).await?;
+    let after: Settings = sqlx::query_as(
+        "update tenant_setting set display_name = coalesce($2, display_name),
+            timezone = coalesce($3, timezone), locale = coalesce($4, locale), updated_at = now()
+         where tenant_id = $1 returning display_name, timezone, locale, updated_at",
+    )
+    .bind(p.tenant_id)
+    .bind(display_name)
+    .bind(timezone)
+    .bind(locale)
+    .fetch_one(tx.conn())
+    .await?;
+    audit_log::record(
+        &mut tx,
+        &p,
+        Entry {
+            action: "settings.update",
+            target_type: "tenant_setting",
+            target_id: Some(p.tenant_id.to_string()),
+            before: snapshot(&before),
+            after: snapshot(&after),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(after))
+}

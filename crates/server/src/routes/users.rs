@@ -1,0 +1,323 @@
+//! `/v1/users`: the tenant's users (create, list, read, change role, disable).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::audit_log::{self, Entry, snapshot};
+use crate::auth::{Actor, Require, tokens};
+use crate::db::TenantTx;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
+use crate::quota;
+use crate::rbac::{Role, perm};
+use crate::state::AppState;
+
+/// Shortest accepted password.
+pub const PASSWORD_LEN_MIN: usize = 12;
+/// Longest accepted password (argon2 cost grows with it).
+pub const PASSWORD_LEN_MAX: usize = 1024;
+/// Longest email (RFC 5321 path limit).
+pub const EMAIL_LEN_MAX: usize = 254;
+/// Longest display name.
+pub const NAME_LEN_MAX: usize = 200;
+
+/// Routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user, update_user))
+}
+
+/// A user as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    #[sqlx(try_from = "String")]
+    pub role: RoleColumn,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A role read from the database.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+pub struct RoleColumn(pub Role);
+
+impl TryFrom<String> for RoleColumn {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Role::parse(&s).map(RoleColumn).ok_or(s)
+    }
+}
+
+/// A page of users.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserPage {
+    pub items: Vec<User>,
+    /// Cursor of the next page, absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// A new user.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreateUser {
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    /// 12 to 1024 characters.
+    pub password: String,
+}
+
+/// Changes to a user; absent fields stay as they are.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UpdateUser {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    /// `true` disables the user at once (their tokens stop working); `false` re-enables.
+    pub disabled: Option<bool>,
+}
+
+const USER_COLUMNS: &str =
+    "id, email, display_name, role, disabled_at is not null as disabled, created_at, updated_at";
+
+/// Validates and normalizes an email (lowercased: the unique key is case-insensitive).
+pub fn normalize_email(email: &str) -> ApiResult<String> {
+    let email = email.trim().to_lowercase();
+    let valid = email.len() <= EMAIL_LEN_MAX
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && !email.chars().any(char::is_whitespace);
+    if valid {
+        Ok(email)
+    } else {
+        Err(ApiError::BadRequest("invalid email".into()))
+    }
+}
+
+/// Validates a display name.
+pub fn validate_name(name: &str) -> ApiResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > NAME_LEN_MAX {
+        return Err(ApiError::BadRequest(format!(
+            "names must have 1 to {NAME_LEN_MAX} characters"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+/// Validates a password's length.
+pub fn validate_password(password: &str) -> ApiResult<()> {
+    let n = password.chars().count();
+    if !(PASSWORD_LEN_MIN..=PASSWORD_LEN_MAX).contains(&n) {
+        return Err(ApiError::BadRequest(format!(
+            "passwords must have {PASSWORD_LEN_MIN} to {PASSWORD_LEN_MAX} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Lists users, oldest first.
+#[utoipa::path(get, path = "/v1/users", tag = "users", params(PageQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "a page of users (permission users_read)", body = UserPage),
+        (status = 400, description = "bad_request (limit, cursor)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_users(
+    State(state): State<AppState>,
+    p: Require<perm::UsersRead>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<axum::Json<UserPage>> {
+    let limit = q.limit()?;
+    let after = q.after()?;
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let rows: Vec<User> = sqlx::query_as(&format!(
+        "select {USER_COLUMNS} from app_user
+         where tenant_id = $1 and ($2::uuid is null or id > $2)
+         order by id limit $3"
+    ))
+    .bind(p.tenant_id)
+    .bind(after)
+    .bind(limit + 1)
+    .fetch_all(tx.conn())
+    .await?;
+    tx.commit().await?;
+    let (items, next_cursor) = page(rows, limit, |u| u.id);
+    Ok(axum::Json(UserPage { items, next_cursor }))
+}
+
+/// Reads one user.
+pub async fn fetch_user(tx: &mut TenantTx, id: Uuid, lock: bool) -> ApiResult<User> {
+    let tenant_id = tx.tenant_id();
+    sqlx::query_as(&format!(
+        "select {USER_COLUMNS} from app_user where tenant_id = $1 and id = $2 {}",
+        if lock { "for update" } else { "" }
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await?
+    .ok_or(ApiError::NotFound)
+}
+
+/// Creates a user (counts against the plan's `max_users`).
+#[utoipa::path(post, path = "/v1/users", tag = "users", request_body = CreateUser,
+    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "created (permission users_manage)", body = User),
+        (status = 400, description = "bad_request (email, name, password)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden, subscription_expired, quota_exceeded (with limit)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "conflict (email taken)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_body, idempotency_key_reused", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    p: Require<perm::UsersManage>,
+    idem: IdempotencyKey,
+    ApiJson(req): ApiJson<CreateUser>,
+) -> ApiResult<Response> {
+    let hash = state.request_hash("/v1/users", &req);
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    if let Some(replay) = idem.replay(&mut tx, &hash).await? {
+        return Ok(replay);
+    }
+    let email = normalize_email(&req.email)?;
+    let display_name = validate_name(&req.display_name)?;
+    validate_password(&req.password)?;
+    quota::check_users(&mut tx).await?;
+    let password = req.password;
+    let password_hash = tokio::task::spawn_blocking(move || tokens::hash_password(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let id = Uuid::now_v7();
+    let user: User = sqlx::query_as(&format!(
+        "insert into app_user (tenant_id, id, email, display_name, role, password_hash)
+         values ($1, $2, $3, $4, $5, $6) returning {USER_COLUMNS}"
+    ))
+    .bind(p.tenant_id)
+    .bind(id)
+    .bind(&email)
+    .bind(&display_name)
+    .bind(req.role.as_str())
+    .bind(&password_hash)
+    .fetch_one(tx.conn())
+    .await?;
+    audit_log::record(
+        &mut tx,
+        &p,
+        Entry {
+            action: "user.create",
+            target_type: "user",
+            target_id: Some(id.to_string()),
+            before: None,
+            after: snapshot(&user),
+        },
+    )
+    .await?;
+    let body = serde_json::to_value(&user).map_err(ApiError::internal)?;
+    idem.store(&mut tx, &hash, StatusCode::CREATED, &body)
+        .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+}
+
+/// Reads one user.
+#[utoipa::path(get, path = "/v1/users/{id}", tag = "users", params(("id" = Uuid, Path)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the user (permission users_read)", body = User),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found (also for other tenants' users)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_user(
+    State(state): State<AppState>,
+    p: Require<perm::UsersRead>,
+    IdPath(id): IdPath,
+) -> ApiResult<axum::Json<User>> {
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let user = fetch_user(&mut tx, id, false).await?;
+    tx.commit().await?;
+    Ok(axum::Json(user))
+}
+
+/// Changes a user's name or role, or disables / re-enables them. Disabling ends their
+/// access at once: every request re-checks the user.
+#[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", params(("id" = Uuid, Path)),
+    request_body = UpdateUser, security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "updated (permission users_manage)", body = User),
+        (status = 400, description = "bad_request (e.g. changing one's own role or disabling oneself)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden, subscription_expired, quota_exceeded (re-enabling)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    p: Require<perm::UsersManage>,
+    IdPath(id): IdPath,
+    ApiJson(req): ApiJson<UpdateUser>,
+) -> ApiResult<axum::Json<User>> {
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let before = fetch_user(&mut tx, id, true).await?;
+    if matches!(p.actor, Actor::User { id: me, .. } if me == id)
+        && (req.role.is_some_and(|r| r != before.role.0) || req.disabled == Some(true))
+    {
+        return Err(ApiError::BadRequest(
+            "you cannot change your own role or disable yourself".into(),
+        ));
+    }
+    let display_name = req.display_name.as_deref().map(validate_name).transpose()?;
+    if req.disabled == Some(false) && before.disabled {
+        quota::check_users(&mut tx).await?;
+    }
+    let after: User = sqlx::query_as(&format!(
+        "update app_user set
+            display_name = coalesce($3, display_name),
+            role = coalesce($4, role),
+            disabled_at = case when $5::boolean is null then disabled_at
+                               when $5 then coalesce(disabled_at, now()) else null end,
+            updated_at = now()
+         where tenant_id = $1 and id = $2
+         returning {USER_COLUMNS}"
+    ))
+    .bind(p.tenant_id)
+    .bind(id)
+    .bind(display_name)
+    .bind(req.role.map(Role::as_str))
+    .bind(req.disabled)
+    .fetch_one(tx.conn())
+    .await?;
+    audit_log::record(
+        &mut tx,
+        &p,
+        Entry {
+            action: "user.update",
+            target_type: "user",
+            target_id: Some(id.to_string()),
+            before: snapshot(&before),
+            after: snapshot(&after),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(after))
+}

@@ -1,0 +1,416 @@
+//! Login, refresh rotation and reuse detection, logout, token validation, API keys as
+//! credentials, the login rate limit.
+
+use logiflow_server::auth::tokens::Claims;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
+    app.send(
+        Method::POST,
+        "/v1/auth/refresh",
+        None,
+        Some(json!({"refresh_token": token})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn login_issues_short_lived_tokens_that_authenticate() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    let r = app
+        .send(
+            Method::POST,
+            "/v1/auth/login",
+            None,
+            Some(json!({"tenant": "ACME", "email": " Admin@Acme.Example ", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["token_type"], "Bearer");
+    assert!(v["expires_in"].as_u64().unwrap() <= 900);
+    let me: Value = app.get("/v1/me", &t.token).await.json().await.unwrap();
+    assert_eq!(me["tenant_id"], t.id.to_string());
+    assert_eq!(me["actor_id"], t.admin_id.to_string());
+    assert_eq!(me["role"], "admin");
+}
+
+#[tokio::test]
+async fn wrong_password_unknown_email_and_unknown_tenant_look_the_same() {
+    let app = spawn_app().await;
+    app.tenant("acme", "standard").await;
+    for (tenant, email, password) in [
+        ("acme", "admin@acme.example", "wrong password!!"),
+        ("acme", "nobody@acme.example", PASSWORD),
+        ("nope", "admin@acme.example", PASSWORD),
+    ] {
+        let r = app
+            .send(
+                Method::POST,
+                "/v1/auth/login",
+                None,
+                Some(json!({"tenant": tenant, "email": email, "password": password})),
+            )
+            .await;
+        let v = problem(r, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        assert_eq!(v["detail"], "invalid credentials");
+    }
+    let r = app
+        .send(
+            Method::POST,
+            "/v1/auth/login",
+            None,
+            Some(json!({"tenant": "acme"})),
+        )
+        .await;
+    problem(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body").await;
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_whole_session() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    let r = refresh(&app, &t.refresh).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    let second_refresh = v["refresh_token"].as_str().unwrap().to_owned();
+    let second_access = v["access_token"].as_str().unwrap().to_owned();
+    assert_ne!(second_refresh, t.refresh);
+    assert_eq!(
+        app.get("/v1/me", &second_access).await.status(),
+        StatusCode::OK
+    );
+
+    // The first token again: a thief or a replay. The session dies, with every token.
+    problem(
+        refresh(&app, &t.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_refresh_token",
+    )
+    .await;
+    problem(
+        refresh(&app, &second_refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_refresh_token",
+    )
+    .await;
+    problem(
+        app.get("/v1/me", &second_access).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+    problem(
+        app.get("/v1/me", &t.token).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+    // Another session of the same user is unaffected.
+    let (other, _) = app.login("acme", &t.admin_email, PASSWORD).await;
+    assert_eq!(app.get("/v1/me", &other).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn malformed_and_unknown_refresh_tokens_are_refused() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    for token in ["garbage", "lfr_", &t.refresh.replace("lfr_", "lfk_")] {
+        problem(
+            refresh(&app, token).await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_refresh_token",
+        )
+        .await;
+    }
+    // Right tenant prefix, unknown secret.
+    let mut forged = t.refresh.clone();
+    forged.pop();
+    forged.push(if t.refresh.ends_with('A') { 'B' } else { 'A' });
+    problem(
+        refresh(&app, &forged).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_refresh_token",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_at_once() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    let r = app
+        .send(
+            Method::POST,
+            "/v1/auth/logout",
+            Some(&bearer(&t.token)),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    problem(
+        app.get("/v1/me", &t.token).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+    problem(
+        refresh(&app, &t.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_refresh_token",
+    )
+    .await;
+    let r = app.send(Method::POST, "/v1/auth/logout", None, None).await;
+    problem(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+}
+
+fn claims_of(t: &Tenant) -> Claims {
+    // A real token's claims, to forge variations of it.
+    use base64::Engine;
+    let payload = t.token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn expired_tampered_and_foreign_tokens_are_refused() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    let claims = claims_of(&t);
+    let now = chrono::Utc::now().timestamp();
+    let expired = sign(
+        &Claims {
+            iat: now - 3600,
+            exp: now - 1800,
+            ..claims.clone()
+        },
+        JWT_SECRET,
+    );
+    let wrong_key = sign(&claims, "another-secret-of-at-least-32-bytes!!");
+    // Payload swapped to another user but the original signature kept.
+    let mut parts: Vec<&str> = t.token.split('.').collect();
+    let forged_payload = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+            serde_json::to_vec(&Claims {
+                sub: Uuid::now_v7(),
+                ..claims.clone()
+            })
+            .unwrap(),
+        )
+    };
+    parts[1] = &forged_payload;
+    let tampered = parts.join(".");
+    // Validly signed, but for a session that does not exist.
+    let unknown_session = sign(
+        &Claims {
+            sid: Uuid::now_v7(),
+            ..claims.clone()
+        },
+        JWT_SECRET,
+    );
+    for token in [
+        expired.as_str(),
+        wrong_key.as_str(),
+        tampered.as_str(),
+        unknown_session.as_str(),
+        "not.a.jwt",
+    ] {
+        let r = app.get("/v1/me", token).await;
+        assert!(r.headers().contains_key("www-authenticate"));
+        problem(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    }
+    for header in ["Basic abc", "Bearer", "Token x"] {
+        let r = app.send(Method::GET, "/v1/me", Some(header), None).await;
+        problem(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    }
+    assert_eq!(app.get("/v1/me", &t.token).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn short_access_token_ttl_is_configurable() {
+    let app = spawn_app_with(|c| c.access_token_ttl_secs = 1).await;
+    let t = app.tenant("acme", "standard").await;
+    let claims = claims_of(&t);
+    assert_eq!(claims.exp - claims.iat, 1);
+}
+
+#[tokio::test]
+async fn disabling_a_user_takes_effect_on_the_next_request() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    let (id, token) = app.user(&t, "op@acme.example", "operator").await;
+    assert_eq!(app.get("/v1/me", &token).await.status(), StatusCode::OK);
+    let r = app
+        .patch(
+            &format!("/v1/users/{id}"),
+            &t.token,
+            json!({"disabled": true}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    problem(
+        app.get("/v1/me", &token).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+    let r = app
+        .send(
+            Method::POST,
+            "/v1/auth/login",
+            None,
+            Some(json!({"tenant": "acme", "email": "op@acme.example", "password": PASSWORD})),
+        )
+        .await;
+    problem(r, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+}
+
+#[tokio::test]
+async fn role_changes_take_effect_on_the_next_request() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    let (id, token) = app.user(&t, "m@acme.example", "manager").await;
+    assert_eq!(app.get("/v1/users", &token).await.status(), StatusCode::OK);
+    app.patch(
+        &format!("/v1/users/{id}"),
+        &t.token,
+        json!({"role": "viewer"}),
+    )
+    .await;
+    problem(
+        app.get("/v1/users", &token).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn api_keys_authenticate_in_both_schemes_until_revoked() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    let (id, key) = app.api_key(&t, "erp", &["users_read"]).await;
+    for header in [format!("ApiKey {key}"), format!("Bearer {key}")] {
+        let r = app.send(Method::GET, "/v1/me", Some(&header), None).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["actor_type"], "api_key");
+        assert_eq!(v["permissions"], json!(["users_read"]));
+    }
+    let r = app
+        .send(
+            Method::GET,
+            "/v1/users",
+            Some(&format!("ApiKey {key}")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // Out of scope.
+    let r = app
+        .send(
+            Method::GET,
+            "/v1/audit",
+            Some(&format!("ApiKey {key}")),
+            None,
+        )
+        .await;
+    problem(r, StatusCode::FORBIDDEN, "forbidden").await;
+    // Keys have no session to log out of.
+    let r = app
+        .send(
+            Method::POST,
+            "/v1/auth/logout",
+            Some(&format!("ApiKey {key}")),
+            None,
+        )
+        .await;
+    problem(r, StatusCode::BAD_REQUEST, "bad_request").await;
+
+    assert_eq!(
+        app.delete(&format!("/v1/api-keys/{id}"), &t.token)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let r = app
+        .send(Method::GET, "/v1/me", Some(&format!("ApiKey {key}")), None)
+        .await;
+    problem(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    let mut wrong = key.clone();
+    wrong.pop();
+    let r = app
+        .send(
+            Method::GET,
+            "/v1/me",
+            Some(&format!("ApiKey {wrong}x")),
+            None,
+        )
+        .await;
+    problem(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+}
+
+#[tokio::test]
+async fn login_attempts_are_limited_per_account() {
+    let app = spawn_app_with(|c| c.login_attempts_per_account_per_minute = 3).await;
+    let t = app.tenant("acme", "standard").await; // one attempt used by the fixture
+    let attempt = || {
+        app.send(
+            Method::POST,
+            "/v1/auth/login",
+            None,
+            Some(json!({"tenant": "acme", "email": t.admin_email, "password": "wrong password!!"})),
+        )
+    };
+    let mut limited = None;
+    // A minute-long window refills one attempt every 20 s: far longer than this loop.
+    for _ in 0..6 {
+        let r = attempt().await;
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(r);
+            break;
+        }
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = limited.expect("the limit is reached");
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1);
+    let v = problem(r, StatusCode::TOO_MANY_REQUESTS, "too_many_login_attempts").await;
+    assert_eq!(v["retry_after"], retry);
+    // Another account from the same address is not affected.
+    let (_, _) = app.user(&t, "other@acme.example", "viewer").await;
+}
+
+#[tokio::test]
+async fn login_attempts_are_limited_per_address() {
+    let app = spawn_app_with(|c| c.login_attempts_per_address_per_minute = 3).await;
+    app.tenant("acme", "standard").await;
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let r = app
+            .send(
+                Method::POST,
+                "/v1/auth/login",
+                None,
+                Some(json!({"tenant": "acme", "email": format!("u{i}@acme.example"), "password": "x"})),
+            )
+            .await;
+        statuses.push(r.status());
+    }
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+}

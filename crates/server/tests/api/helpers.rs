@@ -1,0 +1,244 @@
+//! `spawn_app()`: a migrated fresh database and a server on an ephemeral port.
+
+use logiflow_server::admin;
+use logiflow_server::auth::tokens::{Claims, JwtKeys};
+use logiflow_server::config::{Config, Secret};
+use logiflow_server::rbac::Role;
+use logiflow_testkit::TestDb;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+pub const JWT_SECRET: &str = "test-secret-of-at-least-thirty-two-bytes";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A running server on its own database.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    /// Owner pool of the test database (the platform admin's view).
+    pub owner: PgPool,
+    /// Kept for its `Drop`, which drops the database after the test.
+    pub _db: TestDb,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A tenant with an admin user logged in.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: Uuid,
+    pub slug: String,
+    pub admin_id: Uuid,
+    pub admin_email: String,
+    pub token: String,
+    pub refresh: String,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let db = TestDb::new().await;
+    let mut config = Config {
+        database_url: Secret::new(db.url()),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        jwt_secret: Some(Secret::new(JWT_SECRET)),
+        login_attempts_per_account_per_minute: 20,
+        login_attempts_per_address_per_minute: 1000,
+        db_max_connections: 5,
+        ..Config::default()
+    };
+    configure(&mut config);
+    let state = logiflow_server::app::prepare(config)
+        .await
+        .expect("server prepares");
+    // Bound before serving: the server is reachable as soon as this returns.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(logiflow_server::app::serve(listener, state, async {
+        let _ = rx.await;
+    }));
+    let owner = PgPool::connect(db.url()).await.unwrap();
+    TestApp {
+        base: format!("http://{addr}"),
+        client: reqwest::Client::new(),
+        owner,
+        _db: db,
+        shutdown: Some(tx),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends a request with an optional `Authorization` value and JSON body.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(auth) = auth {
+            req = req.header("authorization", auth);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.expect("request is sent")
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.send(Method::GET, path, Some(&bearer(token)), None)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Response {
+        self.send(Method::POST, path, Some(&bearer(token)), Some(body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Response {
+        self.send(Method::PATCH, path, Some(&bearer(token)), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.send(Method::DELETE, path, Some(&bearer(token)), None)
+            .await
+    }
+
+    /// Logs in; panics unless it succeeds.
+    pub async fn login(&self, slug: &str, email: &str, password: &str) -> (String, String) {
+        let r = self
+            .send(
+                Method::POST,
+                "/v1/auth/login",
+                None,
+                Some(json!({"tenant": slug, "email": email, "password": password})),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "login of {email}");
+        let v: Value = r.json().await.unwrap();
+        (
+            v["access_token"].as_str().unwrap().to_owned(),
+            v["refresh_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Adds a plan allowing `max_users` users and `rps` requests a second (other
+    /// limits generous), so tests control exactly the limit they exercise.
+    pub async fn plan(&self, code: &str, max_users: i32, rps: i32) {
+        sqlx::query(
+            "insert into plan (code, name, max_skus, max_locations, max_warehouses, max_users, max_devices, requests_per_second)
+             values ($1, $1, 1000, 1000, 10, $2, 10, $3)",
+        )
+        .bind(code)
+        .bind(max_users)
+        .bind(rps)
+        .execute(&self.owner)
+        .await
+        .unwrap();
+    }
+
+    /// Creates a tenant on `plan` with an admin, logged in.
+    pub async fn tenant(&self, slug: &str, plan: &str) -> Tenant {
+        admin::tenant_create(
+            &self.owner,
+            slug,
+            &format!("Tenant {slug}"),
+            plan,
+            chrono::Utc::now() + chrono::Duration::days(30),
+        )
+        .await
+        .unwrap();
+        let email = format!("admin@{slug}.example");
+        let user = admin::user_create(&self.owner, slug, &email, "Admin", Role::Admin, PASSWORD)
+            .await
+            .unwrap();
+        let (token, refresh) = self.login(slug, &email, PASSWORD).await;
+        Tenant {
+            id: user.tenant_id,
+            slug: slug.to_owned(),
+            admin_id: user.id,
+            admin_email: email,
+            token,
+            refresh,
+        }
+    }
+
+    /// Creates a user with `role` in `tenant` through the API and logs them in.
+    pub async fn user(&self, tenant: &Tenant, email: &str, role: &str) -> (Uuid, String) {
+        let r = self
+            .post(
+                "/v1/users",
+                &tenant.token,
+                json!({"email": email, "display_name": "Someone", "role": role, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let v: Value = r.json().await.unwrap();
+        let id = v["id"].as_str().unwrap().parse().unwrap();
+        let (token, _) = self.login(&tenant.slug, email, PASSWORD).await;
+        (id, token)
+    }
+
+    /// Creates an API key with `permissions`; returns (id, key).
+    pub async fn api_key(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        permissions: &[&str],
+    ) -> (Uuid, String) {
+        let r = self
+            .post(
+                "/v1/api-keys",
+                &tenant.token,
+                json!({"name": name, "permissions": permissions}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let v: Value = r.json().await.unwrap();
+        (
+            v["id"].as_str().unwrap().parse().unwrap(),
+            v["key"].as_str().unwrap().to_owned(),
+        )
+    }
+}
+
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// Signs arbitrary claims with the test secret (or another one).
+pub fn sign(claims: &Claims, secret: &str) -> String {
+    JwtKeys::new(secret.as_bytes()).sign(claims).unwrap()
+}
+
+/// Reads a problem body, checking the media type, status and code.
+pub async fn problem(r: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(r.status(), status, "status");
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], code, "code in {v}");
+    assert_eq!(v["status"], status.as_u16());
+    assert!(v["type"].as_str().unwrap().ends_with(code));
+    v
+}

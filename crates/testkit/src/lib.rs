@@ -1,0 +1,130 @@
+//! Shared test harness: a uniquely named PostgreSQL database per test.
+//!
+//! [`TestDb::new`] reads `DATABASE_URL` (a superuser URL of a throwaway cluster, as
+//! exported by `cargo xtask test`), creates `test_<uuid>` and hands out its URL. The
+//! database is dropped `WITH (FORCE)` when the value is dropped, unless `KEEP_TEST_DB=1`,
+//! in which case its name is printed so it can be inspected with `psql`.
+
+use std::str::FromStr;
+
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+
+/// Environment variable holding the superuser URL of the test cluster.
+pub const DATABASE_URL_VAR: &str = "DATABASE_URL";
+/// Set to `1` to keep the test database after the test for debugging.
+pub const KEEP_TEST_DB_VAR: &str = "KEEP_TEST_DB";
+
+/// A uniquely named database, dropped when this value is dropped.
+#[derive(Debug)]
+pub struct TestDb {
+    name: String,
+    admin_url: String,
+    url: String,
+}
+
+impl TestDb {
+    /// Creates a fresh, empty database in the cluster named by `DATABASE_URL`.
+    ///
+    /// # Panics
+    /// When `DATABASE_URL` is unset or the database cannot be created: a test without
+    /// its database cannot run, and saying why at once is the most useful thing to do.
+    pub async fn new() -> Self {
+        let admin_url = std::env::var(DATABASE_URL_VAR).unwrap_or_else(|_| {
+            panic!(
+                "{DATABASE_URL_VAR} is not set: run the tests with `cargo xtask test`, which \
+                 starts a throwaway PostgreSQL, or export {DATABASE_URL_VAR} as a superuser URL"
+            )
+        });
+        let name = format!("test_{}", uuid::Uuid::now_v7().simple());
+        let mut conn = PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("failed to connect to {DATABASE_URL_VAR}: {e}"));
+        // The name is generated above from hex digits only, so quoting it is enough.
+        sqlx::query(&format!(r#"create database "{name}""#))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("failed to create test database {name}: {e}"));
+        conn.close().await.ok();
+        let url = with_database(&admin_url, &name);
+        Self {
+            name,
+            admin_url,
+            url,
+        }
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// URL of the test database as the cluster's superuser (the owner of its objects).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Connect options for [`TestDb::url`].
+    pub fn connect_options(&self) -> PgConnectOptions {
+        PgConnectOptions::from_str(&self.url).expect("test database url parses")
+    }
+}
+
+/// Replaces the database name (the URL's path) of a PostgreSQL URL.
+pub fn with_database(url: &str, database: &str) -> String {
+    let mut parsed = url::Url::parse(url).expect("DATABASE_URL is a valid url");
+    parsed.set_path(&format!("/{database}"));
+    parsed.to_string()
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if std::env::var(KEEP_TEST_DB_VAR).as_deref() == Ok("1") {
+            eprintln!("{KEEP_TEST_DB_VAR}=1: keeping test database {}", self.name);
+            return;
+        }
+        let name = self.name.clone();
+        let admin_url = self.admin_url.clone();
+        // Drop runs inside the test's runtime, where blocking on a future is not allowed;
+        // a short-lived thread with its own runtime does the work and is joined.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("failed to build a runtime to drop the test database");
+            rt.block_on(async move {
+                let mut conn = PgConnection::connect(&admin_url).await?;
+                sqlx::query(&format!(r#"drop database if exists "{name}" with (force)"#))
+                    .execute(&mut conn)
+                    .await?;
+                conn.close().await
+            })
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("failed to drop test database {}: {e}", self.name),
+            Err(_) => eprintln!(
+                "failed to drop test database {}: thread panicked",
+                self.name
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_database_replaces_only_the_path() {
+        assert_eq!(
+            with_database("postgres://root@127.0.0.1:5432/postgres", "test_ab"),
+            "postgres://root@127.0.0.1:5432/test_ab"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/postgres?sslmode=disable", "x"),
+            "postgres://u:p@h/x?sslmode=disable"
+        );
+    }
+}
