@@ -1,1 +1,30 @@
-//! LogiFlow's domain types and rules (work in progress in this commit).
+//! LogiFlow's domain types and rules, shared by the server and the offline replica.
+//!
+//! This crate is pure: no I/O, no async, no clock, no randomness. Time, ids and state
+//! are passed in. That is what lets the same rules run under PostgreSQL row locks on the
+//! server and over a SQLite journal on a device, and what lets a simulation of many
+//! devices check them (see `tests/convergence.rs`).
+//!
+//! * [`ids`] — UUIDv7 id newtypes.
+//! * [`qty`] — exact integer quantities.
+//! * [`codes`] — validated SKUs, barcodes, location and lot codes.
+//! * [`movement`] and [`stock`] — movements, stock rows and the total order of events.
+//! * [`replay`] — the decision on each movement: applied, held, rejected, absorbed or
+//!   superseded, with flags; and which held movements to retry.
+
+pub mod codes;
+pub mod ids;
+pub mod movement;
+pub mod qty;
+pub mod replay;
+pub mod stock;
+
+pub use codes::{Barcode, CodeError, LocationCode, LotCode, Sku};
+pub use ids::{DeviceId, LocationId, LotId, MovementId, ProductId, TenantId, UserId, WarehouseId};
+pub use movement::{AdjustReason, DeviceStamp, LineRef, Movement, MovementKind, Origin, Side};
+pub use qty::{Delta, PositiveQty, QTY_MAX, Qty, QtyError};
+pub use replay::{
+    Catalog, DecideError, Decision, Effect, Flag, HeldRef, Hold, LocationFacts, LotFacts, Outcome,
+    ProductFacts, RejectCode, Rejection, RowUpdate, decide, force, judge, retry_order, validate,
+};
+pub use stock::{OrderKey, RowView, StockKey, StockRow};

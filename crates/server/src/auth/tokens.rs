@@ -6,11 +6,11 @@
 //! it unguessable. Only their SHA-256 is stored.
 
 use argon2::Argon2;
+use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -23,7 +23,7 @@ const SECRET_BYTES: usize = 32;
 
 /// Hashes a password with argon2id (the crate's default parameters).
 pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
-    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    let salt = SaltString::generate(&mut OsRng);
     Ok(Argon2::default()
         .hash_password(password.as_bytes(), &salt)?
         .to_string())
@@ -117,7 +117,7 @@ pub struct OpaqueToken {
 pub fn generate(prefix: &str, tenant_id: Uuid) -> OpaqueToken {
     let mut raw = [0u8; 16 + SECRET_BYTES];
     raw[..16].copy_from_slice(tenant_id.as_bytes());
-    rand::rngs::OsRng.fill_bytes(&mut raw[16..]);
+    OsRng.fill_bytes(&mut raw[16..]);
     let token = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(raw));
     let hash = sha256(&token);
     OpaqueToken { token, hash }

@@ -1,0 +1,669 @@
+//! The replay decision: what happens to one stock movement (DESIGN §5.2–5.4).
+//!
+//! The server calls [`judge`] for every movement — an online request or an entry of a
+//! device's journal — on the rows it has locked in key order, and writes back exactly
+//! what the returned [`Decision`] says. A replica calls the same functions to project
+//! its pending journal over the last pulled state. Nothing here reads a clock, a
+//! database or the network, so the rules are checked by table tests and by a simulation
+//! of many devices (`tests/convergence.rs`).
+//!
+//! # The rules, with worked examples
+//!
+//! Each example is a row of the table test `rules_table` in `tests/rules.rs`, under the
+//! name in brackets. Times are written `t5` for "5 seconds after some origin".
+//!
+//! * **Inbound** (receive, positive adjustment, the destination of a transfer) always
+//!   applies. *Row holds 10; a receipt of 5 → applied, row 15* `[receive_applies]`.
+//! * **Online outbound** needs `available = on_hand − allocated ≥ qty`, else it is
+//!   rejected `insufficient_stock` and nothing changes. *Row holds 10 with 4 allocated;
+//!   an online ship of 7 → rejected* `[online_ship_beyond_available]`.
+//! * **Journal outbound** is a physical fact: never rejected for lack of stock. It is
+//!   **held** when the row's quantity *at the movement's own time* is short — the
+//!   receipt that physically preceded it has not arrived yet. *Row holds 0; a ship of 3
+//!   at t5 → held* `[journal_ship_held]`; *a receipt of 5 at t2 arrives → the row rises,
+//!   the held ship is retried → applied, row 2*.
+//!   The test looks at the quantity at the movement's time, not the current quantity,
+//!   on purpose (a deliberate reading of DESIGN §5.2): checking the current quantity can
+//!   deadlock. Example: device X records receive 5 into A at t0 and transfer A→C 5 at t5;
+//!   device Y, offline, records transfer A→B 5 at t1 and B→A 5 at t2. X pushes first:
+//!   A = 0. Then Y's A→B finds A = 0 and its B→A finds B = 0: with the current-quantity
+//!   test both stay held forever although every step was physically possible. With the
+//!   time test, A→B sees A = 5 at t1 and applies (A = −5 for a moment), then B→A sees
+//!   B = 5 at t2 and applies: A = 0, B = 0, C = 5, the truth. The price is that a row may
+//!   dip below zero for a while (flagged), exactly as the count rule already allows.
+//!   `[journal_ship_checks_time_not_now]`
+//! * **Count** says "at t this row held n". With `q_t = on_hand − effects after t`, it
+//!   applies the adjustment `n − q_t`. *Row holds 8 after a ship of 2 at t9 was applied;
+//!   a count at t5 saw 7 → q_t5 = 8 − (−2) = 10, adjustment −3, row 5*
+//!   `[count_subtracts_later_effects]`.
+//! * A count older than the row's latest applied count is **superseded**: no effect.
+//!   `[older_count_superseded]`
+//! * A journal movement that occurred before the row's latest count was already seen by
+//!   that count: it is **absorbed** on that row (no effect there). A transfer may be
+//!   absorbed on one row and applied on the other. `[late_receipt_absorbed]`,
+//!   `[transfer_absorbed_on_one_side]`. Held movements are retried when their row gets a
+//!   count, and those that occurred before it are absorbed in that retry.
+//! * A count whose device-side expected quantity differs from the server's `q_t` is
+//!   **flagged** for review but applied. `[count_variance_flagged]`
+//! * A row may end below zero (a count or a journal outbound applied on stock whose
+//!   receipt has not arrived yet): allowed and **flagged**, never clamped — clamping
+//!   breaks convergence. `[count_may_leave_row_negative]`
+//! * Online intents that would land before the row's latest count (a device clock
+//!   slightly ahead) are refused `before_latest_count`: an intent must not be silently
+//!   absorbed. `[online_before_count_refused]`
+//!
+//! Events are totally ordered by [`OrderKey`] (time, then id).
+
+use chrono::NaiveDate;
+
+use crate::{
+    LocationId, LotId, Movement, MovementId, MovementKind, OrderKey, Origin, ProductId, RowView,
+    StockKey, StockRow, WarehouseId,
+};
+
+/// A stable machine code for a refused movement. The text form (`as_str`) is part of the
+/// API and the journal; it never changes once released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectCode {
+    /// The product does not exist (for this tenant).
+    UnknownProduct,
+    /// The lot does not exist.
+    UnknownLot,
+    /// A location does not exist.
+    UnknownLocation,
+    /// The product is lot-tracked and no lot was given.
+    LotRequired,
+    /// A lot was given for a product without lot tracking.
+    LotNotTracked,
+    /// The lot belongs to another product.
+    LotOfOtherProduct,
+    /// Stock lives only in leaf locations (bins).
+    LocationNotLeaf,
+    /// A transfer from a location to itself.
+    SameLocation,
+    /// An adjustment whose sign does not fit its reason (a "found" that removes stock).
+    ReasonSignMismatch,
+    /// Online: the product is deactivated.
+    InactiveProduct,
+    /// Online: a location is deactivated.
+    InactiveLocation,
+    /// Online: the lot is past its expiry date and cannot be shipped.
+    LotExpired,
+    /// Online: not enough available stock (`on_hand − allocated`).
+    InsufficientStock,
+    /// Online: a count on the row already covers a later time.
+    BeforeLatestCount,
+    /// The row's quantity would leave the range of exact integers we keep.
+    QuantityOverflow,
+}
+
+impl RejectCode {
+    /// The stable text code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownProduct => "unknown_product",
+            Self::UnknownLot => "unknown_lot",
+            Self::UnknownLocation => "unknown_location",
+            Self::LotRequired => "lot_required",
+            Self::LotNotTracked => "lot_not_tracked",
+            Self::LotOfOtherProduct => "lot_of_other_product",
+            Self::LocationNotLeaf => "location_not_leaf",
+            Self::SameLocation => "same_location",
+            Self::ReasonSignMismatch => "reason_sign_mismatch",
+            Self::InactiveProduct => "inactive_product",
+            Self::InactiveLocation => "inactive_location",
+            Self::LotExpired => "lot_expired",
+            Self::InsufficientStock => "insufficient_stock",
+            Self::BeforeLatestCount => "before_latest_count",
+            Self::QuantityOverflow => "quantity_overflow",
+        }
+    }
+}
+
+/// A refused movement: a machine code and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rejection {
+    /// The stable code.
+    pub code: RejectCode,
+    /// What went wrong, in words a supervisor understands.
+    pub message: String,
+}
+
+impl Rejection {
+    fn new(code: RejectCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Something a person should look at, attached to a decision that still took effect.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "flag", rename_all = "snake_case")]
+pub enum Flag {
+    /// The row is below zero after this decision (a receipt that physically came first
+    /// has not arrived yet, or a record is wrong).
+    NegativeRow {
+        /// The row.
+        key: StockKey,
+        /// Its quantity now.
+        on_hand: i64,
+    },
+    /// A count saw something else than the device expected: someone moved stock in
+    /// between, or the device's view was stale.
+    CountVariance {
+        /// The row.
+        key: StockKey,
+        /// What the device expected.
+        expected: i64,
+        /// What the server held at the count's time.
+        server_at_time: i64,
+    },
+    /// A journal fact shipped or moved a lot that was past its expiry date.
+    ExpiredLotMoved {
+        /// The lot.
+        lot: LotId,
+    },
+    /// A journal fact used a deactivated product.
+    InactiveProduct,
+    /// A journal fact used a deactivated location.
+    InactiveLocation {
+        /// The location.
+        location: LocationId,
+    },
+    /// A manager forced a held movement through.
+    Forced,
+}
+
+/// Why a journal movement is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Hold {
+    /// The row it waits on: it is retried when that row rises or is counted.
+    pub waiting_on: StockKey,
+    /// Units it needs from that row.
+    pub needed: i64,
+    /// Units the row held at the movement's time.
+    pub at_time: i64,
+}
+
+/// One row's part of an applied movement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Effect {
+    /// The row.
+    pub key: StockKey,
+    /// The change made to `on_hand` (for a count, the adjustment; may be 0).
+    pub delta: i64,
+    /// True when a later count already saw this movement on this row, so it changed
+    /// nothing there (`delta` is then 0).
+    pub absorbed: bool,
+}
+
+/// What became of a movement.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// It took effect on at least one row (some rows may have absorbed it).
+    Applied {
+        /// Each row's part, in lock order.
+        effects: Vec<Effect>,
+    },
+    /// Every row it touches was counted after it: the counts already include it.
+    Absorbed,
+    /// A count older than the row's latest count: recorded, no effect.
+    Superseded,
+    /// A journal fact that cannot be applied yet.
+    Held(Hold),
+    /// Invalid whatever happens later.
+    Rejected(Rejection),
+}
+
+impl Outcome {
+    /// The stable text name of the outcome.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Applied { .. } => "applied",
+            Self::Absorbed => "absorbed",
+            Self::Superseded => "superseded",
+            Self::Held(_) => "held",
+            Self::Rejected(_) => "rejected",
+        }
+    }
+}
+
+/// A row's state after a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RowUpdate {
+    /// The row.
+    pub key: StockKey,
+    /// Its new state, to be written back.
+    pub row: StockRow,
+}
+
+/// The full decision on one movement: its outcome, the flags raised, and the rows' new
+/// state (only rows that changed).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Decision {
+    /// What became of the movement.
+    pub outcome: Outcome,
+    /// What a person should review.
+    pub flags: Vec<Flag>,
+    /// New state of each row that changed, in lock order.
+    pub updates: Vec<RowUpdate>,
+    /// Rows whose held movements must be retried after this decision: rows that rose,
+    /// and rows that received a count (held movements before it are then absorbed).
+    pub wakes: Vec<StockKey>,
+}
+
+impl Decision {
+    fn only(outcome: Outcome) -> Self {
+        Self {
+            outcome,
+            flags: Vec::new(),
+            updates: Vec::new(),
+            wakes: Vec::new(),
+        }
+    }
+
+    fn rejected(code: RejectCode, message: impl Into<String>) -> Self {
+        Self::only(Outcome::Rejected(Rejection::new(code, message)))
+    }
+}
+
+/// A programming error of the caller, not a property of the movement.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecideError {
+    /// The caller did not load (and lock) a row the movement touches. Pass
+    /// [`RowView::empty`] for rows that do not exist yet.
+    #[error("row {0:?} was not loaded for the decision")]
+    MissingRow(StockKey),
+}
+
+/// What the caller knows of a product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProductFacts {
+    /// Not deactivated.
+    pub active: bool,
+    /// Stock is kept per lot.
+    pub lot_tracked: bool,
+}
+
+/// What the caller knows of a lot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LotFacts {
+    /// The product it belongs to.
+    pub product: ProductId,
+    /// Its last day of use, if it expires.
+    pub expires_on: Option<NaiveDate>,
+}
+
+/// What the caller knows of a location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocationFacts {
+    /// Its warehouse.
+    pub warehouse: WarehouseId,
+    /// Not deactivated.
+    pub active: bool,
+    /// Has no children, so it can hold stock.
+    pub is_leaf: bool,
+}
+
+/// The catalog as the caller sees it (the server from PostgreSQL, a replica from its
+/// SQLite copy). Returning `None` means "does not exist for this tenant".
+pub trait Catalog {
+    /// A product's facts.
+    fn product(&self, id: ProductId) -> Option<ProductFacts>;
+    /// A lot's facts.
+    fn lot(&self, id: LotId) -> Option<LotFacts>;
+    /// A location's facts.
+    fn location(&self, id: LocationId) -> Option<LocationFacts>;
+}
+
+fn locations(m: &Movement) -> Vec<LocationId> {
+    match m.kind {
+        MovementKind::Receive { to, .. } => vec![to],
+        MovementKind::Ship { from, .. } => vec![from],
+        MovementKind::Transfer { from, to, .. } => vec![from, to],
+        MovementKind::Adjust { at, .. } | MovementKind::Count { at, .. } => vec![at],
+    }
+}
+
+/// Checks a movement against the catalog. `on_date` is the movement's date in its
+/// warehouse's time zone (for lot expiry).
+///
+/// Structural errors (unknown product, lot or location; lot missing or superfluous;
+/// non-leaf location; a transfer to itself; a reason of the wrong sign) reject any
+/// movement. Deactivated products or locations and expired lots reject an online
+/// intent but only flag a journal fact: the fact happened, and refusing it would lose
+/// what a person recorded.
+pub fn validate(
+    m: &Movement,
+    origin: Origin,
+    catalog: &impl Catalog,
+    on_date: NaiveDate,
+) -> Result<Vec<Flag>, Rejection> {
+    use RejectCode as C;
+    let mut flags = Vec::new();
+    let product = catalog
+        .product(m.product)
+        .ok_or_else(|| Rejection::new(C::UnknownProduct, "this product does not exist"))?;
+    let online = origin == Origin::Online;
+    if !product.active {
+        if online {
+            return Err(Rejection::new(
+                C::InactiveProduct,
+                "this product is deactivated; reactivate it to move stock",
+            ));
+        }
+        flags.push(Flag::InactiveProduct);
+    }
+    match (product.lot_tracked, m.lot) {
+        (true, None) => {
+            return Err(Rejection::new(
+                C::LotRequired,
+                "this product is lot-tracked: say which lot",
+            ));
+        }
+        (false, Some(_)) => {
+            return Err(Rejection::new(
+                C::LotNotTracked,
+                "this product is not lot-tracked: no lot may be given",
+            ));
+        }
+        (true, Some(lot_id)) => {
+            let lot = catalog
+                .lot(lot_id)
+                .ok_or_else(|| Rejection::new(C::UnknownLot, "this lot does not exist"))?;
+            if lot.product != m.product {
+                return Err(Rejection::new(
+                    C::LotOfOtherProduct,
+                    "this lot belongs to another product",
+                ));
+            }
+            let expired = lot.expires_on.is_some_and(|d| d < on_date);
+            if expired && m.is_outbound() {
+                if online {
+                    return Err(Rejection::new(
+                        C::LotExpired,
+                        "this lot is past its expiry date and cannot be shipped or moved out",
+                    ));
+                }
+                flags.push(Flag::ExpiredLotMoved { lot: lot_id });
+            }
+        }
+        (false, None) => {}
+    }
+    for location in locations(m) {
+        let facts = catalog
+            .location(location)
+            .ok_or_else(|| Rejection::new(C::UnknownLocation, "this location does not exist"))?;
+        if !facts.is_leaf {
+            return Err(Rejection::new(
+                C::LocationNotLeaf,
+                "stock is kept only in bins (locations without sub-locations)",
+            ));
+        }
+        if !facts.active {
+            if online {
+                return Err(Rejection::new(
+                    C::InactiveLocation,
+                    "this location is deactivated",
+                ));
+            }
+            flags.push(Flag::InactiveLocation { location });
+        }
+    }
+    match m.kind {
+        MovementKind::Transfer { from, to, .. } if from == to => Err(Rejection::new(
+            C::SameLocation,
+            "a transfer needs two different locations",
+        )),
+        MovementKind::Adjust { delta, reason, .. } if !reason.allows(delta) => Err(Rejection::new(
+            C::ReasonSignMismatch,
+            format!("an adjustment for {reason:?} cannot change stock by {delta}").to_lowercase(),
+        )),
+        _ => Ok(flags),
+    }
+}
+
+fn view(rows: &[RowView], key: StockKey) -> Result<RowView, DecideError> {
+    rows.iter()
+        .find(|r| r.key == key)
+        .copied()
+        .ok_or(DecideError::MissingRow(key))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Online,
+    Journal,
+    Forced,
+}
+
+/// Decides one movement on the rows the caller loaded under lock (one [`RowView`] per
+/// row in [`Movement::keys`], whose `effects_after` is relative to this movement).
+///
+/// See the module documentation for the rules and worked examples. The movement must
+/// have passed [`validate`] (or use [`judge`], which does both).
+pub fn decide(m: &Movement, origin: Origin, rows: &[RowView]) -> Result<Decision, DecideError> {
+    let mode = match origin {
+        Origin::Online => Mode::Online,
+        Origin::Journal => Mode::Journal,
+    };
+    decide_in(m, mode, rows)
+}
+
+/// Applies a held journal movement that a manager forces through with a reason: as
+/// [`decide`] for a journal fact, but without the stock check. Rows counted after it
+/// still absorb it (the count saw it). The decision carries [`Flag::Forced`].
+pub fn force(m: &Movement, rows: &[RowView]) -> Result<Decision, DecideError> {
+    let mut decision = decide_in(m, Mode::Forced, rows)?;
+    decision.flags.push(Flag::Forced);
+    Ok(decision)
+}
+
+/// [`validate`] then [`decide`]: a rejection becomes the decision's outcome, and the
+/// validation flags are added to the decision's flags.
+pub fn judge(
+    m: &Movement,
+    origin: Origin,
+    catalog: &impl Catalog,
+    on_date: NaiveDate,
+    rows: &[RowView],
+) -> Result<Decision, DecideError> {
+    match validate(m, origin, catalog, on_date) {
+        Err(rejection) => Ok(Decision::only(Outcome::Rejected(rejection))),
+        Ok(flags) => {
+            let mut decision = decide(m, origin, rows)?;
+            if !matches!(decision.outcome, Outcome::Rejected(_)) {
+                decision.flags.splice(0..0, flags);
+            }
+            Ok(decision)
+        }
+    }
+}
+
+fn decide_in(m: &Movement, mode: Mode, rows: &[RowView]) -> Result<Decision, DecideError> {
+    let key = m.order_key();
+    if let MovementKind::Count {
+        at: _,
+        counted,
+        expected,
+    } = m.kind
+    {
+        let row_key = m.keys()[0];
+        let v = view(rows, row_key)?;
+        if v.row.last_count.is_some_and(|c| c >= key) {
+            if mode == Mode::Online {
+                return Ok(Decision::rejected(
+                    RejectCode::BeforeLatestCount,
+                    "a later count of this bin is already recorded; count again now",
+                ));
+            }
+            return Ok(Decision::only(Outcome::Superseded));
+        }
+        let at_time = v.qty_at_time();
+        let delta = counted.get() - at_time;
+        let Some(on_hand) = v.row.on_hand.checked_add(delta) else {
+            return Ok(overflow());
+        };
+        let mut flags = Vec::new();
+        if let Some(expected) = expected
+            && expected.get() != at_time
+        {
+            flags.push(Flag::CountVariance {
+                key: row_key,
+                expected: expected.get(),
+                server_at_time: at_time,
+            });
+        }
+        if on_hand < 0 {
+            flags.push(Flag::NegativeRow {
+                key: row_key,
+                on_hand,
+            });
+        }
+        let row = StockRow {
+            on_hand,
+            last_count: Some(key),
+            ..v.row
+        };
+        return Ok(Decision {
+            outcome: Outcome::Applied {
+                effects: vec![Effect {
+                    key: row_key,
+                    delta,
+                    absorbed: false,
+                }],
+            },
+            flags,
+            updates: vec![RowUpdate { key: row_key, row }],
+            wakes: vec![row_key],
+        });
+    }
+
+    let sides = m.sides();
+    let mut views = Vec::with_capacity(sides.len());
+    for side in &sides {
+        let v = view(rows, side.key)?;
+        let counted_after = v.row.last_count.is_some_and(|c| c > key);
+        if counted_after && mode == Mode::Online {
+            return Ok(Decision::rejected(
+                RejectCode::BeforeLatestCount,
+                "a count of this bin at a later time is already recorded; record the movement with the current time",
+            ));
+        }
+        views.push((side, v, counted_after));
+    }
+    if views.iter().all(|(_, _, absorbed)| *absorbed) {
+        return Ok(Decision::only(Outcome::Absorbed));
+    }
+    // Stock checks for every outbound side that is not absorbed.
+    for (side, v, absorbed) in &views {
+        if *absorbed || side.delta >= 0 {
+            continue;
+        }
+        let needed = -side.delta;
+        match mode {
+            Mode::Online if v.row.available() < needed => {
+                return Ok(Decision::rejected(
+                    RejectCode::InsufficientStock,
+                    format!(
+                        "only {} available (on hand {}, allocated {}); {} requested",
+                        v.row.available().max(0),
+                        v.row.on_hand,
+                        v.row.allocated,
+                        needed
+                    ),
+                ));
+            }
+            Mode::Journal if v.qty_at_time() < needed => {
+                return Ok(Decision::only(Outcome::Held(Hold {
+                    waiting_on: side.key,
+                    needed,
+                    at_time: v.qty_at_time(),
+                })));
+            }
+            _ => {}
+        }
+    }
+    let mut effects = Vec::with_capacity(views.len());
+    let mut updates = Vec::with_capacity(views.len());
+    let mut flags = Vec::new();
+    for (side, v, absorbed) in views {
+        if absorbed {
+            effects.push(Effect {
+                key: side.key,
+                delta: 0,
+                absorbed: true,
+            });
+            continue;
+        }
+        let Some(on_hand) = v.row.on_hand.checked_add(side.delta) else {
+            return Ok(overflow());
+        };
+        if on_hand < 0 {
+            flags.push(Flag::NegativeRow {
+                key: side.key,
+                on_hand,
+            });
+        }
+        effects.push(Effect {
+            key: side.key,
+            delta: side.delta,
+            absorbed: false,
+        });
+        updates.push(RowUpdate {
+            key: side.key,
+            row: StockRow { on_hand, ..v.row },
+        });
+    }
+    let wakes = effects
+        .iter()
+        .filter(|e| e.delta > 0)
+        .map(|e| e.key)
+        .collect();
+    Ok(Decision {
+        outcome: Outcome::Applied { effects },
+        flags,
+        updates,
+        wakes,
+    })
+}
+
+fn overflow() -> Decision {
+    Decision::rejected(
+        RejectCode::QuantityOverflow,
+        "this would take the stock quantity out of range",
+    )
+}
+
+/// A held movement as the retry logic needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldRef {
+    /// The movement.
+    pub id: MovementId,
+    /// Its position in the order of events.
+    pub order: OrderKey,
+    /// The row it waits on ([`Hold::waiting_on`]).
+    pub waiting_on: StockKey,
+}
+
+/// Which held movements to retry after `woken` rose or was counted, in the order to
+/// retry them: the ones waiting on that row, oldest first (DESIGN §5.3: held movements
+/// are kept and retried in the order they occurred).
+///
+/// The caller decides each again in that order (with fresh [`RowView`]s), and feeds the
+/// [`Decision::wakes`] of every movement that now applies back in, until nothing moves.
+pub fn retry_order<'a>(
+    held: impl IntoIterator<Item = &'a HeldRef>,
+    woken: &StockKey,
+) -> Vec<MovementId> {
+    let mut waiting: Vec<&HeldRef> = held
+        .into_iter()
+        .filter(|h| h.waiting_on == *woken)
+        .collect();
+    waiting.sort_by_key(|h| h.order);
+    waiting.into_iter().map(|h| h.id).collect()
+}
