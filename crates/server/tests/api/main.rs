@@ -4,8 +4,11 @@
 
 mod helpers;
 
+mod api_keys;
+mod audit;
 mod auth;
-
+mod cross_tenant;
 mod ops;
-
+mod settings;
+mod tenancy;
 mod users;

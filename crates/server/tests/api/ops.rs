@@ -16,3 +16,125 @@ async fn healthz_and_readyz_answer_ok() {
     assert_eq!(v["status"], "ok");
     assert_eq!(v["schema_binary"], v["schema_database"]);
 }
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_generated() {
+    let app = spawn_app().await;
+    let r = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "abc-123");
+    let r = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let id = r.headers()["x-request-id"].to_str().unwrap();
+    assert_eq!(uuid::Uuid::parse_str(id).unwrap().get_version_num(), 7);
+    // Errors carry it too.
+    let r = app.client.get(app.url("/nope")).send().await.unwrap();
+    assert!(r.headers().contains_key("x-request-id"));
+    problem(r, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_and_report_the_pool() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    app.get(&format!("/v1/users/{}", t.admin_id), &t.token)
+        .await;
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.lines().any(|l| l.starts_with("http_requests_total{")
+            && l.contains(r#"route="/v1/users/{id}""#)
+            && l.contains(r#"status="200""#)),
+        "{text}"
+    );
+    assert!(text.contains("http_request_duration_seconds_bucket{"));
+    assert!(text.contains("db_pool_connections"));
+    assert!(text.contains("db_pool_idle_connections"));
+    assert!(!text.contains(&t.admin_id.to_string()), "no ids in labels");
+}
+
+#[tokio::test]
+async fn openapi_documents_every_route_error_codes_and_auth_schemes() {
+    let app = spawn_app().await;
+    let r = app
+        .client
+        .get(app.url("/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let doc: Value = r.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/v1/auth/login",
+        "/v1/auth/refresh",
+        "/v1/auth/logout",
+        "/v1/me",
+        "/v1/users",
+        "/v1/users/{id}",
+        "/v1/api-keys",
+        "/v1/api-keys/{id}",
+        "/v1/settings",
+        "/v1/audit",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} documented");
+    }
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    assert_eq!(schemes["api_key"]["in"], "header");
+    let codes = doc["components"]["schemas"]["ErrorCode"].to_string();
+    for code in [
+        "quota_exceeded",
+        "subscription_expired",
+        "rate_limited",
+        "idempotency_key_reused",
+        "not_found",
+    ] {
+        assert!(codes.contains(code), "{code} documented");
+    }
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_refused() {
+    let app = spawn_app_with(|c| c.body_limit_bytes = 1024).await;
+    let r = app
+        .send(
+            reqwest::Method::POST,
+            "/v1/auth/login",
+            None,
+            Some(
+                serde_json::json!({"tenant": "a", "email": "a@b.c", "password": "x".repeat(4096)}),
+            ),
+        )
+        .await;
+    problem(r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+}
+
+#[tokio::test]
+async fn internal_errors_answer_a_generic_problem() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    // Break the settings row's table behind the server's back: the request fails inside.
+    sqlx::query("alter table tenant_setting rename column locale to locale_gone")
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    let r = app.get("/v1/settings", &t.token).await;
+    let v = problem(r, StatusCode::INTERNAL_SERVER_ERROR, "internal").await;
+    let detail = v["detail"].as_str().unwrap();
+    assert!(!detail.contains("locale"), "no internals leak: {detail}");
+}
