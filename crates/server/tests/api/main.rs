@@ -7,6 +7,7 @@ mod helpers;
 mod api_keys;
 mod audit;
 mod auth;
+mod cli;
 mod cross_tenant;
 mod ops;
 mod settings;

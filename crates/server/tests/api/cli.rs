@@ -1,0 +1,205 @@
+//! The `logiflow-server` binary: `serve` (config from the environment, migrations,
+//! graceful shutdown on SIGTERM) and the platform `admin` commands.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use logiflow_testkit::TestDb;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_logiflow-server");
+
+fn admin(db: &TestDb, args: &[&str], stdin: Option<&str>) -> (bool, Value, String) {
+    let mut child = Command::new(BIN)
+        .arg("admin")
+        .args(args)
+        .env("LOGIFLOW_DATABASE_URL", db.url())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (
+        out.status.success(),
+        value,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn admin_commands_manage_tenants_plans_and_users() {
+    let db = TestDb::new().await;
+    let (ok, plans, err) = admin(&db, &["plan", "list"], None);
+    assert!(ok, "{err}");
+    let codes: Vec<&str> = plans
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["free", "standard", "enterprise"]);
+
+    let (ok, tenant, err) = admin(
+        &db,
+        &[
+            "tenant", "create", "--slug", "acme", "--name", "Acme", "--plan", "standard",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert_eq!(tenant["plan_code"], "standard");
+    let (ok, _, err) = admin(
+        &db,
+        &["tenant", "create", "--slug", "acme", "--name", "Again"],
+        None,
+    );
+    assert!(!ok);
+    assert!(err.contains("a tenant with slug acme exists"), "{err}");
+
+    let (ok, user, err) = admin(
+        &db,
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--email",
+            "boss@acme.example",
+            "--name",
+            "Boss",
+        ],
+        Some("a long enough password\n"),
+    );
+    assert!(ok, "{err}");
+    assert_eq!(user["role"], "admin");
+
+    let (ok, t, _) = admin(
+        &db,
+        &[
+            "tenant",
+            "set-plan",
+            "--slug",
+            "acme",
+            "--plan",
+            "enterprise",
+        ],
+        None,
+    );
+    assert!(ok);
+    assert_eq!(t["plan_code"], "enterprise");
+    let (ok, _, err) = admin(
+        &db,
+        &["tenant", "set-plan", "--slug", "acme", "--plan", "gold"],
+        None,
+    );
+    assert!(!ok && err.contains("no plan gold"), "{err}");
+
+    let (ok, expired, _) = admin(&db, &["tenant", "expire", "--slug", "acme"], None);
+    assert!(ok);
+    let (ok, renewed, _) = admin(
+        &db,
+        &["tenant", "renew", "--slug", "acme", "--days", "30"],
+        None,
+    );
+    assert!(ok);
+    assert!(
+        renewed["subscription_expires_at"].as_str().unwrap()
+            > expired["subscription_expires_at"].as_str().unwrap()
+    );
+    let (ok, list, _) = admin(&db, &["tenant", "list"], None);
+    assert!(ok);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+
+    let (ok, disabled, err) = admin(
+        &db,
+        &[
+            "user",
+            "disable",
+            "--tenant",
+            "acme",
+            "--email",
+            "BOSS@acme.example",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert_eq!(disabled["id"], user["id"]);
+    let (ok, _, err) = admin(&db, &["tenant", "expire", "--slug", "nope"], None);
+    assert!(!ok && err.contains("no tenant with slug nope"), "{err}");
+}
+
+/// Kills the server if the test fails before it stops it.
+struct Guard(Option<std::process::Child>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[tokio::test]
+async fn serve_migrates_answers_and_stops_gracefully_on_sigterm() {
+    let db = TestDb::new().await;
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .env("LOGIFLOW_DATABASE_URL", db.url())
+        .env("LOGIFLOW_LISTEN", "127.0.0.1:0")
+        .env_remove("LOGIFLOW_JWT_SECRET")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let pid = child.id();
+    let mut guard = Guard(Some(child));
+    // Read the JSON log until the server says where it listens (it binds before saying so).
+    let (address, lines) = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let v: Value = serde_json::from_str(&line).expect("log lines are json");
+            lines.push(line);
+            if v["fields"]["message"] == "serving" {
+                return (v["fields"]["address"].as_str().unwrap().to_owned(), lines);
+            }
+        }
+        panic!("the server exited before serving: {lines:?}");
+    })
+    .await
+    .unwrap();
+    let logs = lines.join("\n");
+    assert!(logs.contains("no jwt secret configured"), "{logs}");
+    assert!(!logs.contains(db.url()), "no database url in logs");
+
+    let r = reqwest::get(format!("http://{address}/readyz"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut child = guard.0.take().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "clean exit after SIGTERM: {status:?}");
+}
