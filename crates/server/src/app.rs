@@ -19,6 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::{Config, Secret};
 use crate::error::{ApiError, ErrorCode, Problem};
+use crate::extract::RequestIdHeader;
 use crate::state::AppState;
 use crate::{db, routes, telemetry};
 
@@ -112,16 +113,15 @@ pub fn router(state: AppState) -> Router {
     // the label space.
     .route_layer(axum::middleware::from_fn(telemetry::track))
     .fallback(|| async { ApiError::NotFound.into_response() })
+    .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })
     .layer(DefaultBodyLimit::max(body_limit))
     .layer(PropagateRequestIdLayer::new(REQUEST_ID))
     .layer(
         TraceLayer::new_for_http()
             .make_span_with(|req: &Request<_>| {
-                let request_id = req
-                    .headers()
-                    .get(REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
+                let request_id = RequestIdHeader::from_headers(req.headers())
+                    .0
+                    .unwrap_or_default();
                 // The path only: query strings may hold filters worth keeping out of logs.
                 tracing::info_span!(
                     "request",

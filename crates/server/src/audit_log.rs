@@ -29,6 +29,25 @@ pub fn snapshot(v: &impl Serialize) -> Option<serde_json::Value> {
 /// Appends `entry`, attributed to `principal`, in `tx`.
 pub async fn record(tx: &mut TenantTx, principal: &Principal, entry: Entry<'_>) -> ApiResult<()> {
     let (actor_type, actor_id) = principal.audit_actor();
+    record_as(
+        tx,
+        actor_type,
+        Some(actor_id),
+        principal.request_id.as_deref(),
+        entry,
+    )
+    .await
+}
+
+/// Appends `entry` for an actor that is not (yet) an authenticated principal: a user
+/// logging in, or `system` when no one can be named (a reused refresh token).
+pub async fn record_as(
+    tx: &mut TenantTx,
+    actor_type: &str,
+    actor_id: Option<uuid::Uuid>,
+    request_id: Option<&str>,
+    entry: Entry<'_>,
+) -> ApiResult<()> {
     let tenant_id = tx.tenant_id();
     sqlx::query(
         "insert into audit_log (tenant_id, id, actor_type, actor_id, action, target_type, target_id, before, after, request_id)
@@ -43,7 +62,7 @@ pub async fn record(tx: &mut TenantTx, principal: &Principal, entry: Entry<'_>) 
     .bind(entry.target_id)
     .bind(entry.before)
     .bind(entry.after)
-    .bind(principal.request_id.as_deref())
+    .bind(request_id)
     .execute(tx.conn())
     .await?;
     Ok(())

@@ -38,6 +38,8 @@ pub enum ErrorCode {
     TooManyLoginAttempts,
     /// The request body is larger than allowed (413).
     PayloadTooLarge,
+    /// The route exists but not with this method (405).
+    MethodNotAllowed,
     /// The server failed; details are in its log under the request id (500).
     Internal,
 }
@@ -98,6 +100,8 @@ pub enum ApiError {
     TooManyLoginAttempts { retry_after_secs: u64 },
     #[error("request body too large")]
     PayloadTooLarge,
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
     #[error("internal error: {0}")]
     Internal(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -161,6 +165,11 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 C::PayloadTooLarge,
                 "payload too large",
+            ),
+            E::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                C::MethodNotAllowed,
+                "method not allowed",
             ),
             E::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

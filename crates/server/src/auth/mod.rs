@@ -130,11 +130,7 @@ impl FromRequestParts<AppState> for Principal {
         if let Some(p) = parts.extensions.get::<Principal>() {
             return Ok(p.clone());
         }
-        let request_id = parts
-            .headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let request_id = crate::extract::RequestIdHeader::from_headers(&parts.headers).0;
         let (tenant_id, actor, role, key_permissions) = match credential(parts)? {
             Credential::Jwt(token) => {
                 let claims = state

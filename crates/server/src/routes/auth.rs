@@ -15,11 +15,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::audit_log;
 use crate::auth::tokens::{self, Claims};
 use crate::auth::{Actor, Principal};
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, RequestIdHeader};
 use crate::rbac::{Permission, Role};
 use crate::state::AppState;
 
@@ -99,6 +100,7 @@ struct LoginUser {
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    RequestIdHeader(request_id): RequestIdHeader,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<axum::Json<TokenResponse>> {
     let email = req.email.trim().to_lowercase();
@@ -151,9 +153,27 @@ pub async fn login(
         .execute(tx.conn())
         .await?;
     let response = issue(&state, &mut tx, user.id, &user.role, session_id).await?;
+    audit_log::record_as(
+        &mut tx,
+        "user",
+        Some(user.id),
+        request_id.as_deref(),
+        session_entry("session.create", session_id),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(tenant = %tenant_id, user = %user.id, "login");
     Ok(axum::Json(response))
+}
+
+fn session_entry(action: &str, session_id: Uuid) -> audit_log::Entry<'_> {
+    audit_log::Entry {
+        action,
+        target_type: "session",
+        target_id: Some(session_id.to_string()),
+        before: None,
+        after: None,
+    }
 }
 
 use base64::Engine as _;
@@ -222,6 +242,7 @@ struct StoredRefresh {
     ))]
 pub async fn refresh(
     State(state): State<AppState>,
+    RequestIdHeader(request_id): RequestIdHeader,
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> ApiResult<axum::Json<TokenResponse>> {
     let (tenant_id, hash) = tokens::parse(tokens::REFRESH_PREFIX, &req.refresh_token)
@@ -252,6 +273,15 @@ pub async fn refresh(
             .bind(stored.session_id)
             .execute(tx.conn())
             .await?;
+        // Whoever presented the token cannot be named: it may be the thief.
+        audit_log::record_as(
+            &mut tx,
+            "system",
+            None,
+            request_id.as_deref(),
+            session_entry("session.revoke_reused_token", stored.session_id),
+        )
+        .await?;
         tx.commit().await?;
         tracing::warn!(tenant = %tenant_id, session = %stored.session_id, "refresh token reused; session revoked");
         return Err(ApiError::InvalidRefreshToken);
@@ -295,6 +325,12 @@ pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiR
         .bind(session_id)
         .execute(tx.conn())
         .await?;
+    audit_log::record(
+        &mut tx,
+        &principal,
+        session_entry("session.revoke", session_id),
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

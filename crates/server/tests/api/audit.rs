@@ -39,7 +39,8 @@ async fn writes_are_audited_with_actor_before_after_and_request_id() {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    // Newest first; the tenant and its admin were created by the platform admin.
+    // Newest first; the tenant and its admin were created by the platform admin, then
+    // the admin logged in.
     assert_eq!(
         actions,
         [
@@ -48,6 +49,7 @@ async fn writes_are_audited_with_actor_before_after_and_request_id() {
             "api_key.create",
             "user.update",
             "user.create",
+            "session.create",
             "user.create",
             "tenant.create"
         ]
@@ -63,7 +65,8 @@ async fn writes_are_audited_with_actor_before_after_and_request_id() {
     let update = &items[3];
     assert_eq!(update["before"]["role"], "viewer");
     assert_eq!(update["after"]["role"], "sales");
-    assert_eq!(items[6]["actor_type"], "system");
+    assert_eq!(items[5]["actor_id"], t.admin_id.to_string());
+    assert_eq!(items[7]["actor_type"], "system");
 }
 
 #[tokio::test]
@@ -86,7 +89,8 @@ async fn audit_filters_and_paginates() {
     };
     let count = |v: &Value| v["items"].as_array().unwrap().len();
     assert_eq!(count(&get("action=settings.update".into()).await), 3);
-    assert_eq!(count(&get(format!("actor_id={}", t.admin_id)).await), 4);
+    // The admin's login, the user they created, three settings changes.
+    assert_eq!(count(&get(format!("actor_id={}", t.admin_id)).await), 5);
     assert_eq!(
         count(&get(format!("target_type=user&target_id={uid}")).await),
         1
@@ -95,13 +99,13 @@ async fn audit_filters_and_paginates() {
     assert_eq!(count(&get("to=2000-01-01T00:00:00Z".into()).await), 0);
     assert_eq!(
         count(&get("from=2000-01-01T00:00:00Z&to=2999-01-01T00:00:00Z".into()).await),
-        6
+        8
     );
     let first = get("limit=4".into()).await;
     assert_eq!(count(&first), 4);
     let cursor = first["next_cursor"].as_str().unwrap();
     let second = get(format!("limit=4&cursor={cursor}")).await;
-    assert_eq!(count(&second), 2);
+    assert_eq!(count(&second), 4);
     assert!(second["next_cursor"].is_null());
     problem(
         app.get("/v1/audit?from=yesterday", &t.token).await,

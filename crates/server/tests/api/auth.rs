@@ -114,6 +114,15 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_session() {
     // Another session of the same user is unaffected.
     let (other, _) = app.login("acme", &t.admin_email, PASSWORD).await;
     assert_eq!(app.get("/v1/me", &other).await.status(), StatusCode::OK);
+    // The revocation is audited, without naming whoever presented the token.
+    let page: Value = app
+        .get("/v1/audit?action=session.revoke_reused_token", &other)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page["items"][0]["actor_type"], "system");
 }
 
 #[tokio::test]

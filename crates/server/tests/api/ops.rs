@@ -109,6 +109,40 @@ async fn openapi_documents_every_route_error_codes_and_auth_schemes() {
 }
 
 #[tokio::test]
+async fn wrong_methods_answer_a_problem() {
+    let app = spawn_app().await;
+    let r = app
+        .client
+        .delete(app.url("/v1/settings"))
+        .send()
+        .await
+        .unwrap();
+    problem(r, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+}
+
+#[tokio::test]
+async fn long_request_ids_are_cut_in_the_audit_log() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    let long = "x".repeat(1000);
+    app.client
+        .patch(app.url("/v1/settings"))
+        .header("authorization", bearer(&t.token))
+        .header("x-request-id", &long)
+        .json(&serde_json::json!({"locale": "de"}))
+        .send()
+        .await
+        .unwrap();
+    let page: Value = app
+        .get("/v1/audit?action=settings.update", &t.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["items"][0]["request_id"].as_str().unwrap().len(), 128);
+}
+
+#[tokio::test]
 async fn bodies_over_the_limit_are_refused() {
     let app = spawn_app_with(|c| c.body_limit_bytes = 1024).await;
     let r = app
