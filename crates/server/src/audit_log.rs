@@ -48,22 +48,19 @@ pub async fn record_as(
     request_id: Option<&str>,
     entry: Entry<'_>,
 ) -> ApiResult<()> {
-    let tenant_id = tx.tenant_id();
-    sqlx::query(
-        "insert into audit_log (tenant_id, id, actor_type, actor_id, action, target_type, target_id, before, after, request_id)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    crate::store::audit::insert(
+        tx,
+        crate::store::audit::NewEntry {
+            actor_type,
+            actor_id,
+            action: entry.action,
+            target_type: entry.target_type,
+            target_id: entry.target_id,
+            before: entry.before,
+            after: entry.after,
+            request_id,
+        },
     )
-    .bind(tenant_id)
-    .bind(uuid::Uuid::now_v7())
-    .bind(actor_type)
-    .bind(actor_id)
-    .bind(entry.action)
-    .bind(entry.target_type)
-    .bind(entry.target_id)
-    .bind(entry.before)
-    .bind(entry.after)
-    .bind(request_id)
-    .execute(tx.conn())
     .await?;
     Ok(())
 }

@@ -173,14 +173,7 @@ impl IdempotencyKey {
     /// A stored answer to replay, if this key was used (or 422 if with another request).
     pub async fn replay(&self, tx: &mut TenantTx, hash: &[u8]) -> ApiResult<Option<Response>> {
         let Some(key) = &self.0 else { return Ok(None) };
-        let tenant_id = tx.tenant_id();
-        let stored: Option<(Vec<u8>, i16, serde_json::Value)> = sqlx::query_as(
-            "select request_hash, status, response from idempotency_key where tenant_id = $1 and key = $2",
-        )
-        .bind(tenant_id)
-        .bind(key)
-        .fetch_optional(tx.conn())
-        .await?;
+        let stored = crate::store::idempotency::get(tx, key).await?;
         match stored {
             None => Ok(None),
             Some((stored_hash, _, _)) if stored_hash != hash => Err(ApiError::IdempotencyKeyReused),
@@ -203,17 +196,8 @@ impl IdempotencyKey {
         response: &serde_json::Value,
     ) -> ApiResult<()> {
         let Some(key) = &self.0 else { return Ok(()) };
-        let tenant_id = tx.tenant_id();
-        sqlx::query(
-            "insert into idempotency_key (tenant_id, key, request_hash, status, response) values ($1, $2, $3, $4, $5)",
-        )
-        .bind(tenant_id)
-        .bind(key)
-        .bind(hash)
-        .bind(i16::try_from(status.as_u16()).unwrap_or(200))
-        .bind(response)
-        .execute(tx.conn())
-        .await?;
+        let status = i16::try_from(status.as_u16()).unwrap_or(200);
+        crate::store::idempotency::insert(tx, key, hash, status, response).await?;
         Ok(())
     }
 }

@@ -15,4 +15,5 @@ pub mod quota;
 pub mod rbac;
 pub mod routes;
 pub mod state;
+pub mod store;
 pub mod telemetry;

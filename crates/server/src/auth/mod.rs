@@ -116,13 +116,6 @@ fn credential(parts: &Parts) -> Result<Credential<'_>, ApiError> {
     }
 }
 
-/// The tenant facts every request needs.
-#[derive(sqlx::FromRow)]
-struct TenantFacts {
-    expired: bool,
-    requests_per_second: i32,
-}
-
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
@@ -140,17 +133,8 @@ impl FromRequestParts<AppState> for Principal {
                 let mut tx = state.tenant_tx(claims.tid).await?;
                 // Re-read on every request: disabling a user, changing a role or ending a
                 // session takes effect at once, not when the token expires.
-                let role: Option<String> = sqlx::query_scalar(
-                    "select u.role from app_user u
-                     join session s on s.tenant_id = u.tenant_id and s.user_id = u.id
-                     where u.tenant_id = $1 and u.id = $2 and u.disabled_at is null
-                       and s.id = $3 and s.revoked_at is null",
-                )
-                .bind(claims.tid)
-                .bind(claims.sub)
-                .bind(claims.sid)
-                .fetch_optional(tx.conn())
-                .await?;
+                let role =
+                    crate::store::users::active_role(&mut tx, claims.sub, claims.sid).await?;
                 tx.commit().await?;
                 let role = role
                     .as_deref()
@@ -170,21 +154,9 @@ impl FromRequestParts<AppState> for Principal {
                 let (tenant_id, hash) =
                     tokens::parse(tokens::API_KEY_PREFIX, key).ok_or(ApiError::Unauthenticated)?;
                 let mut tx = state.tenant_tx(tenant_id).await?;
-                let row: Option<(Uuid, Vec<String>, Uuid)> = sqlx::query_as(
-                    "update api_key set last_used_at = now()
-                     where tenant_id = $1 and key_hash = $2 and revoked_at is null
-                     returning id, permissions, created_by",
-                )
-                .bind(tenant_id)
-                .bind(&hash)
-                .fetch_optional(tx.conn())
-                .await?;
+                let row = crate::store::api_keys::use_by_hash(&mut tx, &hash).await?;
                 tx.commit().await?;
                 let (id, permissions, created_by) = row.ok_or(ApiError::Unauthenticated)?;
-                let permissions = permissions
-                    .iter()
-                    .filter_map(|p| Permission::parse(p))
-                    .collect();
                 (
                     tenant_id,
                     Actor::ApiKey { id, created_by },
@@ -193,14 +165,9 @@ impl FromRequestParts<AppState> for Principal {
                 )
             }
         };
-        let facts: TenantFacts = sqlx::query_as(
-            "select t.subscription_expires_at <= now() as expired, p.requests_per_second
-             from tenant t join plan p on p.code = t.plan_code where t.id = $1",
-        )
-        .bind(tenant_id)
-        .fetch_optional(state.platform_pool())
-        .await?
-        .ok_or(ApiError::Unauthenticated)?;
+        let facts = crate::store::platform::tenant_facts(state.platform_pool(), tenant_id)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
         let span = tracing::Span::current();
         span.record("tenant", tracing::field::display(tenant_id));
         match actor {

@@ -18,6 +18,7 @@ use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page}
 use crate::rbac::{Permission, perm};
 use crate::routes::users::validate_name;
 use crate::state::AppState;
+use crate::store;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -39,40 +40,6 @@ pub struct ApiKey {
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
-
-#[derive(sqlx::FromRow)]
-struct ApiKeyRow {
-    id: Uuid,
-    name: String,
-    permissions: Vec<String>,
-    hint: String,
-    created_by: Uuid,
-    created_at: DateTime<Utc>,
-    last_used_at: Option<DateTime<Utc>>,
-    revoked_at: Option<DateTime<Utc>>,
-}
-
-impl From<ApiKeyRow> for ApiKey {
-    fn from(r: ApiKeyRow) -> Self {
-        Self {
-            id: r.id,
-            name: r.name,
-            permissions: r
-                .permissions
-                .iter()
-                .filter_map(|p| Permission::parse(p))
-                .collect(),
-            hint: r.hint,
-            created_by: r.created_by,
-            created_at: r.created_at,
-            last_used_at: r.last_used_at,
-            revoked_at: r.revoked_at,
-        }
-    }
-}
-
-const KEY_COLUMNS: &str =
-    "id, name, permissions, hint, created_by, created_at, last_used_at, revoked_at";
 
 /// A page of API keys.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -116,20 +83,10 @@ pub async fn list_api_keys(
     let limit = q.limit()?;
     let after = q.after()?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let rows: Vec<ApiKeyRow> = sqlx::query_as(&format!(
-        "select {KEY_COLUMNS} from api_key where tenant_id = $1 and ($2::uuid is null or id > $2) order by id limit $3"
-    ))
-    .bind(p.tenant_id)
-    .bind(after)
-    .bind(limit + 1)
-    .fetch_all(tx.conn())
-    .await?;
+    let rows = store::api_keys::list(&mut tx, after, limit + 1).await?;
     tx.commit().await?;
-    let (rows, next_cursor) = page(rows, limit, |r| r.id);
-    Ok(axum::Json(ApiKeyPage {
-        items: rows.into_iter().map(ApiKey::from).collect(),
-        next_cursor,
-    }))
+    let (items, next_cursor) = page(rows, limit, |k| k.id);
+    Ok(axum::Json(ApiKeyPage { items, next_cursor }))
 }
 
 /// Creates a key. It may only grant permissions its creator holds.
@@ -164,25 +121,19 @@ pub async fn create_api_key(
     if !req.permissions.iter().all(|perm| p.has(*perm)) {
         return Err(ApiError::Forbidden);
     }
-    let mut permissions: Vec<&str> = req.permissions.iter().map(|p| p.as_str()).collect();
-    permissions.sort_unstable();
-    permissions.dedup();
     let generated = tokens::generate(tokens::API_KEY_PREFIX, p.tenant_id);
-    let hint: String = generated.token[generated.token.len() - 6..].to_owned();
-    let row: ApiKeyRow = sqlx::query_as(&format!(
-        "insert into api_key (tenant_id, id, name, hint, key_hash, permissions, created_by)
-         values ($1, $2, $3, $4, $5, $6, $7) returning {KEY_COLUMNS}"
-    ))
-    .bind(p.tenant_id)
-    .bind(Uuid::now_v7())
-    .bind(&name)
-    .bind(&hint)
-    .bind(&generated.hash)
-    .bind(&permissions)
-    .bind(p.accountable_user())
-    .fetch_one(tx.conn())
+    let hint = &generated.token[generated.token.len() - 6..];
+    let api_key = store::api_keys::insert(
+        &mut tx,
+        store::api_keys::NewApiKey {
+            name: &name,
+            hint,
+            hash: &generated.hash,
+            permissions: &req.permissions,
+            created_by: p.accountable_user(),
+        },
+    )
     .await?;
-    let api_key = ApiKey::from(row);
     audit_log::record(
         &mut tx,
         &p,
@@ -222,26 +173,13 @@ pub async fn revoke_api_key(
     IdPath(id): IdPath,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let before: ApiKey = sqlx::query_as::<_, ApiKeyRow>(&format!(
-        "select {KEY_COLUMNS} from api_key where tenant_id = $1 and id = $2 for update"
-    ))
-    .bind(p.tenant_id)
-    .bind(id)
-    .fetch_optional(tx.conn())
-    .await?
-    .ok_or(ApiError::NotFound)?
-    .into();
+    let before = store::api_keys::get_for_update(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     if before.revoked_at.is_some() {
         return Ok(StatusCode::NO_CONTENT);
     }
-    let after: ApiKey = sqlx::query_as::<_, ApiKeyRow>(&format!(
-        "update api_key set revoked_at = now() where tenant_id = $1 and id = $2 returning {KEY_COLUMNS}"
-    ))
-    .bind(p.tenant_id)
-    .bind(id)
-    .fetch_one(tx.conn())
-    .await?
-    .into();
+    let after = store::api_keys::revoke(&mut tx, id).await?;
     audit_log::record(
         &mut tx,
         &p,

@@ -13,6 +13,7 @@ use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiQuery, PageQuery, page};
 use crate::rbac::perm;
 use crate::state::AppState;
+use crate::store;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -81,31 +82,15 @@ pub async fn list_audit(
     let before = q.after()?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
     // Newest first: the cursor is the last (smallest) id of the previous page.
-    let rows: Vec<AuditEntry> = sqlx::query_as(
-        "select id, at, actor_type, actor_id, action, target_type, target_id, before, after, request_id
-         from audit_log
-         where tenant_id = $1
-           and ($2::uuid is null or id < $2)
-           and ($3::uuid is null or actor_id = $3)
-           and ($4::text is null or action = $4)
-           and ($5::text is null or target_type = $5)
-           and ($6::text is null or target_id = $6)
-           and ($7::timestamptz is null or at >= $7)
-           and ($8::timestamptz is null or at < $8)
-         order by id desc
-         limit $9",
-    )
-    .bind(p.tenant_id)
-    .bind(before)
-    .bind(f.actor_id)
-    .bind(f.action)
-    .bind(f.target_type)
-    .bind(f.target_id)
-    .bind(f.from)
-    .bind(f.to)
-    .bind(limit + 1)
-    .fetch_all(tx.conn())
-    .await?;
+    let filter = store::audit::Filter {
+        actor_id: f.actor_id,
+        action: f.action,
+        target_type: f.target_type,
+        target_id: f.target_id,
+        from: f.from,
+        to: f.to,
+    };
+    let rows = store::audit::list(&mut tx, filter, before, limit + 1).await?;
     tx.commit().await?;
     let (items, next_cursor) = page(rows, limit, |e| e.id);
     Ok(axum::Json(AuditPage { items, next_cursor }))

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -23,6 +23,7 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, RequestIdHeader};
 use crate::rbac::{Permission, Role};
 use crate::state::AppState;
+use crate::store;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -81,14 +82,6 @@ pub struct Me {
     pub subscription_expired: bool,
 }
 
-#[derive(sqlx::FromRow)]
-struct LoginUser {
-    id: Uuid,
-    role: String,
-    password_hash: String,
-    disabled_at: Option<DateTime<Utc>>,
-}
-
 /// Starts a session: issues an access token and a refresh token.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
@@ -112,20 +105,11 @@ pub async fn login(
         .login_attempt(account, addr.ip())
         .map_err(|retry_after_secs| ApiError::TooManyLoginAttempts { retry_after_secs })?;
 
-    let tenant_id: Option<Uuid> = sqlx::query_scalar("select id from tenant where slug = $1")
-        .bind(&slug)
-        .fetch_optional(state.platform_pool())
-        .await?;
+    let tenant_id = store::platform::tenant_id_by_slug(state.platform_pool(), &slug).await?;
     let user = match tenant_id {
         Some(tenant_id) => {
             let mut tx = state.tenant_tx(tenant_id).await?;
-            let user: Option<LoginUser> = sqlx::query_as(
-                "select id, role, password_hash, disabled_at from app_user where tenant_id = $1 and email = $2",
-            )
-            .bind(tenant_id)
-            .bind(&email)
-            .fetch_optional(tx.conn())
-            .await?;
+            let user = store::users::credentials(&mut tx, &email).await?;
             tx.commit().await?;
             user.map(|u| (tenant_id, u))
         }
@@ -145,13 +129,7 @@ pub async fn login(
         _ => return Err(ApiError::InvalidCredentials),
     };
     let mut tx = state.tenant_tx(tenant_id).await?;
-    let session_id = Uuid::now_v7();
-    sqlx::query("insert into session (tenant_id, id, user_id) values ($1, $2, $3)")
-        .bind(tenant_id)
-        .bind(session_id)
-        .bind(user.id)
-        .execute(tx.conn())
-        .await?;
+    let session_id = store::sessions::create(&mut tx, user.id).await?;
     let response = issue(&state, &mut tx, user.id, &user.role, session_id).await?;
     audit_log::record_as(
         &mut tx,
@@ -189,17 +167,12 @@ async fn issue(
 ) -> ApiResult<TokenResponse> {
     let tenant_id = tx.tenant_id();
     let refresh = tokens::generate(tokens::REFRESH_PREFIX, tenant_id);
-    let ttl = i64::try_from(state.config.refresh_token_ttl_secs).unwrap_or(i64::MAX);
-    sqlx::query(
-        "insert into refresh_token (tenant_id, id, session_id, token_hash, expires_at)
-         values ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+    store::sessions::insert_refresh(
+        tx,
+        session_id,
+        &refresh.hash,
+        state.config.refresh_token_ttl_secs,
     )
-    .bind(tenant_id)
-    .bind(Uuid::now_v7())
-    .bind(session_id)
-    .bind(&refresh.hash)
-    .bind(ttl as f64)
-    .execute(tx.conn())
     .await?;
     let now = Utc::now().timestamp();
     let expires_in = state.config.access_token_ttl_secs;
@@ -221,18 +194,6 @@ async fn issue(
     })
 }
 
-#[derive(sqlx::FromRow)]
-struct StoredRefresh {
-    id: Uuid,
-    session_id: Uuid,
-    expired: bool,
-    used: bool,
-    session_revoked: bool,
-    user_id: Uuid,
-    role: String,
-    user_disabled: bool,
-}
-
 /// Exchanges a refresh token for new tokens. Each refresh token works once: presenting a
 /// used one again (a sign it was stolen) revokes its whole session.
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
@@ -248,31 +209,12 @@ pub async fn refresh(
     let (tenant_id, hash) = tokens::parse(tokens::REFRESH_PREFIX, &req.refresh_token)
         .ok_or(ApiError::InvalidRefreshToken)?;
     let mut tx = state.tenant_tx(tenant_id).await?;
-    // `for update` of the token row serializes two concurrent uses of the same token: the
-    // second sees it used and revokes the session.
-    let stored: Option<StoredRefresh> = sqlx::query_as(
-        "select r.id, r.session_id, r.expires_at <= now() as expired, r.used_at is not null as used,
-                s.revoked_at is not null as session_revoked, u.id as user_id, u.role,
-                u.disabled_at is not null as user_disabled
-         from refresh_token r
-         join session s on s.tenant_id = r.tenant_id and s.id = r.session_id
-         join app_user u on u.tenant_id = s.tenant_id and u.id = s.user_id
-         where r.tenant_id = $1 and r.token_hash = $2
-         for update of r",
-    )
-    .bind(tenant_id)
-    .bind(&hash)
-    .fetch_optional(tx.conn())
-    .await?;
+    let stored = store::sessions::find_refresh_for_update(&mut tx, &hash).await?;
     let Some(stored) = stored else {
         return Err(ApiError::InvalidRefreshToken);
     };
     if stored.used {
-        sqlx::query("update session set revoked_at = now() where tenant_id = $1 and id = $2 and revoked_at is null")
-            .bind(tenant_id)
-            .bind(stored.session_id)
-            .execute(tx.conn())
-            .await?;
+        store::sessions::revoke(&mut tx, stored.session_id).await?;
         // Whoever presented the token cannot be named: it may be the thief.
         audit_log::record_as(
             &mut tx,
@@ -289,11 +231,7 @@ pub async fn refresh(
     if stored.expired || stored.session_revoked || stored.user_disabled {
         return Err(ApiError::InvalidRefreshToken);
     }
-    sqlx::query("update refresh_token set used_at = now() where tenant_id = $1 and id = $2")
-        .bind(tenant_id)
-        .bind(stored.id)
-        .execute(tx.conn())
-        .await?;
+    store::sessions::mark_used(&mut tx, stored.id).await?;
     let response = issue(
         &state,
         &mut tx,
@@ -320,11 +258,7 @@ pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiR
         ));
     };
     let mut tx = state.tenant_tx(principal.tenant_id).await?;
-    sqlx::query("update session set revoked_at = now() where tenant_id = $1 and id = $2 and revoked_at is null")
-        .bind(principal.tenant_id)
-        .bind(session_id)
-        .execute(tx.conn())
-        .await?;
+    store::sessions::revoke(&mut tx, session_id).await?;
     audit_log::record(
         &mut tx,
         &principal,

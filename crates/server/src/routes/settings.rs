@@ -15,6 +15,7 @@ use crate::extract::ApiJson;
 use crate::rbac::perm;
 use crate::routes::users::validate_name;
 use crate::state::AppState;
+use crate::store;
 
 /// Longest time zone or locale name.
 const CODE_LEN_MAX: usize = 64;
@@ -45,15 +46,9 @@ pub struct UpdateSettings {
 }
 
 async fn fetch(tx: &mut TenantTx, lock: bool) -> ApiResult<Settings> {
-    let tenant_id = tx.tenant_id();
-    sqlx::query_as(&format!(
-        "select display_name, timezone, locale, updated_at from tenant_setting where tenant_id = $1 {}",
-        if lock { "for update" } else { "" }
-    ))
-    .bind(tenant_id)
-    .fetch_optional(tx.conn())
-    .await?
-    .ok_or(ApiError::NotFound)
+    store::settings::get(tx, lock)
+        .await?
+        .ok_or(ApiError::NotFound)
 }
 
 fn validate_code(field: &str, v: &str) -> ApiResult<String> {
@@ -114,16 +109,14 @@ pub async fn update_settings(
         .transpose()?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
     let before = fetch(&mut tx, true).await?;
-    let after: Settings = sqlx::query_as(
-        "update tenant_setting set display_name = coalesce($2, display_name),
-            timezone = coalesce($3, timezone), locale = coalesce($4, locale), updated_at = now()
-         where tenant_id = $1 returning display_name, timezone, locale, updated_at",
+    let after = store::settings::update(
+        &mut tx,
+        store::settings::SettingsChanges {
+            display_name,
+            timezone,
+            locale,
+        },
     )
-    .bind(p.tenant_id)
-    .bind(display_name)
-    .bind(timezone)
-    .bind(locale)
-    .fetch_one(tx.conn())
     .await?;
     audit_log::record(
         &mut tx,

@@ -18,6 +18,7 @@ use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page}
 use crate::quota;
 use crate::rbac::{Role, perm};
 use crate::state::AppState;
+use crate::store;
 
 /// Shortest accepted password.
 pub const PASSWORD_LEN_MIN: usize = 12;
@@ -87,9 +88,6 @@ pub struct UpdateUser {
     pub disabled: Option<bool>,
 }
 
-const USER_COLUMNS: &str =
-    "id, email, display_name, role, disabled_at is not null as disabled, created_at, updated_at";
-
 /// Validates and normalizes an email (lowercased: the unique key is case-insensitive).
 pub fn normalize_email(email: &str) -> ApiResult<String> {
     let email = email.trim().to_lowercase();
@@ -145,33 +143,17 @@ pub async fn list_users(
     let limit = q.limit()?;
     let after = q.after()?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let rows: Vec<User> = sqlx::query_as(&format!(
-        "select {USER_COLUMNS} from app_user
-         where tenant_id = $1 and ($2::uuid is null or id > $2)
-         order by id limit $3"
-    ))
-    .bind(p.tenant_id)
-    .bind(after)
-    .bind(limit + 1)
-    .fetch_all(tx.conn())
-    .await?;
+    let rows = store::users::list(&mut tx, after, limit + 1).await?;
     tx.commit().await?;
     let (items, next_cursor) = page(rows, limit, |u| u.id);
     Ok(axum::Json(UserPage { items, next_cursor }))
 }
 
-/// Reads one user.
-pub async fn fetch_user(tx: &mut TenantTx, id: Uuid, lock: bool) -> ApiResult<User> {
-    let tenant_id = tx.tenant_id();
-    sqlx::query_as(&format!(
-        "select {USER_COLUMNS} from app_user where tenant_id = $1 and id = $2 {}",
-        if lock { "for update" } else { "" }
-    ))
-    .bind(tenant_id)
-    .bind(id)
-    .fetch_optional(tx.conn())
-    .await?
-    .ok_or(ApiError::NotFound)
+/// Reads one user, or not found.
+async fn fetch_user(tx: &mut TenantTx, id: Uuid, lock: bool) -> ApiResult<User> {
+    store::users::get(tx, id, lock)
+        .await?
+        .ok_or(ApiError::NotFound)
 }
 
 /// Creates a user (counts against the plan's `max_users`).
@@ -207,19 +189,17 @@ pub async fn create_user(
         .await
         .map_err(ApiError::internal)?
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    let id = Uuid::now_v7();
-    let user: User = sqlx::query_as(&format!(
-        "insert into app_user (tenant_id, id, email, display_name, role, password_hash)
-         values ($1, $2, $3, $4, $5, $6) returning {USER_COLUMNS}"
-    ))
-    .bind(p.tenant_id)
-    .bind(id)
-    .bind(&email)
-    .bind(&display_name)
-    .bind(req.role.as_str())
-    .bind(&password_hash)
-    .fetch_one(tx.conn())
+    let user = store::users::insert(
+        &mut tx,
+        store::users::NewUser {
+            email: &email,
+            display_name: &display_name,
+            role: req.role,
+            password_hash: &password_hash,
+        },
+    )
     .await?;
+    let id = user.id;
     audit_log::record(
         &mut tx,
         &p,
@@ -289,22 +269,15 @@ pub async fn update_user(
     if req.disabled == Some(false) && before.disabled {
         quota::check_users(&mut tx).await?;
     }
-    let after: User = sqlx::query_as(&format!(
-        "update app_user set
-            display_name = coalesce($3, display_name),
-            role = coalesce($4, role),
-            disabled_at = case when $5::boolean is null then disabled_at
-                               when $5 then coalesce(disabled_at, now()) else null end,
-            updated_at = now()
-         where tenant_id = $1 and id = $2
-         returning {USER_COLUMNS}"
-    ))
-    .bind(p.tenant_id)
-    .bind(id)
-    .bind(display_name)
-    .bind(req.role.map(Role::as_str))
-    .bind(req.disabled)
-    .fetch_one(tx.conn())
+    let after = store::users::update(
+        &mut tx,
+        id,
+        store::users::UserChanges {
+            display_name,
+            role: req.role,
+            disabled: req.disabled,
+        },
+    )
     .await?;
     audit_log::record(
         &mut tx,

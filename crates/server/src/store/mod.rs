@@ -1,0 +1,12 @@
+//! Storage: every function takes a [`TenantTx`](crate::db::TenantTx), so each query runs
+//! inside a transaction scoped to one tenant (row-level security applies) and a query
+//! without a tenant cannot be written from the request path. Handlers in `routes` map
+//! requests to these functions and their results to responses.
+
+pub mod api_keys;
+pub mod audit;
+pub mod idempotency;
+pub mod platform;
+pub mod sessions;
+pub mod settings;
+pub mod users;

@@ -1,0 +1,101 @@
+//! `session` and `refresh_token` rows.
+
+use uuid::Uuid;
+
+use crate::db::TenantTx;
+
+/// Starts a session of `user_id`.
+pub async fn create(tx: &mut TenantTx, user_id: Uuid) -> Result<Uuid, sqlx::Error> {
+    let tenant_id = tx.tenant_id();
+    let id = Uuid::now_v7();
+    sqlx::query("insert into session (tenant_id, id, user_id) values ($1, $2, $3)")
+        .bind(tenant_id)
+        .bind(id)
+        .bind(user_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(id)
+}
+
+/// Revokes a session (and so its tokens); revoking twice keeps the first time.
+pub async fn revoke(tx: &mut TenantTx, session_id: Uuid) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id();
+    sqlx::query(
+        "update session set revoked_at = now() where tenant_id = $1 and id = $2 and revoked_at is null",
+    )
+    .bind(tenant_id)
+    .bind(session_id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Stores the hash of a new refresh token of `session_id`, valid `ttl_secs`.
+pub async fn insert_refresh(
+    tx: &mut TenantTx,
+    session_id: Uuid,
+    hash: &[u8],
+    ttl_secs: u64,
+) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id();
+    sqlx::query(
+        "insert into refresh_token (tenant_id, id, session_id, token_hash, expires_at)
+         values ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+    )
+    .bind(tenant_id)
+    .bind(Uuid::now_v7())
+    .bind(session_id)
+    .bind(hash)
+    .bind(ttl_secs as f64)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A stored refresh token with what deciding its fate needs.
+#[derive(Debug, sqlx::FromRow)]
+pub struct StoredRefresh {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    pub expired: bool,
+    pub used: bool,
+    pub session_revoked: bool,
+    pub user_id: Uuid,
+    pub role: String,
+    pub user_disabled: bool,
+}
+
+/// The refresh token with hash `hash`, locked.
+pub async fn find_refresh_for_update(
+    tx: &mut TenantTx,
+    hash: &[u8],
+) -> Result<Option<StoredRefresh>, sqlx::Error> {
+    let tenant_id = tx.tenant_id();
+    // `for update` of the token row serializes two concurrent uses of the same token: the
+    // second sees it used and revokes the session.
+    sqlx::query_as(
+        "select r.id, r.session_id, r.expires_at <= now() as expired, r.used_at is not null as used,
+                s.revoked_at is not null as session_revoked, u.id as user_id, u.role,
+                u.disabled_at is not null as user_disabled
+         from refresh_token r
+         join session s on s.tenant_id = r.tenant_id and s.id = r.session_id
+         join app_user u on u.tenant_id = s.tenant_id and u.id = s.user_id
+         where r.tenant_id = $1 and r.token_hash = $2
+         for update of r",
+    )
+    .bind(tenant_id)
+    .bind(hash)
+    .fetch_optional(tx.conn())
+    .await
+}
+
+/// Marks a refresh token as exchanged.
+pub async fn mark_used(tx: &mut TenantTx, id: Uuid) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id();
+    sqlx::query("update refresh_token set used_at = now() where tenant_id = $1 and id = $2")
+        .bind(tenant_id)
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}

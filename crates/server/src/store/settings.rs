@@ -1,0 +1,40 @@
+//! `tenant_setting` rows (one per tenant).
+
+use crate::db::TenantTx;
+use crate::routes::settings::Settings;
+
+/// The tenant's settings, locked for update when `lock`.
+pub async fn get(tx: &mut TenantTx, lock: bool) -> Result<Option<Settings>, sqlx::Error> {
+    let tenant_id = tx.tenant_id();
+    sqlx::query_as(&format!(
+        "select display_name, timezone, locale, updated_at from tenant_setting where tenant_id = $1 {}",
+        if lock { "for update" } else { "" }
+    ))
+    .bind(tenant_id)
+    .fetch_optional(tx.conn())
+    .await
+}
+
+/// Validated changes; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct SettingsChanges {
+    pub display_name: Option<String>,
+    pub timezone: Option<String>,
+    pub locale: Option<String>,
+}
+
+/// Applies `changes`.
+pub async fn update(tx: &mut TenantTx, changes: SettingsChanges) -> Result<Settings, sqlx::Error> {
+    let tenant_id = tx.tenant_id();
+    sqlx::query_as(
+        "update tenant_setting set display_name = coalesce($2, display_name),
+            timezone = coalesce($3, timezone), locale = coalesce($4, locale), updated_at = now()
+         where tenant_id = $1 returning display_name, timezone, locale, updated_at",
+    )
+    .bind(tenant_id)
+    .bind(changes.display_name)
+    .bind(changes.timezone)
+    .bind(changes.locale)
+    .fetch_one(tx.conn())
+    .await
+}

@@ -1,0 +1,147 @@
+//! `app_user` rows.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::db::TenantTx;
+use crate::rbac::Role;
+use crate::routes::users::User;
+
+const USER_COLUMNS: &str =
+    "id, email, display_name, role, disabled_at is not null as disabled, created_at, updated_at";
+
+/// Users after `after` (by id), at most `limit`.
+pub async fn list(
+    tx: &mut TenantTx,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<User>, sqlx::Error> {
+    let tenant_id = tx.tenant_id();
+    sqlx::query_as(&format!(
+        "select {USER_COLUMNS} from app_user
+         where tenant_id = $1 and ($2::uuid is null or id > $2)
+         order by id limit $3"
+    ))
+    .bind(tenant_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// One user, locked for update when `lock`.
+pub async fn get(tx: &mut TenantTx, id: Uuid, lock: bool) -> Result<Option<User>, sqlx::Error> {
+    let tenant_id = tx.tenant_id();
+    sqlx::query_as(&format!(
+        "select {USER_COLUMNS} from app_user where tenant_id = $1 and id = $2 {}",
+        if lock { "for update" } else { "" }
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await
+}
+
+/// A validated new user.
+#[derive(Debug)]
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub role: Role,
+    pub password_hash: &'a str,
+}
+
+/// Inserts a user with a fresh UUIDv7.
+pub async fn insert(tx: &mut TenantTx, user: NewUser<'_>) -> Result<User, sqlx::Error> {
+    let tenant_id = tx.tenant_id();
+    sqlx::query_as(&format!(
+        "insert into app_user (tenant_id, id, email, display_name, role, password_hash)
+         values ($1, $2, $3, $4, $5, $6) returning {USER_COLUMNS}"
+    ))
+    .bind(tenant_id)
+    .bind(Uuid::now_v7())
+    .bind(user.email)
+    .bind(user.display_name)
+    .bind(user.role.as_str())
+    .bind(user.password_hash)
+    .fetch_one(tx.conn())
+    .await
+}
+
+/// Changes to a user; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct UserChanges {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+}
+
+/// Applies `changes` (disabling keeps the first disabling time).
+pub async fn update(
+    tx: &mut TenantTx,
+    id: Uuid,
+    changes: UserChanges,
+) -> Result<User, sqlx::Error> {
+    let tenant_id = tx.tenant_id();
+    sqlx::query_as(&format!(
+        "update app_user set
+            display_name = coalesce($3, display_name),
+            role = coalesce($4, role),
+            disabled_at = case when $5::boolean is null then disabled_at
+                               when $5 then coalesce(disabled_at, now()) else null end,
+            updated_at = now()
+         where tenant_id = $1 and id = $2
+         returning {USER_COLUMNS}"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .bind(changes.display_name)
+    .bind(changes.role.map(Role::as_str))
+    .bind(changes.disabled)
+    .fetch_one(tx.conn())
+    .await
+}
+
+/// What login needs to know about an account.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Credentials {
+    pub id: Uuid,
+    pub role: String,
+    pub password_hash: String,
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
+/// The account with `email` (already normalized).
+pub async fn credentials(
+    tx: &mut TenantTx,
+    email: &str,
+) -> Result<Option<Credentials>, sqlx::Error> {
+    let tenant_id = tx.tenant_id();
+    sqlx::query_as(
+        "select id, role, password_hash, disabled_at from app_user where tenant_id = $1 and email = $2",
+    )
+    .bind(tenant_id)
+    .bind(email)
+    .fetch_optional(tx.conn())
+    .await
+}
+
+/// The current role of an enabled user whose session `session_id` is not revoked.
+pub async fn active_role(
+    tx: &mut TenantTx,
+    user_id: Uuid,
+    session_id: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    let tenant_id = tx.tenant_id();
+    sqlx::query_scalar(
+        "select u.role from app_user u
+         join session s on s.tenant_id = u.tenant_id and s.user_id = u.id
+         where u.tenant_id = $1 and u.id = $2 and u.disabled_at is null
+           and s.id = $3 and s.revoked_at is null",
+    )
+    .bind(tenant_id)
+    .bind(user_id)
+    .bind(session_id)
+    .fetch_optional(tx.conn())
+    .await
+}
