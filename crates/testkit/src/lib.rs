@@ -128,3 +128,38 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod db_tests {
+    use super::*;
+
+    async fn exists(name: &str) -> bool {
+        let mut conn = PgConnection::connect(&std::env::var(DATABASE_URL_VAR).unwrap())
+            .await
+            .unwrap();
+        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn creates_a_database_and_drops_it_even_with_open_connections() {
+        let db = TestDb::new().await;
+        let name = db.name().to_owned();
+        assert!(name.starts_with("test_"));
+        assert!(exists(&name).await);
+        // A connection left open does not keep the database alive (drop ... with (force)).
+        let mut open = PgConnection::connect_with(&db.connect_options())
+            .await
+            .unwrap();
+        let one: i32 = sqlx::query_scalar("select 1")
+            .fetch_one(&mut open)
+            .await
+            .unwrap();
+        assert_eq!(one, 1);
+        drop(db);
+        assert!(!exists(&name).await);
+    }
+}

@@ -75,6 +75,7 @@ pub struct CreatedApiKey {
         (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
     ))]
+#[tracing::instrument(skip_all)]
 pub async fn list_api_keys(
     State(state): State<AppState>,
     p: Require<perm::ApiKeysRead>,
@@ -101,6 +102,7 @@ pub async fn list_api_keys(
         (status = 409, description = "conflict (name taken)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid_body, idempotency_key_reused", body = Problem, content_type = "application/problem+json"),
     ))]
+#[tracing::instrument(skip_all)]
 pub async fn create_api_key(
     State(state): State<AppState>,
     p: Require<perm::ApiKeysManage>,
@@ -167,6 +169,7 @@ pub async fn create_api_key(
         (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "not_found (also for other tenants' keys)", body = Problem, content_type = "application/problem+json"),
     ))]
+#[tracing::instrument(skip_all)]
 pub async fn revoke_api_key(
     State(state): State<AppState>,
     p: Require<perm::ApiKeysManage>,

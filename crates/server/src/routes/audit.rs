@@ -69,6 +69,7 @@ pub struct AuditFilter {
         (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
     ))]
+#[tracing::instrument(skip_all)]
 pub async fn list_audit(
     State(state): State<AppState>,
     p: Require<perm::AuditRead>,

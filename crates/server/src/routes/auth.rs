@@ -90,6 +90,7 @@ pub struct Me {
         (status = 422, description = "invalid_body", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "too_many_login_attempts (Retry-After)", body = Problem, content_type = "application/problem+json"),
     ))]
+#[tracing::instrument(skip_all)]
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
@@ -201,6 +202,7 @@ async fn issue(
         (status = 200, description = "rotated", body = TokenResponse),
         (status = 401, description = "invalid_refresh_token (unknown, expired, reused: the session is then revoked)", body = Problem, content_type = "application/problem+json"),
     ))]
+#[tracing::instrument(skip_all)]
 pub async fn refresh(
     State(state): State<AppState>,
     RequestIdHeader(request_id): RequestIdHeader,
@@ -251,6 +253,7 @@ pub async fn refresh(
         (status = 400, description = "bad_request (api keys have no session; revoke them instead)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
     ))]
+#[tracing::instrument(skip_all)]
 pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiResult<StatusCode> {
     let Actor::User { session_id, .. } = principal.actor else {
         return Err(ApiError::BadRequest(
@@ -275,6 +278,7 @@ pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiR
         (status = 200, description = "the caller", body = Me),
         (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
     ))]
+#[tracing::instrument(skip_all)]
 pub async fn me(principal: Principal) -> impl IntoResponse {
     let (actor_type, actor_id) = principal.audit_actor();
     axum::Json(Me {

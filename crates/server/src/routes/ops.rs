@@ -36,6 +36,7 @@ pub struct Health {
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "alive", body = Health)))]
+#[tracing::instrument(skip_all)]
 pub async fn healthz() -> axum::Json<Health> {
     axum::Json(Health {
         status: "ok".into(),
@@ -50,6 +51,7 @@ pub async fn healthz() -> axum::Json<Health> {
         (status = 200, description = "ready", body = Health),
         (status = 503, description = "database unreachable or schema not current", body = Health),
     ))]
+#[tracing::instrument(skip_all)]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, axum::Json<Health>) {
     let binary = db::binary_schema_version();
     let database = match state.platform_pool().acquire().await {
@@ -76,6 +78,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, axum::Json<He
 /// `db_pool_idle_connections`.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+#[tracing::instrument(skip_all)]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let pool = state.platform_pool();
     metrics::gauge!("db_pool_connections").set(f64::from(pool.size()));

@@ -71,6 +71,7 @@ fn validate_code(field: &str, v: &str) -> ApiResult<String> {
         (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
     ))]
+#[tracing::instrument(skip_all)]
 pub async fn get_settings(
     State(state): State<AppState>,
     p: Require<perm::SettingsRead>,
@@ -91,6 +92,7 @@ pub async fn get_settings(
         (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid_body", body = Problem, content_type = "application/problem+json"),
     ))]
+#[tracing::instrument(skip_all)]
 pub async fn update_settings(
     State(state): State<AppState>,
     p: Require<perm::SettingsManage>,

@@ -135,6 +135,7 @@ pub fn validate_password(password: &str) -> ApiResult<()> {
         (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
     ))]
+#[tracing::instrument(skip_all)]
 pub async fn list_users(
     State(state): State<AppState>,
     p: Require<perm::UsersRead>,
@@ -169,6 +170,7 @@ async fn fetch_user(tx: &mut TenantTx, id: Uuid, lock: bool) -> ApiResult<User> 
         (status = 422, description = "invalid_body, idempotency_key_reused", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
     ))]
+#[tracing::instrument(skip_all)]
 pub async fn create_user(
     State(state): State<AppState>,
     p: Require<perm::UsersManage>,
@@ -228,6 +230,7 @@ pub async fn create_user(
         (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "not_found (also for other tenants' users)", body = Problem, content_type = "application/problem+json"),
     ))]
+#[tracing::instrument(skip_all)]
 pub async fn get_user(
     State(state): State<AppState>,
     p: Require<perm::UsersRead>,
@@ -250,6 +253,7 @@ pub async fn get_user(
         (status = 403, description = "forbidden, subscription_expired, quota_exceeded (re-enabling)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "not_found", body = Problem, content_type = "application/problem+json"),
     ))]
+#[tracing::instrument(skip_all)]
 pub async fn update_user(
     State(state): State<AppState>,
     p: Require<perm::UsersManage>,

@@ -169,25 +169,72 @@ async fn serve_migrates_answers_and_stops_gracefully_on_sigterm() {
     let pid = child.id();
     let mut guard = Guard(Some(child));
     // Read the JSON log until the server says where it listens (it binds before saying so).
-    let (address, lines) = tokio::task::spawn_blocking(move || {
+    let (address, lines, reader) = tokio::task::spawn_blocking(move || {
         let mut lines = Vec::new();
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 0 {
             let v: Value = serde_json::from_str(&line).expect("log lines are json");
-            lines.push(line);
+            lines.push(std::mem::take(&mut line));
             if v["fields"]["message"] == "serving" {
-                return (v["fields"]["address"].as_str().unwrap().to_owned(), lines);
+                let address = v["fields"]["address"].as_str().unwrap().to_owned();
+                return (address, lines, reader);
             }
         }
         panic!("the server exited before serving: {lines:?}");
     })
     .await
     .unwrap();
-    let logs = lines.join("\n");
+    let logs = lines.concat();
     assert!(logs.contains("no jwt secret configured"), "{logs}");
     assert!(!logs.contains(db.url()), "no database url in logs");
 
     let r = reqwest::get(format!("http://{address}/readyz"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // An authenticated request, to look at what its log lines carry.
+    let owner = sqlx::PgPool::connect(db.url()).await.unwrap();
+    let tenant = logiflow_server::admin::tenant_create(
+        &owner,
+        "acme",
+        "Acme",
+        "standard",
+        chrono::Utc::now() + chrono::Duration::days(1),
+    )
+    .await
+    .unwrap();
+    let email = "secret.person@acme.example";
+    let password = "a password nobody may log";
+    logiflow_server::admin::user_create(
+        &owner,
+        "acme",
+        email,
+        "Person",
+        logiflow_server::rbac::Role::Admin,
+        password,
+    )
+    .await
+    .unwrap();
+    owner.close().await;
+    let client = reqwest::Client::new();
+    let tokens: Value = client
+        .post(format!("http://{address}/v1/auth/login"))
+        .json(&serde_json::json!({"tenant": "acme", "email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let r = client
+        .get(format!("http://{address}/v1/me"))
+        .bearer_auth(&access)
+        .header("x-request-id", "log-me-1")
+        .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
@@ -202,4 +249,21 @@ async fn serve_migrates_answers_and_stops_gracefully_on_sigterm() {
         .await
         .unwrap();
     assert!(status.success(), "clean exit after SIGTERM: {status:?}");
+
+    // The process has exited: the rest of its log is complete.
+    let rest: Vec<String> = reader.lines().map(Result::unwrap).collect();
+    let logs = rest.join("\n");
+    let request_line = rest
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["span"]["request_id"] == "log-me-1" && v["span"]["user"].is_string())
+        .unwrap_or_else(|| panic!("a log line of the request with its user: {logs}"));
+    assert_eq!(request_line["span"]["tenant"], tenant.id.to_string());
+    for secret in [email, password, &access, &refresh] {
+        assert!(
+            !logs.contains(secret),
+            "a secret or email was logged: {logs}"
+        );
+    }
+    assert!(logs.contains("shutting down"), "{logs}");
 }
