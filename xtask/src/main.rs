@@ -2,10 +2,12 @@
 //!
 //! - `cargo xtask test`: installs what is missing, lints, and runs every test against a
 //!   throwaway PostgreSQL. It is the one command CI runs (`.ci/run`).
+//! - `cargo xtask dev`: a persistent local PostgreSQL plus the server.
 //!
 //! The xtask is plain Rust rather than shell so that it behaves the same on every machine
 //! and cleans up after itself (see `interrupt`).
 
+mod dev;
 mod interrupt;
 mod packages;
 mod pg;
@@ -16,10 +18,16 @@ mod util;
 use std::process::ExitCode;
 
 /// The subcommands, with the one-line help shown by `cargo xtask --help`.
-pub const COMMANDS: &[(&str, &str)] = &[(
-    "test",
-    "install what is missing, lint, run every test (what CI runs)",
-)];
+pub const COMMANDS: &[(&str, &str)] = &[
+    (
+        "dev",
+        "start the dev PostgreSQL and run the server against it",
+    ),
+    (
+        "test",
+        "install what is missing, lint, run every test (what CI runs)",
+    ),
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -33,6 +41,7 @@ fn main() -> ExitCode {
     }
     let result = match command.as_str() {
         "test" => test::main(rest),
+        "dev" => dev::main(rest),
         "-h" | "--help" | "help" => {
             print!("{}", usage());
             Ok(ExitCode::SUCCESS)

@@ -1,6 +1,6 @@
 //! PostgreSQL clusters made from the installed server binaries: the [`Throwaway`] one
-//! that `cargo xtask test` starts for each run, (and, soon, the
-//! persistent one of `cargo xtask dev`).
+//! that `cargo xtask test` starts for each run, and the persistent [`Dev`] one of
+//! `cargo xtask dev`.
 //!
 //! PostgreSQL refuses to run as root, and CI runs as root. So when we are root, every
 //! `initdb`/`pg_ctl` runs as the unprivileged `postgres` system user (the postgresql
@@ -116,6 +116,32 @@ fn has_server_binaries(bin: &Path) -> bool {
 /// "15" → [15], "9.6" → [9, 6]; anything else is not a version directory.
 fn parse_version(name: &str) -> Option<Vec<u32>> {
     name.split('.').map(|part| part.parse().ok()).collect()
+}
+
+/// The major version of the binaries in `bin`, as PG_VERSION spells it ("15", "9.6").
+fn binaries_major(bin: &Path) -> Result<String> {
+    let postgres = bin.join("postgres");
+    let output = Command::new(&postgres)
+        .arg("--version")
+        .output()
+        .with_context(|| format!("failed to run {} --version", postgres.display()))?;
+    // "postgres (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)"
+    let text = String::from_utf8_lossy(&output.stdout);
+    let version = text
+        .split_whitespace()
+        .nth(2)
+        .with_context(|| format!("failed to read the version in {text:?}"))?;
+    Ok(major_of(version))
+}
+
+/// "15.14" → "15", "9.6.24" → "9.6" (before version 10 the major had two parts).
+fn major_of(version: &str) -> String {
+    let parts: Vec<&str> = version.split('.').collect();
+    match parts.first().and_then(|first| first.parse::<u32>().ok()) {
+        Some(major) if major < 10 && parts.len() > 1 => format!("{major}.{}", parts[1]),
+        Some(major) => major.to_string(),
+        None => version.to_owned(),
+    }
 }
 
 /// The unprivileged user the server runs as when we are root.
@@ -297,6 +323,26 @@ impl Cluster {
 
     fn postmaster_pid_file(&self) -> PathBuf {
         self.data_dir().join("postmaster.pid")
+    }
+
+    /// The port of the running server, from the fourth line of postmaster.pid.
+    fn running_port(&self) -> Option<u16> {
+        if !self.is_running() {
+            return None;
+        }
+        let text = fs::read_to_string(self.postmaster_pid_file()).ok()?;
+        text.lines().nth(3)?.trim().parse().ok()
+    }
+
+    fn is_running(&self) -> bool {
+        self.postmaster_pid_file().exists()
+            && self
+                .command("pg_ctl")
+                .arg("status")
+                .arg("-D")
+                .arg(self.data_dir())
+                .output()
+                .is_ok_and(|output| output.status.success())
     }
 
     /// Stops the server if it runs. Not a foreground command: the signal handler runs
@@ -549,6 +595,152 @@ fn owner_alive(pid: i32) -> bool {
     }
 }
 
+/// The persistent dev cluster, stopped (not deleted) when dropped or on a signal.
+#[derive(Debug)]
+pub struct Dev {
+    port: u16,
+    cluster: Cluster,
+    _cleanup: Cleanup,
+}
+
+impl Dev {
+    /// Creates the cluster in `root` on first use, then starts it on `port`. As root,
+    /// when the postgres user cannot reach `root` (root's home is closed to others), the
+    /// cluster lives in `root_fallback` instead.
+    pub fn start(root: PathBuf, root_fallback: PathBuf, port: u16) -> Result<Dev> {
+        let run_as = run_as()?;
+        let root = match run_as {
+            Some(user) if !reachable_by(user, &root) => {
+                eprintln!(
+                    "postgres: the postgres user cannot reach {}, so as root the dev \
+                     cluster lives in {}",
+                    root.display(),
+                    root_fallback.display()
+                );
+                root_fallback
+            }
+            _ => root,
+        };
+        let version_file = root.join("data").join("PG_VERSION");
+        let bin = match fs::read_to_string(&version_file) {
+            Ok(major) => bin_dir_for_major(major.trim())?,
+            Err(_) => find_bin_dir()?,
+        };
+        let cluster = Cluster { bin, root, run_as };
+
+        if !version_file.exists() {
+            eprintln!(
+                "postgres: creating the dev cluster in {} ({})",
+                cluster.root.display(),
+                cluster.bin.display()
+            );
+            cluster.initdb(&[], true)?;
+        }
+        // Registered before starting, so that a signal during the start stops it too.
+        let cleanup = Cleanup::register({
+            let cluster = cluster.clone();
+            move || match cluster.stop("fast") {
+                Ok(()) => eprintln!("postgres: stopped the dev cluster"),
+                Err(err) => eprintln!("warning: failed to stop the dev cluster: {err:#}"),
+            }
+        });
+        let port = match cluster.running_port() {
+            Some(running) => {
+                eprintln!(
+                    "postgres: the dev cluster was already running (port {running}); it \
+                     will be stopped when this exits"
+                );
+                running
+            }
+            None => {
+                cluster.start(port).with_context(|| {
+                    format!(
+                        "failed to start the dev cluster on port {port} (set \
+                         LOGIFLOW_DEV_PG_PORT to use another port)"
+                    )
+                })?;
+                port
+            }
+        };
+        eprintln!(
+            "postgres: dev cluster in {} listening on 127.0.0.1:{port}",
+            cluster.root.display()
+        );
+        Ok(Dev {
+            port,
+            cluster,
+            _cleanup: cleanup,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.cluster.root
+    }
+
+    /// Creates database `name` unless it exists. Returns whether it was created.
+    pub fn create_database_if_missing(&self, name: &str) -> Result<bool> {
+        let mut query = self.client("psql");
+        query
+            .args(["-X", "-q", "-t", "-A", "-d", "postgres", "-c"])
+            .arg(format!(
+                "select 1 from pg_database where datname = '{}'",
+                name.replace('\'', "''")
+            ));
+        let output = proc::run_captured(&mut query)?;
+        if !output.status.success() {
+            bail!("{}", proc::describe_failure(&query, &output));
+        }
+        if String::from_utf8_lossy(&output.stdout).trim() == "1" {
+            return Ok(false);
+        }
+        let mut create = self.client("createdb");
+        create.arg(name);
+        let output = proc::run_captured(&mut create)?;
+        if !output.status.success() {
+            bail!("{}", proc::describe_failure(&create, &output));
+        }
+        Ok(true)
+    }
+
+    /// A client program (psql, createdb) connecting as the superuser over TCP.
+    fn client(&self, program: &str) -> Command {
+        let mut cmd = self.cluster.command(program);
+        cmd.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-U",
+            SUPERUSER,
+        ]);
+        cmd
+    }
+}
+
+/// The binaries for an existing cluster's major version: a data directory only works
+/// with the major version that created it.
+fn bin_dir_for_major(major: &str) -> Result<PathBuf> {
+    let debian = Path::new(DEBIAN_PG_LIB).join(major).join("bin");
+    if has_server_binaries(&debian) {
+        return Ok(debian);
+    }
+    let bin = find_bin_dir()?;
+    let found = binaries_major(&bin)?;
+    if found != major {
+        bail!(
+            "the dev cluster was created by PostgreSQL {major} but only {found} is \
+             installed ({}): delete the cluster's directory to start afresh, or install \
+             PostgreSQL {major}",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -559,5 +751,12 @@ mod tests {
         assert_eq!(parse_version("9.6"), Some(vec![9, 6]));
         assert_eq!(parse_version("common"), None);
         assert!(parse_version("16").unwrap() > parse_version("9.6").unwrap());
+    }
+
+    #[test]
+    fn reads_major_versions() {
+        assert_eq!(major_of("15.14"), "15");
+        assert_eq!(major_of("16beta1"), "16beta1");
+        assert_eq!(major_of("9.6.24"), "9.6");
     }
 }

@@ -43,6 +43,11 @@ pub fn cache_dir() -> Result<PathBuf> {
     Ok(xdg_dir("XDG_CACHE_HOME", ".cache")?.join("logiflow"))
 }
 
+/// `$XDG_DATA_HOME/logiflow`, by default `~/.local/share/logiflow`.
+pub fn data_dir() -> Result<PathBuf> {
+    Ok(xdg_dir("XDG_DATA_HOME", ".local/share")?.join("logiflow"))
+}
+
 fn xdg_dir(var: &str, under_home: &str) -> Result<PathBuf> {
     match env::var_os(var) {
         // The XDG spec says relative values are invalid and must be ignored.
