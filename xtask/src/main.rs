@@ -3,10 +3,12 @@
 //! - `cargo xtask test`: installs what is missing, lints, and runs every test against a
 //!   throwaway PostgreSQL. It is the one command CI runs (`.ci/run`).
 //! - `cargo xtask dev`: a persistent local PostgreSQL plus the server.
+//! - `cargo xtask bench`: lists (and runs) the benchmarks.
 //!
 //! The xtask is plain Rust rather than shell so that it behaves the same on every machine
 //! and cleans up after itself (see `interrupt`).
 
+mod bench;
 mod dev;
 mod interrupt;
 mod packages;
@@ -27,6 +29,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "test",
         "install what is missing, lint, run every test (what CI runs)",
     ),
+    ("bench", "list the benchmarks and run them"),
 ];
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "test" => test::main(rest),
         "dev" => dev::main(rest),
+        "bench" => bench::main(rest),
         "-h" | "--help" | "help" => {
             print!("{}", usage());
             Ok(ExitCode::SUCCESS)
