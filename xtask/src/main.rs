@@ -15,11 +15,14 @@ mod packages;
 mod pg;
 mod proc;
 mod test;
+#[cfg(test)]
+mod tidy;
 mod util;
 
 use std::process::ExitCode;
 
-/// The subcommands, with the one-line help shown by `cargo xtask --help`.
+/// The subcommands, with the one-line help shown by `cargo xtask --help`. The tidy test
+/// checks that every `cargo xtask <name>` the README mentions is one of these.
 pub const COMMANDS: &[(&str, &str)] = &[
     (
         "dev",
