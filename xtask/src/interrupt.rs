@@ -5,10 +5,10 @@
 //!
 //! - the normal one: a [`Cleanup`] guard runs its action when dropped (on success, on
 //!   error, and on panic, since panics unwind);
-//! - a signal: the handler forwards SIGINT to the foreground child (a terminal's Ctrl-C
-//!   already reached it, but a `kill` aimed at the xtask alone did not), waits for it to
-//!   exit for [`CHILD_GRACE_MS`], kills it if it has not, runs every registered cleanup
-//!   and exits with status 130.
+//! - a signal: the handler gives the foreground child [`FORWARD_DELAY_MS`] to exit (a
+//!   terminal's Ctrl-C reached it too), then forwards SIGINT to it (a `kill` aimed at the
+//!   xtask alone did not reach it), waits [`CHILD_GRACE_MS`] more, kills it if it is still
+//!   there, runs every registered cleanup and exits with status 130.
 //!
 //! A cleanup holds its own lock while it runs, so a signal arriving while the main thread
 //! is already cleaning up waits for that to finish instead of exiting half-way through.
@@ -27,6 +27,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+
+/// How long a child gets to exit by itself (a terminal's Ctrl-C reaches the whole
+/// foreground process group) before the handler forwards SIGINT to it.
+const FORWARD_DELAY_MS: u64 = 1_000;
 
 /// How long a child gets to exit after the forwarded SIGINT before it is killed. Long
 /// enough for nextest to stop its tests and for the server to shut down gracefully.
@@ -51,6 +55,18 @@ pub fn install() -> Result<()> {
     ctrlc::set_handler(on_signal).context("failed to install the signal handler")
 }
 
+/// Waits up to `ms` for the foreground child `pid` to be reaped by the main thread.
+fn wait_for_exit(pid: u32, ms: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_millis(ms);
+    while *lock(&CHILD) == Some(pid) {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
+}
+
 fn on_signal() {
     if INTERRUPTED.swap(true, Ordering::SeqCst) {
         return;
@@ -59,14 +75,15 @@ fn on_signal() {
     let child = *lock(&CHILD);
     if let Some(pid) = child {
         let pid_raw = i32::try_from(pid).expect("process ids fit in i32");
-        let _ = kill(Pid::from_raw(pid_raw), Signal::SIGINT);
-        let deadline = Instant::now() + Duration::from_millis(CHILD_GRACE_MS);
-        while *lock(&CHILD) == Some(pid) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        if *lock(&CHILD) == Some(pid) {
-            eprintln!("interrupted: child {pid} did not exit in time, killing it");
-            let _ = kill(Pid::from_raw(pid_raw), Signal::SIGKILL);
+        // A terminal's Ctrl-C reached the child too; a second SIGINT would make nextest
+        // kill its tests at once and a server skip its graceful shutdown. So the signal
+        // is forwarded only if the child has not started exiting by itself.
+        if !wait_for_exit(pid, FORWARD_DELAY_MS) {
+            let _ = kill(Pid::from_raw(pid_raw), Signal::SIGINT);
+            if !wait_for_exit(pid, CHILD_GRACE_MS) {
+                eprintln!("interrupted: child {pid} did not exit in time, killing it");
+                let _ = kill(Pid::from_raw(pid_raw), Signal::SIGKILL);
+            }
         }
     }
     let slots: Vec<Slot> = lock(&CLEANUPS).clone();
