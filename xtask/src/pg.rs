@@ -578,7 +578,8 @@ fn remove_stale_clusters(records: &Path, bin: &Path, run_as: Option<RunAs>) {
 }
 
 /// Whether the `cargo xtask` process that wrote a record still runs. A pid that now
-/// belongs to another program (pids are reused) counts as gone.
+/// belongs to another program (pids are reused) or to a zombie (killed, not yet reaped by
+/// its parent) counts as gone.
 fn owner_alive(pid: i32) -> bool {
     if pid == i32::try_from(std::process::id()).unwrap_or(-1) {
         // An earlier run had our pid: it is gone.
@@ -588,11 +589,22 @@ fn owner_alive(pid: i32) -> bool {
         Ok(()) | Err(Errno::EPERM) => {}
         Err(_) => return false,
     }
-    match fs::read_to_string(format!("/proc/{pid}/comm")) {
-        Ok(comm) => comm.trim() == "xtask",
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => parse_proc_stat(&stat)
+            .is_some_and(|(comm, state)| comm == "xtask" && !matches!(state, 'Z' | 'X')),
         // No /proc (not Linux): trust kill(2).
         Err(_) => true,
     }
+}
+
+/// The command name and state of /proc/<pid>/stat: `1234 (xtask) S 1 …`. The name may
+/// itself hold spaces and parentheses, so it ends at the last `)`.
+fn parse_proc_stat(stat: &str) -> Option<(&str, char)> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat.get(open + 1..close)?;
+    let state = stat.get(close + 1..)?.trim_start().chars().next()?;
+    Some((comm, state))
 }
 
 /// The persistent dev cluster, stopped (not deleted) when dropped or on a signal.
@@ -751,6 +763,20 @@ mod tests {
         assert_eq!(parse_version("9.6"), Some(vec![9, 6]));
         assert_eq!(parse_version("common"), None);
         assert!(parse_version("16").unwrap() > parse_version("9.6").unwrap());
+    }
+
+    #[test]
+    fn reads_proc_stat() {
+        assert_eq!(
+            parse_proc_stat("4242 (xtask) S 1 4242 4242 0"),
+            Some(("xtask", 'S'))
+        );
+        assert_eq!(
+            parse_proc_stat("4242 (xtask) Z 1 4242"),
+            Some(("xtask", 'Z'))
+        );
+        assert_eq!(parse_proc_stat("7 (a (b) c) R 1"), Some(("a (b) c", 'R')));
+        assert_eq!(parse_proc_stat("garbage"), None);
     }
 
     #[test]
