@@ -57,7 +57,11 @@ pub fn ensure(needs: &[Need]) -> Result<()> {
         .collect();
     if missing.is_empty() {
         let names: Vec<&str> = wanted.iter().map(|package| package.name).collect();
-        eprintln!("packages: all present ({})", names.join(" "));
+        if names.is_empty() {
+            eprintln!("packages: none needed");
+        } else {
+            eprintln!("packages: all present ({})", names.join(" "));
+        }
         return Ok(());
     }
     let list = missing.join(" ");

@@ -316,12 +316,15 @@ fn keep_test_db() -> bool {
 }
 
 fn rerun_tests(options: &Options) -> String {
-    let mut text = String::from("cargo xtask test --no-lint");
-    if !options.runner_args.is_empty() {
-        text.push_str(" -- ");
-        text.push_str(&options.runner_args.join(" "));
+    if options.runner_args.is_empty() {
+        "cargo xtask test --no-lint (add `-- <name>` to run only the tests whose name contains it)"
+            .to_owned()
+    } else {
+        format!(
+            "cargo xtask test --no-lint -- {}",
+            options.runner_args.join(" ")
+        )
     }
-    text
 }
 
 fn fmt_command() -> Command {
