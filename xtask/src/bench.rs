@@ -2,7 +2,9 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use std::fs;
+
+use anyhow::{Result, bail};
 
 use crate::{proc, util};
 
@@ -10,7 +12,7 @@ const HELP: &str = "\
 usage: cargo xtask bench [-- <cargo bench arguments>...]
 
 Lists the benchmark targets of the workspace (`benches/*.rs` or `[[bench]]` in a crate's
-Cargo.toml) and runs them with `cargo bench --workspace --benches`.
+Cargo.toml) and runs them, and only them, with `cargo bench --workspace --bench '*'`.
 ";
 
 pub fn main(args: &[String]) -> Result<ExitCode> {
@@ -32,11 +34,11 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!("benchmarks:");
-    for (package, bench) in &benches {
-        println!("  {package}: {bench}");
+    for (crate_dir, bench) in &benches {
+        println!("  {crate_dir}: {bench}");
     }
     let mut cmd = util::cargo()?;
-    cmd.args(["bench", "--workspace", "--benches"]);
+    cmd.args(["bench", "--workspace", "--bench", "*"]);
     if !passthrough.is_empty() {
         cmd.arg("--").args(&passthrough);
     }
@@ -47,29 +49,77 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// (package, bench target) pairs, from `cargo metadata`.
+/// (crate directory, bench target) pairs: the files cargo discovers by itself
+/// (`benches/*.rs`, `benches/*/main.rs`) and `[[bench]]` entries in a crate's
+/// Cargo.toml. Read from the files rather than `cargo metadata`, whose JSON would need
+/// serde_json, the largest part of building the xtask in a fresh clone.
 fn list_benches() -> Result<Vec<(String, String)>> {
-    let mut cmd = util::cargo()?;
-    cmd.args(["metadata", "--no-deps", "--format-version", "1"]);
-    let output = proc::run_captured(&mut cmd)?;
-    if !output.status.success() {
-        bail!("{}", proc::describe_failure(&cmd, &output));
+    let root = util::project_root();
+    let mut crates = vec![
+        root.join("tests"),
+        root.join("src-tauri"),
+        root.join("xtask"),
+    ];
+    if let Ok(entries) = fs::read_dir(root.join("crates")) {
+        crates.extend(entries.flatten().map(|entry| entry.path()));
     }
-    let metadata: serde_json::Value =
-        serde_json::from_slice(&output.stdout).context("failed to read cargo metadata's output")?;
     let mut benches = Vec::new();
-    for package in metadata["packages"].as_array().into_iter().flatten() {
-        for target in package["targets"].as_array().into_iter().flatten() {
-            let is_bench = target["kind"]
-                .as_array()
-                .is_some_and(|kinds| kinds.iter().any(|kind| kind == "bench"));
-            if is_bench {
-                benches.push((
-                    package["name"].as_str().unwrap_or("?").to_owned(),
-                    target["name"].as_str().unwrap_or("?").to_owned(),
-                ));
+    for dir in crates {
+        let Ok(manifest) = fs::read_to_string(dir.join("Cargo.toml")) else {
+            continue;
+        };
+        let name = dir
+            .strip_prefix(&root)
+            .unwrap_or(&dir)
+            .to_string_lossy()
+            .into_owned();
+        let mut found = declared_benches(&manifest);
+        if let Ok(entries) = fs::read_dir(dir.join("benches")) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+                let discovered = if path.is_dir() {
+                    path.join("main.rs").is_file()
+                } else {
+                    path.extension().is_some_and(|ext| ext == "rs")
+                };
+                if let (true, Some(stem)) = (discovered, stem) {
+                    found.push(stem);
+                }
+            }
+        }
+        found.sort();
+        found.dedup();
+        benches.extend(found.into_iter().map(|bench| (name.clone(), bench)));
+    }
+    Ok(benches)
+}
+
+/// The names of the `[[bench]]` tables of a Cargo.toml.
+fn declared_benches(manifest: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut in_bench = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_bench = line == "[[bench]]";
+        } else if in_bench {
+            if let Some(value) = line.strip_prefix("name").map(str::trim_start) {
+                if let Some(value) = value.strip_prefix('=') {
+                    names.push(value.trim().trim_matches('"').to_owned());
+                }
             }
         }
     }
-    Ok(benches)
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_declared_benches() {
+        let manifest = "[package]\nname = \"core\"\n\n[[bench]]\nname = \"replay\"\nharness = false\n\n[dependencies]\nname = \"not-a-bench\"\n";
+        assert_eq!(declared_benches(manifest), ["replay"]);
+    }
 }
