@@ -34,10 +34,11 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!("benchmarks:");
-    for (crate_dir, bench) in &benches {
-        println!("  {crate_dir}: {bench}");
+    for (package, bench) in &benches {
+        println!("  {package}: {bench}");
     }
-    let mut cmd = util::cargo()?;
+    let target = util::claim_shared_target()?;
+    let mut cmd = util::cargo_in(&target);
     cmd.args(["bench", "--workspace", "--bench", "*"]);
     if !passthrough.is_empty() {
         cmd.arg("--").args(&passthrough);
@@ -55,24 +56,10 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
 /// serde_json, the largest part of building the xtask in a fresh clone.
 fn list_benches() -> Result<Vec<(String, String)>> {
     let root = util::project_root();
-    let mut crates = vec![
-        root.join("tests"),
-        root.join("src-tauri"),
-        root.join("xtask"),
-    ];
-    if let Ok(entries) = fs::read_dir(root.join("crates")) {
-        crates.extend(entries.flatten().map(|entry| entry.path()));
-    }
     let mut benches = Vec::new();
-    for dir in crates {
-        let Ok(manifest) = fs::read_to_string(dir.join("Cargo.toml")) else {
-            continue;
-        };
-        let name = dir
-            .strip_prefix(&root)
-            .unwrap_or(&dir)
-            .to_string_lossy()
-            .into_owned();
+    for member in util::workspace_members()? {
+        let dir = root.join(&member.dir);
+        let manifest = fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
         let mut found = declared_benches(&manifest);
         if let Ok(entries) = fs::read_dir(dir.join("benches")) {
             for entry in entries.flatten() {
@@ -90,7 +77,7 @@ fn list_benches() -> Result<Vec<(String, String)>> {
         }
         found.sort();
         found.dedup();
-        benches.extend(found.into_iter().map(|bench| (name.clone(), bench)));
+        benches.extend(found.into_iter().map(|bench| (member.name.clone(), bench)));
     }
     Ok(benches)
 }

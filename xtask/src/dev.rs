@@ -18,7 +18,8 @@ usage: cargo xtask dev
 Starts the dev PostgreSQL cluster (created on first run in
 ~/.local/share/logiflow/dev-pg, or /var/lib/logiflow/dev-pg as root), creates the
 `logiflow` database if missing, then runs `cargo run -p logiflow-server -- serve` with
-LOGIFLOW_DATABASE_URL and LOGIFLOW_LISTEN set. Ctrl-C stops the server, then the cluster.
+LOGIFLOW_DATABASE_URL and LOGIFLOW_LISTEN set (built in the checkout's target/). Ctrl-C
+stops the server, then the cluster.
 
 environment:
   LOGIFLOW_DEV_PG_PORT  the cluster's port (default 54329)
@@ -75,7 +76,9 @@ fn prepare_database(cluster: &pg::Dev) -> Result<String> {
 
 fn run_server(database_url: &str) -> Result<()> {
     let listen = std::env::var("LOGIFLOW_LISTEN").unwrap_or_else(|_| DEFAULT_LISTEN.to_owned());
-    let mut cmd: Command = util::cargo()?;
+    // In the checkout's own target/, like any `cargo run`: the shared cache is for test
+    // runs, and the server runs for as long as the developer works.
+    let mut cmd: Command = util::cargo();
     cmd.args(["run", "-p", "logiflow-server", "--", "serve"])
         .env("LOGIFLOW_DATABASE_URL", database_url)
         .env("LOGIFLOW_LISTEN", &listen);

@@ -19,6 +19,8 @@ usage: cargo xtask test [--no-lint] [-- <test runner arguments>...]
 Runs, in order, stopping at the first step that fails:
   packages     install missing system packages (apt, as root on Debian/Ubuntu; otherwise
                prints the command to run)
+  build cache  wait for any other run using the shared build cache, and remove this
+               workspace's crates from it if another checkout built there last
   fmt          cargo fmt --all -- --check
   clippy       cargo clippy --workspace --all-targets -- -D warnings
   postgres     start a throwaway PostgreSQL cluster, unless DATABASE_URL is set
@@ -43,12 +45,14 @@ environment:
   KEEP_TEST_DB=1    keep the throwaway cluster after the run (for debugging); the next
                     run removes it
   CARGO_TARGET_DIR  where the inner cargo commands build; default ~/.cache/logiflow/target,
-                    outside the clone, so fresh clones on one machine share the work
+                    outside the clone, so fresh clones on one machine share the compiled
+                    dependencies
 ";
 
 /// The steps, in the order they run; the timing table lists them all.
 const STEPS: &[&str] = &[
     "packages",
+    "build cache",
     "fmt",
     "clippy",
     "postgres",
@@ -212,7 +216,6 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     let started = Instant::now();
-    eprintln!("build outputs: {}", util::target_dir()?.display());
     let mut run = Run::default();
     let _ = run_steps(&options, &mut run);
     // Nothing may be printed after the summary line, and the cluster's messages come
@@ -242,13 +245,20 @@ fn run_steps(options: &Options, run: &mut Run) -> Result<(), Stop> {
         packages::ensure(&needs).map(|()| ((), Done::Ran))
     })?;
 
+    // Held until the run ends: see util::SharedTarget.
+    let target = run.step("build cache", None, |_| {
+        let target = util::claim_shared_target()?;
+        eprintln!("build cache: {}", target.dir.display());
+        Ok((target, Done::Ran))
+    })?;
+
     if options.lint {
         let fmt = fmt_command();
         run.step("fmt", Some(util::display_command(&fmt)), |_| {
             check_component("fmt", "rustfmt")?;
             run_step_command(fmt)
         })?;
-        let clippy = clippy_command().map_err(|err| record_setup_error(run, "clippy", err))?;
+        let clippy = clippy_command(&target);
         run.step("clippy", Some(util::display_command(&clippy)), |_| {
             check_component("clippy", "clippy")?;
             run_step_command(clippy)
@@ -266,7 +276,7 @@ fn run_steps(options: &Options, run: &mut Run) -> Result<(), Stop> {
         Ok((Database::Throwaway(pg::Throwaway::start()?), Done::Ran))
     })?;
 
-    let tests = test_steps(options, run, &database);
+    let tests = test_steps(options, run, &target, &database);
 
     if let Database::Throwaway(cluster) = database {
         if keep_test_db() {
@@ -278,17 +288,22 @@ fn run_steps(options: &Options, run: &mut Run) -> Result<(), Stop> {
     tests
 }
 
-fn test_steps(options: &Options, run: &mut Run, database: &Database) -> Result<(), Stop> {
+fn test_steps(
+    options: &Options,
+    run: &mut Run,
+    target: &util::SharedTarget,
+    database: &Database,
+) -> Result<(), Stop> {
     let database_url = match database {
         Database::FromEnv => None,
         Database::Throwaway(cluster) => Some(cluster.url()),
     };
     run.step("rust tests", Some(rerun_tests(options)), |counts| {
-        rust_tests(options, database_url.as_deref(), counts).map(|()| ((), Done::Ran))
+        rust_tests(options, target, database_url.as_deref(), counts).map(|()| ((), Done::Ran))
     })?;
 
     if options.runner_args.is_empty() {
-        let doc = doc_test_command().map_err(|err| record_setup_error(run, "doc tests", err))?;
+        let doc = doc_test_command(target);
         run.step("doc tests", Some(util::display_command(&doc)), |counts| {
             run_cargo_test(doc, database_url.as_deref(), counts).map(|()| ((), Done::Ran))
         })?;
@@ -303,12 +318,6 @@ fn test_steps(options: &Options, run: &mut Run, database: &Database) -> Result<(
     )?;
     run.step("desktop e2e", None, |_| desktop_e2e())?;
     Ok(())
-}
-
-/// Records a failure to even build a step's command (say, HOME is unset) as the step's.
-fn record_setup_error(run: &mut Run, name: &'static str, err: anyhow::Error) -> Stop {
-    let _ = run.step(name, None, |_| Err::<((), Done), _>(err));
-    Stop
 }
 
 fn keep_test_db() -> bool {
@@ -328,15 +337,13 @@ fn rerun_tests(options: &Options) -> String {
 }
 
 fn fmt_command() -> Command {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(util::project_root())
-        .args(["fmt", "--all", "--", "--check"]);
+    let mut cmd = util::cargo();
+    cmd.args(["fmt", "--all", "--", "--check"]);
     cmd
 }
 
-fn clippy_command() -> Result<Command> {
-    let mut cmd = util::cargo()?;
+fn clippy_command(target: &util::SharedTarget) -> Command {
+    let mut cmd = util::cargo_in(target);
     cmd.args([
         "clippy",
         "--workspace",
@@ -346,14 +353,14 @@ fn clippy_command() -> Result<Command> {
         "warnings",
     ]);
     color_cargo(&mut cmd);
-    Ok(cmd)
+    cmd
 }
 
-fn doc_test_command() -> Result<Command> {
-    let mut cmd = util::cargo()?;
+fn doc_test_command(target: &util::SharedTarget) -> Command {
+    let mut cmd = util::cargo_in(target);
     cmd.args(["test", "--workspace", "--doc"]);
     color_cargo(&mut cmd);
-    Ok(cmd)
+    cmd
 }
 
 /// Keeps cargo's colours when we are on a terminal even though we pipe its output.
@@ -392,10 +399,15 @@ fn nextest_available() -> bool {
         .is_ok_and(|output| output.status.success())
 }
 
-fn rust_tests(options: &Options, database_url: Option<&str>, counts: &mut Counts) -> Result<()> {
+fn rust_tests(
+    options: &Options,
+    target: &util::SharedTarget,
+    database_url: Option<&str>,
+    counts: &mut Counts,
+) -> Result<()> {
     if !nextest_available() {
         eprintln!("rust tests: cargo-nextest is not installed, falling back to cargo test");
-        let mut cmd = util::cargo()?;
+        let mut cmd = util::cargo_in(target);
         cmd.args(["test", "--workspace", "--no-fail-fast"]);
         if !options.runner_args.is_empty() {
             cmd.arg("--").args(&options.runner_args);
@@ -403,7 +415,7 @@ fn rust_tests(options: &Options, database_url: Option<&str>, counts: &mut Counts
         color_cargo(&mut cmd);
         return run_cargo_test(cmd, database_url, counts);
     }
-    let mut cmd = util::cargo()?;
+    let mut cmd = util::cargo_in(target);
     // --no-fail-fast: CI wants every failure of a run, not the first.
     cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
     if std::io::stderr().is_terminal() {
