@@ -69,10 +69,9 @@ struct Engine {
 impl Engine {
     fn view(&self, key: StockKey, order: OrderKey) -> RowView {
         let row = self.rows.get(&key).copied().unwrap_or_default();
-        let effects_after = self
-            .ledger
-            .get(&key)
-            .map_or(0, |l| l.iter().filter(|(k, _)| *k > order).map(|(_, d)| d).sum());
+        let effects_after = self.ledger.get(&key).map_or(0, |l| {
+            l.iter().filter(|(k, _)| *k > order).map(|(_, d)| d).sum()
+        });
         RowView {
             key,
             row,

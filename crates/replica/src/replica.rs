@@ -7,9 +7,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use logiflow_core::{
     Catalog, Delta, DeviceId, DeviceStamp, Effect, Flag, LocationFacts, LocationId, LotFacts,
     LotId, Movement, MovementId, MovementKind, MovementResult, OrderKey, Origin, Outcome,
-    PositiveQty, ProductFacts, ProductId, PullPage, PushRequest, PushResponse, PushedMovement,
-    PUSH_BATCH_MAX, PULL_PAGE_MAX, Qty, RejectCode, Rejection, StockKey, StockRow, TenantId,
-    UserId, WarehouseId, validate,
+    PULL_PAGE_MAX, PUSH_BATCH_MAX, PositiveQty, ProductFacts, ProductId, PullPage, PushRequest,
+    PushResponse, PushedMovement, Qty, RejectCode, Rejection, StockKey, StockRow, TenantId, UserId,
+    WarehouseId, validate,
 };
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
@@ -305,11 +305,10 @@ impl Replica {
             },
         };
 
-        let (cursor, offset_ms): (Option<String>, i64) = tx.query_row(
-            "select cursor, clock_offset_ms from sync_state",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        let (cursor, offset_ms): (Option<String>, i64) =
+            tx.query_row("select cursor, clock_offset_ms from sync_state", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
         let (last_seq, last_at): (i64, Option<i64>) = tx.query_row(
             "select coalesce(max(device_seq), 0),
                     (select occurred_at_ns from journal order by device_seq desc limit 1)
@@ -338,13 +337,8 @@ impl Replica {
         };
 
         let facts = LocalCatalog::load(&tx, &movement)?;
-        let flags = validate(
-            &movement,
-            Origin::Journal,
-            &facts,
-            occurred_at.date_naive(),
-        )
-        .map_err(Error::Rejected)?;
+        let flags = validate(&movement, Origin::Journal, &facts, occurred_at.date_naive())
+            .map_err(Error::Rejected)?;
 
         let json = serde_json::to_string(&movement).map_err(Error::corrupt)?;
         tx.execute(
@@ -440,7 +434,7 @@ impl Replica {
              left join warehouse w on w.id = l.warehouse_id
              left join lot lt on lt.id = :lot
              where p.id = :p and {}",
-            filter.sql.replace("r.product_id", "p.id").replace("r.location_id", "l.id")
+            filter.sql
         );
         for (key, row) in &projection.rows {
             if seen.contains(key) || projection.pulled.contains_key(key) {
@@ -777,7 +771,10 @@ fn resolve_lot(conn: &Connection, product: &ResolvedProduct, raw: &str) -> Resul
     if !product.lot_tracked {
         return Err(Error::Rejected(Rejection {
             code: RejectCode::LotNotTracked,
-            message: format!("{} is not lot-tracked: no lot may be given", product.sku),
+            message: format!(
+                "product {} is not lot-tracked: no lot may be given",
+                product.sku
+            ),
         }));
     }
     let id: Option<String> = optional(conn.query_row(
@@ -921,10 +918,7 @@ fn flag_warning(flag: &Flag) -> Warning {
             "expired_lot_moved",
             "the lot is past its expiry date".to_owned(),
         ),
-        Flag::InactiveProduct => (
-            "inactive_product",
-            "the product is deactivated".to_owned(),
-        ),
+        Flag::InactiveProduct => ("inactive_product", "the product is deactivated".to_owned()),
         Flag::InactiveLocation { .. } => (
             "inactive_location",
             "the location is deactivated".to_owned(),
@@ -954,8 +948,8 @@ fn project(conn: &Connection) -> Result<Projection> {
         let known = if status == "pending" {
             Known::Unpushed
         } else {
-            let result: MovementResult = serde_json::from_str(detail.as_deref().unwrap_or(""))
-                .map_err(Error::corrupt)?;
+            let result: MovementResult =
+                serde_json::from_str(detail.as_deref().unwrap_or("")).map_err(Error::corrupt)?;
             match result.outcome {
                 Outcome::Applied { effects } => Known::Applied(effects),
                 _ => Known::Held,
@@ -1019,8 +1013,8 @@ fn project(conn: &Connection) -> Result<Projection> {
     projection::project(base, ledger, &entries).map_err(Error::corrupt)
 }
 
-/// The SQL condition of a stock query, over `product p`, `location l`, `warehouse w` and
-/// the row's `r.product_id`/`r.location_id`, with its named parameters.
+/// The SQL condition of a stock query over `product p`, `location l` and `warehouse w`,
+/// with its named parameters.
 struct Filter {
     sql: String,
     sku_lo: Option<String>,
