@@ -227,8 +227,10 @@ pub struct PullPage {
     /// Ledger effects committed after the cursor (see [`LedgerEffect`]).
     #[serde(default)]
     pub effects: Vec<LedgerEffect>,
-    /// Outcomes of this device's own movements decided or changed after the cursor
-    /// (a held movement later applied, forced or voided by a manager).
+    /// Outcomes of this device's own movements decided or changed after the cursor:
+    /// every one, including those a push response already returned, and later changes
+    /// (a held movement applied by a retry, forced or voided by a manager). The replica
+    /// learns from them that the page's rows now include the movement.
     #[serde(default)]
     pub outcomes: Vec<MovementResult>,
 }

@@ -239,6 +239,8 @@ impl Replica {
                     e.delta
                 ])?;
         }
+        // Outcomes of movements this journal does not hold (a device reinstalled under
+        // the same id) are skipped: there is nothing here to update.
         for result in &page.outcomes {
             // The page that carries an outcome also carries the rows it changed (see
             // `logiflow_core::sync`), so from now on the pulled state includes it.
@@ -676,12 +678,17 @@ fn write_outcome(
         ])?)
 }
 
-/// Drops pulled ledger effects no unsettled entry can need: those before the oldest
-/// unsettled entry, and, beyond that, those older than [`LEDGER_KEEP_MS`] before the
+/// Drops pulled ledger effects no journal entry can need: those before the oldest entry
+/// the projection decides again, and, beyond that, those older than [`LEDGER_KEEP_MS`] before the
 /// server time (future entries will occur after it).
 fn prune_ledger(tx: &Transaction<'_>, server_time: DateTime<Utc>) -> Result<usize> {
+    // Only entries the projection decides again (never pushed, or held) read
+    // `effects_after`; entries the server applied contribute its effects verbatim, and
+    // rejected, absorbed or superseded ones nothing. Counting those too would let one
+    // old rejection keep the whole ledger forever.
     let oldest: Option<i64> = tx.query_row(
-        "select min(occurred_at_ns) from journal where settled = 0",
+        "select min(occurred_at_ns) from journal
+         where settled = 0 and (status = 'pending' or outcome = 'held')",
         [],
         |r| r.get(0),
     )?;
@@ -741,6 +748,14 @@ fn resolve_product(conn: &Connection, item: &ItemRef) -> Result<ResolvedProduct>
                 Some(p) => Some(p),
                 None => by_sku(s)?,
             };
+            // A GTIN with a wrong check digit is a misread scan: say so rather than
+            // "unknown product", so the person scans again.
+            if found.is_none()
+                && let Err(e @ logiflow_core::CodeError::CheckDigit { .. }) =
+                    logiflow_core::Barcode::parse(s)
+            {
+                return Err(Error::code_err("barcode", e));
+            }
             (found, "sku or barcode", s)
         }
     };

@@ -842,3 +842,119 @@ fn stock_search_by_sku_name_barcode_and_bin() {
     assert_eq!(q(None, Some("b-01")), vec![milk_b01()]);
     assert_eq!(q(None, None), vec![bolt_a01(), milk_b01()]);
 }
+
+#[test]
+fn a_held_shipment_is_absorbed_by_a_later_count_of_its_bin() {
+    let (_dir, path) = temp();
+    let mut r = ready(&path);
+    let ship = r
+        .record(&action(
+            "BOLT-10",
+            Op::Ship {
+                from: "A-01".into(),
+                qty: 15,
+            },
+        ))
+        .unwrap();
+    assert_eq!(ship.projected, "held");
+    // The count saw the bin after the shipment: it includes it, so the held shipment is
+    // absorbed on retry and the bin shows what was counted.
+    let count = r
+        .record(&action(
+            "BOLT-10",
+            Op::Count {
+                at: "A-01".into(),
+                counted: 0,
+                expected: None,
+            },
+        ))
+        .unwrap();
+    assert_eq!(count.projected, "applied");
+    assert_eq!(on_hand(&r, bolt(), a01()), 0);
+}
+
+#[test]
+fn a_misread_gtin_is_reported_as_such() {
+    let (_dir, path) = temp();
+    let mut r = ready(&path);
+    let err = r
+        .record(&action(
+            "4006381333932",
+            Op::Receive {
+                to: "A-01".into(),
+                qty: 1,
+            },
+        ))
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_input");
+    assert!(err.to_string().contains("misread"), "{err}");
+}
+
+#[test]
+fn old_ledger_effects_are_pruned_once_no_entry_needs_them() {
+    let (_dir, path) = temp();
+    let mut r = ready(&path);
+    let key = StockKey {
+        product: bolt(),
+        location: a01(),
+        lot: None,
+    };
+    let effect = |ms: u64| {
+        let id = logiflow_core::MovementId::new_v7(ms, [3; 10]);
+        LedgerEffect {
+            movement: id,
+            key,
+            order: OrderKey { at: time(ms), id },
+            delta: 1,
+        }
+    };
+    let day = logiflow_replica::LEDGER_KEEP_MS as u64;
+    // With nothing pending, effects older than the keep window go at once.
+    let pulled = r
+        .apply_pull(&PullPage {
+            effects: vec![effect(START_MS - 2 * day), effect(START_MS - 1_000)],
+            server_time: time(START_MS),
+            ..empty_page()
+        })
+        .unwrap();
+    assert_eq!((pulled.effects, pulled.pruned), (2, 1));
+    // A pending entry from long ago keeps what occurred after it (the effect just
+    // before it goes, although it is inside the keep window).
+    let rec = r
+        .record(&action(
+            "BOLT-10",
+            Op::Receive {
+                to: "A-01".into(),
+                qty: 1,
+            },
+        ))
+        .unwrap();
+    let at = rec.movement.occurred_at.timestamp_millis() as u64;
+    let pulled = r
+        .apply_pull(&PullPage {
+            effects: vec![effect(at + 1)],
+            server_time: time(at + 3 * day),
+            ..empty_page()
+        })
+        .unwrap();
+    assert_eq!((pulled.effects, pulled.pruned), (1, 1));
+    let again = r
+        .apply_pull(&PullPage {
+            effects: vec![effect(at + 1)],
+            server_time: time(at + 3 * day),
+            ..empty_page()
+        })
+        .unwrap();
+    assert_eq!(
+        (again.effects, again.pruned),
+        (0, 0),
+        "the needed effect was kept"
+    );
+}
+
+#[test]
+fn the_replica_can_move_between_threads() {
+    // The desktop shell keeps it in shared state behind a mutex.
+    fn assert_send<T: Send>() {}
+    assert_send::<Replica>();
+}
