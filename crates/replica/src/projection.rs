@@ -18,9 +18,12 @@
 //!   [`logiflow_core::decide`] as a journal fact. Held entries are kept and retried, oldest
 //!   first, when a row they need rises or is counted ([`logiflow_core::retry_order`] and
 //!   [`logiflow_core::Decision::wakes`]), until nothing moves — as on the server.
+//!   An entry the server holds stays in the projection even after a pull carried that
+//!   outcome: the pulled rows hold nothing of it, and a later entry of this journal (a
+//!   count of its bin) may release or absorb it here before the server sees that entry.
 //! * Entries rejected, absorbed or superseded by the server have no effect and are left
-//!   out; so are entries whose outcome a pull has carried (`settled`), since the pulled
-//!   rows already include them.
+//!   out; so are applied entries whose outcome a pull has carried (`settled`), since the
+//!   pulled rows already include them.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 

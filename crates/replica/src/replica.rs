@@ -244,8 +244,9 @@ impl Replica {
         for result in &page.outcomes {
             // The page that carries an outcome also carries the rows it changed (see
             // `logiflow_core::sync`), so from now on the pulled state includes it.
-            let n = write_outcome(&tx, result, now, true)?;
-            applied.outcomes += n;
+            if write_outcome(&tx, result, now, true)? {
+                applied.outcomes += 1;
+            }
         }
         let offset = (page.server_time - now).num_milliseconds();
         tx.execute(
@@ -601,11 +602,10 @@ impl Replica {
         let tx = self.write()?;
         let mut written = 0;
         for result in &response.results {
-            let n = write_outcome(&tx, result, now, false)?;
-            if n == 0 {
+            if !write_outcome(&tx, result, now, false)? {
                 return Err(Error::UnknownMovement(result.movement.to_string()));
             }
-            written += n;
+            written += 1;
         }
         let offset = (response.server_time - now).num_milliseconds();
         tx.execute(
@@ -638,12 +638,14 @@ fn stamp_time(
     Ok(at)
 }
 
+/// Stores a movement's outcome; `settled` when a pull carried it. Returns whether the
+/// journal holds the movement.
 fn write_outcome(
     tx: &Transaction<'_>,
     result: &MovementResult,
     now: DateTime<Utc>,
     settled: bool,
-) -> Result<usize> {
+) -> Result<bool> {
     let detail = serde_json::to_string(result).map_err(Error::corrupt)?;
     let seq = i64::try_from(result.seq).map_err(Error::corrupt)?;
     let found: Option<i64> = optional(tx.query_row(
@@ -652,7 +654,7 @@ fn write_outcome(
         |r| r.get(0),
     ))?;
     match found {
-        None => return Ok(0),
+        None => return Ok(false),
         Some(s) if s != seq => {
             return Err(Error::corrupt(format!(
                 "the server reports movement {} at seq {}, the journal has it at {s}",
@@ -661,21 +663,24 @@ fn write_outcome(
         }
         Some(_) => {}
     }
-    Ok(tx
-        .prepare_cached(
-            "update journal set status = 'pushed', outcome = ?2, outcome_detail = ?3,
-                 flagged = ?4, settled = max(settled, ?5),
-                 pushed_at_ns = coalesce(pushed_at_ns, ?6)
-             where id = ?1",
-        )?
-        .execute(params![
-            result.movement.to_string(),
-            result.outcome.name(),
-            detail,
-            !result.flags.is_empty(),
-            settled,
-            ns(now)?
-        ])?)
+    // A pull's outcome is the latest word: a push response arriving after it (a re-push
+    // answered from the server's store) must not turn an outcome the pulled rows already
+    // include back into one the projection would apply a second time.
+    tx.prepare_cached(
+        "update journal set status = 'pushed', outcome = ?2, outcome_detail = ?3,
+             flagged = ?4, settled = max(settled, ?5),
+             pushed_at_ns = coalesce(pushed_at_ns, ?6)
+         where id = ?1 and (?5 or settled = 0)",
+    )?
+    .execute(params![
+        result.movement.to_string(),
+        result.outcome.name(),
+        detail,
+        !result.flags.is_empty(),
+        settled,
+        ns(now)?
+    ])?;
+    Ok(true)
 }
 
 /// Drops pulled ledger effects no journal entry can need: those before the oldest entry
@@ -688,7 +693,7 @@ fn prune_ledger(tx: &Transaction<'_>, server_time: DateTime<Utc>) -> Result<usiz
     // old rejection keep the whole ledger forever.
     let oldest: Option<i64> = tx.query_row(
         "select min(occurred_at_ns) from journal
-         where settled = 0 and (status = 'pending' or outcome = 'held')",
+         where (settled = 0 and status = 'pending') or outcome = 'held'",
         [],
         |r| r.get(0),
     )?;
@@ -950,7 +955,8 @@ fn flag_warning(flag: &Flag) -> Warning {
 fn project(conn: &Connection) -> Result<Projection> {
     let mut stmt = conn.prepare_cached(
         "select movement, status, outcome, outcome_detail from journal
-         where settled = 0 and (status = 'pending' or outcome in ('applied', 'held'))
+         where (settled = 0 and (status = 'pending' or outcome = 'applied'))
+            or outcome = 'held'
          order by device_seq",
     )?;
     let mut entries = Vec::new();

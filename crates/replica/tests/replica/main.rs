@@ -7,3 +7,4 @@ mod crash;
 mod engine;
 mod fixture;
 mod search;
+mod sim;
