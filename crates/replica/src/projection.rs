@@ -69,11 +69,26 @@ struct Engine {
     predicted: HashMap<MovementId, (Outcome, Vec<Flag>)>,
 }
 
+/// Adds an effect to a row's ledger, keeping it sorted by order key.
+fn book(
+    ledger: &mut BTreeMap<StockKey, Vec<(OrderKey, i64)>>,
+    key: StockKey,
+    at: OrderKey,
+    delta: i64,
+) {
+    let l = ledger.entry(key).or_default();
+    let i = l.partition_point(|(k, _)| *k <= at);
+    l.insert(i, (at, delta));
+}
+
 impl Engine {
     fn view(&self, key: StockKey, order: OrderKey) -> RowView {
         let row = self.rows.get(&key).copied().unwrap_or_default();
+        // Each row's ledger is kept sorted by order key, and journal entries mostly come
+        // in time order, so the effects after an entry are a short (usually empty) tail.
         let effects_after = self.ledger.get(&key).map_or(0, |l| {
-            l.iter().filter(|(k, _)| *k > order).map(|(_, d)| d).sum()
+            let from = l.partition_point(|(k, _)| *k <= order);
+            l[from..].iter().map(|(_, d)| d).sum()
         });
         RowView {
             key,
@@ -94,10 +109,7 @@ impl Engine {
     fn commit(&mut self, m: &Movement, d: Decision) {
         if let Outcome::Applied { effects } = &d.outcome {
             for e in effects.iter().filter(|e| !e.absorbed) {
-                self.ledger
-                    .entry(e.key)
-                    .or_default()
-                    .push((m.order_key(), e.delta));
+                book(&mut self.ledger, e.key, m.order_key(), e.delta);
             }
         }
         for u in &d.updates {
@@ -120,10 +132,7 @@ impl Engine {
             } else if e.delta > 0 {
                 wakes.push(e.key);
             }
-            self.ledger
-                .entry(e.key)
-                .or_default()
-                .push((m.order_key(), e.delta));
+            book(&mut self.ledger, e.key, m.order_key(), e.delta);
         }
         self.predicted.insert(
             m.id,
@@ -170,6 +179,10 @@ pub(crate) fn project(
     entries: &[Entry],
 ) -> Result<Projection, DecideError> {
     let pulled = rows.clone();
+    let mut ledger = ledger;
+    for l in ledger.values_mut() {
+        l.sort_by_key(|(k, _)| *k);
+    }
     let mut engine = Engine {
         rows,
         ledger,
