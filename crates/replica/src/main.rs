@@ -166,14 +166,24 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct ItemArgs {
-    /// The product: a scanned barcode or a SKU.
+    /// The product: a scanned barcode or a SKU (see --by).
     item: String,
+    /// How to read ITEM: scan (an exact barcode, else a SKU), sku or barcode.
+    #[arg(long, value_enum, default_value = "scan")]
+    by: ItemBy,
     /// The lot code (lot-tracked products).
     #[arg(long)]
     lot: Option<String>,
     /// The warehouse code, when a bin code exists in several warehouses.
     #[arg(long)]
     warehouse: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ItemBy {
+    Scan,
+    Sku,
+    Barcode,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -264,7 +274,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     message: format!("not a pull page: {e}"),
                 })?;
             let applied = replica
-                .apply_pull(&page)
+                .import_page(&page)
                 .context("failed to store the pull page")?;
             print(json, &applied, || {
                 format!(
@@ -405,7 +415,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn record(json: bool, replica: &mut Replica, item: ItemArgs, op: Op) -> anyhow::Result<()> {
     let action = Action {
-        item: ItemRef::Scan(item.item),
+        item: match item.by {
+            ItemBy::Scan => ItemRef::Scan(item.item),
+            ItemBy::Sku => ItemRef::Sku(item.item),
+            ItemBy::Barcode => ItemRef::Barcode(item.item),
+        },
         lot: item.lot,
         warehouse: item.warehouse,
         op,

@@ -109,10 +109,22 @@ impl Replica {
             .transaction_with_behavior(TransactionBehavior::Immediate)?)
     }
 
-    /// Stores a pull page — catalog, stock rows, ledger effects, outcomes of this
-    /// device's movements and the new cursor — in one transaction. Applying the same page
-    /// again changes nothing.
+    /// Stores a pull page just received from the server — catalog, stock rows, ledger
+    /// effects, outcomes of this device's movements and the new cursor — in one
+    /// transaction, and measures the clock offset from its `server_time`. Applying the
+    /// same page again changes nothing.
     pub fn apply_pull(&mut self, page: &PullPage) -> Result<PullApplied> {
+        self.store_page(page, true)
+    }
+
+    /// Stores a pull page read from a file (tests, demos, a snapshot carried on a USB
+    /// stick): as [`Replica::apply_pull`], but the page's `server_time` says nothing
+    /// about the clock now, so neither the clock offset nor the last pull time changes.
+    pub fn import_page(&mut self, page: &PullPage) -> Result<PullApplied> {
+        self.store_page(page, false)
+    }
+
+    fn store_page(&mut self, page: &PullPage, live: bool) -> Result<PullApplied> {
         let items = page.item_count();
         if items > PULL_PAGE_MAX {
             return Err(Error::PageTooLarge(items));
@@ -248,11 +260,19 @@ impl Replica {
                 applied.outcomes += 1;
             }
         }
-        let offset = (page.server_time - now).num_milliseconds();
         tx.execute(
-            "update sync_state set cursor = ?1, last_pull_at_ns = ?2, clock_offset_ms = ?3",
-            params![page.cursor.as_str(), ns(now)?, offset],
+            "update sync_state set cursor = ?1",
+            params![page.cursor.as_str()],
         )?;
+        if live {
+            // Half the round trip is ignored: a few hundred milliseconds at worst, far
+            // less than the drift of an unsynchronised device clock that this corrects.
+            let offset = (page.server_time - now).num_milliseconds();
+            tx.execute(
+                "update sync_state set last_pull_at_ns = ?1, clock_offset_ms = ?2",
+                params![ns(now)?, offset],
+            )?;
+        }
         applied.pruned = prune_ledger(&tx, page.server_time)?;
         tx.commit()?;
         Ok(applied)

@@ -168,7 +168,26 @@ fn validation_errors_exit_1_with_a_code() {
     assert_eq!(err["error"]["code"], "lot_required");
     let err = cli.json(&["ship", "BOLT-10", "--from", "Z1", "--qty", "1"], 1);
     assert_eq!(err["error"]["code"], "location_not_leaf");
-    assert_eq!(cli.json(&["status"], 0)["last_seq"], 0);
+    assert_eq!(
+        cli.json(&["status"], 0)["last_seq"],
+        0,
+        "nothing was recorded"
+    );
+    // A SKU given as a barcode is not looked up as a SKU.
+    let err = cli.json(
+        &[
+            "receive", "BOLT-10", "--by", "barcode", "--to", "A-01", "--qty", "1",
+        ],
+        1,
+    );
+    assert_eq!(err["error"]["code"], "unknown_product");
+    cli.json(
+        &[
+            "receive", "BOLT-10", "--by", "sku", "--to", "A-01", "--qty", "1",
+        ],
+        0,
+    );
+    assert_eq!(cli.json(&["status"], 0)["last_seq"], 1);
 }
 
 #[test]

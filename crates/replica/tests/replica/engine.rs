@@ -958,3 +958,48 @@ fn the_replica_can_move_between_threads() {
     fn assert_send<T: Send>() {}
     assert_send::<Replica>();
 }
+
+#[test]
+fn the_clock_offset_comes_from_live_pulls_only() {
+    let (_dir, path) = temp();
+    let mut r = ready(&path);
+    // A snapshot file from a week ago must not move this device's clock back a week.
+    let week_ms = 7 * 24 * 3_600_000;
+    r.import_page(&PullPage {
+        server_time: time(START_MS - week_ms),
+        cursor: Cursor::new("old"),
+        ..empty_page()
+    })
+    .unwrap();
+    let status = r.status().unwrap();
+    assert_eq!(status.cursor.as_deref(), Some("old"));
+    assert!(status.clock_offset_ms.abs() < 10_000, "{status:?}");
+    // A live pull whose server runs a minute ahead corrects the stamps by a minute.
+    let rec = r
+        .record(&action(
+            "BOLT-10",
+            Op::Receive {
+                to: "A-01".into(),
+                qty: 1,
+            },
+        ))
+        .unwrap();
+    let before = rec.movement.occurred_at;
+    r.apply_pull(&PullPage {
+        server_time: before + chrono::TimeDelta::seconds(61),
+        ..empty_page()
+    })
+    .unwrap();
+    let offset = r.status().unwrap().clock_offset_ms;
+    assert!((55_000..=61_000).contains(&offset), "offset {offset}");
+    let rec = r
+        .record(&action(
+            "BOLT-10",
+            Op::Receive {
+                to: "A-01".into(),
+                qty: 1,
+            },
+        ))
+        .unwrap();
+    assert!(rec.movement.occurred_at >= before + chrono::TimeDelta::seconds(60));
+}
