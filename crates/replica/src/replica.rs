@@ -360,6 +360,9 @@ impl Replica {
         };
 
         let facts = LocalCatalog::load(&tx, &movement)?;
+        // The day for lot expiry is taken in UTC: the replica has no time-zone database
+        // yet. For a journal fact expiry only raises a flag (never a refusal), so the
+        // difference is a flag raised or not in the hours around midnight.
         let flags = validate(&movement, Origin::Journal, &facts, occurred_at.date_naive())
             .map_err(Error::Rejected)?;
 
