@@ -1003,3 +1003,70 @@ fn the_clock_offset_comes_from_live_pulls_only() {
         .unwrap();
     assert!(rec.movement.occurred_at >= before + chrono::TimeDelta::seconds(60));
 }
+
+#[test]
+fn a_failing_migration_leaves_the_database_as_it_was() {
+    let (_dir, path) = temp();
+    // A table in the way makes the first migration fail half-way through its script.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("create table journal (x integer)")
+        .unwrap();
+    drop(conn);
+    let err = Replica::open(&path).unwrap_err();
+    assert_eq!(err.code(), "storage");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("pragma user_version", [], |r| r.get(0))
+        .unwrap();
+    let tables: i64 = conn
+        .query_row(
+            "select count(*) from sqlite_master where type = 'table'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        (version, tables),
+        (0, 1),
+        "nothing of the migration remains"
+    );
+}
+
+#[test]
+fn two_writers_on_one_file_keep_device_seq_gap_free() {
+    // The desktop app and a CLI may record on the same replica at once.
+    let (_dir, path) = temp();
+    drop(ready(&path));
+    let writers: Vec<_> = (0..2)
+        .map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                // Real randomness: two test clocks would hand out the same id bits.
+                let mut r =
+                    Replica::open_with_env(&path, Box::new(logiflow_replica::SystemEnv)).unwrap();
+                for _ in 0..25 {
+                    r.record(&action(
+                        "BOLT-10",
+                        Op::Receive {
+                            to: "A-02".into(),
+                            qty: 1,
+                        },
+                    ))
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let r = open(&path);
+    let seqs: Vec<u64> = r
+        .journal(&JournalFilter::default())
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
+    assert_eq!(on_hand(&r, bolt(), a02()), 50);
+}
