@@ -96,6 +96,9 @@ pub enum RejectCode {
     BeforeLatestCount,
     /// The row's quantity would leave the range of exact integers we keep.
     QuantityOverflow,
+    /// `occurred_at` has a finer precision than the microsecond (see
+    /// [`crate::stock::OrderKey`]).
+    TimePrecision,
 }
 
 impl RejectCode {
@@ -117,6 +120,7 @@ impl RejectCode {
             Self::InsufficientStock => "insufficient_stock",
             Self::BeforeLatestCount => "before_latest_count",
             Self::QuantityOverflow => "quantity_overflow",
+            Self::TimePrecision => "time_precision",
         }
     }
 }
@@ -332,6 +336,10 @@ fn locations(m: &Movement) -> Vec<LocationId> {
 /// Checks a movement against the catalog. `on_date` is the movement's date in its
 /// warehouse's time zone (for lot expiry).
 ///
+/// A time finer than the microsecond is refused (`time_precision`): the server stores
+/// microseconds, and a finer time could order two events differently on the device and
+/// on the server.
+///
 /// Structural errors (unknown product, lot or location; lot missing or superfluous;
 /// non-leaf location; a transfer to itself; a reason of the wrong sign) reject any
 /// movement. Deactivated products or locations and expired lots reject an online
@@ -345,6 +353,12 @@ pub fn validate(
 ) -> Result<Vec<Flag>, Rejection> {
     use RejectCode as C;
     let mut flags = Vec::new();
+    if m.occurred_at.timestamp_subsec_nanos() % 1_000 != 0 {
+        return Err(Rejection::new(
+            C::TimePrecision,
+            "occurred_at must be given to the microsecond at most",
+        ));
+    }
     let product = catalog
         .product(m.product)
         .ok_or_else(|| Rejection::new(C::UnknownProduct, "this product does not exist"))?;

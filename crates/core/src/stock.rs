@@ -26,6 +26,10 @@ pub struct StockKey {
 /// The position of an event in the one total order that every rule uses: the time it
 /// occurred, then its id to break ties. "Before" and "after" always mean this order, so
 /// equal timestamps are never ambiguous.
+///
+/// Times are kept to the **microsecond**, the precision of PostgreSQL's `timestamptz`:
+/// whoever stamps a movement truncates to it, and [`crate::validate`] refuses a finer
+/// time, so the device and the server always agree on the order.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]

@@ -1,0 +1,736 @@
+//! `cargo xtask test`: the one test command, and what CI runs.
+//!
+//! The steps run in order and the run stops at the first that fails. The last lines are
+//! a timing table and one `summary: N passed, M failed, K skipped` line, which CI reads.
+
+use std::io::IsTerminal;
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::packages::{self, Need};
+use crate::proc::{self, Stream};
+use crate::{pg, util};
+
+const HELP: &str = "\
+usage: cargo xtask test [--no-lint] [-- <test runner arguments>...]
+
+Runs, in order, stopping at the first step that fails:
+  packages     install missing system packages (apt, as root on Debian/Ubuntu; otherwise
+               prints the command to run)
+  build cache  wait for any other run using the shared build cache, and remove this
+               workspace's crates from it if another checkout built there last
+  fmt          cargo fmt --all -- --check
+  clippy       cargo clippy --workspace --all-targets -- -D warnings
+  postgres     start a throwaway PostgreSQL cluster, unless DATABASE_URL is set
+  rust tests   cargo nextest run --workspace (cargo test --workspace without nextest)
+  doc tests    cargo test --workspace --doc (nextest does not run doc tests)
+  ui unit      npm ci and npm test in ui/ (skipped until ui/package.json exists)
+  desktop e2e  the desktop end-to-end tests (skipped until the desktop app exists)
+then stops and deletes the throwaway cluster, prints a timing table and ends with one
+line: `summary: N passed, M failed, K skipped`. A step that fails before any test
+reports counts as one failure, so that line never reads as a pass when the run failed.
+
+options:
+  --no-lint    skip fmt and clippy
+  -h, --help   print this help
+
+Arguments after `--` go to `cargo nextest run` (or after `--` of `cargo test`), e.g.
+`cargo xtask test -- core::` runs only the tests whose name contains `core::`. With a
+filter the doc tests are skipped.
+
+environment:
+  DATABASE_URL      use this PostgreSQL (a superuser URL) instead of a throwaway one
+  KEEP_TEST_DB=1    keep the throwaway cluster after the run (for debugging); the next
+                    run removes it
+  CARGO_TARGET_DIR  where the inner cargo commands build; default ~/.cache/logiflow/target,
+                    outside the clone, so fresh clones on one machine share the compiled
+                    dependencies
+";
+
+/// The steps, in the order they run; the timing table lists them all.
+const STEPS: &[&str] = &[
+    "packages",
+    "build cache",
+    "fmt",
+    "clippy",
+    "postgres",
+    "rust tests",
+    "doc tests",
+    "ui unit",
+    "desktop e2e",
+];
+
+#[derive(Debug, Default)]
+struct Options {
+    lint: bool,
+    runner_args: Vec<String>,
+}
+
+fn parse_args(args: &[String]) -> Result<Option<Options>> {
+    let mut options = Options {
+        lint: true,
+        runner_args: Vec::new(),
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--no-lint" => options.lint = false,
+            "-h" | "--help" => return Ok(None),
+            "--" => {
+                options.runner_args = args.cloned().collect();
+                break;
+            }
+            other => bail!(
+                "unknown argument `{other}` (test runner arguments go after `--`; see cargo \
+                 xtask test --help)"
+            ),
+        }
+    }
+    Ok(Some(options))
+}
+
+/// Test counts, as the test runners report them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Counts {
+    passed: u64,
+    failed: u64,
+    skipped: u64,
+}
+
+impl Counts {
+    fn add(&mut self, other: Counts) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+    }
+}
+
+#[derive(Debug)]
+enum Status {
+    Ok,
+    Failed,
+    Skipped,
+}
+
+/// What a step did, when it did not fail.
+enum Done {
+    Ran,
+    Skipped(String),
+}
+
+#[derive(Debug)]
+struct Record {
+    name: &'static str,
+    status: Status,
+    elapsed: Duration,
+}
+
+/// The first failure: which step, why, and how to rerun it alone.
+#[derive(Debug)]
+struct Failure {
+    step: &'static str,
+    error: anyhow::Error,
+    rerun: Option<String>,
+    /// Whether the failure was counted as one because no test reported it.
+    counted_as_one: bool,
+}
+
+/// Marks that a step failed; the details are in [`Run::failure`].
+#[derive(Debug)]
+struct Stop;
+
+#[derive(Debug, Default)]
+struct Run {
+    records: Vec<Record>,
+    counts: Counts,
+    failure: Option<Failure>,
+}
+
+impl Run {
+    /// Runs one step, timing it. `rerun` is how to run the step alone, for the error
+    /// message.
+    fn step<T>(
+        &mut self,
+        name: &'static str,
+        rerun: Option<String>,
+        body: impl FnOnce(&mut Counts) -> Result<(T, Done)>,
+    ) -> Result<T, Stop> {
+        debug_assert!(STEPS.contains(&name));
+        eprintln!("\n==> {name}");
+        let started = Instant::now();
+        let mut counts = Counts::default();
+        let result = body(&mut counts);
+        let elapsed = started.elapsed();
+        self.counts.add(counts);
+        match result {
+            Ok((value, Done::Ran)) => {
+                self.records.push(Record {
+                    name,
+                    status: Status::Ok,
+                    elapsed,
+                });
+                Ok(value)
+            }
+            Ok((value, Done::Skipped(why))) => {
+                eprintln!("{name}: skipped: {why}");
+                self.records.push(Record {
+                    name,
+                    status: Status::Skipped,
+                    elapsed,
+                });
+                Ok(value)
+            }
+            Err(error) => {
+                // CI judges the run by the summary line: a failure no test runner counted
+                // (fmt, clippy, a build error) must still show there.
+                let counted_as_one = counts.failed == 0;
+                if counted_as_one {
+                    self.counts.failed += 1;
+                }
+                self.records.push(Record {
+                    name,
+                    status: Status::Failed,
+                    elapsed,
+                });
+                self.failure = Some(Failure {
+                    step: name,
+                    error,
+                    rerun,
+                    counted_as_one,
+                });
+                Err(Stop)
+            }
+        }
+    }
+
+    fn skip(&mut self, name: &'static str, why: &str) {
+        let _ = self.step(name, None, |_| Ok(((), Done::Skipped(why.to_owned()))));
+    }
+}
+
+pub fn main(args: &[String]) -> Result<ExitCode> {
+    let Some(options) = parse_args(args)? else {
+        print!("{HELP}");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let started = Instant::now();
+    let mut run = Run::default();
+    let _ = run_steps(&options, &mut run);
+    // Nothing may be printed after the summary line, and the cluster's messages come
+    // from run_steps, which has stopped it by now.
+    print_report(&run, started.elapsed());
+    Ok(if run.failure.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The database the tests use.
+enum Database {
+    /// DATABASE_URL from the environment, used as is.
+    FromEnv,
+    Throwaway(pg::Throwaway),
+}
+
+fn run_steps(options: &Options, run: &mut Run) -> Result<(), Stop> {
+    let use_env_db = std::env::var_os("DATABASE_URL").is_some_and(|url| !url.is_empty());
+    let mut needs = vec![Need::DesktopBuild, Need::DesktopE2e];
+    if !use_env_db {
+        needs.push(Need::Postgres);
+    }
+    run.step("packages", None, |_| {
+        packages::ensure(&needs).map(|()| ((), Done::Ran))
+    })?;
+
+    // Held until the run ends: see util::SharedTarget.
+    let target = run.step("build cache", None, |_| {
+        let target = util::claim_shared_target()?;
+        eprintln!("build cache: {}", target.dir.display());
+        Ok((target, Done::Ran))
+    })?;
+
+    if options.lint {
+        let fmt = fmt_command();
+        run.step("fmt", Some(util::display_command(&fmt)), |_| {
+            check_component("fmt", "rustfmt")?;
+            run_step_command(fmt)
+        })?;
+        let clippy = clippy_command(&target);
+        run.step("clippy", Some(util::display_command(&clippy)), |_| {
+            check_component("clippy", "clippy")?;
+            run_step_command(clippy)
+        })?;
+    } else {
+        run.skip("fmt", "--no-lint was given");
+        run.skip("clippy", "--no-lint was given");
+    }
+
+    let database = run.step("postgres", Some(rerun_tests(options)), |_| {
+        if use_env_db {
+            eprintln!("postgres: using DATABASE_URL from the environment");
+            return Ok((Database::FromEnv, Done::Ran));
+        }
+        Ok((Database::Throwaway(pg::Throwaway::start()?), Done::Ran))
+    })?;
+
+    let tests = test_steps(options, run, &target, &database);
+
+    if let Database::Throwaway(cluster) = database {
+        if keep_test_db() {
+            cluster.keep();
+        } else {
+            cluster.remove();
+        }
+    }
+    tests
+}
+
+fn test_steps(
+    options: &Options,
+    run: &mut Run,
+    target: &util::SharedTarget,
+    database: &Database,
+) -> Result<(), Stop> {
+    let database_url = match database {
+        Database::FromEnv => None,
+        Database::Throwaway(cluster) => Some(cluster.url()),
+    };
+    run.step("rust tests", Some(rerun_tests(options)), |counts| {
+        rust_tests(options, target, database_url.as_deref(), counts).map(|()| ((), Done::Ran))
+    })?;
+
+    if options.runner_args.is_empty() {
+        let doc = doc_test_command(target);
+        run.step("doc tests", Some(util::display_command(&doc)), |counts| {
+            run_cargo_test(doc, database_url.as_deref(), counts).map(|()| ((), Done::Ran))
+        })?;
+    } else {
+        run.skip("doc tests", "a test filter was given");
+    }
+
+    run.step(
+        "ui unit",
+        Some("cd ui && npm ci && npm test".to_owned()),
+        ui_unit,
+    )?;
+    run.step("desktop e2e", None, |_| desktop_e2e())?;
+    Ok(())
+}
+
+fn keep_test_db() -> bool {
+    std::env::var("KEEP_TEST_DB").is_ok_and(|value| !value.is_empty() && value != "0")
+}
+
+fn rerun_tests(options: &Options) -> String {
+    if options.runner_args.is_empty() {
+        "cargo xtask test --no-lint (add `-- <name>` to run only the tests whose name contains it)"
+            .to_owned()
+    } else {
+        format!(
+            "cargo xtask test --no-lint -- {}",
+            options.runner_args.join(" ")
+        )
+    }
+}
+
+fn fmt_command() -> Command {
+    let mut cmd = util::cargo();
+    cmd.args(["fmt", "--all", "--", "--check"]);
+    cmd
+}
+
+fn clippy_command(target: &util::SharedTarget) -> Command {
+    let mut cmd = util::cargo_in(target);
+    cmd.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    color_cargo(&mut cmd);
+    cmd
+}
+
+fn doc_test_command(target: &util::SharedTarget) -> Command {
+    let mut cmd = util::cargo_in(target);
+    cmd.args(["test", "--workspace", "--doc"]);
+    color_cargo(&mut cmd);
+    cmd
+}
+
+/// Keeps cargo's colours when we are on a terminal even though we pipe its output.
+fn color_cargo(cmd: &mut Command) {
+    if std::io::stderr().is_terminal() {
+        cmd.env("CARGO_TERM_COLOR", "always");
+    }
+}
+
+/// Fails early with the fix when a rustup component is missing.
+fn check_component(subcommand: &str, component: &str) -> Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let ok = Command::new(cargo)
+        .args([subcommand, "--version"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !ok {
+        bail!("cargo {subcommand} is not installed: run `rustup component add {component}`");
+    }
+    Ok(())
+}
+
+fn run_step_command(mut cmd: Command) -> Result<((), Done)> {
+    let status = proc::run(&mut cmd)?;
+    if !status.success() {
+        bail!("`{}` failed ({status})", util::display_command(&cmd));
+    }
+    Ok(((), Done::Ran))
+}
+
+fn nextest_available() -> bool {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    Command::new(cargo)
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+fn rust_tests(
+    options: &Options,
+    target: &util::SharedTarget,
+    database_url: Option<&str>,
+    counts: &mut Counts,
+) -> Result<()> {
+    if !nextest_available() {
+        eprintln!("rust tests: cargo-nextest is not installed, falling back to cargo test");
+        let mut cmd = util::cargo_in(target);
+        cmd.args(["test", "--workspace", "--no-fail-fast"]);
+        if !options.runner_args.is_empty() {
+            cmd.arg("--").args(&options.runner_args);
+        }
+        color_cargo(&mut cmd);
+        return run_cargo_test(cmd, database_url, counts);
+    }
+    let mut cmd = util::cargo_in(target);
+    // --no-fail-fast: CI wants every failure of a run, not the first.
+    cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
+    if std::io::stderr().is_terminal() {
+        cmd.args(["--color", "always"]);
+        color_cargo(&mut cmd);
+    }
+    cmd.args(&options.runner_args);
+    if let Some(url) = database_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    let mut summary = None;
+    let status = proc::run_tee(&mut cmd, Stream::Stderr, |line| {
+        if let Some(counts) = parse_nextest_summary(line) {
+            summary = Some(counts);
+        }
+    })?;
+    if let Some(summary) = summary {
+        counts.add(summary);
+    }
+    if !status.success() {
+        match summary {
+            Some(_) => bail!("some tests failed ({status})"),
+            None => bail!(
+                "`{}` failed ({status}) before reporting any test result",
+                util::display_command(&cmd)
+            ),
+        }
+    }
+    if summary.is_none() {
+        bail!("failed to find nextest's `Summary` line in its output: the counts would be wrong");
+    }
+    Ok(())
+}
+
+/// Runs a `cargo test` command, summing the `test result:` lines of its output.
+fn run_cargo_test(mut cmd: Command, database_url: Option<&str>, counts: &mut Counts) -> Result<()> {
+    if let Some(url) = database_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    let mut seen = false;
+    let status = proc::run_tee(&mut cmd, Stream::Stdout, |line| {
+        if let Some(result) = parse_libtest_result(line) {
+            counts.add(result);
+            seen = true;
+        }
+    })?;
+    if !status.success() {
+        bail!("`{}` failed ({status})", util::display_command(&cmd));
+    }
+    if !seen {
+        bail!("failed to find any `test result:` line in the output: the counts would be wrong");
+    }
+    Ok(())
+}
+
+/// nextest's final line: `Summary [   0.150s] 2 tests run: 1 passed, 1 failed, 1 skipped`.
+/// The list may also hold `N exec failed` and `N timed out` (failures), and details in
+/// parentheses (`1 passed (1 slow)`), which are already counted.
+fn parse_nextest_summary(line: &str) -> Option<Counts> {
+    let rest = line.trim_start().strip_prefix("Summary [")?;
+    let (_, list) = rest.split_once(" run: ")?;
+    let mut outside_parens = String::new();
+    let mut depth = 0_u32;
+    for c in list.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => outside_parens.push(c),
+            _ => {}
+        }
+    }
+    let mut counts = Counts::default();
+    for item in outside_parens.split(',') {
+        let (number, label) = item.trim().split_once(' ')?;
+        let number: u64 = number.parse().ok()?;
+        match label.trim() {
+            "passed" => counts.passed += number,
+            "failed" | "exec failed" | "timed out" => counts.failed += number,
+            "skipped" => counts.skipped += number,
+            _ => {}
+        }
+    }
+    Some(counts)
+}
+
+/// libtest's `test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 2 filtered out;
+/// finished in 0.00s`. Ignored and filtered-out tests count as skipped, as nextest
+/// counts them.
+fn parse_libtest_result(line: &str) -> Option<Counts> {
+    let rest = line.trim().strip_prefix("test result: ")?;
+    let (_, list) = rest.split_once(". ")?;
+    let mut counts = Counts::default();
+    for item in list.split(';') {
+        let Some((number, label)) = item.trim().split_once(' ') else {
+            continue;
+        };
+        let Ok(number) = number.parse::<u64>() else {
+            continue;
+        };
+        match label {
+            "passed" => counts.passed += number,
+            "failed" => counts.failed += number,
+            "ignored" | "filtered out" => counts.skipped += number,
+            _ => {}
+        }
+    }
+    Some(counts)
+}
+
+/// Vitest's `      Tests  1 failed | 2 passed | 1 skipped (4)`.
+fn parse_vitest_tests(line: &str) -> Option<Counts> {
+    let rest = line.trim().strip_prefix("Tests ")?;
+    let list = rest.split_once('(').map_or(rest, |(list, _)| list);
+    let mut counts = Counts::default();
+    for item in list.split('|') {
+        let (number, label) = item.trim().split_once(' ')?;
+        let number: u64 = number.parse().ok()?;
+        match label.trim() {
+            "passed" => counts.passed += number,
+            "failed" => counts.failed += number,
+            "skipped" | "todo" => counts.skipped += number,
+            _ => {}
+        }
+    }
+    Some(counts)
+}
+
+/// The front-end's unit tests (Vitest), once the desktop issue adds `ui/package.json`
+/// with a `test` script that runs them once (`vitest run`).
+fn ui_unit(counts: &mut Counts) -> Result<((), Done)> {
+    let ui = util::project_root().join("ui");
+    if !ui.join("package.json").exists() {
+        return Ok((
+            (),
+            Done::Skipped(
+                "ui/package.json does not exist yet (the desktop issue adds the front-end)".into(),
+            ),
+        ));
+    }
+    packages::require_program("npm", "install Node.js 20 or newer")?;
+    let mut ci = Command::new("npm");
+    ci.arg("ci").current_dir(&ui);
+    run_step_command(ci)?;
+    let mut test = Command::new("npm");
+    test.arg("test").current_dir(&ui).env("CI", "true");
+    let mut seen = None;
+    let status = proc::run_tee(&mut test, Stream::Stdout, |line| {
+        if let Some(found) = parse_vitest_tests(line) {
+            seen = Some(found);
+        }
+    })?;
+    if let Some(found) = seen {
+        counts.add(found);
+    }
+    if !status.success() {
+        bail!("`npm test` in ui/ failed ({status})");
+    }
+    seen.context("failed to find Vitest's `Tests` line in the output of `npm test`: the counts would be wrong")?;
+    Ok(((), Done::Ran))
+}
+
+/// The desktop end-to-end tests: a hook for the desktop issue, which wires them here
+/// (under xvfb with webkit2gtk-driver, see `Need::DesktopE2e`).
+fn desktop_e2e() -> Result<((), Done)> {
+    let why = if util::project_root().join("ui/package.json").exists() {
+        "not wired yet: the desktop issue adds them here (xtask/src/test.rs, desktop_e2e)"
+    } else {
+        "ui/package.json does not exist yet (the desktop issue adds the app and its E2E tests)"
+    };
+    Ok(((), Done::Skipped(why.to_owned())))
+}
+
+fn print_report(run: &Run, total: Duration) {
+    use std::io::Write;
+    let _ = std::io::stderr().flush();
+    if let Some(failure) = &run.failure {
+        println!();
+        println!("error: step `{}` failed: {:#}", failure.step, failure.error);
+        if let Some(rerun) = &failure.rerun {
+            println!("rerun it alone with: {rerun}");
+        }
+        if failure.counted_as_one {
+            println!("(no test runner counted this failure, so it counts as 1 failed below)");
+        }
+    }
+    println!();
+    println!("{:<13}{:<9}{:>8}", "step", "result", "time");
+    for name in STEPS {
+        match run.records.iter().find(|record| record.name == *name) {
+            Some(record) => {
+                let status = match record.status {
+                    Status::Ok => "ok",
+                    Status::Failed => "FAILED",
+                    Status::Skipped => "skipped",
+                };
+                println!(
+                    "{:<13}{:<9}{:>7.1}s",
+                    record.name,
+                    status,
+                    record.elapsed.as_secs_f64()
+                );
+            }
+            None => println!("{name:<13}{:<9}{:>8}", "not run", "-"),
+        }
+    }
+    println!("{:<13}{:<9}{:>7.1}s", "total", "", total.as_secs_f64());
+    println!(
+        "summary: {} passed, {} failed, {} skipped",
+        run.counts.passed, run.counts.failed, run.counts.skipped
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(passed: u64, failed: u64, skipped: u64) -> Counts {
+        Counts {
+            passed,
+            failed,
+            skipped,
+        }
+    }
+
+    #[test]
+    fn parses_nextest_summaries() {
+        let cases = [
+            (
+                "     Summary [   0.150s] 2 tests run: 1 passed, 1 failed, 1 skipped",
+                counts(1, 1, 1),
+            ),
+            (
+                "     Summary [   0.012s] 5 tests run: 5 passed, 0 skipped",
+                counts(5, 0, 0),
+            ),
+            (
+                "     Summary [  61.000s] 9 tests run: 6 passed (2 slow, 1 flaky), 1 failed (1 due to being leaky), 1 exec failed, 1 timed out, 3 skipped",
+                counts(6, 3, 3),
+            ),
+            (
+                "     Summary [   1.000s] 3/20 tests run: 2 passed, 1 failed, 0 skipped",
+                counts(2, 1, 0),
+            ),
+            (
+                "     Summary [   0.000s] 1 test run: 1 passed, 0 skipped",
+                counts(1, 0, 0),
+            ),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(parse_nextest_summary(line), Some(expected), "{line}");
+        }
+        assert_eq!(
+            parse_nextest_summary("        PASS [   0.004s] xtask tidy"),
+            None
+        );
+        assert_eq!(parse_nextest_summary("test Summary [x] of nothing"), None);
+    }
+
+    #[test]
+    fn parses_libtest_results() {
+        assert_eq!(
+            parse_libtest_result(
+                "test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 2 filtered out; finished in 0.00s"
+            ),
+            Some(counts(3, 0, 3))
+        );
+        assert_eq!(
+            parse_libtest_result(
+                "test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s"
+            ),
+            Some(counts(1, 1, 0))
+        );
+        assert_eq!(parse_libtest_result("running 3 tests"), None);
+    }
+
+    #[test]
+    fn parses_vitest_totals() {
+        assert_eq!(
+            parse_vitest_tests("      Tests  3 passed (3)"),
+            Some(counts(3, 0, 0))
+        );
+        assert_eq!(
+            parse_vitest_tests("      Tests  1 failed | 2 passed | 1 skipped | 1 todo (5)"),
+            Some(counts(2, 1, 2))
+        );
+        assert_eq!(parse_vitest_tests(" Test Files  1 passed (1)"), None);
+    }
+
+    #[test]
+    fn parses_arguments() {
+        let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let options = parse_args(&args(&["--no-lint", "--", "core::", "--exact"]))
+            .unwrap()
+            .unwrap();
+        assert!(!options.lint);
+        assert_eq!(options.runner_args, ["core::", "--exact"]);
+        assert!(parse_args(&args(&["--help"])).unwrap().is_none());
+        assert!(parse_args(&args(&["core::"])).is_err());
+    }
+
+    #[test]
+    fn a_failing_step_without_test_counts_counts_as_one_failure() {
+        let mut run = Run::default();
+        let result = run.step("fmt", Some("cargo fmt".into()), |_| -> Result<((), Done)> {
+            bail!("not formatted")
+        });
+        assert!(result.is_err());
+        assert_eq!(run.counts, counts(0, 1, 0));
+
+        let mut run = Run::default();
+        let result = run.step("rust tests", None, |c| -> Result<((), Done)> {
+            c.add(counts(4, 2, 0));
+            bail!("some tests failed")
+        });
+        assert!(result.is_err());
+        assert_eq!(run.counts, counts(4, 2, 0));
+    }
+}
