@@ -8,6 +8,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod cli;
+mod concurrency;
 mod cross_tenant;
 mod ops;
 mod settings;
