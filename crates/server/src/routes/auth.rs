@@ -8,6 +8,8 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as URL_SAFE;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -121,6 +123,11 @@ pub async fn login(
         || tokens::dummy_hash().to_owned(),
         |(_, u)| u.password_hash.clone(),
     );
+    // No account has a longer password (see users::PASSWORD_LEN_MAX); refusing before
+    // hashing keeps huge bodies from buying argon2 time.
+    if req.password.chars().count() > crate::routes::users::PASSWORD_LEN_MAX {
+        return Err(ApiError::InvalidCredentials);
+    }
     let password = req.password;
     let verified = tokio::task::spawn_blocking(move || tokens::verify_password(&password, &hash))
         .await
@@ -154,9 +161,6 @@ fn session_entry(action: &str, session_id: Uuid) -> audit_log::Entry<'_> {
         after: None,
     }
 }
-
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as URL_SAFE;
 
 /// Issues an access token and a new refresh token of `session_id`.
 async fn issue(
