@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -112,6 +113,10 @@ pub fn router(state: AppState) -> Router {
     // Only matched routes are measured, by template, so paths with ids do not explode
     // the label space.
     .route_layer(axum::middleware::from_fn(telemetry::track))
+    .layer(axum::middleware::from_fn_with_state(
+        Duration::from_millis(state.config.request_timeout_ms),
+        timeout,
+    ))
     .fallback(|| async { ApiError::NotFound.into_response() })
     .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })
     .layer(DefaultBodyLimit::max(body_limit))
@@ -137,6 +142,19 @@ pub fn router(state: AppState) -> Router {
     )
     .layer(SetRequestIdLayer::new(REQUEST_ID, MakeV7))
     .with_state(state)
+}
+
+/// Abandons a request after the configured time. Dropping the handler's future drops
+/// its transaction, which rolls back: a timed-out write changed nothing.
+async fn timeout(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
 }
 
 /// Why the server could not start.

@@ -61,6 +61,9 @@ pub struct Config {
     pub login_attempts_per_address_per_minute: u32,
     /// Maximum connections of the request pool.
     pub db_max_connections: u32,
+    /// Longest a request may take; past it the handler is dropped (its transaction rolls
+    /// back) and the client gets `503 timeout`.
+    pub request_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -77,6 +80,7 @@ impl Default for Config {
             login_attempts_per_account_per_minute: 10,
             login_attempts_per_address_per_minute: 60,
             db_max_connections: 20,
+            request_timeout_ms: 30_000,
         }
     }
 }
@@ -96,6 +100,7 @@ struct FileConfig {
     login_attempts_per_account_per_minute: Option<u32>,
     login_attempts_per_address_per_minute: Option<u32>,
     db_max_connections: Option<u32>,
+    request_timeout_ms: Option<u64>,
 }
 
 /// Why the configuration could not be loaded.
@@ -150,7 +155,8 @@ impl Config {
             body_limit_bytes,
             login_attempts_per_account_per_minute,
             login_attempts_per_address_per_minute,
-            db_max_connections
+            db_max_connections,
+            request_timeout_ms
         );
         if f.app_database_url.is_some() {
             self.app_database_url = f.app_database_url;
@@ -199,6 +205,7 @@ impl Config {
             login_attempts_per_account_per_minute => "LOGIFLOW_LOGIN_ATTEMPTS_PER_ACCOUNT_PER_MINUTE",
             login_attempts_per_address_per_minute => "LOGIFLOW_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE",
             db_max_connections => "LOGIFLOW_DB_MAX_CONNECTIONS",
+            request_timeout_ms => "LOGIFLOW_REQUEST_TIMEOUT_MS",
         );
         Ok(())
     }
@@ -220,6 +227,9 @@ impl Config {
             || self.login_attempts_per_address_per_minute == 0
         {
             return Err(invalid("login_attempts_per_*", "must be positive"));
+        }
+        if self.request_timeout_ms == 0 {
+            return Err(invalid("request_timeout_ms", "must be positive"));
         }
         if let Some(s) = &self.jwt_secret {
             if s.expose().len() < 32 {

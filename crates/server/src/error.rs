@@ -40,6 +40,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// The route exists but not with this method (405).
     MethodNotAllowed,
+    /// The request took longer than the server allows; nothing was committed (503).
+    Timeout,
     /// The server failed; details are in its log under the request id (500).
     Internal,
 }
@@ -102,6 +104,8 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("method not allowed on this route")]
     MethodNotAllowed,
+    #[error("the request took too long and was abandoned; nothing was changed")]
+    Timeout,
     #[error("internal error: {0}")]
     Internal(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -171,6 +175,7 @@ impl ApiError {
                 C::MethodNotAllowed,
                 "method not allowed",
             ),
+            E::Timeout => (StatusCode::SERVICE_UNAVAILABLE, C::Timeout, "timeout"),
             E::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 C::Internal,

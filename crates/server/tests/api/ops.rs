@@ -172,3 +172,28 @@ async fn internal_errors_answer_a_generic_problem() {
     let detail = v["detail"].as_str().unwrap();
     assert!(!detail.contains("locale"), "no internals leak: {detail}");
 }
+
+#[tokio::test]
+async fn requests_past_the_timeout_are_abandoned() {
+    // A zero budget: whatever waits on the database is abandoned at its first wait, so
+    // this does not depend on how fast the machine is.
+    let app = spawn_app_with(|c| c.request_timeout_ms = 0).await;
+    let now = chrono::Utc::now().timestamp();
+    let token = sign(
+        &logiflow_server::auth::tokens::Claims {
+            sub: uuid::Uuid::now_v7(),
+            tid: uuid::Uuid::now_v7(),
+            role: "admin".into(),
+            sid: uuid::Uuid::now_v7(),
+            jti: uuid::Uuid::now_v7(),
+            iat: now,
+            exp: now + 60,
+        },
+        JWT_SECRET,
+    );
+    let r = app.get("/v1/me", &token).await;
+    problem(r, StatusCode::SERVICE_UNAVAILABLE, "timeout").await;
+    // What needs no waiting still answers.
+    let r = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
