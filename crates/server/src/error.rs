@@ -205,9 +205,16 @@ impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &e {
             if db.is_unique_violation() {
-                if let Some(detail) = db.constraint().and_then(conflict_detail) {
-                    return ApiError::Conflict(detail.to_owned());
-                }
+                // A constraint without a mapped message still is a conflict, not a failure;
+                // its name stays in the log rather than in the answer.
+                let detail = db
+                    .constraint()
+                    .and_then(conflict_detail)
+                    .unwrap_or_else(|| {
+                        tracing::warn!(constraint = ?db.constraint(), "unmapped unique violation");
+                        "a resource with the same unique key exists"
+                    });
+                return ApiError::Conflict(detail.to_owned());
             }
         }
         ApiError::Internal(Box::new(e))
