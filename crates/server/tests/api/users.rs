@@ -335,3 +335,35 @@ async fn idempotency_key_replays_the_same_answer_and_refuses_another_body() {
     let v: Value = r.json().await.unwrap();
     assert_ne!(v["id"], first["id"]);
 }
+
+#[tokio::test]
+async fn idempotency_keys_expire_after_a_day() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    let send = |email: &'static str| {
+        app.client
+            .post(app.url("/v1/users"))
+            .header("authorization", bearer(&t.token))
+            .header("idempotency-key", "old")
+            .json(&new_user(email))
+            .send()
+    };
+    assert_eq!(
+        send("a@acme.example").await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    sqlx::query("update idempotency_key set created_at = now() - interval '25 hours'")
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    // Forgotten: the same key with another body is a new request, not a reuse.
+    assert_eq!(
+        send("b@acme.example").await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    let kept: i64 = sqlx::query_scalar("select count(*) from idempotency_key")
+        .fetch_one(&app.owner)
+        .await
+        .unwrap();
+    assert_eq!(kept, 1, "the expired record was pruned");
+}
