@@ -9,11 +9,14 @@
 //! * [`qty`] — exact integer quantities.
 //! * [`codes`] — validated SKUs, barcodes, location and lot codes.
 //! * [`movement`] and [`stock`] — movements, stock rows and the total order of events.
+//! * [`engine`] — rows, ledger and held movements in memory, driven by the rules with
+//!   the automatic retry of held movements (the model server, the replica's projection).
 //! * [`replay`] — the decision on each movement: applied, held, rejected, absorbed or
 //!   superseded, with flags; and which held movements to retry.
 //! * [`sync`] — the push/pull wire contract between a device and the server.
 
 pub mod codes;
+pub mod engine;
 pub mod ids;
 pub mod movement;
 pub mod qty;
@@ -22,6 +25,7 @@ pub mod stock;
 pub mod sync;
 
 pub use codes::{Barcode, CodeError, LocationCode, LotCode, Sku};
+pub use engine::Engine;
 pub use ids::{DeviceId, LocationId, LotId, MovementId, ProductId, TenantId, UserId, WarehouseId};
 pub use movement::{AdjustReason, DeviceStamp, LineRef, Movement, MovementKind, Origin, Side};
 pub use qty::{Delta, PositiveQty, QTY_MAX, Qty, QtyError};

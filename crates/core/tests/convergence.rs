@@ -19,7 +19,7 @@
 //! `LOGIFLOW_SIM_CASES` sets the number of scenarios (default 2,000).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, TimeZone, Utc};
 use logiflow_core::*;
@@ -29,13 +29,11 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
-/// The model server: what PostgreSQL holds, without the SQL.
+/// The model server: what PostgreSQL holds, without the SQL — the core's [`Engine`]
+/// plus the push bookkeeping (outcomes, next expected `device_seq`).
 #[derive(Default)]
 struct Server {
-    rows: BTreeMap<StockKey, StockRow>,
-    /// Applied effects per row with their order key (count adjustments included).
-    ledger: BTreeMap<StockKey, Vec<(OrderKey, i64)>>,
-    held: BTreeMap<MovementId, (Movement, HeldRef)>,
+    engine: Engine,
     outcomes: HashMap<MovementId, &'static str>,
     next_seq: HashMap<DeviceId, u64>,
     went_negative: bool,
@@ -43,43 +41,16 @@ struct Server {
 }
 
 impl Server {
-    fn view(&self, key: StockKey, order: OrderKey) -> RowView {
-        let row = self.rows.get(&key).copied().unwrap_or_default();
-        let effects_after = self
-            .ledger
-            .get(&key)
-            .map(|l| l.iter().filter(|(k, _)| *k > order).map(|(_, d)| d).sum())
-            .unwrap_or(0);
-        RowView {
-            key,
-            row,
-            effects_after,
-        }
-    }
-
-    fn views(&self, m: &Movement) -> Vec<RowView> {
-        m.keys()
-            .into_iter()
-            .map(|k| self.view(k, m.order_key()))
-            .collect()
-    }
-
-    fn commit(&mut self, m: &Movement, d: &Decision) {
-        if let Outcome::Applied { effects } = &d.outcome {
-            for e in effects.iter().filter(|e| !e.absorbed) {
-                self.ledger
-                    .entry(e.key)
-                    .or_default()
-                    .push((m.order_key(), e.delta));
+    fn record(&mut self, decisions: &[(Movement, Decision)]) {
+        for (m, d) in decisions {
+            if matches!(d.outcome, Outcome::Held(_)) && !self.outcomes.contains_key(&m.id) {
+                self.ever_held += 1;
             }
-        }
-        for u in &d.updates {
-            self.rows.insert(u.key, u.row);
-            if u.row.on_hand < 0 {
+            if d.updates.iter().any(|u| u.row.on_hand < 0) {
                 self.went_negative = true;
             }
+            self.outcomes.insert(m.id, d.outcome.name());
         }
-        self.outcomes.insert(m.id, d.outcome.name());
     }
 
     /// `POST /v1/sync/push`: a batch of one device's journal, in `device_seq` order.
@@ -97,63 +68,32 @@ impl Server {
                 ));
             }
             *next += 1;
-            let d = decide(m, Origin::Journal, &self.views(m)).map_err(|e| e.to_string())?;
-            if let Outcome::Held(h) = d.outcome {
-                self.hold(m, h);
-            } else {
-                self.commit(m, &d);
-                self.settle(d.wakes);
-            }
+            let decisions = self
+                .engine
+                .submit(m, Origin::Journal)
+                .map_err(|e| e.to_string())?;
+            self.record(&decisions);
         }
         Ok(())
     }
 
-    fn hold(&mut self, m: &Movement, h: Hold) {
-        self.ever_held += 1;
-        self.outcomes.insert(m.id, "held");
-        let r = HeldRef {
-            id: m.id,
-            order: m.order_key(),
-            waiting_on: h.waiting_on,
-        };
-        self.held.insert(m.id, (*m, r));
-    }
-
-    /// Retries held movements on every woken row until nothing moves (DESIGN §5.3).
-    fn settle(&mut self, wakes: Vec<StockKey>) {
-        let mut queue: VecDeque<StockKey> = wakes.into();
-        while let Some(key) = queue.pop_front() {
-            let ids = retry_order(self.held.values().map(|(_, r)| r), &key);
-            for id in ids {
-                let (m, _) = self.held[&id];
-                let d = decide(&m, Origin::Journal, &self.views(&m)).expect("rows loaded");
-                match d.outcome {
-                    Outcome::Held(h) => self.held.get_mut(&id).unwrap().1.waiting_on = h.waiting_on,
-                    _ => {
-                        self.held.remove(&id);
-                        self.commit(&m, &d);
-                        queue.extend(d.wakes);
-                    }
-                }
-            }
-        }
-    }
-
     fn online(&mut self, m: &Movement) -> Decision {
-        let d = decide(m, Origin::Online, &self.views(m)).expect("rows loaded");
-        if !matches!(d.outcome, Outcome::Rejected(_)) {
-            self.commit(m, &d);
-            self.settle(d.wakes.clone());
+        let decisions = self.engine.submit(m, Origin::Online).expect("rows loaded");
+        // A refused intent is answered at once and leaves no trace; the check that no
+        // journal movement ends rejected must not see it.
+        if !matches!(decisions[0].1.outcome, Outcome::Rejected(_)) {
+            self.record(&decisions);
         }
-        d
+        decisions[0].1.clone()
+    }
+
+    fn row(&self, key: &StockKey) -> StockRow {
+        self.engine.row(key)
     }
 
     fn check_ledger(&self) -> Result<(), String> {
-        for (key, row) in &self.rows {
-            let sum: i64 = self
-                .ledger
-                .get(key)
-                .map_or(0, |l| l.iter().map(|(_, d)| d).sum());
+        for (key, row) in self.engine.rows() {
+            let sum = self.engine.ledger_sum(key);
             if sum != row.on_hand {
                 return Err(format!(
                     "ledger: row {} holds {} but its effects sum to {sum}",
@@ -476,10 +416,11 @@ impl Sim {
             },
             2 => {
                 // A sales order allocates stock (not a movement: it changes `allocated`).
-                let row = self.server.rows.get(&key).copied().unwrap_or_default();
+                let mut row = self.server.row(&key);
                 if row.available() > 0 {
                     let a = self.qty(row.available());
-                    self.server.rows.entry(key).or_default().allocated += a;
+                    row.allocated += a;
+                    self.server.engine.set_row(key, row);
                     *self.allocated.entry(key).or_default() += a;
                     self.trace.push(format!("allocate {a} on {}", name(&key)));
                 }
@@ -495,7 +436,7 @@ impl Sim {
         let before: Vec<(StockKey, i64)> = m
             .keys()
             .iter()
-            .map(|k| (*k, self.server.rows.get(k).map_or(0, |r| r.on_hand)))
+            .map(|k| (*k, self.server.row(k).on_hand))
             .collect();
         let d = self.server.online(&m);
         self.trace.push(format!(
@@ -605,16 +546,16 @@ impl Sim {
 
     fn verify(&self) -> Result<(), String> {
         self.server.check_ledger()?;
-        if let Some((_, (m, r))) = self.server.held.iter().next() {
+        if let Some((m, r)) = self.server.engine.held().next() {
             return Err(format!(
                 "{} movement(s) left held, e.g. {:?} waiting on {}",
-                self.server.held.len(),
+                self.server.engine.held().count(),
                 m.kind,
                 name(&r.waiting_on)
             ));
         }
         for key in &self.keys {
-            let server = self.server.rows.get(key).map_or(0, |r| r.on_hand);
+            let server = self.server.row(key).on_hand;
             if server != self.truth[key] {
                 return Err(format!(
                     "row {} is {server} on the server but {} physically",

@@ -25,11 +25,11 @@
 //!   out; so are applied entries whose outcome a pull has carried (`settled`), since the
 //!   pulled rows already include them.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 
 use logiflow_core::{
-    DecideError, Decision, Effect, Flag, HeldRef, Movement, MovementId, MovementKind, OrderKey,
-    Origin, Outcome, RowView, StockKey, StockRow, decide, retry_order,
+    DecideError, Decision, Effect, Engine, Flag, Movement, MovementId, OrderKey, Origin, Outcome,
+    StockKey, StockRow,
 };
 
 /// What the replica knows of an unsettled entry's fate on the server.
@@ -61,167 +61,51 @@ pub(crate) struct Projection {
     pub predicted: HashMap<MovementId, (Outcome, Vec<Flag>)>,
 }
 
-#[derive(Debug)]
-struct Engine {
-    rows: BTreeMap<StockKey, StockRow>,
-    ledger: BTreeMap<StockKey, Vec<(OrderKey, i64)>>,
-    held: BTreeMap<MovementId, (Movement, HeldRef)>,
-    predicted: HashMap<MovementId, (Outcome, Vec<Flag>)>,
-}
-
-/// Adds an effect to a row's ledger, keeping it sorted by order key.
-fn book(
-    ledger: &mut BTreeMap<StockKey, Vec<(OrderKey, i64)>>,
-    key: StockKey,
-    at: OrderKey,
-    delta: i64,
-) {
-    let l = ledger.entry(key).or_default();
-    let i = l.partition_point(|(k, _)| *k <= at);
-    l.insert(i, (at, delta));
-}
-
-impl Engine {
-    fn view(&self, key: StockKey, order: OrderKey) -> RowView {
-        let row = self.rows.get(&key).copied().unwrap_or_default();
-        // Each row's ledger is kept sorted by order key, and journal entries mostly come
-        // in time order, so the effects after an entry are a short (usually empty) tail.
-        let effects_after = self.ledger.get(&key).map_or(0, |l| {
-            let from = l.partition_point(|(k, _)| *k <= order);
-            l[from..].iter().map(|(_, d)| d).sum()
-        });
-        RowView {
-            key,
-            row,
-            effects_after,
-        }
-    }
-
-    fn decide(&self, m: &Movement) -> Result<Decision, DecideError> {
-        let views: Vec<RowView> = m
-            .keys()
-            .into_iter()
-            .map(|k| self.view(k, m.order_key()))
-            .collect();
-        decide(m, Origin::Journal, &views)
-    }
-
-    fn commit(&mut self, m: &Movement, d: Decision) {
-        if let Outcome::Applied { effects } = &d.outcome {
-            for e in effects.iter().filter(|e| !e.absorbed) {
-                book(&mut self.ledger, e.key, m.order_key(), e.delta);
-            }
-        }
-        for u in &d.updates {
-            self.rows.insert(u.key, u.row);
-        }
-        self.predicted.insert(m.id, (d.outcome, d.flags));
-    }
-
-    fn apply_known(&mut self, m: &Movement, effects: &[Effect]) -> Vec<StockKey> {
-        let mut wakes = Vec::new();
-        for e in effects.iter().filter(|e| !e.absorbed) {
-            let row = self.rows.entry(e.key).or_default();
-            row.on_hand = row.on_hand.saturating_add(e.delta);
-            if matches!(m.kind, MovementKind::Count { .. }) {
-                let order = m.order_key();
-                if row.last_count.is_none_or(|c| c < order) {
-                    row.last_count = Some(order);
-                }
-                wakes.push(e.key);
-            } else if e.delta > 0 {
-                wakes.push(e.key);
-            }
-            book(&mut self.ledger, e.key, m.order_key(), e.delta);
-        }
-        self.predicted.insert(
-            m.id,
-            (
-                Outcome::Applied {
-                    effects: effects.to_vec(),
-                },
-                Vec::new(),
-            ),
-        );
-        wakes
-    }
-
-    fn settle(&mut self, wakes: Vec<StockKey>) -> Result<(), DecideError> {
-        let mut queue: VecDeque<StockKey> = wakes.into();
-        while let Some(key) = queue.pop_front() {
-            for id in retry_order(self.held.values().map(|(_, r)| r), &key) {
-                let m = self.held[&id].0;
-                let d = self.decide(&m)?;
-                match &d.outcome {
-                    Outcome::Held(h) => {
-                        if let Some(entry) = self.held.get_mut(&id) {
-                            entry.1.waiting_on = h.waiting_on;
-                        }
-                        self.predicted.insert(id, (d.outcome, d.flags));
-                    }
-                    _ => {
-                        self.held.remove(&id);
-                        queue.extend(d.wakes.iter().copied());
-                        self.commit(&m, d);
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
 /// Replays `entries` (in `device_seq` order) over the pulled `rows` and `ledger` of the
-/// rows they touch.
+/// rows they touch, with the core's [`Engine`].
 pub(crate) fn project(
     rows: BTreeMap<StockKey, StockRow>,
     ledger: BTreeMap<StockKey, Vec<(OrderKey, i64)>>,
     entries: &[Entry],
 ) -> Result<Projection, DecideError> {
-    let pulled = rows.clone();
-    let mut ledger = ledger;
-    for l in ledger.values_mut() {
-        l.sort_by_key(|(k, _)| *k);
+    let mut engine = Engine::new();
+    for (key, row) in &rows {
+        engine.set_row(*key, *row);
     }
-    let mut engine = Engine {
-        rows,
-        ledger,
-        held: BTreeMap::new(),
-        predicted: HashMap::new(),
+    for (key, effects) in ledger {
+        for (order, delta) in effects {
+            engine.book(key, order, delta);
+        }
+    }
+    let mut predicted = HashMap::new();
+    let note = |predicted: &mut HashMap<_, _>, decisions: Vec<(Movement, Decision)>| {
+        for (m, d) in decisions {
+            predicted.insert(m.id, (d.outcome, d.flags));
+        }
     };
     for entry in entries {
         let m = &entry.movement;
         match &entry.known {
             Known::Applied(effects) => {
-                let wakes = engine.apply_known(m, effects);
-                engine.settle(wakes)?;
+                predicted.insert(
+                    m.id,
+                    (
+                        Outcome::Applied {
+                            effects: effects.clone(),
+                        },
+                        Vec::new(),
+                    ),
+                );
+                note(&mut predicted, engine.apply_effects(m, effects)?);
             }
             Known::Unpushed | Known::Held => {
-                let d = engine.decide(m)?;
-                if let Outcome::Held(h) = &d.outcome {
-                    engine.held.insert(
-                        m.id,
-                        (
-                            *m,
-                            HeldRef {
-                                id: m.id,
-                                order: m.order_key(),
-                                waiting_on: h.waiting_on,
-                            },
-                        ),
-                    );
-                    engine.predicted.insert(m.id, (d.outcome, d.flags));
-                } else {
-                    let wakes = d.wakes.clone();
-                    engine.commit(m, d);
-                    engine.settle(wakes)?;
-                }
+                note(&mut predicted, engine.submit(m, Origin::Journal)?)
             }
         }
     }
     Ok(Projection {
-        rows: engine.rows,
-        pulled,
-        predicted: engine.predicted,
+        rows: engine.rows().clone(),
+        pulled: rows,
+        predicted,
     })
 }

@@ -7,14 +7,14 @@
 //! twice, nothing lost); once everyone has synced, server and replicas equal the
 //! physical truth and nothing is held (DESIGN §5.4's convergence invariant).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use logiflow_core::{
-    AdjustReason, Cursor, Decision, DeviceId, HeldRef, LedgerEffect, Movement, MovementId,
+    AdjustReason, Cursor, Decision, DeviceId, Engine, LedgerEffect, Movement, MovementId,
     MovementResult, OrderKey, Origin, Outcome, PullPage, PushRequest, PushResponse, RowState,
-    StockKey, StockRow, decide, retry_order,
+    StockKey, StockRow,
 };
 use logiflow_replica::{Action, Env, ItemRef, Op, Replica, StockQuery, TestEnv};
 use rand::rngs::StdRng;
@@ -41,12 +41,12 @@ enum Change {
     Outcome(DeviceId, MovementResult),
 }
 
+/// The model server: the core's [`Engine`] (rows, ledger, held movements and their
+/// retry) plus what the wire contract adds — stored results and a change feed.
 struct Server {
     /// The one clock (the server's time is what the devices' clocks read).
     clock: Arc<TestEnv>,
-    rows: BTreeMap<StockKey, StockRow>,
-    ledger: BTreeMap<StockKey, Vec<(OrderKey, i64)>>,
-    held: BTreeMap<MovementId, (Movement, HeldRef)>,
+    engine: Engine,
     results: HashMap<MovementId, MovementResult>,
     next_seq: HashMap<DeviceId, u64>,
     /// The change feed; a cursor is an index into it.
@@ -54,72 +54,33 @@ struct Server {
 }
 
 impl Server {
-    fn views(&self, m: &Movement) -> Vec<logiflow_core::RowView> {
-        m.keys()
-            .into_iter()
-            .map(|key| logiflow_core::RowView {
-                key,
-                row: self.rows.get(&key).copied().unwrap_or_default(),
-                effects_after: self.ledger.get(&key).map_or(0, |l| {
-                    l.iter()
-                        .filter(|(k, _)| *k > m.order_key())
-                        .map(|(_, d)| d)
-                        .sum()
-                }),
-            })
-            .collect()
-    }
-
-    fn record_result(&mut self, m: &Movement, d: &Decision) {
-        let result = MovementResult {
-            movement: m.id,
-            seq: m.device.unwrap().seq,
-            outcome: d.outcome.clone(),
-            flags: d.flags.clone(),
-            position: Some(self.feed.len() as u64),
-        };
-        self.feed
-            .push(Change::Outcome(m.device.unwrap().device, result.clone()));
-        self.results.insert(m.id, result);
-    }
-
-    fn commit(&mut self, m: &Movement, d: &Decision) {
-        if let Outcome::Applied { effects } = &d.outcome {
-            for e in effects.iter().filter(|e| !e.absorbed) {
-                self.ledger
-                    .entry(e.key)
-                    .or_default()
-                    .push((m.order_key(), e.delta));
-                self.feed.push(Change::Effect(LedgerEffect {
-                    movement: m.id,
-                    key: e.key,
-                    order: m.order_key(),
-                    delta: e.delta,
-                }));
-            }
-        }
-        for u in &d.updates {
-            self.rows.insert(u.key, u.row);
-            self.feed.push(Change::Row(u.key));
-        }
-        self.record_result(m, d);
-    }
-
-    fn settle(&mut self, wakes: Vec<StockKey>) {
-        let mut queue: VecDeque<StockKey> = wakes.into();
-        while let Some(key) = queue.pop_front() {
-            for id in retry_order(self.held.values().map(|(_, r)| r), &key) {
-                let m = self.held[&id].0;
-                let d = decide(&m, Origin::Journal, &self.views(&m)).unwrap();
-                match d.outcome {
-                    Outcome::Held(h) => self.held.get_mut(&id).unwrap().1.waiting_on = h.waiting_on,
-                    _ => {
-                        self.held.remove(&id);
-                        queue.extend(d.wakes.iter().copied());
-                        self.commit(&m, &d);
-                    }
+    /// Stores each decision's result and appends what it changed to the feed.
+    fn record(&mut self, decisions: Vec<(Movement, Decision)>) {
+        for (m, d) in decisions {
+            if let Outcome::Applied { effects } = &d.outcome {
+                for e in effects.iter().filter(|e| !e.absorbed) {
+                    self.feed.push(Change::Effect(LedgerEffect {
+                        movement: m.id,
+                        key: e.key,
+                        order: m.order_key(),
+                        delta: e.delta,
+                    }));
                 }
             }
+            for u in &d.updates {
+                self.feed.push(Change::Row(u.key));
+            }
+            let stamp = m.device.unwrap();
+            let result = MovementResult {
+                movement: m.id,
+                seq: stamp.seq,
+                outcome: d.outcome,
+                flags: d.flags,
+                position: Some(self.feed.len() as u64),
+            };
+            self.feed
+                .push(Change::Outcome(stamp.device, result.clone()));
+            self.results.insert(m.id, result);
         }
     }
 
@@ -136,19 +97,8 @@ impl Server {
             }
             assert_eq!(stamp.seq, next, "the replica pushed a gap");
             self.next_seq.insert(stamp.device, next + 1);
-            let d = decide(&m, Origin::Journal, &self.views(&m)).unwrap();
-            if let Outcome::Held(h) = d.outcome {
-                let r = HeldRef {
-                    id: m.id,
-                    order: m.order_key(),
-                    waiting_on: h.waiting_on,
-                };
-                self.held.insert(m.id, (m, r));
-                self.record_result(&m, &d);
-            } else {
-                self.commit(&m, &d);
-                self.settle(d.wakes.clone());
-            }
+            let decisions = self.engine.submit(&m, Origin::Journal).unwrap();
+            self.record(decisions);
             results.push(self.results[&m.id].clone());
         }
         PushResponse {
@@ -190,7 +140,7 @@ impl Server {
             .into_iter()
             .map(|key| RowState {
                 key,
-                row: self.rows[&key],
+                row: self.engine.row(&key),
             })
             .collect();
         page
@@ -264,9 +214,7 @@ fn scenario(seed: u64) {
     // The server starts with the fixture's 10 bolts in A-01, from a receipt an hour ago.
     let mut server = Server {
         clock: clock.clone(),
-        rows: BTreeMap::new(),
-        ledger: BTreeMap::new(),
-        held: BTreeMap::new(),
+        engine: Engine::new(),
         results: HashMap::new(),
         next_seq: HashMap::new(),
         feed: Vec::new(),
@@ -280,7 +228,7 @@ fn scenario(seed: u64) {
         at: time(START_MS - 3_600_000),
         id: MovementId::new_v7(START_MS - 3_600_000, [0xee; 10]),
     };
-    server.rows.insert(
+    server.engine.set_row(
         bolt_a01,
         StockRow {
             on_hand: 10,
@@ -288,7 +236,7 @@ fn scenario(seed: u64) {
             last_count: None,
         },
     );
-    server.ledger.insert(bolt_a01, vec![(origin, 10)]);
+    server.engine.book(bolt_a01, origin, 10);
     server.feed.push(Change::Row(bolt_a01));
     server.feed.push(Change::Effect(LedgerEffect {
         movement: origin.id,
@@ -328,7 +276,7 @@ fn scenario(seed: u64) {
             sync(&mut server, &mut devices[d], &mut rng, &catalog);
             assert_eq!(
                 projected(&devices[d].replica),
-                nonzero(&server.rows),
+                nonzero(server.engine.rows()),
                 "seed {seed}: after a sync the projection is the server's state"
             );
             continue;
@@ -415,8 +363,15 @@ fn scenario(seed: u64) {
         }
     }
     let truth: BTreeMap<StockKey, i64> = truth.into_iter().filter(|(_, q)| *q != 0).collect();
-    assert!(server.held.is_empty(), "seed {seed}: movements left held");
-    assert_eq!(nonzero(&server.rows), truth, "seed {seed}: server vs truth");
+    assert!(
+        server.engine.held().next().is_none(),
+        "seed {seed}: movements left held"
+    );
+    assert_eq!(
+        nonzero(server.engine.rows()),
+        truth,
+        "seed {seed}: server vs truth"
+    );
     for dev in &devices {
         assert_eq!(
             projected(&dev.replica),

@@ -1,0 +1,286 @@
+//! An in-memory replay engine: stock rows, the ledger of their applied effects, and the
+//! held movements, driven by [`decide`] with the automatic retry of held movements
+//! (DESIGN §5.3).
+//!
+//! It is the executable form of the sync contract over state that fits in memory: the
+//! replica projects its journal with it, the simulations use it as the model server,
+//! and a server can load the rows of one push batch into it (after locking them in key
+//! order), decide the whole batch in Rust, and write the results back in a few
+//! set-based statements. What it needs of each row's history is only the effects that
+//! may still be "after" a movement it decides; a caller that loads a partial ledger must
+//! include every effect later than the oldest movement it will submit.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::{
+    DecideError, Decision, Effect, HeldRef, Movement, MovementId, MovementKind, OrderKey, Origin,
+    Outcome, RowView, StockKey, StockRow, decide, retry_order,
+};
+
+/// Rows, ledger and held movements in memory.
+#[derive(Debug, Clone, Default)]
+pub struct Engine {
+    rows: BTreeMap<StockKey, StockRow>,
+    /// Each row's applied effects, sorted by order key, so the effects after a movement
+    /// are a (usually empty) tail found by binary search.
+    ledger: BTreeMap<StockKey, Vec<(OrderKey, i64)>>,
+    held: BTreeMap<MovementId, (Movement, HeldRef)>,
+}
+
+impl Engine {
+    /// An empty engine.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets a row's state as loaded from storage (does not touch its ledger).
+    pub fn set_row(&mut self, key: StockKey, row: StockRow) {
+        self.rows.insert(key, row);
+    }
+
+    /// Adds one applied effect to a row's ledger as loaded from storage (does not change
+    /// the row's state, which already includes it).
+    pub fn book(&mut self, key: StockKey, order: OrderKey, delta: i64) {
+        let l = self.ledger.entry(key).or_default();
+        let i = l.partition_point(|(k, _)| *k <= order);
+        l.insert(i, (order, delta));
+    }
+
+    /// Adds a held movement as loaded from storage.
+    pub fn add_held(&mut self, m: Movement, waiting_on: StockKey) {
+        let r = HeldRef {
+            id: m.id,
+            order: m.order_key(),
+            waiting_on,
+        };
+        self.held.insert(m.id, (m, r));
+    }
+
+    /// A row's state (an empty row if nothing was ever booked to it).
+    pub fn row(&self, key: &StockKey) -> StockRow {
+        self.rows.get(key).copied().unwrap_or_default()
+    }
+
+    /// Every row the engine knows, in key order.
+    pub fn rows(&self) -> &BTreeMap<StockKey, StockRow> {
+        &self.rows
+    }
+
+    /// The held movements, oldest first within each waiting row.
+    pub fn held(&self) -> impl Iterator<Item = (&Movement, &HeldRef)> {
+        self.held.values().map(|(m, r)| (m, r))
+    }
+
+    /// The sum of a row's applied effects (equals its `on_hand` when the whole ledger is
+    /// loaded: the ledger invariant).
+    pub fn ledger_sum(&self, key: &StockKey) -> i64 {
+        self.ledger
+            .get(key)
+            .map_or(0, |l| l.iter().map(|(_, d)| d).sum())
+    }
+
+    /// A row as [`decide`] needs it for a movement at `order`.
+    pub fn view(&self, key: StockKey, order: OrderKey) -> RowView {
+        let effects_after = self.ledger.get(&key).map_or(0, |l| {
+            let from = l.partition_point(|(k, _)| *k <= order);
+            l[from..].iter().map(|(_, d)| d).sum()
+        });
+        RowView {
+            key,
+            row: self.row(&key),
+            effects_after,
+        }
+    }
+
+    /// The views of every row a movement touches.
+    pub fn views(&self, m: &Movement) -> Vec<RowView> {
+        m.keys()
+            .into_iter()
+            .map(|k| self.view(k, m.order_key()))
+            .collect()
+    }
+
+    /// Decides a movement and carries out the decision: an applied (or absorbed,
+    /// superseded) movement changes the rows and the ledger, a held one is kept, a
+    /// rejected one changes nothing. Then every held movement on a row it raised or
+    /// counted is retried, oldest first, until nothing moves.
+    ///
+    /// Returns the movement's own decision first, then each retry's decision in the order
+    /// made (a retried movement may be held again, with a new [`crate::Hold`]).
+    pub fn submit(
+        &mut self,
+        m: &Movement,
+        origin: Origin,
+    ) -> Result<Vec<(Movement, Decision)>, DecideError> {
+        let d = decide(m, origin, &self.views(m))?;
+        let mut out = Vec::new();
+        match &d.outcome {
+            Outcome::Held(h) => self.add_held(*m, h.waiting_on),
+            Outcome::Rejected(_) => {}
+            _ => {
+                let wakes = d.wakes.clone();
+                self.commit(m, &d);
+                out.push((*m, d));
+                self.settle(wakes, &mut out)?;
+                return Ok(out);
+            }
+        }
+        out.push((*m, d));
+        Ok(out)
+    }
+
+    /// Carries out a decision another party already made (a replica replaying what the
+    /// server applied): books the effects as given, then retries held movements as
+    /// [`Engine::submit`] does. Returns the retries' decisions.
+    pub fn apply_effects(
+        &mut self,
+        m: &Movement,
+        effects: &[Effect],
+    ) -> Result<Vec<(Movement, Decision)>, DecideError> {
+        let is_count = matches!(m.kind, MovementKind::Count { .. });
+        let order = m.order_key();
+        let mut wakes = Vec::new();
+        for e in effects.iter().filter(|e| !e.absorbed) {
+            let row = self.rows.entry(e.key).or_default();
+            row.on_hand = row.on_hand.saturating_add(e.delta);
+            if is_count {
+                if row.last_count.is_none_or(|c| c < order) {
+                    row.last_count = Some(order);
+                }
+                wakes.push(e.key);
+            } else if e.delta > 0 {
+                wakes.push(e.key);
+            }
+            self.book(e.key, order, e.delta);
+        }
+        let mut out = Vec::new();
+        self.settle(wakes, &mut out)?;
+        Ok(out)
+    }
+
+    fn commit(&mut self, m: &Movement, d: &Decision) {
+        if let Outcome::Applied { effects } = &d.outcome {
+            for e in effects.iter().filter(|e| !e.absorbed) {
+                self.book(e.key, m.order_key(), e.delta);
+            }
+        }
+        for u in &d.updates {
+            self.rows.insert(u.key, u.row);
+        }
+    }
+
+    fn settle(
+        &mut self,
+        wakes: Vec<StockKey>,
+        out: &mut Vec<(Movement, Decision)>,
+    ) -> Result<(), DecideError> {
+        let mut queue: VecDeque<StockKey> = wakes.into();
+        while let Some(key) = queue.pop_front() {
+            for id in retry_order(self.held.values().map(|(_, r)| r), &key) {
+                let m = self.held[&id].0;
+                let d = decide(&m, Origin::Journal, &self.views(&m))?;
+                if let Outcome::Held(h) = &d.outcome {
+                    if let Some(entry) = self.held.get_mut(&id) {
+                        entry.1.waiting_on = h.waiting_on;
+                    }
+                } else {
+                    self.held.remove(&id);
+                    queue.extend(d.wakes.iter().copied());
+                    self.commit(&m, &d);
+                }
+                out.push((m, d));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{LocationId, PositiveQty, ProductId, UserId};
+    use chrono::{TimeZone, Utc};
+    use uuid::Uuid;
+
+    fn key() -> StockKey {
+        StockKey {
+            product: ProductId::from_uuid(Uuid::from_u128(1)),
+            location: LocationId::from_uuid(Uuid::from_u128(2)),
+            lot: None,
+        }
+    }
+
+    fn at(secs: i64, kind: MovementKind) -> Movement {
+        Movement {
+            id: MovementId::new_v7(secs as u64 * 1000, [0; 10]),
+            occurred_at: Utc.timestamp_opt(secs, 0).unwrap(),
+            product: key().product,
+            lot: None,
+            kind,
+            user: UserId::from_uuid(Uuid::from_u128(3)),
+            device: None,
+            reference: None,
+        }
+    }
+
+    fn ship(secs: i64, q: i64) -> Movement {
+        at(
+            secs,
+            MovementKind::Ship {
+                from: key().location,
+                qty: PositiveQty::new(q).unwrap(),
+            },
+        )
+    }
+
+    #[test]
+    fn effects_decided_elsewhere_release_held_movements_loaded_from_storage() {
+        let mut engine = Engine::new();
+        let held = ship(50, 4);
+        engine.add_held(held, key());
+        // The server applied a receipt at t10 that this engine did not decide itself.
+        let receipt = at(
+            10,
+            MovementKind::Receive {
+                to: key().location,
+                qty: PositiveQty::new(6).unwrap(),
+            },
+        );
+        let effects = [Effect {
+            key: key(),
+            delta: 6,
+            absorbed: false,
+        }];
+        let released = engine.apply_effects(&receipt, &effects).unwrap();
+        assert_eq!(released.len(), 1);
+        assert_eq!(released[0].0.id, held.id);
+        assert_eq!(released[0].1.outcome.name(), "applied");
+        assert_eq!(engine.row(&key()).on_hand, 2);
+        assert_eq!(engine.ledger_sum(&key()), 2);
+        assert!(engine.held().next().is_none());
+    }
+
+    #[test]
+    fn a_partial_ledger_is_enough_for_effects_after() {
+        // Storage loaded the row (on hand 3) and only its ledger tail after t20.
+        let mut engine = Engine::new();
+        engine.set_row(
+            key(),
+            StockRow {
+                on_hand: 3,
+                ..StockRow::default()
+            },
+        );
+        let later = ship(30, 5);
+        engine.book(key(), later.order_key(), -5);
+        // A ship at t25 sees 3 − (−5) = 8 at its time: applied, row −5 (flagged).
+        let d = engine.submit(&ship(25, 8), Origin::Journal).unwrap();
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].1.outcome.name(), "applied");
+        assert_eq!(engine.row(&key()).on_hand, -5);
+        assert_eq!(
+            engine.view(key(), ship(26, 1).order_key()).effects_after,
+            -5
+        );
+    }
+}
