@@ -4,6 +4,7 @@
 //! actor `system`.
 
 use chrono::{DateTime, Utc};
+use logiflow_core::TenantId;
 use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -79,7 +80,7 @@ pub async fn tenant_create(
 ) -> Result<Tenant, AdminError> {
     let name = validate_name(name).map_err(|e| AdminError::Invalid(e.to_string()))?;
     let id = Uuid::now_v7();
-    let mut tx = TenantTx::begin(pool, id).await?;
+    let mut tx = TenantTx::begin(pool, TenantId::from_uuid(id)).await?;
     let plan_exists: bool =
         sqlx::query_scalar("select exists (select 1 from plan where code = $1)")
             .bind(plan)
@@ -134,7 +135,7 @@ async fn system_audit(
     before: Option<serde_json::Value>,
     after: &impl Serialize,
 ) -> Result<(), AdminError> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query(
         "insert into audit_log (tenant_id, id, actor_type, action, target_type, target_id, before, after)
          values ($1, $2, 'system', $3, $4, $5, $6, $7)",
@@ -179,7 +180,7 @@ async fn tenant_update(
     bind: impl for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + 'static,
 ) -> Result<Tenant, AdminError> {
     let before = tenant_get(pool, slug).await?;
-    let mut tx = TenantTx::begin(pool, before.id).await?;
+    let mut tx = TenantTx::begin(pool, TenantId::from_uuid(before.id)).await?;
     let after: Tenant = sqlx::query_as(&format!(
         "update tenant set {set} = $2 where id = $1 returning {TENANT_COLUMNS}"
     ))
@@ -260,7 +261,7 @@ pub async fn user_create(
         .await
         .map_err(|e| AdminError::Hash(e.to_string()))?
         .map_err(|e| AdminError::Hash(e.to_string()))?;
-    let mut tx = TenantTx::begin(pool, tenant.id).await?;
+    let mut tx = TenantTx::begin(pool, TenantId::from_uuid(tenant.id)).await?;
     let id = Uuid::now_v7();
     sqlx::query(
         "insert into app_user (tenant_id, id, email, display_name, role, password_hash) values ($1, $2, $3, $4, $5, $6)",
@@ -301,7 +302,7 @@ pub async fn user_create(
 pub async fn user_disable(pool: &PgPool, slug: &str, email: &str) -> Result<Uuid, AdminError> {
     let email = normalize_email(email).map_err(|e| AdminError::Invalid(e.to_string()))?;
     let tenant = tenant_get(pool, slug).await?;
-    let mut tx = TenantTx::begin(pool, tenant.id).await?;
+    let mut tx = TenantTx::begin(pool, TenantId::from_uuid(tenant.id)).await?;
     let id: Uuid = sqlx::query_scalar(
         "update app_user set disabled_at = coalesce(disabled_at, now()), updated_at = now()
          where tenant_id = $1 and email = $2 returning id",

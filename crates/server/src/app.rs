@@ -182,7 +182,13 @@ pub async fn prepare(config: Config) -> Result<AppState, StartError> {
                 "no jwt secret configured (LOGIFLOW_JWT_SECRET): generated an ephemeral one; \
                  tokens will not survive a restart. Set it in production"
             );
-            Secret::new(crate::auth::tokens::generate("", uuid::Uuid::nil()).token)
+            Secret::new(
+                crate::auth::tokens::generate(
+                    "",
+                    logiflow_core::TenantId::from_uuid(uuid::Uuid::nil()),
+                )
+                .token,
+            )
         }
     };
     Ok(AppState::new(

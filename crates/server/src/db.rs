@@ -6,10 +6,10 @@
 
 use std::str::FromStr;
 
+use logiflow_core::TenantId;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
-use uuid::Uuid;
 
 /// The migrations, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/server");
@@ -93,12 +93,12 @@ pub async fn check_app_role(app: &PgPool) -> Result<(), DbError> {
 #[derive(Debug)]
 pub struct TenantTx {
     tx: Transaction<'static, Postgres>,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
 }
 
 impl TenantTx {
     /// Begins a transaction on `pool` and scopes it to `tenant_id`.
-    pub async fn begin(pool: &PgPool, tenant_id: Uuid) -> Result<Self, sqlx::Error> {
+    pub async fn begin(pool: &PgPool, tenant_id: TenantId) -> Result<Self, sqlx::Error> {
         let mut tx = pool.begin().await?;
         // `true`: local to this transaction, so a pooled connection never carries a
         // tenant into the next request.
@@ -110,7 +110,7 @@ impl TenantTx {
     }
 
     /// The tenant this transaction is scoped to.
-    pub fn tenant_id(&self) -> Uuid {
+    pub fn tenant_id(&self) -> TenantId {
         self.tenant_id
     }
 

@@ -6,7 +6,7 @@ use crate::error::{ApiError, ApiResult};
 /// Fails with `quota_exceeded` when the tenant already has as many enabled users as its
 /// plan allows.
 pub async fn check_users(tx: &mut TenantTx) -> ApiResult<()> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     // Two concurrent creations would both see room for one more; a transaction-level
     // advisory lock per (tenant, quota) serializes them without locking the tenant row
     // (which the application role may not update).

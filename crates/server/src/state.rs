@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use logiflow_core::TenantId;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use crate::auth::tokens::JwtKeys;
 use crate::config::{Config, Secret};
@@ -62,7 +62,7 @@ impl AppState {
     }
 
     /// A transaction scoped to `tenant_id`.
-    pub async fn tenant_tx(&self, tenant_id: Uuid) -> Result<TenantTx, sqlx::Error> {
+    pub async fn tenant_tx(&self, tenant_id: TenantId) -> Result<TenantTx, sqlx::Error> {
         TenantTx::begin(&self.0.pool, tenant_id).await
     }
 

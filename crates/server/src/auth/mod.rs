@@ -16,6 +16,7 @@ use std::marker::PhantomData;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use logiflow_core::TenantId;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -50,7 +51,7 @@ pub enum Actor {
 #[derive(Debug, Clone)]
 pub struct Principal {
     /// The caller's tenant: the only tenant the request may see.
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     /// The user or key.
     pub actor: Actor,
     /// The user's current role (None for keys).
@@ -130,7 +131,8 @@ impl FromRequestParts<AppState> for Principal {
                     .jwt
                     .verify(token)
                     .map_err(|_| ApiError::Unauthenticated)?;
-                let mut tx = state.tenant_tx(claims.tid).await?;
+                let tenant_id = TenantId::from_uuid(claims.tid);
+                let mut tx = state.tenant_tx(tenant_id).await?;
                 // Re-read on every request: disabling a user, changing a role or ending a
                 // session takes effect at once, not when the token expires.
                 let role =
@@ -141,7 +143,7 @@ impl FromRequestParts<AppState> for Principal {
                     .and_then(Role::parse)
                     .ok_or(ApiError::Unauthenticated)?;
                 (
-                    claims.tid,
+                    tenant_id,
                     Actor::User {
                         id: claims.sub,
                         session_id: claims.sid,
@@ -177,7 +179,7 @@ impl FromRequestParts<AppState> for Principal {
         state
             .limits
             .tenant_request(
-                tenant_id,
+                tenant_id.as_uuid(),
                 u32::try_from(facts.requests_per_second).unwrap_or(1),
             )
             .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;

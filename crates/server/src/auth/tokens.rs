@@ -11,6 +11,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use logiflow_core::TenantId;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -114,9 +115,9 @@ pub struct OpaqueToken {
 }
 
 /// Generates a token carrying `tenant_id`.
-pub fn generate(prefix: &str, tenant_id: Uuid) -> OpaqueToken {
+pub fn generate(prefix: &str, tenant_id: TenantId) -> OpaqueToken {
     let mut raw = [0u8; 16 + SECRET_BYTES];
-    raw[..16].copy_from_slice(tenant_id.as_bytes());
+    raw[..16].copy_from_slice(tenant_id.as_uuid().as_bytes());
     OsRng.fill_bytes(&mut raw[16..]);
     let token = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(raw));
     let hash = sha256(&token);
@@ -124,14 +125,14 @@ pub fn generate(prefix: &str, tenant_id: Uuid) -> OpaqueToken {
 }
 
 /// Parses a token of kind `prefix`: its tenant and hash, or `None` when malformed.
-pub fn parse(prefix: &str, token: &str) -> Option<(Uuid, Vec<u8>)> {
+pub fn parse(prefix: &str, token: &str) -> Option<(TenantId, Vec<u8>)> {
     let body = token.strip_prefix(prefix)?;
     let raw = URL_SAFE_NO_PAD.decode(body).ok()?;
     if raw.len() != 16 + SECRET_BYTES {
         return None;
     }
     let tenant = Uuid::from_slice(&raw[..16]).ok()?;
-    Some((tenant, sha256(token)))
+    Some((TenantId::from_uuid(tenant), sha256(token)))
 }
 
 /// SHA-256 of a string.
@@ -145,7 +146,7 @@ mod tests {
 
     #[test]
     fn opaque_tokens_round_trip_and_reject_garbage() {
-        let t = Uuid::now_v7();
+        let t = TenantId::from_uuid(Uuid::now_v7());
         let g = generate(API_KEY_PREFIX, t);
         assert_eq!(parse(API_KEY_PREFIX, &g.token), Some((t, g.hash.clone())));
         assert_eq!(parse(REFRESH_PREFIX, &g.token), None);

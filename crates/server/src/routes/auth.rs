@@ -183,7 +183,7 @@ async fn issue(
     let expires_in = state.config.access_token_ttl_secs;
     let claims = Claims {
         sub: user_id,
-        tid: tenant_id,
+        tid: tenant_id.as_uuid(),
         role: role.to_owned(),
         sid: session_id,
         jti: Uuid::now_v7(),
@@ -286,7 +286,7 @@ pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiR
 pub async fn me(principal: Principal) -> impl IntoResponse {
     let (actor_type, actor_id) = principal.audit_actor();
     axum::Json(Me {
-        tenant_id: principal.tenant_id,
+        tenant_id: principal.tenant_id.as_uuid(),
         actor_type: actor_type.into(),
         actor_id,
         role: principal.role,

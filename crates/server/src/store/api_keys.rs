@@ -48,7 +48,7 @@ pub async fn list(
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<ApiKey>, sqlx::Error> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "select {KEY_COLUMNS} from api_key where tenant_id = $1 and ($2::uuid is null or id > $2) order by id limit $3"
     ))
@@ -72,7 +72,7 @@ pub struct NewApiKey<'a> {
 
 /// Inserts a key with a fresh UUIDv7.
 pub async fn insert(tx: &mut TenantTx, key: NewApiKey<'_>) -> Result<ApiKey, sqlx::Error> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     let mut permissions: Vec<&str> = key.permissions.iter().map(|p| p.as_str()).collect();
     permissions.sort_unstable();
     permissions.dedup();
@@ -94,7 +94,7 @@ pub async fn insert(tx: &mut TenantTx, key: NewApiKey<'_>) -> Result<ApiKey, sql
 
 /// One key, locked.
 pub async fn get_for_update(tx: &mut TenantTx, id: Uuid) -> Result<Option<ApiKey>, sqlx::Error> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     let row: Option<Row> = sqlx::query_as(&format!(
         "select {KEY_COLUMNS} from api_key where tenant_id = $1 and id = $2 for update"
     ))
@@ -107,7 +107,7 @@ pub async fn get_for_update(tx: &mut TenantTx, id: Uuid) -> Result<Option<ApiKey
 
 /// Revokes a key now.
 pub async fn revoke(tx: &mut TenantTx, id: Uuid) -> Result<ApiKey, sqlx::Error> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     let row: Row = sqlx::query_as(&format!(
         "update api_key set revoked_at = now() where tenant_id = $1 and id = $2 returning {KEY_COLUMNS}"
     ))
@@ -123,7 +123,7 @@ pub async fn use_by_hash(
     tx: &mut TenantTx,
     hash: &[u8],
 ) -> Result<Option<(Uuid, Vec<Permission>, Uuid)>, sqlx::Error> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     let row: Option<(Uuid, Vec<String>, Uuid)> = sqlx::query_as(
         "update api_key set last_used_at = now()
          where tenant_id = $1 and key_hash = $2 and revoked_at is null

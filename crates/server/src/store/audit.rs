@@ -21,7 +21,7 @@ pub struct NewEntry<'a> {
 
 /// Appends an entry with a fresh UUIDv7 (time-ordered: also the pagination key).
 pub async fn insert(tx: &mut TenantTx, e: NewEntry<'_>) -> Result<(), sqlx::Error> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query(
         "insert into audit_log (tenant_id, id, actor_type, actor_id, action, target_type, target_id, before, after, request_id)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -59,7 +59,7 @@ pub async fn list(
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(
         "select id, at, actor_type, actor_id, action, target_type, target_id, before, after, request_id
          from audit_log

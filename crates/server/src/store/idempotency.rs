@@ -10,7 +10,7 @@ pub const IDEMPOTENCY_TTL_HOURS: i32 = 24;
 
 /// The answer stored under `key` within the last [`IDEMPOTENCY_TTL_HOURS`], if any.
 pub async fn get(tx: &mut TenantTx, key: &str) -> Result<Option<Stored>, sqlx::Error> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     // Expired records of this tenant are pruned here, on the creating path, so the table
     // stays bounded without a background job and an expired key can be used again.
     sqlx::query(
@@ -38,7 +38,7 @@ pub async fn insert(
     status: i16,
     response: &serde_json::Value,
 ) -> Result<(), sqlx::Error> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query(
         "insert into idempotency_key (tenant_id, key, request_hash, status, response) values ($1, $2, $3, $4, $5)",
     )

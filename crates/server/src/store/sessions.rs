@@ -6,7 +6,7 @@ use crate::db::TenantTx;
 
 /// Starts a session of `user_id`.
 pub async fn create(tx: &mut TenantTx, user_id: Uuid) -> Result<Uuid, sqlx::Error> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     let id = Uuid::now_v7();
     sqlx::query("insert into session (tenant_id, id, user_id) values ($1, $2, $3)")
         .bind(tenant_id)
@@ -19,7 +19,7 @@ pub async fn create(tx: &mut TenantTx, user_id: Uuid) -> Result<Uuid, sqlx::Erro
 
 /// Revokes a session (and so its tokens); revoking twice keeps the first time.
 pub async fn revoke(tx: &mut TenantTx, session_id: Uuid) -> Result<(), sqlx::Error> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query(
         "update session set revoked_at = now() where tenant_id = $1 and id = $2 and revoked_at is null",
     )
@@ -37,7 +37,7 @@ pub async fn insert_refresh(
     hash: &[u8],
     ttl_secs: u64,
 ) -> Result<(), sqlx::Error> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query(
         "insert into refresh_token (tenant_id, id, session_id, token_hash, expires_at)
          values ($1, $2, $3, $4, now() + make_interval(secs => $5))",
@@ -70,7 +70,7 @@ pub async fn find_refresh_for_update(
     tx: &mut TenantTx,
     hash: &[u8],
 ) -> Result<Option<StoredRefresh>, sqlx::Error> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     // `for update` of the token row serializes two concurrent uses of the same token: the
     // second sees it used and revokes the session.
     sqlx::query_as(
@@ -91,7 +91,7 @@ pub async fn find_refresh_for_update(
 
 /// Marks a refresh token as exchanged.
 pub async fn mark_used(tx: &mut TenantTx, id: Uuid) -> Result<(), sqlx::Error> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query("update refresh_token set used_at = now() where tenant_id = $1 and id = $2")
         .bind(tenant_id)
         .bind(id)

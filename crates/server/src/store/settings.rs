@@ -5,7 +5,7 @@ use crate::routes::settings::Settings;
 
 /// The tenant's settings, locked for update when `lock`.
 pub async fn get(tx: &mut TenantTx, lock: bool) -> Result<Option<Settings>, sqlx::Error> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(&format!(
         "select display_name, timezone, locale, updated_at from tenant_setting where tenant_id = $1 {}",
         if lock { "for update" } else { "" }
@@ -25,7 +25,7 @@ pub struct SettingsChanges {
 
 /// Applies `changes`.
 pub async fn update(tx: &mut TenantTx, changes: SettingsChanges) -> Result<Settings, sqlx::Error> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(
         "update tenant_setting set display_name = coalesce($2, display_name),
             timezone = coalesce($3, timezone), locale = coalesce($4, locale), updated_at = now()

@@ -16,7 +16,7 @@ pub async fn list(
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<User>, sqlx::Error> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(&format!(
         "select {USER_COLUMNS} from app_user
          where tenant_id = $1 and ($2::uuid is null or id > $2)
@@ -31,7 +31,7 @@ pub async fn list(
 
 /// One user, locked for update when `lock`.
 pub async fn get(tx: &mut TenantTx, id: Uuid, lock: bool) -> Result<Option<User>, sqlx::Error> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(&format!(
         "select {USER_COLUMNS} from app_user where tenant_id = $1 and id = $2 {}",
         if lock { "for update" } else { "" }
@@ -53,7 +53,7 @@ pub struct NewUser<'a> {
 
 /// Inserts a user with a fresh UUIDv7.
 pub async fn insert(tx: &mut TenantTx, user: NewUser<'_>) -> Result<User, sqlx::Error> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(&format!(
         "insert into app_user (tenant_id, id, email, display_name, role, password_hash)
          values ($1, $2, $3, $4, $5, $6) returning {USER_COLUMNS}"
@@ -82,7 +82,7 @@ pub async fn update(
     id: Uuid,
     changes: UserChanges,
 ) -> Result<User, sqlx::Error> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(&format!(
         "update app_user set
             display_name = coalesce($3, display_name),
@@ -116,7 +116,7 @@ pub async fn credentials(
     tx: &mut TenantTx,
     email: &str,
 ) -> Result<Option<Credentials>, sqlx::Error> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(
         "select id, role, password_hash, disabled_at from app_user where tenant_id = $1 and email = $2",
     )
@@ -132,7 +132,7 @@ pub async fn active_role(
     user_id: Uuid,
     session_id: Uuid,
 ) -> Result<Option<String>, sqlx::Error> {
-    let tenant_id = tx.tenant_id();
+    let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_scalar(
         "select u.role from app_user u
          join session s on s.tenant_id = u.tenant_id and s.user_id = u.id
