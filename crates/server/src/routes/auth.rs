@@ -238,6 +238,8 @@ pub async fn refresh(
         return Err(ApiError::InvalidRefreshToken);
     }
     store::sessions::mark_used(&mut tx, stored.id).await?;
+    // Each refresh adds a row; the session's expired ones go as it is used.
+    store::sessions::prune_expired(&mut tx, stored.session_id).await?;
     let response = issue(
         &state,
         &mut tx,

@@ -89,6 +89,20 @@ pub async fn find_refresh_for_update(
     .await
 }
 
+/// Deletes the session's expired refresh tokens. Used tokens are otherwise kept until they
+/// expire, because presenting one again is how a stolen token is detected.
+pub async fn prune_expired(tx: &mut TenantTx, session_id: Uuid) -> Result<u64, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let done = sqlx::query(
+        "delete from refresh_token where tenant_id = $1 and session_id = $2 and expires_at < now()",
+    )
+    .bind(tenant_id)
+    .bind(session_id)
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Marks a refresh token as exchanged.
 pub async fn mark_used(tx: &mut TenantTx, id: Uuid) -> Result<(), sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();

@@ -423,3 +423,44 @@ async fn login_attempts_are_limited_per_address() {
         "{statuses:?}"
     );
 }
+
+#[tokio::test]
+async fn refreshing_prunes_the_sessions_expired_tokens_and_refuses_them() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    let r = refresh(&app, &t.refresh).await;
+    let v: Value = r.json().await.unwrap();
+    let current = v["refresh_token"].as_str().unwrap().to_owned();
+    // Age the first (used) token past its expiry.
+    sqlx::query("update refresh_token set expires_at = now() - interval '1 second' where used_at is not null")
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    let r = refresh(&app, &current).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let rows: i64 = sqlx::query_scalar("select count(*) from refresh_token")
+        .fetch_one(&app.owner)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows, 2,
+        "the expired token was pruned; the used and the new one remain"
+    );
+    // An expired token is refused without revoking the session (it is not a reuse).
+    let mut tx = app.owner.begin().await.unwrap();
+    sqlx::query(
+        "update refresh_token set expires_at = now() - interval '1 second' where used_at is null",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let v: Value = r.json().await.unwrap();
+    problem(
+        refresh(&app, v["refresh_token"].as_str().unwrap()).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_refresh_token",
+    )
+    .await;
+    assert_eq!(app.get("/v1/me", &t.token).await.status(), StatusCode::OK);
+}
