@@ -286,3 +286,32 @@ async fn a_schema_newer_than_the_binary_is_refused() {
     let err = logiflow_server::app::prepare(config).await.unwrap_err();
     assert!(err.to_string().contains("refusing"), "{err}");
 }
+
+#[tokio::test]
+async fn an_app_role_that_could_bypass_rls_is_refused() {
+    let app = spawn_app().await;
+    let role = format!("unsafe_{}", Uuid::now_v7().simple());
+    sqlx::query(&format!("create role {role} login bypassrls"))
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(app._db.url()).unwrap();
+    url.set_username(&role).unwrap();
+    let config = Config {
+        database_url: Secret::new(app._db.url()),
+        app_database_url: Some(Secret::new(url.as_str())),
+        jwt_secret: Some(Secret::new(JWT_SECRET)),
+        ..Config::default()
+    };
+    let result = logiflow_server::app::prepare(config).await;
+    // Roles are cluster-wide: remove it before asserting, so a failure leaves nothing.
+    sqlx::query(&format!("drop role {role}"))
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    let err = result.unwrap_err();
+    assert!(
+        err.to_string().contains("may bypass row-level security"),
+        "{err}"
+    );
+}
