@@ -197,3 +197,37 @@ async fn requests_past_the_timeout_are_abandoned() {
     let r = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn readyz_reports_an_unreachable_database() {
+    // A pool whose server is gone (nothing listens on port 1), on a short leash.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_secs(1))
+        .connect_lazy("postgres://nobody@127.0.0.1:1/none")
+        .unwrap();
+    let state = logiflow_server::state::AppState::new(
+        pool,
+        logiflow_server::config::Config::default(),
+        logiflow_server::config::Secret::new(JWT_SECRET),
+        logiflow_server::telemetry::metrics_handle(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(logiflow_server::app::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    let r = reqwest::get(format!("http://{addr}/readyz")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["status"], "database unreachable");
+    let r = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "alive even without its database"
+    );
+}
