@@ -74,6 +74,7 @@ pub struct CreatedApiKey {
         (status = 400, description = "bad_request (limit, cursor)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn list_api_keys(
@@ -101,6 +102,7 @@ pub async fn list_api_keys(
         (status = 403, description = "forbidden (also: granting a permission the creator lacks), subscription_expired", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "conflict (name taken)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid_body, idempotency_key_reused", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn create_api_key(
@@ -168,6 +170,7 @@ pub async fn create_api_key(
         (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "not_found (also for other tenants' keys)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn revoke_api_key(

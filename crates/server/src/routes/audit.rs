@@ -68,6 +68,7 @@ pub struct AuditFilter {
         (status = 400, description = "bad_request (filters, limit, cursor)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn list_audit(

@@ -258,6 +258,7 @@ pub async fn refresh(
         (status = 204, description = "session revoked"),
         (status = 400, description = "bad_request (api keys have no session; revoke them instead)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiResult<StatusCode> {
@@ -283,6 +284,7 @@ pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiR
     responses(
         (status = 200, description = "the caller", body = Me),
         (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn me(principal: Principal) -> impl IntoResponse {

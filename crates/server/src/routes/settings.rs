@@ -70,6 +70,7 @@ fn validate_code(field: &str, v: &str) -> ApiResult<String> {
         (status = 200, description = "the settings (permission settings_read)", body = Settings),
         (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn get_settings(
@@ -91,6 +92,7 @@ pub async fn get_settings(
         (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid_body", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn update_settings(

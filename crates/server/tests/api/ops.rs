@@ -96,6 +96,22 @@ async fn openapi_documents_every_route_error_codes_and_auth_schemes() {
     let schemes = &doc["components"]["securitySchemes"];
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
     assert_eq!(schemes["api_key"]["in"], "header");
+    // Every authenticated operation documents the answers its extractor can give.
+    let mut authenticated = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            if op.get("security").is_some() {
+                authenticated += 1;
+                for status in ["401", "429"] {
+                    assert!(
+                        op["responses"].get(status).is_some(),
+                        "{method} {path} documents {status}"
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(authenticated, 12, "operations behind authentication");
     let codes = doc["components"]["schemas"]["ErrorCode"].to_string();
     for code in [
         "quota_exceeded",
