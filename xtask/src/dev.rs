@@ -17,9 +17,10 @@ usage: cargo xtask dev
 
 Starts the dev PostgreSQL cluster (created on first run in
 ~/.local/share/logiflow/dev-pg, or /var/lib/logiflow/dev-pg as root), creates the
-`logiflow` database if missing, then runs `cargo run -p logiflow-server -- serve` with
-LOGIFLOW_DATABASE_URL and LOGIFLOW_LISTEN set (built in the checkout's target/). Ctrl-C
-stops the server, then the cluster.
+`logiflow` database if missing, seeds the demo tenant (a user per role) when the database
+has no tenant and prints the demo logins, then runs `cargo run -p logiflow-server --
+serve` with LOGIFLOW_DATABASE_URL, LOGIFLOW_LISTEN and a dev JWT secret kept in the data
+dir (built in the checkout's target/). Ctrl-C stops the server, then the cluster.
 
 environment:
   LOGIFLOW_DEV_PG_PORT  the cluster's port (default 54329)
@@ -48,6 +49,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     packages::ensure(&[Need::Postgres])?;
     let cluster = start_database()?;
     let database_url = prepare_database(&cluster)?;
+    seed_demo(&database_url)?;
     run_server(&database_url)?;
     Ok(ExitCode::SUCCESS)
     // `cluster` is dropped here, and on every early return above: that stops it.
@@ -74,6 +76,61 @@ fn prepare_database(cluster: &pg::Dev) -> Result<String> {
     Ok(url)
 }
 
+/// Migrates and seeds the demo tenant when the database has no tenant yet (the server's
+/// own `admin demo seed`, so the demo data lives with the code it exercises), and prints
+/// the demo logins.
+fn seed_demo(database_url: &str) -> Result<()> {
+    let mut cmd: Command = util::cargo();
+    cmd.args([
+        "run",
+        "--quiet",
+        "-p",
+        "logiflow-server",
+        "--",
+        "admin",
+        "demo",
+        "seed",
+    ])
+    .env("LOGIFLOW_DATABASE_URL", database_url)
+    .env("RUST_LOG", "warn");
+    eprintln!("demo: seeding the demo tenant if the database is empty; its logins:");
+    let status = proc::run(&mut cmd)?;
+    if !status.success() {
+        bail!(
+            "seeding the demo tenant failed ({status}); its own message is above (`{}`)",
+            util::display_command(&cmd)
+        );
+    }
+    Ok(())
+}
+
+/// A JWT signing secret kept in the data dir, so that tokens (and the desktop app's
+/// sessions) survive a restart of the dev server. Made once from the kernel's random
+/// source; for local development only.
+fn dev_jwt_secret() -> Result<String> {
+    let path = util::data_dir()?.join("dev-jwt-secret");
+    if let Ok(secret) = std::fs::read_to_string(&path) {
+        let secret = secret.trim().to_owned();
+        if secret.len() >= 32 {
+            return Ok(secret);
+        }
+    }
+    let mut bytes = [0u8; 32];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open("/dev/urandom").context("failed to open /dev/urandom")?,
+        &mut bytes,
+    )
+    .context("failed to read /dev/urandom")?;
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("failed to create {}", dir.display()))?;
+    }
+    std::fs::write(&path, &secret)
+        .with_context(|| format!("failed to write {}", path.display()))?;
+    Ok(secret)
+}
+
 fn run_server(database_url: &str) -> Result<()> {
     let listen = std::env::var("LOGIFLOW_LISTEN").unwrap_or_else(|_| DEFAULT_LISTEN.to_owned());
     // In the checkout's own target/, like any `cargo run`: the shared cache is for test
@@ -81,8 +138,14 @@ fn run_server(database_url: &str) -> Result<()> {
     let mut cmd: Command = util::cargo();
     cmd.args(["run", "-p", "logiflow-server", "--", "serve"])
         .env("LOGIFLOW_DATABASE_URL", database_url)
-        .env("LOGIFLOW_LISTEN", &listen);
-    eprintln!("server: starting logiflow-server on {listen} (Ctrl-C stops it and the database)");
+        .env("LOGIFLOW_LISTEN", &listen)
+        .env("LOGIFLOW_JWT_SECRET", dev_jwt_secret()?);
+    eprintln!(
+        "server: starting logiflow-server on http://{listen} (Ctrl-C stops it and the database)"
+    );
+    eprintln!(
+        "server: API under http://{listen}/v1, OpenAPI document at http://{listen}/v1/openapi.json"
+    );
     let status = proc::run(&mut cmd)?;
     if !status.success() {
         bail!(

@@ -324,3 +324,80 @@ pub async fn user_disable(pool: &PgPool, slug: &str, email: &str) -> Result<Uuid
     tx.commit().await?;
     Ok(id)
 }
+
+/// The demo tenant's slug (`cargo xtask dev`).
+pub const DEMO_SLUG: &str = "demo";
+/// The password of every demo user. The demo tenant is for local development only.
+pub const DEMO_PASSWORD: &str = "demo-password";
+
+/// A demo user's login.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoLogin {
+    pub tenant: String,
+    pub email: String,
+    pub role: Role,
+    pub password: &'static str,
+}
+
+/// What [`demo_seed`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoSeed {
+    /// The database had no tenant, so the demo tenant was created now.
+    pub created: bool,
+    /// The demo tenant's logins (empty when the database holds other tenants but no
+    /// demo tenant: then nothing is seeded, since the database is not a fresh one).
+    pub logins: Vec<DemoLogin>,
+}
+
+fn demo_email(role: Role) -> String {
+    format!("{}@demo.logiflow.test", role.as_str())
+}
+
+/// Seeds the demo tenant — one user per role, on the enterprise plan — when the
+/// database holds no tenant at all; otherwise reports the demo logins if the demo tenant
+/// exists. Safe to run at every start.
+pub async fn demo_seed(pool: &PgPool) -> Result<DemoSeed, AdminError> {
+    let logins = || {
+        Role::ALL
+            .into_iter()
+            .map(|role| DemoLogin {
+                tenant: DEMO_SLUG.to_owned(),
+                email: demo_email(role),
+                role,
+                password: DEMO_PASSWORD,
+            })
+            .collect::<Vec<_>>()
+    };
+    let tenants = tenant_list(pool).await?;
+    if !tenants.is_empty() {
+        let has_demo = tenants.iter().any(|t| t.slug == DEMO_SLUG);
+        return Ok(DemoSeed {
+            created: false,
+            logins: if has_demo { logins() } else { Vec::new() },
+        });
+    }
+    tenant_create(
+        pool,
+        DEMO_SLUG,
+        "Demo Warehouse Co",
+        "enterprise",
+        Utc::now() + chrono::Duration::days(3650),
+    )
+    .await?;
+    for role in Role::ALL {
+        let name = format!("Demo {}", role.as_str());
+        user_create(
+            pool,
+            DEMO_SLUG,
+            &demo_email(role),
+            &name,
+            role,
+            DEMO_PASSWORD,
+        )
+        .await?;
+    }
+    Ok(DemoSeed {
+        created: true,
+        logins: logins(),
+    })
+}

@@ -55,6 +55,18 @@ enum AdminCommand {
         #[command(subcommand)]
         command: PlanCommand,
     },
+    /// Demo data for local development.
+    Demo {
+        #[command(subcommand)]
+        command: DemoCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DemoCommand {
+    /// Create the demo tenant and a user per role if the database has no tenant yet;
+    /// print the demo logins.
+    Seed,
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,6 +178,13 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
         AdminCommand::Plan {
             command: PlanCommand::List,
         } => print_json(&admin::plan_list(&pool).await?),
+        AdminCommand::Demo {
+            command: DemoCommand::Seed,
+        } => print_json(
+            &admin::demo_seed(&pool)
+                .await
+                .context("failed to seed the demo tenant")?,
+        ),
         AdminCommand::Tenant { command } => match command {
             TenantCommand::Create {
                 slug,

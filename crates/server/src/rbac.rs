@@ -103,18 +103,19 @@ impl Role {
         }
     }
 
+    /// Every role, most powerful first.
+    pub const ALL: [Role; 6] = [
+        Role::Admin,
+        Role::Manager,
+        Role::Operator,
+        Role::Purchasing,
+        Role::Sales,
+        Role::Viewer,
+    ];
+
     /// Parses [`Role::as_str`].
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Role::Admin,
-            Role::Manager,
-            Role::Operator,
-            Role::Purchasing,
-            Role::Sales,
-            Role::Viewer,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == s)
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
     }
 }
 

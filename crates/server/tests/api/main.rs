@@ -10,6 +10,7 @@ mod auth;
 mod cli;
 mod concurrency;
 mod cross_tenant;
+mod demo;
 mod docs;
 mod ops;
 mod settings;
