@@ -11,6 +11,7 @@
 //! * [`movement`] and [`stock`] — movements, stock rows and the total order of events.
 //! * [`replay`] — the decision on each movement: applied, held, rejected, absorbed or
 //!   superseded, with flags; and which held movements to retry.
+//! * [`sync`] — the push/pull wire contract between a device and the server.
 
 pub mod codes;
 pub mod ids;
@@ -18,6 +19,7 @@ pub mod movement;
 pub mod qty;
 pub mod replay;
 pub mod stock;
+pub mod sync;
 
 pub use codes::{Barcode, CodeError, LocationCode, LotCode, Sku};
 pub use ids::{DeviceId, LocationId, LotId, MovementId, ProductId, TenantId, UserId, WarehouseId};
@@ -28,3 +30,8 @@ pub use replay::{
     ProductFacts, RejectCode, Rejection, RowUpdate, decide, force, judge, retry_order, validate,
 };
 pub use stock::{OrderKey, RowView, StockKey, StockRow};
+pub use sync::{
+    Cursor, LedgerEffect, LocationRecord, LotRecord, MovementResult, PULL_PAGE_MAX, PUSH_BATCH_MAX,
+    ProductRecord, PullPage, PullRequest, PushRequest, PushResponse, PushedMovement, RowState,
+    WarehouseRecord,
+};

@@ -1,0 +1,138 @@
+//! The replica's error type: each variant has a stable machine code and a message for
+//! people, which the desktop app and the CLI show as `{code, message}`.
+
+use logiflow_core::{CodeError, QtyError, Rejection};
+
+/// What went wrong in a replica operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No device identity yet.
+    #[error("this device is not set up yet: initialise it first")]
+    NotInitialized,
+    /// `init_device` on a replica that already has an identity.
+    #[error("this device is already set up (device {0})")]
+    AlreadyInitialized(String),
+    /// The database was written by a newer `logiflow`.
+    #[error(
+        "the replica database has schema version {found}, newer than this program supports ({supported}): update logiflow"
+    )]
+    SchemaTooNew {
+        /// The database's version.
+        found: i64,
+        /// The newest version this binary knows.
+        supported: i64,
+    },
+    /// A typed field could not be parsed (empty code, quantity ≤ 0, …).
+    #[error("{field}: {message}")]
+    InvalidInput {
+        /// Which field.
+        field: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// No product has this SKU or barcode.
+    #[error("no product with {what} {value}")]
+    UnknownProduct {
+        /// `sku`, `barcode` or `sku or barcode`.
+        what: &'static str,
+        /// What was typed or scanned.
+        value: String,
+    },
+    /// No location has this code.
+    #[error("no location with code {0}")]
+    UnknownLocation(String),
+    /// The code names locations in several warehouses.
+    #[error("location code {0} exists in several warehouses: say which warehouse")]
+    AmbiguousLocation(String),
+    /// The product has no lot with this code.
+    #[error("product {sku} has no lot {lot}")]
+    UnknownLot {
+        /// The product's SKU.
+        sku: String,
+        /// The lot code given.
+        lot: String,
+    },
+    /// The core rules refuse the movement (lot required, not a bin, …).
+    #[error("{}", .0.message)]
+    Rejected(Rejection),
+    /// A pull page beyond [`logiflow_core::PULL_PAGE_MAX`] items.
+    #[error("the pull page carries {0} items; at most {max} are allowed", max = logiflow_core::PULL_PAGE_MAX)]
+    PageTooLarge(usize),
+    /// A push result for a movement this journal does not hold.
+    #[error("the push response names movement {0}, which is not in this journal")]
+    UnknownMovement(String),
+    /// The stored data does not parse (a bug or a damaged database).
+    #[error("the replica holds data it cannot read: {0}")]
+    Corrupt(String),
+    /// SQLite failed.
+    #[error("the replica database failed: {0}")]
+    Storage(#[from] rusqlite::Error),
+}
+
+impl Error {
+    /// The stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotInitialized => "not_initialized",
+            Self::AlreadyInitialized(_) => "already_initialized",
+            Self::SchemaTooNew { .. } => "schema_too_new",
+            Self::InvalidInput { .. } => "invalid_input",
+            Self::UnknownProduct { .. } => "unknown_product",
+            Self::UnknownLocation(_) => "unknown_location",
+            Self::AmbiguousLocation(_) => "ambiguous_location",
+            Self::UnknownLot { .. } => "unknown_lot",
+            Self::Rejected(r) => r.code.as_str(),
+            Self::PageTooLarge(_) => "page_too_large",
+            Self::UnknownMovement(_) => "unknown_movement",
+            Self::Corrupt(_) => "corrupt_data",
+            Self::Storage(_) => "storage",
+        }
+    }
+
+    /// Whether the caller can fix it by changing the input (a validation or usage error),
+    /// as opposed to a failure of the machine or the data.
+    pub fn is_user_error(&self) -> bool {
+        !matches!(
+            self,
+            Self::SchemaTooNew { .. } | Self::Corrupt(_) | Self::Storage(_)
+        )
+    }
+
+    /// The `{code, message}` object the UI shows.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            code: self.code().to_owned(),
+            message: self.to_string(),
+        }
+    }
+
+    pub(crate) fn qty(field: &'static str, e: QtyError) -> Self {
+        Self::InvalidInput {
+            field,
+            message: e.to_string(),
+        }
+    }
+
+    pub(crate) fn code_err(field: &'static str, e: CodeError) -> Self {
+        Self::InvalidInput {
+            field,
+            message: e.to_string(),
+        }
+    }
+
+    pub(crate) fn corrupt(what: impl std::fmt::Display) -> Self {
+        Self::Corrupt(what.to_string())
+    }
+}
+
+/// An error as the UI receives it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ErrorBody {
+    /// Stable machine code, e.g. `unknown_product`.
+    pub code: String,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+/// The replica's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

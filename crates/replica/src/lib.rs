@@ -1,0 +1,35 @@
+//! LogiFlow's offline engine: the device's local replica (DESIGN §5.1, §5.5, §6).
+//!
+//! One SQLite file holds the device's identity, the pulled catalog and stock of its
+//! scope, and the append-only journal of everything recorded on the device. [`Replica`]
+//! is the single API that the desktop shell (Tauri commands) and the `logiflow` CLI call;
+//! neither holds logic of its own.
+//!
+//! * Recording ([`Replica::record`]) resolves what a person typed or scanned against the
+//!   local catalog, validates it with [`logiflow_core::validate`], and appends it to the
+//!   journal in one transaction synced to disk.
+//! * The stock a person sees ([`Replica::stock`]) is the projection: the last pulled
+//!   server state plus the journal entries not yet reflected in it, replayed by the same
+//!   core rules the server uses (see the `projection` module).
+//! * Sync is split into pure steps the network client will call: [`Replica::push_batch`]
+//!   builds a [`logiflow_core::PushRequest`], [`Replica::mark_pushed`] stores its
+//!   response, [`Replica::apply_pull`] stores a [`logiflow_core::PullPage`].
+//!
+//! Time and the random bits of ids come from an injected [`Env`], so tests are
+//! deterministic.
+
+mod api;
+mod db;
+mod env;
+mod error;
+mod projection;
+mod replica;
+
+pub use api::{
+    Action, DeviceInfo, ItemRef, JOURNAL_PAGE_MAX, JournalEntry, JournalFilter, JournalStatus, Op,
+    PullApplied, Recorded, STOCK_LIMIT_MAX, Search, Status, StockLine, StockQuery, Warning,
+};
+pub use db::{BUSY_TIMEOUT_MS, SCHEMA_VERSION};
+pub use env::{Env, SystemEnv, TestEnv};
+pub use error::{Error, ErrorBody, Result};
+pub use replica::{LEDGER_KEEP_MS, Replica};

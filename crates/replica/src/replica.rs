@@ -1,0 +1,1176 @@
+//! [`Replica`]: the one entry point the desktop shell and the CLI call.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use logiflow_core::{
+    Catalog, Delta, DeviceId, DeviceStamp, Effect, Flag, LocationFacts, LocationId, LotFacts,
+    LotId, Movement, MovementId, MovementKind, MovementResult, OrderKey, Origin, Outcome,
+    PULL_PAGE_MAX, PUSH_BATCH_MAX, PositiveQty, ProductFacts, ProductId, PullPage, PushRequest,
+    PushResponse, PushedMovement, Qty, RejectCode, Rejection, StockKey, StockRow, TenantId, UserId,
+    WarehouseId, validate,
+};
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+
+use crate::api::{
+    Action, DeviceInfo, ItemRef, JOURNAL_PAGE_MAX, JournalEntry, JournalFilter, JournalStatus, Op,
+    PullApplied, Recorded, STOCK_LIMIT_MAX, Search, Status, StockLine, StockQuery, Warning,
+};
+use crate::db::{self, from_ns, lot_col, lot_from_col, ns, optional, order_key, parse_id};
+use crate::env::{Env, SystemEnv};
+use crate::projection::{self, Entry, Known, Projection};
+use crate::{Error, Result};
+
+/// How long pulled ledger effects are kept behind the server time when no unsettled
+/// journal entry needs older ones (24 h, in milliseconds). New entries are stamped with
+/// the corrected clock, so they occur after the last pull's server time; the margin
+/// covers clock corrections and a device clock running behind.
+pub const LEDGER_KEEP_MS: i64 = 24 * 60 * 60 * 1_000;
+
+/// The default number of stock lines.
+const STOCK_LIMIT_DEFAULT: usize = 200;
+
+/// A device's local replica: one SQLite file.
+#[derive(Debug)]
+pub struct Replica {
+    conn: Connection,
+    env: Box<dyn Env>,
+}
+
+impl Replica {
+    /// Opens (creating and migrating if needed) the replica at `path`, with the real
+    /// clock and randomness.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with_env(path, Box::new(SystemEnv))
+    }
+
+    /// Opens the replica with an injected clock and randomness (tests, simulations).
+    pub fn open_with_env(path: impl AsRef<Path>, env: Box<dyn Env>) -> Result<Self> {
+        let conn = db::open(path.as_ref())?;
+        Ok(Self { conn, env })
+    }
+
+    /// Sets up this device's identity. A device id is made here (UUIDv7) unless given
+    /// (one already registered with the server).
+    pub fn init_device(
+        &mut self,
+        tenant: TenantId,
+        user: UserId,
+        server_url: &str,
+        device: Option<DeviceId>,
+    ) -> Result<DeviceInfo> {
+        let now = self.env.now();
+        let random = self.env.random();
+        let tx = self.write()?;
+        if let Some(existing) = read_device(&tx)? {
+            return Err(Error::AlreadyInitialized(existing.device.to_string()));
+        }
+        let device = device.unwrap_or_else(|| {
+            DeviceId::new_v7(u64::try_from(now.timestamp_millis()).unwrap_or(0), random)
+        });
+        let url = server_url.trim();
+        if url.is_empty() {
+            return Err(Error::InvalidInput {
+                field: "server_url",
+                message: "must not be empty".into(),
+            });
+        }
+        tx.execute(
+            "insert into device (singleton, device_id, tenant_id, user_id, server_url, created_at_ns)
+             values (1, ?1, ?2, ?3, ?4, ?5)",
+            params![
+                device.to_string(),
+                tenant.to_string(),
+                user.to_string(),
+                url,
+                ns(now)?
+            ],
+        )?;
+        tx.commit()?;
+        Ok(DeviceInfo {
+            device,
+            tenant,
+            user,
+            server_url: url.to_owned(),
+        })
+    }
+
+    /// The device's identity, once set up.
+    pub fn device(&self) -> Result<Option<DeviceInfo>> {
+        read_device(&self.conn)
+    }
+
+    fn write(&mut self) -> Result<Transaction<'_>> {
+        // IMMEDIATE takes the write lock at BEGIN, so the device_seq read inside the
+        // transaction cannot race another writer (the desktop app and a CLI at once).
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+
+    /// Stores a pull page just received from the server — catalog, stock rows, ledger
+    /// effects, outcomes of this device's movements and the new cursor — in one
+    /// transaction, and measures the clock offset from its `server_time`. Applying the
+    /// same page again changes nothing.
+    pub fn apply_pull(&mut self, page: &PullPage) -> Result<PullApplied> {
+        self.store_page(page, true)
+    }
+
+    /// Stores a pull page read from a file (tests, demos, a snapshot carried on a USB
+    /// stick): as [`Replica::apply_pull`], but the page's `server_time` says nothing
+    /// about the clock now, so neither the clock offset nor the last pull time changes.
+    pub fn import_page(&mut self, page: &PullPage) -> Result<PullApplied> {
+        self.store_page(page, false)
+    }
+
+    fn store_page(&mut self, page: &PullPage, live: bool) -> Result<PullApplied> {
+        let items = page.item_count();
+        if items > PULL_PAGE_MAX {
+            return Err(Error::PageTooLarge(items));
+        }
+        let now = self.env.now();
+        let tx = self.write()?;
+        let mut applied = PullApplied::default();
+        for w in &page.warehouses {
+            tx.prepare_cached(
+                "insert into warehouse (id, code, name, time_zone) values (?1, ?2, ?3, ?4)
+                 on conflict (id) do update set code = excluded.code, name = excluded.name,
+                     time_zone = excluded.time_zone",
+            )?
+            .execute(params![w.id.to_string(), w.code, w.name, w.time_zone])?;
+            // The server sends the warehouses of the device's scope.
+            tx.prepare_cached("insert or ignore into scope (warehouse_id) values (?1)")?
+                .execute(params![w.id.to_string()])?;
+            applied.catalog += 1;
+        }
+        for l in &page.locations {
+            tx.prepare_cached(
+                "insert into location (id, warehouse_id, code, parent_id, is_leaf, active)
+                 values (?1, ?2, ?3, ?4, ?5, ?6)
+                 on conflict (id) do update set warehouse_id = excluded.warehouse_id,
+                     code = excluded.code, parent_id = excluded.parent_id,
+                     is_leaf = excluded.is_leaf, active = excluded.active",
+            )?
+            .execute(params![
+                l.id.to_string(),
+                l.warehouse.to_string(),
+                l.code.as_str(),
+                l.parent.map(|p| p.to_string()),
+                l.is_leaf,
+                l.active
+            ])?;
+            applied.catalog += 1;
+        }
+        for p in &page.products {
+            let id = p.id.to_string();
+            // A SKU moved from one product to another within the changes: the old holder
+            // is updated in this same page or a later one; free the SKU meanwhile so the
+            // unique index does not refuse the page.
+            tx.prepare_cached("update product set sku = '~' || id where sku = ?1 and id <> ?2")?
+                .execute(params![p.sku.as_str(), id])?;
+            tx.prepare_cached(
+                "insert into product (id, sku, name, name_fold, lot_tracked, active)
+                 values (?1, ?2, ?3, ?4, ?5, ?6)
+                 on conflict (id) do update set sku = excluded.sku, name = excluded.name,
+                     name_fold = excluded.name_fold, lot_tracked = excluded.lot_tracked,
+                     active = excluded.active",
+            )?
+            .execute(params![
+                id,
+                p.sku.as_str(),
+                p.name,
+                p.name.to_lowercase(),
+                p.lot_tracked,
+                p.active
+            ])?;
+            // The record carries the full set of barcodes: replace the old set.
+            tx.prepare_cached("delete from barcode where product_id = ?1")?
+                .execute(params![id])?;
+            for b in &p.barcodes {
+                tx.prepare_cached(
+                    "insert into barcode (code, product_id) values (?1, ?2)
+                     on conflict (code) do update set product_id = excluded.product_id",
+                )?
+                .execute(params![b.as_str(), id])?;
+            }
+            applied.catalog += 1;
+        }
+        for l in &page.lots {
+            tx.prepare_cached(
+                "insert into lot (id, product_id, code, expires_on) values (?1, ?2, ?3, ?4)
+                 on conflict (id) do update set product_id = excluded.product_id,
+                     code = excluded.code, expires_on = excluded.expires_on",
+            )?
+            .execute(params![
+                l.id.to_string(),
+                l.product.to_string(),
+                l.code.as_str(),
+                l.expires_on.map(|d| d.to_string())
+            ])?;
+            applied.catalog += 1;
+        }
+        for r in &page.rows {
+            let (count_at, count_id) = match r.row.last_count {
+                Some(k) => (Some(ns(k.at)?), Some(k.id.to_string())),
+                None => (None, None),
+            };
+            tx.prepare_cached(
+                "insert into stock_row (product_id, location_id, lot_id, on_hand, allocated,
+                     last_count_at_ns, last_count_id)
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 on conflict (product_id, location_id, lot_id) do update set
+                     on_hand = excluded.on_hand, allocated = excluded.allocated,
+                     last_count_at_ns = excluded.last_count_at_ns,
+                     last_count_id = excluded.last_count_id",
+            )?
+            .execute(params![
+                r.key.product.to_string(),
+                r.key.location.to_string(),
+                lot_col(r.key.lot),
+                r.row.on_hand,
+                r.row.allocated,
+                count_at,
+                count_id
+            ])?;
+            applied.rows += 1;
+        }
+        for e in &page.effects {
+            applied.effects += tx
+                .prepare_cached(
+                    "insert or ignore into ledger_effect
+                         (movement_id, product_id, location_id, lot_id, at_ns, delta)
+                     values (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![
+                    e.movement.to_string(),
+                    e.key.product.to_string(),
+                    e.key.location.to_string(),
+                    lot_col(e.key.lot),
+                    ns(e.order.at)?,
+                    e.delta
+                ])?;
+        }
+        // Outcomes of movements this journal does not hold (a device reinstalled under
+        // the same id) are skipped: there is nothing here to update.
+        for result in &page.outcomes {
+            // The page that carries an outcome also carries the rows it changed (see
+            // `logiflow_core::sync`), so from now on the pulled state includes it.
+            if write_outcome(&tx, result, now, true)? {
+                applied.outcomes += 1;
+            }
+        }
+        tx.execute(
+            "update sync_state set cursor = ?1",
+            params![page.cursor.as_str()],
+        )?;
+        if live {
+            // Half the round trip is ignored: a few hundred milliseconds at worst, far
+            // less than the drift of an unsynchronised device clock that this corrects.
+            let offset = (page.server_time - now).num_milliseconds();
+            tx.execute(
+                "update sync_state set last_pull_at_ns = ?1, clock_offset_ms = ?2",
+                params![ns(now)?, offset],
+            )?;
+        }
+        applied.pruned = prune_ledger(&tx, page.server_time)?;
+        tx.commit()?;
+        Ok(applied)
+    }
+
+    /// Records an action in the journal: resolves and validates it against the local
+    /// catalog (refusing it at once if invalid), stamps it (UUIDv7, next `device_seq`,
+    /// corrected clock, base cursor) and commits it in one transaction, synced to disk.
+    ///
+    /// An outbound beyond the projected stock is recorded (it physically happened) with a
+    /// `beyond_projected_stock` warning.
+    pub fn record(&mut self, action: &Action) -> Result<Recorded> {
+        let device_clock = self.env.now();
+        let random = self.env.random();
+        let tx = self.write()?;
+        let device = read_device(&tx)?.ok_or(Error::NotInitialized)?;
+        let product = resolve_product(&tx, &action.item)?;
+        let lot = match &action.lot {
+            None => None,
+            Some(code) => Some(resolve_lot(&tx, &product, code)?),
+        };
+        let wh = action.warehouse.as_deref();
+        let kind = match &action.op {
+            Op::Receive { to, qty } => MovementKind::Receive {
+                to: resolve_location(&tx, to, wh)?,
+                qty: PositiveQty::new(*qty).map_err(|e| Error::qty("qty", e))?,
+            },
+            Op::Ship { from, qty } => MovementKind::Ship {
+                from: resolve_location(&tx, from, wh)?,
+                qty: PositiveQty::new(*qty).map_err(|e| Error::qty("qty", e))?,
+            },
+            Op::Transfer { from, to, qty } => MovementKind::Transfer {
+                from: resolve_location(&tx, from, wh)?,
+                to: resolve_location(&tx, to, wh)?,
+                qty: PositiveQty::new(*qty).map_err(|e| Error::qty("qty", e))?,
+            },
+            Op::Adjust { at, delta, reason } => MovementKind::Adjust {
+                at: resolve_location(&tx, at, wh)?,
+                delta: Delta::new(*delta).map_err(|e| Error::qty("delta", e))?,
+                reason: *reason,
+            },
+            Op::Count {
+                at,
+                counted,
+                expected,
+            } => MovementKind::Count {
+                at: resolve_location(&tx, at, wh)?,
+                counted: Qty::new(*counted).map_err(|e| Error::qty("counted", e))?,
+                expected: expected
+                    .map(Qty::new)
+                    .transpose()
+                    .map_err(|e| Error::qty("expected", e))?,
+            },
+        };
+
+        let (cursor, offset_ms): (Option<String>, i64) =
+            tx.query_row("select cursor, clock_offset_ms from sync_state", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        let (last_seq, last_at): (i64, Option<i64>) = tx.query_row(
+            "select coalesce(max(device_seq), 0),
+                    (select occurred_at_ns from journal order by device_seq desc limit 1)
+             from journal",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let occurred_at = stamp_time(device_clock, offset_ms, last_at.map(from_ns))?;
+        let seq = u64::try_from(last_seq + 1).map_err(Error::corrupt)?;
+        let id = MovementId::new_v7(
+            u64::try_from(occurred_at.timestamp_millis()).unwrap_or(0),
+            random,
+        );
+        let movement = Movement {
+            id,
+            occurred_at,
+            product: product.id,
+            lot,
+            kind,
+            user: device.user,
+            device: Some(DeviceStamp {
+                device: device.device,
+                seq,
+            }),
+            reference: action.reference,
+        };
+
+        let facts = LocalCatalog::load(&tx, &movement)?;
+        // The day for lot expiry is taken in UTC: the replica has no time-zone database
+        // yet. For a journal fact expiry only raises a flag (never a refusal), so the
+        // difference is a flag raised or not in the hours around midnight.
+        let flags = validate(&movement, Origin::Journal, &facts, occurred_at.date_naive())
+            .map_err(Error::Rejected)?;
+
+        let json = serde_json::to_string(&movement).map_err(Error::corrupt)?;
+        tx.execute(
+            "insert into journal (device_seq, id, occurred_at_ns, recorded_at_ns, base_cursor,
+                 user_id, kind, movement)
+             values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                last_seq + 1,
+                id.to_string(),
+                ns(occurred_at)?,
+                ns(device_clock)?,
+                cursor,
+                device.user.to_string(),
+                kind_name(&movement.kind),
+                json
+            ],
+        )?;
+
+        let projection = project(&tx)?;
+        let mut warnings: Vec<Warning> = flags.iter().map(flag_warning).collect();
+        let projected = match projection.predicted.get(&id) {
+            Some((outcome, flags)) => {
+                if let Outcome::Held(hold) = outcome {
+                    warnings.push(Warning {
+                        code: "beyond_projected_stock".into(),
+                        message: format!(
+                            "only {} projected in the bin, {} needed: recorded anyway; the server will hold it until the stock that came first is known",
+                            hold.at_time, hold.needed
+                        ),
+                    });
+                }
+                warnings.extend(flags.iter().map(flag_warning));
+                outcome.name().to_owned()
+            }
+            None => "unknown".to_owned(),
+        };
+        tx.commit()?;
+        Ok(Recorded {
+            seq,
+            movement,
+            projected,
+            warnings,
+        })
+    }
+
+    /// Stock as the person should see it: the pulled state plus this device's unsettled
+    /// journal, replayed by the core rules; filtered by product search, bin and
+    /// warehouse; ordered by SKU, bin code and lot code.
+    pub fn stock(&self, query: &StockQuery) -> Result<Vec<StockLine>> {
+        let limit = query
+            .limit
+            .unwrap_or(STOCK_LIMIT_DEFAULT)
+            .min(STOCK_LIMIT_MAX);
+        let filter = Filter::new(query);
+        let projection = project(&self.conn)?;
+
+        let sql = format!(
+            "select r.product_id, p.sku, p.name, r.location_id, l.code, w.code, r.lot_id, lt.code,
+                    r.on_hand, r.allocated
+             from stock_row r
+             join product p on p.id = r.product_id
+             join location l on l.id = r.location_id
+             left join warehouse w on w.id = l.warehouse_id
+             left join lot lt on lt.id = r.lot_id
+             where {}
+             order by p.sku, l.code, coalesce(lt.code, '')
+             limit {limit}",
+            filter.sql
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut lines = Vec::new();
+        let mut seen = BTreeSet::new();
+        let params = filter.params();
+        let mut rows = stmt.query(params.as_slice())?;
+        while let Some(r) = rows.next()? {
+            let mut line = line_from_row(r)?;
+            let key = StockKey {
+                product: line.product,
+                location: line.location,
+                lot: line.lot,
+            };
+            if let Some(p) = projection.rows.get(&key) {
+                overlay(&mut line, p, projection.pulled.get(&key));
+            }
+            seen.insert(key);
+            lines.push(line);
+        }
+        // Rows that exist only in the projection (first booking to a row).
+        let one = format!(
+            "select p.id, p.sku, p.name, l.id, l.code, w.code, :lot, lt.code, 0, 0
+             from product p
+             join location l on l.id = :l
+             left join warehouse w on w.id = l.warehouse_id
+             left join lot lt on lt.id = :lot
+             where p.id = :p and {}",
+            filter.sql
+        );
+        for (key, row) in &projection.rows {
+            if seen.contains(key) || projection.pulled.contains_key(key) {
+                continue;
+            }
+            let mut stmt = self.conn.prepare_cached(&one)?;
+            let mut params = filter.params();
+            let (p, l, lot) = (
+                key.product.to_string(),
+                key.location.to_string(),
+                lot_col(key.lot),
+            );
+            params.push((":p", &p as &dyn rusqlite::ToSql));
+            params.push((":l", &l));
+            params.push((":lot", &lot));
+            let mut rows = stmt.query(params.as_slice())?;
+            if let Some(r) = rows.next()? {
+                let mut line = line_from_row(r)?;
+                overlay(&mut line, row, None);
+                lines.push(line);
+            }
+        }
+        lines.sort_by(|a, b| {
+            (&a.sku, &a.location_code, &a.lot_code).cmp(&(&b.sku, &b.location_code, &b.lot_code))
+        });
+        lines.truncate(limit);
+        Ok(lines)
+    }
+
+    /// Journal entries not pushed yet, in order.
+    pub fn pending(&self) -> Result<Vec<JournalEntry>> {
+        self.journal(&JournalFilter {
+            status: Some(JournalStatus::Pending),
+            after_seq: None,
+            limit: None,
+        })
+    }
+
+    /// The next push request: the oldest unpushed entries, at most
+    /// [`logiflow_core::PUSH_BATCH_MAX`], in `device_seq` order.
+    pub fn push_batch(&self) -> Result<PushRequest> {
+        let device = read_device(&self.conn)?.ok_or(Error::NotInitialized)?;
+        let mut stmt = self.conn.prepare(
+            "select movement, base_cursor from journal where status = 'pending'
+             order by device_seq limit ?1",
+        )?;
+        let mut movements = Vec::new();
+        let mut rows = stmt.query(params![PUSH_BATCH_MAX as i64])?;
+        while let Some(r) = rows.next()? {
+            let json: String = r.get(0)?;
+            let base: Option<String> = r.get(1)?;
+            movements.push(PushedMovement {
+                movement: serde_json::from_str(&json).map_err(Error::corrupt)?,
+                base_cursor: base.map(logiflow_core::Cursor::new),
+            });
+        }
+        Ok(PushRequest {
+            device: device.device,
+            movements,
+        })
+    }
+
+    /// Journal entries, oldest first.
+    pub fn journal(&self, filter: &JournalFilter) -> Result<Vec<JournalEntry>> {
+        let limit = filter
+            .limit
+            .unwrap_or(JOURNAL_PAGE_MAX)
+            .min(JOURNAL_PAGE_MAX);
+        let status = filter.status.map(|s| match s {
+            JournalStatus::Pending => "pending",
+            JournalStatus::Pushed => "pushed",
+        });
+        let after = i64::try_from(filter.after_seq.unwrap_or(0)).unwrap_or(i64::MAX);
+        self.entries(
+            "where (?1 is null or status = ?1) and device_seq > ?2 order by device_seq limit ?3",
+            params![status, after, limit as i64],
+        )
+    }
+
+    /// Entries the server held or rejected, or flagged for review, oldest first.
+    pub fn conflicts(&self) -> Result<Vec<JournalEntry>> {
+        self.entries(
+            "where outcome in ('held', 'rejected') or flagged = 1 order by device_seq limit ?1",
+            params![JOURNAL_PAGE_MAX as i64],
+        )
+    }
+
+    fn entries(&self, tail: &str, params: impl rusqlite::Params) -> Result<Vec<JournalEntry>> {
+        let sql = format!(
+            "select device_seq, id, kind, occurred_at_ns, base_cursor, status, outcome,
+                    outcome_detail, settled, movement
+             from journal {tail}"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(params)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let status: String = r.get(5)?;
+            let detail: Option<String> = r.get(7)?;
+            let movement: String = r.get(9)?;
+            out.push(JournalEntry {
+                seq: u64::try_from(r.get::<_, i64>(0)?).map_err(Error::corrupt)?,
+                id: parse_id(&r.get::<_, String>(1)?)?,
+                kind: r.get(2)?,
+                occurred_at: from_ns(r.get(3)?),
+                base_cursor: r.get(4)?,
+                status: if status == "pending" {
+                    JournalStatus::Pending
+                } else {
+                    JournalStatus::Pushed
+                },
+                outcome: r.get(6)?,
+                result: detail
+                    .map(|d| serde_json::from_str(&d))
+                    .transpose()
+                    .map_err(Error::corrupt)?,
+                settled: r.get(8)?,
+                movement: serde_json::from_str(&movement).map_err(Error::corrupt)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The replica's state at a glance.
+    pub fn status(&self) -> Result<Status> {
+        let device = read_device(&self.conn)?;
+        let (cursor, last_pull, last_push, offset): (
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+            i64,
+        ) = self.conn.query_row(
+            "select cursor, last_pull_at_ns, last_push_at_ns, clock_offset_ms from sync_state",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        let (pending, last_seq, conflicts): (i64, i64, i64) = self.conn.query_row(
+            "select count(*) filter (where status = 'pending'),
+                    coalesce(max(device_seq), 0),
+                    count(*) filter (where outcome in ('held', 'rejected') or flagged = 1)
+             from journal",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        Ok(Status {
+            device,
+            schema_version: db::user_version(&self.conn)?,
+            pending: u64::try_from(pending).unwrap_or(0),
+            last_seq: u64::try_from(last_seq).unwrap_or(0),
+            conflicts: u64::try_from(conflicts).unwrap_or(0),
+            last_pull_at: last_pull.map(from_ns),
+            last_push_at: last_push.map(from_ns),
+            cursor,
+            clock_offset_ms: offset,
+        })
+    }
+
+    /// Writes the outcomes of a push response back to the journal, in one transaction.
+    /// Applying the same response again changes nothing.
+    pub fn mark_pushed(&mut self, response: &PushResponse) -> Result<usize> {
+        let now = self.env.now();
+        let tx = self.write()?;
+        let mut written = 0;
+        for result in &response.results {
+            if !write_outcome(&tx, result, now, false)? {
+                return Err(Error::UnknownMovement(result.movement.to_string()));
+            }
+            written += 1;
+        }
+        let offset = (response.server_time - now).num_milliseconds();
+        tx.execute(
+            "update sync_state set last_push_at_ns = ?1, clock_offset_ms = ?2",
+            params![ns(now)?, offset],
+        )?;
+        tx.commit()?;
+        Ok(written)
+    }
+}
+
+/// The corrected time for a new entry: the device clock plus the server offset, to the
+/// microsecond (what PostgreSQL's `timestamptz` keeps, so the server orders events
+/// exactly as the device does), and strictly after the previous entry, so this device's
+/// own entries stay in the order they were recorded even if the offset moves backwards.
+fn stamp_time(
+    device_clock: DateTime<Utc>,
+    offset_ms: i64,
+    previous: Option<DateTime<Utc>>,
+) -> Result<DateTime<Utc>> {
+    let corrected = device_clock + TimeDelta::milliseconds(offset_ms);
+    let micros = corrected.timestamp_micros();
+    let mut at = DateTime::from_timestamp_micros(micros)
+        .ok_or_else(|| Error::corrupt("the clock is out of range"))?;
+    if let Some(prev) = previous
+        && at <= prev
+    {
+        at = prev + TimeDelta::microseconds(1);
+    }
+    Ok(at)
+}
+
+/// Stores a movement's outcome; `settled` when a pull carried it. Returns whether the
+/// journal holds the movement.
+fn write_outcome(
+    tx: &Transaction<'_>,
+    result: &MovementResult,
+    now: DateTime<Utc>,
+    settled: bool,
+) -> Result<bool> {
+    let detail = serde_json::to_string(result).map_err(Error::corrupt)?;
+    let seq = i64::try_from(result.seq).map_err(Error::corrupt)?;
+    let found: Option<i64> = optional(tx.query_row(
+        "select device_seq from journal where id = ?1",
+        params![result.movement.to_string()],
+        |r| r.get(0),
+    ))?;
+    match found {
+        None => return Ok(false),
+        Some(s) if s != seq => {
+            return Err(Error::corrupt(format!(
+                "the server reports movement {} at seq {}, the journal has it at {s}",
+                result.movement, result.seq
+            )));
+        }
+        Some(_) => {}
+    }
+    // A pull's outcome is the latest word: a push response arriving after it (a re-push
+    // answered from the server's store) must not turn an outcome the pulled rows already
+    // include back into one the projection would apply a second time.
+    tx.prepare_cached(
+        "update journal set status = 'pushed', outcome = ?2, outcome_detail = ?3,
+             flagged = ?4, settled = max(settled, ?5),
+             pushed_at_ns = coalesce(pushed_at_ns, ?6)
+         where id = ?1 and (?5 or settled = 0)",
+    )?
+    .execute(params![
+        result.movement.to_string(),
+        result.outcome.name(),
+        detail,
+        !result.flags.is_empty(),
+        settled,
+        ns(now)?
+    ])?;
+    Ok(true)
+}
+
+/// Drops pulled ledger effects no journal entry can need: those before the oldest entry
+/// the projection decides again, and, beyond that, those older than [`LEDGER_KEEP_MS`] before the
+/// server time (future entries will occur after it).
+fn prune_ledger(tx: &Transaction<'_>, server_time: DateTime<Utc>) -> Result<usize> {
+    // Only entries the projection decides again (never pushed, or held) read
+    // `effects_after`; entries the server applied contribute its effects verbatim, and
+    // rejected, absorbed or superseded ones nothing. Counting those too would let one
+    // old rejection keep the whole ledger forever.
+    let oldest: Option<i64> = tx.query_row(
+        "select min(occurred_at_ns) from journal
+         where (settled = 0 and status = 'pending') or outcome = 'held'",
+        [],
+        |r| r.get(0),
+    )?;
+    let keep_from = ns(server_time - TimeDelta::milliseconds(LEDGER_KEEP_MS))?;
+    let horizon = oldest.map_or(keep_from, |o| o.min(keep_from));
+    Ok(tx.execute(
+        "delete from ledger_effect where at_ns < ?1",
+        params![horizon],
+    )?)
+}
+
+fn read_device(conn: &Connection) -> Result<Option<DeviceInfo>> {
+    let row: Option<(String, String, String, String)> = optional(conn.query_row(
+        "select device_id, tenant_id, user_id, server_url from device",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    ))?;
+    row.map(|(d, t, u, url)| {
+        Ok(DeviceInfo {
+            device: parse_id(&d)?,
+            tenant: parse_id(&t)?,
+            user: parse_id(&u)?,
+            server_url: url,
+        })
+    })
+    .transpose()
+}
+
+struct ResolvedProduct {
+    id: ProductId,
+    sku: String,
+    lot_tracked: bool,
+}
+
+fn resolve_product(conn: &Connection, item: &ItemRef) -> Result<ResolvedProduct> {
+    let by_sku = |raw: &str| -> Result<Option<ResolvedProduct>> {
+        let Ok(sku) = logiflow_core::Sku::parse(raw) else {
+            return Ok(None);
+        };
+        product_where(conn, "sku = ?1", sku.as_str())
+    };
+    let by_barcode = |raw: &str| -> Result<Option<ResolvedProduct>> {
+        product_where(
+            conn,
+            "id = (select product_id from barcode where code = ?1)",
+            raw.trim(),
+        )
+    };
+    let (found, what, value) = match item {
+        ItemRef::Sku(s) => {
+            logiflow_core::Sku::parse(s).map_err(|e| Error::code_err("sku", e))?;
+            (by_sku(s)?, "sku", s)
+        }
+        ItemRef::Barcode(b) => (by_barcode(b)?, "barcode", b),
+        ItemRef::Scan(s) => {
+            let found = match by_barcode(s)? {
+                Some(p) => Some(p),
+                None => by_sku(s)?,
+            };
+            // A GTIN with a wrong check digit is a misread scan: say so rather than
+            // "unknown product", so the person scans again.
+            if found.is_none()
+                && let Err(e @ logiflow_core::CodeError::CheckDigit { .. }) =
+                    logiflow_core::Barcode::parse(s)
+            {
+                return Err(Error::code_err("barcode", e));
+            }
+            (found, "sku or barcode", s)
+        }
+    };
+    found.ok_or_else(|| Error::UnknownProduct {
+        what,
+        value: value.trim().to_owned(),
+    })
+}
+
+fn product_where(conn: &Connection, cond: &str, value: &str) -> Result<Option<ResolvedProduct>> {
+    let sql = format!("select id, sku, lot_tracked from product where {cond}");
+    let row: Option<(String, String, bool)> = optional(
+        conn.prepare_cached(&sql)?
+            .query_row(params![value], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))),
+    )?;
+    row.map(|(id, sku, lot_tracked)| {
+        Ok(ResolvedProduct {
+            id: parse_id(&id)?,
+            sku,
+            lot_tracked,
+        })
+    })
+    .transpose()
+}
+
+fn resolve_lot(conn: &Connection, product: &ResolvedProduct, raw: &str) -> Result<LotId> {
+    let code = logiflow_core::LotCode::parse(raw).map_err(|e| Error::code_err("lot", e))?;
+    if !product.lot_tracked {
+        return Err(Error::Rejected(Rejection {
+            code: RejectCode::LotNotTracked,
+            message: format!(
+                "product {} is not lot-tracked: no lot may be given",
+                product.sku
+            ),
+        }));
+    }
+    let id: Option<String> = optional(conn.query_row(
+        "select id from lot where product_id = ?1 and code = ?2",
+        params![product.id.to_string(), code.as_str()],
+        |r| r.get(0),
+    ))?;
+    match id {
+        Some(id) => parse_id(&id),
+        None => Err(Error::UnknownLot {
+            sku: product.sku.clone(),
+            lot: code.to_string(),
+        }),
+    }
+}
+
+fn resolve_location(conn: &Connection, raw: &str, warehouse: Option<&str>) -> Result<LocationId> {
+    let code =
+        logiflow_core::LocationCode::parse(raw).map_err(|e| Error::code_err("location", e))?;
+    let mut stmt = conn.prepare_cached(
+        "select l.id from location l left join warehouse w on w.id = l.warehouse_id
+         where l.code = ?1 and (?2 is null or w.code = ?2) limit 2",
+    )?;
+    let ids: Vec<String> = stmt
+        .query_map(params![code.as_str(), warehouse], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    match ids.as_slice() {
+        [] => Err(Error::UnknownLocation(code.to_string())),
+        [one] => parse_id(one),
+        _ => Err(Error::AmbiguousLocation(code.to_string())),
+    }
+}
+
+/// The facts `validate` needs for one movement, read from the local catalog.
+struct LocalCatalog {
+    products: HashMap<ProductId, ProductFacts>,
+    lots: HashMap<LotId, LotFacts>,
+    locations: HashMap<LocationId, LocationFacts>,
+}
+
+impl LocalCatalog {
+    fn load(conn: &Connection, m: &Movement) -> Result<Self> {
+        let mut products = HashMap::new();
+        let p: Option<(bool, bool)> = optional(conn.query_row(
+            "select active, lot_tracked from product where id = ?1",
+            params![m.product.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        ))?;
+        if let Some((active, lot_tracked)) = p {
+            products.insert(
+                m.product,
+                ProductFacts {
+                    active,
+                    lot_tracked,
+                },
+            );
+        }
+        let mut lots = HashMap::new();
+        if let Some(lot) = m.lot {
+            let l: Option<(String, Option<String>)> = optional(conn.query_row(
+                "select product_id, expires_on from lot where id = ?1",
+                params![lot.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            ))?;
+            if let Some((product, expires)) = l {
+                lots.insert(
+                    lot,
+                    LotFacts {
+                        product: parse_id(&product)?,
+                        expires_on: expires
+                            .map(|d| d.parse())
+                            .transpose()
+                            .map_err(Error::corrupt)?,
+                    },
+                );
+            }
+        }
+        let mut locations = HashMap::new();
+        for key in m.keys() {
+            let l: Option<(String, bool, bool)> = optional(conn.query_row(
+                "select warehouse_id, active, is_leaf from location where id = ?1",
+                params![key.location.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            ))?;
+            if let Some((warehouse, active, is_leaf)) = l {
+                locations.insert(
+                    key.location,
+                    LocationFacts {
+                        warehouse: parse_id::<WarehouseId>(&warehouse)?,
+                        active,
+                        is_leaf,
+                    },
+                );
+            }
+        }
+        Ok(Self {
+            products,
+            lots,
+            locations,
+        })
+    }
+}
+
+impl Catalog for LocalCatalog {
+    fn product(&self, id: ProductId) -> Option<ProductFacts> {
+        self.products.get(&id).copied()
+    }
+    fn lot(&self, id: LotId) -> Option<LotFacts> {
+        self.lots.get(&id).copied()
+    }
+    fn location(&self, id: LocationId) -> Option<LocationFacts> {
+        self.locations.get(&id).copied()
+    }
+}
+
+fn kind_name(kind: &MovementKind) -> &'static str {
+    match kind {
+        MovementKind::Receive { .. } => "receive",
+        MovementKind::Ship { .. } => "ship",
+        MovementKind::Transfer { .. } => "transfer",
+        MovementKind::Adjust { .. } => "adjust",
+        MovementKind::Count { .. } => "count",
+    }
+}
+
+fn flag_warning(flag: &Flag) -> Warning {
+    let (code, message) = match flag {
+        Flag::NegativeRow { on_hand, .. } => (
+            "negative_row",
+            format!("the bin is projected at {on_hand}, below zero"),
+        ),
+        Flag::CountVariance {
+            expected,
+            server_at_time,
+            ..
+        } => (
+            "count_variance",
+            format!("expected {expected} but the replica held {server_at_time} at that time"),
+        ),
+        Flag::ExpiredLotMoved { .. } => (
+            "expired_lot_moved",
+            "the lot is past its expiry date".to_owned(),
+        ),
+        Flag::InactiveProduct => ("inactive_product", "the product is deactivated".to_owned()),
+        Flag::InactiveLocation { .. } => (
+            "inactive_location",
+            "the location is deactivated".to_owned(),
+        ),
+        Flag::Forced => ("forced", "forced through by a manager".to_owned()),
+    };
+    Warning {
+        code: code.to_owned(),
+        message,
+    }
+}
+
+/// Loads the unsettled journal and the base rows it touches, and replays it.
+fn project(conn: &Connection) -> Result<Projection> {
+    let mut stmt = conn.prepare_cached(
+        "select movement, status, outcome, outcome_detail from journal
+         where (settled = 0 and (status = 'pending' or outcome = 'applied'))
+            or outcome = 'held'
+         order by device_seq",
+    )?;
+    let mut entries = Vec::new();
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let movement: Movement =
+            serde_json::from_str(&r.get::<_, String>(0)?).map_err(Error::corrupt)?;
+        let status: String = r.get(1)?;
+        let detail: Option<String> = r.get(3)?;
+        let known = if status == "pending" {
+            Known::Unpushed
+        } else {
+            let result: MovementResult =
+                serde_json::from_str(detail.as_deref().unwrap_or("")).map_err(Error::corrupt)?;
+            match result.outcome {
+                Outcome::Applied { effects } => Known::Applied(effects),
+                _ => Known::Held,
+            }
+        };
+        entries.push(Entry { movement, known });
+    }
+    let keys: BTreeSet<StockKey> = entries
+        .iter()
+        .flat_map(|e| e.movement.keys())
+        .chain(entries.iter().flat_map(|e| match &e.known {
+            Known::Applied(effects) => effects.iter().map(|x: &Effect| x.key).collect(),
+            _ => Vec::new(),
+        }))
+        .collect();
+    let mut base = BTreeMap::new();
+    let mut ledger: BTreeMap<StockKey, Vec<(OrderKey, i64)>> = BTreeMap::new();
+    for key in keys {
+        let (p, l, lot) = (
+            key.product.to_string(),
+            key.location.to_string(),
+            lot_col(key.lot),
+        );
+        let row: Option<(i64, i64, Option<i64>, Option<String>)> = optional(
+            conn.prepare_cached(
+                "select on_hand, allocated, last_count_at_ns, last_count_id from stock_row
+                 where product_id = ?1 and location_id = ?2 and lot_id = ?3",
+            )?
+            .query_row(params![p, l, lot], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            }),
+        )?;
+        if let Some((on_hand, allocated, at, id)) = row {
+            let last_count = match (at, id) {
+                (Some(at), Some(id)) => Some(order_key(at, &id)?),
+                _ => None,
+            };
+            base.insert(
+                key,
+                StockRow {
+                    on_hand,
+                    allocated,
+                    last_count,
+                },
+            );
+        }
+        let mut stmt = conn.prepare_cached(
+            "select at_ns, movement_id, delta from ledger_effect
+             where product_id = ?1 and location_id = ?2 and lot_id = ?3",
+        )?;
+        let mut effects = stmt.query(params![p, l, lot])?;
+        while let Some(r) = effects.next()? {
+            let at: i64 = r.get(0)?;
+            let id: String = r.get(1)?;
+            ledger
+                .entry(key)
+                .or_default()
+                .push((order_key(at, &id)?, r.get(2)?));
+        }
+    }
+    projection::project(base, ledger, &entries).map_err(Error::corrupt)
+}
+
+/// The SQL condition of a stock query over `product p`, `location l` and `warehouse w`,
+/// with its named parameters.
+struct Filter {
+    sql: String,
+    sku_lo: Option<String>,
+    sku_hi: Option<String>,
+    like: Option<String>,
+    barcode: Option<String>,
+    bin: Option<String>,
+    warehouse: Option<String>,
+}
+
+impl Filter {
+    fn new(q: &StockQuery) -> Self {
+        let mut conds = Vec::new();
+        let (mut sku_lo, mut like, mut barcode) = (None, None, None);
+        // SKUs are stored upper case and use only `A-Z 0-9 - _ . /`, all below `~`, so
+        // `sku >= prefix and sku < prefix || '~'` is an index range over the prefix.
+        let sku_cond = "(p.sku >= :sku_lo and p.sku < :sku_hi)";
+        let name_cond = "(p.name_fold like :name escape '\\')";
+        let barcode_cond = "(p.id in (select product_id from barcode where code = :barcode))";
+        match &q.search {
+            None => {}
+            Some(Search::SkuPrefix(s)) => {
+                conds.push(sku_cond.to_owned());
+                sku_lo = Some(s.trim().to_ascii_uppercase());
+            }
+            Some(Search::Name(s)) => {
+                conds.push(name_cond.to_owned());
+                like = Some(like_pattern(s));
+            }
+            Some(Search::Barcode(s)) => {
+                conds.push(barcode_cond.to_owned());
+                barcode = Some(s.trim().to_owned());
+            }
+            Some(Search::Any(s)) => {
+                conds.push(format!("({sku_cond} or {name_cond} or {barcode_cond})"));
+                sku_lo = Some(s.trim().to_ascii_uppercase());
+                like = Some(like_pattern(s));
+                barcode = Some(s.trim().to_owned());
+            }
+        }
+        let bin = q.bin.as_ref().map(|b| b.trim().to_ascii_uppercase());
+        if bin.is_some() {
+            conds.push("l.code = :bin".to_owned());
+        }
+        if q.warehouse.is_some() {
+            conds.push("w.code = :warehouse".to_owned());
+        }
+        if conds.is_empty() {
+            conds.push("1 = 1".to_owned());
+        }
+        Self {
+            sql: conds.join(" and "),
+            sku_hi: sku_lo.as_ref().map(|lo| format!("{lo}~")),
+            sku_lo,
+            like,
+            barcode,
+            bin,
+            warehouse: q.warehouse.as_ref().map(|w| w.trim().to_owned()),
+        }
+    }
+
+    /// The named parameters the condition uses.
+    fn params(&self) -> Vec<(&'static str, &dyn rusqlite::ToSql)> {
+        let all: [(&'static str, &Option<String>); 6] = [
+            (":sku_lo", &self.sku_lo),
+            (":sku_hi", &self.sku_hi),
+            (":name", &self.like),
+            (":barcode", &self.barcode),
+            (":bin", &self.bin),
+            (":warehouse", &self.warehouse),
+        ];
+        all.into_iter()
+            .filter_map(|(name, value)| value.as_ref().map(|v| (name, v as &dyn rusqlite::ToSql)))
+            .collect()
+    }
+}
+
+fn like_pattern(s: &str) -> String {
+    let mut out = String::from("%");
+    for c in s.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+fn line_from_row(r: &rusqlite::Row<'_>) -> Result<StockLine> {
+    let on_hand: i64 = r.get(8)?;
+    let allocated: i64 = r.get(9)?;
+    Ok(StockLine {
+        product: parse_id(&r.get::<_, String>(0)?)?,
+        sku: r.get(1)?,
+        name: r.get(2)?,
+        location: parse_id(&r.get::<_, String>(3)?)?,
+        location_code: r.get(4)?,
+        warehouse_code: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+        lot: lot_from_col(&r.get::<_, String>(6)?)?,
+        lot_code: r.get(7)?,
+        on_hand,
+        allocated,
+        available: on_hand - allocated,
+        pending: 0,
+    })
+}
+
+fn overlay(line: &mut StockLine, projected: &StockRow, pulled: Option<&StockRow>) {
+    let base = pulled.map_or(0, |p| p.on_hand);
+    line.on_hand = projected.on_hand;
+    line.allocated = projected.allocated;
+    line.available = projected.available();
+    line.pending = projected.on_hand - base;
+}
