@@ -126,26 +126,37 @@ async fn by_id(client: &Client, test_id: &str) -> fantoccini::elements::Element 
     .await
 }
 
-/// The texts of the stock list's rows.
+/// The stock list's rendered rows, each as its cells joined by spaces.
 async fn stock_rows(client: &Client) -> Vec<String> {
-    let mut texts = Vec::new();
-    for row in client
-        .find_all(Locator::Css("[data-testid=\"stock-row\"]"))
+    let rows = client
+        .execute(
+            "return Array.from(document.querySelectorAll('[data-testid=\"stock-row\"]'))\
+               .map(row => Array.from(row.children).map(cell => cell.textContent).join(' '));",
+            vec![],
+        )
         .await
-        .unwrap_or_default()
-    {
-        texts.push(row.text().await.unwrap_or_default());
-    }
-    texts
+        .unwrap_or_default();
+    serde_json::from_value(rows).unwrap_or_default()
 }
 
-async fn screenshot(client: &Client, dir: &Path, name: &str) {
-    let png = client
-        .screenshot()
+/// Where screenshots go and which display they are taken from.
+struct Shots<'a> {
+    dir: &'a Path,
+    display: &'a str,
+}
+
+/// Saves the screen as `name`, once the page has painted what the step changed.
+async fn screenshot(client: &Client, shots: &Shots<'_>, name: &str) {
+    // Two animation frames: the DOM changes of the step are painted by then.
+    client
+        .execute_async(
+            "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done(1)));",
+            vec![],
+        )
         .await
-        .expect("failed to take a screenshot");
-    assert!(png.starts_with(b"\x89PNG"), "the screenshot is not a PNG");
-    std::fs::write(dir.join(name), png).expect("failed to save the screenshot");
+        .expect("failed to wait for the page to paint");
+    let png = support::screenshot_png(shots.display);
+    std::fs::write(shots.dir.join(name), png).expect("failed to save the screenshot");
 }
 
 fn enter() -> char {
@@ -234,7 +245,14 @@ async fn search_stock_then_receive_by_scanner_and_see_it_pending() {
     // call ends in a panic here and the guards still stop everything.
     let walk = tokio::time::timeout(
         Duration::from_millis(WALK_TIMEOUT_MS),
-        walk(&session, &shots, &replica_path),
+        walk(
+            &session,
+            &Shots {
+                dir: &shots,
+                display: &display.name,
+            },
+            &replica_path,
+        ),
     )
     .await;
     if walk.is_err() {
@@ -250,7 +268,10 @@ async fn search_stock_then_receive_by_scanner_and_see_it_pending() {
 }
 
 /// The steps, each ending in a screenshot.
-async fn walk(client: &Client, shots: &Path, replica_path: &Path) {
+async fn walk(client: &Client, shots: &Shots<'_>, replica_path: &Path) {
+    // What the window shows before anything is asked of it, for a failure's post-mortem.
+    screenshot(client, shots, "00-start.png").await;
+    eprintln!("e2e: step 1, dashboard");
     // 1. The dashboard: the seeded replica, nothing pending, honestly offline.
     wait_text(client, "pending-count", |t| t == "0").await;
     let connection = wait_text(client, "connection", |t| !t.is_empty()).await;
@@ -259,6 +280,7 @@ async fn walk(client: &Client, shots: &Path, replica_path: &Path) {
     assert_eq!(Path::new(&path), replica_path);
     screenshot(client, shots, "01-dashboard.png").await;
 
+    eprintln!("e2e: step 2, stock search");
     // 2. Stock search, by name and by barcode.
     by_id(client, "nav-stock").await.click().await.unwrap();
     let search = by_id(client, "stock-search").await;
@@ -280,6 +302,7 @@ async fn walk(client: &Client, shots: &Path, replica_path: &Path) {
     assert!(rows[0].contains("250"), "{rows:?}");
     screenshot(client, shots, "02-stock-search.png").await;
 
+    eprintln!("e2e: step 3, receive by scanner");
     // 3. Receive 12 bolts into A-02 by scanning the barcode.
     by_id(client, "nav-movement").await.click().await.unwrap();
     by_id(client, "kind-receive").await.click().await.unwrap();
@@ -293,12 +316,14 @@ async fn walk(client: &Client, shots: &Path, replica_path: &Path) {
     assert_eq!(message, "Recorded #1: Receive 12 × 4006381333931");
     screenshot(client, shots, "03-receive-recorded.png").await;
 
+    eprintln!("e2e: step 4, unknown scan");
     // 4. An unknown scan is refused in red, and nothing is recorded.
     scan(client, "NOPE-404", "1").await;
     let message = feedback(client, "error").await;
     assert!(message.starts_with("Unknown item:"), "{message}");
     screenshot(client, shots, "04-unknown-scan.png").await;
 
+    eprintln!("e2e: step 5, pending count");
     // 5. The dashboard counts the one pending entry...
     by_id(client, "nav-dashboard").await.click().await.unwrap();
     wait_text(client, "pending-count", |t| t == "1").await;

@@ -154,7 +154,10 @@ impl Driver {
         };
         let deadline = Instant::now() + Duration::from_millis(STARTUP_TIMEOUT_MS);
         loop {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            // Ready when both listen: tauri-driver forwards a new session to
+            // WebKitWebDriver, which it starts itself and which may still be starting.
+            let listening = |port| TcpStream::connect(("127.0.0.1", port)).is_ok();
+            if listening(port) && listening(native_port) {
                 return guard;
             }
             let exited = guard
@@ -169,7 +172,7 @@ impl Driver {
             }
             if Instant::now() > deadline {
                 panic!(
-                    "tauri-driver did not listen on port {port} within {STARTUP_TIMEOUT_MS} ms; its log:\n{}",
+                    "tauri-driver (port {port}) and WebKitWebDriver (port {native_port}) were not both listening within {STARTUP_TIMEOUT_MS} ms; the log:\n{}",
                     guard.log_text()
                 );
             }
@@ -202,4 +205,40 @@ impl Drop for Driver {
         std::thread::sleep(Duration::from_millis(POLL_MS));
         let _ = killpg(group, Signal::SIGKILL);
     }
+}
+
+/// A PNG of the whole X display.
+///
+/// Taken from the X server rather than over WebDriver: under Xvfb, WebKitWebDriver's
+/// screenshot command answers once and then hangs on every later call (WebKitGTK 2.50,
+/// Debian 12), while the X server's own copy of the screen is always there.
+pub fn screenshot_png(display: &str) -> Vec<u8> {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{ConnectionExt, ImageFormat};
+
+    let (conn, screen) = x11rb::connect(Some(display)).expect("failed to connect to the X display");
+    let screen = &conn.setup().roots[screen];
+    let (width, height) = (screen.width_in_pixels, screen.height_in_pixels);
+    let image = conn
+        .get_image(ImageFormat::Z_PIXMAP, screen.root, 0, 0, width, height, !0)
+        .expect("failed to ask for the screen's pixels")
+        .reply()
+        .expect("failed to read the screen's pixels");
+    // Depth 24 in a ZPixmap is 32 bits a pixel, stored B, G, R, unused.
+    assert_eq!(image.depth, 24, "expected a 24-bit display");
+    let pixels = usize::from(width) * usize::from(height);
+    assert_eq!(image.data.len(), pixels * 4, "unexpected pixel layout");
+    let mut rgb = Vec::with_capacity(pixels * 3);
+    for pixel in image.data.chunks_exact(4) {
+        rgb.extend_from_slice(&[pixel[2], pixel[1], pixel[0]]);
+    }
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, u32::from(width), u32::from(height));
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder
+        .write_header()
+        .and_then(|mut writer| writer.write_image_data(&rgb))
+        .expect("failed to encode the screenshot");
+    out
 }

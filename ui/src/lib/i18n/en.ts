@@ -55,7 +55,7 @@ export const en = {
     available: "Available",
     pending: "Pending",
     none: "No stock matches.",
-    count: "{count} lines",
+    count: "Lines: {count}",
     capped: "Showing the first {count} lines: narrow the search to see the rest.",
     loading: "Searching…",
   },
