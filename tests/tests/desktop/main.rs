@@ -347,6 +347,16 @@ async fn walk(client: &Client, shots: &Shots<'_>, replica_path: &Path) {
     assert!(received.contains("12"), "{received}");
     screenshot(client, shots, "06-stock-pending.png").await;
 
+    eprintln!("e2e: step 6, dark theme");
+    // 6. The dark theme, for the night shift.
+    by_id(client, "theme").await.click().await.unwrap();
+    let theme = client
+        .execute("return document.documentElement.dataset.theme;", vec![])
+        .await
+        .expect("failed to read the theme");
+    assert_eq!(theme, json!("dark"));
+    screenshot(client, shots, "07-stock-dark.png").await;
+
     // The journal on disk agrees with the screen.
     let status = Replica::open(replica_path)
         .and_then(|replica| replica.status())
