@@ -34,6 +34,8 @@ fn data_dir(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
 /// Runs the desktop app until its window closes.
 pub fn run() -> Result<(), tauri::Error> {
     tauri::Builder::default()
+        // Saves the window's size and position on close and restores them at start.
+        .plugin(tauri_plugin_window_state::Builder::default().build())
         .setup(|app| {
             let dir = data_dir(app)?;
             std::fs::create_dir_all(&dir)?;

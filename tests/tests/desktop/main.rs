@@ -212,6 +212,11 @@ async fn search_stock_then_receive_by_scanner_and_see_it_pending() {
         &[
             ("DISPLAY", display.name.as_str()),
             ("LOGIFLOW_DATA_DIR", data_dir),
+            // A fresh profile every run: the app's config (the remembered window size)
+            // and the webview's storage (the chosen theme) stay in the temp dir too.
+            ("XDG_CONFIG_HOME", data_dir),
+            ("XDG_DATA_HOME", data_dir),
+            ("XDG_CACHE_HOME", data_dir),
             // Xvfb has no GPU: WebKitGTK's DMA-BUF renderer can leave the page blank
             // there, so screenshots would show nothing.
             ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
@@ -349,12 +354,19 @@ async fn walk(client: &Client, shots: &Shots<'_>, replica_path: &Path) {
 
     eprintln!("e2e: step 6, dark theme");
     // 6. The dark theme, for the night shift.
+    let theme = async || {
+        client
+            .execute("return document.documentElement.dataset.theme;", vec![])
+            .await
+            .expect("failed to read the theme")
+    };
+    assert_eq!(
+        theme().await,
+        json!("light"),
+        "a fresh profile starts light"
+    );
     by_id(client, "theme").await.click().await.unwrap();
-    let theme = client
-        .execute("return document.documentElement.dataset.theme;", vec![])
-        .await
-        .expect("failed to read the theme");
-    assert_eq!(theme, json!("dark"));
+    assert_eq!(theme().await, json!("dark"));
     screenshot(client, shots, "07-stock-dark.png").await;
 
     // The journal on disk agrees with the screen.
