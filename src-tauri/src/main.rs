@@ -1,9 +1,14 @@
-//! The desktop shell.
-//!
-//! Not built yet: the Tauri 2 shell arrives with the desktop issue, once the replica
-//! engine exists. Until then the binary says so and exits non-zero.
+//! The `logiflow-desktop` binary: the desktop app (see the library for what it holds).
+
+// No console window next to the app on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() -> std::process::ExitCode {
-    eprintln!("logiflow-desktop: not built yet (the desktop app is still to come)");
-    std::process::ExitCode::from(2)
+    match logiflow_desktop::run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("logiflow-desktop: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

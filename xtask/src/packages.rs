@@ -17,8 +17,7 @@ pub enum Need {
     /// `initdb`/`pg_ctl` for the throwaway test cluster and the dev cluster.
     Postgres,
     /// Compiling the desktop shell (Tauri on WebKitGTK), which `cargo clippy --workspace`
-    /// and the tests do. The desktop issue adds libwebkit2gtk-4.1-dev, libsoup-3.0-dev,
-    /// librsvg2-dev and libayatana-appindicator3-dev with this need.
+    /// and the tests do.
     DesktopBuild,
     /// Driving the desktop app in the E2E tests: xvfb and webkit2gtk-driver.
     DesktopE2e,
@@ -37,11 +36,43 @@ pub struct SystemPackage {
 }
 
 /// Every system package any command needs. Add a row here, not code.
-pub const SYSTEM_PACKAGES: &[SystemPackage] = &[SystemPackage {
-    name: "postgresql",
-    need: Need::Postgres,
-    also_present_if: Some(pg::server_binaries_installed),
-}];
+pub const SYSTEM_PACKAGES: &[SystemPackage] = &[
+    SystemPackage {
+        name: "postgresql",
+        need: Need::Postgres,
+        also_present_if: Some(pg::server_binaries_installed),
+    },
+    // Tauri 2 on Linux: the WebKitGTK 4.1 webview and what its -sys crates link.
+    desktop_build("libwebkit2gtk-4.1-dev"),
+    desktop_build("libsoup-3.0-dev"),
+    desktop_build("librsvg2-dev"),
+    desktop_build("libayatana-appindicator3-dev"),
+    // The C compiler and pkg-config the -sys crates' build scripts run.
+    desktop_build("build-essential"),
+    desktop_build("pkg-config"),
+    // E2E: a display for the window, WebKit's WebDriver (which tauri-driver starts),
+    // and the session bus WebKitGTK's processes talk over.
+    desktop_e2e("xvfb"),
+    desktop_e2e("xauth"),
+    desktop_e2e("webkit2gtk-driver"),
+    desktop_e2e("dbus"),
+];
+
+const fn desktop_build(name: &'static str) -> SystemPackage {
+    SystemPackage {
+        name,
+        need: Need::DesktopBuild,
+        also_present_if: None,
+    }
+}
+
+const fn desktop_e2e(name: &'static str) -> SystemPackage {
+    SystemPackage {
+        name,
+        need: Need::DesktopE2e,
+        also_present_if: None,
+    }
+}
 
 /// Makes sure the packages for `needs` are installed, installing the missing ones when
 /// this is Debian/Ubuntu and we are root.

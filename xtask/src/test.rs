@@ -21,13 +21,18 @@ Runs, in order, stopping at the first step that fails:
                prints the command to run)
   build cache  wait for any other run using the shared build cache, and remove this
                workspace's crates from it if another checkout built there last
+  ui build     npm ci and npm run build in ui/: the desktop crate embeds ui/dist when it
+               compiles, so this comes before clippy and the tests
   fmt          cargo fmt --all -- --check
-  clippy       cargo clippy --workspace --all-targets -- -D warnings
+  clippy       cargo clippy --workspace --all-targets --features
+               logiflow-tests/desktop-e2e -- -D warnings
   postgres     start a throwaway PostgreSQL cluster, unless DATABASE_URL is set
   rust tests   cargo nextest run --workspace (cargo test --workspace without nextest)
   doc tests    cargo test --workspace --doc (nextest does not run doc tests)
-  ui unit      npm ci and npm test in ui/ (skipped until ui/package.json exists)
-  desktop e2e  the desktop end-to-end tests (skipped until the desktop app exists)
+  ui unit      npm test in ui/ (Vitest, once)
+  desktop e2e  build the desktop app, install tauri-driver if missing (cargo install into
+               ~/.cache/logiflow/cargo-bin), then drive the app under Xvfb with WebDriver
+               (tests/tests/desktop/); screenshots go to target/e2e-screenshots
 then stops and deletes the throwaway cluster, prints a timing table and ends with one
 line: `summary: N passed, M failed, K skipped`. A step that fails before any test
 reports counts as one failure, so that line never reads as a pass when the run failed.
@@ -53,6 +58,7 @@ environment:
 const STEPS: &[&str] = &[
     "packages",
     "build cache",
+    "ui build",
     "fmt",
     "clippy",
     "postgres",
@@ -252,6 +258,13 @@ fn run_steps(options: &Options, run: &mut Run) -> Result<(), Stop> {
         Ok((target, Done::Ran))
     })?;
 
+    // Before clippy and the tests: src-tauri embeds ui/dist (tauri::generate_context!).
+    run.step(
+        "ui build",
+        Some("cd ui && npm ci && npm run build".to_owned()),
+        |_| ui_build(),
+    )?;
+
     if options.lint {
         let fmt = fmt_command();
         run.step("fmt", Some(util::display_command(&fmt)), |_| {
@@ -311,12 +324,14 @@ fn test_steps(
         run.skip("doc tests", "a test filter was given");
     }
 
+    run.step("ui unit", Some("cd ui && npm test".to_owned()), ui_unit)?;
+    // The E2E test needs the app built and tauri-driver found, which only this step
+    // arranges, so it is rerun through the whole command.
     run.step(
-        "ui unit",
-        Some("cd ui && npm ci && npm test".to_owned()),
-        ui_unit,
+        "desktop e2e",
+        Some("cargo xtask test --no-lint".to_owned()),
+        |counts| desktop_e2e(target, counts),
     )?;
-    run.step("desktop e2e", None, |_| desktop_e2e())?;
     Ok(())
 }
 
@@ -348,6 +363,9 @@ fn clippy_command(target: &util::SharedTarget) -> Command {
         "clippy",
         "--workspace",
         "--all-targets",
+        // Lint the desktop E2E test too, which builds only with this feature.
+        "--features",
+        "logiflow-tests/desktop-e2e",
         "--",
         "-D",
         "warnings",
@@ -426,6 +444,11 @@ fn rust_tests(
     if let Some(url) = database_url {
         cmd.env("DATABASE_URL", url);
     }
+    run_nextest(cmd, counts)
+}
+
+/// Runs a `cargo nextest run` command, adding its `Summary` line's counts.
+fn run_nextest(mut cmd: Command, counts: &mut Counts) -> Result<()> {
     let mut summary = None;
     let status = proc::run_tee(&mut cmd, Stream::Stderr, |line| {
         if let Some(counts) = parse_nextest_summary(line) {
@@ -543,22 +566,32 @@ fn parse_vitest_tests(line: &str) -> Option<Counts> {
     Some(counts)
 }
 
-/// The front-end's unit tests (Vitest), once the desktop issue adds `ui/package.json`
-/// with a `test` script that runs them once (`vitest run`).
-fn ui_unit(counts: &mut Counts) -> Result<((), Done)> {
+fn ui_dir_with_package() -> Option<std::path::PathBuf> {
     let ui = util::project_root().join("ui");
-    if !ui.join("package.json").exists() {
-        return Ok((
-            (),
-            Done::Skipped(
-                "ui/package.json does not exist yet (the desktop issue adds the front-end)".into(),
-            ),
-        ));
-    }
+    ui.join("package.json").exists().then_some(ui)
+}
+
+/// `npm ci` (exactly the lockfile, from the registry) and the production build that
+/// src-tauri embeds.
+fn ui_build() -> Result<((), Done)> {
+    let Some(ui) = ui_dir_with_package() else {
+        return Ok(((), Done::Skipped("ui/package.json does not exist".into())));
+    };
     packages::require_program("npm", "install Node.js 20 or newer")?;
     let mut ci = Command::new("npm");
-    ci.arg("ci").current_dir(&ui);
+    ci.args(["ci", "--no-audit", "--no-fund"]).current_dir(&ui);
     run_step_command(ci)?;
+    let mut build = Command::new("npm");
+    build.args(["run", "build"]).current_dir(&ui);
+    run_step_command(build)
+}
+
+/// The front-end's unit tests (Vitest, `npm test` = `vitest run`); `ui build` has
+/// installed the packages.
+fn ui_unit(counts: &mut Counts) -> Result<((), Done)> {
+    let Some(ui) = ui_dir_with_package() else {
+        return Ok(((), Done::Skipped("ui/package.json does not exist".into())));
+    };
     let mut test = Command::new("npm");
     test.arg("test").current_dir(&ui).env("CI", "true");
     let mut seen = None;
@@ -577,15 +610,94 @@ fn ui_unit(counts: &mut Counts) -> Result<((), Done)> {
     Ok(((), Done::Ran))
 }
 
-/// The desktop end-to-end tests: a hook for the desktop issue, which wires them here
-/// (under xvfb with webkit2gtk-driver, see `Need::DesktopE2e`).
-fn desktop_e2e() -> Result<((), Done)> {
-    let why = if util::project_root().join("ui/package.json").exists() {
-        "not wired yet: the desktop issue adds them here (xtask/src/test.rs, desktop_e2e)"
-    } else {
-        "ui/package.json does not exist yet (the desktop issue adds the app and its E2E tests)"
-    };
-    Ok(((), Done::Skipped(why.to_owned())))
+/// tauri-driver's major version: the WebDriver bridge of Tauri 2.
+const TAURI_DRIVER_VERSION: &str = "^2";
+
+/// Where `cargo install` puts tauri-driver: a cache outside the clone, so that fresh
+/// clones install it once per machine.
+fn tauri_driver_root() -> Result<std::path::PathBuf> {
+    Ok(util::cache_dir()?.join("cargo-bin"))
+}
+
+/// tauri-driver, installed from crates.io on first use.
+fn ensure_tauri_driver() -> Result<std::path::PathBuf> {
+    let root = tauri_driver_root()?;
+    let driver = root.join("bin/tauri-driver");
+    if driver.exists() {
+        return Ok(driver);
+    }
+    eprintln!(
+        "desktop e2e: installing tauri-driver {TAURI_DRIVER_VERSION} into {}",
+        root.display()
+    );
+    let mut install = util::cargo();
+    install
+        .args([
+            "install",
+            "tauri-driver",
+            "--locked",
+            "--version",
+            TAURI_DRIVER_VERSION,
+        ])
+        .arg("--root")
+        .arg(&root)
+        // Its own temporary target: not the workspace's build cache.
+        .env_remove("CARGO_TARGET_DIR");
+    let status = proc::run(&mut install)?;
+    if !status.success() {
+        bail!("`{}` failed ({status})", util::display_command(&install));
+    }
+    Ok(driver)
+}
+
+fn e2e_test_command(target: &util::SharedTarget) -> Command {
+    let mut cmd = util::cargo_in(target);
+    cmd.args([
+        "nextest",
+        "run",
+        "--package",
+        "logiflow-tests",
+        "--features",
+        "desktop-e2e",
+        "--test",
+        "desktop",
+        "--no-fail-fast",
+    ]);
+    cmd
+}
+
+/// The desktop end-to-end tests: builds the app, then runs tests/tests/desktop/,
+/// which starts Xvfb, tauri-driver and the app itself and stops them all afterwards.
+fn desktop_e2e(target: &util::SharedTarget, counts: &mut Counts) -> Result<((), Done)> {
+    if ui_dir_with_package().is_none() {
+        return Ok(((), Done::Skipped("ui/package.json does not exist".into())));
+    }
+    if !nextest_available() {
+        bail!("the desktop E2E tests run with cargo-nextest: cargo install cargo-nextest --locked");
+    }
+    let mut build = util::cargo_in(target);
+    build.args([
+        "build",
+        "--package",
+        "logiflow-desktop",
+        "--bin",
+        "logiflow-desktop",
+    ]);
+    color_cargo(&mut build);
+    run_step_command(build)?;
+    let driver = ensure_tauri_driver()?;
+    let screenshots = util::project_root().join("target/e2e-screenshots");
+    eprintln!("desktop e2e: screenshots go to {}", screenshots.display());
+    let mut e2e = e2e_test_command(target);
+    e2e.env(
+        "LOGIFLOW_DESKTOP_BIN",
+        target.dir.join("debug/logiflow-desktop"),
+    )
+    .env("TAURI_DRIVER", driver)
+    .env("LOGIFLOW_E2E_SCREENSHOTS", &screenshots);
+    color_cargo(&mut e2e);
+    run_nextest(e2e, counts)?;
+    Ok(((), Done::Ran))
 }
 
 fn print_report(run: &Run, total: Duration) {

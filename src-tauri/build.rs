@@ -1,0 +1,25 @@
+//! Tauri's build step, with the app's own commands in the permission manifest so that
+//! the window may call only those its capability grants (capabilities/default.json).
+
+use std::path::Path;
+
+fn main() {
+    // tauri::generate_context! embeds ui/dist; without it the error is obscure.
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist/index.html");
+    println!("cargo:rerun-if-changed={}", dist.display());
+    if !dist.exists() {
+        panic!(
+            "ui/dist/index.html is missing: build the UI first (`cargo xtask test` does; by \
+             hand: cd ui && npm ci && npm run build)"
+        );
+    }
+    // Must list the same commands as logiflow_desktop::COMMANDS (a unit test checks).
+    let manifest = tauri_build::AppManifest::new().commands(&[
+        "replica_location",
+        "status",
+        "stock",
+        "record",
+    ]);
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
+        .expect("failed to run tauri's build step");
+}

@@ -1,0 +1,377 @@
+//! The desktop app end to end: the real binary, driven through tauri-driver and
+//! WebKitWebDriver under Xvfb, on a replica seeded through the replica's own API.
+//!
+//! `cargo xtask test` runs it (its `desktop e2e` step), after building the app and
+//! installing tauri-driver; it passes them in `LOGIFLOW_DESKTOP_BIN` and `TAURI_DRIVER`.
+//! Each step saves a screenshot in `$LOGIFLOW_E2E_SCREENSHOTS` (default
+//! `target/e2e-screenshots`).
+
+mod support;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use logiflow_core::{PullPage, TenantId, UserId};
+use logiflow_replica::Replica;
+use serde_json::json;
+
+use support::{Display, Driver};
+
+/// How long the UI may take to show what a step expects.
+const UI_TIMEOUT_MS: u64 = 20_000;
+
+/// The most the whole walk through the app may take.
+const WALK_TIMEOUT_MS: u64 = 90_000;
+
+/// How often the page is polled while waiting.
+const UI_POLL_MS: u64 = 100;
+
+const CATALOG: &str = include_str!("catalog.json");
+
+fn env_path(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+fn app_binary() -> PathBuf {
+    let app = env_path("LOGIFLOW_DESKTOP_BIN").expect(
+        "LOGIFLOW_DESKTOP_BIN is not set: run this test through `cargo xtask test`, which \
+         builds the app first",
+    );
+    assert!(app.is_file(), "no app binary at {}", app.display());
+    std::path::absolute(app).expect("failed to make the app path absolute")
+}
+
+fn screenshots_dir() -> PathBuf {
+    let dir = env_path("LOGIFLOW_E2E_SCREENSHOTS")
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-screenshots"));
+    std::fs::create_dir_all(&dir).expect("failed to create the screenshot directory");
+    dir
+}
+
+/// A replica with a device identity and the catalog of `catalog.json`, imported as the
+/// server's pull page would be.
+fn seed(data_dir: &Path) -> PathBuf {
+    let path = data_dir.join("replica.db");
+    let mut replica = Replica::open(&path).expect("failed to create the replica");
+    replica
+        .init_device(
+            id::<TenantId>("01900000-0000-7000-8000-000000000001"),
+            id::<UserId>("01900000-0000-7000-8000-000000000002"),
+            "https://logiflow.invalid",
+            None,
+        )
+        .expect("failed to set up the device");
+    let page: PullPage = serde_json::from_str(CATALOG).expect("catalog.json is a pull page");
+    let applied = replica
+        .import_page(&page)
+        .expect("failed to import the catalog");
+    assert_eq!(applied.rows, 3);
+    path
+}
+
+/// An id from its JSON form, as the server would send it.
+fn id<T: serde::de::DeserializeOwned>(uuid: &str) -> T {
+    serde_json::from_value(json!(uuid)).expect("a valid id")
+}
+
+/// Polls `check` until it gives `Some`, or fails the test after [`UI_TIMEOUT_MS`].
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_millis(UI_TIMEOUT_MS);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {UI_TIMEOUT_MS} ms waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(UI_POLL_MS)).await;
+    }
+}
+
+/// The text of the element with `data-testid`, once it exists.
+async fn text_of(client: &Client, test_id: &str) -> Option<String> {
+    let element = client
+        .find(Locator::Css(&format!("[data-testid=\"{test_id}\"]")))
+        .await
+        .ok()?;
+    element.text().await.ok()
+}
+
+async fn wait_text(client: &Client, test_id: &str, wanted: impl Fn(&str) -> bool) -> String {
+    let wanted = &wanted;
+    eventually(
+        &format!("[data-testid={test_id}] to read as expected"),
+        move || async move { text_of(client, test_id).await.filter(|text| wanted(text)) },
+    )
+    .await
+}
+
+async fn by_id(client: &Client, test_id: &str) -> fantoccini::elements::Element {
+    eventually(&format!("[data-testid={test_id}]"), move || async move {
+        client
+            .find(Locator::Css(&format!("[data-testid=\"{test_id}\"]")))
+            .await
+            .ok()
+    })
+    .await
+}
+
+/// The stock list's rendered rows, each as its cells joined by spaces.
+async fn stock_rows(client: &Client) -> Vec<String> {
+    let rows = client
+        .execute(
+            "return Array.from(document.querySelectorAll('[data-testid=\"stock-row\"]'))\
+               .map(row => Array.from(row.children).map(cell => cell.textContent).join(' '));",
+            vec![],
+        )
+        .await
+        .unwrap_or_default();
+    serde_json::from_value(rows).unwrap_or_default()
+}
+
+/// Where screenshots go and which display they are taken from.
+struct Shots<'a> {
+    dir: &'a Path,
+    display: &'a str,
+}
+
+/// Saves the screen as `name`, once the page has painted what the step changed.
+async fn screenshot(client: &Client, shots: &Shots<'_>, name: &str) {
+    // Two animation frames: the DOM changes of the step are painted by then.
+    client
+        .execute_async(
+            "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done(1)));",
+            vec![],
+        )
+        .await
+        .expect("failed to wait for the page to paint");
+    let png = support::screenshot_png(shots.display);
+    std::fs::write(shots.dir.join(name), png).expect("failed to save the screenshot");
+}
+
+fn enter() -> char {
+    Key::Enter.into()
+}
+
+async fn scan(client: &Client, code: &str, qty: &str) {
+    let scan = &by_id(client, "scan-input").await;
+    eventually("the scan field to be enabled", move || async move {
+        scan.is_enabled().await.ok().filter(|enabled| *enabled)
+    })
+    .await;
+    scan.send_keys(&format!("{code}{}", enter()))
+        .await
+        .expect("failed to type the scan");
+    let qty_input = &by_id(client, "qty-input").await;
+    eventually("the quantity field to be enabled", move || async move {
+        qty_input.is_enabled().await.ok().filter(|enabled| *enabled)
+    })
+    .await;
+    qty_input
+        .send_keys(&format!("{qty}{}", enter()))
+        .await
+        .expect("failed to type the quantity");
+}
+
+/// The feedback banner's tone and text once it shows `tone`.
+async fn feedback(client: &Client, tone: &str) -> String {
+    eventually(&format!("{tone} feedback"), move || async move {
+        let banner = client
+            .find(Locator::Css(&format!(
+                "[data-testid=\"feedback\"] [data-tone=\"{tone}\"]"
+            )))
+            .await
+            .ok()?;
+        banner.text().await.ok()
+    })
+    .await
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn search_stock_then_receive_by_scanner_and_see_it_pending() {
+    let app = app_binary();
+    let driver_bin = env_path("TAURI_DRIVER").unwrap_or_else(|| PathBuf::from("tauri-driver"));
+    let shots = screenshots_dir();
+    let data = tempfile::tempdir().expect("failed to create a data directory");
+    let replica_path = seed(data.path());
+
+    let display = Display::get();
+    let data_dir = data.path().to_str().expect("temp paths are UTF-8");
+    let driver = Driver::start(
+        &driver_bin,
+        &[
+            ("DISPLAY", display.name.as_str()),
+            ("LOGIFLOW_DATA_DIR", data_dir),
+            // A fresh profile every run: the app's config (the remembered window size)
+            // and the webview's storage (the chosen theme) stay in the temp dir too.
+            ("XDG_CONFIG_HOME", data_dir),
+            ("XDG_DATA_HOME", data_dir),
+            ("XDG_CACHE_HOME", data_dir),
+            // Xvfb has no GPU: WebKitGTK's DMA-BUF renderer can leave the page blank
+            // there, so screenshots would show nothing.
+            ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
+            // No accessibility bus under Xvfb; without this GTK warns at every start.
+            ("NO_AT_BRIDGE", "1"),
+        ],
+        data.path().join("tauri-driver.log"),
+    );
+
+    let capabilities = json!({
+        "browserName": "wry",
+        "tauri:options": { "application": app },
+    });
+    let serde_json::Value::Object(capabilities) = capabilities else {
+        unreachable!("a JSON object literal")
+    };
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let session = match ClientBuilder::new(connector)
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+    {
+        Ok(session) => session,
+        Err(e) => panic!(
+            "failed to open a WebDriver session on the app: {e}; tauri-driver's log:\n{}",
+            driver.log_text()
+        ),
+    };
+
+    // A bound on the whole walk, well inside nextest's limit, so that a hung WebDriver
+    // call ends in a panic here and the guards still stop everything.
+    let walk = tokio::time::timeout(
+        Duration::from_millis(WALK_TIMEOUT_MS),
+        walk(
+            &session,
+            &Shots {
+                dir: &shots,
+                display: &display.name,
+            },
+            &replica_path,
+        ),
+    )
+    .await;
+    if walk.is_err() {
+        panic!(
+            "the walk through the app took over {WALK_TIMEOUT_MS} ms; tauri-driver's log:\n{}",
+            driver.log_text()
+        );
+    }
+
+    session.close().await.expect("failed to end the session");
+    drop(driver);
+    drop(display);
+}
+
+/// The steps, each ending in a screenshot.
+async fn walk(client: &Client, shots: &Shots<'_>, replica_path: &Path) {
+    // What the window shows before anything is asked of it, for a failure's post-mortem.
+    screenshot(client, shots, "00-start.png").await;
+    eprintln!("e2e: step 1, dashboard");
+    // 1. The dashboard: the seeded replica, nothing pending, honestly offline.
+    wait_text(client, "pending-count", |t| t == "0").await;
+    let connection = wait_text(client, "connection", |t| !t.is_empty()).await;
+    assert_eq!(connection, "Offline — no server configured yet");
+    let path = wait_text(client, "replica-path", |t| t != "–").await;
+    assert_eq!(Path::new(&path), replica_path);
+    screenshot(client, shots, "01-dashboard.png").await;
+
+    eprintln!("e2e: step 2, stock search");
+    // 2. Stock search, by name and by barcode.
+    by_id(client, "nav-stock").await.click().await.unwrap();
+    let search = by_id(client, "stock-search").await;
+    search.send_keys("hex").await.unwrap();
+    let rows = eventually("two hex rows", move || async move {
+        Some(stock_rows(client).await).filter(|rows| rows.len() == 2)
+    })
+    .await;
+    assert!(
+        rows[0].contains("BOLT-10") && rows[1].contains("NUT-10"),
+        "{rows:?}"
+    );
+    search.clear().await.unwrap();
+    search.send_keys("4006381333948").await.unwrap();
+    let rows = eventually("the nut by barcode", move || async move {
+        Some(stock_rows(client).await).filter(|rows| rows.len() == 1 && rows[0].contains("NUT-10"))
+    })
+    .await;
+    assert!(rows[0].contains("250"), "{rows:?}");
+    screenshot(client, shots, "02-stock-search.png").await;
+
+    eprintln!("e2e: step 3, receive by scanner");
+    // 3. Receive 12 bolts into A-02 by scanning the barcode.
+    by_id(client, "nav-movement").await.click().await.unwrap();
+    by_id(client, "kind-receive").await.click().await.unwrap();
+    by_id(client, "bin-to")
+        .await
+        .send_keys(&format!("A-02{}", enter()))
+        .await
+        .unwrap();
+    scan(client, "4006381333931", "12").await;
+    let message = feedback(client, "ok").await;
+    assert_eq!(message, "Recorded #1: Receive 12 × 4006381333931");
+    screenshot(client, shots, "03-receive-recorded.png").await;
+
+    eprintln!("e2e: step 4, unknown scan");
+    // 4. An unknown scan is refused in red, and nothing is recorded.
+    scan(client, "NOPE-404", "1").await;
+    let message = feedback(client, "error").await;
+    assert!(message.starts_with("Unknown item:"), "{message}");
+    screenshot(client, shots, "04-unknown-scan.png").await;
+
+    eprintln!("e2e: step 5, pending count");
+    // 5. The dashboard counts the one pending entry...
+    by_id(client, "nav-dashboard").await.click().await.unwrap();
+    wait_text(client, "pending-count", |t| t == "1").await;
+    screenshot(client, shots, "05-dashboard-pending.png").await;
+
+    // ...and the stock list shows it as pending in A-02.
+    by_id(client, "nav-stock").await.click().await.unwrap();
+    by_id(client, "stock-search")
+        .await
+        .send_keys("BOLT")
+        .await
+        .unwrap();
+    let rows = eventually("the bolt in two bins", move || async move {
+        Some(stock_rows(client).await).filter(|rows| rows.len() == 2)
+    })
+    .await;
+    let received = rows
+        .iter()
+        .find(|row| row.contains("A-02"))
+        .unwrap_or_else(|| panic!("no A-02 row in {rows:?}"));
+    assert!(received.contains("12"), "{received}");
+    screenshot(client, shots, "06-stock-pending.png").await;
+
+    eprintln!("e2e: step 6, dark theme");
+    // 6. The dark theme, for the night shift.
+    let theme = async || {
+        client
+            .execute("return document.documentElement.dataset.theme;", vec![])
+            .await
+            .expect("failed to read the theme")
+    };
+    assert_eq!(
+        theme().await,
+        json!("light"),
+        "a fresh profile starts light"
+    );
+    by_id(client, "theme").await.click().await.unwrap();
+    assert_eq!(theme().await, json!("dark"));
+    screenshot(client, shots, "07-stock-dark.png").await;
+
+    // The journal on disk agrees with the screen.
+    let status = Replica::open(replica_path)
+        .and_then(|replica| replica.status())
+        .expect("failed to read the replica");
+    assert_eq!((status.pending, status.last_seq), (1, 1));
+}

@@ -1,0 +1,24 @@
+// The app-wide keyboard shortcuts, as data, so a test can check they do not collide.
+
+export type Screen = "dashboard" | "stock" | "movement";
+
+export interface Shortcut {
+  /** KeyboardEvent.key, with Alt held. */
+  key: string;
+  screen?: Screen;
+  toggleTheme?: true;
+}
+
+export const SHORTCUTS: readonly Shortcut[] = [
+  { key: "1", screen: "dashboard" },
+  { key: "2", screen: "stock" },
+  { key: "3", screen: "movement" },
+  { key: "t", toggleTheme: true },
+];
+
+/** The shortcut an Alt+key press means, if any. */
+export function shortcutFor(event: { key: string; altKey: boolean; ctrlKey: boolean; metaKey: boolean }): Shortcut | null {
+  if (!event.altKey || event.ctrlKey || event.metaKey) return null;
+  const key = event.key.toLowerCase();
+  return SHORTCUTS.find((s) => s.key === key) ?? null;
+}

@@ -1,0 +1,48 @@
+// Parsing what a barcode scanner (a keyboard to the computer) or a person typed.
+
+import { fill, messages } from "./i18n";
+
+/** The longest code accepted: GS1-128 carries at most 48 data characters, SKUs less. */
+export const SCAN_LENGTH_MAX = 64;
+
+/** The largest quantity one movement may carry (a bound against a scan in the qty field). */
+export const QTY_MAX = 1_000_000;
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+
+// AIM symbology identifiers some scanners prefix (e.g. "]C1" for GS1-128, "]E0" for EAN-13).
+const SYMBOLOGY_PREFIX = /^\][A-Za-z][0-9A-Za-z]/;
+
+/**
+ * Cleans one scan: surrounding whitespace and the Enter/Tab a scanner sends go, an AIM
+ * symbology prefix goes; anything else unprintable (a stray control code) is refused
+ * rather than guessed at.
+ */
+export function parseScan(raw: string): Parsed<string> {
+  let code = raw.replace(/[\r\n\t]+$/g, "").trim();
+  code = code.replace(SYMBOLOGY_PREFIX, "");
+  if (code.length === 0) return { ok: false, error: messages.scan.empty };
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(code)) return { ok: false, error: messages.scan.control };
+  if (code.length > SCAN_LENGTH_MAX) {
+    return { ok: false, error: fill(messages.scan.tooLong, { max: SCAN_LENGTH_MAX }) };
+  }
+  return { ok: true, value: code };
+}
+
+/**
+ * Parses a quantity as typed: a whole number, thousands separators (space, comma,
+ * apostrophe, thin space) allowed; `signed` allows a leading minus (adjustments).
+ */
+export function parseQty(raw: string, options: { signed?: boolean } = {}): Parsed<number> {
+  const text = raw.trim().replace(/[\s,'\u2009\u202f]/g, "").replace(/^\u2212/, "-");
+  if (text.length === 0) return { ok: false, error: messages.qty.empty };
+  if (!/^[+-]?\d+$/.test(text)) return { ok: false, error: fill(messages.qty.notNumber, { raw: raw.trim() }) };
+  const value = Number(text);
+  if (Math.abs(value) > QTY_MAX) {
+    return { ok: false, error: fill(messages.qty.tooLarge, { raw: raw.trim(), max: QTY_MAX }) };
+  }
+  if (value === 0) return { ok: false, error: messages.qty.zero };
+  if (value < 0 && !options.signed) return { ok: false, error: messages.qty.negative };
+  return { ok: true, value };
+}
