@@ -22,15 +22,7 @@ fn section(title: &str) -> &'static str {
 #[tokio::test]
 async fn readme_routes_match_the_openapi_document() {
     let app = spawn_app().await;
-    let doc: Value = app
-        .client
-        .get(app.url("/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.openapi().await;
     let mut documented: BTreeSet<String> = doc["paths"]
         .as_object()
         .unwrap()

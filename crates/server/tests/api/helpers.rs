@@ -122,6 +122,14 @@ impl TestApp {
             .await
     }
 
+    /// The served OpenAPI document: the list of routes that the route-coverage tests
+    /// (cross-tenant, read-only tenant, README tables) walk.
+    pub async fn openapi(&self) -> Value {
+        let r = self.send(Method::GET, "/v1/openapi.json", None, None).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.unwrap()
+    }
+
     /// Logs in; panics unless it succeeds.
     pub async fn login(&self, slug: &str, email: &str, password: &str) -> (String, String) {
         let r = self

@@ -13,15 +13,7 @@ use crate::helpers::*;
 /// Every write route of the API (from the OpenAPI document, so new routes are covered),
 /// except the auth routes, which a read-only tenant still needs.
 async fn write_routes(app: &TestApp) -> Vec<(Method, String)> {
-    let doc: Value = app
-        .client
-        .get(app.url("/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.openapi().await;
     let mut routes = Vec::new();
     for (path, ops) in doc["paths"].as_object().unwrap() {
         if path.starts_with("/v1/auth/") {
