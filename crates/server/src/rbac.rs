@@ -37,11 +37,19 @@ pub enum Permission {
     SettingsManage,
     /// Read the audit log.
     AuditRead,
+    /// Read warehouses, locations, products and lots.
+    CatalogRead,
+    /// Create, change, deactivate and delete warehouses, locations, products and lots.
+    CatalogManage,
+    /// Read stock rows, movements and the low-stock list.
+    StockRead,
+    /// Record movements (receive, ship, transfer, adjust, count).
+    MovementsWrite,
 }
 
 impl Permission {
     /// Every permission, for docs and for validating API-key scopes.
-    pub const ALL: [Permission; 7] = [
+    pub const ALL: [Permission; 11] = [
         Permission::UsersRead,
         Permission::UsersManage,
         Permission::ApiKeysRead,
@@ -49,13 +57,21 @@ impl Permission {
         Permission::SettingsRead,
         Permission::SettingsManage,
         Permission::AuditRead,
+        Permission::CatalogRead,
+        Permission::CatalogManage,
+        Permission::StockRead,
+        Permission::MovementsWrite,
     ];
 
     /// Whether the action changes tenant data (refused when the subscription expired).
     pub fn is_write(self) -> bool {
         matches!(
             self,
-            Permission::UsersManage | Permission::ApiKeysManage | Permission::SettingsManage
+            Permission::UsersManage
+                | Permission::ApiKeysManage
+                | Permission::SettingsManage
+                | Permission::CatalogManage
+                | Permission::MovementsWrite
         )
     }
 
@@ -69,6 +85,10 @@ impl Permission {
             Permission::SettingsRead => "settings_read",
             Permission::SettingsManage => "settings_manage",
             Permission::AuditRead => "audit_read",
+            Permission::CatalogRead => "catalog_read",
+            Permission::CatalogManage => "catalog_manage",
+            Permission::StockRead => "stock_read",
+            Permission::MovementsWrite => "movements_write",
         }
     }
 
@@ -79,15 +99,24 @@ impl Permission {
 }
 
 impl Role {
-    /// THE permission table. Every role may read settings; the rest is listed here.
+    /// THE permission table. Every role may read settings, the catalog and stock; the
+    /// rest is listed here.
     pub fn allows(self, permission: Permission) -> bool {
         use Permission as P;
+        if matches!(permission, P::SettingsRead | P::CatalogRead | P::StockRead) {
+            return true;
+        }
         match self {
             Role::Admin => true,
-            Role::Manager => matches!(permission, P::UsersRead | P::SettingsRead | P::AuditRead),
-            Role::Operator | Role::Purchasing | Role::Sales | Role::Viewer => {
-                matches!(permission, P::SettingsRead)
-            }
+            Role::Manager => matches!(
+                permission,
+                P::UsersRead | P::AuditRead | P::CatalogManage | P::MovementsWrite
+            ),
+            // Operators record what happens on the floor.
+            Role::Operator => matches!(permission, P::MovementsWrite),
+            // Purchasing maintains the product catalog (new SKUs, reorder levels).
+            Role::Purchasing => matches!(permission, P::CatalogManage),
+            Role::Sales | Role::Viewer => false,
         }
     }
 
@@ -144,7 +173,11 @@ pub mod perm {
         ApiKeysManage,
         SettingsRead,
         SettingsManage,
-        AuditRead
+        AuditRead,
+        CatalogRead,
+        CatalogManage,
+        StockRead,
+        MovementsWrite
     );
 }
 
@@ -174,13 +207,22 @@ mod tests {
     }
 
     #[test]
-    fn only_admins_manage() {
-        for p in Permission::ALL.into_iter().filter(|p| p.is_write()) {
+    fn admins_may_do_everything_viewers_only_read() {
+        for p in Permission::ALL {
             assert!(Role::Admin.allows(p));
-            for r in [Role::Manager, Role::Operator, Role::Viewer] {
-                assert!(!r.allows(p), "{r:?} {p:?}");
-            }
+            assert_eq!(
+                Role::Viewer.allows(p),
+                !p.is_write()
+                    && p != Permission::UsersRead
+                    && p != Permission::ApiKeysRead
+                    && p != Permission::AuditRead,
+                "{p:?}"
+            );
         }
+        assert!(Role::Operator.allows(Permission::MovementsWrite));
+        assert!(!Role::Operator.allows(Permission::CatalogManage));
+        assert!(Role::Purchasing.allows(Permission::CatalogManage));
+        assert!(!Role::Purchasing.allows(Permission::MovementsWrite));
         assert!(Role::Viewer.allows(Permission::SettingsRead));
         assert!(!Role::Viewer.allows(Permission::AuditRead));
     }
