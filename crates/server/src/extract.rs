@@ -199,6 +199,11 @@ pub fn request_hash(secret: &str, route: &str, body: &impl Serialize) -> Vec<u8>
 }
 
 impl IdempotencyKey {
+    /// Whether the request carried a key.
+    pub fn is_some(&self) -> bool {
+        self.0.is_some()
+    }
+
     /// A stored answer to replay, if this key was used (or 422 if with another request).
     pub async fn replay(&self, tx: &mut TenantTx, hash: &[u8]) -> ApiResult<Option<Response>> {
         let Some(key) = &self.0 else { return Ok(None) };

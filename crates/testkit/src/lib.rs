@@ -172,7 +172,9 @@ mod db_tests {
 /// `pool` must see the tenant's rows: the owner pool of a test database (a superuser,
 /// which row-level security does not restrict).
 pub async fn ledger_violations(pool: &sqlx::PgPool, tenant_id: uuid::Uuid) -> Vec<String> {
-    let rows: Vec<(uuid::Uuid, uuid::Uuid, uuid::Uuid, Option<i64>, Option<i64>)> =
+    // (product, location, lot, on_hand of the row, sum of its effects)
+    type Mismatch = (uuid::Uuid, uuid::Uuid, uuid::Uuid, Option<i64>, Option<i64>);
+    let rows: Vec<Mismatch> =
         sqlx::query_as(
             "select coalesce(s.product_id, e.product_id), coalesce(s.location_id, e.location_id),
                     coalesce(s.lot_id, e.lot_id), s.on_hand, e.total

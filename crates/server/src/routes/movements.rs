@@ -21,13 +21,10 @@ use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page_
 use crate::rbac::perm;
 use crate::state::AppState;
 use crate::store;
-use crate::store::movements::{Recorder, Write};
+use crate::store::movements::Recorder;
 
 /// Longest note on a movement.
 pub const NOTE_LEN_MAX: usize = 1000;
-/// How often a movement is decided again after creating the stock rows it needs (only a
-/// concurrent deletion could make a second round necessary).
-const ROW_CREATION_ROUNDS_MAX: usize = 3;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -234,7 +231,8 @@ pub struct MovementView {
 }
 
 impl MovementView {
-    fn new(
+    /// The view of a decided movement.
+    pub fn new(
         m: &Movement,
         origin: Origin,
         decision: &Decision,
@@ -320,7 +318,7 @@ impl MovementView {
 
 /// The user a movement is booked to, and the actor of its audit entry: a key's
 /// movements are booked to the user who created the key.
-fn recorder(p: &Principal) -> Recorder<'_> {
+pub fn recorder(p: &Principal) -> Recorder<'_> {
     let (actor_type, actor_id) = p.audit_actor();
     let user_id = match p.actor {
         Actor::User { id, .. } => id,
@@ -357,70 +355,34 @@ pub async fn create_movement(
     ApiJson(req): ApiJson<NewMovement>,
 ) -> ApiResult<Response> {
     let hash = state.request_hash("/v1/movements", &req);
+    if idem.is_some() {
+        // A retry answers what the first request answered. (A concurrent duplicate is
+        // caught by the key's primary key when its answer is stored below.)
+        let mut tx = state.tenant_tx(p.tenant_id).await?;
+        let replay = idem.replay(&mut tx, &hash).await?;
+        tx.commit().await?;
+        if let Some(replay) = replay {
+            return Ok(replay);
+        }
+    }
     // Online movements happen now, by the server's clock, kept to the microsecond like
     // every time in the total order of events.
     let now = Utc::now().trunc_subsecs(6);
     let who = recorder(&p);
     let movement = req.to_core(MovementId::from_uuid(Uuid::now_v7()), now, who.user_id)?;
-    let keys = movement.keys();
-    for _ in 0..ROW_CREATION_ROUNDS_MAX {
-        let mut tx = state.tenant_tx(p.tenant_id).await?;
-        if let Some(replay) = idem.replay(&mut tx, &hash).await? {
-            return Ok(replay);
-        }
-        let facts = store::movements::load_facts(&mut tx, &movement).await?;
-        let locked = store::movements::lock_rows(&mut tx, &keys).await?;
-        let views = store::movements::views(&mut tx, &keys, &locked, movement.order_key()).await?;
-        let decision = logiflow_core::judge(
-            &movement,
-            Origin::Online,
-            &facts,
-            facts.on_date(&movement),
-            &views,
-        )
-        .map_err(ApiError::internal)?;
-        if let Outcome::Rejected(rejection) = decision.outcome {
-            return Err(ApiError::Movement(rejection));
-        }
-        let missing: Vec<_> = decision
-            .updates
-            .iter()
-            .filter(|u| !locked.iter().any(|l| l.key == u.key))
-            .filter_map(|u| Some((u.key, facts.warehouse(u.key.location)?)))
-            .collect();
-        if !missing.is_empty() {
-            // Rows are created in their own transaction, then the movement is decided
-            // again on the rows as locked (another request may have moved stock since).
-            drop(tx);
-            let mut create = state.tenant_tx(p.tenant_id).await?;
-            store::movements::ensure_rows(&mut create, &missing).await?;
-            create.commit().await?;
-            continue;
-        }
-        let view = MovementView::new(&movement, Origin::Online, &decision, req.note.clone(), now);
-        let json = serde_json::to_value(&view).map_err(ApiError::internal)?;
-        store::movements::write(
-            &mut tx,
-            &who,
-            Write {
-                movement: &movement,
-                origin: Origin::Online,
-                decision: &decision,
-                note: req.note.as_deref(),
-                recorded_at: now,
-                locked: &locked,
-                view: json.clone(),
-            },
-        )
+    let mut recorded = crate::inventory::record(
+        state.tenant_pool(),
+        p.tenant_id,
+        &who,
+        &movement,
+        Origin::Online,
+        req.note.as_deref(),
+    )
+    .await?;
+    idem.store(&mut recorded.tx, &hash, StatusCode::CREATED, &recorded.json)
         .await?;
-        idem.store(&mut tx, &hash, StatusCode::CREATED, &json)
-            .await?;
-        tx.commit().await?;
-        return Ok((StatusCode::CREATED, axum::Json(json)).into_response());
-    }
-    Err(ApiError::internal(
-        "the stock rows of the movement kept disappearing while it was recorded",
-    ))
+    recorded.tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(recorded.json)).into_response())
 }
 
 /// Filters of the movement history (all optional, combined with AND).
