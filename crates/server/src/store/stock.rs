@@ -78,20 +78,20 @@ fn push_movement_filters<'a>(
     }
 }
 
-/// Movements matching `f` before `before` (exclusive), newest first, at most `limit`.
-pub async fn list_movements(
-    tx: &mut TenantTx,
-    f: &MovementFilter,
+/// Appends the movement-history query to `qb` (public so a test can `EXPLAIN` exactly
+/// the statement the API runs).
+pub fn push_list_movements<'a>(
+    qb: &mut QueryBuilder<'a, Postgres>,
+    tenant_id: Uuid,
+    f: &'a MovementFilter,
     before: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
-) -> Result<Vec<MovementView>, sqlx::Error> {
-    let tenant_id = tx.tenant_id().as_uuid();
-    let mut qb =
-        QueryBuilder::<Postgres>::new(format!("select {MOVEMENT_COLUMNS}, {EFFECTS} from ("));
+) {
+    qb.push(format!("select {MOVEMENT_COLUMNS}, {EFFECTS} from ("));
     match f.location_id {
         None => {
             qb.push("select * from movement m");
-            push_movement_filters(&mut qb, tenant_id, f, before);
+            push_movement_filters(qb, tenant_id, f, before);
             qb.push(" order by m.occurred_at desc, m.id desc limit ")
                 .push_bind(limit);
         }
@@ -104,7 +104,7 @@ pub async fn list_movements(
                     qb.push(" union all ");
                 }
                 qb.push("(select * from movement m");
-                push_movement_filters(&mut qb, tenant_id, f, before);
+                push_movement_filters(qb, tenant_id, f, before);
                 qb.push(format_args!(" and m.{column} = "))
                     .push_bind(location)
                     .push(" order by m.occurred_at desc, m.id desc limit ")
@@ -115,6 +115,18 @@ pub async fn list_movements(
     }
     qb.push(") m order by m.occurred_at desc, m.id desc limit ")
         .push_bind(limit);
+}
+
+/// Movements matching `f` before `before` (exclusive), newest first, at most `limit`.
+pub async fn list_movements(
+    tx: &mut TenantTx,
+    f: &MovementFilter,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<MovementView>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let mut qb = QueryBuilder::<Postgres>::new("");
+    push_list_movements(&mut qb, tenant_id, f, before, limit);
     qb.build_query_as().fetch_all(tx.conn()).await
 }
 

@@ -13,6 +13,7 @@ mod concurrency;
 mod cross_tenant;
 mod demo;
 mod docs;
+mod movement_plans;
 mod movements;
 mod ops;
 mod settings;
