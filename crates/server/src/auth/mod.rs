@@ -137,6 +137,13 @@ impl FromRequestParts<AppState> for Principal {
                 // session takes effect at once, not when the token expires.
                 let role =
                     crate::store::users::active_role(&mut tx, claims.sub, claims.sid).await?;
+                // Only on refusal: tell a revoked device why, so it stops retrying and
+                // asks its user to register it again (its journal is kept).
+                if role.is_none()
+                    && crate::store::devices::session_of_revoked_device(&mut tx, claims.sid).await?
+                {
+                    return Err(ApiError::DeviceRevoked);
+                }
                 tx.commit().await?;
                 let role = role
                     .as_deref()
