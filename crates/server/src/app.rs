@@ -76,6 +76,10 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::api_keys::router())
         .merge(routes::settings::router())
         .merge(routes::audit::router())
+        .merge(routes::warehouses::router())
+        .merge(routes::locations::router())
+        .merge(routes::products::router())
+        .merge(routes::lots::router())
         .split_for_parts()
 }
 

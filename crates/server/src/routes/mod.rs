@@ -3,6 +3,10 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod locations;
+pub mod lots;
 pub mod ops;
+pub mod products;
 pub mod settings;
 pub mod users;
+pub mod warehouses;

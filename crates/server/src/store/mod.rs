@@ -5,8 +5,13 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod catalog_change;
 pub mod idempotency;
+pub mod locations;
+pub mod lots;
 pub mod platform;
+pub mod products;
 pub mod sessions;
 pub mod settings;
 pub mod users;
+pub mod warehouses;
