@@ -555,7 +555,15 @@ async fn every_product_search_uses_an_index_on_100k_products() {
         .await
         .unwrap();
 
-    let searches: [(&str, Option<&str>, Option<&str>, Option<&str>, Option<bool>); 5] = [
+    // (what, sku_prefix, q, barcode, active)
+    type Search<'a> = (
+        &'a str,
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<bool>,
+    );
+    let searches: [Search; 5] = [
         ("sku_prefix", Some("sku-0123"), None, None, None),
         ("q", None, Some("ab12c"), None, None),
         ("barcode", None, None, Some("BC-SKU-012340"), None),

@@ -36,7 +36,7 @@ async fn warehouses_are_created_listed_changed_and_deactivated() {
     assert_eq!(w2["address"], "");
     // Pagination: one per page, in creation order.
     let p1 = get_json(&app, "/v1/warehouses?limit=1", &t.token).await;
-    assert_eq!(item_ids(&p1), [id.clone()]);
+    assert_eq!(item_ids(&p1), [id.as_str()]);
     let cursor = p1["next_cursor"].as_str().unwrap();
     let p2 = get_json(
         &app,
@@ -63,7 +63,7 @@ async fn warehouses_are_created_listed_changed_and_deactivated() {
     let active = get_json(&app, "/v1/warehouses?active=true", &t.token).await;
     assert_eq!(item_ids(&active), [id_of(&w2)]);
     let inactive = get_json(&app, "/v1/warehouses?active=false", &t.token).await;
-    assert_eq!(item_ids(&inactive), [id.clone()]);
+    assert_eq!(item_ids(&inactive), [id.as_str()]);
 
     // Audited, and each write is a catalog change carrying the API's JSON.
     let audit = audits(&app, &id).await;
