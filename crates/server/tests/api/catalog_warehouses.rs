@@ -325,3 +325,56 @@ async fn viewers_read_the_catalog_and_purchasing_manages_it() {
     .unwrap();
     assert_eq!(actor, "purchasing");
 }
+
+#[tokio::test]
+async fn an_expired_tenant_reads_its_catalog_but_cannot_change_it() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    let seed = seed_catalog(&app, &t.token, "A").await;
+    // A key scoped to catalog_manage writes the catalog while the tenant is current.
+    let (_, key) = app
+        .api_key(&t, "erp", &["catalog_read", "catalog_manage"])
+        .await;
+    let auth = format!("ApiKey {key}");
+    let r = app
+        .send(
+            reqwest::Method::POST,
+            "/v1/products",
+            Some(&auth),
+            Some(json!({"sku": "ERP-1", "name": "From the ERP"})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    logiflow_server::admin::tenant_expire(&app.owner, "acme")
+        .await
+        .unwrap();
+    for path in [
+        format!("/v1/warehouses/{}", id_of(&seed.warehouse)),
+        format!("/v1/locations/{}", id_of(&seed.location)),
+        format!("/v1/products/{}", id_of(&seed.product)),
+        format!("/v1/lots/{}", id_of(&seed.lot)),
+        "/v1/products?q=widget".to_owned(),
+    ] {
+        get_json(&app, &path, &t.token).await;
+    }
+    let r = app
+        .send(
+            reqwest::Method::POST,
+            "/v1/products",
+            Some(&auth),
+            Some(json!({"sku": "ERP-2", "name": "From the ERP"})),
+        )
+        .await;
+    problem(r, StatusCode::FORBIDDEN, "subscription_expired").await;
+    problem(
+        app.patch(
+            &format!("/v1/lots/{}", id_of(&seed.lot)),
+            &t.token,
+            json!({"code": "L9"}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "subscription_expired",
+    )
+    .await;
+}
