@@ -1,6 +1,7 @@
 //! `lot` rows.
 
 use chrono::NaiveDate;
+use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::db::TenantTx;
@@ -16,7 +17,9 @@ pub struct Filter {
     pub expiring_before: Option<NaiveDate>,
 }
 
-/// Lots matching `f` after `after` (by id), at most `limit`.
+/// Lots matching `f` after `after` (by id), at most `limit`. Only the given filters are
+/// in the statement, so `expiring_before` is a range of `lot_expiry_idx` (a partial index
+/// that a generic plan with `$n is null or …` could not use).
 pub async fn list(
     tx: &mut TenantTx,
     f: &Filter,
@@ -24,20 +27,20 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<Lot>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
-    sqlx::query_as(&format!(
-        "select {COLUMNS} from lot
-         where tenant_id = $1 and ($2::uuid is null or product_id = $2)
-           and ($3::date is null or (expires_on is not null and expires_on < $3))
-           and ($4::uuid is null or id > $4)
-         order by id limit $5"
-    ))
-    .bind(tenant_id)
-    .bind(f.product_id)
-    .bind(f.expiring_before)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await
+    let mut qb: QueryBuilder<Postgres> =
+        QueryBuilder::new(format!("select {COLUMNS} from lot where tenant_id = "));
+    qb.push_bind(tenant_id);
+    if let Some(product_id) = f.product_id {
+        qb.push(" and product_id = ").push_bind(product_id);
+    }
+    if let Some(day) = f.expiring_before {
+        qb.push(" and expires_on < ").push_bind(day);
+    }
+    if let Some(after) = after {
+        qb.push(" and id > ").push_bind(after);
+    }
+    qb.push(" order by id limit ").push_bind(limit);
+    qb.build_query_as().fetch_all(tx.conn()).await
 }
 
 /// One lot, locked for update when `lock`.
