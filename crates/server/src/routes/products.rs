@@ -439,7 +439,9 @@ pub async fn create_product(
     check_barcodes(&mut tx, &barcodes, None).await?;
     quota::check_catalog(&mut tx, quota::Catalog::Skus).await?;
     let id = store::products::insert(&mut tx, &fields).await?;
-    store::products::set_barcodes(&mut tx, id, &barcodes).await?;
+    if let Some(taken) = store::products::set_barcodes(&mut tx, id, &barcodes).await? {
+        return Err(ApiError::BarcodeTaken(taken));
+    }
     let product = fetch_product(&mut tx, id, false).await?;
     store::catalog_change::record(
         &mut tx,
@@ -558,7 +560,9 @@ pub async fn update_product(
     store::products::update(&mut tx, id, &fields).await?;
     if let Some(barcodes) = &barcodes {
         check_barcodes(&mut tx, barcodes, Some(id)).await?;
-        store::products::set_barcodes(&mut tx, id, barcodes).await?;
+        if let Some(taken) = store::products::set_barcodes(&mut tx, id, barcodes).await? {
+            return Err(ApiError::BarcodeTaken(taken));
+        }
     }
     let after = fetch_product(&mut tx, id, false).await?;
     store::catalog_change::record(

@@ -207,13 +207,16 @@ pub async fn taken_barcode(
     .await
 }
 
-/// Makes `barcodes` the product's exact set. A barcode that another product took in the
-/// meantime fails on `product_barcode_pkey` (409).
+/// Makes `barcodes` the product's exact set. Returns a barcode that another product
+/// took in the meantime (a concurrent writer committed it after [`taken_barcode`] looked):
+/// `on conflict do nothing` waits for that writer and skips the row instead of failing,
+/// so the caller can name the barcode (the unique violation's detail cannot: PostgreSQL
+/// hides key values of tables under row-level security).
 pub async fn set_barcodes(
     tx: &mut TenantTx,
     product_id: Uuid,
     barcodes: &[String],
-) -> Result<(), sqlx::Error> {
+) -> Result<Option<String>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query(
         "delete from product_barcode where tenant_id = $1 and product_id = $2 and barcode <> all($3)",
@@ -223,18 +226,23 @@ pub async fn set_barcodes(
     .bind(barcodes)
     .execute(tx.conn())
     .await?;
-    sqlx::query(
-        "insert into product_barcode (tenant_id, barcode, product_id)
-         select $1, b, $2 from unnest($3::text[]) b
-         where not exists (select 1 from product_barcode x
-                           where x.tenant_id = $1 and x.barcode = b and x.product_id = $2)",
+    sqlx::query_scalar(
+        "with wanted as (
+             select b from unnest($3::text[]) b
+             where not exists (select 1 from product_barcode x
+                               where x.tenant_id = $1 and x.barcode = b and x.product_id = $2)),
+         inserted as (
+             insert into product_barcode (tenant_id, barcode, product_id)
+             select $1, b, $2 from wanted
+             on conflict (tenant_id, barcode) do nothing
+             returning barcode)
+         select b from wanted where b not in (select barcode from inserted) order by b limit 1",
     )
     .bind(tenant_id)
     .bind(product_id)
     .bind(barcodes)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    .fetch_optional(tx.conn())
+    .await
 }
 
 /// Whether the product has lots.

@@ -643,3 +643,26 @@ async fn every_product_search_uses_an_index_on_100k_products() {
             .any(|p| p["sku"] == "SKU-054321")
     );
 }
+
+#[tokio::test]
+async fn concurrent_products_with_one_barcode_one_wins_the_other_is_told_which() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    for round in 0..5 {
+        let barcode = format!("RACE-{round}");
+        let post = |sku: String| {
+            app.client
+                .post(app.url("/v1/products"))
+                .header("authorization", bearer(&t.token))
+                .json(&json!({"sku": sku, "name": "Racer", "barcodes": [barcode]}))
+                .send()
+        };
+        let (a, b) = tokio::join!(post(format!("A{round}")), post(format!("B{round}")));
+        let mut statuses = vec![a.unwrap(), b.unwrap()];
+        statuses.sort_by_key(|r| r.status());
+        let loser = statuses.pop().unwrap();
+        assert_eq!(statuses[0].status(), StatusCode::CREATED);
+        let v = problem(loser, StatusCode::CONFLICT, "barcode_taken").await;
+        assert!(v["detail"].as_str().unwrap().contains(&barcode), "{v}");
+    }
+}

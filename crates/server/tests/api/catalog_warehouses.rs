@@ -223,7 +223,9 @@ async fn the_plan_limits_active_warehouses() {
 #[tokio::test]
 async fn viewers_read_the_catalog_and_purchasing_manages_it() {
     let app = spawn_app().await;
-    let t = app.tenant("acme", "standard").await;
+    // Many requests back to back: a plan whose rate limit they stay under.
+    catalog_plan(&app, "roomy", 100, 100, 10).await;
+    let t = app.tenant("acme", "roomy").await;
     let (_, viewer) = app.user(&t, "v@acme.example", "viewer").await;
     let (_, sales) = app.user(&t, "s@acme.example", "sales").await;
     let (_, operator) = app.user(&t, "o@acme.example", "operator").await;

@@ -64,8 +64,10 @@ struct World {
 
 async fn world() -> World {
     let app = spawn_app().await;
-    let a = app.tenant("tenant-a", "standard").await;
-    let b = app.tenant("tenant-b", "standard").await;
+    // B sends a hundred-odd requests back to back: a rate it stays under on any machine.
+    app.plan("wide", 25, 1000).await;
+    let a = app.tenant("tenant-a", "wide").await;
+    let b = app.tenant("tenant-b", "wide").await;
     let (a_user, a_user_token) = app.user(&a, "same@example.com", "manager").await;
     // B has a user with the same email: emails are unique per tenant only.
     app.user(&b, "same@example.com", "viewer").await;
