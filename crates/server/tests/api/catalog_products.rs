@@ -666,3 +666,32 @@ async fn concurrent_products_with_one_barcode_one_wins_the_other_is_told_which()
         assert!(v["detail"].as_str().unwrap().contains(&barcode), "{v}");
     }
 }
+
+#[tokio::test]
+async fn the_openapi_document_shows_decimals_as_strings() {
+    let app = spawn_app().await;
+    let doc = app.openapi().await;
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field) in [
+        ("Product", "cost"),
+        ("Product", "price"),
+        ("CreateProduct", "cost"),
+        ("UpdateProduct", "price"),
+    ] {
+        let prop = &schemas[schema]["properties"][field];
+        let types = if prop["type"].is_array() {
+            prop["type"].clone()
+        } else {
+            json!([prop["type"]])
+        };
+        assert!(
+            types.as_array().unwrap().contains(&json!("string")),
+            "{schema}.{field}: {prop}"
+        );
+        assert!(
+            !types.as_array().unwrap().contains(&json!("number")),
+            "{schema}.{field}: {prop}"
+        );
+    }
+    assert!(schemas["Problem"]["properties"].get("errors").is_some());
+}
