@@ -391,3 +391,33 @@ async fn the_plan_limits_locations_and_creation_is_idempotent() {
     assert_eq!(v["resource"], "locations");
     assert_eq!(v["limit"], 2);
 }
+
+#[tokio::test]
+async fn trees_are_bounded_in_depth() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    let w = warehouse(&app, &t.token, "MAIN").await;
+    let mut parent = location(&app, &t.token, json!({"warehouse_id": w, "code": "L0"})).await;
+    for depth in 1..=15 {
+        parent = location(
+            &app,
+            &t.token,
+            json!({"parent_id": parent["id"], "code": format!("L{depth}")}),
+        )
+        .await;
+        assert_eq!(parent["depth"], depth);
+    }
+    assert!(parent["path"].as_str().unwrap().ends_with("/L14/L15"));
+    let v = problem(
+        app.post(
+            "/v1/locations",
+            &t.token,
+            json!({"parent_id": parent["id"], "code": "L16"}),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    assert!(v["detail"].as_str().unwrap().contains("16 levels"));
+}
