@@ -37,7 +37,7 @@ pub const UOM_LEN_MAX: usize = 16;
 pub const MONEY_SCALE_MAX: u32 = 6;
 /// Largest cost or price (the column holds 14 integer digits).
 pub const MONEY_MAX: i64 = 99_999_999_999_999;
-/// Shortest name search: a trigram index needs three characters to be of use.
+/// Shortest name search (and shortest word in it): trigrams need three characters.
 pub const NAME_QUERY_LEN_MIN: usize = 3;
 /// Longest name search.
 pub const NAME_QUERY_LEN_MAX: usize = 200;
@@ -126,7 +126,8 @@ pub struct ProductPage {
 pub struct ProductQuery {
     /// SKUs starting with this (case-insensitive).
     pub sku_prefix: Option<String>,
-    /// Case-insensitive substring of the name, at least 3 characters.
+    /// Case-insensitive substring of the name, with a word of at least 3 letters or
+    /// digits.
     pub q: Option<String>,
     /// Exact barcode (as scanned).
     pub barcode: Option<String>,
@@ -334,7 +335,7 @@ pub async fn fetch_product(tx: &mut TenantTx, id: Uuid, lock: bool) -> ApiResult
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "a page of products (permission catalog_read)", body = ProductPage),
-        (status = 400, description = "bad_request (limit, cursor, q shorter than 3 characters)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (limit, cursor, q without a word of 3 letters or digits)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
@@ -377,6 +378,18 @@ pub fn product_filter(
             if !(NAME_QUERY_LEN_MIN..=NAME_QUERY_LEN_MAX).contains(&n) {
                 return Err(ApiError::BadRequest(format!(
                     "q must have {NAME_QUERY_LEN_MIN} to {NAME_QUERY_LEN_MAX} characters"
+                )));
+            }
+            // The search index holds trigrams of words: a text without a word of three
+            // letters or digits has none to look up.
+            let longest_word = s
+                .split(|c: char| !c.is_alphanumeric())
+                .map(|w| w.chars().count())
+                .max()
+                .unwrap_or(0);
+            if longest_word < NAME_QUERY_LEN_MIN {
+                return Err(ApiError::BadRequest(format!(
+                    "q must contain a word of at least {NAME_QUERY_LEN_MIN} letters or digits"
                 )));
             }
             Some(s.to_owned())

@@ -43,7 +43,8 @@ const COLUMNS: &str = concat!(
 pub struct Filter {
     /// SKUs starting with this (normalized upper case): a range of `product_sku_key`.
     pub sku_prefix: Option<String>,
-    /// Case-insensitive name substring (at least 3 characters): `product_name_trgm_idx`.
+    /// Case-insensitive name substring with a word of 3+ letters or digits:
+    /// `product_name_trigram`.
     pub q: Option<String>,
     /// Exact barcode: a primary-key probe of `product_barcode`.
     pub barcode: Option<String>,
@@ -70,8 +71,20 @@ pub fn search_query(
             .push_bind(prefix_upper(sku));
     }
     if let Some(q) = &f.q {
-        qb.push(" and p.name ilike ")
-            .push_bind(format!("%{}%", like_escape(q)));
+        // Candidates: products having every inner trigram of q, a range of
+        // `product_name_trigram_pkey` per trigram (`=` is leakproof, so RLS lets the index
+        // serve it; see migration 20261122000003). Then `ilike` rechecks the few candidates.
+        qb.push(
+            " and p.id in (select t.product_id from product_name_trigram t where t.tenant_id = ",
+        )
+        .push_bind(tenant_id)
+        .push(" and t.trigram = any(product_name_trigrams(")
+        .push_bind(q.clone())
+        .push(")) group by t.product_id having count(*) = cardinality(product_name_trigrams(")
+        .push_bind(q.clone())
+        .push(")))")
+        .push(" and p.name ilike ")
+        .push_bind(format!("%{}%", like_escape(q)));
     }
     if let Some(barcode) = &f.barcode {
         qb.push(" and p.id = (select b.product_id from product_barcode b where b.tenant_id = ")
