@@ -6,10 +6,11 @@
 //!    existing rows, in key order);
 //! 2. lock the device (its pushes run one at a time, in `device_seq` order) and answer
 //!    re-sent movements from what is stored;
-//! 3. load the catalog facts and validate each new movement (`core::validate`);
-//! 4. load the held movements of the batch's products (all a batch can wake: a held
+//! 3. load the held movements of the batch's products (all a batch can wake: a held
 //!    movement's rows belong to its product), lock every row of the batch and of those
-//!    held movements, and load the ledger tail after the oldest of them;
+//!    held movements, then load the catalog facts (after the locks, see
+//!    `store::movements::lock_rows`) and the ledger tail after the oldest movement;
+//! 4. validate each new movement (`core::validate`);
 //! 5. submit the movements to an `Engine` in `device_seq` order: it decides each and
 //!    retries held movements whenever a row rises or is counted;
 //! 6. write rows, movements, outcome changes, effects, outbox events, the device's next
@@ -147,7 +148,6 @@ pub async fn push(
     let mut decided: Vec<(Movement, Decision, bool)> = Vec::new();
     if !new.is_empty() {
         let movements: Vec<Movement> = new.iter().map(|p| p.movement).collect();
-        let facts = store::movements::load_facts(&mut tx, &movements).await?;
         let mut products: Vec<Uuid> = movements.iter().map(|m| m.product.as_uuid()).collect();
         products.sort();
         products.dedup();
@@ -162,6 +162,8 @@ pub async fn push(
         all_keys.extend(held.iter().flat_map(|(m, _)| m.keys()));
         let all_keys: Vec<StockKey> = all_keys.into_iter().collect();
         let locked = store::movements::lock_rows(&mut tx, &all_keys).await?;
+        // After the locks: see `lock_rows`.
+        let facts = store::movements::load_facts(&mut tx, &movements).await?;
         let oldest: OrderKey = movements
             .iter()
             .chain(held.iter().map(|(m, _)| m))
