@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_movements, create_movement))
         .routes(routes!(get_movement))
+        .routes(routes!(force_movement))
 }
 
 /// Why stock was adjusted; the reason fixes the sign (damage and loss remove, found adds,
@@ -398,6 +399,10 @@ pub struct MovementFilter {
     pub device_id: Option<Uuid>,
     /// applied, absorbed, superseded, held or rejected.
     pub outcome: Option<String>,
+    /// `true`: the conflict inbox, what a person should review (held, rejected, or
+    /// applied with flags such as a count variance or a negative row).
+    #[serde(default)]
+    pub review: bool,
     /// Movements that occurred at or after this instant.
     pub from: Option<DateTime<Utc>>,
     /// Movements that occurred before this instant.
@@ -461,6 +466,7 @@ pub async fn list_movements(
         user_id: f.user_id,
         device_id: f.device_id,
         outcome: f.outcome,
+        review: f.review,
         from: f.from,
         to: f.to,
     };
@@ -492,4 +498,40 @@ pub async fn get_movement(
     let movement = store::stock::get_movement(&mut tx, id).await?;
     tx.commit().await?;
     movement.map(axum::Json).ok_or(ApiError::NotFound)
+}
+
+/// Why a held movement is forced.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ForceMovement {
+    /// 1 to 500 characters, kept in the audit log.
+    pub reason: String,
+}
+
+/// Forces a held movement through (the conflict inbox): applied without the stock check,
+/// flagged `forced`, audited with the reason; held movements it makes possible are
+/// retried at once. Answers the movement's new result (`core::sync::MovementResult`).
+#[utoipa::path(post, path = "/v1/movements/{id}/force", tag = "movements",
+    request_body = ForceMovement,
+    params(("id" = Uuid, Path, description = "movement id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "forced (permission conflicts_resolve)", body = Object),
+        (status = 400, description = "bad_request (reason)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "conflict (the movement is not held)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_body", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn force_movement(
+    State(state): State<AppState>,
+    p: Require<perm::ConflictsResolve>,
+    IdPath(id): IdPath,
+    ApiJson(req): ApiJson<ForceMovement>,
+) -> ApiResult<axum::Json<logiflow_core::MovementResult>> {
+    Ok(axum::Json(
+        crate::sync::force(state.tenant_pool(), &p, id, &req.reason).await?,
+    ))
 }

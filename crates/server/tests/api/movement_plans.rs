@@ -123,9 +123,16 @@ async fn every_history_filter_is_an_index_scan_on_a_large_tenant() {
             },
         ),
         (
-            "held (the conflict inbox)",
+            "held",
             MovementFilter {
                 outcome: Some("held".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "the conflict inbox",
+            MovementFilter {
+                review: true,
                 ..Default::default()
             },
         ),
