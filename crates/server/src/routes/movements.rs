@@ -240,36 +240,7 @@ impl MovementView {
         note: Option<String>,
         recorded_at: DateTime<Utc>,
     ) -> Self {
-        let loc = |l: LocationId| Some(l.as_uuid());
-        let (kind, from, to, qty, expected, reason) = match m.kind {
-            MovementKind::Receive { to, qty } => ("receive", None, loc(to), qty.get(), None, None),
-            MovementKind::Ship { from, qty } => ("ship", loc(from), None, qty.get(), None, None),
-            MovementKind::Transfer { from, to, qty } => {
-                ("transfer", loc(from), loc(to), qty.get(), None, None)
-            }
-            MovementKind::Adjust { at, delta, reason } => (
-                "adjust",
-                None,
-                loc(at),
-                delta.get(),
-                None,
-                serde_json::to_value(reason)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned)),
-            ),
-            MovementKind::Count {
-                at,
-                counted,
-                expected,
-            } => (
-                "count",
-                None,
-                loc(at),
-                counted.get(),
-                expected.map(|e| e.get()),
-                None,
-            ),
-        };
+        let k = crate::store::movements::kind_columns(&m.kind);
         let effects: Vec<EffectView> = match &decision.outcome {
             Outcome::Applied { effects } => effects
                 .iter()
@@ -290,7 +261,7 @@ impl MovementView {
         };
         Self {
             id: m.id.as_uuid(),
-            kind: kind.to_owned(),
+            kind: k.kind.to_owned(),
             origin: match origin {
                 Origin::Online => "online",
                 Origin::Journal => "journal",
@@ -298,11 +269,11 @@ impl MovementView {
             .to_owned(),
             product_id: m.product.as_uuid(),
             lot_id: m.lot.map(|l| l.as_uuid()),
-            from_location_id: from,
-            to_location_id: to,
-            qty,
-            expected,
-            reason,
+            from_location_id: k.from,
+            to_location_id: k.to,
+            qty: k.qty,
+            expected: k.expected,
+            reason: k.reason.map(str::to_owned),
             note,
             occurred_at: m.occurred_at,
             recorded_at,

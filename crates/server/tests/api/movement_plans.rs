@@ -5,7 +5,7 @@
 
 use logiflow_server::store::stock::{MovementFilter, push_list_movements};
 use serde_json::Value;
-use sqlx::{Connection, Postgres, QueryBuilder};
+use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::helpers::*;
@@ -139,24 +139,12 @@ async fn every_history_filter_is_an_index_scan_on_a_large_tenant() {
     ];
     // Explained as the server runs it: the application role under row-level security
     // (which keeps non-leakproof conditions out of index scans), scoped to the tenant.
-    let config = logiflow_server::config::Config {
-        database_url: logiflow_server::config::Secret::new(app._db.url()),
-        ..Default::default()
-    };
-    let mut conn = sqlx::PgConnection::connect(config.app_database_url().unwrap().expose())
-        .await
-        .unwrap();
-    let mut tx = conn.begin().await.unwrap();
-    sqlx::query("select set_config('app.tenant_id', $1, true)")
-        .bind(t.id.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let mut conn = app_role_connection(&app, t.id).await;
     for (name, filter) in &filters {
         for before in [None, Some((at, Uuid::max()))] {
             let mut qb = QueryBuilder::<Postgres>::new("explain (analyze, format json) ");
             push_list_movements(&mut qb, t.id, filter, before, 51);
-            let plan: Value = qb.build_query_scalar().fetch_one(&mut *tx).await.unwrap();
+            let plan: Value = qb.build_query_scalar().fetch_one(&mut conn).await.unwrap();
             let (mut seq_scans, mut discarded) = (Vec::new(), 0);
             scan_cost(&plan[0]["Plan"], &mut seq_scans, &mut discarded);
             assert!(
