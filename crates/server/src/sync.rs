@@ -229,6 +229,9 @@ pub async fn push(
             .map(|(m, d, is_new)| Decided {
                 movement: m,
                 decision: d,
+                // A journal entry is booked to the device's user (the person signed in on
+                // it), not to a user id the device could put in the entry; a retried one
+                // keeps the user it was booked to.
                 user_id: if *is_new { user_id } else { m.user.as_uuid() },
                 new: *is_new,
             })
