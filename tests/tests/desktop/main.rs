@@ -4,7 +4,8 @@
 //! `cargo xtask test` runs it (its `desktop e2e` step), after building the app and
 //! installing tauri-driver; it passes them in `LOGIFLOW_DESKTOP_BIN` and `TAURI_DRIVER`.
 //! Each step saves a screenshot in `$LOGIFLOW_E2E_SCREENSHOTS` (default
-//! `target/e2e-screenshots`).
+//! `target/e2e-screenshots`). A second test checks that a second launch hands over to the
+//! running app (single instance) on a private D-Bus session bus.
 
 mod support;
 
@@ -526,4 +527,98 @@ async fn walk(client: &Client, shots: &Shots<'_>, replica_path: &Path, data_dir:
     let log = std::fs::read_to_string(&log)
         .unwrap_or_else(|e| panic!("failed to read the app's log {}: {e}", log.display()));
     assert!(log.contains("recorded a count of 3 rows"), "{log}");
+}
+
+/// A child process killed (if still running) and reaped when dropped.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// Polls `check` until it holds, or fails the test after [`UI_TIMEOUT_MS`].
+fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_millis(UI_TIMEOUT_MS);
+    while !check() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {UI_TIMEOUT_MS} ms waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(UI_POLL_MS));
+    }
+}
+
+/// Single instance: with the first app running, a second launch hands over to it
+/// (tauri-plugin-single-instance, over the D-Bus session bus) and exits at once, and the
+/// first one hears of it (its log says so).
+#[test]
+fn a_second_launch_hands_over_to_the_running_app_and_exits() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    let app = app_binary();
+    let display = Display::get();
+    let data = tempfile::tempdir().expect("failed to create a data directory");
+    seed(data.path());
+    // A private session bus: both launches meet on it, and nothing else is on it.
+    let mut bus = Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--print-address=1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("failed to start dbus-daemon (Debian package dbus)");
+    let mut address = String::new();
+    std::io::BufReader::new(bus.stdout.take().expect("piped"))
+        .read_line(&mut address)
+        .expect("failed to read the bus address");
+    let _bus = Killed(bus);
+    let launch = || {
+        let mut cmd = Command::new(&app);
+        cmd.env("DISPLAY", &display.name)
+            .env("DBUS_SESSION_BUS_ADDRESS", address.trim())
+            .env("LOGIFLOW_DATA_DIR", data.path())
+            .env("XDG_CONFIG_HOME", data.path())
+            .env("XDG_DATA_HOME", data.path())
+            .env("XDG_CACHE_HOME", data.path())
+            .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
+            .env("NO_AT_BRIDGE", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        cmd
+    };
+    let log = data
+        .path()
+        .join("com.logiflow.desktop/logs/logiflow-desktop.log");
+    let log_has = |text: &str| {
+        std::fs::read_to_string(&log)
+            .map(|log| log.contains(text))
+            .unwrap_or(false)
+    };
+
+    let mut first = Killed(launch().spawn().expect("failed to start the app"));
+    wait_until("the first app to start", || log_has("starting"));
+
+    let mut second = launch().spawn().expect("failed to start the app again");
+    let mut exited = None;
+    wait_until("the second launch to exit", || {
+        exited = second.try_wait().expect("failed to poll the second launch");
+        exited.is_some()
+    });
+    assert!(exited.is_some_and(|status| status.success()), "{exited:?}");
+    wait_until("the first app to hear of the second launch", || {
+        log_has("a second launch asked for the window")
+    });
+    assert!(
+        first
+            .0
+            .try_wait()
+            .expect("failed to poll the app")
+            .is_none(),
+        "the first app must keep running"
+    );
 }
