@@ -15,10 +15,13 @@ fn main() {
     }
     // Must list the same commands as logiflow_desktop::COMMANDS (a unit test checks).
     let manifest = tauri_build::AppManifest::new().commands(&[
-        "replica_location",
+        "app_info",
         "status",
         "stock",
         "record",
+        "resolve_item",
+        "count_sheet",
+        "record_count",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("failed to run tauri's build step");

@@ -1,28 +1,49 @@
 //! LogiFlow's desktop shell: a Tauri 2 window over the local replica.
 //!
 //! Everything the window can do goes through the commands in [`commands`], each a
-//! one-line mapping onto `logiflow_replica::Replica`; the types they exchange are in
-//! [`dto`], from which the UI's TypeScript types are generated.
+//! one-line mapping onto `logiflow_replica::Replica`; the types they exchange are the
+//! replica's own API types, from which (feature `ts`) the UI's TypeScript types are
+//! generated ([`typescript_bindings`]).
 //!
 //! The replica lives in the app data directory (`replica.db`), or in
-//! `$LOGIFLOW_DATA_DIR` when that is set (tests, a second profile).
+//! `$LOGIFLOW_DATA_DIR` when that is set (tests, a second profile). The app logs to
+//! `logiflow-desktop.log` in the OS log directory, and a second launch focuses the first
+//! window instead of opening another.
 
 pub mod commands;
-pub mod dto;
 
 use std::path::PathBuf;
 
 use tauri::Manager;
+use ts_rs::TS;
 
 /// The environment variable that overrides where the replica lives.
 pub const DATA_DIR_ENV: &str = "LOGIFLOW_DATA_DIR";
 
+/// The environment variable naming the server the app is pointed at (shown in the
+/// settings; `cargo xtask dev` sets it to the dev server).
+pub const SERVER_URL_ENV: &str = "LOGIFLOW_SERVER_URL";
+
 /// The replica's file name inside the data directory.
 pub const REPLICA_FILE: &str = "replica.db";
 
+/// The log file's name (without `.log`) in the OS log directory.
+pub const LOG_FILE: &str = "logiflow-desktop";
+
+/// The largest the log file grows before it is rotated (1 MiB, in bytes).
+const LOG_FILE_MAX_BYTES: u128 = 1024 * 1024;
+
 /// The app's commands, listed once for both the invoke handler and the permission
 /// manifest in build.rs (which must name the same ones).
-pub const COMMANDS: &[&str] = &["replica_location", "status", "stock", "record"];
+pub const COMMANDS: &[&str] = &[
+    "app_info",
+    "status",
+    "stock",
+    "record",
+    "resolve_item",
+    "count_sheet",
+    "record_count",
+];
 
 fn data_dir(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
     if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|dir| !dir.is_empty()) {
@@ -31,24 +52,95 @@ fn data_dir(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
     Ok(app.path().app_data_dir()?)
 }
 
+fn server_url() -> Option<String> {
+    std::env::var(SERVER_URL_ENV)
+        .ok()
+        .map(|url| url.trim().to_owned())
+        .filter(|url| !url.is_empty())
+}
+
 /// Runs the desktop app until its window closes.
 pub fn run() -> Result<(), tauri::Error> {
+    use tauri_plugin_log::{RotationStrategy, Target, TargetKind};
+
     tauri::Builder::default()
+        // First, so that a second launch hands over before anything else starts: it
+        // focuses the running app's window and exits. Without a D-Bus session (Linux)
+        // the plugin does nothing and each launch runs on its own.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            log::info!("a second launch asked for the window");
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.unminimize();
+                let _ = window.show();
+                let _ = window.set_focus();
+            }
+        }))
+        .plugin(
+            tauri_plugin_log::Builder::new()
+                .clear_targets()
+                .targets([
+                    Target::new(TargetKind::LogDir {
+                        file_name: Some(LOG_FILE.into()),
+                    }),
+                    Target::new(TargetKind::Stderr),
+                ])
+                .level(log::LevelFilter::Info)
+                .max_file_size(LOG_FILE_MAX_BYTES)
+                .rotation_strategy(RotationStrategy::KeepOne)
+                .build(),
+        )
         // Saves the window's size and position on close and restores them at start.
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .setup(|app| {
             let dir = data_dir(app)?;
             std::fs::create_dir_all(&dir)?;
-            app.manage(commands::AppState::open(dir.join(REPLICA_FILE)));
+            let path = dir.join(REPLICA_FILE);
+            let info = commands::AppInfo {
+                replica_path: path.display().to_string(),
+                server_url: server_url(),
+                log_dir: app
+                    .path()
+                    .app_log_dir()
+                    .ok()
+                    .map(|dir| dir.display().to_string()),
+                version: app.package_info().version.to_string(),
+            };
+            log::info!(
+                "LogiFlow {} starting; replica at {}; server {}",
+                info.version,
+                info.replica_path,
+                info.server_url.as_deref().unwrap_or("(none)")
+            );
+            app.manage(commands::AppState::open(path, info));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
-            commands::replica_location,
+            commands::app_info,
             commands::status,
             commands::stock,
             commands::record,
+            commands::resolve_item,
+            commands::count_sheet,
+            commands::record_count,
         ])
         .run(tauri::generate_context!())
+}
+
+/// The TypeScript the UI imports (`ui/src/lib/bindings/index.ts`): the shell's own
+/// [`commands::AppInfo`] and the replica's API types, each generated by ts-rs.
+pub fn typescript_bindings() -> String {
+    let mut decls = vec![commands::AppInfo::decl()];
+    decls.extend(logiflow_replica::typescript_declarations());
+    let mut out = String::from(
+        "// Generated by ts-rs from src-tauri's AppInfo and crates/replica's API types. Do not\n\
+         // edit: run `UPDATE_BINDINGS=1 cargo test -p logiflow-desktop bindings` instead.\n",
+    );
+    for decl in decls {
+        out.push_str("\nexport ");
+        out.push_str(&decl);
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -60,7 +152,7 @@ mod tests {
     fn bindings_are_up_to_date() {
         let path =
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/bindings/index.ts");
-        let generated = dto::typescript_bindings();
+        let generated = typescript_bindings();
         if std::env::var_os("UPDATE_BINDINGS").is_some_and(|v| v == "1") {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, &generated).unwrap();
@@ -68,9 +160,29 @@ mod tests {
         let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             checked_in == generated,
-            "ui/src/lib/bindings/index.ts is out of date with src-tauri/src/dto.rs: run \
+            "ui/src/lib/bindings/index.ts is out of date with the Rust types: run \
              `UPDATE_BINDINGS=1 cargo test -p logiflow-desktop bindings` and commit the result"
         );
+        // Every type a command takes or returns is declared.
+        for name in [
+            "AppInfo",
+            "ErrorBody",
+            "Status",
+            "StockQuery",
+            "StockLine",
+            "Action",
+            "Recorded",
+            "ProductRef",
+            "CountScope",
+            "CountSheet",
+            "CountSubmission",
+            "AdjustReason",
+        ] {
+            assert!(
+                generated.contains(&format!("export type {name} = ")),
+                "{name} is not declared"
+            );
+        }
     }
 
     #[test]

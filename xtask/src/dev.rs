@@ -1,16 +1,17 @@
 //! `cargo xtask dev`: a persistent local PostgreSQL and the server running against it.
 //!
 //! The steps are the functions below, in order: packages, the dev cluster, the database
-//! (the place to add migrations or demo data that the server does not do itself), then
+//! (the place to add migrations or demo data that the server does not do itself), the
+//! desktop app when there is a display (built with its UI, pointed at the server), then
 //! the server in the foreground until it exits or Ctrl-C. The cluster is stopped, not
-//! deleted, when this exits, so its data survives to the next run.
+//! deleted, when this exits, so its data survives to the next run; the app is closed.
 
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 
 use crate::packages::{self, Need};
-use crate::{pg, proc, util};
+use crate::{bundle, pg, proc, util};
 
 const HELP: &str = "\
 usage: cargo xtask dev
@@ -21,6 +22,11 @@ Starts the dev PostgreSQL cluster (created on first run in
 has no tenant and prints the demo logins, then runs `cargo run -p logiflow-server --
 serve` with LOGIFLOW_DATABASE_URL, LOGIFLOW_LISTEN and a dev JWT secret kept in the data
 dir (built in the checkout's target/). Ctrl-C stops the server, then the cluster.
+
+With a display ($DISPLAY or $WAYLAND_DISPLAY) it also builds the UI and the desktop app
+and opens it with LOGIFLOW_SERVER_URL set to the server's address (shown in its
+settings); without one it says so and runs the server alone. LOGIFLOW_DEV_NO_APP=1 skips
+the app.
 
 environment:
   LOGIFLOW_DEV_PG_PORT  the cluster's port (default 54329)
@@ -50,7 +56,9 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     let cluster = start_database()?;
     let database_url = prepare_database(&cluster)?;
     seed_demo(&database_url)?;
+    let app = open_desktop_app(&listen_addr())?;
     run_server(&database_url)?;
+    drop(app);
     Ok(ExitCode::SUCCESS)
     // `cluster` is dropped here, and on every early return above: that stops it.
 }
@@ -131,8 +139,80 @@ fn dev_jwt_secret() -> Result<String> {
     Ok(secret)
 }
 
+fn listen_addr() -> String {
+    std::env::var("LOGIFLOW_LISTEN").unwrap_or_else(|_| DEFAULT_LISTEN.to_owned())
+}
+
+/// Whether a graphical session is there to show a window in.
+fn has_display() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()))
+}
+
+/// The desktop app, running beside the server; closed when dropped.
+#[derive(Debug)]
+struct DesktopApp(std::process::Child);
+
+impl Drop for DesktopApp {
+    fn drop(&mut self) {
+        // Ctrl-C in the terminal reaches the app too (same process group); this covers
+        // the server exiting on its own.
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// Builds the UI and the app, and starts the app pointed at the dev server; `None`
+/// without a display (said so) or with LOGIFLOW_DEV_NO_APP=1.
+fn open_desktop_app(listen: &str) -> Result<Option<DesktopApp>> {
+    if std::env::var_os("LOGIFLOW_DEV_NO_APP").is_some_and(|v| v == "1") {
+        eprintln!("desktop: LOGIFLOW_DEV_NO_APP=1, not opening the desktop app");
+        return Ok(None);
+    }
+    if !has_display() {
+        eprintln!(
+            "desktop: no display ($DISPLAY and $WAYLAND_DISPLAY are unset), so the desktop app \
+             is not opened; running the server alone"
+        );
+        return Ok(None);
+    }
+    packages::ensure(&[Need::DesktopBuild])?;
+    eprintln!("desktop: building the UI and the desktop app");
+    bundle::build_ui()?;
+    let mut build: Command = util::cargo();
+    build.args([
+        "build",
+        "-p",
+        "logiflow-desktop",
+        "--bin",
+        "logiflow-desktop",
+    ]);
+    let status = proc::run(&mut build)?;
+    if !status.success() {
+        bail!(
+            "building the desktop app failed ({status}): `{}`",
+            util::display_command(&build)
+        );
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|dir| !dir.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| util::project_root().join("target"));
+    let binary = target.join("debug/logiflow-desktop");
+    let server_url = format!("http://{listen}");
+    let child = Command::new(&binary)
+        .env("LOGIFLOW_SERVER_URL", &server_url)
+        .spawn()
+        .with_context(|| format!("failed to start {}", binary.display()))?;
+    eprintln!("desktop: opened the desktop app, pointed at {server_url}");
+    Ok(Some(DesktopApp(child)))
+}
+
 fn run_server(database_url: &str) -> Result<()> {
-    let listen = std::env::var("LOGIFLOW_LISTEN").unwrap_or_else(|_| DEFAULT_LISTEN.to_owned());
+    let listen = listen_addr();
     // In the checkout's own target/, like any `cargo run`: the shared cache is for test
     // runs, and the server runs for as long as the developer works.
     let mut cmd: Command = util::cargo();

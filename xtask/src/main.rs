@@ -4,11 +4,13 @@
 //!   throwaway PostgreSQL. It is the one command CI runs (`.ci/run`).
 //! - `cargo xtask dev`: a persistent local PostgreSQL plus the server.
 //! - `cargo xtask bench`: lists (and runs) the benchmarks.
+//! - `cargo xtask bundle`: the desktop app's .deb through tauri's bundler.
 //!
 //! The xtask is plain Rust rather than shell so that it behaves the same on every machine
 //! and cleans up after itself (see `interrupt`).
 
 mod bench;
+mod bundle;
 mod dev;
 mod interrupt;
 mod packages;
@@ -33,6 +35,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "install what is missing, lint, run every test (what CI runs)",
     ),
     ("bench", "list the benchmarks and run them"),
+    (
+        "bundle",
+        "build the desktop app's .deb installer (tauri's bundler)",
+    ),
 ];
 
 fn main() -> ExitCode {
@@ -49,6 +55,7 @@ fn main() -> ExitCode {
         "test" => test::main(rest),
         "dev" => dev::main(rest),
         "bench" => bench::main(rest),
+        "bundle" => bundle::main(rest),
         "-h" | "--help" | "help" => {
             print!("{}", usage());
             Ok(ExitCode::SUCCESS)

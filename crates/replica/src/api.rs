@@ -1,5 +1,11 @@
 //! The values that cross the replica's public API (and, serialised, the desktop shell's
 //! commands and the CLI's `--json` output).
+//!
+//! With the `ts` feature they derive `ts_rs::TS`, so the desktop UI's TypeScript types
+//! are generated from these very types (see [`crate::typescript_bindings`]). Integers
+//! cross as JSON numbers: every quantity and sequence number a warehouse produces fits
+//! in the 2^53 a JavaScript number holds exactly, hence `type = "number"` where ts-rs
+//! would say `bigint`. Core's ids are UUID strings on the wire (`serde(transparent)`).
 
 use chrono::{DateTime, Utc};
 use logiflow_core::{
@@ -9,12 +15,16 @@ use logiflow_core::{
 
 /// The device's identity. No secrets: tokens live in the OS keyring.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DeviceInfo {
     /// This device's id (stamped on every journal entry).
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub device: DeviceId,
     /// The tenant it belongs to.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub tenant: TenantId,
     /// The person recording on it.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub user: UserId,
     /// The server it syncs with.
     pub server_url: String,
@@ -22,6 +32,7 @@ pub struct DeviceInfo {
 
 /// How the person named the product.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "by", content = "value", rename_all = "snake_case")]
 pub enum ItemRef {
     /// A SKU as typed.
@@ -34,6 +45,7 @@ pub enum ItemRef {
 
 /// What the person did, with quantities and codes as entered (parsed by the replica).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Op {
     /// Received `qty` into bin `to`.
@@ -41,6 +53,7 @@ pub enum Op {
         /// Bin code.
         to: String,
         /// Units, > 0.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         qty: i64,
     },
     /// Shipped `qty` from bin `from`.
@@ -48,6 +61,7 @@ pub enum Op {
         /// Bin code.
         from: String,
         /// Units, > 0.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         qty: i64,
     },
     /// Moved `qty` from bin `from` to bin `to`.
@@ -57,6 +71,7 @@ pub enum Op {
         /// Destination bin code.
         to: String,
         /// Units, > 0.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         qty: i64,
     },
     /// Changed bin `at` by `delta` for `reason`.
@@ -64,8 +79,10 @@ pub enum Op {
         /// Bin code.
         at: String,
         /// Signed units, ≠ 0, of the sign the reason allows.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         delta: i64,
         /// Why.
+        #[cfg_attr(feature = "ts", ts(type = "AdjustReason"))]
         reason: AdjustReason,
     },
     /// Counted `counted` units in bin `at`.
@@ -73,14 +90,17 @@ pub enum Op {
         /// Bin code.
         at: String,
         /// Units seen, ≥ 0.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         counted: i64,
         /// What the screen showed beforehand; none for a blind count.
+        #[cfg_attr(feature = "ts", ts(type = "number | null"))]
         expected: Option<i64>,
     },
 }
 
 /// One action to record.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Action {
     /// The product.
     pub item: ItemRef,
@@ -90,12 +110,16 @@ pub struct Action {
     pub warehouse: Option<String>,
     /// What happened.
     pub op: Op,
-    /// The order line it fulfils.
+    /// The order line it fulfils. Not in the TypeScript type: no screen sends one yet
+    /// (receiving and picking against orders come later), and serde reads a missing
+    /// `Option` as none.
+    #[cfg_attr(feature = "ts", ts(skip))]
     pub reference: Option<LineRef>,
 }
 
 /// Something the person should know about an action that was recorded anyway.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Warning {
     /// Stable machine code, e.g. `beyond_projected_stock`.
     pub code: String,
@@ -105,10 +129,13 @@ pub struct Warning {
 
 /// A recorded action.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Recorded {
     /// Its `device_seq`.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub seq: u64,
     /// The movement as it will be pushed.
+    #[cfg_attr(feature = "ts", ts(type = "unknown"))]
     pub movement: Movement,
     /// What the projection expects the server to do: `applied`, `held`, `absorbed`, …
     pub projected: String,
@@ -118,6 +145,7 @@ pub struct Recorded {
 
 /// Which products to show stock for.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "by", content = "value", rename_all = "snake_case")]
 pub enum Search {
     /// SKUs starting with this (case-insensitive).
@@ -135,6 +163,7 @@ pub const STOCK_LIMIT_MAX: usize = 1_000;
 
 /// A stock query over the projection.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StockQuery {
     /// Products to show; all when none.
     pub search: Option<Search>,
@@ -143,40 +172,50 @@ pub struct StockQuery {
     /// Only this warehouse (its code).
     pub warehouse: Option<String>,
     /// At most this many lines (capped at [`STOCK_LIMIT_MAX`], default 200).
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub limit: Option<usize>,
 }
 
 /// One projected stock row.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StockLine {
     /// The product.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub product: ProductId,
     /// Its SKU.
     pub sku: String,
     /// Its name.
     pub name: String,
     /// The bin.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub location: LocationId,
     /// The bin's code.
     pub location_code: String,
     /// The bin's warehouse code.
     pub warehouse_code: String,
     /// The lot.
+    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
     pub lot: Option<LotId>,
     /// The lot's code.
     pub lot_code: Option<String>,
     /// Projected units on hand (pulled state + unsettled journal).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub on_hand: i64,
     /// Units allocated to sales orders (as pulled).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub allocated: i64,
     /// `on_hand − allocated`.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub available: i64,
     /// The part of `on_hand` that comes from this device's unsettled journal.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub pending: i64,
 }
 
 /// Which journal entries to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum JournalStatus {
     /// Not pushed yet.
@@ -190,12 +229,15 @@ pub const JOURNAL_PAGE_MAX: usize = 1_000;
 
 /// A journal listing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct JournalFilter {
     /// Only entries in this state.
     pub status: Option<JournalStatus>,
     /// Only entries with a greater `device_seq` (for paging).
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub after_seq: Option<u64>,
     /// At most this many (capped at [`JOURNAL_PAGE_MAX`], the default).
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub limit: Option<usize>,
 }
 
@@ -226,16 +268,21 @@ pub struct JournalEntry {
 
 /// The replica's state at a glance (dashboard, `logiflow status`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Status {
     /// The device, once set up.
     pub device: Option<DeviceInfo>,
     /// The schema version of the database.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub schema_version: i64,
     /// Journal entries not pushed yet.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub pending: u64,
     /// The last `device_seq` used (0 before the first record).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub last_seq: u64,
     /// Held, rejected or flagged entries.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub conflicts: u64,
     /// The last pull.
     pub last_pull_at: Option<DateTime<Utc>>,
@@ -244,20 +291,103 @@ pub struct Status {
     /// The replica's position in the server's change feed.
     pub cursor: Option<String>,
     /// Server clock − device clock, as last measured.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub clock_offset_ms: i64,
 }
 
 /// What [`crate::Replica::apply_pull`] stored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PullApplied {
     /// Catalog records written.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub catalog: usize,
     /// Stock rows written.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub rows: usize,
     /// Ledger effects stored (re-sent ones not counted).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub effects: usize,
     /// Own movements whose outcome was written.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub outcomes: usize,
     /// Old ledger effects dropped as no longer needed.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub pruned: usize,
+}
+
+/// A product as a scan or a typed SKU names it ([`crate::Replica::resolve_item`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ProductRef {
+    /// The product.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
+    pub id: ProductId,
+    /// Its SKU.
+    pub sku: String,
+    /// Its name.
+    pub name: String,
+    /// Whether a lot must be named with it.
+    pub lot_tracked: bool,
+}
+
+/// The most bins one count sheet covers: a zone bigger than this is counted in parts.
+pub const COUNT_BINS_MAX: usize = 500;
+
+/// The most lines one count submission carries.
+pub const COUNT_LINES_MAX: usize = 1_000;
+
+/// What to count: one bin, or every active bin under a zone
+/// ([`crate::Replica::count_sheet`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CountScope {
+    /// A bin's or a zone's code.
+    pub location: String,
+    /// The warehouse code, needed only when the code exists in several warehouses.
+    pub warehouse: Option<String>,
+}
+
+/// The bins of a count and the stock the replica projects in them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CountSheet {
+    /// The scope's location code, as stored.
+    pub location: String,
+    /// Its warehouse's code.
+    pub warehouse: String,
+    /// Whether the scope is a single bin (else a zone).
+    pub is_bin: bool,
+    /// The active bins to count, by code.
+    pub bins: Vec<String>,
+    /// The projected stock rows in those bins, by SKU, bin and lot.
+    pub lines: Vec<StockLine>,
+}
+
+/// One counted row: the units seen of a product (and lot) in a bin.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CountLine {
+    /// The product.
+    pub item: ItemRef,
+    /// The lot code, for lot-tracked products.
+    pub lot: Option<String>,
+    /// The bin's code.
+    pub bin: String,
+    /// Units seen, ≥ 0.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub counted: i64,
+    /// The quantity the screen showed; none for a blind count.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub expected: Option<i64>,
+}
+
+/// A finished count to record ([`crate::Replica::record_count`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CountSubmission {
+    /// The warehouse code of the bins, when a bin code exists in several warehouses.
+    pub warehouse: Option<String>,
+    /// The counted rows, at most [`COUNT_LINES_MAX`], each row once.
+    pub lines: Vec<CountLine>,
 }

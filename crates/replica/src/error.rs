@@ -67,6 +67,14 @@ pub enum Error {
     /// SQLite failed.
     #[error("the replica database failed: {0}")]
     Storage(#[from] rusqlite::Error),
+    /// One line of a count failed, so none of the count was recorded.
+    #[error("count line {line}: {source}; nothing of this count was recorded")]
+    CountLine {
+        /// The line's number, from 1.
+        line: usize,
+        /// Why it failed; its code is the error's code.
+        source: Box<Error>,
+    },
 }
 
 impl Error {
@@ -86,12 +94,16 @@ impl Error {
             Self::UnknownMovement(_) => "unknown_movement",
             Self::Corrupt(_) => "corrupt_data",
             Self::Storage(_) => "storage",
+            Self::CountLine { source, .. } => source.code(),
         }
     }
 
     /// Whether the caller can fix it by changing the input (a validation or usage error),
     /// as opposed to a failure of the machine or the data.
     pub fn is_user_error(&self) -> bool {
+        if let Self::CountLine { source, .. } = self {
+            return source.is_user_error();
+        }
         !matches!(
             self,
             Self::SchemaTooNew { .. } | Self::Corrupt(_) | Self::Storage(_)
@@ -127,6 +139,7 @@ impl Error {
 
 /// An error as the UI receives it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ErrorBody {
     /// Stable machine code, e.g. `unknown_product`.
     pub code: String,

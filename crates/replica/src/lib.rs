@@ -17,6 +17,13 @@
 //!
 //! Time and the random bits of ids come from an injected [`Env`], so tests are
 //! deterministic.
+//!
+//! * Cycle counts: [`Replica::count_sheet`] lists a bin's or a zone's bins and their
+//!   projected stock, [`Replica::resolve_item`] names the product a scan means, and
+//!   [`Replica::record_count`] journals one `count` movement per counted row, all or none.
+//!
+//! The `ts` feature derives `ts_rs::TS` on the API types, for the desktop UI's generated
+//! TypeScript ([`typescript_declarations`]).
 
 mod api;
 mod db;
@@ -24,12 +31,18 @@ mod env;
 mod error;
 mod projection;
 mod replica;
+#[cfg(feature = "ts")]
+mod ts;
 
 pub use api::{
-    Action, DeviceInfo, ItemRef, JOURNAL_PAGE_MAX, JournalEntry, JournalFilter, JournalStatus, Op,
-    PullApplied, Recorded, STOCK_LIMIT_MAX, Search, Status, StockLine, StockQuery, Warning,
+    Action, COUNT_BINS_MAX, COUNT_LINES_MAX, CountLine, CountScope, CountSheet, CountSubmission,
+    DeviceInfo, ItemRef, JOURNAL_PAGE_MAX, JournalEntry, JournalFilter, JournalStatus, Op,
+    ProductRef, PullApplied, Recorded, STOCK_LIMIT_MAX, Search, Status, StockLine, StockQuery,
+    Warning,
 };
 pub use db::{BUSY_TIMEOUT_MS, SCHEMA_VERSION};
 pub use env::{Env, SystemEnv, TestEnv};
 pub use error::{Error, ErrorBody, Result};
 pub use replica::{LEDGER_KEEP_MS, Replica};
+#[cfg(feature = "ts")]
+pub use ts::typescript_declarations;

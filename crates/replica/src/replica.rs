@@ -14,8 +14,10 @@ use logiflow_core::{
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
 use crate::api::{
-    Action, DeviceInfo, ItemRef, JOURNAL_PAGE_MAX, JournalEntry, JournalFilter, JournalStatus, Op,
-    PullApplied, Recorded, STOCK_LIMIT_MAX, Search, Status, StockLine, StockQuery, Warning,
+    Action, COUNT_BINS_MAX, COUNT_LINES_MAX, CountLine, CountScope, CountSheet, CountSubmission,
+    DeviceInfo, ItemRef, JOURNAL_PAGE_MAX, JournalEntry, JournalFilter, JournalStatus, Op,
+    ProductRef, PullApplied, Recorded, STOCK_LIMIT_MAX, Search, Status, StockLine, StockQuery,
+    Warning,
 };
 use crate::db::{self, from_ns, lot_col, lot_from_col, ns, optional, order_key, parse_id};
 use crate::env::{Env, SystemEnv};
@@ -288,137 +290,298 @@ impl Replica {
         let device_clock = self.env.now();
         let random = self.env.random();
         let tx = self.write()?;
-        let device = read_device(&tx)?.ok_or(Error::NotInitialized)?;
-        let product = resolve_product(&tx, &action.item)?;
-        let lot = match &action.lot {
-            None => None,
-            Some(code) => Some(resolve_lot(&tx, &product, code)?),
-        };
-        let wh = action.warehouse.as_deref();
-        let kind = match &action.op {
-            Op::Receive { to, qty } => MovementKind::Receive {
-                to: resolve_location(&tx, to, wh)?,
-                qty: PositiveQty::new(*qty).map_err(|e| Error::qty("qty", e))?,
-            },
-            Op::Ship { from, qty } => MovementKind::Ship {
-                from: resolve_location(&tx, from, wh)?,
-                qty: PositiveQty::new(*qty).map_err(|e| Error::qty("qty", e))?,
-            },
-            Op::Transfer { from, to, qty } => MovementKind::Transfer {
-                from: resolve_location(&tx, from, wh)?,
-                to: resolve_location(&tx, to, wh)?,
-                qty: PositiveQty::new(*qty).map_err(|e| Error::qty("qty", e))?,
-            },
-            Op::Adjust { at, delta, reason } => MovementKind::Adjust {
-                at: resolve_location(&tx, at, wh)?,
-                delta: Delta::new(*delta).map_err(|e| Error::qty("delta", e))?,
-                reason: *reason,
-            },
-            Op::Count {
-                at,
-                counted,
-                expected,
-            } => MovementKind::Count {
-                at: resolve_location(&tx, at, wh)?,
-                counted: Qty::new(*counted).map_err(|e| Error::qty("counted", e))?,
-                expected: expected
-                    .map(Qty::new)
-                    .transpose()
-                    .map_err(|e| Error::qty("expected", e))?,
-            },
-        };
+        let recorded = record_in(&tx, device_clock, random, action)?;
+        tx.commit()?;
+        Ok(recorded)
+    }
 
-        let (cursor, offset_ms): (Option<String>, i64) =
-            tx.query_row("select cursor, clock_offset_ms from sync_state", [], |r| {
+    /// Records a finished count: one `count` movement per line, all in one transaction,
+    /// so a count is recorded whole or not at all. A line that fails refuses the count
+    /// with [`Error::CountLine`], naming the line. A row (product, bin, lot) may appear
+    /// once: the screen adds up repeated scans of one item before submitting.
+    pub fn record_count(&mut self, count: &CountSubmission) -> Result<Vec<Recorded>> {
+        if count.lines.is_empty() {
+            return Err(Error::InvalidInput {
+                field: "lines",
+                message: "nothing was counted".into(),
+            });
+        }
+        if count.lines.len() > COUNT_LINES_MAX {
+            return Err(Error::InvalidInput {
+                field: "lines",
+                message: format!(
+                    "{} lines; at most {COUNT_LINES_MAX} may be recorded at once",
+                    count.lines.len()
+                ),
+            });
+        }
+        // Not `self.write()`: the clock and randomness are read inside the transaction.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut seen = BTreeSet::new();
+        let mut recorded = Vec::with_capacity(count.lines.len());
+        for (index, line) in count.lines.iter().enumerate() {
+            let in_line = |source: Error| Error::CountLine {
+                line: index + 1,
+                source: Box::new(source),
+            };
+            let action = Action {
+                item: line.item.clone(),
+                lot: line.lot.clone(),
+                warehouse: count.warehouse.clone(),
+                op: Op::Count {
+                    at: line.bin.clone(),
+                    counted: line.counted,
+                    expected: line.expected,
+                },
+                reference: None,
+            };
+            let done =
+                record_in(&tx, self.env.now(), self.env.random(), &action).map_err(in_line)?;
+            let key = match done.movement.kind {
+                MovementKind::Count { at, .. } => (done.movement.product, at, done.movement.lot),
+                _ => unreachable!("a count line records a count"),
+            };
+            if !seen.insert(key) {
+                return Err(in_line(Error::InvalidInput {
+                    field: "lines",
+                    message: format!("{} in bin {} is counted twice", line_item(line), line.bin),
+                }));
+            }
+            recorded.push(done);
+        }
+        tx.commit()?;
+        Ok(recorded)
+    }
+
+    /// The product a scan or typed SKU names, as [`Replica::record`] would resolve it:
+    /// an exact barcode first, else a SKU; a misread GTIN says so.
+    pub fn resolve_item(&self, item: &ItemRef) -> Result<ProductRef> {
+        let found = resolve_product(&self.conn, item)?;
+        let name = self.conn.query_row(
+            "select name from product where id = ?1",
+            params![found.id.to_string()],
+            |r| r.get(0),
+        )?;
+        Ok(ProductRef {
+            id: found.id,
+            sku: found.sku,
+            name,
+            lot_tracked: found.lot_tracked,
+        })
+    }
+
+    /// What a count of `scope` covers: the bin itself, or every active bin under a zone
+    /// (at most [`COUNT_BINS_MAX`]), with the projected stock in them.
+    pub fn count_sheet(&self, scope: &CountScope) -> Result<CountSheet> {
+        let root = resolve_location(&self.conn, &scope.location, scope.warehouse.as_deref())?;
+        let (location, warehouse, is_bin): (String, Option<String>, bool) = self.conn.query_row(
+            "select l.code, w.code, l.is_leaf from location l
+             left join warehouse w on w.id = l.warehouse_id where l.id = ?1",
+            params![root.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        // The subtree by parent links; `union` (not `union all`) stops at a cycle that a
+        // damaged catalog could hold.
+        let mut stmt = self.conn.prepare_cached(
+            "with recursive sub(id) as (
+                 select ?1 union select c.id from location c join sub on c.parent_id = sub.id)
+             select l.id, l.code from location l join sub on sub.id = l.id
+             where l.is_leaf = 1 and l.active = 1 order by l.code limit ?2",
+        )?;
+        let found: Vec<(String, String)> = stmt
+            .query_map(params![root.to_string(), COUNT_BINS_MAX as i64 + 1], |r| {
                 Ok((r.get(0)?, r.get(1)?))
-            })?;
-        let (last_seq, last_at): (i64, Option<i64>) = tx.query_row(
-            "select coalesce(max(device_seq), 0),
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        if found.len() > COUNT_BINS_MAX {
+            return Err(Error::InvalidInput {
+                field: "location",
+                message: format!(
+                    "{location} holds more than {COUNT_BINS_MAX} bins: count one of its zones at a time"
+                ),
+            });
+        }
+        if found.is_empty() {
+            return Err(Error::InvalidInput {
+                field: "location",
+                message: format!("{location} holds no active bin to count"),
+            });
+        }
+        let ids = found
+            .iter()
+            .map(|(id, _)| parse_id::<LocationId>(id))
+            .collect::<Result<BTreeSet<_>>>()?;
+        let query = StockQuery {
+            warehouse: warehouse.clone(),
+            limit: Some(STOCK_LIMIT_MAX),
+            ..StockQuery::default()
+        };
+        let lines = self.stock_in(&query, Some(&ids))?;
+        Ok(CountSheet {
+            location,
+            warehouse: warehouse.unwrap_or_default(),
+            is_bin,
+            bins: found.into_iter().map(|(_, code)| code).collect(),
+            lines,
+        })
+    }
+}
+
+fn line_item(line: &CountLine) -> &str {
+    match &line.item {
+        ItemRef::Sku(s) | ItemRef::Barcode(s) | ItemRef::Scan(s) => s.trim(),
+    }
+}
+
+/// [`Replica::record`] inside the caller's transaction, which commits it.
+fn record_in(
+    tx: &Transaction<'_>,
+    device_clock: DateTime<Utc>,
+    random: [u8; 10],
+    action: &Action,
+) -> Result<Recorded> {
+    let device = read_device(tx)?.ok_or(Error::NotInitialized)?;
+    let product = resolve_product(tx, &action.item)?;
+    let lot = match &action.lot {
+        None => None,
+        Some(code) => Some(resolve_lot(tx, &product, code)?),
+    };
+    let wh = action.warehouse.as_deref();
+    let kind = match &action.op {
+        Op::Receive { to, qty } => MovementKind::Receive {
+            to: resolve_location(tx, to, wh)?,
+            qty: PositiveQty::new(*qty).map_err(|e| Error::qty("qty", e))?,
+        },
+        Op::Ship { from, qty } => MovementKind::Ship {
+            from: resolve_location(tx, from, wh)?,
+            qty: PositiveQty::new(*qty).map_err(|e| Error::qty("qty", e))?,
+        },
+        Op::Transfer { from, to, qty } => MovementKind::Transfer {
+            from: resolve_location(tx, from, wh)?,
+            to: resolve_location(tx, to, wh)?,
+            qty: PositiveQty::new(*qty).map_err(|e| Error::qty("qty", e))?,
+        },
+        Op::Adjust { at, delta, reason } => MovementKind::Adjust {
+            at: resolve_location(tx, at, wh)?,
+            delta: Delta::new(*delta).map_err(|e| Error::qty("delta", e))?,
+            reason: *reason,
+        },
+        Op::Count {
+            at,
+            counted,
+            expected,
+        } => MovementKind::Count {
+            at: resolve_location(tx, at, wh)?,
+            counted: Qty::new(*counted).map_err(|e| Error::qty("counted", e))?,
+            expected: expected
+                .map(Qty::new)
+                .transpose()
+                .map_err(|e| Error::qty("expected", e))?,
+        },
+    };
+
+    let (cursor, offset_ms): (Option<String>, i64) =
+        tx.query_row("select cursor, clock_offset_ms from sync_state", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let (last_seq, last_at): (i64, Option<i64>) = tx.query_row(
+        "select coalesce(max(device_seq), 0),
                     (select occurred_at_ns from journal order by device_seq desc limit 1)
              from journal",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        let occurred_at = stamp_time(device_clock, offset_ms, last_at.map(from_ns))?;
-        let seq = u64::try_from(last_seq + 1).map_err(Error::corrupt)?;
-        let id = MovementId::new_v7(
-            u64::try_from(occurred_at.timestamp_millis()).unwrap_or(0),
-            random,
-        );
-        let movement = Movement {
-            id,
-            occurred_at,
-            product: product.id,
-            lot,
-            kind,
-            user: device.user,
-            device: Some(DeviceStamp {
-                device: device.device,
-                seq,
-            }),
-            reference: action.reference,
-        };
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let occurred_at = stamp_time(device_clock, offset_ms, last_at.map(from_ns))?;
+    let seq = u64::try_from(last_seq + 1).map_err(Error::corrupt)?;
+    let id = MovementId::new_v7(
+        u64::try_from(occurred_at.timestamp_millis()).unwrap_or(0),
+        random,
+    );
+    let movement = Movement {
+        id,
+        occurred_at,
+        product: product.id,
+        lot,
+        kind,
+        user: device.user,
+        device: Some(DeviceStamp {
+            device: device.device,
+            seq,
+        }),
+        reference: action.reference,
+    };
 
-        let facts = LocalCatalog::load(&tx, &movement)?;
-        // The day for lot expiry is taken in UTC: the replica has no time-zone database
-        // yet. For a journal fact expiry only raises a flag (never a refusal), so the
-        // difference is a flag raised or not in the hours around midnight.
-        let flags = validate(&movement, Origin::Journal, &facts, occurred_at.date_naive())
-            .map_err(Error::Rejected)?;
+    let facts = LocalCatalog::load(tx, &movement)?;
+    // The day for lot expiry is taken in UTC: the replica has no time-zone database
+    // yet. For a journal fact expiry only raises a flag (never a refusal), so the
+    // difference is a flag raised or not in the hours around midnight.
+    let flags = validate(&movement, Origin::Journal, &facts, occurred_at.date_naive())
+        .map_err(Error::Rejected)?;
 
-        let json = serde_json::to_string(&movement).map_err(Error::corrupt)?;
-        tx.execute(
-            "insert into journal (device_seq, id, occurred_at_ns, recorded_at_ns, base_cursor,
+    let json = serde_json::to_string(&movement).map_err(Error::corrupt)?;
+    tx.execute(
+        "insert into journal (device_seq, id, occurred_at_ns, recorded_at_ns, base_cursor,
                  user_id, kind, movement)
              values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                last_seq + 1,
-                id.to_string(),
-                ns(occurred_at)?,
-                ns(device_clock)?,
-                cursor,
-                device.user.to_string(),
-                kind_name(&movement.kind),
-                json
-            ],
-        )?;
+        params![
+            last_seq + 1,
+            id.to_string(),
+            ns(occurred_at)?,
+            ns(device_clock)?,
+            cursor,
+            device.user.to_string(),
+            kind_name(&movement.kind),
+            json
+        ],
+    )?;
 
-        let projection = project(&tx)?;
-        let mut warnings: Vec<Warning> = flags.iter().map(flag_warning).collect();
-        let projected = match projection.predicted.get(&id) {
-            Some((outcome, flags)) => {
-                if let Outcome::Held(hold) = outcome {
-                    warnings.push(Warning {
+    let projection = project(tx)?;
+    let mut warnings: Vec<Warning> = flags.iter().map(flag_warning).collect();
+    let projected = match projection.predicted.get(&id) {
+        Some((outcome, flags)) => {
+            if let Outcome::Held(hold) = outcome {
+                warnings.push(Warning {
                         code: "beyond_projected_stock".into(),
                         message: format!(
                             "only {} projected in the bin, {} needed: recorded anyway; the server will hold it until the stock that came first is known",
                             hold.at_time, hold.needed
                         ),
                     });
-                }
-                warnings.extend(flags.iter().map(flag_warning));
-                outcome.name().to_owned()
             }
-            None => "unknown".to_owned(),
-        };
-        tx.commit()?;
-        Ok(Recorded {
-            seq,
-            movement,
-            projected,
-            warnings,
-        })
-    }
+            warnings.extend(flags.iter().map(flag_warning));
+            outcome.name().to_owned()
+        }
+        None => "unknown".to_owned(),
+    };
+    Ok(Recorded {
+        seq,
+        movement,
+        projected,
+        warnings,
+    })
+}
 
+impl Replica {
     /// Stock as the person should see it: the pulled state plus this device's unsettled
     /// journal, replayed by the core rules; filtered by product search, bin and
     /// warehouse; ordered by SKU, bin code and lot code.
     pub fn stock(&self, query: &StockQuery) -> Result<Vec<StockLine>> {
+        self.stock_in(query, None)
+    }
+
+    /// [`Replica::stock`], limited to the bins `within` when given.
+    fn stock_in(
+        &self,
+        query: &StockQuery,
+        within: Option<&BTreeSet<LocationId>>,
+    ) -> Result<Vec<StockLine>> {
         let limit = query
             .limit
             .unwrap_or(STOCK_LIMIT_DEFAULT)
             .min(STOCK_LIMIT_MAX);
-        let filter = Filter::new(query);
+        let filter = Filter::new(query, within);
         let projection = project(&self.conn)?;
 
         let sql = format!(
@@ -1070,7 +1233,7 @@ struct Filter {
 }
 
 impl Filter {
-    fn new(q: &StockQuery) -> Self {
+    fn new(q: &StockQuery, within: Option<&BTreeSet<LocationId>>) -> Self {
         let mut conds = Vec::new();
         let (mut sku_lo, mut like, mut barcode) = (None, None, None);
         // SKUs are stored upper case and use only `A-Z 0-9 - _ . /`, all below `~`, so
@@ -1105,6 +1268,12 @@ impl Filter {
         }
         if q.warehouse.is_some() {
             conds.push("w.code = :warehouse".to_owned());
+        }
+        if let Some(within) = within {
+            // Location ids are UUIDs (hex and dashes), so quoting them inline is safe;
+            // the set is bounded by COUNT_BINS_MAX.
+            let list: Vec<String> = within.iter().map(|id| format!("'{id}'")).collect();
+            conds.push(format!("l.id in ({})", list.join(", ")));
         }
         if conds.is_empty() {
             conds.push("1 = 1".to_owned());

@@ -4,7 +4,8 @@
 //! `cargo xtask test` runs it (its `desktop e2e` step), after building the app and
 //! installing tauri-driver; it passes them in `LOGIFLOW_DESKTOP_BIN` and `TAURI_DRIVER`.
 //! Each step saves a screenshot in `$LOGIFLOW_E2E_SCREENSHOTS` (default
-//! `target/e2e-screenshots`).
+//! `target/e2e-screenshots`). A second test checks that a second launch hands over to the
+//! running app (single instance) on a private D-Bus session bus.
 
 mod support;
 
@@ -24,7 +25,7 @@ use support::{Display, Driver};
 const UI_TIMEOUT_MS: u64 = 20_000;
 
 /// The most the whole walk through the app may take.
-const WALK_TIMEOUT_MS: u64 = 90_000;
+const WALK_TIMEOUT_MS: u64 = 150_000;
 
 /// How often the page is polled while waiting.
 const UI_POLL_MS: u64 = 100;
@@ -126,6 +127,23 @@ async fn by_id(client: &Client, test_id: &str) -> fantoccini::elements::Element 
     .await
 }
 
+/// The server address the app is started with (nothing listens there: it is shown only).
+const SERVER_URL: &str = "http://127.0.0.1:8080";
+
+/// Types `text` and Enter into the element with `data-testid`, once it is enabled.
+async fn type_enter(client: &Client, test_id: &str, text: &str) {
+    let input = &by_id(client, test_id).await;
+    eventually(
+        &format!("[data-testid={test_id}] to be enabled"),
+        move || async move { input.is_enabled().await.ok().filter(|enabled| *enabled) },
+    )
+    .await;
+    input
+        .send_keys(&format!("{text}{}", enter()))
+        .await
+        .unwrap_or_else(|e| panic!("failed to type into {test_id}: {e}"));
+}
+
 /// The stock list's rendered rows, each as its cells joined by spaces.
 async fn stock_rows(client: &Client) -> Vec<String> {
     let rows = client
@@ -161,6 +179,10 @@ async fn screenshot(client: &Client, shots: &Shots<'_>, name: &str) {
 
 fn enter() -> char {
     Key::Enter.into()
+}
+
+fn escape() -> char {
+    Key::Escape.into()
 }
 
 async fn scan(client: &Client, code: &str, qty: &str) {
@@ -212,6 +234,7 @@ async fn search_stock_then_receive_by_scanner_and_see_it_pending() {
         &[
             ("DISPLAY", display.name.as_str()),
             ("LOGIFLOW_DATA_DIR", data_dir),
+            ("LOGIFLOW_SERVER_URL", SERVER_URL),
             // A fresh profile every run: the app's config (the remembered window size)
             // and the webview's storage (the chosen theme) stay in the temp dir too.
             ("XDG_CONFIG_HOME", data_dir),
@@ -257,6 +280,7 @@ async fn search_stock_then_receive_by_scanner_and_see_it_pending() {
                 display: &display.name,
             },
             &replica_path,
+            data.path(),
         ),
     )
     .await;
@@ -273,7 +297,7 @@ async fn search_stock_then_receive_by_scanner_and_see_it_pending() {
 }
 
 /// The steps, each ending in a screenshot.
-async fn walk(client: &Client, shots: &Shots<'_>, replica_path: &Path) {
+async fn walk(client: &Client, shots: &Shots<'_>, replica_path: &Path, data_dir: &Path) {
     // What the window shows before anything is asked of it, for a failure's post-mortem.
     screenshot(client, shots, "00-start.png").await;
     eprintln!("e2e: step 1, dashboard");
@@ -374,4 +398,227 @@ async fn walk(client: &Client, shots: &Shots<'_>, replica_path: &Path) {
         .and_then(|replica| replica.status())
         .expect("failed to read the replica");
     assert_eq!((status.pending, status.last_seq), (1, 1));
+
+    eprintln!("e2e: step 7, blind cycle count of a zone");
+    // 7. A blind count of zone Z1: bin A-01 by scanner (one short, one right, one
+    // unknown scan), then bin A-02; the expected quantities stay hidden until the review.
+    by_id(client, "nav-count").await.click().await.unwrap();
+    by_id(client, "count-blind").await.click().await.unwrap();
+    type_enter(client, "count-scope", "Z1").await;
+    let heading = wait_text(client, "count-heading", |t| t.contains("Z1")).await;
+    assert!(heading.contains("Counting Z1 in W1"), "{heading}");
+    assert!(heading.contains("Blind count"), "{heading}");
+    type_enter(client, "count-bin", "A-01").await;
+    let bin_rows = wait_text(client, "count-bin-rows", |t| t.contains("BOLT-10")).await;
+    assert!(
+        bin_rows.contains("hidden") && !bin_rows.contains("250"),
+        "a blind count shows no expected quantity: {bin_rows}"
+    );
+    scan(client, "4006381333931", "38").await;
+    wait_text(client, "feedback", |t| {
+        t == "A-01: BOLT-10 +38 (counted 38)"
+    })
+    .await;
+    scan(client, "NUT-10", "250").await;
+    wait_text(client, "feedback", |t| t.starts_with("A-01: NUT-10 +250")).await;
+    type_enter(client, "scan-input", "NOPE-404").await;
+    let message = feedback(client, "error").await;
+    assert!(message.starts_with("Unknown item:"), "{message}");
+    screenshot(client, shots, "08-count-unknown-scan.png").await;
+    // Esc leaves the bin; the next bin is scanned.
+    by_id(client, "scan-input")
+        .await
+        .send_keys(&escape().to_string())
+        .await
+        .unwrap();
+    type_enter(client, "count-bin", "A-02").await;
+    scan(client, "WASHER-10", "1,190").await;
+    wait_text(client, "feedback", |t| {
+        t.starts_with("A-02: WASHER-10 +1,190")
+    })
+    .await;
+    screenshot(client, shots, "09-count-scanning.png").await;
+
+    eprintln!("e2e: step 8, review the variances and submit");
+    // 8. The review reveals the variances: BOLT-10 −2 and WASHER-10 −10; the bolts
+    // received into A-02 in step 3 were not counted, so they are not submitted.
+    by_id(client, "count-review").await.click().await.unwrap();
+    let summary = wait_text(client, "count-summary", |t| !t.is_empty()).await;
+    assert_eq!(
+        summary,
+        "3 of 4 rows counted · 2 with a variance · net \u{2212}12"
+    );
+    let rows = eventually("the review's rows", move || async move {
+        let rows: Vec<String> = serde_json::from_value(
+            client
+                .execute(
+                    "return Array.from(document.querySelectorAll('[data-testid=\"count-row\"]'))\
+                       .map(row => Array.from(row.children).map(cell => \
+                         cell.querySelector('input') ? cell.querySelector('input').value : cell.textContent.trim()).join(' '));",
+                    vec![],
+                )
+                .await
+                .ok()?,
+        )
+        .ok()?;
+        Some(rows).filter(|rows| rows.len() == 4)
+    })
+    .await;
+    assert_eq!(
+        rows,
+        [
+            "A-02 WASHER-10 Washer M10  1,200 1190 \u{2212}10",
+            "A-01 BOLT-10 Hex bolt M10  40 38 \u{2212}2",
+            "A-01 NUT-10 Hex nut M10  250 250 0",
+            "A-02 BOLT-10 Hex bolt M10  12  –",
+        ]
+    );
+    screenshot(client, shots, "10-count-review.png").await;
+    by_id(client, "count-submit").await.click().await.unwrap();
+    let message = feedback(client, "ok").await;
+    assert_eq!(message, "Recorded 3 counts (#2–#4)");
+    screenshot(client, shots, "11-count-recorded.png").await;
+
+    // One journaled count per counted row, and the projection follows them.
+    let replica = Replica::open(replica_path).expect("failed to open the replica");
+    let status = replica.status().expect("failed to read the replica");
+    assert_eq!((status.pending, status.last_seq), (4, 4));
+    let counts: Vec<_> = replica
+        .journal(&Default::default())
+        .expect("failed to read the journal")
+        .into_iter()
+        .filter(|entry| entry.kind == "count")
+        .collect();
+    assert_eq!(counts.len(), 3);
+    assert!(
+        counts.iter().all(|entry| matches!(
+            entry.movement.kind,
+            logiflow_core::MovementKind::Count { expected: None, .. }
+        )),
+        "a blind count records no expected quantity"
+    );
+    let bolts: Vec<(String, i64)> = replica
+        .stock(&logiflow_replica::StockQuery {
+            search: Some(logiflow_replica::Search::SkuPrefix("BOLT".into())),
+            ..Default::default()
+        })
+        .expect("failed to read the stock")
+        .into_iter()
+        .map(|line| (line.location_code, line.on_hand))
+        .collect();
+    assert_eq!(bolts, [("A-01".to_owned(), 38), ("A-02".to_owned(), 12)]);
+
+    eprintln!("e2e: step 9, settings");
+    // 9. Settings: the server the app was started with, and the theme back to light.
+    by_id(client, "nav-settings").await.click().await.unwrap();
+    wait_text(client, "settings-server", |t| t == SERVER_URL).await;
+    let replica_shown = wait_text(client, "settings-replica", |t| !t.is_empty()).await;
+    assert_eq!(Path::new(&replica_shown), replica_path);
+    by_id(client, "settings-theme-light")
+        .await
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(theme().await, json!("light"));
+    screenshot(client, shots, "12-settings.png").await;
+
+    // The app logged to its log directory (XDG_DATA_HOME is the test's data dir).
+    let log = data_dir.join("com.logiflow.desktop/logs/logiflow-desktop.log");
+    let log = std::fs::read_to_string(&log)
+        .unwrap_or_else(|e| panic!("failed to read the app's log {}: {e}", log.display()));
+    assert!(log.contains("recorded a count of 3 rows"), "{log}");
+}
+
+/// A child process killed (if still running) and reaped when dropped.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// Polls `check` until it holds, or fails the test after [`UI_TIMEOUT_MS`].
+fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_millis(UI_TIMEOUT_MS);
+    while !check() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {UI_TIMEOUT_MS} ms waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(UI_POLL_MS));
+    }
+}
+
+/// Single instance: with the first app running, a second launch hands over to it
+/// (tauri-plugin-single-instance, over the D-Bus session bus) and exits at once, and the
+/// first one hears of it (its log says so).
+#[test]
+fn a_second_launch_hands_over_to_the_running_app_and_exits() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    let app = app_binary();
+    let display = Display::get();
+    let data = tempfile::tempdir().expect("failed to create a data directory");
+    seed(data.path());
+    // A private session bus: both launches meet on it, and nothing else is on it.
+    let mut bus = Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--print-address=1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("failed to start dbus-daemon (Debian package dbus)");
+    let mut address = String::new();
+    std::io::BufReader::new(bus.stdout.take().expect("piped"))
+        .read_line(&mut address)
+        .expect("failed to read the bus address");
+    let _bus = Killed(bus);
+    let launch = || {
+        let mut cmd = Command::new(&app);
+        cmd.env("DISPLAY", &display.name)
+            .env("DBUS_SESSION_BUS_ADDRESS", address.trim())
+            .env("LOGIFLOW_DATA_DIR", data.path())
+            .env("XDG_CONFIG_HOME", data.path())
+            .env("XDG_DATA_HOME", data.path())
+            .env("XDG_CACHE_HOME", data.path())
+            .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
+            .env("NO_AT_BRIDGE", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        cmd
+    };
+    let log = data
+        .path()
+        .join("com.logiflow.desktop/logs/logiflow-desktop.log");
+    let log_has = |text: &str| {
+        std::fs::read_to_string(&log)
+            .map(|log| log.contains(text))
+            .unwrap_or(false)
+    };
+
+    let mut first = Killed(launch().spawn().expect("failed to start the app"));
+    wait_until("the first app to start", || log_has("starting"));
+
+    let mut second = launch().spawn().expect("failed to start the app again");
+    let mut exited = None;
+    wait_until("the second launch to exit", || {
+        exited = second.try_wait().expect("failed to poll the second launch");
+        exited.is_some()
+    });
+    assert!(exited.is_some_and(|status| status.success()), "{exited:?}");
+    wait_until("the first app to hear of the second launch", || {
+        log_has("a second launch asked for the window")
+    });
+    assert!(
+        first
+            .0
+            .try_wait()
+            .expect("failed to poll the app")
+            .is_none(),
+        "the first app must keep running"
+    );
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { toCommandError } from "./api";
 import { en } from "./i18n/en";
-import { fill } from "./i18n";
+import { LANGUAGES, fill } from "./i18n";
 import { SHORTCUTS, shortcutFor } from "./keys";
 import { STOCK_LINES_MAX, stockQuery } from "./search";
 import { initialTheme } from "./theme";
@@ -10,6 +10,11 @@ describe("the catalog", () => {
   it("fills placeholders and leaves unknown ones visible", () => {
     expect(fill("{count} lines", { count: 3 })).toBe("3 lines");
     expect(fill("{a} and {b}", { a: 1 })).toBe("1 and {b}");
+  });
+
+  it("lists English as the one language, with its catalog", () => {
+    expect(LANGUAGES.map((l) => l.code)).toEqual(["en"]);
+    expect(LANGUAGES[0].catalog).toBe(en);
   });
 
   it("holds no empty string", () => {
@@ -25,9 +30,11 @@ describe("keyboard shortcuts", () => {
   const press = (key: string, mods: Partial<{ altKey: boolean; ctrlKey: boolean; metaKey: boolean }> = {}) =>
     shortcutFor({ key, altKey: true, ctrlKey: false, metaKey: false, ...mods });
 
-  it("maps Alt+1..3 to the screens and Alt+T to the theme", () => {
+  it("maps Alt+1..5 to the screens and Alt+T to the theme", () => {
     expect(press("1")?.screen).toBe("dashboard");
     expect(press("3")?.screen).toBe("movement");
+    expect(press("4")?.screen).toBe("count");
+    expect(press("5")?.screen).toBe("settings");
     expect(press("T")?.toggleTheme).toBe(true);
     expect(press("1", { altKey: false })).toBeNull();
     expect(press("1", { ctrlKey: true })).toBeNull();

@@ -1,6 +1,6 @@
 // The app-wide keyboard shortcuts, as data, so a test can check they do not collide.
 
-export type Screen = "dashboard" | "stock" | "movement";
+export type Screen = "dashboard" | "stock" | "movement" | "count" | "settings";
 
 export interface Shortcut {
   /** KeyboardEvent.key, with Alt held. */
@@ -13,6 +13,8 @@ export const SHORTCUTS: readonly Shortcut[] = [
   { key: "1", screen: "dashboard" },
   { key: "2", screen: "stock" },
   { key: "3", screen: "movement" },
+  { key: "4", screen: "count" },
+  { key: "5", screen: "settings" },
   { key: "t", toggleTheme: true },
 ];
 

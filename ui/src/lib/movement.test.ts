@@ -7,8 +7,7 @@ const receive: Form = { kind: "receive", from: "", to: "A-01", reason: "correcti
 function recorded(over: Partial<Recorded> = {}): Recorded {
   return {
     seq: 7,
-    movement_id: "0190",
-    occurred_at: "2026-01-01T00:00:00Z",
+    movement: { id: "0190", occurred_at: "2026-01-01T00:00:00Z" },
     projected: "applied",
     warnings: [],
     ...over,

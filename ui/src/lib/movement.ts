@@ -2,7 +2,7 @@
 // scan item → Enter → quantity → Enter → recorded (or a clear error) → next scan.
 // The screen feeds it events and performs the `submit` it returns; nothing here does I/O.
 
-import type { Action, CommandError, Op, Reason, Recorded } from "./bindings";
+import type { Action, AdjustReason, ErrorBody, Op, Recorded } from "./bindings";
 import { fill, messages } from "./i18n";
 import { parseQty, parseScan } from "./scan";
 import { formatQty } from "./format";
@@ -18,7 +18,7 @@ export interface Form {
   from: string;
   /** Destination bin (receive, transfer) or the adjusted bin (adjust). */
   to: string;
-  reason: Reason;
+  reason: AdjustReason;
 }
 
 export type Tone = "ok" | "warn" | "error";
@@ -43,7 +43,7 @@ export type Event =
   | { type: "scan"; raw: string }
   | { type: "qty"; raw: string }
   | { type: "recorded"; recorded: Recorded }
-  | { type: "failed"; error: CommandError }
+  | { type: "failed"; error: ErrorBody }
   | { type: "escape" };
 
 export interface Transition {

@@ -46,3 +46,13 @@ export function parseQty(raw: string, options: { signed?: boolean } = {}): Parse
   if (value < 0 && !options.signed) return { ok: false, error: messages.qty.negative };
   return { ok: true, value };
 }
+
+/**
+ * Parses a counted quantity: like {@link parseQty}, but zero is a count (the bin holds
+ * none) and a sign is refused.
+ */
+export function parseCount(raw: string): Parsed<number> {
+  const text = raw.trim().replace(/[\s,'\u2009\u202f]/g, "");
+  if (text === "0" || /^0+$/.test(text)) return { ok: true, value: 0 };
+  return parseQty(raw);
+}

@@ -1,8 +1,8 @@
 // Turning the stock screen's search box into a StockQuery.
 
-import type { SearchBy, StockQuery } from "./bindings";
+import type { Search, StockQuery } from "./bindings";
 
-export type SearchMode = SearchBy["by"];
+export type SearchMode = Search["by"];
 
 /** Lines asked for per search: the replica's cap (STOCK_LIMIT_MAX). */
 export const STOCK_LINES_MAX = 1000;
@@ -13,7 +13,7 @@ export const SEARCH_DEBOUNCE_MS = 120;
 export function stockQuery(text: string, mode: SearchMode): StockQuery {
   const value = text.trim();
   return {
-    search: value === "" ? null : ({ by: mode, value } as SearchBy),
+    search: value === "" ? null : ({ by: mode, value } as Search),
     bin: null,
     warehouse: null,
     limit: STOCK_LINES_MAX,

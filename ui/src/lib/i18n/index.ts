@@ -1,5 +1,8 @@
 import { en, type Catalog } from "./en";
 
+/** The languages the UI is translated into; each is one catalog file with `en`'s keys. */
+export const LANGUAGES = [{ code: "en", name: "English", catalog: en }] as const;
+
 /** The catalog in use. English only for now; the tenants' languages come later. */
 export const messages: Catalog = en;
 
