@@ -3,7 +3,8 @@
 //! - `cargo xtask test`: installs what is missing, lints, and runs every test against a
 //!   throwaway PostgreSQL. It is the one command CI runs (`.ci/run`).
 //! - `cargo xtask dev`: a persistent local PostgreSQL plus the server.
-//! - `cargo xtask bench`: lists (and runs) the benchmarks.
+//! - `cargo xtask bench`: lists (and runs) the benchmarks; `cargo xtask bench server`
+//!   measures the server's movements against the minimal transaction.
 //!
 //! The xtask is plain Rust rather than shell so that it behaves the same on every machine
 //! and cleans up after itself (see `interrupt`).
@@ -32,7 +33,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "test",
         "install what is missing, lint, run every test (what CI runs)",
     ),
-    ("bench", "list the benchmarks and run them"),
+    (
+        "bench",
+        "list the benchmarks and run them; `bench server` measures the API",
+    ),
 ];
 
 fn main() -> ExitCode {
