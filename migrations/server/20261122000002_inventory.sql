@@ -131,6 +131,12 @@ create table stock_row (
     -- The order key (occurred_at, movement id) of the latest applied count.
     last_count_at timestamptz,
     last_count_id uuid,
+    -- The order key of the latest effect booked on the row. A movement that comes after
+    -- it knows without a query that no effect follows it (`effects_after` = 0), which is
+    -- the common case; only a late journal entry sums the ledger after its time. Read
+    -- with the row's lock, so it is never stale.
+    last_effect_at timestamptz,
+    last_effect_id uuid,
     updated_at timestamptz not null default now(),
     primary key (tenant_id, product_id, location_id, lot_id),
     -- No foreign key on lot_id: the nil "no lot" is not a lot. The server checks lots.

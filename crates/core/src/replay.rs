@@ -88,13 +88,14 @@ pub enum RejectCode {
     InactiveProduct,
     /// Online: a location is deactivated.
     InactiveLocation,
-    /// Online: the lot is past its expiry date and cannot be shipped.
+    /// Online: the lot is past its expiry date (in the warehouse's time zone) and
+    /// cannot be shipped (it may still be transferred or written off).
     LotExpired,
     /// Online: not enough available stock (`on_hand − allocated`).
     InsufficientStock,
     /// Online: a count on the row already covers a later time.
     BeforeLatestCount,
-    /// The row's quantity would leave the range of exact integers we keep.
+    /// The row's quantity would leave `±QTY_MAX`, the range of quantities we keep.
     QuantityOverflow,
     /// `occurred_at` has a finer precision than the microsecond (see
     /// [`crate::stock::OrderKey`]).
@@ -396,11 +397,13 @@ pub fn validate(
                 ));
             }
             let expired = lot.expires_on.is_some_and(|d| d < on_date);
-            if expired && m.is_outbound() {
+            // Expired goods must not reach a customer, but they must still be moved to
+            // quarantine and written off: only a ship is refused.
+            if expired && matches!(m.kind, MovementKind::Ship { .. }) {
                 if online {
                     return Err(Rejection::new(
                         C::LotExpired,
-                        "this lot is past its expiry date and cannot be shipped or moved out",
+                        "this lot is past its expiry date and cannot be shipped; move it to quarantine or write it off",
                     ));
                 }
                 flags.push(Flag::ExpiredLotMoved { lot: lot_id });
@@ -519,7 +522,7 @@ fn decide_in(m: &Movement, mode: Mode, rows: &[RowView]) -> Result<Decision, Dec
         }
         let at_time = v.qty_at_time();
         let delta = counted.get() - at_time;
-        let Some(on_hand) = v.row.on_hand.checked_add(delta) else {
+        let Some(on_hand) = row_qty(v.row.on_hand, delta) else {
             return Ok(overflow());
         };
         let mut flags = Vec::new();
@@ -614,7 +617,7 @@ fn decide_in(m: &Movement, mode: Mode, rows: &[RowView]) -> Result<Decision, Dec
             });
             continue;
         }
-        let Some(on_hand) = v.row.on_hand.checked_add(side.delta) else {
+        let Some(on_hand) = row_qty(v.row.on_hand, side.delta) else {
             return Ok(overflow());
         };
         if on_hand < 0 {
@@ -644,6 +647,15 @@ fn decide_in(m: &Movement, mode: Mode, rows: &[RowView]) -> Result<Decision, Dec
         updates,
         wakes,
     })
+}
+
+/// A row's quantity after `delta`, if it stays within `±QTY_MAX`: the range every
+/// quantity we keep lives in (a row beyond a trillion units is a data error, and the
+/// bound leaves sums of rows far from `i64`'s limits).
+fn row_qty(on_hand: i64, delta: i64) -> Option<i64> {
+    on_hand
+        .checked_add(delta)
+        .filter(|q| q.unsigned_abs() <= crate::QTY_MAX.unsigned_abs())
 }
 
 fn overflow() -> Decision {

@@ -294,6 +294,25 @@ fn overflowing_quantities_are_rejected_not_wrapped() {
 }
 
 #[test]
+fn rows_stay_within_the_quantity_range() {
+    let at = |on_hand| {
+        [RowView {
+            key: key('A'),
+            row: StockRow {
+                on_hand,
+                ..StockRow::default()
+            },
+            effects_after: 0,
+        }]
+    };
+    let receive = movement("receive A 5 @t1");
+    let d = decide(&receive, Origin::Online, &at(QTY_MAX - 5)).unwrap();
+    assert_eq!(d.updates[0].row.on_hand, QTY_MAX, "up to the bound is fine");
+    let d = decide(&receive, Origin::Online, &at(QTY_MAX - 4)).unwrap();
+    assert_eq!(render(&d), "rejected[quantity_overflow]");
+}
+
+#[test]
 fn retry_order_is_oldest_first_among_those_waiting_on_the_row() {
     let h = |secs, name| HeldRef {
         id: id_at(secs),
@@ -487,6 +506,14 @@ mod validation {
             check(&tracked, &ship, Origin::Journal),
             format!("ok {:?}", [Flag::ExpiredLotMoved { lot: LOT }])
         );
+        // Moving it to quarantine and writing it off are not refused either.
+        for other in ["transfer A B 1 @t1", "adjust A -1 damage @t1"] {
+            assert_eq!(
+                check(&tracked, &with_lot(movement(other), LOT), Origin::Online),
+                "ok",
+                "{other}"
+            );
+        }
         // Receiving an expired lot (a return, say) is not refused.
         assert_eq!(
             check(

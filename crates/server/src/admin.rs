@@ -347,6 +347,8 @@ pub struct DemoSeed {
     /// The demo tenant's logins (empty when the database holds other tenants but no
     /// demo tenant: then nothing is seeded, since the database is not a fresh one).
     pub logins: Vec<DemoLogin>,
+    /// The inventory seeded now (only when the tenant was created now).
+    pub inventory: Option<crate::demo::DemoInventory>,
 }
 
 fn demo_email(role: Role) -> String {
@@ -374,9 +376,10 @@ pub async fn demo_seed(pool: &PgPool) -> Result<DemoSeed, AdminError> {
         return Ok(DemoSeed {
             created: false,
             logins: if has_demo { logins() } else { Vec::new() },
+            inventory: None,
         });
     }
-    tenant_create(
+    let tenant = tenant_create(
         pool,
         DEMO_SLUG,
         "Demo Warehouse Co",
@@ -384,9 +387,10 @@ pub async fn demo_seed(pool: &PgPool) -> Result<DemoSeed, AdminError> {
         Utc::now() + chrono::Duration::days(3650),
     )
     .await?;
+    let mut floor = Vec::new();
     for role in Role::ALL {
         let name = format!("Demo {}", role.as_str());
-        user_create(
+        let user = user_create(
             pool,
             DEMO_SLUG,
             &demo_email(role),
@@ -395,9 +399,14 @@ pub async fn demo_seed(pool: &PgPool) -> Result<DemoSeed, AdminError> {
             DEMO_PASSWORD,
         )
         .await?;
+        if matches!(role, Role::Manager | Role::Operator) {
+            floor.push(user.id);
+        }
     }
+    let inventory = crate::demo::seed_inventory(pool, tenant.id, &floor).await?;
     Ok(DemoSeed {
         created: true,
         logins: logins(),
+        inventory: Some(inventory),
     })
 }

@@ -76,6 +76,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::api_keys::router())
         .merge(routes::settings::router())
         .merge(routes::audit::router())
+        .merge(routes::movements::router())
+        .merge(routes::stock::router())
         .split_for_parts()
 }
 

@@ -44,6 +44,65 @@ pub enum ErrorCode {
     Timeout,
     /// The server failed; details are in its log under the request id (500).
     Internal,
+    // Movements refused by the rules of `crates/core` (the codes are
+    // `core::RejectCode::as_str`, the same on the API and in device journals).
+    /// The product does not exist in the tenant (422).
+    UnknownProduct,
+    /// The lot does not exist in the tenant (422).
+    UnknownLot,
+    /// A location does not exist in the tenant (422).
+    UnknownLocation,
+    /// The product is lot-tracked and no lot was given (422).
+    LotRequired,
+    /// A lot was given for a product without lot tracking (422).
+    LotNotTracked,
+    /// The lot belongs to another product (422).
+    LotOfOtherProduct,
+    /// Stock lives only in leaf locations (bins) (422).
+    LocationNotLeaf,
+    /// A transfer from a location to itself (422).
+    SameLocation,
+    /// An adjustment whose sign does not fit its reason (422).
+    ReasonSignMismatch,
+    /// The product is deactivated (422).
+    InactiveProduct,
+    /// A location (or its warehouse) is deactivated (422).
+    InactiveLocation,
+    /// The lot is past its expiry date in the warehouse's time zone and cannot leave (422).
+    LotExpired,
+    /// Not enough available stock (`on_hand − allocated`) for an outbound movement;
+    /// nothing was changed (409).
+    InsufficientStock,
+    /// A later count of the row is already recorded: count again (409).
+    BeforeLatestCount,
+    /// The row's quantity would leave the range of quantities kept (422).
+    QuantityOverflow,
+    /// A time finer than the microsecond (422).
+    TimePrecision,
+}
+
+impl From<logiflow_core::RejectCode> for ErrorCode {
+    fn from(code: logiflow_core::RejectCode) -> Self {
+        use logiflow_core::RejectCode as R;
+        match code {
+            R::UnknownProduct => Self::UnknownProduct,
+            R::UnknownLot => Self::UnknownLot,
+            R::UnknownLocation => Self::UnknownLocation,
+            R::LotRequired => Self::LotRequired,
+            R::LotNotTracked => Self::LotNotTracked,
+            R::LotOfOtherProduct => Self::LotOfOtherProduct,
+            R::LocationNotLeaf => Self::LocationNotLeaf,
+            R::SameLocation => Self::SameLocation,
+            R::ReasonSignMismatch => Self::ReasonSignMismatch,
+            R::InactiveProduct => Self::InactiveProduct,
+            R::InactiveLocation => Self::InactiveLocation,
+            R::LotExpired => Self::LotExpired,
+            R::InsufficientStock => Self::InsufficientStock,
+            R::BeforeLatestCount => Self::BeforeLatestCount,
+            R::QuantityOverflow => Self::QuantityOverflow,
+            R::TimePrecision => Self::TimePrecision,
+        }
+    }
 }
 
 /// An RFC 9457 problem document.
@@ -108,6 +167,9 @@ pub enum ApiError {
     Timeout,
     #[error("internal error: {0}")]
     Internal(Box<dyn std::error::Error + Send + Sync>),
+    /// A movement refused by the rules; nothing was changed.
+    #[error("{}", .0.message)]
+    Movement(logiflow_core::Rejection),
 }
 
 impl ApiError {
@@ -176,6 +238,15 @@ impl ApiError {
                 "method not allowed",
             ),
             E::Timeout => (StatusCode::SERVICE_UNAVAILABLE, C::Timeout, "timeout"),
+            E::Movement(r) => {
+                use logiflow_core::RejectCode as R;
+                let status = match r.code {
+                    // The request was valid but the state does not allow it now.
+                    R::InsufficientStock | R::BeforeLatestCount => StatusCode::CONFLICT,
+                    _ => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                (status, r.code.into(), "movement refused")
+            }
             E::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 C::Internal,

@@ -107,6 +107,17 @@ impl PageQuery {
         }
     }
 
+    /// The composite key after which the page starts (exclusive), from a cursor made by
+    /// [`page_by`].
+    pub fn after_key<K: serde::de::DeserializeOwned>(&self) -> ApiResult<Option<K>> {
+        let Some(cursor) = &self.cursor else {
+            return Ok(None);
+        };
+        let bad = || ApiError::BadRequest("invalid cursor".into());
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+        serde_json::from_slice(&bytes).map(Some).map_err(|_| bad())
+    }
+
     /// The id after which the page starts (exclusive), from the cursor.
     pub fn after(&self) -> ApiResult<Option<Uuid>> {
         let Some(cursor) = &self.cursor else {
@@ -117,6 +128,24 @@ impl PageQuery {
         let body: CursorBody = serde_json::from_slice(&bytes).map_err(|_| bad())?;
         Ok(Some(body.k))
     }
+}
+
+/// Builds a page from `limit + 1` fetched rows whose order is a composite key (e.g.
+/// `(occurred_at, id)` or a stock row's key): the cursor carries the last row's key.
+pub fn page_by<T, K: Serialize>(
+    mut rows: Vec<T>,
+    limit: i64,
+    key: impl Fn(&T) -> K,
+) -> (Vec<T>, Option<String>) {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let next = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last()
+            .map(|last| URL_SAFE_NO_PAD.encode(serde_json::to_vec(&key(last)).unwrap_or_default()))
+    } else {
+        None
+    };
+    (rows, next)
 }
 
 /// Builds a page from `limit + 1` fetched rows: the extra row only says there is more.
@@ -170,6 +199,11 @@ pub fn request_hash(secret: &str, route: &str, body: &impl Serialize) -> Vec<u8>
 }
 
 impl IdempotencyKey {
+    /// Whether the request carried a key.
+    pub fn is_some(&self) -> bool {
+        self.0.is_some()
+    }
+
     /// A stored answer to replay, if this key was used (or 422 if with another request).
     pub async fn replay(&self, tx: &mut TenantTx, hash: &[u8]) -> ApiResult<Option<Response>> {
         let Some(key) = &self.0 else { return Ok(None) };

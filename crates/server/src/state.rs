@@ -66,6 +66,13 @@ impl AppState {
         TenantTx::begin(&self.0.pool, tenant_id).await
     }
 
+    /// The pool, for code that opens several tenant transactions of its own
+    /// ([`crate::inventory::record`] creates missing stock rows before the movement's
+    /// transaction); it scopes each with [`TenantTx::begin`].
+    pub(crate) fn tenant_pool(&self) -> &PgPool {
+        &self.0.pool
+    }
+
     /// The pool, for platform-level reads (tenant by slug, readiness, pool gauges):
     /// tables without tenant data or queries that cannot see any.
     pub(crate) fn platform_pool(&self) -> &PgPool {

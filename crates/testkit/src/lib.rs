@@ -163,3 +163,39 @@ mod db_tests {
         assert!(!exists(&name).await);
     }
 }
+
+/// The ledger invariant of a tenant: every stock row equals the sum of its applied
+/// movement effects, and no effect is booked on a row that does not exist. Returns one
+/// line per violation (empty when the ledger holds), so a failing test shows every row
+/// that is off.
+///
+/// `pool` must see the tenant's rows: the owner pool of a test database (a superuser,
+/// which row-level security does not restrict).
+pub async fn ledger_violations(pool: &sqlx::PgPool, tenant_id: uuid::Uuid) -> Vec<String> {
+    // (product, location, lot, on_hand of the row, sum of its effects)
+    type Mismatch = (uuid::Uuid, uuid::Uuid, uuid::Uuid, Option<i64>, Option<i64>);
+    let rows: Vec<Mismatch> =
+        sqlx::query_as(
+            "select coalesce(s.product_id, e.product_id), coalesce(s.location_id, e.location_id),
+                    coalesce(s.lot_id, e.lot_id), s.on_hand, e.total
+             from (select * from stock_row where tenant_id = $1) s
+             full join (select product_id, location_id, lot_id, sum(delta)::bigint as total
+                        from movement_effect where tenant_id = $1
+                        group by product_id, location_id, lot_id) e
+               on e.product_id = s.product_id and e.location_id = s.location_id and e.lot_id = s.lot_id
+             where s.on_hand is distinct from coalesce(e.total, 0)",
+        )
+        .bind(tenant_id)
+        .fetch_all(pool)
+        .await
+        .expect("failed to read the ledger");
+    rows.into_iter()
+        .map(|(product, location, lot, on_hand, total)| {
+            format!(
+                "row product {product} location {location} lot {lot}: on_hand {} but effects sum to {}",
+                on_hand.map_or("(no row)".to_owned(), |v| v.to_string()),
+                total.unwrap_or(0)
+            )
+        })
+        .collect()
+}

@@ -3,6 +3,8 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod movements;
 pub mod ops;
 pub mod settings;
+pub mod stock;
 pub mod users;

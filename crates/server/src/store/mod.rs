@@ -6,7 +6,9 @@
 pub mod api_keys;
 pub mod audit;
 pub mod idempotency;
+pub mod movements;
 pub mod platform;
 pub mod sessions;
 pub mod settings;
+pub mod stock;
 pub mod users;

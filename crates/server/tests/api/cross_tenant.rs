@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::*;
+use crate::inventory::*;
 
 /// The routes with a case in [`run_case`].
 const COVERED: &[(&str, &str)] = &[
@@ -31,6 +32,12 @@ const COVERED: &[(&str, &str)] = &[
     ("GET", "/v1/settings"),
     ("PATCH", "/v1/settings"),
     ("GET", "/v1/audit"),
+    ("POST", "/v1/movements"),
+    ("GET", "/v1/movements"),
+    ("GET", "/v1/movements/{id}"),
+    ("GET", "/v1/stock"),
+    ("GET", "/v1/stock/totals"),
+    ("GET", "/v1/stock/low"),
 ];
 
 struct World {
@@ -40,7 +47,11 @@ struct World {
     a_user_token: String,
     a_key: Uuid,
     a_key_secret: String,
+    /// A's stock: 5 of `a_site.product` in its first bin, by `a_movement`.
+    a_site: Site,
+    a_movement: String,
     b: Tenant,
+    b_site: Site,
 }
 
 async fn world() -> World {
@@ -51,7 +62,17 @@ async fn world() -> World {
     // B has a user with the same email: emails are unique per tenant only.
     app.user(&b, "same@example.com", "viewer").await;
     let (a_key, a_key_secret) = app.api_key(&a, "a-key", &["users_read"]).await;
+    let a_site = site(&app, a.id, 2).await;
+    let b_site = site(&app, b.id, 2).await;
+    let a_movement =
+        applied(&app, &a.token, receive(a_site.product, a_site.bins[0], 5)).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
     World {
+        a_site,
+        a_movement,
+        b_site,
         app,
         a,
         a_user,
@@ -328,6 +349,65 @@ async fn run_case(w: &World, method: &str, path: &str) {
                 assert!(!text.contains(&w.a_user.to_string()), "{q}");
                 assert!(!text.contains(&w.a.admin_id.to_string()), "{q}");
             }
+        }
+        ("POST", "/v1/movements") => {
+            let (a, bs) = (&w.a_site, &w.b_site);
+            // A's product, A's bins, A's lot: each reads as unknown, and A's stock stays.
+            for (body, code) in [
+                (ship(a.product, a.bins[0], 1), "unknown_product"),
+                (receive(bs.product, a.bins[0], 1), "unknown_location"),
+                (
+                    transfer(bs.product, bs.bins[0], a.bins[1], 1),
+                    "unknown_location",
+                ),
+                (
+                    json!({"kind": "receive", "product_id": bs.tracked, "lot_id": a.lot,
+                           "to_location_id": bs.bins[0], "qty": 1, "tenant_id": a_id}),
+                    "unknown_lot",
+                ),
+            ] {
+                problem(
+                    app.post(path, b, body).await,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    code,
+                )
+                .await;
+            }
+            assert_eq!(on_hand(app, w.a.id, a.product, a.bins[0], None).await, 5);
+            assert_eq!(count(app, "movement", w.b.id).await, 0);
+        }
+        ("GET", "/v1/movements")
+        | ("GET", "/v1/stock")
+        | ("GET", "/v1/stock/totals")
+        | ("GET", "/v1/stock/low") => {
+            let a = &w.a_site;
+            for q in [
+                String::new(),
+                format!("?product_id={}", a.product),
+                format!("?location_id={}", a.bins[0]),
+                format!("?warehouse_id={}", a.warehouse),
+                format!("?tenant_id={a_id}"),
+            ] {
+                let r = app.get(&format!("{path}{q}"), b).await;
+                assert_eq!(r.status(), StatusCode::OK, "{path}{q}");
+                let text = r.text().await.unwrap();
+                for id in [a.product, a.bins[0], a.warehouse] {
+                    assert!(!text.contains(&id.to_string()), "{path}{q}: {text}");
+                }
+                assert!(!text.contains(&w.a_movement), "{path}{q}");
+            }
+            // A sees its own, so the filters above could have matched.
+            let mine = app
+                .get(&format!("{path}?product_id={}", a.product), &w.a.token)
+                .await
+                .text()
+                .await
+                .unwrap();
+            assert!(mine.contains(&a.product.to_string()), "{path}: {mine}");
+        }
+        ("GET", "/v1/movements/{id}") => {
+            let r = app.get(&format!("/v1/movements/{}", w.a_movement), b).await;
+            problem(r, StatusCode::NOT_FOUND, "not_found").await;
         }
         other => panic!("no cross-tenant case for {other:?}: add one to run_case"),
     }

@@ -3,6 +3,7 @@
 //! Run with `cargo xtask test`, or export `DATABASE_URL` as a superuser URL.
 
 mod helpers;
+mod inventory;
 
 mod api_keys;
 mod audit;
@@ -12,7 +13,11 @@ mod concurrency;
 mod cross_tenant;
 mod demo;
 mod docs;
+mod movement_plans;
+mod movements;
 mod ops;
 mod settings;
+mod stock;
+mod stock_races;
 mod tenancy;
 mod users;

@@ -164,6 +164,13 @@ async fn rls_hides_every_tenant_table_without_app_tenant_id() {
             .await
             .unwrap();
         app.api_key(&t, "k", &["users_read"]).await;
+        let s = crate::inventory::site(&app, t.id, 1).await;
+        crate::inventory::applied(
+            &app,
+            &t.token,
+            crate::inventory::receive(s.product, s.bins[0], 1),
+        )
+        .await;
     }
     // Tenant tables from the catalog: every table with a tenant_id column, so a new table
     // is covered without editing this test.

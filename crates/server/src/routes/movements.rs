@@ -1,0 +1,495 @@
+//! `/v1/movements`: recording online movements (intents decided by `crates/core` under
+//! the rows' locks) and reading the movement history.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, SubsecRound, Utc};
+use logiflow_core::{
+    AdjustReason, Decision, Delta, LocationId, LotId, Movement, MovementId, MovementKind, Origin,
+    Outcome, PositiveQty, ProductId, QTY_MAX, Qty, UserId,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::auth::{Actor, Principal, Require};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page_by};
+use crate::rbac::perm;
+use crate::state::AppState;
+use crate::store;
+use crate::store::movements::Recorder;
+
+/// Longest note on a movement.
+pub const NOTE_LEN_MAX: usize = 1000;
+
+/// Routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_movements, create_movement))
+        .routes(routes!(get_movement))
+}
+
+/// Why stock was adjusted; the reason fixes the sign (damage and loss remove, found adds,
+/// a correction may do either).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    Damage,
+    Loss,
+    Found,
+    Correction,
+}
+
+impl From<Reason> for AdjustReason {
+    fn from(r: Reason) -> Self {
+        match r {
+            Reason::Damage => AdjustReason::Damage,
+            Reason::Loss => AdjustReason::Loss,
+            Reason::Found => AdjustReason::Found,
+            Reason::Correction => AdjustReason::Correction,
+        }
+    }
+}
+
+/// What a new movement does.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NewKind {
+    /// `+qty` into a bin.
+    Receive { to_location_id: Uuid, qty: i64 },
+    /// `−qty` from a bin; refused with `insufficient_stock` beyond the available stock.
+    Ship { from_location_id: Uuid, qty: i64 },
+    /// `−qty` from one bin and `+qty` into another, atomically.
+    Transfer {
+        from_location_id: Uuid,
+        to_location_id: Uuid,
+        qty: i64,
+    },
+    /// `±delta` with a reason.
+    Adjust {
+        location_id: Uuid,
+        delta: i64,
+        reason: Reason,
+    },
+    /// "This bin holds `counted` now": becomes the adjustment that makes it so. With
+    /// `expected` (what the counter was shown), a difference is flagged for review.
+    Count {
+        location_id: Uuid,
+        counted: i64,
+        expected: Option<i64>,
+    },
+}
+
+/// A movement to record now.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NewMovement {
+    pub product_id: Uuid,
+    /// Required exactly for lot-tracked products.
+    pub lot_id: Option<Uuid>,
+    #[serde(flatten)]
+    pub kind: NewKind,
+    /// Free text, up to 1000 characters.
+    pub note: Option<String>,
+}
+
+fn quantity<T>(field: &str, parsed: Result<T, logiflow_core::QtyError>) -> ApiResult<T> {
+    parsed.map_err(|_| {
+        ApiError::BadRequest(match field {
+            "delta" => format!("delta must be non-zero and within ±{QTY_MAX}"),
+            "counted" | "expected" => format!("{field} must be between 0 and {QTY_MAX}"),
+            _ => format!("{field} must be between 1 and {QTY_MAX}"),
+        })
+    })
+}
+
+impl NewMovement {
+    /// The movement `core` decides on, stamped `at` by the server.
+    fn to_core(&self, id: MovementId, at: DateTime<Utc>, user: Uuid) -> ApiResult<Movement> {
+        let loc = LocationId::from_uuid;
+        let kind = match self.kind {
+            NewKind::Receive {
+                to_location_id,
+                qty,
+            } => MovementKind::Receive {
+                to: loc(to_location_id),
+                qty: quantity("qty", PositiveQty::new(qty))?,
+            },
+            NewKind::Ship {
+                from_location_id,
+                qty,
+            } => MovementKind::Ship {
+                from: loc(from_location_id),
+                qty: quantity("qty", PositiveQty::new(qty))?,
+            },
+            NewKind::Transfer {
+                from_location_id,
+                to_location_id,
+                qty,
+            } => MovementKind::Transfer {
+                from: loc(from_location_id),
+                to: loc(to_location_id),
+                qty: quantity("qty", PositiveQty::new(qty))?,
+            },
+            NewKind::Adjust {
+                location_id,
+                delta,
+                reason,
+            } => MovementKind::Adjust {
+                at: loc(location_id),
+                delta: quantity("delta", Delta::new(delta))?,
+                reason: reason.into(),
+            },
+            NewKind::Count {
+                location_id,
+                counted,
+                expected,
+            } => MovementKind::Count {
+                at: loc(location_id),
+                counted: quantity("counted", Qty::new(counted))?,
+                expected: expected
+                    .map(|e| quantity("expected", Qty::new(e)))
+                    .transpose()?,
+            },
+        };
+        if self
+            .note
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > NOTE_LEN_MAX)
+        {
+            return Err(ApiError::BadRequest(format!(
+                "note must have at most {NOTE_LEN_MAX} characters"
+            )));
+        }
+        Ok(Movement {
+            id,
+            occurred_at: at,
+            product: ProductId::from_uuid(self.product_id),
+            lot: self.lot_id.map(LotId::from_uuid),
+            kind,
+            user: UserId::from_uuid(user),
+            device: None,
+            reference: None,
+        })
+    }
+}
+
+/// One row's part of an applied movement.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EffectView {
+    pub product_id: Uuid,
+    pub location_id: Uuid,
+    pub lot_id: Option<Uuid>,
+    /// The change made to the row's `on_hand` (for a count, the adjustment).
+    pub delta: i64,
+    /// A later count had already seen this movement on the row (delta 0).
+    pub absorbed: bool,
+}
+
+/// A recorded movement.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct MovementView {
+    pub id: Uuid,
+    /// receive, ship, transfer, adjust or count.
+    pub kind: String,
+    /// `online` (an API intent) or `journal` (a device's recorded fact).
+    pub origin: String,
+    pub product_id: Uuid,
+    pub lot_id: Option<Uuid>,
+    /// ship, transfer: the bin stock left.
+    pub from_location_id: Option<Uuid>,
+    /// receive, transfer: the bin stock entered; adjust, count: the bin changed.
+    pub to_location_id: Option<Uuid>,
+    /// receive, ship, transfer: the quantity; adjust: the signed delta; count: the counted
+    /// quantity.
+    pub qty: i64,
+    /// count: what the counter was shown (absent for a blind count).
+    pub expected: Option<i64>,
+    /// adjust: damage, loss, found or correction.
+    pub reason: Option<String>,
+    pub note: Option<String>,
+    /// When it happened (the events' order is `(occurred_at, id)`).
+    pub occurred_at: DateTime<Utc>,
+    /// When the server received it.
+    pub recorded_at: DateTime<Utc>,
+    pub user_id: Uuid,
+    pub device_id: Option<Uuid>,
+    pub device_seq: Option<i64>,
+    /// applied, absorbed, superseded, held or rejected.
+    pub outcome: String,
+    /// The rejection `{code, message}` or the hold `{waiting_on, needed, at_time}`.
+    pub outcome_detail: Option<serde_json::Value>,
+    /// What a person should review (negative row, count variance, …).
+    #[schema(value_type = Vec<Object>)]
+    pub flags: serde_json::Value,
+    /// Each row's part, in lock order.
+    #[schema(value_type = Vec<EffectView>)]
+    pub effects: serde_json::Value,
+}
+
+impl MovementView {
+    /// The view of a decided movement.
+    pub fn new(
+        m: &Movement,
+        origin: Origin,
+        decision: &Decision,
+        note: Option<String>,
+        recorded_at: DateTime<Utc>,
+    ) -> Self {
+        let loc = |l: LocationId| Some(l.as_uuid());
+        let (kind, from, to, qty, expected, reason) = match m.kind {
+            MovementKind::Receive { to, qty } => ("receive", None, loc(to), qty.get(), None, None),
+            MovementKind::Ship { from, qty } => ("ship", loc(from), None, qty.get(), None, None),
+            MovementKind::Transfer { from, to, qty } => {
+                ("transfer", loc(from), loc(to), qty.get(), None, None)
+            }
+            MovementKind::Adjust { at, delta, reason } => (
+                "adjust",
+                None,
+                loc(at),
+                delta.get(),
+                None,
+                serde_json::to_value(reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned)),
+            ),
+            MovementKind::Count {
+                at,
+                counted,
+                expected,
+            } => (
+                "count",
+                None,
+                loc(at),
+                counted.get(),
+                expected.map(|e| e.get()),
+                None,
+            ),
+        };
+        let effects: Vec<EffectView> = match &decision.outcome {
+            Outcome::Applied { effects } => effects
+                .iter()
+                .map(|e| EffectView {
+                    product_id: e.key.product.as_uuid(),
+                    location_id: e.key.location.as_uuid(),
+                    lot_id: e.key.lot.map(|l| l.as_uuid()),
+                    delta: e.delta,
+                    absorbed: e.absorbed,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let outcome_detail = match &decision.outcome {
+            Outcome::Rejected(r) => serde_json::to_value(r).ok(),
+            Outcome::Held(h) => serde_json::to_value(h).ok(),
+            _ => None,
+        };
+        Self {
+            id: m.id.as_uuid(),
+            kind: kind.to_owned(),
+            origin: match origin {
+                Origin::Online => "online",
+                Origin::Journal => "journal",
+            }
+            .to_owned(),
+            product_id: m.product.as_uuid(),
+            lot_id: m.lot.map(|l| l.as_uuid()),
+            from_location_id: from,
+            to_location_id: to,
+            qty,
+            expected,
+            reason,
+            note,
+            occurred_at: m.occurred_at,
+            recorded_at,
+            user_id: m.user.as_uuid(),
+            device_id: m.device.map(|d| d.device.as_uuid()),
+            device_seq: m.device.map(|d| i64::try_from(d.seq).unwrap_or(i64::MAX)),
+            outcome: decision.outcome.name().to_owned(),
+            outcome_detail,
+            flags: serde_json::to_value(&decision.flags).unwrap_or_default(),
+            effects: serde_json::to_value(effects).unwrap_or_default(),
+        }
+    }
+}
+
+/// The user a movement is booked to, and the actor of its audit entry: a key's
+/// movements are booked to the user who created the key.
+pub fn recorder(p: &Principal) -> Recorder<'_> {
+    let (actor_type, actor_id) = p.audit_actor();
+    let user_id = match p.actor {
+        Actor::User { id, .. } => id,
+        Actor::ApiKey { created_by, .. } => created_by,
+    };
+    Recorder {
+        user_id,
+        actor_type,
+        actor_id,
+        request_id: p.request_id.as_deref(),
+    }
+}
+
+/// Records a movement now: decided by `crates/core` on the rows it touches, locked in
+/// key order; the stock rows, the movement, its ledger effects, an outbox event and the
+/// audit entry commit together, or nothing does.
+#[utoipa::path(post, path = "/v1/movements", tag = "movements", request_body = NewMovement,
+    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "applied (permission movements_write)", body = MovementView),
+        (status = 400, description = "bad_request (qty, delta, counted, expected, note)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "insufficient_stock (nothing changed), before_latest_count", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_body, idempotency_key_reused, unknown_product, unknown_lot, unknown_location, lot_required, lot_not_tracked, lot_of_other_product, location_not_leaf, same_location, reason_sign_mismatch, inactive_product, inactive_location, lot_expired, quantity_overflow", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn create_movement(
+    State(state): State<AppState>,
+    p: Require<perm::MovementsWrite>,
+    idem: IdempotencyKey,
+    ApiJson(req): ApiJson<NewMovement>,
+) -> ApiResult<Response> {
+    let hash = state.request_hash("/v1/movements", &req);
+    if idem.is_some() {
+        // A retry answers what the first request answered. (A concurrent duplicate is
+        // caught by the key's primary key when its answer is stored below.)
+        let mut tx = state.tenant_tx(p.tenant_id).await?;
+        let replay = idem.replay(&mut tx, &hash).await?;
+        tx.commit().await?;
+        if let Some(replay) = replay {
+            return Ok(replay);
+        }
+    }
+    // Online movements happen now, by the server's clock, kept to the microsecond like
+    // every time in the total order of events.
+    let now = Utc::now().trunc_subsecs(6);
+    let who = recorder(&p);
+    let movement = req.to_core(MovementId::from_uuid(Uuid::now_v7()), now, who.user_id)?;
+    let mut recorded = crate::inventory::record(
+        state.tenant_pool(),
+        p.tenant_id,
+        &who,
+        &movement,
+        Origin::Online,
+        req.note.as_deref(),
+    )
+    .await?;
+    idem.store(&mut recorded.tx, &hash, StatusCode::CREATED, &recorded.json)
+        .await?;
+    recorded.tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(recorded.json)).into_response())
+}
+
+/// Filters of the movement history (all optional, combined with AND).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MovementFilter {
+    pub product_id: Option<Uuid>,
+    /// Movements in or out of this bin.
+    pub location_id: Option<Uuid>,
+    /// receive, ship, transfer, adjust or count.
+    pub kind: Option<String>,
+    pub user_id: Option<Uuid>,
+    pub device_id: Option<Uuid>,
+    /// applied, absorbed, superseded, held or rejected.
+    pub outcome: Option<String>,
+    /// Movements that occurred at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Movements that occurred before this instant.
+    pub to: Option<DateTime<Utc>>,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// A page of movements.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MovementPage {
+    pub items: Vec<MovementView>,
+    pub next_cursor: Option<String>,
+}
+
+const KINDS: [&str; 5] = ["receive", "ship", "transfer", "adjust", "count"];
+const OUTCOMES: [&str; 5] = ["applied", "absorbed", "superseded", "held", "rejected"];
+
+/// Lists movements, newest first by `(occurred_at, id)`.
+#[utoipa::path(get, path = "/v1/movements", tag = "movements", params(MovementFilter),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "a page of movements (permission stock_read)", body = MovementPage),
+        (status = 400, description = "bad_request (kind, outcome, limit, cursor)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn list_movements(
+    State(state): State<AppState>,
+    p: Require<perm::StockRead>,
+    ApiQuery(f): ApiQuery<MovementFilter>,
+) -> ApiResult<axum::Json<MovementPage>> {
+    let q = PageQuery {
+        cursor: f.cursor.clone(),
+        limit: f.limit,
+    };
+    let limit = q.limit()?;
+    let before: Option<(DateTime<Utc>, Uuid)> = q.after_key()?;
+    if let Some(kind) = &f.kind
+        && !KINDS.contains(&kind.as_str())
+    {
+        return Err(ApiError::BadRequest(format!(
+            "kind must be one of {}",
+            KINDS.join(", ")
+        )));
+    }
+    if let Some(outcome) = &f.outcome
+        && !OUTCOMES.contains(&outcome.as_str())
+    {
+        return Err(ApiError::BadRequest(format!(
+            "outcome must be one of {}",
+            OUTCOMES.join(", ")
+        )));
+    }
+    let filter = store::stock::MovementFilter {
+        product_id: f.product_id,
+        location_id: f.location_id,
+        kind: f.kind,
+        user_id: f.user_id,
+        device_id: f.device_id,
+        outcome: f.outcome,
+        from: f.from,
+        to: f.to,
+    };
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let rows = store::stock::list_movements(&mut tx, &filter, before, limit + 1).await?;
+    tx.commit().await?;
+    let (items, next_cursor) = page_by(rows, limit, |m| (m.occurred_at, m.id));
+    Ok(axum::Json(MovementPage { items, next_cursor }))
+}
+
+/// Reads one movement with its effects.
+#[utoipa::path(get, path = "/v1/movements/{id}", tag = "movements",
+    params(("id" = Uuid, Path, description = "movement id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the movement (permission stock_read)", body = MovementView),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn get_movement(
+    State(state): State<AppState>,
+    p: Require<perm::StockRead>,
+    IdPath(id): IdPath,
+) -> ApiResult<axum::Json<MovementView>> {
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let movement = store::stock::get_movement(&mut tx, id).await?;
+    tx.commit().await?;
+    movement.map(axum::Json).ok_or(ApiError::NotFound)
+}

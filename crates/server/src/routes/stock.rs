@@ -1,0 +1,262 @@
+//! `/v1/stock`: stock rows, totals per product and warehouse, and the low-stock list.
+
+use axum::extract::State;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::auth::Require;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiQuery, PageQuery, page_by};
+use crate::rbac::perm;
+use crate::state::AppState;
+use crate::store;
+use crate::store::movements::lot_column;
+
+/// Routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_stock))
+        .routes(routes!(stock_totals))
+        .routes(routes!(low_stock))
+}
+
+/// One stock row: a product in a bin (and lot).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct StockItem {
+    pub product_id: Uuid,
+    pub sku: String,
+    pub product_name: String,
+    pub warehouse_id: Uuid,
+    pub location_id: Uuid,
+    /// The bin's full path, e.g. `A/03/B2`.
+    pub location_path: String,
+    pub lot_id: Option<Uuid>,
+    pub lot_code: Option<String>,
+    pub expires_on: Option<NaiveDate>,
+    /// May be below zero for a while after offline work (flagged, never clamped).
+    pub on_hand: i64,
+    /// Reserved by sales orders.
+    pub allocated: i64,
+    /// `on_hand − allocated`.
+    pub available: i64,
+    /// The time of the latest count applied to the row.
+    pub last_count_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A page of stock rows.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StockPage {
+    pub items: Vec<StockItem>,
+    pub next_cursor: Option<String>,
+}
+
+/// Filters of the stock reads (all optional, combined with AND).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StockQuery {
+    pub warehouse_id: Option<Uuid>,
+    /// This location and its whole subtree (a zone, an aisle, a bin).
+    pub location_id: Option<Uuid>,
+    pub product_id: Option<Uuid>,
+    pub lot_id: Option<Uuid>,
+    /// Rows of lots whose expiry date is before this date.
+    pub expiring_before: Option<NaiveDate>,
+    /// Rows of products whose available stock in the warehouse is below the reorder
+    /// point.
+    #[serde(default)]
+    pub below_reorder: bool,
+    /// Also rows with nothing on hand or allocated (default false).
+    #[serde(default)]
+    pub include_empty: bool,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+impl StockQuery {
+    fn parts(&self) -> (PageQuery, store::stock::StockFilter) {
+        (
+            PageQuery {
+                cursor: self.cursor.clone(),
+                limit: self.limit,
+            },
+            store::stock::StockFilter {
+                warehouse_id: self.warehouse_id,
+                location_id: self.location_id,
+                product_id: self.product_id,
+                lot_id: self.lot_id,
+                expiring_before: self.expiring_before,
+                below_reorder: self.below_reorder,
+                include_empty: self.include_empty,
+            },
+        )
+    }
+}
+
+/// Lists stock rows by (product, location, lot).
+#[utoipa::path(get, path = "/v1/stock", tag = "stock", params(StockQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "a page of stock rows (permission stock_read)", body = StockPage),
+        (status = 400, description = "bad_request (filters, limit, cursor)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn list_stock(
+    State(state): State<AppState>,
+    p: Require<perm::StockRead>,
+    ApiQuery(query): ApiQuery<StockQuery>,
+) -> ApiResult<axum::Json<StockPage>> {
+    let (q, filter) = query.parts();
+    let limit = q.limit()?;
+    let after: Option<(Uuid, Uuid, Uuid)> = q.after_key()?;
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let rows = store::stock::list_stock(&mut tx, &filter, after, limit + 1).await?;
+    tx.commit().await?;
+    let (items, next_cursor) = page_by(rows, limit, |s| {
+        (
+            s.product_id,
+            s.location_id,
+            lot_column(s.lot_id.map(logiflow_core::LotId::from_uuid)),
+        )
+    });
+    Ok(axum::Json(StockPage { items, next_cursor }))
+}
+
+/// A product's total stock in a warehouse, or over all warehouses.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct StockTotal {
+    pub product_id: Uuid,
+    pub sku: String,
+    pub product_name: String,
+    /// Absent for totals over all warehouses (`group_by=product`).
+    pub warehouse_id: Option<Uuid>,
+    pub on_hand: i64,
+    pub allocated: i64,
+    pub available: i64,
+    pub reorder_point: i64,
+}
+
+/// A page of totals.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StockTotalPage {
+    pub items: Vec<StockTotal>,
+    pub next_cursor: Option<String>,
+}
+
+/// How to group totals (read beside [`StockQuery`] from the same query string: serde's
+/// `flatten` would turn the filters' booleans into strings).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GroupBy {
+    /// `product_warehouse` (default): one total per product and warehouse; `product`:
+    /// one per product over all warehouses.
+    pub group_by: Option<String>,
+}
+
+/// Totals per product and warehouse (or per product), over the rows matching the filters.
+#[utoipa::path(get, path = "/v1/stock/totals", tag = "stock", params(GroupBy, StockQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "a page of totals (permission stock_read)", body = StockTotalPage),
+        (status = 400, description = "bad_request (group_by, filters, limit, cursor)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn stock_totals(
+    State(state): State<AppState>,
+    p: Require<perm::StockRead>,
+    ApiQuery(group): ApiQuery<GroupBy>,
+    ApiQuery(query): ApiQuery<StockQuery>,
+) -> ApiResult<axum::Json<StockTotalPage>> {
+    let per_warehouse = match group.group_by.as_deref() {
+        None | Some("product_warehouse") => true,
+        Some("product") => false,
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "group_by must be product_warehouse or product".into(),
+            ));
+        }
+    };
+    let (q, filter) = query.parts();
+    let limit = q.limit()?;
+    let after: Option<(Uuid, Option<Uuid>)> = q.after_key()?;
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let rows = store::stock::totals(&mut tx, &filter, per_warehouse, after, limit + 1).await?;
+    tx.commit().await?;
+    let (items, next_cursor) = page_by(rows, limit, |t| (t.product_id, t.warehouse_id));
+    Ok(axum::Json(StockTotalPage { items, next_cursor }))
+}
+
+/// A product whose available stock in a warehouse is below its reorder point.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct LowStock {
+    pub warehouse_id: Uuid,
+    pub warehouse_code: String,
+    pub product_id: Uuid,
+    pub sku: String,
+    pub product_name: String,
+    pub reorder_point: i64,
+    /// What to order by default (the product's reorder quantity).
+    pub reorder_qty: i64,
+    pub on_hand: i64,
+    pub allocated: i64,
+    pub available: i64,
+    /// `reorder_point − available`: how far below the point the warehouse is.
+    pub shortfall: i64,
+}
+
+/// A page of low-stock entries.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LowStockPage {
+    pub items: Vec<LowStock>,
+    pub next_cursor: Option<String>,
+}
+
+/// The warehouse filter of the low-stock list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LowStockQuery {
+    /// One warehouse (default: every active warehouse).
+    pub warehouse_id: Option<Uuid>,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// Products below their reorder point, per warehouse (products with a reorder point
+/// of 0 are never listed).
+#[utoipa::path(get, path = "/v1/stock/low", tag = "stock", params(LowStockQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "a page of low-stock entries by warehouse then product (permission stock_read)", body = LowStockPage),
+        (status = 400, description = "bad_request (limit, cursor)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn low_stock(
+    State(state): State<AppState>,
+    p: Require<perm::StockRead>,
+    ApiQuery(query): ApiQuery<LowStockQuery>,
+) -> ApiResult<axum::Json<LowStockPage>> {
+    let q = PageQuery {
+        cursor: query.cursor.clone(),
+        limit: query.limit,
+    };
+    let limit = q.limit()?;
+    let after: Option<(Uuid, Uuid)> = q.after_key()?;
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let rows = store::stock::low_stock(&mut tx, query.warehouse_id, after, limit + 1).await?;
+    tx.commit().await?;
+    let (items, next_cursor) = page_by(rows, limit, |l| (l.warehouse_id, l.product_id));
+    Ok(axum::Json(LowStockPage { items, next_cursor }))
+}

@@ -1,0 +1,557 @@
+//! The movement path: the catalog facts a decision needs, the stock rows it touches
+//! (locked in `core`'s key order), and the decision's writes.
+//!
+//! Round trips are what a movement costs (each ~0.15 ms, as much as the commit's fsync),
+//! so each step is one statement over arrays: one for the facts, one to lock and read
+//! the rows, one for all the writes (rows, movement, ledger effects, outbox event and
+//! audit entry as data-modifying CTEs). Only a movement that sorts before an effect
+//! already booked on one of its rows (a late journal entry) pays one more, to sum the
+//! effects after its time.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use logiflow_core::{
+    Catalog, Decision, LocationFacts, LocationId, LotFacts, LotId, Movement, MovementKind,
+    OrderKey, Origin, Outcome, ProductFacts, ProductId, RowView, StockKey, StockRow, WarehouseId,
+};
+use uuid::Uuid;
+
+use crate::db::TenantTx;
+
+/// The lot column of a row without lot: the nil uuid (see the inventory migration).
+pub const NO_LOT: Uuid = Uuid::nil();
+
+/// The stock row key as stored.
+pub fn lot_column(lot: Option<LotId>) -> Uuid {
+    lot.map_or(NO_LOT, |l| l.as_uuid())
+}
+
+/// A lot as read back from a stock row.
+pub fn lot_from_column(lot: Uuid) -> Option<LotId> {
+    (!lot.is_nil()).then(|| LotId::from_uuid(lot))
+}
+
+/// The catalog facts of one movement, loaded in one statement.
+#[derive(Debug, Default)]
+pub struct Facts {
+    products: HashMap<ProductId, ProductFacts>,
+    lots: HashMap<LotId, LotFacts>,
+    locations: HashMap<LocationId, LocationFacts>,
+    /// The movement's date in each location's warehouse time zone.
+    local_dates: HashMap<LocationId, NaiveDate>,
+}
+
+impl Catalog for Facts {
+    fn product(&self, id: ProductId) -> Option<ProductFacts> {
+        self.products.get(&id).copied()
+    }
+    fn lot(&self, id: LotId) -> Option<LotFacts> {
+        self.lots.get(&id).copied()
+    }
+    fn location(&self, id: LocationId) -> Option<LocationFacts> {
+        self.locations.get(&id).copied()
+    }
+}
+
+impl Facts {
+    /// The movement's date where it happened (its first location's warehouse), for lot
+    /// expiry; UTC when the location is unknown (the movement is then rejected anyway).
+    pub fn on_date(&self, m: &Movement) -> NaiveDate {
+        m.keys()
+            .iter()
+            .find_map(|k| self.local_dates.get(&k.location).copied())
+            .unwrap_or_else(|| m.occurred_at.date_naive())
+    }
+
+    /// The warehouse of a location.
+    pub fn warehouse(&self, location: LocationId) -> Option<WarehouseId> {
+        self.locations.get(&location).map(|l| l.warehouse)
+    }
+}
+
+/// The locations a movement names.
+pub fn locations(kind: &MovementKind) -> Vec<LocationId> {
+    match *kind {
+        MovementKind::Receive { to, .. } => vec![to],
+        MovementKind::Ship { from, .. } => vec![from],
+        MovementKind::Transfer { from, to, .. } => vec![from, to],
+        MovementKind::Adjust { at, .. } | MovementKind::Count { at, .. } => vec![at],
+    }
+}
+
+type FactRow = (
+    String,
+    Uuid,
+    Option<bool>,
+    Option<bool>,
+    Option<Uuid>,
+    Option<NaiveDate>,
+    Option<Uuid>,
+    Option<bool>,
+    Option<NaiveDate>,
+);
+
+/// Loads what the rules need of the movement's product, lot and locations. A record of
+/// another tenant is invisible (RLS and the tenant predicate), so it reads as unknown.
+pub async fn load_facts(tx: &mut TenantTx, m: &Movement) -> Result<Facts, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let locations: Vec<Uuid> = locations(&m.kind).iter().map(|l| l.as_uuid()).collect();
+    let rows: Vec<FactRow> = sqlx::query_as(
+        "select 'product', p.id, p.active, p.lot_tracked, null::uuid, null::date, null::uuid, null::bool, null::date
+         from product p where p.tenant_id = $1 and p.id = $2
+         union all
+         select 'lot', l.id, null, null, l.product_id, l.expires_on, null, null, null
+         from lot l where l.tenant_id = $1 and l.id = $3
+         union all
+         -- A location of a deactivated warehouse counts as deactivated. The local date
+         -- is computed by PostgreSQL's own IANA time-zone data.
+         select 'location', c.id, c.active and w.active, null, null, null, c.warehouse_id,
+                not exists (select 1 from location ch where ch.tenant_id = c.tenant_id and ch.parent_id = c.id),
+                ($5::timestamptz at time zone w.timezone)::date
+         from location c join warehouse w on w.tenant_id = c.tenant_id and w.id = c.warehouse_id
+         where c.tenant_id = $1 and c.id = any($4)",
+    )
+    .bind(tenant_id)
+    .bind(m.product.as_uuid())
+    .bind(m.lot.map(|l| l.as_uuid()))
+    .bind(&locations)
+    .bind(m.occurred_at)
+    .fetch_all(tx.conn())
+    .await?;
+    let mut facts = Facts::default();
+    for (what, id, active, lot_tracked, product, expires_on, warehouse, is_leaf, local_date) in rows
+    {
+        match what.as_str() {
+            "product" => {
+                facts.products.insert(
+                    ProductId::from_uuid(id),
+                    ProductFacts {
+                        active: active.unwrap_or(false),
+                        lot_tracked: lot_tracked.unwrap_or(false),
+                    },
+                );
+            }
+            "lot" => {
+                if let Some(product) = product {
+                    facts.lots.insert(
+                        LotId::from_uuid(id),
+                        LotFacts {
+                            product: ProductId::from_uuid(product),
+                            expires_on,
+                        },
+                    );
+                }
+            }
+            _ => {
+                let location = LocationId::from_uuid(id);
+                if let Some(warehouse) = warehouse {
+                    facts.locations.insert(
+                        location,
+                        LocationFacts {
+                            warehouse: WarehouseId::from_uuid(warehouse),
+                            active: active.unwrap_or(false),
+                            is_leaf: is_leaf.unwrap_or(false),
+                        },
+                    );
+                }
+                if let Some(date) = local_date {
+                    facts.local_dates.insert(location, date);
+                }
+            }
+        }
+    }
+    Ok(facts)
+}
+
+/// A stock row as locked for a decision.
+#[derive(Debug, Clone, Copy)]
+pub struct Locked {
+    pub key: StockKey,
+    pub row: StockRow,
+    /// The order key of the latest effect booked on the row.
+    pub last_effect: Option<OrderKey>,
+}
+
+type RowTuple = (
+    Uuid,
+    Uuid,
+    Uuid,
+    i64,
+    i64,
+    Option<DateTime<Utc>>,
+    Option<Uuid>,
+    Option<DateTime<Utc>>,
+    Option<Uuid>,
+);
+
+fn key_arrays(keys: &[StockKey]) -> (Vec<Uuid>, Vec<Uuid>, Vec<Uuid>) {
+    (
+        keys.iter().map(|k| k.product.as_uuid()).collect(),
+        keys.iter().map(|k| k.location.as_uuid()).collect(),
+        keys.iter().map(|k| lot_column(k.lot)).collect(),
+    )
+}
+
+fn order_key(at: Option<DateTime<Utc>>, id: Option<Uuid>) -> Option<OrderKey> {
+    Some(OrderKey {
+        at: at?,
+        id: logiflow_core::MovementId::from_uuid(id?),
+    })
+}
+
+/// Locks the existing rows among `keys` with `SELECT … FOR UPDATE` and reads them.
+///
+/// The rows are locked in the order of the primary key, which is `core::StockKey`'s
+/// order (uuids compare as bytes in both, and the nil "no lot" sorts first as `None`
+/// does): every transaction that locks several rows takes them in the same order, so
+/// two transactions never wait on each other in a cycle. Rows that do not exist are
+/// absent from the result.
+pub async fn lock_rows(tx: &mut TenantTx, keys: &[StockKey]) -> Result<Vec<Locked>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let (products, locations, lots) = key_arrays(keys);
+    let rows: Vec<RowTuple> = sqlx::query_as(
+        "select s.product_id, s.location_id, s.lot_id, s.on_hand, s.allocated,
+                s.last_count_at, s.last_count_id, s.last_effect_at, s.last_effect_id
+         from stock_row s
+         join unnest($2::uuid[], $3::uuid[], $4::uuid[]) as k (product_id, location_id, lot_id)
+           on s.product_id = k.product_id and s.location_id = k.location_id and s.lot_id = k.lot_id
+         where s.tenant_id = $1
+         -- LockRows runs above the sort: the locks are taken in this order.
+         order by s.product_id, s.location_id, s.lot_id
+         for update of s",
+    )
+    .bind(tenant_id)
+    .bind(&products)
+    .bind(&locations)
+    .bind(&lots)
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(product, location, lot, on_hand, allocated, lc_at, lc_id, le_at, le_id)| Locked {
+                key: StockKey {
+                    product: ProductId::from_uuid(product),
+                    location: LocationId::from_uuid(location),
+                    lot: lot_from_column(lot),
+                },
+                row: StockRow {
+                    on_hand,
+                    allocated,
+                    last_count: order_key(lc_at, lc_id),
+                },
+                last_effect: order_key(le_at, le_id),
+            },
+        )
+        .collect())
+}
+
+/// The sum of the effects booked on `key` after `order` (exclusive).
+pub async fn effects_after(
+    tx: &mut TenantTx,
+    key: StockKey,
+    order: OrderKey,
+) -> Result<i64, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    // The primary key (…, occurred_at, movement_id) makes this a range scan over the
+    // row's latest effects only.
+    sqlx::query_scalar(
+        "select coalesce(sum(delta), 0)::bigint from movement_effect
+         where tenant_id = $1 and product_id = $2 and location_id = $3 and lot_id = $4
+           and (occurred_at, movement_id) > ($5, $6)",
+    )
+    .bind(tenant_id)
+    .bind(key.product.as_uuid())
+    .bind(key.location.as_uuid())
+    .bind(lot_column(key.lot))
+    .bind(order.at)
+    .bind(order.id.as_uuid())
+    .fetch_one(tx.conn())
+    .await
+}
+
+/// The views `core` decides on: each locked row with the effects after `order`, and an
+/// empty view for a row that does not exist yet.
+pub async fn views(
+    tx: &mut TenantTx,
+    keys: &[StockKey],
+    locked: &[Locked],
+    order: OrderKey,
+) -> Result<Vec<RowView>, sqlx::Error> {
+    let mut views = Vec::with_capacity(keys.len());
+    for key in keys {
+        let view = match locked.iter().find(|l| l.key == *key) {
+            None => RowView::empty(*key),
+            Some(l) => {
+                // Nothing was booked after this movement's time unless the row's latest
+                // effect sorts after it.
+                let effects_after = if l.last_effect.is_some_and(|e| e > order) {
+                    effects_after(tx, *key, order).await?
+                } else {
+                    0
+                };
+                RowView {
+                    key: *key,
+                    row: l.row,
+                    effects_after,
+                }
+            }
+        };
+        views.push(view);
+    }
+    Ok(views)
+}
+
+/// Creates the missing rows among `keys` (quantity 0) in their own committed
+/// transaction, so that the movement's transaction only ever locks existing rows, in key
+/// order: inserting a row inside it would be a lock taken out of order. A row with
+/// nothing in it is harmless (and is where the next receipt lands).
+pub async fn ensure_rows(
+    tx: &mut TenantTx,
+    rows: &[(StockKey, WarehouseId)],
+) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let mut rows = rows.to_vec();
+    rows.sort_by_key(|(k, _)| *k);
+    let keys: Vec<StockKey> = rows.iter().map(|(k, _)| *k).collect();
+    let (products, locations, lots) = key_arrays(&keys);
+    let warehouses: Vec<Uuid> = rows.iter().map(|(_, w)| w.as_uuid()).collect();
+    sqlx::query(
+        "insert into stock_row (tenant_id, product_id, location_id, lot_id, warehouse_id)
+         select $1, k.product_id, k.location_id, k.lot_id, k.warehouse_id
+         from unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[])
+              with ordinality as k (product_id, location_id, lot_id, warehouse_id, n)
+         order by k.n
+         on conflict do nothing",
+    )
+    .bind(tenant_id)
+    .bind(&products)
+    .bind(&locations)
+    .bind(&lots)
+    .bind(&warehouses)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Who recorded a movement, for the movement row and the audit entry.
+#[derive(Debug, Clone)]
+pub struct Recorder<'a> {
+    pub user_id: Uuid,
+    pub actor_type: &'a str,
+    pub actor_id: Uuid,
+    pub request_id: Option<&'a str>,
+}
+
+/// What the movement row stores of a movement's kind.
+struct KindColumns {
+    kind: &'static str,
+    from: Option<Uuid>,
+    to: Option<Uuid>,
+    qty: i64,
+    expected: Option<i64>,
+    reason: Option<&'static str>,
+}
+
+fn kind_columns(kind: &MovementKind) -> KindColumns {
+    use logiflow_core::AdjustReason as R;
+    let base = |kind, from: Option<LocationId>, to: Option<LocationId>, qty| KindColumns {
+        kind,
+        from: from.map(|l| l.as_uuid()),
+        to: to.map(|l| l.as_uuid()),
+        qty,
+        expected: None,
+        reason: None,
+    };
+    match *kind {
+        MovementKind::Receive { to, qty } => base("receive", None, Some(to), qty.get()),
+        MovementKind::Ship { from, qty } => base("ship", Some(from), None, qty.get()),
+        MovementKind::Transfer { from, to, qty } => {
+            base("transfer", Some(from), Some(to), qty.get())
+        }
+        // An adjustment and a count name their one location as the destination: the
+        // row they change.
+        MovementKind::Adjust { at, delta, reason } => KindColumns {
+            reason: Some(match reason {
+                R::Damage => "damage",
+                R::Loss => "loss",
+                R::Found => "found",
+                R::Correction => "correction",
+            }),
+            ..base("adjust", None, Some(at), delta.get())
+        },
+        MovementKind::Count {
+            at,
+            counted,
+            expected,
+        } => KindColumns {
+            expected: expected.map(|e| e.get()),
+            ..base("count", None, Some(at), counted.get())
+        },
+    }
+}
+
+/// Everything written for one decided movement.
+#[derive(Debug)]
+pub struct Write<'a> {
+    pub movement: &'a Movement,
+    pub origin: Origin,
+    pub decision: &'a Decision,
+    pub note: Option<&'a str>,
+    pub recorded_at: DateTime<Utc>,
+    /// The rows as locked (to carry the latest-effect key forward).
+    pub locked: &'a [Locked],
+    /// The movement as the API shows it: the outbox event's payload and the audit's
+    /// `after`.
+    pub view: serde_json::Value,
+}
+
+/// Writes a decision in one statement: the changed stock rows, the movement, its ledger
+/// effects, the outbox event and the audit entry. Every row the decision changes must
+/// be among `locked`.
+pub async fn write(tx: &mut TenantTx, who: &Recorder<'_>, w: Write<'_>) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let m = w.movement;
+    let order = m.order_key();
+    let effects = match &w.decision.outcome {
+        Outcome::Applied { effects } => effects.clone(),
+        _ => Vec::new(),
+    };
+
+    // The rows to write: those the decision changed, and those that book an effect (their
+    // latest-effect key moves forward).
+    let mut rows: Vec<(StockKey, StockRow, Option<OrderKey>)> = Vec::new();
+    for l in w.locked {
+        let updated = w.decision.updates.iter().find(|u| u.key == l.key);
+        let booked = effects.iter().any(|e| e.key == l.key);
+        if updated.is_none() && !booked {
+            continue;
+        }
+        let last_effect = if booked {
+            l.last_effect.max(Some(order))
+        } else {
+            l.last_effect
+        };
+        rows.push((l.key, updated.map_or(l.row, |u| u.row), last_effect));
+    }
+    let keys: Vec<StockKey> = rows.iter().map(|r| r.0).collect();
+    let (products, locations, lots) = key_arrays(&keys);
+    let on_hand: Vec<i64> = rows.iter().map(|r| r.1.on_hand).collect();
+    let count_at: Vec<Option<DateTime<Utc>>> =
+        rows.iter().map(|r| r.1.last_count.map(|c| c.at)).collect();
+    let count_id: Vec<Option<Uuid>> = rows
+        .iter()
+        .map(|r| r.1.last_count.map(|c| c.id.as_uuid()))
+        .collect();
+    let effect_at: Vec<Option<DateTime<Utc>>> = rows.iter().map(|r| r.2.map(|c| c.at)).collect();
+    let effect_id: Vec<Option<Uuid>> = rows.iter().map(|r| r.2.map(|c| c.id.as_uuid())).collect();
+
+    let e_products: Vec<Uuid> = effects.iter().map(|e| e.key.product.as_uuid()).collect();
+    let e_locations: Vec<Uuid> = effects.iter().map(|e| e.key.location.as_uuid()).collect();
+    let e_lots: Vec<Uuid> = effects.iter().map(|e| lot_column(e.key.lot)).collect();
+    let e_deltas: Vec<i64> = effects.iter().map(|e| e.delta).collect();
+    let e_absorbed: Vec<bool> = effects.iter().map(|e| e.absorbed).collect();
+
+    let k = kind_columns(&m.kind);
+    let (reference_type, reference_id) = match m.reference {
+        Some(logiflow_core::LineRef::PurchaseLine(id)) => (Some("purchase_line"), Some(id)),
+        Some(logiflow_core::LineRef::SalesLine(id)) => (Some("sales_line"), Some(id)),
+        None => (None, None),
+    };
+    let outcome_detail = match &w.decision.outcome {
+        Outcome::Rejected(r) => serde_json::to_value(r).ok(),
+        Outcome::Held(h) => serde_json::to_value(h).ok(),
+        _ => None,
+    };
+    let flags = serde_json::to_value(&w.decision.flags).unwrap_or_default();
+    let origin = match w.origin {
+        Origin::Online => "online",
+        Origin::Journal => "journal",
+    };
+
+    // One statement: data-modifying CTEs all run, in one snapshot, and the foreign key of
+    // the effects on the movement is checked at the end of the statement.
+    sqlx::query(
+        "with upd as (
+             update stock_row s
+             set on_hand = u.on_hand, last_count_at = u.count_at, last_count_id = u.count_id,
+                 last_effect_at = u.effect_at, last_effect_id = u.effect_id, updated_at = now()
+             from unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::timestamptz[],
+                         $7::uuid[], $8::timestamptz[], $9::uuid[])
+                  as u (product_id, location_id, lot_id, on_hand, count_at, count_id, effect_at, effect_id)
+             where s.tenant_id = $1 and s.product_id = u.product_id
+               and s.location_id = u.location_id and s.lot_id = u.lot_id
+             returning 1
+         ), mov as (
+             insert into movement (tenant_id, id, kind, origin, product_id, lot_id, from_location_id,
+                 to_location_id, qty, expected, reason, note, occurred_at, recorded_at, user_id,
+                 device_id, device_seq, reference_type, reference_id, outcome, outcome_detail, flags)
+             values ($1, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
+                 $24, $25, $26, $27, $28, $29, $30)
+             returning 1
+         ), eff as (
+             insert into movement_effect (tenant_id, product_id, location_id, lot_id, occurred_at,
+                 movement_id, delta, absorbed)
+             select $1, e.product_id, e.location_id, e.lot_id, $21, $10, e.delta, e.absorbed
+             from unnest($31::uuid[], $32::uuid[], $33::uuid[], $34::bigint[], $35::bool[])
+                  as e (product_id, location_id, lot_id, delta, absorbed)
+             returning 1
+         ), outbox as (
+             insert into outbox_event (tenant_id, id, topic, payload)
+             values ($1, $36, 'movement.recorded', $37)
+             returning 1
+         ), audit as (
+             insert into audit_log (tenant_id, id, actor_type, actor_id, action, target_type,
+                 target_id, after, request_id)
+             values ($1, $38, $39, $40, 'movement.create', 'movement', $10::text, $37, $41)
+             returning 1
+         )
+         select (select count(*) from upd), (select count(*) from mov), (select count(*) from eff),
+                (select count(*) from outbox), (select count(*) from audit)",
+    )
+    .bind(tenant_id)
+    .bind(&products)
+    .bind(&locations)
+    .bind(&lots)
+    .bind(&on_hand)
+    .bind(&count_at)
+    .bind(&count_id)
+    .bind(&effect_at)
+    .bind(&effect_id)
+    .bind(m.id.as_uuid())
+    .bind(k.kind)
+    .bind(origin)
+    .bind(m.product.as_uuid())
+    .bind(m.lot.map(|l| l.as_uuid()))
+    .bind(k.from)
+    .bind(k.to)
+    .bind(k.qty)
+    .bind(k.expected)
+    .bind(k.reason)
+    .bind(w.note)
+    .bind(m.occurred_at)
+    .bind(w.recorded_at)
+    .bind(who.user_id)
+    .bind(m.device.map(|d| d.device.as_uuid()))
+    .bind(m.device.map(|d| i64::try_from(d.seq).unwrap_or(i64::MAX)))
+    .bind(reference_type)
+    .bind(reference_id)
+    .bind(w.decision.outcome.name())
+    .bind(outcome_detail)
+    .bind(flags)
+    .bind(&e_products)
+    .bind(&e_locations)
+    .bind(&e_lots)
+    .bind(&e_deltas)
+    .bind(&e_absorbed)
+    .bind(Uuid::now_v7())
+    .bind(&w.view)
+    .bind(Uuid::now_v7())
+    .bind(who.actor_type)
+    .bind(who.actor_id)
+    .bind(who.request_id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}

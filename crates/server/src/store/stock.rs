@@ -1,0 +1,319 @@
+//! Reading stock and the movement history.
+//!
+//! Filters are added to the SQL only when given (sqlx's `QueryBuilder`), rather than as
+//! `($n is null or column = $n)`: a prepared statement's generic plan cannot use an index
+//! for a predicate that may be switched off, and these reads must stay one index range
+//! scan on a tenant with a million movements.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use crate::db::TenantTx;
+use crate::routes::movements::MovementView;
+use crate::routes::stock::{LowStock, StockItem, StockTotal};
+
+/// The movement columns as [`MovementView`] reads them; `effects` is aggregated from
+/// the ledger for the page's rows only.
+const MOVEMENT_COLUMNS: &str = "m.id, m.kind, m.origin, m.product_id, m.lot_id, m.from_location_id,
+    m.to_location_id, m.qty, m.expected, m.reason, m.note, m.occurred_at, m.recorded_at, m.user_id,
+    m.device_id, m.device_seq, m.outcome, m.outcome_detail, m.flags";
+
+const EFFECTS: &str = "coalesce((select jsonb_agg(jsonb_build_object(
+        'product_id', e.product_id, 'location_id', e.location_id,
+        'lot_id', nullif(e.lot_id, '00000000-0000-0000-0000-000000000000'::uuid),
+        'delta', e.delta, 'absorbed', e.absorbed)
+        order by e.product_id, e.location_id, e.lot_id)
+    from movement_effect e where e.tenant_id = m.tenant_id and e.movement_id = m.id), '[]'::jsonb) as effects";
+
+/// Filters of [`list_movements`]; `None` matches everything.
+#[derive(Debug, Default)]
+pub struct MovementFilter {
+    pub product_id: Option<Uuid>,
+    pub location_id: Option<Uuid>,
+    pub kind: Option<String>,
+    pub user_id: Option<Uuid>,
+    pub device_id: Option<Uuid>,
+    pub outcome: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Pushes `and …` for each filter except the location one, and the page bound.
+fn push_movement_filters<'a>(
+    qb: &mut QueryBuilder<'a, Postgres>,
+    tenant_id: Uuid,
+    f: &'a MovementFilter,
+    before: Option<(DateTime<Utc>, Uuid)>,
+) {
+    qb.push(" where m.tenant_id = ").push_bind(tenant_id);
+    if let Some(v) = f.product_id {
+        qb.push(" and m.product_id = ").push_bind(v);
+    }
+    if let Some(v) = &f.kind {
+        qb.push(" and m.kind = ").push_bind(v.as_str());
+    }
+    if let Some(v) = f.user_id {
+        qb.push(" and m.user_id = ").push_bind(v);
+    }
+    if let Some(v) = f.device_id {
+        qb.push(" and m.device_id = ").push_bind(v);
+    }
+    if let Some(v) = &f.outcome {
+        qb.push(" and m.outcome = ").push_bind(v.as_str());
+    }
+    if let Some(v) = f.from {
+        qb.push(" and m.occurred_at >= ").push_bind(v);
+    }
+    if let Some(v) = f.to {
+        qb.push(" and m.occurred_at < ").push_bind(v);
+    }
+    if let Some((at, id)) = before {
+        // Newest first: the page continues below the previous page's last key.
+        qb.push(" and (m.occurred_at, m.id) < (")
+            .push_bind(at)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
+    }
+}
+
+/// Appends the movement-history query to `qb` (public so a test can `EXPLAIN` exactly
+/// the statement the API runs).
+pub fn push_list_movements<'a>(
+    qb: &mut QueryBuilder<'a, Postgres>,
+    tenant_id: Uuid,
+    f: &'a MovementFilter,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) {
+    qb.push(format!("select {MOVEMENT_COLUMNS}, {EFFECTS} from ("));
+    match f.location_id {
+        None => {
+            qb.push("select * from movement m");
+            push_movement_filters(qb, tenant_id, f, before);
+            qb.push(" order by m.occurred_at desc, m.id desc limit ")
+                .push_bind(limit);
+        }
+        Some(location) => {
+            // "In or out of this bin" as two ordered, limited index scans (one per
+            // partial index) merged, instead of an OR the planner could only serve by
+            // reading every movement of the bin.
+            for (i, column) in ["from_location_id", "to_location_id"].iter().enumerate() {
+                if i > 0 {
+                    qb.push(" union all ");
+                }
+                qb.push("(select * from movement m");
+                push_movement_filters(qb, tenant_id, f, before);
+                qb.push(format_args!(" and m.{column} = "))
+                    .push_bind(location)
+                    .push(" order by m.occurred_at desc, m.id desc limit ")
+                    .push_bind(limit)
+                    .push(")");
+            }
+        }
+    }
+    qb.push(") m order by m.occurred_at desc, m.id desc limit ")
+        .push_bind(limit);
+}
+
+/// Movements matching `f` before `before` (exclusive), newest first, at most `limit`.
+pub async fn list_movements(
+    tx: &mut TenantTx,
+    f: &MovementFilter,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<MovementView>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let mut qb = QueryBuilder::<Postgres>::new("");
+    push_list_movements(&mut qb, tenant_id, f, before, limit);
+    qb.build_query_as().fetch_all(tx.conn()).await
+}
+
+/// One movement with its effects.
+pub async fn get_movement(
+    tx: &mut TenantTx,
+    id: Uuid,
+) -> Result<Option<MovementView>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(&format!(
+        "select {MOVEMENT_COLUMNS}, {EFFECTS} from movement m where m.tenant_id = $1 and m.id = $2"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await
+}
+
+/// Filters of the stock reads; `None` matches everything.
+#[derive(Debug, Default)]
+pub struct StockFilter {
+    pub warehouse_id: Option<Uuid>,
+    /// This location and everything below it.
+    pub location_id: Option<Uuid>,
+    pub product_id: Option<Uuid>,
+    pub lot_id: Option<Uuid>,
+    /// Rows of lots expiring before this date.
+    pub expiring_before: Option<NaiveDate>,
+    /// Rows of products whose available stock in the row's warehouse is below their
+    /// reorder point.
+    pub below_reorder: bool,
+    /// Also rows with nothing on hand or allocated.
+    pub include_empty: bool,
+}
+
+fn push_stock_filters<'a>(qb: &mut QueryBuilder<'a, Postgres>, tenant_id: Uuid, f: &StockFilter) {
+    qb.push(" where s.tenant_id = ").push_bind(tenant_id);
+    if let Some(v) = f.warehouse_id {
+        qb.push(" and s.warehouse_id = ").push_bind(v);
+    }
+    if let Some(v) = f.product_id {
+        qb.push(" and s.product_id = ").push_bind(v);
+    }
+    if let Some(v) = f.lot_id {
+        qb.push(" and s.lot_id = ").push_bind(v);
+    }
+    if let Some(v) = f.location_id {
+        // The subtree as a range of the "C"-collated path index: below 'A/03' are the
+        // paths from 'A/03/' up to (not including) 'A/030', since '0' is the character
+        // after '/'. No LIKE, so codes with '_' or '%' need no escaping.
+        qb.push(
+            " and s.location_id in (select d.id from location r join location d
+                on d.tenant_id = r.tenant_id and d.warehouse_id = r.warehouse_id
+               and (d.id = r.id or (d.path >= r.path || '/' and d.path < r.path || '0'))
+             where r.tenant_id = s.tenant_id and r.id = ",
+        )
+        .push_bind(v)
+        .push(")");
+    }
+    if let Some(v) = f.expiring_before {
+        qb.push(" and l.expires_on < ").push_bind(v);
+    }
+    if f.below_reorder {
+        qb.push(
+            " and p.reorder_point > 0 and (select coalesce(sum(t.on_hand - t.allocated), 0)
+                from stock_row t where t.tenant_id = s.tenant_id and t.warehouse_id = s.warehouse_id
+                 and t.product_id = s.product_id) < p.reorder_point",
+        );
+    }
+    if !f.include_empty {
+        qb.push(" and (s.on_hand <> 0 or s.allocated <> 0)");
+    }
+}
+
+/// Stock rows matching `f` after `after` (by key), at most `limit`.
+pub async fn list_stock(
+    tx: &mut TenantTx,
+    f: &StockFilter,
+    after: Option<(Uuid, Uuid, Uuid)>,
+    limit: i64,
+) -> Result<Vec<StockItem>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let mut qb = QueryBuilder::<Postgres>::new(
+        "select s.product_id, p.sku::text as sku, p.name as product_name, s.warehouse_id,
+                s.location_id, c.path::text as location_path,
+                nullif(s.lot_id, '00000000-0000-0000-0000-000000000000'::uuid) as lot_id,
+                l.code::text as lot_code, l.expires_on, s.on_hand, s.allocated,
+                s.on_hand - s.allocated as available, s.last_count_at, s.updated_at
+         from stock_row s
+         join product p on p.tenant_id = s.tenant_id and p.id = s.product_id
+         join location c on c.tenant_id = s.tenant_id and c.id = s.location_id
+         left join lot l on l.tenant_id = s.tenant_id and l.id = s.lot_id",
+    );
+    push_stock_filters(&mut qb, tenant_id, f);
+    if let Some((product, location, lot)) = after {
+        qb.push(" and (s.product_id, s.location_id, s.lot_id) > (")
+            .push_bind(product)
+            .push(", ")
+            .push_bind(location)
+            .push(", ")
+            .push_bind(lot)
+            .push(")");
+    }
+    qb.push(" order by s.product_id, s.location_id, s.lot_id limit ")
+        .push_bind(limit);
+    qb.build_query_as().fetch_all(tx.conn()).await
+}
+
+/// Totals per product and warehouse (or per product over all warehouses when
+/// `per_warehouse` is false) of the rows matching `f`, after `after`.
+pub async fn totals(
+    tx: &mut TenantTx,
+    f: &StockFilter,
+    per_warehouse: bool,
+    after: Option<(Uuid, Option<Uuid>)>,
+    limit: i64,
+) -> Result<Vec<StockTotal>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let warehouse = if per_warehouse {
+        "s.warehouse_id"
+    } else {
+        "null::uuid"
+    };
+    let mut qb = QueryBuilder::<Postgres>::new(format!(
+        "select * from (select s.product_id, min(p.sku::text) as sku, min(p.name) as product_name,
+                {warehouse} as warehouse_id, sum(s.on_hand)::bigint as on_hand,
+                sum(s.allocated)::bigint as allocated,
+                sum(s.on_hand - s.allocated)::bigint as available, min(p.reorder_point) as reorder_point
+         from stock_row s
+         join product p on p.tenant_id = s.tenant_id and p.id = s.product_id
+         left join lot l on l.tenant_id = s.tenant_id and l.id = s.lot_id"
+    ));
+    push_stock_filters(&mut qb, tenant_id, f);
+    qb.push(format_args!(" group by s.product_id, {warehouse}) g"));
+    if let Some((product, warehouse)) = after {
+        // Nulls (per-product totals) compare through the nil uuid.
+        qb.push(" where (g.product_id, coalesce(g.warehouse_id, '00000000-0000-0000-0000-000000000000'::uuid)) > (")
+            .push_bind(product)
+            .push(", ")
+            .push_bind(warehouse.unwrap_or_default())
+            .push(")");
+    }
+    qb.push(" order by g.product_id, g.warehouse_id nulls first limit ")
+        .push_bind(limit);
+    qb.build_query_as().fetch_all(tx.conn()).await
+}
+
+/// Products whose available stock in a warehouse is below their reorder point, per
+/// active warehouse (optionally one), after `after` by (warehouse, product).
+pub async fn low_stock(
+    tx: &mut TenantTx,
+    warehouse_id: Option<Uuid>,
+    after: Option<(Uuid, Uuid)>,
+    limit: i64,
+) -> Result<Vec<LowStock>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    // Every (active warehouse, active product with a reorder point): a product with no
+    // row at all in a warehouse is the most urgent case, so the pairs come from the
+    // catalog, not from the stock rows. The per-pair sum is an index range scan on
+    // stock_row_warehouse_idx.
+    let mut qb = QueryBuilder::<Postgres>::new(
+        "select w.id as warehouse_id, w.code::text as warehouse_code, p.id as product_id,
+                p.sku::text as sku, p.name as product_name, p.reorder_point, p.reorder_qty,
+                t.on_hand, t.allocated, t.on_hand - t.allocated as available,
+                p.reorder_point - (t.on_hand - t.allocated) as shortfall
+         from warehouse w
+         join product p on p.tenant_id = w.tenant_id and p.active and p.reorder_point > 0
+         cross join lateral (
+             select coalesce(sum(s.on_hand), 0)::bigint as on_hand,
+                    coalesce(sum(s.allocated), 0)::bigint as allocated
+             from stock_row s
+             where s.tenant_id = w.tenant_id and s.warehouse_id = w.id and s.product_id = p.id
+         ) t
+         where w.tenant_id = ",
+    );
+    qb.push_bind(tenant_id).push(" and w.active");
+    if let Some(w) = warehouse_id {
+        qb.push(" and w.id = ").push_bind(w);
+    }
+    if let Some((w, p)) = after {
+        qb.push(" and (w.id, p.id) > (")
+            .push_bind(w)
+            .push(", ")
+            .push_bind(p)
+            .push(")");
+    }
+    qb.push(" and t.on_hand - t.allocated < p.reorder_point order by w.id, p.id limit ")
+        .push_bind(limit);
+    qb.build_query_as().fetch_all(tx.conn()).await
+}

@@ -1,0 +1,180 @@
+//! Test fixtures for stock and movements: a small site (a warehouse with a zone of bins,
+//! a plain product, a lot-tracked product with a current and an expired lot) written
+//! straight into the test database, and helpers to record movements and read stock.
+
+use chrono::{Duration, Utc};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+/// One tenant's site.
+pub struct Site {
+    pub warehouse: Uuid,
+    /// A zone: not a leaf, so it holds no stock.
+    pub zone: Uuid,
+    /// Leaf bins of the zone.
+    pub bins: Vec<Uuid>,
+    /// A product without lots (reorder point 10).
+    pub product: Uuid,
+    /// A lot-tracked product.
+    pub tracked: Uuid,
+    /// A lot of `tracked` expiring in a year.
+    pub lot: Uuid,
+    /// A lot of `tracked` that expired last month.
+    pub expired_lot: Uuid,
+}
+
+/// Inserts a site for `tenant` with `bins` bins (as the owner: the catalog API is
+/// tested on its own).
+pub async fn site(app: &TestApp, tenant: Uuid, bins: usize) -> Site {
+    let owner = &app.owner;
+    let warehouse = Uuid::now_v7();
+    let code = format!("WH{}", &warehouse.simple().to_string()[24..]);
+    sqlx::query(
+        "insert into warehouse (tenant_id, id, code, name, timezone) values ($1, $2, $3, 'Main', 'Europe/Berlin')",
+    )
+    .bind(tenant)
+    .bind(warehouse)
+    .bind(&code)
+    .execute(owner)
+    .await
+    .unwrap();
+    let zone = Uuid::now_v7();
+    sqlx::query(
+        "insert into location (tenant_id, id, warehouse_id, parent_id, code, path, depth)
+         values ($1, $2, $3, null, 'A', 'A', 0)",
+    )
+    .bind(tenant)
+    .bind(zone)
+    .bind(warehouse)
+    .execute(owner)
+    .await
+    .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..bins {
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "insert into location (tenant_id, id, warehouse_id, parent_id, code, path, depth)
+             values ($1, $2, $3, $4, $5, 'A/' || $5, 1)",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(warehouse)
+        .bind(zone)
+        .bind(format!("B{i:02}"))
+        .execute(owner)
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    let product = Uuid::now_v7();
+    let tracked = Uuid::now_v7();
+    for (id, sku, lots) in [(product, "SKU-1", false), (tracked, "SKU-LOT", true)] {
+        sqlx::query(
+            "insert into product (tenant_id, id, sku, name, lot_tracked, reorder_point, reorder_qty)
+             values ($1, $2, $3, $3 || ' name', $4, 10, 50)",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(format!("{sku}-{}", &code))
+        .bind(lots)
+        .execute(owner)
+        .await
+        .unwrap();
+    }
+    let lot = Uuid::now_v7();
+    let expired_lot = Uuid::now_v7();
+    let today = Utc::now().date_naive();
+    for (id, code, expires) in [
+        (lot, "L-GOOD", today + Duration::days(365)),
+        (expired_lot, "L-OLD", today - Duration::days(30)),
+    ] {
+        sqlx::query(
+            "insert into lot (tenant_id, id, product_id, code, expires_on) values ($1, $2, $3, $4, $5)",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(tracked)
+        .bind(code)
+        .bind(expires)
+        .execute(owner)
+        .await
+        .unwrap();
+    }
+    Site {
+        warehouse,
+        zone,
+        bins: ids,
+        product,
+        tracked,
+        lot,
+        expired_lot,
+    }
+}
+
+/// POSTs a movement.
+pub async fn record(app: &TestApp, token: &str, body: Value) -> Response {
+    app.post("/v1/movements", token, body).await
+}
+
+/// POSTs a movement that must be applied; returns it.
+pub async fn applied(app: &TestApp, token: &str, body: Value) -> Value {
+    let r = record(app, token, body.clone()).await;
+    let status = r.status();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body} → {v}");
+    assert_eq!(v["outcome"], "applied");
+    v
+}
+
+pub fn receive(product: Uuid, to: Uuid, qty: i64) -> Value {
+    json!({"kind": "receive", "product_id": product, "to_location_id": to, "qty": qty})
+}
+
+pub fn ship(product: Uuid, from: Uuid, qty: i64) -> Value {
+    json!({"kind": "ship", "product_id": product, "from_location_id": from, "qty": qty})
+}
+
+pub fn transfer(product: Uuid, from: Uuid, to: Uuid, qty: i64) -> Value {
+    json!({"kind": "transfer", "product_id": product, "from_location_id": from, "to_location_id": to, "qty": qty})
+}
+
+/// `on_hand` of a row, read by the owner (0 when the row does not exist).
+pub async fn on_hand(
+    app: &TestApp,
+    tenant: Uuid,
+    product: Uuid,
+    bin: Uuid,
+    lot: Option<Uuid>,
+) -> i64 {
+    sqlx::query_scalar(
+        "select on_hand from stock_row where tenant_id = $1 and product_id = $2 and location_id = $3 and lot_id = $4",
+    )
+    .bind(tenant)
+    .bind(product)
+    .bind(bin)
+    .bind(lot.unwrap_or_default())
+    .fetch_optional(&app.owner)
+    .await
+    .unwrap()
+    .unwrap_or(0)
+}
+
+/// Rows of a table for a tenant, read by the owner.
+pub async fn count(app: &TestApp, table: &str, tenant: Uuid) -> i64 {
+    sqlx::query_scalar(&format!(
+        "select count(*) from {table} where tenant_id = $1"
+    ))
+    .bind(tenant)
+    .fetch_one(&app.owner)
+    .await
+    .unwrap()
+}
+
+/// Fails with every row where the ledger does not hold.
+pub async fn assert_ledger(app: &TestApp, tenant: Uuid) {
+    let violations = logiflow_testkit::ledger_violations(&app.owner, tenant).await;
+    assert!(violations.is_empty(), "ledger:\n{}", violations.join("\n"));
+}
