@@ -806,8 +806,9 @@ async fn seed(owner: &PgPool) -> Result<World> {
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "insert into stock_row (tenant_id, product_id, location_id, warehouse_id, on_hand)
-         select $1, p.id, l.id, $2, $3
+        "insert into stock_row (tenant_id, product_id, location_id, warehouse_id, on_hand,
+                                last_effect_at, last_effect_id)
+         select $1, p.id, l.id, $2, $3, now() - interval '1 day', gen_random_uuid()
          from product p cross join location l
          where p.tenant_id = $1 and l.tenant_id = $1",
     )
@@ -816,13 +817,14 @@ async fn seed(owner: &PgPool) -> Result<World> {
     .bind(ON_HAND)
     .execute(&mut *tx)
     .await?;
-    // The ledger stays consistent: each row's quantity is one applied receipt's effect.
+    // The ledger stays consistent: each row's quantity is one applied receipt's effect,
+    // and the row's latest effect is that receipt.
     sqlx::query(
         "with m as (
              insert into movement (tenant_id, id, kind, origin, product_id, to_location_id, qty,
                                    occurred_at, user_id, outcome)
-             select tenant_id, gen_random_uuid(), 'receive', 'online', product_id, location_id,
-                    on_hand, now() - interval '1 day', $2, 'applied'
+             select tenant_id, last_effect_id, 'receive', 'online', product_id, location_id,
+                    on_hand, last_effect_at, $2, 'applied'
              from stock_row where tenant_id = $1
              returning tenant_id, id, product_id, to_location_id, qty, occurred_at
          )
