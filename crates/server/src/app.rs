@@ -78,6 +78,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::audit::router())
         .merge(routes::movements::router())
         .merge(routes::stock::router())
+        .merge(routes::devices::router())
+        .merge(routes::sync::router())
         .split_for_parts()
 }
 

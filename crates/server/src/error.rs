@@ -79,6 +79,15 @@ pub enum ErrorCode {
     QuantityOverflow,
     /// A time finer than the microsecond (422).
     TimePrecision,
+    /// The device was revoked by an administrator; its journal is kept on the device and
+    /// can be pushed after it is registered again (401).
+    DeviceRevoked,
+    /// A push skips journal sequence numbers; `next_seq` says where to resume (409).
+    SequenceGap,
+    /// A pushed sequence number was already used by another movement (409).
+    SequenceConflict,
+    /// A push carries more movements than one batch may (413).
+    BatchTooLarge,
 }
 
 impl From<logiflow_core::RejectCode> for ErrorCode {
@@ -128,6 +137,9 @@ pub struct Problem {
     /// For 429s: seconds to wait (also in the Retry-After header).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// For `sequence_gap`: the next `device_seq` the server expects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_seq: Option<u64>,
 }
 
 /// Every error a handler can return.
@@ -170,6 +182,14 @@ pub enum ApiError {
     /// A movement refused by the rules; nothing was changed.
     #[error("{}", .0.message)]
     Movement(logiflow_core::Rejection),
+    #[error("this device was revoked; register it again to push its journal")]
+    DeviceRevoked,
+    #[error("the push starts at device_seq {got} but the server expects {expected}")]
+    SequenceGap { expected: u64, got: u64 },
+    #[error("{0}")]
+    SequenceConflict(String),
+    #[error("a push carries at most {max} movements")]
+    BatchTooLarge { max: usize },
 }
 
 impl ApiError {
@@ -247,6 +267,18 @@ impl ApiError {
                 };
                 (status, r.code.into(), "movement refused")
             }
+            E::DeviceRevoked => (StatusCode::UNAUTHORIZED, C::DeviceRevoked, "device revoked"),
+            E::SequenceGap { .. } => (StatusCode::CONFLICT, C::SequenceGap, "sequence gap"),
+            E::SequenceConflict(_) => (
+                StatusCode::CONFLICT,
+                C::SequenceConflict,
+                "sequence conflict",
+            ),
+            E::BatchTooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                C::BatchTooLarge,
+                "batch too large",
+            ),
             E::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 C::Internal,
@@ -320,6 +352,10 @@ impl IntoResponse for ApiError {
             | ApiError::TooManyLoginAttempts { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         };
+        let next_seq = match &self {
+            ApiError::SequenceGap { expected, .. } => Some(*expected),
+            _ => None,
+        };
         let problem = Problem {
             type_: format!("urn:logiflow:problem:{code_str}"),
             title: title.to_owned(),
@@ -329,6 +365,7 @@ impl IntoResponse for ApiError {
             limit,
             resource,
             retry_after,
+            next_seq,
         };
         let mut response = (status, axum::Json(problem)).into_response();
         response.headers_mut().insert(

@@ -44,10 +44,11 @@ pub async fn record(
 ) -> ApiResult<Recorded> {
     let keys = movement.keys();
     // The server receives it now; an online movement also happened now.
-    let recorded_at = chrono::Utc::now().max(movement.occurred_at);
+    let recorded_at =
+        chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6).max(movement.occurred_at);
     for _ in 0..ROW_CREATION_ROUNDS_MAX {
         let mut tx = TenantTx::begin(pool, tenant_id).await?;
-        let facts = store::movements::load_facts(&mut tx, movement).await?;
+        let facts = store::movements::load_facts(&mut tx, std::slice::from_ref(movement)).await?;
         let locked = store::movements::lock_rows(&mut tx, &keys).await?;
         let views = store::movements::views(&mut tx, &keys, &locked, movement.order_key()).await?;
         let decision =

@@ -18,4 +18,5 @@ pub mod rbac;
 pub mod routes;
 pub mod state;
 pub mod store;
+pub mod sync;
 pub mod telemetry;

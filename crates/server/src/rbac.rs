@@ -43,13 +43,18 @@ pub enum Permission {
     CatalogManage,
     /// Read stock rows, movements and the low-stock list.
     StockRead,
-    /// Record movements (receive, ship, transfer, adjust, count).
+    /// Record movements (receive, ship, transfer, adjust, count), register a device and
+    /// push its journal.
     MovementsWrite,
+    /// List every device of the tenant and revoke them. Not a write in the sense of the
+    /// read-only rule: revoking a lost device only takes access away, and must work on
+    /// a tenant whose subscription expired.
+    DevicesManage,
 }
 
 impl Permission {
     /// Every permission, for docs and for validating API-key scopes.
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::UsersRead,
         Permission::UsersManage,
         Permission::ApiKeysRead,
@@ -61,6 +66,7 @@ impl Permission {
         Permission::CatalogManage,
         Permission::StockRead,
         Permission::MovementsWrite,
+        Permission::DevicesManage,
     ];
 
     /// Whether the action changes tenant data (refused when the subscription expired).
@@ -89,6 +95,7 @@ impl Permission {
             Permission::CatalogManage => "catalog_manage",
             Permission::StockRead => "stock_read",
             Permission::MovementsWrite => "movements_write",
+            Permission::DevicesManage => "devices_manage",
         }
     }
 
@@ -177,7 +184,8 @@ pub mod perm {
         CatalogRead,
         CatalogManage,
         StockRead,
-        MovementsWrite
+        MovementsWrite,
+        DevicesManage
     );
 }
 
@@ -215,7 +223,8 @@ mod tests {
                 !p.is_write()
                     && p != Permission::UsersRead
                     && p != Permission::ApiKeysRead
-                    && p != Permission::AuditRead,
+                    && p != Permission::AuditRead
+                    && p != Permission::DevicesManage,
                 "{p:?}"
             );
         }

@@ -141,8 +141,21 @@ impl FromRequestParts<AppState> for Principal {
                     claims.sub,
                     claims.sid,
                 )
-                .await?
-                .ok_or(ApiError::Unauthenticated)?;
+                .await?;
+                let Some(check) = check else {
+                    // Only on refusal: tell a revoked device why, so it stops retrying
+                    // and asks its user to register it again (its journal is kept).
+                    let mut tx = state.tenant_tx(tenant_id).await?;
+                    let revoked =
+                        crate::store::devices::session_of_revoked_device(&mut tx, claims.sid)
+                            .await?;
+                    tx.commit().await?;
+                    return Err(if revoked {
+                        ApiError::DeviceRevoked
+                    } else {
+                        ApiError::Unauthenticated
+                    });
+                };
                 let role = Role::parse(&check.role).ok_or(ApiError::Unauthenticated)?;
                 let facts = crate::store::platform::TenantFacts {
                     expired: check.expired,

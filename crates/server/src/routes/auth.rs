@@ -163,7 +163,7 @@ fn session_entry(action: &str, session_id: Uuid) -> audit_log::Entry<'_> {
 }
 
 /// Issues an access token and a new refresh token of `session_id`.
-async fn issue(
+pub(crate) async fn issue(
     state: &AppState,
     tx: &mut TenantTx,
     user_id: Uuid,

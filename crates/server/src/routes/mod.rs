@@ -3,8 +3,10 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod devices;
 pub mod movements;
 pub mod ops;
 pub mod settings;
 pub mod stock;
+pub mod sync;
 pub mod users;

@@ -5,10 +5,12 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod devices;
 pub mod idempotency;
 pub mod movements;
 pub mod platform;
 pub mod sessions;
 pub mod settings;
 pub mod stock;
+pub mod sync;
 pub mod users;

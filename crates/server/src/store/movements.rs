@@ -32,14 +32,14 @@ pub fn lot_from_column(lot: Uuid) -> Option<LotId> {
     (!lot.is_nil()).then(|| LotId::from_uuid(lot))
 }
 
-/// The catalog facts of one movement, loaded in one statement.
+/// The catalog facts of a set of movements, loaded in one statement.
 #[derive(Debug, Default)]
 pub struct Facts {
     products: HashMap<ProductId, ProductFacts>,
     lots: HashMap<LotId, LotFacts>,
     locations: HashMap<LocationId, LocationFacts>,
-    /// The movement's date in each location's warehouse time zone.
-    local_dates: HashMap<LocationId, NaiveDate>,
+    /// Each movement's date in its (first) location's warehouse time zone.
+    local_dates: HashMap<logiflow_core::MovementId, NaiveDate>,
 }
 
 impl Catalog for Facts {
@@ -55,12 +55,12 @@ impl Catalog for Facts {
 }
 
 impl Facts {
-    /// The movement's date where it happened (its first location's warehouse), for lot
-    /// expiry; UTC when the location is unknown (the movement is then rejected anyway).
+    /// The movement's date where it happened, for lot expiry; its UTC date when the
+    /// location is unknown (the movement is then rejected anyway).
     pub fn on_date(&self, m: &Movement) -> NaiveDate {
-        m.keys()
-            .iter()
-            .find_map(|k| self.local_dates.get(&k.location).copied())
+        self.local_dates
+            .get(&m.id)
+            .copied()
             .unwrap_or_else(|| m.occurred_at.date_naive())
     }
 
@@ -89,39 +89,63 @@ type FactRow = (
     Option<NaiveDate>,
     Option<Uuid>,
     Option<bool>,
-    Option<NaiveDate>,
 );
 
-/// Loads what the rules need of the movement's product, lot and locations. A record of
-/// another tenant is invisible (RLS and the tenant predicate), so it reads as unknown.
-pub async fn load_facts(tx: &mut TenantTx, m: &Movement) -> Result<Facts, sqlx::Error> {
+/// Loads what the rules need of the movements' products, lots and locations, and each
+/// movement's local date. A record of another tenant is invisible (RLS and the tenant
+/// predicate), so it reads as unknown.
+pub async fn load_facts(tx: &mut TenantTx, ms: &[Movement]) -> Result<Facts, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
-    let locations: Vec<Uuid> = locations(&m.kind).iter().map(|l| l.as_uuid()).collect();
+    let mut products: Vec<Uuid> = ms.iter().map(|m| m.product.as_uuid()).collect();
+    products.sort();
+    products.dedup();
+    let mut lots: Vec<Uuid> = ms
+        .iter()
+        .filter_map(|m| m.lot.map(|l| l.as_uuid()))
+        .collect();
+    lots.sort();
+    lots.dedup();
+    let mut all_locations: Vec<Uuid> = ms
+        .iter()
+        .flat_map(|m| locations(&m.kind))
+        .map(|l| l.as_uuid())
+        .collect();
+    all_locations.sort();
+    all_locations.dedup();
     let rows: Vec<FactRow> = sqlx::query_as(
-        "select 'product', p.id, p.active, p.lot_tracked, null::uuid, null::date, null::uuid, null::bool, null::date
-         from product p where p.tenant_id = $1 and p.id = $2
+        "select 'product', p.id, p.active, p.lot_tracked, null::uuid, null::date, null::uuid, null::bool
+         from product p where p.tenant_id = $1 and p.id = any($2)
          union all
-         select 'lot', l.id, null, null, l.product_id, l.expires_on, null, null, null
-         from lot l where l.tenant_id = $1 and l.id = $3
+         select 'lot', l.id, null, null, l.product_id, l.expires_on, null, null
+         from lot l where l.tenant_id = $1 and l.id = any($3)
          union all
-         -- A location of a deactivated warehouse counts as deactivated. The local date
-         -- is computed by PostgreSQL's own IANA time-zone data.
+         -- A location of a deactivated warehouse counts as deactivated.
          select 'location', c.id, c.active and w.active, null, null, null, c.warehouse_id,
-                not exists (select 1 from location ch where ch.tenant_id = c.tenant_id and ch.parent_id = c.id),
-                ($5::timestamptz at time zone w.timezone)::date
+                not exists (select 1 from location ch where ch.tenant_id = c.tenant_id and ch.parent_id = c.id)
          from location c join warehouse w on w.tenant_id = c.tenant_id and w.id = c.warehouse_id
-         where c.tenant_id = $1 and c.id = any($4)",
+         where c.tenant_id = $1 and c.id = any($4)
+         union all
+         -- Each movement's local date, by PostgreSQL's own IANA time-zone data.
+         select 'date', m.id, null, null, null, (m.at at time zone w.timezone)::date, null, null
+         from unnest($5::uuid[], $6::uuid[], $7::timestamptz[]) as m (id, location_id, at)
+         join location c on c.tenant_id = $1 and c.id = m.location_id
+         join warehouse w on w.tenant_id = c.tenant_id and w.id = c.warehouse_id",
     )
     .bind(tenant_id)
-    .bind(m.product.as_uuid())
-    .bind(m.lot.map(|l| l.as_uuid()))
-    .bind(&locations)
-    .bind(m.occurred_at)
+    .bind(&products)
+    .bind(&lots)
+    .bind(&all_locations)
+    .bind(ms.iter().map(|m| m.id.as_uuid()).collect::<Vec<_>>())
+    .bind(
+        ms.iter()
+            .map(|m| locations(&m.kind)[0].as_uuid())
+            .collect::<Vec<_>>(),
+    )
+    .bind(ms.iter().map(|m| m.occurred_at).collect::<Vec<_>>())
     .fetch_all(tx.conn())
     .await?;
     let mut facts = Facts::default();
-    for (what, id, active, lot_tracked, product, expires_on, warehouse, is_leaf, local_date) in rows
-    {
+    for (what, id, active, lot_tracked, product, date, warehouse, is_leaf) in rows {
         match what.as_str() {
             "product" => {
                 facts.products.insert(
@@ -138,16 +162,15 @@ pub async fn load_facts(tx: &mut TenantTx, m: &Movement) -> Result<Facts, sqlx::
                         LotId::from_uuid(id),
                         LotFacts {
                             product: ProductId::from_uuid(product),
-                            expires_on,
+                            expires_on: date,
                         },
                     );
                 }
             }
-            _ => {
-                let location = LocationId::from_uuid(id);
+            "location" => {
                 if let Some(warehouse) = warehouse {
                     facts.locations.insert(
-                        location,
+                        LocationId::from_uuid(id),
                         LocationFacts {
                             warehouse: WarehouseId::from_uuid(warehouse),
                             active: active.unwrap_or(false),
@@ -155,8 +178,12 @@ pub async fn load_facts(tx: &mut TenantTx, m: &Movement) -> Result<Facts, sqlx::
                         },
                     );
                 }
-                if let Some(date) = local_date {
-                    facts.local_dates.insert(location, date);
+            }
+            _ => {
+                if let Some(date) = date {
+                    facts
+                        .local_dates
+                        .insert(logiflow_core::MovementId::from_uuid(id), date);
                 }
             }
         }
@@ -345,16 +372,16 @@ pub struct Recorder<'a> {
 }
 
 /// What the movement row stores of a movement's kind.
-struct KindColumns {
-    kind: &'static str,
-    from: Option<Uuid>,
-    to: Option<Uuid>,
-    qty: i64,
-    expected: Option<i64>,
-    reason: Option<&'static str>,
+pub(crate) struct KindColumns {
+    pub kind: &'static str,
+    pub from: Option<Uuid>,
+    pub to: Option<Uuid>,
+    pub qty: i64,
+    pub expected: Option<i64>,
+    pub reason: Option<&'static str>,
 }
 
-fn kind_columns(kind: &MovementKind) -> KindColumns {
+pub(crate) fn kind_columns(kind: &MovementKind) -> KindColumns {
     use logiflow_core::AdjustReason as R;
     let base = |kind, from: Option<LocationId>, to: Option<LocationId>, qty| KindColumns {
         kind,

@@ -38,6 +38,10 @@ const COVERED: &[(&str, &str)] = &[
     ("GET", "/v1/stock"),
     ("GET", "/v1/stock/totals"),
     ("GET", "/v1/stock/low"),
+    ("POST", "/v1/devices"),
+    ("GET", "/v1/devices"),
+    ("DELETE", "/v1/devices/{id}"),
+    ("POST", "/v1/sync/push"),
 ];
 
 struct World {
@@ -408,6 +412,60 @@ async fn run_case(w: &World, method: &str, path: &str) {
         ("GET", "/v1/movements/{id}") => {
             let r = app.get(&format!("/v1/movements/{}", w.a_movement), b).await;
             problem(r, StatusCode::NOT_FOUND, "not_found").await;
+        }
+        ("POST", "/v1/devices") => {
+            // A's warehouse in B's scope reads as unknown.
+            let r = app
+                .post(
+                    path,
+                    b,
+                    json!({"name": "x", "platform": "linux", "warehouse_ids": [w.a_site.warehouse]}),
+                )
+                .await;
+            problem(r, StatusCode::BAD_REQUEST, "bad_request").await;
+        }
+        ("GET", "/v1/devices") | ("DELETE", "/v1/devices/{id}") | ("POST", "/v1/sync/push") => {
+            let a_dev = crate::sync_push::register(app, &w.a.token, &[w.a_site.warehouse]).await;
+            let mut b_dev = crate::sync_push::register(app, b, &[w.b_site.warehouse]).await;
+            let list = app.get("/v1/devices", b).await.text().await.unwrap();
+            assert!(!list.contains(&a_dev.id.to_string()), "{list}");
+            let r = app.delete(&format!("/v1/devices/{}", a_dev.id), b).await;
+            problem(r, StatusCode::NOT_FOUND, "not_found").await;
+            // B's device naming A's device, or pushing A's product into A's bin.
+            let mut a_dev = a_dev;
+            let m = a_dev.entry(
+                crate::sync_push::ago(5),
+                w.a_site.product,
+                None,
+                logiflow_core::MovementKind::Receive {
+                    to: crate::sync_push::loc(w.a_site.bins[0]),
+                    qty: crate::sync_push::q(1),
+                },
+            );
+            let r = app
+                .post("/v1/sync/push", &b_dev.token, a_dev.request(&[m]))
+                .await;
+            problem(r, StatusCode::FORBIDDEN, "forbidden").await;
+            let m = b_dev.entry(
+                crate::sync_push::ago(5),
+                w.a_site.product,
+                None,
+                logiflow_core::MovementKind::Receive {
+                    to: crate::sync_push::loc(w.a_site.bins[0]),
+                    qty: crate::sync_push::q(1),
+                },
+            );
+            let v = b_dev.push(app, &[m]).await;
+            assert_eq!(v["results"][0]["outcome"]["code"], "unknown_product", "{v}");
+            assert_eq!(
+                on_hand(app, w.a.id, w.a_site.product, w.a_site.bins[0], None).await,
+                5
+            );
+            // A's device still works.
+            assert_eq!(
+                app.get("/v1/me", &a_dev.token).await.status(),
+                StatusCode::OK
+            );
         }
         other => panic!("no cross-tenant case for {other:?}: add one to run_case"),
     }

@@ -19,5 +19,6 @@ mod ops;
 mod settings;
 mod stock;
 mod stock_races;
+mod sync_push;
 mod tenancy;
 mod users;

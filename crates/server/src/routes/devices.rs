@@ -1,0 +1,260 @@
+//! `/v1/devices`: registering a desktop or scanner station for offline work, listing and
+//! revoking devices.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::audit_log::{self, Entry, snapshot};
+use crate::auth::{Actor, Require};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
+use crate::rbac::perm;
+use crate::routes::auth::TokenResponse;
+use crate::state::AppState;
+use crate::store;
+
+/// Longest device name and platform.
+pub const DEVICE_TEXT_LEN_MAX: usize = 100;
+/// The most warehouses one device replicates.
+pub const DEVICE_WAREHOUSES_MAX: usize = 50;
+
+/// Routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_devices, register_device))
+        .routes(routes!(revoke_device))
+}
+
+/// A registered device.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct Device {
+    pub id: Uuid,
+    /// The user who registered it; its movements are booked to them.
+    pub user_id: Uuid,
+    pub name: String,
+    /// e.g. `linux`, `windows`, `macos`.
+    pub platform: String,
+    /// Its scope: the warehouses it replicates.
+    pub warehouse_ids: Vec<Uuid>,
+    /// The next journal sequence number the server expects from it.
+    pub next_seq: i64,
+    pub created_at: DateTime<Utc>,
+    pub last_push_at: Option<DateTime<Utc>>,
+    pub revoked: bool,
+}
+
+/// A device to register.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RegisterDevice {
+    pub name: String,
+    pub platform: String,
+    /// The warehouses to keep offline (1 to 50, active, of the tenant).
+    pub warehouse_ids: Vec<Uuid>,
+}
+
+/// A registered device and its own tokens. The refresh token is the device's credential
+/// (kept in the OS keyring); it rotates through `POST /v1/auth/refresh` like a person's.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RegisteredDevice {
+    pub device: Device,
+    pub tokens: TokenResponse,
+}
+
+/// A page of devices.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DevicePage {
+    pub items: Vec<Device>,
+    pub next_cursor: Option<String>,
+}
+
+fn text(field: &str, value: &str) -> ApiResult<String> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > DEVICE_TEXT_LEN_MAX {
+        return Err(ApiError::BadRequest(format!(
+            "{field} must have 1 to {DEVICE_TEXT_LEN_MAX} characters"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+/// Fails with `quota_exceeded` when the tenant has as many active devices as its plan
+/// allows (serialized per tenant like the other quotas).
+async fn check_device_quota(tx: &mut crate::db::TenantTx) -> ApiResult<()> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended('quota:devices:' || $1::text, 0))")
+        .bind(tenant_id)
+        .execute(tx.conn())
+        .await?;
+    let (limit, used): (i32, i64) = sqlx::query_as(
+        "select p.max_devices,
+                (select count(*) from device d where d.tenant_id = t.id and d.revoked_at is null)
+         from tenant t join plan p on p.code = t.plan_code where t.id = $1",
+    )
+    .bind(tenant_id)
+    .fetch_one(tx.conn())
+    .await?;
+    if used >= i64::from(limit) {
+        return Err(ApiError::QuotaExceeded {
+            resource: "devices",
+            limit: i64::from(limit),
+        });
+    }
+    Ok(())
+}
+
+/// Registers a device for the signed-in user (people only: an API key cannot) and
+/// starts its session.
+#[utoipa::path(post, path = "/v1/devices", tag = "devices", request_body = RegisterDevice,
+    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "registered (permission movements_write)", body = RegisteredDevice),
+        (status = 400, description = "bad_request (name, platform, warehouse_ids)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden (also for API keys), subscription_expired, quota_exceeded", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_body, idempotency_key_reused", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn register_device(
+    State(state): State<AppState>,
+    p: Require<perm::MovementsWrite>,
+    idem: IdempotencyKey,
+    ApiJson(req): ApiJson<RegisterDevice>,
+) -> ApiResult<Response> {
+    let Actor::User { id: user_id, .. } = p.actor else {
+        return Err(ApiError::Forbidden);
+    };
+    let role = p.role.ok_or(ApiError::Forbidden)?;
+    let name = text("name", &req.name)?;
+    let platform = text("platform", &req.platform)?;
+    let mut warehouses = req.warehouse_ids.clone();
+    warehouses.sort();
+    warehouses.dedup();
+    if warehouses.is_empty() || warehouses.len() > DEVICE_WAREHOUSES_MAX {
+        return Err(ApiError::BadRequest(format!(
+            "warehouse_ids must name 1 to {DEVICE_WAREHOUSES_MAX} warehouses"
+        )));
+    }
+    let hash = state.request_hash("/v1/devices", &req);
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    if let Some(replay) = idem.replay(&mut tx, &hash).await? {
+        return Ok(replay);
+    }
+    // Another tenant's warehouse reads as missing, like an unknown one.
+    let known = store::devices::count_warehouses(&mut tx, &warehouses).await?;
+    if usize::try_from(known).unwrap_or(0) != warehouses.len() {
+        return Err(ApiError::BadRequest(
+            "warehouse_ids names a warehouse that does not exist or is deactivated".into(),
+        ));
+    }
+    check_device_quota(&mut tx).await?;
+    let device = store::devices::insert(
+        &mut tx,
+        store::devices::NewDevice {
+            user_id,
+            name: &name,
+            platform: &platform,
+            warehouse_ids: &warehouses,
+        },
+    )
+    .await?;
+    let session_id = store::sessions::create(&mut tx, user_id).await?;
+    store::devices::attach_session(&mut tx, session_id, device.id).await?;
+    let tokens =
+        crate::routes::auth::issue(&state, &mut tx, user_id, role.as_str(), session_id).await?;
+    audit_log::record(
+        &mut tx,
+        &p,
+        Entry {
+            action: "device.register",
+            target_type: "device",
+            target_id: Some(device.id.to_string()),
+            before: None,
+            after: snapshot(&device),
+        },
+    )
+    .await?;
+    let body = RegisteredDevice { device, tokens };
+    // The stored answer of a retried registration carries no tokens: they are secrets
+    // and are never stored (the device registers again if it lost them).
+    let stored = serde_json::json!({ "device": &body.device });
+    idem.store(&mut tx, &hash, StatusCode::CREATED, &stored)
+        .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+}
+
+/// Lists the tenant's devices, oldest first.
+#[utoipa::path(get, path = "/v1/devices", tag = "devices", params(PageQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "a page of devices (permission devices_manage)", body = DevicePage),
+        (status = 400, description = "bad_request (limit, cursor)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn list_devices(
+    State(state): State<AppState>,
+    p: Require<perm::DevicesManage>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<axum::Json<DevicePage>> {
+    let limit = q.limit()?;
+    let after = q.after()?;
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let rows = store::devices::list(&mut tx, after, limit + 1).await?;
+    tx.commit().await?;
+    let (items, next_cursor) = page(rows, limit, |d| d.id);
+    Ok(axum::Json(DevicePage { items, next_cursor }))
+}
+
+/// Revokes a device: its session ends at once, and its next push or pull answers
+/// `device_revoked`. Allowed on a read-only (expired) tenant: it only takes access away.
+/// The device keeps its journal; a new registration can push it.
+#[utoipa::path(delete, path = "/v1/devices/{id}", tag = "devices",
+    params(("id" = Uuid, Path, description = "device id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "revoked (permission devices_manage)", body = Device),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn revoke_device(
+    State(state): State<AppState>,
+    p: Require<perm::DevicesManage>,
+    IdPath(id): IdPath,
+) -> ApiResult<axum::Json<Device>> {
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let before = store::devices::get(&mut tx, id, true)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let device = store::devices::revoke(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    audit_log::record(
+        &mut tx,
+        &p,
+        Entry {
+            action: "device.revoke",
+            target_type: "device",
+            target_id: Some(id.to_string()),
+            before: snapshot(&before),
+            after: snapshot(&device),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(device))
+}

@@ -1,0 +1,48 @@
+//! `/v1/sync`: devices push their journals (DESIGN §5.2). The wire types are
+//! `logiflow_core::sync`'s, shared with the replica.
+
+use axum::extract::State;
+use logiflow_core::{PushRequest, PushResponse};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Require;
+use crate::error::{ApiResult, Problem};
+use crate::extract::ApiJson;
+use crate::rbac::perm;
+use crate::state::AppState;
+
+/// Routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(push))
+}
+
+/// Pushes an ordered batch of the calling device's journal (`core::sync::PushRequest`:
+/// `{device, movements: [{movement, base_cursor}]}`, at most 1000, consecutive
+/// `device_seq`). Answers one result per movement (`core::sync::PushResponse`): applied
+/// with its effects, absorbed, superseded, held (what it waits on) or rejected (code and
+/// message). A re-sent movement answers its stored result; held movements the batch
+/// makes possible are applied in the same transaction.
+#[utoipa::path(post, path = "/v1/sync/push", tag = "sync",
+    request_body(content = Object, description = "core::sync::PushRequest"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the results, in the order pushed (permission movements_write, from a registered device's session)", body = Object),
+        (status = 400, description = "bad_request (stamps, sequence order)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthenticated, device_revoked", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden (not this device's session), subscription_expired (the device keeps its journal and pushes after renewal)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "sequence_gap (with next_seq), sequence_conflict", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "batch_too_large, payload_too_large", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_body", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn push(
+    State(state): State<AppState>,
+    p: Require<perm::MovementsWrite>,
+    ApiJson(req): ApiJson<PushRequest>,
+) -> ApiResult<axum::Json<PushResponse>> {
+    Ok(axum::Json(
+        crate::sync::push(state.tenant_pool(), &p, &req).await?,
+    ))
+}

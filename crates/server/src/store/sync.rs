@@ -1,0 +1,499 @@
+//! SQL of the journal push: stored results of re-sent movements, the held movements a
+//! batch may wake, the ledger tail its decisions need, and the set-based writes.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use logiflow_core::{
+    AdjustReason, Delta, DeviceId, DeviceStamp, Effect, Flag, Hold, LineRef, LocationId, LotId,
+    Movement, MovementId, MovementKind, MovementResult, OrderKey, Outcome, PositiveQty, ProductId,
+    Qty, Rejection, StockKey, UserId,
+};
+use uuid::Uuid;
+
+use crate::db::TenantTx;
+use crate::store::movements::{lot_column, lot_from_column};
+
+/// A movement row as stored.
+#[derive(Debug, sqlx::FromRow)]
+pub struct MovementRow {
+    pub id: Uuid,
+    pub kind: String,
+    pub product_id: Uuid,
+    pub lot_id: Option<Uuid>,
+    pub from_location_id: Option<Uuid>,
+    pub to_location_id: Option<Uuid>,
+    pub qty: i64,
+    pub expected: Option<i64>,
+    pub reason: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    pub user_id: Uuid,
+    pub device_id: Option<Uuid>,
+    pub device_seq: Option<i64>,
+    pub reference_type: Option<String>,
+    pub reference_id: Option<Uuid>,
+    pub outcome: String,
+    pub outcome_detail: Option<serde_json::Value>,
+    pub flags: serde_json::Value,
+    /// The transaction that last decided it (its ledger position once final).
+    pub position: i64,
+}
+
+const ROW_COLUMNS: &str = "id, kind, product_id, lot_id, from_location_id, to_location_id, qty,
+    expected, reason, occurred_at, user_id, device_id, device_seq, reference_type, reference_id,
+    outcome, outcome_detail, flags, xid::text::bigint as position";
+
+impl MovementRow {
+    /// The movement as `core` knows it (None for a row the server could not have
+    /// written: a kind without its location).
+    pub fn to_core(&self) -> Option<Movement> {
+        let loc = |l: Option<Uuid>| l.map(LocationId::from_uuid);
+        let kind = match self.kind.as_str() {
+            "receive" => MovementKind::Receive {
+                to: loc(self.to_location_id)?,
+                qty: PositiveQty::new(self.qty).ok()?,
+            },
+            "ship" => MovementKind::Ship {
+                from: loc(self.from_location_id)?,
+                qty: PositiveQty::new(self.qty).ok()?,
+            },
+            "transfer" => MovementKind::Transfer {
+                from: loc(self.from_location_id)?,
+                to: loc(self.to_location_id)?,
+                qty: PositiveQty::new(self.qty).ok()?,
+            },
+            "adjust" => MovementKind::Adjust {
+                at: loc(self.to_location_id)?,
+                delta: Delta::new(self.qty).ok()?,
+                reason: serde_json::from_value::<AdjustReason>(serde_json::Value::from(
+                    self.reason.clone()?,
+                ))
+                .ok()?,
+            },
+            "count" => MovementKind::Count {
+                at: loc(self.to_location_id)?,
+                counted: Qty::new(self.qty).ok()?,
+                expected: self.expected.and_then(|e| Qty::new(e).ok()),
+            },
+            _ => return None,
+        };
+        Some(Movement {
+            id: MovementId::from_uuid(self.id),
+            occurred_at: self.occurred_at,
+            product: ProductId::from_uuid(self.product_id),
+            lot: self.lot_id.map(LotId::from_uuid),
+            kind,
+            user: UserId::from_uuid(self.user_id),
+            device: match (self.device_id, self.device_seq) {
+                (Some(d), Some(s)) => Some(DeviceStamp {
+                    device: DeviceId::from_uuid(d),
+                    seq: u64::try_from(s).ok()?,
+                }),
+                _ => None,
+            },
+            reference: match (self.reference_type.as_deref(), self.reference_id) {
+                (Some("purchase_line"), Some(id)) => Some(LineRef::PurchaseLine(id)),
+                (Some("sales_line"), Some(id)) => Some(LineRef::SalesLine(id)),
+                _ => None,
+            },
+        })
+    }
+
+    /// Why it is held, if it is.
+    pub fn hold(&self) -> Option<Hold> {
+        (self.outcome == "held")
+            .then(|| serde_json::from_value(self.outcome_detail.clone()?).ok())
+            .flatten()
+    }
+
+    /// Its stored result, with `effects` from the ledger.
+    pub fn result(&self, effects: Vec<Effect>) -> MovementResult {
+        let outcome = match self.outcome.as_str() {
+            "applied" => Outcome::Applied { effects },
+            "absorbed" => Outcome::Absorbed,
+            "superseded" => Outcome::Superseded,
+            "held" => self.hold().map_or(
+                Outcome::Rejected(Rejection {
+                    code: logiflow_core::RejectCode::UnknownProduct,
+                    message: "unreadable hold".into(),
+                }),
+                Outcome::Held,
+            ),
+            _ => Outcome::Rejected(
+                self.outcome_detail
+                    .clone()
+                    .and_then(|d| serde_json::from_value(d).ok())
+                    .unwrap_or(Rejection {
+                        code: logiflow_core::RejectCode::UnknownProduct,
+                        message: "rejected".into(),
+                    }),
+            ),
+        };
+        let last = matches!(self.outcome.as_str(), "applied" | "absorbed" | "superseded");
+        MovementResult {
+            movement: MovementId::from_uuid(self.id),
+            seq: self
+                .device_seq
+                .and_then(|s| u64::try_from(s).ok())
+                .unwrap_or(0),
+            outcome,
+            flags: serde_json::from_value::<Vec<Flag>>(self.flags.clone()).unwrap_or_default(),
+            position: last.then(|| u64::try_from(self.position).unwrap_or(0)),
+        }
+    }
+}
+
+/// The effects of the given movements, by movement.
+pub async fn effects_of(
+    tx: &mut TenantTx,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<Effect>>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let rows: Vec<(Uuid, Uuid, Uuid, Uuid, i64, bool)> = sqlx::query_as(
+        "select movement_id, product_id, location_id, lot_id, delta, absorbed from movement_effect
+         where tenant_id = $1 and movement_id = any($2)
+         order by movement_id, product_id, location_id, lot_id",
+    )
+    .bind(tenant_id)
+    .bind(ids)
+    .fetch_all(tx.conn())
+    .await?;
+    let mut out: HashMap<Uuid, Vec<Effect>> = HashMap::new();
+    for (m, product, location, lot, delta, absorbed) in rows {
+        out.entry(m).or_default().push(Effect {
+            key: StockKey {
+                product: ProductId::from_uuid(product),
+                location: LocationId::from_uuid(location),
+                lot: lot_from_column(lot),
+            },
+            delta,
+            absorbed,
+        });
+    }
+    Ok(out)
+}
+
+/// The device's movements with `device_seq` in `from..=to`.
+pub async fn by_seq(
+    tx: &mut TenantTx,
+    device: Uuid,
+    from: i64,
+    to: i64,
+) -> Result<Vec<MovementRow>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(&format!(
+        "select {ROW_COLUMNS} from movement
+         where tenant_id = $1 and device_id = $2 and device_seq between $3 and $4
+         order by device_seq"
+    ))
+    .bind(tenant_id)
+    .bind(device)
+    .bind(from)
+    .bind(to)
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// The held movements of `products` (a held movement's rows all belong to its
+/// product, so these are all a batch of those products can wake), oldest first.
+pub async fn held_of(
+    tx: &mut TenantTx,
+    products: &[Uuid],
+) -> Result<Vec<MovementRow>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    // movement_held_idx: a partial index of the few held movements.
+    sqlx::query_as(&format!(
+        "select {ROW_COLUMNS} from movement
+         where tenant_id = $1 and outcome = 'held' and product_id = any($2)
+         order by occurred_at, id"
+    ))
+    .bind(tenant_id)
+    .bind(products)
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// The applied effects on `keys` after `after` (exclusive): what the decisions of
+/// movements later than `after` need to know of the rows' history.
+pub async fn ledger_tail(
+    tx: &mut TenantTx,
+    keys: &[StockKey],
+    after: OrderKey,
+) -> Result<Vec<(StockKey, OrderKey, i64)>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let rows: Vec<(Uuid, Uuid, Uuid, DateTime<Utc>, Uuid, i64)> = sqlx::query_as(
+        "select e.product_id, e.location_id, e.lot_id, e.occurred_at, e.movement_id, e.delta
+         from unnest($2::uuid[], $3::uuid[], $4::uuid[]) as k (product_id, location_id, lot_id)
+         join movement_effect e on e.tenant_id = $1 and e.product_id = k.product_id
+              and e.location_id = k.location_id and e.lot_id = k.lot_id
+              and (e.occurred_at, e.movement_id) > ($5, $6)
+         where not e.absorbed",
+    )
+    .bind(tenant_id)
+    .bind(keys.iter().map(|k| k.product.as_uuid()).collect::<Vec<_>>())
+    .bind(
+        keys.iter()
+            .map(|k| k.location.as_uuid())
+            .collect::<Vec<_>>(),
+    )
+    .bind(keys.iter().map(|k| lot_column(k.lot)).collect::<Vec<_>>())
+    .bind(after.at)
+    .bind(after.id.as_uuid())
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(p, l, lot, at, id, delta)| {
+            (
+                StockKey {
+                    product: ProductId::from_uuid(p),
+                    location: LocationId::from_uuid(l),
+                    lot: lot_from_column(lot),
+                },
+                OrderKey {
+                    at,
+                    id: MovementId::from_uuid(id),
+                },
+                delta,
+            )
+        })
+        .collect())
+}
+
+/// Creates the missing rows among `keys` whose product and location exist (so unknown
+/// ones, which the rules reject, create nothing), in their own transaction: see
+/// [`crate::store::movements::ensure_rows`].
+pub async fn ensure_known_rows(tx: &mut TenantTx, keys: &[StockKey]) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let mut keys = keys.to_vec();
+    keys.sort();
+    keys.dedup();
+    sqlx::query(
+        "insert into stock_row (tenant_id, product_id, location_id, lot_id, warehouse_id)
+         select $1, k.product_id, k.location_id, k.lot_id, c.warehouse_id
+         from unnest($2::uuid[], $3::uuid[], $4::uuid[]) with ordinality as k (product_id, location_id, lot_id, n)
+         join product p on p.tenant_id = $1 and p.id = k.product_id
+         join location c on c.tenant_id = $1 and c.id = k.location_id
+         order by k.n
+         on conflict do nothing",
+    )
+    .bind(tenant_id)
+    .bind(keys.iter().map(|k| k.product.as_uuid()).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.location.as_uuid()).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| lot_column(k.lot)).collect::<Vec<_>>())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The current transaction id: the ledger position of what this transaction decides.
+pub async fn position(tx: &mut TenantTx) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select pg_current_xact_id()::text::bigint")
+        .fetch_one(tx.conn())
+        .await
+}
+
+/// A decided movement to write.
+#[derive(Debug)]
+pub struct Decided<'a> {
+    pub movement: &'a Movement,
+    pub decision: &'a logiflow_core::Decision,
+    /// The user it is booked to.
+    pub user_id: Uuid,
+    /// New (insert) or already stored (its outcome changes: a held movement retried).
+    pub new: bool,
+}
+
+/// Writes a push's results in a few set-based statements: the changed rows, the new
+/// movements, the changed outcomes of retried ones, the ledger effects, one outbox event
+/// per decision, and the device's next sequence number.
+pub async fn write_push(
+    tx: &mut TenantTx,
+    rows: &[(StockKey, logiflow_core::StockRow, Option<OrderKey>)],
+    decided: &[Decided<'_>],
+    device: Uuid,
+    next_seq: i64,
+) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    if !rows.is_empty() {
+        sqlx::query(
+            "update stock_row s
+             set on_hand = u.on_hand, last_count_at = u.count_at, last_count_id = u.count_id,
+                 last_effect_at = u.effect_at, last_effect_id = u.effect_id, updated_at = now()
+             from unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::timestamptz[],
+                         $7::uuid[], $8::timestamptz[], $9::uuid[])
+                  as u (product_id, location_id, lot_id, on_hand, count_at, count_id, effect_at, effect_id)
+             where s.tenant_id = $1 and s.product_id = u.product_id
+               and s.location_id = u.location_id and s.lot_id = u.lot_id",
+        )
+        .bind(tenant_id)
+        .bind(rows.iter().map(|r| r.0.product.as_uuid()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.0.location.as_uuid()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| lot_column(r.0.lot)).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.1.on_hand).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.1.last_count.map(|c| c.at)).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|r| r.1.last_count.map(|c| c.id.as_uuid()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows.iter().map(|r| r.2.map(|c| c.at)).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.2.map(|c| c.id.as_uuid())).collect::<Vec<_>>())
+        .execute(tx.conn())
+        .await?;
+    }
+
+    let detail = |d: &logiflow_core::Decision| match &d.outcome {
+        Outcome::Rejected(r) => serde_json::to_value(r).ok(),
+        Outcome::Held(h) => serde_json::to_value(h).ok(),
+        _ => None,
+    };
+    let flags = |d: &logiflow_core::Decision| serde_json::to_value(&d.flags).unwrap_or_default();
+
+    let new: Vec<&Decided<'_>> = decided.iter().filter(|d| d.new).collect();
+    if !new.is_empty() {
+        let cols: Vec<_> = new
+            .iter()
+            .map(|d| crate::store::movements::kind_columns(&d.movement.kind))
+            .collect();
+        let reference = |m: &Movement| match m.reference {
+            Some(LineRef::PurchaseLine(id)) => (Some("purchase_line"), Some(id)),
+            Some(LineRef::SalesLine(id)) => (Some("sales_line"), Some(id)),
+            None => (None, None),
+        };
+        sqlx::query(
+            "insert into movement (tenant_id, id, kind, origin, product_id, lot_id, from_location_id,
+                 to_location_id, qty, expected, reason, occurred_at, user_id, device_id, device_seq,
+                 reference_type, reference_id, outcome, outcome_detail, flags)
+             select $1, m.id, m.kind, 'journal', m.product_id, m.lot_id, m.from_id, m.to_id, m.qty,
+                    m.expected, m.reason, m.occurred_at, m.user_id, m.device_id, m.device_seq,
+                    m.reference_type, m.reference_id, m.outcome, m.detail, m.flags
+             from unnest($2::uuid[], $3::text[], $4::uuid[], $5::uuid[], $6::uuid[], $7::uuid[],
+                         $8::bigint[], $9::bigint[], $10::text[], $11::timestamptz[], $12::uuid[],
+                         $13::uuid[], $14::bigint[], $15::text[], $16::uuid[], $17::text[],
+                         $18::jsonb[], $19::jsonb[])
+                  as m (id, kind, product_id, lot_id, from_id, to_id, qty, expected, reason,
+                        occurred_at, user_id, device_id, device_seq, reference_type, reference_id,
+                        outcome, detail, flags)",
+        )
+        .bind(tenant_id)
+        .bind(new.iter().map(|d| d.movement.id.as_uuid()).collect::<Vec<_>>())
+        .bind(cols.iter().map(|c| c.kind).collect::<Vec<_>>())
+        .bind(new.iter().map(|d| d.movement.product.as_uuid()).collect::<Vec<_>>())
+        .bind(
+            new.iter()
+                .map(|d| d.movement.lot.map(|l| l.as_uuid()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(cols.iter().map(|c| c.from).collect::<Vec<_>>())
+        .bind(cols.iter().map(|c| c.to).collect::<Vec<_>>())
+        .bind(cols.iter().map(|c| c.qty).collect::<Vec<_>>())
+        .bind(cols.iter().map(|c| c.expected).collect::<Vec<_>>())
+        .bind(cols.iter().map(|c| c.reason).collect::<Vec<_>>())
+        .bind(new.iter().map(|d| d.movement.occurred_at).collect::<Vec<_>>())
+        .bind(new.iter().map(|d| d.user_id).collect::<Vec<_>>())
+        .bind(
+            new.iter()
+                .map(|d| d.movement.device.map(|s| s.device.as_uuid()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            new.iter()
+                .map(|d| d.movement.device.map(|s| i64::try_from(s.seq).unwrap_or(i64::MAX)))
+                .collect::<Vec<_>>(),
+        )
+        .bind(new.iter().map(|d| reference(d.movement).0).collect::<Vec<_>>())
+        .bind(new.iter().map(|d| reference(d.movement).1).collect::<Vec<_>>())
+        .bind(new.iter().map(|d| d.decision.outcome.name()).collect::<Vec<_>>())
+        .bind(new.iter().map(|d| detail(d.decision)).collect::<Vec<_>>())
+        .bind(new.iter().map(|d| flags(d.decision)).collect::<Vec<_>>())
+        .execute(tx.conn())
+        .await?;
+    }
+
+    let changed: Vec<&Decided<'_>> = decided.iter().filter(|d| !d.new).collect();
+    if !changed.is_empty() {
+        // `xid` moves to this transaction: pulls see the outcome change.
+        sqlx::query(
+            "update movement m set outcome = c.outcome, outcome_detail = c.detail, flags = c.flags,
+                    xid = pg_current_xact_id()
+             from unnest($2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[]) as c (id, outcome, detail, flags)
+             where m.tenant_id = $1 and m.id = c.id",
+        )
+        .bind(tenant_id)
+        .bind(changed.iter().map(|d| d.movement.id.as_uuid()).collect::<Vec<_>>())
+        .bind(
+            changed
+                .iter()
+                .map(|d| d.decision.outcome.name())
+                .collect::<Vec<_>>(),
+        )
+        .bind(changed.iter().map(|d| detail(d.decision)).collect::<Vec<_>>())
+        .bind(changed.iter().map(|d| flags(d.decision)).collect::<Vec<_>>())
+        .execute(tx.conn())
+        .await?;
+    }
+
+    let mut effects: Vec<(Uuid, DateTime<Utc>, Effect)> = Vec::new();
+    for d in decided {
+        if let Outcome::Applied { effects: es } = &d.decision.outcome {
+            for e in es {
+                effects.push((d.movement.id.as_uuid(), d.movement.occurred_at, *e));
+            }
+        }
+    }
+    if !effects.is_empty() {
+        sqlx::query(
+            "insert into movement_effect (tenant_id, product_id, location_id, lot_id, occurred_at,
+                 movement_id, delta, absorbed)
+             select $1, e.product_id, e.location_id, e.lot_id, e.occurred_at, e.movement_id, e.delta, e.absorbed
+             from unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::timestamptz[], $6::uuid[], $7::bigint[], $8::bool[])
+                  as e (product_id, location_id, lot_id, occurred_at, movement_id, delta, absorbed)",
+        )
+        .bind(tenant_id)
+        .bind(effects.iter().map(|e| e.2.key.product.as_uuid()).collect::<Vec<_>>())
+        .bind(effects.iter().map(|e| e.2.key.location.as_uuid()).collect::<Vec<_>>())
+        .bind(effects.iter().map(|e| lot_column(e.2.key.lot)).collect::<Vec<_>>())
+        .bind(effects.iter().map(|e| e.1).collect::<Vec<_>>())
+        .bind(effects.iter().map(|e| e.0).collect::<Vec<_>>())
+        .bind(effects.iter().map(|e| e.2.delta).collect::<Vec<_>>())
+        .bind(effects.iter().map(|e| e.2.absorbed).collect::<Vec<_>>())
+        .execute(tx.conn())
+        .await?;
+    }
+
+    if !decided.is_empty() {
+        let payloads: Vec<serde_json::Value> = decided
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "movement_id": d.movement.id,
+                    "device_id": device,
+                    "device_seq": d.movement.device.map(|s| s.seq),
+                    "outcome": &d.decision.outcome,
+                    "flags": &d.decision.flags,
+                })
+            })
+            .collect();
+        sqlx::query(
+            "insert into outbox_event (tenant_id, id, topic, payload)
+             select $1, e.id, 'movement.decided', e.payload
+             from unnest($2::uuid[], $3::jsonb[]) as e (id, payload)",
+        )
+        .bind(tenant_id)
+        .bind(payloads.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+        .bind(&payloads)
+        .execute(tx.conn())
+        .await?;
+    }
+
+    sqlx::query(
+        "update device set next_seq = $3, last_push_at = now() where tenant_id = $1 and id = $2",
+    )
+    .bind(tenant_id)
+    .bind(device)
+    .bind(next_seq)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,313 @@
+//! The journal push (DESIGN §5.2–5.4): a device's batch decided by `core::Engine` over
+//! the batch's rows, locked in key order, in one transaction.
+//!
+//! The steps, each one statement over the whole batch:
+//! 1. create the rows the batch may need (own transaction, so the push only ever locks
+//!    existing rows, in key order);
+//! 2. lock the device (its pushes run one at a time, in `device_seq` order) and answer
+//!    re-sent movements from what is stored;
+//! 3. load the catalog facts and validate each new movement (`core::validate`);
+//! 4. load the held movements of the batch's products (all a batch can wake: a held
+//!    movement's rows belong to its product), lock every row of the batch and of those
+//!    held movements, and load the ledger tail after the oldest of them;
+//! 5. submit the movements to an `Engine` in `device_seq` order: it decides each and
+//!    retries held movements whenever a row rises or is counted;
+//! 6. write rows, movements, outcome changes, effects, outbox events, the device's next
+//!    sequence number and one audit entry, set-based.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use logiflow_core::{
+    Decision, Engine, Movement, MovementId, MovementResult, OrderKey, Origin, Outcome,
+    PUSH_BATCH_MAX, PushRequest, PushResponse, StockKey, TenantId,
+};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::auth::{Actor, Principal};
+use crate::db::TenantTx;
+use crate::error::{ApiError, ApiResult};
+use crate::store;
+use crate::store::sync::Decided;
+
+/// Checks the batch's shape before touching the database.
+fn check_shape(req: &PushRequest) -> ApiResult<()> {
+    if req.movements.len() > PUSH_BATCH_MAX {
+        return Err(ApiError::BatchTooLarge {
+            max: PUSH_BATCH_MAX,
+        });
+    }
+    let mut previous: Option<u64> = None;
+    for p in &req.movements {
+        let Some(stamp) = p.movement.device else {
+            return Err(ApiError::BadRequest(
+                "every pushed movement carries its device stamp".into(),
+            ));
+        };
+        if stamp.device != req.device {
+            return Err(ApiError::BadRequest(
+                "every pushed movement must be stamped with the pushing device".into(),
+            ));
+        }
+        if stamp.seq == 0 {
+            return Err(ApiError::BadRequest("device_seq starts at 1".into()));
+        }
+        if previous.is_some_and(|p| stamp.seq != p + 1) {
+            return Err(ApiError::BadRequest(
+                "a batch holds consecutive device_seq values in increasing order".into(),
+            ));
+        }
+        previous = Some(stamp.seq);
+    }
+    Ok(())
+}
+
+fn seq_of(m: &Movement) -> u64 {
+    m.device.map_or(0, |d| d.seq)
+}
+
+/// Processes a push by `principal` (a device's session).
+pub async fn push(
+    pool: &PgPool,
+    principal: &Principal,
+    req: &PushRequest,
+) -> ApiResult<PushResponse> {
+    check_shape(req)?;
+    let tenant: TenantId = principal.tenant_id;
+    let Actor::User {
+        session_id,
+        id: user_id,
+    } = principal.actor
+    else {
+        return Err(ApiError::Forbidden);
+    };
+    let keys: Vec<StockKey> = req
+        .movements
+        .iter()
+        .flat_map(|p| p.movement.keys())
+        .collect();
+    if !keys.is_empty() {
+        let mut create = TenantTx::begin(pool, tenant).await?;
+        store::sync::ensure_known_rows(&mut create, &keys).await?;
+        create.commit().await?;
+    }
+
+    let mut tx = TenantTx::begin(pool, tenant).await?;
+    let device = store::devices::by_session(&mut tx, session_id, true)
+        .await?
+        .ok_or_else(|| ApiError::Forbidden)?;
+    if device.id != req.device.as_uuid() {
+        return Err(ApiError::Forbidden);
+    }
+    if device.revoked {
+        return Err(ApiError::DeviceRevoked);
+    }
+    let next_seq = u64::try_from(device.next_seq).unwrap_or(1);
+
+    // Re-sent movements answer their stored results.
+    let (resent, new): (Vec<_>, Vec<_>) = req
+        .movements
+        .iter()
+        .partition(|p| seq_of(&p.movement) < next_seq);
+    if let Some(first) = new.first()
+        && seq_of(&first.movement) != next_seq
+    {
+        return Err(ApiError::SequenceGap {
+            expected: next_seq,
+            got: seq_of(&first.movement),
+        });
+    }
+    let mut results: BTreeMap<u64, MovementResult> = BTreeMap::new();
+    if let (Some(first), Some(last)) = (resent.first(), resent.last()) {
+        let stored = store::sync::by_seq(
+            &mut tx,
+            device.id,
+            i64::try_from(seq_of(&first.movement)).unwrap_or(i64::MAX),
+            i64::try_from(seq_of(&last.movement)).unwrap_or(i64::MAX),
+        )
+        .await?;
+        let ids: Vec<Uuid> = stored.iter().map(|r| r.id).collect();
+        let mut effects = store::sync::effects_of(&mut tx, &ids).await?;
+        for p in &resent {
+            let seq = seq_of(&p.movement);
+            let row = stored
+                .iter()
+                .find(|r| r.device_seq == i64::try_from(seq).ok())
+                .ok_or_else(|| ApiError::internal("a stored journal entry is missing"))?;
+            if row.id != p.movement.id.as_uuid() {
+                return Err(ApiError::SequenceConflict(format!(
+                    "device_seq {seq} was already pushed with another movement"
+                )));
+            }
+            results.insert(seq, row.result(effects.remove(&row.id).unwrap_or_default()));
+        }
+    }
+
+    let position = store::sync::position(&mut tx).await?;
+    let mut decided: Vec<(Movement, Decision, bool)> = Vec::new();
+    if !new.is_empty() {
+        let movements: Vec<Movement> = new.iter().map(|p| p.movement).collect();
+        let facts = store::movements::load_facts(&mut tx, &movements).await?;
+        let mut products: Vec<Uuid> = movements.iter().map(|m| m.product.as_uuid()).collect();
+        products.sort();
+        products.dedup();
+        let held = store::sync::held_of(&mut tx, &products).await?;
+        let held: Vec<(Movement, StockKey)> = held
+            .iter()
+            .filter_map(|r| Some((r.to_core()?, r.hold()?.waiting_on)))
+            .collect();
+
+        // Every row the batch or a held movement it may wake touches, locked in key order.
+        let mut all_keys: BTreeSet<StockKey> = movements.iter().flat_map(|m| m.keys()).collect();
+        all_keys.extend(held.iter().flat_map(|(m, _)| m.keys()));
+        let all_keys: Vec<StockKey> = all_keys.into_iter().collect();
+        let locked = store::movements::lock_rows(&mut tx, &all_keys).await?;
+        let oldest: OrderKey = movements
+            .iter()
+            .chain(held.iter().map(|(m, _)| m))
+            .map(Movement::order_key)
+            .min()
+            .ok_or_else(|| ApiError::internal("an empty batch has no oldest movement"))?;
+        let tail = store::sync::ledger_tail(&mut tx, &all_keys, oldest).await?;
+
+        let mut engine = Engine::new();
+        for l in &locked {
+            engine.set_row(l.key, l.row);
+        }
+        for (key, order, delta) in &tail {
+            engine.book(*key, *order, *delta);
+        }
+        for (m, waiting_on) in &held {
+            engine.add_held(*m, *waiting_on);
+        }
+        let held_ids: BTreeSet<MovementId> = held.iter().map(|(m, _)| m.id).collect();
+        // The last decision of each movement wins (a held one may be applied later in
+        // the same batch).
+        let mut last: HashMap<MovementId, usize> = HashMap::new();
+        for m in &movements {
+            let validation = logiflow_core::validate(m, Origin::Journal, &facts, facts.on_date(m));
+            let mut outputs = match validation {
+                Err(rejection) => vec![(
+                    *m,
+                    Decision {
+                        outcome: Outcome::Rejected(rejection),
+                        flags: Vec::new(),
+                        updates: Vec::new(),
+                        wakes: Vec::new(),
+                    },
+                )],
+                Ok(flags) => {
+                    let mut out = engine
+                        .submit(m, Origin::Journal)
+                        .map_err(ApiError::internal)?;
+                    if let Some(first) = out.first_mut() {
+                        first.1.flags.splice(0..0, flags);
+                    }
+                    out
+                }
+            };
+            for (dm, d) in outputs.drain(..) {
+                let is_new = !held_ids.contains(&dm.id);
+                decided.push((dm, d, is_new));
+                last.insert(dm.id, decided.len() - 1);
+            }
+        }
+        // Keep each movement's final decision only.
+        let mut finals: Vec<(Movement, Decision, bool)> = Vec::new();
+        for (i, entry) in decided.into_iter().enumerate() {
+            if last.get(&entry.0.id) == Some(&i) {
+                finals.push(entry);
+            }
+        }
+        decided = finals;
+
+        // Rows that changed, with their latest booked effect.
+        let mut latest: HashMap<StockKey, OrderKey> = HashMap::new();
+        for (m, d, _) in &decided {
+            if let Outcome::Applied { effects } = &d.outcome {
+                for e in effects {
+                    let k = latest.entry(e.key).or_insert(m.order_key());
+                    *k = (*k).max(m.order_key());
+                }
+            }
+        }
+        let mut rows = Vec::new();
+        for l in &locked {
+            let now = engine.row(&l.key);
+            let booked = latest.get(&l.key).copied();
+            if now != l.row || booked.is_some() {
+                rows.push((l.key, now, l.last_effect.max(booked)));
+            }
+        }
+        let writes: Vec<Decided<'_>> = decided
+            .iter()
+            .map(|(m, d, is_new)| Decided {
+                movement: m,
+                decision: d,
+                user_id: if *is_new { user_id } else { m.user.as_uuid() },
+                new: *is_new,
+            })
+            .collect();
+        let next = movements.last().map_or(next_seq, |m| seq_of(m) + 1);
+        store::sync::write_push(
+            &mut tx,
+            &rows,
+            &writes,
+            device.id,
+            i64::try_from(next).unwrap_or(i64::MAX),
+        )
+        .await?;
+        for (m, d, is_new) in &decided {
+            if !is_new {
+                continue;
+            }
+            let is_final = matches!(
+                d.outcome,
+                Outcome::Applied { .. } | Outcome::Absorbed | Outcome::Superseded
+            );
+            results.insert(
+                seq_of(m),
+                MovementResult {
+                    movement: m.id,
+                    seq: seq_of(m),
+                    outcome: d.outcome.clone(),
+                    flags: d.flags.clone(),
+                    position: is_final.then(|| u64::try_from(position).unwrap_or(0)),
+                },
+            );
+        }
+    }
+
+    let counts = |name: &str| {
+        results
+            .values()
+            .filter(|r| r.outcome.name() == name)
+            .count()
+    };
+    crate::audit_log::record(
+        &mut tx,
+        principal,
+        crate::audit_log::Entry {
+            action: "sync.push",
+            target_type: "device",
+            target_id: Some(device.id.to_string()),
+            before: None,
+            after: Some(serde_json::json!({
+                "movements": req.movements.len(),
+                "resent": resent.len(),
+                "applied": counts("applied"),
+                "held": counts("held"),
+                "rejected": counts("rejected"),
+                "retried_held": decided.iter().filter(|d| !d.2).count(),
+            })),
+        },
+    )
+    .await?;
+    let next_seq = new.last().map_or(next_seq, |p| seq_of(&p.movement) + 1);
+    tx.commit().await?;
+    Ok(PushResponse {
+        results: results.into_values().collect(),
+        next_seq,
+        server_time: chrono::Utc::now(),
+    })
+}
