@@ -29,6 +29,8 @@ cluster and the server are removed on exit, error and Ctrl-C.
 environment:
   LOGIFLOW_BENCH_SECS        seconds each case runs (default 10, at most 30)
   LOGIFLOW_BENCH_SERVER_LOG  the server's RUST_LOG (default warn: no request logs)
+  LOGIFLOW_BENCH_AUTH_ONLY   1: send GET /v1/me instead of movements (the HTTP and auth
+                             path alone)
 ";
 
 /// The benchmark `cargo xtask bench server` runs, and plain `cargo xtask bench` leaves

@@ -35,6 +35,9 @@ const DATABASE_URL_VAR: &str = "LOGIFLOW_BENCH_DATABASE_URL";
 /// Seconds each measured case runs (default [`CASE_SECS_DEFAULT`]).
 const SECS_VAR: &str = "LOGIFLOW_BENCH_SECS";
 const CASE_SECS_DEFAULT: u64 = 10;
+/// `1`: the API side sends `GET /v1/me` instead of a movement, to measure the HTTP and
+/// authentication path alone (the part of a request every endpoint pays).
+const AUTH_ONLY_VAR: &str = "LOGIFLOW_BENCH_AUTH_ONLY";
 /// The longest a case may be asked to run: the whole run must stay well under 10 minutes
 /// (12 measured runs plus warm-ups).
 const CASE_SECS_MAX: u64 = 30;
@@ -262,8 +265,14 @@ async fn run(admin_url: &str) -> Result<()> {
         .timeout(Duration::from_millis(REQUEST_TIMEOUT_MS))
         .build()
         .context("failed to build the HTTP client")?;
-    let target = detect_target(&client, &server.base).await?;
-    if target == Target::StandInMe {
+    let auth_only = std::env::var(AUTH_ONLY_VAR).is_ok_and(|v| v == "1");
+    let target = if auth_only {
+        eprintln!("server bench: {AUTH_ONLY_VAR}=1: the API side measures GET /v1/me");
+        Target::StandInMe
+    } else {
+        detect_target(&client, &server.base).await?
+    };
+    if target == Target::StandInMe && !auth_only {
         eprintln!(
             "server bench: warning: POST /v1/movements does not exist yet; the API side \
              measures GET /v1/me (auth path only) as a stand-in"
@@ -987,8 +996,9 @@ fn document(facts: &Facts, table: &str, cases: &[Case]) -> String {
             "`POST /v1/movements` (`ship`, qty 1) with `Authorization: Bearer <JWT>` of an operator"
         }
         Target::StandInMe => {
-            "**stand-in**: `GET /v1/me` (the movement endpoint did not exist in this build), \
-             so the API column measures the authentication path only"
+            "**`GET /v1/me`** instead of a movement (`LOGIFLOW_BENCH_AUTH_ONLY=1`, or no \
+             movement endpoint in this build), so the API column measures the HTTP and \
+             authentication path only"
         }
     };
     let failures: u64 = cases
