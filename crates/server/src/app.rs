@@ -80,6 +80,10 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::stock::router())
         .merge(routes::devices::router())
         .merge(routes::sync::router())
+        .merge(routes::warehouses::router())
+        .merge(routes::locations::router())
+        .merge(routes::products::router())
+        .merge(routes::lots::router())
         .split_for_parts()
 }
 

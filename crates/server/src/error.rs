@@ -88,6 +88,33 @@ pub enum ErrorCode {
     SequenceConflict,
     /// A push carries more movements than one batch may (413).
     BatchTooLarge,
+    /// An id in the body or query names nothing in the caller's tenant (422): a
+    /// warehouse, parent location or product.
+    ReferenceNotFound,
+    /// A location's parent is in another warehouse (422).
+    InvalidParent,
+    /// The location holds stock (on hand or allocated): it cannot get children, nor be
+    /// deleted (409). Stock lives only in leaf locations.
+    LocationHasStock,
+    /// The location has child locations and cannot be deleted (409).
+    LocationHasChildren,
+    /// The location has stock history (stock rows or movements) and cannot be deleted;
+    /// deactivate it instead (409).
+    LocationHasHistory,
+    /// A barcode is already assigned to another product of the tenant (409); the detail
+    /// names it.
+    BarcodeTaken,
+    /// Lots are only for lot-tracked products (409).
+    ProductNotLotTracked,
+    /// Lot tracking cannot be turned off while the product has lots (409).
+    ProductHasLots,
+    /// Lot tracking cannot be turned on while the product holds stock without a lot (409).
+    ProductHasStock,
+    /// A product's custom fields do not match the tenant's field schema (422); `errors`
+    /// lists each failing field.
+    InvalidCustomFields,
+    /// The product field schema is not a valid JSON Schema object (422).
+    InvalidFieldSchema,
 }
 
 impl From<logiflow_core::RejectCode> for ErrorCode {
@@ -140,6 +167,19 @@ pub struct Problem {
     /// For `sequence_gap`: the next `device_seq` the server expects.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_seq: Option<u64>,
+    /// For `invalid_custom_fields`: each failing field and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+/// One field that failed validation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldError {
+    /// JSON pointer of the field inside the validated object (`/color`; empty for the
+    /// object itself, e.g. a missing required field).
+    pub field: String,
+    /// Why it failed.
+    pub message: String,
 }
 
 /// Every error a handler can return.
@@ -190,6 +230,43 @@ pub enum ApiError {
     SequenceConflict(String),
     #[error("a push carries at most {max} movements")]
     BatchTooLarge { max: usize },
+    #[error("{0}")]
+    ReferenceNotFound(String),
+    #[error("{0}")]
+    InvalidParent(String),
+    #[error("the location holds stock; stock lives only in leaf locations, so move it out first")]
+    LocationHasStock,
+    #[error("the location has child locations; delete or move them first")]
+    LocationHasChildren,
+    #[error("the location has stock history; deactivate it instead of deleting it")]
+    LocationHasHistory,
+    #[error("barcode {0} is already assigned to another product")]
+    BarcodeTaken(String),
+    #[error("the product is not lot-tracked; turn lot tracking on first")]
+    ProductNotLotTracked,
+    #[error("the product has lots; lot tracking cannot be turned off")]
+    ProductHasLots,
+    #[error("the product holds stock without a lot; lot tracking cannot be turned on")]
+    ProductHasStock,
+    #[error("custom fields do not match the tenant's product field schema: {}", fields_summary(.0))]
+    InvalidCustomFields(Vec<FieldError>),
+    #[error("invalid product field schema: {0}")]
+    InvalidFieldSchema(String),
+}
+
+fn fields_summary(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| {
+            let field = if e.field.is_empty() {
+                "(object)"
+            } else {
+                &e.field
+            };
+            format!("{field}: {}", e.message)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl ApiError {
@@ -284,6 +361,53 @@ impl ApiError {
                 C::Internal,
                 "internal error",
             ),
+            E::ReferenceNotFound(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                C::ReferenceNotFound,
+                "reference not found",
+            ),
+            E::InvalidParent(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                C::InvalidParent,
+                "invalid parent",
+            ),
+            E::LocationHasStock => (
+                StatusCode::CONFLICT,
+                C::LocationHasStock,
+                "location has stock",
+            ),
+            E::LocationHasChildren => (
+                StatusCode::CONFLICT,
+                C::LocationHasChildren,
+                "location has children",
+            ),
+            E::LocationHasHistory => (
+                StatusCode::CONFLICT,
+                C::LocationHasHistory,
+                "location has history",
+            ),
+            E::BarcodeTaken(_) => (StatusCode::CONFLICT, C::BarcodeTaken, "barcode taken"),
+            E::ProductNotLotTracked => (
+                StatusCode::CONFLICT,
+                C::ProductNotLotTracked,
+                "product not lot-tracked",
+            ),
+            E::ProductHasLots => (StatusCode::CONFLICT, C::ProductHasLots, "product has lots"),
+            E::ProductHasStock => (
+                StatusCode::CONFLICT,
+                C::ProductHasStock,
+                "product has stock",
+            ),
+            E::InvalidCustomFields(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                C::InvalidCustomFields,
+                "invalid custom fields",
+            ),
+            E::InvalidFieldSchema(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                C::InvalidFieldSchema,
+                "invalid field schema",
+            ),
         }
     }
 
@@ -300,6 +424,11 @@ fn conflict_detail(constraint: &str) -> Option<&'static str> {
         "api_key_name_key" => "an api key with this name exists",
         "tenant_slug_key" => "a tenant with this slug exists",
         "idempotency_key_pkey" => "a request with this idempotency key is in progress",
+        "warehouse_code_key" => "a warehouse with this code exists",
+        "location_code_key" => "a location with this code exists in the warehouse",
+        "product_sku_key" => "a product with this sku exists",
+        "product_barcode_pkey" => "one of the barcodes is already assigned to a product",
+        "lot_code_key" => "the product has a lot with this code",
         _ => return None,
     })
 }
@@ -366,6 +495,10 @@ impl IntoResponse for ApiError {
             resource,
             retry_after,
             next_seq,
+            errors: match self {
+                ApiError::InvalidCustomFields(errors) => Some(errors),
+                _ => None,
+            },
         };
         let mut response = (status, axum::Json(problem)).into_response();
         response.headers_mut().insert(

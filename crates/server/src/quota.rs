@@ -31,3 +31,70 @@ pub async fn check_users(tx: &mut TenantTx) -> ApiResult<()> {
     }
     Ok(())
 }
+
+/// A catalog resource the plan limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Catalog {
+    /// Active warehouses, against `plan.max_warehouses`.
+    Warehouses,
+    /// Active locations, against `plan.max_locations`.
+    Locations,
+    /// Active products, against `plan.max_skus`.
+    Skus,
+}
+
+impl Catalog {
+    /// The name in `quota_exceeded` problems.
+    fn resource(self) -> &'static str {
+        match self {
+            Catalog::Warehouses => "warehouses",
+            Catalog::Locations => "locations",
+            Catalog::Skus => "skus",
+        }
+    }
+}
+
+/// Fails with `quota_exceeded` when the tenant already has as many active records of
+/// `what` as its plan allows. Deactivated records do not count (products have history and
+/// are never deleted, so deactivating is how a tenant makes room); reactivating one is
+/// checked like a creation.
+pub async fn check_catalog(tx: &mut TenantTx, what: Catalog) -> ApiResult<()> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    // Serializes concurrent creations of the same resource, as for users.
+    sqlx::query(
+        "select pg_advisory_xact_lock(hashtextextended('quota:' || $2 || ':' || $1::text, 0))",
+    )
+    .bind(tenant_id)
+    .bind(what.resource())
+    .execute(tx.conn())
+    .await?;
+    // Fixed SQL per resource (table and column names cannot be bound).
+    let sql = match what {
+        Catalog::Warehouses => {
+            "select p.max_warehouses,
+                    (select count(*) from warehouse w where w.tenant_id = t.id and w.active)
+             from tenant t join plan p on p.code = t.plan_code where t.id = $1"
+        }
+        Catalog::Locations => {
+            "select p.max_locations,
+                    (select count(*) from location l where l.tenant_id = t.id and l.active)
+             from tenant t join plan p on p.code = t.plan_code where t.id = $1"
+        }
+        Catalog::Skus => {
+            "select p.max_skus,
+                    (select count(*) from product x where x.tenant_id = t.id and x.active)
+             from tenant t join plan p on p.code = t.plan_code where t.id = $1"
+        }
+    };
+    let (limit, used): (i32, i64) = sqlx::query_as(sql)
+        .bind(tenant_id)
+        .fetch_one(tx.conn())
+        .await?;
+    if used >= i64::from(limit) {
+        return Err(ApiError::QuotaExceeded {
+            resource: what.resource(),
+            limit: i64::from(limit),
+        });
+    }
+    Ok(())
+}

@@ -34,6 +34,9 @@ pub struct Settings {
     pub timezone: String,
     /// Default locale (BCP 47), e.g. `en`.
     pub locale: String,
+    /// The JSON Schema (an object schema) each product's `custom` fields must match.
+    #[schema(value_type = Object)]
+    pub product_field_schema: serde_json::Value,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -43,6 +46,32 @@ pub struct UpdateSettings {
     pub display_name: Option<String>,
     pub timezone: Option<String>,
     pub locale: Option<String>,
+    /// A JSON Schema for products' `custom` object: it must be a valid schema (draft
+    /// 2020-12 unless `$schema` says otherwise), self-contained (no remote `$ref`), with
+    /// `"type": "object"`. Existing products are not re-checked; each is checked against
+    /// the schema in force whenever its custom fields change.
+    #[schema(value_type = Option<Object>)]
+    pub product_field_schema: Option<serde_json::Value>,
+}
+
+/// Largest product field schema, in bytes of JSON.
+pub const FIELD_SCHEMA_LEN_MAX: usize = 64 * 1024;
+
+/// Checks that `schema` is a JSON Schema for an object that the validator compiles.
+pub fn validate_field_schema(schema: &serde_json::Value) -> ApiResult<serde_json::Value> {
+    if schema.to_string().len() > FIELD_SCHEMA_LEN_MAX {
+        return Err(ApiError::InvalidFieldSchema(format!(
+            "at most {FIELD_SCHEMA_LEN_MAX} bytes of JSON"
+        )));
+    }
+    if schema.get("type").and_then(|t| t.as_str()) != Some("object") {
+        return Err(ApiError::InvalidFieldSchema(
+            "it must be a JSON object with \"type\": \"object\"".into(),
+        ));
+    }
+    jsonschema::meta::validate(schema).map_err(|e| ApiError::InvalidFieldSchema(e.to_string()))?;
+    jsonschema::validator_for(schema).map_err(|e| ApiError::InvalidFieldSchema(e.to_string()))?;
+    Ok(schema.clone())
 }
 
 async fn fetch(tx: &mut TenantTx, lock: bool) -> ApiResult<Settings> {
@@ -91,7 +120,7 @@ pub async fn get_settings(
         (status = 400, description = "bad_request", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_body", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_body, invalid_field_schema", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
@@ -104,12 +133,18 @@ pub async fn update_settings(
     let timezone = req
         .timezone
         .as_deref()
-        .map(|v| validate_code("timezone", v))
+        // A real IANA zone (chrono-tz), as warehouses' time zones are.
+        .map(crate::routes::warehouses::validate_timezone)
         .transpose()?;
     let locale = req
         .locale
         .as_deref()
         .map(|v| validate_code("locale", v))
+        .transpose()?;
+    let product_field_schema = req
+        .product_field_schema
+        .as_ref()
+        .map(validate_field_schema)
         .transpose()?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
     let before = fetch(&mut tx, true).await?;
@@ -119,6 +154,7 @@ pub async fn update_settings(
             display_name,
             timezone,
             locale,
+            product_field_schema,
         },
     )
     .await?;

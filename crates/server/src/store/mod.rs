@@ -5,12 +5,17 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod catalog_change;
 pub mod devices;
 pub mod idempotency;
+pub mod locations;
+pub mod lots;
 pub mod movements;
 pub mod platform;
+pub mod products;
 pub mod sessions;
 pub mod settings;
 pub mod stock;
 pub mod sync;
 pub mod users;
+pub mod warehouses;

@@ -42,6 +42,23 @@ const COVERED: &[(&str, &str)] = &[
     ("GET", "/v1/devices"),
     ("DELETE", "/v1/devices/{id}"),
     ("POST", "/v1/sync/push"),
+    ("GET", "/v1/warehouses"),
+    ("POST", "/v1/warehouses"),
+    ("GET", "/v1/warehouses/{id}"),
+    ("PATCH", "/v1/warehouses/{id}"),
+    ("GET", "/v1/locations"),
+    ("POST", "/v1/locations"),
+    ("GET", "/v1/locations/{id}"),
+    ("PATCH", "/v1/locations/{id}"),
+    ("DELETE", "/v1/locations/{id}"),
+    ("GET", "/v1/products"),
+    ("POST", "/v1/products"),
+    ("GET", "/v1/products/{id}"),
+    ("PATCH", "/v1/products/{id}"),
+    ("GET", "/v1/lots"),
+    ("POST", "/v1/lots"),
+    ("GET", "/v1/lots/{id}"),
+    ("PATCH", "/v1/lots/{id}"),
 ];
 
 struct World {
@@ -54,14 +71,18 @@ struct World {
     /// A's stock: 5 of `a_site.product` in its first bin, by `a_movement`.
     a_site: Site,
     a_movement: String,
+    /// A's warehouse, location, product (barcode `INT-A`, SKU `SKU-A`) and lot.
+    a_cat: CatalogSeed,
     b: Tenant,
     b_site: Site,
 }
 
 async fn world() -> World {
     let app = spawn_app().await;
-    let a = app.tenant("tenant-a", "standard").await;
-    let b = app.tenant("tenant-b", "standard").await;
+    // B sends a hundred-odd requests back to back: a rate it stays under on any machine.
+    app.plan("wide", 25, 1000).await;
+    let a = app.tenant("tenant-a", "wide").await;
+    let b = app.tenant("tenant-b", "wide").await;
     let (a_user, a_user_token) = app.user(&a, "same@example.com", "manager").await;
     // B has a user with the same email: emails are unique per tenant only.
     app.user(&b, "same@example.com", "viewer").await;
@@ -73,6 +94,7 @@ async fn world() -> World {
             .as_str()
             .unwrap()
             .to_owned();
+    let a_cat = seed_catalog(&app, &a.token, "A").await;
     World {
         a_site,
         a_movement,
@@ -83,6 +105,7 @@ async fn world() -> World {
         a_user_token,
         a_key,
         a_key_secret,
+        a_cat,
         b,
     }
 }
@@ -466,6 +489,169 @@ async fn run_case(w: &World, method: &str, path: &str) {
                 app.get("/v1/me", &a_dev.token).await.status(),
                 StatusCode::OK
             );
+        }
+        ("GET", "/v1/warehouses")
+        | ("GET", "/v1/locations")
+        | ("GET", "/v1/products")
+        | ("GET", "/v1/lots") => {
+            let c = &w.a_cat;
+            let wh = id_of(&c.warehouse);
+            let loc = id_of(&c.location);
+            let prod = id_of(&c.product);
+            let queries = match path {
+                "/v1/warehouses" => vec![format!("tenant_id={a_id}")],
+                "/v1/locations" => vec![
+                    format!("tenant_id={a_id}"),
+                    format!("warehouse_id={wh}"),
+                    format!("parent_id={loc}"),
+                    "path_prefix=A".to_owned(),
+                ],
+                "/v1/products" => vec![
+                    format!("tenant_id={a_id}"),
+                    "barcode=INT-A".to_owned(),
+                    "sku_prefix=SKU-A".to_owned(),
+                    "q=Widget".to_owned(),
+                ],
+                _ => vec![
+                    format!("tenant_id={a_id}"),
+                    format!("product_id={prod}"),
+                    "expiring_before=2100-01-01".to_owned(),
+                ],
+            };
+            for q in queries {
+                let page = get_json(app, format!("{path}?{q}"), b).await;
+                let text = page.to_string();
+                for id in [&wh, &loc, &prod, &id_of(&c.lot)] {
+                    assert!(!text.contains(id.as_str()), "{path}?{q}: {text}");
+                }
+            }
+        }
+        ("POST", "/v1/warehouses") => {
+            // A's code is free in B (codes are unique per tenant): no existence oracle.
+            let before = get_json(app, "/v1/warehouses", &w.a.token).await;
+            let created = create(
+                app,
+                path,
+                b,
+                json!({"tenant_id": a_id, "code": w.a_cat.warehouse["code"], "name": "B", "timezone": "UTC"}),
+            )
+            .await;
+            assert_eq!(get_json(app, "/v1/warehouses", &w.a.token).await, before);
+            let mine = get_json(app, "/v1/warehouses", b).await;
+            assert!(item_ids(&mine).contains(&id_of(&created)));
+        }
+        ("GET", "/v1/warehouses/{id}")
+        | ("GET", "/v1/locations/{id}")
+        | ("GET", "/v1/products/{id}")
+        | ("GET", "/v1/lots/{id}") => {
+            let c = &w.a_cat;
+            let target = match path {
+                "/v1/warehouses/{id}" => &c.warehouse,
+                "/v1/locations/{id}" => &c.location,
+                "/v1/products/{id}" => &c.product,
+                _ => &c.lot,
+            };
+            let url = path.replace("{id}", &id_of(target));
+            problem(app.get(&url, b).await, StatusCode::NOT_FOUND, "not_found").await;
+        }
+        ("PATCH", "/v1/warehouses/{id}")
+        | ("PATCH", "/v1/locations/{id}")
+        | ("PATCH", "/v1/products/{id}")
+        | ("PATCH", "/v1/lots/{id}") => {
+            let c = &w.a_cat;
+            let (target, body) = match path {
+                "/v1/warehouses/{id}" => {
+                    (&c.warehouse, json!({"name": "Hijacked", "active": false}))
+                }
+                "/v1/locations/{id}" => (&c.location, json!({"code": "HIJACK", "active": false})),
+                "/v1/products/{id}" => (
+                    &c.product,
+                    json!({"name": "Hijacked", "barcodes": [], "active": false}),
+                ),
+                _ => (&c.lot, json!({"code": "HIJACK", "expires_on": null})),
+            };
+            let url = path.replace("{id}", &id_of(target));
+            let mut body = body;
+            body["tenant_id"] = json!(a_id);
+            problem(
+                app.patch(&url, b, body).await,
+                StatusCode::NOT_FOUND,
+                "not_found",
+            )
+            .await;
+            assert_eq!(
+                &get_json(app, &url, &w.a.token).await,
+                target,
+                "A unchanged"
+            );
+        }
+        ("DELETE", "/v1/locations/{id}") => {
+            let url = format!("/v1/locations/{}", id_of(&w.a_cat.location));
+            problem(
+                app.delete(&url, b).await,
+                StatusCode::NOT_FOUND,
+                "not_found",
+            )
+            .await;
+            assert_eq!(get_json(app, &url, &w.a.token).await, w.a_cat.location);
+        }
+        ("POST", "/v1/locations") => {
+            // A's warehouse or parent in B's body: the same answer as an unknown id.
+            let c = &w.a_cat;
+            for body in [
+                json!({"warehouse_id": c.warehouse["id"], "code": "X"}),
+                json!({"parent_id": c.location["id"], "code": "X"}),
+            ] {
+                let v = problem(
+                    app.post(path, b, body).await,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "reference_not_found",
+                )
+                .await;
+                assert!(!v.to_string().contains("WH-A"));
+            }
+            let children = get_json(
+                app,
+                format!("/v1/locations?parent_id={}", id_of(&c.location)),
+                &w.a.token,
+            )
+            .await;
+            assert!(item_ids(&children).is_empty());
+        }
+        ("POST", "/v1/products") => {
+            // A's SKU and barcode are free in B: uniqueness is per tenant.
+            let created = create(
+                app,
+                path,
+                b,
+                json!({"tenant_id": a_id, "sku": "SKU-A", "name": "B's", "barcodes": ["INT-A"]}),
+            )
+            .await;
+            let a_view = get_json(app, "/v1/products?barcode=INT-A", &w.a.token).await;
+            assert_eq!(item_ids(&a_view), [id_of(&w.a_cat.product)]);
+            let b_view = get_json(app, "/v1/products?barcode=INT-A", b).await;
+            assert_eq!(item_ids(&b_view), [id_of(&created)]);
+        }
+        ("POST", "/v1/lots") => {
+            let v = problem(
+                app.post(
+                    path,
+                    b,
+                    json!({"product_id": w.a_cat.product["id"], "code": "X"}),
+                )
+                .await,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "reference_not_found",
+            )
+            .await;
+            assert!(!v.to_string().contains("SKU-A"));
+            let lots = get_json(
+                app,
+                format!("/v1/lots?product_id={}", id_of(&w.a_cat.product)),
+                &w.a.token,
+            )
+            .await;
+            assert_eq!(item_ids(&lots), [id_of(&w.a_cat.lot)]);
         }
         other => panic!("no cross-tenant case for {other:?}: add one to run_case"),
     }

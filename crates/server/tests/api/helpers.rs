@@ -250,3 +250,119 @@ pub async fn problem(r: Response, status: StatusCode, code: &str) -> Value {
     assert!(v["type"].as_str().unwrap().ends_with(code));
     v
 }
+
+/// Adds a plan with the given catalog limits (users and rate generous).
+pub async fn catalog_plan(app: &TestApp, code: &str, skus: i32, locations: i32, warehouses: i32) {
+    sqlx::query(
+        "insert into plan (code, name, max_skus, max_locations, max_warehouses, max_users, max_devices, requests_per_second)
+         values ($1, $1, $2, $3, $4, 25, 10, 1000)",
+    )
+    .bind(code)
+    .bind(skus)
+    .bind(locations)
+    .bind(warehouses)
+    .execute(&app.owner)
+    .await
+    .unwrap();
+}
+
+/// POSTs `body` and returns the created resource; panics unless it answers 201.
+pub async fn create(app: &TestApp, path: &str, token: &str, body: Value) -> Value {
+    let r = app.post(path, token, body.clone()).await;
+    let status = r.status();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "POST {path} {body}: {v}");
+    v
+}
+
+/// Reads a 200 JSON answer of GET `path`.
+pub async fn get_json(app: &TestApp, path: impl AsRef<str>, token: &str) -> Value {
+    let path = path.as_ref();
+    let r = app.get(path, token).await;
+    let status = r.status();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "GET {path}: {v}");
+    v
+}
+
+/// The `id`s of a page's items.
+pub fn item_ids(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The catalog changes of `entity_id`, oldest first: (op, data).
+pub async fn changes(app: &TestApp, entity_id: &str) -> Vec<(String, Option<Value>)> {
+    sqlx::query_as("select op, data from catalog_change where entity_id = $1::uuid order by seq")
+        .bind(entity_id)
+        .fetch_all(&app.owner)
+        .await
+        .unwrap()
+}
+
+/// The audit entries of a target, oldest first: (action, before, after).
+pub async fn audits(app: &TestApp, target_id: &str) -> Vec<(String, Option<Value>, Option<Value>)> {
+    sqlx::query_as("select action, before, after from audit_log where target_id = $1 order by id")
+        .bind(target_id)
+        .fetch_all(&app.owner)
+        .await
+        .unwrap()
+}
+
+/// Creates a warehouse, a top-level location in it, a lot-tracked product with a barcode
+/// and a lot of it, through the API; returns their JSON.
+pub async fn seed_catalog(app: &TestApp, token: &str, tag: &str) -> CatalogSeed {
+    let warehouse = create(
+        app,
+        "/v1/warehouses",
+        token,
+        json!({"code": format!("WH-{tag}"), "name": "Main", "timezone": "Europe/Paris"}),
+    )
+    .await;
+    let location = create(
+        app,
+        "/v1/locations",
+        token,
+        json!({"warehouse_id": warehouse["id"], "code": "A", "name": "Zone A"}),
+    )
+    .await;
+    let product = create(
+        app,
+        "/v1/products",
+        token,
+        json!({"sku": format!("SKU-{tag}"), "name": format!("Widget {tag}"), "lot_tracked": true,
+               "barcodes": [format!("INT-{tag}")]}),
+    )
+    .await;
+    let lot = create(
+        app,
+        "/v1/lots",
+        token,
+        json!({"product_id": product["id"], "code": "L1", "expires_on": "2030-01-31"}),
+    )
+    .await;
+    CatalogSeed {
+        warehouse,
+        location,
+        product,
+        lot,
+    }
+}
+
+/// What [`seed_catalog`] created.
+#[derive(Debug, Clone)]
+pub struct CatalogSeed {
+    pub warehouse: Value,
+    pub location: Value,
+    pub product: Value,
+    pub lot: Value,
+}
+
+/// The id of a created resource.
+pub fn id_of(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_owned()
+}

@@ -90,6 +90,14 @@ async fn openapi_documents_every_route_error_codes_and_auth_schemes() {
         "/v1/api-keys/{id}",
         "/v1/settings",
         "/v1/audit",
+        "/v1/warehouses",
+        "/v1/warehouses/{id}",
+        "/v1/locations",
+        "/v1/locations/{id}",
+        "/v1/products",
+        "/v1/products/{id}",
+        "/v1/lots",
+        "/v1/lots/{id}",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} documented");
     }
@@ -137,6 +145,17 @@ async fn openapi_documents_every_route_error_codes_and_auth_schemes() {
         "rate_limited",
         "idempotency_key_reused",
         "not_found",
+        "reference_not_found",
+        "invalid_parent",
+        "location_has_stock",
+        "location_has_children",
+        "location_has_history",
+        "barcode_taken",
+        "product_not_lot_tracked",
+        "product_has_lots",
+        "product_has_stock",
+        "invalid_custom_fields",
+        "invalid_field_schema",
     ] {
         assert!(codes.contains(code), "{code} documented");
     }

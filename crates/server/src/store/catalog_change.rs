@@ -1,0 +1,112 @@
+//! `catalog_change` rows: one per created, changed or deleted catalog record, written in
+//! the transaction of the write, for devices to pull (DESIGN §5.5).
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::db::TenantTx;
+use crate::error::{ApiError, ApiResult};
+
+/// The kind of catalog record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    Warehouse,
+    Location,
+    Product,
+    Lot,
+}
+
+impl Entity {
+    fn as_str(self) -> &'static str {
+        match self {
+            Entity::Warehouse => "warehouse",
+            Entity::Location => "location",
+            Entity::Product => "product",
+            Entity::Lot => "lot",
+        }
+    }
+}
+
+/// Records that `entity_id` now looks like `data` (the JSON the API returns for it).
+/// `warehouse_id` scopes warehouse-bound records (warehouses and locations).
+pub async fn upsert(
+    tx: &mut TenantTx,
+    entity: Entity,
+    entity_id: Uuid,
+    warehouse_id: Option<Uuid>,
+    data: &impl Serialize,
+) -> ApiResult<()> {
+    let data = serde_json::to_value(data).map_err(ApiError::internal)?;
+    insert(tx, entity, entity_id, warehouse_id, "upsert", Some(data)).await
+}
+
+/// Records that `entity_id` was deleted.
+pub async fn delete(
+    tx: &mut TenantTx,
+    entity: Entity,
+    entity_id: Uuid,
+    warehouse_id: Option<Uuid>,
+) -> ApiResult<()> {
+    insert(tx, entity, entity_id, warehouse_id, "delete", None).await
+}
+
+async fn insert(
+    tx: &mut TenantTx,
+    entity: Entity,
+    entity_id: Uuid,
+    warehouse_id: Option<Uuid>,
+    op: &str,
+    data: Option<serde_json::Value>,
+) -> ApiResult<()> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query(
+        "insert into catalog_change (tenant_id, entity, entity_id, warehouse_id, op, data)
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(tenant_id)
+    .bind(entity.as_str())
+    .bind(entity_id)
+    .bind(warehouse_id)
+    .bind(op)
+    .bind(data)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// What every catalog write records besides itself, in its transaction: the audit entry
+/// (before/after) and the change row devices pull. `after` is `None` for a deletion.
+#[derive(Debug)]
+pub struct Write<'a, T: Serialize> {
+    pub entity: Entity,
+    pub id: Uuid,
+    pub warehouse_id: Option<Uuid>,
+    /// `resource.verb`, e.g. `warehouse.create`.
+    pub action: &'a str,
+    pub before: Option<&'a T>,
+    pub after: Option<&'a T>,
+}
+
+/// Audits `write` and appends its catalog change.
+pub async fn record<T: Serialize>(
+    tx: &mut TenantTx,
+    principal: &crate::auth::Principal,
+    write: Write<'_, T>,
+) -> ApiResult<()> {
+    crate::audit_log::record(
+        tx,
+        principal,
+        crate::audit_log::Entry {
+            action: write.action,
+            target_type: write.entity.as_str(),
+            target_id: Some(write.id.to_string()),
+            before: write.before.and_then(crate::audit_log::snapshot),
+            after: write.after.and_then(crate::audit_log::snapshot),
+        },
+    )
+    .await?;
+    match write.after {
+        Some(after) => upsert(tx, write.entity, write.id, write.warehouse_id, after).await,
+        None => delete(tx, write.entity, write.id, write.warehouse_id).await,
+    }
+}

@@ -1,0 +1,229 @@
+//! `location` rows: the location tree of each warehouse.
+
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use crate::db::TenantTx;
+use crate::routes::locations::Location;
+
+const COLUMNS: &str =
+    "id, warehouse_id, parent_id, code, name, path, depth, active, created_at, updated_at";
+
+/// The upper bound of a prefix range: paths and SKUs are ASCII under the "C" collation,
+/// so `prefix <= x < prefix || U+10FFFF` is exactly "x starts with prefix", as a range
+/// the btree serves with a bound parameter too (unlike `like $1 || '%'`, which a generic
+/// plan cannot turn into a range, and where `_` would be a wildcard).
+pub fn prefix_upper(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
+
+/// Filters of the location list (already validated and normalized).
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub warehouse_id: Option<Uuid>,
+    pub parent_id: Option<Uuid>,
+    /// Only top-level locations (no parent).
+    pub root: bool,
+    pub path_prefix: Option<String>,
+    /// Substring of the path or the name, case-insensitive.
+    pub q: Option<String>,
+    pub active: Option<bool>,
+}
+
+/// Escapes `%`, `_` and `\` for a `like` pattern.
+pub fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Locations matching `f` after `after` (by id), at most `limit`.
+pub async fn list(
+    tx: &mut TenantTx,
+    f: &Filter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Location>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let mut qb: QueryBuilder<Postgres> =
+        QueryBuilder::new(format!("select {COLUMNS} from location where tenant_id = "));
+    qb.push_bind(tenant_id);
+    if let Some(w) = f.warehouse_id {
+        qb.push(" and warehouse_id = ").push_bind(w);
+    }
+    if let Some(parent) = f.parent_id {
+        qb.push(" and parent_id = ").push_bind(parent);
+    }
+    if f.root {
+        qb.push(" and parent_id is null");
+    }
+    if let Some(prefix) = &f.path_prefix {
+        qb.push(" and path >= ")
+            .push_bind(prefix.clone())
+            .push(" and path < ")
+            .push_bind(prefix_upper(prefix));
+    }
+    if let Some(q) = &f.q {
+        let pattern = format!("%{}%", like_escape(q));
+        qb.push(" and (path ilike ")
+            .push_bind(pattern.clone())
+            .push(" or name ilike ")
+            .push_bind(pattern)
+            .push(")");
+    }
+    if let Some(active) = f.active {
+        qb.push(" and active = ").push_bind(active);
+    }
+    if let Some(after) = after {
+        qb.push(" and id > ").push_bind(after);
+    }
+    qb.push(" order by id limit ").push_bind(limit);
+    qb.build_query_as().fetch_all(tx.conn()).await
+}
+
+/// One location, locked for update when `lock`.
+pub async fn get(tx: &mut TenantTx, id: Uuid, lock: bool) -> Result<Option<Location>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from location where tenant_id = $1 and id = $2 {}",
+        if lock { "for update" } else { "" }
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await
+}
+
+/// A validated new location; `path` and `depth` follow from the parent.
+#[derive(Debug)]
+pub struct NewLocation {
+    pub warehouse_id: Uuid,
+    pub parent_id: Option<Uuid>,
+    pub code: String,
+    pub name: String,
+    pub path: String,
+    pub depth: i32,
+}
+
+/// Inserts a location with a fresh UUIDv7.
+pub async fn insert(tx: &mut TenantTx, l: NewLocation) -> Result<Location, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(&format!(
+        "insert into location (tenant_id, id, warehouse_id, parent_id, code, name, path, depth)
+         values ($1, $2, $3, $4, $5, $6, $7, $8) returning {COLUMNS}"
+    ))
+    .bind(tenant_id)
+    .bind(Uuid::now_v7())
+    .bind(l.warehouse_id)
+    .bind(l.parent_id)
+    .bind(l.code)
+    .bind(l.name)
+    .bind(l.path)
+    .bind(l.depth)
+    .fetch_one(tx.conn())
+    .await
+}
+
+/// Changes name and active flag; `None` leaves a field as it is.
+pub async fn update(
+    tx: &mut TenantTx,
+    id: Uuid,
+    name: Option<String>,
+    active: Option<bool>,
+) -> Result<Location, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(&format!(
+        "update location set name = coalesce($3, name), active = coalesce($4, active),
+            updated_at = now()
+         where tenant_id = $1 and id = $2 returning {COLUMNS}"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .bind(name)
+    .bind(active)
+    .fetch_one(tx.conn())
+    .await
+}
+
+/// Renames `loc` to `code` and rewrites the path of it and of every descendant in one
+/// statement: descendants are exactly the paths starting with `old path + '/'` (codes
+/// cannot contain '/'), a range of the path index. Returns every changed row.
+pub async fn recode(
+    tx: &mut TenantTx,
+    loc: &Location,
+    code: &str,
+    new_path: &str,
+) -> Result<Vec<Location>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let below = format!("{}/", loc.path);
+    sqlx::query_as(&format!(
+        "update location set
+            code = case when id = $2 then $4 else code end,
+            path = $5 || substr(path, length($6) + 1),
+            updated_at = now()
+         where tenant_id = $1 and warehouse_id = $3
+           and (id = $2 or (path >= $7 and path < $8))
+         returning {COLUMNS}"
+    ))
+    .bind(tenant_id)
+    .bind(loc.id)
+    .bind(loc.warehouse_id)
+    .bind(code)
+    .bind(new_path)
+    .bind(&loc.path)
+    .bind(&below)
+    .bind(prefix_upper(&below))
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// Whether a stock row of the location holds anything (on hand or allocated).
+pub async fn holds_stock(tx: &mut TenantTx, id: Uuid) -> Result<bool, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_scalar(
+        "select exists (select 1 from stock_row where tenant_id = $1 and location_id = $2
+                          and (on_hand <> 0 or allocated <> 0))",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_one(tx.conn())
+    .await
+}
+
+/// Whether the location has children.
+pub async fn has_children(tx: &mut TenantTx, id: Uuid) -> Result<bool, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_scalar(
+        "select exists (select 1 from location where tenant_id = $1 and parent_id = $2)",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_one(tx.conn())
+    .await
+}
+
+/// Whether any stock row (even empty) or movement refers to the location: deleting it
+/// would erase history, so it can only be deactivated.
+pub async fn has_history(tx: &mut TenantTx, id: Uuid) -> Result<bool, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_scalar(
+        "select exists (select 1 from stock_row where tenant_id = $1 and location_id = $2)
+             or exists (select 1 from movement where tenant_id = $1 and from_location_id = $2)
+             or exists (select 1 from movement where tenant_id = $1 and to_location_id = $2)",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_one(tx.conn())
+    .await
+}
+
+/// Deletes a location.
+pub async fn delete(tx: &mut TenantTx, id: Uuid) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query("delete from location where tenant_id = $1 and id = $2")
+        .bind(tenant_id)
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
