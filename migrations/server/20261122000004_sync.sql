@@ -38,3 +38,15 @@ alter table device force row level security;
 create policy tenant_isolation on device
     using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)
     with check (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
+
+-- The conflict inbox (held, rejected or flagged movements) as a stored boolean: under
+-- row-level security PostgreSQL keeps non-leakproof conditions such as jsonb's `<>` out
+-- of index scans, so the inbox filter must be a plain boolean test to use its index.
+alter table movement add column needs_review boolean
+    generated always as (outcome in ('held', 'rejected') or flags <> '[]'::jsonb) stored;
+drop index movement_review_idx;
+-- The inbox, newest first; and its held or rejected part alone (the query adds
+-- `needs_review` to an outcome filter of held or rejected so this index applies).
+create index movement_review_idx on movement (tenant_id, occurred_at, id) where needs_review;
+create index movement_review_outcome_idx on movement (tenant_id, outcome, occurred_at, id)
+    where needs_review;

@@ -48,8 +48,9 @@ pub async fn record(
         chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6).max(movement.occurred_at);
     for _ in 0..ROW_CREATION_ROUNDS_MAX {
         let mut tx = TenantTx::begin(pool, tenant_id).await?;
-        let facts = store::movements::load_facts(&mut tx, std::slice::from_ref(movement)).await?;
+        // Lock first, then read the catalog: see `lock_rows`.
         let locked = store::movements::lock_rows(&mut tx, &keys).await?;
+        let facts = store::movements::load_facts(&mut tx, std::slice::from_ref(movement)).await?;
         let views = store::movements::views(&mut tx, &keys, &locked, movement.order_key()).await?;
         let decision =
             logiflow_core::judge(movement, origin, &facts, facts.on_date(movement), &views)

@@ -32,24 +32,27 @@ pub async fn check_users(tx: &mut TenantTx) -> ApiResult<()> {
     Ok(())
 }
 
-/// A catalog resource the plan limits.
+/// A resource the plan limits (besides users, whose rule differs: enabled ones count).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Catalog {
+pub enum Counted {
     /// Active warehouses, against `plan.max_warehouses`.
     Warehouses,
     /// Active locations, against `plan.max_locations`.
     Locations,
     /// Active products, against `plan.max_skus`.
     Skus,
+    /// Devices not revoked, against `plan.max_devices`.
+    Devices,
 }
 
-impl Catalog {
+impl Counted {
     /// The name in `quota_exceeded` problems.
     fn resource(self) -> &'static str {
         match self {
-            Catalog::Warehouses => "warehouses",
-            Catalog::Locations => "locations",
-            Catalog::Skus => "skus",
+            Counted::Warehouses => "warehouses",
+            Counted::Locations => "locations",
+            Counted::Skus => "skus",
+            Counted::Devices => "devices",
         }
     }
 }
@@ -58,7 +61,7 @@ impl Catalog {
 /// `what` as its plan allows. Deactivated records do not count (products have history and
 /// are never deleted, so deactivating is how a tenant makes room); reactivating one is
 /// checked like a creation.
-pub async fn check_catalog(tx: &mut TenantTx, what: Catalog) -> ApiResult<()> {
+pub async fn check(tx: &mut TenantTx, what: Counted) -> ApiResult<()> {
     let tenant_id = tx.tenant_id().as_uuid();
     // Serializes concurrent creations of the same resource, as for users.
     sqlx::query(
@@ -70,19 +73,24 @@ pub async fn check_catalog(tx: &mut TenantTx, what: Catalog) -> ApiResult<()> {
     .await?;
     // Fixed SQL per resource (table and column names cannot be bound).
     let sql = match what {
-        Catalog::Warehouses => {
+        Counted::Warehouses => {
             "select p.max_warehouses,
                     (select count(*) from warehouse w where w.tenant_id = t.id and w.active)
              from tenant t join plan p on p.code = t.plan_code where t.id = $1"
         }
-        Catalog::Locations => {
+        Counted::Locations => {
             "select p.max_locations,
                     (select count(*) from location l where l.tenant_id = t.id and l.active)
              from tenant t join plan p on p.code = t.plan_code where t.id = $1"
         }
-        Catalog::Skus => {
+        Counted::Skus => {
             "select p.max_skus,
                     (select count(*) from product x where x.tenant_id = t.id and x.active)
+             from tenant t join plan p on p.code = t.plan_code where t.id = $1"
+        }
+        Counted::Devices => {
+            "select p.max_devices,
+                    (select count(*) from device d where d.tenant_id = t.id and d.revoked_at is null)
              from tenant t join plan p on p.code = t.plan_code where t.id = $1"
         }
     };

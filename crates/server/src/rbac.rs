@@ -50,11 +50,13 @@ pub enum Permission {
     /// read-only rule: revoking a lost device only takes access away, and must work on
     /// a tenant whose subscription expired.
     DevicesManage,
+    /// Resolve the conflict inbox: force a held movement through with a reason.
+    ConflictsResolve,
 }
 
 impl Permission {
     /// Every permission, for docs and for validating API-key scopes.
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Permission::UsersRead,
         Permission::UsersManage,
         Permission::ApiKeysRead,
@@ -67,6 +69,7 @@ impl Permission {
         Permission::StockRead,
         Permission::MovementsWrite,
         Permission::DevicesManage,
+        Permission::ConflictsResolve,
     ];
 
     /// Whether the action changes tenant data (refused when the subscription expired).
@@ -78,6 +81,7 @@ impl Permission {
                 | Permission::SettingsManage
                 | Permission::CatalogManage
                 | Permission::MovementsWrite
+                | Permission::ConflictsResolve
         )
     }
 
@@ -96,6 +100,7 @@ impl Permission {
             Permission::StockRead => "stock_read",
             Permission::MovementsWrite => "movements_write",
             Permission::DevicesManage => "devices_manage",
+            Permission::ConflictsResolve => "conflicts_resolve",
         }
     }
 
@@ -117,7 +122,11 @@ impl Role {
             Role::Admin => true,
             Role::Manager => matches!(
                 permission,
-                P::UsersRead | P::AuditRead | P::CatalogManage | P::MovementsWrite
+                P::UsersRead
+                    | P::AuditRead
+                    | P::CatalogManage
+                    | P::MovementsWrite
+                    | P::ConflictsResolve
             ),
             // Operators record what happens on the floor.
             Role::Operator => matches!(permission, P::MovementsWrite),
@@ -185,7 +194,8 @@ pub mod perm {
         CatalogManage,
         StockRead,
         MovementsWrite,
-        DevicesManage
+        DevicesManage,
+        ConflictsResolve
     );
 }
 

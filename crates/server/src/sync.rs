@@ -6,10 +6,11 @@
 //!    existing rows, in key order);
 //! 2. lock the device (its pushes run one at a time, in `device_seq` order) and answer
 //!    re-sent movements from what is stored;
-//! 3. load the catalog facts and validate each new movement (`core::validate`);
-//! 4. load the held movements of the batch's products (all a batch can wake: a held
+//! 3. load the held movements of the batch's products (all a batch can wake: a held
 //!    movement's rows belong to its product), lock every row of the batch and of those
-//!    held movements, and load the ledger tail after the oldest of them;
+//!    held movements, then load the catalog facts (after the locks, see
+//!    `store::movements::lock_rows`) and the ledger tail after the oldest movement;
+//! 4. validate each new movement (`core::validate`);
 //! 5. submit the movements to an `Engine` in `device_seq` order: it decides each and
 //!    retries held movements whenever a row rises or is counted;
 //! 6. write rows, movements, outcome changes, effects, outbox events, the device's next
@@ -147,7 +148,6 @@ pub async fn push(
     let mut decided: Vec<(Movement, Decision, bool)> = Vec::new();
     if !new.is_empty() {
         let movements: Vec<Movement> = new.iter().map(|p| p.movement).collect();
-        let facts = store::movements::load_facts(&mut tx, &movements).await?;
         let mut products: Vec<Uuid> = movements.iter().map(|m| m.product.as_uuid()).collect();
         products.sort();
         products.dedup();
@@ -162,6 +162,8 @@ pub async fn push(
         all_keys.extend(held.iter().flat_map(|(m, _)| m.keys()));
         let all_keys: Vec<StockKey> = all_keys.into_iter().collect();
         let locked = store::movements::lock_rows(&mut tx, &all_keys).await?;
+        // After the locks: see `lock_rows`.
+        let facts = store::movements::load_facts(&mut tx, &movements).await?;
         let oldest: OrderKey = movements
             .iter()
             .chain(held.iter().map(|(m, _)| m))
@@ -221,29 +223,15 @@ pub async fn push(
         }
         decided = finals;
 
-        // Rows that changed, with their latest booked effect.
-        let mut latest: HashMap<StockKey, OrderKey> = HashMap::new();
-        for (m, d, _) in &decided {
-            if let Outcome::Applied { effects } = &d.outcome {
-                for e in effects {
-                    let k = latest.entry(e.key).or_insert(m.order_key());
-                    *k = (*k).max(m.order_key());
-                }
-            }
-        }
-        let mut rows = Vec::new();
-        for l in &locked {
-            let now = engine.row(&l.key);
-            let booked = latest.get(&l.key).copied();
-            if now != l.row || booked.is_some() {
-                rows.push((l.key, now, l.last_effect.max(booked)));
-            }
-        }
+        let rows = changed_rows(&engine, &locked, &decided);
         let writes: Vec<Decided<'_>> = decided
             .iter()
             .map(|(m, d, is_new)| Decided {
                 movement: m,
                 decision: d,
+                // A journal entry is booked to the device's user (the person signed in on
+                // it), not to a user id the device could put in the entry; a retried one
+                // keeps the user it was booked to.
                 user_id: if *is_new { user_id } else { m.user.as_uuid() },
                 new: *is_new,
             })
@@ -253,8 +241,7 @@ pub async fn push(
             &mut tx,
             &rows,
             &writes,
-            device.id,
-            i64::try_from(next).unwrap_or(i64::MAX),
+            Some((device.id, i64::try_from(next).unwrap_or(i64::MAX))),
         )
         .await?;
         for (m, d, is_new) in &decided {
@@ -309,5 +296,149 @@ pub async fn push(
         results: results.into_values().collect(),
         next_seq,
         server_time: chrono::Utc::now(),
+    })
+}
+
+/// The rows whose state an engine run changed or that booked an effect, with their
+/// latest booked effect, to write back.
+fn changed_rows(
+    engine: &Engine,
+    locked: &[store::movements::Locked],
+    decided: &[(Movement, Decision, bool)],
+) -> Vec<(StockKey, logiflow_core::StockRow, Option<OrderKey>)> {
+    let mut latest: HashMap<StockKey, OrderKey> = HashMap::new();
+    for (m, d, _) in decided {
+        if let Outcome::Applied { effects } = &d.outcome {
+            for e in effects {
+                let k = latest.entry(e.key).or_insert(m.order_key());
+                *k = (*k).max(m.order_key());
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    for l in locked {
+        let now = engine.row(&l.key);
+        let booked = latest.get(&l.key).copied();
+        if now != l.row || booked.is_some() {
+            rows.push((l.key, now, l.last_effect.max(booked)));
+        }
+    }
+    rows
+}
+
+/// Longest reason given when forcing a movement.
+pub const REASON_LEN_MAX: usize = 500;
+
+/// A manager forces a held movement through (DESIGN §5.3): it is applied without the
+/// stock check (rows counted after it still absorb it), flagged `forced`, audited with
+/// the reason, and the held movements it makes possible are retried in the same
+/// transaction. Devices learn the new outcome when they re-send or pull.
+pub async fn force(
+    pool: &PgPool,
+    principal: &Principal,
+    id: Uuid,
+    reason: &str,
+) -> ApiResult<MovementResult> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > REASON_LEN_MAX {
+        return Err(ApiError::BadRequest(format!(
+            "reason must have 1 to {REASON_LEN_MAX} characters"
+        )));
+    }
+    let mut tx = TenantTx::begin(pool, principal.tenant_id).await?;
+    let row = store::sync::get_for_update(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if row.outcome != "held" {
+        return Err(ApiError::Conflict(format!(
+            "only a held movement can be forced; this one is {}",
+            row.outcome
+        )));
+    }
+    let m = row
+        .to_core()
+        .ok_or_else(|| ApiError::internal("a stored movement cannot be read back"))?;
+    let held = store::sync::held_of(&mut tx, &[m.product.as_uuid()]).await?;
+    let held: Vec<(Movement, StockKey)> = held
+        .iter()
+        .filter(|r| r.id != id)
+        .filter_map(|r| Some((r.to_core()?, r.hold()?.waiting_on)))
+        .collect();
+    let mut keys: BTreeSet<StockKey> = m.keys().into_iter().collect();
+    keys.extend(held.iter().flat_map(|(h, _)| h.keys()));
+    let keys: Vec<StockKey> = keys.into_iter().collect();
+    let locked = store::movements::lock_rows(&mut tx, &keys).await?;
+    let oldest = held
+        .iter()
+        .map(|(h, _)| h.order_key())
+        .chain([m.order_key()])
+        .min()
+        .unwrap_or(m.order_key());
+    let tail = store::sync::ledger_tail(&mut tx, &keys, oldest).await?;
+    let mut engine = Engine::new();
+    for l in &locked {
+        engine.set_row(l.key, l.row);
+    }
+    for (key, order, delta) in &tail {
+        engine.book(*key, *order, *delta);
+    }
+    for (h, waiting_on) in &held {
+        engine.add_held(*h, *waiting_on);
+    }
+    let decision = logiflow_core::force(&m, &engine.views(&m)).map_err(ApiError::internal)?;
+    let effects = match &decision.outcome {
+        Outcome::Applied { effects } => effects.clone(),
+        _ => Vec::new(),
+    };
+    let retries = engine
+        .apply_effects(&m, &effects)
+        .map_err(ApiError::internal)?;
+    let mut decided: Vec<(Movement, Decision, bool)> = vec![(m, decision, false)];
+    // Each retried movement's last decision.
+    let mut last: HashMap<MovementId, Decision> = HashMap::new();
+    for (rm, d) in retries {
+        last.insert(rm.id, d);
+    }
+    for (h, _) in &held {
+        if let Some(d) = last.remove(&h.id) {
+            decided.push((*h, d, false));
+        }
+    }
+    let rows = changed_rows(&engine, &locked, &decided);
+    let writes: Vec<Decided<'_>> = decided
+        .iter()
+        .map(|(dm, d, _)| Decided {
+            movement: dm,
+            decision: d,
+            user_id: dm.user.as_uuid(),
+            new: false,
+        })
+        .collect();
+    store::sync::write_push(&mut tx, &rows, &writes, None).await?;
+    let position = store::sync::position(&mut tx).await?;
+    crate::audit_log::record(
+        &mut tx,
+        principal,
+        crate::audit_log::Entry {
+            action: "movement.force",
+            target_type: "movement",
+            target_id: Some(id.to_string()),
+            before: Some(serde_json::json!({"outcome": "held", "detail": row.outcome_detail})),
+            after: Some(serde_json::json!({
+                "outcome": decided[0].1.outcome.name(),
+                "reason": reason,
+                "retried_held": decided.len() - 1,
+            })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let (fm, fd, _) = &decided[0];
+    Ok(MovementResult {
+        movement: fm.id,
+        seq: seq_of(fm),
+        outcome: fd.outcome.clone(),
+        flags: fd.flags.clone(),
+        position: Some(u64::try_from(position).unwrap_or(0)),
     })
 }

@@ -84,31 +84,6 @@ fn text(field: &str, value: &str) -> ApiResult<String> {
     Ok(value.to_owned())
 }
 
-/// Fails with `quota_exceeded` when the tenant has as many active devices as its plan
-/// allows (serialized per tenant like the other quotas).
-async fn check_device_quota(tx: &mut crate::db::TenantTx) -> ApiResult<()> {
-    let tenant_id = tx.tenant_id().as_uuid();
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended('quota:devices:' || $1::text, 0))")
-        .bind(tenant_id)
-        .execute(tx.conn())
-        .await?;
-    let (limit, used): (i32, i64) = sqlx::query_as(
-        "select p.max_devices,
-                (select count(*) from device d where d.tenant_id = t.id and d.revoked_at is null)
-         from tenant t join plan p on p.code = t.plan_code where t.id = $1",
-    )
-    .bind(tenant_id)
-    .fetch_one(tx.conn())
-    .await?;
-    if used >= i64::from(limit) {
-        return Err(ApiError::QuotaExceeded {
-            resource: "devices",
-            limit: i64::from(limit),
-        });
-    }
-    Ok(())
-}
-
 /// Registers a device for the signed-in user (people only: an API key cannot) and
 /// starts its session.
 #[utoipa::path(post, path = "/v1/devices", tag = "devices", request_body = RegisterDevice,
@@ -155,7 +130,7 @@ pub async fn register_device(
             "warehouse_ids names a warehouse that does not exist or is deactivated".into(),
         ));
     }
-    check_device_quota(&mut tx).await?;
+    crate::quota::check(&mut tx, crate::quota::Counted::Devices).await?;
     let device = store::devices::insert(
         &mut tx,
         store::devices::NewDevice {

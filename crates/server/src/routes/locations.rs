@@ -261,7 +261,7 @@ pub async fn create_location(
             }
         }
     };
-    quota::check_catalog(&mut tx, quota::Catalog::Locations).await?;
+    quota::check(&mut tx, quota::Counted::Locations).await?;
     let l = store::locations::insert(&mut tx, new).await?;
     store::catalog_change::record(
         &mut tx,
@@ -334,7 +334,7 @@ pub async fn update_location(
     let mut tx = state.tenant_tx(p.tenant_id).await?;
     let before = fetch_location(&mut tx, id, true).await?;
     if req.active == Some(true) && !before.active {
-        quota::check_catalog(&mut tx, quota::Catalog::Locations).await?;
+        quota::check(&mut tx, quota::Counted::Locations).await?;
     }
     // Descendants whose path changed with the code: each gets a catalog change.
     let mut moved = Vec::new();

@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_movements, create_movement))
         .routes(routes!(get_movement))
+        .routes(routes!(force_movement))
 }
 
 /// Why stock was adjusted; the reason fixes the sign (damage and loss remove, found adds,
@@ -239,36 +240,7 @@ impl MovementView {
         note: Option<String>,
         recorded_at: DateTime<Utc>,
     ) -> Self {
-        let loc = |l: LocationId| Some(l.as_uuid());
-        let (kind, from, to, qty, expected, reason) = match m.kind {
-            MovementKind::Receive { to, qty } => ("receive", None, loc(to), qty.get(), None, None),
-            MovementKind::Ship { from, qty } => ("ship", loc(from), None, qty.get(), None, None),
-            MovementKind::Transfer { from, to, qty } => {
-                ("transfer", loc(from), loc(to), qty.get(), None, None)
-            }
-            MovementKind::Adjust { at, delta, reason } => (
-                "adjust",
-                None,
-                loc(at),
-                delta.get(),
-                None,
-                serde_json::to_value(reason)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned)),
-            ),
-            MovementKind::Count {
-                at,
-                counted,
-                expected,
-            } => (
-                "count",
-                None,
-                loc(at),
-                counted.get(),
-                expected.map(|e| e.get()),
-                None,
-            ),
-        };
+        let k = crate::store::movements::kind_columns(&m.kind);
         let effects: Vec<EffectView> = match &decision.outcome {
             Outcome::Applied { effects } => effects
                 .iter()
@@ -289,7 +261,7 @@ impl MovementView {
         };
         Self {
             id: m.id.as_uuid(),
-            kind: kind.to_owned(),
+            kind: k.kind.to_owned(),
             origin: match origin {
                 Origin::Online => "online",
                 Origin::Journal => "journal",
@@ -297,11 +269,11 @@ impl MovementView {
             .to_owned(),
             product_id: m.product.as_uuid(),
             lot_id: m.lot.map(|l| l.as_uuid()),
-            from_location_id: from,
-            to_location_id: to,
-            qty,
-            expected,
-            reason,
+            from_location_id: k.from,
+            to_location_id: k.to,
+            qty: k.qty,
+            expected: k.expected,
+            reason: k.reason.map(str::to_owned),
             note,
             occurred_at: m.occurred_at,
             recorded_at,
@@ -398,6 +370,10 @@ pub struct MovementFilter {
     pub device_id: Option<Uuid>,
     /// applied, absorbed, superseded, held or rejected.
     pub outcome: Option<String>,
+    /// `true`: the conflict inbox, what a person should review (held, rejected, or
+    /// applied with flags such as a count variance or a negative row).
+    #[serde(default)]
+    pub review: bool,
     /// Movements that occurred at or after this instant.
     pub from: Option<DateTime<Utc>>,
     /// Movements that occurred before this instant.
@@ -461,6 +437,7 @@ pub async fn list_movements(
         user_id: f.user_id,
         device_id: f.device_id,
         outcome: f.outcome,
+        review: f.review,
         from: f.from,
         to: f.to,
     };
@@ -492,4 +469,40 @@ pub async fn get_movement(
     let movement = store::stock::get_movement(&mut tx, id).await?;
     tx.commit().await?;
     movement.map(axum::Json).ok_or(ApiError::NotFound)
+}
+
+/// Why a held movement is forced.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ForceMovement {
+    /// 1 to 500 characters, kept in the audit log.
+    pub reason: String,
+}
+
+/// Forces a held movement through (the conflict inbox): applied without the stock check,
+/// flagged `forced`, audited with the reason; held movements it makes possible are
+/// retried at once. Answers the movement's new result (`core::sync::MovementResult`).
+#[utoipa::path(post, path = "/v1/movements/{id}/force", tag = "movements",
+    request_body = ForceMovement,
+    params(("id" = Uuid, Path, description = "movement id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "forced (permission conflicts_resolve)", body = Object),
+        (status = 400, description = "bad_request (reason)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "conflict (the movement is not held)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_body", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn force_movement(
+    State(state): State<AppState>,
+    p: Require<perm::ConflictsResolve>,
+    IdPath(id): IdPath,
+    ApiJson(req): ApiJson<ForceMovement>,
+) -> ApiResult<axum::Json<logiflow_core::MovementResult>> {
+    Ok(axum::Json(
+        crate::sync::force(state.tenant_pool(), &p, id, &req.reason).await?,
+    ))
 }

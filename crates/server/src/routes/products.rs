@@ -450,7 +450,7 @@ pub async fn create_product(
     let barcodes = parse_barcodes(req.barcodes.as_deref().unwrap_or_default())?;
     validate_custom(&mut tx, &fields.custom).await?;
     check_barcodes(&mut tx, &barcodes, None).await?;
-    quota::check_catalog(&mut tx, quota::Catalog::Skus).await?;
+    quota::check(&mut tx, quota::Counted::Skus).await?;
     let id = store::products::insert(&mut tx, &fields).await?;
     if let Some(taken) = store::products::set_barcodes(&mut tx, id, &barcodes).await? {
         return Err(ApiError::BarcodeTaken(taken));
@@ -568,7 +568,7 @@ pub async fn update_product(
         return Err(ApiError::ProductHasStock);
     }
     if fields.active && !before.active {
-        quota::check_catalog(&mut tx, quota::Catalog::Skus).await?;
+        quota::check(&mut tx, quota::Counted::Skus).await?;
     }
     store::products::update(&mut tx, id, &fields).await?;
     if let Some(barcodes) = &barcodes {

@@ -183,7 +183,7 @@ pub async fn create_warehouse(
         timezone: validate_timezone(&req.timezone)?,
         address: validate_address(req.address.as_deref().unwrap_or(""))?,
     };
-    quota::check_catalog(&mut tx, quota::Catalog::Warehouses).await?;
+    quota::check(&mut tx, quota::Counted::Warehouses).await?;
     let w = store::warehouses::insert(&mut tx, new).await?;
     store::catalog_change::record(
         &mut tx,
@@ -257,7 +257,7 @@ pub async fn update_warehouse(
     let mut tx = state.tenant_tx(p.tenant_id).await?;
     let before = fetch_warehouse(&mut tx, id, true).await?;
     if req.active == Some(true) && !before.active {
-        quota::check_catalog(&mut tx, quota::Catalog::Warehouses).await?;
+        quota::check(&mut tx, quota::Counted::Warehouses).await?;
     }
     let after = store::warehouses::update(&mut tx, id, changes).await?;
     store::catalog_change::record(

@@ -35,6 +35,8 @@ pub struct MovementFilter {
     pub user_id: Option<Uuid>,
     pub device_id: Option<Uuid>,
     pub outcome: Option<String>,
+    /// Only what a person should review: held, rejected or flagged (the conflict inbox).
+    pub review: bool,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
 }
@@ -61,6 +63,15 @@ fn push_movement_filters<'a>(
     }
     if let Some(v) = &f.outcome {
         qb.push(" and m.outcome = ").push_bind(v.as_str());
+        if v == "held" || v == "rejected" {
+            // Implied, and lets the planner use movement_review_outcome_idx.
+            qb.push(" and m.needs_review");
+        }
+    }
+    if f.review {
+        // The stored column of the partial index movement_review_idx (see the sync
+        // migration for why it is a column).
+        qb.push(" and m.needs_review");
     }
     if let Some(v) = f.from {
         qb.push(" and m.occurred_at >= ").push_bind(v);

@@ -173,6 +173,21 @@ pub async fn effects_of(
     Ok(out)
 }
 
+/// One movement, locked (two resolutions of the same conflict run one after the other).
+pub async fn get_for_update(
+    tx: &mut TenantTx,
+    id: Uuid,
+) -> Result<Option<MovementRow>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(&format!(
+        "select {ROW_COLUMNS} from movement where tenant_id = $1 and id = $2 for update"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await
+}
+
 /// The device's movements with `device_seq` in `from..=to`.
 pub async fn by_seq(
     tx: &mut TenantTx,
@@ -311,8 +326,7 @@ pub async fn write_push(
     tx: &mut TenantTx,
     rows: &[(StockKey, logiflow_core::StockRow, Option<OrderKey>)],
     decided: &[Decided<'_>],
-    device: Uuid,
-    next_seq: i64,
+    device: Option<(Uuid, i64)>,
 ) -> Result<(), sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     if !rows.is_empty() {
@@ -468,7 +482,7 @@ pub async fn write_push(
             .map(|d| {
                 serde_json::json!({
                     "movement_id": d.movement.id,
-                    "device_id": device,
+                    "device_id": d.movement.device.map(|s| s.device),
                     "device_seq": d.movement.device.map(|s| s.seq),
                     "outcome": &d.decision.outcome,
                     "flags": &d.decision.flags,
@@ -487,13 +501,15 @@ pub async fn write_push(
         .await?;
     }
 
-    sqlx::query(
-        "update device set next_seq = $3, last_push_at = now() where tenant_id = $1 and id = $2",
-    )
-    .bind(tenant_id)
-    .bind(device)
-    .bind(next_seq)
-    .execute(tx.conn())
-    .await?;
+    if let Some((device, next_seq)) = device {
+        sqlx::query(
+            "update device set next_seq = $3, last_push_at = now() where tenant_id = $1 and id = $2",
+        )
+        .bind(tenant_id)
+        .bind(device)
+        .bind(next_seq)
+        .execute(tx.conn())
+        .await?;
+    }
     Ok(())
 }

@@ -4,7 +4,6 @@ use logiflow_server::routes::products::product_filter;
 use logiflow_server::store::products::search_query;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::Connection;
 
 use crate::helpers::*;
 
@@ -584,19 +583,7 @@ async fn every_product_search_uses_an_index_on_100k_products() {
     // Explained as the server runs it: the application role, under row-level security
     // (which keeps non-leakproof conditions such as `ilike` out of index scans), in a
     // transaction scoped to the tenant.
-    let config = logiflow_server::config::Config {
-        database_url: logiflow_server::config::Secret::new(app._db.url()),
-        ..Default::default()
-    };
-    let mut conn = sqlx::PgConnection::connect(config.app_database_url().unwrap().expose())
-        .await
-        .unwrap();
-    let mut tx = conn.begin().await.unwrap();
-    sqlx::query("select set_config('app.tenant_id', $1, true)")
-        .bind(t.id.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let mut conn = app_role_connection(&app, t.id).await;
 
     // (what, sku_prefix, q, barcode, active)
     type Search<'a> = (
@@ -631,7 +618,7 @@ async fn every_product_search_uses_an_index_on_100k_products() {
         // The exact statement the server runs, explained with the same parameters.
         let plan: Value = search_query("explain (format json)", t.id, &filter, None, 51)
             .build_query_scalar()
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut conn)
             .await
             .unwrap();
         let mut all = Vec::new();
@@ -654,7 +641,6 @@ async fn every_product_search_uses_an_index_on_100k_products() {
             "{what} uses {expected_index}: {all:?}"
         );
     }
-    tx.rollback().await.unwrap();
 
     // And the API answers them right.
     let page = get_json(

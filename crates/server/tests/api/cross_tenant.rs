@@ -42,6 +42,7 @@ const COVERED: &[(&str, &str)] = &[
     ("GET", "/v1/devices"),
     ("DELETE", "/v1/devices/{id}"),
     ("POST", "/v1/sync/push"),
+    ("POST", "/v1/movements/{id}/force"),
     ("GET", "/v1/warehouses"),
     ("POST", "/v1/warehouses"),
     ("GET", "/v1/warehouses/{id}"),
@@ -435,6 +436,21 @@ async fn run_case(w: &World, method: &str, path: &str) {
         ("GET", "/v1/movements/{id}") => {
             let r = app.get(&format!("/v1/movements/{}", w.a_movement), b).await;
             problem(r, StatusCode::NOT_FOUND, "not_found").await;
+        }
+        ("POST", "/v1/movements/{id}/force") => {
+            // A's movement id from B: not found (whatever its state), nothing changes.
+            let r = app
+                .post(
+                    &format!("/v1/movements/{}/force", w.a_movement),
+                    b,
+                    json!({"reason": "x"}),
+                )
+                .await;
+            problem(r, StatusCode::NOT_FOUND, "not_found").await;
+            assert_eq!(
+                on_hand(app, w.a.id, w.a_site.product, w.a_site.bins[0], None).await,
+                5
+            );
         }
         ("POST", "/v1/devices") => {
             // A's warehouse in B's scope reads as unknown.

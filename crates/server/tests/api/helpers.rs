@@ -366,3 +366,23 @@ pub struct CatalogSeed {
 pub fn id_of(v: &Value) -> String {
     v["id"].as_str().unwrap().to_owned()
 }
+
+/// A connection as the server runs its queries: the application role (row-level
+/// security applies), scoped to `tenant` for the whole session, for EXPLAINing the API's
+/// SQL.
+pub async fn app_role_connection(app: &TestApp, tenant: Uuid) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    let config = Config {
+        database_url: Secret::new(app._db.url()),
+        ..Default::default()
+    };
+    let mut conn = sqlx::PgConnection::connect(config.app_database_url().unwrap().expose())
+        .await
+        .unwrap();
+    sqlx::query("select set_config('app.tenant_id', $1, false)")
+        .bind(tenant.to_string())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn
+}

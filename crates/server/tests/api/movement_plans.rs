@@ -123,18 +123,28 @@ async fn every_history_filter_is_an_index_scan_on_a_large_tenant() {
             },
         ),
         (
-            "held (the conflict inbox)",
+            "held",
             MovementFilter {
                 outcome: Some("held".into()),
                 ..Default::default()
             },
         ),
+        (
+            "the conflict inbox",
+            MovementFilter {
+                review: true,
+                ..Default::default()
+            },
+        ),
     ];
+    // Explained as the server runs it: the application role under row-level security
+    // (which keeps non-leakproof conditions out of index scans), scoped to the tenant.
+    let mut conn = app_role_connection(&app, t.id).await;
     for (name, filter) in &filters {
         for before in [None, Some((at, Uuid::max()))] {
             let mut qb = QueryBuilder::<Postgres>::new("explain (analyze, format json) ");
             push_list_movements(&mut qb, t.id, filter, before, 51);
-            let plan: Value = qb.build_query_scalar().fetch_one(&app.owner).await.unwrap();
+            let plan: Value = qb.build_query_scalar().fetch_one(&mut conn).await.unwrap();
             let (mut seq_scans, mut discarded) = (Vec::new(), 0);
             scan_cost(&plan[0]["Plan"], &mut seq_scans, &mut discarded);
             assert!(

@@ -639,3 +639,170 @@ async fn an_expired_tenant_refuses_pushes_and_the_journal_goes_through_after_ren
     assert_eq!(outcomes(&d.push(&app, &[m]).await), ["applied"]);
     assert_eq!(on_hand(&app, t.id, s.product, s.bins[0], None).await, 4);
 }
+
+#[tokio::test]
+async fn the_conflict_inbox_lists_what_to_review_and_a_manager_forces_a_held_movement() {
+    let (app, t, s, mut d) = setup().await;
+    let (a, b) = (s.bins[0], s.bins[1]);
+    // Held: a ship from B (empty; it happened after the transfer below) and a transfer
+    // A→B (A empty); a rejected entry; an applied count with a variance; an applied
+    // receipt elsewhere (nothing to review).
+    let ship = d.entry(
+        ago(5),
+        s.product,
+        None,
+        MovementKind::Ship {
+            from: loc(b),
+            qty: q(3),
+        },
+    );
+    let moved = d.entry(
+        ago(20),
+        s.product,
+        None,
+        MovementKind::Transfer {
+            from: loc(a),
+            to: loc(b),
+            qty: q(5),
+        },
+    );
+    let bad = d.entry(
+        ago(15),
+        Uuid::now_v7(),
+        None,
+        MovementKind::Receive {
+            to: loc(a),
+            qty: q(1),
+        },
+    );
+    let receipt = d.entry(
+        ago(12),
+        s.product,
+        None,
+        MovementKind::Receive {
+            to: loc(s.bins[2]),
+            qty: q(4),
+        },
+    );
+    let counted = d.entry(
+        ago(10),
+        s.product,
+        None,
+        MovementKind::Count {
+            at: loc(s.bins[2]),
+            counted: Qty::new(4).unwrap(),
+            expected: Some(Qty::new(9).unwrap()),
+        },
+    );
+    let r = d.push(&app, &[ship, moved, bad, receipt, counted]).await;
+    assert_eq!(
+        outcomes(&r),
+        ["held", "held", "rejected", "applied", "applied"]
+    );
+
+    let inbox: Value = app
+        .get("/v1/movements?review=true", &t.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut ids: Vec<&str> = inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    let mut want = vec![
+        ship.id.to_string(),
+        moved.id.to_string(),
+        bad.id.to_string(),
+        counted.id.to_string(),
+    ];
+    want.sort();
+    assert_eq!(ids, want);
+
+    // Only managers and admins resolve; a reason is required; only held movements.
+    let (_, operator) = app.user(&t, "op@acme.example", "operator").await;
+    let force = |id: MovementId| format!("/v1/movements/{id}/force");
+    problem(
+        app.post(&force(moved.id), &operator, json!({"reason": "x"}))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    problem(
+        app.post(&force(moved.id), &t.token, json!({"reason": " "}))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    problem(
+        app.post(&force(receipt.id), &t.token, json!({"reason": "x"}))
+            .await,
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
+    problem(
+        app.post(
+            &format!("/v1/movements/{}/force", Uuid::now_v7()),
+            &t.token,
+            json!({"reason": "x"}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+
+    // Forcing the transfer: A goes to −5 (flagged), B rises to 5, which lets the held
+    // ship from B through in the same transaction (B ends at 2).
+    let (_, manager) = app.user(&t, "boss@acme.example", "manager").await;
+    let r = app
+        .post(
+            &force(moved.id),
+            &manager,
+            json!({"reason": "goods were on the pallet, receipt not yet entered"}),
+        )
+        .await;
+    let status = r.status();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["outcome"]["outcome"], "applied");
+    let flags = v["flags"].to_string();
+    assert!(
+        flags.contains("forced") && flags.contains("negative_row"),
+        "{flags}"
+    );
+    assert_eq!(on_hand(&app, t.id, s.product, a, None).await, -5);
+    assert_eq!(on_hand(&app, t.id, s.product, b, None).await, 2);
+    let shipped: Value = app
+        .get(&format!("/v1/movements/{}", ship.id), &t.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shipped["outcome"], "applied");
+    // The device learns both outcomes by re-sending.
+    let again = d.push(&app, &[ship, moved]).await;
+    assert_eq!(outcomes(&again), ["applied", "applied"]);
+    problem(
+        app.post(&force(moved.id), &manager, json!({"reason": "again"}))
+            .await,
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
+    let reason: String = sqlx::query_scalar(
+        "select after->>'reason' from audit_log where tenant_id = $1 and action = 'movement.force'",
+    )
+    .bind(t.id)
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    assert!(reason.starts_with("goods were on the pallet"));
+    assert_ledger(&app, t.id).await;
+}
