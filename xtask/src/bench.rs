@@ -1,4 +1,5 @@
-//! `cargo xtask bench`: lists the workspace's benchmarks and runs them.
+//! `cargo xtask bench`: lists the workspace's benchmarks and runs them;
+//! `cargo xtask bench server` runs the server benchmark against a throwaway PostgreSQL.
 
 use std::process::ExitCode;
 
@@ -6,30 +7,59 @@ use std::fs;
 
 use anyhow::{Result, bail};
 
-use crate::{proc, util};
+use crate::packages::{self, Need};
+use crate::{pg, proc, util};
 
 const HELP: &str = "\
 usage: cargo xtask bench [-- <cargo bench arguments>...]
+       cargo xtask bench server
 
-Lists the benchmark targets of the workspace (`benches/*.rs` or `[[bench]]` in a crate's
-Cargo.toml) and runs them, and only them, with `cargo bench --workspace --bench '*'`.
+Without an argument: lists the benchmark targets of the workspace (`benches/*.rs` or
+`[[bench]]` in a crate's Cargo.toml) and runs them, and only them, with `cargo bench`,
+except the server benchmark, which needs a database.
+
+server: starts a throwaway PostgreSQL cluster and runs `cargo bench -p logiflow-server
+--bench server` against it: online movements through the HTTP API (the release server
+binary, real login and JWT on every request) beside the minimal movement transaction sent
+straight to PostgreSQL, at 1, 8 and 32 clients over 100k uniform and 10 hot stock rows.
+Prints a table with the API/baseline ratio and writes docs/benchmarks.md. Reports, never
+fails on speed; takes about 12 × (LOGIFLOW_BENCH_SECS + 1) seconds plus the build. The
+cluster and the server are removed on exit, error and Ctrl-C.
+
+environment:
+  LOGIFLOW_BENCH_SECS        seconds each case runs (default 10, at most 30)
+  LOGIFLOW_BENCH_SERVER_LOG  the server's RUST_LOG (default warn: no request logs)
+  LOGIFLOW_BENCH_AUTH_ONLY   1: send GET /v1/me instead of movements (the HTTP and auth
+                             path alone)
 ";
+
+/// The benchmark `cargo xtask bench server` runs, and plain `cargo xtask bench` leaves
+/// out.
+const SERVER_BENCH: (&str, &str) = ("logiflow-server", "server");
 
 pub fn main(args: &[String]) -> Result<ExitCode> {
     let passthrough: Vec<String> = match args {
         [] => Vec::new(),
-        [flag] if flag == "-h" || flag == "--help" => {
+        [flag, ..] if flag == "-h" || flag == "--help" => {
             print!("{HELP}");
             return Ok(ExitCode::SUCCESS);
         }
+        [server] if server == "server" => return server_bench(),
         [dashes, rest @ ..] if dashes == "--" => rest.to_vec(),
         [other, ..] => bail!("unknown argument `{other}` (see cargo xtask bench --help)"),
     };
-    let benches = list_benches()?;
+    let benches: Vec<(String, String)> = list_benches()?
+        .into_iter()
+        .filter(|(package, bench)| (package.as_str(), bench.as_str()) != SERVER_BENCH)
+        .collect();
+    println!(
+        "{}: {} (needs a database: run cargo xtask bench server)",
+        SERVER_BENCH.0, SERVER_BENCH.1
+    );
     if benches.is_empty() {
         println!(
-            "no benchmarks yet: add them as benches/*.rs in a crate and cargo xtask bench \
-             will list and run them"
+            "no other benchmarks yet: add them as benches/*.rs in a crate and cargo xtask \
+             bench will list and run them"
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -39,7 +69,10 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     }
     let target = util::claim_shared_target()?;
     let mut cmd = util::cargo_in(&target);
-    cmd.args(["bench", "--workspace", "--bench", "*"]);
+    cmd.arg("bench");
+    for (package, bench) in &benches {
+        cmd.args(["-p", package, "--bench", bench]);
+    }
     if !passthrough.is_empty() {
         cmd.arg("--").args(&passthrough);
     }
@@ -50,7 +83,26 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// (crate directory, bench target) pairs: the files cargo discovers by itself
+/// `cargo xtask bench server`: the cluster first (a missing PostgreSQL fails fast, before
+/// minutes of release build), then `cargo bench`, which builds the server binary beside
+/// the bench; the bench starts and stops the server itself (see its module docs).
+fn server_bench() -> Result<ExitCode> {
+    packages::ensure(&[Need::Postgres])?;
+    let target = util::claim_shared_target()?;
+    let cluster = pg::Throwaway::start()?;
+    let mut cmd = util::cargo_in(&target);
+    cmd.args(["bench", "-p", SERVER_BENCH.0, "--bench", SERVER_BENCH.1])
+        .env("LOGIFLOW_BENCH_DATABASE_URL", cluster.url());
+    let status = proc::run(&mut cmd);
+    cluster.remove();
+    let status = status?;
+    if !status.success() {
+        bail!("`{}` failed ({status})", util::display_command(&cmd));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// (package name, bench target) pairs: the files cargo discovers by itself
 /// (`benches/*.rs`, `benches/*/main.rs`) and `[[bench]]` entries in a crate's
 /// Cargo.toml. Read from the files rather than `cargo metadata`, whose JSON would need
 /// serde_json, the largest part of building the xtask in a fresh clone.

@@ -3,7 +3,8 @@
 //! - `cargo xtask test`: installs what is missing, lints, and runs every test against a
 //!   throwaway PostgreSQL. It is the one command CI runs (`.ci/run`).
 //! - `cargo xtask dev`: a persistent local PostgreSQL plus the server.
-//! - `cargo xtask bench`: lists (and runs) the benchmarks.
+//! - `cargo xtask bench`: lists (and runs) the benchmarks; `cargo xtask bench server`
+//!   measures the server's movements against the minimal transaction.
 //! - `cargo xtask bundle`: the desktop app's .deb through tauri's bundler.
 //!
 //! The xtask is plain Rust rather than shell so that it behaves the same on every machine
@@ -34,7 +35,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "test",
         "install what is missing, lint, run every test (what CI runs)",
     ),
-    ("bench", "list the benchmarks and run them"),
+    (
+        "bench",
+        "list the benchmarks and run them; `bench server` measures the API",
+    ),
     (
         "bundle",
         "build the desktop app's .deb installer (tauri's bundler)",

@@ -99,12 +99,16 @@ pub struct TenantTx {
 impl TenantTx {
     /// Begins a transaction on `pool` and scopes it to `tenant_id`.
     pub async fn begin(pool: &PgPool, tenant_id: TenantId) -> Result<Self, sqlx::Error> {
-        let mut tx = pool.begin().await?;
-        // `true`: local to this transaction, so a pooled connection never carries a
-        // tenant into the next request.
-        sqlx::query("select set_config('app.tenant_id', $1, true)")
-            .bind(tenant_id.to_string())
-            .execute(&mut *tx)
+        // BEGIN and the setting in one simple-protocol message: one round trip instead
+        // of two, on every tenant transaction. The value is formatted from a `Uuid`
+        // (hex digits and dashes), so writing it into the statement cannot inject
+        // anything. `true`: local to this transaction, so a pooled connection never
+        // carries a tenant into the next request.
+        let tx = pool
+            .begin_with(format!(
+                "begin; select set_config('app.tenant_id', '{}', true)",
+                tenant_id.as_uuid()
+            ))
             .await?;
         Ok(Self { tx, tenant_id })
     }

@@ -125,30 +125,42 @@ impl FromRequestParts<AppState> for Principal {
             return Ok(p.clone());
         }
         let request_id = crate::extract::RequestIdHeader::from_headers(&parts.headers).0;
-        let (tenant_id, actor, role, key_permissions) = match credential(parts)? {
+        let (tenant_id, actor, role, key_permissions, facts) = match credential(parts)? {
             Credential::Jwt(token) => {
                 let claims = state
                     .jwt
                     .verify(token)
                     .map_err(|_| ApiError::Unauthenticated)?;
                 let tenant_id = TenantId::from_uuid(claims.tid);
-                let mut tx = state.tenant_tx(tenant_id).await?;
                 // Re-read on every request: disabling a user, changing a role or ending a
-                // session takes effect at once, not when the token expires.
-                let role =
-                    crate::store::users::active_role(&mut tx, claims.sub, claims.sid).await?;
-                // Only on refusal: tell a revoked device why, so it stops retrying and
-                // asks its user to register it again (its journal is kept).
-                if role.is_none()
-                    && crate::store::devices::session_of_revoked_device(&mut tx, claims.sid).await?
-                {
-                    return Err(ApiError::DeviceRevoked);
-                }
-                tx.commit().await?;
-                let role = role
-                    .as_deref()
-                    .and_then(Role::parse)
-                    .ok_or(ApiError::Unauthenticated)?;
+                // session takes effect at once, not when the token expires. Session,
+                // user and tenant facts in one round trip (see `sessions::check`).
+                let check = crate::store::sessions::check(
+                    state.platform_pool(),
+                    tenant_id,
+                    claims.sub,
+                    claims.sid,
+                )
+                .await?;
+                let Some(check) = check else {
+                    // Only on refusal: tell a revoked device why, so it stops retrying
+                    // and asks its user to register it again (its journal is kept).
+                    let mut tx = state.tenant_tx(tenant_id).await?;
+                    let revoked =
+                        crate::store::devices::session_of_revoked_device(&mut tx, claims.sid)
+                            .await?;
+                    tx.commit().await?;
+                    return Err(if revoked {
+                        ApiError::DeviceRevoked
+                    } else {
+                        ApiError::Unauthenticated
+                    });
+                };
+                let role = Role::parse(&check.role).ok_or(ApiError::Unauthenticated)?;
+                let facts = crate::store::platform::TenantFacts {
+                    expired: check.expired,
+                    requests_per_second: check.requests_per_second,
+                };
                 (
                     tenant_id,
                     Actor::User {
@@ -157,6 +169,7 @@ impl FromRequestParts<AppState> for Principal {
                     },
                     Some(role),
                     Vec::new(),
+                    facts,
                 )
             }
             Credential::ApiKey(key) => {
@@ -166,17 +179,18 @@ impl FromRequestParts<AppState> for Principal {
                 let row = crate::store::api_keys::use_by_hash(&mut tx, &hash).await?;
                 tx.commit().await?;
                 let (id, permissions, created_by) = row.ok_or(ApiError::Unauthenticated)?;
+                let facts = crate::store::platform::tenant_facts(state.platform_pool(), tenant_id)
+                    .await?
+                    .ok_or(ApiError::Unauthenticated)?;
                 (
                     tenant_id,
                     Actor::ApiKey { id, created_by },
                     None,
                     permissions,
+                    facts,
                 )
             }
         };
-        let facts = crate::store::platform::tenant_facts(state.platform_pool(), tenant_id)
-            .await?
-            .ok_or(ApiError::Unauthenticated)?;
         let span = tracing::Span::current();
         span.record("tenant", tracing::field::display(tenant_id));
         match actor {

@@ -1,8 +1,41 @@
 //! `session` and `refresh_token` rows.
 
+use logiflow_core::TenantId;
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::db::TenantTx;
+
+/// What an authenticated request needs to know about its access token's session.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SessionCheck {
+    /// The user's current role.
+    pub role: String,
+    /// The tenant's subscription has ended: the tenant is read-only.
+    pub expired: bool,
+    /// The tenant's plan's request rate.
+    pub requests_per_second: i32,
+}
+
+/// The live session `session_id` of enabled user `user_id` in `tenant_id`, with the
+/// tenant's facts; `None` when the session is revoked, the user disabled or unknown.
+///
+/// One round trip on the pool rather than a [`TenantTx`]: the SQL function
+/// `auth_session_check` sets the tenant itself, locally to the call's own transaction,
+/// before it reads under row-level security (see its migration).
+pub async fn check(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    user_id: Uuid,
+    session_id: Uuid,
+) -> Result<Option<SessionCheck>, sqlx::Error> {
+    sqlx::query_as("select role, expired, requests_per_second from auth_session_check($1, $2, $3)")
+        .bind(tenant_id.as_uuid())
+        .bind(user_id)
+        .bind(session_id)
+        .fetch_optional(pool)
+        .await
+}
 
 /// Starts a session of `user_id`.
 pub async fn create(tx: &mut TenantTx, user_id: Uuid) -> Result<Uuid, sqlx::Error> {

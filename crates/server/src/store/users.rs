@@ -125,23 +125,3 @@ pub async fn credentials(
     .fetch_optional(tx.conn())
     .await
 }
-
-/// The current role of an enabled user whose session `session_id` is not revoked.
-pub async fn active_role(
-    tx: &mut TenantTx,
-    user_id: Uuid,
-    session_id: Uuid,
-) -> Result<Option<String>, sqlx::Error> {
-    let tenant_id = tx.tenant_id().as_uuid();
-    sqlx::query_scalar(
-        "select u.role from app_user u
-         join session s on s.tenant_id = u.tenant_id and s.user_id = u.id
-         where u.tenant_id = $1 and u.id = $2 and u.disabled_at is null
-           and s.id = $3 and s.revoked_at is null",
-    )
-    .bind(tenant_id)
-    .bind(user_id)
-    .bind(session_id)
-    .fetch_optional(tx.conn())
-    .await
-}
