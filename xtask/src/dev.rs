@@ -18,8 +18,9 @@ usage: cargo xtask dev
 
 Starts the dev PostgreSQL cluster (created on first run in
 ~/.local/share/logiflow/dev-pg, or /var/lib/logiflow/dev-pg as root), creates the
-`logiflow` database if missing, seeds the demo tenant (a user per role) when the database
-has no tenant and prints the demo logins, then runs `cargo run -p logiflow-server --
+`logiflow` database if missing, seeds the demo tenant (a user per role, two warehouses,
+500 products, three weeks of movements) when the database has no tenant and prints the
+demo logins, then runs `cargo run -p logiflow-server --
 serve` with LOGIFLOW_DATABASE_URL, LOGIFLOW_LISTEN and a dev JWT secret kept in the data
 dir (built in the checkout's target/). Ctrl-C stops the server, then the cluster.
 
