@@ -113,6 +113,25 @@ impl TenantTx {
         Ok(Self { tx, tenant_id })
     }
 
+    /// As [`TenantTx::begin`], for the movement path's few fixed statements over
+    /// arrays: their plans are kept and reused (`plan_cache_mode = force_generic_plan`,
+    /// local to the transaction). PostgreSQL would otherwise plan them again on every
+    /// call, since a plan for the actual array length always looks cheaper than the
+    /// generic one, and planning cost as much as running them.
+    pub async fn begin_cached_plans(
+        pool: &PgPool,
+        tenant_id: TenantId,
+    ) -> Result<Self, sqlx::Error> {
+        let tx = pool
+            .begin_with(format!(
+                "begin; select set_config('app.tenant_id', '{}', true), \
+                 set_config('plan_cache_mode', 'force_generic_plan', true)",
+                tenant_id.as_uuid()
+            ))
+            .await?;
+        Ok(Self { tx, tenant_id })
+    }
+
     /// The tenant this transaction is scoped to.
     pub fn tenant_id(&self) -> TenantId {
         self.tenant_id

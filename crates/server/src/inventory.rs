@@ -47,7 +47,7 @@ pub async fn record(
     let recorded_at =
         chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6).max(movement.occurred_at);
     for _ in 0..ROW_CREATION_ROUNDS_MAX {
-        let mut tx = TenantTx::begin(pool, tenant_id).await?;
+        let mut tx = TenantTx::begin_cached_plans(pool, tenant_id).await?;
         // Lock first, then read the catalog: see `lock_rows`.
         let locked = store::movements::lock_rows(&mut tx, &keys).await?;
         let facts = store::movements::load_facts(&mut tx, std::slice::from_ref(movement)).await?;

@@ -112,18 +112,21 @@ pub async fn load_facts(tx: &mut TenantTx, ms: &[Movement]) -> Result<Facts, sql
         .collect();
     all_locations.sort();
     all_locations.dedup();
+    // Joins on `unnest` rather than `= any(…)`: with generic (cached) plans, see
+    // `TenantTx::begin_cached_plans`, both are nested loops over the primary keys.
     let rows: Vec<FactRow> = sqlx::query_as(
         "select 'product', p.id, p.active, p.lot_tracked, null::uuid, null::date, null::uuid, null::bool
-         from product p where p.tenant_id = $1 and p.id = any($2)
+         from unnest($2::uuid[]) as x (id) join product p on p.tenant_id = $1 and p.id = x.id
          union all
          select 'lot', l.id, null, null, l.product_id, l.expires_on, null, null
-         from lot l where l.tenant_id = $1 and l.id = any($3)
+         from unnest($3::uuid[]) as x (id) join lot l on l.tenant_id = $1 and l.id = x.id
          union all
          -- A location of a deactivated warehouse counts as deactivated.
          select 'location', c.id, c.active and w.active, null, null, null, c.warehouse_id,
                 not exists (select 1 from location ch where ch.tenant_id = c.tenant_id and ch.parent_id = c.id)
-         from location c join warehouse w on w.tenant_id = c.tenant_id and w.id = c.warehouse_id
-         where c.tenant_id = $1 and c.id = any($4)
+         from unnest($4::uuid[]) as x (id)
+         join location c on c.tenant_id = $1 and c.id = x.id
+         join warehouse w on w.tenant_id = c.tenant_id and w.id = c.warehouse_id
          union all
          -- Each movement's local date, by PostgreSQL's own IANA time-zone data.
          select 'date', m.id, null, null, null, (m.at at time zone w.timezone)::date, null, null
