@@ -130,3 +130,77 @@ async fn a_hot_set_of_ten_rows_stays_consistent_under_mixed_load() {
     assert_eq!(total, expected_total, "no lost update");
     assert_ledger(&app, t.id).await;
 }
+
+#[tokio::test]
+async fn a_bin_cannot_get_a_child_beside_stock_booked_at_the_same_moment() {
+    let (app, t, s) = setup(1).await;
+    let bin = s.bins[0];
+    // The bin's stock row exists (empty), so the receipt goes straight to its locks (inserted
+    // first: its foreign key would wait on the bin's lock).
+    sqlx::query(
+        "insert into stock_row (tenant_id, product_id, location_id, lot_id, warehouse_id)
+         values ($1, $2, $3, '00000000-0000-0000-0000-000000000000', $4)",
+    )
+    .bind(t.id)
+    .bind(s.product)
+    .bind(bin)
+    .bind(s.warehouse)
+    .execute(&app.owner)
+    .await
+    .unwrap();
+    // The catalog's "add a child" holds the bin locked while it checks for stock; here
+    // a transaction plays that part and commits the child while a receipt waits.
+    // Its own connection: the owner pool is needed meanwhile.
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(app._db.url())
+        .await
+        .unwrap();
+    let mut catalog = sqlx::Connection::begin(&mut conn).await.unwrap();
+    sqlx::query("select 1 from location where id = $1 for update")
+        .bind(bin)
+        .execute(&mut *catalog)
+        .await
+        .unwrap();
+    let request = app
+        .client
+        .post(app.url("/v1/movements"))
+        .header("authorization", bearer(&t.token))
+        .json(&receive(s.product, bin, 5));
+    let receipt = tokio::spawn(async move { request.send().await.unwrap() });
+    // Wait (bounded) until the receipt's transaction waits on the bin's lock.
+    let mut waiting = false;
+    for _ in 0..500 {
+        waiting = sqlx::query_scalar(
+            "select exists (select 1 from pg_stat_activity
+                            where wait_event_type = 'Lock' and query like '%for share of c%')",
+        )
+        .fetch_one(&app.owner)
+        .await
+        .unwrap();
+        if waiting {
+            break;
+        }
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(waiting, "the receipt never waited on the bin's lock");
+    sqlx::query(
+        "insert into location (tenant_id, id, warehouse_id, parent_id, code, path, depth)
+         values ($1, $2, $3, $4, 'CHILD', 'A/B00/CHILD', 2)",
+    )
+    .bind(t.id)
+    .bind(uuid::Uuid::now_v7())
+    .bind(s.warehouse)
+    .bind(bin)
+    .execute(&mut *catalog)
+    .await
+    .unwrap();
+    catalog.commit().await.unwrap();
+    // The receipt read the catalog after its locks: the bin is no longer a leaf.
+    problem(
+        receipt.await.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "location_not_leaf",
+    )
+    .await;
+    assert_eq!(on_hand(&app, t.id, s.product, bin, None).await, 0);
+}
