@@ -222,6 +222,12 @@ pub enum Outcome {
     Held(Hold),
     /// Invalid whatever happens later.
     Rejected(Rejection),
+    /// A held movement that a manager decided will never apply (the goods were never
+    /// there, a duplicate scan): kept with the reason, audited, no effect.
+    Voided {
+        /// Why, as the manager wrote it.
+        reason: String,
+    },
 }
 
 impl Outcome {
@@ -233,6 +239,7 @@ impl Outcome {
             Self::Superseded => "superseded",
             Self::Held(_) => "held",
             Self::Rejected(_) => "rejected",
+            Self::Voided { .. } => "voided",
         }
     }
 }

@@ -442,3 +442,56 @@ pub async fn force(
         position: Some(u64::try_from(position).unwrap_or(0)),
     })
 }
+
+/// Voids a held movement for `principal` (a manager resolving the conflict inbox): it will
+/// never apply, is kept with the reason, audited, and devices learn it on their next pull.
+/// Nothing else changes: a held movement had no effect.
+pub async fn void(
+    pool: &PgPool,
+    principal: &Principal,
+    id: Uuid,
+    reason: &str,
+) -> ApiResult<MovementResult> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > REASON_LEN_MAX {
+        return Err(ApiError::BadRequest(format!(
+            "reason must have 1 to {REASON_LEN_MAX} characters"
+        )));
+    }
+    let mut tx = TenantTx::begin(pool, principal.tenant_id).await?;
+    let row = store::sync::get_for_update(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if row.outcome != "held" {
+        return Err(ApiError::Conflict(format!(
+            "only a held movement can be voided; this one is {}",
+            row.outcome
+        )));
+    }
+    store::sync::void(&mut tx, &row, reason).await?;
+    crate::audit_log::record(
+        &mut tx,
+        principal,
+        crate::audit_log::Entry {
+            action: "movement.void",
+            target_type: "movement",
+            target_id: Some(id.to_string()),
+            before: Some(serde_json::json!({"outcome": "held", "detail": row.outcome_detail})),
+            after: Some(serde_json::json!({"outcome": "voided", "reason": reason})),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(MovementResult {
+        movement: MovementId::from_uuid(id),
+        seq: row
+            .device_seq
+            .and_then(|s| u64::try_from(s).ok())
+            .unwrap_or(0),
+        outcome: Outcome::Voided {
+            reason: reason.to_owned(),
+        },
+        flags: serde_json::from_value(row.flags.clone()).unwrap_or_default(),
+        position: None,
+    })
+}

@@ -762,6 +762,113 @@ fn push_outcomes_are_stored_idempotently_and_settled_by_a_pull() {
 }
 
 #[test]
+fn a_voided_movement_leaves_the_projection_and_the_conflicts() {
+    let (_dir, path) = temp();
+    let mut r = ready(&path);
+    // The server held a ship of 2 from A-01 (it knew less than this device): the
+    // projection, which re-decides held entries, still applies it here.
+    let ship = r
+        .record(&action(
+            "BOLT-10",
+            Op::Ship {
+                from: "A-01".into(),
+                qty: 2,
+            },
+        ))
+        .unwrap();
+    let key = StockKey {
+        product: bolt(),
+        location: a01(),
+        lot: None,
+    };
+    let held = MovementResult {
+        movement: ship.movement.id,
+        seq: 1,
+        outcome: Outcome::Held(Hold {
+            waiting_on: key,
+            needed: 2,
+            at_time: 0,
+        }),
+        flags: vec![],
+        position: None,
+    };
+    r.mark_pushed(&PushResponse {
+        results: vec![held.clone()],
+        next_seq: 2,
+        server_time: time(START_MS),
+    })
+    .unwrap();
+    assert_eq!(on_hand(&r, bolt(), a01()), 8);
+    assert_eq!(r.conflicts().unwrap().len(), 1);
+    // A manager voided it; the device learns it with its next pull.
+    r.apply_pull(&PullPage {
+        outcomes: vec![MovementResult {
+            outcome: Outcome::Voided {
+                reason: "scanned twice".into(),
+            },
+            ..held
+        }],
+        ..empty_page()
+    })
+    .unwrap();
+    assert_eq!(on_hand(&r, bolt(), a01()), 10);
+    assert!(r.conflicts().unwrap().is_empty());
+    let entry = &r.journal(&JournalFilter::default()).unwrap()[0];
+    assert_eq!(entry.outcome.as_deref(), Some("voided"));
+}
+
+#[test]
+fn a_version_1_journal_survives_the_migration_that_allows_voided() {
+    let (_dir, path) = temp();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(include_str!("../../../../migrations/replica/0001_init.sql"))
+            .unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "insert into journal (device_seq, id, occurred_at_ns, recorded_at_ns, user_id, kind,
+                 movement, status, outcome)
+             values (1, 'm1', 5, 5, 'u', 'receive', '{}', 'pushed', 'held')",
+            [],
+        )
+        .unwrap();
+    }
+    let r = open(&path);
+    assert_eq!(r.status().unwrap().schema_version, SCHEMA_VERSION);
+    drop(r);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let kept: (String, String) = conn
+        .query_row(
+            "select id, outcome from journal where device_seq = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(kept, ("m1".into(), "held".into()));
+    conn.execute(
+        "update journal set outcome = 'voided' where device_seq = 1",
+        [],
+    )
+    .unwrap();
+    // The journal is still append-only and its movements immutable.
+    assert!(conn.execute("delete from journal", []).is_err());
+    assert!(
+        conn.execute(
+            "update journal set movement = '[]' where device_seq = 1",
+            []
+        )
+        .is_err()
+    );
+    assert!(
+        conn.execute(
+            "update journal set outcome = 'lost' where device_seq = 1",
+            []
+        )
+        .is_err()
+    );
+}
+
+#[test]
 fn flagged_results_are_conflicts() {
     let (_dir, path) = temp();
     let mut r = ready(&path);

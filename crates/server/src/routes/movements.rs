@@ -32,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_movements, create_movement))
         .routes(routes!(get_movement))
         .routes(routes!(force_movement))
+        .routes(routes!(void_movement))
 }
 
 /// Why stock was adjusted; the reason fixes the sign (damage and loss remove, found adds,
@@ -395,7 +396,14 @@ pub struct MovementPage {
 }
 
 const KINDS: [&str; 5] = ["receive", "ship", "transfer", "adjust", "count"];
-const OUTCOMES: [&str; 5] = ["applied", "absorbed", "superseded", "held", "rejected"];
+const OUTCOMES: [&str; 6] = [
+    "applied",
+    "absorbed",
+    "superseded",
+    "held",
+    "rejected",
+    "voided",
+];
 
 /// Lists movements, newest first by `(occurred_at, id)`.
 #[utoipa::path(get, path = "/v1/movements", tag = "movements", params(MovementFilter),
@@ -476,7 +484,7 @@ pub async fn get_movement(
     movement.map(axum::Json).ok_or(ApiError::NotFound)
 }
 
-/// Why a held movement is forced.
+/// Why a held movement is forced or voided.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ForceMovement {
     /// 1 to 500 characters, kept in the audit log.
@@ -509,5 +517,34 @@ pub async fn force_movement(
 ) -> ApiResult<axum::Json<logiflow_core::MovementResult>> {
     Ok(axum::Json(
         crate::sync::force(state.tenant_pool(), &p, id, &req.reason).await?,
+    ))
+}
+
+/// Voids a held movement (the conflict inbox): it will never apply (the goods were never
+/// there, a duplicate scan), is kept with the reason and audited; its device learns it
+/// on its next pull. Answers the movement's new result (`core::sync::MovementResult`).
+#[utoipa::path(post, path = "/v1/movements/{id}/void", tag = "movements",
+    request_body = ForceMovement,
+    params(("id" = Uuid, Path, description = "movement id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "voided (permission conflicts_resolve)", body = Object),
+        (status = 400, description = "bad_request (reason)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "conflict (the movement is not held)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_body", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn void_movement(
+    State(state): State<AppState>,
+    p: Require<perm::ConflictsResolve>,
+    IdPath(id): IdPath,
+    ApiJson(req): ApiJson<ForceMovement>,
+) -> ApiResult<axum::Json<logiflow_core::MovementResult>> {
+    Ok(axum::Json(
+        crate::sync::void(state.tenant_pool(), &p, id, &req.reason).await?,
     ))
 }

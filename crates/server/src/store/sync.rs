@@ -130,6 +130,18 @@ impl MovementRow {
                     }),
             ),
         };
+        let outcome = if self.outcome == "voided" {
+            Outcome::Voided {
+                reason: self
+                    .outcome_detail
+                    .as_ref()
+                    .and_then(|d| d["reason"].as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
+            }
+        } else {
+            outcome
+        };
         let last = matches!(self.outcome.as_str(), "applied" | "absorbed" | "superseded");
         MovementResult {
             movement: MovementId::from_uuid(self.id),
@@ -512,5 +524,38 @@ pub async fn write_push(
         .execute(tx.conn())
         .await?;
     }
+    Ok(())
+}
+
+/// Voids a held movement (locked by the caller): its outcome becomes `voided` with the
+/// reason, its `xid` moves to this transaction (devices pull the change), and a
+/// `movement.decided` outbox event records it.
+pub async fn void(tx: &mut TenantTx, row: &MovementRow, reason: &str) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let detail = serde_json::json!({ "reason": reason });
+    let payload = serde_json::json!({
+        "movement_id": row.id,
+        "device_id": row.device_id,
+        "device_seq": row.device_seq,
+        "outcome": {"outcome": "voided", "reason": reason},
+        "flags": row.flags,
+    });
+    sqlx::query(
+        "with v as (
+             update movement set outcome = 'voided', outcome_detail = $3,
+                 xid = pg_current_xact_id()
+             where tenant_id = $1 and id = $2
+             returning id
+         )
+         insert into outbox_event (tenant_id, id, topic, payload)
+         select $1, $4, 'movement.decided', $5 from v",
+    )
+    .bind(tenant_id)
+    .bind(row.id)
+    .bind(detail)
+    .bind(Uuid::now_v7())
+    .bind(payload)
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }

@@ -44,6 +44,7 @@ const COVERED: &[(&str, &str)] = &[
     ("POST", "/v1/sync/push"),
     ("GET", "/v1/sync/pull"),
     ("POST", "/v1/movements/{id}/force"),
+    ("POST", "/v1/movements/{id}/void"),
     ("GET", "/v1/warehouses"),
     ("POST", "/v1/warehouses"),
     ("GET", "/v1/warehouses/{id}"),
@@ -438,11 +439,11 @@ async fn run_case(w: &World, method: &str, path: &str) {
             let r = app.get(&format!("/v1/movements/{}", w.a_movement), b).await;
             problem(r, StatusCode::NOT_FOUND, "not_found").await;
         }
-        ("POST", "/v1/movements/{id}/force") => {
+        ("POST", "/v1/movements/{id}/force") | ("POST", "/v1/movements/{id}/void") => {
             // A's movement id from B: not found (whatever its state), nothing changes.
             let r = app
                 .post(
-                    &format!("/v1/movements/{}/force", w.a_movement),
+                    &path.replace("{id}", &w.a_movement.to_string()),
                     b,
                     json!({"reason": "x"}),
                 )

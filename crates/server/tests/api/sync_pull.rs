@@ -525,3 +525,127 @@ async fn pull_refuses_foreign_cursors_people_bad_limits_and_revoked_devices() {
     let r = app.get("/v1/sync/pull", &dev.token).await;
     problem(r, StatusCode::UNAUTHORIZED, "device_revoked").await;
 }
+
+#[tokio::test]
+async fn a_manager_voids_a_held_movement_and_the_device_learns_it_on_its_next_pull() {
+    let (app, t, a, _) = setup().await;
+    let mut dev = register(&app, &t.token, &[a.warehouse]).await;
+    let mut p = Puller::default();
+    p.drain(&app, &dev.token, 100).await;
+    // A ship from an empty bin: held. A receipt: applied.
+    let ship = dev.entry(
+        ago(10),
+        a.product,
+        None,
+        MovementKind::Ship {
+            from: loc(a.bins[0]),
+            qty: q(4),
+        },
+    );
+    let receipt = dev.entry(
+        ago(5),
+        a.product,
+        None,
+        MovementKind::Receive {
+            to: loc(a.bins[1]),
+            qty: q(2),
+        },
+    );
+    dev.push(&app, &[ship, receipt]).await;
+    p.drain(&app, &dev.token, 100).await;
+    assert_eq!(p.outcomes[&ship.id], "held");
+
+    let void = |id: MovementId| format!("/v1/movements/{id}/void");
+    let (_, operator) = app.user(&t, "op@acme.example", "operator").await;
+    let (_, manager) = app.user(&t, "boss@acme.example", "manager").await;
+    problem(
+        app.post(&void(ship.id), &operator, json!({"reason": "x"}))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    problem(
+        app.post(&void(ship.id), &manager, json!({"reason": ""}))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    problem(
+        app.post(&void(receipt.id), &manager, json!({"reason": "x"}))
+            .await,
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
+    let r = app
+        .post(
+            &void(ship.id),
+            &manager,
+            json!({"reason": "scanned twice, nothing left the dock"}),
+        )
+        .await;
+    let status = r.status();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["outcome"]["outcome"], "voided");
+    assert_eq!(
+        v["outcome"]["reason"],
+        "scanned twice, nothing left the dock"
+    );
+
+    // Nothing moved; it left the conflict inbox; it can be neither voided nor forced
+    // again; the device learns it by pulling (and by re-sending).
+    assert_eq!(on_hand(&app, t.id, a.product, a.bins[0], None).await, 0);
+    let inbox = app
+        .get("/v1/movements?review=true", &t.token)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!inbox.contains(&ship.id.to_string()), "{inbox}");
+    let voided = app
+        .get("/v1/movements?outcome=voided", &t.token)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(voided.contains(&ship.id.to_string()), "{voided}");
+    for action in ["void", "force"] {
+        problem(
+            app.post(
+                &format!("/v1/movements/{}/{action}", ship.id),
+                &manager,
+                json!({"reason": "again"}),
+            )
+            .await,
+            StatusCode::CONFLICT,
+            "conflict",
+        )
+        .await;
+    }
+    let page = p.page(&app, &dev.token, 100).await;
+    let o = page
+        .outcomes
+        .iter()
+        .find(|o| o.movement == ship.id)
+        .expect("the void reaches the device");
+    assert_eq!(
+        o.outcome,
+        Outcome::Voided {
+            reason: "scanned twice, nothing left the dock".into()
+        }
+    );
+    let again = dev.push(&app, &[ship]).await;
+    assert_eq!(again["results"][0]["outcome"]["outcome"], "voided");
+    let audited: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where tenant_id = $1 and action = 'movement.void'",
+    )
+    .bind(t.id)
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+    assert_ledger(&app, t.id).await;
+}
