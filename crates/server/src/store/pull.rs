@@ -53,12 +53,54 @@ impl<'a> Range<'a> {
         }
     }
 
-    fn binds(self) -> (String, Option<&'a str>) {
+    /// The values of `$2` and `$3`.
+    pub fn binds(self) -> (String, Option<&'a str>) {
         match self {
             Range::After { snapshot, xmin } => (xmin.to_string(), Some(snapshot)),
             Range::Only(x) => (x.to_string(), None),
         }
     }
+}
+
+/// The statement of [`effects`]: `$1` tenant, `$2`/`$3` the range, `$4` the scope's
+/// warehouses, `$5` the limit. Public for the plan test.
+pub fn effects_sql(range: Range<'_>) -> String {
+    format!(
+        "select e.xid::text::bigint as xid, e.movement_id, e.product_id, e.location_id, e.lot_id,
+                e.occurred_at, e.delta
+         from movement_effect e
+         join location l on l.tenant_id = e.tenant_id and l.id = e.location_id
+         where e.tenant_id = $1 and {} and not e.absorbed and l.warehouse_id = any($4)
+         order by e.xid
+         limit $5",
+        range.sql("e.xid")
+    )
+}
+
+/// The statement of [`outcomes`]: `$1` tenant, `$2`/`$3` the range, `$4` the device, `$5`
+/// the limit.
+pub fn outcomes_sql(range: Range<'_>) -> String {
+    format!(
+        "select {ROW_COLUMNS} from movement
+         where tenant_id = $1 and device_id = $4 and {}
+         order by xid
+         limit $5",
+        range.sql("xid")
+    )
+}
+
+/// The statement of [`changes`]: `$1` tenant, `$2`/`$3` the range, `$4` the scope, `$5`
+/// the limit, `$6`/`$7` the transaction and sequence number to skip up to.
+pub fn changes_sql(range: Range<'_>) -> String {
+    format!(
+        "select xid::text::bigint as xid, seq, entity, entity_id from catalog_change
+         where tenant_id = $1 and {}
+           and (warehouse_id is null or warehouse_id = any($4))
+           and ($6::text is null or not (xid = $6::text::xid8 and seq <= $7))
+         order by xid, seq
+         limit $5",
+        range.sql("xid")
+    )
 }
 
 /// The scope's applied (not absorbed) ledger effects in `range`, by transaction, at most
@@ -71,23 +113,14 @@ pub async fn effects(
 ) -> Result<Vec<EffectRow>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     let (x, snap) = range.binds();
-    sqlx::query_as(&format!(
-        "select e.xid::text::bigint as xid, e.movement_id, e.product_id, e.location_id, e.lot_id,
-                e.occurred_at, e.delta
-         from movement_effect e
-         join location l on l.tenant_id = e.tenant_id and l.id = e.location_id
-         where e.tenant_id = $1 and {} and not e.absorbed and l.warehouse_id = any($4)
-         order by e.xid
-         limit $5",
-        range.sql("e.xid")
-    ))
-    .bind(tenant_id)
-    .bind(x)
-    .bind(snap)
-    .bind(scope)
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await
+    sqlx::query_as(&effects_sql(range))
+        .bind(tenant_id)
+        .bind(x)
+        .bind(snap)
+        .bind(scope)
+        .bind(limit)
+        .fetch_all(tx.conn())
+        .await
 }
 
 /// The device's movements whose outcome was decided or changed in `range`, by
@@ -100,20 +133,14 @@ pub async fn outcomes(
 ) -> Result<Vec<MovementRow>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     let (x, snap) = range.binds();
-    sqlx::query_as(&format!(
-        "select {ROW_COLUMNS} from movement
-         where tenant_id = $1 and device_id = $4 and {}
-         order by xid
-         limit $5",
-        range.sql("xid")
-    ))
-    .bind(tenant_id)
-    .bind(x)
-    .bind(snap)
-    .bind(device)
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await
+    sqlx::query_as(&outcomes_sql(range))
+        .bind(tenant_id)
+        .bind(x)
+        .bind(snap)
+        .bind(device)
+        .bind(limit)
+        .fetch_all(tx.conn())
+        .await
 }
 
 /// The scope's catalog changes in `range` (warehouse-bound ones of the scope, and every
@@ -129,24 +156,16 @@ pub async fn changes(
     let tenant_id = tx.tenant_id().as_uuid();
     let (x, snap) = range.binds();
     let (skip_xid, skip_seq) = skip.map_or((None, 0), |(x, s)| (Some(x.to_string()), s));
-    sqlx::query_as(&format!(
-        "select xid::text::bigint as xid, seq, entity, entity_id from catalog_change
-         where tenant_id = $1 and {}
-           and (warehouse_id is null or warehouse_id = any($4))
-           and ($6::text is null or not (xid = $6::text::xid8 and seq <= $7))
-         order by xid, seq
-         limit $5",
-        range.sql("xid")
-    ))
-    .bind(tenant_id)
-    .bind(x)
-    .bind(snap)
-    .bind(scope)
-    .bind(limit)
-    .bind(skip_xid)
-    .bind(skip_seq)
-    .fetch_all(tx.conn())
-    .await
+    sqlx::query_as(&changes_sql(range))
+        .bind(tenant_id)
+        .bind(x)
+        .bind(snap)
+        .bind(scope)
+        .bind(limit)
+        .bind(skip_xid)
+        .bind(skip_seq)
+        .fetch_all(tx.conn())
+        .await
 }
 
 /// A stock row as stored.
@@ -211,6 +230,19 @@ pub async fn rows_page(
     .await
 }
 
+/// The statement of [`unseen_effects`]: `$1` tenant, `$2`..`$4` the keys, `$5` the
+/// cursor's xmin, `$6` the cursor.
+pub const UNSEEN_EFFECTS_SQL: &str =
+    "select e.product_id, e.location_id, e.lot_id, sum(e.delta)::bigint,
+        bool_or(m.kind = 'count')
+     from movement_effect e
+     join movement m on m.tenant_id = e.tenant_id and m.id = e.movement_id
+     where e.tenant_id = $1 and e.xid >= $5::text::xid8
+       and not pg_visible_in_snapshot(e.xid, $6::text::pg_snapshot)
+       and (e.product_id, e.location_id, e.lot_id) in
+           (select * from unnest($2::uuid[], $3::uuid[], $4::uuid[]))
+     group by 1, 2, 3";
+
 /// Per row among `keys`: the sum of the effects a cursor has not seen (visible to this
 /// transaction, not in the snapshot `cursor`), and whether one of them is a count.
 pub async fn unseen_effects(
@@ -220,25 +252,15 @@ pub async fn unseen_effects(
     cursor_xmin: i64,
 ) -> Result<Vec<(Uuid, Uuid, Uuid, i64, bool)>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
-    sqlx::query_as(
-        "select e.product_id, e.location_id, e.lot_id, sum(e.delta)::bigint,
-                bool_or(m.kind = 'count')
-         from movement_effect e
-         join movement m on m.tenant_id = e.tenant_id and m.id = e.movement_id
-         where e.tenant_id = $1 and e.xid >= $5::text::xid8
-           and not pg_visible_in_snapshot(e.xid, $6::text::pg_snapshot)
-           and (e.product_id, e.location_id, e.lot_id) in
-               (select * from unnest($2::uuid[], $3::uuid[], $4::uuid[]))
-         group by 1, 2, 3",
-    )
-    .bind(tenant_id)
-    .bind(&keys.0)
-    .bind(&keys.1)
-    .bind(&keys.2)
-    .bind(cursor_xmin.to_string())
-    .bind(cursor)
-    .fetch_all(tx.conn())
-    .await
+    sqlx::query_as(UNSEEN_EFFECTS_SQL)
+        .bind(tenant_id)
+        .bind(&keys.0)
+        .bind(&keys.1)
+        .bind(&keys.2)
+        .bind(cursor_xmin.to_string())
+        .bind(cursor)
+        .fetch_all(tx.conn())
+        .await
 }
 
 /// The order key of the latest count of a row that the snapshot `cursor` saw.

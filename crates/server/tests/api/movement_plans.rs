@@ -1,4 +1,5 @@
-//! The movement history stays one index range scan on a large tenant: each filter the
+//! The movement history and the device pull feeds stay index range scans on a large
+//! tenant: each filter the
 //! API offers is planned without reading the movement table sequentially. Checked on
 //! the plans PostgreSQL chooses and the rows they read (EXPLAIN ANALYZE of exactly the
 //! statement the API runs), not on timings, which would make the test flaky.
@@ -154,5 +155,171 @@ async fn every_history_filter_is_an_index_scan_on_a_large_tenant() {
                 seq_scans.len()
             );
         }
+    }
+}
+
+/// (sequential scans, rows read) of `relation` in a plan: rows read are the rows a scan
+/// returned plus those it discarded.
+fn reads(plan: &Value, relation: &str, seq_scans: &mut usize, rows: &mut i64) {
+    if plan["Relation Name"] == relation {
+        if plan["Node Type"] == "Seq Scan" {
+            *seq_scans += 1;
+        }
+        let loops = plan["Actual Loops"].as_i64().unwrap_or(1).max(1);
+        *rows += (plan["Actual Rows"].as_i64().unwrap_or(0)
+            + plan["Rows Removed by Filter"].as_i64().unwrap_or(0))
+            * loops;
+    }
+    if let Some(children) = plan["Plans"].as_array() {
+        for c in children {
+            reads(c, relation, seq_scans, rows);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_pull_reads_only_what_its_cursor_has_not_seen_on_a_large_ledger() {
+    use logiflow_server::store::pull::{
+        Range, UNSEEN_EFFECTS_SQL, changes_sql, effects_sql, outcomes_sql,
+    };
+    let app = spawn_app().await;
+    let t = app.tenant("big", "enterprise").await;
+    bulk(&app, t.id, MOVEMENTS).await;
+    let owner = &app.owner;
+    // Their bins in one warehouse, one ledger effect each, and 50k catalog changes.
+    let warehouse = Uuid::now_v7();
+    sqlx::query(
+        "insert into warehouse (tenant_id, id, code, name, timezone) values ($1, $2, 'W', 'W', 'UTC')",
+    )
+    .bind(t.id)
+    .bind(warehouse)
+    .execute(owner)
+    .await
+    .unwrap();
+    for sql in [
+        "insert into location (tenant_id, id, warehouse_id, code, path, depth)
+         select $1, ('00000000-0000-4000-9000-' || lpad(g::text, 12, '0'))::uuid, $2,
+                'B' || g, 'B' || g, 0
+         from generate_series(0, 49) g",
+        "insert into movement_effect (tenant_id, product_id, location_id, lot_id, occurred_at, movement_id, delta)
+         select tenant_id, product_id, coalesce(to_location_id, from_location_id),
+                '00000000-0000-0000-0000-000000000000', occurred_at, id, qty
+         from movement where tenant_id = $1 and $2::uuid is not null",
+        "insert into catalog_change (tenant_id, entity, entity_id, warehouse_id, op)
+         select $1, 'location', gen_random_uuid(), $2, 'upsert' from generate_series(1, 50000)",
+    ] {
+        sqlx::query(sql)
+            .bind(t.id)
+            .bind(warehouse)
+            .execute(owner)
+            .await
+            .unwrap();
+    }
+    for table in ["movement", "movement_effect", "catalog_change", "location"] {
+        sqlx::query(&format!("analyze {table}"))
+            .execute(owner)
+            .await
+            .unwrap();
+    }
+    // The device's cursor has all of that; then a few transactions commit.
+    let (cursor,): (String,) = sqlx::query_as("select pg_current_snapshot()::text")
+        .fetch_one(owner)
+        .await
+        .unwrap();
+    let xmin: i64 = cursor.split(':').next().unwrap().parse().unwrap();
+    let device: Uuid = "00000000-0000-4000-b000-000000000000".parse().unwrap();
+    for i in 0..5 {
+        sqlx::query(
+            "insert into movement_effect (tenant_id, product_id, location_id, lot_id, occurred_at, movement_id, delta)
+             select tenant_id, product_id, coalesce(to_location_id, from_location_id), gen_random_uuid(),
+                    occurred_at, id, 1
+             from movement where tenant_id = $1 order by id offset $2 limit 1",
+        )
+        .bind(t.id)
+        .bind(i * 1000)
+        .execute(owner)
+        .await
+        .unwrap();
+        sqlx::query(
+            "update movement set xid = pg_current_xact_id()
+             where tenant_id = $1 and id = (select id from movement where tenant_id = $1
+                                            and device_id = $2 order by id offset $3 limit 1)",
+        )
+        .bind(t.id)
+        .bind(device)
+        .bind(i)
+        .execute(owner)
+        .await
+        .unwrap();
+        sqlx::query(
+            "insert into catalog_change (tenant_id, entity, entity_id, warehouse_id, op)
+             values ($1, 'product', gen_random_uuid(), null, 'upsert')",
+        )
+        .bind(t.id)
+        .execute(owner)
+        .await
+        .unwrap();
+    }
+
+    // Explained as the server runs them: the application role under row-level security.
+    let mut conn = app_role_connection(&app, t.id).await;
+    let range = Range::After {
+        snapshot: &cursor,
+        xmin,
+    };
+    let (x, snap) = range.binds();
+    let explain = |sql: String| format!("explain (analyze, format json) {sql}");
+    let limit = 10_001_i64;
+    let plans: Vec<(&str, &str, Value)> = vec![
+        (
+            "effects",
+            "movement_effect",
+            sqlx::query_scalar(&explain(effects_sql(range)))
+                .bind(t.id)
+                .bind(&x)
+                .bind(snap)
+                .bind(vec![warehouse])
+                .bind(limit)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap(),
+        ),
+        (
+            "outcomes",
+            "movement",
+            sqlx::query_scalar(&explain(outcomes_sql(range)))
+                .bind(t.id)
+                .bind(&x)
+                .bind(snap)
+                .bind(device)
+                .bind(limit)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap(),
+        ),
+        (
+            "catalog changes",
+            "catalog_change",
+            sqlx::query_scalar(&explain(changes_sql(range)))
+                .bind(t.id)
+                .bind(&x)
+                .bind(snap)
+                .bind(vec![warehouse])
+                .bind(limit)
+                .bind(None::<String>)
+                .bind(0_i64)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap(),
+        ),
+    ];
+    for (name, relation, plan) in plans {
+        let (mut seq_scans, mut rows) = (0, 0);
+        reads(&plan[0]["Plan"], relation, &mut seq_scans, &mut rows);
+        assert!(
+            seq_scans == 0 && rows <= 100,
+            "the {name} feed reads {rows} rows of {relation} ({seq_scans} sequential scans) \
+             for 5 new transactions: {plan:#}"
+        );
     }
 }
