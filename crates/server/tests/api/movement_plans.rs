@@ -1,6 +1,6 @@
 //! The movement history and the device pull feeds stay index range scans on a large
-//! tenant: each filter the
-//! API offers is planned without reading the movement table sequentially. Checked on
+//! tenant: each filter the API offers, and each feed of a pull, is planned without
+//! reading the table sequentially. Checked on
 //! the plans PostgreSQL chooses and the rows they read (EXPLAIN ANALYZE of exactly the
 //! statement the API runs), not on timings, which would make the test flaky.
 
@@ -313,6 +313,27 @@ async fn a_pull_reads_only_what_its_cursor_has_not_seen_on_a_large_ledger() {
                 .unwrap(),
         ),
     ];
+    // Rows as of a cursor: the effects of three rows the cursor has not seen.
+    let keys: Vec<(Uuid, Uuid, Uuid)> = sqlx::query_as(
+        "select product_id, location_id, lot_id from movement_effect
+         where tenant_id = $1 order by movement_id limit 3",
+    )
+    .bind(t.id)
+    .fetch_all(owner)
+    .await
+    .unwrap();
+    let unseen: Value = sqlx::query_scalar(&explain(UNSEEN_EFFECTS_SQL.to_owned()))
+        .bind(t.id)
+        .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| k.2).collect::<Vec<_>>())
+        .bind(xmin.to_string())
+        .bind(&cursor)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let mut plans = plans;
+    plans.push(("rows as of the cursor", "movement_effect", unseen));
     for (name, relation, plan) in plans {
         let (mut seq_scans, mut rows) = (0, 0);
         reads(&plan[0]["Plan"], relation, &mut seq_scans, &mut rows);
