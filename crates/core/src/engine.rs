@@ -158,6 +158,16 @@ impl Engine {
         Ok(out)
     }
 
+    /// Retries the held movements waiting on `keys` after a movement decided and stored
+    /// elsewhere raised or counted those rows (the engine was loaded with the rows as they
+    /// are after it), as [`Engine::submit`] does after its own movements. Returns the
+    /// retries' decisions in the order made.
+    pub fn retry(&mut self, keys: &[StockKey]) -> Result<Vec<(Movement, Decision)>, DecideError> {
+        let mut out = Vec::new();
+        self.settle(keys.to_vec(), &mut out)?;
+        Ok(out)
+    }
+
     fn commit(&mut self, m: &Movement, d: &Decision) {
         if let Outcome::Applied { effects } = &d.outcome {
             for e in effects.iter().filter(|e| !e.absorbed) {
@@ -258,6 +268,35 @@ mod tests {
         assert_eq!(engine.row(&key()).on_hand, 2);
         assert_eq!(engine.ledger_sum(&key()), 2);
         assert!(engine.held().next().is_none());
+    }
+
+    #[test]
+    fn a_retry_after_a_row_rose_elsewhere_releases_what_now_fits_oldest_first() {
+        // Storage: the row now holds 5 (a receipt stored by someone else); two ships wait.
+        let mut engine = Engine::new();
+        engine.set_row(
+            key(),
+            StockRow {
+                on_hand: 5,
+                ..StockRow::default()
+            },
+        );
+        engine.add_held(ship(40, 4), key());
+        engine.add_held(ship(30, 3), key());
+        let released = engine.retry(&[key()]).unwrap();
+        let outcomes: Vec<(i64, &str)> = released
+            .iter()
+            .map(|(m, d)| (m.occurred_at.timestamp(), d.outcome.name()))
+            .collect();
+        assert_eq!(outcomes, [(30, "applied"), (40, "held")]);
+        assert_eq!(engine.row(&key()).on_hand, 2);
+        assert_eq!(engine.held().count(), 1);
+        // Nothing waits on another row.
+        let other = StockKey {
+            location: LocationId::from_uuid(Uuid::from_u128(9)),
+            ..key()
+        };
+        assert!(engine.retry(&[other]).unwrap().is_empty());
     }
 
     #[test]

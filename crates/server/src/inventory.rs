@@ -29,6 +29,10 @@ pub struct Recorded {
     pub view: MovementView,
     /// The same, as JSON.
     pub json: serde_json::Value,
+    /// Rows it raised or counted on which held movements of its product may wait: retry
+    /// them with [`crate::sync::retry_held`] once `tx` has committed (empty when none
+    /// is held).
+    pub wakes: Vec<logiflow_core::StockKey>,
 }
 
 /// Decides `movement` on its locked rows and writes the decision, stock rows, movement,
@@ -79,7 +83,7 @@ pub async fn record(
             recorded_at,
         );
         let json = serde_json::to_value(&view).map_err(ApiError::internal)?;
-        store::movements::write(
+        let held = store::movements::write(
             &mut tx,
             who,
             Write {
@@ -93,7 +97,17 @@ pub async fn record(
             },
         )
         .await?;
-        return Ok(Recorded { tx, view, json });
+        let wakes = if held {
+            decision.wakes.clone()
+        } else {
+            Vec::new()
+        };
+        return Ok(Recorded {
+            tx,
+            view,
+            json,
+            wakes,
+        });
     }
     Err(ApiError::internal(
         "the stock rows of the movement kept disappearing while it was recorded",

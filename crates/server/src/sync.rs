@@ -495,3 +495,91 @@ pub async fn void(
         position: None,
     })
 }
+
+/// Retries the held movements of `product` after a committed movement (an online one, or
+/// a stock import) raised or counted the rows `wakes` (DESIGN §5.3): a push retries within
+/// its own transaction; this is the same for writes that do not go through a push. In a
+/// transaction of its own, after the other one committed, so the rows are locked in key
+/// order as always. Returns how many held movements were decided again.
+///
+/// Should the process stop between the two commits, the held movements stay held (nothing
+/// is lost) until the next movement that raises the row, or the next push of the product.
+pub async fn retry_held(
+    pool: &PgPool,
+    tenant: TenantId,
+    product: Uuid,
+    wakes: &[StockKey],
+) -> ApiResult<usize> {
+    if wakes.is_empty() {
+        return Ok(0);
+    }
+    // The rows every held movement of the product needs, created if missing (their own
+    // transaction, as for pushes), then locked in key order.
+    let mut tx = TenantTx::begin(pool, tenant).await?;
+    let held = store::sync::held_of(&mut tx, &[product]).await?;
+    tx.commit().await?;
+    let mut keys: BTreeSet<StockKey> = wakes.iter().copied().collect();
+    keys.extend(
+        held.iter()
+            .filter_map(|r| r.to_core())
+            .flat_map(|m| m.keys()),
+    );
+    let keys: Vec<StockKey> = keys.into_iter().collect();
+    if held.is_empty() {
+        return Ok(0);
+    }
+    let mut create = TenantTx::begin(pool, tenant).await?;
+    store::sync::ensure_known_rows(&mut create, &keys).await?;
+    create.commit().await?;
+
+    let mut tx = TenantTx::begin(pool, tenant).await?;
+    let locked = store::movements::lock_rows(&mut tx, &keys).await?;
+    // Read again under the rows' locks: whoever decides a held movement locks its rows
+    // first, so this is current. One that appeared meanwhile with other rows waits for
+    // its own trigger.
+    let held: Vec<(Movement, StockKey)> = store::sync::held_of(&mut tx, &[product])
+        .await?
+        .iter()
+        .filter_map(|r| Some((r.to_core()?, r.hold()?.waiting_on)))
+        .filter(|(m, _)| m.keys().iter().all(|k| keys.binary_search(k).is_ok()))
+        .collect();
+    let Some(oldest) = held.iter().map(|(m, _)| m.order_key()).min() else {
+        return Ok(0);
+    };
+    let tail = store::sync::ledger_tail(&mut tx, &keys, oldest).await?;
+    let mut engine = Engine::new();
+    for l in &locked {
+        engine.set_row(l.key, l.row);
+    }
+    for (key, order, delta) in &tail {
+        engine.book(*key, *order, *delta);
+    }
+    for (h, waiting_on) in &held {
+        engine.add_held(*h, *waiting_on);
+    }
+    let retries = engine.retry(wakes).map_err(ApiError::internal)?;
+    let mut last: HashMap<MovementId, Decision> = HashMap::new();
+    for (rm, d) in retries {
+        last.insert(rm.id, d);
+    }
+    let decided: Vec<(Movement, Decision, bool)> = held
+        .iter()
+        .filter_map(|(h, _)| Some((*h, last.remove(&h.id)?, false)))
+        .collect();
+    if decided.is_empty() {
+        return Ok(0);
+    }
+    let rows = changed_rows(&engine, &locked, &decided);
+    let writes: Vec<Decided<'_>> = decided
+        .iter()
+        .map(|(dm, d, _)| Decided {
+            movement: dm,
+            decision: d,
+            user_id: dm.user.as_uuid(),
+            new: false,
+        })
+        .collect();
+    store::sync::write_push(&mut tx, &rows, &writes, None).await?;
+    tx.commit().await?;
+    Ok(decided.len())
+}

@@ -360,6 +360,19 @@ pub async fn create_movement(
     idem.store(&mut recorded.tx, &hash, StatusCode::CREATED, &recorded.json)
         .await?;
     recorded.tx.commit().await?;
+    // Held journal movements waiting on a row this one raised or counted. The movement is
+    // committed whatever happens here: a failed retry is logged, and the next movement
+    // on the row or the next push of the product retries them again.
+    if let Err(e) = crate::sync::retry_held(
+        state.tenant_pool(),
+        p.tenant_id,
+        movement.product.as_uuid(),
+        &recorded.wakes,
+    )
+    .await
+    {
+        tracing::warn!(error = %e, "retrying held movements failed");
+    }
     Ok((StatusCode::CREATED, axum::Json(recorded.json)).into_response())
 }
 

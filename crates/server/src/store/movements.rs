@@ -445,7 +445,15 @@ pub struct Write<'a> {
 /// Writes a decision in one statement: the changed stock rows, the movement, its ledger
 /// effects, the outbox event and the audit entry. Every row the decision changes must
 /// be among `locked`.
-pub async fn write(tx: &mut TenantTx, who: &Recorder<'_>, w: Write<'_>) -> Result<(), sqlx::Error> {
+///
+/// Returns whether held movements of the product wait (read in the same statement, from
+/// the small partial index `movement_held_idx`): if the movement raised or counted a row,
+/// the caller retries them once it has committed.
+pub async fn write(
+    tx: &mut TenantTx,
+    who: &Recorder<'_>,
+    w: Write<'_>,
+) -> Result<bool, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     let m = w.movement;
     let order = m.order_key();
@@ -507,7 +515,7 @@ pub async fn write(tx: &mut TenantTx, who: &Recorder<'_>, w: Write<'_>) -> Resul
 
     // One statement: data-modifying CTEs all run, in one snapshot, and the foreign key of
     // the effects on the movement is checked at the end of the statement.
-    sqlx::query(
+    let written: (i64, i64, i64, i64, i64, bool) = sqlx::query_as(
         "with upd as (
              update stock_row s
              set on_hand = u.on_hand, last_count_at = u.count_at, last_count_id = u.count_id,
@@ -543,7 +551,9 @@ pub async fn write(tx: &mut TenantTx, who: &Recorder<'_>, w: Write<'_>) -> Resul
              returning 1
          )
          select (select count(*) from upd), (select count(*) from mov), (select count(*) from eff),
-                (select count(*) from outbox), (select count(*) from audit)",
+                (select count(*) from outbox), (select count(*) from audit),
+                exists (select 1 from movement h
+                        where h.tenant_id = $1 and h.product_id = $13 and h.outcome = 'held')",
     )
     .bind(tenant_id)
     .bind(&products)
@@ -586,7 +596,7 @@ pub async fn write(tx: &mut TenantTx, who: &Recorder<'_>, w: Write<'_>) -> Resul
     .bind(who.actor_type)
     .bind(who.actor_id)
     .bind(who.request_id)
-    .execute(tx.conn())
+    .fetch_one(tx.conn())
     .await?;
-    Ok(())
+    Ok(written.5)
 }

@@ -649,3 +649,63 @@ async fn a_manager_voids_a_held_movement_and_the_device_learns_it_on_its_next_pu
     assert_eq!(audited, 1);
     assert_ledger(&app, t.id).await;
 }
+
+#[tokio::test]
+async fn an_online_count_resolves_held_journal_movements_and_the_device_pulls_it() {
+    let (app, t, a, _) = setup().await;
+    let mut dev = register(&app, &t.token, &[a.warehouse]).await;
+    let mut p = Puller::default();
+    p.drain(&app, &dev.token, 100).await;
+    // Two ships recorded offline half an hour ago, from bins the server thinks empty:
+    // held (the goods were there, their receipt is not recorded).
+    let first = dev.entry(
+        ago(30),
+        a.product,
+        None,
+        MovementKind::Ship {
+            from: loc(a.bins[0]),
+            qty: q(3),
+        },
+    );
+    let second = dev.entry(
+        ago(20),
+        a.product,
+        None,
+        MovementKind::Ship {
+            from: loc(a.bins[1]),
+            qty: q(4),
+        },
+    );
+    dev.push(&app, &[first, second]).await;
+    let outcome = |id: MovementId| {
+        let app = &app;
+        let token = t.token.clone();
+        async move {
+            let v: Value = app
+                .get(&format!("/v1/movements/{id}"), &token)
+                .await
+                .json()
+                .await
+                .unwrap();
+            v["outcome"].as_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(outcome(first.id).await, "held");
+    // A receipt recorded now happened after the ships: it cannot be what they took.
+    applied(&app, &t.token, receive(a.product, a.bins[0], 5)).await;
+    assert_eq!(outcome(first.id).await, "held");
+    // A count of the first bin now (through the API, not a push) already sees what the
+    // first ship took: the ship is absorbed at once; the other bin's ship still waits.
+    let count = |bin: Uuid, counted: i64| json!({"kind": "count", "product_id": a.product, "location_id": bin, "counted": counted});
+    applied(&app, &t.token, count(a.bins[0], 2)).await;
+    assert_eq!(outcome(first.id).await, "absorbed");
+    assert_eq!(outcome(second.id).await, "held");
+    assert_eq!(on_hand(&app, t.id, a.product, a.bins[0], None).await, 2);
+    applied(&app, &t.token, count(a.bins[1], 0)).await;
+    assert_eq!(outcome(second.id).await, "absorbed");
+    assert_eq!(on_hand(&app, t.id, a.product, a.bins[1], None).await, 0);
+    p.drain(&app, &dev.token, 100).await;
+    assert_eq!(p.outcomes[&first.id], "absorbed");
+    assert_eq!(p.outcomes[&second.id], "absorbed");
+    assert_ledger(&app, t.id).await;
+}
