@@ -172,16 +172,7 @@ pub async fn push(
             .ok_or_else(|| ApiError::internal("an empty batch has no oldest movement"))?;
         let tail = store::sync::ledger_tail(&mut tx, &all_keys, oldest).await?;
 
-        let mut engine = Engine::new();
-        for l in &locked {
-            engine.set_row(l.key, l.row);
-        }
-        for (key, order, delta) in &tail {
-            engine.book(*key, *order, *delta);
-        }
-        for (m, waiting_on) in &held {
-            engine.add_held(*m, *waiting_on);
-        }
+        let mut engine = loaded_engine(&locked, &tail, &held);
         let held_ids: BTreeSet<MovementId> = held.iter().map(|(m, _)| m.id).collect();
         // The last decision of each movement wins (a held one may be applied later in
         // the same batch).
@@ -301,6 +292,26 @@ pub async fn push(
 
 /// The rows whose state an engine run changed or that booked an effect, with their
 /// latest booked effect, to write back.
+/// An engine holding the locked rows, the ledger tail after the oldest movement to
+/// decide, and the held movements that may be retried.
+fn loaded_engine(
+    locked: &[store::movements::Locked],
+    tail: &[(StockKey, OrderKey, i64)],
+    held: &[(Movement, StockKey)],
+) -> Engine {
+    let mut engine = Engine::new();
+    for l in locked {
+        engine.set_row(l.key, l.row);
+    }
+    for (key, order, delta) in tail {
+        engine.book(*key, *order, *delta);
+    }
+    for (h, waiting_on) in held {
+        engine.add_held(*h, *waiting_on);
+    }
+    engine
+}
+
 fn changed_rows(
     engine: &Engine,
     locked: &[store::movements::Locked],
@@ -329,16 +340,16 @@ fn changed_rows(
 /// Longest reason given when forcing a movement.
 pub const REASON_LEN_MAX: usize = 500;
 
-/// A manager forces a held movement through (DESIGN §5.3): it is applied without the
-/// stock check (rows counted after it still absorb it), flagged `forced`, audited with
-/// the reason, and the held movements it makes possible are retried in the same
-/// transaction. Devices learn the new outcome when they re-send or pull.
-pub async fn force(
+/// Checks a resolution's reason, then locks the movement (two resolutions of the same
+/// conflict run one after the other) and checks it is still held. `done` names the
+/// resolution for the error message.
+async fn open_held<'r>(
     pool: &PgPool,
     principal: &Principal,
     id: Uuid,
-    reason: &str,
-) -> ApiResult<MovementResult> {
+    reason: &'r str,
+    done: &str,
+) -> ApiResult<(&'r str, TenantTx, store::sync::MovementRow)> {
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > REASON_LEN_MAX {
         return Err(ApiError::BadRequest(format!(
@@ -351,10 +362,24 @@ pub async fn force(
         .ok_or(ApiError::NotFound)?;
     if row.outcome != "held" {
         return Err(ApiError::Conflict(format!(
-            "only a held movement can be forced; this one is {}",
+            "only a held movement can be {done}; this one is {}",
             row.outcome
         )));
     }
+    Ok((reason, tx, row))
+}
+
+/// A manager forces a held movement through (DESIGN §5.3): it is applied without the
+/// stock check (rows counted after it still absorb it), flagged `forced`, audited with
+/// the reason, and the held movements it makes possible are retried in the same
+/// transaction. Devices learn the new outcome when they re-send or pull.
+pub async fn force(
+    pool: &PgPool,
+    principal: &Principal,
+    id: Uuid,
+    reason: &str,
+) -> ApiResult<MovementResult> {
+    let (reason, mut tx, row) = open_held(pool, principal, id, reason, "forced").await?;
     let m = row
         .to_core()
         .ok_or_else(|| ApiError::internal("a stored movement cannot be read back"))?;
@@ -375,16 +400,7 @@ pub async fn force(
         .min()
         .unwrap_or(m.order_key());
     let tail = store::sync::ledger_tail(&mut tx, &keys, oldest).await?;
-    let mut engine = Engine::new();
-    for l in &locked {
-        engine.set_row(l.key, l.row);
-    }
-    for (key, order, delta) in &tail {
-        engine.book(*key, *order, *delta);
-    }
-    for (h, waiting_on) in &held {
-        engine.add_held(*h, *waiting_on);
-    }
+    let mut engine = loaded_engine(&locked, &tail, &held);
     let decision = logiflow_core::force(&m, &engine.views(&m)).map_err(ApiError::internal)?;
     let effects = match &decision.outcome {
         Outcome::Applied { effects } => effects.clone(),
@@ -452,22 +468,7 @@ pub async fn void(
     id: Uuid,
     reason: &str,
 ) -> ApiResult<MovementResult> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > REASON_LEN_MAX {
-        return Err(ApiError::BadRequest(format!(
-            "reason must have 1 to {REASON_LEN_MAX} characters"
-        )));
-    }
-    let mut tx = TenantTx::begin(pool, principal.tenant_id).await?;
-    let row = store::sync::get_for_update(&mut tx, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if row.outcome != "held" {
-        return Err(ApiError::Conflict(format!(
-            "only a held movement can be voided; this one is {}",
-            row.outcome
-        )));
-    }
+    let (reason, mut tx, row) = open_held(pool, principal, id, reason, "voided").await?;
     store::sync::void(&mut tx, &row, reason).await?;
     crate::audit_log::record(
         &mut tx,
@@ -547,16 +548,7 @@ pub async fn retry_held(
         return Ok(0);
     };
     let tail = store::sync::ledger_tail(&mut tx, &keys, oldest).await?;
-    let mut engine = Engine::new();
-    for l in &locked {
-        engine.set_row(l.key, l.row);
-    }
-    for (key, order, delta) in &tail {
-        engine.book(*key, *order, *delta);
-    }
-    for (h, waiting_on) in &held {
-        engine.add_held(*h, *waiting_on);
-    }
+    let mut engine = loaded_engine(&locked, &tail, &held);
     let retries = engine.retry(wakes).map_err(ApiError::internal)?;
     let mut last: HashMap<MovementId, Decision> = HashMap::new();
     for (rm, d) in retries {
