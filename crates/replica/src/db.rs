@@ -17,8 +17,8 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../migrations/replica/0001_init.sql"),
     ),
     (
-        "0002_voided",
-        include_str!("../../../migrations/replica/0002_voided.sql"),
+        "0003_voided",
+        include_str!("../../../migrations/replica/0003_voided.sql"),
     ),
 ];
 
