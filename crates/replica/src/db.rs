@@ -11,10 +11,16 @@ use crate::{Error, Result};
 
 /// The migrations, in order. Version `n` is `MIGRATIONS[n - 1]`; once released a file is
 /// never edited, only followed by a new one.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init",
-    include_str!("../../../migrations/replica/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init",
+        include_str!("../../../migrations/replica/0001_init.sql"),
+    ),
+    (
+        "0002_sync_client",
+        include_str!("../../../migrations/replica/0002_sync_client.sql"),
+    ),
+];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
