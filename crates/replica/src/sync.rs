@@ -421,6 +421,80 @@ impl Replica {
         }
     }
 
+    /// Where [`Replica::login`] keeps the replica of the device it replaces.
+    pub fn retired_path(path: &std::path::Path, device: DeviceId) -> std::path::PathBuf {
+        let mut p = path.as_os_str().to_owned();
+        p.push(format!(".device-{device}"));
+        std::path::PathBuf::from(p)
+    }
+
+    /// Signs in again when this device's session is lost or revoked.
+    ///
+    /// The server gives a session only to a new registration, which is a new device
+    /// with a new id, and every journal entry carries the id and `device_seq` of the
+    /// device that recorded it (the journal is immutable). So this replica cannot
+    /// become the new device: `login` registers a new device with the same scope, keeps
+    /// this file as [`Replica::retired_path`] and starts a fresh replica at the same
+    /// path, fully pulled. It refuses while the journal holds entries the server has
+    /// not answered: a new device cannot push them, and dropping them would lose
+    /// physical facts. Such a replica needs its session back (an administrator, or a
+    /// server that can re-issue a device's session), not a new device.
+    pub fn login(
+        self,
+        req: &ConnectRequest,
+        store: &CredentialStore,
+        options: SyncOptions,
+        progress: &mut dyn FnMut(&SyncProgress),
+    ) -> Result<(Replica, ConnectReport)> {
+        let old = self.device()?.ok_or(Error::NotInitialized)?;
+        let status = self.status()?;
+        if status.pending > 0 {
+            return Err(Error::InvalidInput {
+                field: "journal",
+                message: format!(
+                    "{} journal entries of device {} are not answered by the server yet; a new device cannot push them (they carry this device's identity), so login would lose them: nothing was changed",
+                    status.pending, old.device
+                ),
+            });
+        }
+        let mut req = req.clone();
+        if req.warehouses.is_empty() {
+            req.warehouses = self
+                .scope()?
+                .into_iter()
+                .map(|w| w.code)
+                .filter(|c| !c.is_empty())
+                .collect();
+        }
+        let Replica { conn, env, path } = self;
+        // Closing the last connection checkpoints the WAL into the file and removes it.
+        conn.close().map_err(|(_, e)| Error::Storage(e))?;
+        let retired = Self::retired_path(&path, old.device);
+        let io =
+            |e: std::io::Error| Error::Corrupt(format!("failed to move the replica aside: {e}"));
+        std::fs::rename(&path, &retired).map_err(io)?;
+        let mut fresh = Replica::open_with_env(&path, env)?;
+        match fresh.connect(&req, store, options, progress) {
+            Ok(report) => {
+                // The old device's tokens are worthless now; a failure to delete them
+                // leaves only a dead entry.
+                let _ = store.delete(old.device);
+                Ok((fresh, report))
+            }
+            Err(e) => {
+                // Put the old replica back, so a failed login changes nothing.
+                drop(fresh);
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut p = path.as_os_str().to_owned();
+                    p.push(suffix);
+                    let _ = std::fs::remove_file(std::path::PathBuf::from(p));
+                }
+                std::fs::rename(&retired, &path).map_err(io)?;
+                Err(e)
+            }
+        }
+    }
+
     /// The warehouses this device keeps offline, as far as the replica knows them.
     pub fn scope(&self) -> Result<Vec<WarehouseInfo>> {
         let mut stmt = self.conn.prepare(
