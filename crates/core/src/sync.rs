@@ -21,7 +21,20 @@
 //!   rows, ledger effects and outcomes that one transaction committed arrive together. In
 //!   particular, a page that reports a movement's outcome also carries the row states
 //!   and effects that outcome produced: the replica relies on this to stop projecting that
-//!   movement itself (otherwise it would count it twice or not at all).
+//!   movement itself (otherwise it would count it twice or not at all). The row states
+//!   of a page are the rows *as of the page's cursor*: they include exactly the
+//!   transactions delivered so far, never a later one whose outcome the device has not
+//!   been told yet.
+//! * **Snapshot**: a first pull (no cursor) starts a snapshot of the device's scope:
+//!   pages of warehouses, locations, products, lots, then every stock row of the scope,
+//!   all rows as of the snapshot's start. Its last page's cursor continues with the
+//!   changes committed since that start (`has_more` stays true until they are pulled).
+//!   A snapshot carries no ledger effects and no outcomes: a replica starts one only
+//!   with nothing pushed and unsettled.
+//! * **Changes** are cut at transaction boundaries; a catalog-only transaction larger
+//!   than a page (an import) is split, which is harmless because catalog records are
+//!   whole replacements. Catalog records carry their state when pulled, which may be
+//!   newer than the page's cut; they are upserts, so a later page only repeats them.
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -221,6 +234,10 @@ pub struct PullPage {
     /// Lots added or changed.
     #[serde(default)]
     pub lots: Vec<LotRecord>,
+    /// Locations deleted (only a location that never held stock can be: nothing refers
+    /// to it).
+    #[serde(default)]
+    pub deleted_locations: Vec<LocationId>,
     /// Stock rows whose state changed.
     #[serde(default)]
     pub rows: Vec<RowState>,
@@ -243,6 +260,7 @@ impl PullPage {
             + self.locations.len()
             + self.products.len()
             + self.lots.len()
+            + self.deleted_locations.len()
             + self.rows.len()
             + self.effects.len()
             + self.outcomes.len()

@@ -218,6 +218,13 @@ impl Replica {
             ])?;
             applied.catalog += 1;
         }
+        for id in &page.deleted_locations {
+            // Only a location that never held stock can be deleted on the server, so no
+            // row refers to it; a journal entry that named it stays as recorded.
+            applied.catalog += tx
+                .prepare_cached("delete from location where id = ?1")?
+                .execute(params![id.to_string()])?;
+        }
         for r in &page.rows {
             let (count_at, count_id) = match r.row.last_count {
                 Some(k) => (Some(ns(k.at)?), Some(k.id.to_string())),

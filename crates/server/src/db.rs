@@ -132,6 +132,19 @@ impl TenantTx {
         Ok(Self { tx, tenant_id })
     }
 
+    /// As [`TenantTx::begin`], read-only and `REPEATABLE READ`: every statement sees the
+    /// same snapshot, the one `pg_current_snapshot()` returns (device pulls).
+    pub async fn begin_snapshot(pool: &PgPool, tenant_id: TenantId) -> Result<Self, sqlx::Error> {
+        let tx = pool
+            .begin_with(format!(
+                "begin isolation level repeatable read read only; \
+                 select set_config('app.tenant_id', '{}', true)",
+                tenant_id.as_uuid()
+            ))
+            .await?;
+        Ok(Self { tx, tenant_id })
+    }
+
     /// The tenant this transaction is scoped to.
     pub fn tenant_id(&self) -> TenantId {
         self.tenant_id

@@ -88,6 +88,9 @@ pub enum ErrorCode {
     SequenceConflict,
     /// A push carries more movements than one batch may (413).
     BatchTooLarge,
+    /// A pull cursor that this server did not issue, or from another database (400):
+    /// pull again without a cursor to start a fresh snapshot.
+    InvalidCursor,
     /// An id in the body or query names nothing in the caller's tenant (422): a
     /// warehouse, parent location or product.
     ReferenceNotFound,
@@ -231,6 +234,8 @@ pub enum ApiError {
     #[error("a push carries at most {max} movements")]
     BatchTooLarge { max: usize },
     #[error("{0}")]
+    InvalidCursor(String),
+    #[error("{0}")]
     ReferenceNotFound(String),
     #[error("{0}")]
     InvalidParent(String),
@@ -356,6 +361,7 @@ impl ApiError {
                 C::BatchTooLarge,
                 "batch too large",
             ),
+            E::InvalidCursor(_) => (StatusCode::BAD_REQUEST, C::InvalidCursor, "invalid cursor"),
             E::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 C::Internal,

@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod inventory;
 pub mod limits;
+pub mod pull;
 pub mod quota;
 pub mod rbac;
 pub mod routes;

@@ -413,10 +413,38 @@ fn empty_page() -> PullPage {
         locations: vec![],
         products: vec![],
         lots: vec![],
+        deleted_locations: vec![],
         rows: vec![],
         effects: vec![],
         outcomes: vec![],
     }
+}
+
+#[test]
+fn a_deleted_location_is_gone_from_the_replica() {
+    let (_dir, path) = temp();
+    let mut r = ready(&path);
+    let receive = |to: &str| {
+        action(
+            "BOLT-10",
+            Op::Receive {
+                to: to.into(),
+                qty: 1,
+            },
+        )
+    };
+    let pulled = r
+        .apply_pull(&PullPage {
+            deleted_locations: vec![a02()],
+            ..empty_page()
+        })
+        .unwrap();
+    assert_eq!(pulled.catalog, 1);
+    assert_eq!(
+        code_of(r.record(&receive("A-02")).unwrap_err()),
+        "unknown_location"
+    );
+    r.record(&receive("A-01")).unwrap();
 }
 
 #[test]

@@ -109,6 +109,7 @@ pub fn catalog_page() -> PullPage {
             code: LotCode::parse("L1").unwrap(),
             expires_on: None,
         }],
+        deleted_locations: vec![],
         rows: vec![RowState {
             key: StockKey {
                 product: bolt(),

@@ -410,6 +410,21 @@ pub async fn delete_location(
         },
     )
     .await?;
+    // Its parent may hold stock again (a leaf once more): devices pull it anew. (A new
+    // child's parent needs no change row: a pull sends the parent of every location it
+    // sends, with its leaf state.)
+    if let Some(parent) = before.parent_id
+        && let Some(parent) = store::locations::get(&mut tx, parent, false).await?
+    {
+        store::catalog_change::upsert(
+            &mut tx,
+            Entity::Location,
+            parent.id,
+            Some(parent.warehouse_id),
+            &parent,
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

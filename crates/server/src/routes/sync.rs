@@ -2,19 +2,23 @@
 //! `logiflow_core::sync`'s, shared with the replica.
 
 use axum::extract::State;
-use logiflow_core::{PushRequest, PushResponse};
+use logiflow_core::{PULL_PAGE_MAX, PullPage, PushRequest, PushResponse};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Require;
 use crate::error::{ApiResult, Problem};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::rbac::perm;
 use crate::state::AppState;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(push))
+    OpenApiRouter::new()
+        .routes(routes!(push))
+        .routes(routes!(pull))
 }
 
 /// Pushes an ordered batch of the calling device's journal (`core::sync::PushRequest`:
@@ -44,5 +48,45 @@ pub async fn push(
 ) -> ApiResult<axum::Json<PushResponse>> {
     Ok(axum::Json(
         crate::sync::push(state.tenant_pool(), &p, &req).await?,
+    ))
+}
+
+/// `GET /v1/sync/pull` parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PullQuery {
+    /// The cursor of the previous page; absent to start a snapshot of the device's scope.
+    pub cursor: Option<String>,
+    /// The most items in the page (1 to 10000, the default).
+    pub limit: Option<usize>,
+}
+
+/// The changes in the calling device's scope after `cursor` (`core::sync::PullPage`):
+/// catalog records, stock rows as of the new cursor, ledger effects, and the outcomes of
+/// the device's own movements decided or changed since. Without a cursor, the first page
+/// of a snapshot of the scope. Pull again with the page's `cursor` while `has_more`.
+/// Never misses a committed change, whatever the order transactions commit in.
+#[utoipa::path(get, path = "/v1/sync/pull", tag = "sync", params(PullQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "a page (permission stock_read, from a registered device's session)", body = Object),
+        (status = 400, description = "bad_request (limit), invalid_cursor (pull without a cursor to start over)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthenticated, device_revoked", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden (not a device's session)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn pull(
+    State(state): State<AppState>,
+    p: Require<perm::StockRead>,
+    ApiQuery(q): ApiQuery<PullQuery>,
+) -> ApiResult<axum::Json<PullPage>> {
+    Ok(axum::Json(
+        crate::pull::pull(
+            state.tenant_pool(),
+            &p,
+            q.cursor.as_deref(),
+            q.limit.unwrap_or(PULL_PAGE_MAX),
+        )
+        .await?,
     ))
 }

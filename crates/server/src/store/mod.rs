@@ -13,6 +13,7 @@ pub mod lots;
 pub mod movements;
 pub mod platform;
 pub mod products;
+pub mod pull;
 pub mod sessions;
 pub mod settings;
 pub mod stock;

@@ -39,7 +39,8 @@ pub struct MovementRow {
     pub position: i64,
 }
 
-const ROW_COLUMNS: &str = "id, kind, product_id, lot_id, from_location_id, to_location_id, qty,
+pub(crate) const ROW_COLUMNS: &str =
+    "id, kind, product_id, lot_id, from_location_id, to_location_id, qty,
     expected, reason, occurred_at, user_id, device_id, device_seq, reference_type, reference_id,
     outcome, outcome_detail, flags, xid::text::bigint as position";
 

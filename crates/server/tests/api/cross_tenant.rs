@@ -42,6 +42,7 @@ const COVERED: &[(&str, &str)] = &[
     ("GET", "/v1/devices"),
     ("DELETE", "/v1/devices/{id}"),
     ("POST", "/v1/sync/push"),
+    ("GET", "/v1/sync/pull"),
     ("POST", "/v1/movements/{id}/force"),
     ("GET", "/v1/warehouses"),
     ("POST", "/v1/warehouses"),
@@ -451,6 +452,39 @@ async fn run_case(w: &World, method: &str, path: &str) {
                 on_hand(app, w.a.id, w.a_site.product, w.a_site.bins[0], None).await,
                 5
             );
+        }
+        ("GET", "/v1/sync/pull") => {
+            // B's device pulls its snapshot and then the changes: A's warehouse, products,
+            // rows and movements (A's bin holds 5) never appear.
+            let b_dev = crate::sync_push::register(app, b, &[w.b_site.warehouse]).await;
+            let mut cursor: Option<String> = None;
+            let mut text = String::new();
+            for _ in 0..20 {
+                let path = match &cursor {
+                    Some(c) => format!("/v1/sync/pull?limit=3&cursor={c}"),
+                    None => "/v1/sync/pull?limit=3".to_owned(),
+                };
+                let r = app.get(&path, &b_dev.token).await;
+                assert_eq!(r.status(), StatusCode::OK);
+                let page: Value = r.json().await.unwrap();
+                text.push_str(&page.to_string());
+                cursor = Some(page["cursor"].as_str().unwrap().to_owned());
+                if page["has_more"] == false {
+                    break;
+                }
+            }
+            assert!(text.contains(&w.b_site.warehouse.to_string()), "{text}");
+            for a in [
+                w.a_site.warehouse,
+                w.a_site.product,
+                w.a_site.bins[0],
+                w.a_site.lot,
+            ] {
+                assert!(!text.contains(&a.to_string()), "{a} in {text}");
+            }
+            // A person's session of B is no device: refused.
+            let r = app.get("/v1/sync/pull", b).await;
+            problem(r, StatusCode::FORBIDDEN, "forbidden").await;
         }
         ("POST", "/v1/devices") => {
             // A's warehouse in B's scope reads as unknown.

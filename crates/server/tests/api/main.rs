@@ -23,6 +23,7 @@ mod ops;
 mod settings;
 mod stock;
 mod stock_races;
+mod sync_pull;
 mod sync_push;
 mod tenancy;
 mod users;
