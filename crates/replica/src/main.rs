@@ -247,12 +247,18 @@ struct SyncBounds {
     /// The longest one sync may take, retries included, in seconds.
     #[arg(long, default_value_t = logiflow_replica::SYNC_DEADLINE_MS / 1000)]
     timeout: u64,
+    /// The most items per pull page (1 to 10000): smaller pages commit progress more
+    /// often on a slow link.
+    #[arg(long, default_value_t = logiflow_core::PULL_PAGE_MAX as u32,
+          value_parser = clap::value_parser!(u32).range(1..=logiflow_core::PULL_PAGE_MAX as i64))]
+    page_size: u32,
 }
 
 impl SyncBounds {
     fn options(&self) -> SyncOptions {
         SyncOptions {
             deadline: Duration::from_secs(self.timeout.max(1)),
+            pull_limit: self.page_size,
             ..SyncOptions::default()
         }
     }

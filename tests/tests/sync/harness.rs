@@ -275,6 +275,8 @@ pub fn fast_options() -> SyncOptions {
         retries_max: 20,
         retry_delay_min: Duration::from_millis(10),
         retry_delay_max: Duration::from_millis(200),
+        // Small pages, so that every pull crosses several.
+        pull_limit: 100,
         ..SyncOptions::default()
     }
 }
