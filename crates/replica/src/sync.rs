@@ -284,11 +284,7 @@ impl Replica {
         pull: bool,
     ) -> Result<SyncReport> {
         let device = self.device()?.ok_or(Error::NotInitialized)?;
-        let lock_path = {
-            let mut p = self.path.clone().into_os_string();
-            p.push(".sync-lock");
-            std::path::PathBuf::from(p)
-        };
+        let lock_path = sync_lock_path(&self.path);
         let lock_file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -552,6 +548,13 @@ impl Replica {
     }
 }
 
+/// The lock file that keeps two syncs of the replica at `db` apart.
+fn sync_lock_path(db: &std::path::Path) -> std::path::PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push(".sync-lock");
+    std::path::PathBuf::from(p)
+}
+
 fn access_of(tokens: &DeviceTokens) -> Result<Secret> {
     tokens
         .access_token
@@ -684,5 +687,38 @@ impl Ctx<'_> {
                 Outcome::Superseded => self.report.superseded += 1,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_sync_of_one_replica_is_refused_while_the_first_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("replica.db");
+        let mut replica = Replica::open(&db).unwrap();
+        replica
+            .init_device(
+                logiflow_core::TenantId::from_uuid(uuid::Uuid::from_u128(1)),
+                logiflow_core::UserId::from_uuid(uuid::Uuid::from_u128(2)),
+                "http://127.0.0.1:9",
+                None,
+            )
+            .unwrap();
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(sync_lock_path(&db))
+            .unwrap();
+        let mut other = fd_lock::RwLock::new(file);
+        let _held = other.write().unwrap();
+        let client = ServerClient::new("http://127.0.0.1:9", SyncOptions::default()).unwrap();
+        let store = CredentialStore::File(dir.path().join("creds.json"));
+        let err = replica.sync(&client, &store, &mut |_| {}).unwrap_err();
+        assert!(matches!(err, Error::SyncBusy), "{err:?}");
+        assert_eq!(replica.status().unwrap().last_sync_error, None);
     }
 }

@@ -107,6 +107,25 @@ fn the_cli_connects_records_syncs_reports_and_exits_with_documented_codes() {
     assert_eq!(scope["tenant_warehouses"].as_array().unwrap().len(), 1);
     assert_eq!(server.stock(), vec![("SKU-1".into(), "B1".into(), 4)]);
 
+    // Expired tenant: exit 5, nothing pushed; after renewal it goes through.
+    let mut cmd = cli(&db, &creds);
+    cmd.args([
+        "--json", "receive", "SKU-1", "--by", "sku", "--to", "B1", "--qty", "1",
+    ]);
+    assert!(run(cmd, "").status.success());
+    server.expire();
+    let mut cmd = cli(&db, &creds);
+    cmd.args(["--json", "sync"]);
+    let out = run(cmd, "");
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(error_code(&out), "subscription_expired");
+    assert_eq!(server.movements_of(device).0, 1);
+    server.renew();
+    let mut cmd = cli(&db, &creds);
+    cmd.args(["--json", "sync"]);
+    assert!(run(cmd, "").status.success());
+    assert_eq!(server.movements_of(device).0, 2);
+
     // Revoked: exit 4, the journal kept; login refuses while an entry is unanswered.
     let mut cmd = cli(&db, &creds);
     cmd.args([
