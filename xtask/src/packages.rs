@@ -47,6 +47,9 @@ pub const SYSTEM_PACKAGES: &[SystemPackage] = &[
     desktop_build("libsoup-3.0-dev"),
     desktop_build("librsvg2-dev"),
     desktop_build("libayatana-appindicator3-dev"),
+    // The replica's keyring (Secret Service over libdbus) on Linux: the CLI, the desktop
+    // shell and the tests all link it.
+    desktop_build("libdbus-1-dev"),
     // The C compiler and pkg-config the -sys crates' build scripts run.
     desktop_build("build-essential"),
     desktop_build("pkg-config"),

@@ -293,6 +293,12 @@ pub struct Status {
     /// Server clock − device clock, as last measured.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub clock_offset_ms: i64,
+    /// When the last sync (successful or not) ended.
+    pub last_sync_at: Option<DateTime<Utc>>,
+    /// Why the last sync failed; none after a successful one.
+    pub last_sync_error: Option<crate::ErrorBody>,
+    /// When the server last answered.
+    pub last_contact_at: Option<DateTime<Utc>>,
 }
 
 /// What [`crate::Replica::apply_pull`] stored.

@@ -17,6 +17,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../migrations/replica/0001_init.sql"),
     ),
     (
+        "0002_sync_client",
+        include_str!("../../../migrations/replica/0002_sync_client.sql"),
+    ),
+    (
         "0003_voided",
         include_str!("../../../migrations/replica/0003_voided.sql"),
     ),

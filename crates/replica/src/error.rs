@@ -67,6 +67,39 @@ pub enum Error {
     /// SQLite failed.
     #[error("the replica database failed: {0}")]
     Storage(#[from] rusqlite::Error),
+    /// The credential store failed (keyring unavailable, unreadable file).
+    #[error("{0}")]
+    Credentials(String),
+    /// No usable credentials: none stored for this device, the refresh token was refused
+    /// (lost, used twice, expired), or the person's email or password is wrong.
+    #[error("{0}")]
+    CredentialsInvalid(String),
+    /// The server revoked this device: it may not push or pull any more.
+    #[error(
+        "the server revoked this device: nothing was changed; the journal is kept (an administrator revoked it)"
+    )]
+    DeviceRevoked,
+    /// The tenant's subscription ended: the server is read-only for it.
+    #[error(
+        "the subscription has expired: the server accepts no movements; the journal is kept untouched and will be pushed after renewal"
+    )]
+    SubscriptionExpired,
+    /// The server could not be reached, or kept failing, within the sync's time bound.
+    #[error("could not reach the server: {0}")]
+    Unreachable(String),
+    /// The server refused a request for a reason the client cannot fix by retrying.
+    #[error("the server refused the request ({status} {code}): {message}")]
+    Server {
+        /// The HTTP status.
+        status: u16,
+        /// The server's problem code.
+        code: String,
+        /// The server's explanation.
+        message: String,
+    },
+    /// Another sync of this replica is running (the desktop app and a CLI at once).
+    #[error("another sync of this replica is running; try again when it ends")]
+    SyncBusy,
     /// One line of a count failed, so none of the count was recorded.
     #[error("count line {line}: {source}; nothing of this count was recorded")]
     CountLine {
@@ -95,6 +128,13 @@ impl Error {
             Self::Corrupt(_) => "corrupt_data",
             Self::Storage(_) => "storage",
             Self::CountLine { source, .. } => source.code(),
+            Self::Credentials(_) => "credential_store",
+            Self::CredentialsInvalid(_) => "credentials_invalid",
+            Self::DeviceRevoked => "device_revoked",
+            Self::SubscriptionExpired => "subscription_expired",
+            Self::Unreachable(_) => "server_unreachable",
+            Self::Server { .. } => "server_refused",
+            Self::SyncBusy => "sync_busy",
         }
     }
 
@@ -106,7 +146,16 @@ impl Error {
         }
         !matches!(
             self,
-            Self::SchemaTooNew { .. } | Self::Corrupt(_) | Self::Storage(_)
+            Self::SchemaTooNew { .. }
+                | Self::Corrupt(_)
+                | Self::Storage(_)
+                | Self::Credentials(_)
+                | Self::CredentialsInvalid(_)
+                | Self::DeviceRevoked
+                | Self::SubscriptionExpired
+                | Self::Unreachable(_)
+                | Self::Server { .. }
+                | Self::SyncBusy
         )
     }
 

@@ -11,9 +11,18 @@
 //! * The stock a person sees ([`Replica::stock`]) is the projection: the last pulled
 //!   server state plus the journal entries not yet reflected in it, replayed by the same
 //!   core rules the server uses (see the `projection` module).
-//! * Sync is split into pure steps the network client will call: [`Replica::push_batch`]
-//!   builds a [`logiflow_core::PushRequest`], [`Replica::mark_pushed`] stores its
-//!   response, [`Replica::apply_pull`] stores a [`logiflow_core::PullPage`].
+//! * Sync ([`Replica::sync`]) pushes the pending journal in bounded batches, then pulls
+//!   pages until the replica is current, over HTTP with a [`ServerClient`] (blocking
+//!   reqwest with rustls; retries with backoff and jitter; a total time bound). It is
+//!   built from pure steps that tests may also call one by one:
+//!   [`Replica::push_batch`] builds a [`logiflow_core::PushRequest`],
+//!   [`Replica::mark_pushed`] stores its response, [`Replica::apply_pull`] stores a
+//!   [`logiflow_core::PullPage`] with its cursor. Every step commits only after the
+//!   server answered, so a sync killed at any point resumes without loss or duplicates.
+//! * Credentials ([`CredentialStore`]): the device's tokens live in the OS keyring, or in
+//!   a file chosen explicitly for headless tests (`LOGIFLOW_CREDENTIALS=file:PATH`);
+//!   never in the SQLite file or the logs. [`Replica::connect`] registers a new device
+//!   with the server and stores its tokens.
 //!
 //! Time and the random bits of ids come from an injected [`Env`], so tests are
 //! deterministic.
@@ -26,11 +35,14 @@
 //! TypeScript ([`typescript_declarations`]).
 
 mod api;
+mod client;
+mod credentials;
 mod db;
 mod env;
 mod error;
 mod projection;
 mod replica;
+mod sync;
 #[cfg(feature = "ts")]
 mod ts;
 
@@ -40,9 +52,16 @@ pub use api::{
     ProductRef, PullApplied, Recorded, STOCK_LIMIT_MAX, Search, Status, StockLine, StockQuery,
     Warning,
 };
+pub use client::{
+    ACCESS_TOKEN_MARGIN_SECS, CONNECT_TIMEOUT_MS, PersonSession, REQUEST_TIMEOUT_MS, RETRIES_MAX,
+    RETRY_DELAY_MAX_MS, RETRY_DELAY_MIN_MS, SYNC_DEADLINE_MS, ServerClient, SyncOptions,
+    WarehouseInfo,
+};
+pub use credentials::{CREDENTIALS_ENV, CredentialStore, DeviceTokens, KEYRING_SERVICE, Secret};
 pub use db::{BUSY_TIMEOUT_MS, SCHEMA_VERSION};
 pub use env::{Env, SystemEnv, TestEnv};
 pub use error::{Error, ErrorBody, Result};
 pub use replica::{LEDGER_KEEP_MS, Replica};
+pub use sync::{ConnectReport, ConnectRequest, ScopeReport, SyncProgress, SyncReport};
 #[cfg(feature = "ts")]
 pub use ts::typescript_declarations;

@@ -4,28 +4,38 @@
 //! the result, as text or, with `--json`, as one JSON document on stdout. Errors go to
 //! stderr (as `{"error": {"code", "message"}}` with `--json`).
 //!
-//! Exit codes: 0 success; 1 usage or validation error (bad arguments, unknown SKU,
-//! refused movement, …); 2 any other failure (storage, damaged data, I/O).
+//! Exit codes (see [`EXIT_CODES`], also printed by `--help`): 0 success; 1 usage or
+//! validation error (bad arguments, unknown SKU, refused movement, …); 2 any other
+//! failure (storage, damaged data, I/O, a server answer the client cannot act on);
+//! 3 the server could not be reached or kept failing (or another sync is running):
+//! retry later; 4 the device was revoked or its credentials are invalid: run
+//! `logiflow login` or ask an administrator; 5 the tenant's subscription expired: the
+//! journal is kept and pushed after renewal.
 //!
-//! Commands that need the server (`connect`, `login`, `scope`, `sync`) are not here yet:
-//! the server's sync endpoints do not exist. `init` and `import-snapshot` set a replica
-//! up locally for tests and demos.
+//! `connect`, `login`, `scope` and `sync` talk to the server; the device's tokens are
+//! kept in the OS keyring, or in a file named by `LOGIFLOW_CREDENTIALS=file:PATH` (tests
+//! only). `init` and `import-snapshot` set a replica up locally for tests and demos.
 
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use logiflow_core::{AdjustReason, DeviceId, PullPage, TenantId, UserId};
 use logiflow_replica::{
-    Action, ItemRef, JournalFilter, JournalStatus, Op, Replica, Search, StockQuery,
+    Action, ConnectRequest, CredentialStore, Error, ItemRef, JournalFilter, JournalStatus, Op,
+    Replica, Search, Secret, ServerClient, StockQuery, SyncOptions, SyncProgress,
 };
 use serde::Serialize;
 
 /// LogiFlow's offline replica: record stock movements and browse stock without a
 /// connection.
 #[derive(Debug, Parser)]
-#[command(name = "logiflow", version)]
+#[command(name = "logiflow", version, after_help = EXIT_CODES)]
 struct Cli {
     /// The replica database (default: logiflow/replica.db in the user's data directory).
     #[arg(long, global = true, env = "LOGIFLOW_DB")]
@@ -37,8 +47,76 @@ struct Cli {
     command: Command,
 }
 
+/// The exit codes, for `--help` and the README.
+const EXIT_CODES: &str = "Exit codes:
+  0  success
+  1  usage or validation error (bad arguments, unknown SKU, refused movement)
+  2  any other failure (storage, damaged data, a server answer the client cannot act on)
+  3  the server could not be reached or kept failing, or another sync is running: retry later
+  4  the device was revoked or its credentials are invalid: `logiflow login`, or ask an administrator
+  5  the tenant's subscription expired: the journal is kept and pushed after renewal
+
+Credentials: the device's tokens are kept in the OS keyring; LOGIFLOW_CREDENTIALS=file:PATH
+keeps them in a plain file instead (headless tests only).";
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Register this replica as a new device of a server and run the first sync. The
+    /// password is read from stdin (first line) or prompted for at a terminal.
+    Connect {
+        /// The server's URL, e.g. https://logiflow.example.com.
+        #[arg(long)]
+        server: String,
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// Your email.
+        #[arg(long)]
+        email: String,
+        /// A warehouse to keep offline (its code); repeat for several. Default: all.
+        #[arg(long = "warehouse")]
+        warehouses: Vec<String>,
+        /// The device's name, as administrators see it (default: the host name).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        bounds: SyncBounds,
+    },
+    /// Sign in again when this device's session is lost or revoked. The server issues
+    /// sessions only to new registrations, so this registers a new device with the
+    /// same scope and starts a fresh replica (the old file is kept beside it as
+    /// `<db>.device-<id>`); it refuses while the journal holds entries the server has
+    /// not answered, because they carry the old device's identity.
+    Login {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// Your email.
+        #[arg(long)]
+        email: String,
+        /// The server's URL (default: the one this replica syncs with).
+        #[arg(long)]
+        server: Option<String>,
+        /// The new device's name (default: the host name).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        bounds: SyncBounds,
+    },
+    /// Show the warehouses this device keeps offline and the tenant's warehouses.
+    Scope,
+    /// Push the journal, then pull until current; with --watch, again every interval
+    /// until Ctrl-C. Progress goes to stderr.
+    Sync {
+        /// Keep syncing every --interval seconds until Ctrl-C.
+        #[arg(long)]
+        watch: bool,
+        /// Seconds between syncs with --watch.
+        #[arg(long, default_value_t = 30, requires = "watch")]
+        interval: u64,
+        #[command(flatten)]
+        bounds: SyncBounds,
+    },
     /// Set up this device locally (tenant, user, server URL); no network is used.
     Init {
         /// The tenant id.
@@ -165,6 +243,28 @@ enum Command {
 }
 
 #[derive(Debug, Args)]
+struct SyncBounds {
+    /// The longest one sync may take, retries included, in seconds.
+    #[arg(long, default_value_t = logiflow_replica::SYNC_DEADLINE_MS / 1000)]
+    timeout: u64,
+    /// The most items per pull page (1 to 10000): smaller pages commit progress more
+    /// often on a slow link.
+    #[arg(long, default_value_t = logiflow_core::PULL_PAGE_MAX as u32,
+          value_parser = clap::value_parser!(u32).range(1..=logiflow_core::PULL_PAGE_MAX as i64))]
+    page_size: u32,
+}
+
+impl SyncBounds {
+    fn options(&self) -> SyncOptions {
+        SyncOptions {
+            deadline: Duration::from_secs(self.timeout.max(1)),
+            pull_limit: self.page_size,
+            ..SyncOptions::default()
+        }
+    }
+}
+
+#[derive(Debug, Args)]
 struct ItemArgs {
     /// The product: a scanned barcode or a SKU (see --by).
     item: String,
@@ -214,11 +314,10 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            let replica_err = err.downcast_ref::<logiflow_replica::Error>();
-            let (code, exit) = match replica_err {
-                Some(e) if e.is_user_error() => (e.code(), 1),
-                Some(e) => (e.code(), 2),
-                None => ("internal", 2),
+            let (code, exit) = match (err.downcast_ref::<Error>(), err.downcast_ref::<Failed>()) {
+                (Some(e), _) => (e.code(), exit_code(e)),
+                (None, Some(Failed(body))) => (body.code.as_str(), exit_code_of(&body.code)),
+                (None, None) => ("internal", 2),
             };
             if json {
                 let message = format!("{err:#}");
@@ -232,6 +331,111 @@ fn main() -> ExitCode {
             ExitCode::from(exit)
         }
     }
+}
+
+/// The documented exit code of a replica error (see [`EXIT_CODES`]).
+fn exit_code(e: &Error) -> u8 {
+    match exit_code_of(e.code()) {
+        2 if e.is_user_error() => 1,
+        n => n,
+    }
+}
+
+/// The exit code of an error code that is not a usage error.
+fn exit_code_of(code: &str) -> u8 {
+    match code {
+        "server_unreachable" | "sync_busy" => 3,
+        "device_revoked" | "credentials_invalid" => 4,
+        "subscription_expired" => 5,
+        _ => 2,
+    }
+}
+
+/// A failure already reported as a `{code, message}` body (a first sync that failed).
+#[derive(Debug)]
+struct Failed(logiflow_replica::ErrorBody);
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the device is set up but its first sync failed: {} ({})",
+            self.0.message, self.0.code
+        )
+    }
+}
+
+impl std::error::Error for Failed {}
+
+/// The password: prompted for (without echo) at a terminal, else the first line of stdin.
+fn read_password() -> anyhow::Result<Secret> {
+    let text = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("password: ").context("failed to read the password")?
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("failed to read the password from stdin")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    if text.is_empty() {
+        return Err(Error::InvalidInput {
+            field: "password",
+            message: "no password given on stdin".into(),
+        }
+        .into());
+    }
+    Ok(Secret::new(text))
+}
+
+fn default_device_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .filter(|h| !h.trim().is_empty())
+        .unwrap_or_else(|| "logiflow-cli".to_owned())
+}
+
+/// Prints progress on stderr: a line per step, JSON lines with --json.
+fn progress_printer(json: bool) -> impl FnMut(&SyncProgress) {
+    move |p: &SyncProgress| {
+        if json {
+            if let Ok(line) = serde_json::to_string(&serde_json::json!({ "progress": p })) {
+                eprintln!("{line}");
+            }
+            return;
+        }
+        match p {
+            SyncProgress::Pushing { pushed, total } => eprintln!("push: {pushed}/{total}"),
+            SyncProgress::Pulling { pages, items } => {
+                eprintln!("pull: {pages} pages, {items} items")
+            }
+            SyncProgress::Retrying {
+                attempt,
+                delay_ms,
+                reason,
+            } => eprintln!("retry {attempt} in {delay_ms} ms: {reason}"),
+        }
+    }
+}
+
+fn sync_text(r: &logiflow_replica::SyncReport) -> String {
+    format!(
+        "pushed {} (applied {}, held {}, rejected {}, absorbed {}, superseded {}, voided {}); pulled {} pages, {} items, {} outcomes; {} pending; {} retries",
+        r.pushed,
+        r.applied,
+        r.held,
+        r.rejected,
+        r.absorbed,
+        r.superseded,
+        r.voided,
+        r.pages,
+        r.items,
+        r.outcomes,
+        r.pending,
+        r.retries
+    )
 }
 
 fn default_db() -> anyhow::Result<PathBuf> {
@@ -254,6 +458,163 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .with_context(|| format!("failed to open the replica at {}", path.display()))?;
     let json = cli.json;
     match cli.command {
+        Command::Connect {
+            server,
+            tenant,
+            email,
+            warehouses,
+            name,
+            bounds,
+        } => {
+            let store = CredentialStore::from_env()?;
+            let password = read_password()?;
+            let req = ConnectRequest {
+                server,
+                tenant,
+                email,
+                password,
+                warehouses,
+                name: name.unwrap_or_else(default_device_name),
+                platform: std::env::consts::OS.to_owned(),
+            };
+            let report = replica
+                .connect(&req, &store, bounds.options(), &mut progress_printer(json))
+                .context("failed to connect")?;
+            print(json, &report, || {
+                let codes: Vec<&str> = report.scope.iter().map(|w| w.code.as_str()).collect();
+                let mut out = format!(
+                    "device {} registered with {} (scope: {}); credentials in {}",
+                    report.device.device,
+                    report.device.server_url,
+                    codes.join(", "),
+                    report.credentials
+                );
+                match (&report.first_sync, &report.first_sync_error) {
+                    (Some(r), _) => out.push_str(&format!("\nfirst sync: {}", sync_text(r))),
+                    (None, Some(e)) => out.push_str(&format!(
+                        "\nfirst sync failed: {} ({}); run `logiflow sync`",
+                        e.message, e.code
+                    )),
+                    (None, None) => {}
+                }
+                out
+            })?;
+            // The device is set up either way; a failed first sync still tells scripts
+            // why, through the exit code.
+            match report.first_sync_error {
+                Some(e) => Err(Failed(e).into()),
+                None => Ok(()),
+            }
+        }
+        Command::Login {
+            tenant,
+            email,
+            server,
+            name,
+            bounds,
+        } => {
+            let store = CredentialStore::from_env()?;
+            let password = read_password()?;
+            let old = replica
+                .device()?
+                .ok_or(Error::NotInitialized)
+                .context("nothing to log in to: use `logiflow connect`")?;
+            let req = ConnectRequest {
+                server: server.unwrap_or_else(|| old.server_url.clone()),
+                tenant,
+                email,
+                password,
+                warehouses: Vec::new(),
+                name: name.unwrap_or_else(default_device_name),
+                platform: std::env::consts::OS.to_owned(),
+            };
+            let (_fresh, report) = replica
+                .login(&req, &store, bounds.options(), &mut progress_printer(json))
+                .context("failed to log in")?;
+            print(json, &report, || {
+                format!(
+                    "device {} replaces {} (the old replica is kept as {}); first sync: {}",
+                    report.device.device,
+                    old.device,
+                    Replica::retired_path(&path, old.device).display(),
+                    report
+                        .first_sync
+                        .as_ref()
+                        .map_or_else(|| "failed: run `logiflow sync`".to_owned(), sync_text)
+                )
+            })
+        }
+        Command::Scope => {
+            let store = CredentialStore::from_env()?;
+            let device = replica.device()?.ok_or(Error::NotInitialized)?;
+            let client = ServerClient::new(&device.server_url, SyncOptions::default())?;
+            let report = replica
+                .scope_report(&client, &store)
+                .context("failed to read the scope")?;
+            print(json, &report, || {
+                let mut out = String::from("IN SCOPE\tCODE\tNAME");
+                for w in &report.tenant_warehouses {
+                    let inside = report.scope.iter().any(|s| s.id == w.id);
+                    out.push_str(&format!(
+                        "\n{}\t{}\t{}",
+                        if inside { "yes" } else { "no" },
+                        w.code,
+                        w.name
+                    ));
+                }
+                for s in &report.scope {
+                    if !report.tenant_warehouses.iter().any(|w| w.id == s.id) {
+                        out.push_str(&format!("\nyes\t{}\t(no longer active) {}", s.code, s.id));
+                    }
+                }
+                out
+            })
+        }
+        Command::Sync {
+            watch,
+            interval,
+            bounds,
+        } => {
+            let store = CredentialStore::from_env()?;
+            let device = replica.device()?.ok_or(Error::NotInitialized)?;
+            let client = ServerClient::new(&device.server_url, bounds.options())?;
+            let mut progress = progress_printer(json);
+            if !watch {
+                let report = replica
+                    .sync(&client, &store, &mut progress)
+                    .context("sync failed")?;
+                return print(json, &report, || sync_text(&report));
+            }
+            let stop = Arc::new(AtomicBool::new(false));
+            {
+                let stop = Arc::clone(&stop);
+                ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
+                    .context("failed to install the Ctrl-C handler")?;
+            }
+            while !stop.load(Ordering::SeqCst) {
+                match replica.sync(&client, &store, &mut progress) {
+                    Ok(report) => print(json, &report, || sync_text(&report))?,
+                    // These do not heal by waiting: stop and say so.
+                    Err(e @ (Error::DeviceRevoked | Error::CredentialsInvalid(_))) => {
+                        return Err(e).context("sync failed");
+                    }
+                    Err(e) => {
+                        if json {
+                            eprintln!("{}", serde_json::json!({ "error": e.body() }));
+                        } else {
+                            eprintln!("logiflow: sync failed: {e} (retrying in {interval} s)");
+                        }
+                    }
+                }
+                for _ in 0..interval.max(1) * 10 {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+            Ok(())
+        }
         Command::Init {
             tenant,
             user,
@@ -377,14 +738,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .device
                     .as_ref()
                     .map_or("not set up".to_owned(), |d| d.device.to_string());
-                let last_pull = s
-                    .last_pull_at
-                    .map_or("never".to_owned(), |t| t.to_rfc3339());
+                let server = s
+                    .device
+                    .as_ref()
+                    .map_or("none".to_owned(), |d| d.server_url.clone());
+                let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                    t.map_or("never".to_owned(), |t| t.to_rfc3339())
+                };
+                let last_sync = match (&s.last_sync_at, &s.last_sync_error) {
+                    (None, _) => "never".to_owned(),
+                    (Some(t), None) => format!("{} (ok)", t.to_rfc3339()),
+                    (Some(t), Some(e)) => {
+                        format!("{} (failed: {} — {})", t.to_rfc3339(), e.code, e.message)
+                    }
+                };
                 format!(
-                    "device: {device}\npending: {}\nconflicts: {}\nlast seq: {}\nlast pull: {last_pull}\ncursor: {}",
+                    "device: {device}\nserver: {server}\npending: {}\nconflicts: {}\nlast seq: {}\nlast sync: {last_sync}\nlast contact with the server: {}\nlast push: {}\nlast pull: {}\ncursor: {}",
                     s.pending,
                     s.conflicts,
                     s.last_seq,
+                    when(s.last_contact_at),
+                    when(s.last_push_at),
+                    when(s.last_pull_at),
                     s.cursor.as_deref().unwrap_or("none")
                 )
             })

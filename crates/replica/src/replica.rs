@@ -36,8 +36,10 @@ const STOCK_LIMIT_DEFAULT: usize = 200;
 /// A device's local replica: one SQLite file.
 #[derive(Debug)]
 pub struct Replica {
-    conn: Connection,
-    env: Box<dyn Env>,
+    pub(crate) conn: Connection,
+    pub(crate) env: Box<dyn Env>,
+    /// The database file, beside which the sync lock lives.
+    pub(crate) path: std::path::PathBuf,
 }
 
 impl Replica {
@@ -50,7 +52,11 @@ impl Replica {
     /// Opens the replica with an injected clock and randomness (tests, simulations).
     pub fn open_with_env(path: impl AsRef<Path>, env: Box<dyn Env>) -> Result<Self> {
         let conn = db::open(path.as_ref())?;
-        Ok(Self { conn, env })
+        Ok(Self {
+            conn,
+            env,
+            path: path.as_ref().to_path_buf(),
+        })
     }
 
     /// Sets up this device's identity. A device id is made here (UUIDv7) unless given
@@ -103,7 +109,7 @@ impl Replica {
         read_device(&self.conn)
     }
 
-    fn write(&mut self) -> Result<Transaction<'_>> {
+    pub(crate) fn write(&mut self) -> Result<Transaction<'_>> {
         // IMMEDIATE takes the write lock at BEGIN, so the device_seq read inside the
         // transaction cannot race another writer (the desktop app and a CLI at once).
         Ok(self
@@ -672,13 +678,24 @@ impl Replica {
     /// The next push request: the oldest unpushed entries, at most
     /// [`logiflow_core::PUSH_BATCH_MAX`], in `device_seq` order.
     pub fn push_batch(&self) -> Result<PushRequest> {
+        self.push_batch_from(None, PUSH_BATCH_MAX)
+    }
+
+    /// A push request of at most `limit` entries (capped at
+    /// [`logiflow_core::PUSH_BATCH_MAX`]): the oldest unpushed ones, or, with `from`,
+    /// every entry from that `device_seq` on, pushed or not (to resend what a server
+    /// answering `sequence_gap` lacks).
+    pub fn push_batch_from(&self, from: Option<u64>, limit: usize) -> Result<PushRequest> {
         let device = read_device(&self.conn)?.ok_or(Error::NotInitialized)?;
+        let limit = limit.clamp(1, PUSH_BATCH_MAX);
+        let from = from.map(|f| i64::try_from(f).unwrap_or(i64::MAX));
         let mut stmt = self.conn.prepare(
-            "select movement, base_cursor from journal where status = 'pending'
+            "select movement, base_cursor from journal
+             where (?2 is null and status = 'pending') or device_seq >= ?2
              order by device_seq limit ?1",
         )?;
         let mut movements = Vec::new();
-        let mut rows = stmt.query(params![PUSH_BATCH_MAX as i64])?;
+        let mut rows = stmt.query(params![limit as i64, from])?;
         while let Some(r) = rows.next()? {
             let json: String = r.get(0)?;
             let base: Option<String> = r.get(1)?;
@@ -757,16 +774,36 @@ impl Replica {
     /// The replica's state at a glance.
     pub fn status(&self) -> Result<Status> {
         let device = read_device(&self.conn)?;
-        let (cursor, last_pull, last_push, offset): (
+        type SyncRow = (
             Option<String>,
             Option<i64>,
             Option<i64>,
             i64,
-        ) = self.conn.query_row(
-            "select cursor, last_pull_at_ns, last_push_at_ns, clock_offset_ms from sync_state",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )?;
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+        );
+        let (cursor, last_pull, last_push, offset, last_sync, err_code, err, contact): SyncRow =
+            self.conn.query_row(
+                "select cursor, last_pull_at_ns, last_push_at_ns, clock_offset_ms,
+                        last_sync_at_ns, last_sync_error_code, last_sync_error,
+                        last_contact_at_ns
+                 from sync_state",
+                [],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                    ))
+                },
+            )?;
         let (pending, last_seq, conflicts): (i64, i64, i64) = self.conn.query_row(
             "select count(*) filter (where status = 'pending'),
                     coalesce(max(device_seq), 0),
@@ -785,6 +822,12 @@ impl Replica {
             last_push_at: last_push.map(from_ns),
             cursor,
             clock_offset_ms: offset,
+            last_sync_at: last_sync.map(from_ns),
+            last_sync_error: err_code.map(|code| crate::ErrorBody {
+                code,
+                message: err.unwrap_or_default(),
+            }),
+            last_contact_at: contact.map(from_ns),
         })
     }
 

@@ -8,7 +8,9 @@ use crate::api::{
     Action, CountLine, CountScope, CountSheet, CountSubmission, DeviceInfo, ItemRef, Op,
     ProductRef, Recorded, Search, Status, StockLine, StockQuery, Warning,
 };
+use crate::client::WarehouseInfo;
 use crate::error::ErrorBody;
+use crate::sync::{SyncProgress, SyncReport};
 
 /// Every adjustment reason. Core derives no `TS` (it stays free of tooling concerns), so
 /// the union is built from core's own serde names; the match makes a new reason a
@@ -55,5 +57,8 @@ pub fn typescript_declarations() -> Vec<String> {
         CountSheet::decl(),
         CountLine::decl(),
         CountSubmission::decl(),
+        WarehouseInfo::decl(),
+        SyncProgress::decl(),
+        SyncReport::decl(),
     ]
 }

@@ -84,7 +84,19 @@ cursor: string | null,
 /**
  * Server clock − device clock, as last measured.
  */
-clock_offset_ms: number, };
+clock_offset_ms: number, 
+/**
+ * When the last sync (successful or not) ended.
+ */
+last_sync_at: string | null, 
+/**
+ * Why the last sync failed; none after a successful one.
+ */
+last_sync_error: ErrorBody | null, 
+/**
+ * When the server last answered.
+ */
+last_contact_at: string | null, };
 
 export type Search = { "by": "sku_prefix", "value": string } | { "by": "name", "value": string } | { "by": "barcode", "value": string } | { "by": "any", "value": string };
 
@@ -341,3 +353,102 @@ warehouse: string | null,
  * The counted rows, at most [`COUNT_LINES_MAX`], each row once.
  */
 lines: Array<CountLine>, };
+
+export type WarehouseInfo = { 
+/**
+ * Its id.
+ */
+id: string, 
+/**
+ * Its code.
+ */
+code: string, 
+/**
+ * Its name.
+ */
+name: string, };
+
+export type SyncProgress = { "phase": "pushing", 
+/**
+ * Entries the server answered.
+ */
+pushed: number, 
+/**
+ * Entries pending at the start.
+ */
+total: number, } | { "phase": "pulling", 
+/**
+ * Pages applied.
+ */
+pages: number, 
+/**
+ * Items (catalog records, rows, effects, outcomes) in them.
+ */
+items: number, } | { "phase": "retrying", 
+/**
+ * Which retry, from 1.
+ */
+attempt: number, 
+/**
+ * The delay before it.
+ */
+delay_ms: number, 
+/**
+ * What failed.
+ */
+reason: string, };
+
+export type SyncReport = { 
+/**
+ * Journal entries the server answered (a re-sent one counts again).
+ */
+pushed: number, 
+/**
+ * Of those: applied.
+ */
+applied: number, 
+/**
+ * Held until the stock they need is known.
+ */
+held: number, 
+/**
+ * Rejected.
+ */
+rejected: number, 
+/**
+ * Absorbed by a later count.
+ */
+absorbed: number, 
+/**
+ * Counts superseded by a later count.
+ */
+superseded: number, 
+/**
+ * Held movements a manager voided (answered again when re-sent).
+ */
+voided: number, 
+/**
+ * Pull pages applied.
+ */
+pages: number, 
+/**
+ * Items in them.
+ */
+items: number, 
+/**
+ * Outcomes of this device's movements the pull brought (a held one applied later,
+ * one forced or voided by a manager, …).
+ */
+outcomes: number, 
+/**
+ * Transient failures retried.
+ */
+retries: number, 
+/**
+ * Entries still pending afterwards (recorded while the sync ran).
+ */
+pending: number, 
+/**
+ * The replica's cursor afterwards.
+ */
+cursor: string | null, };

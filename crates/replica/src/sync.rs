@@ -1,0 +1,728 @@
+//! Sync driven end to end: push the journal, then pull until the replica is current
+//! (DESIGN §5.2, §5.5); and connecting a new device.
+//!
+//! Resumable at any point, because every step that changes the replica is one SQLite
+//! transaction taken only after the server answered:
+//!
+//! * a push batch's outcomes are written by [`Replica::mark_pushed`] after the response
+//!   arrived; killed before that, the entries are still pending and are pushed again,
+//!   and the server answers them from its store (idempotent by movement id and
+//!   `(device, seq)`), so nothing is lost or booked twice;
+//! * a pull page and its cursor are committed together by [`Replica::apply_pull`];
+//!   killed mid-pull, the next pull starts after the last page applied.
+//!
+//! Two syncs of one replica never run at once (a lock file beside the database): they
+//! would both rotate the single-use refresh token, and the server revokes a session
+//! whose used token is presented again.
+
+use std::fs::OpenOptions;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use logiflow_core::{DeviceId, Outcome, PUSH_BATCH_MAX, PullPage, PushRequest, PushResponse};
+use rusqlite::params;
+
+use crate::api::DeviceInfo;
+use crate::client::{
+    CallError, Problem, Resend, RetryNote, ServerClient, SyncOptions, WarehouseInfo, problem_error,
+    usable_tokens,
+};
+use crate::credentials::{CredentialStore, DeviceTokens, Secret};
+use crate::db::ns;
+use crate::{Error, ErrorBody, Replica, Result};
+
+/// The most `sequence_gap` answers one sync follows before giving up (each one moves the
+/// push back to where the server is; more than a few means the two disagree for good).
+const SEQUENCE_GAPS_MAX: usize = 3;
+
+/// What a running sync reports, as it goes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum SyncProgress {
+    /// Entries pushed so far, of the entries pending when the sync started.
+    Pushing {
+        /// Entries the server answered.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        pushed: u64,
+        /// Entries pending at the start.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        total: u64,
+    },
+    /// Pull pages applied so far.
+    Pulling {
+        /// Pages applied.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        pages: u64,
+        /// Items (catalog records, rows, effects, outcomes) in them.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        items: u64,
+    },
+    /// A transient failure; the request is sent again after a delay.
+    Retrying {
+        /// Which retry, from 1.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        attempt: u64,
+        /// The delay before it.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        delay_ms: u64,
+        /// What failed.
+        reason: String,
+    },
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SyncReport {
+    /// Journal entries the server answered (a re-sent one counts again).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub pushed: u64,
+    /// Of those: applied.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub applied: u64,
+    /// Held until the stock they need is known.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub held: u64,
+    /// Rejected.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub rejected: u64,
+    /// Absorbed by a later count.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub absorbed: u64,
+    /// Counts superseded by a later count.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub superseded: u64,
+    /// Held movements a manager voided (answered again when re-sent).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub voided: u64,
+    /// Pull pages applied.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub pages: u64,
+    /// Items in them.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub items: u64,
+    /// Outcomes of this device's movements the pull brought (a held one applied later,
+    /// one forced or voided by a manager, …).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub outcomes: u64,
+    /// Transient failures retried.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub retries: u64,
+    /// Entries still pending afterwards (recorded while the sync ran).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub pending: u64,
+    /// The replica's cursor afterwards.
+    pub cursor: Option<String>,
+}
+
+/// Setting up a device with the server (`logiflow connect`).
+#[derive(Debug, Clone)]
+pub struct ConnectRequest {
+    /// The server's base URL.
+    pub server: String,
+    /// The tenant's slug.
+    pub tenant: String,
+    /// The person's email.
+    pub email: String,
+    /// The person's password (used once, never stored).
+    pub password: Secret,
+    /// The codes of the warehouses to keep offline; empty for every warehouse of the
+    /// tenant.
+    pub warehouses: Vec<String>,
+    /// The device's name, as administrators see it.
+    pub name: String,
+    /// Its platform (`linux`, `windows`, `macos`).
+    pub platform: String,
+}
+
+/// What `connect` did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConnectReport {
+    /// The device as registered.
+    pub device: DeviceInfo,
+    /// Its scope.
+    pub scope: Vec<WarehouseInfo>,
+    /// Where its credentials are kept.
+    pub credentials: String,
+    /// The first sync, if it succeeded.
+    pub first_sync: Option<SyncReport>,
+    /// Why the first sync failed (the device is set up all the same: `sync` again).
+    pub first_sync_error: Option<ErrorBody>,
+}
+
+/// The device's scope beside the tenant's warehouses (`logiflow scope`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScopeReport {
+    /// The warehouses this device keeps offline.
+    pub scope: Vec<WarehouseInfo>,
+    /// Every active warehouse of the tenant, as the server lists it now.
+    pub tenant_warehouses: Vec<WarehouseInfo>,
+}
+
+impl Replica {
+    /// Sets this replica up as a new device of the server: signs the person in, checks
+    /// the chosen warehouses, registers the device (the server gives its id and its own
+    /// session), stores the device's tokens in `store`, initialises the replica and runs
+    /// the first sync. The password is used for this call only.
+    pub fn connect(
+        &mut self,
+        req: &ConnectRequest,
+        store: &CredentialStore,
+        options: SyncOptions,
+        progress: &mut dyn FnMut(&SyncProgress),
+    ) -> Result<ConnectReport> {
+        if let Some(existing) = self.device()? {
+            return Err(Error::AlreadyInitialized(existing.device.to_string()));
+        }
+        let client = ServerClient::new(&req.server, options)?;
+        let person = client.login(req.tenant.trim(), req.email.trim(), &req.password)?;
+        let all = client.person_warehouses(&person)?;
+        let chosen: Vec<WarehouseInfo> = if req.warehouses.is_empty() {
+            all.clone()
+        } else {
+            let mut chosen = Vec::new();
+            for code in &req.warehouses {
+                let code = code.trim().to_ascii_uppercase();
+                match all.iter().find(|w| w.code == code) {
+                    Some(w) => chosen.push(w.clone()),
+                    None => {
+                        let known: Vec<&str> = all.iter().map(|w| w.code.as_str()).collect();
+                        return Err(Error::InvalidInput {
+                            field: "warehouse",
+                            message: format!(
+                                "no active warehouse {code}; the tenant has: {}",
+                                known.join(", ")
+                            ),
+                        });
+                    }
+                }
+            }
+            chosen
+        };
+        if chosen.is_empty() {
+            return Err(Error::InvalidInput {
+                field: "warehouse",
+                message: "the tenant has no active warehouse to keep offline".into(),
+            });
+        }
+        let ids: Vec<_> = chosen.iter().map(|w| w.id).collect();
+        let registered = client.register_device(&person, &req.name, &req.platform, &ids)?;
+        // The tokens first: a device whose replica exists but whose tokens were lost
+        // could never sync, while tokens stored for a replica that failed to initialise
+        // only leave an unused entry.
+        store.save(
+            registered.device.id,
+            &registered.tokens.into_device_tokens(),
+        )?;
+        let device = self.init_device(
+            person.tenant,
+            person.user,
+            client.base_url(),
+            Some(registered.device.id),
+        )?;
+        {
+            let tx = self.write()?;
+            for w in &registered.device.warehouse_ids {
+                tx.execute(
+                    "insert or ignore into scope (warehouse_id) values (?1)",
+                    params![w.to_string()],
+                )?;
+            }
+            tx.commit()?;
+        }
+        let (first_sync, first_sync_error) = match self.sync(&client, store, progress) {
+            Ok(r) => (Some(r), None),
+            Err(e) => (None, Some(e.body())),
+        };
+        Ok(ConnectReport {
+            device,
+            scope: chosen,
+            credentials: store.describe(),
+            first_sync,
+            first_sync_error,
+        })
+    }
+
+    /// Pushes every pending journal entry, then pulls until the replica is current.
+    /// Stops with [`Error::DeviceRevoked`], [`Error::SubscriptionExpired`] or
+    /// [`Error::CredentialsInvalid`] without changing the journal; transient failures
+    /// are retried within the client's bounds, then [`Error::Unreachable`]. The outcome
+    /// (time, error) is kept for [`Replica::status`].
+    pub fn sync(
+        &mut self,
+        client: &ServerClient,
+        store: &CredentialStore,
+        progress: &mut dyn FnMut(&SyncProgress),
+    ) -> Result<SyncReport> {
+        self.run_sync(client, store, progress, true, true)
+    }
+
+    /// Only the push half of [`Replica::sync`].
+    pub fn sync_push(
+        &mut self,
+        client: &ServerClient,
+        store: &CredentialStore,
+        progress: &mut dyn FnMut(&SyncProgress),
+    ) -> Result<SyncReport> {
+        self.run_sync(client, store, progress, true, false)
+    }
+
+    /// Only the pull half of [`Replica::sync`].
+    pub fn sync_pull(
+        &mut self,
+        client: &ServerClient,
+        store: &CredentialStore,
+        progress: &mut dyn FnMut(&SyncProgress),
+    ) -> Result<SyncReport> {
+        self.run_sync(client, store, progress, false, true)
+    }
+
+    fn run_sync(
+        &mut self,
+        client: &ServerClient,
+        store: &CredentialStore,
+        progress: &mut dyn FnMut(&SyncProgress),
+        push: bool,
+        pull: bool,
+    ) -> Result<SyncReport> {
+        let device = self.device()?.ok_or(Error::NotInitialized)?;
+        let lock_path = sync_lock_path(&self.path);
+        let lock_file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| {
+                Error::Credentials(format!("failed to open {}: {e}", lock_path.display()))
+            })?;
+        let mut lock = fd_lock::RwLock::new(lock_file);
+        let _guard = lock.try_write().map_err(|_| Error::SyncBusy)?;
+
+        let mut ctx = Ctx {
+            client,
+            store,
+            device: device.device,
+            tokens: None,
+            deadline: Instant::now() + client.options().deadline,
+            progress,
+            report: SyncReport::default(),
+            contact: None,
+        };
+        let result = (|| {
+            if push {
+                self.push_all(&mut ctx)?;
+            }
+            if pull {
+                self.pull_all(&mut ctx)?;
+            }
+            Ok(())
+        })();
+        let now = self.env.now();
+        let err = result.as_ref().err().map(Error::body);
+        self.conn.execute(
+            "update sync_state set last_sync_at_ns = ?1, last_sync_error_code = ?2,
+                 last_sync_error = ?3, last_contact_at_ns = coalesce(?4, last_contact_at_ns)",
+            params![
+                ns(now)?,
+                err.as_ref().map(|e| e.code.clone()),
+                err.as_ref().map(|e| e.message.clone()),
+                ctx.contact.map(ns).transpose()?
+            ],
+        )?;
+        result?;
+        let status = self.status()?;
+        ctx.report.pending = status.pending;
+        ctx.report.cursor = status.cursor;
+        Ok(ctx.report)
+    }
+
+    fn push_all(&mut self, ctx: &mut Ctx<'_>) -> Result<()> {
+        let total = self.status()?.pending;
+        let mut batch = PUSH_BATCH_MAX;
+        let mut from: Option<u64> = None;
+        let mut gaps = 0;
+        (ctx.progress)(&SyncProgress::Pushing { pushed: 0, total });
+        loop {
+            let req = self.push_batch_from(from, batch)?;
+            let (Some(first), Some(last)) = (req.movements.first(), req.movements.last()) else {
+                break;
+            };
+            let first_seq = first.movement.device.map_or(0, |d| d.seq);
+            let last_seq = last.movement.device.map_or(0, |d| d.seq);
+            match ctx.authed::<PushResponse>(reqwest::Method::POST, "/v1/sync/push", Some(&req)) {
+                Ok(resp) => {
+                    check_results(&req, &resp)?;
+                    self.mark_pushed(&resp)?;
+                    ctx.tally(&resp);
+                    (ctx.progress)(&SyncProgress::Pushing {
+                        pushed: ctx.report.pushed,
+                        total,
+                    });
+                    // After a gap, keep resending from where the server was until the
+                    // journal's end: the entries after the gap were pushed before too.
+                    from = from.map(|_| last_seq + 1);
+                }
+                Err(CallError::Problem(p)) if p.code == "sequence_gap" => {
+                    gaps += 1;
+                    let next = p.next_seq.unwrap_or(0);
+                    // The server lacks entries this journal marked as pushed (its
+                    // database was restored from a backup): resend from where it is.
+                    // They are answered and decided again like new ones.
+                    if gaps > SEQUENCE_GAPS_MAX || next == 0 || next >= first_seq {
+                        return Err(problem_error(p));
+                    }
+                    from = Some(next);
+                }
+                Err(CallError::Problem(p))
+                    if (p.code == "batch_too_large" || p.status == 413) && batch > 1 =>
+                {
+                    // A body limit smaller than a full batch: halve and go on.
+                    batch = (batch / 2).max(1);
+                }
+                Err(e) => return Err(e.into_error()),
+            }
+        }
+        Ok(())
+    }
+
+    fn pull_all(&mut self, ctx: &mut Ctx<'_>) -> Result<()> {
+        let limit = ctx
+            .client
+            .options()
+            .pull_limit
+            .clamp(1, logiflow_core::PULL_PAGE_MAX as u32);
+        loop {
+            let cursor: Option<String> =
+                self.conn
+                    .query_row("select cursor from sync_state", [], |r| r.get(0))?;
+            let path = match cursor {
+                Some(c) => format!(
+                    "/v1/sync/pull?cursor={}&limit={limit}",
+                    url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()
+                ),
+                None => format!("/v1/sync/pull?limit={limit}"),
+            };
+            let page: PullPage = ctx
+                .authed(reqwest::Method::GET, &path, None::<&()>)
+                .map_err(CallError::into_error)?;
+            let applied = self.apply_pull(&page)?;
+            ctx.report.pages += 1;
+            ctx.report.items += page.item_count() as u64;
+            ctx.report.outcomes += applied.outcomes as u64;
+            (ctx.progress)(&SyncProgress::Pulling {
+                pages: ctx.report.pages,
+                items: ctx.report.items,
+            });
+            if !page.has_more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Where [`Replica::login`] keeps the replica of the device it replaces.
+    pub fn retired_path(path: &std::path::Path, device: DeviceId) -> std::path::PathBuf {
+        let mut p = path.as_os_str().to_owned();
+        p.push(format!(".device-{device}"));
+        std::path::PathBuf::from(p)
+    }
+
+    /// Signs in again when this device's session is lost or revoked.
+    ///
+    /// The server gives a session only to a new registration, which is a new device
+    /// with a new id, and every journal entry carries the id and `device_seq` of the
+    /// device that recorded it (the journal is immutable). So this replica cannot
+    /// become the new device: `login` registers a new device with the same scope, keeps
+    /// this file as [`Replica::retired_path`] and starts a fresh replica at the same
+    /// path, fully pulled. It refuses while the journal holds entries the server has
+    /// not answered: a new device cannot push them, and dropping them would lose
+    /// physical facts. Such a replica needs its session back (an administrator, or a
+    /// server that can re-issue a device's session), not a new device.
+    pub fn login(
+        self,
+        req: &ConnectRequest,
+        store: &CredentialStore,
+        options: SyncOptions,
+        progress: &mut dyn FnMut(&SyncProgress),
+    ) -> Result<(Replica, ConnectReport)> {
+        let old = self.device()?.ok_or(Error::NotInitialized)?;
+        let status = self.status()?;
+        if status.pending > 0 {
+            return Err(Error::InvalidInput {
+                field: "journal",
+                message: format!(
+                    "{} journal entries of device {} are not answered by the server yet; a new device cannot push them (they carry this device's identity), so login would lose them: nothing was changed",
+                    status.pending, old.device
+                ),
+            });
+        }
+        let mut req = req.clone();
+        if req.warehouses.is_empty() {
+            req.warehouses = self
+                .scope()?
+                .into_iter()
+                .map(|w| w.code)
+                .filter(|c| !c.is_empty())
+                .collect();
+        }
+        let Replica { conn, env, path } = self;
+        // Closing the last connection checkpoints the WAL into the file and removes it.
+        conn.close().map_err(|(_, e)| Error::Storage(e))?;
+        let retired = Self::retired_path(&path, old.device);
+        let io =
+            |e: std::io::Error| Error::Corrupt(format!("failed to move the replica aside: {e}"));
+        std::fs::rename(&path, &retired).map_err(io)?;
+        let mut fresh = Replica::open_with_env(&path, env)?;
+        match fresh.connect(&req, store, options, progress) {
+            Ok(report) => {
+                // The old device's tokens are worthless now; a failure to delete them
+                // leaves only a dead entry.
+                let _ = store.delete(old.device);
+                Ok((fresh, report))
+            }
+            Err(e) => {
+                // Put the old replica back, so a failed login changes nothing.
+                drop(fresh);
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut p = path.as_os_str().to_owned();
+                    p.push(suffix);
+                    let _ = std::fs::remove_file(std::path::PathBuf::from(p));
+                }
+                std::fs::rename(&retired, &path).map_err(io)?;
+                Err(e)
+            }
+        }
+    }
+
+    /// The warehouses this device keeps offline, as far as the replica knows them.
+    pub fn scope(&self) -> Result<Vec<WarehouseInfo>> {
+        let mut stmt = self.conn.prepare(
+            "select s.warehouse_id, coalesce(w.code, ''), coalesce(w.name, '')
+             from scope s left join warehouse w on w.id = s.warehouse_id
+             order by w.code, s.warehouse_id",
+        )?;
+        let rows: Vec<(String, String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        rows.into_iter()
+            .map(|(id, code, name)| {
+                Ok(WarehouseInfo {
+                    id: crate::db::parse_id(&id)?,
+                    code,
+                    name,
+                })
+            })
+            .collect()
+    }
+
+    /// The device's scope and the tenant's warehouses as the server lists them now
+    /// (with the device's own session).
+    pub fn scope_report(
+        &mut self,
+        client: &ServerClient,
+        store: &CredentialStore,
+    ) -> Result<ScopeReport> {
+        let device = self.device()?.ok_or(Error::NotInitialized)?;
+        let deadline = Instant::now() + client.options().deadline;
+        let mut refreshed = false;
+        let tokens = usable_tokens(client, store, device.device, deadline, &mut |_| {})?;
+        let mut access = access_of(&tokens)?;
+        let tenant_warehouses = loop {
+            match client.warehouses(&access) {
+                Err(Error::CredentialsInvalid(_)) if !refreshed => {
+                    refreshed = true;
+                    let fresh =
+                        client.refresh(store, device.device, &tokens, deadline, &mut |_| {})?;
+                    access = access_of(&fresh)?;
+                }
+                other => break other?,
+            }
+        };
+        let mut scope = self.scope()?;
+        for w in &mut scope {
+            if let Some(known) = tenant_warehouses.iter().find(|t| t.id == w.id) {
+                *w = known.clone();
+            }
+        }
+        Ok(ScopeReport {
+            scope,
+            tenant_warehouses,
+        })
+    }
+}
+
+/// The lock file that keeps two syncs of the replica at `db` apart.
+fn sync_lock_path(db: &std::path::Path) -> std::path::PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push(".sync-lock");
+    std::path::PathBuf::from(p)
+}
+
+fn access_of(tokens: &DeviceTokens) -> Result<Secret> {
+    tokens
+        .access_token
+        .clone()
+        .ok_or_else(|| Error::CredentialsInvalid("no access token after a refresh".into()))
+}
+
+/// The results must answer the request, movement for movement.
+fn check_results(req: &PushRequest, resp: &PushResponse) -> Result<()> {
+    let same = resp.results.len() == req.movements.len()
+        && resp
+            .results
+            .iter()
+            .zip(&req.movements)
+            .all(|(r, m)| r.movement == m.movement.id);
+    if same {
+        Ok(())
+    } else {
+        Err(Error::Server {
+            status: 200,
+            code: "invalid_response".into(),
+            message: "the push response does not answer the movements pushed".into(),
+        })
+    }
+}
+
+/// One sync's state: the session, the bounds, the progress.
+struct Ctx<'a> {
+    client: &'a ServerClient,
+    store: &'a CredentialStore,
+    device: DeviceId,
+    tokens: Option<DeviceTokens>,
+    deadline: Instant,
+    progress: &'a mut dyn FnMut(&SyncProgress),
+    report: SyncReport,
+    contact: Option<DateTime<Utc>>,
+}
+
+impl Ctx<'_> {
+    /// A request with the device's access token; an `unauthenticated` answer (the
+    /// token expired early, the server's key rotated) refreshes once and resends.
+    fn authed<T: serde::de::DeserializeOwned>(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&impl serde::Serialize>,
+    ) -> Result<T, CallError> {
+        let mut refreshed = false;
+        loop {
+            let Ctx {
+                client,
+                store,
+                device,
+                tokens,
+                deadline,
+                progress,
+                report,
+                ..
+            } = self;
+            let mut on_retry = |n: RetryNote| {
+                report.retries += 1;
+                progress(&SyncProgress::Retrying {
+                    attempt: n.attempt as u64,
+                    delay_ms: u64::try_from(n.delay.as_millis()).unwrap_or(u64::MAX),
+                    reason: n.reason,
+                });
+            };
+            if tokens.is_none() {
+                *tokens = Some(
+                    usable_tokens(client, store, *device, *deadline, &mut on_retry)
+                        .map_err(CallError::Other)?,
+                );
+            }
+            let current = tokens.clone().expect("set above");
+            let access = access_of(&current).map_err(CallError::Other)?;
+            let result = client.call::<T>(
+                method.clone(),
+                path,
+                Some(&access),
+                body,
+                Resend::Yes,
+                *deadline,
+                &mut on_retry,
+            );
+            if matches!(result, Ok(_) | Err(CallError::Problem(_))) {
+                self.contact = Some(Utc::now());
+            }
+            match result {
+                Err(CallError::Problem(Problem { ref code, .. }))
+                    if code == "unauthenticated" && !refreshed =>
+                {
+                    refreshed = true;
+                    let Ctx {
+                        client,
+                        store,
+                        device,
+                        tokens,
+                        deadline,
+                        progress,
+                        report,
+                        ..
+                    } = self;
+                    let mut on_retry = |n: RetryNote| {
+                        report.retries += 1;
+                        progress(&SyncProgress::Retrying {
+                            attempt: n.attempt as u64,
+                            delay_ms: u64::try_from(n.delay.as_millis()).unwrap_or(u64::MAX),
+                            reason: n.reason,
+                        });
+                    };
+                    *tokens = Some(
+                        client
+                            .refresh(store, *device, &current, *deadline, &mut on_retry)
+                            .map_err(CallError::Other)?,
+                    );
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn tally(&mut self, resp: &PushResponse) {
+        for r in &resp.results {
+            self.report.pushed += 1;
+            match r.outcome {
+                Outcome::Applied { .. } => self.report.applied += 1,
+                Outcome::Held(_) => self.report.held += 1,
+                Outcome::Rejected(_) => self.report.rejected += 1,
+                Outcome::Absorbed => self.report.absorbed += 1,
+                Outcome::Superseded => self.report.superseded += 1,
+                Outcome::Voided { .. } => self.report.voided += 1,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_sync_of_one_replica_is_refused_while_the_first_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("replica.db");
+        let mut replica = Replica::open(&db).unwrap();
+        replica
+            .init_device(
+                logiflow_core::TenantId::from_uuid(uuid::Uuid::from_u128(1)),
+                logiflow_core::UserId::from_uuid(uuid::Uuid::from_u128(2)),
+                "http://127.0.0.1:9",
+                None,
+            )
+            .unwrap();
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(sync_lock_path(&db))
+            .unwrap();
+        let mut other = fd_lock::RwLock::new(file);
+        let _held = other.write().unwrap();
+        let client = ServerClient::new("http://127.0.0.1:9", SyncOptions::default()).unwrap();
+        let store = CredentialStore::File(dir.path().join("creds.json"));
+        let err = replica.sync(&client, &store, &mut |_| {}).unwrap_err();
+        assert!(matches!(err, Error::SyncBusy), "{err:?}");
+        assert_eq!(replica.status().unwrap().last_sync_error, None);
+    }
+}

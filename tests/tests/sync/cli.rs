@@ -1,0 +1,221 @@
+//! `logiflow connect | receive | sync | status | scope | login` as child processes, with
+//! the file credential store, against the real server: outputs and exit codes.
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+pub fn json_of(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not json ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn error_code(out: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    let v: Value = serde_json::from_str(last).unwrap_or_else(|_| panic!("stderr: {stderr}"));
+    v["error"]["code"].as_str().unwrap().to_owned()
+}
+
+/// `logiflow connect` of a new replica in `dir`; returns (db, credentials file).
+pub fn cli_connect(
+    server: &Server,
+    dir: &std::path::Path,
+    base: &str,
+    name: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, Value) {
+    let db = dir.join("replica.db");
+    let creds = dir.join("credentials.json");
+    let mut cmd = cli(&db, &creds);
+    cmd.args(["--json", "connect", "--server", base, "--tenant"])
+        .arg(&server.slug)
+        .args([
+            "--email",
+            &server.email,
+            "--warehouse",
+            "wh1",
+            "--name",
+            name,
+        ]);
+    let out = run(cmd, &format!("{PASSWORD}\n"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json_of(&out);
+    (db, creds, v)
+}
+
+#[test]
+fn the_cli_connects_records_syncs_reports_and_exits_with_documented_codes() {
+    let server = Server::start("cli");
+    seed(&server, 2, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let (db, creds, connected) = cli_connect(&server, dir.path(), &server.base, "station");
+    assert_eq!(connected["scope"][0]["code"], "WH1");
+    assert!(connected["first_sync"]["pages"].as_u64().unwrap() >= 1);
+    let device: uuid::Uuid = connected["device"]["device"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Nothing secret in the replica file.
+    let raw = std::fs::read(&db).unwrap();
+    let creds_text = std::fs::read_to_string(&creds).unwrap();
+    assert!(creds_text.contains("lfr_"));
+    assert!(!raw.windows(4).any(|w| w == b"lfr_"));
+
+    let mut cmd = cli(&db, &creds);
+    cmd.args([
+        "--json", "receive", "SKU-1", "--by", "sku", "--to", "B1", "--qty", "4",
+    ]);
+    assert!(run(cmd, "").status.success());
+
+    let mut cmd = cli(&db, &creds);
+    cmd.args(["--json", "sync"]);
+    let out = run(cmd, "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json_of(&out);
+    assert_eq!(
+        (report["pushed"].as_u64(), report["applied"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"pushing\""));
+
+    let mut cmd = cli(&db, &creds);
+    cmd.args(["--json", "status"]);
+    let status = json_of(&run(cmd, ""));
+    assert_eq!(status["pending"], 0);
+    assert!(status["last_sync_at"].is_string());
+    assert!(status["last_sync_error"].is_null());
+    assert!(status["last_contact_at"].is_string());
+
+    let mut cmd = cli(&db, &creds);
+    cmd.args(["--json", "scope"]);
+    let scope = json_of(&run(cmd, ""));
+    assert_eq!(scope["scope"][0]["code"], "WH1");
+    assert_eq!(scope["tenant_warehouses"].as_array().unwrap().len(), 1);
+    assert_eq!(server.stock(), vec![("SKU-1".into(), "B1".into(), 4)]);
+
+    // Expired tenant: exit 5, nothing pushed; after renewal it goes through.
+    let mut cmd = cli(&db, &creds);
+    cmd.args([
+        "--json", "receive", "SKU-1", "--by", "sku", "--to", "B1", "--qty", "1",
+    ]);
+    assert!(run(cmd, "").status.success());
+    server.expire();
+    let mut cmd = cli(&db, &creds);
+    cmd.args(["--json", "sync"]);
+    let out = run(cmd, "");
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(error_code(&out), "subscription_expired");
+    assert_eq!(server.movements_of(device).0, 1);
+    server.renew();
+    let mut cmd = cli(&db, &creds);
+    cmd.args(["--json", "sync"]);
+    assert!(run(cmd, "").status.success());
+    assert_eq!(server.movements_of(device).0, 2);
+
+    // Revoked: exit 4, the journal kept; login refuses while an entry is unanswered.
+    let mut cmd = cli(&db, &creds);
+    cmd.args([
+        "--json", "receive", "SKU-1", "--by", "sku", "--to", "B1", "--qty", "1",
+    ]);
+    assert!(run(cmd, "").status.success());
+    server.revoke(device);
+    let mut cmd = cli(&db, &creds);
+    cmd.args(["--json", "sync"]);
+    let out = run(cmd, "");
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(error_code(&out), "device_revoked");
+    let mut cmd = cli(&db, &creds);
+    cmd.args(["--json", "login", "--tenant"])
+        .arg(&server.slug)
+        .args(["--email", &server.email]);
+    let out = run(cmd, &format!("{PASSWORD}\n"));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut cmd = cli(&db, &creds);
+    cmd.args(["--json", "status"]);
+    let status = json_of(&run(cmd, ""));
+    assert_eq!(status["pending"], 1);
+    assert_eq!(status["device"]["device"], device.to_string());
+    assert_eq!(status["last_sync_error"]["code"], "device_revoked");
+
+    // A usage error is 1.
+    let mut cmd = cli(&db, &creds);
+    cmd.args(["sync", "--interval", "5"]);
+    assert_eq!(run(cmd, "").status.code(), Some(1));
+}
+
+#[test]
+fn login_replaces_a_revoked_device_whose_journal_is_fully_answered() {
+    let server = Server::start("login");
+    seed(&server, 1, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let (db, creds, connected) = cli_connect(&server, dir.path(), &server.base, "station");
+    let old: uuid::Uuid = connected["device"]["device"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut cmd = cli(&db, &creds);
+    cmd.args([
+        "--json", "receive", "SKU-1", "--by", "sku", "--to", "B1", "--qty", "2",
+    ]);
+    assert!(run(cmd, "").status.success());
+    let mut cmd = cli(&db, &creds);
+    cmd.args(["--json", "sync"]);
+    assert!(run(cmd, "").status.success());
+    server.revoke(old);
+
+    let mut cmd = cli(&db, &creds);
+    cmd.args(["--json", "login", "--tenant"])
+        .arg(&server.slug)
+        .args(["--email", &server.email]);
+    let out = run(cmd, &format!("{PASSWORD}\n"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json_of(&out);
+    let new = v["device"]["device"].as_str().unwrap().to_owned();
+    assert_ne!(new, old.to_string());
+    assert_eq!(v["scope"][0]["code"], "WH1");
+    assert!(dir.path().join(format!("replica.db.device-{old}")).exists());
+
+    // The new device sees the stock the old one recorded, and works.
+    let mut cmd = cli(&db, &creds);
+    cmd.args(["--json", "stock"]);
+    let stock = json_of(&run(cmd, ""));
+    assert_eq!(stock[0]["on_hand"], 2);
+    let mut cmd = cli(&db, &creds);
+    cmd.args([
+        "--json", "ship", "SKU-1", "--by", "sku", "--from", "B1", "--qty", "1",
+    ]);
+    assert!(run(cmd, "").status.success());
+    let mut cmd = cli(&db, &creds);
+    cmd.args(["--json", "sync"]);
+    let out = run(cmd, "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(server.stock(), vec![("SKU-1".into(), "B1".into(), 1)]);
+}

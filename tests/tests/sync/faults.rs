@@ -1,0 +1,283 @@
+//! Faults: a TCP proxy that cuts sync responses half-way (the server committed, the
+//! client never heard), and a `logiflow sync` killed with SIGKILL mid-push and mid-pull.
+//! Afterwards, 0 movements lost and 0 duplicated, and every replica equals the server.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use logiflow_replica::{JournalFilter, Replica};
+use serde_json::Value;
+
+use crate::cli::cli_connect;
+use crate::flows::{receive, replica_stock};
+use crate::harness::*;
+
+/// A loopback TCP proxy in front of the server. While `cuts` is above zero, every other
+/// response on a connection that carried a `/v1/sync/` request is cut after a few bytes
+/// (both sockets shut down), using up one cut.
+struct Proxy {
+    base: String,
+    cuts: Arc<AtomicUsize>,
+    done: Arc<AtomicUsize>,
+}
+
+impl Proxy {
+    fn start(upstream: &str) -> Self {
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let cuts = Arc::new(AtomicUsize::new(0));
+        let done = Arc::new(AtomicUsize::new(0));
+        let turn = Arc::new(AtomicUsize::new(0));
+        {
+            let (cuts, done) = (Arc::clone(&cuts), Arc::clone(&done));
+            std::thread::spawn(move || {
+                for client in listener.incoming() {
+                    let Ok(client) = client else { return };
+                    let Ok(server) = TcpStream::connect(&upstream) else {
+                        continue;
+                    };
+                    let sync_seen = Arc::new(AtomicBool::new(false));
+                    // Client to server, watching for sync requests.
+                    {
+                        let (mut from, mut to) =
+                            (client.try_clone().unwrap(), server.try_clone().unwrap());
+                        let seen = Arc::clone(&sync_seen);
+                        std::thread::spawn(move || {
+                            let mut buf = [0u8; 16 * 1024];
+                            while let Ok(n) = from.read(&mut buf) {
+                                if n == 0 {
+                                    break;
+                                }
+                                if buf[..n].windows(9).any(|w| w == b"/v1/sync/") {
+                                    seen.store(true, Ordering::SeqCst);
+                                }
+                                if to.write_all(&buf[..n]).is_err() {
+                                    break;
+                                }
+                            }
+                            let _ = to.shutdown(Shutdown::Write);
+                        });
+                    }
+                    // Server to client, cutting some responses.
+                    let (cuts, done, turn) =
+                        (Arc::clone(&cuts), Arc::clone(&done), Arc::clone(&turn));
+                    std::thread::spawn(move || {
+                        let (mut from, mut to) = (server, client);
+                        let mut buf = [0u8; 16 * 1024];
+                        while let Ok(n) = from.read(&mut buf) {
+                            if n == 0 {
+                                break;
+                            }
+                            let cut = sync_seen.load(Ordering::SeqCst)
+                                && cuts.load(Ordering::SeqCst) > 0
+                                && turn.fetch_add(1, Ordering::SeqCst) % 2 == 0
+                                && cuts
+                                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| {
+                                        c.checked_sub(1)
+                                    })
+                                    .is_ok();
+                            if cut {
+                                let _ = to.write_all(&buf[..n.min(40)]);
+                                let _ = to.shutdown(Shutdown::Both);
+                                let _ = from.shutdown(Shutdown::Both);
+                                done.fetch_add(1, Ordering::SeqCst);
+                                return;
+                            }
+                            if to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = to.shutdown(Shutdown::Write);
+                    });
+                }
+            });
+        }
+        Self { base, cuts, done }
+    }
+}
+
+/// Records `n` receipts spread over the products and bins.
+fn record_receipts(replica: &mut Replica, n: usize, skus: usize, bins: usize) {
+    for i in 0..n {
+        replica
+            .record(&receive(
+                &format!("SKU-{}", i % skus + 1),
+                &format!("B{}", i % bins + 1),
+                1,
+            ))
+            .unwrap();
+    }
+}
+
+#[test]
+fn responses_cut_mid_way_are_retried_without_loss_or_duplicates() {
+    let server = Server::start("proxy");
+    seed(&server, 4, 5);
+    let proxy = Proxy::start(&server.base);
+    let mut d = connect(&server, &proxy.base, "flaky");
+    record_receipts(&mut d.replica, 1_500, 5, 4);
+
+    proxy.cuts.store(6, Ordering::SeqCst);
+    let report = d.sync().unwrap();
+    assert!(
+        proxy.done.load(Ordering::SeqCst) >= 2,
+        "the proxy cut nothing"
+    );
+    assert!(report.retries >= 1, "{report:?}");
+    assert_eq!(server.movements_of(d.id()), (1_500, 1_500));
+    assert_eq!(d.replica.status().unwrap().pending, 0);
+
+    // A second replica whose whole snapshot crosses cut connections.
+    proxy.cuts.store(6, Ordering::SeqCst);
+    let mut d2 = connect(&server, &proxy.base, "flaky 2");
+    d.sync().unwrap();
+    d2.sync().unwrap();
+    let truth = server.stock();
+    assert_eq!(truth.iter().map(|r| r.2).sum::<i64>(), 1_500);
+    assert_eq!(replica_stock(&d), truth);
+    assert_eq!(replica_stock(&d2), truth);
+}
+
+#[test]
+fn an_unreachable_server_is_exit_code_3_within_the_time_bound() {
+    let server = Server::start("unreach");
+    seed(&server, 1, 1);
+    // A port nothing listens on: bind one, note it, close it.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let (db, creds, _) = cli_connect(&server, dir.path(), &server.base, "far");
+    // Point the replica at the dead port (the CLI has no command to change the URL).
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "update device set server_url = ?1",
+            [format!("http://127.0.0.1:{port}")],
+        )
+        .unwrap();
+    let started = Instant::now();
+    let mut cmd = cli(&db, &creds);
+    cmd.args(["--json", "sync", "--timeout", "3"]);
+    let out = run(cmd, "");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+/// Runs `logiflow --json sync` and kills it with SIGKILL once a progress line on stderr
+/// satisfies `when`; returns whether it was killed (false: it finished first).
+fn sync_killed_when(
+    db: &std::path::Path,
+    creds: &std::path::Path,
+    extra: &[&str],
+    when: impl Fn(&Value) -> bool,
+) -> bool {
+    let mut cmd = cli(db, creds);
+    cmd.args(["--json", "sync"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut killed = false;
+    for line in stderr.lines() {
+        let Ok(line) = line else { break };
+        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if when(&v["progress"]) {
+            child.kill().unwrap(); // SIGKILL on Unix
+            killed = true;
+            break;
+        }
+        assert!(Instant::now() < deadline, "the sync ran too long");
+    }
+    let _ = child.wait();
+    killed
+}
+
+#[test]
+fn a_sync_killed_mid_push_and_mid_pull_resumes_without_loss_or_duplicates() {
+    let server = Server::start("kill");
+    seed(&server, 4, 5);
+    let dir1 = tempfile::tempdir().unwrap();
+    let dir2 = tempfile::tempdir().unwrap();
+    let (db1, creds1, c1) = cli_connect(&server, dir1.path(), &server.base, "pusher");
+    let (db2, creds2, _) = cli_connect(&server, dir2.path(), &server.base, "puller");
+    let device1: uuid::Uuid = c1["device"]["device"].as_str().unwrap().parse().unwrap();
+    {
+        let mut r = Replica::open(&db1).unwrap();
+        record_receipts(&mut r, 2_500, 5, 4);
+    }
+
+    // Mid-push: killed as soon as the first batch is answered, while the next is out.
+    let killed = sync_killed_when(&db1, &creds1, &[], |p| {
+        p["phase"] == "pushing" && p["pushed"].as_u64().unwrap_or(0) >= 1_000
+    });
+    assert!(killed, "the push finished before it could be killed");
+    let pending = Replica::open(&db1).unwrap().status().unwrap().pending;
+    assert!(pending < 2_500, "pending {pending}");
+    let mut cmd = cli(&db1, &creds1);
+    cmd.args(["--json", "sync"]);
+    let out = run(cmd, "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(server.movements_of(device1), (2_500, 2_500));
+    let r1 = Replica::open(&db1).unwrap();
+    assert_eq!(r1.status().unwrap().pending, 0);
+    assert!(
+        r1.journal(&JournalFilter::default())
+            .unwrap()
+            .iter()
+            .all(|e| e.outcome.as_deref() == Some("applied"))
+    );
+
+    // Mid-pull: the second replica is behind by 2,500 movements; small pages; killed
+    // once the first page is applied.
+    let killed = sync_killed_when(&db2, &creds2, &["--page-size", "50"], |p| {
+        p["phase"] == "pulling" && p["pages"].as_u64().unwrap_or(0) >= 1
+    });
+    assert!(killed, "the pull finished before it could be killed");
+    let mut cmd = cli(&db2, &creds2);
+    cmd.args(["--json", "sync", "--page-size", "50"]);
+    let out = run(cmd, "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let truth = server.stock();
+    assert_eq!(truth.iter().map(|r| r.2).sum::<i64>(), 2_500);
+    let view = |db: &std::path::Path| {
+        let mut v: Vec<(String, String, i64)> = Replica::open(db)
+            .unwrap()
+            .stock(&logiflow_replica::StockQuery {
+                limit: Some(10_000),
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .filter(|l| l.on_hand != 0)
+            .map(|l| (l.sku, l.location_code, l.on_hand))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(view(&db1), truth);
+    assert_eq!(view(&db2), truth);
+}

@@ -1,0 +1,11 @@
+//! The replica's sync client against the real server (issue #5 §2–§4): replicas in temp
+//! dirs, the server on loopback against a fresh test database (`DATABASE_URL`, as
+//! `cargo xtask test` sets it), the `logiflow` CLI as a child process, and faults: a TCP
+//! proxy that cuts connections, and a sync killed with SIGKILL mid-push and mid-pull.
+
+mod cli;
+mod faults;
+mod flows;
+// Helpers shared by the files above; not every file uses each one.
+#[allow(dead_code)]
+mod harness;
