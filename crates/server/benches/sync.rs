@@ -23,8 +23,10 @@
 //! 4. push: for journals of N/10 and N movements, a fresh registered device posts its
 //!    journal as `PushRequest`s of `PUSH_BATCH_MAX` (built and serialised beforehand, so
 //!    generation is not timed) to `POST /v1/sync/push`, one after the other as a device
-//!    does; then the baseline books the same movements on the same rows in batches of
-//!    the same size with four set-based statements in one transaction each.
+//!    does, and the baseline books the same movements on the same rows in batches of the
+//!    same size with four set-based statements in one transaction each, the two sides
+//!    taking turns batch by batch so that both see the same load from other work on the
+//!    (shared) machine.
 //!
 //! N is `LOGIFLOW_BENCH_SYNC_SIZE` (default and most 100,000; at least 1,000). The run is
 //! bounded by N, prints the table and rewrites its own section of `docs/benchmarks.md`.
@@ -170,16 +172,13 @@ async fn run(admin_url: &str) -> Result<()> {
     drop(replica);
 
     for journal in [size / 10, size] {
-        eprintln!("sync bench: push of a {journal}-movement journal, then the SQL baseline");
+        eprintln!("sync bench: push of a {journal}-movement journal beside the SQL baseline");
         let device = register(&http, &server.base, &operator, &world, "push").await?;
         let movements = journal_of(&world, &device, journal, &mut rng, &mut clock);
-        let api = push_api(&http, &server, &owner, &device, &movements).await?;
-        let base = push_baseline(&owner, &world, &movements, &mut clock).await?;
-        let case = PushCase {
-            movements: journal,
-            api,
-            base,
-        };
+        let case = push_case(
+            &http, &server, &owner, &world, &device, &movements, &mut clock,
+        )
+        .await?;
         eprintln!("  {}", case.text());
         report.pushes.push(case);
     }
@@ -724,17 +723,22 @@ impl PushCase {
     }
 }
 
-/// Posts the journal in batches of [`PUSH_BATCH_MAX`], one request after the other, as
-/// the device's sync does; the bodies are serialised before the clock starts.
-async fn push_api(
+/// Pushes the journal through the API and books it again with the baseline, batch by
+/// batch in turn (API batch 1, baseline batch 1, API batch 2, …), so that both sides see
+/// the same load from whatever else runs on the machine. The API side posts each batch
+/// as the device's sync does, one request after the other, with bodies serialised before
+/// the clock starts; each side's time is the sum of its batches.
+async fn push_case(
     http: &reqwest::Client,
     server: &Server,
     owner: &PgPool,
+    world: &World,
     device: &Device,
-    movements: &[Movement],
-) -> Result<PushRun> {
+    journal: &[Movement],
+    clock: &mut Clock,
+) -> Result<PushCase> {
     let mut bodies = Vec::new();
-    for chunk in movements.chunks(PUSH_BATCH_MAX) {
+    for chunk in journal.chunks(PUSH_BATCH_MAX) {
         let request = PushRequest {
             device: DeviceId::from_uuid(device.id),
             movements: chunk
@@ -747,76 +751,110 @@ async fn push_api(
         };
         bodies.push(serde_json::to_vec(&request).context("failed to serialise a push")?);
     }
+    let rows = baseline_rows(journal, clock);
     let url = format!("{}/v1/sync/push", server.base);
-    let mut run = PushRun {
-        movements: movements.len(),
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with((*owner.connect_options()).clone())
+        .await
+        .context("failed to connect the baseline")?;
+    let baseline_device = Uuid::now_v7();
+    let mut api = PushRun {
+        movements: journal.len(),
         batches: bodies.len(),
         largest_body: bodies.iter().map(Vec::len).max().unwrap_or(0),
+        server_cpu: Some(Duration::ZERO),
         ..PushRun::default()
     };
-    let server_before = server.cpu_time();
-    let db_before = support::backend_cpu(owner).await?;
-    let start = Instant::now();
-    for body in bodies {
-        let response = http
-            .post(&url)
-            .bearer_auth(&device.token)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .context("failed to push")?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .context("failed to read a push answer")?;
-        if !status.is_success() {
-            bail!(
-                "POST /v1/sync/push answered {status}: {}",
-                String::from_utf8_lossy(&body)
-            );
-        }
-        let answer: PushResponse =
-            serde_json::from_slice(&body).context("failed to parse a push answer")?;
-        for result in &answer.results {
-            *run.outcomes
-                .entry(result.outcome.name().to_owned())
-                .or_default() += 1;
-        }
+    let mut base = PushRun {
+        movements: rows.len(),
+        batches: rows.len().div_ceil(PUSH_BATCH_MAX),
+        ..PushRun::default()
+    };
+    for (b, (body, batch)) in bodies
+        .into_iter()
+        .zip(rows.chunks(PUSH_BATCH_MAX))
+        .enumerate()
+    {
+        let server_before = server.cpu_time();
+        let db_before = support::backend_cpu(owner).await?;
+        let start = Instant::now();
+        push_batch(http, &url, device, body, &mut api.outcomes).await?;
+        api.elapsed += start.elapsed();
+        let db_after = support::backend_cpu(owner).await?;
+        api.db_cpu += support::backend_cpu_between(&db_before, &db_after);
+        api.server_cpu = match (api.server_cpu, server_before, server.cpu_time()) {
+            (Some(sum), Some(before), Some(after)) => Some(sum + after.saturating_sub(before)),
+            _ => None,
+        };
+
+        let start = Instant::now();
+        baseline_batch(&pool, world, baseline_device, b * PUSH_BATCH_MAX, batch).await?;
+        base.elapsed += start.elapsed();
+        base.db_cpu += support::backend_cpu_between(&db_after, &support::backend_cpu(owner).await?);
     }
-    run.elapsed = start.elapsed();
-    run.server_cpu = server
-        .cpu_time()
-        .zip(server_before)
-        .map(|(after, before)| after.saturating_sub(before));
-    run.db_cpu = support::backend_cpu_between(&db_before, &support::backend_cpu(owner).await?);
-    Ok(run)
+    pool.close().await;
+    Ok(PushCase {
+        movements: journal.len(),
+        api,
+        base,
+    })
 }
 
-/// The issue's raw batched-SQL baseline: the same movements on the same rows, in batches
-/// of the same size, each one transaction of four set-based statements on one
-/// connection as the owner (no RLS, no device, no audit, no outbox): lock the batch's
-/// rows in key order, update them from arrays, insert the movements and their effects
-/// from arrays. New movement ids and later times, as another device's journal.
-async fn push_baseline(
-    owner: &PgPool,
-    world: &World,
-    journal: &[Movement],
-    clock: &mut Clock,
-) -> Result<PushRun> {
-    struct Row {
-        product: Uuid,
-        from: Option<Uuid>,
-        to: Option<Uuid>,
-        location: Uuid,
-        kind: &'static str,
-        qty: i64,
-        delta: i64,
-        id: Uuid,
-        at: DateTime<Utc>,
+/// Posts one `PushRequest` body and counts the outcomes of its answer.
+async fn push_batch(
+    http: &reqwest::Client,
+    url: &str,
+    device: &Device,
+    body: Vec<u8>,
+    outcomes: &mut BTreeMap<String, usize>,
+) -> Result<()> {
+    let response = http
+        .post(url)
+        .bearer_auth(&device.token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .context("failed to push")?;
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .context("failed to read a push answer")?;
+    if !status.is_success() {
+        bail!(
+            "POST /v1/sync/push answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
     }
-    let rows: Vec<Row> = journal
+    let answer: PushResponse =
+        serde_json::from_slice(&body).context("failed to parse a push answer")?;
+    for result in &answer.results {
+        *outcomes
+            .entry(result.outcome.name().to_owned())
+            .or_default() += 1;
+    }
+    Ok(())
+}
+
+/// One journal movement as the baseline books it: new id, later time (as another
+/// device's journal on the same rows), and its row's delta.
+#[derive(Debug)]
+struct BaseMovement {
+    product: Uuid,
+    from: Option<Uuid>,
+    to: Option<Uuid>,
+    location: Uuid,
+    kind: &'static str,
+    qty: i64,
+    delta: i64,
+    id: Uuid,
+    at: DateTime<Utc>,
+}
+
+fn baseline_rows(journal: &[Movement], clock: &mut Clock) -> Vec<BaseMovement> {
+    journal
         .iter()
         .map(|m| {
             let at = clock.tick();
@@ -839,7 +877,7 @@ async fn push_baseline(
                 ),
                 _ => unreachable!("the bench journal holds receipts and ships"),
             };
-            Row {
+            BaseMovement {
                 product: m.product.as_uuid(),
                 from,
                 to,
@@ -851,122 +889,114 @@ async fn push_baseline(
                 at,
             }
         })
-        .collect();
-    let device = Uuid::now_v7();
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with((*owner.connect_options()).clone())
-        .await
-        .context("failed to connect the baseline")?;
+        .collect()
+}
+
+/// The issue's raw batched-SQL baseline for one batch: one transaction of four set-based
+/// statements on one connection as the owner (no RLS, no device, no audit, no outbox):
+/// lock the batch's rows in key order, update them from arrays, insert the movements and
+/// their effects from arrays. `before` movements of this journal precede the batch.
+async fn baseline_batch(
+    pool: &PgPool,
+    world: &World,
+    device: Uuid,
+    before: usize,
+    batch: &[BaseMovement],
+) -> Result<()> {
     let tenant = world.tenant_id;
     let nil = Uuid::nil();
-    let db_before = support::backend_cpu(owner).await?;
-    let start = Instant::now();
-    for (b, batch) in rows.chunks(PUSH_BATCH_MAX).enumerate() {
-        // Several movements of a batch may share a row: one update per row, with the
-        // sum of their deltas and the latest one's order key.
-        let mut per_row: BTreeMap<(Uuid, Uuid), (i64, DateTime<Utc>, Uuid)> = BTreeMap::new();
-        for r in batch {
-            let e = per_row
-                .entry((r.product, r.location))
-                .or_insert((0, r.at, r.id));
-            e.0 += r.delta;
-            e.1 = r.at;
-            e.2 = r.id;
-        }
-        let keys: Vec<&(Uuid, Uuid)> = per_row.keys().collect();
-        let products: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let locations: Vec<Uuid> = keys.iter().map(|k| k.1).collect();
-        let lots = vec![nil; keys.len()];
-        let mut tx = pool.begin().await?;
-        let locked: Vec<(i64,)> = sqlx::query_as(
-            "select s.on_hand from stock_row s
-             where s.tenant_id = $1 and (s.product_id, s.location_id, s.lot_id) in
-                   (select * from unnest($2::uuid[], $3::uuid[], $4::uuid[]))
-             order by s.product_id, s.location_id, s.lot_id
-             for update",
-        )
-        .bind(tenant)
-        .bind(&products)
-        .bind(&locations)
-        .bind(&lots)
-        .fetch_all(&mut *tx)
-        .await
-        .context("baseline: lock")?;
-        ensure!(locked.len() == keys.len(), "baseline: a row is missing");
-        sqlx::query(
-            "update stock_row s
-             set on_hand = s.on_hand + u.delta, last_effect_at = u.at, last_effect_id = u.id,
-                 updated_at = now()
-             from unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::timestamptz[],
-                         $7::uuid[]) as u (product_id, location_id, lot_id, delta, at, id)
-             where s.tenant_id = $1 and s.product_id = u.product_id
-               and s.location_id = u.location_id and s.lot_id = u.lot_id",
-        )
-        .bind(tenant)
-        .bind(&products)
-        .bind(&locations)
-        .bind(&lots)
-        .bind(per_row.values().map(|v| v.0).collect::<Vec<_>>())
-        .bind(per_row.values().map(|v| v.1).collect::<Vec<_>>())
-        .bind(per_row.values().map(|v| v.2).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await
-        .context("baseline: update")?;
-        let first_seq = (b * PUSH_BATCH_MAX) as i64 + 1;
-        sqlx::query(
-            "insert into movement (tenant_id, id, kind, origin, product_id, from_location_id,
-                                   to_location_id, qty, occurred_at, user_id, device_id,
-                                   device_seq, outcome)
-             select $1, m.id, m.kind, 'journal', m.product_id, m.from_id, m.to_id, m.qty,
-                    m.occurred_at, $2, $3, $4 + m.n - 1, 'applied'
-             from unnest($5::uuid[], $6::text[], $7::uuid[], $8::uuid[], $9::uuid[],
-                         $10::bigint[], $11::timestamptz[]) with ordinality
-                  as m (id, kind, product_id, from_id, to_id, qty, occurred_at, n)",
-        )
-        .bind(tenant)
-        .bind(world.user_id)
-        .bind(device)
-        .bind(first_seq)
-        .bind(batch.iter().map(|r| r.id).collect::<Vec<_>>())
-        .bind(batch.iter().map(|r| r.kind).collect::<Vec<_>>())
-        .bind(batch.iter().map(|r| r.product).collect::<Vec<_>>())
-        .bind(batch.iter().map(|r| r.from).collect::<Vec<_>>())
-        .bind(batch.iter().map(|r| r.to).collect::<Vec<_>>())
-        .bind(batch.iter().map(|r| r.qty).collect::<Vec<_>>())
-        .bind(batch.iter().map(|r| r.at).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await
-        .context("baseline: insert movements")?;
-        sqlx::query(
-            "insert into movement_effect (tenant_id, product_id, location_id, lot_id,
-                                          occurred_at, movement_id, delta)
-             select $1, e.product_id, e.location_id, $2, e.occurred_at, e.movement_id, e.delta
-             from unnest($3::uuid[], $4::uuid[], $5::timestamptz[], $6::uuid[], $7::bigint[])
-                  as e (product_id, location_id, occurred_at, movement_id, delta)",
-        )
-        .bind(tenant)
-        .bind(nil)
-        .bind(batch.iter().map(|r| r.product).collect::<Vec<_>>())
-        .bind(batch.iter().map(|r| r.location).collect::<Vec<_>>())
-        .bind(batch.iter().map(|r| r.at).collect::<Vec<_>>())
-        .bind(batch.iter().map(|r| r.id).collect::<Vec<_>>())
-        .bind(batch.iter().map(|r| r.delta).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await
-        .context("baseline: insert effects")?;
-        tx.commit().await?;
+    // Several movements of a batch may share a row: one update per row, with the sum of
+    // their deltas and the latest one's order key.
+    let mut per_row: BTreeMap<(Uuid, Uuid), (i64, DateTime<Utc>, Uuid)> = BTreeMap::new();
+    for r in batch {
+        let e = per_row
+            .entry((r.product, r.location))
+            .or_insert((0, r.at, r.id));
+        e.0 += r.delta;
+        e.1 = r.at;
+        e.2 = r.id;
     }
-    let elapsed = start.elapsed();
-    let db_cpu = support::backend_cpu_between(&db_before, &support::backend_cpu(owner).await?);
-    pool.close().await;
-    Ok(PushRun {
-        elapsed,
-        db_cpu,
-        movements: rows.len(),
-        batches: rows.len().div_ceil(PUSH_BATCH_MAX),
-        ..PushRun::default()
-    })
+    let products: Vec<Uuid> = per_row.keys().map(|k| k.0).collect();
+    let locations: Vec<Uuid> = per_row.keys().map(|k| k.1).collect();
+    let lots = vec![nil; per_row.len()];
+    let mut tx = pool.begin().await?;
+    let locked: Vec<(i64,)> = sqlx::query_as(
+        "select s.on_hand from stock_row s
+         where s.tenant_id = $1 and (s.product_id, s.location_id, s.lot_id) in
+               (select * from unnest($2::uuid[], $3::uuid[], $4::uuid[]))
+         order by s.product_id, s.location_id, s.lot_id
+         for update",
+    )
+    .bind(tenant)
+    .bind(&products)
+    .bind(&locations)
+    .bind(&lots)
+    .fetch_all(&mut *tx)
+    .await
+    .context("baseline: lock")?;
+    ensure!(locked.len() == per_row.len(), "baseline: a row is missing");
+    sqlx::query(
+        "update stock_row s
+         set on_hand = s.on_hand + u.delta, last_effect_at = u.at, last_effect_id = u.id,
+             updated_at = now()
+         from unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::timestamptz[],
+                     $7::uuid[]) as u (product_id, location_id, lot_id, delta, at, id)
+         where s.tenant_id = $1 and s.product_id = u.product_id
+           and s.location_id = u.location_id and s.lot_id = u.lot_id",
+    )
+    .bind(tenant)
+    .bind(&products)
+    .bind(&locations)
+    .bind(&lots)
+    .bind(per_row.values().map(|v| v.0).collect::<Vec<_>>())
+    .bind(per_row.values().map(|v| v.1).collect::<Vec<_>>())
+    .bind(per_row.values().map(|v| v.2).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await
+    .context("baseline: update")?;
+    sqlx::query(
+        "insert into movement (tenant_id, id, kind, origin, product_id, from_location_id,
+                               to_location_id, qty, occurred_at, user_id, device_id,
+                               device_seq, outcome)
+         select $1, m.id, m.kind, 'journal', m.product_id, m.from_id, m.to_id, m.qty,
+                m.occurred_at, $2, $3, $4 + m.n, 'applied'
+         from unnest($5::uuid[], $6::text[], $7::uuid[], $8::uuid[], $9::uuid[],
+                     $10::bigint[], $11::timestamptz[]) with ordinality
+              as m (id, kind, product_id, from_id, to_id, qty, occurred_at, n)",
+    )
+    .bind(tenant)
+    .bind(world.user_id)
+    .bind(device)
+    .bind(before as i64)
+    .bind(batch.iter().map(|r| r.id).collect::<Vec<_>>())
+    .bind(batch.iter().map(|r| r.kind).collect::<Vec<_>>())
+    .bind(batch.iter().map(|r| r.product).collect::<Vec<_>>())
+    .bind(batch.iter().map(|r| r.from).collect::<Vec<_>>())
+    .bind(batch.iter().map(|r| r.to).collect::<Vec<_>>())
+    .bind(batch.iter().map(|r| r.qty).collect::<Vec<_>>())
+    .bind(batch.iter().map(|r| r.at).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await
+    .context("baseline: insert movements")?;
+    sqlx::query(
+        "insert into movement_effect (tenant_id, product_id, location_id, lot_id,
+                                      occurred_at, movement_id, delta)
+         select $1, e.product_id, e.location_id, $2, e.occurred_at, e.movement_id, e.delta
+         from unnest($3::uuid[], $4::uuid[], $5::timestamptz[], $6::uuid[], $7::bigint[])
+              as e (product_id, location_id, occurred_at, movement_id, delta)",
+    )
+    .bind(tenant)
+    .bind(nil)
+    .bind(batch.iter().map(|r| r.product).collect::<Vec<_>>())
+    .bind(batch.iter().map(|r| r.location).collect::<Vec<_>>())
+    .bind(batch.iter().map(|r| r.at).collect::<Vec<_>>())
+    .bind(batch.iter().map(|r| r.id).collect::<Vec<_>>())
+    .bind(batch.iter().map(|r| r.delta).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await
+    .context("baseline: insert effects")?;
+    tx.commit().await.context("baseline: commit")?;
+    Ok(())
 }
 
 /// Everything measured, for the table and the document.
@@ -1126,15 +1156,18 @@ impl Report {
              - Push: a journal of receipts (2) and ships (1) on random rows, stamped as the \
              replica stamps them (UUIDv7, consecutive `device_seq`, increasing times), sent as \
              `PushRequest`s of {batch} built and serialised before the clock starts, one \
-             request after the other; movements/s = journal ÷ time from the first request to \
-             the last answer, parsed. Baseline: the same movements on the same rows, batches of \
+             request after the other; movements/s = journal ÷ the summed time from each request \
+             to its answer, parsed. Baseline: the same movements on the same rows, batches of \
              {batch}, each one transaction on one connection as the owner (no RLS) of \
              `select … order by key for update` (all rows), `update … from unnest(…)`, \
              `insert into movement … select … unnest(…)`, `insert into movement_effect … \
              select … unnest(…)`. The API additionally locks the device, loads held movements, \
              catalog facts and the ledger tail, decides each movement with `core::Engine`, \
              writes outbox events, the device's sequence and an audit entry, and creates \
-             missing rows in a transaction of its own; ratio = API ÷ baseline\n\
+             missing rows in a transaction of its own. The two sides take turns batch by batch \
+             (API batch 1, baseline batch 1, API batch 2, …) so both see the same load from \
+             other work on the machine; ratio = API ÷ baseline. CPU of the server process \
+             (/proc) and of the database's backends is summed over each side's batches\n\
              - Snapshot: a new replica file, a device pulling `GET /v1/sync/pull` from no cursor \
              (default limit) and `Replica::apply_pull` of each page until `has_more` is false; \
              rows/s = stock rows ÷ the whole loop (catalog pages included)\n\
