@@ -283,18 +283,12 @@ async fn seed(owner: &PgPool, size: usize) -> Result<World> {
     .context("failed to seed the stock rows")?;
     support::seed_receipts(&mut tx, tenant_id, user.id).await?;
     tx.commit().await?;
-    support::vacuum(
-        owner,
-        &[
-            "stock_row",
-            "movement",
-            "movement_effect",
-            "location",
-            "product",
-            "product_barcode",
-        ],
-    )
-    .await?;
+    // The whole database, the tables triggers filled too (product_name_trigram): an
+    // autovacuum of them would otherwise run during the first measured pushes.
+    sqlx::query("vacuum analyze")
+        .execute(owner)
+        .await
+        .context("failed to vacuum the bench database")?;
     eprintln!(
         "sync bench: seeded {size} products, barcodes and stock rows in {LOCATIONS} bins in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -686,11 +680,26 @@ struct PushRun {
     /// CPU used meanwhile by the server process (API) and by the database's backends.
     server_cpu: Option<Duration>,
     db_cpu: Duration,
+    /// Each batch's time, in order.
+    batch_times: Vec<Duration>,
 }
 
 impl PushRun {
     fn per_sec(&self) -> f64 {
         self.movements as f64 / self.elapsed.as_secs_f64().max(f64::MIN_POSITIVE)
+    }
+
+    /// The batches' times: first, median and slowest, in milliseconds.
+    fn batches_text(&self) -> String {
+        let mut sorted = self.batch_times.clone();
+        sorted.sort_unstable();
+        let ms = |d: Option<&Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3);
+        format!(
+            "batches first {:.0} / median {:.0} / max {:.0} ms",
+            ms(self.batch_times.first()),
+            ms(sorted.get(sorted.len() / 2)),
+            ms(sorted.last()),
+        )
     }
 }
 
@@ -708,14 +717,16 @@ impl PushCase {
 
     fn text(&self) -> String {
         format!(
-            "{} movements: API {:.0}/s ({:.2} s; CPU server {:?}, PostgreSQL {:.2} s), baseline {:.0}/s ({:.2} s; PostgreSQL {:.2} s), ratio {:.2}; outcomes {:?}",
+            "{} movements: API {:.0}/s ({:.2} s, {}; CPU server {:?}, PostgreSQL {:.2} s), baseline {:.0}/s ({:.2} s, {}; PostgreSQL {:.2} s), ratio {:.2}; outcomes {:?}",
             self.movements,
             self.api.per_sec(),
             self.api.elapsed.as_secs_f64(),
+            self.api.batches_text(),
             self.api.server_cpu,
             self.api.db_cpu.as_secs_f64(),
             self.base.per_sec(),
             self.base.elapsed.as_secs_f64(),
+            self.base.batches_text(),
             self.base.db_cpu.as_secs_f64(),
             self.ratio(),
             self.api.outcomes
@@ -780,6 +791,7 @@ async fn push_case(
         let db_before = support::backend_cpu(owner).await?;
         let start = Instant::now();
         push_batch(http, &url, device, body, &mut api.outcomes).await?;
+        api.batch_times.push(start.elapsed());
         api.elapsed += start.elapsed();
         let db_after = support::backend_cpu(owner).await?;
         api.db_cpu += support::backend_cpu_between(&db_before, &db_after);
@@ -790,6 +802,7 @@ async fn push_case(
 
         let start = Instant::now();
         baseline_batch(&pool, world, baseline_device, b * PUSH_BATCH_MAX, batch).await?;
+        base.batch_times.push(start.elapsed());
         base.elapsed += start.elapsed();
         base.db_cpu += support::backend_cpu_between(&db_after, &support::backend_cpu(owner).await?);
     }
@@ -1106,17 +1119,19 @@ impl Report {
             .iter()
             .map(|c| {
                 format!(
-                    "- Push of {}: API {:.2} s (CPU meanwhile: server process {}, PostgreSQL \
-                     backends {:.2} s), baseline {:.2} s (backends {:.2} s); outcomes {}; \
-                     largest request {:.0} kB\n",
+                    "- Push of {}: API {:.2} s ({}; CPU meanwhile: server process {}, \
+                     PostgreSQL client backends {:.2} s), baseline {:.2} s ({}; backends \
+                     {:.2} s); outcomes {}; largest request {:.0} kB\n",
                     n(c.movements as f64),
                     c.api.elapsed.as_secs_f64(),
+                    c.api.batches_text(),
                     c.api.server_cpu.map_or_else(
                         || "unknown".to_owned(),
                         |t| format!("{:.2} s", t.as_secs_f64())
                     ),
                     c.api.db_cpu.as_secs_f64(),
                     c.base.elapsed.as_secs_f64(),
+                    c.base.batches_text(),
                     c.base.db_cpu.as_secs_f64(),
                     c.api
                         .outcomes

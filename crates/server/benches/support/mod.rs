@@ -318,15 +318,18 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
-/// CPU time used so far by each PostgreSQL backend connected to the bench database, by
-/// pid: the difference of two readings is the database's CPU share of what ran between
-/// them (backends that came and went in between are missed).
+/// CPU time used so far by each PostgreSQL client backend connected to the bench
+/// database, by pid: the difference of two readings is the CPU the connections' work
+/// took between them (backends that came and went in between are missed, and autovacuum
+/// workers are left out).
 pub async fn backend_cpu(owner: &PgPool) -> Result<std::collections::BTreeMap<i32, Duration>> {
-    let pids: Vec<i32> =
-        sqlx::query_scalar("select pid from pg_stat_activity where datname = current_database()")
-            .fetch_all(owner)
-            .await
-            .context("failed to read pg_stat_activity")?;
+    let pids: Vec<i32> = sqlx::query_scalar(
+        "select pid from pg_stat_activity
+             where datname = current_database() and backend_type = 'client backend'",
+    )
+    .fetch_all(owner)
+    .await
+    .context("failed to read pg_stat_activity")?;
     Ok(pids
         .into_iter()
         .filter_map(|pid| Some((pid, cpu_time(u32::try_from(pid).ok()?)?)))
