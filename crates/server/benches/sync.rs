@@ -717,7 +717,7 @@ impl PushCase {
 
     fn text(&self) -> String {
         format!(
-            "{} movements: API {:.0}/s ({:.2} s, {}; CPU server {:?}, PostgreSQL {:.2} s), baseline {:.0}/s ({:.2} s, {}; PostgreSQL {:.2} s), ratio {:.2}; outcomes {:?}",
+            "{} movements: API {:.0}/s ({:.2} s, {}; CPU server {:?}, PostgreSQL {:.2} s), baseline {:.0}/s ({:.2} s, {}; PostgreSQL {:.2} s), ratio {:.3}; outcomes {:?}",
             self.movements,
             self.api.per_sec(),
             self.api.elapsed.as_secs_f64(),
@@ -1049,7 +1049,7 @@ impl Report {
         for c in &self.pushes {
             let _ = writeln!(
                 t,
-                "| push, `POST /v1/sync/push` | {} movements in {} batches | {} movements/s | {} movements/s | ratio **{:.2}**, ≥ 0.5: {} |",
+                "| push, `POST /v1/sync/push` | {} movements in {} batches | {} movements/s | {} movements/s | ratio **{:.3}**, ≥ 0.5: {} |",
                 n(c.movements as f64),
                 c.api.batches,
                 n(c.api.per_sec()),
