@@ -1189,8 +1189,8 @@ impl Report {
              - Record: `Replica::record` by SKU (receipts of 2, ships of 1, alternately, random \
              products) on the snapshot replica, with the pending journal growing as it goes \
              (`record` replays the pending journal to tell the projected outcome); baseline: a \
-             bare SQLite `begin immediate; insert` of a 400-byte row`; commit` in WAL with \
-             `synchronous=FULL`, same count, same directory\n\
+             bare SQLite transaction (`begin immediate`, one insert of a 400-byte row, \
+             `commit`) in WAL with `synchronous=FULL`, same count, same directory\n\
              - Search: `Replica::stock` (default limit 200) by SKU prefix (`SKU0123`: a hundred \
              SKUs at full size), by name (`<word> <material>`: one product in forty) and by an \
              exact barcode, {searches} queries of each, with 0, then {few}, then all the \
