@@ -1,5 +1,6 @@
 //! `cargo xtask bench`: lists the workspace's benchmarks and runs them;
-//! `cargo xtask bench server` runs the server benchmark against a throwaway PostgreSQL.
+//! `cargo xtask bench server` and `cargo xtask bench sync` run the benchmarks that need a
+//! database against a throwaway PostgreSQL.
 
 use std::process::ExitCode;
 
@@ -13,49 +14,74 @@ use crate::{pg, proc, util};
 const HELP: &str = "\
 usage: cargo xtask bench [-- <cargo bench arguments>...]
        cargo xtask bench server
+       cargo xtask bench sync
 
 Without an argument: lists the benchmark targets of the workspace (`benches/*.rs` or
 `[[bench]]` in a crate's Cargo.toml) and runs them, and only them, with `cargo bench`,
-except the server benchmark, which needs a database.
+except the server and sync benchmarks, which need a database.
 
 server: starts a throwaway PostgreSQL cluster and runs `cargo bench -p logiflow-server
 --bench server` against it: online movements through the HTTP API (the release server
 binary, real login and JWT on every request) beside the minimal movement transaction sent
 straight to PostgreSQL, at 1, 8 and 32 clients over 100k uniform and 10 hot stock rows.
 Prints a table with the API/baseline ratio and writes docs/benchmarks.md. Reports, never
-fails on speed; takes about 12 × (LOGIFLOW_BENCH_SECS + 1) seconds plus the build. The
-cluster and the server are removed on exit, error and Ctrl-C.
+fails on speed; takes about 12 × (LOGIFLOW_BENCH_SECS + 1) seconds plus the build.
+
+sync: the same cluster and server, `cargo bench -p logiflow-server --bench sync`: a
+device's journal of N/10 and N movements through POST /v1/sync/push in batches of 1,000
+beside the same work as raw set-based SQL (ratio), a first snapshot of N stock rows pulled
+into a new replica (rows/s), Replica::record with synchronous=FULL (p50/p99) and
+Replica::stock searches by SKU prefix, name and barcode over N products with pending
+journal entries (p50/p99). Bounded by N; a few minutes at N = 100,000 plus the build.
+
+Both print a table and rewrite only their own section of docs/benchmarks.md. The cluster,
+the server and temp files are removed on exit, error and Ctrl-C.
 
 environment:
-  LOGIFLOW_BENCH_SECS        seconds each case runs (default 10, at most 30)
+  LOGIFLOW_BENCH_SECS        server: seconds each case runs (default 10, at most 30)
+  LOGIFLOW_BENCH_SYNC_SIZE   sync: N, products, stock rows and the larger journal
+                             (default and most 100000, at least 1000)
   LOGIFLOW_BENCH_SERVER_LOG  the server's RUST_LOG (default warn: no request logs)
-  LOGIFLOW_BENCH_AUTH_ONLY   1: send GET /v1/me instead of movements (the HTTP and auth
-                             path alone)
+  LOGIFLOW_BENCH_AUTH_ONLY   server: 1 sends GET /v1/me instead of movements (the HTTP
+                             and auth path alone)
 ";
 
-/// The benchmark `cargo xtask bench server` runs, and plain `cargo xtask bench` leaves
-/// out.
-const SERVER_BENCH: (&str, &str) = ("logiflow-server", "server");
+/// The benchmarks that need a database, by the argument that runs them: `cargo xtask
+/// bench <name>` starts a cluster and runs (package, bench target); plain `cargo xtask
+/// bench` leaves them out.
+const DATABASE_BENCHES: [(&str, (&str, &str)); 2] = [
+    ("server", ("logiflow-server", "server")),
+    ("sync", ("logiflow-server", "sync")),
+];
 
 pub fn main(args: &[String]) -> Result<ExitCode> {
+    let database = match args {
+        [name] => DATABASE_BENCHES.iter().find(|(n, _)| n == name),
+        _ => None,
+    };
+    if let Some((_, bench)) = database {
+        return database_bench(*bench);
+    }
     let passthrough: Vec<String> = match args {
         [] => Vec::new(),
         [flag, ..] if flag == "-h" || flag == "--help" => {
             print!("{HELP}");
             return Ok(ExitCode::SUCCESS);
         }
-        [server] if server == "server" => return server_bench(),
         [dashes, rest @ ..] if dashes == "--" => rest.to_vec(),
         [other, ..] => bail!("unknown argument `{other}` (see cargo xtask bench --help)"),
     };
     let benches: Vec<(String, String)> = list_benches()?
         .into_iter()
-        .filter(|(package, bench)| (package.as_str(), bench.as_str()) != SERVER_BENCH)
+        .filter(|(package, bench)| {
+            !DATABASE_BENCHES
+                .iter()
+                .any(|(_, b)| *b == (package.as_str(), bench.as_str()))
+        })
         .collect();
-    println!(
-        "{}: {} (needs a database: run cargo xtask bench server)",
-        SERVER_BENCH.0, SERVER_BENCH.1
-    );
+    for (name, (package, bench)) in DATABASE_BENCHES {
+        println!("{package}: {bench} (needs a database: run cargo xtask bench {name})");
+    }
     if benches.is_empty() {
         println!(
             "no other benchmarks yet: add them as benches/*.rs in a crate and cargo xtask \
@@ -83,15 +109,15 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `cargo xtask bench server`: the cluster first (a missing PostgreSQL fails fast, before
-/// minutes of release build), then `cargo bench`, which builds the server binary beside
-/// the bench; the bench starts and stops the server itself (see its module docs).
-fn server_bench() -> Result<ExitCode> {
+/// `cargo xtask bench server|sync`: the cluster first (a missing PostgreSQL fails fast,
+/// before minutes of release build), then `cargo bench`, which builds the server binary
+/// beside the bench; the bench starts and stops the server itself (see its module docs).
+fn database_bench((package, bench): (&str, &str)) -> Result<ExitCode> {
     packages::ensure(&[Need::Postgres])?;
     let target = util::claim_shared_target()?;
     let cluster = pg::Throwaway::start()?;
     let mut cmd = util::cargo_in(&target);
-    cmd.args(["bench", "-p", SERVER_BENCH.0, "--bench", SERVER_BENCH.1])
+    cmd.args(["bench", "-p", package, "--bench", bench])
         .env("LOGIFLOW_BENCH_DATABASE_URL", cluster.url());
     let status = proc::run(&mut cmd);
     cluster.remove();

@@ -4,7 +4,8 @@
 //!   throwaway PostgreSQL. It is the one command CI runs (`.ci/run`).
 //! - `cargo xtask dev`: a persistent local PostgreSQL plus the server.
 //! - `cargo xtask bench`: lists (and runs) the benchmarks; `cargo xtask bench server`
-//!   measures the server's movements against the minimal transaction.
+//!   measures the server's movements against the minimal transaction, `cargo xtask bench
+//!   sync` the journal push, snapshot, local recording and search.
 //! - `cargo xtask bundle`: the desktop app's .deb through tauri's bundler.
 //!
 //! The xtask is plain Rust rather than shell so that it behaves the same on every machine
@@ -37,7 +38,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         "bench",
-        "list the benchmarks and run them; `bench server` measures the API",
+        "list the benchmarks and run them; `bench server|sync` need a database",
     ),
     (
         "bundle",

@@ -15,23 +15,20 @@
 //! (`docs/benchmarks.md`). The server is killed and the database dropped on every exit
 //! path: success, error, Ctrl-C/SIGTERM, or the parent (cargo) going away.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
-use logiflow_server::admin;
-use logiflow_server::rbac::Role;
-use sqlx::Connection;
+use anyhow::{Context, Result};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use uuid::Uuid;
 
-/// Where the database comes from; unset means "skip".
-const DATABASE_URL_VAR: &str = "LOGIFLOW_BENCH_DATABASE_URL";
+use support::{BenchDb, Machine, Rng, Server};
+
 /// Seconds each measured case runs (default [`CASE_SECS_DEFAULT`]).
 const SECS_VAR: &str = "LOGIFLOW_BENCH_SECS";
 const CASE_SECS_DEFAULT: u64 = 10;
@@ -53,80 +50,18 @@ const LOCATIONS: i32 = 1_000;
 const HOT_ROWS: usize = 10;
 /// Each row's seeded quantity: ships of 1 never run out.
 const ON_HAND: i64 = 1_000_000_000;
-/// How long the server gets to become ready (it migrates first).
-const READY_TIMEOUT_MS: u64 = 60_000;
 /// How long a single request may take before the client counts it as an error.
 const REQUEST_TIMEOUT_MS: u64 = 30_000;
-/// Within what the parent-process watchdog notices cargo went away.
-const WATCHDOG_MS: u64 = 250;
 
-const PASSWORD: &str = "bench-password-long-enough";
-const TENANT: &str = "bench";
+/// The heading of this bench's section of docs/benchmarks.md.
+const HEADING: &str = "## Server: online movements, API against the minimal transaction";
 
 fn main() -> ExitCode {
-    let Ok(admin_url) = std::env::var(DATABASE_URL_VAR) else {
-        println!(
-            "server bench: skipped ({DATABASE_URL_VAR} is unset; `cargo xtask bench server` \
-             starts a PostgreSQL and runs it)"
-        );
-        return ExitCode::SUCCESS;
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: failed to start the runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let code = runtime.block_on(async move {
-        let parent = std::os::unix::process::parent_id();
-        tokio::select! {
-            result = run(&admin_url) => match result {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => {
-                    eprintln!("error: {err:#}");
-                    ExitCode::FAILURE
-                }
-            },
-            () = stop_signal() => {
-                eprintln!("server bench: interrupted, cleaning up");
-                ExitCode::from(130)
-            }
-            () = parent_gone(parent) => {
-                eprintln!("server bench: the parent process went away, cleaning up");
-                ExitCode::from(130)
-            }
-        }
-    });
-    // Dropping the runtime drops `run`'s future, whose guards kill the server and drop
-    // the database (the latter on its own short-lived runtime).
-    drop(runtime);
-    code
-}
-
-async fn stop_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = term.recv() => {},
-    }
-}
-
-/// Completes when our parent changes: `cargo xtask` forwards a signal to cargo only,
-/// and cargo dies without telling us.
-async fn parent_gone(parent: u32) {
-    loop {
-        tokio::time::sleep(Duration::from_millis(WATCHDOG_MS)).await;
-        if std::os::unix::process::parent_id() != parent {
-            return;
-        }
-    }
+    support::main(
+        "server",
+        "cargo xtask bench server",
+        |admin_url| async move { run(&admin_url).await },
+    )
 }
 
 /// The measured rows.
@@ -181,12 +116,7 @@ impl Measure {
     }
 
     fn percentile_ms(&self, p: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return f64::NAN;
-        }
-        let rank = ((p / 100.0) * self.latencies_us.len() as f64).ceil() as usize;
-        let index = rank.clamp(1, self.latencies_us.len()) - 1;
-        f64::from(self.latencies_us[index]) / 1000.0
+        support::percentile_ms(&self.latencies_us, p)
     }
 
     fn failures_text(&self) -> String {
@@ -259,7 +189,7 @@ async fn run(admin_url: &str) -> Result<()> {
     let server = Server::start(&database.url, CLIENTS[CLIENTS.len() - 1] as u32).await?;
     eprintln!("server bench: logiflow-server ready on {}", server.base);
     let world = seed(&owner).await?;
-    let token = login(&server.base).await?;
+    let token = support::login(&server.base).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CLIENTS[CLIENTS.len() - 1] * 2)
         .timeout(Duration::from_millis(REQUEST_TIMEOUT_MS))
@@ -337,9 +267,7 @@ async fn run(admin_url: &str) -> Result<()> {
             loud.join("; ")
         );
     }
-    let doc = document(&facts, &table, &cases);
-    let path = docs_path();
-    std::fs::write(&path, doc).with_context(|| format!("failed to write {}", path.display()))?;
+    let path = support::write_section(HEADING, &section(&facts, &table, &cases))?;
     println!("written to {}", path.display());
     owner.close().await;
     drop(server);
@@ -413,25 +341,6 @@ async fn drive(
         measures.push(m);
     }
     Ok((loops, measures))
-}
-
-/// A small, fast, seeded generator (SplitMix64): the clients' row choices are
-/// reproducible and cost nothing next to a request.
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 fn pick(world: &World, rows: Rows, rng: &mut Rng) -> (Uuid, Uuid) {
@@ -581,219 +490,13 @@ async fn detect_target(client: &reqwest::Client, base: &str) -> Result<Target> {
     })
 }
 
-/// A fresh database in the cluster, dropped when done (or by [`Drop`] on any other
-/// exit).
-#[derive(Debug)]
-struct BenchDb {
-    admin_url: String,
-    name: String,
-    url: String,
-    dropped: bool,
-}
-
-impl BenchDb {
-    async fn create(admin_url: &str) -> Result<BenchDb> {
-        let name = format!("bench_{}", Uuid::now_v7().simple());
-        let mut conn = sqlx::PgConnection::connect(admin_url)
-            .await
-            .with_context(|| format!("failed to connect to {DATABASE_URL_VAR}"))?;
-        // Generated from hex digits: quoting is enough.
-        sqlx::query(&format!(r#"create database "{name}""#))
-            .execute(&mut conn)
-            .await
-            .context("failed to create the bench database")?;
-        conn.close().await.ok();
-        let mut url = url::Url::parse(admin_url).context("failed to parse the database url")?;
-        url.set_path(&format!("/{name}"));
-        let url = url.to_string();
-        Ok(BenchDb {
-            admin_url: admin_url.to_owned(),
-            name,
-            url,
-            dropped: false,
-        })
-    }
-
-    async fn drop_now(mut self) {
-        drop_database(&self.admin_url, &self.name).await;
-        self.dropped = true;
-    }
-}
-
-async fn drop_database(admin_url: &str, name: &str) {
-    if let Ok(mut conn) = sqlx::PgConnection::connect(admin_url).await {
-        let _ = sqlx::query(&format!(r#"drop database if exists "{name}" with (force)"#))
-            .execute(&mut conn)
-            .await;
-        conn.close().await.ok();
-    }
-}
-
-impl Drop for BenchDb {
-    fn drop(&mut self) {
-        if self.dropped {
-            return;
-        }
-        // Dropped from inside (or after) the main runtime: a thread with its own.
-        let admin_url = self.admin_url.clone();
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                rt.block_on(drop_database(&admin_url, &name));
-            }
-        })
-        .join();
-    }
-}
-
-/// The release `logiflow-server` binary that cargo built beside this bench, killed when
-/// dropped.
-#[derive(Debug)]
-struct Server {
-    child: Child,
-    base: String,
-    log: PathBuf,
-}
-
-impl Server {
-    async fn start(database_url: &str, max_connections: u32) -> Result<Server> {
-        let port = TcpListener::bind(("127.0.0.1", 0))
-            .and_then(|l| l.local_addr())
-            .context("failed to find a free port")?
-            .port();
-        let log =
-            std::env::temp_dir().join(format!("logiflow-bench-server-{}.log", std::process::id()));
-        let out = std::fs::File::create(&log)
-            .with_context(|| format!("failed to create {}", log.display()))?;
-        let err = out.try_clone().context("failed to share the log file")?;
-        let secret: String = (0..2)
-            .map(|_| Uuid::new_v4().simple().to_string())
-            .collect();
-        let child = Command::new(env!("CARGO_BIN_EXE_logiflow-server"))
-            .arg("serve")
-            .env("LOGIFLOW_DATABASE_URL", database_url)
-            .env("LOGIFLOW_LISTEN", format!("127.0.0.1:{port}"))
-            .env("LOGIFLOW_JWT_SECRET", secret)
-            .env("LOGIFLOW_DB_MAX_CONNECTIONS", max_connections.to_string())
-            // Request logs off unless asked for: the bench measures the request path, and
-            // a JSON line per request to a file is the operator's choice.
-            .env(
-                "RUST_LOG",
-                std::env::var("LOGIFLOW_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .context("failed to start logiflow-server")?;
-        let mut server = Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            log,
-        };
-        server.wait_ready().await?;
-        Ok(server)
-    }
-
-    /// Polls `/readyz`: the server is another process, whose listener we cannot bind
-    /// for it.
-    async fn wait_ready(&mut self) -> Result<()> {
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_millis(READY_TIMEOUT_MS);
-        loop {
-            if let Some(status) = self
-                .child
-                .try_wait()
-                .context("failed to watch the server")?
-            {
-                bail!(
-                    "logiflow-server exited ({status}) before it was ready; its log:\n{}",
-                    self.log_tail()
-                );
-            }
-            let ready = client
-                .get(format!("{}/readyz", self.base))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if ready {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "logiflow-server was not ready within {READY_TIMEOUT_MS} ms; its log:\n{}",
-                    self.log_tail()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
-
 /// Plan, tenant, operator, and the stock: set-based SQL as the owner.
 async fn seed(owner: &PgPool) -> Result<World> {
     let started = Instant::now();
-    sqlx::query(
-        "insert into plan (code, name, max_skus, max_locations, max_warehouses, max_users,
-                           max_devices, requests_per_second)
-         values ('bench', 'Bench', 1000000, 1000000, 100, 100, 100, 1000000)",
-    )
-    .execute(owner)
-    .await
-    .context("failed to create the bench plan")?;
-    admin::tenant_create(
-        owner,
-        TENANT,
-        "Bench",
-        "bench",
-        chrono::Utc::now() + chrono::Duration::days(1),
-    )
-    .await
-    .context("failed to create the bench tenant")?;
-    let user = admin::user_create(
-        owner,
-        TENANT,
-        "operator@bench.example",
-        "Bench operator",
-        Role::Operator,
-        PASSWORD,
-    )
-    .await
-    .context("failed to create the bench operator")?;
+    let user = support::tenant(owner).await?;
     let tenant_id = user.tenant_id;
 
-    let mut tx = owner.begin().await?;
-    // RLS is forced on tenant tables: the owner's statements see the tenant set here.
-    sqlx::query("select set_config('app.tenant_id', $1, true)")
-        .bind(tenant_id.to_string())
-        .execute(&mut *tx)
-        .await?;
-    let warehouse_id = Uuid::now_v7();
-    sqlx::query(
-        "insert into warehouse (tenant_id, id, code, name, timezone)
-         values ($1, $2, 'BENCH', 'Bench warehouse', 'UTC')",
-    )
-    .bind(tenant_id)
-    .bind(warehouse_id)
-    .execute(&mut *tx)
-    .await?;
+    let (mut tx, warehouse_id) = support::begin_seed(owner, tenant_id).await?;
     // Flat leaf locations and plain (lot-less) products; every pair is a stock row.
     sqlx::query(
         "insert into location (tenant_id, id, warehouse_id, code, path, depth)
@@ -828,24 +531,7 @@ async fn seed(owner: &PgPool) -> Result<World> {
     .await?;
     // The ledger stays consistent: each row's quantity is one applied receipt's effect,
     // and the row's latest effect is that receipt.
-    sqlx::query(
-        "with m as (
-             insert into movement (tenant_id, id, kind, origin, product_id, to_location_id, qty,
-                                   occurred_at, user_id, outcome)
-             select tenant_id, last_effect_id, 'receive', 'online', product_id, location_id,
-                    on_hand, last_effect_at, $2, 'applied'
-             from stock_row where tenant_id = $1
-             returning tenant_id, id, product_id, to_location_id, qty, occurred_at
-         )
-         insert into movement_effect (tenant_id, product_id, location_id, lot_id, occurred_at,
-                                      movement_id, delta)
-         select tenant_id, product_id, to_location_id, $3, occurred_at, id, qty from m",
-    )
-    .bind(tenant_id)
-    .bind(user.id)
-    .bind(Uuid::nil())
-    .execute(&mut *tx)
-    .await?;
+    support::seed_receipts(&mut tx, tenant_id, user.id).await?;
     let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
         "select product_id, location_id from stock_row where tenant_id = $1
          order by product_id, location_id",
@@ -854,17 +540,17 @@ async fn seed(owner: &PgPool) -> Result<World> {
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    for table in [
-        "stock_row",
-        "movement",
-        "movement_effect",
-        "location",
-        "product",
-    ] {
-        sqlx::query(&format!("vacuum analyze {table}"))
-            .execute(owner)
-            .await?;
-    }
+    support::vacuum(
+        owner,
+        &[
+            "stock_row",
+            "movement",
+            "movement_effect",
+            "location",
+            "product",
+        ],
+    )
+    .await?;
     eprintln!(
         "server bench: seeded {} stock rows (and their receipts) in {:.1} s",
         rows.len(),
@@ -883,76 +569,18 @@ async fn seed(owner: &PgPool) -> Result<World> {
     })
 }
 
-async fn login(base: &str) -> Result<String> {
-    let response = reqwest::Client::new()
-        .post(format!("{base}/v1/auth/login"))
-        .json(&serde_json::json!({
-            "tenant": TENANT,
-            "email": "operator@bench.example",
-            "password": PASSWORD,
-        }))
-        .send()
-        .await
-        .context("failed to log in")?;
-    let status = response.status();
-    let body: serde_json::Value = response
-        .json()
-        .await
-        .context("failed to read the login answer")?;
-    if !status.is_success() {
-        bail!("login answered {status}: {body}");
-    }
-    body["access_token"]
-        .as_str()
-        .map(str::to_owned)
-        .context("the login answer has no access_token")
-}
-
-/// The machine and the database, for the report.
+/// The machine and the run's settings, for the report.
 #[derive(Debug)]
 struct Facts {
-    date: String,
-    cpu: String,
-    cores: usize,
-    memory: String,
-    /// /proc/loadavg when the report was written: the machine may be shared.
-    load: String,
-    postgres: String,
+    machine: Machine,
     secs: u64,
     target: Target,
 }
 
 impl Facts {
     async fn gather(owner: &PgPool, secs: u64, target: Target) -> Facts {
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu = cpuinfo
-            .lines()
-            .find_map(|l| l.strip_prefix("model name"))
-            .and_then(|l| l.split_once(':'))
-            .map_or_else(|| "unknown".to_owned(), |(_, v)| v.trim().to_owned());
-        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-        let memory = meminfo
-            .lines()
-            .find_map(|l| l.strip_prefix("MemTotal:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map_or_else(
-                || "unknown".to_owned(),
-                |kb| format!("{:.1} GiB", kb as f64 / 1024.0 / 1024.0),
-            );
-        let load = std::fs::read_to_string("/proc/loadavg")
-            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-            .unwrap_or_else(|_| "unknown".to_owned());
-        let postgres: String = sqlx::query_scalar("select version()")
-            .fetch_one(owner)
-            .await
-            .unwrap_or_else(|_| "unknown".to_owned());
         Facts {
-            date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
-            cpu,
-            cores: std::thread::available_parallelism().map_or(0, usize::from),
-            memory,
-            load,
-            postgres,
+            machine: Machine::gather(owner).await,
             secs,
             target,
         }
@@ -990,7 +618,7 @@ fn table_text(cases: &[Case]) -> String {
     text
 }
 
-fn document(facts: &Facts, table: &str, cases: &[Case]) -> String {
+fn section(facts: &Facts, table: &str, cases: &[Case]) -> String {
     let api_side = match facts.target {
         Target::Movements => {
             "`POST /v1/movements` (`ship`, qty 1) with `Authorization: Bearer <JWT>` of an operator"
@@ -1010,12 +638,9 @@ fn document(facts: &Facts, table: &str, cases: &[Case]) -> String {
         .map(|c| c.api.deadlocks + c.base.deadlocks)
         .sum();
     format!(
-        "# Benchmarks\n\
+        "{HEADING}\n\
          \n\
-         Written by `cargo xtask bench server` (crates/server/benches/server.rs); rerun it to \
-         refresh this file. The benchmark reports, it never fails on speed.\n\
-         \n\
-         ## Server: online movements, API against the minimal transaction\n\
+         Written by `cargo xtask bench server` (crates/server/benches/server.rs).\n\
          \n\
          - Date: {date}\n\
          - Machine: {cpu}, {cores} cores (`nproc`), {memory} of memory; the server, \
@@ -1040,22 +665,13 @@ fn document(facts: &Facts, table: &str, cases: &[Case]) -> String {
          {table}\n\
          Reproduce: `cargo xtask bench server` (`LOGIFLOW_BENCH_SECS=N` for N seconds a \
          case, at most {max}).\n",
-        date = facts.date,
-        cpu = facts.cpu,
-        cores = facts.cores,
-        memory = facts.memory,
-        load = facts.load,
-        postgres = facts.postgres,
+        date = facts.machine.date,
+        cpu = facts.machine.cpu,
+        cores = facts.machine.cores,
+        memory = facts.machine.memory,
+        load = facts.machine.load,
+        postgres = facts.machine.postgres,
         secs = facts.secs,
         max = CASE_SECS_MAX,
     )
-}
-
-fn docs_path() -> PathBuf {
-    // crates/server → the workspace root.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    root.join("docs").join("benchmarks.md")
 }
