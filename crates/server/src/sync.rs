@@ -170,7 +170,7 @@ pub async fn push(
             .map(Movement::order_key)
             .min()
             .ok_or_else(|| ApiError::internal("an empty batch has no oldest movement"))?;
-        let tail = store::sync::ledger_tail(&mut tx, &all_keys, oldest).await?;
+        let tail = tail_after(&mut tx, &locked, oldest).await?;
 
         let mut engine = loaded_engine(&locked, &tail, &held);
         let held_ids: BTreeSet<MovementId> = held.iter().map(|(m, _)| m.id).collect();
@@ -292,6 +292,26 @@ pub async fn push(
 
 /// The rows whose state an engine run changed or that booked an effect, with their
 /// latest booked effect, to write back.
+/// The ledger effects after `oldest` of the locked rows, which the engine needs for
+/// `effects_after`. Only rows whose latest effect (`stock_row.last_effect_*`, kept by
+/// every write under the row's lock) is later than `oldest` can have any: the others are
+/// not queried, which is nearly every row of a push (its movements are the newest).
+async fn tail_after(
+    tx: &mut TenantTx,
+    locked: &[store::movements::Locked],
+    oldest: OrderKey,
+) -> ApiResult<Vec<(StockKey, OrderKey, i64)>> {
+    let keys: Vec<StockKey> = locked
+        .iter()
+        .filter(|l| l.last_effect.is_some_and(|e| e > oldest))
+        .map(|l| l.key)
+        .collect();
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(store::sync::ledger_tail(tx, &keys, oldest).await?)
+}
+
 /// An engine holding the locked rows, the ledger tail after the oldest movement to
 /// decide, and the held movements that may be retried.
 fn loaded_engine(
@@ -399,7 +419,7 @@ pub async fn force(
         .chain([m.order_key()])
         .min()
         .unwrap_or(m.order_key());
-    let tail = store::sync::ledger_tail(&mut tx, &keys, oldest).await?;
+    let tail = tail_after(&mut tx, &locked, oldest).await?;
     let mut engine = loaded_engine(&locked, &tail, &held);
     let decision = logiflow_core::force(&m, &engine.views(&m)).map_err(ApiError::internal)?;
     let effects = match &decision.outcome {
@@ -547,7 +567,7 @@ pub async fn retry_held(
     let Some(oldest) = held.iter().map(|(m, _)| m.order_key()).min() else {
         return Ok(0);
     };
-    let tail = store::sync::ledger_tail(&mut tx, &keys, oldest).await?;
+    let tail = tail_after(&mut tx, &locked, oldest).await?;
     let mut engine = loaded_engine(&locked, &tail, &held);
     let retries = engine.retry(wakes).map_err(ApiError::internal)?;
     let mut last: HashMap<MovementId, Decision> = HashMap::new();
