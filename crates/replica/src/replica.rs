@@ -550,7 +550,7 @@ fn record_in(
         ],
     )?;
 
-    let projection = project(tx)?;
+    let projection = project_only(tx, Some(movement.product))?;
     let mut warnings: Vec<Warning> = flags.iter().map(flag_warning).collect();
     let projected = match projection.predicted.get(&id) {
         Some((outcome, flags)) => {
@@ -1189,14 +1189,24 @@ fn flag_warning(flag: &Flag) -> Warning {
 
 /// Loads the unsettled journal and the base rows it touches, and replays it.
 fn project(conn: &Connection) -> Result<Projection> {
+    project_only(conn, None)
+}
+
+/// [`project`], for the entries of one product only when `product` is given: a
+/// movement's rows all belong to its product, and so do the held movements it may
+/// release, so one product's rows never depend on another's entries. Recording uses it,
+/// so its cost follows the product's pending entries, not the whole journal's.
+fn project_only(conn: &Connection, product: Option<ProductId>) -> Result<Projection> {
     let mut stmt = conn.prepare_cached(
         "select movement, status, outcome, outcome_detail from journal
-         where (settled = 0 and (status = 'pending' or outcome = 'applied'))
-            or outcome = 'held'
+         where ((settled = 0 and (status = 'pending' or outcome = 'applied'))
+                or outcome = 'held')
+           and (?1 is null or json_extract(movement, '$.product') = ?1)
          order by device_seq",
     )?;
     let mut entries = Vec::new();
-    let mut rows = stmt.query([])?;
+    let product = product.map(|p| p.to_string());
+    let mut rows = stmt.query(params![product])?;
     while let Some(r) = rows.next()? {
         let movement: Movement =
             serde_json::from_str(&r.get::<_, String>(0)?).map_err(Error::corrupt)?;
