@@ -104,6 +104,12 @@ impl Snap {
         format!("{}:{}:{}", self.xmin, self.xmax, list.join(","))
     }
 
+    /// Its in-progress list as a PostgreSQL array literal, e.g. `{12,15}`.
+    pub fn xip_array(&self) -> String {
+        let list: Vec<String> = self.xip.iter().map(i64::to_string).collect();
+        format!("{{{}}}", list.join(","))
+    }
+
     /// Whether the snapshot sees transaction `x` (committed ones only: an aborted
     /// transaction wrote nothing that could be read).
     pub fn sees(&self, x: i64) -> bool {
@@ -373,10 +379,10 @@ async fn changes_page(
     part: Option<(i64, i64)>,
     limit: usize,
 ) -> ApiResult<PullPage> {
-    let prev_text = prev.text();
+    let prev_xip = prev.xip_array();
     let range = Range::After {
-        snapshot: &prev_text,
-        xmin: prev.xmin,
+        xmax: prev.xmax,
+        xip: &prev_xip,
     };
     let fetch = as_limit(limit + 1);
     let mut effects = store::pull::effects(tx, range, &device.scope, fetch).await?;
@@ -532,7 +538,7 @@ async fn rows_as_of(
     if at != cur && !rows.is_empty() {
         let arrays = split_keys(rows.iter().map(|r| (r.product_id, r.location_id, r.lot_id)));
         for (p, l, lot, sum, count) in
-            store::pull::unseen_effects(tx, &arrays, &at.text(), at.xmin).await?
+            store::pull::unseen_effects(tx, &arrays, at.xmax, &at.xip_array()).await?
         {
             unseen.insert((p, l, lot), (sum, count));
         }

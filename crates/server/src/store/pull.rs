@@ -3,8 +3,8 @@
 //!
 //! Transaction ids travel as text (`xid8` has no sqlx type): bound as `$n::text::xid8`,
 //! read as `xid::text`. A cursor is a `pg_snapshot` (text `xmin:xmax:xip,…`): "already
-//! delivered" is `pg_visible_in_snapshot(xid, cursor)`, and every feed reads the index
-//! range `xid >= xmin` of its cursor, filtering out what the cursor already saw.
+//! delivered" is what it sees, so every feed reads what it did not see — the index range
+//! `xid >= xmax` plus the few ids of its in-progress list (see [`Range`]).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
@@ -36,8 +36,11 @@ pub struct ChangeRow {
 /// Which transactions a feed query reads.
 #[derive(Debug, Clone, Copy)]
 pub enum Range<'a> {
-    /// Those the snapshot (text) did not see, from its `xmin`.
-    After { snapshot: &'a str, xmin: i64 },
+    /// Those a cursor's snapshot did not see: from its `xmax` on, and those it lists as
+    /// in progress (`xip`, an array literal such as `{12,15}`). Two index ranges, however
+    /// old the oldest transaction running in the cluster is (a long report in another
+    /// database would otherwise widen `xid >= xmin` to everything since it began).
+    After { xmax: i64, xip: &'a str },
     /// Exactly this one (a transaction larger than a page, read whole).
     Only(i64),
 }
@@ -46,9 +49,9 @@ impl<'a> Range<'a> {
     /// The condition on the transaction id column `col`, with binds `$2` and `$3`.
     fn sql(self, col: &str) -> String {
         match self {
-            Range::After { .. } => format!(
-                "{col} >= $2::text::xid8 and not pg_visible_in_snapshot({col}, $3::text::pg_snapshot)"
-            ),
+            Range::After { .. } => {
+                format!("({col} >= $2::text::xid8 or {col} = any($3::text::xid8[]))")
+            }
             Range::Only(_) => format!("{col} = $2::text::xid8 and $3::text is null"),
         }
     }
@@ -56,7 +59,7 @@ impl<'a> Range<'a> {
     /// The values of `$2` and `$3`.
     pub fn binds(self) -> (String, Option<&'a str>) {
         match self {
-            Range::After { snapshot, xmin } => (xmin.to_string(), Some(snapshot)),
+            Range::After { xmax, xip } => (xmax.to_string(), Some(xip)),
             Range::Only(x) => (x.to_string(), None),
         }
     }
@@ -231,14 +234,14 @@ pub async fn rows_page(
 }
 
 /// The statement of [`unseen_effects`]: `$1` tenant, `$2`..`$4` the keys, `$5` the
-/// cursor's xmin, `$6` the cursor.
+/// cursor's `xmax`, `$6` its in-progress list (an array literal).
 pub const UNSEEN_EFFECTS_SQL: &str =
     "select e.product_id, e.location_id, e.lot_id, sum(e.delta)::bigint,
         bool_or(m.kind = 'count')
      from movement_effect e
      join movement m on m.tenant_id = e.tenant_id and m.id = e.movement_id
-     where e.tenant_id = $1 and e.xid >= $5::text::xid8
-       and not pg_visible_in_snapshot(e.xid, $6::text::pg_snapshot)
+     where e.tenant_id = $1
+       and (e.xid >= $5::text::xid8 or e.xid = any($6::text::xid8[]))
        and (e.product_id, e.location_id, e.lot_id) in
            (select * from unnest($2::uuid[], $3::uuid[], $4::uuid[]))
      group by 1, 2, 3";
@@ -248,8 +251,8 @@ pub const UNSEEN_EFFECTS_SQL: &str =
 pub async fn unseen_effects(
     tx: &mut TenantTx,
     keys: &(Vec<Uuid>, Vec<Uuid>, Vec<Uuid>),
-    cursor: &str,
-    cursor_xmin: i64,
+    cursor_xmax: i64,
+    cursor_xip: &str,
 ) -> Result<Vec<(Uuid, Uuid, Uuid, i64, bool)>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(UNSEEN_EFFECTS_SQL)
@@ -257,8 +260,8 @@ pub async fn unseen_effects(
         .bind(&keys.0)
         .bind(&keys.1)
         .bind(&keys.2)
-        .bind(cursor_xmin.to_string())
-        .bind(cursor)
+        .bind(cursor_xmax.to_string())
+        .bind(cursor_xip)
         .fetch_all(tx.conn())
         .await
 }

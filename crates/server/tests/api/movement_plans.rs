@@ -226,7 +226,6 @@ async fn a_pull_reads_only_what_its_cursor_has_not_seen_on_a_large_ledger() {
         .fetch_one(owner)
         .await
         .unwrap();
-    let xmin: i64 = cursor.split(':').next().unwrap().parse().unwrap();
     let device: Uuid = "00000000-0000-4000-b000-000000000000".parse().unwrap();
     for i in 0..5 {
         sqlx::query(
@@ -263,10 +262,9 @@ async fn a_pull_reads_only_what_its_cursor_has_not_seen_on_a_large_ledger() {
 
     // Explained as the server runs them: the application role under row-level security.
     let mut conn = app_role_connection(&app, t.id).await;
-    let range = Range::After {
-        snapshot: &cursor,
-        xmin,
-    };
+    let xmax: i64 = cursor.split(':').nth(1).unwrap().parse().unwrap();
+    let xip = format!("{{{}}}", cursor.split(':').nth(2).unwrap());
+    let range = Range::After { xmax, xip: &xip };
     let (x, snap) = range.binds();
     let explain = |sql: String| format!("explain (analyze, format json) {sql}");
     let limit = 10_001_i64;
@@ -327,8 +325,8 @@ async fn a_pull_reads_only_what_its_cursor_has_not_seen_on_a_large_ledger() {
         .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
         .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
         .bind(keys.iter().map(|k| k.2).collect::<Vec<_>>())
-        .bind(xmin.to_string())
-        .bind(&cursor)
+        .bind(xmax.to_string())
+        .bind(&xip)
         .fetch_one(&mut conn)
         .await
         .unwrap();
