@@ -1,5 +1,6 @@
 //! Faults: a TCP proxy that cuts sync responses half-way (the server committed, the
-//! client never heard), and a `logiflow sync` killed with SIGKILL mid-push and mid-pull.
+//! client never heard), a `logiflow sync` killed with SIGKILL mid-push and mid-pull, and
+//! the server process killed with SIGKILL mid-push and started again.
 //! Afterwards, 0 movements lost and 0 duplicated, and every replica equals the server.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -280,4 +281,91 @@ fn a_sync_killed_mid_push_and_mid_pull_resumes_without_loss_or_duplicates() {
     };
     assert_eq!(view(&db1), truth);
     assert_eq!(view(&db2), truth);
+}
+
+/// A `logiflow-server serve` process on the test's database, on a fixed port so that it
+/// can be killed and started again at the same address.
+struct ServerProcess {
+    child: std::process::Child,
+}
+
+impl ServerProcess {
+    fn start(server: &Server, port: u16) -> Self {
+        let child = std::process::Command::new(workspace_bin("logiflow-server"))
+            .arg("serve")
+            .env("LOGIFLOW_DATABASE_URL", server.database_url())
+            .env("LOGIFLOW_LISTEN", format!("127.0.0.1:{port}"))
+            .env("LOGIFLOW_JWT_SECRET", server.jwt_secret())
+            .env("LOGIFLOW_DB_MAX_CONNECTIONS", "5")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Ready when it answers.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let url = format!("http://127.0.0.1:{port}/healthz");
+        while !reqwest::blocking::get(&url).is_ok_and(|r| r.status().is_success()) {
+            assert!(Instant::now() < deadline, "the server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap(); // SIGKILL on Unix
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_server_killed_mid_push_and_restarted_loses_and_duplicates_nothing() {
+    let server = Server::start("restart");
+    seed(&server, 4, 5);
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let process = ServerProcess::start(&server, port);
+    let base = format!("http://127.0.0.1:{port}");
+    let mut d = connect(&server, &base, "survivor");
+    let device = d.id();
+    record_receipts(&mut d.replica, 2_000, 5, 4);
+
+    // The sync runs on its own thread; the server is killed once part of the journal has
+    // arrived, and started again a moment later at the same address.
+    let syncing = std::thread::spawn(move || {
+        let report = d.sync();
+        (d, report)
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while server.movements_of(device).0 < 1_000 {
+        assert!(Instant::now() < deadline, "the push never started");
+        assert!(!syncing.is_finished(), "the sync ended before the kill");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    process.kill();
+    let arrived = server.movements_of(device).0;
+    std::thread::sleep(Duration::from_millis(300));
+    let _again = ServerProcess::start(&server, port);
+    let (d, report) = syncing.join().unwrap();
+    let report = report.unwrap();
+    assert!(
+        arrived < 2_000,
+        "the kill came after the whole push ({arrived})"
+    );
+    assert!(report.retries >= 1, "{report:?}");
+    assert_eq!(server.movements_of(device), (2_000, 2_000));
+    assert_eq!(d.replica.status().unwrap().pending, 0);
+    let truth = server.stock();
+    assert_eq!(truth.iter().map(|r| r.2).sum::<i64>(), 2_000);
+    assert_eq!(replica_stock(&d), truth);
 }

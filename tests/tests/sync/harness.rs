@@ -124,6 +124,17 @@ impl Server {
         server
     }
 
+    /// The owner URL of the server's database (to run a second server on it).
+    pub fn database_url(&self) -> &str {
+        self._db.url()
+    }
+
+    /// The JWT secret the server signs with (a second server must share it for the
+    /// tokens to stay valid).
+    pub fn jwt_secret(&self) -> &'static str {
+        JWT_SECRET
+    }
+
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)
     }
@@ -353,6 +364,20 @@ pub fn logiflow_bin() -> PathBuf {
     assert!(
         bin.exists(),
         "{} is missing: build it with `cargo build -p logiflow-replica` (cargo xtask test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A binary of the workspace built beside this test binary (`logiflow`,
+/// `logiflow-server`).
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: build the workspace's binaries first (cargo xtask test does)",
         bin.display()
     );
     bin
