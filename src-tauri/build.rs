@@ -22,6 +22,12 @@ fn main() {
         "resolve_item",
         "count_sheet",
         "record_count",
+        "warehouses",
+        "connect",
+        "sync",
+        "scope",
+        "conflicts",
+        "login",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("failed to run tauri's build step");

@@ -1,15 +1,19 @@
 //! The Tauri commands: each maps its arguments to one `Replica` call and its error to the
 //! replica's [`ErrorBody`], logs the outcome, and does nothing else.
 
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
+use logiflow_core::{Flag, Outcome};
 use logiflow_replica::{
-    Action, CountScope, CountSheet, CountSubmission, ErrorBody, ItemRef, ProductRef, Recorded,
-    Replica, Status, StockLine, StockQuery,
+    Action, ConnectRequest, CountScope, CountSheet, CountSubmission, CredentialStore, ErrorBody,
+    ItemRef, ProductRef, Recorded, Replica, Secret, ServerClient, Status, StockLine, StockQuery,
+    SyncOptions, SyncProgress, SyncReport, WarehouseInfo,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tauri::State;
+use tauri::ipc::Channel;
 use ts_rs::TS;
 
 /// What the shell knows about itself, for the settings screen and the dashboard.
@@ -17,8 +21,9 @@ use ts_rs::TS;
 pub struct AppInfo {
     /// The replica's SQLite file.
     pub replica_path: String,
-    /// The server this app is pointed at (`$LOGIFLOW_SERVER_URL`), if any. Shown only:
-    /// connecting comes with the sync client.
+    /// The server this app is pointed at (`$LOGIFLOW_SERVER_URL`), if any: the Connect
+    /// screen's default address (a connected device syncs with the server it registered
+    /// with).
     pub server_url: Option<String>,
     /// Where the log file is written.
     pub log_dir: Option<String>,
@@ -31,27 +36,65 @@ pub struct AppInfo {
 pub struct AppState {
     /// What [`app_info`] answers.
     pub info: AppInfo,
-    /// The open replica, or why it could not be opened (shown by every command).
-    pub replica: Result<Mutex<Replica>, ErrorBody>,
+    /// The replica's file: the network commands open their own connection to it on a
+    /// worker thread, so that recording (through [`AppState::replica`]) never waits for
+    /// the network.
+    pub path: PathBuf,
+    /// The open replica, or why it could not be opened (shown by every command). `None`
+    /// only while [`login`] replaces the replica file.
+    pub replica: Result<Mutex<Option<Replica>>, ErrorBody>,
 }
 
 impl AppState {
     /// Opens (creating if needed) the replica at `path`.
     pub fn open(path: PathBuf, info: AppInfo) -> Self {
-        let replica = Replica::open(&path).map(Mutex::new).map_err(|error| {
-            log::error!("failed to open the replica at {}: {error}", path.display());
-            error.body()
-        });
-        Self { info, replica }
+        let replica = Replica::open(&path)
+            .map(|r| Mutex::new(Some(r)))
+            .map_err(|error| {
+                log::error!("failed to open the replica at {}: {error}", path.display());
+                error.body()
+            });
+        Self {
+            info,
+            path,
+            replica,
+        }
     }
 
-    fn replica(&self) -> Result<MutexGuard<'_, Replica>, ErrorBody> {
+    fn slot(&self) -> Result<MutexGuard<'_, Option<Replica>>, ErrorBody> {
         let replica = self.replica.as_ref().map_err(Clone::clone)?;
         // A panic while holding the lock leaves the replica itself consistent (every
         // write is one SQLite transaction), so a poisoned lock is still usable.
         Ok(replica
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    fn replica(&self) -> Result<ReplicaGuard<'_>, ErrorBody> {
+        let slot = self.slot()?;
+        if slot.is_none() {
+            return Err(ErrorBody {
+                code: "replica_busy".into(),
+                message: "the device is signing in again; try again in a moment".into(),
+            });
+        }
+        Ok(ReplicaGuard(slot))
+    }
+}
+
+/// The shared replica, locked; never empty (checked by [`AppState::replica`]).
+struct ReplicaGuard<'a>(MutexGuard<'a, Option<Replica>>);
+
+impl Deref for ReplicaGuard<'_> {
+    type Target = Replica;
+    fn deref(&self) -> &Replica {
+        self.0.as_ref().expect("AppState::replica checked the slot")
+    }
+}
+
+impl DerefMut for ReplicaGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Replica {
+        self.0.as_mut().expect("AppState::replica checked the slot")
     }
 }
 
@@ -125,4 +168,346 @@ pub fn record_count(
         .map_err(failed("record_count"))?;
     log::info!("recorded a count of {} rows", recorded.len());
     Ok(recorded)
+}
+
+/// What the Connect screen sends: the server, who signs in, and (for [`connect`]) the
+/// warehouses to keep offline. The password is used for the call only: never stored,
+/// never logged (`Debug` leaves it out).
+#[derive(Clone, Deserialize, TS)]
+pub struct SignIn {
+    /// The server's base URL.
+    pub server: String,
+    /// The tenant's slug.
+    pub tenant: String,
+    /// The person's email.
+    pub email: String,
+    /// The person's password.
+    pub password: String,
+    /// Codes of the warehouses to keep offline; empty for every warehouse.
+    pub warehouses: Vec<String>,
+}
+
+/// Everything but the password.
+impl std::fmt::Debug for SignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignIn")
+            .field("server", &self.server)
+            .field("tenant", &self.tenant)
+            .field("email", &self.email)
+            .field("password", &"<redacted>")
+            .field("warehouses", &self.warehouses)
+            .finish()
+    }
+}
+
+impl SignIn {
+    fn request(&self) -> ConnectRequest {
+        ConnectRequest {
+            server: self.server.trim().to_owned(),
+            tenant: self.tenant.trim().to_owned(),
+            email: self.email.trim().to_owned(),
+            password: Secret::new(self.password.clone()),
+            warehouses: self.warehouses.clone(),
+            name: device_name(),
+            platform: std::env::consts::OS.to_owned(),
+        }
+    }
+}
+
+/// The device's name as administrators see it: the host's name when known.
+fn device_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty());
+    match host {
+        Some(host) => format!("LogiFlow desktop on {host}"),
+        None => "LogiFlow desktop".to_owned(),
+    }
+}
+
+/// What [`connect`] did (the replica's `ConnectReport`, as the UI reads it).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Connected {
+    /// The new device's id.
+    pub device: String,
+    /// The warehouses it keeps offline.
+    pub scope: Vec<WarehouseInfo>,
+    /// Where its credentials are kept (`OS keyring`, `file …`).
+    pub credentials: String,
+    /// The first sync, if it succeeded.
+    pub first_sync: Option<SyncReport>,
+    /// Why the first sync failed (the device is set up all the same: sync again).
+    pub first_sync_error: Option<ErrorBody>,
+}
+
+/// One entry of the conflict inbox: a journal entry the server held or rejected, or
+/// flagged for review.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Conflict {
+    /// Its `device_seq`.
+    #[ts(type = "number")]
+    pub seq: u64,
+    /// The movement's id (what a manager forces or voids on the server).
+    pub id: String,
+    /// `receive`, `ship`, `transfer`, `adjust` or `count`.
+    pub kind: String,
+    /// When it happened (RFC 3339).
+    pub occurred_at: String,
+    /// `held`, `rejected`, or another outcome when only flagged.
+    pub outcome: Option<String>,
+    /// A rejection's stable code.
+    pub reject_code: Option<String>,
+    /// A rejection's message, for people.
+    pub message: Option<String>,
+    /// A hold: the units the movement needs from its row.
+    #[ts(type = "number | null")]
+    pub needed: Option<i64>,
+    /// A hold: the units that row held at the movement's time.
+    #[ts(type = "number | null")]
+    pub available: Option<i64>,
+    /// The review flags raised (`negative_row`, `count_variance`, `forced`, …).
+    pub flags: Vec<String>,
+}
+
+fn flag_name(flag: &Flag) -> String {
+    serde_json::to_value(flag)
+        .ok()
+        .and_then(|v| v.get("flag").and_then(|f| f.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| "flag".to_owned())
+}
+
+impl From<logiflow_replica::JournalEntry> for Conflict {
+    fn from(entry: logiflow_replica::JournalEntry) -> Self {
+        let mut conflict = Conflict {
+            seq: entry.seq,
+            id: entry.id.to_string(),
+            kind: entry.kind,
+            occurred_at: entry.occurred_at.to_rfc3339(),
+            outcome: entry.outcome,
+            reject_code: None,
+            message: None,
+            needed: None,
+            available: None,
+            flags: Vec::new(),
+        };
+        if let Some(result) = entry.result {
+            match result.outcome {
+                Outcome::Rejected(r) => {
+                    conflict.reject_code = Some(r.code.as_str().to_owned());
+                    conflict.message = Some(r.message);
+                }
+                Outcome::Held(h) => {
+                    conflict.needed = Some(h.needed);
+                    conflict.available = Some(h.at_time);
+                }
+                _ => {}
+            }
+            conflict.flags = result.flags.iter().map(flag_name).collect();
+        }
+        conflict
+    }
+}
+
+/// Runs `work` on a worker thread (never the UI thread, and outside the async runtime,
+/// which the blocking HTTP client must not run on) and waits for it without blocking.
+async fn on_worker<T: Send + 'static>(
+    command: &'static str,
+    work: impl FnOnce() -> Result<T, ErrorBody> + Send + 'static,
+) -> Result<T, ErrorBody> {
+    tauri::async_runtime::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| {
+            log::error!("{command}: the worker failed: {e}");
+            Err(ErrorBody {
+                code: "internal".into(),
+                message: format!("{command} failed unexpectedly"),
+            })
+        })
+}
+
+fn open_own(path: &std::path::Path, command: &str) -> Result<Replica, ErrorBody> {
+    Replica::open(path).map_err(failed(command))
+}
+
+fn credential_store(command: &str) -> Result<CredentialStore, ErrorBody> {
+    CredentialStore::from_env().map_err(failed(command))
+}
+
+/// Signs in and lists the tenant's active warehouses, for the Connect screen's second
+/// step ([`ServerClient::login`] then [`ServerClient::person_warehouses`]).
+#[tauri::command]
+pub async fn warehouses(sign_in: SignIn) -> Result<Vec<WarehouseInfo>, ErrorBody> {
+    on_worker("warehouses", move || {
+        let req = sign_in.request();
+        let client =
+            ServerClient::new(&req.server, SyncOptions::default()).map_err(failed("warehouses"))?;
+        let person = client
+            .login(&req.tenant, &req.email, &req.password)
+            .map_err(failed("warehouses"))?;
+        let list = client
+            .person_warehouses(&person)
+            .map_err(failed("warehouses"))?;
+        log::info!(
+            "warehouses: {} listed by {} for tenant {}",
+            list.len(),
+            req.server,
+            req.tenant
+        );
+        Ok(list)
+    })
+    .await
+}
+
+/// [`Replica::connect`]: registers this replica as a new device, stores its tokens and
+/// runs the first sync, reporting progress on `progress`.
+#[tauri::command]
+pub async fn connect(
+    state: State<'_, AppState>,
+    sign_in: SignIn,
+    progress: Channel<SyncProgress>,
+) -> Result<Connected, ErrorBody> {
+    let path = state.path.clone();
+    on_worker("connect", move || {
+        let req = sign_in.request();
+        let store = credential_store("connect")?;
+        let mut replica = open_own(&path, "connect")?;
+        let report = replica
+            .connect(&req, &store, SyncOptions::default(), &mut |p| {
+                let _ = progress.send(p.clone());
+            })
+            .map_err(failed("connect"))?;
+        log::info!(
+            "connected as device {} to {} (tenant {}); credentials in {}; first sync {}",
+            report.device.device,
+            req.server,
+            req.tenant,
+            report.credentials,
+            match &report.first_sync_error {
+                None => "ok".to_owned(),
+                Some(e) => format!("failed: {}", e.code),
+            }
+        );
+        Ok(Connected {
+            device: report.device.device.to_string(),
+            scope: report.scope,
+            credentials: report.credentials,
+            first_sync: report.first_sync,
+            first_sync_error: report.first_sync_error,
+        })
+    })
+    .await
+}
+
+/// [`Replica::sync`] on a worker thread, with its own connection to the replica so that
+/// recording goes on meanwhile; progress goes to `progress`.
+#[tauri::command]
+pub async fn sync(
+    state: State<'_, AppState>,
+    progress: Channel<SyncProgress>,
+) -> Result<SyncReport, ErrorBody> {
+    let path = state.path.clone();
+    on_worker("sync", move || {
+        let store = credential_store("sync")?;
+        let mut replica = open_own(&path, "sync")?;
+        let device = replica
+            .device()
+            .map_err(failed("sync"))?
+            .ok_or_else(|| failed("sync")(logiflow_replica::Error::NotInitialized))?;
+        let client = ServerClient::new(&device.server_url, SyncOptions::default())
+            .map_err(failed("sync"))?;
+        let report = replica
+            .sync(&client, &store, &mut |p| {
+                let _ = progress.send(p.clone());
+            })
+            .map_err(failed("sync"))?;
+        log::info!(
+            "sync: pushed {} (applied {}, held {}, rejected {}), pulled {} pages, {} pending",
+            report.pushed,
+            report.applied,
+            report.held,
+            report.rejected,
+            report.pages,
+            report.pending
+        );
+        Ok(report)
+    })
+    .await
+}
+
+/// [`Replica::scope`]: the warehouses this device keeps offline.
+#[tauri::command(async)]
+pub fn scope(state: State<'_, AppState>) -> Result<Vec<WarehouseInfo>, ErrorBody> {
+    state.replica()?.scope().map_err(failed("scope"))
+}
+
+/// [`Replica::conflicts`]: the conflict inbox.
+#[tauri::command(async)]
+pub fn conflicts(state: State<'_, AppState>) -> Result<Vec<Conflict>, ErrorBody> {
+    let entries = state.replica()?.conflicts().map_err(failed("conflicts"))?;
+    Ok(entries.into_iter().map(Conflict::from).collect())
+}
+
+/// [`Replica::login`], for a device whose session ended: registers a new device with the
+/// same scope and starts a fresh replica at the same path (the old file is kept beside
+/// it); refused while entries are pending. The shared connection is taken out for the
+/// time of the call (other commands answer `replica_busy`), since the file is replaced.
+#[tauri::command]
+pub async fn login(
+    state: State<'_, AppState>,
+    sign_in: SignIn,
+    progress: Channel<SyncProgress>,
+) -> Result<Connected, ErrorBody> {
+    let old = state.slot()?.take().ok_or_else(|| ErrorBody {
+        code: "replica_busy".into(),
+        message: "the device is already signing in again".into(),
+    })?;
+    let path = state.path.clone();
+    let outcome = on_worker("login", move || {
+        let req = sign_in.request();
+        let store = match credential_store("login") {
+            Ok(store) => store,
+            Err(e) => return Ok((old, Err(e))),
+        };
+        match old.login(&req, &store, SyncOptions::default(), &mut |p| {
+            let _ = progress.send(p.clone());
+        }) {
+            Ok((fresh, report)) => {
+                log::info!(
+                    "signed in again as device {} (tenant {}); credentials in {}",
+                    report.device.device,
+                    req.tenant,
+                    report.credentials
+                );
+                Ok((fresh, Ok(report)))
+            }
+            Err(e) => {
+                let body = failed("login")(e);
+                // A failed login puts the old file back: open it again.
+                let reopened = open_own(&path, "login")?;
+                Ok((reopened, Err(body)))
+            }
+        }
+    })
+    .await;
+    let mut slot = state.slot()?;
+    match outcome {
+        Ok((replica, result)) => {
+            *slot = Some(replica);
+            let report = result?;
+            Ok(Connected {
+                device: report.device.device.to_string(),
+                scope: report.scope,
+                credentials: report.credentials,
+                first_sync: report.first_sync,
+                first_sync_error: report.first_sync_error,
+            })
+        }
+        Err(e) => {
+            // The replica could not be reopened: try once more, so the window keeps one.
+            *slot = Replica::open(&state.path).ok();
+            Err(e)
+        }
+    }
 }

@@ -330,7 +330,7 @@ fn test_steps(
     run.step(
         "desktop e2e",
         Some("cargo xtask test --no-lint".to_owned()),
-        |counts| desktop_e2e(target, counts),
+        |counts| desktop_e2e(target, database_url.as_deref(), counts),
     )?;
     Ok(())
 }
@@ -673,7 +673,11 @@ fn e2e_test_command(target: &util::SharedTarget) -> Command {
 
 /// The desktop end-to-end tests: builds the app, then runs tests/tests/desktop/,
 /// which starts Xvfb, tauri-driver and the app itself and stops them all afterwards.
-fn desktop_e2e(target: &util::SharedTarget, counts: &mut Counts) -> Result<((), Done)> {
+fn desktop_e2e(
+    target: &util::SharedTarget,
+    database_url: Option<&str>,
+    counts: &mut Counts,
+) -> Result<((), Done)> {
     if ui_dir_with_package().is_none() {
         return Ok(((), Done::Skipped("ui/package.json does not exist".into())));
     }
@@ -700,6 +704,10 @@ fn desktop_e2e(target: &util::SharedTarget, counts: &mut Counts) -> Result<((), 
     )
     .env("TAURI_DRIVER", driver)
     .env("LOGIFLOW_E2E_SCREENSHOTS", &screenshots);
+    // The connect test starts the real server on a fresh database of this PostgreSQL.
+    if let Some(url) = database_url {
+        e2e.env("DATABASE_URL", url);
+    }
     color_cargo(&mut e2e);
     run_nextest(e2e, counts)?;
     Ok(((), Done::Ran))

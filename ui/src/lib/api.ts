@@ -1,20 +1,26 @@
 // The desktop commands, typed with the generated bindings. Each is one Tauri invoke;
 // a failure arrives as an ErrorBody ({code, message}), never as a string to parse.
 
-import { invoke } from "@tauri-apps/api/core";
+import { Channel, invoke } from "@tauri-apps/api/core";
 import type {
   Action,
   AppInfo,
   CountScope,
   CountSheet,
+  Conflict,
+  Connected,
   CountSubmission,
   ErrorBody,
   ItemRef,
   ProductRef,
   Recorded,
+  SignIn,
   Status,
   StockLine,
   StockQuery,
+  SyncProgress,
+  SyncReport,
+  WarehouseInfo,
 } from "./bindings";
 
 /** Turns whatever an invoke rejected with into an ErrorBody. */
@@ -46,4 +52,20 @@ export const api = {
   resolveItem: (item: ItemRef) => call<ProductRef>("resolve_item", { item }),
   countSheet: (scope: CountScope) => call<CountSheet>("count_sheet", { scope }),
   recordCount: (count: CountSubmission) => call<Recorded[]>("record_count", { count }),
+  warehouses: (signIn: SignIn) => call<WarehouseInfo[]>("warehouses", { signIn }),
+  connect: (signIn: SignIn, onProgress: (p: SyncProgress) => void) =>
+    call<Connected>("connect", { signIn, progress: channel(onProgress) }),
+  sync: (onProgress: (p: SyncProgress) => void) =>
+    call<SyncReport>("sync", { progress: channel(onProgress) }),
+  login: (signIn: SignIn, onProgress: (p: SyncProgress) => void) =>
+    call<Connected>("login", { signIn, progress: channel(onProgress) }),
+  scope: () => call<WarehouseInfo[]>("scope"),
+  conflicts: () => call<Conflict[]>("conflicts"),
 };
+
+/** A Tauri channel: the long commands report progress on it as they go. */
+function channel(onProgress: (p: SyncProgress) => void): Channel<SyncProgress> {
+  const ch = new Channel<SyncProgress>();
+  ch.onmessage = onProgress;
+  return ch;
+}

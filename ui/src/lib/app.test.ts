@@ -35,6 +35,8 @@ describe("keyboard shortcuts", () => {
     expect(press("3")?.screen).toBe("movement");
     expect(press("4")?.screen).toBe("count");
     expect(press("5")?.screen).toBe("settings");
+    expect(press("6")?.screen).toBe("sync");
+    expect(press("S")?.syncNow).toBe(true);
     expect(press("T")?.toggleTheme).toBe(true);
     expect(press("1", { altKey: false })).toBeNull();
     expect(press("1", { ctrlKey: true })).toBeNull();

@@ -1,12 +1,13 @@
 // The app-wide keyboard shortcuts, as data, so a test can check they do not collide.
 
-export type Screen = "dashboard" | "stock" | "movement" | "count" | "settings";
+export type Screen = "dashboard" | "stock" | "movement" | "count" | "settings" | "sync";
 
 export interface Shortcut {
   /** KeyboardEvent.key, with Alt held. */
   key: string;
   screen?: Screen;
   toggleTheme?: true;
+  syncNow?: true;
 }
 
 export const SHORTCUTS: readonly Shortcut[] = [
@@ -15,6 +16,8 @@ export const SHORTCUTS: readonly Shortcut[] = [
   { key: "3", screen: "movement" },
   { key: "4", screen: "count" },
   { key: "5", screen: "settings" },
+  { key: "6", screen: "sync" },
+  { key: "s", syncNow: true },
   { key: "t", toggleTheme: true },
 ];
 

@@ -7,8 +7,9 @@ export type AppInfo = {
  */
 replica_path: string, 
 /**
- * The server this app is pointed at (`$LOGIFLOW_SERVER_URL`), if any. Shown only:
- * connecting comes with the sync client.
+ * The server this app is pointed at (`$LOGIFLOW_SERVER_URL`), if any: the Connect
+ * screen's default address (a connected device syncs with the server it registered
+ * with).
  */
 server_url: string | null, 
 /**
@@ -19,6 +20,92 @@ log_dir: string | null,
  * The app's version.
  */
 version: string, };
+
+export type SignIn = { 
+/**
+ * The server's base URL.
+ */
+server: string, 
+/**
+ * The tenant's slug.
+ */
+tenant: string, 
+/**
+ * The person's email.
+ */
+email: string, 
+/**
+ * The person's password.
+ */
+password: string, 
+/**
+ * Codes of the warehouses to keep offline; empty for every warehouse.
+ */
+warehouses: Array<string>, };
+
+export type Connected = { 
+/**
+ * The new device's id.
+ */
+device: string, 
+/**
+ * The warehouses it keeps offline.
+ */
+scope: Array<WarehouseInfo>, 
+/**
+ * Where its credentials are kept (`OS keyring`, `file …`).
+ */
+credentials: string, 
+/**
+ * The first sync, if it succeeded.
+ */
+first_sync: SyncReport | null, 
+/**
+ * Why the first sync failed (the device is set up all the same: sync again).
+ */
+first_sync_error: ErrorBody | null, };
+
+export type Conflict = { 
+/**
+ * Its `device_seq`.
+ */
+seq: number, 
+/**
+ * The movement's id (what a manager forces or voids on the server).
+ */
+id: string, 
+/**
+ * `receive`, `ship`, `transfer`, `adjust` or `count`.
+ */
+kind: string, 
+/**
+ * When it happened (RFC 3339).
+ */
+occurred_at: string, 
+/**
+ * `held`, `rejected`, or another outcome when only flagged.
+ */
+outcome: string | null, 
+/**
+ * A rejection's stable code.
+ */
+reject_code: string | null, 
+/**
+ * A rejection's message, for people.
+ */
+message: string | null, 
+/**
+ * A hold: the units the movement needs from its row.
+ */
+needed: number | null, 
+/**
+ * A hold: the units that row held at the movement's time.
+ */
+available: number | null, 
+/**
+ * The review flags raised (`negative_row`, `count_variance`, `forced`, …).
+ */
+flags: Array<string>, };
 
 export type ErrorBody = { 
 /**

@@ -1,0 +1,230 @@
+import { describe, expect, it } from "vitest";
+import type { Conflict, ErrorBody, Status, SyncProgress, SyncReport } from "./bindings";
+import {
+  SyncRunner,
+  checkConnectForm,
+  conflictReason,
+  conflictState,
+  connectionLabel,
+  connectionOf,
+  describeError,
+  progressLabel,
+  shouldAutoSync,
+  signIn,
+  type SyncView,
+} from "./sync";
+
+const device = {
+  device: "01900000-0000-7000-8000-000000000003",
+  tenant: "01900000-0000-7000-8000-000000000001",
+  user: "01900000-0000-7000-8000-000000000002",
+  server_url: "http://127.0.0.1:8080",
+};
+
+function status(over: Partial<Status> = {}): Status {
+  return {
+    device,
+    schema_version: 1,
+    pending: 0,
+    last_seq: 0,
+    conflicts: 0,
+    last_pull_at: null,
+    last_push_at: null,
+    cursor: null,
+    clock_offset_ms: 0,
+    last_sync_at: null,
+    last_sync_error: null,
+    last_contact_at: null,
+    ...over,
+  };
+}
+
+const report: SyncReport = {
+  pushed: 2,
+  applied: 1,
+  held: 1,
+  rejected: 0,
+  absorbed: 0,
+  superseded: 0,
+  pages: 1,
+  items: 7,
+  outcomes: 0,
+  retries: 0,
+  pending: 0,
+  cursor: "c1",
+};
+
+describe("the connection state", () => {
+  it("is not set up without a device, syncing while a sync runs", () => {
+    expect(connectionOf(null, false).state).toBe("not_set_up");
+    expect(connectionOf(status({ device: null }), true).state).toBe("not_set_up");
+    expect(connectionOf(status(), true).state).toBe("syncing");
+  });
+
+  it("is online after a good sync and offline, calmly, after an unreachable server", () => {
+    expect(connectionOf(status({ last_sync_at: "2026-01-01T00:00:00Z" }), false).state).toBe("online");
+    const unreachable = connectionOf(
+      status({ last_sync_at: "2026-01-01T00:00:00Z", last_sync_error: { code: "server_unreachable", message: "x" } }),
+      false,
+    );
+    expect(unreachable.state).toBe("offline");
+    expect(connectionLabel(unreachable)).toMatch(/^Offline/);
+    expect(connectionLabel(connectionOf(status(), false))).toBe("Offline — not synced yet");
+    expect(shouldAutoSync(unreachable)).toBe(true);
+  });
+
+  it("stops the loop when a person must act: expired subscription, lost session", () => {
+    const expired = connectionOf(status({ last_sync_error: { code: "subscription_expired", message: "" } }), false);
+    expect(expired.state).toBe("expired");
+    expect(shouldAutoSync(expired)).toBe(false);
+    const revoked = connectionOf(status({ last_sync_error: { code: "device_revoked", message: "" } }), false);
+    expect(revoked.state).toBe("sign_in_again");
+    expect(shouldAutoSync(revoked)).toBe(false);
+    expect(shouldAutoSync(connectionOf(null, false))).toBe(false);
+  });
+});
+
+describe("errors in plain words", () => {
+  it("tells a wrong password from an ended session", () => {
+    expect(describeError({ code: "credentials_invalid", message: "wrong tenant, email or password" })).toBe(
+      "Wrong tenant, email or password.",
+    );
+    expect(
+      describeError({ code: "credentials_invalid", message: "the device's session has ended (…)" }),
+    ).toMatch(/session has ended/);
+    expect(
+      describeError({ code: "credentials_invalid", message: "no credentials for device d in the OS keyring: run `logiflow login`" }),
+    ).toMatch(/session has ended/);
+  });
+
+  it("names an unreachable server and an expired subscription, and keeps unknown codes visible", () => {
+    expect(describeError({ code: "server_unreachable", message: "connect refused" })).toMatch(/could not be reached/);
+    expect(describeError({ code: "subscription_expired", message: "" })).toMatch(/subscription has expired/);
+    expect(describeError({ code: "invalid_input", message: "no active warehouse X" })).toBe("no active warehouse X");
+    expect(describeError({ code: "weird", message: "boom" })).toBe("Something went wrong: boom (weird)");
+  });
+});
+
+describe("progress", () => {
+  it("reads as entries pushed of N, then pages and records pulled", () => {
+    expect(progressLabel({ phase: "pushing", pushed: 3, total: 10 })).toBe("Sending entries: 3 of 10");
+    expect(progressLabel({ phase: "pulling", pages: 2, items: 340 })).toBe("Receiving updates: 2 pages, 340 records");
+    expect(progressLabel({ phase: "retrying", attempt: 1, delay_ms: 200, reason: "x" })).toMatch(/attempt 1/);
+  });
+});
+
+describe("the Connect form", () => {
+  const form = { server: " http://127.0.0.1:8080/ ", tenant: " acme ", email: " a@b.c ", password: " pw " };
+
+  it("asks for each missing field in turn", () => {
+    expect(checkConnectForm({ ...form, server: "127.0.0.1" })).toMatch(/server address/);
+    expect(checkConnectForm({ ...form, tenant: " " })).toMatch(/organisation/);
+    expect(checkConnectForm({ ...form, email: "" })).toMatch(/email/);
+    expect(checkConnectForm({ ...form, password: "" })).toMatch(/password/);
+    expect(checkConnectForm(form)).toBeNull();
+  });
+
+  it("trims all but the password, and drops the URL's trailing slash", () => {
+    expect(signIn(form, ["WH1"])).toEqual({
+      server: "http://127.0.0.1:8080",
+      tenant: "acme",
+      email: "a@b.c",
+      password: " pw ",
+      warehouses: ["WH1"],
+    });
+  });
+});
+
+describe("the conflict inbox", () => {
+  const base: Conflict = {
+    seq: 4,
+    id: "m",
+    kind: "ship",
+    occurred_at: "2026-01-01T00:00:00Z",
+    outcome: "held",
+    reject_code: null,
+    message: null,
+    needed: 5,
+    available: 2,
+    flags: [],
+  };
+
+  it("explains holds, rejections and flags", () => {
+    expect(conflictState(base)).toBe("Held");
+    expect(conflictReason(base)).toBe("Needs 5 units; 2 were there at that time");
+    const rejected = { ...base, outcome: "rejected", needed: null, available: null, reject_code: "lot_expired", message: "lot L1 expired" };
+    expect(conflictState(rejected)).toBe("Rejected");
+    expect(conflictReason(rejected)).toBe("lot L1 expired");
+    const flagged = { ...base, outcome: "applied", needed: null, available: null, flags: ["negative_row", "new_flag"] };
+    expect(conflictState(flagged)).toBe("Flagged for review");
+    expect(conflictReason(flagged)).toBe("stock went below zero; new_flag");
+  });
+});
+
+describe("the sync runner", () => {
+  function deferred<T>() {
+    let resolve!: (v: T) => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<T>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  }
+
+  it("runs one sync at a time and runs once more when asked during one", async () => {
+    const runs: ReturnType<typeof deferred<SyncReport>>[] = [];
+    const progress: ((p: SyncProgress) => void)[] = [];
+    const views: SyncView[] = [];
+    const runner = new SyncRunner(
+      (onProgress) => {
+        progress.push(onProgress);
+        const d = deferred<SyncReport>();
+        runs.push(d);
+        return d.promise;
+      },
+      (v) => views.push(v),
+    );
+    const first = runner.request();
+    const second = runner.request();
+    const third = runner.request();
+    expect(runs.length).toBe(1);
+    expect(runner.running).toBe(true);
+    progress[0]({ phase: "pushing", pushed: 1, total: 2 });
+    expect(runner.view.progress).toEqual({ phase: "pushing", pushed: 1, total: 2 });
+    runs[0].resolve(report);
+    await Promise.resolve();
+    await Promise.resolve();
+    // The requests made while it ran coalesce into exactly one more run.
+    await new Promise((r) => setTimeout(r, 0));
+    expect(runs.length).toBe(2);
+    runs[1].resolve({ ...report, pushed: 0 });
+    await Promise.all([first, second, third]);
+    expect(runs.length).toBe(2);
+    expect(runner.running).toBe(false);
+    expect(runner.view).toMatchObject({ running: false, progress: null, error: null });
+    expect(runner.view.report?.pushed).toBe(0);
+    expect(views.some((v) => v.running)).toBe(true);
+  });
+
+  it("keeps a failure for the screen, does not retry it at once, and clears it on success", async () => {
+    let calls = 0;
+    const failure: ErrorBody = { code: "server_unreachable", message: "refused" };
+    const runner = new SyncRunner(
+      async () => {
+        calls += 1;
+        if (calls === 1) throw failure;
+        return report;
+      },
+      () => {},
+    );
+    await runner.request();
+    expect(calls).toBe(1);
+    expect(runner.view.error).toEqual(failure);
+    expect(runner.view.running).toBe(false);
+    await runner.request();
+    expect(calls).toBe(2);
+    expect(runner.view.error).toBeNull();
+    expect(runner.view.report).toEqual(report);
+  });
+});

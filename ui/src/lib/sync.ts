@@ -1,0 +1,207 @@
+// The sync side of the UI as plain logic: what the connection state is (from the
+// replica's Status), plain words for sync errors and progress, the Connect form's
+// checks, and a single-flight sync runner that the background loop, the "Sync now"
+// button and recording all share.
+
+import type { Conflict, ErrorBody, SignIn, Status, SyncProgress, SyncReport } from "./bindings";
+import { fill, messages as m } from "./i18n";
+
+/** How often the background loop syncs while the device is connected. */
+export const SYNC_INTERVAL_MS = 60_000;
+
+export type Connection =
+  | { state: "not_set_up" }
+  | { state: "syncing" }
+  | { state: "online" }
+  | { state: "offline"; error: ErrorBody | null }
+  | { state: "sign_in_again"; error: ErrorBody }
+  | { state: "expired"; error: ErrorBody };
+
+/** Errors after which syncing again cannot help until a person acts. */
+const NEEDS_SIGN_IN = new Set(["credentials_invalid", "device_revoked", "credential_store"]);
+
+/** The connection state the replica's status and a running sync mean. */
+export function connectionOf(status: Status | null, syncing: boolean): Connection {
+  if (!status?.device) return { state: "not_set_up" };
+  if (syncing) return { state: "syncing" };
+  const error = status.last_sync_error;
+  if (error) {
+    if (error.code === "subscription_expired") return { state: "expired", error };
+    if (NEEDS_SIGN_IN.has(error.code)) return { state: "sign_in_again", error };
+    return { state: "offline", error };
+  }
+  if (status.last_sync_at) return { state: "online" };
+  return { state: "offline", error: null };
+}
+
+/** Whether the background loop should try to sync in this state. */
+export function shouldAutoSync(connection: Connection): boolean {
+  return connection.state === "online" || connection.state === "offline";
+}
+
+export function connectionLabel(connection: Connection): string {
+  switch (connection.state) {
+    case "not_set_up":
+      return m.connection.notSetUp;
+    case "syncing":
+      return m.connection.syncing;
+    case "online":
+      return m.connection.online;
+    case "offline":
+      return connection.error ? m.connection.offline : m.connection.offlineNever;
+    case "sign_in_again":
+      return m.connection.signInAgain;
+    case "expired":
+      return m.connection.expired;
+  }
+}
+
+/** A command's error in plain words. */
+export function describeError(error: ErrorBody): string {
+  const e = m.syncErrors;
+  switch (error.code) {
+    case "credentials_invalid":
+      // The same code covers a wrong password at sign-in and a device whose session
+      // ended or whose tokens are missing; only the first names the password.
+      return /password/i.test(error.message) ? e.credentials_invalid : e.session_ended;
+    case "device_revoked":
+    case "subscription_expired":
+    case "server_unreachable":
+    case "sync_busy":
+    case "already_initialized":
+    case "not_initialized":
+      return e[error.code];
+    case "server_refused":
+    case "invalid_input":
+    case "credential_store":
+      return fill(e[error.code], { message: error.message });
+    default:
+      return fill(e.other, { message: error.message, code: error.code });
+  }
+}
+
+/** A progress report in words. */
+export function progressLabel(progress: SyncProgress): string {
+  switch (progress.phase) {
+    case "pushing":
+      return fill(m.sync.pushing, { pushed: progress.pushed, total: progress.total });
+    case "pulling":
+      return fill(m.sync.pulling, { pages: progress.pages, items: progress.items });
+    case "retrying":
+      return fill(m.sync.retrying, { attempt: progress.attempt });
+  }
+}
+
+export function reportLabel(report: SyncReport): string {
+  return fill(m.sync.done, {
+    pushed: report.pushed,
+    applied: report.applied,
+    held: report.held,
+    rejected: report.rejected,
+    items: report.items,
+  });
+}
+
+export interface ConnectForm {
+  server: string;
+  tenant: string;
+  email: string;
+  password: string;
+}
+
+/** The first problem with the Connect form, or null when it can be sent. */
+export function checkConnectForm(form: ConnectForm): string | null {
+  if (!/^https?:\/\/\S+$/i.test(form.server.trim())) return m.connect.needServer;
+  if (!form.tenant.trim()) return m.connect.needTenant;
+  if (!form.email.trim()) return m.connect.needEmail;
+  if (!form.password) return m.connect.needPassword;
+  return null;
+}
+
+/** What the connect commands receive: trimmed fields, warehouse codes chosen. */
+export function signIn(form: ConnectForm, warehouses: string[] = []): SignIn {
+  return {
+    server: form.server.trim().replace(/\/+$/, ""),
+    tenant: form.tenant.trim(),
+    email: form.email.trim(),
+    password: form.password,
+    warehouses,
+  };
+}
+
+/** A conflict's reason in words. */
+export function conflictReason(conflict: Conflict): string {
+  const parts: string[] = [];
+  if (conflict.message) parts.push(conflict.message);
+  if (conflict.needed !== null) {
+    parts.push(fill(m.conflicts.heldReason, { needed: conflict.needed, available: conflict.available ?? 0 }));
+  }
+  for (const flag of conflict.flags) parts.push(m.conflicts.flag[flag] ?? flag);
+  return parts.join("; ");
+}
+
+export function conflictState(conflict: Conflict): string {
+  if (conflict.outcome === "held") return m.conflicts.held;
+  if (conflict.outcome === "rejected") return m.conflicts.rejected;
+  return m.conflicts.flagged;
+}
+
+export interface SyncView {
+  running: boolean;
+  progress: SyncProgress | null;
+  report: SyncReport | null;
+  error: ErrorBody | null;
+}
+
+/**
+ * Runs one sync at a time. A request while one runs does not start another (two would
+ * race for the device's single-use refresh token): it asks for one more run right after,
+ * so that an entry recorded during a sync is sent without waiting for the next minute.
+ */
+export class SyncRunner {
+  view: SyncView = { running: false, progress: null, report: null, error: null };
+  private current: Promise<void> | null = null;
+  private again = false;
+
+  constructor(
+    private readonly run: (onProgress: (p: SyncProgress) => void) => Promise<SyncReport>,
+    private readonly onChange: (view: SyncView) => void,
+  ) {}
+
+  get running(): boolean {
+    return this.current !== null;
+  }
+
+  /** Starts a sync, or queues one more after the running one; resolves when done. */
+  request(): Promise<void> {
+    if (this.current) {
+      this.again = true;
+      return this.current;
+    }
+    this.current = this.loop().finally(() => {
+      this.current = null;
+    });
+    return this.current;
+  }
+
+  private set(view: Partial<SyncView>) {
+    this.view = { ...this.view, ...view };
+    this.onChange(this.view);
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      this.set({ running: true, progress: null, error: null });
+      try {
+        const report = await this.run((progress) => this.set({ progress }));
+        this.set({ report, error: null });
+      } catch (error) {
+        this.set({ error: error as ErrorBody });
+        // A failed sync is not retried at once: the loop's next tick will.
+        this.again = false;
+      }
+    } while (this.again);
+    this.set({ running: false, progress: null });
+  }
+}
