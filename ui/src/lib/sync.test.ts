@@ -46,6 +46,7 @@ const report: SyncReport = {
   rejected: 0,
   absorbed: 0,
   superseded: 0,
+  voided: 0,
   pages: 1,
   items: 7,
   outcomes: 0,
