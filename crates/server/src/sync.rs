@@ -312,6 +312,28 @@ async fn tail_after(
     Ok(store::sync::ledger_tail(tx, &keys, oldest).await?)
 }
 
+/// Writes movements decided again outside a push (forced, or held ones retried): the
+/// rows the engine changed, their outcomes and effects, booked to their own users.
+async fn write_redecided(
+    tx: &mut TenantTx,
+    engine: &Engine,
+    locked: &[store::movements::Locked],
+    decided: &[(Movement, Decision, bool)],
+) -> ApiResult<()> {
+    let rows = changed_rows(engine, locked, decided);
+    let writes: Vec<Decided<'_>> = decided
+        .iter()
+        .map(|(dm, d, _)| Decided {
+            movement: dm,
+            decision: d,
+            user_id: dm.user.as_uuid(),
+            new: false,
+        })
+        .collect();
+    store::sync::write_push(tx, &rows, &writes, None).await?;
+    Ok(())
+}
+
 /// An engine holding the locked rows, the ledger tail after the oldest movement to
 /// decide, and the held movements that may be retried.
 fn loaded_engine(
@@ -440,17 +462,7 @@ pub async fn force(
             decided.push((*h, d, false));
         }
     }
-    let rows = changed_rows(&engine, &locked, &decided);
-    let writes: Vec<Decided<'_>> = decided
-        .iter()
-        .map(|(dm, d, _)| Decided {
-            movement: dm,
-            decision: d,
-            user_id: dm.user.as_uuid(),
-            new: false,
-        })
-        .collect();
-    store::sync::write_push(&mut tx, &rows, &writes, None).await?;
+    write_redecided(&mut tx, &engine, &locked, &decided).await?;
     let position = store::sync::position(&mut tx).await?;
     crate::audit_log::record(
         &mut tx,
@@ -581,17 +593,7 @@ pub async fn retry_held(
     if decided.is_empty() {
         return Ok(0);
     }
-    let rows = changed_rows(&engine, &locked, &decided);
-    let writes: Vec<Decided<'_>> = decided
-        .iter()
-        .map(|(dm, d, _)| Decided {
-            movement: dm,
-            decision: d,
-            user_id: dm.user.as_uuid(),
-            new: false,
-        })
-        .collect();
-    store::sync::write_push(&mut tx, &rows, &writes, None).await?;
+    write_redecided(&mut tx, &engine, &locked, &decided).await?;
     tx.commit().await?;
     Ok(decided.len())
 }
