@@ -94,6 +94,39 @@ type FactRow = (
 /// Loads what the rules need of the movements' products, lots and locations, and each
 /// movement's local date. A record of another tenant is invisible (RLS and the tenant
 /// predicate), so it reads as unknown.
+/// [`load_facts`]'s statement: $1 tenant, $2 products, $3 lots, $4 locations, and per
+/// movement $5 its id, $6 its first location, $7 its time.
+pub const LOAD_FACTS_SQL: &str = "
+    select 'product', p.id, p.active, p.lot_tracked, null::uuid, null::date, null::uuid, null::bool
+    from unnest($2::uuid[]) as x (id)
+    cross join lateral (select p.id, p.active, p.lot_tracked from product p
+                        where p.tenant_id = $1 and p.id = x.id offset 0) p
+    union all
+    select 'lot', l.id, null, null, l.product_id, l.expires_on, null, null
+    from unnest($3::uuid[]) as x (id)
+    cross join lateral (select l.id, l.product_id, l.expires_on from lot l
+                        where l.tenant_id = $1 and l.id = x.id offset 0) l
+    union all
+    -- A location of a deactivated warehouse counts as deactivated.
+    select 'location', c.id, c.active and w.active, null, null, null, c.warehouse_id,
+           leaf.is_leaf
+    from unnest($4::uuid[]) as x (id)
+    cross join lateral (select c.id, c.active, c.warehouse_id from location c
+                        where c.tenant_id = $1 and c.id = x.id offset 0) c
+    cross join lateral (select w.active from warehouse w
+                        where w.tenant_id = $1 and w.id = c.warehouse_id offset 0) w
+    -- Counted, not `limit 1`: with a limit the planner bets on finding a child early in
+    -- a sequential scan, and a bin has none.
+    cross join lateral (select count(*) = 0 as is_leaf from location ch
+                        where ch.tenant_id = $1 and ch.parent_id = c.id) leaf
+    union all
+    -- Each movement's local date, by PostgreSQL's own IANA time-zone data.
+    select 'date', m.id, null, null, null, (m.at at time zone w.timezone)::date, null, null
+    from unnest($5::uuid[], $6::uuid[], $7::timestamptz[]) as m (id, location_id, at)
+    cross join lateral (select w.timezone from location c
+                        join warehouse w on w.tenant_id = c.tenant_id and w.id = c.warehouse_id
+                        where c.tenant_id = $1 and c.id = m.location_id offset 0) w";
+
 pub async fn load_facts(tx: &mut TenantTx, ms: &[Movement]) -> Result<Facts, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     let mut products: Vec<Uuid> = ms.iter().map(|m| m.product.as_uuid()).collect();
@@ -112,41 +145,25 @@ pub async fn load_facts(tx: &mut TenantTx, ms: &[Movement]) -> Result<Facts, sql
         .collect();
     all_locations.sort();
     all_locations.dedup();
-    // Joins on `unnest` rather than `= any(…)`: with generic (cached) plans, see
-    // `TenantTx::begin_cached_plans`, both are nested loops over the primary keys.
-    let rows: Vec<FactRow> = sqlx::query_as(
-        "select 'product', p.id, p.active, p.lot_tracked, null::uuid, null::date, null::uuid, null::bool
-         from unnest($2::uuid[]) as x (id) join product p on p.tenant_id = $1 and p.id = x.id
-         union all
-         select 'lot', l.id, null, null, l.product_id, l.expires_on, null, null
-         from unnest($3::uuid[]) as x (id) join lot l on l.tenant_id = $1 and l.id = x.id
-         union all
-         -- A location of a deactivated warehouse counts as deactivated.
-         select 'location', c.id, c.active and w.active, null, null, null, c.warehouse_id,
-                not exists (select 1 from location ch where ch.tenant_id = c.tenant_id and ch.parent_id = c.id)
-         from unnest($4::uuid[]) as x (id)
-         join location c on c.tenant_id = $1 and c.id = x.id
-         join warehouse w on w.tenant_id = c.tenant_id and w.id = c.warehouse_id
-         union all
-         -- Each movement's local date, by PostgreSQL's own IANA time-zone data.
-         select 'date', m.id, null, null, null, (m.at at time zone w.timezone)::date, null, null
-         from unnest($5::uuid[], $6::uuid[], $7::timestamptz[]) as m (id, location_id, at)
-         join location c on c.tenant_id = $1 and c.id = m.location_id
-         join warehouse w on w.tenant_id = c.tenant_id and w.id = c.warehouse_id",
-    )
-    .bind(tenant_id)
-    .bind(&products)
-    .bind(&lots)
-    .bind(&all_locations)
-    .bind(ms.iter().map(|m| m.id.as_uuid()).collect::<Vec<_>>())
-    .bind(
-        ms.iter()
-            .map(|m| locations(&m.kind)[0].as_uuid())
-            .collect::<Vec<_>>(),
-    )
-    .bind(ms.iter().map(|m| m.occurred_at).collect::<Vec<_>>())
-    .fetch_all(tx.conn())
-    .await?;
+    // One primary-key probe per id: each lookup is a `lateral` subquery that `offset 0`
+    // keeps from being flattened into a join, so the plan does not depend on the
+    // planner's guess of an `unnest`'s size. Left to itself, the generic (cached) plan of
+    // `TenantTx::begin_cached_plans` hashed the whole location table for the leaf test
+    // of one movement. `movement_plans.rs` checks the plan.
+    let rows: Vec<FactRow> = sqlx::query_as(LOAD_FACTS_SQL)
+        .bind(tenant_id)
+        .bind(&products)
+        .bind(&lots)
+        .bind(&all_locations)
+        .bind(ms.iter().map(|m| m.id.as_uuid()).collect::<Vec<_>>())
+        .bind(
+            ms.iter()
+                .map(|m| locations(&m.kind)[0].as_uuid())
+                .collect::<Vec<_>>(),
+        )
+        .bind(ms.iter().map(|m| m.occurred_at).collect::<Vec<_>>())
+        .fetch_all(tx.conn())
+        .await?;
     let mut facts = Facts::default();
     for (what, id, active, lot_tracked, product, date, warehouse, is_leaf) in rows {
         match what.as_str() {
@@ -230,6 +247,21 @@ fn order_key(at: Option<DateTime<Utc>>, id: Option<Uuid>) -> Option<OrderKey> {
     })
 }
 
+/// [`lock_rows`]'s statement: $1 tenant, $2–$4 the rows' keys as arrays.
+pub const LOCK_ROWS_SQL: &str =
+    "select s.product_id, s.location_id, s.lot_id, s.on_hand, s.allocated,
+                s.last_count_at, s.last_count_id, s.last_effect_at, s.last_effect_id
+         from stock_row s
+         join unnest($2::uuid[], $3::uuid[], $4::uuid[]) as k (product_id, location_id, lot_id)
+           on s.product_id = k.product_id and s.location_id = k.location_id and s.lot_id = k.lot_id
+         join location c on c.tenant_id = s.tenant_id and c.id = s.location_id
+         where s.tenant_id = $1
+         -- LockRows runs above the sort: the locks are taken in this order. The bin is
+         -- share-locked too: giving a location a child locks it for update and checks
+         -- that it holds no stock, so no child can appear beside stock booked now.
+         order by s.product_id, s.location_id, s.lot_id
+         for update of s for share of c";
+
 /// Locks the existing rows among `keys` with `SELECT … FOR UPDATE` (and their bins
 /// `FOR SHARE`) and reads them. Load the catalog facts after this: a location that got a
 /// child before the lock is then seen as no longer a leaf.
@@ -242,26 +274,13 @@ fn order_key(at: Option<DateTime<Utc>>, id: Option<Uuid>) -> Option<OrderKey> {
 pub async fn lock_rows(tx: &mut TenantTx, keys: &[StockKey]) -> Result<Vec<Locked>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     let (products, locations, lots) = key_arrays(keys);
-    let rows: Vec<RowTuple> = sqlx::query_as(
-        "select s.product_id, s.location_id, s.lot_id, s.on_hand, s.allocated,
-                s.last_count_at, s.last_count_id, s.last_effect_at, s.last_effect_id
-         from stock_row s
-         join unnest($2::uuid[], $3::uuid[], $4::uuid[]) as k (product_id, location_id, lot_id)
-           on s.product_id = k.product_id and s.location_id = k.location_id and s.lot_id = k.lot_id
-         join location c on c.tenant_id = s.tenant_id and c.id = s.location_id
-         where s.tenant_id = $1
-         -- LockRows runs above the sort: the locks are taken in this order. The bin is
-         -- share-locked too: giving a location a child locks it for update and checks
-         -- that it holds no stock, so no child can appear beside stock booked now.
-         order by s.product_id, s.location_id, s.lot_id
-         for update of s for share of c",
-    )
-    .bind(tenant_id)
-    .bind(&products)
-    .bind(&locations)
-    .bind(&lots)
-    .fetch_all(tx.conn())
-    .await?;
+    let rows: Vec<RowTuple> = sqlx::query_as(LOCK_ROWS_SQL)
+        .bind(tenant_id)
+        .bind(&products)
+        .bind(&locations)
+        .bind(&lots)
+        .fetch_all(tx.conn())
+        .await?;
     Ok(rows
         .into_iter()
         .map(

@@ -241,6 +241,25 @@ pub async fn held_of(
     .await
 }
 
+/// [`ledger_tail`]'s statement: $1 tenant, $2–$4 the rows' keys as arrays, $5–$6 the
+/// order key after which effects are read.
+///
+/// One range read of the primary key (…, occurred_at, movement_id) per row, as a
+/// nested loop over the keys. Written as a join, the planner (which guesses the size of
+/// an `unnest` of several arrays) picks a sequential scan of the whole ledger and a
+/// merge join for a batch of a thousand rows; `offset 0` keeps the lateral subquery from
+/// being flattened into such a join. `movement_plans.rs` checks the plan.
+pub const LEDGER_TAIL_SQL: &str =
+    "select k.product_id, k.location_id, k.lot_id, e.occurred_at, e.movement_id, e.delta
+     from unnest($2::uuid[], $3::uuid[], $4::uuid[]) as k (product_id, location_id, lot_id)
+     cross join lateral (
+         select e.occurred_at, e.movement_id, e.delta from movement_effect e
+         where e.tenant_id = $1 and e.product_id = k.product_id
+           and e.location_id = k.location_id and e.lot_id = k.lot_id
+           and (e.occurred_at, e.movement_id) > ($5, $6)
+           and not e.absorbed
+         offset 0) e";
+
 /// The applied effects on `keys` after `after` (exclusive): what the decisions of
 /// movements later than `after` need to know of the rows' history.
 pub async fn ledger_tail(
@@ -249,26 +268,19 @@ pub async fn ledger_tail(
     after: OrderKey,
 ) -> Result<Vec<(StockKey, OrderKey, i64)>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
-    let rows: Vec<(Uuid, Uuid, Uuid, DateTime<Utc>, Uuid, i64)> = sqlx::query_as(
-        "select e.product_id, e.location_id, e.lot_id, e.occurred_at, e.movement_id, e.delta
-         from unnest($2::uuid[], $3::uuid[], $4::uuid[]) as k (product_id, location_id, lot_id)
-         join movement_effect e on e.tenant_id = $1 and e.product_id = k.product_id
-              and e.location_id = k.location_id and e.lot_id = k.lot_id
-              and (e.occurred_at, e.movement_id) > ($5, $6)
-         where not e.absorbed",
-    )
-    .bind(tenant_id)
-    .bind(keys.iter().map(|k| k.product.as_uuid()).collect::<Vec<_>>())
-    .bind(
-        keys.iter()
-            .map(|k| k.location.as_uuid())
-            .collect::<Vec<_>>(),
-    )
-    .bind(keys.iter().map(|k| lot_column(k.lot)).collect::<Vec<_>>())
-    .bind(after.at)
-    .bind(after.id.as_uuid())
-    .fetch_all(tx.conn())
-    .await?;
+    let rows: Vec<(Uuid, Uuid, Uuid, DateTime<Utc>, Uuid, i64)> = sqlx::query_as(LEDGER_TAIL_SQL)
+        .bind(tenant_id)
+        .bind(keys.iter().map(|k| k.product.as_uuid()).collect::<Vec<_>>())
+        .bind(
+            keys.iter()
+                .map(|k| k.location.as_uuid())
+                .collect::<Vec<_>>(),
+        )
+        .bind(keys.iter().map(|k| lot_column(k.lot)).collect::<Vec<_>>())
+        .bind(after.at)
+        .bind(after.id.as_uuid())
+        .fetch_all(tx.conn())
+        .await?;
     Ok(rows
         .into_iter()
         .map(|(p, l, lot, at, id, delta)| {

@@ -342,3 +342,207 @@ async fn a_pull_reads_only_what_its_cursor_has_not_seen_on_a_large_ledger() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_ledger_tail_of_a_push_batch_reads_only_the_tails_on_a_large_ledger() {
+    use logiflow_server::store::sync::LEDGER_TAIL_SQL;
+    let app = spawn_app().await;
+    let t = app.tenant("big", "enterprise").await;
+    // 1,000 rows with 200 effects each over the last 200 days, one a day: a batch whose
+    // oldest movement is 2.5 days old needs the 3 newest effects of each row, 3,000 in
+    // all (a sequential scan reads all 200,000).
+    sqlx::query(
+        "with m as (
+           insert into movement (tenant_id, id, kind, origin, product_id, to_location_id, qty,
+                                 occurred_at, user_id, outcome)
+           select $1, gen_random_uuid(), 'receive', 'online',
+                  ('00000000-0000-4000-8000-' || lpad((r % 100)::text, 12, '0'))::uuid,
+                  ('00000000-0000-4000-9000-' || lpad((r / 100)::text, 12, '0'))::uuid, 1,
+                  now() - (d || ' days')::interval,
+                  '00000000-0000-4000-a000-000000000000', 'applied'
+           from generate_series(0, 999) r, generate_series(0, 199) d
+           returning tenant_id, id, product_id, to_location_id, occurred_at)
+         insert into movement_effect (tenant_id, product_id, location_id, lot_id, occurred_at, movement_id, delta)
+         select tenant_id, product_id, to_location_id, '00000000-0000-0000-0000-000000000000',
+                occurred_at, id, 1
+         from m",
+    )
+    .bind(t.id)
+    .execute(&app.owner)
+    .await
+    .unwrap();
+    sqlx::query("analyze movement, movement_effect")
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    let (products, locations): (Vec<Uuid>, Vec<Uuid>) = (0..1000)
+        .map(|r| {
+            (
+                format!("00000000-0000-4000-8000-{:012}", r % 100)
+                    .parse::<Uuid>()
+                    .unwrap(),
+                format!("00000000-0000-4000-9000-{:012}", r / 100)
+                    .parse::<Uuid>()
+                    .unwrap(),
+            )
+        })
+        .unzip();
+    let lots = vec![Uuid::nil(); 1000];
+    let after = chrono::Utc::now() - chrono::TimeDelta::hours(60);
+    let mut conn = app_role_connection(&app, t.id).await;
+    let plan: Value =
+        sqlx::query_scalar(&format!("explain (analyze, format json) {LEDGER_TAIL_SQL}"))
+            .bind(t.id)
+            .bind(&products)
+            .bind(&locations)
+            .bind(&lots)
+            .bind(after)
+            .bind(Uuid::max())
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    let (mut seq_scans, mut rows) = (0, 0);
+    reads(
+        &plan[0]["Plan"],
+        "movement_effect",
+        &mut seq_scans,
+        &mut rows,
+    );
+    assert!(
+        seq_scans == 0 && rows <= 4_000,
+        "the ledger tail reads {rows} rows of movement_effect ({seq_scans} sequential scans) \
+         for 2,000 effects after the batch's oldest: {plan:#}"
+    );
+}
+
+#[tokio::test]
+async fn a_movements_catalog_facts_are_primary_key_probes_in_a_cached_plan() {
+    use logiflow_server::store::movements::LOAD_FACTS_SQL;
+    let app = spawn_app().await;
+    let t = app.tenant("big", "enterprise").await;
+    // 1,000 products, and a warehouse of 10 zones of 100 bins each: small enough that the
+    // planner, left to itself, would rather hash a whole table than probe it.
+    let warehouse = Uuid::now_v7();
+    for sql in [
+        "insert into warehouse (tenant_id, id, code, name, timezone) values ($1, $2, 'W', 'W', 'Europe/Paris')",
+        "insert into product (tenant_id, id, sku, name)
+         select $1, ('00000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid, 'SKU' || g, 'P' || g
+         from generate_series(1, 1000) g where $2::uuid is not null",
+        "insert into location (tenant_id, id, warehouse_id, code, path, depth)
+         select $1, ('00000000-0000-4000-9000-' || lpad(z::text, 12, '0'))::uuid, $2, 'Z' || z, 'Z' || z, 0
+         from generate_series(1, 10) z",
+        "insert into location (tenant_id, id, warehouse_id, parent_id, code, path, depth)
+         select $1, ('00000000-0000-4000-9001-' || lpad((z * 1000 + b)::text, 12, '0'))::uuid, $2,
+                ('00000000-0000-4000-9000-' || lpad(z::text, 12, '0'))::uuid,
+                'Z' || z || 'B' || b, 'Z' || z || '/B' || b, 1
+         from generate_series(1, 10) z, generate_series(1, 100) b",
+    ] {
+        sqlx::query(sql)
+            .bind(t.id)
+            .bind(warehouse)
+            .execute(&app.owner)
+            .await
+            .unwrap();
+    }
+    sqlx::query("analyze product, location, warehouse")
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    let product: Uuid = "00000000-0000-4000-8000-000000000042".parse().unwrap();
+    let from: Uuid = "00000000-0000-4000-9001-000000003042".parse().unwrap();
+    let to: Uuid = "00000000-0000-4000-9001-000000009013".parse().unwrap();
+    let zone: Uuid = "00000000-0000-4000-9000-000000000007".parse().unwrap();
+    // As the movement path runs it: the app role, a generic (cached) plan.
+    let mut conn = app_role_connection(&app, t.id).await;
+    sqlx::query("set plan_cache_mode = force_generic_plan")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let plan: Value =
+        sqlx::query_scalar(&format!("explain (analyze, format json) {LOAD_FACTS_SQL}"))
+            .bind(t.id)
+            .bind(vec![product])
+            .bind(Vec::<Uuid>::new())
+            .bind(vec![from, to, zone])
+            .bind(vec![Uuid::now_v7()])
+            .bind(vec![from])
+            .bind(vec![chrono::Utc::now()])
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    // The product; the three locations, their leaf tests (a bin has no child, the zone's
+    // 100 children are counted) and the movement's date: about 110 rows.
+    for (relation, most) in [("product", 2), ("location", 120)] {
+        let (mut seq_scans, mut rows) = (0, 0);
+        reads(&plan[0]["Plan"], relation, &mut seq_scans, &mut rows);
+        assert!(
+            seq_scans == 0 && rows <= most,
+            "the facts of one movement read {rows} rows of {relation} ({seq_scans} sequential \
+             scans): {plan:#}"
+        );
+    }
+    // Locking the rows of a transfer among 112,000 stock rows (as `cargo xtask bench
+    // server` has): two probes of stock_row and of location.
+    use logiflow_server::store::movements::LOCK_ROWS_SQL;
+    sqlx::query(
+        "insert into stock_row (tenant_id, product_id, location_id, warehouse_id, on_hand)
+         select $1, p.id, c.id, $2, 5 from product p, location c
+         where p.tenant_id = $1 and c.tenant_id = $1 and c.depth = 1 and p.sku < 'SKU2'",
+    )
+    .bind(t.id)
+    .bind(warehouse)
+    .execute(&app.owner)
+    .await
+    .unwrap();
+    sqlx::query("analyze stock_row")
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    let plan: Value =
+        sqlx::query_scalar(&format!("explain (analyze, format json) {LOCK_ROWS_SQL}"))
+            .bind(t.id)
+            .bind(vec![product, product])
+            .bind(vec![from, to])
+            .bind(vec![Uuid::nil(), Uuid::nil()])
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    for relation in ["stock_row", "location"] {
+        let (mut seq_scans, mut rows) = (0, 0);
+        reads(&plan[0]["Plan"], relation, &mut seq_scans, &mut rows);
+        assert!(
+            seq_scans == 0 && rows <= 2,
+            "locking the 2 rows of a transfer reads {rows} rows of {relation} ({seq_scans} \
+             sequential scans): {plan:#}"
+        );
+    }
+
+    // And the facts are right: two bins (leaves), a zone (not a leaf), the product, the date.
+    let rows: Vec<(String, Uuid, Option<bool>, Option<bool>)> = sqlx::query_as(&format!(
+        "select f.what, f.id, f.active, f.is_leaf
+         from ({LOAD_FACTS_SQL}) f (what, id, active, lot_tracked, product, date, warehouse, is_leaf)"
+    ))
+    .bind(t.id)
+    .bind(vec![product])
+    .bind(Vec::<Uuid>::new())
+    .bind(vec![from, to, zone])
+    .bind(vec![Uuid::nil()])
+    .bind(vec![from])
+    .bind(vec![chrono::Utc::now()])
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let leaf = |id: Uuid| {
+        rows.iter()
+            .find(|r| r.0 == "location" && r.1 == id)
+            .and_then(|r| r.3)
+    };
+    assert_eq!(leaf(from), Some(true));
+    assert_eq!(leaf(to), Some(true));
+    assert_eq!(leaf(zone), Some(false));
+    assert!(
+        rows.iter()
+            .any(|r| r.0 == "product" && r.1 == product && r.2 == Some(true))
+    );
+    assert!(rows.iter().any(|r| r.0 == "date" && r.1 == Uuid::nil()));
+}
