@@ -225,7 +225,7 @@ pub async fn create_location(
                     LOCATION_DEPTH_MAX + 1
                 )));
             }
-            if store::locations::holds_stock(&mut tx, parent_id).await? {
+            if store::locations::lock_stock(&mut tx, parent_id).await? {
                 return Err(ApiError::LocationHasStock);
             }
             store::locations::NewLocation {

@@ -190,6 +190,28 @@ pub async fn holds_stock(tx: &mut TenantTx, id: Uuid) -> Result<bool, sqlx::Erro
     .await
 }
 
+/// Whether the location holds stock, its stock rows share-locked: for giving it a
+/// child. A movement booking on one of them holds it `FOR UPDATE` until it commits, so
+/// this waits and then reads what it booked; a movement coming after waits for this
+/// transaction, then reads the catalog and finds the location no longer a leaf (see
+/// `store::movements::lock_rows`). Rows are locked whatever their quantity: a row empty
+/// in this statement's snapshot may be filling in a transaction that has not committed.
+pub async fn lock_stock(tx: &mut TenantTx, id: Uuid) -> Result<bool, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "select on_hand, allocated from stock_row where tenant_id = $1 and location_id = $2
+         order by product_id, location_id, lot_id
+         for share",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(rows
+        .iter()
+        .any(|&(on_hand, allocated)| on_hand != 0 || allocated != 0))
+}
+
 /// Whether the location has children.
 pub async fn has_children(tx: &mut TenantTx, id: Uuid) -> Result<bool, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();

@@ -254,17 +254,18 @@ pub const LOCK_ROWS_SQL: &str =
          from stock_row s
          join unnest($2::uuid[], $3::uuid[], $4::uuid[]) as k (product_id, location_id, lot_id)
            on s.product_id = k.product_id and s.location_id = k.location_id and s.lot_id = k.lot_id
-         join location c on c.tenant_id = s.tenant_id and c.id = s.location_id
          where s.tenant_id = $1
-         -- LockRows runs above the sort: the locks are taken in this order. The bin is
-         -- share-locked too: giving a location a child locks it for update and checks
-         -- that it holds no stock, so no child can appear beside stock booked now.
+         -- LockRows runs above the sort: the locks are taken in this order.
          order by s.product_id, s.location_id, s.lot_id
-         for update of s for share of c";
+         for update of s";
 
-/// Locks the existing rows among `keys` with `SELECT … FOR UPDATE` (and their bins
-/// `FOR SHARE`) and reads them. Load the catalog facts after this: a location that got a
-/// child before the lock is then seen as no longer a leaf.
+/// Locks the existing rows among `keys` with `SELECT … FOR UPDATE` and reads them. Load
+/// the catalog facts after this: a location that got a child before the lock is then
+/// seen as no longer a leaf. (Giving a location a child share-locks its stock rows and
+/// checks they are empty, see `store::locations::lock_stock`, so it waits for a
+/// movement holding one of them, or the movement waits for it; a new row's foreign key
+/// waits on the location's lock. The bins themselves are not locked: a share lock taken
+/// by every movement is a tuple write, and a multixact when movements share a bin.)
 ///
 /// The rows are locked in the order of the primary key, which is `core::StockKey`'s
 /// order (uuids compare as bytes in both, and the nil "no lot" sorts first as `None`

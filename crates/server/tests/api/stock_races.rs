@@ -148,14 +148,19 @@ async fn a_bin_cannot_get_a_child_beside_stock_booked_at_the_same_moment() {
     .execute(&app.owner)
     .await
     .unwrap();
-    // The catalog's "add a child" holds the bin locked while it checks for stock; here
-    // a transaction plays that part and commits the child while a receipt waits.
-    // Its own connection: the owner pool is needed meanwhile.
+    // The catalog's "add a child" holds the bin locked and share-locks its stock rows
+    // while it checks them for stock; here a transaction plays that part and commits the
+    // child while a receipt waits. Its own connection: the owner pool is needed meanwhile.
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(app._db.url())
         .await
         .unwrap();
     let mut catalog = sqlx::Connection::begin(&mut conn).await.unwrap();
     sqlx::query("select 1 from location where id = $1 for update")
+        .bind(bin)
+        .execute(&mut *catalog)
+        .await
+        .unwrap();
+    sqlx::query("select 1 from stock_row where location_id = $1 for share")
         .bind(bin)
         .execute(&mut *catalog)
         .await
@@ -166,23 +171,8 @@ async fn a_bin_cannot_get_a_child_beside_stock_booked_at_the_same_moment() {
         .header("authorization", bearer(&t.token))
         .json(&receive(s.product, bin, 5));
     let receipt = tokio::spawn(async move { request.send().await.unwrap() });
-    // Wait (bounded) until the receipt's transaction waits on the bin's lock.
-    let mut waiting = false;
-    for _ in 0..500 {
-        waiting = sqlx::query_scalar(
-            "select exists (select 1 from pg_stat_activity
-                            where wait_event_type = 'Lock' and query like '%for share of c%')",
-        )
-        .fetch_one(&app.owner)
-        .await
-        .unwrap();
-        if waiting {
-            break;
-        }
-        tokio::task::yield_now().await;
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert!(waiting, "the receipt never waited on the bin's lock");
+    let waiting = waits_on_a_lock(&app, "%for update of s%").await;
+    assert!(waiting, "the receipt never waited on the row's lock");
     sqlx::query(
         "insert into location (tenant_id, id, warehouse_id, parent_id, code, path, depth)
          values ($1, $2, $3, $4, 'CHILD', 'A/B00/CHILD', 2)",
@@ -203,4 +193,75 @@ async fn a_bin_cannot_get_a_child_beside_stock_booked_at_the_same_moment() {
     )
     .await;
     assert_eq!(on_hand(&app, t.id, s.product, bin, None).await, 0);
+}
+
+/// Waits (bounded) until a statement like `pattern` waits on a lock.
+async fn waits_on_a_lock(app: &TestApp, pattern: &str) -> bool {
+    for _ in 0..500 {
+        let waiting: bool = sqlx::query_scalar(
+            "select exists (select 1 from pg_stat_activity
+                            where wait_event_type = 'Lock' and query like $1)",
+        )
+        .bind(pattern)
+        .fetch_one(&app.owner)
+        .await
+        .unwrap();
+        if waiting {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_bin_being_filled_cannot_get_a_child_when_the_fill_commits() {
+    let (app, t, s) = setup(1).await;
+    let bin = s.bins[0];
+    sqlx::query(
+        "insert into stock_row (tenant_id, product_id, location_id, lot_id, warehouse_id)
+         values ($1, $2, $3, '00000000-0000-0000-0000-000000000000', $4)",
+    )
+    .bind(t.id)
+    .bind(s.product)
+    .bind(bin)
+    .bind(s.warehouse)
+    .execute(&app.owner)
+    .await
+    .unwrap();
+    // A movement in flight: it holds the bin's (still empty) row and has booked 5 into
+    // it, not yet committed.
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(app._db.url())
+        .await
+        .unwrap();
+    let mut movement = sqlx::Connection::begin(&mut conn).await.unwrap();
+    sqlx::query("update stock_row set on_hand = 5 where location_id = $1")
+        .bind(bin)
+        .execute(&mut *movement)
+        .await
+        .unwrap();
+    // Giving the bin a child now waits for it, then sees the stock.
+    let request = app
+        .client
+        .post(app.url("/v1/locations"))
+        .header("authorization", bearer(&t.token))
+        .json(&serde_json::json!({ "parent_id": bin, "code": "CHILD" }));
+    let child = tokio::spawn(async move { request.send().await.unwrap() });
+    assert!(
+        waits_on_a_lock(&app, "%for share%").await,
+        "the child's creation never waited on the row being filled"
+    );
+    movement.commit().await.unwrap();
+    problem(
+        child.await.unwrap(),
+        StatusCode::CONFLICT,
+        "location_has_stock",
+    )
+    .await;
+    let children: i64 = sqlx::query_scalar("select count(*) from location where parent_id = $1")
+        .bind(bin)
+        .fetch_one(&app.owner)
+        .await
+        .unwrap();
+    assert_eq!(children, 0);
 }
