@@ -2,18 +2,19 @@
 //! the batch's rows, locked in key order, in one transaction.
 //!
 //! The steps, each one statement over the whole batch:
-//! 1. create the rows the batch may need (own transaction, so the push only ever locks
-//!    existing rows, in key order);
-//! 2. lock the device (its pushes run one at a time, in `device_seq` order) and answer
+//! 1. lock the device (its pushes run one at a time, in `device_seq` order) and answer
 //!    re-sent movements from what is stored;
-//! 3. load the held movements of the batch's products (all a batch can wake: a held
-//!    movement's rows belong to its product), lock every row of the batch and of those
-//!    held movements, then load the catalog facts (after the locks, see
-//!    `store::movements::lock_rows`) and the ledger tail after the oldest movement;
-//! 4. validate each new movement (`core::validate`);
-//! 5. submit the movements to an `Engine` in `device_seq` order: it decides each and
+//! 2. load the held movements of the batch's products (all a batch can wake: a held
+//!    movement's rows belong to its product) and lock every row of the batch and of
+//!    those held movements (if a row the batch needs does not exist yet: give up this
+//!    transaction, create the missing rows in one of their own and start again, so a
+//!    push only ever locks existing rows, in key order), then load the catalog facts
+//!    (after the locks, see `store::movements::lock_rows`) and the ledger tail after
+//!    the oldest movement;
+//! 3. validate each new movement (`core::validate`);
+//! 4. submit the movements to an `Engine` in `device_seq` order: it decides each and
 //!    retries held movements whenever a row rises or is counted;
-//! 6. write rows, movements, outcome changes, effects, outbox events, the device's next
+//! 5. write rows, movements, outcome changes, effects, outbox events, the device's next
 //!    sequence number and one audit entry, set-based.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -75,6 +76,42 @@ pub async fn push(
 ) -> ApiResult<PushResponse> {
     check_shape(req)?;
     let tenant: TenantId = principal.tenant_id;
+    // Nearly always one round: the rows of a device's movements usually exist. When
+    // some do not, the first round stops at its locks, they are created in their own
+    // transaction and the second round runs with whatever exists then (rows of unknown
+    // products or bins are never created: those movements are rejected).
+    match push_round(pool, principal, req, true).await? {
+        Round::Done(response) => Ok(response),
+        Round::MissingRows(keys) => {
+            let mut create = TenantTx::begin(pool, tenant).await?;
+            store::sync::ensure_known_rows(&mut create, &keys).await?;
+            create.commit().await?;
+            match push_round(pool, principal, req, false).await? {
+                Round::Done(response) => Ok(response),
+                Round::MissingRows(_) => Err(ApiError::internal(
+                    "a push's second round asked for rows again",
+                )),
+            }
+        }
+    }
+}
+
+/// How a round of a push ended.
+enum Round {
+    Done(PushResponse),
+    /// Rows the batch needs do not exist (nothing was written): create them and go again.
+    MissingRows(Vec<StockKey>),
+}
+
+/// One attempt at a push, in one transaction. With `stop_on_missing`, a batch whose
+/// movements need rows that do not exist stops after its locks and names them.
+async fn push_round(
+    pool: &PgPool,
+    principal: &Principal,
+    req: &PushRequest,
+    stop_on_missing: bool,
+) -> ApiResult<Round> {
+    let tenant: TenantId = principal.tenant_id;
     let Actor::User {
         session_id,
         id: user_id,
@@ -82,16 +119,6 @@ pub async fn push(
     else {
         return Err(ApiError::Forbidden);
     };
-    let keys: Vec<StockKey> = req
-        .movements
-        .iter()
-        .flat_map(|p| p.movement.keys())
-        .collect();
-    if !keys.is_empty() {
-        let mut create = TenantTx::begin(pool, tenant).await?;
-        store::sync::ensure_known_rows(&mut create, &keys).await?;
-        create.commit().await?;
-    }
 
     let mut tx = TenantTx::begin(pool, tenant).await?;
     let device = store::devices::by_session(&mut tx, session_id, true)
@@ -162,6 +189,16 @@ pub async fn push(
         all_keys.extend(held.iter().flat_map(|(m, _)| m.keys()));
         let all_keys: Vec<StockKey> = all_keys.into_iter().collect();
         let locked = store::movements::lock_rows(&mut tx, &all_keys).await?;
+        if stop_on_missing {
+            let missing: Vec<StockKey> = movements
+                .iter()
+                .flat_map(Movement::keys)
+                .filter(|k| !locked.iter().any(|l| l.key == *k))
+                .collect();
+            if !missing.is_empty() {
+                return Ok(Round::MissingRows(missing));
+            }
+        }
         // After the locks: see `lock_rows`.
         let facts = store::movements::load_facts(&mut tx, &movements).await?;
         let oldest: OrderKey = movements
@@ -283,11 +320,11 @@ pub async fn push(
     .await?;
     let next_seq = new.last().map_or(next_seq, |p| seq_of(&p.movement) + 1);
     tx.commit().await?;
-    Ok(PushResponse {
+    Ok(Round::Done(PushResponse {
         results: results.into_values().collect(),
         next_seq,
         server_time: chrono::Utc::now(),
-    })
+    }))
 }
 
 /// The rows whose state an engine run changed or that booked an effect, with their

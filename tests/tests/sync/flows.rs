@@ -80,6 +80,11 @@ fn offline_work_syncs_to_every_outcome_and_every_replica_converges() {
 
     // Held, then applied once the receipt that physically came first arrives.
     r1.replica.record(&receive("SKU-2", "B1", 5)).unwrap();
+    // Each replica stamps by its clock corrected with the offset measured at its last
+    // server contact, good to about a request's latency: recorded microseconds apart, the
+    // two could land in either order on the server's timeline (they did, under a loaded
+    // parallel test run). A second apart, the receipt came first.
+    std::thread::sleep(std::time::Duration::from_secs(1));
     let shipped = r2.replica.record(&ship("SKU-2", "B1", 5)).unwrap();
     assert!(
         shipped
@@ -101,6 +106,8 @@ fn offline_work_syncs_to_every_outcome_and_every_replica_converges() {
     r1.sync().unwrap();
     r2.replica.record(&ship("SKU-1", "B1", 1)).unwrap();
     r2.replica.record(&count("SKU-1", "B1", 9)).unwrap();
+    // As above: far enough apart that the clocks' offsets cannot swap them.
+    std::thread::sleep(std::time::Duration::from_secs(1));
     r1.replica.record(&count("SKU-1", "B1", 9)).unwrap();
     let report = r1.sync().unwrap();
     assert_eq!(report.applied, 1, "{report:?}");
