@@ -100,6 +100,11 @@ struct Measure {
     elapsed: Duration,
     /// Deadlocks PostgreSQL counted in the database during the run.
     deadlocks: i64,
+    /// CPU used during the measured run by the server process (API side only), the
+    /// database's client backends, and this process (the load generator).
+    cpu_server: Option<Duration>,
+    cpu_db: Duration,
+    cpu_bench: Option<Duration>,
 }
 
 impl Measure {
@@ -117,6 +122,14 @@ impl Measure {
 
     fn percentile_ms(&self, p: f64) -> f64 {
         support::percentile_ms(&self.latencies_us, p)
+    }
+
+    /// CPU microseconds per successful operation.
+    fn cpu_us(&self, cpu: Option<Duration>) -> String {
+        match cpu {
+            Some(cpu) if self.ok > 0 => format!("{:.0}", cpu.as_secs_f64() * 1e6 / self.ok as f64),
+            _ => "—".to_owned(),
+        }
     }
 
     fn failures_text(&self) -> String {
@@ -223,7 +236,7 @@ async fn run(admin_url: &str) -> Result<()> {
                 "server bench: {} rows, {clients} client(s): API then baseline, {secs} s each",
                 rows.label()
             );
-            let api_measure = measure(&owner, clients, case_time, {
+            let api_measure = measure(&owner, Some(&server), clients, case_time, {
                 let api = api.clone();
                 let world = Arc::clone(&world);
                 move |seed| api_client(api.clone(), Arc::clone(&world), rows, seed)
@@ -235,7 +248,7 @@ async fn run(admin_url: &str) -> Result<()> {
                 .connect(&database.url)
                 .await
                 .context("failed to connect the baseline pool")?;
-            let base_measure = measure(&owner, clients, case_time, {
+            let base_measure = measure(&owner, None, clients, case_time, {
                 let pool = pool.clone();
                 let world = Arc::clone(&world);
                 move |seed| base_client(pool.clone(), Arc::clone(&world), rows, seed)
@@ -249,6 +262,14 @@ async fn run(admin_url: &str) -> Result<()> {
                 base: base_measure,
             };
             eprintln!("  {}", row_text(&case));
+            eprintln!(
+                "  CPU µs a movement: API server {} PostgreSQL {} load generator {}; baseline PostgreSQL {} load generator {}",
+                case.api.cpu_us(case.api.cpu_server),
+                case.api.cpu_us(Some(case.api.cpu_db)),
+                case.api.cpu_us(case.api.cpu_bench),
+                case.base.cpu_us(Some(case.base.cpu_db)),
+                case.base.cpu_us(case.base.cpu_bench),
+            );
             cases.push(case);
         }
     }
@@ -256,6 +277,7 @@ async fn run(admin_url: &str) -> Result<()> {
     let facts = Facts::gather(&owner, secs, target).await;
     let table = table_text(&cases);
     println!("\n{table}");
+    println!("{}", cpu_table_text(&cases));
     let loud: Vec<String> = cases
         .iter()
         .filter(|c| c.api.has_5xx_or_deadlock() || c.base.has_5xx_or_deadlock())
@@ -277,7 +299,13 @@ async fn run(admin_url: &str) -> Result<()> {
 
 /// Runs `clients` client loops built by `make` for a warm-up and then for `time`, and
 /// merges what they measured.
-async fn measure<F, Fut>(owner: &PgPool, clients: usize, time: Duration, make: F) -> Result<Measure>
+async fn measure<F, Fut>(
+    owner: &PgPool,
+    server: Option<&Server>,
+    clients: usize,
+    time: Duration,
+    make: F,
+) -> Result<Measure>
 where
     F: Fn(u64) -> Fut,
     Fut: std::future::Future<Output = Box<dyn FnMut() -> ClientFuture + Send>>,
@@ -290,10 +318,24 @@ where
     let warm_until = Instant::now() + Duration::from_millis(WARMUP_MS);
     let (loops, _) = drive(loops, warm_until).await?;
     let deadlocks_before = deadlocks(owner).await?;
+    let db_before = support::backend_cpu(owner).await?;
+    let server_before = server.and_then(Server::cpu_time);
+    let bench_before = support::cpu_time(std::process::id());
     let start = Instant::now();
     let (_, measures) = drive(loops, start + time).await?;
+    let elapsed = start.elapsed();
+    let bench_after = support::cpu_time(std::process::id());
+    let server_after = server.and_then(Server::cpu_time);
+    let db_after = support::backend_cpu(owner).await?;
     let mut total = Measure {
-        elapsed: start.elapsed(),
+        elapsed,
+        cpu_server: server_after
+            .zip(server_before)
+            .map(|(after, before)| after.saturating_sub(before)),
+        cpu_db: support::backend_cpu_between(&db_before, &db_after),
+        cpu_bench: bench_after
+            .zip(bench_before)
+            .map(|(after, before)| after.saturating_sub(before)),
         ..Measure::default()
     };
     for m in measures {
@@ -618,6 +660,32 @@ fn table_text(cases: &[Case]) -> String {
     text
 }
 
+/// Where the CPU went, per movement: what bounds each side on a machine whose cores the
+/// server, PostgreSQL and the load generator share.
+fn cpu_table_text(cases: &[Case]) -> String {
+    let mut text = String::new();
+    text.push_str(
+        "| clients | rows         | API: server µs | API: PostgreSQL µs | API: load generator µs | base: PostgreSQL µs | base: load generator µs |\n",
+    );
+    text.push_str(
+        "|--------:|:-------------|---------------:|-------------------:|-----------------------:|--------------------:|------------------------:|\n",
+    );
+    for c in cases {
+        let _ = writeln!(
+            text,
+            "| {:>7} | {:<12} | {:>14} | {:>18} | {:>22} | {:>19} | {:>23} |",
+            c.clients,
+            c.rows.label(),
+            c.api.cpu_us(c.api.cpu_server),
+            c.api.cpu_us(Some(c.api.cpu_db)),
+            c.api.cpu_us(c.api.cpu_bench),
+            c.base.cpu_us(Some(c.base.cpu_db)),
+            c.base.cpu_us(c.base.cpu_bench),
+        );
+    }
+    text
+}
+
 fn section(facts: &Facts, table: &str, cases: &[Case]) -> String {
     let api_side = match facts.target {
         Target::Movements => {
@@ -663,6 +731,11 @@ fn section(facts: &Facts, table: &str, cases: &[Case]) -> String {
          from `pg_stat_database` ({deadlocks} in all)\n\
          \n\
          {table}\n\
+         CPU per movement, in microseconds, over each measured run (user + system time of \
+         the server process, of the database's client backends from /proc, and of the \
+         bench process that generates the load; the machine's other work is not counted):\n\
+         \n\
+         {cpu_table}\n\
          Reproduce: `cargo xtask bench server` (`LOGIFLOW_BENCH_SECS=N` for N seconds a \
          case, at most {max}).\n",
         date = facts.machine.date,
@@ -673,5 +746,6 @@ fn section(facts: &Facts, table: &str, cases: &[Case]) -> String {
         postgres = facts.machine.postgres,
         secs = facts.secs,
         max = CASE_SECS_MAX,
+        cpu_table = cpu_table_text(cases),
     )
 }

@@ -605,8 +605,11 @@ fn search(replica: &Replica, world: &World, rng: &mut Rng, pending: usize) -> Re
 }
 
 /// Event times: strictly increasing by a microsecond, starting an hour ago (after the
-/// seeded receipts, a day old, and before the server's now), so no movement is a late
-/// one that needs the ledger summed.
+/// seeded receipts, a day old, and before the server's now). The baseline's movements
+/// are stamped after the whole journal's, and the two sides take turns on the same rows:
+/// from its second batch on, the API meets rows whose latest effect is later than its
+/// movements (a device's journal arriving behind online work), and reads their ledger
+/// tail, as it would in the field.
 #[derive(Debug)]
 struct Clock(DateTime<Utc>);
 
