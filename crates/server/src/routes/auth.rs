@@ -65,6 +65,12 @@ pub struct TokenResponse {
 pub struct RefreshRequest {
     /// The refresh token from the last login or refresh.
     pub refresh_token: String,
+    /// A random value (16 to 200 characters) the client saved beside the token before
+    /// sending this. If the answer is lost, sending the same token with the same key
+    /// again gets a new pair instead of counting as a reuse, as long as the pair the
+    /// lost answer carried has not been used.
+    #[serde(default)]
+    pub retry_key: Option<String>,
 }
 
 /// The caller as the server sees it.
@@ -170,9 +176,20 @@ pub(crate) async fn issue(
     role: &str,
     session_id: Uuid,
 ) -> ApiResult<TokenResponse> {
+    Ok(issue_with_id(state, tx, user_id, role, session_id).await?.0)
+}
+
+/// As [`issue`], with the new refresh token's id.
+async fn issue_with_id(
+    state: &AppState,
+    tx: &mut TenantTx,
+    user_id: Uuid,
+    role: &str,
+    session_id: Uuid,
+) -> ApiResult<(TokenResponse, Uuid)> {
     let tenant_id = tx.tenant_id();
     let refresh = tokens::generate(tokens::REFRESH_PREFIX, tenant_id);
-    store::sessions::insert_refresh(
+    let refresh_id = store::sessions::insert_refresh(
         tx,
         session_id,
         &refresh.hash,
@@ -191,19 +208,28 @@ pub(crate) async fn issue(
         exp: now + i64::try_from(expires_in).unwrap_or(0),
     };
     let access_token = state.jwt.sign(&claims).map_err(ApiError::internal)?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer".into(),
-        expires_in,
-        refresh_token: refresh.token,
-    })
+    Ok((
+        TokenResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in,
+            refresh_token: refresh.token,
+        },
+        refresh_id,
+    ))
 }
 
+/// The retry key's accepted length, in characters.
+const RETRY_KEY_LEN: std::ops::RangeInclusive<usize> = 16..=200;
+
 /// Exchanges a refresh token for new tokens. Each refresh token works once: presenting a
-/// used one again (a sign it was stolen) revokes its whole session.
+/// used one again (a sign it was stolen) revokes its whole session, unless it comes
+/// with the retry key of its exchange while the pair that exchange issued is unused (the
+/// answer was lost on the way: a new pair replaces the one never received).
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 200, description = "rotated", body = TokenResponse),
+        (status = 400, description = "bad_request (retry_key length)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "invalid_refresh_token (unknown, expired, reused: the session is then revoked)", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
@@ -212,6 +238,17 @@ pub async fn refresh(
     RequestIdHeader(request_id): RequestIdHeader,
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> ApiResult<axum::Json<TokenResponse>> {
+    let retry_key_hash = match &req.retry_key {
+        Some(key) if !RETRY_KEY_LEN.contains(&key.chars().count()) => {
+            return Err(ApiError::BadRequest(format!(
+                "retry_key must be {} to {} characters long",
+                RETRY_KEY_LEN.start(),
+                RETRY_KEY_LEN.end()
+            )));
+        }
+        Some(key) => Some(tokens::sha256(key)),
+        None => None,
+    };
     let (tenant_id, hash) = tokens::parse(tokens::REFRESH_PREFIX, &req.refresh_token)
         .ok_or(ApiError::InvalidRefreshToken)?;
     let mut tx = state.tenant_tx(tenant_id).await?;
@@ -219,7 +256,11 @@ pub async fn refresh(
     let Some(stored) = stored else {
         return Err(ApiError::InvalidRefreshToken);
     };
-    if stored.used {
+    let retry = stored.used
+        && stored.successor_unused
+        && retry_key_hash.is_some()
+        && stored.retry_key_hash == retry_key_hash;
+    if stored.used && !retry {
         store::sessions::revoke(&mut tx, stored.session_id).await?;
         // Whoever presented the token cannot be named: it may be the thief.
         audit_log::record_as(
@@ -237,10 +278,13 @@ pub async fn refresh(
     if stored.expired || stored.session_revoked || stored.user_disabled {
         return Err(ApiError::InvalidRefreshToken);
     }
-    store::sessions::mark_used(&mut tx, stored.id).await?;
+    if retry && let Some(lost) = stored.successor_id {
+        // The pair the lost answer carried was never used: it goes, a new one comes.
+        store::sessions::delete_unused_refresh(&mut tx, lost).await?;
+    }
     // Each refresh adds a row; the session's expired ones go as it is used.
     store::sessions::prune_expired(&mut tx, stored.session_id).await?;
-    let response = issue(
+    let (response, successor) = issue_with_id(
         &state,
         &mut tx,
         stored.user_id,
@@ -248,6 +292,7 @@ pub async fn refresh(
         stored.session_id,
     )
     .await?;
+    store::sessions::mark_used(&mut tx, stored.id, successor, retry_key_hash.as_deref()).await?;
     tx.commit().await?;
     Ok(axum::Json(response))
 }

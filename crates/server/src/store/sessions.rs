@@ -69,20 +69,21 @@ pub async fn insert_refresh(
     session_id: Uuid,
     hash: &[u8],
     ttl_secs: u64,
-) -> Result<(), sqlx::Error> {
+) -> Result<Uuid, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
+    let id = Uuid::now_v7();
     sqlx::query(
         "insert into refresh_token (tenant_id, id, session_id, token_hash, expires_at)
          values ($1, $2, $3, $4, now() + make_interval(secs => $5))",
     )
     .bind(tenant_id)
-    .bind(Uuid::now_v7())
+    .bind(id)
     .bind(session_id)
     .bind(hash)
     .bind(ttl_secs as f64)
     .execute(tx.conn())
     .await?;
-    Ok(())
+    Ok(id)
 }
 
 /// A stored refresh token with what deciding its fate needs.
@@ -96,6 +97,12 @@ pub struct StoredRefresh {
     pub user_id: Uuid,
     pub role: String,
     pub user_disabled: bool,
+    /// SHA-256 of the retry key sent when it was exchanged.
+    pub retry_key_hash: Option<Vec<u8>>,
+    /// Whether the token it was exchanged for is still unused (the client may never
+    /// have received it).
+    pub successor_unused: bool,
+    pub successor_id: Option<Uuid>,
 }
 
 /// The refresh token with hash `hash`, locked.
@@ -109,7 +116,11 @@ pub async fn find_refresh_for_update(
     sqlx::query_as(
         "select r.id, r.session_id, r.expires_at <= now() as expired, r.used_at is not null as used,
                 s.revoked_at is not null as session_revoked, u.id as user_id, u.role,
-                u.disabled_at is not null as user_disabled
+                u.disabled_at is not null as user_disabled, r.retry_key_hash,
+                exists (select 1 from refresh_token n
+                        where n.tenant_id = r.tenant_id and n.id = r.successor_id
+                          and n.used_at is null) as successor_unused,
+                r.successor_id
          from refresh_token r
          join session s on s.tenant_id = r.tenant_id and s.id = r.session_id
          join app_user u on u.tenant_id = s.tenant_id and u.id = s.user_id
@@ -136,10 +147,34 @@ pub async fn prune_expired(tx: &mut TenantTx, session_id: Uuid) -> Result<u64, s
     Ok(done.rows_affected())
 }
 
-/// Marks a refresh token as exchanged.
-pub async fn mark_used(tx: &mut TenantTx, id: Uuid) -> Result<(), sqlx::Error> {
+/// Marks a refresh token as exchanged (again, for a retry) for `successor`, with the
+/// hash of the retry key the client sent.
+pub async fn mark_used(
+    tx: &mut TenantTx,
+    id: Uuid,
+    successor: Uuid,
+    retry_key_hash: Option<&[u8]>,
+) -> Result<(), sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
-    sqlx::query("update refresh_token set used_at = now() where tenant_id = $1 and id = $2")
+    sqlx::query(
+        "update refresh_token set used_at = coalesce(used_at, now()), successor_id = $3,
+                retry_key_hash = $4
+         where tenant_id = $1 and id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(successor)
+    .bind(retry_key_hash)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Deletes an unused refresh token (the successor of a retried exchange, which its
+/// client never received).
+pub async fn delete_unused_refresh(tx: &mut TenantTx, id: Uuid) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query("delete from refresh_token where tenant_id = $1 and id = $2 and used_at is null")
         .bind(tenant_id)
         .bind(id)
         .execute(tx.conn())

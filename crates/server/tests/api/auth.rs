@@ -125,6 +125,107 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_session() {
     assert_eq!(page["items"][0]["actor_type"], "system");
 }
 
+async fn refresh_keyed(app: &TestApp, token: &str, key: &str) -> reqwest::Response {
+    app.send(
+        Method::POST,
+        "/v1/auth/refresh",
+        None,
+        Some(json!({"refresh_token": token, "retry_key": key})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_refresh_whose_answer_was_lost_is_retried_with_its_key_and_nothing_else_is() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    let key = "k3y-0f-th3-f1rst-exchange";
+    // The exchange happens; its answer is lost (never read).
+    let lost = refresh_keyed(&app, &t.refresh, key).await;
+    assert_eq!(lost.status(), StatusCode::OK);
+    let lost: Value = lost.json().await.unwrap();
+    // The client sends the same token with the same key: a new pair, and the lost one
+    // stops working (it was never delivered, so nobody can hold it legitimately).
+    let r = refresh_keyed(&app, &t.refresh, key).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    let second = v["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(second, lost["refresh_token"].as_str().unwrap());
+    problem(
+        refresh(&app, lost["refresh_token"].as_str().unwrap()).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_refresh_token",
+    )
+    .await;
+    // A retry again (its answer lost too) still works while the pair is unused.
+    let r = refresh_keyed(&app, &t.refresh, key).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    let third = v["refresh_token"].as_str().unwrap().to_owned();
+    let access = v["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(app.get("/v1/me", &access).await.status(), StatusCode::OK);
+    problem(
+        refresh(&app, &second).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_refresh_token",
+    )
+    .await;
+    assert_eq!(app.get("/v1/me", &access).await.status(), StatusCode::OK);
+    // Once the new pair is used, the old token is spent for good: with its key it is a
+    // reuse, and the session is revoked.
+    let r = refresh_keyed(&app, &third, "another-key-for-the-next-one").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let fourth: Value = r.json().await.unwrap();
+    problem(
+        refresh_keyed(&app, &t.refresh, key).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_refresh_token",
+    )
+    .await;
+    problem(
+        app.get("/v1/me", fourth["access_token"].as_str().unwrap())
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_spent_token_with_a_wrong_or_no_retry_key_is_a_reuse() {
+    let app = spawn_app().await;
+    for (i, second_key) in [Some("not-the-key-it-was-sent-with"), None]
+        .into_iter()
+        .enumerate()
+    {
+        let t = app.tenant(&format!("acme{i}"), "standard").await;
+        let r = refresh_keyed(&app, &t.refresh, "the-key-it-was-sent-with").await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let v: Value = r.json().await.unwrap();
+        let access = v["access_token"].as_str().unwrap().to_owned();
+        let again = match second_key {
+            Some(k) => refresh_keyed(&app, &t.refresh, k).await,
+            None => refresh(&app, &t.refresh).await,
+        };
+        problem(again, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
+        problem(
+            app.get("/v1/me", &access).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        )
+        .await;
+    }
+    // A key too short to be random is refused before anything is spent.
+    let t = app.tenant("acme9", "standard").await;
+    problem(
+        refresh_keyed(&app, &t.refresh, "short").await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    assert_eq!(refresh(&app, &t.refresh).await.status(), StatusCode::OK);
+}
+
 #[tokio::test]
 async fn malformed_and_unknown_refresh_tokens_are_refused() {
     let app = spawn_app().await;
