@@ -174,6 +174,7 @@ impl TokenPair {
             refresh_token: self.refresh_token,
             access_token: Some(self.access_token),
             access_expires_at: Some(Utc::now() + TimeDelta::seconds(secs)),
+            retry_key: None,
         }
     }
 }
@@ -369,11 +370,28 @@ impl ServerClient {
         deadline: Instant,
         on_retry: &mut dyn FnMut(RetryNote),
     ) -> Result<DeviceTokens> {
-        let body = serde_json::json!({ "refresh_token": tokens.refresh_token.expose() });
-        // Resent on a transient failure: if the first attempt did reach the server, the
-        // token is spent and the resend revokes the session (the server treats a reuse
-        // as theft); if it did not, the resend is what recovers. Not resending would
-        // leave the same spent token for the next sync, so resending loses nothing.
+        // The exchange's retry key, saved before the request: if the answer is lost (or
+        // this process dies waiting for it), the resend, now or at the next sync, carries
+        // the same key, and the server answers a new pair instead of revoking the session
+        // as it does when a spent token comes back without it.
+        let key = match &tokens.retry_key {
+            Some(key) => key.clone(),
+            None => {
+                let key = Secret::new(format!(
+                    "{}{}",
+                    uuid::Uuid::new_v4().simple(),
+                    uuid::Uuid::new_v4().simple()
+                ));
+                let mut pending = tokens.clone();
+                pending.retry_key = Some(key.clone());
+                store.save(device, &pending)?;
+                key
+            }
+        };
+        let body = serde_json::json!({
+            "refresh_token": tokens.refresh_token.expose(),
+            "retry_key": key.expose(),
+        });
         let pair: TokenPair = self
             .call(
                 reqwest::Method::POST,

@@ -60,6 +60,11 @@ pub struct DeviceTokens {
     /// When the access token expires.
     #[serde(default)]
     pub access_expires_at: Option<DateTime<Utc>>,
+    /// The retry key of an exchange of `refresh_token` that was sent and not answered
+    /// yet: saved before the request, so that a resend after a lost answer (or a crash)
+    /// carries the same key and the server treats it as a retry, not a reuse.
+    #[serde(default)]
+    pub retry_key: Option<Secret>,
 }
 
 /// Where tokens are kept.
@@ -243,6 +248,7 @@ mod tests {
         assert_eq!(store.load(a).unwrap(), None);
         let tokens = DeviceTokens {
             refresh_token: Secret::new("lfr_one"),
+            retry_key: None,
             access_token: None,
             access_expires_at: None,
         };
@@ -252,6 +258,7 @@ mod tests {
                 b,
                 &DeviceTokens {
                     refresh_token: Secret::new("lfr_two"),
+                    retry_key: None,
                     ..tokens.clone()
                 },
             )

@@ -1,6 +1,6 @@
-//! Faults: a TCP proxy that cuts sync responses half-way (the server committed, the
-//! client never heard), a `logiflow sync` killed with SIGKILL mid-push and mid-pull, and
-//! the server process killed with SIGKILL mid-push and started again.
+//! Faults: a TCP proxy that cuts sync (and token refresh) responses half-way (the server
+//! committed, the client never heard), a `logiflow sync` killed with SIGKILL mid-push and
+//! mid-pull, and the server process killed with SIGKILL mid-push and started again.
 //! Afterwards, 0 movements lost and 0 duplicated, and every replica equals the server.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use logiflow_replica::{JournalFilter, Replica};
+use logiflow_replica::{DeviceTokens, Error, JournalFilter, Replica, Secret};
 use serde_json::Value;
 
 use crate::cli::cli_connect;
@@ -18,8 +18,9 @@ use crate::flows::{receive, replica_stock};
 use crate::harness::*;
 
 /// A loopback TCP proxy in front of the server. While `cuts` is above zero, every other
-/// response on a connection that carried a `/v1/sync/` request is cut after a few bytes
-/// (both sockets shut down), using up one cut.
+/// response on a connection that carried a request for a path containing its pattern
+/// (`/v1/sync/` unless told) is cut after a few bytes (both sockets shut down), using up
+/// one cut.
 struct Proxy {
     base: String,
     cuts: Arc<AtomicUsize>,
@@ -28,6 +29,10 @@ struct Proxy {
 
 impl Proxy {
     fn start(upstream: &str) -> Self {
+        Self::start_on(upstream, b"/v1/sync/")
+    }
+
+    fn start_on(upstream: &str, pattern: &'static [u8]) -> Self {
         let upstream = upstream.trim_start_matches("http://").to_owned();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -54,7 +59,7 @@ impl Proxy {
                                 if n == 0 {
                                     break;
                                 }
-                                if buf[..n].windows(9).any(|w| w == b"/v1/sync/") {
+                                if buf[..n].windows(pattern.len()).any(|w| w == pattern) {
                                     seen.store(true, Ordering::SeqCst);
                                 }
                                 if to.write_all(&buf[..n]).is_err() {
@@ -368,4 +373,95 @@ fn the_server_killed_mid_push_and_restarted_loses_and_duplicates_nothing() {
     let truth = server.stock();
     assert_eq!(truth.iter().map(|r| r.2).sum::<i64>(), 2_000);
     assert_eq!(replica_stock(&d), truth);
+}
+
+#[test]
+fn a_refresh_whose_answer_is_lost_is_retried_and_the_session_lives_on() {
+    let server = Server::start("refresh-cut");
+    seed(&server, 1, 1);
+    let proxy = Proxy::start_on(&server.base, b"/v1/auth/refresh");
+    let mut d = connect(&server, &proxy.base, "flaky refresh");
+    let device = d.replica.device().unwrap().unwrap().device;
+    let expire = |d: &Device| {
+        let tokens = d.store.load(device).unwrap().unwrap();
+        d.store
+            .save(
+                device,
+                &DeviceTokens {
+                    access_expires_at: Some(chrono::Utc::now() - chrono::Duration::minutes(1)),
+                    ..tokens.clone()
+                },
+            )
+            .unwrap();
+        tokens
+    };
+
+    // The server rotates the token and commits; the answer is cut on the way back. The
+    // client resends with the retry key it saved, and gets a new pair.
+    let first = expire(&d);
+    proxy.cuts.store(1, Ordering::SeqCst);
+    d.replica.record(&receive("SKU-1", "B1", 1)).unwrap();
+    let report = d.sync().unwrap();
+    assert_eq!(
+        proxy.done.load(Ordering::SeqCst),
+        1,
+        "the proxy cut no refresh"
+    );
+    assert_eq!(report.applied, 1, "{report:?}");
+    let second = d.store.load(device).unwrap().unwrap();
+    assert_ne!(second.refresh_token, first.refresh_token);
+    assert!(
+        second.retry_key.is_none(),
+        "the key is dropped once answered"
+    );
+
+    // The process died while waiting: the exchange happened on the server (with the key
+    // saved before the request), its answer was never read. The next sync resends it.
+    let key = "a-key-saved-before-the-process-died";
+    d.store
+        .save(
+            device,
+            &DeviceTokens {
+                access_token: None,
+                access_expires_at: None,
+                retry_key: Some(Secret::new(key)),
+                ..second.clone()
+            },
+        )
+        .unwrap();
+    server.send(
+        reqwest::Method::POST,
+        "/v1/auth/refresh",
+        None,
+        Some(serde_json::json!({
+            "refresh_token": second.refresh_token.expose(),
+            "retry_key": key,
+        })),
+        200,
+    );
+    d.replica.record(&receive("SKU-1", "B1", 1)).unwrap();
+    let report = d.sync().unwrap();
+    assert_eq!(report.applied, 1, "{report:?}");
+    assert_eq!(server.movements_of(d.id()), (2, 2));
+
+    // Without its key, the spent token is a reuse: the session ends, the journal stays.
+    let third = d.store.load(device).unwrap().unwrap();
+    d.store
+        .save(
+            device,
+            &DeviceTokens {
+                access_token: None,
+                access_expires_at: None,
+                retry_key: None,
+                ..second
+            },
+        )
+        .unwrap();
+    d.replica.record(&receive("SKU-1", "B1", 1)).unwrap();
+    let err = d.sync().unwrap_err();
+    assert!(matches!(err, Error::CredentialsInvalid(_)), "{err:?}");
+    d.store.save(device, &third).unwrap();
+    let err = d.sync().unwrap_err();
+    assert!(matches!(err, Error::CredentialsInvalid(_)), "{err:?}");
+    assert_eq!(d.replica.status().unwrap().pending, 1);
 }
