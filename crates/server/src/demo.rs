@@ -7,15 +7,14 @@
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use logiflow_core::{
-    AdjustReason, Delta, LocationId, LotId, Movement, MovementId, MovementKind, Origin,
-    PositiveQty, ProductId, Qty, TenantId, UserId,
+    AdjustReason, Delta, LocationId, LotId, Movement, MovementId, MovementKind, PositiveQty,
+    ProductId, Qty, TenantId, UserId,
 };
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::db::TenantTx;
 use crate::error::ApiError;
-use crate::store::movements::Recorder;
 
 /// Products in the demo catalog.
 pub const DEMO_PRODUCTS: usize = 500;
@@ -423,22 +422,31 @@ pub async fn seed_inventory(
         movements.push(new_movement(&mut rng, at, p, lot, kind));
     }
 
-    for m in movements {
-        let who = Recorder {
-            user_id: m.user.as_uuid(),
-            actor_type: "user",
-            actor_id: m.user.as_uuid(),
-            request_id: None,
-        };
-        match crate::inventory::record(pool, tenant, &who, &m, Origin::Online, None).await {
-            Ok(recorded) => {
-                recorded.tx.commit().await?;
-                applied += 1;
+    // In batches, as the API writes movements that arrive together (`crate::group`).
+    for chunk in movements.chunks(crate::group::BATCH_MAX) {
+        let jobs: Vec<crate::group::Job> = chunk
+            .iter()
+            .map(|m| crate::group::Job {
+                movement: *m,
+                user_id: m.user.as_uuid(),
+                actor_type: "user".to_owned(),
+                actor_id: m.user.as_uuid(),
+                request_id: None,
+                note: None,
+                idempotency: None,
+            })
+            .collect();
+        let answers = crate::group::record_batch(pool, tenant, &jobs)
+            .await
+            .map_err(|e| crate::admin::AdminError::Invalid(e.to_string()))?;
+        for answer in answers {
+            match answer {
+                Ok(_) => applied += 1,
+                // A pick beyond the stock, an expired lot: a person would have been told
+                // and done something else; the demo moves on.
+                Err(ApiError::Movement(_)) => {}
+                Err(e) => return Err(crate::admin::AdminError::Invalid(e.to_string())),
             }
-            // A pick beyond the stock, an expired lot: a person would have been told and
-            // done something else; the demo moves on.
-            Err(ApiError::Movement(_)) => {}
-            Err(e) => return Err(crate::admin::AdminError::Invalid(e.to_string())),
         }
     }
     Ok(DemoInventory {

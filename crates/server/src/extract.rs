@@ -221,6 +221,11 @@ impl IdempotencyKey {
         }
     }
 
+    /// The key, if the request has one.
+    pub fn key(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+
     /// Records the answer (same transaction as the write it answers).
     pub async fn store(
         &self,

@@ -11,7 +11,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod extract;
-pub mod inventory;
+pub mod group;
 pub mod limits;
 pub mod pull;
 pub mod quota;

@@ -31,6 +31,8 @@ pub struct Inner {
     pub metrics: PrometheusHandle,
     /// Key of the idempotency request hashes (the JWT secret).
     hash_key: Secret,
+    /// Online movements written together (see [`crate::group`]).
+    pub committer: crate::group::Committer,
 }
 
 impl AppState {
@@ -53,6 +55,7 @@ impl AppState {
             limits,
             metrics,
             hash_key: jwt_secret,
+            committer: crate::group::Committer::default(),
         }))
     }
 
@@ -67,8 +70,8 @@ impl AppState {
     }
 
     /// The pool, for code that opens several tenant transactions of its own
-    /// ([`crate::inventory::record`] creates missing stock rows before the movement's
-    /// transaction); it scopes each with [`TenantTx::begin`].
+    /// ([`crate::group`] creates missing stock rows before the movements' transaction);
+    /// it scopes each with [`TenantTx::begin`].
     pub(crate) fn tenant_pool(&self) -> &PgPool {
         &self.0.pool
     }

@@ -333,7 +333,7 @@ async fn push_round(
 /// `effects_after`. Only rows whose latest effect (`stock_row.last_effect_*`, kept by
 /// every write under the row's lock) is later than `oldest` can have any: the others are
 /// not queried, which is nearly every row of a push (its movements are the newest).
-async fn tail_after(
+pub(crate) async fn tail_after(
     tx: &mut TenantTx,
     locked: &[store::movements::Locked],
     oldest: OrderKey,
@@ -373,7 +373,7 @@ async fn write_redecided(
 
 /// An engine holding the locked rows, the ledger tail after the oldest movement to
 /// decide, and the held movements that may be retried.
-fn loaded_engine(
+pub(crate) fn loaded_engine(
     locked: &[store::movements::Locked],
     tail: &[(StockKey, OrderKey, i64)],
     held: &[(Movement, StockKey)],
@@ -391,7 +391,7 @@ fn loaded_engine(
     engine
 }
 
-fn changed_rows(
+pub(crate) fn changed_rows(
     engine: &Engine,
     locked: &[store::movements::Locked],
     decided: &[(Movement, Decision, bool)],

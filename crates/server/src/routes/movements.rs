@@ -348,18 +348,23 @@ pub async fn create_movement(
     let now = Utc::now().trunc_subsecs(6);
     let who = recorder(&p);
     let movement = req.to_core(MovementId::from_uuid(Uuid::now_v7()), now, who.user_id)?;
-    let mut recorded = crate::inventory::record(
-        state.tenant_pool(),
-        p.tenant_id,
-        &who,
-        &movement,
-        Origin::Online,
-        req.note.as_deref(),
-    )
-    .await?;
-    idem.store(&mut recorded.tx, &hash, StatusCode::CREATED, &recorded.json)
+    // Written together with whatever else of the tenant is waiting (`crate::group`).
+    let done = state
+        .committer
+        .record(
+            state.tenant_pool(),
+            p.tenant_id,
+            crate::group::Job {
+                movement,
+                user_id: who.user_id,
+                actor_type: who.actor_type.to_owned(),
+                actor_id: who.actor_id,
+                request_id: who.request_id.map(str::to_owned),
+                note: req.note.clone(),
+                idempotency: idem.key().map(|k| (k.to_owned(), hash.clone())),
+            },
+        )
         .await?;
-    recorded.tx.commit().await?;
     // Held journal movements waiting on a row this one raised or counted. The movement is
     // committed whatever happens here: a failed retry is logged, and the next movement
     // on the row or the next push of the product retries them again.
@@ -367,13 +372,13 @@ pub async fn create_movement(
         state.tenant_pool(),
         p.tenant_id,
         movement.product.as_uuid(),
-        &recorded.wakes,
+        &done.wakes,
     )
     .await
     {
         tracing::warn!(error = %e, "retrying held movements failed");
     }
-    Ok((StatusCode::CREATED, axum::Json(recorded.json)).into_response())
+    Ok((StatusCode::CREATED, axum::Json(done.json)).into_response())
 }
 
 /// Filters of the movement history (all optional, combined with AND).

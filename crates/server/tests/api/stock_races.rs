@@ -265,3 +265,175 @@ async fn a_bin_being_filled_cannot_get_a_child_when_the_fill_commits() {
         .unwrap();
     assert_eq!(children, 0);
 }
+
+/// The value of the group committer's gauge of waiting movements.
+async fn movements_waiting(app: &TestApp) -> f64 {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("logiflow_movements_waiting "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Holds the row of `product` in `bin` locked, sends `first` (its batch then waits on the
+/// lock), sends `rest` once it waits, and releases the row once all of `rest` wait for
+/// the next batch. Returns the answers to `first` and to each of `rest`.
+async fn behind_a_locked_row(
+    app: &TestApp,
+    token: &str,
+    (product, bin): (uuid::Uuid, uuid::Uuid),
+    first: Value,
+    rest: Vec<(Value, Option<&'static str>)>,
+) -> ((StatusCode, Value), Vec<(StatusCode, Value)>) {
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(app._db.url())
+        .await
+        .unwrap();
+    let mut blocker = sqlx::Connection::begin(&mut conn).await.unwrap();
+    sqlx::query("select 1 from stock_row where product_id = $1 and location_id = $2 for update")
+        .bind(product)
+        .bind(bin)
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let send = |body: Value, key: Option<&'static str>| {
+        let mut request = app
+            .client
+            .post(app.url("/v1/movements"))
+            .header("authorization", bearer(token))
+            .json(&body);
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        tokio::spawn(async move {
+            let r = request.send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        })
+    };
+    let first = send(first, None);
+    assert!(
+        waits_on_a_lock(app, "%for update of s%").await,
+        "the first movement never waited on the locked row"
+    );
+    let n = rest.len();
+    let rest: Vec<_> = rest.into_iter().map(|(b, k)| send(b, k)).collect();
+    let mut queued = false;
+    for _ in 0..1000 {
+        if movements_waiting(app).await >= n as f64 {
+            queued = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(queued, "the movements never queued behind the first");
+    blocker.commit().await.unwrap();
+    let first = first.await.unwrap();
+    let mut answers = Vec::new();
+    for h in rest {
+        answers.push(h.await.unwrap());
+    }
+    (first, answers)
+}
+
+#[tokio::test]
+async fn movements_waiting_together_commit_together_each_with_its_own_answer() {
+    let (app, t, s) = setup(2).await;
+    let (bin, other) = (s.bins[0], s.bins[1]);
+    applied(&app, &t.token, receive(s.product, bin, 5)).await;
+    applied(&app, &t.token, receive(s.product, other, 1)).await;
+    let mut rest: Vec<(Value, Option<&'static str>)> = vec![(ship(s.product, bin, 2), None); 4];
+    rest.push((ship(s.product, other, 5), None));
+    rest.push((receive(s.product, other, 2), None));
+    let (first, answers) = behind_a_locked_row(
+        &app,
+        &t.token,
+        (s.product, bin),
+        receive(s.product, bin, 1),
+        rest,
+    )
+    .await;
+    assert_eq!(first.0, StatusCode::CREATED, "{}", first.1);
+    // 6 in the bin: three ships of 2 fit, the fourth does not; the other bin never holds 5.
+    let ships: Vec<_> = answers[..4].iter().map(|a| a.0).collect();
+    assert_eq!(
+        ships.iter().filter(|s| **s == StatusCode::CREATED).count(),
+        3,
+        "{answers:?}"
+    );
+    for (status, body) in answers[..5].iter().filter(|a| a.0 != StatusCode::CREATED) {
+        assert_eq!(*status, StatusCode::CONFLICT, "{body}");
+        assert_eq!(body["code"], "insufficient_stock", "{body}");
+    }
+    assert_eq!(answers[4].0, StatusCode::CONFLICT, "{:?}", answers[4]);
+    assert_eq!(answers[5].0, StatusCode::CREATED, "{:?}", answers[5]);
+    // The four that were applied, written in one transaction.
+    let ids: Vec<uuid::Uuid> = answers
+        .iter()
+        .filter(|a| a.0 == StatusCode::CREATED)
+        .map(|a| a.1["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 4);
+    let transactions: i64 =
+        sqlx::query_scalar("select count(distinct xid) from movement where id = any($1)")
+            .bind(&ids)
+            .fetch_one(&app.owner)
+            .await
+            .unwrap();
+    assert_eq!(
+        transactions, 1,
+        "the waiting movements were written one by one"
+    );
+    // Each with its audit entry and outbox event, and the books balance.
+    let audited: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where action = 'movement.create' and target_id = any($1)",
+    )
+    .bind(ids.iter().map(ToString::to_string).collect::<Vec<_>>())
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    assert_eq!(audited, 4);
+    assert_eq!(on_hand(&app, t.id, s.product, bin, None).await, 0);
+    assert_eq!(on_hand(&app, t.id, s.product, other, None).await, 3);
+    assert_eq!(count(&app, "movement", t.id).await, 2 + 1 + 4);
+    assert_eq!(count(&app, "outbox_event", t.id).await, 2 + 1 + 4);
+    assert_ledger(&app, t.id).await;
+}
+
+#[tokio::test]
+async fn a_batch_that_fails_as_a_whole_is_recorded_one_by_one() {
+    let (app, t, s) = setup(2).await;
+    let (bin, other) = (s.bins[0], s.bins[1]);
+    applied(&app, &t.token, receive(s.product, bin, 5)).await;
+    // The same Idempotency-Key twice in one batch (a client retrying while its first
+    // request waits): the batch's insert of the keys fails, then each is recorded on its
+    // own and the second answers what the first recorded.
+    let key = Some("retry-of-the-same-receipt");
+    let (first, answers) = behind_a_locked_row(
+        &app,
+        &t.token,
+        (s.product, bin),
+        ship(s.product, bin, 1),
+        vec![
+            (receive(s.product, other, 3), key),
+            (ship(s.product, bin, 1), None),
+            (receive(s.product, other, 3), key),
+        ],
+    )
+    .await;
+    assert_eq!(first.0, StatusCode::CREATED, "{}", first.1);
+    for (status, body) in &answers {
+        assert_eq!(*status, StatusCode::CREATED, "{body}");
+    }
+    assert_eq!(answers[0].1["id"], answers[2].1["id"]);
+    assert_eq!(on_hand(&app, t.id, s.product, other, None).await, 3);
+    assert_eq!(on_hand(&app, t.id, s.product, bin, None).await, 3);
+    assert_eq!(count(&app, "movement", t.id).await, 1 + 1 + 2);
+    assert_ledger(&app, t.id).await;
+}

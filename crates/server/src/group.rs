@@ -1,0 +1,499 @@
+//! Group commit of online movements: the `POST /v1/movements` requests of a tenant that
+//! arrive while one of them is being written are decided and written together, in one
+//! transaction, by whichever of them gets there first (the leader).
+//!
+//! Each movement is still decided by `crates/core` on its rows as locked `FOR UPDATE` in
+//! key order, in the order of the movements' order keys (`occurred_at`, id), exactly as
+//! if they had come one after the other: the batch's rows are locked at once, an
+//! [`Engine`] holding them decides each movement on the rows as the movements before it
+//! left them, and the changed rows, the movements, their ledger effects, outbox events,
+//! audit entries and idempotency records are written in one statement. A rejected
+//! movement writes nothing and answers its own error; the others are unaffected.
+//!
+//! Why: a movement's own work in PostgreSQL is small next to what every transaction costs
+//! (starting the executor for each statement, a round trip each, the commit), and on a
+//! busy tenant many movements are waiting at once. Written together they share all of it
+//! (see `cargo xtask bench server`). A request alone (nothing else waiting) is a batch of
+//! one, with the same statements as before.
+//!
+//! If the batch's transaction fails as a whole (a database error, e.g. two requests with
+//! the same `Idempotency-Key` racing), each of its movements is recorded again on its
+//! own, as a batch of one ([`record_alone`]), so one request's problem is never another's.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use logiflow_core::{Decision, Movement, OrderKey, Origin, Outcome, StockKey, TenantId};
+use sqlx::PgPool;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use crate::db::TenantTx;
+use crate::error::{ApiError, ApiResult};
+use crate::routes::movements::MovementView;
+use crate::store;
+use crate::store::movements::lot_column;
+
+/// Most movements written in one transaction: bounds a batch's statement sizes and the
+/// time its rows stay locked.
+pub const BATCH_MAX: usize = 64;
+
+/// Prometheus gauge: online movements waiting for their batch, all tenants.
+pub const WAITING_GAUGE: &str = "logiflow_movements_waiting";
+
+/// A movement to record, with what its answer and its audit entry need.
+#[derive(Debug)]
+pub struct Job {
+    pub movement: Movement,
+    pub user_id: Uuid,
+    pub actor_type: String,
+    pub actor_id: Uuid,
+    pub request_id: Option<String>,
+    pub note: Option<String>,
+    /// The request's `Idempotency-Key` and hash, recorded with the movement.
+    pub idempotency: Option<(String, Vec<u8>)>,
+}
+
+/// A recorded (committed) movement.
+#[derive(Debug, Clone)]
+pub struct Done {
+    /// The movement as the API shows it.
+    pub json: serde_json::Value,
+    /// Rows it raised or counted on which held movements of its product wait: retry
+    /// them with [`crate::sync::retry_held`] (empty when none is held).
+    pub wakes: Vec<StockKey>,
+}
+
+struct Waiting {
+    job: Job,
+    reply: oneshot::Sender<ApiResult<Done>>,
+}
+
+/// One tenant's waiting movements, and the lock whose holder writes them.
+#[derive(Default)]
+struct Queue {
+    waiting: Mutex<Vec<Waiting>>,
+    leader: tokio::sync::Mutex<()>,
+}
+
+/// The group committer: one queue per tenant.
+#[derive(Default)]
+pub struct Committer {
+    queues: Mutex<HashMap<TenantId, Arc<Queue>>>,
+}
+
+impl std::fmt::Debug for Committer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Committer").finish_non_exhaustive()
+    }
+}
+
+impl Committer {
+    fn queue(&self, tenant: TenantId) -> Arc<Queue> {
+        let mut queues = self
+            .queues
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(queues.entry(tenant).or_default())
+    }
+
+    /// Records `job`'s movement, together with whatever else of the tenant is waiting,
+    /// and answers when it is committed (or refused).
+    pub async fn record(&self, pool: &PgPool, tenant: TenantId, job: Job) -> ApiResult<Done> {
+        let queue = self.queue(tenant);
+        let (reply, mut answer) = oneshot::channel();
+        queue
+            .waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(Waiting { job, reply });
+        metrics::gauge!(WAITING_GAUGE).increment(1.0);
+        loop {
+            // Waiters take the lock in turn (tokio's mutex is fair). A leader that took
+            // this movement into its batch has answered it by the time the lock is free.
+            let leader = queue.leader.lock().await;
+            match answer.try_recv() {
+                Ok(done) => return done,
+                Err(oneshot::error::TryRecvError::Closed) => return Err(unanswered()),
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+            let batch: Vec<Waiting> = {
+                let mut waiting = queue
+                    .waiting
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let n = waiting.len().min(BATCH_MAX);
+                metrics::gauge!(WAITING_GAUGE).decrement(n as f64);
+                waiting.drain(..n).collect()
+            };
+            if batch.is_empty() {
+                // Our movement is in a batch still running, whose leader's request went
+                // away (the batch runs on in its own task): wait for its answer.
+                drop(leader);
+                return answer.await.unwrap_or_else(|_| Err(unanswered()));
+            }
+            // In a task of its own, so that the batch runs to its end and answers
+            // everyone even if this request is dropped meanwhile (its client gone).
+            let _ = tokio::spawn(run(pool.clone(), tenant, batch)).await;
+            drop(leader);
+            match answer.try_recv() {
+                Ok(done) => return done,
+                Err(oneshot::error::TryRecvError::Closed) => return Err(unanswered()),
+                // Our movement was beyond this batch's size: lead again.
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+        }
+    }
+}
+
+fn unanswered() -> ApiError {
+    ApiError::internal("the movement's batch ended without answering it")
+}
+
+/// Records a batch and answers each of its movements.
+async fn run(pool: PgPool, tenant: TenantId, batch: Vec<Waiting>) {
+    let pool = &pool;
+    let (jobs, replies): (Vec<Job>, Vec<_>) = batch.into_iter().map(|w| (w.job, w.reply)).unzip();
+    match record_batch(pool, tenant, &jobs).await {
+        Ok(answers) => {
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                let _ = reply.send(answer);
+            }
+        }
+        Err(e) => {
+            if jobs.len() > 1 {
+                tracing::info!(error = %e, movements = jobs.len(), "a movement batch failed; recording each on its own");
+            }
+            for (job, reply) in jobs.iter().zip(replies) {
+                let _ = reply.send(record_alone(pool, tenant, job).await);
+            }
+        }
+    }
+}
+
+/// One movement on its own: a batch of one. A request whose `Idempotency-Key` another
+/// movement of a failed batch has meanwhile recorded gets that answer, as a retry would.
+pub async fn record_alone(pool: &PgPool, tenant: TenantId, job: &Job) -> ApiResult<Done> {
+    if let Some((key, hash)) = &job.idempotency {
+        let mut tx = TenantTx::begin(pool, tenant).await?;
+        let stored = store::idempotency::get(&mut tx, key).await?;
+        tx.commit().await?;
+        match stored {
+            Some((stored_hash, _, _)) if stored_hash != *hash => {
+                return Err(ApiError::IdempotencyKeyReused);
+            }
+            Some((_, _, response)) => {
+                return Ok(Done {
+                    json: response,
+                    wakes: Vec::new(),
+                });
+            }
+            None => {}
+        }
+    }
+    record_batch(pool, tenant, std::slice::from_ref(job))
+        .await?
+        .pop()
+        .unwrap_or_else(|| Err(unanswered()))
+}
+
+/// How often a batch is decided again after creating the stock rows it needs.
+const ROW_CREATION_ROUNDS_MAX: usize = 3;
+
+/// Decides and writes `jobs` in one transaction. `Err` when the transaction failed as a
+/// whole (nothing written); otherwise each job's own answer, in order (a rejected
+/// movement's is [`ApiError::Movement`], and it wrote nothing).
+pub async fn record_batch(
+    pool: &PgPool,
+    tenant: TenantId,
+    jobs: &[Job],
+) -> ApiResult<Vec<ApiResult<Done>>> {
+    // Decided in the order of their order keys, as if they had come one by one.
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by_key(|&i| jobs[i].movement.order_key());
+    let movements: Vec<Movement> = order.iter().map(|&i| jobs[i].movement).collect();
+    let keys: Vec<StockKey> = movements
+        .iter()
+        .flat_map(Movement::keys)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for _ in 0..ROW_CREATION_ROUNDS_MAX {
+        let mut tx = TenantTx::begin_cached_plans(pool, tenant).await?;
+        let locked = store::movements::lock_rows(&mut tx, &keys).await?;
+        // After the locks: see `lock_rows`.
+        let facts = store::movements::load_facts(&mut tx, &movements).await?;
+        let oldest: OrderKey = movements
+            .iter()
+            .map(Movement::order_key)
+            .min()
+            .ok_or_else(|| ApiError::internal("an empty batch"))?;
+        let tail = crate::sync::tail_after(&mut tx, &locked, oldest).await?;
+        let mut engine = crate::sync::loaded_engine(&locked, &tail, &[]);
+
+        let mut decisions: Vec<Decision> = Vec::with_capacity(movements.len());
+        for m in &movements {
+            let validation = logiflow_core::validate(m, Origin::Online, &facts, facts.on_date(m));
+            let decision = match validation {
+                Err(rejection) => Decision {
+                    outcome: Outcome::Rejected(rejection),
+                    flags: Vec::new(),
+                    updates: Vec::new(),
+                    wakes: Vec::new(),
+                },
+                Ok(flags) => {
+                    // Nothing is held online, so a movement's only decision is its own.
+                    let mut out = engine
+                        .submit(m, Origin::Online)
+                        .map_err(ApiError::internal)?;
+                    let (_, mut d) = out
+                        .drain(..)
+                        .next()
+                        .ok_or_else(|| ApiError::internal("the engine decided nothing"))?;
+                    if !matches!(d.outcome, Outcome::Rejected(_)) {
+                        d.flags.splice(0..0, flags);
+                    }
+                    d
+                }
+            };
+            decisions.push(decision);
+        }
+        // A row that does not exist yet: created in its own transaction, then all again.
+        let missing: Vec<StockKey> = decisions
+            .iter()
+            .flat_map(|d| d.updates.iter().map(|u| u.key))
+            .filter(|k| !locked.iter().any(|l| l.key == *k))
+            .collect();
+        if !missing.is_empty() {
+            drop(tx);
+            let missing: Vec<_> = missing
+                .into_iter()
+                .filter_map(|k| Some((k, facts.warehouse(k.location)?)))
+                .collect();
+            let mut create = TenantTx::begin(pool, tenant).await?;
+            store::movements::ensure_rows(&mut create, &missing).await?;
+            create.commit().await?;
+            continue;
+        }
+
+        let recorded_at = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
+        let decided: Vec<(Movement, Decision, bool)> = movements
+            .iter()
+            .zip(&decisions)
+            .filter(|(_, d)| !matches!(d.outcome, Outcome::Rejected(_)))
+            .map(|(m, d)| (*m, d.clone(), true))
+            .collect();
+        let rows = crate::sync::changed_rows(&engine, &locked, &decided);
+        let mut written: Vec<Written> = Vec::new();
+        let mut answers: Vec<Option<ApiResult<Done>>> = (0..jobs.len()).map(|_| None).collect();
+        for (pos, &i) in order.iter().enumerate() {
+            let job = &jobs[i];
+            let d = &decisions[pos];
+            if let Outcome::Rejected(rejection) = &d.outcome {
+                answers[i] = Some(Err(ApiError::Movement(rejection.clone())));
+                continue;
+            }
+            let at = recorded_at.max(job.movement.occurred_at);
+            let view = MovementView::new(&job.movement, Origin::Online, d, job.note.clone(), at);
+            let json = serde_json::to_value(&view).map_err(ApiError::internal)?;
+            written.push(Written {
+                job,
+                decision: d,
+                recorded_at: at,
+                json,
+                index: i,
+            });
+        }
+        let held_products = write(&mut tx, &rows, &written).await?;
+        tx.commit().await?;
+        for w in written {
+            let wakes = if held_products.contains(&w.job.movement.product.as_uuid()) {
+                w.decision.wakes.clone()
+            } else {
+                Vec::new()
+            };
+            answers[w.index] = Some(Ok(Done {
+                json: w.json,
+                wakes,
+            }));
+        }
+        return Ok(answers
+            .into_iter()
+            .map(|a| a.unwrap_or_else(|| Err(ApiError::internal("a movement went unanswered"))))
+            .collect());
+    }
+    Err(ApiError::internal(
+        "the stock rows of the movements kept disappearing while they were recorded",
+    ))
+}
+
+/// A decided movement to write.
+struct Written<'a> {
+    job: &'a Job,
+    decision: &'a Decision,
+    recorded_at: DateTime<Utc>,
+    json: serde_json::Value,
+    /// Its position among the batch's jobs.
+    index: usize,
+}
+
+/// Writes the batch in one statement (data-modifying CTEs, one snapshot): the changed
+/// rows, the movements, their effects, an outbox event and an audit entry each, and the
+/// idempotency records. Returns the products among the batch's that have held movements.
+async fn write(
+    tx: &mut TenantTx,
+    rows: &[(StockKey, logiflow_core::StockRow, Option<OrderKey>)],
+    written: &[Written<'_>],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let cols: Vec<_> = written
+        .iter()
+        .map(|w| store::movements::kind_columns(&w.job.movement.kind))
+        .collect();
+    let reference = |m: &Movement| match m.reference {
+        Some(logiflow_core::LineRef::PurchaseLine(id)) => (Some("purchase_line"), Some(id)),
+        Some(logiflow_core::LineRef::SalesLine(id)) => (Some("sales_line"), Some(id)),
+        None => (None, None),
+    };
+    let mut effects: Vec<(Uuid, DateTime<Utc>, logiflow_core::Effect)> = Vec::new();
+    for w in written {
+        if let Outcome::Applied { effects: es } = &w.decision.outcome {
+            for e in es {
+                effects.push((w.job.movement.id.as_uuid(), w.job.movement.occurred_at, *e));
+            }
+        }
+    }
+    let keyed: Vec<&Written<'_>> = written
+        .iter()
+        .filter(|w| w.job.idempotency.is_some())
+        .collect();
+    let held: Vec<Uuid> = sqlx::query_scalar(
+        "with upd as (
+             update stock_row s
+             set on_hand = u.on_hand, last_count_at = u.count_at, last_count_id = u.count_id,
+                 last_effect_at = u.effect_at, last_effect_id = u.effect_id, updated_at = now()
+             from unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::timestamptz[],
+                         $7::uuid[], $8::timestamptz[], $9::uuid[])
+                  as u (product_id, location_id, lot_id, on_hand, count_at, count_id, effect_at, effect_id)
+             where s.tenant_id = $1 and s.product_id = u.product_id
+               and s.location_id = u.location_id and s.lot_id = u.lot_id
+             returning 1
+         ), mov as (
+             insert into movement (tenant_id, id, kind, origin, product_id, lot_id, from_location_id,
+                 to_location_id, qty, expected, reason, note, occurred_at, recorded_at, user_id,
+                 reference_type, reference_id, outcome, flags)
+             select $1, m.id, m.kind, 'online', m.product_id, m.lot_id, m.from_id, m.to_id, m.qty,
+                    m.expected, m.reason, m.note, m.occurred_at, m.recorded_at, m.user_id,
+                    m.reference_type, m.reference_id, m.outcome, m.flags
+             from unnest($10::uuid[], $11::text[], $12::uuid[], $13::uuid[], $14::uuid[],
+                         $15::uuid[], $16::bigint[], $17::bigint[], $18::text[], $19::text[],
+                         $20::timestamptz[], $21::timestamptz[], $22::uuid[], $23::text[],
+                         $24::uuid[], $25::text[], $26::jsonb[])
+                  as m (id, kind, product_id, lot_id, from_id, to_id, qty, expected, reason, note,
+                        occurred_at, recorded_at, user_id, reference_type, reference_id, outcome,
+                        flags)
+             returning 1
+         ), eff as (
+             insert into movement_effect (tenant_id, product_id, location_id, lot_id, occurred_at,
+                 movement_id, delta, absorbed)
+             select $1, e.product_id, e.location_id, e.lot_id, e.occurred_at, e.movement_id,
+                    e.delta, e.absorbed
+             from unnest($27::uuid[], $28::uuid[], $29::uuid[], $30::timestamptz[], $31::uuid[],
+                         $32::bigint[], $33::bool[])
+                  as e (product_id, location_id, lot_id, occurred_at, movement_id, delta, absorbed)
+             returning 1
+         ), outbox as (
+             insert into outbox_event (tenant_id, id, topic, payload)
+             select $1, o.id, 'movement.recorded', o.payload
+             from unnest($34::uuid[], $35::jsonb[]) as o (id, payload)
+             returning 1
+         ), audit as (
+             insert into audit_log (tenant_id, id, actor_type, actor_id, action, target_type,
+                 target_id, after, request_id)
+             select $1, a.id, a.actor_type, a.actor_id, 'movement.create', 'movement',
+                    a.movement_id::text, a.after, a.request_id
+             from unnest($36::uuid[], $37::text[], $38::uuid[], $10::uuid[], $35::jsonb[],
+                         $39::text[])
+                  as a (id, actor_type, actor_id, movement_id, after, request_id)
+             returning 1
+         ), idem as (
+             insert into idempotency_key (tenant_id, key, request_hash, status, response)
+             select $1, k.key, k.hash, 201, k.response
+             from unnest($40::text[], $41::bytea[], $42::jsonb[]) as k (key, hash, response)
+             returning 1
+         )
+         -- (Data-modifying CTEs run to completion whether read or not.)
+         select distinct h.product_id from movement h
+         where h.tenant_id = $1 and h.product_id = any($12) and h.outcome = 'held'",
+    )
+    .bind(tenant_id)
+    .bind(rows.iter().map(|r| r.0.product.as_uuid()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.0.location.as_uuid()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| lot_column(r.0.lot)).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.1.on_hand).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.1.last_count.map(|c| c.at)).collect::<Vec<_>>())
+    .bind(
+        rows.iter()
+            .map(|r| r.1.last_count.map(|c| c.id.as_uuid()))
+            .collect::<Vec<_>>(),
+    )
+    .bind(rows.iter().map(|r| r.2.map(|c| c.at)).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.2.map(|c| c.id.as_uuid())).collect::<Vec<_>>())
+    .bind(written.iter().map(|w| w.job.movement.id.as_uuid()).collect::<Vec<_>>())
+    .bind(cols.iter().map(|c| c.kind).collect::<Vec<_>>())
+    .bind(written.iter().map(|w| w.job.movement.product.as_uuid()).collect::<Vec<_>>())
+    .bind(
+        written
+            .iter()
+            .map(|w| w.job.movement.lot.map(|l| l.as_uuid()))
+            .collect::<Vec<_>>(),
+    )
+    .bind(cols.iter().map(|c| c.from).collect::<Vec<_>>())
+    .bind(cols.iter().map(|c| c.to).collect::<Vec<_>>())
+    .bind(cols.iter().map(|c| c.qty).collect::<Vec<_>>())
+    .bind(cols.iter().map(|c| c.expected).collect::<Vec<_>>())
+    .bind(cols.iter().map(|c| c.reason).collect::<Vec<_>>())
+    .bind(written.iter().map(|w| w.job.note.clone()).collect::<Vec<_>>())
+    .bind(written.iter().map(|w| w.job.movement.occurred_at).collect::<Vec<_>>())
+    .bind(written.iter().map(|w| w.recorded_at).collect::<Vec<_>>())
+    .bind(written.iter().map(|w| w.job.user_id).collect::<Vec<_>>())
+    .bind(written.iter().map(|w| reference(&w.job.movement).0).collect::<Vec<_>>())
+    .bind(written.iter().map(|w| reference(&w.job.movement).1).collect::<Vec<_>>())
+    .bind(written.iter().map(|w| w.decision.outcome.name()).collect::<Vec<_>>())
+    .bind(
+        written
+            .iter()
+            .map(|w| serde_json::to_value(&w.decision.flags).unwrap_or_default())
+            .collect::<Vec<_>>(),
+    )
+    .bind(effects.iter().map(|e| e.2.key.product.as_uuid()).collect::<Vec<_>>())
+    .bind(effects.iter().map(|e| e.2.key.location.as_uuid()).collect::<Vec<_>>())
+    .bind(effects.iter().map(|e| lot_column(e.2.key.lot)).collect::<Vec<_>>())
+    .bind(effects.iter().map(|e| e.1).collect::<Vec<_>>())
+    .bind(effects.iter().map(|e| e.0).collect::<Vec<_>>())
+    .bind(effects.iter().map(|e| e.2.delta).collect::<Vec<_>>())
+    .bind(effects.iter().map(|e| e.2.absorbed).collect::<Vec<_>>())
+    .bind(written.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+    .bind(written.iter().map(|w| w.json.clone()).collect::<Vec<_>>())
+    .bind(written.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+    .bind(written.iter().map(|w| w.job.actor_type.clone()).collect::<Vec<_>>())
+    .bind(written.iter().map(|w| w.job.actor_id).collect::<Vec<_>>())
+    .bind(written.iter().map(|w| w.job.request_id.clone()).collect::<Vec<_>>())
+    .bind(
+        keyed
+            .iter()
+            .filter_map(|w| w.job.idempotency.as_ref().map(|(k, _)| k.clone()))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        keyed
+            .iter()
+            .filter_map(|w| w.job.idempotency.as_ref().map(|(_, h)| h.clone()))
+            .collect::<Vec<_>>(),
+    )
+    .bind(keyed.iter().map(|w| w.json.clone()).collect::<Vec<_>>())
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(held)
+}
