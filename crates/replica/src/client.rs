@@ -378,9 +378,9 @@ impl ServerClient {
             Some(key) => key.clone(),
             None => {
                 let key = Secret::new(format!(
-                    "{}{}",
-                    uuid::Uuid::new_v4().simple(),
-                    uuid::Uuid::new_v4().simple()
+                    "{:032x}{:032x}",
+                    rand::random::<u128>(),
+                    rand::random::<u128>()
                 ));
                 let mut pending = tokens.clone();
                 pending.retry_key = Some(key.clone());
