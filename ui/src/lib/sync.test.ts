@@ -35,6 +35,7 @@ function status(over: Partial<Status> = {}): Status {
     last_sync_at: null,
     last_sync_error: null,
     last_contact_at: null,
+    permissions: [],
     ...over,
   };
 }

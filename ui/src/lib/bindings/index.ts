@@ -183,7 +183,13 @@ last_sync_error: ErrorBody | null,
 /**
  * When the server last answered.
  */
-last_contact_at: string | null, };
+last_contact_at: string | null, 
+/**
+ * What the device's user may do on the server (`conflicts_resolve`, …), as read at
+ * the last sync; empty before one. Decides what the app offers; the server checks
+ * again on every call.
+ */
+permissions: Array<string>, };
 
 export type Search = { "by": "sku_prefix", "value": string } | { "by": "name", "value": string } | { "by": "barcode", "value": string } | { "by": "any", "value": string };
 
@@ -539,3 +545,26 @@ pending: number,
  * The replica's cursor afterwards.
  */
 cursor: string | null, };
+
+export type Resolution = "force" | "void";
+
+export type Resolved = { 
+/**
+ * The movement's `device_seq` in this journal.
+ */
+seq: number, 
+/**
+ * Its outcome on the server now (`applied`, `voided`).
+ */
+outcome: string, 
+/**
+ * The pull that brought the outcome (and anything else new) into the replica.
+ */
+pulled: SyncReport, };
+
+export type SignedOut = { 
+/**
+ * Whether the server ended the device's session too (false when it could not be
+ * reached: the tokens are gone from this machine all the same).
+ */
+session_ended: boolean, };
