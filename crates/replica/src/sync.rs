@@ -291,28 +291,37 @@ impl Replica {
         push: bool,
         pull: bool,
     ) -> Result<SyncReport> {
-        let ((), report) = self.with_session(client, store, progress, |replica, ctx| {
-            if push {
-                replica.push_all(ctx)?;
-            }
-            if pull {
-                replica.pull_all(ctx)?;
-                replica.read_permissions(ctx)?;
-            }
-            Ok(())
-        })?;
+        let ((), report) = self.with_session(
+            client,
+            store,
+            progress,
+            |_| true,
+            |replica, ctx| {
+                if push {
+                    replica.push_all(ctx)?;
+                }
+                if pull {
+                    replica.pull_all(ctx)?;
+                    replica.read_permissions(ctx)?;
+                }
+                Ok(())
+            },
+        )?;
         Ok(report)
     }
 
     /// Runs `work` with the device's session, holding the sync lock (refresh tokens are
     /// single use: two users of the session at once would revoke it), then keeps the
     /// outcome (time, error, last contact) for [`Replica::status`] and completes the
-    /// report.
+    /// report. An error for which `is_sync_state` is false (a refused resolution: an
+    /// answer, which says nothing bad of the connection) leaves the last sync's outcome
+    /// as it was; only the contact is kept.
     fn with_session<T>(
         &mut self,
         client: &ServerClient,
         store: &CredentialStore,
         progress: &mut dyn FnMut(&SyncProgress),
+        is_sync_state: fn(&Error) -> bool,
         work: impl FnOnce(&mut Self, &mut Ctx<'_>) -> Result<T>,
     ) -> Result<(T, SyncReport)> {
         let device = self.device()?.ok_or(Error::NotInitialized)?;
@@ -339,18 +348,29 @@ impl Replica {
             contact: None,
         };
         let result = work(self, &mut ctx);
-        let now = self.env.now();
-        let err = result.as_ref().err().map(Error::body);
-        self.conn.execute(
-            "update sync_state set last_sync_at_ns = ?1, last_sync_error_code = ?2,
-                 last_sync_error = ?3, last_contact_at_ns = coalesce(?4, last_contact_at_ns)",
-            params![
-                ns(now)?,
-                err.as_ref().map(|e| e.code.clone()),
-                err.as_ref().map(|e| e.message.clone()),
-                ctx.contact.map(ns).transpose()?
-            ],
-        )?;
+        let contact = ctx.contact.map(ns).transpose()?;
+        match &result {
+            Err(e) if !is_sync_state(e) => {
+                self.conn.execute(
+                    "update sync_state set last_contact_at_ns = coalesce(?1, last_contact_at_ns)",
+                    params![contact],
+                )?;
+            }
+            _ => {
+                let now = self.env.now();
+                let err = result.as_ref().err().map(Error::body);
+                self.conn.execute(
+                    "update sync_state set last_sync_at_ns = ?1, last_sync_error_code = ?2,
+                         last_sync_error = ?3, last_contact_at_ns = coalesce(?4, last_contact_at_ns)",
+                    params![
+                        ns(now)?,
+                        err.as_ref().map(|e| e.code.clone()),
+                        err.as_ref().map(|e| e.message.clone()),
+                        contact
+                    ],
+                )?;
+            }
+        }
         let value = result?;
         let status = self.status()?;
         ctx.report.pending = status.pending;
@@ -413,13 +433,16 @@ impl Replica {
         }
         let path = format!("/v1/movements/{movement}/{}", resolution.as_str());
         let body = serde_json::json!({ "reason": reason });
-        let ((), pulled) = self.with_session(client, store, progress, |replica, ctx| {
-            let _: logiflow_core::MovementResult = ctx
-                .authed(reqwest::Method::POST, &path, Some(&body))
-                .map_err(CallError::into_error)?;
-            replica.pull_all(ctx)?;
-            replica.read_permissions(ctx)
-        })?;
+        // A refusal (no permission, not held any more) is an answer, not a failed sync.
+        let answered = |e: &Error| !matches!(e, Error::Forbidden(_) | Error::Server { .. });
+        let ((), pulled) =
+            self.with_session(client, store, progress, answered, |replica, ctx| {
+                let _: logiflow_core::MovementResult = ctx
+                    .authed(reqwest::Method::POST, &path, Some(&body))
+                    .map_err(CallError::into_error)?;
+                replica.pull_all(ctx)?;
+                replica.read_permissions(ctx)
+            })?;
         let (_, outcome) = self.journal_outcome(movement)?;
         Ok(Resolved {
             seq,
@@ -465,10 +488,16 @@ impl Replica {
                 ),
             });
         }
-        let ended = match self.with_session(client, store, &mut |_| {}, |_, ctx| {
-            ctx.authed::<()>(reqwest::Method::POST, "/v1/auth/logout", None::<&()>)
-                .map_err(CallError::into_error)
-        }) {
+        let ended = match self.with_session(
+            client,
+            store,
+            &mut |_| {},
+            |_| true,
+            |_, ctx| {
+                ctx.authed::<()>(reqwest::Method::POST, "/v1/auth/logout", None::<&()>)
+                    .map_err(CallError::into_error)
+            },
+        ) {
             Ok(_) => true,
             // Offline, or the session is already over: the tokens go all the same.
             Err(Error::Unreachable(_) | Error::CredentialsInvalid(_) | Error::DeviceRevoked) => {

@@ -264,6 +264,8 @@ fn an_operator_may_not_resolve_and_is_told_so() {
         .unwrap_err();
     assert!(matches!(err, Error::Forbidden(_)), "{err:?}");
     assert!(err.to_string().contains("role does not allow"), "{err}");
+    // A refusal is an answer, not a failed sync: the device is still online.
+    assert_eq!(d.replica.status().unwrap().last_sync_error, None);
     // The CLI: the code on stderr, exit 2.
     let out = run(
         {

@@ -91,7 +91,7 @@ outcome: string | null,
  */
 reject_code: string | null, 
 /**
- * A rejection's message, for people.
+ * A rejection's message, or the manager's reason for voiding, for people.
  */
 message: string | null, 
 /**
@@ -106,6 +106,20 @@ available: number | null,
  * The review flags raised (`negative_row`, `count_variance`, `forced`, …).
  */
 flags: Array<string>, };
+
+export type ResolveConflict = { 
+/**
+ * The movement's id ([`Conflict::id`]).
+ */
+movement: string, 
+/**
+ * Force or void.
+ */
+resolution: Resolution, 
+/**
+ * Why (kept in the server's audit log).
+ */
+reason: string, };
 
 export type ErrorBody = { 
 /**
