@@ -140,8 +140,9 @@ impl Server {
             let _ = tx.send(());
         }
         if let Some(task) = self.task.take() {
+            // The timer is made inside the runtime: it needs its reactor.
             self.rt
-                .block_on(tokio::time::timeout(Duration::from_secs(30), task))
+                .block_on(async { tokio::time::timeout(Duration::from_secs(30), task).await })
                 .expect("the server did not stop within 30 s")
                 .expect("the server task failed")
                 .expect("the server failed");
