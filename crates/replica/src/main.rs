@@ -248,7 +248,7 @@ enum Command {
     },
     /// Show the replica's state: pending journal, conflicts, last sync, cursor.
     Status,
-    /// List movements the server held or rejected, flagged for review, or voided; with
+    /// List movements the server held or rejected, or flagged for review; with
     /// `resolve`, force or void a held one (a manager's decision, made on the server with
     /// this device's session, then pulled back).
     Conflicts {

@@ -727,13 +727,11 @@ impl Replica {
         )
     }
 
-    /// Entries the server held or rejected, flagged for review (forced ones among them),
-    /// or voided by a manager, oldest first.
+    /// Entries the server held or rejected, or flagged for review (forced ones among
+    /// them), oldest first. A voided entry leaves the inbox, as on the server.
     pub fn conflicts(&self) -> Result<Vec<JournalEntry>> {
         self.entries(
-            // Voided entries stay in view: the manager's decision and reason are the
-            // answer the person who recorded the movement is waiting for.
-            "where outcome in ('held', 'rejected', 'voided') or flagged = 1 order by device_seq limit ?1",
+            "where outcome in ('held', 'rejected') or flagged = 1 order by device_seq limit ?1",
             params![JOURNAL_PAGE_MAX as i64],
         )
     }
