@@ -340,4 +340,35 @@ fn sign_out_ends_the_session_and_deletes_the_tokens() {
     // Syncing again needs a new sign-in.
     let err = d.sync().unwrap_err();
     assert_eq!(err.code(), "credentials_invalid", "{err}");
+
+    // Offline, the tokens still leave this machine; the server keeps the session until
+    // its tokens expire, and the answer says so.
+    let mut e = connect(&server, &server.base.clone(), "offline desk");
+    let other = e.id();
+    let nowhere = logiflow_replica::ServerClient::new(
+        "http://127.0.0.1:9",
+        logiflow_replica::SyncOptions {
+            retries_max: 1,
+            ..fast_options()
+        },
+    )
+    .unwrap();
+    let done = e.replica.sign_out(&nowhere, &e.store).unwrap();
+    assert!(!done.session_ended);
+    assert_eq!(
+        e.store
+            .load(logiflow_core::DeviceId::from_uuid(other))
+            .unwrap(),
+        None
+    );
+    let live: i64 = server.block_on(async {
+        sqlx::query_scalar(
+            "select count(*) from session where device_id = $1 and revoked_at is null",
+        )
+        .bind(other)
+        .fetch_one(&server.owner)
+        .await
+        .unwrap()
+    });
+    assert_eq!(live, 1);
 }
