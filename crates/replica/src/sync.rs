@@ -437,9 +437,15 @@ impl Replica {
         let answered = |e: &Error| !matches!(e, Error::Forbidden(_) | Error::Server { .. });
         let ((), pulled) =
             self.with_session(client, store, progress, answered, |replica, ctx| {
-                let _: logiflow_core::MovementResult = ctx
+                let posted: Result<logiflow_core::MovementResult> = ctx
                     .authed(reqwest::Method::POST, &path, Some(&body))
-                    .map_err(CallError::into_error)?;
+                    .map_err(CallError::into_error);
+                if let Err(Error::Server { status: 409, .. }) = &posted {
+                    // No longer held (resolved from elsewhere, or retried and applied):
+                    // pull, so the inbox shows what happened instead of the action again.
+                    replica.pull_all(ctx)?;
+                }
+                posted?;
                 replica.pull_all(ctx)?;
                 replica.read_permissions(ctx)
             })?;

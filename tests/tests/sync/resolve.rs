@@ -211,6 +211,34 @@ fn a_manager_forces_and_voids_held_movements_from_the_device_and_the_outcome_com
     let entry = journal.iter().find(|e| e.seq == again.seq).unwrap();
     assert_eq!(entry.outcome.as_deref(), Some("voided"));
     assert_eq!(replica_stock(&d), server.stock());
+
+    // Resolved from elsewhere meanwhile (the admin on the server): the device's resolve
+    // is refused with the server's 409, and the pull it does then shows the outcome.
+    let third = d.replica.record(&ship("SKU-1", "B1", 2)).unwrap();
+    assert_eq!(d.sync().unwrap().held, 1);
+    server.send(
+        reqwest::Method::POST,
+        &format!("/v1/movements/{}/force", third.movement.id),
+        Some(&server.admin_token),
+        Some(json!({"reason": "done at the office"})),
+        200,
+    );
+    let err = d
+        .replica
+        .resolve(
+            &d.client,
+            &d.store,
+            third.movement.id,
+            Resolution::Void,
+            "duplicate",
+            &mut |_| {},
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::Server { status: 409, .. }), "{err:?}");
+    let journal = d.replica.journal(&Default::default()).unwrap();
+    let entry = journal.iter().find(|e| e.seq == third.seq).unwrap();
+    assert_eq!(entry.outcome.as_deref(), Some("applied"));
+    assert_eq!(d.replica.status().unwrap().last_sync_error, None);
 }
 
 #[test]
