@@ -28,6 +28,8 @@ fn main() {
         "scope",
         "conflicts",
         "login",
+        "resolve_conflict",
+        "sign_out",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("failed to run tauri's build step");

@@ -5,11 +5,11 @@ use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
-use logiflow_core::{Flag, Outcome};
+use logiflow_core::{Flag, MovementId, Outcome};
 use logiflow_replica::{
     Action, ConnectRequest, CountScope, CountSheet, CountSubmission, CredentialStore, ErrorBody,
-    ItemRef, ProductRef, Recorded, Replica, Secret, ServerClient, Status, StockLine, StockQuery,
-    SyncOptions, SyncProgress, SyncReport, WarehouseInfo,
+    ItemRef, ProductRef, Recorded, Replica, Resolution, Resolved, Secret, ServerClient, SignedOut,
+    Status, StockLine, StockQuery, SyncOptions, SyncProgress, SyncReport, WarehouseInfo,
 };
 use serde::{Deserialize, Serialize};
 use tauri::State;
@@ -259,7 +259,7 @@ pub struct Conflict {
     pub outcome: Option<String>,
     /// A rejection's stable code.
     pub reject_code: Option<String>,
-    /// A rejection's message, for people.
+    /// A rejection's message, or the manager's reason for voiding, for people.
     pub message: Option<String>,
     /// A hold: the units the movement needs from its row.
     #[ts(type = "number | null")]
@@ -302,11 +302,26 @@ impl From<logiflow_replica::JournalEntry> for Conflict {
                     conflict.needed = Some(h.needed);
                     conflict.available = Some(h.at_time);
                 }
+                Outcome::Voided { reason } => conflict.message = Some(reason),
                 _ => {}
             }
             conflict.flags = result.flags.iter().map(flag_name).collect();
         }
         conflict
+    }
+}
+
+/// Retries of one request in a row in the app's syncs. Fewer than the CLI's: the app
+/// syncs again every minute and after each movement anyway, and a long retry streak
+/// against a server that is down only delays showing "Offline" (three retries wait about
+/// 1.5 s, up to twice that with jitter).
+pub const DESKTOP_RETRIES_MAX: usize = 3;
+
+/// The app's sync bounds: the replica's defaults with [`DESKTOP_RETRIES_MAX`].
+fn sync_options() -> SyncOptions {
+    SyncOptions {
+        retries_max: DESKTOP_RETRIES_MAX,
+        ..SyncOptions::default()
     }
 }
 
@@ -342,7 +357,7 @@ pub async fn warehouses(sign_in: SignIn) -> Result<Vec<WarehouseInfo>, ErrorBody
     on_worker("warehouses", move || {
         let req = sign_in.request();
         let client =
-            ServerClient::new(&req.server, SyncOptions::default()).map_err(failed("warehouses"))?;
+            ServerClient::new(&req.server, sync_options()).map_err(failed("warehouses"))?;
         let person = client
             .login(&req.tenant, &req.email, &req.password)
             .map_err(failed("warehouses"))?;
@@ -374,7 +389,7 @@ pub async fn connect(
         let store = credential_store("connect")?;
         let mut replica = open_own(&path, "connect")?;
         let report = replica
-            .connect(&req, &store, SyncOptions::default(), &mut |p| {
+            .connect(&req, &store, sync_options(), &mut |p| {
                 let _ = progress.send(p.clone());
             })
             .map_err(failed("connect"))?;
@@ -415,8 +430,8 @@ pub async fn sync(
             .device()
             .map_err(failed("sync"))?
             .ok_or_else(|| failed("sync")(logiflow_replica::Error::NotInitialized))?;
-        let client = ServerClient::new(&device.server_url, SyncOptions::default())
-            .map_err(failed("sync"))?;
+        let client =
+            ServerClient::new(&device.server_url, sync_options()).map_err(failed("sync"))?;
         let report = replica
             .sync(&client, &store, &mut |p| {
                 let _ = progress.send(p.clone());
@@ -470,7 +485,7 @@ pub async fn login(
             Ok(store) => store,
             Err(e) => return Ok((old, Err(e))),
         };
-        match old.login(&req, &store, SyncOptions::default(), &mut |p| {
+        match old.login(&req, &store, sync_options(), &mut |p| {
             let _ = progress.send(p.clone());
         }) {
             Ok((fresh, report)) => {
@@ -510,4 +525,96 @@ pub async fn login(
             Err(e)
         }
     }
+}
+
+/// The client for the server this device registered with, and the credential store.
+fn device_session(
+    replica: &Replica,
+    command: &'static str,
+) -> Result<(ServerClient, CredentialStore), ErrorBody> {
+    let device = replica
+        .device()
+        .map_err(failed(command))?
+        .ok_or_else(|| failed(command)(logiflow_replica::Error::NotInitialized))?;
+    let client = ServerClient::new(&device.server_url, sync_options()).map_err(failed(command))?;
+    Ok((client, credential_store(command)?))
+}
+
+/// What the conflict inbox sends to force or void a held movement.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct ResolveConflict {
+    /// The movement's id ([`Conflict::id`]).
+    pub movement: String,
+    /// Force or void.
+    pub resolution: Resolution,
+    /// Why (kept in the server's audit log).
+    pub reason: String,
+}
+
+/// [`Replica::resolve`]: a manager forces or voids a held movement with this device's
+/// session, then the outcome is pulled; on a worker thread like [`sync`].
+#[tauri::command]
+pub async fn resolve_conflict(
+    state: State<'_, AppState>,
+    request: ResolveConflict,
+    progress: Channel<SyncProgress>,
+) -> Result<Resolved, ErrorBody> {
+    let path = state.path.clone();
+    on_worker("resolve_conflict", move || {
+        let id: MovementId = serde_json::from_value(serde_json::Value::String(
+            request.movement.clone(),
+        ))
+        .map_err(|_| {
+            failed("resolve_conflict")(logiflow_replica::Error::InvalidInput {
+                field: "movement",
+                message: format!("`{}` is not a movement id", request.movement),
+            })
+        })?;
+        let mut replica = open_own(&path, "resolve_conflict")?;
+        let (client, store) = device_session(&replica, "resolve_conflict")?;
+        let done = replica
+            .resolve(
+                &client,
+                &store,
+                id,
+                request.resolution,
+                &request.reason,
+                &mut |p| {
+                    let _ = progress.send(p.clone());
+                },
+            )
+            .map_err(failed("resolve_conflict"))?;
+        log::info!(
+            "resolve_conflict: #{} {} is now {}",
+            done.seq,
+            request.resolution.as_str(),
+            done.outcome
+        );
+        Ok(done)
+    })
+    .await
+}
+
+/// [`Replica::sign_out`]: ends the device's session and deletes its tokens from the
+/// keyring; the journal stays.
+#[tauri::command]
+pub async fn sign_out(state: State<'_, AppState>) -> Result<SignedOut, ErrorBody> {
+    let path = state.path.clone();
+    on_worker("sign_out", move || {
+        let mut replica = open_own(&path, "sign_out")?;
+        let (client, store) = device_session(&replica, "sign_out")?;
+        let done = replica
+            .sign_out(&client, &store)
+            .map_err(failed("sign_out"))?;
+        log::info!(
+            "signed out; the server {} the session",
+            if done.session_ended {
+                "ended"
+            } else {
+                "could not be told to end"
+            }
+        );
+        Ok(done)
+    })
+    .await
 }

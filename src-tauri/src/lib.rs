@@ -49,6 +49,8 @@ pub const COMMANDS: &[&str] = &[
     "scope",
     "conflicts",
     "login",
+    "resolve_conflict",
+    "sign_out",
 ];
 
 fn data_dir(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
@@ -134,6 +136,8 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::scope,
             commands::conflicts,
             commands::login,
+            commands::resolve_conflict,
+            commands::sign_out,
         ])
         .run(tauri::generate_context!())
 }
@@ -146,6 +150,7 @@ pub fn typescript_bindings() -> String {
         commands::SignIn::decl(),
         commands::Connected::decl(),
         commands::Conflict::decl(),
+        commands::ResolveConflict::decl(),
     ];
     decls.extend(logiflow_replica::typescript_declarations());
     let mut out = String::from(

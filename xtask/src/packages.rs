@@ -59,6 +59,11 @@ pub const SYSTEM_PACKAGES: &[SystemPackage] = &[
     desktop_e2e("xauth"),
     desktop_e2e("webkit2gtk-driver"),
     desktop_e2e("dbus"),
+    // The OS keyring, exercised for real by the E2E scenario: a Secret Service
+    // (gnome-keyring-daemon) on the test's private session bus, read back with
+    // secret-tool.
+    desktop_e2e("gnome-keyring"),
+    desktop_e2e("libsecret-tools"),
 ];
 
 const fn desktop_build(name: &'static str) -> SystemPackage {

@@ -299,6 +299,53 @@ pub struct Status {
     pub last_sync_error: Option<crate::ErrorBody>,
     /// When the server last answered.
     pub last_contact_at: Option<DateTime<Utc>>,
+    /// What the device's user may do on the server (`conflicts_resolve`, …), as read at
+    /// the last sync; empty before one. Decides what the app offers; the server checks
+    /// again on every call.
+    pub permissions: Vec<String>,
+}
+
+/// A manager's decision on a held movement (DESIGN §5.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// Apply it without the stock check (flagged `forced`).
+    Force,
+    /// It will never apply (the goods were never there, a duplicate scan).
+    Void,
+}
+
+impl Resolution {
+    /// The server's action path segment.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Force => "force",
+            Self::Void => "void",
+        }
+    }
+}
+
+/// What [`crate::Replica::resolve`] did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Resolved {
+    /// The movement's `device_seq` in this journal.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub seq: u64,
+    /// Its outcome on the server now (`applied`, `voided`).
+    pub outcome: String,
+    /// The pull that brought the outcome (and anything else new) into the replica.
+    pub pulled: crate::SyncReport,
+}
+
+/// What [`crate::Replica::sign_out`] did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SignedOut {
+    /// Whether the server ended the device's session too (false when it could not be
+    /// reached: the tokens are gone from this machine all the same).
+    pub session_ended: bool,
 }
 
 /// What [`crate::Replica::apply_pull`] stored.

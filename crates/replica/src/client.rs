@@ -114,6 +114,10 @@ pub(crate) fn problem_error(p: Problem) -> Error {
         "invalid_credentials" => {
             Error::CredentialsInvalid("wrong tenant, email or password".into())
         }
+        "forbidden" => Error::Forbidden(format!(
+            "the server refused: this user's role does not allow it ({})",
+            p.detail
+        )),
         "invalid_refresh_token" | "unauthenticated" => Error::CredentialsInvalid(
             "the device's session has ended (its refresh token was refused: lost, used twice, expired, or the device was revoked): run `logiflow login`".into(),
         ),
@@ -496,7 +500,9 @@ impl ServerClient {
         if status.is_success() {
             // A body cut short fails here: transient, and the request is resent.
             let bytes = resp.bytes().map_err(transport)?;
-            return serde_json::from_slice(&bytes).map_err(|e| {
+            // No content (204): `null`, which `()` reads.
+            let bytes: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+            return serde_json::from_slice(bytes).map_err(|e| {
                 Attempt::Final(CallError::Other(Error::Server {
                     status: status.as_u16(),
                     code: "invalid_response".into(),

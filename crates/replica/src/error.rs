@@ -97,6 +97,9 @@ pub enum Error {
         /// The server's explanation.
         message: String,
     },
+    /// The server refused the action for the device's user's role (problem `forbidden`).
+    #[error("{0}")]
+    Forbidden(String),
     /// Another sync of this replica is running (the desktop app and a CLI at once).
     #[error("another sync of this replica is running; try again when it ends")]
     SyncBusy,
@@ -135,6 +138,7 @@ impl Error {
             Self::Unreachable(_) => "server_unreachable",
             Self::Server { .. } => "server_refused",
             Self::SyncBusy => "sync_busy",
+            Self::Forbidden(_) => "forbidden",
         }
     }
 
@@ -156,6 +160,7 @@ impl Error {
                 | Self::Unreachable(_)
                 | Self::Server { .. }
                 | Self::SyncBusy
+                | Self::Forbidden(_)
         )
     }
 

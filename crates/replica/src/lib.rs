@@ -49,8 +49,8 @@ mod ts;
 pub use api::{
     Action, COUNT_BINS_MAX, COUNT_LINES_MAX, CountLine, CountScope, CountSheet, CountSubmission,
     DeviceInfo, ItemRef, JOURNAL_PAGE_MAX, JournalEntry, JournalFilter, JournalStatus, Op,
-    ProductRef, PullApplied, Recorded, STOCK_LIMIT_MAX, Search, Status, StockLine, StockQuery,
-    Warning,
+    ProductRef, PullApplied, Recorded, Resolution, Resolved, STOCK_LIMIT_MAX, Search, SignedOut,
+    Status, StockLine, StockQuery, Warning,
 };
 pub use client::{
     ACCESS_TOKEN_MARGIN_SECS, CONNECT_TIMEOUT_MS, PersonSession, REQUEST_TIMEOUT_MS, RETRIES_MAX,
@@ -62,6 +62,8 @@ pub use db::{BUSY_TIMEOUT_MS, SCHEMA_VERSION};
 pub use env::{Env, SystemEnv, TestEnv};
 pub use error::{Error, ErrorBody, Result};
 pub use replica::{LEDGER_KEEP_MS, Replica};
-pub use sync::{ConnectReport, ConnectRequest, ScopeReport, SyncProgress, SyncReport};
+pub use sync::{
+    ConnectReport, ConnectRequest, RESOLVE_REASON_LEN_MAX, ScopeReport, SyncProgress, SyncReport,
+};
 #[cfg(feature = "ts")]
 pub use ts::typescript_declarations;

@@ -12,7 +12,8 @@
 //! `logiflow login` or ask an administrator; 5 the tenant's subscription expired: the
 //! journal is kept and pushed after renewal.
 //!
-//! `connect`, `login`, `scope` and `sync` talk to the server; the device's tokens are
+//! `connect`, `login`, `scope`, `sync`, `conflicts resolve` and `sign-out` talk to the
+//! server; the device's tokens are
 //! kept in the OS keyring, or in a file named by `LOGIFLOW_CREDENTIALS=file:PATH` (tests
 //! only). `init` and `import-snapshot` set a replica up locally for tests and demos.
 
@@ -25,10 +26,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use logiflow_core::{AdjustReason, DeviceId, PullPage, TenantId, UserId};
+use logiflow_core::{AdjustReason, DeviceId, MovementId, PullPage, TenantId, UserId};
 use logiflow_replica::{
     Action, ConnectRequest, CredentialStore, Error, ItemRef, JournalFilter, JournalStatus, Op,
-    Replica, Search, Secret, ServerClient, StockQuery, SyncOptions, SyncProgress,
+    Replica, Resolution, Search, Secret, ServerClient, StockQuery, SyncOptions, SyncProgress,
 };
 use serde::Serialize;
 
@@ -58,6 +59,27 @@ const EXIT_CODES: &str = "Exit codes:
 
 Credentials: the device's tokens are kept in the OS keyring; LOGIFLOW_CREDENTIALS=file:PATH
 keeps them in a plain file instead (headless tests only).";
+
+#[derive(Debug, Subcommand)]
+enum ConflictsAction {
+    /// Force a held movement through (applied without the stock check, flagged `forced`)
+    /// or void it (it will never apply); needs a manager's or an administrator's role.
+    Resolve {
+        /// The movement: its id, or its journal number (`device_seq`, e.g. 3 or #3).
+        movement: String,
+        /// Apply it.
+        #[arg(long, conflicts_with = "void", required_unless_present = "void")]
+        force: bool,
+        /// Never apply it.
+        #[arg(long)]
+        void: bool,
+        /// Why (1 to 500 characters, kept in the server's audit log).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        bounds: SyncBounds,
+    },
+}
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -226,8 +248,17 @@ enum Command {
     },
     /// Show the replica's state: pending journal, conflicts, last sync, cursor.
     Status,
-    /// List movements the server held or rejected, or flagged for review.
-    Conflicts,
+    /// List movements the server held or rejected, or flagged for review; with
+    /// `resolve`, force or void a held one (a manager's decision, made on the server with
+    /// this device's session, then pulled back).
+    Conflicts {
+        #[command(subcommand)]
+        action: Option<ConflictsAction>,
+    },
+    /// Sign this device out: end its session on the server and delete its tokens from
+    /// the keyring. The journal stays; syncing again needs `logiflow login` (a new
+    /// device). Refused while journal entries are not sent.
+    SignOut,
     /// List the journal.
     Journal {
         /// Only pending (not pushed) or pushed entries.
@@ -764,9 +795,63 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             })
         }
-        Command::Conflicts => {
+        Command::Conflicts { action: None } => {
             let entries = replica.conflicts().context("failed to read conflicts")?;
             print(json, &entries, || journal_text(&entries))
+        }
+        Command::Conflicts {
+            action:
+                Some(ConflictsAction::Resolve {
+                    movement,
+                    force,
+                    void: _,
+                    reason,
+                    bounds,
+                }),
+        } => {
+            let store = CredentialStore::from_env()?;
+            let device = replica.device()?.ok_or(Error::NotInitialized)?;
+            let client = ServerClient::new(&device.server_url, bounds.options())?;
+            let id = movement_id(&replica, &movement)?;
+            let resolution = if force {
+                Resolution::Force
+            } else {
+                Resolution::Void
+            };
+            let mut progress = progress_printer(json);
+            let done = replica
+                .resolve(&client, &store, id, resolution, &reason, &mut progress)
+                .context("failed to resolve the movement")?;
+            print(json, &done, || {
+                format!(
+                    "#{} {}: now {}; {}",
+                    done.seq,
+                    id,
+                    done.outcome,
+                    sync_text(&done.pulled)
+                )
+            })
+        }
+        Command::SignOut => {
+            let store = CredentialStore::from_env()?;
+            let device = replica.device()?.ok_or(Error::NotInitialized)?;
+            let client = ServerClient::new(&device.server_url, SyncOptions::default())?;
+            let done = replica
+                .sign_out(&client, &store)
+                .context("failed to sign out")?;
+            print(json, &done, || {
+                if done.session_ended {
+                    format!(
+                        "signed out: device {} has no tokens on this machine and its session is ended",
+                        device.device
+                    )
+                } else {
+                    format!(
+                        "signed out: device {} has no tokens on this machine (the server could not be told; its session ends when its tokens expire)",
+                        device.device
+                    )
+                }
+            })
         }
         Command::Journal {
             status,
@@ -786,6 +871,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print(json, &entries, || journal_text(&entries))
         }
     }
+}
+
+/// A movement of the journal named by its id or its journal number (`3` or `#3`).
+fn movement_id(replica: &Replica, given: &str) -> anyhow::Result<MovementId> {
+    let given = given.trim();
+    if let Ok(seq) = given.trim_start_matches('#').parse::<u64>() {
+        let entry = replica
+            .journal(&JournalFilter {
+                status: None,
+                after_seq: Some(seq.saturating_sub(1)),
+                limit: Some(1),
+            })?
+            .into_iter()
+            .find(|e| e.seq == seq)
+            .ok_or_else(|| Error::InvalidInput {
+                field: "movement",
+                message: format!("no journal entry #{seq}"),
+            })?;
+        return Ok(entry.id);
+    }
+    serde_json::from_value(serde_json::Value::String(given.to_owned())).map_err(|_| {
+        Error::InvalidInput {
+            field: "movement",
+            message: format!("`{given}` is neither a movement id nor a journal number"),
+        }
+        .into()
+    })
 }
 
 fn record(json: bool, replica: &mut Replica, item: ItemArgs, op: Op) -> anyhow::Result<()> {

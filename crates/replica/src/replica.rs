@@ -727,7 +727,8 @@ impl Replica {
         )
     }
 
-    /// Entries the server held or rejected, or flagged for review, oldest first.
+    /// Entries the server held or rejected, or flagged for review (forced ones among
+    /// them), oldest first. A voided entry leaves the inbox, as on the server.
     pub fn conflicts(&self) -> Result<Vec<JournalEntry>> {
         self.entries(
             "where outcome in ('held', 'rejected') or flagged = 1 order by device_seq limit ?1",
@@ -783,12 +784,13 @@ impl Replica {
             Option<String>,
             Option<String>,
             Option<i64>,
+            Option<String>,
         );
-        let (cursor, last_pull, last_push, offset, last_sync, err_code, err, contact): SyncRow =
+        let (cursor, last_pull, last_push, offset, last_sync, err_code, err, contact, perms): SyncRow =
             self.conn.query_row(
                 "select cursor, last_pull_at_ns, last_push_at_ns, clock_offset_ms,
                         last_sync_at_ns, last_sync_error_code, last_sync_error,
-                        last_contact_at_ns
+                        last_contact_at_ns, permissions
                  from sync_state",
                 [],
                 |r| {
@@ -801,9 +803,14 @@ impl Replica {
                         r.get(5)?,
                         r.get(6)?,
                         r.get(7)?,
+                        r.get(8)?,
                     ))
                 },
             )?;
+        let permissions: Vec<String> = match perms {
+            Some(text) => serde_json::from_str(&text).map_err(Error::corrupt)?,
+            None => Vec::new(),
+        };
         let (pending, last_seq, conflicts): (i64, i64, i64) = self.conn.query_row(
             "select count(*) filter (where status = 'pending'),
                     coalesce(max(device_seq), 0),
@@ -828,6 +835,7 @@ impl Replica {
                 message: err.unwrap_or_default(),
             }),
             last_contact_at: contact.map(from_ns),
+            permissions,
         })
     }
 

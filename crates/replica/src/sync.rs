@@ -19,10 +19,12 @@ use std::fs::OpenOptions;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use logiflow_core::{DeviceId, Outcome, PUSH_BATCH_MAX, PullPage, PushRequest, PushResponse};
-use rusqlite::params;
+use logiflow_core::{
+    DeviceId, MovementId, Outcome, PUSH_BATCH_MAX, PullPage, PushRequest, PushResponse,
+};
+use rusqlite::{OptionalExtension, params};
 
-use crate::api::DeviceInfo;
+use crate::api::{DeviceInfo, Resolution, Resolved, SignedOut};
 use crate::client::{
     CallError, Problem, Resend, RetryNote, ServerClient, SyncOptions, WarehouseInfo, problem_error,
     usable_tokens,
@@ -34,6 +36,9 @@ use crate::{Error, ErrorBody, Replica, Result};
 /// The most `sequence_gap` answers one sync follows before giving up (each one moves the
 /// push back to where the server is; more than a few means the two disagree for good).
 const SEQUENCE_GAPS_MAX: usize = 3;
+
+/// The longest reason for forcing or voiding a held movement (the server's bound).
+pub const RESOLVE_REASON_LEN_MAX: usize = 500;
 
 /// What a running sync reports, as it goes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -286,6 +291,39 @@ impl Replica {
         push: bool,
         pull: bool,
     ) -> Result<SyncReport> {
+        let ((), report) = self.with_session(
+            client,
+            store,
+            progress,
+            |_| true,
+            |replica, ctx| {
+                if push {
+                    replica.push_all(ctx)?;
+                }
+                if pull {
+                    replica.pull_all(ctx)?;
+                    replica.read_permissions(ctx)?;
+                }
+                Ok(())
+            },
+        )?;
+        Ok(report)
+    }
+
+    /// Runs `work` with the device's session, holding the sync lock (refresh tokens are
+    /// single use: two users of the session at once would revoke it), then keeps the
+    /// outcome (time, error, last contact) for [`Replica::status`] and completes the
+    /// report. An error for which `is_sync_state` is false (a refused resolution: an
+    /// answer, which says nothing bad of the connection) leaves the last sync's outcome
+    /// as it was; only the contact is kept.
+    fn with_session<T>(
+        &mut self,
+        client: &ServerClient,
+        store: &CredentialStore,
+        progress: &mut dyn FnMut(&SyncProgress),
+        is_sync_state: fn(&Error) -> bool,
+        work: impl FnOnce(&mut Self, &mut Ctx<'_>) -> Result<T>,
+    ) -> Result<(T, SyncReport)> {
         let device = self.device()?.ok_or(Error::NotInitialized)?;
         let lock_path = sync_lock_path(&self.path);
         let lock_file = OpenOptions::new()
@@ -309,32 +347,179 @@ impl Replica {
             report: SyncReport::default(),
             contact: None,
         };
-        let result = (|| {
-            if push {
-                self.push_all(&mut ctx)?;
+        let result = work(self, &mut ctx);
+        let contact = ctx.contact.map(ns).transpose()?;
+        match &result {
+            Err(e) if !is_sync_state(e) => {
+                self.conn.execute(
+                    "update sync_state set last_contact_at_ns = coalesce(?1, last_contact_at_ns)",
+                    params![contact],
+                )?;
             }
-            if pull {
-                self.pull_all(&mut ctx)?;
+            _ => {
+                let now = self.env.now();
+                let err = result.as_ref().err().map(Error::body);
+                self.conn.execute(
+                    "update sync_state set last_sync_at_ns = ?1, last_sync_error_code = ?2,
+                         last_sync_error = ?3, last_contact_at_ns = coalesce(?4, last_contact_at_ns)",
+                    params![
+                        ns(now)?,
+                        err.as_ref().map(|e| e.code.clone()),
+                        err.as_ref().map(|e| e.message.clone()),
+                        contact
+                    ],
+                )?;
             }
-            Ok(())
-        })();
-        let now = self.env.now();
-        let err = result.as_ref().err().map(Error::body);
-        self.conn.execute(
-            "update sync_state set last_sync_at_ns = ?1, last_sync_error_code = ?2,
-                 last_sync_error = ?3, last_contact_at_ns = coalesce(?4, last_contact_at_ns)",
-            params![
-                ns(now)?,
-                err.as_ref().map(|e| e.code.clone()),
-                err.as_ref().map(|e| e.message.clone()),
-                ctx.contact.map(ns).transpose()?
-            ],
-        )?;
-        result?;
+        }
+        let value = result?;
         let status = self.status()?;
         ctx.report.pending = status.pending;
         ctx.report.cursor = status.cursor;
-        Ok(ctx.report)
+        Ok((value, ctx.report))
+    }
+
+    /// Reads what the device's user may do (`/v1/me`) and keeps it for
+    /// [`Status::permissions`](crate::Status): a role changed on the server shows at the
+    /// next sync.
+    fn read_permissions(&mut self, ctx: &mut Ctx<'_>) -> Result<()> {
+        #[derive(serde::Deserialize)]
+        struct Me {
+            permissions: Vec<String>,
+        }
+        let me: Me = ctx
+            .authed(reqwest::Method::GET, "/v1/me", None::<&()>)
+            .map_err(CallError::into_error)?;
+        let text = serde_json::to_string(&me.permissions).map_err(Error::corrupt)?;
+        self.conn
+            .execute("update sync_state set permissions = ?1", params![text])?;
+        Ok(())
+    }
+
+    /// A manager's decision on a held movement of this journal, made from this device
+    /// (DESIGN §5.3): asks the server to force it through or void it with `reason`, with
+    /// the device's session (the server checks the user's `conflicts_resolve` permission
+    /// and audits the user and the device), then pulls, so the outcome the server decided
+    /// is in the journal and the projection when this returns. Refused locally, before
+    /// any request, when the movement is not in this journal or not held.
+    pub fn resolve(
+        &mut self,
+        client: &ServerClient,
+        store: &CredentialStore,
+        movement: MovementId,
+        resolution: Resolution,
+        reason: &str,
+        progress: &mut dyn FnMut(&SyncProgress),
+    ) -> Result<Resolved> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > RESOLVE_REASON_LEN_MAX {
+            return Err(Error::InvalidInput {
+                field: "reason",
+                message: format!(
+                    "say why, in 1 to {RESOLVE_REASON_LEN_MAX} characters (it is kept in the audit log)"
+                ),
+            });
+        }
+        let (seq, outcome) = self.journal_outcome(movement)?;
+        if outcome.as_deref() != Some("held") {
+            return Err(Error::InvalidInput {
+                field: "movement",
+                message: format!(
+                    "journal entry #{seq} is {}: only a held movement can be forced or voided",
+                    outcome
+                        .as_deref()
+                        .unwrap_or("not answered by the server yet")
+                ),
+            });
+        }
+        let path = format!("/v1/movements/{movement}/{}", resolution.as_str());
+        let body = serde_json::json!({ "reason": reason });
+        // A refusal (no permission, not held any more) is an answer, not a failed sync.
+        let answered = |e: &Error| !matches!(e, Error::Forbidden(_) | Error::Server { .. });
+        let ((), pulled) =
+            self.with_session(client, store, progress, answered, |replica, ctx| {
+                let posted: Result<logiflow_core::MovementResult> = ctx
+                    .authed(reqwest::Method::POST, &path, Some(&body))
+                    .map_err(CallError::into_error);
+                if let Err(Error::Server { status: 409, .. }) = &posted {
+                    // No longer held (resolved from elsewhere, or retried and applied):
+                    // pull, so the inbox shows what happened instead of the action again.
+                    replica.pull_all(ctx)?;
+                }
+                posted?;
+                replica.pull_all(ctx)?;
+                replica.read_permissions(ctx)
+            })?;
+        let (_, outcome) = self.journal_outcome(movement)?;
+        Ok(Resolved {
+            seq,
+            outcome: outcome.unwrap_or_default(),
+            pulled,
+        })
+    }
+
+    /// A journal entry's `device_seq` and outcome, by movement id.
+    fn journal_outcome(&self, movement: MovementId) -> Result<(u64, Option<String>)> {
+        let row: Option<(i64, Option<String>)> = self
+            .conn
+            .query_row(
+                "select device_seq, outcome from journal where id = ?1",
+                params![movement.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (seq, outcome) = row.ok_or_else(|| Error::InvalidInput {
+            field: "movement",
+            message: format!("movement {movement} is not in this device's journal"),
+        })?;
+        Ok((u64::try_from(seq).map_err(Error::corrupt)?, outcome))
+    }
+
+    /// Signs this device out: ends its session on the server (when it can be reached)
+    /// and deletes its tokens from `store`, so nothing on this machine can sync as it any
+    /// more. The replica and its journal stay; syncing again needs [`Replica::login`]
+    /// (a new device). Refused while journal entries are unanswered, since the new device
+    /// could not send them.
+    pub fn sign_out(
+        &mut self,
+        client: &ServerClient,
+        store: &CredentialStore,
+    ) -> Result<SignedOut> {
+        let device = self.device()?.ok_or(Error::NotInitialized)?;
+        let pending = self.status()?.pending;
+        if pending > 0 {
+            return Err(Error::InvalidInput {
+                field: "journal",
+                message: format!(
+                    "{pending} journal entries are not sent yet: sync before signing out (signing in again makes a new device, which cannot send them)"
+                ),
+            });
+        }
+        let ended = match self.with_session(
+            client,
+            store,
+            &mut |_| {},
+            |_| true,
+            |_, ctx| {
+                ctx.authed::<()>(reqwest::Method::POST, "/v1/auth/logout", None::<&()>)
+                    .map_err(CallError::into_error)
+            },
+        ) {
+            Ok(_) => true,
+            // Offline, or the session is already over: the tokens go all the same.
+            Err(Error::Unreachable(_) | Error::CredentialsInvalid(_) | Error::DeviceRevoked) => {
+                false
+            }
+            Err(e) => return Err(e),
+        };
+        store.delete(device.device)?;
+        self.conn.execute(
+            "update sync_state set last_sync_error_code = 'signed_out', last_sync_error = ?1,
+                 permissions = null",
+            params!["signed out on this device: sign in again to sync"],
+        )?;
+        Ok(SignedOut {
+            session_ended: ended,
+        })
     }
 
     fn push_all(&mut self, ctx: &mut Ctx<'_>) -> Result<()> {

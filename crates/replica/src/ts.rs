@@ -6,7 +6,8 @@ use ts_rs::TS;
 
 use crate::api::{
     Action, CountLine, CountScope, CountSheet, CountSubmission, DeviceInfo, ItemRef, Op,
-    ProductRef, Recorded, Search, Status, StockLine, StockQuery, Warning,
+    ProductRef, Recorded, Resolution, Resolved, Search, SignedOut, Status, StockLine, StockQuery,
+    Warning,
 };
 use crate::client::WarehouseInfo;
 use crate::error::ErrorBody;
@@ -60,5 +61,8 @@ pub fn typescript_declarations() -> Vec<String> {
         WarehouseInfo::decl(),
         SyncProgress::decl(),
         SyncReport::decl(),
+        Resolution::decl(),
+        Resolved::decl(),
+        SignedOut::decl(),
     ]
 }

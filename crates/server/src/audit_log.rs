@@ -26,13 +26,20 @@ pub fn snapshot(v: &impl Serialize) -> Option<serde_json::Value> {
     serde_json::to_value(v).ok()
 }
 
-/// Appends `entry`, attributed to `principal`, in `tx`.
+/// Appends `entry`, attributed to `principal`, in `tx`. A person acting through a
+/// device's session (the desktop app) is named with the device: the insert reads it from
+/// the session, so every audited write made from a device says which one.
 pub async fn record(tx: &mut TenantTx, principal: &Principal, entry: Entry<'_>) -> ApiResult<()> {
     let (actor_type, actor_id) = principal.audit_actor();
-    record_as(
+    let session_id = match principal.actor {
+        crate::auth::Actor::User { session_id, .. } => Some(session_id),
+        crate::auth::Actor::ApiKey { .. } => None,
+    };
+    insert(
         tx,
         actor_type,
         Some(actor_id),
+        session_id,
         principal.request_id.as_deref(),
         entry,
     )
@@ -48,11 +55,23 @@ pub async fn record_as(
     request_id: Option<&str>,
     entry: Entry<'_>,
 ) -> ApiResult<()> {
+    insert(tx, actor_type, actor_id, None, request_id, entry).await
+}
+
+async fn insert(
+    tx: &mut TenantTx,
+    actor_type: &str,
+    actor_id: Option<uuid::Uuid>,
+    session_id: Option<uuid::Uuid>,
+    request_id: Option<&str>,
+    entry: Entry<'_>,
+) -> ApiResult<()> {
     crate::store::audit::insert(
         tx,
         crate::store::audit::NewEntry {
             actor_type,
             actor_id,
+            session_id,
             action: entry.action,
             target_type: entry.target_type,
             target_id: entry.target_id,

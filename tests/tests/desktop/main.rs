@@ -5,9 +5,13 @@
 //! installing tauri-driver; it passes them in `LOGIFLOW_DESKTOP_BIN` and `TAURI_DRIVER`.
 //! Each step saves a screenshot in `$LOGIFLOW_E2E_SCREENSHOTS` (default
 //! `target/e2e-screenshots`). A second test checks that a second launch hands over to the
-//! running app (single instance) on a private D-Bus session bus.
+//! running app (single instance) on a private D-Bus session bus. `connect.rs` connects
+//! the app to a real server; `scenario.rs` walks the whole scenario (offline
+//! work, a server restart, a held movement forced from the app, sign-out) with the
+//! tokens in a real Secret Service.
 
 mod connect;
+mod scenario;
 // The sync tests' server harness; this file uses only part of it.
 #[allow(dead_code)]
 #[path = "../sync/harness.rs"]

@@ -1,6 +1,7 @@
 //! What the desktop E2E test starts, each behind a guard that stops it when dropped, so
-//! that a failing assertion (a panic) still leaves no process behind: Xvfb, and
-//! tauri-driver with the WebKitWebDriver and app it starts.
+//! that a failing assertion (a panic) still leaves no process behind: Xvfb,
+//! tauri-driver with the WebKitWebDriver and app it starts, and a private session bus
+//! with a Secret Service (the OS keyring) on it.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -241,4 +242,118 @@ pub fn screenshot_png(display: &str) -> Vec<u8> {
         .and_then(|mut writer| writer.write_image_data(&rgb))
         .expect("failed to encode the screenshot");
     out
+}
+
+/// A private D-Bus session bus with a Secret Service on it (gnome-keyring-daemon, its
+/// login keyring created and unlocked with a password fed on stdin), so the app stores
+/// the device's tokens in a real OS keyring, as on a desktop. Both are stopped when
+/// dropped; the keyring's files stay in `home` (the test's temp dir).
+#[derive(Debug)]
+pub struct SecretService {
+    /// `DBUS_SESSION_BUS_ADDRESS` for the app and for `secret-tool`.
+    pub bus_address: String,
+    bus: Option<Child>,
+    keyring: Option<Child>,
+}
+
+impl SecretService {
+    /// Starts the bus, then the keyring daemon on it, and waits until the daemon owns
+    /// `org.freedesktop.secrets`.
+    pub fn start(home: &Path) -> SecretService {
+        use std::io::Write;
+
+        let mut bus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("failed to start dbus-daemon (Debian package dbus)");
+        let mut address = String::new();
+        BufReader::new(bus.stdout.take().expect("piped"))
+            .read_line(&mut address)
+            .expect("failed to read the bus address");
+        let mut service = SecretService {
+            bus_address: address.trim().to_owned(),
+            bus: Some(bus),
+            keyring: None,
+        };
+        assert!(
+            service.bus_address.starts_with("unix:"),
+            "dbus-daemon gave no address: {address:?}"
+        );
+        // --unlock reads the login keyring's password from stdin (creating the keyring
+        // on first use); --foreground keeps it our child, so Drop stops it.
+        let mut keyring = Command::new("gnome-keyring-daemon")
+            .args(["--foreground", "--unlock", "--components=secrets"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &service.bus_address)
+            .env("HOME", home)
+            .env("XDG_DATA_HOME", home)
+            .env("XDG_RUNTIME_DIR", home)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("failed to start gnome-keyring-daemon (Debian package gnome-keyring)");
+        {
+            let mut stdin = keyring.stdin.take().expect("piped");
+            stdin
+                .write_all(b"e2e keyring password")
+                .expect("failed to give the keyring its password");
+        } // Closed: the daemon reads the password to the end of stdin.
+        service.keyring = Some(keyring);
+        let deadline = Instant::now() + Duration::from_millis(STARTUP_TIMEOUT_MS);
+        while !service.has_owner("org.freedesktop.secrets") {
+            assert!(
+                Instant::now() < deadline,
+                "gnome-keyring-daemon did not take org.freedesktop.secrets within {STARTUP_TIMEOUT_MS} ms"
+            );
+            std::thread::sleep(Duration::from_millis(POLL_MS));
+        }
+        service
+    }
+
+    fn has_owner(&self, name: &str) -> bool {
+        Command::new("dbus-send")
+            .args([
+                "--session",
+                "--dest=org.freedesktop.DBus",
+                "--print-reply",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.NameHasOwner",
+            ])
+            .arg(format!("string:{name}"))
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("boolean true"))
+    }
+
+    /// The secret stored for `service` and `username` (the `keyring` crate's attributes),
+    /// read over the bus with `secret-tool` (Debian package libsecret-tools).
+    pub fn lookup(&self, service: &str, username: &str) -> Option<String> {
+        let out = Command::new("secret-tool")
+            .args(["lookup", "service", service, "username", username])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
+            .stdin(Stdio::null())
+            .output()
+            .expect("failed to run secret-tool (Debian package libsecret-tools)");
+        let secret = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.success() && !secret.is_empty()).then_some(secret)
+    }
+}
+
+impl Drop for SecretService {
+    fn drop(&mut self) {
+        for mut child in [self.keyring.take(), self.bus.take()].into_iter().flatten() {
+            let _ = kill(pid(&child), Signal::SIGTERM);
+            if !wait_exit(&mut child, Duration::from_millis(STOP_TIMEOUT_MS)) {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
 }

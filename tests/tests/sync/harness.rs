@@ -34,6 +34,11 @@ pub struct Server {
     pub admin_token: String,
     http: reqwest::blocking::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The serving task, to wait for in [`Server::stop`].
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// What [`Server::restart`] serves again, at the same address.
+    state: logiflow_server::state::AppState,
+    addr: std::net::SocketAddr,
     // Dropped last: the database outlives the server using it.
     _db: TestDb,
     rt: tokio::runtime::Runtime,
@@ -55,7 +60,7 @@ impl Server {
             .enable_all()
             .build()
             .unwrap();
-        let (db, base, owner, shutdown) = rt.block_on(async {
+        let (db, base, owner, shutdown, task, state, addr) = rt.block_on(async {
             let db = TestDb::new().await;
             let config = Config {
                 database_url: ServerSecret::new(db.url()),
@@ -71,7 +76,7 @@ impl Server {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-            tokio::spawn(logiflow_server::app::serve(listener, state, async {
+            let task = tokio::spawn(logiflow_server::app::serve(listener, state.clone(), async {
                 let _ = rx.await;
             }));
             let owner = PgPool::connect(db.url()).await.unwrap();
@@ -82,7 +87,7 @@ impl Server {
             .execute(&owner)
             .await
             .unwrap();
-            (db, format!("http://{addr}"), owner, tx)
+            (db, format!("http://{addr}"), owner, tx, task, state, addr)
         });
         let email = format!("admin@{slug}.example");
         let tenant = rt.block_on(async {
@@ -117,11 +122,52 @@ impl Server {
             admin_token: String::new(),
             http,
             shutdown: Some(shutdown),
+            task: Some(task),
+            state,
+            addr,
             _db: db,
             rt,
         };
         server.admin_token = server.login(&server.email.clone());
         server
+    }
+
+    /// Stops serving: the listener closes, so connecting is refused (the device is
+    /// offline), and open connections are closed once their requests are answered. The
+    /// database stays; [`Server::restart`] serves again at the same address.
+    pub fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            // The timer is made inside the runtime: it needs its reactor.
+            self.rt
+                .block_on(async { tokio::time::timeout(Duration::from_secs(30), task).await })
+                .expect("the server did not stop within 30 s")
+                .expect("the server task failed")
+                .expect("the server failed");
+        }
+    }
+
+    /// Serves again at the address of [`Server::start`], after [`Server::stop`].
+    pub fn restart(&mut self) {
+        assert!(self.task.is_none(), "the server is running");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let state = self.state.clone();
+        let addr = self.addr;
+        // tokio's listener sets SO_REUSEADDR: the old connections' TIME_WAIT does not
+        // keep the port.
+        let listener = self
+            .rt
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .unwrap();
+        let task = self
+            .rt
+            .spawn(logiflow_server::app::serve(listener, state, async {
+                let _ = rx.await;
+            }));
+        self.shutdown = Some(tx);
+        self.task = Some(task);
     }
 
     /// The owner URL of the server's database (to run a second server on it).
@@ -208,6 +254,20 @@ impl Server {
             .await
             .unwrap()
         })
+    }
+
+    /// A user of the tenant with `role` and the harness's password; their id.
+    pub fn user(&self, email: &str, role: Role) -> Uuid {
+        self.block_on(logiflow_server::admin::user_create(
+            &self.owner,
+            &self.slug,
+            email,
+            "Someone",
+            role,
+            PASSWORD,
+        ))
+        .unwrap()
+        .id
     }
 
     pub fn expire(&self) {
@@ -323,6 +383,11 @@ impl Device {
 
 /// Connects a new replica through `base` (the server, or a proxy in front of it).
 pub fn connect(server: &Server, base: &str, name: &str) -> Device {
+    connect_as(server, base, name, &server.email)
+}
+
+/// [`connect`] signed in as `email` (a user made with [`Server::user`]).
+pub fn connect_as(server: &Server, base: &str, name: &str, email: &str) -> Device {
     let dir = tempfile::tempdir().unwrap();
     let store = CredentialStore::File(dir.path().join("credentials.json"));
     let mut replica = Replica::open(dir.path().join("replica.db")).unwrap();
@@ -331,7 +396,7 @@ pub fn connect(server: &Server, base: &str, name: &str) -> Device {
             &ConnectRequest {
                 server: base.to_owned(),
                 tenant: server.slug.clone(),
-                email: server.email.clone(),
+                email: email.to_owned(),
                 password: Secret::new(PASSWORD),
                 warehouses: vec!["WH1".into()],
                 name: name.to_owned(),

@@ -1,11 +1,13 @@
 //! The replica's sync client against the real server (issue #5 §2–§4): replicas in temp
 //! dirs, the server on loopback against a fresh test database (`DATABASE_URL`, as
 //! `cargo xtask test` sets it), the `logiflow` CLI as a child process, and faults: a TCP
-//! proxy that cuts connections, and a sync killed with SIGKILL mid-push and mid-pull.
+//! proxy that cuts connections, and a sync killed with SIGKILL mid-push and mid-pull;
+//! the conflict inbox resolved from a device, and signing a device out.
 
 mod cli;
 mod faults;
 mod flows;
+mod resolve;
 // Helpers shared by the files above; not every file uses each one.
 #[allow(dead_code)]
 mod harness;

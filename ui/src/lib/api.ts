@@ -14,6 +14,9 @@ import type {
   ItemRef,
   ProductRef,
   Recorded,
+  ResolveConflict,
+  Resolved,
+  SignedOut,
   SignIn,
   Status,
   StockLine,
@@ -61,6 +64,9 @@ export const api = {
     call<Connected>("login", { signIn, progress: channel(onProgress) }),
   scope: () => call<WarehouseInfo[]>("scope"),
   conflicts: () => call<Conflict[]>("conflicts"),
+  resolveConflict: (request: ResolveConflict, onProgress: (p: SyncProgress) => void) =>
+    call<Resolved>("resolve_conflict", { request, progress: channel(onProgress) }),
+  signOut: () => call<SignedOut>("sign_out"),
 };
 
 /** A Tauri channel: the long commands report progress on it as they go. */

@@ -3,6 +3,9 @@ import type { Conflict, ErrorBody, Status, SyncProgress, SyncReport } from "./bi
 import {
   SyncRunner,
   checkConnectForm,
+  checkReason,
+  mayResolve,
+  resolvable,
   conflictReason,
   conflictState,
   connectionLabel,
@@ -35,6 +38,7 @@ function status(over: Partial<Status> = {}): Status {
     last_sync_at: null,
     last_sync_error: null,
     last_contact_at: null,
+    permissions: [],
     ...over,
   };
 }
@@ -104,6 +108,14 @@ describe("errors in plain words", () => {
     expect(describeError({ code: "invalid_input", message: "no active warehouse X" })).toBe("no active warehouse X");
     expect(describeError({ code: "weird", message: "boom" })).toBe("Something went wrong: boom (weird)");
   });
+
+  it("says a refused role and a signed-out device in words", () => {
+    expect(describeError({ code: "forbidden", message: "the server refused: …" })).toMatch(/manager or an administrator/);
+    expect(describeError({ code: "signed_out", message: "signed out on this device" })).toMatch(/signed out/);
+    expect(connectionOf(status({ last_sync_at: "2026-01-01T00:00:00Z", last_sync_error: { code: "signed_out", message: "" } }), false).state).toBe(
+      "sign_in_again",
+    );
+  });
 });
 
 describe("progress", () => {
@@ -159,6 +171,34 @@ describe("the conflict inbox", () => {
     const flagged = { ...base, outcome: "applied", needed: null, available: null, flags: ["negative_row", "new_flag"] };
     expect(conflictState(flagged)).toBe("Flagged for review");
     expect(conflictReason(flagged)).toBe("stock went below zero; new_flag");
+  });
+
+  it("shows a manager's decision as resolved", () => {
+    const forced = { ...base, outcome: "applied", needed: null, available: null, flags: ["forced", "negative_row"] };
+    expect(conflictState(forced)).toBe("Forced by a manager");
+    expect(conflictReason(forced)).toBe("forced by a manager; stock went below zero");
+    const voided = { ...base, outcome: "voided", needed: null, available: null, message: "scanned twice" };
+    expect(conflictState(voided)).toBe("Voided by a manager");
+    expect(conflictReason(voided)).toBe("scanned twice");
+  });
+
+  it("offers force and void only on held entries, to a user who may resolve", () => {
+    const manager = status({ permissions: ["stock_read", "conflicts_resolve"] });
+    const operator = status({ permissions: ["stock_read", "movements_write"] });
+    expect(mayResolve(manager)).toBe(true);
+    expect(mayResolve(operator)).toBe(false);
+    expect(mayResolve(status({ device: null, permissions: ["conflicts_resolve"] }))).toBe(false);
+    expect(mayResolve(null)).toBe(false);
+    expect(resolvable(base, manager)).toBe(true);
+    expect(resolvable(base, operator)).toBe(false);
+    expect(resolvable({ ...base, outcome: "rejected" }, manager)).toBe(false);
+    expect(resolvable({ ...base, outcome: "voided" }, manager)).toBe(false);
+  });
+
+  it("asks for a reason within the server's bound", () => {
+    expect(checkReason("  ")).toBe("Say why, in a few words.");
+    expect(checkReason("x".repeat(501))).toMatch(/under 500 characters/);
+    expect(checkReason(" pallet found ")).toBeNull();
   });
 });
 

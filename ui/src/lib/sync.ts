@@ -18,7 +18,7 @@ export type Connection =
   | { state: "expired"; error: ErrorBody };
 
 /** Errors after which syncing again cannot help until a person acts. */
-const NEEDS_SIGN_IN = new Set(["credentials_invalid", "device_revoked", "credential_store"]);
+const NEEDS_SIGN_IN = new Set(["credentials_invalid", "device_revoked", "credential_store", "signed_out"]);
 
 /** The connection state the replica's status and a running sync mean. */
 export function connectionOf(status: Status | null, syncing: boolean): Connection {
@@ -70,6 +70,8 @@ export function describeError(error: ErrorBody): string {
     case "sync_busy":
     case "already_initialized":
     case "not_initialized":
+    case "signed_out":
+    case "forbidden":
       return e[error.code];
     case "server_refused":
     case "invalid_input":
@@ -143,7 +145,36 @@ export function conflictReason(conflict: Conflict): string {
 export function conflictState(conflict: Conflict): string {
   if (conflict.outcome === "held") return m.conflicts.held;
   if (conflict.outcome === "rejected") return m.conflicts.rejected;
+  if (conflict.outcome === "voided") return m.conflicts.voided;
+  if (conflict.flags.includes("forced")) return m.conflicts.forced;
   return m.conflicts.flagged;
+}
+
+/** The permission the server asks of whoever forces or voids a held movement. */
+export const RESOLVE_PERMISSION = "conflicts_resolve";
+
+/** The longest reason the server keeps for a resolution. */
+export const RESOLVE_REASON_MAX = 500;
+
+/**
+ * Whether the signed-in user may force or void held movements, as the last sync read it.
+ * Only decides what the inbox offers: the server checks again.
+ */
+export function mayResolve(status: Status | null): boolean {
+  return !!status?.device && status.permissions.includes(RESOLVE_PERMISSION);
+}
+
+/** Whether the inbox offers force and void on this entry. */
+export function resolvable(conflict: Conflict, status: Status | null): boolean {
+  return conflict.outcome === "held" && mayResolve(status);
+}
+
+/** What is wrong with a resolution's reason, or null when it can be sent. */
+export function checkReason(reason: string): string | null {
+  const trimmed = reason.trim();
+  if (!trimmed) return m.conflicts.reasonMissing;
+  if ([...trimmed].length > RESOLVE_REASON_MAX) return fill(m.conflicts.reasonTooLong, { max: RESOLVE_REASON_MAX });
+  return null;
 }
 
 export interface SyncView {

@@ -28,6 +28,9 @@ pub struct AuditEntry {
     /// `user`, `api_key` or `system` (the platform admin CLI).
     pub actor_type: String,
     pub actor_id: Option<Uuid>,
+    /// The device the write was made from, when the user acted through a device's
+    /// session (the desktop app).
+    pub device_id: Option<Uuid>,
     /// `resource.verb`, e.g. `user.create`.
     pub action: String,
     pub target_type: String,

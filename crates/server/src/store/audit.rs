@@ -11,6 +11,8 @@ use crate::routes::audit::AuditEntry;
 pub struct NewEntry<'a> {
     pub actor_type: &'a str,
     pub actor_id: Option<Uuid>,
+    /// The actor's session: when it is a device's, the entry names the device.
+    pub session_id: Option<Uuid>,
     pub action: &'a str,
     pub target_type: &'a str,
     pub target_id: Option<String>,
@@ -23,8 +25,10 @@ pub struct NewEntry<'a> {
 pub async fn insert(tx: &mut TenantTx, e: NewEntry<'_>) -> Result<(), sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query(
-        "insert into audit_log (tenant_id, id, actor_type, actor_id, action, target_type, target_id, before, after, request_id)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "insert into audit_log (tenant_id, id, actor_type, actor_id, device_id, action, target_type, target_id, before, after, request_id)
+         values ($1, $2, $3, $4,
+                 (select device_id from session where tenant_id = $1 and id = $11),
+                 $5, $6, $7, $8, $9, $10)",
     )
     .bind(tenant_id)
     .bind(Uuid::now_v7())
@@ -36,6 +40,7 @@ pub async fn insert(tx: &mut TenantTx, e: NewEntry<'_>) -> Result<(), sqlx::Erro
     .bind(e.before)
     .bind(e.after)
     .bind(e.request_id)
+    .bind(e.session_id)
     .execute(tx.conn())
     .await?;
     Ok(())
@@ -61,7 +66,7 @@ pub async fn list(
 ) -> Result<Vec<AuditEntry>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(
-        "select id, at, actor_type, actor_id, action, target_type, target_id, before, after, request_id
+        "select id, at, actor_type, actor_id, device_id, action, target_type, target_id, before, after, request_id
          from audit_log
          where tenant_id = $1
            and ($2::uuid is null or id < $2)

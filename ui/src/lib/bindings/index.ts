@@ -91,7 +91,7 @@ outcome: string | null,
  */
 reject_code: string | null, 
 /**
- * A rejection's message, for people.
+ * A rejection's message, or the manager's reason for voiding, for people.
  */
 message: string | null, 
 /**
@@ -106,6 +106,20 @@ available: number | null,
  * The review flags raised (`negative_row`, `count_variance`, `forced`, …).
  */
 flags: Array<string>, };
+
+export type ResolveConflict = { 
+/**
+ * The movement's id ([`Conflict::id`]).
+ */
+movement: string, 
+/**
+ * Force or void.
+ */
+resolution: Resolution, 
+/**
+ * Why (kept in the server's audit log).
+ */
+reason: string, };
 
 export type ErrorBody = { 
 /**
@@ -183,7 +197,13 @@ last_sync_error: ErrorBody | null,
 /**
  * When the server last answered.
  */
-last_contact_at: string | null, };
+last_contact_at: string | null, 
+/**
+ * What the device's user may do on the server (`conflicts_resolve`, …), as read at
+ * the last sync; empty before one. Decides what the app offers; the server checks
+ * again on every call.
+ */
+permissions: Array<string>, };
 
 export type Search = { "by": "sku_prefix", "value": string } | { "by": "name", "value": string } | { "by": "barcode", "value": string } | { "by": "any", "value": string };
 
@@ -539,3 +559,26 @@ pending: number,
  * The replica's cursor afterwards.
  */
 cursor: string | null, };
+
+export type Resolution = "force" | "void";
+
+export type Resolved = { 
+/**
+ * The movement's `device_seq` in this journal.
+ */
+seq: number, 
+/**
+ * Its outcome on the server now (`applied`, `voided`).
+ */
+outcome: string, 
+/**
+ * The pull that brought the outcome (and anything else new) into the replica.
+ */
+pulled: SyncReport, };
+
+export type SignedOut = { 
+/**
+ * Whether the server ended the device's session too (false when it could not be
+ * reached: the tokens are gone from this machine all the same).
+ */
+session_ended: boolean, };

@@ -1,0 +1,534 @@
+//! The issue's whole scenario in the real app against a real server, with the device's
+//! tokens in a real OS keyring (gnome-keyring's Secret Service on a private D-Bus session
+//! bus; no `LOGIFLOW_CREDENTIALS`):
+//!
+//! 1. a manager connects the app and downloads the warehouse; the tokens are in the
+//!    keyring and not in the replica's SQLite file;
+//! 2. receives stock, synced;
+//! 3. another movement (online, on the server) takes 6 of the 10 units in B1, and the
+//!    server stops before the app hears of it: the app shows it is offline;
+//! 4. offline, a count of bin B2 and a ship of 8 from B1 (the app still sees 10 there);
+//! 5. the server starts again at the same address; a sync sends both: the count is
+//!    applied, the ship is held (at its time B1 held 4), and the Sync screen shows it;
+//! 6. the manager forces it from the conflict inbox — first refused in plain words while
+//!    their role is operator (changed on the server since the last sync), then allowed;
+//!    the server applied it, flagged, audited with the manager and the device;
+//! 7. the next sync shows it resolved, and the app's stock equals the server's;
+//! 8. sign-out removes the tokens from the keyring.
+//!
+//! Each step saves a screenshot (`30-…` to `44-…`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder};
+use logiflow_replica::Replica;
+use logiflow_server::rbac::Role;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::harness::{self, PASSWORD, Server};
+use super::support::{Display, Driver, SecretService};
+use super::{
+    Shots, app_binary, by_id, enter, env_path, eventually, feedback, scan, screenshot,
+    screenshots_dir, stock_rows, type_enter, wait_text,
+};
+
+/// The most the whole scenario may take (it waits for syncs, an offline sync's retries
+/// and a server restart).
+const SCENARIO_TIMEOUT_MS: u64 = 240_000;
+
+const MANAGER: &str = "manager@scenario.example";
+
+/// Runs blocking server work (the harness drives its own runtime) from inside the walk's
+/// runtime, on a thread of its own.
+fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(work).join().expect("the server work panicked"))
+}
+
+/// What the walk needs of the world outside the app.
+struct World<'a> {
+    server: &'a mut Server,
+    keyring: &'a SecretService,
+    data: &'a Path,
+    manager: Uuid,
+    bin_b1: String,
+}
+
+impl World<'_> {
+    fn replica(&self) -> Replica {
+        Replica::open(self.data.join("replica.db")).expect("failed to open the app's replica")
+    }
+
+    fn device(&self) -> Uuid {
+        self.replica()
+            .device()
+            .expect("failed to read the device")
+            .expect("the app set the device up")
+            .device
+            .as_uuid()
+    }
+
+    fn keyring_entry(&self) -> Option<String> {
+        self.keyring.lookup(
+            logiflow_replica::KEYRING_SERVICE,
+            &format!("device:{}", self.device()),
+        )
+    }
+
+    fn set_role(&self, role: &str) {
+        let server = &*self.server;
+        off_runtime(|| {
+            server.block_on(async {
+                sqlx::query("update app_user set role = $1 where id = $2")
+                    .bind(role)
+                    .bind(self.manager)
+                    .execute(&server.owner)
+                    .await
+                    .expect("failed to change the role")
+            });
+        });
+    }
+}
+
+#[test]
+fn connect_receive_offline_count_and_ship_sync_see_held_force_it_and_sign_out() {
+    // Blocking set-up first: the harness runs the server on its own runtime.
+    let mut server = Server::start("scenario");
+    let catalog = harness::seed(&server, 2, 2);
+    let manager = server.user(MANAGER, Role::Manager);
+
+    let app = app_binary();
+    let driver_bin = env_path("TAURI_DRIVER").unwrap_or_else(|| "tauri-driver".into());
+    let shots = screenshots_dir();
+    let data = tempfile::tempdir().expect("failed to create a data directory");
+    let data_dir = data.path().to_str().expect("temp paths are UTF-8");
+    let keyring_home = data.path().join("keyring-home");
+    std::fs::create_dir_all(&keyring_home).expect("failed to create the keyring's home");
+    let keyring = SecretService::start(&keyring_home);
+    let display = Display::get();
+    let driver = Driver::start(
+        &driver_bin,
+        &[
+            ("DISPLAY", display.name.as_str()),
+            ("LOGIFLOW_DATA_DIR", data_dir),
+            ("LOGIFLOW_SERVER_URL", server.base.as_str()),
+            // The real keyring: the app talks to the Secret Service on this bus.
+            ("DBUS_SESSION_BUS_ADDRESS", keyring.bus_address.as_str()),
+            ("XDG_CONFIG_HOME", data_dir),
+            ("XDG_DATA_HOME", data_dir),
+            ("XDG_CACHE_HOME", data_dir),
+            ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
+            ("NO_AT_BRIDGE", "1"),
+        ],
+        data.path().join("tauri-driver.log"),
+    );
+    assert!(
+        std::env::var_os(logiflow_replica::CREDENTIALS_ENV).is_none(),
+        "this test is about the OS keyring: unset {}",
+        logiflow_replica::CREDENTIALS_ENV
+    );
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("failed to start a runtime");
+    rt.block_on(async {
+        let capabilities = json!({
+            "browserName": "wry",
+            "tauri:options": { "application": app },
+        });
+        let serde_json::Value::Object(capabilities) = capabilities else {
+            unreachable!("a JSON object literal")
+        };
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let session = match ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&driver.url)
+            .await
+        {
+            Ok(session) => session,
+            Err(e) => panic!(
+                "failed to open a WebDriver session on the app: {e}; tauri-driver's log:\n{}",
+                driver.log_text()
+            ),
+        };
+        let shots = Shots {
+            dir: &shots,
+            display: &display.name,
+        };
+        let mut world = World {
+            server: &mut server,
+            keyring: &keyring,
+            data: data.path(),
+            manager,
+            bin_b1: catalog.location_ids[0].clone(),
+        };
+        let walk = tokio::time::timeout(
+            Duration::from_millis(SCENARIO_TIMEOUT_MS),
+            walk(&session, &shots, &mut world),
+        )
+        .await;
+        if walk.is_err() {
+            panic!(
+                "the scenario took over {SCENARIO_TIMEOUT_MS} ms; tauri-driver's log:\n{}",
+                driver.log_text()
+            );
+        }
+        session.close().await.expect("failed to end the session");
+    });
+    drop(driver);
+    drop(display);
+    drop(keyring);
+
+    // The device's session is over on the server too.
+    let device = Replica::open(data.path().join("replica.db"))
+        .and_then(|r| r.device())
+        .expect("failed to read the replica")
+        .expect("set up")
+        .device
+        .as_uuid();
+    let live: i64 = server.block_on(async {
+        sqlx::query_scalar(
+            "select count(*) from session where device_id = $1 and revoked_at is null",
+        )
+        .bind(device)
+        .fetch_one(&server.owner)
+        .await
+        .unwrap()
+    });
+    assert_eq!(live, 0, "sign-out ends the device's session");
+}
+
+/// Scrolls the element with `data-testid` into view, for the screenshot that follows.
+async fn scroll_to(client: &Client, test_id: &str) {
+    client
+        .execute(
+            &format!(
+                "document.querySelector('[data-testid=\"{test_id}\"]').scrollIntoView({{block: 'center'}});"
+            ),
+            vec![],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("failed to scroll to {test_id}: {e}"));
+}
+
+/// The app's stock rows for `search`, once exactly `n` show.
+async fn stock_of(client: &Client, search: &str, n: usize) -> Vec<String> {
+    by_id(client, "nav-stock").await.click().await.unwrap();
+    let field = by_id(client, "stock-search").await;
+    field.clear().await.unwrap();
+    field.send_keys(search).await.unwrap();
+    eventually(
+        &format!("{n} stock rows for {search}"),
+        move || async move { Some(stock_rows(client).await).filter(|rows| rows.len() == n) },
+    )
+    .await
+}
+
+async fn walk(client: &Client, shots: &Shots<'_>, world: &mut World<'_>) {
+    let tenant = world.server.slug.clone();
+    eprintln!("e2e scenario: step 1, connect as a manager and download");
+    by_id(client, "nav-sync").await.click().await.unwrap();
+    by_id(client, "connect-tenant")
+        .await
+        .send_keys(&tenant)
+        .await
+        .unwrap();
+    by_id(client, "connect-email")
+        .await
+        .send_keys(MANAGER)
+        .await
+        .unwrap();
+    by_id(client, "connect-password")
+        .await
+        .send_keys(&format!("{PASSWORD}{}", enter()))
+        .await
+        .unwrap();
+    by_id(client, "connect-wh-WH1").await;
+    by_id(client, "connect-submit").await.click().await.unwrap();
+    let notice = wait_text(client, "connect-notice", |t| !t.is_empty()).await;
+    assert_eq!(notice, "Connected. The first sync is done.");
+    wait_text(client, "sync-indicator", |t| t == "Online").await;
+    // A manager may resolve: the inbox says so (read from the server at the sync).
+    let note = wait_text(client, "conflicts-note", |t| !t.is_empty()).await;
+    assert!(note.starts_with("You may resolve held movements"), "{note}");
+    screenshot(client, shots, "30-connected.png").await;
+
+    // The tokens are in the OS keyring, and nowhere in the replica's files.
+    let stored = world
+        .keyring_entry()
+        .expect("the device's tokens are in the keyring");
+    let tokens: serde_json::Value =
+        serde_json::from_str(&stored).expect("the keyring holds the tokens' JSON");
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned();
+    assert!(refresh.len() > 20, "{refresh}");
+    for file in ["replica.db", "replica.db-wal"] {
+        let bytes = std::fs::read(world.data.join(file)).unwrap_or_default();
+        let haystack = String::from_utf8_lossy(&bytes);
+        assert!(
+            !haystack.contains(&refresh),
+            "the refresh token is in {file}"
+        );
+    }
+    assert!(
+        !world.data.join("credentials.json").exists(),
+        "no file credential store was used"
+    );
+
+    eprintln!("e2e scenario: step 2, receive and sync");
+    by_id(client, "nav-movement").await.click().await.unwrap();
+    by_id(client, "kind-receive").await.click().await.unwrap();
+    type_enter(client, "bin-to", "B1").await;
+    scan(client, "SKU-1", "10").await;
+    assert_eq!(
+        feedback(client, "ok").await,
+        "Recorded #1: Receive 10 × SKU-1"
+    );
+    let bin_to = by_id(client, "bin-to").await;
+    bin_to.clear().await.unwrap();
+    bin_to.send_keys(&format!("B2{}", enter())).await.unwrap();
+    scan(client, "SKU-2", "5").await;
+    wait_text(client, "feedback", |t| {
+        t == "Recorded #2: Receive 5 × SKU-2"
+    })
+    .await;
+    screenshot(client, shots, "31-received.png").await;
+    by_id(client, "sync-now").await.click().await.unwrap();
+    by_id(client, "nav-dashboard").await.click().await.unwrap();
+    wait_text(client, "pending-count", |t| t == "0").await;
+    wait_text(client, "connection", |t| t == "Online").await;
+    let server = &*world.server;
+    let stock = off_runtime(|| server.stock());
+    assert_eq!(
+        stock,
+        [
+            ("SKU-1".to_owned(), "B1".to_owned(), 10),
+            ("SKU-2".to_owned(), "B2".to_owned(), 5)
+        ]
+    );
+    screenshot(client, shots, "32-synced.png").await;
+
+    eprintln!("e2e scenario: step 3, stock taken on the server, then the server stops");
+    // An online movement (someone at the office) ships 6 of the 10 in B1; the server
+    // stops right after, before the app's next sync could bring it.
+    let bin_b1 = world.bin_b1.clone();
+    let server = &mut *world.server;
+    off_runtime(|| {
+        let product = server.send(
+            reqwest::Method::GET,
+            "/v1/products?sku_prefix=SKU-1",
+            Some(&server.admin_token),
+            None,
+            200,
+        );
+        server.create(
+            "/v1/movements",
+            json!({"kind": "ship", "product_id": product["items"][0]["id"], "from_location_id": bin_b1, "qty": 6}),
+        );
+        server.stop();
+    });
+    by_id(client, "sync-now").await.click().await.unwrap();
+    let offline = wait_text(client, "connection", |t| t.starts_with("Offline")).await;
+    assert_eq!(
+        offline,
+        "Offline — the server could not be reached; working locally"
+    );
+    wait_text(client, "sync-indicator", |t| t.starts_with("Offline")).await;
+    screenshot(client, shots, "33-offline.png").await;
+    // The app never heard of the online ship: it still sees 10 in B1.
+    let rows = stock_of(client, "SKU-1", 1).await;
+    assert!(rows[0].contains("B1") && rows[0].contains("10"), "{rows:?}");
+
+    eprintln!("e2e scenario: step 4, offline: count B2 and ship 8 from B1");
+    by_id(client, "nav-count").await.click().await.unwrap();
+    type_enter(client, "count-scope", "B2").await;
+    let heading = wait_text(client, "count-heading", |t| t.contains("B2")).await;
+    assert!(heading.contains("Counting B2"), "{heading}");
+    scan(client, "SKU-2", "4").await;
+    wait_text(client, "feedback", |t| t.starts_with("B2: SKU-2 +4")).await;
+    by_id(client, "count-review").await.click().await.unwrap();
+    let summary = wait_text(client, "count-summary", |t| !t.is_empty()).await;
+    assert!(summary.starts_with("1 of 1 rows counted"), "{summary}");
+    screenshot(client, shots, "34-offline-count-review.png").await;
+    by_id(client, "count-submit").await.click().await.unwrap();
+    let message = feedback(client, "ok").await;
+    assert!(message.starts_with("Recorded 1 count"), "{message}");
+
+    by_id(client, "nav-movement").await.click().await.unwrap();
+    by_id(client, "kind-ship").await.click().await.unwrap();
+    type_enter(client, "bin-from", "B1").await;
+    scan(client, "SKU-1", "8").await;
+    assert_eq!(feedback(client, "ok").await, "Recorded #4: Ship 8 × SKU-1");
+    screenshot(client, shots, "35-offline-ship.png").await;
+    by_id(client, "nav-dashboard").await.click().await.unwrap();
+    wait_text(client, "pending-count", |t| t == "2").await;
+    // Recording tried to sync; the server is still down.
+    wait_text(client, "connection", |t| t.starts_with("Offline")).await;
+    screenshot(client, shots, "36-offline-pending.png").await;
+
+    eprintln!("e2e scenario: step 5, the server is back; sync; the ship is held");
+    let server = &mut *world.server;
+    off_runtime(|| server.restart());
+    by_id(client, "sync-now").await.click().await.unwrap();
+    wait_text(client, "pending-count", |t| t == "0").await;
+    wait_text(client, "connection", |t| t == "Online").await;
+    by_id(client, "nav-sync").await.click().await.unwrap();
+    let state = wait_text(client, "conflict-state-4", |t| !t.is_empty()).await;
+    assert_eq!(state, "Held");
+    let row = wait_text(client, "conflicts", |t| t.contains("Needs 8 units")).await;
+    assert!(
+        row.contains("Needs 8 units; 4 were there at that time"),
+        "{row}"
+    );
+    let rows = client
+        .find_all(fantoccini::Locator::Css("[data-testid=\"conflict-row\"]"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "only the ship needs review: {row}");
+    screenshot(client, shots, "37-sync-held.png").await;
+    // On the server: the count applied (B2 = 4), the ship held, B1 at 10 − 6 = 4.
+    let device = world.device();
+    let server = &*world.server;
+    let (stock, outcomes) = off_runtime(|| {
+        let stock = server.stock();
+        let outcomes: Vec<(i64, String)> = server.block_on(async {
+            sqlx::query_as(
+                "select device_seq, outcome from movement where device_id = $1 order by device_seq",
+            )
+            .bind(device)
+            .fetch_all(&server.owner)
+            .await
+            .unwrap()
+        });
+        (stock, outcomes)
+    });
+    assert_eq!(
+        stock,
+        [
+            ("SKU-1".to_owned(), "B1".to_owned(), 4),
+            ("SKU-2".to_owned(), "B2".to_owned(), 4)
+        ]
+    );
+    let outcomes: Vec<(i64, &str)> = outcomes.iter().map(|(s, o)| (*s, o.as_str())).collect();
+    assert_eq!(
+        outcomes,
+        [(1, "applied"), (2, "applied"), (3, "applied"), (4, "held")]
+    );
+
+    eprintln!("e2e scenario: step 6, force it: refused while not a manager, then done");
+    // The role changed on the server since the last sync: the app still offers the
+    // action, and the server's refusal reads in plain words.
+    world.set_role("operator");
+    by_id(client, "conflict-force-4")
+        .await
+        .click()
+        .await
+        .unwrap();
+    type_enter(
+        client,
+        "resolve-reason",
+        "the pallet was found behind the dock door",
+    )
+    .await;
+    let error = wait_text(client, "resolve-error", |t| !t.is_empty()).await;
+    assert_eq!(
+        error,
+        "Your role may not do this. A manager or an administrator can."
+    );
+    scroll_to(client, "resolve-error").await;
+    screenshot(client, shots, "38-resolve-refused.png").await;
+    world.set_role("manager");
+    by_id(client, "resolve-confirm")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let notice = wait_text(client, "resolve-notice", |t| !t.is_empty()).await;
+    assert_eq!(notice, "#4 was forced: it is applied now.");
+    wait_text(client, "conflict-state-4", |t| t == "Forced by a manager").await;
+    screenshot(client, shots, "39-forced.png").await;
+    // On the server: applied and flagged forced, audited with the manager and the device.
+    let server = &*world.server;
+    let manager = world.manager;
+    let (outcome, flags, audit) = off_runtime(|| {
+        server.block_on(async {
+            let (outcome, flags): (String, serde_json::Value) = sqlx::query_as(
+                "select outcome, flags from movement where device_id = $1 and device_seq = 4",
+            )
+            .bind(device)
+            .fetch_one(&server.owner)
+            .await
+            .unwrap();
+            let audit: Vec<(Option<Uuid>, Option<Uuid>, Option<String>)> = sqlx::query_as(
+                "select actor_id, device_id, after->>'reason' from audit_log
+                 where action = 'movement.force'",
+            )
+            .fetch_all(&server.owner)
+            .await
+            .unwrap();
+            (outcome, flags, audit)
+        })
+    });
+    assert_eq!(outcome, "applied");
+    assert!(flags.to_string().contains("forced"), "{flags}");
+    assert_eq!(
+        audit,
+        [(
+            Some(manager),
+            Some(device),
+            Some("the pallet was found behind the dock door".to_owned())
+        )]
+    );
+
+    eprintln!("e2e scenario: step 7, the next sync shows it resolved");
+    by_id(client, "sync-panel-now").await.click().await.unwrap();
+    wait_text(client, "sync-report", |t| t.starts_with("Synced")).await;
+    assert_eq!(
+        wait_text(client, "conflict-state-4", |t| !t.is_empty()).await,
+        "Forced by a manager"
+    );
+    assert!(
+        client
+            .find(fantoccini::Locator::Css(
+                "[data-testid=\"conflict-force-4\"]"
+            ))
+            .await
+            .is_err(),
+        "a resolved movement offers no action"
+    );
+    screenshot(client, shots, "40-resolved-after-sync.png").await;
+    // The app's stock is the server's: B1 at 10 − 6 − 8 = −4.
+    let rows = stock_of(client, "SKU-1", 1).await;
+    assert!(
+        rows[0].contains("B1") && (rows[0].contains("-4") || rows[0].contains("\u{2212}4")),
+        "{rows:?}"
+    );
+    screenshot(client, shots, "41-stock-after-force.png").await;
+    let status = world
+        .replica()
+        .status()
+        .expect("failed to read the replica");
+    assert_eq!(status.pending, 0);
+
+    eprintln!("e2e scenario: step 8, sign out: the keyring forgets the device");
+    by_id(client, "nav-settings").await.click().await.unwrap();
+    by_id(client, "settings-sign-out")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let notice = wait_text(client, "sign-out-notice", |t| !t.is_empty()).await;
+    assert_eq!(notice, "Signed out. This device's credentials are removed.");
+    wait_text(client, "sync-indicator", |t| t.starts_with("Signed out")).await;
+    scroll_to(client, "sign-out-notice").await;
+    screenshot(client, shots, "42-signed-out.png").await;
+    assert_eq!(world.keyring_entry(), None, "sign-out removes the tokens");
+    // The Sync screen offers to sign in again.
+    by_id(client, "nav-sync").await.click().await.unwrap();
+    by_id(client, "login-form").await;
+    screenshot(client, shots, "43-sign-in-again.png").await;
+}
