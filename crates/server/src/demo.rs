@@ -431,6 +431,7 @@ pub async fn seed_inventory(
                 user_id: m.user.as_uuid(),
                 actor_type: "user".to_owned(),
                 actor_id: m.user.as_uuid(),
+                session_id: None,
                 request_id: None,
                 note: None,
                 idempotency: None,

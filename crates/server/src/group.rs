@@ -49,6 +49,8 @@ pub struct Job {
     pub user_id: Uuid,
     pub actor_type: String,
     pub actor_id: Uuid,
+    /// The person's session: when it is a device's, the audit entry names the device.
+    pub session_id: Option<Uuid>,
     pub request_id: Option<String>,
     pub note: Option<String>,
     /// The request's `Idempotency-Key` and hash, recorded with the movement.
@@ -409,13 +411,15 @@ async fn write(
              from unnest($34::uuid[], $35::jsonb[]) as o (id, payload)
              returning 1
          ), audit as (
-             insert into audit_log (tenant_id, id, actor_type, actor_id, action, target_type,
-                 target_id, after, request_id)
-             select $1, a.id, a.actor_type, a.actor_id, 'movement.create', 'movement',
-                    a.movement_id::text, a.after, a.request_id
+             insert into audit_log (tenant_id, id, actor_type, actor_id, device_id, action,
+                 target_type, target_id, after, request_id)
+             select $1, a.id, a.actor_type, a.actor_id,
+                    (select s.device_id from session s
+                     where s.tenant_id = $1 and s.id = a.session_id),
+                    'movement.create', 'movement', a.movement_id::text, a.after, a.request_id
              from unnest($36::uuid[], $37::text[], $38::uuid[], $10::uuid[], $35::jsonb[],
-                         $39::text[])
-                  as a (id, actor_type, actor_id, movement_id, after, request_id)
+                         $39::text[], $43::uuid[])
+                  as a (id, actor_type, actor_id, movement_id, after, request_id, session_id)
              returning 1
          ), idem as (
              insert into idempotency_key (tenant_id, key, request_hash, status, response)
@@ -493,6 +497,7 @@ async fn write(
             .collect::<Vec<_>>(),
     )
     .bind(keyed.iter().map(|w| w.json.clone()).collect::<Vec<_>>())
+    .bind(written.iter().map(|w| w.job.session_id).collect::<Vec<_>>())
     .fetch_all(tx.conn())
     .await?;
     Ok(held)

@@ -359,6 +359,10 @@ pub async fn create_movement(
                 user_id: who.user_id,
                 actor_type: who.actor_type.to_owned(),
                 actor_id: who.actor_id,
+                session_id: match p.actor {
+                    Actor::User { session_id, .. } => Some(session_id),
+                    Actor::ApiKey { .. } => None,
+                },
                 request_id: who.request_id.map(str::to_owned),
                 note: req.note.clone(),
                 idempotency: idem.key().map(|k| (k.to_owned(), hash.clone())),

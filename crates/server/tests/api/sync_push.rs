@@ -806,3 +806,35 @@ async fn the_conflict_inbox_lists_what_to_review_and_a_manager_forces_a_held_mov
     assert!(reason.starts_with("goods were on the pallet"));
     assert_ledger(&app, t.id).await;
 }
+
+#[tokio::test]
+async fn an_online_movement_through_a_devices_session_is_audited_with_the_device() {
+    let (app, t, s, d) = setup().await;
+    let by_device = crate::inventory::applied(
+        &app,
+        &d.token,
+        crate::inventory::receive(s.product, s.bins[0], 2),
+    )
+    .await;
+    let by_person = crate::inventory::applied(
+        &app,
+        &t.token,
+        crate::inventory::receive(s.product, s.bins[0], 1),
+    )
+    .await;
+    let device_of = |movement: &Value| {
+        let id = movement["id"].as_str().unwrap().to_owned();
+        let owner = app.owner.clone();
+        async move {
+            sqlx::query_scalar::<_, Option<Uuid>>(
+                "select device_id from audit_log where action = 'movement.create' and target_id = $1",
+            )
+            .bind(id)
+            .fetch_one(&owner)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(device_of(&by_device).await, Some(d.id));
+    assert_eq!(device_of(&by_person).await, None);
+}
