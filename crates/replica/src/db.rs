@@ -24,6 +24,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_voided",
         include_str!("../../../migrations/replica/0003_voided.sql"),
     ),
+    (
+        "0004_search_index",
+        include_str!("../../../migrations/replica/0004_search_index.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.
