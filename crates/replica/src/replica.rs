@@ -1,6 +1,6 @@
 //! [`Replica`]: the one entry point the desktop shell and the CLI call.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -170,31 +170,66 @@ impl Replica {
             ])?;
             applied.catalog += 1;
         }
+        // The products this page inserts get keys above the largest one now (the key is
+        // AUTOINCREMENT); their names go into the trigram index in one statement, not
+        // row by row (see migrations/replica/0004_search_index.sql).
+        let mut indexed_to: i64 = tx
+            .prepare_cached("select coalesce(max(key), 0) from product")?
+            .query_row([], |r| r.get(0))?;
+        let mut in_page = HashSet::new();
         for p in &page.products {
+            if !in_page.insert(p.id) {
+                // The same product again: index the first version before the upsert
+                // below renames it (the rename trigger removes the indexed name).
+                indexed_to = index_new_names(&tx, indexed_to)?;
+            }
             let id = p.id.to_string();
-            // A SKU moved from one product to another within the changes: the old holder
-            // is updated in this same page or a later one; free the SKU meanwhile so the
-            // unique index does not refuse the page.
-            tx.prepare_cached("update product set sku = '~' || id where sku = ?1 and id <> ?2")?
-                .execute(params![p.sku.as_str(), id])?;
-            tx.prepare_cached(
-                "insert into product (id, sku, name, name_fold, lot_tracked, active)
-                 values (?1, ?2, ?3, ?4, ?5, ?6)
-                 on conflict (id) do update set sku = excluded.sku, name = excluded.name,
-                     name_fold = excluded.name_fold, lot_tracked = excluded.lot_tracked,
-                     active = excluded.active",
-            )?
-            .execute(params![
-                id,
-                p.sku.as_str(),
-                p.name,
-                p.name.to_lowercase(),
-                p.lot_tracked,
-                p.active
-            ])?;
-            // The record carries the full set of barcodes: replace the old set.
-            tx.prepare_cached("delete from barcode where product_id = ?1")?
-                .execute(params![id])?;
+            let name_fold = p.name.to_lowercase();
+            let upsert = || -> rusqlite::Result<i64> {
+                tx.prepare_cached(
+                    "insert into product (id, sku, name, name_fold, lot_tracked, active)
+                     values (?1, ?2, ?3, ?4, ?5, ?6)
+                     on conflict (id) do update set sku = excluded.sku, name = excluded.name,
+                         name_fold = excluded.name_fold, lot_tracked = excluded.lot_tracked,
+                         active = excluded.active
+                     returning key",
+                )?
+                .query_row(
+                    params![
+                        id,
+                        p.sku.as_str(),
+                        p.name,
+                        name_fold,
+                        p.lot_tracked,
+                        p.active
+                    ],
+                    |r| r.get(0),
+                )
+            };
+            let key = match upsert() {
+                Ok(key) => key,
+                // A SKU moved from one product to another within the changes: the old
+                // holder is updated in this same page or a later one; free the SKU
+                // meanwhile so the unique index does not refuse the page. (Tried after
+                // the refusal, which undid only its own statement, rather than before
+                // every product: a snapshot would pay a statement per product for it.)
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+                {
+                    tx.prepare_cached(
+                        "update product set sku = '~' || id where sku = ?1 and id <> ?2",
+                    )?
+                    .execute(params![p.sku.as_str(), id])?;
+                    upsert()?
+                }
+                Err(e) => return Err(e.into()),
+            };
+            // The record carries the full set of barcodes: replace the old set. A product
+            // this page created has none yet (most of a snapshot: a statement saved each).
+            if key <= indexed_to {
+                tx.prepare_cached("delete from barcode where product_id = ?1")?
+                    .execute(params![id])?;
+            }
             for b in &p.barcodes {
                 tx.prepare_cached(
                     "insert into barcode (code, product_id) values (?1, ?2)
@@ -203,6 +238,9 @@ impl Replica {
                 .execute(params![b.as_str(), id])?;
             }
             applied.catalog += 1;
+        }
+        if !page.products.is_empty() {
+            index_new_names(&tx, indexed_to)?;
         }
         for l in &page.lots {
             tx.prepare_cached(
@@ -225,30 +263,24 @@ impl Replica {
                 .prepare_cached("delete from location where id = ?1")?
                 .execute(params![id.to_string()])?;
         }
-        for r in &page.rows {
-            let (count_at, count_id) = match r.row.last_count {
-                Some(k) => (Some(ns(k.at)?), Some(k.id.to_string())),
-                None => (None, None),
-            };
-            tx.prepare_cached(
-                "insert into stock_row (product_id, location_id, lot_id, on_hand, allocated,
-                     last_count_at_ns, last_count_id)
-                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 on conflict (product_id, location_id, lot_id) do update set
-                     on_hand = excluded.on_hand, allocated = excluded.allocated,
-                     last_count_at_ns = excluded.last_count_at_ns,
-                     last_count_id = excluded.last_count_id",
-            )?
-            .execute(params![
-                r.key.product.to_string(),
-                r.key.location.to_string(),
-                lot_col(r.key.lot),
-                r.row.on_hand,
-                r.row.allocated,
-                count_at,
-                count_id
-            ])?;
-            applied.rows += 1;
+        for chunk in page.rows.chunks(ROWS_PER_INSERT) {
+            let mut stmt = tx.prepare_cached(&stock_rows_upsert(chunk.len()))?;
+            for (i, r) in chunk.iter().enumerate() {
+                let (count_at, count_id) = match r.row.last_count {
+                    Some(k) => (Some(ns(k.at)?), Some(k.id.to_string())),
+                    None => (None, None),
+                };
+                let at = i * 7;
+                stmt.raw_bind_parameter(at + 1, r.key.product.to_string())?;
+                stmt.raw_bind_parameter(at + 2, r.key.location.to_string())?;
+                stmt.raw_bind_parameter(at + 3, lot_col(r.key.lot))?;
+                stmt.raw_bind_parameter(at + 4, r.row.on_hand)?;
+                stmt.raw_bind_parameter(at + 5, r.row.allocated)?;
+                stmt.raw_bind_parameter(at + 6, count_at)?;
+                stmt.raw_bind_parameter(at + 7, count_id)?;
+            }
+            stmt.raw_execute()?;
+            applied.rows += chunk.len();
         }
         for e in &page.effects {
             applied.effects += tx
@@ -599,6 +631,7 @@ impl Replica {
             .unwrap_or(STOCK_LIMIT_DEFAULT)
             .min(STOCK_LIMIT_MAX);
         let filter = Filter::new(query, within);
+        let condition = filter.lines_condition(&self.conn, limit)?;
 
         let sql = format!(
             "select r.product_id, p.sku, p.name, r.location_id, l.code, w.code, r.lot_id, lt.code,
@@ -611,7 +644,7 @@ impl Replica {
              where {}
              order by p.sku, l.code, coalesce(lt.code, '')
              limit {limit}",
-            filter.indexed
+            condition
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let mut lines = Vec::new();
@@ -936,6 +969,54 @@ fn write_outcome(
         ns(now)?
     ])?;
     Ok(true)
+}
+
+/// Stock rows one statement of a pull page writes. Most of a row's cost in a snapshot
+/// is the statement's execution, not the row, so binding many rows to one statement
+/// makes the snapshot markedly faster; 7 parameters a row stay far below SQLite's limit
+/// of 32,766.
+const ROWS_PER_INSERT: usize = 64;
+
+/// The upsert of `n` stock rows (a later row of the same key wins, as row by row).
+fn stock_rows_upsert(n: usize) -> String {
+    let values: Vec<String> = (0..n)
+        .map(|i| {
+            let p = i * 7;
+            format!(
+                "(?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6,
+                p + 7
+            )
+        })
+        .collect();
+    format!(
+        "insert into stock_row (product_id, location_id, lot_id, on_hand, allocated,
+             last_count_at_ns, last_count_id)
+         values {}
+         on conflict (product_id, location_id, lot_id) do update set
+             on_hand = excluded.on_hand, allocated = excluded.allocated,
+             last_count_at_ns = excluded.last_count_at_ns,
+             last_count_id = excluded.last_count_id",
+        values.join(", ")
+    )
+}
+
+/// Adds the names of the products with a key above `after` (inserted since) to the
+/// trigram index; returns the largest key now indexed.
+fn index_new_names(tx: &Transaction<'_>, after: i64) -> Result<i64> {
+    tx.prepare_cached(
+        "insert into product_name_fts (rowid, name_fold)
+         select key, name_fold from product where key > ?1",
+    )?
+    .execute(params![after])?;
+    Ok(tx
+        .prepare_cached("select coalesce(max(key), ?1) from product")?
+        .query_row(params![after], |r| r.get(0))?)
 }
 
 /// Drops pulled ledger effects no journal entry can need: those before the oldest entry
@@ -1352,6 +1433,10 @@ fn project(conn: &Connection, products: Products<'_>) -> Result<Projection> {
     projection::project(base, ledger, &entries).map_err(Error::corrupt)
 }
 
+/// A name search with more than this many times the lines wanted in trigram hits walks
+/// the SKU index (see [`Filter::lines_condition`]).
+const NAME_WALK_FACTOR: usize = 3;
+
 /// The SQL condition of a stock query over `product p`, `location l` and `warehouse w`,
 /// with its named parameters, in two forms of the same meaning: `indexed` for the query
 /// that finds the lines (a name search of three characters or more goes through the
@@ -1362,6 +1447,8 @@ struct Filter {
     exact: String,
     /// The search's condition alone, over `product p` (`exact` form); none without one.
     search: Option<String>,
+    /// A name search of three characters or more and nothing else.
+    name_only: bool,
     sku_lo: Option<String>,
     sku_hi: Option<String>,
     like: Option<String>,
@@ -1443,6 +1530,9 @@ impl Filter {
             }
         };
         Self {
+            name_only: fts.is_some()
+                && rest.is_empty()
+                && matches!(q.search, Some(Search::Name(_))),
             indexed: join(&search_indexed),
             exact: join(&search_exact),
             search: search_exact,
@@ -1454,6 +1544,43 @@ impl Filter {
             bin,
             warehouse: q.warehouse.as_ref().map(|w| w.trim().to_owned()),
         }
+    }
+
+    /// The condition of the query that finds the lines, at most `limit` of them.
+    ///
+    /// A common name ("cotton shirt") can name thousands of products, and joining each
+    /// to its rows to sort them all by SKU costs a few microseconds apiece, tens of
+    /// milliseconds in all. The first `limit` lines in SKU order come from at most
+    /// `limit` products — the first ones in SKU order that have a row — so a name search
+    /// alone picks those products first. With many hits it walks the SKU index in
+    /// order, testing each entry's key against the trigram hits without reading the
+    /// product, and stops after `limit` products; with few hits it reads just those.
+    fn lines_condition(&self, conn: &Connection, limit: usize) -> Result<String> {
+        if !self.name_only {
+            return Ok(self.indexed.clone());
+        }
+        let hits: i64 = conn
+            .prepare_cached(
+                "select count(*) from product_name_fts where product_name_fts match ?1",
+            )?
+            .query_row(params![self.fts], |r| r.get(0))?;
+        // Walking the index costs about `products / hits` entries per product found,
+        // each far cheaper than reading a hit's product: the walk wins once the hits
+        // are a few times the lines wanted. The `+` keeps SQLite from looking the hits
+        // up by key instead.
+        let walk = if hits > (NAME_WALK_FACTOR * limit) as i64 {
+            "+"
+        } else {
+            ""
+        };
+        Ok(format!(
+            "p.id in (select c.id from product c
+                      where {walk}c.key in
+                                (select rowid from product_name_fts where product_name_fts match :fts)
+                        and c.name_fold like :name escape '\\'
+                        and exists (select 1 from stock_row x where x.product_id = c.id)
+                      order by c.sku limit {limit})"
+        ))
     }
 
     /// The named parameters `sql` uses (SQLite refuses a name the statement lacks).

@@ -294,3 +294,118 @@ fn name_search_means_case_insensitive_substring_whatever_the_query() {
     assert_eq!(found(&r, Search::Name("sorb".into())), [sku(0)]);
     assert!(found(&r, Search::Name("100%".into())).is_empty());
 }
+
+/// The trigram index agrees with the product table (FTS5's own check compares an
+/// external-content index with its table).
+fn index_is_consistent(path: &std::path::Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute(
+        "insert into product_name_fts (product_name_fts, rank) values ('integrity-check', 1)",
+        [],
+    )
+    .unwrap();
+}
+
+#[test]
+fn catalog_changes_within_a_page_keep_skus_barcodes_and_the_name_index_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("replica.db");
+    let mut r = ready(&path);
+    let product = |n: u128| ProductId::from_uuid(Uuid::from_u128(0x8_0000 + n));
+    let record = |n: u128, sku: &str, name: &str, barcode: &str| ProductRecord {
+        id: product(n),
+        sku: Sku::parse(sku).unwrap(),
+        name: name.into(),
+        barcodes: vec![Barcode::parse(barcode).unwrap()],
+        lot_tracked: false,
+        active: true,
+    };
+    let page = |cursor: &str, products: Vec<ProductRecord>| PullPage {
+        cursor: Cursor::new(cursor),
+        warehouses: vec![],
+        locations: vec![],
+        lots: vec![],
+        rows: vec![],
+        products,
+        ..catalog_page()
+    };
+    let row = |n: u128| RowState {
+        key: StockKey {
+            product: product(n),
+            location: a02(),
+            lot: None,
+        },
+        row: StockRow {
+            on_hand: 1,
+            allocated: 0,
+            last_count: None,
+        },
+    };
+    let mut first = page(
+        "p1",
+        vec![
+            record(1, "CUP-1", "Red cup", "INT-1"),
+            record(2, "CUP-2", "Blue cup", "INT-2"),
+        ],
+    );
+    first.rows = vec![row(1), row(2)];
+    r.apply_pull(&first).unwrap();
+    index_is_consistent(&path);
+
+    // One page: the SKUs and a barcode change hands, product 3 arrives and is renamed
+    // further down the same page, and product 1 is renamed.
+    let mut second = page(
+        "p2",
+        vec![
+            record(1, "CUP-2", "Green mug", "INT-2"),
+            record(3, "JUG-3", "Milk jug", "INT-3"),
+            record(2, "CUP-1", "Blue cup", "INT-1"),
+            record(3, "JUG-3", "Water jug", "INT-3"),
+        ],
+    );
+    second.rows = vec![row(3)];
+    r.apply_pull(&second).unwrap();
+    index_is_consistent(&path);
+
+    let find = |r: &Replica, search: Search| -> Vec<(String, String)> {
+        r.stock(&StockQuery {
+            search: Some(search),
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.sku, l.name))
+        .collect()
+    };
+    let pair = |sku: &str, name: &str| (sku.to_owned(), name.to_owned());
+    assert_eq!(
+        find(&r, Search::SkuPrefix("CUP".into())),
+        [pair("CUP-1", "Blue cup"), pair("CUP-2", "Green mug")]
+    );
+    assert_eq!(
+        find(&r, Search::Barcode("INT-1".into())),
+        [pair("CUP-1", "Blue cup")]
+    );
+    assert_eq!(
+        find(&r, Search::Barcode("INT-2".into())),
+        [pair("CUP-2", "Green mug")]
+    );
+    assert_eq!(
+        find(&r, Search::Name("jug".into())),
+        [pair("JUG-3", "Water jug")]
+    );
+    assert!(find(&r, Search::Name("milk jug".into())).is_empty());
+    assert!(find(&r, Search::Name("red cup".into())).is_empty());
+    assert_eq!(
+        find(&r, Search::Name("en mu".into())),
+        [pair("CUP-2", "Green mug")]
+    );
+
+    // The same page again changes nothing.
+    r.apply_pull(&second).unwrap();
+    index_is_consistent(&path);
+    assert_eq!(
+        find(&r, Search::Name("cup".into())),
+        [pair("CUP-1", "Blue cup")]
+    );
+}
