@@ -9,8 +9,25 @@
 --    (`LIVE` in crates/replica/src/replica.rs): SQLite uses a partial index only when
 --    the query repeats its condition term for term. Settled entries leave the index, so
 --    its size follows the pending journal, not the journal's whole history.
+--
+--    The entry's product gets a column of its own, written with the entry, rather than
+--    an index on json_extract(movement, …): a search first lists the products that have
+--    live entries, and with the columns the condition reads in the index that is a scan
+--    of the index alone, where an expression (or a virtual column) over `movement`
+--    makes SQLite read and parse every live entry's JSON again.
+alter table journal add column product_id text;
+update journal set product_id = json_extract(movement, '$.product');
+-- The product is part of the recorded movement: immutable like the rest of it.
+drop trigger journal_movement_immutable;
+create trigger journal_movement_immutable
+before update of device_seq, id, occurred_at_ns, recorded_at_ns, base_cursor, user_id, kind, movement,
+    product_id
+on journal
+begin
+    select raise(abort, 'a recorded movement never changes');
+end;
 create index journal_live_by_product
-    on journal (json_extract(movement, '$.product'), device_seq)
+    on journal (product_id, device_seq, settled, status, outcome)
     where (settled = 0 and (status = 'pending' or outcome = 'applied')) or outcome = 'held';
 
 -- 2. Name search by substring uses an FTS5 trigram index instead of scanning every name.
