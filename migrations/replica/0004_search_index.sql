@@ -38,9 +38,10 @@ create index journal_live_by_product
 --    rowid, which VACUUM keeps). Nothing else refers to `key`.
 create table product_new (
     -- The full-text index's reference to the row; assigned by SQLite on insert.
-    -- AUTOINCREMENT: a new row's key is above every key ever used, so the rows a pull
-    -- page inserted are exactly those above the largest key before it (see below).
-    key integer primary key autoincrement,
+    -- SQLite gives a new row the largest key + 1, and the pull never deletes a product,
+    -- so the rows a pull page inserted are exactly those above the largest key before
+    -- it (see below).
+    key integer primary key,
     id text not null unique,
     sku text not null,
     name text not null,
@@ -75,7 +76,10 @@ create virtual table product_name_fts using fts5 (
     content = 'product',
     content_rowid = 'key',
     tokenize = 'trigram case_sensitive 1',
-    -- No per-row token counts: nothing ranks the hits (bm25), they are sorted by SKU.
+    -- Neither positions nor per-row token counts: a query asks for rows holding all of
+    -- its trigrams (not as a phrase), the LIKE removes the few that hold them apart, and
+    -- nothing ranks the hits. This halves the cost of indexing a snapshot's names.
+    detail = none,
     columnsize = 0
 );
 

@@ -170,9 +170,10 @@ impl Replica {
             ])?;
             applied.catalog += 1;
         }
-        // The products this page inserts get keys above the largest one now (the key is
-        // AUTOINCREMENT); their names go into the trigram index in one statement, not
-        // row by row (see migrations/replica/0004_search_index.sql).
+        // The products this page inserts get keys above the largest one now (SQLite
+        // assigns the largest + 1, and nothing here deletes a product); their names go
+        // into the trigram index in one statement, not row by row (see
+        // migrations/replica/0004_search_index.sql).
         let mut indexed_to: i64 = tx
             .prepare_cached("select coalesce(max(key), 0) from product")?
             .query_row([], |r| r.get(0))?;
@@ -263,24 +264,30 @@ impl Replica {
                 .prepare_cached("delete from location where id = ?1")?
                 .execute(params![id.to_string()])?;
         }
-        for chunk in page.rows.chunks(ROWS_PER_INSERT) {
-            let mut stmt = tx.prepare_cached(&stock_rows_upsert(chunk.len()))?;
-            for (i, r) in chunk.iter().enumerate() {
-                let (count_at, count_id) = match r.row.last_count {
-                    Some(k) => (Some(ns(k.at)?), Some(k.id.to_string())),
-                    None => (None, None),
-                };
-                let at = i * 7;
-                stmt.raw_bind_parameter(at + 1, r.key.product.to_string())?;
-                stmt.raw_bind_parameter(at + 2, r.key.location.to_string())?;
-                stmt.raw_bind_parameter(at + 3, lot_col(r.key.lot))?;
-                stmt.raw_bind_parameter(at + 4, r.row.on_hand)?;
-                stmt.raw_bind_parameter(at + 5, r.row.allocated)?;
-                stmt.raw_bind_parameter(at + 6, count_at)?;
-                stmt.raw_bind_parameter(at + 7, count_id)?;
-            }
-            stmt.raw_execute()?;
-            applied.rows += chunk.len();
+        for r in &page.rows {
+            let (count_at, count_id) = match r.row.last_count {
+                Some(k) => (Some(ns(k.at)?), Some(k.id.to_string())),
+                None => (None, None),
+            };
+            tx.prepare_cached(
+                "insert into stock_row (product_id, location_id, lot_id, on_hand, allocated,
+                     last_count_at_ns, last_count_id)
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 on conflict (product_id, location_id, lot_id) do update set
+                     on_hand = excluded.on_hand, allocated = excluded.allocated,
+                     last_count_at_ns = excluded.last_count_at_ns,
+                     last_count_id = excluded.last_count_id",
+            )?
+            .execute(params![
+                r.key.product.to_string(),
+                r.key.location.to_string(),
+                lot_col(r.key.lot),
+                r.row.on_hand,
+                r.row.allocated,
+                count_at,
+                count_id
+            ])?;
+            applied.rows += 1;
         }
         for e in &page.effects {
             applied.effects += tx
@@ -972,40 +979,6 @@ fn write_outcome(
     Ok(true)
 }
 
-/// Stock rows one statement of a pull page writes: one statement's execution instead
-/// of 64 (a modest share of a row's cost, most of which is its three B-tree inserts);
-/// 7 parameters a row stay far below SQLite's limit of 32,766.
-const ROWS_PER_INSERT: usize = 64;
-
-/// The upsert of `n` stock rows (a later row of the same key wins, as row by row).
-fn stock_rows_upsert(n: usize) -> String {
-    let values: Vec<String> = (0..n)
-        .map(|i| {
-            let p = i * 7;
-            format!(
-                "(?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
-                p + 1,
-                p + 2,
-                p + 3,
-                p + 4,
-                p + 5,
-                p + 6,
-                p + 7
-            )
-        })
-        .collect();
-    format!(
-        "insert into stock_row (product_id, location_id, lot_id, on_hand, allocated,
-             last_count_at_ns, last_count_id)
-         values {}
-         on conflict (product_id, location_id, lot_id) do update set
-             on_hand = excluded.on_hand, allocated = excluded.allocated,
-             last_count_at_ns = excluded.last_count_at_ns,
-             last_count_id = excluded.last_count_id",
-        values.join(", ")
-    )
-}
-
 /// Adds the names of the products with a key above `after` (inserted since) to the
 /// trigram index; returns the largest key now indexed.
 fn index_new_names(tx: &Transaction<'_>, after: i64) -> Result<i64> {
@@ -1619,12 +1592,27 @@ impl Filter {
     }
 }
 
-/// The FTS5 query for names containing `s` (trimmed, lowercased as `name_fold` is): one
-/// phrase, quoted so that no character of it is query syntax. None when it is shorter
-/// than three characters, which a trigram index cannot look up.
+/// The FTS5 query for names containing `s` (trimmed, lowercased as `name_fold` is): every
+/// trigram of it, each quoted so that no character of it is query syntax. The index keeps
+/// no positions (`detail = none`), so this finds names holding all the trigrams anywhere,
+/// a superset the LIKE then narrows to the substring. None when `s` is shorter than three
+/// characters, which a trigram index cannot look up.
 fn fts_phrase(s: &str) -> Option<String> {
-    let folded = s.trim().to_lowercase();
-    (folded.chars().count() >= 3).then(|| format!("\"{}\"", folded.replace('"', "\"\"")))
+    let chars: Vec<char> = s.trim().to_lowercase().chars().collect();
+    if chars.len() < 3 {
+        return None;
+    }
+    let trigrams: BTreeSet<String> = chars
+        .windows(3)
+        .map(|w| w.iter().collect::<String>().replace('"', "\"\""))
+        .collect();
+    Some(
+        trigrams
+            .iter()
+            .map(|t| format!("\"{t}\""))
+            .collect::<Vec<_>>()
+            .join(" AND "),
+    )
 }
 
 fn like_pattern(s: &str) -> String {
