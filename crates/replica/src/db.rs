@@ -25,8 +25,8 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../migrations/replica/0003_voided.sql"),
     ),
     (
-        "0004_search_index",
-        include_str!("../../../migrations/replica/0004_search_index.sql"),
+        "0005_search_index",
+        include_str!("../../../migrations/replica/0005_search_index.sql"),
     ),
 ];
 
