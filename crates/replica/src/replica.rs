@@ -173,7 +173,7 @@ impl Replica {
         // The products this page inserts get keys above the largest one now (SQLite
         // assigns the largest + 1, and nothing here deletes a product); their names go
         // into the trigram index in one statement, not row by row (see
-        // migrations/replica/0004_search_index.sql).
+        // migrations/replica/0005_search_index.sql).
         let mut indexed_to: i64 = tx
             .prepare_cached("select coalesce(max(key), 0) from product")?
             .query_row([], |r| r.get(0))?;
@@ -1263,7 +1263,7 @@ fn flag_warning(flag: &Flag) -> Warning {
 /// The journal entries the projection replays: never pushed, or applied by the server
 /// but not yet carried by a pull, or held. The same condition, term for term, is the
 /// WHERE of the partial index `journal_live_by_product` (migrations/replica/
-/// 0004_search_index.sql): SQLite uses a partial index only for a query that repeats it.
+/// 0005_search_index.sql): SQLite uses a partial index only for a query that repeats it.
 const LIVE: &str =
     "((settled = 0 and (status = 'pending' or outcome = 'applied')) or outcome = 'held')";
 
