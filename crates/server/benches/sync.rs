@@ -1191,7 +1191,7 @@ impl Report {
              rows/s = stock rows ÷ the whole loop (catalog pages included)\n\
              - Record: `Replica::record` by SKU (receipts of 2, ships of 1, alternately, random \
              products) on the snapshot replica, with the pending journal growing as it goes \
-             (`record` replays the pending journal to tell the projected outcome); baseline: a \
+             (`record` replays its product's pending entries to tell the projected outcome); baseline: a \
              bare SQLite transaction (`begin immediate`, one insert of a 400-byte row, \
              `commit`) in WAL with `synchronous=FULL`, same count, same directory\n\
              - Search: `Replica::stock` (default limit 200) by SKU prefix (`SKU0123`: a hundred \

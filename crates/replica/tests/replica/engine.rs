@@ -869,6 +869,83 @@ fn a_version_1_journal_survives_the_migration_that_allows_voided() {
 }
 
 #[test]
+fn a_version_3_replica_keeps_its_catalog_and_journal_through_the_search_index_migration() {
+    // A movement as a replica records it, taken from a current one.
+    let (_other_dir, other) = temp();
+    let mut r = ready(&other);
+    r.record(&action(
+        "BOLT-10",
+        Op::Receive {
+            to: "A-01".into(),
+            qty: 5,
+        },
+    ))
+    .unwrap();
+    let entry = r.journal(&JournalFilter::default()).unwrap().remove(0);
+    drop(r);
+    let movement = serde_json::to_string(&entry.movement).unwrap();
+
+    let (_dir, path) = temp();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in [
+            include_str!("../../../../migrations/replica/0001_init.sql"),
+            include_str!("../../../../migrations/replica/0002_sync_client.sql"),
+            include_str!("../../../../migrations/replica/0003_voided.sql"),
+        ] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        conn.execute_batch(&format!(
+            "insert into warehouse values ('{wh}', 'W1', 'Main', 'UTC');
+             insert into location values ('{a01}', '{wh}', 'A-01', null, 1, 1);
+             insert into product values ('{bolt}', 'BOLT-10', 'Hex bolt M10', 'hex bolt m10', 0, 1);
+             insert into barcode values ('4006381333931', '{bolt}');
+             insert into stock_row (product_id, location_id, on_hand, allocated)
+                 values ('{bolt}', '{a01}', 10, 0);",
+            wh = wh(),
+            a01 = a01(),
+            bolt = bolt()
+        ))
+        .unwrap();
+        conn.execute(
+            "insert into journal (device_seq, id, occurred_at_ns, recorded_at_ns, user_id, kind,
+                 movement)
+             values (1, ?1, 5, 5, 'u', 'receive', ?2)",
+            rusqlite::params![entry.id.to_string(), movement],
+        )
+        .unwrap();
+    }
+    let r = open(&path);
+    assert_eq!(r.status().unwrap().schema_version, SCHEMA_VERSION);
+    for search in [
+        Search::Name("bolt m1".into()),
+        Search::Barcode("4006381333931".into()),
+        Search::SkuPrefix("BOLT".into()),
+    ] {
+        let lines = r
+            .stock(&StockQuery {
+                search: Some(search.clone()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(lines.len(), 1, "{search:?}");
+        // The pending receipt, found through the new index, is in the projection.
+        assert_eq!((lines[0].on_hand, lines[0].pending), (15, 5), "{search:?}");
+    }
+    drop(r);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    assert!(
+        conn.execute(
+            "update journal set product_id = 'x' where device_seq = 1",
+            []
+        )
+        .is_err(),
+        "the entry's product is as immutable as its movement"
+    );
+}
+
+#[test]
 fn flagged_results_are_conflicts() {
     let (_dir, path) = temp();
     let mut r = ready(&path);
