@@ -12,9 +12,11 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use chrono::NaiveDate;
+
 use crate::{
-    DecideError, Decision, Effect, HeldRef, Movement, MovementId, MovementKind, OrderKey, Origin,
-    Outcome, RowView, StockKey, StockRow, decide, retry_order,
+    Catalog, DecideError, Decision, Effect, HeldRef, Movement, MovementId, MovementKind, OrderKey,
+    Origin, Outcome, RowView, StockKey, StockRow, decide, retry_order, validate,
 };
 
 /// Rows, ledger and held movements in memory.
@@ -129,6 +131,29 @@ impl Engine {
         Ok(out)
     }
 
+    /// Checks `m` against the catalog ([`validate`], on the movement's local date), then
+    /// [`Engine::submit`]s it: a movement the catalog refuses is rejected and changes
+    /// nothing; otherwise the catalog's flags lead the movement's own decision. The one
+    /// way a server decides a new movement, online or from a journal.
+    pub fn submit_validated(
+        &mut self,
+        m: &Movement,
+        origin: Origin,
+        catalog: &impl Catalog,
+        on_date: NaiveDate,
+    ) -> Result<Vec<(Movement, Decision)>, DecideError> {
+        match validate(m, origin, catalog, on_date) {
+            Err(rejection) => Ok(vec![(*m, Decision::only(Outcome::Rejected(rejection)))]),
+            Ok(flags) => {
+                let mut out = self.submit(m, origin)?;
+                if let Some(first) = out.first_mut() {
+                    first.1.flags.splice(0..0, flags);
+                }
+                Ok(out)
+            }
+        }
+    }
+
     /// Carries out a decision another party already made (a replica replaying what the
     /// server applied): books the effects as given, then retries held movements as
     /// [`Engine::submit`] does. Returns the retries' decisions.
@@ -241,6 +266,80 @@ mod tests {
                 qty: PositiveQty::new(q).unwrap(),
             },
         )
+    }
+
+    /// The key's product and bin, with the product active or not; nothing else exists.
+    struct OneBin {
+        product_active: bool,
+    }
+
+    impl Catalog for OneBin {
+        fn product(&self, id: ProductId) -> Option<crate::ProductFacts> {
+            (id == key().product).then_some(crate::ProductFacts {
+                active: self.product_active,
+                lot_tracked: false,
+            })
+        }
+        fn lot(&self, _: crate::LotId) -> Option<crate::LotFacts> {
+            None
+        }
+        fn location(&self, id: LocationId) -> Option<crate::LocationFacts> {
+            (id == key().location).then_some(crate::LocationFacts {
+                warehouse: crate::WarehouseId::from_uuid(Uuid::from_u128(4)),
+                active: true,
+                is_leaf: true,
+            })
+        }
+    }
+
+    #[test]
+    fn a_validated_submission_rejects_what_the_catalog_refuses_and_flags_what_it_warns_of() {
+        let day = Utc.timestamp_opt(0, 0).unwrap().date_naive();
+        let receipt = at(
+            10,
+            MovementKind::Receive {
+                to: key().location,
+                qty: PositiveQty::new(5).unwrap(),
+            },
+        );
+        // Unknown bin: rejected, nothing changes.
+        let mut engine = Engine::new();
+        let elsewhere = Movement {
+            kind: MovementKind::Receive {
+                to: LocationId::from_uuid(Uuid::from_u128(9)),
+                qty: PositiveQty::new(5).unwrap(),
+            },
+            ..receipt
+        };
+        let out = engine
+            .submit_validated(
+                &elsewhere,
+                Origin::Journal,
+                &OneBin {
+                    product_active: true,
+                },
+                day,
+            )
+            .unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].1.outcome.name(), "rejected");
+        assert!(engine.rows().is_empty());
+        // A deactivated product: an online intent is refused, a journal fact is applied
+        // and flagged for review.
+        let inactive = OneBin {
+            product_active: false,
+        };
+        let out = engine
+            .submit_validated(&receipt, Origin::Online, &inactive, day)
+            .unwrap();
+        assert_eq!(out[0].1.outcome.name(), "rejected");
+        assert_eq!(engine.row(&key()).on_hand, 0);
+        let out = engine
+            .submit_validated(&receipt, Origin::Journal, &inactive, day)
+            .unwrap();
+        assert_eq!(out[0].1.outcome.name(), "applied");
+        assert!(!out[0].1.flags.is_empty(), "{:?}", out[0].1);
+        assert_eq!(engine.row(&key()).on_hand, 5);
     }
 
     #[test]

@@ -269,7 +269,7 @@ pub struct Decision {
 }
 
 impl Decision {
-    fn only(outcome: Outcome) -> Self {
+    pub(crate) fn only(outcome: Outcome) -> Self {
         Self {
             outcome,
             flags: Vec::new(),

@@ -236,29 +236,13 @@ pub async fn record_batch(
 
         let mut decisions: Vec<Decision> = Vec::with_capacity(movements.len());
         for m in &movements {
-            let validation = logiflow_core::validate(m, Origin::Online, &facts, facts.on_date(m));
-            let decision = match validation {
-                Err(rejection) => Decision {
-                    outcome: Outcome::Rejected(rejection),
-                    flags: Vec::new(),
-                    updates: Vec::new(),
-                    wakes: Vec::new(),
-                },
-                Ok(flags) => {
-                    // Nothing is held online, so a movement's only decision is its own.
-                    let mut out = engine
-                        .submit(m, Origin::Online)
-                        .map_err(ApiError::internal)?;
-                    let (_, mut d) = out
-                        .drain(..)
-                        .next()
-                        .ok_or_else(|| ApiError::internal("the engine decided nothing"))?;
-                    if !matches!(d.outcome, Outcome::Rejected(_)) {
-                        d.flags.splice(0..0, flags);
-                    }
-                    d
-                }
-            };
+            // Nothing is held online, so a movement's only decision is its own.
+            let (_, decision) = engine
+                .submit_validated(m, Origin::Online, &facts, facts.on_date(m))
+                .map_err(ApiError::internal)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| ApiError::internal("the engine decided nothing"))?;
             decisions.push(decision);
         }
         // A row that does not exist yet: created in its own transaction, then all again.
@@ -340,46 +324,14 @@ struct Written<'a> {
     index: usize,
 }
 
-/// Writes the batch in one statement (data-modifying CTEs, one snapshot): the changed
-/// rows, the movements, their effects, an outbox event and an audit entry each, and the
-/// idempotency records. Returns the products among the batch's that have held movements.
-async fn write(
-    tx: &mut TenantTx,
-    rows: &[(StockKey, logiflow_core::StockRow, Option<OrderKey>)],
-    written: &[Written<'_>],
-) -> Result<Vec<Uuid>, sqlx::Error> {
-    let tenant_id = tx.tenant_id().as_uuid();
-    let cols: Vec<_> = written
-        .iter()
-        .map(|w| store::movements::kind_columns(&w.job.movement.kind))
-        .collect();
-    let reference = |m: &Movement| match m.reference {
-        Some(logiflow_core::LineRef::PurchaseLine(id)) => (Some("purchase_line"), Some(id)),
-        Some(logiflow_core::LineRef::SalesLine(id)) => (Some("sales_line"), Some(id)),
-        None => (None, None),
-    };
-    let mut effects: Vec<(Uuid, DateTime<Utc>, logiflow_core::Effect)> = Vec::new();
-    for w in written {
-        if let Outcome::Applied { effects: es } = &w.decision.outcome {
-            for e in es {
-                effects.push((w.job.movement.id.as_uuid(), w.job.movement.occurred_at, *e));
-            }
-        }
-    }
-    let keyed: Vec<&Written<'_>> = written
-        .iter()
-        .filter(|w| w.job.idempotency.is_some())
-        .collect();
-    let held: Vec<Uuid> = sqlx::query_scalar(
+/// The batch's one statement: [`store::sync::UPDATE_ROWS_SQL`] ($1–$9), then the
+/// movements ($10–$26), effects ($27–$33), outbox events ($34–$35), audit entries
+/// ($36–$39, $43) and idempotency records ($40–$42); answers the products among the
+/// batch's that have held movements.
+static WRITE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
         "with upd as (
-             update stock_row s
-             set on_hand = u.on_hand, last_count_at = u.count_at, last_count_id = u.count_id,
-                 last_effect_at = u.effect_at, last_effect_id = u.effect_id, updated_at = now()
-             from unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::timestamptz[],
-                         $7::uuid[], $8::timestamptz[], $9::uuid[])
-                  as u (product_id, location_id, lot_id, on_hand, count_at, count_id, effect_at, effect_id)
-             where s.tenant_id = $1 and s.product_id = u.product_id
-               and s.location_id = u.location_id and s.lot_id = u.lot_id
+             {update}
              returning 1
          ), mov as (
              insert into movement (tenant_id, id, kind, origin, product_id, lot_id, from_location_id,
@@ -430,75 +382,166 @@ async fn write(
          -- (Data-modifying CTEs run to completion whether read or not.)
          select distinct h.product_id from movement h
          where h.tenant_id = $1 and h.product_id = any($12) and h.outcome = 'held'",
+        update = store::sync::UPDATE_ROWS_SQL
     )
-    .bind(tenant_id)
-    .bind(rows.iter().map(|r| r.0.product.as_uuid()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.0.location.as_uuid()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| lot_column(r.0.lot)).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.1.on_hand).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.1.last_count.map(|c| c.at)).collect::<Vec<_>>())
-    .bind(
-        rows.iter()
-            .map(|r| r.1.last_count.map(|c| c.id.as_uuid()))
-            .collect::<Vec<_>>(),
-    )
-    .bind(rows.iter().map(|r| r.2.map(|c| c.at)).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.2.map(|c| c.id.as_uuid())).collect::<Vec<_>>())
-    .bind(written.iter().map(|w| w.job.movement.id.as_uuid()).collect::<Vec<_>>())
-    .bind(cols.iter().map(|c| c.kind).collect::<Vec<_>>())
-    .bind(written.iter().map(|w| w.job.movement.product.as_uuid()).collect::<Vec<_>>())
-    .bind(
-        written
-            .iter()
-            .map(|w| w.job.movement.lot.map(|l| l.as_uuid()))
-            .collect::<Vec<_>>(),
-    )
-    .bind(cols.iter().map(|c| c.from).collect::<Vec<_>>())
-    .bind(cols.iter().map(|c| c.to).collect::<Vec<_>>())
-    .bind(cols.iter().map(|c| c.qty).collect::<Vec<_>>())
-    .bind(cols.iter().map(|c| c.expected).collect::<Vec<_>>())
-    .bind(cols.iter().map(|c| c.reason).collect::<Vec<_>>())
-    .bind(written.iter().map(|w| w.job.note.clone()).collect::<Vec<_>>())
-    .bind(written.iter().map(|w| w.job.movement.occurred_at).collect::<Vec<_>>())
-    .bind(written.iter().map(|w| w.recorded_at).collect::<Vec<_>>())
-    .bind(written.iter().map(|w| w.job.user_id).collect::<Vec<_>>())
-    .bind(written.iter().map(|w| reference(&w.job.movement).0).collect::<Vec<_>>())
-    .bind(written.iter().map(|w| reference(&w.job.movement).1).collect::<Vec<_>>())
-    .bind(written.iter().map(|w| w.decision.outcome.name()).collect::<Vec<_>>())
-    .bind(
-        written
-            .iter()
-            .map(|w| serde_json::to_value(&w.decision.flags).unwrap_or_default())
-            .collect::<Vec<_>>(),
-    )
-    .bind(effects.iter().map(|e| e.2.key.product.as_uuid()).collect::<Vec<_>>())
-    .bind(effects.iter().map(|e| e.2.key.location.as_uuid()).collect::<Vec<_>>())
-    .bind(effects.iter().map(|e| lot_column(e.2.key.lot)).collect::<Vec<_>>())
-    .bind(effects.iter().map(|e| e.1).collect::<Vec<_>>())
-    .bind(effects.iter().map(|e| e.0).collect::<Vec<_>>())
-    .bind(effects.iter().map(|e| e.2.delta).collect::<Vec<_>>())
-    .bind(effects.iter().map(|e| e.2.absorbed).collect::<Vec<_>>())
-    .bind(written.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
-    .bind(written.iter().map(|w| w.json.clone()).collect::<Vec<_>>())
-    .bind(written.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
-    .bind(written.iter().map(|w| w.job.actor_type.clone()).collect::<Vec<_>>())
-    .bind(written.iter().map(|w| w.job.actor_id).collect::<Vec<_>>())
-    .bind(written.iter().map(|w| w.job.request_id.clone()).collect::<Vec<_>>())
-    .bind(
-        keyed
-            .iter()
-            .filter_map(|w| w.job.idempotency.as_ref().map(|(k, _)| k.clone()))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        keyed
-            .iter()
-            .filter_map(|w| w.job.idempotency.as_ref().map(|(_, h)| h.clone()))
-            .collect::<Vec<_>>(),
-    )
-    .bind(keyed.iter().map(|w| w.json.clone()).collect::<Vec<_>>())
-    .bind(written.iter().map(|w| w.job.session_id).collect::<Vec<_>>())
-    .fetch_all(tx.conn())
-    .await?;
+});
+
+/// Writes the batch in one statement (data-modifying CTEs, one snapshot): the changed
+/// rows, the movements, their effects, an outbox event and an audit entry each, and the
+/// idempotency records. Returns the products among the batch's that have held movements.
+async fn write(
+    tx: &mut TenantTx,
+    rows: &[(StockKey, logiflow_core::StockRow, Option<OrderKey>)],
+    written: &[Written<'_>],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let cols: Vec<_> = written
+        .iter()
+        .map(|w| store::movements::kind_columns(&w.job.movement.kind))
+        .collect();
+    let reference = |m: &Movement| match m.reference {
+        Some(logiflow_core::LineRef::PurchaseLine(id)) => (Some("purchase_line"), Some(id)),
+        Some(logiflow_core::LineRef::SalesLine(id)) => (Some("sales_line"), Some(id)),
+        None => (None, None),
+    };
+    let mut effects: Vec<(Uuid, DateTime<Utc>, logiflow_core::Effect)> = Vec::new();
+    for w in written {
+        if let Outcome::Applied { effects: es } = &w.decision.outcome {
+            for e in es {
+                effects.push((w.job.movement.id.as_uuid(), w.job.movement.occurred_at, *e));
+            }
+        }
+    }
+    let keyed: Vec<&Written<'_>> = written
+        .iter()
+        .filter(|w| w.job.idempotency.is_some())
+        .collect();
+    let r = store::sync::RowArrays::new(rows);
+    let held: Vec<Uuid> = sqlx::query_scalar(WRITE_SQL.as_str())
+        .bind(tenant_id)
+        .bind(r.products)
+        .bind(r.locations)
+        .bind(r.lots)
+        .bind(r.on_hand)
+        .bind(r.count_at)
+        .bind(r.count_id)
+        .bind(r.effect_at)
+        .bind(r.effect_id)
+        .bind(
+            written
+                .iter()
+                .map(|w| w.job.movement.id.as_uuid())
+                .collect::<Vec<_>>(),
+        )
+        .bind(cols.iter().map(|c| c.kind).collect::<Vec<_>>())
+        .bind(
+            written
+                .iter()
+                .map(|w| w.job.movement.product.as_uuid())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            written
+                .iter()
+                .map(|w| w.job.movement.lot.map(|l| l.as_uuid()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(cols.iter().map(|c| c.from).collect::<Vec<_>>())
+        .bind(cols.iter().map(|c| c.to).collect::<Vec<_>>())
+        .bind(cols.iter().map(|c| c.qty).collect::<Vec<_>>())
+        .bind(cols.iter().map(|c| c.expected).collect::<Vec<_>>())
+        .bind(cols.iter().map(|c| c.reason).collect::<Vec<_>>())
+        .bind(
+            written
+                .iter()
+                .map(|w| w.job.note.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            written
+                .iter()
+                .map(|w| w.job.movement.occurred_at)
+                .collect::<Vec<_>>(),
+        )
+        .bind(written.iter().map(|w| w.recorded_at).collect::<Vec<_>>())
+        .bind(written.iter().map(|w| w.job.user_id).collect::<Vec<_>>())
+        .bind(
+            written
+                .iter()
+                .map(|w| reference(&w.job.movement).0)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            written
+                .iter()
+                .map(|w| reference(&w.job.movement).1)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            written
+                .iter()
+                .map(|w| w.decision.outcome.name())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            written
+                .iter()
+                .map(|w| serde_json::to_value(&w.decision.flags).unwrap_or_default())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            effects
+                .iter()
+                .map(|e| e.2.key.product.as_uuid())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            effects
+                .iter()
+                .map(|e| e.2.key.location.as_uuid())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            effects
+                .iter()
+                .map(|e| lot_column(e.2.key.lot))
+                .collect::<Vec<_>>(),
+        )
+        .bind(effects.iter().map(|e| e.1).collect::<Vec<_>>())
+        .bind(effects.iter().map(|e| e.0).collect::<Vec<_>>())
+        .bind(effects.iter().map(|e| e.2.delta).collect::<Vec<_>>())
+        .bind(effects.iter().map(|e| e.2.absorbed).collect::<Vec<_>>())
+        .bind(written.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+        .bind(written.iter().map(|w| w.json.clone()).collect::<Vec<_>>())
+        .bind(written.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+        .bind(
+            written
+                .iter()
+                .map(|w| w.job.actor_type.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(written.iter().map(|w| w.job.actor_id).collect::<Vec<_>>())
+        .bind(
+            written
+                .iter()
+                .map(|w| w.job.request_id.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            keyed
+                .iter()
+                .filter_map(|w| w.job.idempotency.as_ref().map(|(k, _)| k.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            keyed
+                .iter()
+                .filter_map(|w| w.job.idempotency.as_ref().map(|(_, h)| h.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(keyed.iter().map(|w| w.json.clone()).collect::<Vec<_>>())
+        .bind(written.iter().map(|w| w.job.session_id).collect::<Vec<_>>())
+        .fetch_all(tx.conn())
+        .await?;
     Ok(held)
 }

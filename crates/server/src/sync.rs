@@ -215,27 +215,9 @@ async fn push_round(
         // the same batch).
         let mut last: HashMap<MovementId, usize> = HashMap::new();
         for m in &movements {
-            let validation = logiflow_core::validate(m, Origin::Journal, &facts, facts.on_date(m));
-            let mut outputs = match validation {
-                Err(rejection) => vec![(
-                    *m,
-                    Decision {
-                        outcome: Outcome::Rejected(rejection),
-                        flags: Vec::new(),
-                        updates: Vec::new(),
-                        wakes: Vec::new(),
-                    },
-                )],
-                Ok(flags) => {
-                    let mut out = engine
-                        .submit(m, Origin::Journal)
-                        .map_err(ApiError::internal)?;
-                    if let Some(first) = out.first_mut() {
-                        first.1.flags.splice(0..0, flags);
-                    }
-                    out
-                }
-            };
+            let mut outputs = engine
+                .submit_validated(m, Origin::Journal, &facts, facts.on_date(m))
+                .map_err(ApiError::internal)?;
             for (dm, d) in outputs.drain(..) {
                 let is_new = !held_ids.contains(&dm.id);
                 decided.push((dm, d, is_new));

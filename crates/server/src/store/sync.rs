@@ -344,6 +344,47 @@ pub struct Decided<'a> {
     pub new: bool,
 }
 
+/// Sets stock rows to the state a decision left them in: $1 the tenant, $2–$9 the
+/// columns of [`RowArrays`]. Also the first step of the group commit's statement.
+pub(crate) const UPDATE_ROWS_SQL: &str = "update stock_row s
+     set on_hand = u.on_hand, last_count_at = u.count_at, last_count_id = u.count_id,
+         last_effect_at = u.effect_at, last_effect_id = u.effect_id, updated_at = now()
+     from unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::timestamptz[],
+                 $7::uuid[], $8::timestamptz[], $9::uuid[])
+          as u (product_id, location_id, lot_id, on_hand, count_at, count_id, effect_at, effect_id)
+     where s.tenant_id = $1 and s.product_id = u.product_id
+       and s.location_id = u.location_id and s.lot_id = u.lot_id";
+
+/// Rows to write (key, new state, latest effect) as the arrays [`UPDATE_ROWS_SQL`] binds.
+pub(crate) struct RowArrays {
+    pub products: Vec<Uuid>,
+    pub locations: Vec<Uuid>,
+    pub lots: Vec<Uuid>,
+    pub on_hand: Vec<i64>,
+    pub count_at: Vec<Option<DateTime<Utc>>>,
+    pub count_id: Vec<Option<Uuid>>,
+    pub effect_at: Vec<Option<DateTime<Utc>>>,
+    pub effect_id: Vec<Option<Uuid>>,
+}
+
+impl RowArrays {
+    pub(crate) fn new(rows: &[(StockKey, logiflow_core::StockRow, Option<OrderKey>)]) -> Self {
+        Self {
+            products: rows.iter().map(|r| r.0.product.as_uuid()).collect(),
+            locations: rows.iter().map(|r| r.0.location.as_uuid()).collect(),
+            lots: rows.iter().map(|r| lot_column(r.0.lot)).collect(),
+            on_hand: rows.iter().map(|r| r.1.on_hand).collect(),
+            count_at: rows.iter().map(|r| r.1.last_count.map(|c| c.at)).collect(),
+            count_id: rows
+                .iter()
+                .map(|r| r.1.last_count.map(|c| c.id.as_uuid()))
+                .collect(),
+            effect_at: rows.iter().map(|r| r.2.map(|c| c.at)).collect(),
+            effect_id: rows.iter().map(|r| r.2.map(|c| c.id.as_uuid())).collect(),
+        }
+    }
+}
+
 /// Writes a push's results in a few set-based statements: the changed rows, the new
 /// movements, the changed outcomes of retried ones, the ledger effects, one outbox event
 /// per decision, and the device's next sequence number.
@@ -355,31 +396,19 @@ pub async fn write_push(
 ) -> Result<(), sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     if !rows.is_empty() {
-        sqlx::query(
-            "update stock_row s
-             set on_hand = u.on_hand, last_count_at = u.count_at, last_count_id = u.count_id,
-                 last_effect_at = u.effect_at, last_effect_id = u.effect_id, updated_at = now()
-             from unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::timestamptz[],
-                         $7::uuid[], $8::timestamptz[], $9::uuid[])
-                  as u (product_id, location_id, lot_id, on_hand, count_at, count_id, effect_at, effect_id)
-             where s.tenant_id = $1 and s.product_id = u.product_id
-               and s.location_id = u.location_id and s.lot_id = u.lot_id",
-        )
-        .bind(tenant_id)
-        .bind(rows.iter().map(|r| r.0.product.as_uuid()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.0.location.as_uuid()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| lot_column(r.0.lot)).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.1.on_hand).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.1.last_count.map(|c| c.at)).collect::<Vec<_>>())
-        .bind(
-            rows.iter()
-                .map(|r| r.1.last_count.map(|c| c.id.as_uuid()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(rows.iter().map(|r| r.2.map(|c| c.at)).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.2.map(|c| c.id.as_uuid())).collect::<Vec<_>>())
-        .execute(tx.conn())
-        .await?;
+        let r = RowArrays::new(rows);
+        sqlx::query(UPDATE_ROWS_SQL)
+            .bind(tenant_id)
+            .bind(r.products)
+            .bind(r.locations)
+            .bind(r.lots)
+            .bind(r.on_hand)
+            .bind(r.count_at)
+            .bind(r.count_id)
+            .bind(r.effect_at)
+            .bind(r.effect_id)
+            .execute(tx.conn())
+            .await?;
     }
 
     let detail = |d: &logiflow_core::Decision| match &d.outcome {
