@@ -137,23 +137,11 @@ async fn a_bin_cannot_get_a_child_beside_stock_booked_at_the_same_moment() {
     let bin = s.bins[0];
     // The bin's stock row exists (empty), so the receipt goes straight to its locks (inserted
     // first: its foreign key would wait on the bin's lock).
-    sqlx::query(
-        "insert into stock_row (tenant_id, product_id, location_id, lot_id, warehouse_id)
-         values ($1, $2, $3, '00000000-0000-0000-0000-000000000000', $4)",
-    )
-    .bind(t.id)
-    .bind(s.product)
-    .bind(bin)
-    .bind(s.warehouse)
-    .execute(&app.owner)
-    .await
-    .unwrap();
+    empty_row(&app, t.id, &s, bin).await;
     // The catalog's "add a child" holds the bin locked and share-locks its stock rows
     // while it checks them for stock; here a transaction plays that part and commits the
     // child while a receipt waits. Its own connection: the owner pool is needed meanwhile.
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(app._db.url())
-        .await
-        .unwrap();
+    let mut conn = own_connection(&app).await;
     let mut catalog = sqlx::Connection::begin(&mut conn).await.unwrap();
     sqlx::query("select 1 from location where id = $1 for update")
         .bind(bin)
@@ -195,6 +183,29 @@ async fn a_bin_cannot_get_a_child_beside_stock_booked_at_the_same_moment() {
     assert_eq!(on_hand(&app, t.id, s.product, bin, None).await, 0);
 }
 
+/// The (empty) stock row of the site's product in `bin`.
+async fn empty_row(app: &TestApp, tenant: uuid::Uuid, s: &Site, bin: uuid::Uuid) {
+    sqlx::query(
+        "insert into stock_row (tenant_id, product_id, location_id, lot_id, warehouse_id)
+         values ($1, $2, $3, '00000000-0000-0000-0000-000000000000', $4)",
+    )
+    .bind(tenant)
+    .bind(s.product)
+    .bind(bin)
+    .bind(s.warehouse)
+    .execute(&app.owner)
+    .await
+    .unwrap();
+}
+
+/// A connection of its own to the test database (the owner pool stays free meanwhile),
+/// for a transaction that plays another party.
+async fn own_connection(app: &TestApp) -> sqlx::PgConnection {
+    <sqlx::PgConnection as sqlx::Connection>::connect(app._db.url())
+        .await
+        .unwrap()
+}
+
 /// Waits (bounded) until a statement like `pattern` waits on a lock.
 async fn waits_on_a_lock(app: &TestApp, pattern: &str) -> bool {
     for _ in 0..500 {
@@ -218,22 +229,10 @@ async fn waits_on_a_lock(app: &TestApp, pattern: &str) -> bool {
 async fn a_bin_being_filled_cannot_get_a_child_when_the_fill_commits() {
     let (app, t, s) = setup(1).await;
     let bin = s.bins[0];
-    sqlx::query(
-        "insert into stock_row (tenant_id, product_id, location_id, lot_id, warehouse_id)
-         values ($1, $2, $3, '00000000-0000-0000-0000-000000000000', $4)",
-    )
-    .bind(t.id)
-    .bind(s.product)
-    .bind(bin)
-    .bind(s.warehouse)
-    .execute(&app.owner)
-    .await
-    .unwrap();
+    empty_row(&app, t.id, &s, bin).await;
     // A movement in flight: it holds the bin's (still empty) row and has booked 5 into
     // it, not yet committed.
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(app._db.url())
-        .await
-        .unwrap();
+    let mut conn = own_connection(&app).await;
     let mut movement = sqlx::Connection::begin(&mut conn).await.unwrap();
     sqlx::query("update stock_row set on_hand = 5 where location_id = $1")
         .bind(bin)
@@ -293,9 +292,7 @@ async fn behind_a_locked_row(
     first: Value,
     rest: Vec<(Value, Option<&'static str>)>,
 ) -> ((StatusCode, Value), Vec<(StatusCode, Value)>) {
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(app._db.url())
-        .await
-        .unwrap();
+    let mut conn = own_connection(app).await;
     let mut blocker = sqlx::Connection::begin(&mut conn).await.unwrap();
     sqlx::query("select 1 from stock_row where product_id = $1 and location_id = $2 for update")
         .bind(product)
