@@ -9,9 +9,8 @@
 
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::Client;
 use logiflow_replica::Replica;
-use serde_json::json;
 
 use super::harness::{self, PASSWORD, Server};
 use super::support::{Display, Driver};
@@ -55,25 +54,7 @@ fn connect_to_a_real_server_record_a_receipt_and_sync_it() {
         .build()
         .expect("failed to start a runtime");
     rt.block_on(async {
-        let capabilities = json!({
-            "browserName": "wry",
-            "tauri:options": { "application": app },
-        });
-        let serde_json::Value::Object(capabilities) = capabilities else {
-            unreachable!("a JSON object literal")
-        };
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let session = match ClientBuilder::new(connector)
-            .capabilities(capabilities)
-            .connect(&driver.url)
-            .await
-        {
-            Ok(session) => session,
-            Err(e) => panic!(
-                "failed to open a WebDriver session on the app: {e}; tauri-driver's log:\n{}",
-                driver.log_text()
-            ),
-        };
+        let session = driver.session(&app).await;
         let shots = Shots {
             dir: &shots,
             display: &display.name,

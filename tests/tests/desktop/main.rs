@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use fantoccini::key::Key;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use logiflow_core::{PullPage, TenantId, UserId};
 use logiflow_replica::Replica;
 use serde_json::json;
@@ -258,25 +258,7 @@ async fn search_stock_then_receive_by_scanner_and_see_it_pending() {
         data.path().join("tauri-driver.log"),
     );
 
-    let capabilities = json!({
-        "browserName": "wry",
-        "tauri:options": { "application": app },
-    });
-    let serde_json::Value::Object(capabilities) = capabilities else {
-        unreachable!("a JSON object literal")
-    };
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let session = match ClientBuilder::new(connector)
-        .capabilities(capabilities)
-        .connect(&driver.url)
-        .await
-    {
-        Ok(session) => session,
-        Err(e) => panic!(
-            "failed to open a WebDriver session on the app: {e}; tauri-driver's log:\n{}",
-            driver.log_text()
-        ),
-    };
+    let session = driver.session(&app).await;
 
     // A bound on the whole walk, well inside nextest's limit, so that a hung WebDriver
     // call ends in a panic here and the guards still stop everything.

@@ -21,7 +21,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::Client;
 use logiflow_replica::Replica;
 use logiflow_server::rbac::Role;
 use serde_json::json;
@@ -134,25 +134,7 @@ fn connect_receive_offline_count_and_ship_sync_see_held_force_it_and_sign_out() 
         .build()
         .expect("failed to start a runtime");
     rt.block_on(async {
-        let capabilities = json!({
-            "browserName": "wry",
-            "tauri:options": { "application": app },
-        });
-        let serde_json::Value::Object(capabilities) = capabilities else {
-            unreachable!("a JSON object literal")
-        };
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let session = match ClientBuilder::new(connector)
-            .capabilities(capabilities)
-            .connect(&driver.url)
-            .await
-        {
-            Ok(session) => session,
-            Err(e) => panic!(
-                "failed to open a WebDriver session on the app: {e}; tauri-driver's log:\n{}",
-                driver.log_text()
-            ),
-        };
+        let session = driver.session(&app).await;
         let shots = Shots {
             dir: &shots,
             display: &display.name,

@@ -182,6 +182,29 @@ impl Driver {
     }
 
     /// The log so far, for failure messages.
+    /// A WebDriver session on the app at `app` (the built binary), through this driver.
+    pub async fn session(&self, app: &Path) -> fantoccini::Client {
+        let capabilities = serde_json::json!({
+            "browserName": "wry",
+            "tauri:options": { "application": app },
+        });
+        let serde_json::Value::Object(capabilities) = capabilities else {
+            unreachable!("a JSON object literal")
+        };
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match fantoccini::ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&self.url)
+            .await
+        {
+            Ok(session) => session,
+            Err(e) => panic!(
+                "failed to open a WebDriver session on the app: {e}; tauri-driver's log:\n{}",
+                self.log_text()
+            ),
+        }
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
