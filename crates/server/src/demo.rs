@@ -435,6 +435,7 @@ pub async fn seed_inventory(
                 request_id: None,
                 note: None,
                 idempotency: None,
+                unchecked: None,
             })
             .collect();
         let answers = crate::group::record_batch(pool, tenant, &jobs)

@@ -55,6 +55,10 @@ pub struct Job {
     pub note: Option<String>,
     /// The request's `Idempotency-Key` and hash, recorded with the movement.
     pub idempotency: Option<(String, Vec<u8>)>,
+    /// A person's session still to check, which the batch does in its transaction
+    /// before deciding anything. (A request with an `Idempotency-Key` is checked before
+    /// it looks its key up, so it never has one.)
+    pub unchecked: Option<crate::auth::Unchecked>,
 }
 
 /// A recorded (committed) movement.
@@ -211,18 +215,32 @@ pub async fn record_batch(
     tenant: TenantId,
     jobs: &[Job],
 ) -> ApiResult<Vec<ApiResult<Done>>> {
-    // Decided in the order of their order keys, as if they had come one by one.
-    let mut order: Vec<usize> = (0..jobs.len()).collect();
-    order.sort_by_key(|&i| jobs[i].movement.order_key());
-    let movements: Vec<Movement> = order.iter().map(|&i| jobs[i].movement).collect();
-    let keys: Vec<StockKey> = movements
-        .iter()
-        .flat_map(Movement::keys)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    for _ in 0..ROW_CREATION_ROUNDS_MAX {
+    let mut answers: Vec<Option<ApiResult<Done>>> = (0..jobs.len()).map(|_| None).collect();
+    let mut order: Vec<usize> = Vec::new();
+    let mut movements: Vec<Movement> = Vec::new();
+    let mut keys: Vec<StockKey> = Vec::new();
+    for round in 0..ROW_CREATION_ROUNDS_MAX {
         let mut tx = TenantTx::begin_cached_plans(pool, tenant).await?;
+        if round == 0 {
+            // Sessions first: a refused request's movement is not decided at all.
+            for (i, refusal) in check_sessions(&mut tx, jobs).await? {
+                answers[i] = Some(Err(refusal));
+            }
+            // Decided in the order of their order keys, as if they had come one by one.
+            order = (0..jobs.len()).filter(|&i| answers[i].is_none()).collect();
+            order.sort_by_key(|&i| jobs[i].movement.order_key());
+            movements = order.iter().map(|&i| jobs[i].movement).collect();
+            keys = movements
+                .iter()
+                .flat_map(Movement::keys)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            if order.is_empty() {
+                tx.commit().await?;
+                return Ok(finish(answers));
+            }
+        }
         let locked = store::movements::lock_rows(&mut tx, &keys).await?;
         // After the locks: see `lock_rows`.
         let facts = store::movements::load_facts(&mut tx, &movements).await?;
@@ -272,7 +290,6 @@ pub async fn record_batch(
             .collect();
         let rows = crate::sync::changed_rows(&engine, &locked, &decided);
         let mut written: Vec<Written> = Vec::new();
-        let mut answers: Vec<Option<ApiResult<Done>>> = (0..jobs.len()).map(|_| None).collect();
         for (pos, &i) in order.iter().enumerate() {
             let job = &jobs[i];
             let d = &decisions[pos];
@@ -304,14 +321,48 @@ pub async fn record_batch(
                 wakes,
             }));
         }
-        return Ok(answers
-            .into_iter()
-            .map(|a| a.unwrap_or_else(|| Err(ApiError::internal("a movement went unanswered"))))
-            .collect());
+        return Ok(finish(answers));
     }
     Err(ApiError::internal(
         "the stock rows of the movements kept disappearing while they were recorded",
     ))
+}
+
+fn finish(answers: Vec<Option<ApiResult<Done>>>) -> Vec<ApiResult<Done>> {
+    answers
+        .into_iter()
+        .map(|a| a.unwrap_or_else(|| Err(ApiError::internal("a movement went unanswered"))))
+        .collect()
+}
+
+/// Checks the sessions of the jobs that carry one, in one statement of the batch's
+/// transaction: which jobs are refused, and why (the same answers as a request checked
+/// on arrival). A session revoked or a role changed before this statement refuses the
+/// movement; after it, the movement commits as it would have after a check on arrival.
+async fn check_sessions(tx: &mut TenantTx, jobs: &[Job]) -> ApiResult<Vec<(usize, ApiError)>> {
+    let sessions: Vec<(Uuid, Uuid)> = jobs
+        .iter()
+        .filter_map(|j| j.unchecked.as_ref())
+        .map(|u| (u.user_id, u.session_id))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if sessions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let live = store::sessions::check_many(tx, &sessions).await?;
+    let mut refused = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        let Some(unchecked) = &job.unchecked else {
+            continue;
+        };
+        // A session's row is read once; each of its requests is judged on it.
+        let check = live.get(&unchecked.session_id).cloned();
+        if let Err(refusal) = unchecked.authorize(tx, check).await {
+            refused.push((i, refusal));
+        }
+    }
+    Ok(refused)
 }
 
 /// A decided movement to write.

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -19,8 +19,17 @@ const KEYED_ENTRIES_MAX: usize = 100_000;
 pub struct Limits {
     login_account: DefaultKeyedRateLimiter<String>,
     login_address: DefaultKeyedRateLimiter<std::net::IpAddr>,
-    tenants: Mutex<HashMap<Uuid, (u32, Arc<DefaultDirectRateLimiter>)>>,
+    /// Per tenant: its plan's rate, its limiter, and when a request last read the rate
+    /// from the database.
+    tenants: Mutex<HashMap<Uuid, TenantRate>>,
     clock: DefaultClock,
+}
+
+#[derive(Debug)]
+struct TenantRate {
+    per_second: u32,
+    limiter: Arc<DefaultDirectRateLimiter>,
+    read_at: Instant,
 }
 
 fn per_minute(n: u32) -> Quota {
@@ -65,15 +74,43 @@ impl Limits {
     pub fn tenant_request(&self, tenant: Uuid, per_second: u32) -> Result<(), u64> {
         let limiter = {
             let mut map = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
-            let entry = map
-                .entry(tenant)
-                .or_insert_with(|| (0, Arc::new(direct(per_second))));
+            let entry = map.entry(tenant).or_insert_with(|| TenantRate {
+                per_second,
+                limiter: Arc::new(direct(per_second)),
+                read_at: Instant::now(),
+            });
             // A plan change takes effect on the next request.
-            if entry.0 != per_second {
-                *entry = (per_second, Arc::new(direct(per_second)));
+            if entry.per_second != per_second {
+                entry.per_second = per_second;
+                entry.limiter = Arc::new(direct(per_second));
             }
-            Arc::clone(&entry.1)
+            entry.read_at = Instant::now();
+            Arc::clone(&entry.limiter)
         };
+        self.check(&limiter)
+    }
+
+    /// Counts a request of `tenant` at the rate a request read from the database less
+    /// than `max_age` ago; `None` (nothing counted) when no request did. For requests
+    /// whose session is checked later (see [`crate::auth::Caller`]): a plan change
+    /// reaches them within `max_age`.
+    pub fn tenant_request_recent(
+        &self,
+        tenant: Uuid,
+        max_age: Duration,
+    ) -> Option<Result<(), u64>> {
+        let limiter = {
+            let map = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = map.get(&tenant)?;
+            if entry.read_at.elapsed() >= max_age {
+                return None;
+            }
+            Arc::clone(&entry.limiter)
+        };
+        Some(self.check(&limiter))
+    }
+
+    fn check(&self, limiter: &DefaultDirectRateLimiter) -> Result<(), u64> {
         let now = self.clock.now();
         limiter
             .check()
@@ -107,5 +144,20 @@ mod tests {
         assert!(l.login_attempt("a".into(), ip).is_ok());
         assert!(l.login_attempt("a".into(), ip).is_err());
         assert!(l.login_attempt("b".into(), ip).is_ok());
+    }
+
+    #[test]
+    fn a_recent_rate_counts_against_the_same_limiter() {
+        let l = Limits::new(10, 10);
+        let t = Uuid::now_v7();
+        let fresh = Duration::from_secs(60);
+        assert_eq!(l.tenant_request_recent(t, fresh), None, "never read");
+        assert!(l.tenant_request(t, 2).is_ok());
+        assert_eq!(l.tenant_request_recent(t, fresh), Some(Ok(())));
+        assert!(
+            matches!(l.tenant_request_recent(t, fresh), Some(Err(_))),
+            "burst of 2 spent"
+        );
+        assert_eq!(l.tenant_request_recent(t, Duration::ZERO), None, "too old");
     }
 }

@@ -142,24 +142,9 @@ impl FromRequestParts<AppState> for Principal {
                     claims.sid,
                 )
                 .await?;
-                let Some(check) = check else {
-                    // Only on refusal: tell a revoked device why, so it stops retrying
-                    // and asks its user to register it again (its journal is kept).
-                    let mut tx = state.tenant_tx(tenant_id).await?;
-                    let revoked =
-                        crate::store::devices::session_of_revoked_device(&mut tx, claims.sid)
-                            .await?;
-                    tx.commit().await?;
-                    return Err(if revoked {
-                        ApiError::DeviceRevoked
-                    } else {
-                        ApiError::Unauthenticated
-                    });
-                };
-                let role = Role::parse(&check.role).ok_or(ApiError::Unauthenticated)?;
-                let facts = crate::store::platform::TenantFacts {
-                    expired: check.expired,
-                    requests_per_second: check.requests_per_second,
+                let (role, facts) = match check {
+                    Some(check) => session_verdict(check)?,
+                    None => return Err(refusal(state, tenant_id, claims.sid).await?),
                 };
                 (
                     tenant_id,
@@ -191,12 +176,7 @@ impl FromRequestParts<AppState> for Principal {
                 )
             }
         };
-        let span = tracing::Span::current();
-        span.record("tenant", tracing::field::display(tenant_id));
-        match actor {
-            Actor::User { id, .. } => span.record("user", tracing::field::display(id)),
-            Actor::ApiKey { id, .. } => span.record("api_key", tracing::field::display(id)),
-        };
+        record_in_span(tenant_id, actor);
         state
             .limits
             .tenant_request(
@@ -251,4 +231,187 @@ pub fn check(principal: &Principal, permission: Permission) -> Result<(), ApiErr
         return Err(ApiError::SubscriptionExpired);
     }
     Ok(())
+}
+
+/// Records who is acting in the request's span (and so in its log lines).
+fn record_in_span(tenant_id: TenantId, actor: Actor) {
+    let span = tracing::Span::current();
+    span.record("tenant", tracing::field::display(tenant_id));
+    match actor {
+        Actor::User { id, .. } => span.record("user", tracing::field::display(id)),
+        Actor::ApiKey { id, .. } => span.record("api_key", tracing::field::display(id)),
+    };
+}
+
+/// The role and tenant facts of a live session as read from the database.
+fn session_verdict(
+    check: crate::store::sessions::SessionCheck,
+) -> Result<(Role, crate::store::platform::TenantFacts), ApiError> {
+    let role = Role::parse(&check.role).ok_or(ApiError::Unauthenticated)?;
+    Ok((
+        role,
+        crate::store::platform::TenantFacts {
+            expired: check.expired,
+            requests_per_second: check.requests_per_second,
+        },
+    ))
+}
+
+/// Why a session that is not live is refused. Only on refusal: tell a revoked device
+/// why, so it stops retrying and asks its user to register it again (its journal is
+/// kept).
+async fn refusal(
+    state: &AppState,
+    tenant_id: TenantId,
+    session_id: Uuid,
+) -> Result<ApiError, ApiError> {
+    let mut tx = state.tenant_tx(tenant_id).await?;
+    let revoked = refusal_in(&mut tx, session_id).await?;
+    tx.commit().await?;
+    Ok(revoked)
+}
+
+/// [`refusal`] inside a transaction of the session's tenant.
+pub async fn refusal_in(
+    tx: &mut crate::db::TenantTx,
+    session_id: Uuid,
+) -> Result<ApiError, sqlx::Error> {
+    let revoked = crate::store::devices::session_of_revoked_device(tx, session_id).await?;
+    Ok(if revoked {
+        ApiError::DeviceRevoked
+    } else {
+        ApiError::Unauthenticated
+    })
+}
+
+/// How long a tenant's request rate, as a checked request last read it, is used for
+/// requests whose session is checked later.
+const RATE_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A person's request whose session is not checked yet: its access token's signature
+/// and claims are, and the tenant's request rate is applied, but whether the session
+/// is live, the user enabled, and their role holds `permission` is decided later, in
+/// the transaction that does the request's work (by [`Unchecked::authorize`]), so the
+/// check costs that transaction one statement for all the requests it serves instead
+/// of a round trip each (see `crate::group`).
+#[derive(Debug, Clone)]
+pub struct Unchecked {
+    pub tenant_id: TenantId,
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub request_id: Option<String>,
+    /// What the request needs.
+    pub permission: Permission,
+}
+
+impl Unchecked {
+    /// The principal, if the session as read in the work's transaction (`None`: not
+    /// live) allows the request; its refusal otherwise. The same rules as a checked
+    /// request's, in the same order.
+    pub async fn authorize(
+        &self,
+        tx: &mut crate::db::TenantTx,
+        check: Option<crate::store::sessions::SessionCheck>,
+    ) -> Result<Principal, ApiError> {
+        let Some(check) = check else {
+            return Err(refusal_in(tx, self.session_id).await?);
+        };
+        let (role, facts) = session_verdict(check)?;
+        let principal = self.principal(role, facts.expired);
+        self::check(&principal, self.permission)?;
+        Ok(principal)
+    }
+
+    fn principal(&self, role: Role, subscription_expired: bool) -> Principal {
+        Principal {
+            tenant_id: self.tenant_id,
+            actor: Actor::User {
+                id: self.user_id,
+                session_id: self.session_id,
+            },
+            role: Some(role),
+            key_permissions: Vec::new(),
+            subscription_expired,
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
+/// The caller of a route that can check a person's session in its own transaction
+/// (`POST /v1/movements`): [`Caller::Checked`] like [`Require<P>`], or, when the
+/// credential is an access token and the tenant's rate was read within the last
+/// second, [`Caller::Unchecked`]. A route that answers before its transaction (a bad
+/// body, a replayed `Idempotency-Key`) calls [`Caller::checked`] first, so that a
+/// refused session is answered as such whatever else is wrong.
+#[derive(Debug)]
+pub enum Caller<P: Perm> {
+    Checked(Require<P>),
+    Unchecked(Unchecked),
+}
+
+impl<P: Perm> Caller<P> {
+    /// The caller's tenant.
+    pub fn tenant_id(&self) -> TenantId {
+        match self {
+            Caller::Checked(p) => p.tenant_id,
+            Caller::Unchecked(u) => u.tenant_id,
+        }
+    }
+
+    /// The checked caller: checks the session now if it is not yet.
+    pub async fn checked(self, state: &AppState) -> Result<Require<P>, ApiError> {
+        match self {
+            Caller::Checked(p) => Ok(p),
+            Caller::Unchecked(u) => {
+                let read = crate::store::sessions::check(
+                    state.platform_pool(),
+                    u.tenant_id,
+                    u.user_id,
+                    u.session_id,
+                )
+                .await?;
+                let (role, facts) = match read {
+                    Some(check) => session_verdict(check)?,
+                    None => return Err(refusal(state, u.tenant_id, u.session_id).await?),
+                };
+                let principal = u.principal(role, facts.expired);
+                check(&principal, P::PERMISSION)?;
+                Ok(Require(principal, PhantomData))
+            }
+        }
+    }
+}
+
+impl<P: Perm> FromRequestParts<AppState> for Caller<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if parts.extensions.get::<Principal>().is_none()
+            && let Ok(Credential::Jwt(token)) = credential(parts)
+            && let Ok(claims) = state.jwt.verify(token)
+        {
+            let tenant_id = TenantId::from_uuid(claims.tid);
+            if let Some(rate) = state
+                .limits
+                .tenant_request_recent(tenant_id.as_uuid(), RATE_FRESH)
+            {
+                rate.map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
+                let actor = Actor::User {
+                    id: claims.sub,
+                    session_id: claims.sid,
+                };
+                record_in_span(tenant_id, actor);
+                return Ok(Caller::Unchecked(Unchecked {
+                    tenant_id,
+                    user_id: claims.sub,
+                    session_id: claims.sid,
+                    request_id: crate::extract::RequestIdHeader::from_headers(&parts.headers).0,
+                    permission: P::PERMISSION,
+                }));
+            }
+        }
+        Require::<P>::from_request_parts(parts, state)
+            .await
+            .map(Caller::Checked)
+    }
 }

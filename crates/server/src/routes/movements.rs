@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::auth::{Actor, Principal, Require};
+use crate::auth::{Actor, Caller, Principal, Require};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page_by};
 use crate::rbac::perm;
@@ -289,6 +289,28 @@ impl MovementView {
     }
 }
 
+/// [`recorder`] of a caller whose session may not be checked yet, and its session.
+fn caller_recorder<P: perm::Perm>(caller: &Caller<P>) -> (Recorder<'_>, Option<Uuid>) {
+    match caller {
+        Caller::Checked(p) => (
+            recorder(p),
+            match p.actor {
+                Actor::User { session_id, .. } => Some(session_id),
+                Actor::ApiKey { .. } => None,
+            },
+        ),
+        Caller::Unchecked(u) => (
+            Recorder {
+                user_id: u.user_id,
+                actor_type: "user",
+                actor_id: u.user_id,
+                request_id: u.request_id.as_deref(),
+            },
+            Some(u.session_id),
+        ),
+    }
+}
+
 /// The user a movement is booked to, and the actor of its audit entry: a key's
 /// movements are booked to the user who created the key.
 pub fn recorder(p: &Principal) -> Recorder<'_> {
@@ -323,10 +345,31 @@ pub fn recorder(p: &Principal) -> Recorder<'_> {
 #[tracing::instrument(skip_all)]
 pub async fn create_movement(
     State(state): State<AppState>,
-    p: Require<perm::MovementsWrite>,
+    caller: Caller<perm::MovementsWrite>,
     idem: IdempotencyKey,
-    ApiJson(req): ApiJson<NewMovement>,
+    body: Result<ApiJson<NewMovement>, ApiError>,
 ) -> ApiResult<Response> {
+    // A replay answers before any batch: its session is checked first (see `Caller`).
+    let caller = if idem.is_some() {
+        Caller::Checked(caller.checked(&state).await?)
+    } else {
+        caller
+    };
+    // Online movements happen now, by the server's clock, kept to the microsecond like
+    // every time in the total order of events.
+    let now = Utc::now().trunc_subsecs(6);
+    let (who, session_id) = caller_recorder(&caller);
+    let (req, movement) = match body.and_then(|ApiJson(req)| {
+        let movement = req.to_core(MovementId::from_uuid(Uuid::now_v7()), now, who.user_id)?;
+        Ok((req, movement))
+    }) {
+        Ok(valid) => valid,
+        Err(e) => {
+            // A refused session is answered as such, whatever is wrong with the body.
+            caller.checked(&state).await?;
+            return Err(e);
+        }
+    };
     // Serializing and hashing the body is only needed to honour an Idempotency-Key.
     let hash = if idem.is_some() {
         state.request_hash("/v1/movements", &req)
@@ -336,36 +379,34 @@ pub async fn create_movement(
     if idem.is_some() {
         // A retry answers what the first request answered. (A concurrent duplicate is
         // caught by the key's primary key when its answer is stored below.)
-        let mut tx = state.tenant_tx(p.tenant_id).await?;
+        let mut tx = state.tenant_tx(caller.tenant_id()).await?;
         let replay = idem.replay(&mut tx, &hash).await?;
         tx.commit().await?;
         if let Some(replay) = replay {
             return Ok(replay);
         }
     }
-    // Online movements happen now, by the server's clock, kept to the microsecond like
-    // every time in the total order of events.
-    let now = Utc::now().trunc_subsecs(6);
-    let who = recorder(&p);
-    let movement = req.to_core(MovementId::from_uuid(Uuid::now_v7()), now, who.user_id)?;
-    // Written together with whatever else of the tenant is waiting (`crate::group`).
+    let tenant_id = caller.tenant_id();
+    // Written together with whatever else of the tenant is waiting (`crate::group`),
+    // which also checks the session of a caller not checked yet.
     let done = state
         .committer
         .record(
             state.tenant_pool(),
-            p.tenant_id,
+            tenant_id,
             crate::group::Job {
                 movement,
                 user_id: who.user_id,
                 actor_type: who.actor_type.to_owned(),
                 actor_id: who.actor_id,
-                session_id: match p.actor {
-                    Actor::User { session_id, .. } => Some(session_id),
-                    Actor::ApiKey { .. } => None,
-                },
+                session_id,
                 request_id: who.request_id.map(str::to_owned),
                 note: req.note.clone(),
                 idempotency: idem.key().map(|k| (k.to_owned(), hash.clone())),
+                unchecked: match &caller {
+                    Caller::Checked(_) => None,
+                    Caller::Unchecked(u) => Some(u.clone()),
+                },
             },
         )
         .await?;
@@ -374,7 +415,7 @@ pub async fn create_movement(
     // on the row or the next push of the product retries them again.
     if let Err(e) = crate::sync::retry_held(
         state.tenant_pool(),
-        p.tenant_id,
+        tenant_id,
         movement.product.as_uuid(),
         &done.wakes,
     )

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::db::TenantTx;
 
 /// What an authenticated request needs to know about its access token's session.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionCheck {
     /// The user's current role.
     pub role: String,
@@ -35,6 +35,44 @@ pub async fn check(
         .bind(session_id)
         .fetch_optional(pool)
         .await
+}
+
+/// [`check`] for several sessions at once, in a transaction of their tenant (whose
+/// row-level security applies): the live ones among `(user_id, session_id)` pairs, by
+/// session id. One statement however many requests share the transaction.
+pub async fn check_many(
+    tx: &mut TenantTx,
+    sessions: &[(Uuid, Uuid)],
+) -> Result<std::collections::HashMap<Uuid, SessionCheck>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let (users, ids): (Vec<Uuid>, Vec<Uuid>) = sessions.iter().copied().unzip();
+    let rows: Vec<(Uuid, String, bool, i32)> = sqlx::query_as(
+        "select s.id, u.role, t.subscription_expires_at <= now(), p.requests_per_second
+         from unnest($2::uuid[], $3::uuid[]) as j (user_id, session_id)
+         join app_user u on u.tenant_id = $1 and u.id = j.user_id and u.disabled_at is null
+         join session s on s.tenant_id = $1 and s.user_id = u.id and s.id = j.session_id
+                       and s.revoked_at is null
+         join tenant t on t.id = $1
+         join plan p on p.code = t.plan_code",
+    )
+    .bind(tenant_id)
+    .bind(users)
+    .bind(ids)
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, role, expired, requests_per_second)| {
+            (
+                id,
+                SessionCheck {
+                    role,
+                    expired,
+                    requests_per_second,
+                },
+            )
+        })
+        .collect())
 }
 
 /// Starts a session of `user_id`.

@@ -124,6 +124,14 @@ impl TestApp {
 
     /// The served OpenAPI document: the list of routes that the route-coverage tests
     /// (cross-tenant, read-only tenant, README tables) walk.
+    /// Ends the session of access token `token`; expects 204.
+    pub async fn logout(&self, token: &str) {
+        let r = self
+            .send(Method::POST, "/v1/auth/logout", Some(&bearer(token)), None)
+            .await;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    }
+
     pub async fn openapi(&self) -> Value {
         let r = self.send(Method::GET, "/v1/openapi.json", None, None).await;
         assert_eq!(r.status(), StatusCode::OK);
@@ -233,6 +241,16 @@ pub fn bearer(token: &str) -> String {
 }
 
 /// Signs arbitrary claims with the test secret (or another one).
+/// The claims of an access token (not verified).
+pub fn claims_of_token(token: &str) -> Claims {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
 pub fn sign(claims: &Claims, secret: &str) -> String {
     JwtKeys::new(secret.as_bytes()).sign(claims).unwrap()
 }
@@ -367,16 +385,21 @@ pub fn id_of(v: &Value) -> String {
     v["id"].as_str().unwrap().to_owned()
 }
 
+/// The URL the server connects with: as the application role, under row-level security.
+pub fn app_database_url(app: &TestApp) -> String {
+    let config = Config {
+        database_url: Secret::new(app._db.url()),
+        ..Default::default()
+    };
+    config.app_database_url().unwrap().expose().to_owned()
+}
+
 /// A connection as the server runs its queries: the application role (row-level
 /// security applies), scoped to `tenant` for the whole session, for EXPLAINing the API's
 /// SQL.
 pub async fn app_role_connection(app: &TestApp, tenant: Uuid) -> sqlx::PgConnection {
     use sqlx::Connection;
-    let config = Config {
-        database_url: Secret::new(app._db.url()),
-        ..Default::default()
-    };
-    let mut conn = sqlx::PgConnection::connect(config.app_database_url().unwrap().expose())
+    let mut conn = sqlx::PgConnection::connect(&app_database_url(app))
         .await
         .unwrap();
     sqlx::query("select set_config('app.tenant_id', $1, false)")

@@ -178,3 +178,13 @@ pub async fn assert_ledger(app: &TestApp, tenant: Uuid) {
     let violations = logiflow_testkit::ledger_violations(&app.owner, tenant).await;
     assert!(violations.is_empty(), "ledger:\n{}", violations.join("\n"));
 }
+
+/// How many audit entries of `action` the tenant has.
+pub async fn audited(app: &TestApp, tenant: Uuid, action: &str) -> i64 {
+    sqlx::query_scalar("select count(*) from audit_log where tenant_id = $1 and action = $2")
+        .bind(tenant)
+        .bind(action)
+        .fetch_one(&app.owner)
+        .await
+        .unwrap()
+}

@@ -18,6 +18,7 @@ mod cross_tenant;
 mod demo;
 mod docs;
 mod movement_plans;
+mod movement_sessions;
 mod movements;
 mod ops;
 mod settings;

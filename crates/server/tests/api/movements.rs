@@ -75,14 +75,7 @@ async fn each_kind_changes_stock_and_books_its_effects() {
     // Each movement wrote its outbox event and audit entry in its transaction.
     assert_eq!(count(&app, "movement", t.id).await, 6);
     assert_eq!(count(&app, "outbox_event", t.id).await, 6);
-    let audited: i64 = sqlx::query_scalar(
-        "select count(*) from audit_log where tenant_id = $1 and action = 'movement.create'",
-    )
-    .bind(t.id)
-    .fetch_one(&app.owner)
-    .await
-    .unwrap();
-    assert_eq!(audited, 6);
+    assert_eq!(audited(&app, t.id, "movement.create").await, 6);
     assert_ledger(&app, t.id).await;
 
     // The stored movement reads back as it was answered.

@@ -91,10 +91,7 @@ async fn an_expired_tenant_is_read_only() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let r = app
-        .send(Method::POST, "/v1/auth/logout", Some(&bearer(&token)), None)
-        .await;
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    app.logout(&token).await;
 
     admin::tenant_renew(
         &app.owner,
@@ -141,13 +138,7 @@ async fn the_plan_rate_limits_one_tenant_without_touching_another() {
 
 /// The app role's connection to the test database.
 async fn app_role_connection(app: &TestApp) -> PgConnection {
-    let config = Config {
-        database_url: Secret::new(app._db.url()),
-        ..Config::default()
-    };
-    PgConnection::connect(config.app_database_url().unwrap().expose())
-        .await
-        .unwrap()
+    PgConnection::connect(&app_database_url(app)).await.unwrap()
 }
 
 #[tokio::test]
