@@ -33,7 +33,6 @@ use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::movements::MovementView;
 use crate::store;
-use crate::store::movements::lot_column;
 
 /// Most movements written in one transaction: bounds a batch's statement sizes and the
 /// time its rows stay locked.
@@ -400,13 +399,7 @@ static WRITE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
                         flags)
              returning 1
          ), eff as (
-             insert into movement_effect (tenant_id, product_id, location_id, lot_id, occurred_at,
-                 movement_id, delta, absorbed)
-             select $1, e.product_id, e.location_id, e.lot_id, e.occurred_at, e.movement_id,
-                    e.delta, e.absorbed
-             from unnest($27::uuid[], $28::uuid[], $29::uuid[], $30::timestamptz[], $31::uuid[],
-                         $32::bigint[], $33::bool[])
-                  as e (product_id, location_id, lot_id, occurred_at, movement_id, delta, absorbed)
+             {effects}
              returning 1
          ), outbox as (
              insert into outbox_event (tenant_id, id, topic, payload)
@@ -433,7 +426,8 @@ static WRITE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
          -- (Data-modifying CTEs run to completion whether read or not.)
          select distinct h.product_id from movement h
          where h.tenant_id = $1 and h.product_id = any($12) and h.outcome = 'held'",
-        update = store::sync::UPDATE_ROWS_SQL
+        update = store::sync::UPDATE_ROWS_SQL,
+        effects = store::sync::insert_effects_sql(27),
     )
 });
 
@@ -455,14 +449,7 @@ async fn write(
         Some(logiflow_core::LineRef::SalesLine(id)) => (Some("sales_line"), Some(id)),
         None => (None, None),
     };
-    let mut effects: Vec<(Uuid, DateTime<Utc>, logiflow_core::Effect)> = Vec::new();
-    for w in written {
-        if let Outcome::Applied { effects: es } = &w.decision.outcome {
-            for e in es {
-                effects.push((w.job.movement.id.as_uuid(), w.job.movement.occurred_at, *e));
-            }
-        }
-    }
+    let e = store::sync::EffectArrays::new(written.iter().map(|w| (&w.job.movement, w.decision)));
     let keyed: Vec<&Written<'_>> = written
         .iter()
         .filter(|w| w.job.idempotency.is_some())
@@ -540,28 +527,13 @@ async fn write(
                 .map(|w| serde_json::to_value(&w.decision.flags).unwrap_or_default())
                 .collect::<Vec<_>>(),
         )
-        .bind(
-            effects
-                .iter()
-                .map(|e| e.2.key.product.as_uuid())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            effects
-                .iter()
-                .map(|e| e.2.key.location.as_uuid())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            effects
-                .iter()
-                .map(|e| lot_column(e.2.key.lot))
-                .collect::<Vec<_>>(),
-        )
-        .bind(effects.iter().map(|e| e.1).collect::<Vec<_>>())
-        .bind(effects.iter().map(|e| e.0).collect::<Vec<_>>())
-        .bind(effects.iter().map(|e| e.2.delta).collect::<Vec<_>>())
-        .bind(effects.iter().map(|e| e.2.absorbed).collect::<Vec<_>>())
+        .bind(e.products)
+        .bind(e.locations)
+        .bind(e.lots)
+        .bind(e.occurred_at)
+        .bind(e.movements)
+        .bind(e.deltas)
+        .bind(e.absorbed)
         .bind(written.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
         .bind(written.iter().map(|w| w.json.clone()).collect::<Vec<_>>())
         .bind(written.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())

@@ -385,6 +385,56 @@ impl RowArrays {
     }
 }
 
+/// Inserts ledger effects: `$1` the tenant, then the seven columns of [`EffectArrays`]
+/// as `$first`…`$first+6`. Also a step of the group commit's statement.
+pub(crate) fn insert_effects_sql(first: usize) -> String {
+    let p: Vec<String> = (first..first + 7).map(|i| format!("${i}")).collect();
+    format!(
+        "insert into movement_effect (tenant_id, product_id, location_id, lot_id, occurred_at,
+             movement_id, delta, absorbed)
+         select $1, e.product_id, e.location_id, e.lot_id, e.occurred_at, e.movement_id,
+                e.delta, e.absorbed
+         from unnest({}::uuid[], {}::uuid[], {}::uuid[], {}::timestamptz[], {}::uuid[],
+                     {}::bigint[], {}::bool[])
+              as e (product_id, location_id, lot_id, occurred_at, movement_id, delta, absorbed)",
+        p[0], p[1], p[2], p[3], p[4], p[5], p[6]
+    )
+}
+
+/// The ledger effects of applied decisions as the arrays [`insert_effects_sql`] binds
+/// (other outcomes have none).
+pub(crate) struct EffectArrays {
+    pub products: Vec<Uuid>,
+    pub locations: Vec<Uuid>,
+    pub lots: Vec<Uuid>,
+    pub occurred_at: Vec<DateTime<Utc>>,
+    pub movements: Vec<Uuid>,
+    pub deltas: Vec<i64>,
+    pub absorbed: Vec<bool>,
+}
+
+impl EffectArrays {
+    pub(crate) fn new<'a>(
+        decided: impl IntoIterator<Item = (&'a Movement, &'a logiflow_core::Decision)>,
+    ) -> Self {
+        let mut effects: Vec<(&Movement, Effect)> = Vec::new();
+        for (m, d) in decided {
+            if let Outcome::Applied { effects: es } = &d.outcome {
+                effects.extend(es.iter().map(|e| (m, *e)));
+            }
+        }
+        Self {
+            products: effects.iter().map(|e| e.1.key.product.as_uuid()).collect(),
+            locations: effects.iter().map(|e| e.1.key.location.as_uuid()).collect(),
+            lots: effects.iter().map(|e| lot_column(e.1.key.lot)).collect(),
+            occurred_at: effects.iter().map(|e| e.0.occurred_at).collect(),
+            movements: effects.iter().map(|e| e.0.id.as_uuid()).collect(),
+            deltas: effects.iter().map(|e| e.1.delta).collect(),
+            absorbed: effects.iter().map(|e| e.1.absorbed).collect(),
+        }
+    }
+}
+
 /// Writes a push's results in a few set-based statements: the changed rows, the new
 /// movements, the changed outcomes of retried ones, the ledger effects, one outbox event
 /// per decision, and the device's next sequence number.
@@ -502,32 +552,19 @@ pub async fn write_push(
         .await?;
     }
 
-    let mut effects: Vec<(Uuid, DateTime<Utc>, Effect)> = Vec::new();
-    for d in decided {
-        if let Outcome::Applied { effects: es } = &d.decision.outcome {
-            for e in es {
-                effects.push((d.movement.id.as_uuid(), d.movement.occurred_at, *e));
-            }
-        }
-    }
-    if !effects.is_empty() {
-        sqlx::query(
-            "insert into movement_effect (tenant_id, product_id, location_id, lot_id, occurred_at,
-                 movement_id, delta, absorbed)
-             select $1, e.product_id, e.location_id, e.lot_id, e.occurred_at, e.movement_id, e.delta, e.absorbed
-             from unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::timestamptz[], $6::uuid[], $7::bigint[], $8::bool[])
-                  as e (product_id, location_id, lot_id, occurred_at, movement_id, delta, absorbed)",
-        )
-        .bind(tenant_id)
-        .bind(effects.iter().map(|e| e.2.key.product.as_uuid()).collect::<Vec<_>>())
-        .bind(effects.iter().map(|e| e.2.key.location.as_uuid()).collect::<Vec<_>>())
-        .bind(effects.iter().map(|e| lot_column(e.2.key.lot)).collect::<Vec<_>>())
-        .bind(effects.iter().map(|e| e.1).collect::<Vec<_>>())
-        .bind(effects.iter().map(|e| e.0).collect::<Vec<_>>())
-        .bind(effects.iter().map(|e| e.2.delta).collect::<Vec<_>>())
-        .bind(effects.iter().map(|e| e.2.absorbed).collect::<Vec<_>>())
-        .execute(tx.conn())
-        .await?;
+    let e = EffectArrays::new(decided.iter().map(|d| (d.movement, d.decision)));
+    if !e.movements.is_empty() {
+        sqlx::query(&insert_effects_sql(2))
+            .bind(tenant_id)
+            .bind(e.products)
+            .bind(e.locations)
+            .bind(e.lots)
+            .bind(e.occurred_at)
+            .bind(e.movements)
+            .bind(e.deltas)
+            .bind(e.absorbed)
+            .execute(tx.conn())
+            .await?;
     }
 
     if !decided.is_empty() {
