@@ -188,3 +188,41 @@ pub async fn audited(app: &TestApp, tenant: Uuid, action: &str) -> i64 {
         .await
         .unwrap()
 }
+
+/// An online movement of `kind` for the group committer (`logiflow_server::group`), by
+/// the holder of access token `token`, whose session its batch checks.
+pub fn online_job(
+    token: &str,
+    tenant: Uuid,
+    product: Uuid,
+    kind: logiflow_core::MovementKind,
+) -> logiflow_server::group::Job {
+    use chrono::SubsecRound;
+    let claims = claims_of_token(token);
+    logiflow_server::group::Job {
+        movement: logiflow_core::Movement {
+            id: logiflow_core::MovementId::from_uuid(Uuid::now_v7()),
+            occurred_at: Utc::now().trunc_subsecs(6),
+            product: logiflow_core::ProductId::from_uuid(product),
+            lot: None,
+            kind,
+            user: logiflow_core::UserId::from_uuid(claims.sub),
+            device: None,
+            reference: None,
+        },
+        user_id: claims.sub,
+        actor_type: "user".to_owned(),
+        actor_id: claims.sub,
+        session_id: Some(claims.sid),
+        request_id: None,
+        note: None,
+        idempotency: None,
+        unchecked: Some(logiflow_server::auth::Unchecked {
+            tenant_id: logiflow_core::TenantId::from_uuid(tenant),
+            user_id: claims.sub,
+            session_id: claims.sid,
+            request_id: None,
+            permission: logiflow_server::rbac::Permission::MovementsWrite,
+        }),
+    }
+}

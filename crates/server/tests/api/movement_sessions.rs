@@ -4,14 +4,9 @@
 //! on arrival, and its movement is neither decided nor written; the others of the batch
 //! are unaffected.
 
-use chrono::{SubsecRound, Utc};
-use logiflow_core::{
-    LocationId, Movement, MovementId, MovementKind, PositiveQty, ProductId, TenantId, UserId,
-};
-use logiflow_server::auth::Unchecked;
+use logiflow_core::{LocationId, MovementKind, PositiveQty, TenantId};
 use logiflow_server::error::ApiError;
 use logiflow_server::group::{Job, record_batch};
-use logiflow_server::rbac::Permission;
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
@@ -20,39 +15,18 @@ use uuid::Uuid;
 use crate::helpers::*;
 use crate::inventory::*;
 
-/// A job receiving one unit into `bin`, by the holder of access token `token`, whose
-/// session the batch checks.
+/// A job receiving one unit into `bin` by the holder of `token`, whose session the batch
+/// checks.
 fn job(token: &str, tenant: Uuid, product: Uuid, bin: Uuid) -> Job {
-    let claims = claims_of_token(token);
-    Job {
-        movement: Movement {
-            id: MovementId::from_uuid(Uuid::now_v7()),
-            occurred_at: Utc::now().trunc_subsecs(6),
-            product: ProductId::from_uuid(product),
-            lot: None,
-            kind: MovementKind::Receive {
-                to: LocationId::from_uuid(bin),
-                qty: PositiveQty::new(1).unwrap(),
-            },
-            user: UserId::from_uuid(claims.sub),
-            device: None,
-            reference: None,
+    online_job(
+        token,
+        tenant,
+        product,
+        MovementKind::Receive {
+            to: LocationId::from_uuid(bin),
+            qty: PositiveQty::new(1).unwrap(),
         },
-        user_id: claims.sub,
-        actor_type: "user".to_owned(),
-        actor_id: claims.sub,
-        session_id: Some(claims.sid),
-        request_id: None,
-        note: None,
-        idempotency: None,
-        unchecked: Some(Unchecked {
-            tenant_id: TenantId::from_uuid(tenant),
-            user_id: claims.sub,
-            session_id: claims.sid,
-            request_id: None,
-            permission: Permission::MovementsWrite,
-        }),
-    }
+    )
 }
 
 #[tokio::test]

@@ -434,3 +434,72 @@ async fn a_batch_that_fails_as_a_whole_is_recorded_one_by_one() {
     assert_eq!(count(&app, "movement", t.id).await, 1 + 1 + 2);
     assert_ledger(&app, t.id).await;
 }
+
+/// The leader of a batch is the request that got the tenant's lock first; its client
+/// going away (its future dropped) while its batch runs must not lose the batch: its own
+/// movement is still written (it may have been committed already, the client just never
+/// heard), and the movements queued behind it are still answered.
+#[tokio::test]
+async fn a_leader_dropped_mid_batch_still_writes_its_batch_and_the_next_is_answered() {
+    use logiflow_core::{LocationId, MovementKind, PositiveQty, TenantId};
+    let (app, t, s) = setup(1).await;
+    let bin = s.bins[0];
+    applied(&app, &t.token, receive(s.product, bin, 10)).await;
+    let pool = sqlx::PgPool::connect(&app_database_url(&app))
+        .await
+        .unwrap();
+    let committer = std::sync::Arc::new(logiflow_server::group::Committer::default());
+    let ship = |qty| {
+        online_job(
+            &t.token,
+            t.id,
+            s.product,
+            MovementKind::Ship {
+                from: LocationId::from_uuid(bin),
+                qty: PositiveQty::new(qty).unwrap(),
+            },
+        )
+    };
+    let send = |job| {
+        let (committer, pool) = (committer.clone(), pool.clone());
+        tokio::spawn(async move {
+            committer
+                .record(&pool, TenantId::from_uuid(t.id), job)
+                .await
+        })
+    };
+
+    let mut conn = own_connection(&app).await;
+    let mut blocker = sqlx::Connection::begin(&mut conn).await.unwrap();
+    sqlx::query("select 1 from stock_row where product_id = $1 and location_id = $2 for update")
+        .bind(s.product)
+        .bind(bin)
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let leader = send(ship(1));
+    assert!(
+        waits_on_a_lock(&app, "%for update of s%").await,
+        "the leader's batch never waited on the locked row"
+    );
+    let follower = send(ship(2));
+    let mut queued = false;
+    for _ in 0..1000 {
+        if movements_waiting(&app).await >= 1.0 {
+            queued = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(queued, "the second movement never queued behind the leader");
+    leader.abort();
+    assert!(leader.await.unwrap_err().is_cancelled());
+    blocker.commit().await.unwrap();
+
+    let answer = follower.await.unwrap().expect("the follower is recorded");
+    assert_eq!(answer.json["outcome"], "applied");
+    // Both ships are written: 10 - 1 - 2.
+    assert_eq!(count(&app, "movement", t.id).await, 3);
+    assert_eq!(on_hand(&app, t.id, s.product, bin, None).await, 7);
+    assert_ledger(&app, t.id).await;
+}
