@@ -255,6 +255,9 @@ pub struct Conflict {
     pub kind: String,
     /// When it happened (RFC 3339).
     pub occurred_at: String,
+    /// The warehouse it happened in, when the local catalog knows its bin: the UI shows
+    /// `occurred_at` in that warehouse's time zone.
+    pub warehouse_id: Option<String>,
     /// `held`, `rejected`, or another outcome when only flagged.
     pub outcome: Option<String>,
     /// A rejection's stable code.
@@ -285,6 +288,7 @@ impl From<logiflow_replica::JournalEntry> for Conflict {
             id: entry.id.to_string(),
             kind: entry.kind,
             occurred_at: entry.occurred_at.to_rfc3339(),
+            warehouse_id: None,
             outcome: entry.outcome,
             reject_code: None,
             message: None,
@@ -460,8 +464,20 @@ pub fn scope(state: State<'_, AppState>) -> Result<Vec<WarehouseInfo>, ErrorBody
 /// [`Replica::conflicts`]: the conflict inbox.
 #[tauri::command(async)]
 pub fn conflicts(state: State<'_, AppState>) -> Result<Vec<Conflict>, ErrorBody> {
-    let entries = state.replica()?.conflicts().map_err(failed("conflicts"))?;
-    Ok(entries.into_iter().map(Conflict::from).collect())
+    let replica = state.replica()?;
+    let entries = replica.conflicts().map_err(failed("conflicts"))?;
+    entries
+        .into_iter()
+        .map(|entry| {
+            let warehouse = replica
+                .warehouse_of(&entry.movement)
+                .map_err(failed("conflicts"))?;
+            Ok(Conflict {
+                warehouse_id: warehouse.map(|w| w.to_string()),
+                ..Conflict::from(entry)
+            })
+        })
+        .collect()
 }
 
 /// [`Replica::login`], for a device whose session ended: registers a new device with the

@@ -205,11 +205,33 @@ pub struct WarehouseInfo {
     pub code: String,
     /// Its name.
     pub name: String,
+    /// Its IANA time zone (`Europe/Paris`): the UI shows the warehouse's times in it.
+    pub time_zone: String,
+}
+
+/// A warehouse as `GET /v1/warehouses` lists it.
+#[derive(Debug, serde::Deserialize)]
+struct ServerWarehouse {
+    id: WarehouseId,
+    code: String,
+    name: String,
+    timezone: String,
+}
+
+impl From<ServerWarehouse> for WarehouseInfo {
+    fn from(w: ServerWarehouse) -> Self {
+        WarehouseInfo {
+            id: w.id,
+            code: w.code,
+            name: w.name,
+            time_zone: w.timezone,
+        }
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]
 struct WarehousePage {
-    items: Vec<WarehouseInfo>,
+    items: Vec<ServerWarehouse>,
     next_cursor: Option<String>,
 }
 
@@ -324,7 +346,7 @@ impl ServerClient {
                     &mut |_| {},
                 )
                 .map_err(CallError::into_error)?;
-            out.extend(page.items);
+            out.extend(page.items.into_iter().map(WarehouseInfo::from));
             match page.next_cursor {
                 Some(c) => cursor = Some(c),
                 None => break,

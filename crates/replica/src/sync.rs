@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use logiflow_core::{
-    DeviceId, MovementId, Outcome, PUSH_BATCH_MAX, PullPage, PushRequest, PushResponse,
+    DeviceId, MovementId, Outcome, PUSH_BATCH_MAX, PullPage, PushRequest, PushResponse, WarehouseId,
 };
 use rusqlite::{OptionalExtension, params};
 
@@ -682,22 +682,41 @@ impl Replica {
     /// The warehouses this device keeps offline, as far as the replica knows them.
     pub fn scope(&self) -> Result<Vec<WarehouseInfo>> {
         let mut stmt = self.conn.prepare(
-            "select s.warehouse_id, coalesce(w.code, ''), coalesce(w.name, '')
+            "select s.warehouse_id, coalesce(w.code, ''), coalesce(w.name, ''),
+                    coalesce(w.time_zone, 'UTC')
              from scope s left join warehouse w on w.id = s.warehouse_id
              order by w.code, s.warehouse_id",
         )?;
-        let rows: Vec<(String, String, String)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        let rows: Vec<(String, String, String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
             .collect::<rusqlite::Result<_>>()?;
         rows.into_iter()
-            .map(|(id, code, name)| {
+            .map(|(id, code, name, time_zone)| {
                 Ok(WarehouseInfo {
                     id: crate::db::parse_id(&id)?,
                     code,
                     name,
+                    time_zone,
                 })
             })
             .collect()
+    }
+
+    /// The warehouse a movement happens in (that of its first location), as the local
+    /// catalog knows it: the UI shows the movement's times in that warehouse's zone.
+    pub fn warehouse_of(&self, movement: &logiflow_core::Movement) -> Result<Option<WarehouseId>> {
+        let Some(key) = movement.keys().into_iter().next() else {
+            return Ok(None);
+        };
+        let id: Option<String> = self
+            .conn
+            .query_row(
+                "select warehouse_id from location where id = ?1",
+                [key.location.as_uuid().to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        id.map(|id| crate::db::parse_id(&id)).transpose()
     }
 
     /// The device's scope and the tenant's warehouses as the server lists them now

@@ -74,12 +74,25 @@ fn outcomes(d: &Device) -> Vec<String> {
 #[test]
 fn offline_work_syncs_to_every_outcome_and_every_replica_converges() {
     let server = Server::start("flows");
-    let _catalog = seed(&server, 3, 3);
+    let catalog = seed(&server, 3, 3);
     let mut r1 = connect(&server, &server.base.clone(), "dock 1");
     let mut r2 = connect(&server, &server.base.clone(), "dock 2");
 
+    // The scope carries each warehouse's time zone (the app shows times in it), and a
+    // movement's warehouse is found from its bin.
+    let scope = r1.replica.scope().unwrap();
+    assert_eq!(scope.len(), 1);
+    assert_eq!(
+        (scope[0].code.as_str(), scope[0].time_zone.as_str()),
+        (catalog.warehouse.as_str(), "Europe/Paris")
+    );
+
     // Held, then applied once the receipt that physically came first arrives.
-    r1.replica.record(&receive("SKU-2", "B1", 5)).unwrap();
+    let received = r1.replica.record(&receive("SKU-2", "B1", 5)).unwrap();
+    assert_eq!(
+        r1.replica.warehouse_of(&received.movement).unwrap(),
+        Some(scope[0].id)
+    );
     // Each replica stamps by its clock corrected with the offset measured at its last
     // server contact, good to about a request's latency: recorded microseconds apart, the
     // two could land in either order on the server's timeline (they did, under a loaded

@@ -154,6 +154,7 @@ describe("the conflict inbox", () => {
     id: "m",
     kind: "ship",
     occurred_at: "2026-01-01T00:00:00Z",
+    warehouse_id: null,
     outcome: "held",
     reject_code: null,
     message: null,

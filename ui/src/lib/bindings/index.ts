@@ -83,6 +83,11 @@ kind: string,
  */
 occurred_at: string, 
 /**
+ * The warehouse it happened in, when the local catalog knows its bin: the UI shows
+ * `occurred_at` in that warehouse's time zone.
+ */
+warehouse_id: string | null, 
+/**
  * `held`, `rejected`, or another outcome when only flagged.
  */
 outcome: string | null, 
@@ -473,7 +478,11 @@ code: string,
 /**
  * Its name.
  */
-name: string, };
+name: string, 
+/**
+ * Its IANA time zone (`Europe/Paris`): the UI shows the warehouse's times in it.
+ */
+time_zone: string, };
 
 export type SyncProgress = { "phase": "pushing", 
 /**

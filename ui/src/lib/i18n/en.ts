@@ -24,6 +24,11 @@ export const en = {
     openFailed: "The local replica could not be opened",
     notSetUp: "This device is not set up yet: connect it to your LogiFlow server on the Sync screen (Alt+6).",
   },
+  time: {
+    justNow: "just now",
+    minutesAgo: "{n} min ago",
+    hoursAgo: "{n} h ago",
+  },
   dashboard: {
     title: "Dashboard",
     pending: "Pending journal entries",
