@@ -18,6 +18,7 @@ fn main() {
         "app_info",
         "status",
         "stock",
+        "stock_kpis",
         "record",
         "resolve_item",
         "count_sheet",

@@ -9,7 +9,7 @@ use logiflow_core::{Flag, MovementId, Outcome};
 use logiflow_replica::{
     Action, ConnectRequest, CountScope, CountSheet, CountSubmission, CredentialStore, ErrorBody,
     ItemRef, ProductRef, Recorded, Replica, Resolution, Resolved, Secret, ServerClient, SignedOut,
-    Status, StockLine, StockQuery, SyncOptions, SyncProgress, SyncReport, WarehouseInfo,
+    Status, StockKpis, StockLine, StockQuery, SyncOptions, SyncProgress, SyncReport, WarehouseInfo,
 };
 use serde::{Deserialize, Serialize};
 use tauri::State;
@@ -128,6 +128,18 @@ pub fn status(state: State<'_, AppState>) -> Result<Status, ErrorBody> {
 #[tauri::command(async)]
 pub fn stock(state: State<'_, AppState>, query: StockQuery) -> Result<Vec<StockLine>, ErrorBody> {
     state.replica()?.stock(&query).map_err(failed("stock"))
+}
+
+/// Low-stock lines the dashboard lists.
+const DASHBOARD_LOW_STOCK_LINES: usize = 8;
+
+/// [`Replica::stock_kpis`]: the dashboard's stock figures.
+#[tauri::command(async)]
+pub fn stock_kpis(state: State<'_, AppState>) -> Result<StockKpis, ErrorBody> {
+    state
+        .replica()?
+        .stock_kpis(DASHBOARD_LOW_STOCK_LINES)
+        .map_err(failed("stock_kpis"))
 }
 
 /// [`Replica::record`].

@@ -171,6 +171,10 @@ pub struct ProductRecord {
     pub lot_tracked: bool,
     /// Not deactivated.
     pub active: bool,
+    /// Below this available quantity in a warehouse the product is low on stock (0: no
+    /// reorder point). Absent from older servers' pages: 0.
+    #[serde(default)]
+    pub reorder_point: i64,
 }
 
 /// A lot of a lot-tracked product.

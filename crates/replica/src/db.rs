@@ -32,6 +32,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_search_index",
         include_str!("../../../migrations/replica/0005_search_index.sql"),
     ),
+    (
+        "0006_reorder_point",
+        include_str!("../../../migrations/replica/0006_reorder_point.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

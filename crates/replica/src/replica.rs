@@ -188,11 +188,12 @@ impl Replica {
             let name_fold = p.name.to_lowercase();
             let upsert = || -> rusqlite::Result<i64> {
                 tx.prepare_cached(
-                    "insert into product (id, sku, name, name_fold, lot_tracked, active)
-                     values (?1, ?2, ?3, ?4, ?5, ?6)
+                    "insert into product (id, sku, name, name_fold, lot_tracked, active,
+                         reorder_point)
+                     values (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                      on conflict (id) do update set sku = excluded.sku, name = excluded.name,
                          name_fold = excluded.name_fold, lot_tracked = excluded.lot_tracked,
-                         active = excluded.active
+                         active = excluded.active, reorder_point = excluded.reorder_point
                      returning key",
                 )?
                 .query_row(
@@ -202,7 +203,8 @@ impl Replica {
                         p.name,
                         name_fold,
                         p.lot_tracked,
-                        p.active
+                        p.active,
+                        p.reorder_point
                     ],
                     |r| r.get(0),
                 )
@@ -1281,7 +1283,7 @@ const ENTRY_PRODUCT: &str = "product_id";
 
 /// Whose journal entries a projection replays.
 #[derive(Debug, Clone, Copy)]
-enum Products<'a> {
+pub(crate) enum Products<'a> {
     /// Every product's: the reference the per-product replay is checked against.
     #[cfg(test)]
     All,
@@ -1292,7 +1294,7 @@ enum Products<'a> {
 /// The products that have live journal entries (see [`LIVE`]): the only ones whose
 /// projected rows differ from the pulled ones. A scan of the partial index, whose size
 /// follows the pending journal.
-fn live_products(conn: &Connection) -> Result<BTreeSet<ProductId>> {
+pub(crate) fn live_products(conn: &Connection) -> Result<BTreeSet<ProductId>> {
     let mut stmt = conn.prepare_cached(&format!(
         "select distinct {ENTRY_PRODUCT} from journal where {LIVE}"
     ))?;
@@ -1314,7 +1316,7 @@ fn live_products(conn: &Connection) -> Result<BTreeSet<ProductId>> {
 /// property test). Recording and searching use it, so their cost follows the pending
 /// entries of the products involved, each product's a range read of
 /// `journal_live_by_product`, not the whole pending journal.
-fn project(conn: &Connection, products: Products<'_>) -> Result<Projection> {
+pub(crate) fn project(conn: &Connection, products: Products<'_>) -> Result<Projection> {
     let mut found: Vec<(i64, Entry)> = Vec::new();
     let mut read = |rows: &mut rusqlite::Rows<'_>| -> Result<()> {
         while let Some(r) = rows.next()? {
@@ -1723,6 +1725,7 @@ mod tests {
                     barcodes: vec![],
                     lot_tracked: false,
                     active: true,
+                    reorder_point: 0,
                 })
                 .collect(),
             lots: vec![],

@@ -708,15 +708,7 @@ impl Replica {
         let Some(key) = movement.keys().into_iter().next() else {
             return Ok(None);
         };
-        let id: Option<String> = self
-            .conn
-            .query_row(
-                "select warehouse_id from location where id = ?1",
-                [key.location.as_uuid().to_string()],
-                |r| r.get(0),
-            )
-            .optional()?;
-        id.map(|id| crate::db::parse_id(&id)).transpose()
+        self.location_warehouse(key.location)
     }
 
     /// The device's scope and the tenant's warehouses as the server lists them now

@@ -11,6 +11,7 @@ use crate::api::{
 };
 use crate::client::WarehouseInfo;
 use crate::error::ErrorBody;
+use crate::kpi::{LowStockLine, StockKpis};
 use crate::sync::{SyncProgress, SyncReport};
 
 /// Every adjustment reason. Core derives no `TS` (it stays free of tooling concerns), so
@@ -47,6 +48,8 @@ pub fn typescript_declarations() -> Vec<String> {
         Search::decl(),
         StockQuery::decl(),
         StockLine::decl(),
+        StockKpis::decl(),
+        LowStockLine::decl(),
         ItemRef::decl(),
         format!("type AdjustReason = {};", reasons.join(" | ")),
         Op::decl(),

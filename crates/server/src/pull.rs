@@ -667,6 +667,7 @@ fn product(p: store::pull::ProductRow) -> ApiResult<ProductRecord> {
         barcodes,
         lot_tracked: p.lot_tracked,
         active: p.active,
+        reorder_point: p.reorder_point,
     })
 }
 

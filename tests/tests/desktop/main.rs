@@ -303,6 +303,12 @@ async fn walk(client: &Client, shots: &Shots<'_>, replica_path: &Path, data_dir:
     );
     let path = wait_text(client, "replica-path", |t| t != "–").await;
     assert_eq!(Path::new(&path), replica_path);
+    // Stock figures: 40 + 250 + 1,200 units; BOLT-10 has 35 available (40 less 5
+    // allocated) against a reorder point of 50.
+    wait_text(client, "kpi-on-hand", |t| t == "1,490").await;
+    wait_text(client, "kpi-low-stock", |t| t == "1").await;
+    let low = wait_text(client, "low-stock-list", |t| t.contains("BOLT-10")).await;
+    assert!(low.contains("35") && low.contains("50"), "{low}");
     screenshot(client, shots, "01-dashboard.png").await;
 
     eprintln!("e2e: step 2, stock search");
@@ -352,6 +358,9 @@ async fn walk(client: &Client, shots: &Shots<'_>, replica_path: &Path, data_dir:
     // 5. The dashboard counts the one pending entry...
     by_id(client, "nav-dashboard").await.click().await.unwrap();
     wait_text(client, "pending-count", |t| t == "1").await;
+    // ...and its 12 bolts at once, though not sent: still below the reorder point.
+    wait_text(client, "kpi-on-hand", |t| t == "1,502").await;
+    wait_text(client, "low-stock-list", |t| t.contains("47")).await;
     screenshot(client, shots, "05-dashboard-pending.png").await;
 
     // ...and the stock list shows it as pending in A-02.

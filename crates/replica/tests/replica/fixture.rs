@@ -93,6 +93,7 @@ pub fn catalog_page() -> PullPage {
                 barcodes: vec![Barcode::parse("4006381333931").unwrap()],
                 lot_tracked: false,
                 active: true,
+                reorder_point: 20,
             },
             ProductRecord {
                 id: milk(),
@@ -101,6 +102,7 @@ pub fn catalog_page() -> PullPage {
                 barcodes: vec![],
                 lot_tracked: true,
                 active: true,
+                reorder_point: 0,
             },
         ],
         lots: vec![LotRecord {

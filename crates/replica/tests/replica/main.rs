@@ -7,5 +7,6 @@ mod count;
 mod crash;
 mod engine;
 mod fixture;
+mod kpi;
 mod search;
 mod sim;

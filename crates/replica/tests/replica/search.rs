@@ -47,6 +47,7 @@ fn search_on_a_catalog_of_100k_products() {
                 barcodes: vec![Barcode::parse(&format!("INT-{n}")).unwrap()],
                 lot_tracked: false,
                 active: true,
+                reorder_point: 0,
             });
             page.rows.push(RowState {
                 key: StockKey {
@@ -155,6 +156,7 @@ fn name_search_means_case_insensitive_substring_whatever_the_query() {
             barcodes: vec![],
             lot_tracked: false,
             active: true,
+            reorder_point: 0,
         })
         .collect();
     // Half of them have a pulled row; the others only get one from the journal below.
@@ -319,6 +321,7 @@ fn catalog_changes_within_a_page_keep_skus_barcodes_and_the_name_index_right() {
         barcodes: vec![Barcode::parse(barcode).unwrap()],
         lot_tracked: false,
         active: true,
+        reorder_point: 0,
     };
     let page = |cursor: &str, products: Vec<ProductRecord>| PullPage {
         cursor: Cursor::new(cursor),

@@ -390,10 +390,11 @@ pub struct ProductRow {
     pub name: String,
     pub lot_tracked: bool,
     pub active: bool,
+    pub reorder_point: i64,
     pub barcodes: Vec<String>,
 }
 
-const PRODUCT_SELECT: &str = "select p.id, p.sku, p.name, p.lot_tracked, p.active,
+const PRODUCT_SELECT: &str = "select p.id, p.sku, p.name, p.lot_tracked, p.active, p.reorder_point,
         array(select b.barcode from product_barcode b
               where b.tenant_id = p.tenant_id and b.product_id = p.id
               order by b.barcode) as barcodes

@@ -30,6 +30,8 @@ struct Puller {
     warehouses: BTreeSet<Uuid>,
     locations: BTreeMap<LocationId, LocationRecord>,
     products: BTreeSet<ProductId>,
+    /// Each product's reorder point as last pulled.
+    reorder_points: BTreeMap<ProductId, i64>,
     lots: BTreeSet<Uuid>,
     rows: BTreeMap<StockKey, StockRow>,
     /// The rows as derived from the snapshot plus every effect delivered since.
@@ -74,6 +76,7 @@ impl Puller {
         }
         for p in &page.products {
             self.products.insert(p.id);
+            self.reorder_points.insert(p.id, p.reorder_point);
         }
         for l in &page.lots {
             self.lots.insert(l.id.as_uuid());
@@ -258,17 +261,17 @@ async fn a_new_device_snapshots_its_scope_in_pages_then_pulls_the_changes() {
         &app,
         "/v1/products",
         &t.token,
-        json!({"sku": "NEW-1", "name": "New"}),
+        json!({"sku": "NEW-1", "name": "New", "reorder_point": 7}),
     )
     .await;
     p.drain(&app, &dev.token, 3).await;
     assert_eq!(p.effects, since(&app, t.id, a.warehouse, &before).await);
     assert_eq!(pulled_rows(&p), server_rows(&app, t.id, a.warehouse).await);
     assert_eq!(p.outcomes.get(&m.id).map(String::as_str), Some("applied"));
-    assert!(
-        p.products
-            .contains(&ProductId::from_uuid(id_of(&made).parse().unwrap()))
-    );
+    let made = ProductId::from_uuid(id_of(&made).parse().unwrap());
+    assert!(p.products.contains(&made));
+    // The reorder point travels with the product (the app's low-stock figures).
+    assert_eq!(p.reorder_points.get(&made), Some(&7));
     assert!(p.warehouses.len() == 1 && !p.locations.contains_key(&loc(b.bins[1])));
 
     // Nothing new: an empty last page.

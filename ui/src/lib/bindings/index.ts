@@ -280,6 +280,47 @@ available: number,
  */
 pending: number, };
 
+export type StockKpis = { 
+/**
+ * Units on hand, all products and bins.
+ */
+on_hand: number, 
+/**
+ * Products with units on hand.
+ */
+products_in_stock: number, 
+/**
+ * (warehouse, product) pairs whose available stock is below the product's reorder
+ * point (active products with one).
+ */
+low_stock: number, 
+/**
+ * The first of them, the largest shortfall first.
+ */
+low: Array<LowStockLine>, };
+
+export type LowStockLine = { 
+/**
+ * The warehouse's code.
+ */
+warehouse_code: string, 
+/**
+ * The product's SKU.
+ */
+sku: string, 
+/**
+ * The product's name.
+ */
+name: string, 
+/**
+ * On hand less allocated, over the warehouse's bins.
+ */
+available: number, 
+/**
+ * The product's reorder point.
+ */
+reorder_point: number, };
+
 export type ItemRef = { "by": "sku", "value": string } | { "by": "barcode", "value": string } | { "by": "scan", "value": string };
 
 export type AdjustReason = "damage" | "loss" | "found" | "correction";
