@@ -506,6 +506,11 @@ async fn walk(client: &Client, shots: &Shots<'_>, world: &mut World<'_>) {
     let notice = wait_text(client, "sign-out-notice", |t| !t.is_empty()).await;
     assert_eq!(notice, "Signed out. This device's credentials are removed.");
     wait_text(client, "sync-indicator", |t| t.starts_with("Signed out")).await;
+    // Signing out twice makes no sense: the button is disabled, and looks it.
+    let button = by_id(client, "settings-sign-out").await;
+    assert!(!button.is_enabled().await.unwrap(), "sign out stays enabled");
+    let opacity = button.css_value("opacity").await.unwrap();
+    assert_eq!(opacity, "0.5", "a disabled button must look disabled");
     scroll_to(client, "sign-out-notice").await;
     screenshot(client, shots, "42-signed-out.png").await;
     assert_eq!(world.keyring_entry(), None, "sign-out removes the tokens");
