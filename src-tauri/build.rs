@@ -19,6 +19,7 @@ fn main() {
         "status",
         "stock",
         "stock_kpis",
+        "history",
         "record",
         "resolve_item",
         "count_sheet",

@@ -8,8 +8,9 @@ use std::sync::{Mutex, MutexGuard};
 use logiflow_core::{Flag, MovementId, Outcome};
 use logiflow_replica::{
     Action, ConnectRequest, CountScope, CountSheet, CountSubmission, CredentialStore, ErrorBody,
-    ItemRef, ProductRef, Recorded, Replica, Resolution, Resolved, Secret, ServerClient, SignedOut,
-    Status, StockKpis, StockLine, StockQuery, SyncOptions, SyncProgress, SyncReport, WarehouseInfo,
+    History, HistoryQuery, ItemRef, ProductRef, Recorded, Replica, Resolution, Resolved, Secret,
+    ServerClient, SignedOut, Status, StockKpis, StockLine, StockQuery, SyncOptions, SyncProgress,
+    SyncReport, WarehouseInfo,
 };
 use serde::{Deserialize, Serialize};
 use tauri::State;
@@ -566,6 +567,26 @@ fn device_session(
         .ok_or_else(|| failed(command)(logiflow_replica::Error::NotInitialized))?;
     let client = ServerClient::new(&device.server_url, sync_options()).map_err(failed(command))?;
     Ok((client, credential_store(command)?))
+}
+
+/// [`Replica::history`]: the movement history of a product or bin, from the server with
+/// the device's session when it can be reached (on a worker thread, like [`sync`]), else
+/// this device's own journal entries.
+#[tauri::command]
+pub async fn history(
+    state: State<'_, AppState>,
+    query: HistoryQuery,
+) -> Result<History, ErrorBody> {
+    let path = state.path.clone();
+    on_worker("history", move || {
+        let mut replica = open_own(&path, "history")?;
+        // No session (a device never connected): the journal alone, said so.
+        let session = device_session(&replica, "history").ok();
+        replica
+            .history(session.as_ref().map(|(c, s)| (c, s)), &query)
+            .map_err(failed("history"))
+    })
+    .await
 }
 
 /// What the conflict inbox sends to force or void a held movement.

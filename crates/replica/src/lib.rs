@@ -40,6 +40,7 @@ mod credentials;
 mod db;
 mod env;
 mod error;
+mod history;
 mod kpi;
 mod projection;
 mod replica;
@@ -62,6 +63,7 @@ pub use credentials::{CREDENTIALS_ENV, CredentialStore, DeviceTokens, KEYRING_SE
 pub use db::{BUSY_TIMEOUT_MS, SCHEMA_VERSION};
 pub use env::{Env, SystemEnv, TestEnv};
 pub use error::{Error, ErrorBody, Result};
+pub use history::{HISTORY_PAGE_MAX, History, HistoryEntry, HistoryOf, HistoryQuery};
 pub use kpi::{LOW_STOCK_LINES_MAX, LowStockLine, StockKpis};
 pub use replica::{LEDGER_KEEP_MS, Replica};
 pub use sync::{

@@ -316,12 +316,25 @@ impl Replica {
     /// report. An error for which `is_sync_state` is false (a refused resolution: an
     /// answer, which says nothing bad of the connection) leaves the last sync's outcome
     /// as it was; only the contact is kept.
-    fn with_session<T>(
+    pub(crate) fn with_session<T>(
         &mut self,
         client: &ServerClient,
         store: &CredentialStore,
         progress: &mut dyn FnMut(&SyncProgress),
         is_sync_state: fn(&Error) -> bool,
+        work: impl FnOnce(&mut Self, &mut Ctx<'_>) -> Result<T>,
+    ) -> Result<(T, SyncReport)> {
+        self.with_session_as(client, store, progress, Some(is_sync_state), work)
+    }
+
+    /// [`Replica::with_session`]; with `is_sync_state` `None` the call is a read that is
+    /// no sync at all: whatever it returns, only the last contact is kept.
+    pub(crate) fn with_session_as<T>(
+        &mut self,
+        client: &ServerClient,
+        store: &CredentialStore,
+        progress: &mut dyn FnMut(&SyncProgress),
+        is_sync_state: Option<fn(&Error) -> bool>,
         work: impl FnOnce(&mut Self, &mut Ctx<'_>) -> Result<T>,
     ) -> Result<(T, SyncReport)> {
         let device = self.device()?.ok_or(Error::NotInitialized)?;
@@ -349,8 +362,13 @@ impl Replica {
         };
         let result = work(self, &mut ctx);
         let contact = ctx.contact.map(ns).transpose()?;
+        let is_sync = match (&result, is_sync_state) {
+            (_, None) => false,
+            (Err(e), Some(is_sync_state)) => is_sync_state(e),
+            (Ok(_), Some(_)) => true,
+        };
         match &result {
-            Err(e) if !is_sync_state(e) => {
+            _ if !is_sync => {
                 self.conn.execute(
                     "update sync_state set last_contact_at_ns = coalesce(?1, last_contact_at_ns)",
                     params![contact],
@@ -781,7 +799,7 @@ fn check_results(req: &PushRequest, resp: &PushResponse) -> Result<()> {
 }
 
 /// One sync's state: the session, the bounds, the progress.
-struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     client: &'a ServerClient,
     store: &'a CredentialStore,
     device: DeviceId,
@@ -795,7 +813,7 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     /// A request with the device's access token; an `unauthenticated` answer (the
     /// token expired early, the server's key rotated) refreshes once and resends.
-    fn authed<T: serde::de::DeserializeOwned>(
+    pub(crate) fn authed<T: serde::de::DeserializeOwned>(
         &mut self,
         method: reqwest::Method,
         path: &str,

@@ -11,6 +11,7 @@ use crate::api::{
 };
 use crate::client::WarehouseInfo;
 use crate::error::ErrorBody;
+use crate::history::{History, HistoryEntry, HistoryOf, HistoryQuery};
 use crate::kpi::{LowStockLine, StockKpis};
 use crate::sync::{SyncProgress, SyncReport};
 
@@ -50,6 +51,10 @@ pub fn typescript_declarations() -> Vec<String> {
         StockLine::decl(),
         StockKpis::decl(),
         LowStockLine::decl(),
+        HistoryOf::decl(),
+        HistoryQuery::decl(),
+        HistoryEntry::decl(),
+        History::decl(),
         ItemRef::decl(),
         format!("type AdjustReason = {};", reasons.join(" | ")),
         Op::decl(),

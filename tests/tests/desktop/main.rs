@@ -381,6 +381,22 @@ async fn walk(client: &Client, shots: &Shots<'_>, replica_path: &Path, data_dir:
     assert!(received.contains("12"), "{received}");
     screenshot(client, shots, "06-stock-pending.png").await;
 
+    // The bolt's history: this device has no server session, so it is the journal's
+    // own entry, not sent yet, and the panel says why the rest is missing.
+    by_id(client, "history-product")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_text(client, "history-title", |t| t == "History of BOLT-10").await;
+    by_id(client, "history-unavailable").await;
+    let row = wait_text(client, "history-row", |t| t.contains("Receive")).await;
+    for part in ["BOLT-10", "12", "– → A-02", "This device", "Not sent yet"] {
+        assert!(row.contains(part), "{part} missing from {row}");
+    }
+    screenshot(client, shots, "06a-history-offline.png").await;
+    by_id(client, "history-close").await.click().await.unwrap();
+
     eprintln!("e2e: step 6, dark theme");
     // 6. The dark theme, for the night shift.
     let theme = async || {

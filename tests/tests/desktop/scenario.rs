@@ -490,6 +490,50 @@ async fn walk(client: &Client, shots: &Shots<'_>, world: &mut World<'_>) {
         "{rows:?}"
     );
     screenshot(client, shots, "41-stock-after-force.png").await;
+    // The bin's history, from the server: this device's receipt and forced ship, and
+    // the ship made online elsewhere; no unsent entry, nothing missing.
+    by_id(client, "history-bin").await.click().await.unwrap();
+    wait_text(client, "history-title", |t| t == "History of bin B1").await;
+    let history = eventually("the bin's three movements", move || async move {
+        let rows = client
+            .find_all(fantoccini::Locator::Css("[data-testid=\"history-row\"]"))
+            .await
+            .ok()?;
+        let mut texts = Vec::new();
+        for row in rows {
+            texts.push(row.text().await.ok()?);
+        }
+        Some(texts).filter(|t| t.len() >= 3)
+    })
+    .await;
+    assert!(
+        history[0].contains("Ship")
+            && history[0].contains("This device")
+            && history[0].contains("Applied"),
+        "the forced ship first: {history:?}"
+    );
+    assert!(
+        history
+            .iter()
+            .any(|r| r.contains("Ship") && r.contains("Another device or the web")),
+        "the online ship: {history:?}"
+    );
+    assert!(
+        history.iter().all(|r| !r.contains("Not sent yet")),
+        "{history:?}"
+    );
+    assert!(
+        client
+            .find(fantoccini::Locator::Css(
+                "[data-testid=\"history-unavailable\"]"
+            ))
+            .await
+            .is_err(),
+        "online, the server's history is there"
+    );
+    scroll_to(client, "history-close").await;
+    screenshot(client, shots, "41a-bin-history.png").await;
+    by_id(client, "history-close").await.click().await.unwrap();
     let status = world
         .replica()
         .status()
@@ -508,7 +552,10 @@ async fn walk(client: &Client, shots: &Shots<'_>, world: &mut World<'_>) {
     wait_text(client, "sync-indicator", |t| t.starts_with("Signed out")).await;
     // Signing out twice makes no sense: the button is disabled, and looks it.
     let button = by_id(client, "settings-sign-out").await;
-    assert!(!button.is_enabled().await.unwrap(), "sign out stays enabled");
+    assert!(
+        !button.is_enabled().await.unwrap(),
+        "sign out stays enabled"
+    );
     let opacity = button.css_value("opacity").await.unwrap();
     assert_eq!(opacity, "0.5", "a disabled button must look disabled");
     scroll_to(client, "sign-out-notice").await;

@@ -7,6 +7,7 @@
 mod cli;
 mod faults;
 mod flows;
+mod history;
 mod resolve;
 // Helpers shared by the files above; not every file uses each one.
 #[allow(dead_code)]

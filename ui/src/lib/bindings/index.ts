@@ -321,6 +321,75 @@ available: number,
  */
 reorder_point: number, };
 
+export type HistoryOf = { "of": "product", "id": string } | { "of": "location", "id": string };
+
+export type HistoryQuery = { of: HistoryOf, 
+/**
+ * The `next_cursor` of the previous page; none for the first.
+ */
+cursor: string | null, 
+/**
+ * Entries per page (default and most: [`HISTORY_PAGE_MAX`]).
+ */
+limit: number | null, };
+
+export type HistoryEntry = { 
+/**
+ * The movement's id.
+ */
+id: string, 
+/**
+ * `receive`, `ship`, `transfer`, `adjust` or `count`.
+ */
+kind: string, 
+/**
+ * Units moved; an adjustment's signed change; a count's units seen.
+ */
+qty: number, 
+/**
+ * The product's SKU, as the local catalog knows it.
+ */
+sku: string, 
+/**
+ * The bin it left, by code.
+ */
+from: string | null, 
+/**
+ * The bin it entered (or was adjusted or counted in), by code.
+ */
+to: string | null, 
+/**
+ * The warehouse (of its first bin), for its time zone.
+ */
+warehouse_id: string | null, 
+/**
+ * When it happened (RFC 3339).
+ */
+occurred_at: string, 
+/**
+ * The server's outcome (`applied`, `held`, …); none while not sent.
+ */
+outcome: string | null, 
+/**
+ * Recorded on this device.
+ */
+by_this_device: boolean, 
+/**
+ * Recorded on this device and not sent yet: the server does not know it.
+ */
+local: boolean, };
+
+export type History = { entries: Array<HistoryEntry>, 
+/**
+ * Where the next page starts; none on the last.
+ */
+next_cursor: string | null, 
+/**
+ * Why the server's history is missing (offline, signed out…): the entries are then
+ * only this device's journal.
+ */
+unavailable: string | null, };
+
 export type ItemRef = { "by": "sku", "value": string } | { "by": "barcode", "value": string } | { "by": "scan", "value": string };
 
 export type AdjustReason = "damage" | "loss" | "found" | "correction";

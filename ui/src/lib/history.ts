@@ -1,0 +1,33 @@
+// The movement history of a product or bin: what each entry says in words.
+
+import type { HistoryEntry } from "./bindings";
+import { formatDelta, formatQty } from "./format";
+import { messages as m } from "./i18n";
+
+/** The quantity as the history shows it: an adjustment signed, a count as counted. */
+export function historyQty(e: HistoryEntry): string {
+  if (e.kind === "adjust") return formatDelta(e.qty);
+  return formatQty(e.qty);
+}
+
+/** From → to, by bin code ("–" for the side a movement does not have). */
+export function historyPath(e: HistoryEntry): string {
+  return `${e.from ?? "–"} → ${e.to ?? "–"}`;
+}
+
+/** Who recorded it, as far as this device can tell. */
+export function historyWho(e: HistoryEntry): string {
+  return e.by_this_device ? m.history.thisDevice : m.history.elsewhere;
+}
+
+/** Its state: not sent yet, waiting for the server's answer, or the server's outcome. */
+export function historyState(e: HistoryEntry): string {
+  if (e.local) return m.history.notSent;
+  if (!e.outcome) return m.history.awaiting;
+  return (m.history.outcomes as Record<string, string>)[e.outcome] ?? e.outcome;
+}
+
+/** The kind in words. */
+export function historyKind(e: HistoryEntry): string {
+  return (m.history.kinds as Record<string, string>)[e.kind] ?? e.kind;
+}
