@@ -7,12 +7,14 @@
 //! 2. receives stock, synced;
 //! 3. another movement (online, on the server) takes 6 of the 10 units in B1, and the
 //!    server stops before the app hears of it: the app shows it is offline;
-//! 4. offline, a count of bin B2 and a ship of 8 from B1 (the app still sees 10 there);
+//! 4. offline, a count of bin B2, a ship of 8 from B1 (the app still sees 10 there) and
+//!    a ship of 50 from B2;
 //! 5. the server starts again at the same address; a sync sends both: the count is
 //!    applied, the ship is held (at its time B1 held 4), and the Sync screen shows it;
 //! 6. the manager forces it from the conflict inbox — first refused in plain words while
 //!    their role is operator (changed on the server since the last sync), then allowed;
 //!    the server applied it, flagged, audited with the manager and the device;
+//!    a second held ship (50 from B2) is voided from the inbox with a reason;
 //! 7. the next sync shows it resolved, and the app's stock equals the server's;
 //! 8. sign-out removes the tokens from the keyring.
 //!
@@ -346,8 +348,26 @@ async fn walk(client: &Client, shots: &Shots<'_>, world: &mut World<'_>) {
     scan(client, "SKU-1", "8").await;
     assert_eq!(feedback(client, "ok").await, "Recorded #4: Ship 8 × SKU-1");
     screenshot(client, shots, "35-offline-ship.png").await;
+    // A ship of 50 from B2, where 4 were just counted: it will be held too, and voided.
+    // (The bin stays filled in between scans: empty it as a person would.)
+    client
+        .execute(
+            "const bin = document.querySelector('[data-testid=\"bin-from\"]');\
+             bin.value = ''; bin.dispatchEvent(new Event('input', { bubbles: true }));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    type_enter(client, "bin-from", "B2").await;
+    scan(client, "SKU-2", "50").await;
+    // Recorded all the same, with a warning: the app expects it to be held.
+    let warned = feedback(client, "warn").await;
+    assert!(
+        warned.starts_with("Recorded #5: Ship 50 × SKU-2"),
+        "{warned}"
+    );
     by_id(client, "nav-dashboard").await.click().await.unwrap();
-    wait_text(client, "pending-count", |t| t == "2").await;
+    wait_text(client, "pending-count", |t| t == "3").await;
     // Recording tried to sync; the server is still down.
     wait_text(client, "connection", |t| t.starts_with("Offline")).await;
     screenshot(client, shots, "36-offline-pending.png").await;
@@ -370,7 +390,11 @@ async fn walk(client: &Client, shots: &Shots<'_>, world: &mut World<'_>) {
         .find_all(fantoccini::Locator::Css("[data-testid=\"conflict-row\"]"))
         .await
         .unwrap();
-    assert_eq!(rows.len(), 1, "only the ship needs review: {row}");
+    assert_eq!(rows.len(), 2, "only the two ships need review: {row}");
+    assert_eq!(
+        wait_text(client, "conflict-state-5", |t| !t.is_empty()).await,
+        "Held"
+    );
     screenshot(client, shots, "37-sync-held.png").await;
     // On the server: the count applied (B2 = 4), the ship held, B1 at 10 − 6 = 4.
     let device = world.device();
@@ -398,7 +422,13 @@ async fn walk(client: &Client, shots: &Shots<'_>, world: &mut World<'_>) {
     let outcomes: Vec<(i64, &str)> = outcomes.iter().map(|(s, o)| (*s, o.as_str())).collect();
     assert_eq!(
         outcomes,
-        [(1, "applied"), (2, "applied"), (3, "applied"), (4, "held")]
+        [
+            (1, "applied"),
+            (2, "applied"),
+            (3, "applied"),
+            (4, "held"),
+            (5, "held")
+        ]
     );
 
     eprintln!("e2e scenario: step 6, force it: refused while not a manager, then done");
@@ -464,6 +494,62 @@ async fn walk(client: &Client, shots: &Shots<'_>, world: &mut World<'_>) {
             Some(device),
             Some("the pallet was found behind the dock door".to_owned())
         )]
+    );
+
+    eprintln!("e2e scenario: step 6b, void the other held ship, with a reason");
+    by_id(client, "conflict-void-5")
+        .await
+        .click()
+        .await
+        .unwrap();
+    type_enter(client, "resolve-reason", "recorded twice by mistake").await;
+    let notice = wait_text(client, "resolve-notice", |t| t.starts_with("#5")).await;
+    assert_eq!(notice, "#5 was voided: it will never apply.");
+    eventually("no action left on #5", move || async move {
+        client
+            .find(fantoccini::Locator::Css(
+                "[data-testid=\"conflict-void-5\"]",
+            ))
+            .await
+            .is_err()
+            .then_some(())
+    })
+    .await;
+    scroll_to(client, "resolve-notice").await;
+    screenshot(client, shots, "39a-voided.png").await;
+    // On the server: voided, B2 untouched, audited with the reason and the device.
+    let server = &*world.server;
+    let (outcome, audit) = off_runtime(|| {
+        server.block_on(async {
+            let outcome: String = sqlx::query_scalar(
+                "select outcome from movement where device_id = $1 and device_seq = 5",
+            )
+            .bind(device)
+            .fetch_one(&server.owner)
+            .await
+            .unwrap();
+            let audit: Vec<(Option<Uuid>, Option<Uuid>, Option<String>)> = sqlx::query_as(
+                "select actor_id, device_id, after->>'reason' from audit_log
+                 where action = 'movement.void'",
+            )
+            .fetch_all(&server.owner)
+            .await
+            .unwrap();
+            (outcome, audit)
+        })
+    });
+    assert_eq!(outcome, "voided");
+    assert_eq!(
+        audit,
+        [(
+            Some(manager),
+            Some(device),
+            Some("recorded twice by mistake".to_owned())
+        )]
+    );
+    assert!(
+        off_runtime(|| server.stock()).contains(&("SKU-2".to_owned(), "B2".to_owned(), 4)),
+        "a voided ship takes nothing"
     );
 
     eprintln!("e2e scenario: step 7, the next sync shows it resolved");
