@@ -185,6 +185,37 @@ fn connect_receive_offline_count_and_ship_sync_see_held_force_it_and_sign_out() 
 }
 
 /// Scrolls the element with `data-testid` into view, for the screenshot that follows.
+/// Audit entries as (actor, device, reason).
+type Audits = Vec<(Option<Uuid>, Option<Uuid>, Option<String>)>;
+
+/// On the server: the outcome and flags of the device's journal entry `seq`, and every
+/// audit entry of a `movement.{action}` (force or void).
+fn resolution_on_server(
+    server: &Server,
+    device: Uuid,
+    seq: i64,
+    action: &str,
+) -> (String, serde_json::Value, Audits) {
+    server.block_on(async {
+        let (outcome, flags): (String, serde_json::Value) = sqlx::query_as(
+            "select outcome, flags from movement where device_id = $1 and device_seq = $2",
+        )
+        .bind(device)
+        .bind(seq)
+        .fetch_one(&server.owner)
+        .await
+        .unwrap();
+        let audit = sqlx::query_as(
+            "select actor_id, device_id, after->>'reason' from audit_log where action = $1",
+        )
+        .bind(format!("movement.{action}"))
+        .fetch_all(&server.owner)
+        .await
+        .unwrap();
+        (outcome, flags, audit)
+    })
+}
+
 async fn scroll_to(client: &Client, test_id: &str) {
     client
         .execute(
@@ -466,25 +497,7 @@ async fn walk(client: &Client, shots: &Shots<'_>, world: &mut World<'_>) {
     // On the server: applied and flagged forced, audited with the manager and the device.
     let server = &*world.server;
     let manager = world.manager;
-    let (outcome, flags, audit) = off_runtime(|| {
-        server.block_on(async {
-            let (outcome, flags): (String, serde_json::Value) = sqlx::query_as(
-                "select outcome, flags from movement where device_id = $1 and device_seq = 4",
-            )
-            .bind(device)
-            .fetch_one(&server.owner)
-            .await
-            .unwrap();
-            let audit: Vec<(Option<Uuid>, Option<Uuid>, Option<String>)> = sqlx::query_as(
-                "select actor_id, device_id, after->>'reason' from audit_log
-                 where action = 'movement.force'",
-            )
-            .fetch_all(&server.owner)
-            .await
-            .unwrap();
-            (outcome, flags, audit)
-        })
-    });
+    let (outcome, flags, audit) = off_runtime(|| resolution_on_server(server, device, 4, "force"));
     assert_eq!(outcome, "applied");
     assert!(flags.to_string().contains("forced"), "{flags}");
     assert_eq!(
@@ -519,25 +532,7 @@ async fn walk(client: &Client, shots: &Shots<'_>, world: &mut World<'_>) {
     screenshot(client, shots, "39a-voided.png").await;
     // On the server: voided, B2 untouched, audited with the reason and the device.
     let server = &*world.server;
-    let (outcome, audit) = off_runtime(|| {
-        server.block_on(async {
-            let outcome: String = sqlx::query_scalar(
-                "select outcome from movement where device_id = $1 and device_seq = 5",
-            )
-            .bind(device)
-            .fetch_one(&server.owner)
-            .await
-            .unwrap();
-            let audit: Vec<(Option<Uuid>, Option<Uuid>, Option<String>)> = sqlx::query_as(
-                "select actor_id, device_id, after->>'reason' from audit_log
-                 where action = 'movement.void'",
-            )
-            .fetch_all(&server.owner)
-            .await
-            .unwrap();
-            (outcome, audit)
-        })
-    });
+    let (outcome, _, audit) = off_runtime(|| resolution_on_server(server, device, 5, "void"));
     assert_eq!(outcome, "voided");
     assert_eq!(
         audit,
