@@ -623,6 +623,8 @@ async fn walk(client: &Client, shots: &Shots<'_>, world: &mut World<'_>) {
 
     eprintln!("e2e scenario: step 8, sign out: the keyring forgets the device");
     by_id(client, "nav-settings").await.click().await.unwrap();
+    let scope = wait_text(client, "settings-scope", |t| t.contains("WH1")).await;
+    assert!(scope.contains("Europe/Paris"), "{scope}");
     by_id(client, "settings-sign-out")
         .await
         .click()

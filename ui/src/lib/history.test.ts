@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { HistoryEntry } from "./bindings";
-import { historyKind, historyPath, historyQty, historyState, historyWho } from "./history";
+import { historyKind, historyPath, historyQty, historyState, historyWho, kindLabel } from "./history";
 
 const base: HistoryEntry = {
   id: "m1",
@@ -42,5 +42,7 @@ describe("history entries in words", () => {
   it("names the kinds", () => {
     expect(historyKind(base)).toBe("Transfer");
     expect(historyKind({ ...base, kind: "count" })).toBe("Count");
+    expect(kindLabel("ship")).toBe("Ship");
+    expect(kindLabel("pick")).toBe("pick");
   });
 });

@@ -27,7 +27,12 @@ export function historyState(e: HistoryEntry): string {
   return (m.history.outcomes as Record<string, string>)[e.outcome] ?? e.outcome;
 }
 
+/** A movement kind (`receive`, `ship`, …) in words; an unknown one as it is. */
+export function kindLabel(kind: string): string {
+  return (m.history.kinds as Record<string, string>)[kind] ?? kind;
+}
+
 /** The kind in words. */
 export function historyKind(e: HistoryEntry): string {
-  return (m.history.kinds as Record<string, string>)[e.kind] ?? e.kind;
+  return kindLabel(e.kind);
 }

@@ -288,6 +288,8 @@ export const en = {
   },
   settings: {
     title: "Settings",
+    scope: "Warehouses kept offline",
+    scopeHint: "Their stock and catalog are on this device; times are shown in each warehouse's time zone.",
     theme: "Theme",
     language: "Language",
     english: "English",
