@@ -29,6 +29,7 @@ fn main() {
         "sync",
         "scope",
         "conflicts",
+        "recent",
         "login",
         "resolve_conflict",
         "sign_out",

@@ -255,10 +255,10 @@ pub struct Connected {
     pub first_sync_error: Option<ErrorBody>,
 }
 
-/// One entry of the conflict inbox: a journal entry the server held or rejected, or
-/// flagged for review.
+/// One journal entry as the Sync screen shows it: in the conflict inbox (held, rejected
+/// or flagged by the server) or among the recent entries.
 #[derive(Debug, Clone, Serialize, TS)]
-pub struct Conflict {
+pub struct JournalRow {
     /// Its `device_seq`.
     #[ts(type = "number")]
     pub seq: u64,
@@ -271,7 +271,10 @@ pub struct Conflict {
     /// The warehouse it happened in, when the local catalog knows its bin: the UI shows
     /// `occurred_at` in that warehouse's time zone.
     pub warehouse_id: Option<String>,
-    /// `held`, `rejected`, or another outcome when only flagged.
+    /// `pending` (not sent yet) or `pushed`.
+    pub status: String,
+    /// The server's outcome once known: `held`, `rejected`, `applied`, … (in the inbox:
+    /// held, rejected, or another outcome when only flagged).
     pub outcome: Option<String>,
     /// A rejection's stable code.
     pub reject_code: Option<String>,
@@ -294,14 +297,19 @@ fn flag_name(flag: &Flag) -> String {
         .unwrap_or_else(|| "flag".to_owned())
 }
 
-impl From<logiflow_replica::JournalEntry> for Conflict {
+impl From<logiflow_replica::JournalEntry> for JournalRow {
     fn from(entry: logiflow_replica::JournalEntry) -> Self {
-        let mut conflict = Conflict {
+        let mut conflict = JournalRow {
             seq: entry.seq,
             id: entry.id.to_string(),
             kind: entry.kind,
             occurred_at: entry.occurred_at.to_rfc3339(),
             warehouse_id: None,
+            status: match entry.status {
+                logiflow_replica::JournalStatus::Pending => "pending",
+                logiflow_replica::JournalStatus::Pushed => "pushed",
+            }
+            .to_owned(),
             outcome: entry.outcome,
             reject_code: None,
             message: None,
@@ -476,21 +484,41 @@ pub fn scope(state: State<'_, AppState>) -> Result<Vec<WarehouseInfo>, ErrorBody
 
 /// [`Replica::conflicts`]: the conflict inbox.
 #[tauri::command(async)]
-pub fn conflicts(state: State<'_, AppState>) -> Result<Vec<Conflict>, ErrorBody> {
+pub fn conflicts(state: State<'_, AppState>) -> Result<Vec<JournalRow>, ErrorBody> {
     let replica = state.replica()?;
     let entries = replica.conflicts().map_err(failed("conflicts"))?;
+    rows(&replica, entries, "conflicts")
+}
+
+/// Journal entries as rows, each with the warehouse of its bin (for its time zone).
+fn rows(
+    replica: &Replica,
+    entries: Vec<logiflow_replica::JournalEntry>,
+    command: &'static str,
+) -> Result<Vec<JournalRow>, ErrorBody> {
     entries
         .into_iter()
         .map(|entry| {
             let warehouse = replica
                 .warehouse_of(&entry.movement)
-                .map_err(failed("conflicts"))?;
-            Ok(Conflict {
+                .map_err(failed(command))?;
+            Ok(JournalRow {
                 warehouse_id: warehouse.map(|w| w.to_string()),
-                ..Conflict::from(entry)
+                ..JournalRow::from(entry)
             })
         })
         .collect()
+}
+
+/// Recent journal entries the Sync screen lists.
+const RECENT_ENTRIES: usize = 20;
+
+/// [`Replica::recent`]: the newest journal entries, sent or not, with their outcomes.
+#[tauri::command(async)]
+pub fn recent(state: State<'_, AppState>) -> Result<Vec<JournalRow>, ErrorBody> {
+    let replica = state.replica()?;
+    let entries = replica.recent(RECENT_ENTRIES).map_err(failed("recent"))?;
+    rows(&replica, entries, "recent")
 }
 
 /// [`Replica::login`], for a device whose session ended: registers a new device with the
@@ -592,7 +620,7 @@ pub async fn history(
 /// What the conflict inbox sends to force or void a held movement.
 #[derive(Debug, Clone, Deserialize, TS)]
 pub struct ResolveConflict {
-    /// The movement's id ([`Conflict::id`]).
+    /// The movement's id ([`JournalRow::id`]).
     pub movement: String,
     /// Force or void.
     pub resolution: Resolution,

@@ -50,6 +50,7 @@ pub const COMMANDS: &[&str] = &[
     "sync",
     "scope",
     "conflicts",
+    "recent",
     "login",
     "resolve_conflict",
     "sign_out",
@@ -139,6 +140,7 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::sync,
             commands::scope,
             commands::conflicts,
+            commands::recent,
             commands::login,
             commands::resolve_conflict,
             commands::sign_out,
@@ -153,7 +155,7 @@ pub fn typescript_bindings() -> String {
         commands::AppInfo::decl(),
         commands::SignIn::decl(),
         commands::Connected::decl(),
-        commands::Conflict::decl(),
+        commands::JournalRow::decl(),
         commands::ResolveConflict::decl(),
     ];
     decls.extend(logiflow_replica::typescript_declarations());
@@ -205,7 +207,7 @@ mod tests {
             "AdjustReason",
             "SignIn",
             "Connected",
-            "Conflict",
+            "JournalRow",
             "WarehouseInfo",
             "SyncProgress",
             "SyncReport",

@@ -789,6 +789,14 @@ impl Replica {
         )
     }
 
+    /// The newest `limit` journal entries (at most [`JOURNAL_PAGE_MAX`]), newest first.
+    pub fn recent(&self, limit: usize) -> Result<Vec<JournalEntry>> {
+        self.entries(
+            "order by device_seq desc limit ?1",
+            params![limit.min(JOURNAL_PAGE_MAX) as i64],
+        )
+    }
+
     /// Entries the server held or rejected, or flagged for review (forced ones among
     /// them), oldest first. A voided entry leaves the inbox, as on the server.
     pub fn conflicts(&self) -> Result<Vec<JournalEntry>> {

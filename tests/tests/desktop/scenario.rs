@@ -426,6 +426,20 @@ async fn walk(client: &Client, shots: &Shots<'_>, world: &mut World<'_>) {
         wait_text(client, "conflict-state-5", |t| !t.is_empty()).await,
         "Held"
     );
+    // The recent movements list every entry with where it stands.
+    assert_eq!(
+        wait_text(client, "recent-state-5", |t| !t.is_empty()).await,
+        "Held"
+    );
+    assert_eq!(
+        wait_text(client, "recent-state-3", |t| !t.is_empty()).await,
+        "Applied"
+    );
+    // The last sync's time is in the header on every screen.
+    assert_eq!(
+        wait_text(client, "header-last-sync", |t| !t.is_empty()).await,
+        "Last sync: just now"
+    );
     screenshot(client, shots, "37-sync-held.png").await;
     // On the server: the count applied (B2 = 4), the ship held, B1 at 10 − 6 = 4.
     let device = world.device();

@@ -7,7 +7,7 @@ import type {
   AppInfo,
   CountScope,
   CountSheet,
-  Conflict,
+  JournalRow,
   Connected,
   CountSubmission,
   ErrorBody,
@@ -68,7 +68,8 @@ export const api = {
   login: (signIn: SignIn, onProgress: (p: SyncProgress) => void) =>
     call<Connected>("login", { signIn, progress: channel(onProgress) }),
   scope: () => call<WarehouseInfo[]>("scope"),
-  conflicts: () => call<Conflict[]>("conflicts"),
+  conflicts: () => call<JournalRow[]>("conflicts"),
+  recent: () => call<JournalRow[]>("recent"),
   resolveConflict: (request: ResolveConflict, onProgress: (p: SyncProgress) => void) =>
     call<Resolved>("resolve_conflict", { request, progress: channel(onProgress) }),
   signOut: () => call<SignedOut>("sign_out"),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { HistoryEntry } from "./bindings";
-import { historyKind, historyPath, historyQty, historyState, historyWho, kindLabel } from "./history";
+import { historyKind, historyPath, historyQty, historyState, historyWho, kindLabel, outcomeLabel } from "./history";
 
 const base: HistoryEntry = {
   id: "m1",
@@ -37,6 +37,8 @@ describe("history entries in words", () => {
     expect(historyState({ ...base, local: true, outcome: null })).toBe("Not sent yet");
     expect(historyState({ ...base, outcome: null })).toBe("Sent, awaiting the server");
     expect(historyState({ ...base, outcome: "something_new" })).toBe("something_new");
+    expect(outcomeLabel(true, null)).toBe("Not sent yet");
+    expect(outcomeLabel(false, "superseded")).toBe("Superseded");
   });
 
   it("names the kinds", () => {

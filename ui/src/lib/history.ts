@@ -20,11 +20,19 @@ export function historyWho(e: HistoryEntry): string {
   return e.by_this_device ? m.history.thisDevice : m.history.elsewhere;
 }
 
+/**
+ * Where a movement stands: not sent yet (`unsent`), waiting for the server's answer, or
+ * the server's outcome in words.
+ */
+export function outcomeLabel(unsent: boolean, outcome: string | null): string {
+  if (unsent) return m.history.notSent;
+  if (!outcome) return m.history.awaiting;
+  return (m.history.outcomes as Record<string, string>)[outcome] ?? outcome;
+}
+
 /** Its state: not sent yet, waiting for the server's answer, or the server's outcome. */
 export function historyState(e: HistoryEntry): string {
-  if (e.local) return m.history.notSent;
-  if (!e.outcome) return m.history.awaiting;
-  return (m.history.outcomes as Record<string, string>)[e.outcome] ?? e.outcome;
+  return outcomeLabel(e.local, e.outcome);
 }
 
 /** A movement kind (`receive`, `ship`, …) in words; an unknown one as it is. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Conflict, ErrorBody, Status, SyncProgress, SyncReport } from "./bindings";
+import type { JournalRow, ErrorBody, Status, SyncProgress, SyncReport } from "./bindings";
 import {
   SyncRunner,
   checkConnectForm,
@@ -149,12 +149,13 @@ describe("the Connect form", () => {
 });
 
 describe("the conflict inbox", () => {
-  const base: Conflict = {
+  const base: JournalRow = {
     seq: 4,
     id: "m",
     kind: "ship",
     occurred_at: "2026-01-01T00:00:00Z",
     warehouse_id: null,
+    status: "pushed",
     outcome: "held",
     reject_code: null,
     message: null,

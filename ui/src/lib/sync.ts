@@ -3,7 +3,7 @@
 // checks, and a single-flight sync runner that the background loop, the "Sync now"
 // button and recording all share.
 
-import type { Conflict, ErrorBody, SignIn, Status, SyncProgress, SyncReport } from "./bindings";
+import type { JournalRow, ErrorBody, SignIn, Status, SyncProgress, SyncReport } from "./bindings";
 import { fill, messages as m } from "./i18n";
 
 /** How often the background loop syncs while the device is connected. */
@@ -37,6 +37,12 @@ export function connectionOf(status: Status | null, syncing: boolean): Connectio
 /** Whether the background loop should try to sync in this state. */
 export function shouldAutoSync(connection: Connection): boolean {
   return connection.state === "online" || connection.state === "offline";
+}
+
+/** The last sync that succeeded: a failed one leaves the last pull or push as it was. */
+export function lastSyncOf(status: Status | null): string | null {
+  if (!status) return null;
+  return [status.last_pull_at, status.last_push_at].filter((t) => t !== null).sort().pop() ?? null;
 }
 
 export function connectionLabel(connection: Connection): string {
@@ -132,7 +138,7 @@ export function signIn(form: ConnectForm, warehouses: string[] = []): SignIn {
 }
 
 /** A conflict's reason in words. */
-export function conflictReason(conflict: Conflict): string {
+export function conflictReason(conflict: JournalRow): string {
   const parts: string[] = [];
   if (conflict.message) parts.push(conflict.message);
   if (conflict.needed !== null) {
@@ -142,7 +148,7 @@ export function conflictReason(conflict: Conflict): string {
   return parts.join("; ");
 }
 
-export function conflictState(conflict: Conflict): string {
+export function conflictState(conflict: JournalRow): string {
   if (conflict.outcome === "held") return m.conflicts.held;
   if (conflict.outcome === "rejected") return m.conflicts.rejected;
   if (conflict.outcome === "voided") return m.conflicts.voided;
@@ -165,7 +171,7 @@ export function mayResolve(status: Status | null): boolean {
 }
 
 /** Whether the inbox offers force and void on this entry. */
-export function resolvable(conflict: Conflict, status: Status | null): boolean {
+export function resolvable(conflict: JournalRow, status: Status | null): boolean {
   return conflict.outcome === "held" && mayResolve(status);
 }
 

@@ -1,5 +1,5 @@
-//! The dashboard's stock figures: pulled stock with the live journal replayed, low stock
-//! per warehouse against the reorder point.
+//! The dashboard's stock figures (pulled stock with the live journal replayed, low stock
+//! per warehouse against the reorder point) and the Sync screen's recent entries.
 
 use logiflow_core::{Cursor, ProductRecord};
 use logiflow_replica::{LowStockLine, Op};
@@ -72,4 +72,23 @@ fn figures_follow_the_journal_and_the_reorder_points() {
     // The list is cut, the count is not.
     let k = r.stock_kpis(1).unwrap();
     assert_eq!((k.low_stock, k.low.len()), (2, 1));
+}
+
+#[test]
+fn recent_entries_are_the_newest_first_and_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = ready(&dir.path().join("replica.db"));
+    for qty in 1..=3 {
+        r.record(&action(
+            "BOLT-10",
+            Op::Receive {
+                to: "A-02".into(),
+                qty,
+            },
+        ))
+        .unwrap();
+    }
+    let seqs: Vec<u64> = r.recent(2).unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [3, 2]);
+    assert_eq!(r.recent(100).unwrap().len(), 3);
 }

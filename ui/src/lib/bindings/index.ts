@@ -65,7 +65,7 @@ first_sync: SyncReport | null,
  */
 first_sync_error: ErrorBody | null, };
 
-export type Conflict = { 
+export type JournalRow = { 
 /**
  * Its `device_seq`.
  */
@@ -88,7 +88,12 @@ occurred_at: string,
  */
 warehouse_id: string | null, 
 /**
- * `held`, `rejected`, or another outcome when only flagged.
+ * `pending` (not sent yet) or `pushed`.
+ */
+status: string, 
+/**
+ * The server's outcome once known: `held`, `rejected`, `applied`, … (in the inbox:
+ * held, rejected, or another outcome when only flagged).
  */
 outcome: string | null, 
 /**
@@ -114,7 +119,7 @@ flags: Array<string>, };
 
 export type ResolveConflict = { 
 /**
- * The movement's id ([`Conflict::id`]).
+ * The movement's id ([`JournalRow::id`]).
  */
 movement: string, 
 /**

@@ -83,6 +83,8 @@ export const en = {
     other: "Something went wrong: {message} ({code})",
   },
   sync: {
+    recentTitle: "Recent movements",
+    recentEmpty: "Nothing recorded on this device yet.",
     title: "Sync",
     now: "Sync now",
     running: "Syncing…",
