@@ -17,6 +17,8 @@ use tauri::State;
 use tauri::ipc::Channel;
 use ts_rs::TS;
 
+use crate::background::{Gate, SyncLoop, SyncView, Trigger};
+
 /// What the shell knows about itself, for the settings screen and the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct AppInfo {
@@ -44,11 +46,14 @@ pub struct AppState {
     /// The open replica, or why it could not be opened (shown by every command). `None`
     /// only while [`login`] replaces the replica file.
     pub replica: Result<Mutex<Option<Replica>>, ErrorBody>,
+    /// Taken by every call to the server with the device's session, the background
+    /// loop's included, so that they take turns.
+    pub gate: Gate,
 }
 
 impl AppState {
     /// Opens (creating if needed) the replica at `path`.
-    pub fn open(path: PathBuf, info: AppInfo) -> Self {
+    pub fn open(path: PathBuf, info: AppInfo, gate: Gate) -> Self {
         let replica = Replica::open(&path)
             .map(|r| Mutex::new(Some(r)))
             .map_err(|error| {
@@ -59,6 +64,7 @@ impl AppState {
             info,
             path,
             replica,
+            gate,
         }
     }
 
@@ -143,11 +149,16 @@ pub fn stock_kpis(state: State<'_, AppState>) -> Result<StockKpis, ErrorBody> {
         .map_err(failed("stock_kpis"))
 }
 
-/// [`Replica::record`].
+/// [`Replica::record`], then a nudge to the background loop to send it.
 #[tauri::command(async)]
-pub fn record(state: State<'_, AppState>, action: Action) -> Result<Recorded, ErrorBody> {
+pub fn record(
+    state: State<'_, AppState>,
+    background: State<'_, SyncLoop>,
+    action: Action,
+) -> Result<Recorded, ErrorBody> {
     let recorded = state.replica()?.record(&action).map_err(failed("record"))?;
     log::info!("recorded journal entry #{}", recorded.seq);
+    background.request(Trigger::Recorded);
     Ok(recorded)
 }
 
@@ -169,10 +180,11 @@ pub fn count_sheet(state: State<'_, AppState>, scope: CountScope) -> Result<Coun
         .map_err(failed("count_sheet"))
 }
 
-/// [`Replica::record_count`].
+/// [`Replica::record_count`], then a nudge to the background loop to send it.
 #[tauri::command(async)]
 pub fn record_count(
     state: State<'_, AppState>,
+    background: State<'_, SyncLoop>,
     count: CountSubmission,
 ) -> Result<Vec<Recorded>, ErrorBody> {
     let recorded = state
@@ -180,6 +192,7 @@ pub fn record_count(
         .record_count(&count)
         .map_err(failed("record_count"))?;
     log::info!("recorded a count of {} rows", recorded.len());
+    background.request(Trigger::Recorded);
     Ok(recorded)
 }
 
@@ -409,7 +422,9 @@ pub async fn connect(
     progress: Channel<SyncProgress>,
 ) -> Result<Connected, ErrorBody> {
     let path = state.path.clone();
+    let gate = state.gate.clone();
     on_worker("connect", move || {
+        let _turn = gate.enter();
         let req = sign_in.request();
         let store = credential_store("connect")?;
         let mut replica = open_own(&path, "connect")?;
@@ -440,40 +455,42 @@ pub async fn connect(
     .await
 }
 
-/// [`Replica::sync`] on a worker thread, with its own connection to the replica so that
-/// recording goes on meanwhile; progress goes to `progress`.
-#[tauri::command]
-pub async fn sync(
-    state: State<'_, AppState>,
-    progress: Channel<SyncProgress>,
+/// Asks the background loop for a sync now ("Sync now"); its progress and outcome
+/// arrive as events ([`crate::background::SYNC_EVENT`]).
+#[tauri::command(async)]
+pub fn sync_now(background: State<'_, SyncLoop>) {
+    log::info!("sync_now: asked");
+    background.request(Trigger::Asked);
+}
+
+/// The background loop's state now, for a window that starts listening mid-sync.
+#[tauri::command(async)]
+pub fn sync_state(background: State<'_, SyncLoop>) -> SyncView {
+    background.view()
+}
+
+/// [`Replica::sync`] of the replica at `path` with its own connection (so that recording
+/// goes on meanwhile), for the background loop; the caller holds the gate.
+pub(crate) fn sync_replica(
+    path: &std::path::Path,
+    command: &'static str,
+    progress: &mut dyn FnMut(&SyncProgress),
 ) -> Result<SyncReport, ErrorBody> {
-    let path = state.path.clone();
-    on_worker("sync", move || {
-        let store = credential_store("sync")?;
-        let mut replica = open_own(&path, "sync")?;
-        let device = replica
-            .device()
-            .map_err(failed("sync"))?
-            .ok_or_else(|| failed("sync")(logiflow_replica::Error::NotInitialized))?;
-        let client =
-            ServerClient::new(&device.server_url, sync_options()).map_err(failed("sync"))?;
-        let report = replica
-            .sync(&client, &store, &mut |p| {
-                let _ = progress.send(p.clone());
-            })
-            .map_err(failed("sync"))?;
-        log::info!(
-            "sync: pushed {} (applied {}, held {}, rejected {}), pulled {} pages, {} pending",
-            report.pushed,
-            report.applied,
-            report.held,
-            report.rejected,
-            report.pages,
-            report.pending
-        );
-        Ok(report)
-    })
-    .await
+    let mut replica = open_own(path, command)?;
+    let (client, store) = device_session(&replica, command)?;
+    let report = replica
+        .sync(&client, &store, progress)
+        .map_err(failed(command))?;
+    log::info!(
+        "{command}: pushed {} (applied {}, held {}, rejected {}), pulled {} pages, {} pending",
+        report.pushed,
+        report.applied,
+        report.held,
+        report.rejected,
+        report.pages,
+        report.pending
+    );
+    Ok(report)
 }
 
 /// [`Replica::scope`]: the warehouses this device keeps offline.
@@ -536,7 +553,9 @@ pub async fn login(
         message: "the device is already signing in again".into(),
     })?;
     let path = state.path.clone();
+    let gate = state.gate.clone();
     let outcome = on_worker("login", move || {
+        let _turn = gate.enter();
         let req = sign_in.request();
         let store = match credential_store("login") {
             Ok(store) => store,
@@ -606,7 +625,9 @@ pub async fn history(
     query: HistoryQuery,
 ) -> Result<History, ErrorBody> {
     let path = state.path.clone();
+    let gate = state.gate.clone();
     on_worker("history", move || {
+        let _turn = gate.enter();
         let mut replica = open_own(&path, "history")?;
         // No session (a device never connected): the journal alone, said so.
         let session = device_session(&replica, "history").ok();
@@ -637,6 +658,7 @@ pub async fn resolve_conflict(
     progress: Channel<SyncProgress>,
 ) -> Result<Resolved, ErrorBody> {
     let path = state.path.clone();
+    let gate = state.gate.clone();
     on_worker("resolve_conflict", move || {
         let id: MovementId = serde_json::from_value(serde_json::Value::String(
             request.movement.clone(),
@@ -647,6 +669,7 @@ pub async fn resolve_conflict(
                 message: format!("`{}` is not a movement id", request.movement),
             })
         })?;
+        let _turn = gate.enter();
         let mut replica = open_own(&path, "resolve_conflict")?;
         let (client, store) = device_session(&replica, "resolve_conflict")?;
         let done = replica
@@ -677,7 +700,9 @@ pub async fn resolve_conflict(
 #[tauri::command]
 pub async fn sign_out(state: State<'_, AppState>) -> Result<SignedOut, ErrorBody> {
     let path = state.path.clone();
+    let gate = state.gate.clone();
     on_worker("sign_out", move || {
+        let _turn = gate.enter();
         let mut replica = open_own(&path, "sign_out")?;
         let (client, store) = device_session(&replica, "sign_out")?;
         let done = replica

@@ -1,7 +1,9 @@
-// The desktop commands, typed with the generated bindings. Each is one Tauri invoke;
-// a failure arrives as an ErrorBody ({code, message}), never as a string to parse.
+// The desktop commands and events, typed with the generated bindings. Each command is one
+// Tauri invoke; a failure arrives as an ErrorBody ({code, message}), never as a string to
+// parse.
 
 import { Channel, invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
   Action,
   AppInfo,
@@ -25,9 +27,10 @@ import type {
   StockLine,
   StockQuery,
   SyncProgress,
-  SyncReport,
+  SyncView,
   WarehouseInfo,
 } from "./bindings";
+import { STATUS_EVENT, SYNC_EVENT } from "./bindings";
 
 /** Turns whatever an invoke rejected with into an ErrorBody. */
 export function toCommandError(error: unknown): ErrorBody {
@@ -63,8 +66,10 @@ export const api = {
   warehouses: (signIn: SignIn) => call<WarehouseInfo[]>("warehouses", { signIn }),
   connect: (signIn: SignIn, onProgress: (p: SyncProgress) => void) =>
     call<Connected>("connect", { signIn, progress: channel(onProgress) }),
-  sync: (onProgress: (p: SyncProgress) => void) =>
-    call<SyncReport>("sync", { progress: channel(onProgress) }),
+  /** Asks the background loop for a sync now; its progress comes as `onSync` events. */
+  syncNow: () => call<void>("sync_now"),
+  /** The background loop's state now (a window that starts mid-sync). */
+  syncState: () => call<SyncView>("sync_state"),
   login: (signIn: SignIn, onProgress: (p: SyncProgress) => void) =>
     call<Connected>("login", { signIn, progress: channel(onProgress) }),
   scope: () => call<WarehouseInfo[]>("scope"),
@@ -74,6 +79,16 @@ export const api = {
     call<Resolved>("resolve_conflict", { request, progress: channel(onProgress) }),
   signOut: () => call<SignedOut>("sign_out"),
 };
+
+/** The background loop's state, each time it changes. */
+export function onSync(handler: (view: SyncView) => void): Promise<UnlistenFn> {
+  return listen<SyncView>(SYNC_EVENT, (event) => handler(event.payload));
+}
+
+/** The replica's status after each background sync. */
+export function onStatus(handler: (status: Status) => void): Promise<UnlistenFn> {
+  return listen<Status>(STATUS_EVENT, (event) => handler(event.payload));
+}
 
 /** A Tauri channel: the long commands report progress on it as they go. */
 function channel(onProgress: (p: SyncProgress) => void): Channel<SyncProgress> {

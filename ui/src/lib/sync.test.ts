@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { JournalRow, ErrorBody, Status, SyncProgress, SyncReport } from "./bindings";
 import {
-  SyncRunner,
   checkConnectForm,
   checkReason,
   mayResolve,
@@ -12,9 +11,7 @@ import {
   connectionOf,
   describeError,
   progressLabel,
-  shouldAutoSync,
   signIn,
-  type SyncView,
 } from "./sync";
 
 const device = {
@@ -75,17 +72,13 @@ describe("the connection state", () => {
     expect(unreachable.state).toBe("offline");
     expect(connectionLabel(unreachable)).toMatch(/^Offline/);
     expect(connectionLabel(connectionOf(status(), false))).toBe("Offline — not synced yet");
-    expect(shouldAutoSync(unreachable)).toBe(true);
   });
 
-  it("stops the loop when a person must act: expired subscription, lost session", () => {
+  it("asks a person to act on an expired subscription or a lost session", () => {
     const expired = connectionOf(status({ last_sync_error: { code: "subscription_expired", message: "" } }), false);
     expect(expired.state).toBe("expired");
-    expect(shouldAutoSync(expired)).toBe(false);
     const revoked = connectionOf(status({ last_sync_error: { code: "device_revoked", message: "" } }), false);
     expect(revoked.state).toBe("sign_in_again");
-    expect(shouldAutoSync(revoked)).toBe(false);
-    expect(shouldAutoSync(connectionOf(null, false))).toBe(false);
   });
 });
 
@@ -201,73 +194,5 @@ describe("the conflict inbox", () => {
     expect(checkReason("  ")).toBe("Say why, in a few words.");
     expect(checkReason("x".repeat(501))).toMatch(/under 500 characters/);
     expect(checkReason(" pallet found ")).toBeNull();
-  });
-});
-
-describe("the sync runner", () => {
-  function deferred<T>() {
-    let resolve!: (v: T) => void;
-    let reject!: (e: unknown) => void;
-    const promise = new Promise<T>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    return { promise, resolve, reject };
-  }
-
-  it("runs one sync at a time and runs once more when asked during one", async () => {
-    const runs: ReturnType<typeof deferred<SyncReport>>[] = [];
-    const progress: ((p: SyncProgress) => void)[] = [];
-    const views: SyncView[] = [];
-    const runner = new SyncRunner(
-      (onProgress) => {
-        progress.push(onProgress);
-        const d = deferred<SyncReport>();
-        runs.push(d);
-        return d.promise;
-      },
-      (v) => views.push(v),
-    );
-    const first = runner.request();
-    const second = runner.request();
-    const third = runner.request();
-    expect(runs.length).toBe(1);
-    expect(runner.running).toBe(true);
-    progress[0]({ phase: "pushing", pushed: 1, total: 2 });
-    expect(runner.view.progress).toEqual({ phase: "pushing", pushed: 1, total: 2 });
-    runs[0].resolve(report);
-    await Promise.resolve();
-    await Promise.resolve();
-    // The requests made while it ran coalesce into exactly one more run.
-    await new Promise((r) => setTimeout(r, 0));
-    expect(runs.length).toBe(2);
-    runs[1].resolve({ ...report, pushed: 0 });
-    await Promise.all([first, second, third]);
-    expect(runs.length).toBe(2);
-    expect(runner.running).toBe(false);
-    expect(runner.view).toMatchObject({ running: false, progress: null, error: null });
-    expect(runner.view.report?.pushed).toBe(0);
-    expect(views.some((v) => v.running)).toBe(true);
-  });
-
-  it("keeps a failure for the screen, does not retry it at once, and clears it on success", async () => {
-    let calls = 0;
-    const failure: ErrorBody = { code: "server_unreachable", message: "refused" };
-    const runner = new SyncRunner(
-      async () => {
-        calls += 1;
-        if (calls === 1) throw failure;
-        return report;
-      },
-      () => {},
-    );
-    await runner.request();
-    expect(calls).toBe(1);
-    expect(runner.view.error).toEqual(failure);
-    expect(runner.view.running).toBe(false);
-    await runner.request();
-    expect(calls).toBe(2);
-    expect(runner.view.error).toBeNull();
-    expect(runner.view.report).toEqual(report);
   });
 });

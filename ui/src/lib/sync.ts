@@ -1,13 +1,10 @@
 // The sync side of the UI as plain logic: what the connection state is (from the
-// replica's Status), plain words for sync errors and progress, the Connect form's
-// checks, and a single-flight sync runner that the background loop, the "Sync now"
-// button and recording all share.
+// replica's Status), plain words for sync errors and progress, and the Connect form's
+// checks. The syncing itself is the shell's background loop (src-tauri/src/background.rs):
+// the window asks it to sync and shows the SyncView it emits.
 
 import type { JournalRow, ErrorBody, SignIn, Status, SyncProgress, SyncReport } from "./bindings";
 import { fill, messages as m } from "./i18n";
-
-/** How often the background loop syncs while the device is connected. */
-export const SYNC_INTERVAL_MS = 60_000;
 
 export type Connection =
   | { state: "not_set_up" }
@@ -17,7 +14,8 @@ export type Connection =
   | { state: "sign_in_again"; error: ErrorBody }
   | { state: "expired"; error: ErrorBody };
 
-/** Errors after which syncing again cannot help until a person acts. */
+/** Errors after which syncing again cannot help until a person acts (the background loop
+ * then syncs only when asked: NEEDS_A_PERSON in src-tauri/src/background.rs). */
 const NEEDS_SIGN_IN = new Set(["credentials_invalid", "device_revoked", "credential_store", "signed_out"]);
 
 /** The connection state the replica's status and a running sync mean. */
@@ -32,11 +30,6 @@ export function connectionOf(status: Status | null, syncing: boolean): Connectio
   }
   if (status.last_sync_at) return { state: "online" };
   return { state: "offline", error: null };
-}
-
-/** Whether the background loop should try to sync in this state. */
-export function shouldAutoSync(connection: Connection): boolean {
-  return connection.state === "online" || connection.state === "offline";
 }
 
 /** The last sync that succeeded: a failed one leaves the last pull or push as it was. */
@@ -181,64 +174,4 @@ export function checkReason(reason: string): string | null {
   if (!trimmed) return m.conflicts.reasonMissing;
   if ([...trimmed].length > RESOLVE_REASON_MAX) return fill(m.conflicts.reasonTooLong, { max: RESOLVE_REASON_MAX });
   return null;
-}
-
-export interface SyncView {
-  running: boolean;
-  progress: SyncProgress | null;
-  report: SyncReport | null;
-  error: ErrorBody | null;
-}
-
-/**
- * Runs one sync at a time. A request while one runs does not start another (two would
- * race for the device's single-use refresh token): it asks for one more run right after,
- * so that an entry recorded during a sync is sent without waiting for the next minute.
- */
-export class SyncRunner {
-  view: SyncView = { running: false, progress: null, report: null, error: null };
-  private current: Promise<void> | null = null;
-  private again = false;
-
-  constructor(
-    private readonly run: (onProgress: (p: SyncProgress) => void) => Promise<SyncReport>,
-    private readonly onChange: (view: SyncView) => void,
-  ) {}
-
-  get running(): boolean {
-    return this.current !== null;
-  }
-
-  /** Starts a sync, or queues one more after the running one; resolves when done. */
-  request(): Promise<void> {
-    if (this.current) {
-      this.again = true;
-      return this.current;
-    }
-    this.current = this.loop().finally(() => {
-      this.current = null;
-    });
-    return this.current;
-  }
-
-  private set(view: Partial<SyncView>) {
-    this.view = { ...this.view, ...view };
-    this.onChange(this.view);
-  }
-
-  private async loop(): Promise<void> {
-    do {
-      this.again = false;
-      this.set({ running: true, progress: null, error: null });
-      try {
-        const report = await this.run((progress) => this.set({ progress }));
-        this.set({ report, error: null });
-      } catch (error) {
-        this.set({ error: error as ErrorBody });
-        // A failed sync is not retried at once: the loop's next tick will.
-        this.again = false;
-      }
-    } while (this.again);
-    this.set({ running: false, progress: null });
-  }
 }

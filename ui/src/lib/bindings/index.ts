@@ -131,6 +131,24 @@ resolution: Resolution,
  */
 reason: string, };
 
+export type SyncView = { 
+/**
+ * A sync is running.
+ */
+running: boolean, 
+/**
+ * How far the running sync is, once it has reported.
+ */
+progress: SyncProgress | null, 
+/**
+ * What the last successful sync did (kept while the next one runs).
+ */
+report: SyncReport | null, 
+/**
+ * Why the last sync failed; none once one succeeds.
+ */
+error: ErrorBody | null, };
+
 export type ErrorBody = { 
 /**
  * Stable machine code, e.g. `unknown_product`.
@@ -706,3 +724,9 @@ export type SignedOut = {
  * reached: the tokens are gone from this machine all the same).
  */
 session_ended: boolean, };
+
+/** The event that carries the background sync loop's SyncView on each change. */
+export const SYNC_EVENT = "sync";
+
+/** The event that carries the replica's Status after each background sync. */
+export const STATUS_EVENT = "status";
