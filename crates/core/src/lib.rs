@@ -37,5 +37,5 @@ pub use stock::{OrderKey, RowView, StockKey, StockRow};
 pub use sync::{
     Cursor, LedgerEffect, LocationRecord, LotRecord, MovementResult, PULL_PAGE_MAX, PUSH_BATCH_MAX,
     ProductRecord, PullPage, PullRequest, PushRequest, PushResponse, PushedMovement, RowState,
-    WarehouseRecord,
+    SnapshotProgress, WarehouseRecord,
 };

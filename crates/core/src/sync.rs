@@ -254,6 +254,22 @@ pub struct PullPage {
     /// learns from them that the page's rows now include the movement.
     #[serde(default)]
     pub outcomes: Vec<MovementResult>,
+    /// How far a snapshot is, on each of its pages (none on the pages of changes that
+    /// follow it), for a new device's progress bar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotProgress>,
+}
+
+/// How far a snapshot is: records (warehouses, locations, products, lots, stock rows) sent
+/// so far, of about how many. The total is counted when the snapshot starts; records
+/// created while it runs may make `sent` pass it, so a page never reports a total below
+/// `sent`, and the snapshot's last page reports `sent == total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SnapshotProgress {
+    /// Records sent in this snapshot's pages so far, this one included.
+    pub sent: u64,
+    /// Records in the snapshot, as counted when it started.
+    pub total: u64,
 }
 
 impl PullPage {

@@ -439,7 +439,12 @@ fn progress_printer(json: bool) -> impl FnMut(&SyncProgress) {
         }
         match p {
             SyncProgress::Pushing { pushed, total } => eprintln!("push: {pushed}/{total}"),
-            SyncProgress::Pulling { pages, items } => {
+            SyncProgress::Pulling {
+                snapshot_sent: Some(sent),
+                snapshot_total: Some(total),
+                ..
+            } => eprintln!("snapshot: {sent}/{total} records"),
+            SyncProgress::Pulling { pages, items, .. } => {
                 eprintln!("pull: {pages} pages, {items} items")
             }
             SyncProgress::Retrying {

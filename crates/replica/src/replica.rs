@@ -1741,6 +1741,7 @@ mod tests {
             rows: vec![],
             effects: vec![],
             outcomes: vec![],
+            snapshot: None,
         }
     }
 

@@ -62,6 +62,13 @@ pub enum SyncProgress {
         /// Items (catalog records, rows, effects, outcomes) in them.
         #[cfg_attr(feature = "ts", ts(type = "number"))]
         items: u64,
+        /// While a snapshot downloads (a new device): records received so far, of about
+        /// [`SyncProgress::Pulling::snapshot_total`]; none for the changes that follow.
+        #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+        snapshot_sent: Option<u64>,
+        /// The snapshot's records, as the server counted them when it started.
+        #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+        snapshot_total: Option<u64>,
     },
     /// A transient failure; the request is sent again after a delay.
     Retrying {
@@ -616,6 +623,8 @@ impl Replica {
             (ctx.progress)(&SyncProgress::Pulling {
                 pages: ctx.report.pages,
                 items: ctx.report.items,
+                snapshot_sent: page.snapshot.map(|s| s.sent),
+                snapshot_total: page.snapshot.map(|s| s.total),
             });
             if !page.has_more {
                 return Ok(());

@@ -45,7 +45,7 @@ use chrono::Utc;
 use logiflow_core::{
     Barcode, Cursor, LedgerEffect, LocationCode, LocationId, LocationRecord, LotCode, LotId,
     LotRecord, MovementId, OrderKey, PULL_PAGE_MAX, ProductId, ProductRecord, PullPage, RowState,
-    Sku, StockKey, StockRow, WarehouseId, WarehouseRecord,
+    Sku, SnapshotProgress, StockKey, StockRow, WarehouseId, WarehouseRecord,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -153,6 +153,10 @@ struct State {
     /// A snapshot in progress: its phase and the last key sent in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     snap: Option<(Phase, Option<[Uuid; 3]>)>,
+    /// A snapshot in progress: records sent so far and the total counted at its start
+    /// (absent from cursors issued before progress was reported: counted afresh then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    size: Option<(u64, u64)>,
 }
 
 const CURSOR_PREFIX: &str = "1.";
@@ -217,20 +221,47 @@ pub async fn pull(
     let cur = Snap::parse(&cur_text)
         .ok_or_else(|| ApiError::internal(format!("unreadable snapshot {cur_text}")))?;
     let page = match decoded {
-        None => snapshot_page(&mut tx, &device, &cur, &cur, Phase::Warehouses, None, limit).await?,
+        None => {
+            let start = Start {
+                phase: Phase::Warehouses,
+                after: None,
+                size: None,
+            };
+            snapshot_page(&mut tx, &device, &cur, &cur, start, limit).await?
+        }
         Some((
             State {
                 snap: Some((phase, after)),
+                size,
                 ..
             },
             s,
-        )) => snapshot_page(&mut tx, &device, &cur, &s, phase, after, limit).await?,
+        )) => {
+            let start = Start { phase, after, size };
+            snapshot_page(&mut tx, &device, &cur, &s, start, limit).await?
+        }
         Some((state, prev)) => {
             changes_page(&mut tx, &device, &cur, &prev, state.part, limit).await?
         }
     };
     tx.commit().await?;
     Ok(page)
+}
+
+/// Sets a snapshot page's progress from the records sent before it and the total; the
+/// last page reports the snapshot whole. Returns `(sent, total)` for the next cursor.
+fn progress(page: &mut PullPage, sent_before: u64, total: u64, last: bool) -> (u64, u64) {
+    let records = page.warehouses.len()
+        + page.locations.len()
+        + page.products.len()
+        + page.lots.len()
+        + page.rows.len();
+    let sent = sent_before + records as u64;
+    // Records created during the snapshot can make it larger than counted; a total
+    // counted high (records deleted meanwhile) ends at what was sent.
+    let total = if last { sent } else { total.max(sent) };
+    page.snapshot = Some(SnapshotProgress { sent, total });
+    (sent, total)
 }
 
 fn empty_page(cursor: Cursor, has_more: bool) -> PullPage {
@@ -246,19 +277,36 @@ fn empty_page(cursor: Cursor, has_more: bool) -> PullPage {
         rows: vec![],
         effects: vec![],
         outcomes: vec![],
+        snapshot: None,
     }
 }
 
-/// One page of a snapshot as of `s`, from `phase` after `after`.
+/// Where a snapshot page starts: the phase, the last key sent in it, and the records sent
+/// so far of the total (none on the first page, which counts the total).
+struct Start {
+    phase: Phase,
+    after: Option<[Uuid; 3]>,
+    size: Option<(u64, u64)>,
+}
+
+/// One page of a snapshot as of `s`, from `start`.
 async fn snapshot_page(
     tx: &mut TenantTx,
     device: &Device,
     cur: &Snap,
     s: &Snap,
-    mut phase: Phase,
-    mut after: Option<[Uuid; 3]>,
+    start: Start,
     limit: usize,
 ) -> ApiResult<PullPage> {
+    let Start {
+        mut phase,
+        mut after,
+        size,
+    } = start;
+    let (sent_before, total) = match size {
+        Some(size) => size,
+        None => (0, store::pull::snapshot_size(tx, &device.scope).await?),
+    };
     let mut page = empty_page(Cursor::new(""), true);
     let mut budget = limit;
     let first = |a: Option<[Uuid; 3]>| a.map(|k| k[0]);
@@ -321,10 +369,12 @@ async fn snapshot_page(
         };
         match more {
             Some(last) => {
+                let size = progress(&mut page, sent_before, total, false);
                 page.cursor = State {
                     s: s.text(),
                     part: None,
                     snap: Some((phase, Some(last))),
+                    size: Some(size),
                 }
                 .encode();
                 return Ok(page);
@@ -338,20 +388,24 @@ async fn snapshot_page(
                     Phase::Lots => Phase::Rows,
                     Phase::Rows => {
                         // The snapshot is complete; the changes since it began follow.
+                        progress(&mut page, sent_before, total, true);
                         page.cursor = State {
                             s: s.text(),
                             part: None,
                             snap: None,
+                            size: None,
                         }
                         .encode();
                         return Ok(page);
                     }
                 };
                 if budget == 0 {
+                    let size = progress(&mut page, sent_before, total, false);
                     page.cursor = State {
                         s: s.text(),
                         part: None,
                         snap: Some((phase, None)),
+                        size: Some(size),
                     }
                     .encode();
                     return Ok(page);
@@ -469,6 +523,7 @@ async fn changes_page(
         s: next.text(),
         part: new_part.or(carried),
         snap: None,
+        size: None,
     };
     let mut page = empty_page(state.encode(), !complete);
 
@@ -736,9 +791,19 @@ mod tests {
             s: "10:20:12".into(),
             part: Some((12, 7)),
             snap: Some((Phase::Rows, Some([Uuid::nil(); 3]))),
+            size: Some((1_000, 201_001)),
         };
         let (back, s) = State::decode(state.encode().as_str()).unwrap();
         assert_eq!(back, state);
+        // A cursor issued before snapshots reported progress still reads (its size is
+        // counted afresh).
+        let old = format!(
+            "{CURSOR_PREFIX}{}",
+            URL_SAFE_NO_PAD.encode(br#"{"s":"10:20:12","snap":["rows",null]}"#)
+        );
+        let (back, _) = State::decode(&old).unwrap();
+        assert_eq!(back.size, None);
+        assert_eq!(back.snap, Some((Phase::Rows, None)));
         assert_eq!(s, snap("10:20:12"));
         for bad in ["", "1.", "1.!!", "2.e30", "1.eyJzIjoieCJ9"] {
             assert!(State::decode(bad).is_err(), "{bad}");

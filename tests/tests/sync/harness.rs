@@ -391,6 +391,7 @@ pub fn connect_as(server: &Server, base: &str, name: &str, email: &str) -> Devic
     let dir = tempfile::tempdir().unwrap();
     let store = CredentialStore::File(dir.path().join("credentials.json"));
     let mut replica = Replica::open(dir.path().join("replica.db")).unwrap();
+    let mut progress = Vec::new();
     let report = replica
         .connect(
             &ConnectRequest {
@@ -404,7 +405,7 @@ pub fn connect_as(server: &Server, base: &str, name: &str, email: &str) -> Devic
             },
             &store,
             fast_options(),
-            &mut |_| {},
+            &mut |p| progress.push(p.clone()),
         )
         .unwrap();
     assert!(
@@ -412,6 +413,7 @@ pub fn connect_as(server: &Server, base: &str, name: &str, email: &str) -> Devic
         "{:?}",
         report.first_sync_error
     );
+    check_download_progress(&progress);
     let client = ServerClient::new(base, fast_options()).unwrap();
     Device {
         dir,
@@ -419,6 +421,33 @@ pub fn connect_as(server: &Server, base: &str, name: &str, email: &str) -> Devic
         store,
         client,
     }
+}
+
+/// A new device's first sync reports its download (the server's snapshot) as records
+/// received of a total, never going back, never past the total, and whole at the end.
+fn check_download_progress(progress: &[SyncProgress]) {
+    let download: Vec<(u64, u64)> = progress
+        .iter()
+        .filter_map(|p| match p {
+            SyncProgress::Pulling {
+                snapshot_sent: Some(sent),
+                snapshot_total: Some(total),
+                ..
+            } => Some((*sent, *total)),
+            _ => None,
+        })
+        .collect();
+    assert!(!download.is_empty(), "no download progress: {progress:?}");
+    assert!(
+        download.windows(2).all(|w| w[0].0 <= w[1].0),
+        "{download:?}"
+    );
+    assert!(
+        download.iter().all(|(sent, total)| sent <= total),
+        "{download:?}"
+    );
+    let (sent, total) = *download.last().unwrap();
+    assert!(sent == total && total > 0, "{download:?}");
 }
 
 /// The `logiflow` binary built beside this test binary.

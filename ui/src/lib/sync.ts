@@ -4,6 +4,7 @@
 // the window asks it to sync and shows the SyncView it emits.
 
 import type { JournalRow, ErrorBody, SignIn, Status, SyncProgress, SyncReport } from "./bindings";
+import { formatQty } from "./format";
 import { fill, messages as m } from "./i18n";
 
 export type Connection =
@@ -81,8 +82,25 @@ export function describeError(error: ErrorBody): string {
   }
 }
 
+/** How far a new device's download (the server's snapshot) is, for a progress bar; null
+ * when the progress is not a download of known size. */
+export function downloadOf(progress: SyncProgress | null): { sent: number; total: number; percent: number } | null {
+  if (progress?.phase !== "pulling" || progress.snapshot_sent === null || !progress.snapshot_total) return null;
+  const total = Math.max(progress.snapshot_total, progress.snapshot_sent);
+  const sent = progress.snapshot_sent;
+  return { sent, total, percent: Math.floor((sent * 100) / total) };
+}
+
 /** A progress report in words. */
 export function progressLabel(progress: SyncProgress): string {
+  const download = downloadOf(progress);
+  if (download) {
+    return fill(m.sync.downloading, {
+      sent: formatQty(download.sent),
+      total: formatQty(download.total),
+      percent: download.percent,
+    });
+  }
   switch (progress.phase) {
     case "pushing":
       return fill(m.sync.pushing, { pushed: progress.pushed, total: progress.total });

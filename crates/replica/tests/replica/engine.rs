@@ -417,6 +417,7 @@ fn empty_page() -> PullPage {
         rows: vec![],
         effects: vec![],
         outcomes: vec![],
+        snapshot: None,
     }
 }
 

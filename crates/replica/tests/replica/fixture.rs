@@ -126,6 +126,7 @@ pub fn catalog_page() -> PullPage {
         }],
         effects: vec![],
         outcomes: vec![],
+        snapshot: None,
     }
 }
 

@@ -207,6 +207,25 @@ pub async fn rows(
     .await
 }
 
+/// The records a snapshot of `scope` sends (warehouses, locations, products, lots and
+/// stock rows), counted for its progress when it starts: each count reads a range of an
+/// index that `tenant_id` leads (the scope's warehouses next for locations and rows).
+pub async fn snapshot_size(tx: &mut TenantTx, scope: &[Uuid]) -> Result<u64, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let (n,): (i64,) = sqlx::query_as(
+        "select (select count(*) from warehouse where tenant_id = $1 and id = any($2))
+              + (select count(*) from location where tenant_id = $1 and warehouse_id = any($2))
+              + (select count(*) from product where tenant_id = $1)
+              + (select count(*) from lot where tenant_id = $1)
+              + (select count(*) from stock_row where tenant_id = $1 and warehouse_id = any($2))",
+    )
+    .bind(tenant_id)
+    .bind(scope)
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 /// A page of the scope's stock rows in key order, after `after`.
 pub async fn rows_page(
     tx: &mut TenantTx,

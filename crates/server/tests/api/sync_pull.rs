@@ -10,8 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use logiflow_core::{
-    LocationId, LocationRecord, MovementId, MovementKind, Outcome, ProductId, PullPage, StockKey,
-    StockRow,
+    LocationId, LocationRecord, MovementId, MovementKind, Outcome, ProductId, PullPage,
+    SnapshotProgress, StockKey, StockRow,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -38,6 +38,10 @@ struct Puller {
     derived: BTreeMap<StockKey, i64>,
     effects: BTreeMap<(MovementId, StockKey), i64>,
     outcomes: BTreeMap<MovementId, String>,
+    /// Records received in the snapshot's pages.
+    snapshot_records: u64,
+    /// The snapshot's progress, as each of its pages reported it.
+    progress: Vec<SnapshotProgress>,
 }
 
 impl Puller {
@@ -114,7 +118,26 @@ impl Puller {
                 .insert(o.movement, o.outcome.name().to_owned());
         }
         // The snapshot is over once a page's cursor leaves it; from there on, changes.
-        if !self.snapshot_done && !cursor_in_snapshot(page.cursor.as_str()) {
+        let ends_snapshot = snapshot && !cursor_in_snapshot(page.cursor.as_str());
+        // Every snapshot page says how far the snapshot is: the records sent so far
+        // (counted here), of a total never below them, reached on its last page.
+        if snapshot {
+            self.snapshot_records += (page.warehouses.len()
+                + page.locations.len()
+                + page.products.len()
+                + page.lots.len()
+                + page.rows.len()) as u64;
+            let progress = page.snapshot.expect("a snapshot page reports its progress");
+            assert_eq!(progress.sent, self.snapshot_records, "page {}", self.pages);
+            assert!(progress.total >= progress.sent, "{progress:?}");
+            if ends_snapshot {
+                assert_eq!(progress.sent, progress.total, "the last snapshot page");
+            }
+            self.progress.push(progress);
+        } else {
+            assert_eq!(page.snapshot, None, "a page of changes reports no snapshot");
+        }
+        if ends_snapshot {
             self.snapshot_done = true;
         }
         self.cursor = Some(page.cursor.as_str().to_owned());
@@ -231,6 +254,17 @@ async fn a_new_device_snapshots_its_scope_in_pages_then_pulls_the_changes() {
     let mut p = Puller::default();
     let pages = p.drain(&app, &dev.token, 3).await;
     assert!(pages >= 4, "a limit of 3 pages the snapshot: {pages} pages");
+    // Nothing was written meanwhile, so the total counted on the first page is exact:
+    // 1 warehouse, 4 locations, 4 products, 4 lots and the scope's rows.
+    let rows = server_rows(&app, t.id, a.warehouse).await.len() as u64;
+    assert_eq!(
+        p.progress[0].total,
+        1 + 4 + 4 + 4 + rows,
+        "{:?}",
+        p.progress
+    );
+    assert!(p.progress.iter().all(|s| s.total == p.progress[0].total));
+    assert!(p.progress.len() >= 4, "{:?}", p.progress);
     assert_eq!(p.warehouses, BTreeSet::from([a.warehouse]));
     // The zone and its bins, with their leaf state; nothing of the other warehouse.
     assert_eq!(p.locations.len(), 4);

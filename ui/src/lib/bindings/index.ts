@@ -633,7 +633,16 @@ pages: number,
 /**
  * Items (catalog records, rows, effects, outcomes) in them.
  */
-items: number, } | { "phase": "retrying", 
+items: number, 
+/**
+ * While a snapshot downloads (a new device): records received so far, of about
+ * [`SyncProgress::Pulling::snapshot_total`]; none for the changes that follow.
+ */
+snapshot_sent: number | null, 
+/**
+ * The snapshot's records, as the server counted them when it started.
+ */
+snapshot_total: number | null, } | { "phase": "retrying", 
 /**
  * Which retry, from 1.
  */

@@ -90,6 +90,7 @@ export const en = {
     running: "Syncing…",
     pushing: "Sending entries: {pushed} of {total}",
     pulling: "Receiving updates: {pages} pages, {items} records",
+    downloading: "Downloading the warehouses: {sent} of {total} records ({percent} %)",
     retrying: "Connection trouble, trying again (attempt {attempt})…",
     done: "Synced: {pushed} sent ({applied} applied, {held} held, {rejected} rejected), {items} records received",
     pending: "{pending} entries waiting to be sent",
