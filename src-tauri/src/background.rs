@@ -69,7 +69,8 @@ pub enum Trigger {
 
 /// Error codes after which syncing again cannot help until a person acts (signs in
 /// again, renews the subscription, fixes the keyring): the loop then syncs only when
-/// asked. The same list as the UI's connection states (ui/src/lib/sync.ts).
+/// asked, and the window (which gets this list in its generated bindings) asks the
+/// person to act.
 pub const NEEDS_A_PERSON: &[&str] = &[
     "credentials_invalid",
     "device_revoked",
@@ -283,6 +284,8 @@ pub struct ReplicaSyncer {
     pub gate: Gate,
     /// Where the status events go.
     pub app: AppHandle,
+    /// The status read at the end of the last sync, on its connection, for [`Syncer::synced`].
+    pub status: Option<Status>,
 }
 
 impl Syncer for ReplicaSyncer {
@@ -299,21 +302,22 @@ impl Syncer for ReplicaSyncer {
 
     fn sync(&mut self, progress: &mut dyn FnMut(&SyncProgress)) -> Result<SyncReport, ErrorBody> {
         let _turn = self.gate.enter();
-        crate::commands::sync_replica(&self.path, "sync", progress)
+        let mut replica = crate::commands::open_own(&self.path, "sync")?;
+        let result = crate::commands::sync_replica(&mut replica, progress);
+        // The sync recorded its outcome (last sync, error, pending) on this connection.
+        self.status = replica
+            .status()
+            .inspect_err(|e| log::error!("background sync: cannot read the status: {e}"))
+            .ok();
+        result
     }
 
     fn synced(&mut self) {
-        let status = {
-            let _turn = self.gate.enter();
-            Replica::open(&self.path).and_then(|replica| replica.status())
+        let Some(status) = self.status.take() else {
+            return;
         };
-        match status {
-            Ok(status) => {
-                if let Err(error) = self.app.emit(STATUS_EVENT, status) {
-                    log::error!("background sync: cannot emit the status: {error}");
-                }
-            }
-            Err(error) => log::error!("background sync: cannot read the replica's status: {error}"),
+        if let Err(error) = self.app.emit(STATUS_EVENT, status) {
+            log::error!("background sync: cannot emit the status: {error}");
         }
     }
 }
@@ -327,6 +331,7 @@ pub fn start(app: &AppHandle, path: PathBuf, gate: Gate) -> std::io::Result<Sync
             path,
             gate,
             app: app.clone(),
+            status: None,
         },
         move |view| {
             if let Err(error) = events.emit(SYNC_EVENT, view) {

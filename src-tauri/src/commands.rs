@@ -380,7 +380,7 @@ async fn on_worker<T: Send + 'static>(
         })
 }
 
-fn open_own(path: &std::path::Path, command: &str) -> Result<Replica, ErrorBody> {
+pub(crate) fn open_own(path: &std::path::Path, command: &str) -> Result<Replica, ErrorBody> {
     Replica::open(path).map_err(failed(command))
 }
 
@@ -469,20 +469,19 @@ pub fn sync_state(background: State<'_, SyncLoop>) -> SyncView {
     background.view()
 }
 
-/// [`Replica::sync`] of the replica at `path` with its own connection (so that recording
-/// goes on meanwhile), for the background loop; the caller holds the gate.
+/// [`Replica::sync`] with the device's session, for the background loop, on a
+/// connection of its own to the replica (so that recording goes on meanwhile); the
+/// caller holds the gate.
 pub(crate) fn sync_replica(
-    path: &std::path::Path,
-    command: &'static str,
+    replica: &mut Replica,
     progress: &mut dyn FnMut(&SyncProgress),
 ) -> Result<SyncReport, ErrorBody> {
-    let mut replica = open_own(path, command)?;
-    let (client, store) = device_session(&replica, command)?;
+    let (client, store) = device_session(replica, "sync")?;
     let report = replica
         .sync(&client, &store, progress)
-        .map_err(failed(command))?;
+        .map_err(failed("sync"))?;
     log::info!(
-        "{command}: pushed {} (applied {}, held {}, rejected {}), pulled {} pages, {} pending",
+        "sync: pushed {} (applied {}, held {}, rejected {}), pulled {} pages, {} pending",
         report.pushed,
         report.applied,
         report.held,

@@ -185,9 +185,12 @@ pub fn typescript_bindings() -> String {
         "\n/** The event that carries the background sync loop's SyncView on each change. */\n\
          export const SYNC_EVENT = {:?};\n\
          \n/** The event that carries the replica's Status after each background sync. */\n\
-         export const STATUS_EVENT = {:?};\n",
+         export const STATUS_EVENT = {:?};\n\
+         \n/** Sync errors only a person can fix: the background loop stops syncing unasked. */\n\
+         export const NEEDS_A_PERSON: readonly string[] = {:?};\n",
         background::SYNC_EVENT,
-        background::STATUS_EVENT
+        background::STATUS_EVENT,
+        background::NEEDS_A_PERSON,
     ));
     out
 }

@@ -273,6 +273,16 @@ pub struct SnapshotProgress {
 }
 
 impl PullPage {
+    /// The records a snapshot page carries, as [`SnapshotProgress`] counts them:
+    /// warehouses, locations, products, lots and stock rows.
+    pub fn snapshot_records(&self) -> u64 {
+        (self.warehouses.len()
+            + self.locations.len()
+            + self.products.len()
+            + self.lots.len()
+            + self.rows.len()) as u64
+    }
+
     /// The number of items the page carries, bounded by [`PULL_PAGE_MAX`] (a product's
     /// barcodes count with the product).
     pub fn item_count(&self) -> usize {

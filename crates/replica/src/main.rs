@@ -440,10 +440,8 @@ fn progress_printer(json: bool) -> impl FnMut(&SyncProgress) {
         match p {
             SyncProgress::Pushing { pushed, total } => eprintln!("push: {pushed}/{total}"),
             SyncProgress::Pulling {
-                snapshot_sent: Some(sent),
-                snapshot_total: Some(total),
-                ..
-            } => eprintln!("snapshot: {sent}/{total} records"),
+                snapshot: Some(s), ..
+            } => eprintln!("snapshot: {}/{} records", s.sent, s.total),
             SyncProgress::Pulling { pages, items, .. } => {
                 eprintln!("pull: {pages} pages, {items} items")
             }

@@ -62,13 +62,11 @@ pub enum SyncProgress {
         /// Items (catalog records, rows, effects, outcomes) in them.
         #[cfg_attr(feature = "ts", ts(type = "number"))]
         items: u64,
-        /// While a snapshot downloads (a new device): records received so far, of about
-        /// [`SyncProgress::Pulling::snapshot_total`]; none for the changes that follow.
-        #[cfg_attr(feature = "ts", ts(type = "number | null"))]
-        snapshot_sent: Option<u64>,
-        /// The snapshot's records, as the server counted them when it started.
-        #[cfg_attr(feature = "ts", ts(type = "number | null"))]
-        snapshot_total: Option<u64>,
+        /// While a snapshot downloads (a new device): the records received so far and
+        /// the snapshot's total, as the server reports them; none for the changes that
+        /// follow.
+        #[cfg_attr(feature = "ts", ts(type = "{ sent: number, total: number } | null"))]
+        snapshot: Option<logiflow_core::SnapshotProgress>,
     },
     /// A transient failure; the request is sent again after a delay.
     Retrying {
@@ -623,8 +621,7 @@ impl Replica {
             (ctx.progress)(&SyncProgress::Pulling {
                 pages: ctx.report.pages,
                 items: ctx.report.items,
-                snapshot_sent: page.snapshot.map(|s| s.sent),
-                snapshot_total: page.snapshot.map(|s| s.total),
+                snapshot: page.snapshot,
             });
             if !page.has_more {
                 return Ok(());

@@ -156,7 +156,7 @@ struct State {
     /// A snapshot in progress: records sent so far and the total counted at its start
     /// (absent from cursors issued before progress was reported: counted afresh then).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    size: Option<(u64, u64)>,
+    size: Option<SnapshotProgress>,
 }
 
 const CURSOR_PREFIX: &str = "1.";
@@ -248,20 +248,16 @@ pub async fn pull(
     Ok(page)
 }
 
-/// Sets a snapshot page's progress from the records sent before it and the total; the
-/// last page reports the snapshot whole. Returns `(sent, total)` for the next cursor.
-fn progress(page: &mut PullPage, sent_before: u64, total: u64, last: bool) -> (u64, u64) {
-    let records = page.warehouses.len()
-        + page.locations.len()
-        + page.products.len()
-        + page.lots.len()
-        + page.rows.len();
-    let sent = sent_before + records as u64;
+/// Sets a snapshot page's progress from what the pages before it sent; the last page
+/// reports the snapshot whole. Returns the progress for the next cursor.
+fn progress(page: &mut PullPage, before: SnapshotProgress, last: bool) -> SnapshotProgress {
+    let sent = before.sent + page.snapshot_records();
     // Records created during the snapshot can make it larger than counted; a total
     // counted high (records deleted meanwhile) ends at what was sent.
-    let total = if last { sent } else { total.max(sent) };
-    page.snapshot = Some(SnapshotProgress { sent, total });
-    (sent, total)
+    let total = if last { sent } else { before.total.max(sent) };
+    let now = SnapshotProgress { sent, total };
+    page.snapshot = Some(now);
+    now
 }
 
 fn empty_page(cursor: Cursor, has_more: bool) -> PullPage {
@@ -286,7 +282,7 @@ fn empty_page(cursor: Cursor, has_more: bool) -> PullPage {
 struct Start {
     phase: Phase,
     after: Option<[Uuid; 3]>,
-    size: Option<(u64, u64)>,
+    size: Option<SnapshotProgress>,
 }
 
 /// One page of a snapshot as of `s`, from `start`.
@@ -303,9 +299,12 @@ async fn snapshot_page(
         mut after,
         size,
     } = start;
-    let (sent_before, total) = match size {
+    let before = match size {
         Some(size) => size,
-        None => (0, store::pull::snapshot_size(tx, &device.scope).await?),
+        None => SnapshotProgress {
+            sent: 0,
+            total: store::pull::snapshot_size(tx, &device.scope).await?,
+        },
     };
     let mut page = empty_page(Cursor::new(""), true);
     let mut budget = limit;
@@ -369,7 +368,7 @@ async fn snapshot_page(
         };
         match more {
             Some(last) => {
-                let size = progress(&mut page, sent_before, total, false);
+                let size = progress(&mut page, before, false);
                 page.cursor = State {
                     s: s.text(),
                     part: None,
@@ -388,7 +387,7 @@ async fn snapshot_page(
                     Phase::Lots => Phase::Rows,
                     Phase::Rows => {
                         // The snapshot is complete; the changes since it began follow.
-                        progress(&mut page, sent_before, total, true);
+                        progress(&mut page, before, true);
                         page.cursor = State {
                             s: s.text(),
                             part: None,
@@ -400,7 +399,7 @@ async fn snapshot_page(
                     }
                 };
                 if budget == 0 {
-                    let size = progress(&mut page, sent_before, total, false);
+                    let size = progress(&mut page, before, false);
                     page.cursor = State {
                         s: s.text(),
                         part: None,
@@ -791,7 +790,10 @@ mod tests {
             s: "10:20:12".into(),
             part: Some((12, 7)),
             snap: Some((Phase::Rows, Some([Uuid::nil(); 3]))),
-            size: Some((1_000, 201_001)),
+            size: Some(SnapshotProgress {
+                sent: 1_000,
+                total: 201_001,
+            }),
         };
         let (back, s) = State::decode(state.encode().as_str()).unwrap();
         assert_eq!(back, state);

@@ -430,10 +430,8 @@ fn check_download_progress(progress: &[SyncProgress]) {
         .iter()
         .filter_map(|p| match p {
             SyncProgress::Pulling {
-                snapshot_sent: Some(sent),
-                snapshot_total: Some(total),
-                ..
-            } => Some((*sent, *total)),
+                snapshot: Some(s), ..
+            } => Some((s.sent, s.total)),
             _ => None,
         })
         .collect();

@@ -4,6 +4,7 @@
 // the window asks it to sync and shows the SyncView it emits.
 
 import type { JournalRow, ErrorBody, SignIn, Status, SyncProgress, SyncReport } from "./bindings";
+import { NEEDS_A_PERSON } from "./bindings";
 import { formatQty } from "./format";
 import { fill, messages as m } from "./i18n";
 
@@ -15,9 +16,6 @@ export type Connection =
   | { state: "sign_in_again"; error: ErrorBody }
   | { state: "expired"; error: ErrorBody };
 
-/** Errors after which syncing again cannot help until a person acts (the background loop
- * then syncs only when asked: NEEDS_A_PERSON in src-tauri/src/background.rs). */
-const NEEDS_SIGN_IN = new Set(["credentials_invalid", "device_revoked", "credential_store", "signed_out"]);
 
 /** The connection state the replica's status and a running sync mean. */
 export function connectionOf(status: Status | null, syncing: boolean): Connection {
@@ -26,7 +24,8 @@ export function connectionOf(status: Status | null, syncing: boolean): Connectio
   const error = status.last_sync_error;
   if (error) {
     if (error.code === "subscription_expired") return { state: "expired", error };
-    if (NEEDS_SIGN_IN.has(error.code)) return { state: "sign_in_again", error };
+    // The other errors the shell's loop stops on: only signing in again helps.
+    if (NEEDS_A_PERSON.includes(error.code)) return { state: "sign_in_again", error };
     return { state: "offline", error };
   }
   if (status.last_sync_at) return { state: "online" };
@@ -82,12 +81,11 @@ export function describeError(error: ErrorBody): string {
   }
 }
 
-/** How far a new device's download (the server's snapshot) is, for a progress bar; null
- * when the progress is not a download of known size. */
+/** How far a new device's download (the server's snapshot, whose total is never below
+ * what it sent) is, for a progress bar; null when the progress is not a download. */
 export function downloadOf(progress: SyncProgress | null): { sent: number; total: number; percent: number } | null {
-  if (progress?.phase !== "pulling" || progress.snapshot_sent === null || !progress.snapshot_total) return null;
-  const total = Math.max(progress.snapshot_total, progress.snapshot_sent);
-  const sent = progress.snapshot_sent;
+  if (progress?.phase !== "pulling" || !progress.snapshot?.total) return null;
+  const { sent, total } = progress.snapshot;
   return { sent, total, percent: Math.floor((sent * 100) / total) };
 }
 

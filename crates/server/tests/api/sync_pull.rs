@@ -122,11 +122,7 @@ impl Puller {
         // Every snapshot page says how far the snapshot is: the records sent so far
         // (counted here), of a total never below them, reached on its last page.
         if snapshot {
-            self.snapshot_records += (page.warehouses.len()
-                + page.locations.len()
-                + page.products.len()
-                + page.lots.len()
-                + page.rows.len()) as u64;
+            self.snapshot_records += page.snapshot_records();
             let progress = page.snapshot.expect("a snapshot page reports its progress");
             assert_eq!(progress.sent, self.snapshot_records, "page {}", self.pages);
             assert!(progress.total >= progress.sent, "{progress:?}");

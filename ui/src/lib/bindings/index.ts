@@ -635,14 +635,11 @@ pages: number,
  */
 items: number, 
 /**
- * While a snapshot downloads (a new device): records received so far, of about
- * [`SyncProgress::Pulling::snapshot_total`]; none for the changes that follow.
+ * While a snapshot downloads (a new device): the records received so far and
+ * the snapshot's total, as the server reports them; none for the changes that
+ * follow.
  */
-snapshot_sent: number | null, 
-/**
- * The snapshot's records, as the server counted them when it started.
- */
-snapshot_total: number | null, } | { "phase": "retrying", 
+snapshot: { sent: number, total: number } | null, } | { "phase": "retrying", 
 /**
  * Which retry, from 1.
  */
@@ -739,3 +736,6 @@ export const SYNC_EVENT = "sync";
 
 /** The event that carries the replica's Status after each background sync. */
 export const STATUS_EVENT = "status";
+
+/** Sync errors only a person can fix: the background loop stops syncing unasked. */
+export const NEEDS_A_PERSON: readonly string[] = ["credentials_invalid", "device_revoked", "credential_store", "signed_out", "subscription_expired", "not_initialized"];
