@@ -117,7 +117,9 @@ impl Engine {
         let d = decide(m, origin, &self.views(m))?;
         let mut out = Vec::new();
         match &d.outcome {
-            Outcome::Held(h) => self.add_held(*m, h.waiting_on),
+            // A hold for a person is never retried automatically.
+            Outcome::Held(h) if h.is_retryable() => self.add_held(*m, h.waiting_on),
+            Outcome::Held(_) => {}
             Outcome::Rejected(_) => {}
             _ => {
                 let wakes = d.wakes.clone();

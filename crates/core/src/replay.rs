@@ -191,6 +191,40 @@ pub struct Hold {
     pub needed: i64,
     /// Units the row held at the movement's time.
     pub at_time: i64,
+    /// Set when the movement waits for a person, not for stock: it is never retried
+    /// automatically (a manager forces or voids it). Absent in holds stored before it
+    /// existed, which all wait for stock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<HoldReview>,
+}
+
+impl Hold {
+    /// True when the automatic retry may decide the movement again (it waits for stock,
+    /// not for a person).
+    pub fn is_retryable(&self) -> bool {
+        self.review.is_none()
+    }
+}
+
+/// Why a held movement waits for a person rather than for stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "review", rename_all = "snake_case")]
+pub enum HoldReview {
+    /// The movement is dated later than the server's clock allows: the device's clock ran
+    /// ahead. Taking effect at that date would absorb or supersede other people's work, so
+    /// it waits; forcing it applies it at `received_at`.
+    ClockAhead {
+        /// When the server received it.
+        received_at: chrono::DateTime<chrono::Utc>,
+        /// How far its date lay beyond `received_at`, in seconds.
+        ahead_secs: i64,
+    },
+    /// Recorded on a device that was revoked before it could push, and uploaded by a
+    /// manager from that device's exported journal: a physical fact a person must review.
+    RevokedDevice {
+        /// When the journal was uploaded.
+        uploaded_at: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 /// One row's part of an applied movement.
@@ -607,6 +641,7 @@ fn decide_in(m: &Movement, mode: Mode, rows: &[RowView]) -> Result<Decision, Dec
                     waiting_on: side.key,
                     needed,
                     at_time: v.qty_at_time(),
+                    review: None,
                 })));
             }
             _ => {}

@@ -181,7 +181,7 @@ async fn push_round(
         let held = store::sync::held_of(&mut tx, &products).await?;
         let held: Vec<(Movement, StockKey)> = held
             .iter()
-            .filter_map(|r| Some((r.to_core()?, r.hold()?.waiting_on)))
+            .filter_map(store::sync::MovementRow::retryable)
             .collect();
 
         // Every row the batch or a held movement it may wake touches, locked in key order.
@@ -448,7 +448,7 @@ pub async fn force(
     let held: Vec<(Movement, StockKey)> = held
         .iter()
         .filter(|r| r.id != id)
-        .filter_map(|r| Some((r.to_core()?, r.hold()?.waiting_on)))
+        .filter_map(store::sync::MovementRow::retryable)
         .collect();
     let mut keys: BTreeSet<StockKey> = m.keys().into_iter().collect();
     keys.extend(held.iter().flat_map(|(h, _)| h.keys()));
@@ -592,7 +592,7 @@ pub async fn retry_held(
     let held: Vec<(Movement, StockKey)> = store::sync::held_of(&mut tx, &[product])
         .await?
         .iter()
-        .filter_map(|r| Some((r.to_core()?, r.hold()?.waiting_on)))
+        .filter_map(store::sync::MovementRow::retryable)
         .filter(|(m, _)| m.keys().iter().all(|k| keys.binary_search(k).is_ok()))
         .collect();
     let Some(oldest) = held.iter().map(|(m, _)| m.order_key()).min() else {

@@ -317,6 +317,7 @@ fn a_sequence_gap_resends_from_where_the_server_is() {
                 waiting_on: first.keys()[0],
                 needed: 1,
                 at_time: 0,
+                review: None,
             }),
             flags: vec![],
             position: None,

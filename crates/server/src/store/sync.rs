@@ -107,6 +107,13 @@ impl MovementRow {
             .flatten()
     }
 
+    /// The movement and the row it waits on, if it is held for stock (a hold for a
+    /// person is never retried automatically).
+    pub fn retryable(&self) -> Option<(Movement, StockKey)> {
+        let hold = self.hold().filter(Hold::is_retryable)?;
+        Some((self.to_core()?, hold.waiting_on))
+    }
+
     /// Its stored result, with `effects` from the ledger.
     pub fn result(&self, effects: Vec<Effect>) -> MovementResult {
         let outcome = match self.outcome.as_str() {
