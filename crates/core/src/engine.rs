@@ -10,14 +10,41 @@
 //! may still be "after" a movement it decides; a caller that loads a partial ledger must
 //! include every effect later than the oldest movement it will submit.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use chrono::NaiveDate;
 
 use crate::{
     Catalog, DecideError, Decision, Effect, HeldRef, Movement, MovementId, MovementKind, OrderKey,
-    Origin, Outcome, RowView, StockKey, StockRow, decide, retry_order, validate,
+    Origin, Outcome, RowView, StockKey, StockRow, decide, validate,
 };
+
+/// What the retry of held movements needed to see of the held movements waiting on one
+/// row. An engine holds the held movements its caller loaded; a caller that loads only
+/// some of a row's held movements (the server: a window of them) compares this with what
+/// it loaded and, where it falls short, loads more and decides again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldDemand {
+    /// The earliest position a retry looked from (`None`: from the oldest).
+    pub from: Option<OrderKey>,
+    /// A retry went past the last loaded held movement of the row while more could still
+    /// have woken: every held movement after the loaded ones is needed too.
+    pub open_end: bool,
+}
+
+/// One row to retry after a decision: it rose by `extra` at `from`, or was counted.
+#[derive(Debug, Clone, Copy)]
+struct Wake {
+    key: StockKey,
+    /// Held movements before this position cannot wake (the row's quantity at their
+    /// time did not change); `None` for a wake whose cause is unknown.
+    from: Option<OrderKey>,
+    /// A count at this position: held movements before it are absorbed.
+    count_at: Option<OrderKey>,
+    /// By how much the row's quantity rose at times after `from` (`i64::MAX` when
+    /// unknown). A held outbound that was stuck can only wake while some of it is left.
+    extra: i64,
+}
 
 /// Rows, ledger and held movements in memory.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +54,10 @@ pub struct Engine {
     /// are a (usually empty) tail found by binary search.
     ledger: BTreeMap<StockKey, Vec<(OrderKey, i64)>>,
     held: BTreeMap<MovementId, (Movement, HeldRef)>,
+    /// The held movements by the row they wait on, oldest first: a retry reads a range.
+    waiting: BTreeSet<(StockKey, OrderKey, MovementId)>,
+    /// What the retries needed to see, per row (see [`HeldDemand`]).
+    demand: BTreeMap<StockKey, HeldDemand>,
 }
 
 impl Engine {
@@ -55,7 +86,21 @@ impl Engine {
             order: m.order_key(),
             waiting_on,
         };
-        self.held.insert(m.id, (m, r));
+        if let Some((_, old)) = self.held.insert(m.id, (m, r)) {
+            self.waiting.remove(&(old.waiting_on, old.order, old.id));
+        }
+        self.waiting.insert((waiting_on, r.order, m.id));
+    }
+
+    fn remove_held(&mut self, id: MovementId) {
+        if let Some((_, r)) = self.held.remove(&id) {
+            self.waiting.remove(&(r.waiting_on, r.order, r.id));
+        }
+    }
+
+    /// What the retries so far needed to see of each row's held movements.
+    pub fn held_demand(&self) -> &BTreeMap<StockKey, HeldDemand> {
+        &self.demand
     }
 
     /// A row's state (an empty row if nothing was ever booked to it).
@@ -122,7 +167,7 @@ impl Engine {
             Outcome::Held(_) => {}
             Outcome::Rejected(_) => {}
             _ => {
-                let wakes = d.wakes.clone();
+                let wakes = wakes_of(m, &d);
                 self.commit(m, &d);
                 out.push((*m, d));
                 self.settle(wakes, &mut out)?;
@@ -174,9 +219,9 @@ impl Engine {
                 if row.last_count.is_none_or(|c| c < order) {
                     row.last_count = Some(order);
                 }
-                wakes.push(e.key);
+                wakes.push(Wake::count(e.key, order, e.delta));
             } else if e.delta > 0 {
-                wakes.push(e.key);
+                wakes.push(Wake::rise(e.key, order, e.delta));
             }
             self.book(e.key, order, e.delta);
         }
@@ -185,13 +230,38 @@ impl Engine {
         Ok(out)
     }
 
+    /// Retries the held movements that `m`'s decision `d`, made and stored elsewhere, may
+    /// wake (the engine was loaded with the rows as they are after it): as
+    /// [`Engine::submit`] does after its own movements, looking only at the held
+    /// movements its effects can reach. Returns the retries' decisions in the order made.
+    pub fn retry_after(
+        &mut self,
+        m: &Movement,
+        d: &Decision,
+    ) -> Result<Vec<(Movement, Decision)>, DecideError> {
+        let mut out = Vec::new();
+        self.settle(wakes_of(m, d), &mut out)?;
+        Ok(out)
+    }
+
     /// Retries the held movements waiting on `keys` after a movement decided and stored
     /// elsewhere raised or counted those rows (the engine was loaded with the rows as they
     /// are after it), as [`Engine::submit`] does after its own movements. Returns the
     /// retries' decisions in the order made.
+    /// Every held movement waiting on those rows is retried, as after a count at the end
+    /// of time: use it when the cause is unknown (a repair).
     pub fn retry(&mut self, keys: &[StockKey]) -> Result<Vec<(Movement, Decision)>, DecideError> {
         let mut out = Vec::new();
-        self.settle(keys.to_vec(), &mut out)?;
+        let wakes = keys
+            .iter()
+            .map(|&key| Wake {
+                key,
+                from: None,
+                count_at: None,
+                extra: i64::MAX,
+            })
+            .collect();
+        self.settle(wakes, &mut out)?;
         Ok(out)
     }
 
@@ -206,29 +276,136 @@ impl Engine {
         }
     }
 
+    /// Retries held movements after the rows in `wakes` rose or were counted, oldest
+    /// first on each row, feeding what their decisions wake back in until nothing moves.
+    ///
+    /// Each held movement was stuck before the wake (the state every retry leaves), so
+    /// on a row that rose by `extra` at `from` only those at or after `from` can wake,
+    /// and only while some of `extra` is left: each one that applies takes its part, and
+    /// once none is left the row's quantity at every later time is no higher than when
+    /// they were stuck. So a retry costs what wakes, not what is held.
     fn settle(
         &mut self,
-        wakes: Vec<StockKey>,
+        wakes: Vec<Wake>,
         out: &mut Vec<(Movement, Decision)>,
     ) -> Result<(), DecideError> {
-        let mut queue: VecDeque<StockKey> = wakes.into();
-        while let Some(key) = queue.pop_front() {
-            for id in retry_order(self.held.values().map(|(_, r)| r), &key) {
+        let mut queue: VecDeque<Wake> = wakes.into();
+        while let Some(w) = queue.pop_front() {
+            let start = match (w.from, w.count_at) {
+                (_, Some(_)) | (None, _) => None,
+                (Some(from), None) => Some(from),
+            };
+            let demand = self.demand.entry(w.key).or_insert(HeldDemand {
+                from: start,
+                open_end: false,
+            });
+            demand.from = demand.from.min(start);
+            let mut extra = w.extra;
+            let mut cursor = start;
+            let open_end = loop {
+                let next = self
+                    .waiting
+                    .range(range_from(w.key, cursor)..)
+                    .next()
+                    .filter(|(k, _, _)| *k == w.key)
+                    .copied();
+                let Some((_, order, id)) = next else {
+                    break extra > 0;
+                };
+                let absorbing = w.count_at.is_some_and(|c| order < c);
+                if !absorbing && extra <= 0 {
+                    break false;
+                }
                 let m = self.held[&id].0;
                 let d = decide(&m, Origin::Journal, &self.views(&m))?;
                 if let Outcome::Held(h) = &d.outcome {
-                    if let Some(entry) = self.held.get_mut(&id) {
-                        entry.1.waiting_on = h.waiting_on;
-                    }
+                    self.add_held(m, h.waiting_on);
                 } else {
-                    self.held.remove(&id);
-                    queue.extend(d.wakes.iter().copied());
+                    self.remove_held(id);
+                    if let Outcome::Applied { effects } = &d.outcome {
+                        extra = extra.saturating_add(
+                            effects
+                                .iter()
+                                .filter(|e| e.key == w.key)
+                                .map(|e| e.delta)
+                                .sum(),
+                        );
+                    }
+                    queue.extend(wakes_of(&m, &d));
                     self.commit(&m, &d);
                 }
                 out.push((m, d));
+                // Past this one: the range starts strictly after it.
+                cursor = Some(OrderKey {
+                    at: order.at,
+                    id: next_id(order.id),
+                });
+            };
+            if open_end && let Some(d) = self.demand.get_mut(&w.key) {
+                d.open_end = true;
             }
         }
         Ok(())
+    }
+}
+
+/// The first entry of the `waiting` index for `key` at or after `from`.
+fn range_from(key: StockKey, from: Option<OrderKey>) -> (StockKey, OrderKey, MovementId) {
+    let from = from.unwrap_or(OrderKey {
+        at: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+        id: MovementId::from_uuid(uuid::Uuid::nil()),
+    });
+    (key, from, MovementId::from_uuid(uuid::Uuid::nil()))
+}
+
+/// The smallest id after `id` (the index is ordered by order key, then id).
+fn next_id(id: MovementId) -> MovementId {
+    MovementId::from_uuid(uuid::Uuid::from_u128(id.as_uuid().as_u128().saturating_add(1)))
+}
+
+/// The rows a decision wakes, with what the retry may skip: a row that rose wakes the
+/// held movements from the decided movement's time on, by the units it rose; a count
+/// wakes those before it (absorbed) and, by its adjustment, those after.
+fn wakes_of(m: &Movement, d: &Decision) -> Vec<Wake> {
+    let order = m.order_key();
+    let is_count = matches!(m.kind, MovementKind::Count { .. });
+    let delta_on = |key: StockKey| match &d.outcome {
+        Outcome::Applied { effects } => effects
+            .iter()
+            .filter(|e| e.key == key && !e.absorbed)
+            .map(|e| e.delta)
+            .sum(),
+        _ => 0,
+    };
+    d.wakes
+        .iter()
+        .map(|&key| {
+            if is_count {
+                Wake::count(key, order, delta_on(key))
+            } else {
+                Wake::rise(key, order, delta_on(key))
+            }
+        })
+        .collect()
+}
+
+impl Wake {
+    fn rise(key: StockKey, at: OrderKey, by: i64) -> Self {
+        Self {
+            key,
+            from: Some(at),
+            count_at: None,
+            extra: by,
+        }
+    }
+
+    fn count(key: StockKey, at: OrderKey, delta: i64) -> Self {
+        Self {
+            key,
+            from: Some(at),
+            count_at: Some(at),
+            extra: delta,
+        }
     }
 }
 
@@ -398,6 +575,85 @@ mod tests {
             ..key()
         };
         assert!(engine.retry(&[other]).unwrap().is_empty());
+    }
+
+    fn receipt(secs: i64, q: i64) -> Movement {
+        at(
+            secs,
+            MovementKind::Receive {
+                to: key().location,
+                qty: PositiveQty::new(q).unwrap(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_rise_retries_only_what_it_can_wake_not_everything_held() {
+        // 10,000 ships of 1 wait on an empty bin, from t1000 on.
+        let mut engine = Engine::new();
+        for i in 0..10_000 {
+            let s = ship(1_000 + i, 1);
+            let out = engine.submit(&s, Origin::Journal).unwrap();
+            assert_eq!(out[0].1.outcome.name(), "held");
+        }
+        // A receipt of 3 at t10 (it physically came first) wakes exactly the three oldest:
+        // the fourth is not even decided again.
+        let out = engine.submit(&receipt(10, 3), Origin::Journal).unwrap();
+        let decided: Vec<(i64, &str)> = out
+            .iter()
+            .map(|(m, d)| (m.occurred_at.timestamp(), d.outcome.name()))
+            .collect();
+        assert_eq!(
+            decided,
+            [
+                (10, "applied"),
+                (1_000, "applied"),
+                (1_001, "applied"),
+                (1_002, "applied")
+            ]
+        );
+        assert_eq!(engine.held().count(), 9_997);
+        assert_eq!(engine.row(&key()).on_hand, 0);
+        // It looked from the receipt's time on, and stopped before the end.
+        let demand = engine.held_demand()[&key()];
+        assert_eq!(demand.from, Some(receipt(10, 3).order_key()));
+        assert!(!demand.open_end);
+        // A receipt after every held ship wakes none of them.
+        let out = engine.submit(&receipt(20_000, 5), Origin::Journal).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(engine.held().count(), 9_997);
+    }
+
+    #[test]
+    fn a_retry_that_runs_out_of_loaded_held_movements_asks_for_more() {
+        // The caller loaded two of the held ships; a receipt of 5 wakes both and could
+        // wake more: the engine says it needs the held movements after them.
+        let mut engine = Engine::new();
+        engine.add_held(ship(30, 1), key());
+        engine.add_held(ship(40, 1), key());
+        let out = engine.submit(&receipt(10, 5), Origin::Journal).unwrap();
+        assert_eq!(out.len(), 3);
+        assert!(engine.held_demand()[&key()].open_end);
+        // A count wakes every held movement before it, whatever it adjusts.
+        let mut engine = Engine::new();
+        engine.add_held(ship(30, 1), key());
+        engine.add_held(ship(40, 7), key());
+        engine.add_held(ship(60, 1), key());
+        let count = at(
+            50,
+            MovementKind::Count {
+                at: key().location,
+                counted: crate::Qty::new(0).unwrap(),
+                expected: None,
+            },
+        );
+        let out = engine.submit(&count, Origin::Journal).unwrap();
+        let names: Vec<&str> = out.iter().map(|(_, d)| d.outcome.name()).collect();
+        assert_eq!(names, ["applied", "absorbed", "absorbed"]);
+        assert_eq!(engine.held().count(), 1);
+        let demand = engine.held_demand()[&key()];
+        assert_eq!(demand.from, None);
+        assert!(!demand.open_end);
     }
 
     #[test]
