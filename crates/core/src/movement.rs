@@ -192,4 +192,12 @@ impl Movement {
     pub fn is_outbound(&self) -> bool {
         self.sides().iter().any(|s| s.delta < 0)
     }
+
+    /// Whether deciding it reads its rows' history, the quantity at its own time (an
+    /// outbound's stock check, a count's adjustment). An inbound alone never does: it
+    /// applies whatever came after it. A caller that loads a partial ledger needs the
+    /// effects after the oldest movement that reads history, not after every movement.
+    pub fn reads_history(&self) -> bool {
+        matches!(self.kind, MovementKind::Count { .. }) || self.is_outbound()
+    }
 }

@@ -180,6 +180,13 @@ pub enum Flag {
     },
     /// A manager forced a held movement through.
     Forced,
+    /// Its stored outcome disagreed with its ledger effects (written by a server before
+    /// issue #20 was fixed) and was repaired to `applied`, the outcome its effects show:
+    /// `was` is the outcome it had.
+    OutcomeRepaired {
+        /// The outcome it had (`held` or `voided`).
+        was: String,
+    },
 }
 
 /// Why a journal movement is held.

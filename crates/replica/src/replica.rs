@@ -1271,6 +1271,10 @@ fn flag_warning(flag: &Flag) -> Warning {
             "the location is deactivated".to_owned(),
         ),
         Flag::Forced => ("forced", "forced through by a manager".to_owned()),
+        Flag::OutcomeRepaired { was } => (
+            "outcome_repaired",
+            format!("recorded as {was} by an older server although it moved stock; now applied"),
+        ),
     };
     Warning {
         code: code.to_owned(),

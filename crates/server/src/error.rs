@@ -42,6 +42,10 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The request took longer than the server allows; nothing was committed (503).
     Timeout,
+    /// Other writes to the same stock kept conflicting with this one (a deadlock or
+    /// serialization failure the server retried); nothing was committed: send it again
+    /// (503, with Retry-After).
+    Busy,
     /// The server failed; details are in its log under the request id (500).
     Internal,
     // Movements refused by the rules of `crates/core` (the codes are
@@ -220,6 +224,13 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the request took too long and was abandoned; nothing was changed")]
     Timeout,
+    /// A deadlock or serialization failure of the database: transient, the server retries
+    /// the transaction (see [`ApiError::is_transient`]) and answers `busy` only when the
+    /// retries ran out.
+    #[error(
+        "other writes to the same stock kept conflicting with this one; nothing was changed, send it again"
+    )]
+    Busy,
     #[error("internal error: {0}")]
     Internal(Box<dyn std::error::Error + Send + Sync>),
     /// A movement refused by the rules; nothing was changed.
@@ -340,6 +351,7 @@ impl ApiError {
                 "method not allowed",
             ),
             E::Timeout => (StatusCode::SERVICE_UNAVAILABLE, C::Timeout, "timeout"),
+            E::Busy => (StatusCode::SERVICE_UNAVAILABLE, C::Busy, "busy"),
             E::Movement(r) => {
                 use logiflow_core::RejectCode as R;
                 let status = match r.code {
@@ -439,9 +451,28 @@ fn conflict_detail(constraint: &str) -> Option<&'static str> {
     })
 }
 
+/// SQLSTATEs of a transaction that lost a race and may simply be run again:
+/// serialization_failure and deadlock_detected.
+const TRANSIENT_SQLSTATES: [&str; 2] = ["40001", "40P01"];
+
+impl ApiError {
+    /// True for a failure that running the same transaction again may not meet (a
+    /// deadlock or serialization failure): the server retries those itself.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ApiError::Busy)
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &e {
+            if db
+                .code()
+                .is_some_and(|c| TRANSIENT_SQLSTATES.contains(&c.as_ref()))
+            {
+                tracing::info!(error = %db, "transient database conflict");
+                return ApiError::Busy;
+            }
             if db.is_unique_violation() {
                 // A constraint without a mapped message still is a conflict, not a failure;
                 // its name stays in the log rather than in the answer.
@@ -485,6 +516,7 @@ impl IntoResponse for ApiError {
         let retry_after = match &self {
             ApiError::RateLimited { retry_after_secs }
             | ApiError::TooManyLoginAttempts { retry_after_secs } => Some(*retry_after_secs),
+            ApiError::Busy => Some(1),
             _ => None,
         };
         let next_seq = match &self {

@@ -65,9 +65,9 @@ pub struct Job {
 pub struct Done {
     /// The movement as the API shows it.
     pub json: serde_json::Value,
-    /// Rows it raised or counted on which held movements of its product wait: retry
-    /// them with [`crate::sync::retry_held`] (empty when none is held).
-    pub wakes: Vec<StockKey>,
+    /// Its decision, when it raised or counted rows and held movements of its product
+    /// exist: retry them with [`crate::sync::retry_held`].
+    pub wakes: Option<Decision>,
 }
 
 struct Waiting {
@@ -191,7 +191,7 @@ pub async fn record_alone(pool: &PgPool, tenant: TenantId, job: &Job) -> ApiResu
             Some((_, _, response)) => {
                 return Ok(Done {
                     json: response,
-                    wakes: Vec::new(),
+                    wakes: None,
                 });
             }
             None => {}
@@ -310,11 +310,9 @@ pub async fn record_batch(
         let held_products = write(&mut tx, &rows, &written).await?;
         tx.commit().await?;
         for w in written {
-            let wakes = if held_products.contains(&w.job.movement.product.as_uuid()) {
-                w.decision.wakes.clone()
-            } else {
-                Vec::new()
-            };
+            let wakes = (held_products.contains(&w.job.movement.product.as_uuid())
+                && !w.decision.wakes.is_empty())
+            .then(|| w.decision.clone());
             answers[w.index] = Some(Ok(Done {
                 json: w.json,
                 wakes,

@@ -413,13 +413,9 @@ pub async fn create_movement(
     // Held journal movements waiting on a row this one raised or counted. The movement is
     // committed whatever happens here: a failed retry is logged, and the next movement
     // on the row or the next push of the product retries them again.
-    if let Err(e) = crate::sync::retry_held(
-        state.tenant_pool(),
-        tenant_id,
-        movement.product.as_uuid(),
-        &done.wakes,
-    )
-    .await
+    if let Some(decision) = &done.wakes
+        && let Err(e) =
+            crate::sync::retry_held(state.tenant_pool(), tenant_id, &movement, decision).await
     {
         tracing::warn!(error = %e, "retrying held movements failed");
     }

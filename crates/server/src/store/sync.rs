@@ -193,6 +193,18 @@ pub async fn effects_of(
     Ok(out)
 }
 
+/// One movement, as stored.
+pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Option<MovementRow>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(&format!(
+        "select {ROW_COLUMNS} from movement where tenant_id = $1 and id = $2"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await
+}
+
 /// One movement, locked (two resolutions of the same conflict run one after the other).
 pub async fn get_for_update(
     tx: &mut TenantTx,
@@ -244,6 +256,52 @@ pub async fn held_of(
     ))
     .bind(tenant_id)
     .bind(products)
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// Which held movements of one row to read: those from `from` on (`None`: from the
+/// oldest), oldest first, at most `limit`.
+#[derive(Debug, Clone, Copy)]
+pub struct HeldWindow {
+    pub key: StockKey,
+    pub from: Option<OrderKey>,
+    pub limit: i64,
+}
+
+/// The held movements waiting on each window's row (for stock, not for a person), from
+/// its `from` on, oldest first, at most its `limit`: one range of `movement_waiting_idx`
+/// per row. Call it with the rows locked, so the list is current (whoever holds or
+/// decides a movement that waits on a row holds that row's lock).
+pub async fn held_waiting(
+    tx: &mut TenantTx,
+    windows: &[HeldWindow],
+) -> Result<Vec<MovementRow>, sqlx::Error> {
+    if windows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tenant_id = tx.tenant_id().as_uuid();
+    // `offset 0` keeps each lateral range a nested loop over the index (see LEDGER_TAIL_SQL).
+    sqlx::query_as(&format!(
+        "select m.* from unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::timestamptz[], $6::uuid[], $7::bigint[])
+             as k (product_id, location_id, lot_id, from_at, from_id, lim)
+         cross join lateral (
+             select {ROW_COLUMNS} from movement
+             where tenant_id = $1 and outcome = 'held' and wait_location_id is not null
+               and product_id = k.product_id and wait_location_id = k.location_id
+               and wait_lot_id = k.lot_id
+               and (occurred_at, id) >= (coalesce(k.from_at, '-infinity'),
+                                         coalesce(k.from_id, '00000000-0000-0000-0000-000000000000'))
+             order by occurred_at, id
+             limit k.lim offset 0) m"
+    ))
+    .bind(tenant_id)
+    .bind(windows.iter().map(|w| w.key.product.as_uuid()).collect::<Vec<_>>())
+    .bind(windows.iter().map(|w| w.key.location.as_uuid()).collect::<Vec<_>>())
+    .bind(windows.iter().map(|w| lot_column(w.key.lot)).collect::<Vec<_>>())
+    .bind(windows.iter().map(|w| w.from.map(|o| o.at)).collect::<Vec<_>>())
+    .bind(windows.iter().map(|w| w.from.map(|o| o.id.as_uuid())).collect::<Vec<_>>())
+    .bind(windows.iter().map(|w| w.limit).collect::<Vec<_>>())
     .fetch_all(tx.conn())
     .await
 }
@@ -445,12 +503,18 @@ impl EffectArrays {
 /// Writes a push's results in a few set-based statements: the changed rows, the new
 /// movements, the changed outcomes of retried ones, the ledger effects, one outbox event
 /// per decision, and the device's next sequence number.
+///
+/// Returns how many of the movements decided again were no longer held (and so were not
+/// written): anything but 0 means the decisions were made on stale state, and the
+/// caller must roll the transaction back.
+#[must_use = "a stale decision must roll the transaction back"]
 pub async fn write_push(
     tx: &mut TenantTx,
     rows: &[(StockKey, logiflow_core::StockRow, Option<OrderKey>)],
     decided: &[Decided<'_>],
     device: Option<(Uuid, i64)>,
-) -> Result<(), sqlx::Error> {
+) -> Result<u64, sqlx::Error> {
+    let mut stale = 0;
     let tenant_id = tx.tenant_id().as_uuid();
     if !rows.is_empty() {
         let r = RowArrays::new(rows);
@@ -474,6 +538,14 @@ pub async fn write_push(
         _ => None,
     };
     let flags = |d: &logiflow_core::Decision| serde_json::to_value(&d.flags).unwrap_or_default();
+    // The row a hold for stock waits on (see `movement_waiting_idx`); none otherwise.
+    let waiting = |d: &logiflow_core::Decision| match &d.outcome {
+        Outcome::Held(h) if h.is_retryable() => (
+            Some(h.waiting_on.location.as_uuid()),
+            Some(lot_column(h.waiting_on.lot)),
+        ),
+        _ => (None, None),
+    };
 
     let new: Vec<&Decided<'_>> = decided.iter().filter(|d| d.new).collect();
     if !new.is_empty() {
@@ -489,17 +561,19 @@ pub async fn write_push(
         sqlx::query(
             "insert into movement (tenant_id, id, kind, origin, product_id, lot_id, from_location_id,
                  to_location_id, qty, expected, reason, occurred_at, user_id, device_id, device_seq,
-                 reference_type, reference_id, outcome, outcome_detail, flags)
+                 reference_type, reference_id, outcome, outcome_detail, flags,
+                 wait_location_id, wait_lot_id)
              select $1, m.id, m.kind, 'journal', m.product_id, m.lot_id, m.from_id, m.to_id, m.qty,
                     m.expected, m.reason, m.occurred_at, m.user_id, m.device_id, m.device_seq,
-                    m.reference_type, m.reference_id, m.outcome, m.detail, m.flags
+                    m.reference_type, m.reference_id, m.outcome, m.detail, m.flags,
+                    m.wait_location_id, m.wait_lot_id
              from unnest($2::uuid[], $3::text[], $4::uuid[], $5::uuid[], $6::uuid[], $7::uuid[],
                          $8::bigint[], $9::bigint[], $10::text[], $11::timestamptz[], $12::uuid[],
                          $13::uuid[], $14::bigint[], $15::text[], $16::uuid[], $17::text[],
-                         $18::jsonb[], $19::jsonb[])
+                         $18::jsonb[], $19::jsonb[], $20::uuid[], $21::uuid[])
                   as m (id, kind, product_id, lot_id, from_id, to_id, qty, expected, reason,
                         occurred_at, user_id, device_id, device_seq, reference_type, reference_id,
-                        outcome, detail, flags)",
+                        outcome, detail, flags, wait_location_id, wait_lot_id)",
         )
         .bind(tenant_id)
         .bind(new.iter().map(|d| d.movement.id.as_uuid()).collect::<Vec<_>>())
@@ -532,31 +606,68 @@ pub async fn write_push(
         .bind(new.iter().map(|d| d.decision.outcome.name()).collect::<Vec<_>>())
         .bind(new.iter().map(|d| detail(d.decision)).collect::<Vec<_>>())
         .bind(new.iter().map(|d| flags(d.decision)).collect::<Vec<_>>())
+        .bind(new.iter().map(|d| waiting(d.decision).0).collect::<Vec<_>>())
+        .bind(new.iter().map(|d| waiting(d.decision).1).collect::<Vec<_>>())
         .execute(tx.conn())
         .await?;
     }
 
     let changed: Vec<&Decided<'_>> = decided.iter().filter(|d| !d.new).collect();
     if !changed.is_empty() {
-        // `xid` moves to this transaction: pulls see the outcome change.
-        sqlx::query(
+        // `xid` moves to this transaction: pulls see the outcome change. Only a held
+        // movement is ever decided again, and only by a transaction holding the locks of
+        // its rows; were it no longer held, the decision was made on stale state: the
+        // whole transaction fails rather than write it (an outcome never goes back from
+        // applied, absorbed or voided).
+        let updated = sqlx::query(
             "update movement m set outcome = c.outcome, outcome_detail = c.detail, flags = c.flags,
+                    wait_location_id = c.wait_location_id, wait_lot_id = c.wait_lot_id,
                     xid = pg_current_xact_id()
-             from unnest($2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[]) as c (id, outcome, detail, flags)
-             where m.tenant_id = $1 and m.id = c.id",
+             from unnest($2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[], $6::uuid[], $7::uuid[])
+                  as c (id, outcome, detail, flags, wait_location_id, wait_lot_id)
+             where m.tenant_id = $1 and m.id = c.id and m.outcome = 'held'",
         )
         .bind(tenant_id)
-        .bind(changed.iter().map(|d| d.movement.id.as_uuid()).collect::<Vec<_>>())
+        .bind(
+            changed
+                .iter()
+                .map(|d| d.movement.id.as_uuid())
+                .collect::<Vec<_>>(),
+        )
         .bind(
             changed
                 .iter()
                 .map(|d| d.decision.outcome.name())
                 .collect::<Vec<_>>(),
         )
-        .bind(changed.iter().map(|d| detail(d.decision)).collect::<Vec<_>>())
-        .bind(changed.iter().map(|d| flags(d.decision)).collect::<Vec<_>>())
+        .bind(
+            changed
+                .iter()
+                .map(|d| detail(d.decision))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            changed
+                .iter()
+                .map(|d| flags(d.decision))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            changed
+                .iter()
+                .map(|d| waiting(d.decision).0)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            changed
+                .iter()
+                .map(|d| waiting(d.decision).1)
+                .collect::<Vec<_>>(),
+        )
         .execute(tx.conn())
-        .await?;
+        .await?
+        .rows_affected();
+        stale = changed.len() as u64 - updated;
     }
 
     let e = EffectArrays::new(decided.iter().map(|d| (d.movement, d.decision)));
@@ -609,7 +720,7 @@ pub async fn write_push(
         .execute(tx.conn())
         .await?;
     }
-    Ok(())
+    Ok(stale)
 }
 
 /// Voids a held movement (locked by the caller): its outcome becomes `voided` with the
@@ -628,7 +739,7 @@ pub async fn void(tx: &mut TenantTx, row: &MovementRow, reason: &str) -> Result<
     sqlx::query(
         "with v as (
              update movement set outcome = 'voided', outcome_detail = $3,
-                 xid = pg_current_xact_id()
+                 wait_location_id = null, wait_lot_id = null, xid = pg_current_xact_id()
              where tenant_id = $1 and id = $2
              returning id
          )
