@@ -199,3 +199,30 @@ pub async fn ledger_violations(pool: &sqlx::PgPool, tenant_id: uuid::Uuid) -> Ve
         })
         .collect()
 }
+
+/// The outcome invariant of a tenant (issue #20): a movement's outcome agrees with its
+/// ledger effects — an `applied` movement has effect rows (a count that changed
+/// nothing, or a side a later count absorbed, has one with delta 0), and a `held`,
+/// `voided`, `rejected`, `absorbed` or `superseded` one has none. Returns one line per
+/// movement that disagrees (empty when the invariant holds).
+///
+/// `pool` must see the tenant's rows: the owner pool of a test database.
+pub async fn outcome_violations(pool: &sqlx::PgPool, tenant_id: uuid::Uuid) -> Vec<String> {
+    let rows: Vec<(uuid::Uuid, String, i64)> = sqlx::query_as(
+        "select m.id, m.outcome, count(e.movement_id)
+         from movement m
+         left join movement_effect e on e.tenant_id = m.tenant_id and e.movement_id = m.id
+         where m.tenant_id = $1
+         group by m.id, m.outcome
+         having (m.outcome = 'applied') <> (count(e.movement_id) > 0)",
+    )
+    .bind(tenant_id)
+    .fetch_all(pool)
+    .await
+    .expect("failed to read the outcomes");
+    rows.into_iter()
+        .map(|(id, outcome, effects)| {
+            format!("movement {id}: outcome {outcome} with {effects} ledger effects")
+        })
+        .collect()
+}

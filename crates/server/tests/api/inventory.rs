@@ -173,10 +173,17 @@ pub async fn count(app: &TestApp, table: &str, tenant: Uuid) -> i64 {
     .unwrap()
 }
 
-/// Fails with every row where the ledger does not hold.
+/// Fails with every row where the ledger does not hold, and every movement whose outcome
+/// disagrees with its ledger effects.
 pub async fn assert_ledger(app: &TestApp, tenant: Uuid) {
     let violations = logiflow_testkit::ledger_violations(&app.owner, tenant).await;
     assert!(violations.is_empty(), "ledger:\n{}", violations.join("\n"));
+    let violations = logiflow_testkit::outcome_violations(&app.owner, tenant).await;
+    assert!(
+        violations.is_empty(),
+        "outcomes:\n{}",
+        violations.join("\n")
+    );
 }
 
 /// How many audit entries of `action` the tenant has.

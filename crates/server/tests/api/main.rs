@@ -27,5 +27,6 @@ mod stock_races;
 mod sync_convergence;
 mod sync_pull;
 mod sync_push;
+mod sync_races;
 mod tenancy;
 mod users;

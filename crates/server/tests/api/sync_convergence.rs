@@ -24,6 +24,7 @@ use logiflow_replica::{Action, Env, ItemRef, JournalFilter, Op, Replica, StockQu
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use reqwest::StatusCode;
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::helpers::*;
@@ -72,6 +73,9 @@ struct Scenario<'a> {
     devices: Vec<Device>,
     truth: BTreeMap<Row, i64>,
     rng: ChaCha8Rng,
+    /// Journal entries that never happened (a scan recorded twice), which a manager
+    /// voids: (device, seq).
+    bogus: Vec<(usize, u64)>,
     _dir: tempfile::TempDir,
 }
 
@@ -187,7 +191,131 @@ impl Scenario<'_> {
     }
 }
 
-async fn scenario(app: &TestApp, t: &Tenant, seed: u64) {
+impl Scenario<'_> {
+    /// Issue #20's concurrent return: every device pushes its journal from a task of its
+    /// own (batches of 1–8), while online receipts and counts of what is physically
+    /// there come in and a manager forces held movements and voids the ones that never
+    /// happened (a ship scanned twice, recorded here before the return: more than ever
+    /// entered the bin, so it is held until voided or absorbed by a count). Each push
+    /// must answer 200, each resolution 200 or 409 (decided meanwhile), each online
+    /// movement 201.
+    async fn concurrent_return(&mut self, t: &Tenant) {
+        let bin = |i: usize| format!("B{i:02}");
+        for d in 0..self.devices.len() {
+            if self.rng.random_bool(0.5) {
+                let (p, b) = (self.rng.random_range(0..2), self.rng.random_range(0..3));
+                let action = self.action(
+                    p,
+                    Op::Ship {
+                        from: bin(b),
+                        qty: 1_000,
+                    },
+                );
+                let recorded = self.devices[d].replica.record(&action).unwrap();
+                self.bogus.push((d, recorded.seq));
+            }
+        }
+        self.clock.fetch_add(1_000, Ordering::SeqCst);
+        let now = self.now();
+        let ids: Vec<Uuid> = self.devices.iter().map(|d| d.dev.id).collect();
+        let push_url = self.app.url("/v1/sync/push");
+        let mut tasks = Vec::new();
+        for (d, mut device) in std::mem::take(&mut self.devices).into_iter().enumerate() {
+            let mut rng = ChaCha8Rng::seed_from_u64(self.rng.random());
+            let client = self.app.client.clone();
+            let url = push_url.clone();
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let mut batch = device.replica.push_batch().unwrap();
+                    if batch.movements.is_empty() {
+                        return device;
+                    }
+                    batch.movements.truncate(rng.random_range(1..=8));
+                    let r = client
+                        .post(&url)
+                        .header("authorization", bearer(&device.dev.token))
+                        .json(&batch)
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = r.status();
+                    let text = r.text().await.unwrap();
+                    assert_eq!(status, StatusCode::OK, "device {d}'s push: {text}");
+                    let mut response: PushResponse = serde_json::from_str(&text).unwrap();
+                    response.server_time = now;
+                    device.replica.mark_pushed(&response).unwrap();
+                }
+            }));
+        }
+        let products = [self.site.product, self.site.tracked];
+        let lots = [None, Some(self.site.lot)];
+        for _ in 0..4 {
+            let (p, b) = (self.rng.random_range(0..2), self.rng.random_range(0..3));
+            let mut body = if self.rng.random_bool(0.5) {
+                let qty = self.rng.random_range(1..=5);
+                *self.truth.entry((p, b)).or_default() += qty;
+                json!({"kind": "receive", "product_id": products[p], "to_location_id": self.site.bins[b], "qty": qty})
+            } else {
+                let counted = self.truth.get(&(p, b)).copied().unwrap_or(0);
+                json!({"kind": "count", "product_id": products[p], "location_id": self.site.bins[b], "counted": counted})
+            };
+            if let Some(lot) = lots[p] {
+                body["lot_id"] = json!(lot);
+            }
+            let r = self.app.post("/v1/movements", &t.token, body).await;
+            let status = r.status();
+            assert_eq!(status, StatusCode::CREATED, "{}", r.text().await.unwrap());
+            self.resolve_held(t, &ids, true).await;
+            tokio::task::yield_now().await;
+        }
+        for task in tasks {
+            self.devices.push(task.await.unwrap());
+        }
+        // What was pushed after the manager last looked.
+        self.resolve_held(t, &ids, false).await;
+    }
+
+    /// The manager's pass over the held movements: voids those that never happened,
+    /// and (when `force`) forces about half of the others.
+    async fn resolve_held(&mut self, t: &Tenant, devices: &[Uuid], force: bool) {
+        let held: Vec<(Uuid, Option<Uuid>, Option<i64>)> = sqlx::query_as(
+            "select id, device_id, device_seq from movement
+             where tenant_id = $1 and outcome = 'held' order by occurred_at, id",
+        )
+        .bind(t.id)
+        .fetch_all(&self.app.owner)
+        .await
+        .unwrap();
+        for (id, device, seq) in held {
+            let d = devices.iter().position(|x| Some(*x) == device);
+            let bogus =
+                matches!((d, seq), (Some(d), Some(seq)) if self.bogus.contains(&(d, seq as u64)));
+            let path = if bogus {
+                "void"
+            } else if force && self.rng.random_bool(0.5) {
+                "force"
+            } else {
+                continue;
+            };
+            let r = self
+                .app
+                .post(
+                    &format!("/v1/movements/{id}/{path}"),
+                    &t.token,
+                    json!({"reason": "manager"}),
+                )
+                .await;
+            let status = r.status();
+            assert!(
+                status == StatusCode::OK || status == StatusCode::CONFLICT,
+                "{path}: {status} {}",
+                r.text().await.unwrap()
+            );
+        }
+    }
+}
+
+async fn scenario(app: &TestApp, t: &Tenant, seed: u64, concurrent: bool) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let site = site(app, t.id, 3).await;
     let skus: [String; 2] = {
@@ -238,6 +366,7 @@ async fn scenario(app: &TestApp, t: &Tenant, seed: u64) {
         devices,
         truth: BTreeMap::new(),
         rng,
+        bogus: Vec::new(),
         _dir: dir,
     };
     // Every device starts from its snapshot; then work, syncing now and then.
@@ -250,6 +379,11 @@ async fn scenario(app: &TestApp, t: &Tenant, seed: u64) {
             let d = s.rng.random_range(0..DEVICES);
             s.sync(d).await;
         }
+    }
+    if concurrent {
+        // The shift comes back into range together: every device pushes from its own
+        // task while online movements and a manager's forces and voids come in between.
+        s.concurrent_return(t).await;
     }
     // Everyone comes back online, in a random order, until nothing changes.
     for _ in 0..3 {
@@ -320,12 +454,14 @@ async fn check(s: &Scenario<'_>, t: &Tenant) {
             .unwrap()
             .iter()
         {
+            let bogus = s.bogus.contains(&(d, e.seq));
             assert!(
                 e.settled
                     && matches!(
                         e.outcome.as_deref(),
                         Some("applied" | "absorbed" | "superseded")
-                    ),
+                    )
+                    || bogus && matches!(e.outcome.as_deref(), Some("voided" | "absorbed")),
                 "device {d}'s entry {} ends {:?} (settled {})",
                 e.seq,
                 e.outcome,
@@ -368,7 +504,7 @@ async fn replicas_and_server_converge_to_the_physical_truth_over_http() {
     let full = seeds.len() >= 50;
     for seed in seeds {
         let _guard = SeedOnPanic(seed);
-        scenario(&app, &t, seed).await;
+        scenario(&app, &t, seed, false).await;
     }
     assert_ledger(&app, t.id).await;
     // The histories exercised the hard cases: movements held then applied by a later
@@ -398,4 +534,41 @@ async fn replicas_and_server_converge_to_the_physical_truth_over_http() {
         );
         assert!(count("absorbed") + count("superseded") > 0, "{outcomes:?}");
     }
+}
+
+/// The concurrent mode (issue #20): the same histories, but the devices come back
+/// together and push from their own tasks while online movements and a manager's forces
+/// and voids run in between (`Scenario::concurrent_return`); afterwards the same checks,
+/// plus that every movement's outcome agrees with its ledger effects. Fewer scenarios
+/// than the sequential test (`LOGIFLOW_CONVERGENCE_SCENARIOS` applies to both), to keep
+/// its run time within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_and_server_converge_when_devices_push_at_the_same_time() {
+    let app = spawn_app_with(|c| c.db_max_connections = 12).await;
+    sqlx::query(
+        "insert into plan (code, name, max_skus, max_locations, max_warehouses, max_users, max_devices, requests_per_second)
+         values ('sim', 'sim', 100000, 100000, 1000, 10, 100000, 100000)",
+    )
+    .execute(&app.owner)
+    .await
+    .unwrap();
+    let t = app.tenant("sim", "sim").await;
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    let seeds: Vec<u64> = match env("LOGIFLOW_CONVERGENCE_SEED") {
+        Some(seed) => vec![seed],
+        None => (0..env("LOGIFLOW_CONVERGENCE_SCENARIOS").unwrap_or(50) / 2).collect(),
+    };
+    for seed in seeds {
+        let _guard = SeedOnPanic(seed);
+        scenario(&app, &t, seed, true).await;
+    }
+    assert_ledger(&app, t.id).await;
+    let resolved: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where tenant_id = $1 and action in ('movement.force', 'movement.void')",
+    )
+    .bind(t.id)
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    assert!(resolved > 0, "the manager never resolved anything");
 }
