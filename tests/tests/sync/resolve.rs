@@ -27,10 +27,23 @@ fn held_ship(server: &Server, d: &mut Device, bin_id: &str) -> (Uuid, u64) {
         200,
     );
     let product_id = product["items"][0]["id"].clone();
-    server.create(
+    let online = server.create(
         "/v1/movements",
         json!({"kind": "ship", "product_id": product_id, "from_location_id": bin_id, "qty": 6}),
     );
+    // The device's ship happened after the online one: wait until the device's clock
+    // (corrected by the offset its last sync measured, which a slow answer moves back by
+    // its latency) has passed the server's time of the online ship, so the ship's time is
+    // after it however loaded the machine is.
+    let online_at: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(online["occurred_at"].clone()).unwrap();
+    let offset = chrono::TimeDelta::milliseconds(d.replica.status().unwrap().clock_offset_ms);
+    for _ in 0..500 {
+        if chrono::Utc::now() + offset > online_at {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let recorded = d.replica.record(&ship("SKU-1", "B1", 8)).unwrap();
     let report = d.sync().unwrap();
     assert_eq!(report.held, 1, "{report:?}");
