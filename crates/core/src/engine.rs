@@ -360,7 +360,9 @@ fn range_from(key: StockKey, from: Option<OrderKey>) -> (StockKey, OrderKey, Mov
 
 /// The smallest id after `id` (the index is ordered by order key, then id).
 fn next_id(id: MovementId) -> MovementId {
-    MovementId::from_uuid(uuid::Uuid::from_u128(id.as_uuid().as_u128().saturating_add(1)))
+    MovementId::from_uuid(uuid::Uuid::from_u128(
+        id.as_uuid().as_u128().saturating_add(1),
+    ))
 }
 
 /// The rows a decision wakes, with what the retry may skip: a row that rose wakes the

@@ -30,8 +30,9 @@ pub use ids::{DeviceId, LocationId, LotId, MovementId, ProductId, TenantId, User
 pub use movement::{AdjustReason, DeviceStamp, LineRef, Movement, MovementKind, Origin, Side};
 pub use qty::{Delta, PositiveQty, QTY_MAX, Qty, QtyError};
 pub use replay::{
-    Catalog, DecideError, Decision, Effect, Flag, HeldRef, Hold, HoldReview, LocationFacts, LotFacts, Outcome,
-    ProductFacts, RejectCode, Rejection, RowUpdate, decide, force, judge, retry_order, validate,
+    Catalog, DecideError, Decision, Effect, Flag, HeldRef, Hold, HoldReview, LocationFacts,
+    LotFacts, Outcome, ProductFacts, RejectCode, Rejection, RowUpdate, decide, force, judge,
+    retry_order, validate,
 };
 pub use stock::{OrderKey, RowView, StockKey, StockRow};
 pub use sync::{
