@@ -182,7 +182,22 @@ async fn run(admin_url: &str) -> Result<()> {
         eprintln!("  {}", case.text());
         report.pushes.push(case);
     }
+    for (k, n_ships) in [size / 10, size].into_iter().enumerate() {
+        let plain = report.pushes.get(k).map_or(f64::NAN, |c| c.api.per_sec());
+        eprintln!(
+            "sync bench: {n_ships} ships held on an empty bin, then the receipts that came first"
+        );
+        let case = wake_case(
+            &http, &server, &operator, &owner, &world, k, n_ships, plain, &mut rng, &mut clock,
+        )
+        .await?;
+        eprintln!("  {}", case.text());
+        report.wakes.push(case);
+    }
     report.ledger_violations = logiflow_testkit::ledger_violations(&owner, world.tenant_id)
+        .await
+        .len();
+    report.outcome_violations = logiflow_testkit::outcome_violations(&owner, world.tenant_id)
         .await
         .len();
 
@@ -650,24 +665,184 @@ fn journal_of(
                     qty: PositiveQty::new(1).expect("1 is positive"),
                 }
             };
-            let mut random = [0u8; 10];
-            random[..8].copy_from_slice(&rng.next().to_le_bytes());
-            random[8..].copy_from_slice(&rng.next().to_le_bytes()[..2]);
-            Movement {
-                id: MovementId::new_v7(u64::try_from(at.timestamp_millis()).unwrap_or(0), random),
-                occurred_at: at,
-                product: ProductId::from_uuid(item.product),
-                lot: None,
-                kind,
-                user: UserId::from_uuid(world.user_id),
-                device: Some(DeviceStamp {
-                    device: DeviceId::from_uuid(device.id),
-                    seq: seq as u64,
-                }),
-                reference: None,
-            }
+            stamped(world, device, seq, at, item.product, kind, rng)
         })
         .collect()
+}
+
+/// A journal movement of `device` as the replica stamps it.
+fn stamped(
+    world: &World,
+    device: &Device,
+    seq: usize,
+    at: DateTime<Utc>,
+    product: Uuid,
+    kind: MovementKind,
+    rng: &mut Rng,
+) -> Movement {
+    let mut random = [0u8; 10];
+    random[..8].copy_from_slice(&rng.next().to_le_bytes());
+    random[8..].copy_from_slice(&rng.next().to_le_bytes()[..2]);
+    Movement {
+        id: MovementId::new_v7(u64::try_from(at.timestamp_millis()).unwrap_or(0), random),
+        occurred_at: at,
+        product: ProductId::from_uuid(product),
+        lot: None,
+        kind,
+        user: UserId::from_uuid(world.user_id),
+        device: Some(DeviceStamp {
+            device: DeviceId::from_uuid(device.id),
+            seq: seq as u64,
+        }),
+        reference: None,
+    }
+}
+
+/// Issue #20's scenario: a shipping device pushes `n` ships of 1 from an empty bin (all
+/// held), then the receiving device pushes the `n` receipts of 1 that physically came
+/// first; each batch of receipts wakes as many ships. Measured: the receipts' push,
+/// against the plain push of a journal of the same size (`plain`, movements/s).
+#[allow(clippy::too_many_arguments)]
+async fn wake_case(
+    http: &reqwest::Client,
+    server: &Server,
+    operator: &str,
+    owner: &PgPool,
+    world: &World,
+    case: usize,
+    n: usize,
+    plain: f64,
+    rng: &mut Rng,
+    clock: &mut Clock,
+) -> Result<WakeCase> {
+    // A product at a bin where it has no stock: product `case`'s row is at its own bin,
+    // and the next item's bin is another one.
+    let product = world.items[case].product;
+    let bin = LocationId::from_uuid(world.items[case + 1].location);
+    let shipper = register(http, &server.base, operator, world, "ships").await?;
+    let receiver = register(http, &server.base, operator, world, "receipts").await?;
+    let qty = PositiveQty::new(1).expect("1 is positive");
+    let receipts: Vec<Movement> = (1..=n)
+        .map(|seq| {
+            let at = clock.tick();
+            stamped(
+                world,
+                &receiver,
+                seq,
+                at,
+                product,
+                MovementKind::Receive { to: bin, qty },
+                rng,
+            )
+        })
+        .collect();
+    let ships: Vec<Movement> = (1..=n)
+        .map(|seq| {
+            let at = clock.tick();
+            stamped(
+                world,
+                &shipper,
+                seq,
+                at,
+                product,
+                MovementKind::Ship { from: bin, qty },
+                rng,
+            )
+        })
+        .collect();
+    let url = format!("{}/v1/sync/push", server.base);
+    let bodies = |device: &Device, ms: &[Movement]| -> Result<Vec<Vec<u8>>> {
+        ms.chunks(PUSH_BATCH_MAX)
+            .map(|chunk| {
+                serde_json::to_vec(&PushRequest {
+                    device: DeviceId::from_uuid(device.id),
+                    movements: chunk
+                        .iter()
+                        .map(|m| PushedMovement {
+                            movement: *m,
+                            base_cursor: None,
+                        })
+                        .collect(),
+                })
+                .context("failed to serialise a push")
+            })
+            .collect()
+    };
+    let mut held = PushRun {
+        movements: n,
+        ..PushRun::default()
+    };
+    for body in bodies(&shipper, &ships)? {
+        let start = Instant::now();
+        push_batch(http, &url, &shipper, body, &mut held.outcomes).await?;
+        held.batch_times.push(start.elapsed());
+        held.elapsed += start.elapsed();
+    }
+    let mut woke = PushRun {
+        movements: n,
+        ..PushRun::default()
+    };
+    for body in bodies(&receiver, &receipts)? {
+        let db_before = support::backend_cpu(owner).await?;
+        let start = Instant::now();
+        push_batch(http, &url, &receiver, body, &mut woke.outcomes).await?;
+        woke.batch_times.push(start.elapsed());
+        woke.elapsed += start.elapsed();
+        woke.db_cpu +=
+            support::backend_cpu_between(&db_before, &support::backend_cpu(owner).await?);
+    }
+    let still_held: i64 = sqlx::query_scalar(
+        "select count(*) from movement where tenant_id = $1 and outcome = 'held'",
+    )
+    .bind(world.tenant_id)
+    .fetch_one(owner)
+    .await
+    .context("failed to count held movements")?;
+    Ok(WakeCase {
+        n,
+        held,
+        woke,
+        plain,
+        still_held,
+    })
+}
+
+/// The held-wake scenario's measures.
+#[derive(Debug)]
+struct WakeCase {
+    n: usize,
+    /// The ships' push (all held).
+    held: PushRun,
+    /// The receipts' push, waking the ships.
+    woke: PushRun,
+    /// The plain push of a journal of the same size, movements/s.
+    plain: f64,
+    /// Held movements left afterwards (should be 0).
+    still_held: i64,
+}
+
+impl WakeCase {
+    fn ratio(&self) -> f64 {
+        self.woke.per_sec() / self.plain.max(f64::MIN_POSITIVE)
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "{} ships pushed in {:.2} s (outcomes {:?}); {} receipts waking them: {:.0}/s ({:.2} s, {}; PostgreSQL {:.2} s), outcomes {:?}; plain push {:.0}/s; ratio {:.3}; held afterwards {}",
+            self.n,
+            self.held.elapsed.as_secs_f64(),
+            self.held.outcomes,
+            self.n,
+            self.woke.per_sec(),
+            self.woke.elapsed.as_secs_f64(),
+            self.woke.batches_text(),
+            self.woke.db_cpu.as_secs_f64(),
+            self.woke.outcomes,
+            self.plain,
+            self.ratio(),
+            self.still_held,
+        )
+    }
 }
 
 /// One side of a push case.
@@ -1024,7 +1199,9 @@ struct Report {
     record_base: Option<Series>,
     searches: Vec<SearchLevel>,
     pushes: Vec<PushCase>,
+    wakes: Vec<WakeCase>,
     ledger_violations: usize,
+    outcome_violations: usize,
 }
 
 /// Thousands separated by commas, as the issue writes them.
@@ -1059,6 +1236,19 @@ impl Report {
                 n(c.base.per_sec()),
                 c.ratio(),
                 verdict(c.ratio() >= 0.5),
+            );
+        }
+        for w in &self.wakes {
+            let _ = writeln!(
+                t,
+                "| waking held movements, `POST /v1/sync/push` | {} receipts waking {} held ships, {} batches | {} movements/s | plain push {} movements/s | ratio **{:.3}**, ≥ 0.5: {} |",
+                n(w.n as f64),
+                n(w.n as f64),
+                w.woke.batch_times.len(),
+                n(w.woke.per_sec()),
+                n(w.plain),
+                w.ratio(),
+                verdict(w.ratio() >= 0.5 && w.still_held == 0),
             );
         }
         if let Some(s) = &self.snapshot {
@@ -1146,6 +1336,11 @@ impl Report {
                 )
             })
             .collect();
+        let wakes: String = self
+            .wakes
+            .iter()
+            .map(|w| format!("- Held wake: {}\n", w.text()))
+            .collect();
         let full = if self.size == SIZE_MAX {
             String::new()
         } else {
@@ -1198,9 +1393,15 @@ impl Report {
              SKUs at full size), by name (`<word> <material>`: one product in forty) and by an \
              exact barcode, {searches} queries of each, with 0, then {few}, then all the \
              recorded entries pending\n\
-             {snap}{pushes}\
+             - Held wake (issue #20): a shipping device pushes N ships of 1 from a bin where \
+             the product has no stock (all held), then a receiving device pushes the N \
+             receipts of 1 that physically came first, in batches of {batch}; each batch wakes \
+             as many ships. Measured: the receipts' push, movements/s as above, against the \
+             plain push of the same size (the push row above); target ≥ 0.5\n\
+             {snap}{pushes}{wakes}\
              - Ledger check after the run (every stock row equals the sum of its effects): \
-             {violations} violations\n\
+             {violations} violations; outcomes that disagree with their effects: \
+             {outcome_violations}\n\
              \n\
              {table}\n\
              Reproduce: `cargo xtask bench sync` (`{SIZE_VAR}=N` for N products, stock rows and \
@@ -1218,6 +1419,7 @@ impl Report {
             searches = SEARCHES,
             few = FEW_PENDING,
             violations = self.ledger_violations,
+            outcome_violations = self.outcome_violations,
             min = n(SIZE_MIN as f64),
             max = n(SIZE_MAX as f64),
         )
