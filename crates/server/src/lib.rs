@@ -12,6 +12,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod group;
+pub mod journal_upload;
 pub mod limits;
 pub mod pull;
 pub mod quota;
