@@ -34,6 +34,7 @@ fn main() {
         "login",
         "resolve_conflict",
         "sign_out",
+        "export_journal",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("failed to run tauri's build step");

@@ -8,9 +8,9 @@ use std::sync::{Mutex, MutexGuard};
 use logiflow_core::{Flag, MovementId, Outcome};
 use logiflow_replica::{
     Action, ConnectRequest, CountScope, CountSheet, CountSubmission, CredentialStore, ErrorBody,
-    History, HistoryQuery, ItemRef, ProductRef, Recorded, Replica, Resolution, Resolved, Secret,
-    ServerClient, SignedOut, Status, StockKpis, StockLine, StockQuery, SyncOptions, SyncProgress,
-    SyncReport, WarehouseInfo,
+    History, HistoryQuery, ItemRef, JournalExported, ProductRef, Recorded, Replica, Resolution,
+    Resolved, Secret, ServerClient, SignedOut, Status, StockKpis, StockLine, StockQuery,
+    SyncOptions, SyncProgress, SyncReport, WarehouseInfo,
 };
 use serde::{Deserialize, Serialize};
 use tauri::State;
@@ -537,10 +537,11 @@ pub fn recent(state: State<'_, AppState>) -> Result<Vec<JournalRow>, ErrorBody> 
     rows(&replica, entries, "recent")
 }
 
-/// [`Replica::login`], for a device whose session ended: registers a new device with the
-/// same scope and starts a fresh replica at the same path (the old file is kept beside
-/// it); refused while entries are pending. The shared connection is taken out for the
-/// time of the call (other commands answer `replica_busy`), since the file is replaced.
+/// [`Replica::login`], for a device whose session ended: the person signs in and the
+/// server gives this same device a new session (its journal then pushes as if nothing
+/// happened), then a sync runs. The shared connection is taken out for the time of the
+/// call (other commands answer `replica_busy`), as for any call that may change who the
+/// device's user is.
 #[tauri::command]
 pub async fn login(
     state: State<'_, AppState>,
@@ -714,6 +715,45 @@ pub async fn sign_out(state: State<'_, AppState>) -> Result<SignedOut, ErrorBody
             } else {
                 "could not be told to end"
             }
+        );
+        Ok(done)
+    })
+    .await
+}
+
+/// [`Replica::export_journal`]: writes the journal's unsent entries (a revoked device's,
+/// which it can no longer push) to a new file in the `exports` folder beside the replica,
+/// for a manager to upload; returns where. Works offline.
+#[tauri::command]
+pub async fn export_journal(state: State<'_, AppState>) -> Result<JournalExported, ErrorBody> {
+    let path = state.path.clone();
+    on_worker("export_journal", move || {
+        let replica = open_own(&path, "export_journal")?;
+        let device = replica
+            .device()
+            .map_err(failed("export_journal"))?
+            .ok_or_else(|| failed("export_journal")(logiflow_replica::Error::NotInitialized))?;
+        let dir = path
+            .parent()
+            .unwrap_or_else(|| std::path::Path::new("."))
+            .join("exports");
+        std::fs::create_dir_all(&dir).map_err(|e| ErrorBody {
+            code: "export_failed".into(),
+            message: format!("failed to create {}: {e}", dir.display()),
+        })?;
+        // Seconds since the epoch: a new name for each export, sorted by time.
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let out = dir.join(format!("journal-{}-{stamp}.json", device.device));
+        let done = replica
+            .export_journal(&out)
+            .map_err(failed("export_journal"))?;
+        log::info!(
+            "exported {} journal entries of device {} to {}",
+            done.entries,
+            done.device,
+            done.path
         );
         Ok(done)
     })

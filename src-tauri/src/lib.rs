@@ -58,6 +58,7 @@ pub const COMMANDS: &[&str] = &[
     "login",
     "resolve_conflict",
     "sign_out",
+    "export_journal",
 ];
 
 fn data_dir(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
@@ -154,6 +155,7 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::login,
             commands::resolve_conflict,
             commands::sign_out,
+            commands::export_journal,
         ])
         .run(tauri::generate_context!())
 }

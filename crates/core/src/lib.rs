@@ -14,10 +14,12 @@
 //! * [`replay`] — the decision on each movement: applied, held, rejected, absorbed or
 //!   superseded, with flags; and which held movements to retry.
 //! * [`sync`] — the push/pull wire contract between a device and the server.
+//! * [`journal_file`] — a device's exported journal and the rule for uploaded entries.
 
 pub mod codes;
 pub mod engine;
 pub mod ids;
+pub mod journal_file;
 pub mod movement;
 pub mod qty;
 pub mod replay;
@@ -27,6 +29,10 @@ pub mod sync;
 pub use codes::{Barcode, CodeError, LocationCode, LotCode, Sku};
 pub use engine::Engine;
 pub use ids::{DeviceId, LocationId, LotId, MovementId, ProductId, TenantId, UserId, WarehouseId};
+pub use journal_file::{
+    JOURNAL_FILE_FORMAT, JOURNAL_FILE_VERSION, JOURNAL_UPLOAD_MAX, JournalFile, JournalFileError,
+    hold_for_review,
+};
 pub use movement::{AdjustReason, DeviceStamp, LineRef, Movement, MovementKind, Origin, Side};
 pub use qty::{Delta, PositiveQty, QTY_MAX, Qty, QtyError};
 pub use replay::{

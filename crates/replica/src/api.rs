@@ -303,6 +303,60 @@ pub struct Status {
     /// the last sync; empty before one. Decides what the app offers; the server checks
     /// again on every call.
     pub permissions: Vec<String>,
+    /// When the device's session ends unless the device syncs before (its refresh
+    /// token's expiry, as the server announced it with the last token pair); none
+    /// before the first pair from a server that says.
+    pub session_expires_at: Option<DateTime<Utc>>,
+    /// The session ends within [`SESSION_WARNING_DAYS`] (or has ended): the app shows a
+    /// warning; syncing before then keeps the device signed in.
+    pub session_ends_soon: bool,
+}
+
+/// How many days before the device's session ends the app warns.
+pub const SESSION_WARNING_DAYS: i64 = 14;
+
+/// Whether a session ending at `expires_at` ends within [`SESSION_WARNING_DAYS`] of `now`.
+pub fn session_ends_soon(expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    expires_at.is_some_and(|at| at - chrono::TimeDelta::days(SESSION_WARNING_DAYS) <= now)
+}
+
+/// What a manager's upload of a revoked device's exported journal did (the server's
+/// answer, summed over the file's pieces).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct JournalUploaded {
+    /// The revoked device.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
+    pub device_id: uuid::Uuid,
+    /// Entries in the file.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub entries: u64,
+    /// Entries the server already held (pushed before, or uploaded before): skipped.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub already_on_server: u64,
+    /// New entries now held for review in the conflict inbox.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub held: u64,
+    /// New entries the rules rejected (unknown product, …).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub rejected: u64,
+    /// The new movements' ids.
+    #[cfg_attr(feature = "ts", ts(type = "Array<string>"))]
+    pub movements: Vec<uuid::Uuid>,
+}
+
+/// What [`crate::Replica::export_journal`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct JournalExported {
+    /// The file.
+    pub path: String,
+    /// The device whose journal it is.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
+    pub device: DeviceId,
+    /// Entries written (the journal's unanswered entries).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub entries: u64,
 }
 
 /// A manager's decision on a held movement (DESIGN §5.3).

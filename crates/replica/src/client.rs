@@ -119,7 +119,7 @@ pub(crate) fn problem_error(p: Problem) -> Error {
             p.detail
         )),
         "invalid_refresh_token" | "unauthenticated" => Error::CredentialsInvalid(
-            "the device's session has ended (its refresh token was refused: lost, used twice, expired, or the device was revoked): run `logiflow login`".into(),
+            "the device's session has ended (its refresh token was refused: lost, used twice, expired, or the device was revoked): run `logiflow login` to sign this device in again".into(),
         ),
         _ => Error::Server {
             status: p.status,
@@ -165,6 +165,9 @@ pub(crate) struct TokenPair {
     pub refresh_token: Secret,
     #[serde(default = "default_expires_in")]
     pub expires_in: u64,
+    /// The refresh token's lifetime in seconds (servers before issue #19 do not say).
+    #[serde(default)]
+    pub refresh_expires_in: Option<u64>,
 }
 
 fn default_expires_in() -> u64 {
@@ -179,6 +182,10 @@ impl TokenPair {
             access_token: Some(self.access_token),
             access_expires_at: Some(Utc::now() + TimeDelta::seconds(secs)),
             retry_key: None,
+            refresh_expires_at: self
+                .refresh_expires_in
+                .and_then(|s| i64::try_from(s).ok())
+                .map(|s| Utc::now() + TimeDelta::seconds(s)),
         }
     }
 }
@@ -384,6 +391,33 @@ impl ServerClient {
             &mut |_| {},
         )
         .map_err(CallError::into_error)
+    }
+
+    /// Signs `person` in on existing device `device` again: the server gives the device a
+    /// new session (same id, scope and `device_seq`) and ends its others. Safe to resend:
+    /// a second answer only replaces the first session, which nobody received.
+    pub(crate) fn reattach_device(
+        &self,
+        person: &PersonSession,
+        device: DeviceId,
+    ) -> Result<Registered> {
+        let deadline = Instant::now() + self.options.deadline;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/v1/devices/{device}/session"),
+            Some(&person.access),
+            None::<&()>,
+            Resend::Yes,
+            deadline,
+            &mut |_| {},
+        )
+        .map_err(|e| match e {
+            // Not this tenant's device (or no longer known): the person cannot sign in on it.
+            CallError::Problem(p) if p.code == "not_found" => Error::CredentialsInvalid(format!(
+                "the server knows no device {device} in this person's tenant: sign in with an account of the device's tenant"
+            )),
+            other => other.into_error(),
+        })
     }
 
     /// Exchanges the device's refresh token for a new pair and stores the new pair at

@@ -65,6 +65,10 @@ pub struct DeviceTokens {
     /// carries the same key and the server treats it as a retry, not a reuse.
     #[serde(default)]
     pub retry_key: Option<Secret>,
+    /// When the refresh token expires (the session ends unless refreshed before), as the
+    /// server announced it; none from servers that do not say.
+    #[serde(default)]
+    pub refresh_expires_at: Option<DateTime<Utc>>,
 }
 
 /// Where tokens are kept.
@@ -251,6 +255,7 @@ mod tests {
             retry_key: None,
             access_token: None,
             access_expires_at: None,
+            refresh_expires_at: None,
         };
         store.save(a, &tokens).unwrap();
         store

@@ -76,7 +76,7 @@ pub enum Error {
     CredentialsInvalid(String),
     /// The server revoked this device: it may not push or pull any more.
     #[error(
-        "the server revoked this device: nothing was changed; the journal is kept (an administrator revoked it)"
+        "the server revoked this device: nothing was changed; the journal is kept (an administrator revoked it): export its unsent entries (`logiflow journal export --out FILE`) for a manager to upload"
     )]
     DeviceRevoked,
     /// The tenant's subscription ended: the server is read-only for it.

@@ -12,8 +12,8 @@
 //! `logiflow login` or ask an administrator; 5 the tenant's subscription expired: the
 //! journal is kept and pushed after renewal.
 //!
-//! `connect`, `login`, `scope`, `sync`, `conflicts resolve` and `sign-out` talk to the
-//! server; the device's tokens are
+//! `connect`, `login`, `scope`, `sync`, `conflicts resolve`, `journal upload` and
+//! `sign-out` talk to the server; the device's tokens are
 //! kept in the OS keyring, or in a file named by `LOGIFLOW_CREDENTIALS=file:PATH` (tests
 //! only). `init` and `import-snapshot` set a replica up locally for tests and demos.
 
@@ -104,11 +104,13 @@ enum Command {
         #[command(flatten)]
         bounds: SyncBounds,
     },
-    /// Sign in again when this device's session is lost or revoked. The server issues
-    /// sessions only to new registrations, so this registers a new device with the
-    /// same scope and starts a fresh replica (the old file is kept beside it as
-    /// `<db>.device-<id>`); it refuses while the journal holds entries the server has
-    /// not answered, because they carry the old device's identity.
+    /// Sign in on this device again when its session ended (offline too long, keyring
+    /// lost): the server gives this same device a new session (its id, scope and journal
+    /// numbers stay), then a sync pushes the journal. Any person of the tenant who may
+    /// record movements may sign in on a shared device. The password is read from stdin
+    /// or prompted for. With --new-device, register a new device instead (a fresh
+    /// replica; the old file is kept as `<db>.device-<id>`), refused while entries are
+    /// unsent. A revoked device is refused: export its journal (`journal export`).
     Login {
         /// The tenant's slug.
         #[arg(long)]
@@ -119,9 +121,13 @@ enum Command {
         /// The server's URL (default: the one this replica syncs with).
         #[arg(long)]
         server: Option<String>,
-        /// The new device's name (default: the host name).
-        #[arg(long)]
+        /// The new device's name with --new-device (default: the host name).
+        #[arg(long, requires = "new_device")]
         name: Option<String>,
+        /// Register a new device instead of signing in on this one (refused while the
+        /// journal holds unsent entries).
+        #[arg(long)]
+        new_device: bool,
         #[command(flatten)]
         bounds: SyncBounds,
     },
@@ -259,8 +265,12 @@ enum Command {
     /// the keyring. The journal stays; syncing again needs `logiflow login` (a new
     /// device). Refused while journal entries are not sent.
     SignOut,
-    /// List the journal.
+    /// List the journal; `journal export` writes its unsent entries to a file (for a
+    /// revoked device) and `journal upload` sends such a file to the server (a manager).
+    #[command(args_conflicts_with_subcommands = true)]
     Journal {
+        #[command(subcommand)]
+        action: Option<JournalAction>,
         /// Only pending (not pushed) or pushed entries.
         #[arg(long, value_enum)]
         status: Option<StatusArg>,
@@ -270,6 +280,29 @@ enum Command {
         /// At most this many entries.
         #[arg(long)]
         limit: Option<usize>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum JournalAction {
+    /// Write the journal's unsent entries to FILE (format `logiflow.journal` version 1,
+    /// JSON), for a device that can no longer push them (revoked): a manager uploads the
+    /// file and the entries land in the conflict inbox, held for review. Works offline;
+    /// an existing FILE is never overwritten.
+    Export {
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Upload FILE, another device's exported journal, with this device's session (its
+    /// user must be allowed to resolve conflicts: a manager). Every entry the server does
+    /// not hold yet lands in the conflict inbox held for review; uploading twice lands
+    /// once.
+    Upload {
+        /// The file `journal export` wrote.
+        file: PathBuf,
+        #[command(flatten)]
+        bounds: SyncBounds,
     },
 }
 
@@ -545,14 +578,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             email,
             server,
             name,
+            new_device,
             bounds,
         } => {
             let store = CredentialStore::from_env()?;
-            let password = read_password()?;
             let old = replica
                 .device()?
                 .ok_or(Error::NotInitialized)
                 .context("nothing to log in to: use `logiflow connect`")?;
+            if new_device {
+                // Refused before asking for a password when it cannot work.
+                let pending = replica.status()?.pending;
+                if pending > 0 {
+                    return Err(Error::InvalidInput {
+                        field: "journal",
+                        message: format!(
+                            "{pending} journal entries of device {} are not answered by the server yet; a new device cannot push them: nothing was changed (run `logiflow login` without --new-device to sign in on this device again, or `logiflow journal export` if it was revoked)",
+                            old.device
+                        ),
+                    }
+                    .into());
+                }
+            }
+            let password = read_password()?;
             let req = ConnectRequest {
                 server: server.unwrap_or_else(|| old.server_url.clone()),
                 tenant,
@@ -562,21 +610,41 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 name: name.unwrap_or_else(default_device_name),
                 platform: std::env::consts::OS.to_owned(),
             };
-            let (_fresh, report) = replica
-                .login(&req, &store, bounds.options(), &mut progress_printer(json))
-                .context("failed to log in")?;
+            let mut progress = progress_printer(json);
+            let report = if new_device {
+                replica
+                    .login_new_device(&req, &store, bounds.options(), &mut progress)
+                    .context("failed to log in")?
+                    .1
+            } else {
+                replica
+                    .login(&req, &store, bounds.options(), &mut progress)
+                    .context("failed to sign in on this device again")?
+                    .1
+            };
             print(json, &report, || {
-                format!(
-                    "device {} replaces {} (the old replica is kept as {}); first sync: {}",
-                    report.device.device,
-                    old.device,
-                    Replica::retired_path(&path, old.device).display(),
-                    report
-                        .first_sync
-                        .as_ref()
-                        .map_or_else(|| "failed: run `logiflow sync`".to_owned(), sync_text)
-                )
-            })
+                let first = report
+                    .first_sync
+                    .as_ref()
+                    .map_or_else(|| "failed: run `logiflow sync`".to_owned(), sync_text);
+                if new_device {
+                    format!(
+                        "device {} replaces {} (the old replica is kept as {}); first sync: {first}",
+                        report.device.device,
+                        old.device,
+                        Replica::retired_path(&path, old.device).display(),
+                    )
+                } else {
+                    format!(
+                        "signed in on device {} again; sync: {first}",
+                        report.device.device
+                    )
+                }
+            })?;
+            match report.first_sync_error {
+                Some(e) => Err(Failed(e).into()),
+                None => Ok(()),
+            }
         }
         Command::Scope => {
             let store = CredentialStore::from_env()?;
@@ -786,8 +854,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         format!("{} (failed: {} — {})", t.to_rfc3339(), e.code, e.message)
                     }
                 };
+                let session = match s.session_expires_at {
+                    None => "unknown".to_owned(),
+                    Some(t) if s.session_ends_soon => format!(
+                        "ends {} (soon: sync before then, or sign in again with `logiflow login`)",
+                        t.to_rfc3339()
+                    ),
+                    Some(t) => format!("ends {} unless the device syncs before", t.to_rfc3339()),
+                };
                 format!(
-                    "device: {device}\nserver: {server}\npending: {}\nconflicts: {}\nlast seq: {}\nlast sync: {last_sync}\nlast contact with the server: {}\nlast push: {}\nlast pull: {}\ncursor: {}",
+                    "device: {device}\nserver: {server}\npending: {}\nconflicts: {}\nlast seq: {}\nlast sync: {last_sync}\nlast contact with the server: {}\nlast push: {}\nlast pull: {}\ncursor: {}\nsession: {session}",
                     s.pending,
                     s.conflicts,
                     s.last_seq,
@@ -857,6 +933,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             })
         }
         Command::Journal {
+            action: Some(JournalAction::Export { out }),
+            ..
+        } => {
+            let done = replica
+                .export_journal(&out)
+                .context("failed to export the journal")?;
+            print(json, &done, || {
+                format!(
+                    "wrote {} unsent entries of device {} to {}: a manager uploads it with `logiflow journal upload {}`",
+                    done.entries, done.device, done.path, done.path
+                )
+            })
+        }
+        Command::Journal {
+            action: Some(JournalAction::Upload { file, bounds }),
+            ..
+        } => {
+            let store = CredentialStore::from_env()?;
+            let device = replica.device()?.ok_or(Error::NotInitialized)?;
+            let journal = Replica::read_journal_file(&file)?;
+            let client = ServerClient::new(&device.server_url, bounds.options())?;
+            let done = replica
+                .upload_journal(&client, &store, &journal)
+                .context("failed to upload the journal")?;
+            print(json, &done, || {
+                format!(
+                    "device {}: {} entries, {} already on the server, {} held for review in the conflict inbox, {} rejected",
+                    done.device_id, done.entries, done.already_on_server, done.held, done.rejected
+                )
+            })
+        }
+        Command::Journal {
+            action: None,
             status,
             after,
             limit,

@@ -855,12 +855,13 @@ impl Replica {
             Option<String>,
             Option<i64>,
             Option<String>,
+            Option<i64>,
         );
-        let (cursor, last_pull, last_push, offset, last_sync, err_code, err, contact, perms): SyncRow =
+        let (cursor, last_pull, last_push, offset, last_sync, err_code, err, contact, perms, ends): SyncRow =
             self.conn.query_row(
                 "select cursor, last_pull_at_ns, last_push_at_ns, clock_offset_ms,
                         last_sync_at_ns, last_sync_error_code, last_sync_error,
-                        last_contact_at_ns, permissions
+                        last_contact_at_ns, permissions, session_expires_at_ns
                  from sync_state",
                 [],
                 |r| {
@@ -874,9 +875,11 @@ impl Replica {
                         r.get(6)?,
                         r.get(7)?,
                         r.get(8)?,
+                        r.get(9)?,
                     ))
                 },
             )?;
+        let session_expires_at = ends.map(from_ns);
         let permissions: Vec<String> = match perms {
             Some(text) => serde_json::from_str(&text).map_err(Error::corrupt)?,
             None => Vec::new(),
@@ -906,6 +909,8 @@ impl Replica {
             }),
             last_contact_at: contact.map(from_ns),
             permissions,
+            session_expires_at,
+            session_ends_soon: crate::api::session_ends_soon(session_expires_at, self.env.now()),
         })
     }
 

@@ -20,11 +20,12 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use logiflow_core::{
-    DeviceId, MovementId, Outcome, PUSH_BATCH_MAX, PullPage, PushRequest, PushResponse, WarehouseId,
+    DeviceId, JournalFile, MovementId, Outcome, PUSH_BATCH_MAX, PullPage, PushRequest,
+    PushResponse, WarehouseId,
 };
 use rusqlite::{OptionalExtension, params};
 
-use crate::api::{DeviceInfo, Resolution, Resolved, SignedOut};
+use crate::api::{DeviceInfo, JournalExported, JournalUploaded, Resolution, Resolved, SignedOut};
 use crate::client::{
     CallError, Problem, Resend, RetryNote, ServerClient, SyncOptions, WarehouseInfo, problem_error,
     usable_tokens,
@@ -367,6 +368,20 @@ impl Replica {
         };
         let result = work(self, &mut ctx);
         let contact = ctx.contact.map(ns).transpose()?;
+        // When the session ends, as the last pair the store holds says (a refresh moves
+        // it on): status shows it, and the app warns before.
+        let session_ends = ctx
+            .tokens
+            .as_ref()
+            .and_then(|t| t.refresh_expires_at)
+            .map(ns)
+            .transpose()?;
+        if session_ends.is_some() {
+            self.conn.execute(
+                "update sync_state set session_expires_at_ns = ?1",
+                params![session_ends],
+            )?;
+        }
         let is_sync = match (&result, is_sync_state) {
             (_, None) => false,
             (Err(e), Some(is_sync_state)) => is_sync_state(e),
@@ -500,8 +515,8 @@ impl Replica {
     /// Signs this device out: ends its session on the server (when it can be reached)
     /// and deletes its tokens from `store`, so nothing on this machine can sync as it any
     /// more. The replica and its journal stay; syncing again needs [`Replica::login`]
-    /// (a new device). Refused while journal entries are unanswered, since the new device
-    /// could not send them.
+    /// (a person signs in on this same device again). Refused while journal entries are
+    /// unanswered: they should reach the server before the device is left signed out.
     pub fn sign_out(
         &mut self,
         client: &ServerClient,
@@ -513,7 +528,7 @@ impl Replica {
             return Err(Error::InvalidInput {
                 field: "journal",
                 message: format!(
-                    "{pending} journal entries are not sent yet: sync before signing out (signing in again makes a new device, which cannot send them)"
+                    "{pending} journal entries are not sent yet: sync before signing out (a signed-out device sends nothing until someone signs in on it again)"
                 ),
             });
         }
@@ -636,18 +651,202 @@ impl Replica {
         std::path::PathBuf::from(p)
     }
 
-    /// Signs in again when this device's session is lost or revoked.
-    ///
-    /// The server gives a session only to a new registration, which is a new device
-    /// with a new id, and every journal entry carries the id and `device_seq` of the
-    /// device that recorded it (the journal is immutable). So this replica cannot
-    /// become the new device: `login` registers a new device with the same scope, keeps
-    /// this file as [`Replica::retired_path`] and starts a fresh replica at the same
-    /// path, fully pulled. It refuses while the journal holds entries the server has
-    /// not answered: a new device cannot push them, and dropping them would lose
-    /// physical facts. Such a replica needs its session back (an administrator, or a
-    /// server that can re-issue a device's session), not a new device.
+    /// Signs a person in on this device again when its session ended (offline longer
+    /// than the server's device session lives, or its keyring lost): the person signs
+    /// in (tenant, email, password, as at connect) and the server gives **this** device
+    /// a new session (`POST /v1/devices/{id}/session`), keeping its id, scope and
+    /// `device_seq`, so the journal pushes as if nothing happened; then a sync runs.
+    /// The device's user becomes the person (entries pushed from now on are booked to
+    /// them). Refused by the server for a revoked device ([`Error::DeviceRevoked`]:
+    /// export the journal instead) and for another tenant's person
+    /// ([`Error::CredentialsInvalid`]). Nothing changes in the replica before the server
+    /// has answered.
     pub fn login(
+        mut self,
+        req: &ConnectRequest,
+        store: &CredentialStore,
+        options: SyncOptions,
+        progress: &mut dyn FnMut(&SyncProgress),
+    ) -> Result<(Replica, ConnectReport)> {
+        let report = self.reattach(req, store, options, progress)?;
+        Ok((self, report))
+    }
+
+    /// [`Replica::login`] on a replica borrowed in place.
+    pub fn reattach(
+        &mut self,
+        req: &ConnectRequest,
+        store: &CredentialStore,
+        options: SyncOptions,
+        progress: &mut dyn FnMut(&SyncProgress),
+    ) -> Result<ConnectReport> {
+        let device = self.device()?.ok_or(Error::NotInitialized)?;
+        let norm = |u: &str| u.trim().trim_end_matches('/').to_owned();
+        if !req.server.trim().is_empty() && norm(&req.server) != norm(&device.server_url) {
+            return Err(Error::InvalidInput {
+                field: "server",
+                message: format!(
+                    "this device syncs with {}, not {}: sign in on that server",
+                    device.server_url, req.server
+                ),
+            });
+        }
+        let client = ServerClient::new(&device.server_url, options)?;
+        let person = client.login(req.tenant.trim(), req.email.trim(), &req.password)?;
+        let attached = client.reattach_device(&person, device.device)?;
+        let tokens = attached.tokens.into_device_tokens();
+        // The tokens first, as at connect: the old ones are dead on the server now.
+        store.save(device.device, &tokens)?;
+        {
+            let tx = self.write()?;
+            tx.execute(
+                "update device set user_id = ?1",
+                params![person.user.to_string()],
+            )?;
+            tx.execute(
+                "update sync_state set last_sync_error_code = null, last_sync_error = null,
+                     session_expires_at_ns = coalesce(?1, session_expires_at_ns)",
+                params![tokens.refresh_expires_at.map(ns).transpose()?],
+            )?;
+            tx.commit()?;
+        }
+        let device = self.device()?.ok_or(Error::NotInitialized)?;
+        let (first_sync, first_sync_error) = match self.sync(&client, store, progress) {
+            Ok(r) => (Some(r), None),
+            Err(e) => (None, Some(e.body())),
+        };
+        Ok(ConnectReport {
+            device,
+            scope: self.scope()?,
+            credentials: store.describe(),
+            first_sync,
+            first_sync_error,
+        })
+    }
+
+    /// The journal's unanswered entries (never pushed, or pushed without an answer) as
+    /// a [`JournalFile`], for a device that can no longer push them (revoked): a manager
+    /// uploads the file to the server, where they wait in the conflict inbox.
+    pub fn journal_file(&self) -> Result<JournalFile> {
+        let device = self.device()?.ok_or(Error::NotInitialized)?;
+        let mut stmt = self.conn.prepare(
+            "select movement, base_cursor from journal where status = 'pending'
+             order by device_seq",
+        )?;
+        let mut entries = Vec::new();
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let json: String = r.get(0)?;
+            let base: Option<String> = r.get(1)?;
+            entries.push(logiflow_core::PushedMovement {
+                movement: serde_json::from_str(&json).map_err(Error::corrupt)?,
+                base_cursor: base.map(logiflow_core::Cursor::new),
+            });
+        }
+        Ok(JournalFile::new(
+            device.tenant,
+            device.device,
+            device.user,
+            device.server_url,
+            self.env.now(),
+            entries,
+        ))
+    }
+
+    /// Writes [`Replica::journal_file`] to `path` (a new file: an existing one is never
+    /// overwritten), fully synced to disk before it is named, so a file that exists is
+    /// whole.
+    pub fn export_journal(&self, path: &std::path::Path) -> Result<JournalExported> {
+        let file = self.journal_file()?;
+        let text = serde_json::to_vec_pretty(&file).map_err(Error::corrupt)?;
+        let io = |what: &str, e: std::io::Error| Error::InvalidInput {
+            field: "out",
+            message: format!("failed to {what} {}: {e}", path.display()),
+        };
+        if path.exists() {
+            return Err(Error::InvalidInput {
+                field: "out",
+                message: format!("{} exists: choose a new file", path.display()),
+            });
+        }
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".partial");
+        let tmp = std::path::PathBuf::from(tmp);
+        {
+            use std::io::Write as _;
+            let mut f = std::fs::File::create(&tmp).map_err(|e| io("create", e))?;
+            f.write_all(&text).map_err(|e| io("write", e))?;
+            f.sync_all().map_err(|e| io("write", e))?;
+        }
+        std::fs::rename(&tmp, path).map_err(|e| io("name", e))?;
+        Ok(JournalExported {
+            path: path.display().to_string(),
+            device: file.device,
+            entries: file.entries.len() as u64,
+        })
+    }
+
+    /// Reads and checks a journal file written by [`Replica::export_journal`].
+    pub fn read_journal_file(path: &std::path::Path) -> Result<JournalFile> {
+        let text = std::fs::read(path).map_err(|e| Error::InvalidInput {
+            field: "file",
+            message: format!("failed to read {}: {e}", path.display()),
+        })?;
+        let file: JournalFile = serde_json::from_slice(&text).map_err(|e| Error::InvalidInput {
+            field: "file",
+            message: format!("{} is not a LogiFlow journal file: {e}", path.display()),
+        })?;
+        file.check().map_err(|e| Error::InvalidInput {
+            field: "file",
+            message: e.to_string(),
+        })?;
+        Ok(file)
+    }
+
+    /// Uploads another (revoked) device's exported journal with this device's session,
+    /// whose user must be allowed to resolve conflicts (a manager): in pieces of at most
+    /// [`logiflow_core::JOURNAL_UPLOAD_MAX`] entries, each idempotent, so an upload cut
+    /// short is simply run again. Every new entry lands in the server's conflict inbox,
+    /// held for review. Not a sync: only the last contact is kept.
+    pub fn upload_journal(
+        &mut self,
+        client: &ServerClient,
+        store: &CredentialStore,
+        file: &JournalFile,
+    ) -> Result<JournalUploaded> {
+        let (done, _) = self.with_session_as(client, store, &mut |_| {}, None, |_, ctx| {
+            let mut total = JournalUploaded {
+                device_id: file.device.as_uuid(),
+                ..JournalUploaded::default()
+            };
+            for piece in file.pieces(logiflow_core::JOURNAL_UPLOAD_MAX) {
+                let path = format!("/v1/devices/{}/journal", piece.device);
+                let got: JournalUploaded = ctx
+                    .authed(reqwest::Method::POST, &path, Some(&piece))
+                    .map_err(CallError::into_error)?;
+                total.entries += got.entries;
+                total.already_on_server += got.already_on_server;
+                total.held += got.held;
+                total.rejected += got.rejected;
+                total.movements.extend(got.movements);
+            }
+            Ok(total)
+        })?;
+        Ok(done)
+    }
+
+    /// Replaces this device by a new one (only when a person asks for it: `logiflow
+    /// login --new-device`), e.g. to start over on a machine whose device was revoked.
+    ///
+    /// Every journal entry carries the id and `device_seq` of the device that recorded
+    /// it (the journal is immutable), so this replica cannot become the new device: this
+    /// registers a new device with the same scope, keeps this file as
+    /// [`Replica::retired_path`] and starts a fresh replica at the same path, fully
+    /// pulled. It refuses while the journal holds entries the server has not answered:
+    /// a new device cannot push them, and dropping them would lose physical facts (sign
+    /// in on this device again with [`Replica::login`], or, if it was revoked, export
+    /// them with [`Replica::export_journal`] for a manager to upload).
+    pub fn login_new_device(
         self,
         req: &ConnectRequest,
         store: &CredentialStore,
@@ -660,7 +859,7 @@ impl Replica {
             return Err(Error::InvalidInput {
                 field: "journal",
                 message: format!(
-                    "{} journal entries of device {} are not answered by the server yet; a new device cannot push them (they carry this device's identity), so login would lose them: nothing was changed",
+                    "{} journal entries of device {} are not answered by the server yet; a new device cannot push them (they carry this device's identity), so a new device would lose them: nothing was changed (sign in on this device again with `logiflow login`, or export them with `logiflow journal export` if it was revoked)",
                     status.pending, old.device
                 ),
             });

@@ -5,9 +5,9 @@ use logiflow_core::AdjustReason;
 use ts_rs::TS;
 
 use crate::api::{
-    Action, CountLine, CountScope, CountSheet, CountSubmission, DeviceInfo, ItemRef, Op,
-    ProductRef, Recorded, Resolution, Resolved, Search, SignedOut, Status, StockLine, StockQuery,
-    Warning,
+    Action, CountLine, CountScope, CountSheet, CountSubmission, DeviceInfo, ItemRef,
+    JournalExported, Op, ProductRef, Recorded, Resolution, Resolved, Search, SignedOut, Status,
+    StockLine, StockQuery, Warning,
 };
 use crate::client::WarehouseInfo;
 use crate::error::ErrorBody;
@@ -72,5 +72,6 @@ pub fn typescript_declarations() -> Vec<String> {
         Resolution::decl(),
         Resolved::decl(),
         SignedOut::decl(),
+        JournalExported::decl(),
     ]
 }

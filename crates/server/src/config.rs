@@ -51,8 +51,11 @@ pub struct Config {
     pub jwt_secret: Option<Secret>,
     /// Lifetime of access tokens, at most [`ACCESS_TOKEN_TTL_MAX_SECS`].
     pub access_token_ttl_secs: u64,
-    /// Lifetime of refresh tokens.
+    /// Lifetime of a person's refresh tokens (each refresh issues one for this long).
     pub refresh_token_ttl_secs: u64,
+    /// Lifetime of a device's refresh tokens: longer than a person's, because a device
+    /// offline for weeks must still be able to send its journal when it comes back.
+    pub device_refresh_token_ttl_secs: u64,
     /// Largest accepted request body.
     pub body_limit_bytes: usize,
     /// Login attempts allowed per account per minute (burst of the same size).
@@ -76,6 +79,7 @@ impl Default for Config {
             jwt_secret: None,
             access_token_ttl_secs: ACCESS_TOKEN_TTL_MAX_SECS,
             refresh_token_ttl_secs: 30 * 24 * 3600,
+            device_refresh_token_ttl_secs: 180 * 24 * 3600,
             body_limit_bytes: 1024 * 1024,
             login_attempts_per_account_per_minute: 10,
             login_attempts_per_address_per_minute: 60,
@@ -96,6 +100,7 @@ struct FileConfig {
     jwt_secret: Option<Secret>,
     access_token_ttl_secs: Option<u64>,
     refresh_token_ttl_secs: Option<u64>,
+    device_refresh_token_ttl_secs: Option<u64>,
     body_limit_bytes: Option<usize>,
     login_attempts_per_account_per_minute: Option<u32>,
     login_attempts_per_address_per_minute: Option<u32>,
@@ -152,6 +157,7 @@ impl Config {
             listen,
             access_token_ttl_secs,
             refresh_token_ttl_secs,
+            device_refresh_token_ttl_secs,
             body_limit_bytes,
             login_attempts_per_account_per_minute,
             login_attempts_per_address_per_minute,
@@ -201,6 +207,7 @@ impl Config {
             listen => "LOGIFLOW_LISTEN",
             access_token_ttl_secs => "LOGIFLOW_ACCESS_TOKEN_TTL_SECS",
             refresh_token_ttl_secs => "LOGIFLOW_REFRESH_TOKEN_TTL_SECS",
+            device_refresh_token_ttl_secs => "LOGIFLOW_DEVICE_REFRESH_TOKEN_TTL_SECS",
             body_limit_bytes => "LOGIFLOW_BODY_LIMIT_BYTES",
             login_attempts_per_account_per_minute => "LOGIFLOW_LOGIN_ATTEMPTS_PER_ACCOUNT_PER_MINUTE",
             login_attempts_per_address_per_minute => "LOGIFLOW_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE",
@@ -222,6 +229,9 @@ impl Config {
                 "access_token_ttl_secs",
                 "must be between 1 and 900 seconds",
             ));
+        }
+        if self.refresh_token_ttl_secs == 0 || self.device_refresh_token_ttl_secs == 0 {
+            return Err(invalid("*refresh_token_ttl_secs", "must be positive"));
         }
         if self.login_attempts_per_account_per_minute == 0
             || self.login_attempts_per_address_per_minute == 0
@@ -282,6 +292,11 @@ mod tests {
             .unwrap();
         assert_eq!(c.listen.port(), 7000);
         assert_eq!(c.body_limit_bytes, 10);
+        assert_eq!(c.device_refresh_token_ttl_secs, 180 * 24 * 3600);
+        c.apply_env(|n| (n == "LOGIFLOW_DEVICE_REFRESH_TOKEN_TTL_SECS").then(|| "40".to_owned()))
+            .unwrap();
+        assert_eq!(c.device_refresh_token_ttl_secs, 40);
+        assert_eq!(c.refresh_token_ttl_secs, 30 * 24 * 3600);
     }
 
     #[test]

@@ -88,6 +88,12 @@ pub enum ErrorCode {
     DeviceRevoked,
     /// A push skips journal sequence numbers; `next_seq` says where to resume (409).
     SequenceGap,
+    /// The device's journal can only be uploaded once it is revoked: a device that is
+    /// not pushes its journal itself (409).
+    DeviceNotRevoked,
+    /// An uploaded journal file is not one, or not this device's (422); nothing was
+    /// changed.
+    InvalidJournal,
     /// A pushed sequence number was already used by another movement (409).
     SequenceConflict,
     /// A push carries more movements than one batch may (413).
@@ -238,6 +244,17 @@ pub enum ApiError {
     Movement(logiflow_core::Rejection),
     #[error("this device was revoked; register it again to push its journal")]
     DeviceRevoked,
+    /// A request about a revoked device that only a live one allows (signing in on it
+    /// again): answered with the device's code, but 409, since the caller's own
+    /// credentials are fine.
+    #[error("{0}")]
+    RevokedDevice(String),
+    #[error(
+        "the device is not revoked; it pushes its journal itself (sign in on it again if its session ended)"
+    )]
+    DeviceNotRevoked,
+    #[error("{0}")]
+    InvalidJournal(String),
     #[error("the push starts at device_seq {got} but the server expects {expected}")]
     SequenceGap { expected: u64, got: u64 },
     #[error("{0}")]
@@ -362,6 +379,17 @@ impl ApiError {
                 (status, r.code.into(), "movement refused")
             }
             E::DeviceRevoked => (StatusCode::UNAUTHORIZED, C::DeviceRevoked, "device revoked"),
+            E::RevokedDevice(_) => (StatusCode::CONFLICT, C::DeviceRevoked, "device revoked"),
+            E::DeviceNotRevoked => (
+                StatusCode::CONFLICT,
+                C::DeviceNotRevoked,
+                "device not revoked",
+            ),
+            E::InvalidJournal(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                C::InvalidJournal,
+                "invalid journal",
+            ),
             E::SequenceGap { .. } => (StatusCode::CONFLICT, C::SequenceGap, "sequence gap"),
             E::SequenceConflict(_) => (
                 StatusCode::CONFLICT,

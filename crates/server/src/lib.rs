@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod group;
 pub mod hooks;
+pub mod journal_upload;
 pub mod limits;
 pub mod pull;
 pub mod quota;

@@ -2,7 +2,10 @@
 //! fresh test database (`DATABASE_URL`, as `cargo xtask test` sets it; see
 //! tests/sync/harness.rs), and the app connects to it through the Connect screen, records
 //! a receipt into its local journal, syncs, and the test checks on the server that the
-//! movement arrived.
+//! movement arrived. Then the device's session ends (as after months offline: its refresh
+//! token expired on the server), the next sync asks a person to sign in again, and
+//! signing in on the Sync screen gives the same device a new session that sends the
+//! second receipt (issue #19).
 //!
 //! The device's tokens go to a file credential store (`LOGIFLOW_CREDENTIALS=file:…` on
 //! the app's environment): the OS keyring is not exercised here.
@@ -21,8 +24,10 @@ use super::{
 
 #[test]
 fn connect_to_a_real_server_record_a_receipt_and_sync_it() {
-    // Blocking set-up first: the harness runs the server on its own runtime.
-    let server = Server::start("desk");
+    // Blocking set-up first: the harness runs the server on its own runtime. Access
+    // tokens live a second, so each sync refreshes the session: ending it on the server
+    // is seen by the next sync.
+    let server = Server::start_with("desk", |c| c.access_token_ttl_secs = 1);
     let catalog = harness::seed(&server, 2, 2);
     assert_eq!(catalog.warehouse, "WH1");
 
@@ -61,7 +66,13 @@ fn connect_to_a_real_server_record_a_receipt_and_sync_it() {
         };
         let walk = tokio::time::timeout(
             Duration::from_millis(WALK_TIMEOUT_MS),
-            walk(&session, &shots, &server.slug, &server.email),
+            walk(
+                &session,
+                &shots,
+                &server.slug,
+                &server.email,
+                server.database_url(),
+            ),
         )
         .await;
         if walk.is_err() {
@@ -79,13 +90,14 @@ fn connect_to_a_real_server_record_a_receipt_and_sync_it() {
     let status = Replica::open(data.path().join("replica.db"))
         .and_then(|replica| replica.status())
         .expect("failed to read the replica");
-    assert_eq!((status.pending, status.last_seq), (0, 1));
+    assert_eq!((status.pending, status.last_seq), (0, 2));
     let device = status.device.expect("the app set the device up").device;
-    assert_eq!(server.movements_of(device.as_uuid()), (1, 1));
+    // Both receipts, from the one device: signing in again kept its identity.
+    assert_eq!(server.movements_of(device.as_uuid()), (2, 2));
     assert!(
         server
             .stock()
-            .contains(&("SKU-1".to_owned(), "B1".to_owned(), 5)),
+            .contains(&("SKU-1".to_owned(), "B1".to_owned(), 7)),
         "{:?}",
         server.stock()
     );
@@ -95,7 +107,7 @@ fn connect_to_a_real_server_record_a_receipt_and_sync_it() {
     assert!(stored.contains(&device.to_string()), "{stored}");
 }
 
-async fn walk(client: &Client, shots: &Shots<'_>, tenant: &str, email: &str) {
+async fn walk(client: &Client, shots: &Shots<'_>, tenant: &str, email: &str, database: &str) {
     screenshot(client, shots, "20-connect-start.png").await;
     eprintln!("e2e connect: step 1, a new device opens on the Connect screen");
     by_id(client, "nav-sync").await.click().await.unwrap();
@@ -179,6 +191,55 @@ async fn walk(client: &Client, shots: &Shots<'_>, tenant: &str, email: &str) {
     assert!(scope.contains("WH1"), "{scope}");
     by_id(client, "conflicts-empty").await;
     screenshot(client, shots, "26-sync-panel.png").await;
+
+    eprintln!("e2e connect: step 6, the session ends; the next sync asks to sign in again");
+    // As after months offline: the device's refresh tokens expired on the server.
+    let db = sqlx::PgPool::connect(database)
+        .await
+        .expect("failed to reach the test database");
+    sqlx::query("update refresh_token set expires_at = now() - interval '1 second'")
+        .execute(&db)
+        .await
+        .expect("failed to expire the sessions");
+    db.close().await;
+    by_id(client, "nav-movement").await.click().await.unwrap();
+    by_id(client, "kind-receive").await.click().await.unwrap();
+    by_id(client, "bin-to")
+        .await
+        .send_keys(&format!("B1{}", enter()))
+        .await
+        .unwrap();
+    scan(client, "SKU-1", "2").await;
+    let message = feedback(client, "ok").await;
+    assert_eq!(message, "Recorded #2: Receive 2 × SKU-1");
+    by_id(client, "sync-now").await.click().await.unwrap();
+    wait_text(client, "sync-indicator", |t| t.starts_with("Signed out")).await;
+    by_id(client, "nav-sync").await.click().await.unwrap();
+    by_id(client, "login-form").await;
+    screenshot(client, shots, "27-session-ended.png").await;
+
+    eprintln!("e2e connect: step 7, sign in again: the same device sends its journal");
+    for (field, value) in [("login-tenant", tenant), ("login-email", email)] {
+        let input = by_id(client, field).await;
+        input.clear().await.unwrap();
+        input.send_keys(value).await.unwrap();
+    }
+    let password = by_id(client, "login-password").await;
+    password.clear().await.unwrap();
+    password
+        .send_keys(&format!("{PASSWORD}{}", enter()))
+        .await
+        .unwrap();
+    wait_text(client, "connect-notice", |t| {
+        t == "Signed in again. The sync is done."
+    })
+    .await;
+    wait_text(client, "sync-indicator", |t| t == "Online").await;
+    wait_text(client, "sync-pending", |t| {
+        t == "0 entries waiting to be sent"
+    })
+    .await;
+    screenshot(client, shots, "28-signed-in-again.png").await;
 
     // The new commands are granted by name: a command the capability does not list (a
     // plugin's, here) is still refused.

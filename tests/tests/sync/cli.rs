@@ -126,7 +126,8 @@ fn the_cli_connects_records_syncs_reports_and_exits_with_documented_codes() {
     assert!(run(cmd, "").status.success());
     assert_eq!(server.movements_of(device).0, 2);
 
-    // Revoked: exit 4, the journal kept; login refuses while an entry is unanswered.
+    // Revoked: exit 4, the journal kept; signing in on the device again is refused (a
+    // revoked device never gets a session again: its journal is exported instead).
     let mut cmd = cli(&db, &creds);
     cmd.args([
         "--json", "receive", "SKU-1", "--by", "sku", "--to", "B1", "--qty", "1",
@@ -140,6 +141,19 @@ fn the_cli_connects_records_syncs_reports_and_exits_with_documented_codes() {
     assert_eq!(error_code(&out), "device_revoked");
     let mut cmd = cli(&db, &creds);
     cmd.args(["--json", "login", "--tenant"])
+        .arg(&server.slug)
+        .args(["--email", &server.email]);
+    let out = run(cmd, &format!("{PASSWORD}\n"));
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(error_code(&out), "device_revoked");
+    // Nor does a new device replace it while an entry is unanswered.
+    let mut cmd = cli(&db, &creds);
+    cmd.args(["--json", "login", "--new-device", "--tenant"])
         .arg(&server.slug)
         .args(["--email", &server.email]);
     let out = run(cmd, &format!("{PASSWORD}\n"));
@@ -163,7 +177,7 @@ fn the_cli_connects_records_syncs_reports_and_exits_with_documented_codes() {
 }
 
 #[test]
-fn login_replaces_a_revoked_device_whose_journal_is_fully_answered() {
+fn login_new_device_replaces_a_revoked_device_whose_journal_is_fully_answered() {
     let server = Server::start("login");
     seed(&server, 1, 1);
     let dir = tempfile::tempdir().unwrap();
@@ -184,7 +198,7 @@ fn login_replaces_a_revoked_device_whose_journal_is_fully_answered() {
     server.revoke(old);
 
     let mut cmd = cli(&db, &creds);
-    cmd.args(["--json", "login", "--tenant"])
+    cmd.args(["--json", "login", "--new-device", "--tenant"])
         .arg(&server.slug)
         .args(["--email", &server.email]);
     let out = run(cmd, &format!("{PASSWORD}\n"));

@@ -55,6 +55,12 @@ impl Drop for Server {
 impl Server {
     /// Starts the server on a fresh database and creates tenant `slug` with an admin.
     pub fn start(slug: &str) -> Self {
+        Self::start_with(slug, |_| {})
+    }
+
+    /// [`Server::start`] with the configuration changed by `tune` (e.g. short token
+    /// lifetimes).
+    pub fn start_with(slug: &str, tune: impl FnOnce(&mut Config)) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -62,7 +68,7 @@ impl Server {
             .unwrap();
         let (db, base, owner, shutdown, task, state, addr) = rt.block_on(async {
             let db = TestDb::new().await;
-            let config = Config {
+            let mut config = Config {
                 database_url: ServerSecret::new(db.url()),
                 listen: "127.0.0.1:0".parse().unwrap(),
                 jwt_secret: Some(ServerSecret::new(JWT_SECRET)),
@@ -71,6 +77,7 @@ impl Server {
                 db_max_connections: 5,
                 ..Config::default()
             };
+            tune(&mut config);
             let state = logiflow_server::app::prepare(config).await.unwrap();
             // Bound before serving: reachable as soon as this returns.
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

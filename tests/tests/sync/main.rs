@@ -2,12 +2,15 @@
 //! dirs, the server on loopback against a fresh test database (`DATABASE_URL`, as
 //! `cargo xtask test` sets it), the `logiflow` CLI as a child process, and faults: a TCP
 //! proxy that cuts connections, and a sync killed with SIGKILL mid-push and mid-pull;
-//! the conflict inbox resolved from a device, and signing a device out.
+//! the conflict inbox resolved from a device, and signing a device out; signing in on a
+//! device again after its session ended, and a revoked device's journal exported and
+//! uploaded (issue #19).
 
 mod cli;
 mod faults;
 mod flows;
 mod history;
+mod reattach;
 mod resolve;
 // Helpers shared by the files above; not every file uses each one.
 #[allow(dead_code)]

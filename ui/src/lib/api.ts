@@ -9,6 +9,7 @@ import type {
   AppInfo,
   CountScope,
   CountSheet,
+  JournalExported,
   JournalRow,
   Connected,
   CountSubmission,
@@ -78,6 +79,8 @@ export const api = {
   resolveConflict: (request: ResolveConflict, onProgress: (p: SyncProgress) => void) =>
     call<Resolved>("resolve_conflict", { request, progress: channel(onProgress) }),
   signOut: () => call<SignedOut>("sign_out"),
+  /** Writes the unsent journal to a file beside the replica (a revoked device). */
+  exportJournal: () => call<JournalExported>("export_journal"),
 };
 
 /** The background loop's state, each time it changes. */

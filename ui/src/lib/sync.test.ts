@@ -12,6 +12,8 @@ import {
   describeError,
   progressLabel,
   downloadOf,
+  isRevoked,
+  sessionWarning,
   signIn,
 } from "./sync";
 
@@ -37,6 +39,8 @@ function status(over: Partial<Status> = {}): Status {
     last_sync_error: null,
     last_contact_at: null,
     permissions: [],
+    session_expires_at: null,
+    session_ends_soon: false,
     ...over,
   };
 }
@@ -80,6 +84,35 @@ describe("the connection state", () => {
     expect(expired.state).toBe("expired");
     const revoked = connectionOf(status({ last_sync_error: { code: "device_revoked", message: "" } }), false);
     expect(revoked.state).toBe("sign_in_again");
+  });
+});
+
+describe("the device's session", () => {
+  const ends = "2026-12-20T10:00:00Z";
+  it("warns, with the date, when the session ends soon and the device is not asking to sign in already", () => {
+    const soon = status({ session_expires_at: ends, session_ends_soon: true, last_sync_at: "2026-12-03T10:00:00Z" });
+    const warning = sessionWarning(soon, connectionOf(soon, false), "UTC");
+    expect(warning).toContain("2026-12-20");
+    expect(sessionWarning(soon, connectionOf(soon, true), "UTC")).not.toBeNull();
+    // Far away, unknown, or already ended (the sign-in form says it): no banner.
+    const far = status({ session_expires_at: ends, session_ends_soon: false });
+    expect(sessionWarning(far, connectionOf(far, false), "UTC")).toBeNull();
+    expect(sessionWarning(status(), connectionOf(status(), false), "UTC")).toBeNull();
+    const ended = status({
+      session_expires_at: ends,
+      session_ends_soon: true,
+      last_sync_at: "2026-12-03T10:00:00Z",
+      last_sync_error: { code: "credentials_invalid", message: "the device's session has ended" },
+    });
+    expect(sessionWarning(ended, connectionOf(ended, false), "UTC")).toBeNull();
+  });
+
+  it("tells a revoked device, which can only export its journal, from one whose session ended", () => {
+    const revoked = status({ last_sync_at: "2026-12-03T10:00:00Z", last_sync_error: { code: "device_revoked", message: "revoked" } });
+    expect(isRevoked(revoked)).toBe(true);
+    expect(isRevoked(status({ last_sync_error: { code: "credentials_invalid", message: "session ended" } }))).toBe(false);
+    expect(describeError({ code: "device_revoked", message: "" })).toMatch(/export/i);
+    expect(describeError({ code: "credentials_invalid", message: "the device's session has ended" })).toMatch(/sign in again/i);
   });
 });
 

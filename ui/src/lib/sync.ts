@@ -5,7 +5,7 @@
 
 import type { JournalRow, ErrorBody, SignIn, Status, SyncProgress, SyncReport } from "./bindings";
 import { NEEDS_A_PERSON } from "./bindings";
-import { formatQty } from "./format";
+import { formatDateTime, formatQty } from "./format";
 import { fill, messages as m } from "./i18n";
 
 export type Connection =
@@ -190,4 +190,18 @@ export function checkReason(reason: string): string | null {
   if (!trimmed) return m.conflicts.reasonMissing;
   if ([...trimmed].length > RESOLVE_REASON_MAX) return fill(m.conflicts.reasonTooLong, { max: RESOLVE_REASON_MAX });
   return null;
+}
+
+/** The warning that the device's session ends soon, or null: shown while the device is
+ * set up and not already asking to sign in again (then the sign-in form says it all).
+ * Syncing before the date keeps it signed in (each sync renews the session). */
+export function sessionWarning(status: Status | null, connection: Connection, timeZone: string): string | null {
+  if (!status?.device || !status.session_ends_soon || !status.session_expires_at) return null;
+  if (connection.state === "sign_in_again" || connection.state === "not_set_up") return null;
+  return fill(m.session.endsSoon, { date: formatDateTime(status.session_expires_at, timeZone) });
+}
+
+/** Whether the device was revoked (it can only export its journal now). */
+export function isRevoked(status: Status | null): boolean {
+  return status?.last_sync_error?.code === "device_revoked";
 }

@@ -58,6 +58,10 @@ pub struct TokenResponse {
     pub expires_in: u64,
     /// Single-use token for `/v1/auth/refresh`; each use returns a new one.
     pub refresh_token: String,
+    /// Lifetime of the refresh token in seconds: the session ends when it passes without
+    /// a refresh (a device's setting is `device_refresh_token_ttl_secs`, a person's
+    /// `refresh_token_ttl_secs`).
+    pub refresh_expires_in: u64,
 }
 
 /// A refresh token to exchange.
@@ -144,7 +148,7 @@ pub async fn login(
     };
     let mut tx = state.tenant_tx(tenant_id).await?;
     let session_id = store::sessions::create(&mut tx, user.id).await?;
-    let response = issue(&state, &mut tx, user.id, &user.role, session_id).await?;
+    let response = issue(&state, &mut tx, user.id, &user.role, session_id, false).await?;
     audit_log::record_as(
         &mut tx,
         "user",
@@ -168,15 +172,28 @@ fn session_entry(action: &str, session_id: Uuid) -> audit_log::Entry<'_> {
     }
 }
 
-/// Issues an access token and a new refresh token of `session_id`.
+/// Issues an access token and a new refresh token of `session_id`, a device's session
+/// when `device` (its refresh token lives `device_refresh_token_ttl_secs`).
 pub(crate) async fn issue(
     state: &AppState,
     tx: &mut TenantTx,
     user_id: Uuid,
     role: &str,
     session_id: Uuid,
+    device: bool,
 ) -> ApiResult<TokenResponse> {
-    Ok(issue_with_id(state, tx, user_id, role, session_id).await?.0)
+    Ok(issue_with_id(state, tx, user_id, role, session_id, device)
+        .await?
+        .0)
+}
+
+/// The lifetime of a refresh token of a device's session or of a person's.
+fn refresh_ttl(state: &AppState, device: bool) -> u64 {
+    if device {
+        state.config.device_refresh_token_ttl_secs
+    } else {
+        state.config.refresh_token_ttl_secs
+    }
 }
 
 /// As [`issue`], with the new refresh token's id.
@@ -186,16 +203,13 @@ async fn issue_with_id(
     user_id: Uuid,
     role: &str,
     session_id: Uuid,
+    device: bool,
 ) -> ApiResult<(TokenResponse, Uuid)> {
     let tenant_id = tx.tenant_id();
     let refresh = tokens::generate(tokens::REFRESH_PREFIX, tenant_id);
-    let refresh_id = store::sessions::insert_refresh(
-        tx,
-        session_id,
-        &refresh.hash,
-        state.config.refresh_token_ttl_secs,
-    )
-    .await?;
+    let refresh_expires_in = refresh_ttl(state, device);
+    let refresh_id =
+        store::sessions::insert_refresh(tx, session_id, &refresh.hash, refresh_expires_in).await?;
     let now = Utc::now().timestamp();
     let expires_in = state.config.access_token_ttl_secs;
     let claims = Claims {
@@ -214,6 +228,7 @@ async fn issue_with_id(
             token_type: "Bearer".into(),
             expires_in,
             refresh_token: refresh.token,
+            refresh_expires_in,
         },
         refresh_id,
     ))
@@ -290,6 +305,7 @@ pub async fn refresh(
         stored.user_id,
         &stored.role,
         stored.session_id,
+        stored.device,
     )
     .await?;
     store::sessions::mark_used(&mut tx, stored.id, successor, retry_key_hash.as_deref()).await?;

@@ -1,5 +1,6 @@
 //! `/v1/devices`: registering a desktop or scanner station for offline work, listing and
-//! revoking devices.
+//! revoking devices, signing a person in on a device again (a new session for the same
+//! device), and uploading a revoked device's exported journal.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -30,6 +31,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_devices, register_device))
         .routes(routes!(revoke_device))
+        .routes(routes!(reattach_device))
+        .routes(routes!(upload_journal))
 }
 
 /// A registered device.
@@ -144,7 +147,8 @@ pub async fn register_device(
     let session_id = store::sessions::create(&mut tx, user_id).await?;
     store::devices::attach_session(&mut tx, session_id, device.id).await?;
     let tokens =
-        crate::routes::auth::issue(&state, &mut tx, user_id, role.as_str(), session_id).await?;
+        crate::routes::auth::issue(&state, &mut tx, user_id, role.as_str(), session_id, true)
+            .await?;
     audit_log::record(
         &mut tx,
         &p,
@@ -232,4 +236,105 @@ pub async fn revoke_device(
     .await?;
     tx.commit().await?;
     Ok(axum::Json(device))
+}
+
+/// Signs the caller in on an existing device again: the device gets a new session
+/// (keeping its id, scope and `device_seq`), so a device whose session ended (offline
+/// longer than `device_refresh_token_ttl_secs`, or its keyring lost) pushes its journal
+/// as if nothing happened. The device's other sessions end. Who may: any person of the
+/// tenant who may register a device (`movements_write`): a warehouse device is shared
+/// by whoever is on shift, and its entries pushed from now on are booked to that person.
+/// Not for API keys; not for a revoked device (`409 device_revoked`: export its journal
+/// instead). Another tenant's device answers 404 like an unknown one. Audited as
+/// `device.reattach` on the device.
+#[utoipa::path(post, path = "/v1/devices/{id}/session", tag = "devices",
+    params(("id" = Uuid, Path, description = "device id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the device and its new tokens (permission movements_write)", body = RegisteredDevice),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden (also for API keys), subscription_expired", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found (no such device in the caller's tenant)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "device_revoked (a revoked device is never signed in again)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn reattach_device(
+    State(state): State<AppState>,
+    p: Require<perm::MovementsWrite>,
+    IdPath(id): IdPath,
+) -> ApiResult<axum::Json<RegisteredDevice>> {
+    let Actor::User { id: user_id, .. } = p.actor else {
+        return Err(ApiError::Forbidden);
+    };
+    let role = p.role.ok_or(ApiError::Forbidden)?;
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    // Locked: a revocation running meanwhile waits, and sees this session to end.
+    let device = store::devices::get(&mut tx, id, true)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if device.revoked {
+        return Err(ApiError::RevokedDevice(format!(
+            "device {id} is revoked and is never signed in again; export its journal (`logiflow journal export`) for a manager to upload"
+        )));
+    }
+    let ended = store::devices::end_sessions(&mut tx, id).await?;
+    let session_id = store::sessions::create(&mut tx, user_id).await?;
+    store::devices::attach_session(&mut tx, session_id, id).await?;
+    let tokens =
+        crate::routes::auth::issue(&state, &mut tx, user_id, role.as_str(), session_id, true)
+            .await?;
+    audit_log::record(
+        &mut tx,
+        &p,
+        Entry {
+            action: "device.reattach",
+            target_type: "device",
+            target_id: Some(id.to_string()),
+            before: None,
+            after: Some(serde_json::json!({
+                "user_id": user_id,
+                "session_id": session_id,
+                "sessions_ended": ended,
+            })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(device = %id, "device signed in again");
+    Ok(axum::Json(RegisteredDevice { device, tokens }))
+}
+
+/// Uploads the exported journal of a revoked device (`logiflow journal export`, format
+/// `logiflow.journal` version 1: `{format, version, tenant, device, user, server,
+/// exported_at, entries: [{movement, base_cursor}]}`, at most 1000 entries per request).
+/// Every entry the server does not hold yet (by movement id or by the device's
+/// `device_seq`) lands in the conflict inbox held for review (`outcome_detail.review`
+/// is `{"review": "revoked_device", "uploaded_at": …}`), never applied automatically: force or void it like any held
+/// movement. A structurally invalid entry is rejected with its code. Idempotent:
+/// uploading the same file again lands nothing new. Audited as `device.journal_upload`.
+#[utoipa::path(post, path = "/v1/devices/{id}/journal", tag = "devices",
+    params(("id" = Uuid, Path, description = "device id")),
+    request_body(content = Object, description = "core::journal_file::JournalFile"),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "what landed (permission conflicts_resolve)", body = crate::journal_upload::JournalUploaded),
+        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found (no such device in the caller's tenant)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "device_not_revoked (a live device pushes its journal itself)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "batch_too_large, payload_too_large", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_body (not JSON of the format), invalid_journal (format, version, stamps, order, another device's file); nothing was changed", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn upload_journal(
+    State(state): State<AppState>,
+    p: Require<perm::ConflictsResolve>,
+    IdPath(id): IdPath,
+    ApiJson(file): ApiJson<logiflow_core::JournalFile>,
+) -> ApiResult<axum::Json<crate::journal_upload::JournalUploaded>> {
+    Ok(axum::Json(
+        crate::journal_upload::upload(state.tenant_pool(), &p, id, &file).await?,
+    ))
 }

@@ -147,3 +147,18 @@ pub async fn attach_session(
         .await?;
     Ok(())
 }
+
+/// Ends the device's live sessions (a person signing in on it again replaces them: a
+/// device has one session at a time); how many were ended.
+pub async fn end_sessions(tx: &mut TenantTx, id: Uuid) -> Result<u64, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let done = sqlx::query(
+        "update session set revoked_at = now()
+         where tenant_id = $1 and device_id = $2 and revoked_at is null",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod catalog_change;
 pub mod devices;
 pub mod idempotency;
+pub mod journal_upload;
 pub mod locations;
 pub mod lots;
 pub mod movements;

@@ -141,6 +141,8 @@ pub struct StoredRefresh {
     /// have received it).
     pub successor_unused: bool,
     pub successor_id: Option<Uuid>,
+    /// Whether the session is a device's (its tokens live longer than a person's).
+    pub device: bool,
 }
 
 /// The refresh token with hash `hash`, locked.
@@ -158,7 +160,7 @@ pub async fn find_refresh_for_update(
                 exists (select 1 from refresh_token n
                         where n.tenant_id = r.tenant_id and n.id = r.successor_id
                           and n.used_at is null) as successor_unused,
-                r.successor_id
+                r.successor_id, s.device_id is not null as device
          from refresh_token r
          join session s on s.tenant_id = r.tenant_id and s.id = r.session_id
          join app_user u on u.tenant_id = s.tenant_id and u.id = s.user_id

@@ -41,6 +41,8 @@ const COVERED: &[(&str, &str)] = &[
     ("POST", "/v1/devices"),
     ("GET", "/v1/devices"),
     ("DELETE", "/v1/devices/{id}"),
+    ("POST", "/v1/devices/{id}/session"),
+    ("POST", "/v1/devices/{id}/journal"),
     ("POST", "/v1/sync/push"),
     ("GET", "/v1/sync/pull"),
     ("POST", "/v1/movements/{id}/force"),
@@ -703,6 +705,92 @@ async fn run_case(w: &World, method: &str, path: &str) {
             )
             .await;
             assert_eq!(item_ids(&lots), [id_of(&w.a_cat.lot)]);
+        }
+        ("POST", "/v1/devices/{id}/session") => {
+            // B's person signing in on A's device: answered as an unknown device.
+            let a_dev = crate::sync_push::register(app, &w.a.token, &[w.a_site.warehouse]).await;
+            let r = app
+                .post(&format!("/v1/devices/{}/session", a_dev.id), b, json!({}))
+                .await;
+            problem(r, StatusCode::NOT_FOUND, "not_found").await;
+            let r = app
+                .post(
+                    &format!("/v1/devices/{}/session", Uuid::now_v7()),
+                    b,
+                    json!({}),
+                )
+                .await;
+            problem(r, StatusCode::NOT_FOUND, "not_found").await;
+            // A's device keeps its session; B's own device can be signed in on again.
+            assert_eq!(
+                app.get("/v1/me", &a_dev.token).await.status(),
+                StatusCode::OK
+            );
+            let b_dev = crate::sync_push::register(app, b, &[w.b_site.warehouse]).await;
+            let r = app
+                .post(&format!("/v1/devices/{}/session", b_dev.id), b, json!({}))
+                .await;
+            assert_eq!(r.status(), StatusCode::OK);
+        }
+        ("POST", "/v1/devices/{id}/journal") => {
+            // A's revoked device's journal, uploaded by B (naming A's tenant, or B's):
+            // answered as an unknown device, nothing lands in A.
+            let mut a_dev =
+                crate::sync_push::register(app, &w.a.token, &[w.a_site.warehouse]).await;
+            let r = app
+                .delete(&format!("/v1/devices/{}", a_dev.id), &w.a.token)
+                .await;
+            assert_eq!(r.status(), StatusCode::OK);
+            let m = a_dev.entry(
+                crate::sync_push::ago(5),
+                w.a_site.product,
+                None,
+                logiflow_core::MovementKind::Receive {
+                    to: crate::sync_push::loc(w.a_site.bins[0]),
+                    qty: crate::sync_push::q(1),
+                },
+            );
+            let file = |tenant: Uuid| {
+                serde_json::to_value(logiflow_core::JournalFile::new(
+                    logiflow_core::TenantId::from_uuid(tenant),
+                    logiflow_core::DeviceId::from_uuid(a_dev.id),
+                    logiflow_core::UserId::from_uuid(a_dev.user),
+                    "http://x",
+                    chrono::Utc::now(),
+                    vec![logiflow_core::PushedMovement {
+                        movement: m,
+                        base_cursor: None,
+                    }],
+                ))
+                .unwrap()
+            };
+            for tenant in [w.a.id, w.b.id] {
+                let r = app
+                    .post(
+                        &format!("/v1/devices/{}/journal", a_dev.id),
+                        b,
+                        file(tenant),
+                    )
+                    .await;
+                problem(r, StatusCode::NOT_FOUND, "not_found").await;
+            }
+            let moved = app
+                .get(&format!("/v1/movements?device_id={}", a_dev.id), &w.a.token)
+                .await
+                .json::<Value>()
+                .await
+                .unwrap();
+            assert_eq!(moved["items"].as_array().unwrap().len(), 0, "{moved}");
+            // A's manager uploads it: it lands in A, held.
+            let r = app
+                .post(
+                    &format!("/v1/devices/{}/journal", a_dev.id),
+                    &w.a.token,
+                    file(w.a.id),
+                )
+                .await;
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v["held"], 1, "{v}");
         }
         other => panic!("no cross-tenant case for {other:?}: add one to run_case"),
     }

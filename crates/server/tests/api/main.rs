@@ -16,6 +16,7 @@ mod cli;
 mod concurrency;
 mod cross_tenant;
 mod demo;
+mod device_session;
 mod docs;
 mod movement_plans;
 mod movement_sessions;

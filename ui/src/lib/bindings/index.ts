@@ -231,7 +231,18 @@ last_contact_at: string | null,
  * the last sync; empty before one. Decides what the app offers; the server checks
  * again on every call.
  */
-permissions: Array<string>, };
+permissions: Array<string>, 
+/**
+ * When the device's session ends unless the device syncs before (its refresh
+ * token's expiry, as the server announced it with the last token pair); none
+ * before the first pair from a server that says.
+ */
+session_expires_at: string | null, 
+/**
+ * The session ends within [`SESSION_WARNING_DAYS`] (or has ended): the app shows a
+ * warning; syncing before then keeps the device signed in.
+ */
+session_ends_soon: boolean, };
 
 export type Search = { "by": "sku_prefix", "value": string } | { "by": "name", "value": string } | { "by": "barcode", "value": string } | { "by": "any", "value": string };
 
@@ -730,6 +741,20 @@ export type SignedOut = {
  * reached: the tokens are gone from this machine all the same).
  */
 session_ended: boolean, };
+
+export type JournalExported = { 
+/**
+ * The file.
+ */
+path: string, 
+/**
+ * The device whose journal it is.
+ */
+device: string, 
+/**
+ * Entries written (the journal's unanswered entries).
+ */
+entries: number, };
 
 /** The event that carries the background sync loop's SyncView on each change. */
 export const SYNC_EVENT = "sync";

@@ -66,8 +66,9 @@ export const en = {
   syncErrors: {
     credentials_invalid: "Wrong tenant, email or password.",
     session_ended:
-      "This device's session has ended (revoked or expired). A manager or administrator must set it up again.",
-    device_revoked: "This device was revoked by an administrator. It can no longer sync.",
+      "This device's session has ended (it was offline too long, or its saved sign-in was lost). Sign in again on the Sync screen: the same device carries on and sends what it recorded.",
+    device_revoked:
+      "This device was revoked by an administrator. It can no longer sync: export its unsent entries for a manager to upload.",
     subscription_expired:
       "Your organisation's subscription has expired. Recording goes on locally; sync resumes once it is renewed.",
     server_unreachable:
@@ -123,10 +124,22 @@ export const en = {
   login: {
     title: "Sign this device in again",
     intro:
-      "The device's session has ended. Signing in registers it again with the same warehouses; the old local file is kept beside the new one. Possible only when nothing is waiting to be sent.",
+      "The device's session has ended. Sign in with your account: this same device carries on, and everything recorded here is sent. Anyone of your organisation who may record movements can sign in on a shared device.",
     submit: "Sign in again",
-    signingIn: "Signing in and downloading…",
-    done: "Signed in again. The first sync is done.",
+    signingIn: "Signing in and syncing…",
+    done: "Signed in again. The sync is done.",
+  },
+  session: {
+    endsSoon:
+      "This device's session ends on {date} unless it syncs before. Stay connected until it syncs, or sign in again afterwards on the Sync screen.",
+  },
+  exportJournal: {
+    title: "Send what this device recorded",
+    intro:
+      "A revoked device cannot sync. Export its unsent entries to a file and give it to a manager, who uploads it: each entry is then reviewed in the conflict inbox.",
+    button: "Export unsent entries",
+    exporting: "Exporting…",
+    done: "{entries} entries written to {path}",
   },
   conflicts: {
     title: "Conflict inbox",
