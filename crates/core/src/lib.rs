@@ -13,8 +13,12 @@
 //!   the automatic retry of held movements (the model server, the replica's projection).
 //! * [`replay`] — the decision on each movement: applied, held, rejected, absorbed or
 //!   superseded, with flags; and which held movements to retry.
+//! * [`clock`] — how far the server trusts a device's clock: a journal movement dated
+//!   beyond the server's time of receipt is held for a person; online intents are dated
+//!   after what is stored.
 //! * [`sync`] — the push/pull wire contract between a device and the server.
 
+pub mod clock;
 pub mod codes;
 pub mod engine;
 pub mod ids;
@@ -24,14 +28,19 @@ pub mod replay;
 pub mod stock;
 pub mod sync;
 
+pub use clock::{
+    CLOCK_AHEAD_TOLERANCE_SECS_DEFAULT, JOURNAL_PAST_LIMIT_DAYS_DEFAULT, Receipt, bound_time,
+    force_held, forced_movement, online_time,
+};
 pub use codes::{Barcode, CodeError, LocationCode, LotCode, Sku};
 pub use engine::Engine;
 pub use ids::{DeviceId, LocationId, LotId, MovementId, ProductId, TenantId, UserId, WarehouseId};
 pub use movement::{AdjustReason, DeviceStamp, LineRef, Movement, MovementKind, Origin, Side};
 pub use qty::{Delta, PositiveQty, QTY_MAX, Qty, QtyError};
 pub use replay::{
-    Catalog, DecideError, Decision, Effect, Flag, HeldRef, Hold, HoldReview, LocationFacts, LotFacts, Outcome,
-    ProductFacts, RejectCode, Rejection, RowUpdate, decide, force, judge, retry_order, validate,
+    Catalog, DecideError, Decision, Effect, Flag, HeldRef, Hold, HoldReview, LocationFacts,
+    LotFacts, Outcome, ProductFacts, RejectCode, Rejection, RowUpdate, decide, force, judge,
+    retry_order, validate,
 };
 pub use stock::{OrderKey, RowView, StockKey, StockRow};
 pub use sync::{
