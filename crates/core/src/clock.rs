@@ -48,7 +48,8 @@ pub struct Receipt {
     /// A movement dated earlier than `received_at` minus this is flagged
     /// [`Flag::DatedLongAgo`]; none: not checked.
     pub past_limit: Option<TimeDelta>,
-    /// When the recording device was registered; a movement dated before it is flagged
+    /// When the recording device was registered; a movement dated before it (by more
+    /// than `ahead_tolerance`, the clock error accepted either way) is flagged
     /// [`Flag::DatedBeforeDevice`]; none: not checked.
     pub device_registered_at: Option<DateTime<Utc>>,
 }
@@ -88,8 +89,9 @@ pub fn bound_time(m: &Movement, receipt: &Receipt) -> Result<Vec<Flag>, Hold> {
         });
     }
     let mut flags = Vec::new();
+    // The same tolerance the other way: a clock a little behind is no news.
     if let Some(registered_at) = receipt.device_registered_at
-        && m.occurred_at < registered_at
+        && m.occurred_at + receipt.ahead_tolerance < registered_at
     {
         flags.push(Flag::DatedBeforeDevice { registered_at });
     }

@@ -67,10 +67,11 @@
 //!   `[within_tolerance_applies]`. Forcing it applies it at its receipt time, flagged
 //!   `forced` and `redated` (with the date the device recorded); voiding drops it.
 //!   `[forcing_clock_ahead_applies_at_receipt]`
-//! * A journal movement dated before its device was registered, or further in the past
-//!   than the tenant's limit (`journal_past_limit_days`, default 30), is decided as usual
-//!   and **flagged** `dated_before_device` / `dated_long_ago`.
-//!   `[before_device_flagged]`, `[long_ago_flagged]`
+//! * A journal movement dated before its device was registered (by more than the
+//!   tolerance), or further in the past than the tenant's limit
+//!   (`journal_past_limit_days`, default 30), is decided as usual and **flagged**
+//!   `dated_before_device` / `dated_long_ago`. `[before_device_flagged]`,
+//!   `[just_before_device_is_plain]`, `[long_ago_flagged]`
 //!
 //! Events are totally ordered by [`OrderKey`] (time, then id).
 

@@ -632,6 +632,7 @@ mod clock {
     #[case::just_beyond_tolerance_held(&["A=10"], "receive A 7 @t301", "held[clock_ahead 301s]")]
     #[case::within_tolerance_applies(&["A=10"], "receive A 7 @t240", "applied[A:+7] rows[A=17] wakes[A]")]
     #[case::before_device_flagged(&["A=10"], "receive A 7 @t-90000", "applied[A:+7] rows[A=17] flags[before_device] wakes[A]")]
+    #[case::just_before_device_is_plain(&["A=10"], "receive A 7 @t-86600", "applied[A:+7] rows[A=17] wakes[A]")]
     #[case::long_ago_flagged(&["A=10"], "receive A 7 @t-2678400", "applied[A:+7] rows[A=17] flags[before_device,long_ago(31d>30d)] wakes[A]")]
     #[case::behind_but_recent_is_plain(&["A=10@t-7200"], "receive A 7 @t-3600", "applied[A:+7] rows[A=17] wakes[A]")]
     fn clock_table(#[case] rows: &[&str], #[case] m: &str, #[case] expected: &str) {

@@ -36,6 +36,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_reorder_point",
         include_str!("../../../migrations/replica/0006_reorder_point.sql"),
     ),
+    (
+        "0007_clock_reference",
+        include_str!("../../../migrations/replica/0007_clock_reference.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

@@ -11,7 +11,8 @@
 //!    push only ever locks existing rows, in key order), then load the catalog facts
 //!    (after the locks, see `store::movements::lock_rows`) and the ledger tail after
 //!    the oldest movement;
-//! 3. validate each new movement (`core::validate`);
+//! 3. validate each new movement (`core::validate`) and bound its date by the push's
+//!    arrival (`core::clock`: one dated beyond the clock tolerance is held for a person);
 //! 4. submit the movements to an `Engine` in `device_seq` order: it decides each and
 //!    retries held movements whenever a row rises or is counted;
 //! 5. write rows, movements, outcome changes, effects, outbox events, the device's next
@@ -19,9 +20,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use logiflow_core::{
-    Decision, Engine, Movement, MovementId, MovementResult, OrderKey, Origin, Outcome,
-    PUSH_BATCH_MAX, PushRequest, PushResponse, StockKey, TenantId,
+    Decision, Engine, Movement, MovementId, MovementResult, OrderKey, Outcome, PUSH_BATCH_MAX,
+    PushRequest, PushResponse, Receipt, StockKey, TenantId,
 };
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -68,25 +70,50 @@ fn seq_of(m: &Movement) -> u64 {
     m.device.map_or(0, |d| d.seq)
 }
 
-/// Processes a push by `principal` (a device's session).
+/// What bounds the dates of a push's movements (`logiflow_core::clock`): the push's
+/// arrival, the server's tolerance, the tenant's past limit and when the device was
+/// registered.
+async fn receipt(
+    tx: &mut TenantTx,
+    device: &crate::routes::devices::Device,
+    received_at: DateTime<Utc>,
+    ahead_tolerance: TimeDelta,
+) -> ApiResult<Receipt> {
+    let past_limit_days = store::settings::journal_past_limit_days(tx).await?;
+    Ok(Receipt {
+        received_at,
+        ahead_tolerance,
+        past_limit: Some(TimeDelta::days(i64::from(past_limit_days))),
+        device_registered_at: Some(device.created_at),
+    })
+}
+
+/// Processes a push by `principal` (a device's session). A movement dated later than
+/// the push's arrival plus `clock_tolerance` is held for a person (`clock_ahead`, see
+/// `logiflow_core::clock`).
 pub async fn push(
     pool: &PgPool,
     principal: &Principal,
     req: &PushRequest,
+    clock_tolerance: TimeDelta,
 ) -> ApiResult<PushResponse> {
     check_shape(req)?;
+    // The server's time of receipt, by its own clock, to the microsecond like every time
+    // in the order of events; the same for both rounds.
+    let received_at = Utc::now().trunc_subsecs(6);
+    let clock = (received_at, clock_tolerance);
     let tenant: TenantId = principal.tenant_id;
     // Nearly always one round: the rows of a device's movements usually exist. When
     // some do not, the first round stops at its locks, they are created in their own
     // transaction and the second round runs with whatever exists then (rows of unknown
     // products or bins are never created: those movements are rejected).
-    match push_round(pool, principal, req, true).await? {
+    match push_round(pool, principal, req, clock, true).await? {
         Round::Done(response) => Ok(response),
         Round::MissingRows(keys) => {
             let mut create = TenantTx::begin(pool, tenant).await?;
             store::sync::ensure_known_rows(&mut create, &keys).await?;
             create.commit().await?;
-            match push_round(pool, principal, req, false).await? {
+            match push_round(pool, principal, req, clock, false).await? {
                 Round::Done(response) => Ok(response),
                 Round::MissingRows(_) => Err(ApiError::internal(
                     "a push's second round asked for rows again",
@@ -109,6 +136,7 @@ async fn push_round(
     pool: &PgPool,
     principal: &Principal,
     req: &PushRequest,
+    (received_at, clock_tolerance): (DateTime<Utc>, TimeDelta),
     stop_on_missing: bool,
 ) -> ApiResult<Round> {
     let tenant: TenantId = principal.tenant_id;
@@ -210,13 +238,14 @@ async fn push_round(
         let tail = tail_after(&mut tx, &locked, oldest).await?;
 
         let mut engine = loaded_engine(&locked, &tail, &held);
+        let receipt = receipt(&mut tx, &device, received_at, clock_tolerance).await?;
         let held_ids: BTreeSet<MovementId> = held.iter().map(|(m, _)| m.id).collect();
         // The last decision of each movement wins (a held one may be applied later in
         // the same batch).
         let mut last: HashMap<MovementId, usize> = HashMap::new();
         for m in &movements {
             let mut outputs = engine
-                .submit_validated(m, Origin::Journal, &facts, facts.on_date(m))
+                .submit_received(m, &facts, facts.on_date(m), &receipt)
                 .map_err(ApiError::internal)?;
             for (dm, d) in outputs.drain(..) {
                 let is_new = !held_ids.contains(&dm.id);
@@ -441,9 +470,13 @@ pub async fn force(
     reason: &str,
 ) -> ApiResult<MovementResult> {
     let (reason, mut tx, row) = open_held(pool, principal, id, reason, "forced").await?;
-    let m = row
+    let recorded = row
         .to_core()
         .ok_or_else(|| ApiError::internal("a stored movement cannot be read back"))?;
+    // Held because its device's clock ran ahead: it takes effect when the server
+    // received it (`logiflow_core::clock`); the recorded date stays in its flags.
+    let hold = row.hold();
+    let m = logiflow_core::forced_movement(&recorded, hold.as_ref());
     let held = store::sync::held_of(&mut tx, &[m.product.as_uuid()]).await?;
     let held: Vec<(Movement, StockKey)> = held
         .iter()
@@ -462,7 +495,8 @@ pub async fn force(
         .unwrap_or(m.order_key());
     let tail = tail_after(&mut tx, &locked, oldest).await?;
     let mut engine = loaded_engine(&locked, &tail, &held);
-    let decision = logiflow_core::force(&m, &engine.views(&m)).map_err(ApiError::internal)?;
+    let decision = logiflow_core::force_held(&recorded, hold.as_ref(), &engine.views(&m))
+        .map_err(ApiError::internal)?;
     let effects = match &decision.outcome {
         Outcome::Applied { effects } => effects.clone(),
         _ => Vec::new(),
@@ -495,6 +529,8 @@ pub async fn force(
                 "outcome": decided[0].1.outcome.name(),
                 "reason": reason,
                 "retried_held": decided.len() - 1,
+                "occurred_at": m.occurred_at,
+                "recorded_occurred_at": recorded.occurred_at,
             })),
         },
     )

@@ -538,23 +538,48 @@ pub async fn write_push(
 
     let changed: Vec<&Decided<'_>> = decided.iter().filter(|d| !d.new).collect();
     if !changed.is_empty() {
-        // `xid` moves to this transaction: pulls see the outcome change.
+        // `xid` moves to this transaction: pulls see the outcome change. `occurred_at` is
+        // the time it took effect at: its own, except for a movement held because its
+        // device's clock ran ahead and forced at its receipt time (`core::clock`; the
+        // recorded date is in its `redated` flag).
         sqlx::query(
             "update movement m set outcome = c.outcome, outcome_detail = c.detail, flags = c.flags,
-                    xid = pg_current_xact_id()
-             from unnest($2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[]) as c (id, outcome, detail, flags)
+                    occurred_at = c.occurred_at, xid = pg_current_xact_id()
+             from unnest($2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[], $6::timestamptz[])
+                  as c (id, outcome, detail, flags, occurred_at)
              where m.tenant_id = $1 and m.id = c.id",
         )
         .bind(tenant_id)
-        .bind(changed.iter().map(|d| d.movement.id.as_uuid()).collect::<Vec<_>>())
+        .bind(
+            changed
+                .iter()
+                .map(|d| d.movement.id.as_uuid())
+                .collect::<Vec<_>>(),
+        )
         .bind(
             changed
                 .iter()
                 .map(|d| d.decision.outcome.name())
                 .collect::<Vec<_>>(),
         )
-        .bind(changed.iter().map(|d| detail(d.decision)).collect::<Vec<_>>())
-        .bind(changed.iter().map(|d| flags(d.decision)).collect::<Vec<_>>())
+        .bind(
+            changed
+                .iter()
+                .map(|d| detail(d.decision))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            changed
+                .iter()
+                .map(|d| flags(d.decision))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            changed
+                .iter()
+                .map(|d| d.movement.occurred_at)
+                .collect::<Vec<_>>(),
+        )
         .execute(tx.conn())
         .await?;
     }
