@@ -24,6 +24,7 @@ fn main() {
         "resolve_item",
         "count_sheet",
         "record_count",
+        "accept_clock",
         "warehouses",
         "connect",
         "sync_now",

@@ -5,7 +5,7 @@ use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
-use logiflow_core::{Flag, MovementId, Outcome};
+use logiflow_core::{Flag, Hold, HoldReview, MovementId, Outcome};
 use logiflow_replica::{
     Action, ConnectRequest, CountScope, CountSheet, CountSubmission, CredentialStore, ErrorBody,
     History, HistoryQuery, ItemRef, JournalExported, ProductRef, Recorded, Replica, Resolution,
@@ -196,6 +196,18 @@ pub fn record_count(
     Ok(recorded)
 }
 
+/// [`Replica::accept_clock`]: the person confirms this computer's clock after a
+/// `clock_jumped` refusal ("Record anyway"); returns the time confirmed (RFC 3339).
+#[tauri::command(async)]
+pub fn accept_clock(state: State<'_, AppState>) -> Result<String, ErrorBody> {
+    let at = state
+        .replica()?
+        .accept_clock()
+        .map_err(failed("accept_clock"))?;
+    log::info!("the person confirmed the device clock");
+    Ok(at.to_rfc3339())
+}
+
 /// What the Connect screen sends: the server, who signs in, and (for [`connect`]) the
 /// warehouses to keep offline. The password is used for the call only: never stored,
 /// never logged (`Debug` leaves it out).
@@ -299,6 +311,11 @@ pub struct JournalRow {
     /// A hold: the units that row held at the movement's time.
     #[ts(type = "number | null")]
     pub available: Option<i64>,
+    /// A hold for a person because this device's clock ran ahead: how far its date lay
+    /// beyond the server's time of receipt, in seconds (`needed`/`available` are then
+    /// null).
+    #[ts(type = "number | null")]
+    pub clock_ahead_secs: Option<i64>,
     /// The review flags raised (`negative_row`, `count_variance`, `forced`, …).
     pub flags: Vec<String>,
 }
@@ -328,6 +345,7 @@ impl From<logiflow_replica::JournalEntry> for JournalRow {
             message: None,
             needed: None,
             available: None,
+            clock_ahead_secs: None,
             flags: Vec::new(),
         };
         if let Some(result) = entry.result {
@@ -336,6 +354,10 @@ impl From<logiflow_replica::JournalEntry> for JournalRow {
                     conflict.reject_code = Some(r.code.as_str().to_owned());
                     conflict.message = Some(r.message);
                 }
+                Outcome::Held(Hold {
+                    review: Some(HoldReview::ClockAhead { ahead_secs, .. }),
+                    ..
+                }) => conflict.clock_ahead_secs = Some(ahead_secs),
                 Outcome::Held(h) => {
                     conflict.needed = Some(h.needed);
                     conflict.available = Some(h.at_time);

@@ -16,7 +16,8 @@ use chrono::NaiveDate;
 
 use crate::{
     Catalog, DecideError, Decision, Effect, HeldRef, Movement, MovementId, MovementKind, OrderKey,
-    Origin, Outcome, RowView, StockKey, StockRow, decide, validate,
+    Origin, Outcome, Receipt, RowView, StockKey, StockRow, bound_time, decide, online_time,
+    validate,
 };
 
 /// What the retry of held movements needed to see of the held movements waiting on one
@@ -181,7 +182,13 @@ impl Engine {
     /// Checks `m` against the catalog ([`validate`], on the movement's local date), then
     /// [`Engine::submit`]s it: a movement the catalog refuses is rejected and changes
     /// nothing; otherwise the catalog's flags lead the movement's own decision. The one
-    /// way a server decides a new movement, online or from a journal.
+    /// way a server decides a new online movement (a journal movement goes through
+    /// [`Engine::submit_received`]).
+    ///
+    /// An online intent is first dated by [`online_time`] after the latest event on its
+    /// rows when that event is not before it (see [`crate::clock`]), so it is never
+    /// refused because of a count dated after the server's now; the returned movement
+    /// (first of the list) carries the time it took.
     pub fn submit_validated(
         &mut self,
         m: &Movement,
@@ -189,16 +196,78 @@ impl Engine {
         catalog: &impl Catalog,
         on_date: NaiveDate,
     ) -> Result<Vec<(Movement, Decision)>, DecideError> {
-        match validate(m, origin, catalog, on_date) {
-            Err(rejection) => Ok(vec![(*m, Decision::only(Outcome::Rejected(rejection)))]),
+        let m = match origin {
+            Origin::Online => online_time(m, self.latest_event(m)),
+            Origin::Journal => *m,
+        };
+        match validate(&m, origin, catalog, on_date) {
+            Err(rejection) => Ok(vec![(m, Decision::only(Outcome::Rejected(rejection)))]),
             Ok(flags) => {
-                let mut out = self.submit(m, origin)?;
+                let mut out = self.submit(&m, origin)?;
                 if let Some(first) = out.first_mut() {
                     first.1.flags.splice(0..0, flags);
                 }
                 Ok(out)
             }
         }
+    }
+
+    /// Decides a journal movement the server just received: [`validate`] (a rejection
+    /// changes nothing), then [`Engine::submit_bounded`]. The catalog's flags lead the
+    /// movement's own decision. The one way a server decides a pushed movement.
+    pub fn submit_received(
+        &mut self,
+        m: &Movement,
+        catalog: &impl Catalog,
+        on_date: NaiveDate,
+        receipt: &Receipt,
+    ) -> Result<Vec<(Movement, Decision)>, DecideError> {
+        match validate(m, Origin::Journal, catalog, on_date) {
+            Err(rejection) => Ok(vec![(*m, Decision::only(Outcome::Rejected(rejection)))]),
+            Ok(flags) => {
+                let mut out = self.submit_bounded(m, receipt)?;
+                if let Some(first) = out.first_mut() {
+                    first.1.flags.splice(0..0, flags);
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// Bounds a journal movement's date by the time it was (or, on a replica, will be)
+    /// received ([`bound_time`]): one dated too far ahead is held for a person and
+    /// changes nothing (it is not kept for retries); otherwise it is
+    /// [`Engine::submit`]ted, with the date's flags added to its own decision.
+    pub fn submit_bounded(
+        &mut self,
+        m: &Movement,
+        receipt: &Receipt,
+    ) -> Result<Vec<(Movement, Decision)>, DecideError> {
+        match bound_time(m, receipt) {
+            Err(hold) => Ok(vec![(*m, Decision::only(Outcome::Held(hold)))]),
+            Ok(flags) => {
+                let mut out = self.submit(m, Origin::Journal)?;
+                if let Some(first) = out.first_mut() {
+                    first.1.flags.extend(flags);
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// The latest event the engine knows on the rows `m` touches: their latest count
+    /// or applied effect (of the loaded ledger, which holds everything after the oldest
+    /// movement a caller submits).
+    pub fn latest_event(&self, m: &Movement) -> Option<OrderKey> {
+        m.keys()
+            .iter()
+            .flat_map(|k| {
+                let counted = self.rows.get(k).and_then(|r| r.last_count);
+                let booked = self.ledger.get(k).and_then(|l| l.last()).map(|(o, _)| *o);
+                [counted, booked]
+            })
+            .flatten()
+            .max()
     }
 
     /// Carries out a decision another party already made (a replica replaying what the

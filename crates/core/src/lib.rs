@@ -13,9 +13,13 @@
 //!   the automatic retry of held movements (the model server, the replica's projection).
 //! * [`replay`] — the decision on each movement: applied, held, rejected, absorbed or
 //!   superseded, with flags; and which held movements to retry.
+//! * [`clock`] — how far the server trusts a device's clock: a journal movement dated
+//!   beyond the server's time of receipt is held for a person; online intents are dated
+//!   after what is stored.
 //! * [`sync`] — the push/pull wire contract between a device and the server.
 //! * [`journal_file`] — a device's exported journal and the rule for uploaded entries.
 
+pub mod clock;
 pub mod codes;
 pub mod engine;
 pub mod ids;
@@ -26,6 +30,10 @@ pub mod replay;
 pub mod stock;
 pub mod sync;
 
+pub use clock::{
+    CLOCK_AHEAD_TOLERANCE_SECS_DEFAULT, JOURNAL_PAST_LIMIT_DAYS_DEFAULT, Receipt, bound_time,
+    force_held, forced_movement, online_time,
+};
 pub use codes::{Barcode, CodeError, LocationCode, LotCode, Sku};
 pub use engine::Engine;
 pub use ids::{DeviceId, LocationId, LotId, MovementId, ProductId, TenantId, UserId, WarehouseId};

@@ -48,9 +48,30 @@
 //! * A row may end below zero (a count or a journal outbound applied on stock whose
 //!   receipt has not arrived yet): allowed and **flagged**, never clamped — clamping
 //!   breaks convergence. `[count_may_leave_row_negative]`
-//! * Online intents that would land before the row's latest count (a device clock
-//!   slightly ahead) are refused `before_latest_count`: an intent must not be silently
-//!   absorbed. `[online_before_count_refused]`
+//! * Online intents that would land before the row's latest count are refused
+//!   `before_latest_count`: an intent must not be silently absorbed.
+//!   `[online_before_count_refused]` The server never gets there with an intent dated
+//!   now: [`crate::online_time`] first dates an intent just after the latest event on
+//!   its rows when that event lies in the server's future (a device's clock within the
+//!   tolerance), so an online movement is never refused because of a count dated after
+//!   the server's now. *Row counted at t5, server's now t4: a receipt is dated t5 + 1 µs
+//!   and applies* `[online_after_future_count]` (table `online_dating` in
+//!   `tests/rules.rs`).
+//! * **Clock ahead** (the server's bound on a device's clock, [`crate::clock`]): a
+//!   journal movement dated later than the server's time of receipt plus the tolerance
+//!   (setting `clock_ahead_tolerance_secs`, default 5 minutes) is **held for a person**
+//!   with review `clock_ahead`, before any other rule: it absorbs, supersedes and blocks
+//!   nothing and is not in the ledger, and no retry ever decides it again. *Received at
+//!   t0 with a tolerance of 300 s, a count at t259200 (3 days ahead) → held, clock_ahead
+//!   259200 s* `[count_three_days_ahead_held]`; *a receipt at t240 → applies as usual*
+//!   `[within_tolerance_applies]`. Forcing it applies it at its receipt time, flagged
+//!   `forced` and `redated` (with the date the device recorded); voiding drops it.
+//!   `[forcing_clock_ahead_applies_at_receipt]`
+//! * A journal movement dated before its device was registered (by more than the
+//!   tolerance), or further in the past than the tenant's limit
+//!   (`journal_past_limit_days`, default 30), is decided as usual and **flagged**
+//!   `dated_before_device` / `dated_long_ago`. `[before_device_flagged]`,
+//!   `[just_before_device_is_plain]`, `[long_ago_flagged]`
 //!
 //! Events are totally ordered by [`OrderKey`] (time, then id).
 
@@ -186,6 +207,28 @@ pub enum Flag {
     OutcomeRepaired {
         /// The outcome it had (`held` or `voided`).
         was: String,
+    },
+    /// A journal movement dated before its device was registered: its device's clock
+    /// was probably behind (applied, for a person to check).
+    DatedBeforeDevice {
+        /// When the device was registered (the server's clock).
+        registered_at: chrono::DateTime<chrono::Utc>,
+    },
+    /// A journal movement dated further in the past than the tenant's limit when the
+    /// server received it (applied, for a person to check).
+    DatedLongAgo {
+        /// How many whole days before its receipt it is dated.
+        age_days: i64,
+        /// The tenant's limit, in days.
+        limit_days: i64,
+    },
+    /// A movement held because its device's clock ran ahead was forced through at the
+    /// time the server received it, not at the date the device recorded.
+    Redated {
+        /// The date the device recorded (kept in its journal).
+        recorded_at: chrono::DateTime<chrono::Utc>,
+        /// The date it took effect at.
+        applied_at: chrono::DateTime<chrono::Utc>,
     },
 }
 

@@ -35,10 +35,18 @@ use uuid::Uuid;
 struct Server {
     engine: Engine,
     outcomes: HashMap<MovementId, &'static str>,
+    /// Movements held because their device's clock ran ahead (`clock_ahead`).
+    clock_ahead: BTreeSet<MovementId>,
     next_seq: HashMap<DeviceId, u64>,
+    /// Devices whose pushes this server ignores (the control run of the skewed
+    /// simulation: as if the devices whose clock runs far ahead never pushed).
+    ignored: BTreeSet<DeviceId>,
     went_negative: bool,
     ever_held: usize,
 }
+
+/// The server's clock tolerance in the simulation (the default setting).
+const TOLERANCE_MS: i64 = CLOCK_AHEAD_TOLERANCE_SECS_DEFAULT * 1_000;
 
 impl Server {
     fn record(&mut self, decisions: &[(Movement, Decision)]) {
@@ -49,12 +57,26 @@ impl Server {
             if d.updates.iter().any(|u| u.row.on_hand < 0) {
                 self.went_negative = true;
             }
+            if let Outcome::Held(Hold {
+                review: Some(HoldReview::ClockAhead { .. }),
+                ..
+            }) = d.outcome
+            {
+                self.clock_ahead.insert(m.id);
+            }
             self.outcomes.insert(m.id, d.outcome.name());
         }
     }
 
-    /// `POST /v1/sync/push`: a batch of one device's journal, in `device_seq` order.
-    fn push(&mut self, batch: &[Movement]) -> Result<(), String> {
+    /// `POST /v1/sync/push`: a batch of one device's journal, in `device_seq` order,
+    /// received at `now` (the server's clock, which is true time).
+    fn push(&mut self, batch: &[Movement], now: DateTime<Utc>) -> Result<(), String> {
+        let receipt = Receipt {
+            received_at: now,
+            ahead_tolerance: chrono::TimeDelta::milliseconds(TOLERANCE_MS),
+            past_limit: Some(chrono::TimeDelta::days(JOURNAL_PAST_LIMIT_DAYS_DEFAULT)),
+            device_registered_at: None,
+        };
         for m in batch {
             let stamp = m.device.expect("journal entries carry a device stamp");
             let next = self.next_seq.entry(stamp.device).or_insert(1);
@@ -68,9 +90,12 @@ impl Server {
                 ));
             }
             *next += 1;
+            if self.ignored.contains(&stamp.device) {
+                continue;
+            }
             let decisions = self
                 .engine
-                .submit(m, Origin::Journal)
+                .submit_bounded(m, &receipt)
                 .map_err(|e| e.to_string())?;
             self.record(&decisions);
         }
@@ -78,7 +103,10 @@ impl Server {
     }
 
     fn online(&mut self, m: &Movement) -> Decision {
-        let decisions = self.engine.submit(m, Origin::Online).expect("rows loaded");
+        // Dated after the latest event on its rows when that lies in the server's future,
+        // as the real server's engine does (`Engine::submit_validated`).
+        let m = online_time(m, self.engine.latest_event(m));
+        let decisions = self.engine.submit(&m, Origin::Online).expect("rows loaded");
         // A refused intent is answered at once and leaves no trace; the check that no
         // journal movement ends rejected must not see it.
         if !matches!(decisions[0].1.outcome, Outcome::Rejected(_)) {
@@ -111,6 +139,15 @@ struct Device {
     seq: u64,
     pending: Vec<Movement>,
     online: bool,
+    /// How far its clock is from true time, in ms (0: a correct clock).
+    skew_ms: i64,
+}
+
+impl Device {
+    /// Its clock runs ahead beyond the server's tolerance.
+    fn far_ahead(&self) -> bool {
+        self.skew_ms > TOLERANCE_MS
+    }
 }
 
 fn name(key: &StockKey) -> String {
@@ -151,13 +188,23 @@ struct Sim {
     counter: u16,
     trace: Vec<String>,
     stats: Stats,
+    /// Every journal movement recorded, with its device.
+    recorded: Vec<(MovementId, DeviceId)>,
 }
 
 const EPOCH_MS: u64 = 1_800_000_000_000;
 const USER: UserId = UserId::from_uuid(Uuid::from_u128(1));
 
 impl Sim {
+    /// A scenario whose devices' clocks are all correct.
     fn new(seed: u64) -> Self {
+        Self::with_clocks(seed, false)
+    }
+
+    /// With `skewed`, every device but the first gets a clock that is correct, slightly
+    /// ahead (within the tolerance), far ahead (minutes to days beyond it) or behind
+    /// (a minute to days).
+    fn with_clocks(seed: u64, skewed: bool) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
         let products = rng.random_range(1..=2u128);
         let locations = rng.random_range(2..=4u128);
@@ -182,14 +229,30 @@ impl Sim {
                 }
             }
         }
-        let devices = (0..rng.random_range(1..=4u128))
+        let count = rng.random_range(1..=4u128);
+        let devices = (0..count)
             .map(|d| Device {
                 id: DeviceId::from_uuid(Uuid::from_u128(100 + d)),
                 seq: 0,
                 pending: Vec::new(),
                 online: true,
+                skew_ms: 0,
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut devices = devices;
+        if skewed {
+            const DAY_MS: i64 = 86_400_000;
+            for d in devices.iter_mut().skip(1) {
+                d.skew_ms = match rng.random_range(0..4) {
+                    0 => 0,
+                    1 => rng.random_range(1..=TOLERANCE_MS),
+                    // Far ahead: by more than the tolerance plus the longest scenario (under a
+                    // second), so every one of its movements arrives too far ahead.
+                    2 => rng.random_range(TOLERANCE_MS + 60_000..=3 * DAY_MS),
+                    _ => -rng.random_range(60_000..=3 * DAY_MS),
+                };
+            }
+        }
         Self {
             rng,
             server: Server::default(),
@@ -202,6 +265,7 @@ impl Sim {
             counter: 0,
             trace: Vec::new(),
             stats: Stats::default(),
+            recorded: Vec::new(),
         }
     }
 
@@ -241,9 +305,17 @@ impl Sim {
         }
     }
 
-    /// A device records a physical fact in its journal.
+    /// A device records a physical fact in its journal, dated by its own clock.
     fn record(&mut self, device: usize, key: StockKey, kind: MovementKind) {
         let mut m = self.movement(key, kind);
+        let skew = self.devices[device].skew_ms;
+        if skew != 0 {
+            let ms = self.ms as i64 + skew;
+            m.occurred_at = Utc.timestamp_millis_opt(ms).unwrap();
+            let mut random = [0u8; 10];
+            random[..2].copy_from_slice(&self.counter.to_be_bytes());
+            m.id = MovementId::new_v7(ms as u64, random);
+        }
         let dev = &mut self.devices[device];
         dev.seq += 1;
         m.device = Some(DeviceStamp {
@@ -258,6 +330,7 @@ impl Sim {
             self.ms - EPOCH_MS
         ));
         dev.pending.push(m);
+        self.recorded.push((m.id, dev.id));
         self.stats.movements += 1;
     }
 
@@ -497,9 +570,10 @@ impl Sim {
                 seq(&batch[n - 1]),
                 if resend { " (twice)" } else { "" }
             ));
-            self.server.push(&batch)?;
+            let now = Utc.timestamp_millis_opt(self.ms as i64).unwrap();
+            self.server.push(&batch, now)?;
             if resend {
-                self.server.push(&batch)?;
+                self.server.push(&batch, now)?;
             }
             self.server.check_ledger()?;
             if !all && self.rng.random_bool(0.5) {
@@ -537,7 +611,11 @@ impl Sim {
                 order.swap_remove(i);
             }
         }
-        self.verify()?;
+        if self.devices.iter().all(|d| d.skew_ms == 0) {
+            self.verify()?;
+        } else {
+            self.verify_skewed()?;
+        }
         self.stats.scenarios = 1;
         self.stats.went_negative = usize::from(self.server.went_negative);
         self.stats.had_held = usize::from(self.server.ever_held > 0);
@@ -578,6 +656,35 @@ impl Sim {
         }
         if let Some((id, _)) = self.server.outcomes.iter().find(|(_, o)| **o == "rejected") {
             return Err(format!("movement {id} of a valid history was rejected"));
+        }
+        Ok(())
+    }
+}
+
+impl Sim {
+    /// What holds when some clocks are wrong: every movement of a device whose clock is
+    /// far ahead is held for a person (`clock_ahead`), so it took effect nowhere, and no
+    /// other movement is; no journal movement is rejected; the ledger holds. (That the
+    /// far-ahead devices change nothing for anyone else is checked against a control run
+    /// that ignores them: [`skewed_clocks_cost_no_one_their_work`].)
+    fn verify_skewed(&self) -> Result<(), String> {
+        self.server.check_ledger()?;
+        for (id, device) in &self.recorded {
+            let d = self.devices.iter().find(|d| d.id == *device).unwrap();
+            if self.server.ignored.contains(device) {
+                continue;
+            }
+            let outcome = self.server.outcomes.get(id).copied().unwrap_or("none");
+            let held_ahead = self.server.clock_ahead.contains(id);
+            if d.far_ahead() != held_ahead {
+                return Err(format!(
+                    "movement {id} of a device {} ms off ended {outcome} (held clock_ahead: {held_ahead})",
+                    d.skew_ms
+                ));
+            }
+            if outcome == "rejected" || outcome == "none" {
+                return Err(format!("journal movement {id} ended {outcome}"));
+            }
         }
         Ok(())
     }
@@ -669,6 +776,75 @@ fn journals_converge_to_physical_truth_in_any_arrival_order() {
             "no scenario passed through a negative row"
         );
     }
+}
+
+/// Devices with wrong clocks (minutes to days, ahead and behind) beside correct ones.
+/// Each scenario runs twice from its seed: as is, and as a control in which the server
+/// ignores the devices whose clock runs ahead beyond the tolerance. Their movements are
+/// all held for a person (`clock_ahead`) and change nothing: every other movement ends
+/// exactly as in the control, rows included — so none of a correct device's movements
+/// is absorbed by their counts, superseded or blocked, and every one is applied or held
+/// for a stated reason. Online requests are never refused but for lack of stock, also
+/// on rows counted in the server's future (slightly-ahead devices, within the tolerance).
+/// `LOGIFLOW_SIM_SKEWED_CASES` sets the number of scenarios (default 300).
+#[test]
+fn skewed_clocks_cost_no_one_their_work() {
+    let cases: u64 = std::env::var("LOGIFLOW_SIM_SKEWED_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let (mut far_ahead, mut held_for_clock) = (0, 0);
+    for seed in 0..cases {
+        let run = |ignore_far_ahead: bool| {
+            let mut sim = Sim::with_clocks(seed, true);
+            if ignore_far_ahead {
+                sim.server.ignored = sim
+                    .devices
+                    .iter()
+                    .filter(|d| d.far_ahead())
+                    .map(|d| d.id)
+                    .collect();
+            }
+            let result = sim.run(steps_for(seed));
+            if let Err(e) = &result {
+                let from = sim.trace.len().saturating_sub(300);
+                panic!(
+                    "skewed seed {seed} (control: {ignore_far_ahead}): {e}\n{}",
+                    sim.trace[from..].join("\n")
+                );
+            }
+            sim
+        };
+        let with = run(false);
+        let control = run(true);
+        far_ahead += with.devices.iter().filter(|d| d.far_ahead()).count();
+        held_for_clock += with.server.clock_ahead.len();
+        let mut outcomes: Vec<(&MovementId, &&str)> = with
+            .server
+            .outcomes
+            .iter()
+            .filter(|(id, _)| !with.server.clock_ahead.contains(id))
+            .collect();
+        let mut expected: Vec<(&MovementId, &&str)> = control.server.outcomes.iter().collect();
+        outcomes.sort();
+        expected.sort();
+        assert_eq!(
+            outcomes, expected,
+            "skewed seed {seed}: outcomes differ from the control"
+        );
+        assert_eq!(
+            with.server.engine.rows(),
+            control.server.engine.rows(),
+            "skewed seed {seed}: rows differ from the control"
+        );
+    }
+    eprintln!(
+        "skewed clocks: {cases} scenarios, {far_ahead} devices far ahead, {held_for_clock} movements held clock_ahead"
+    );
+    assert!(
+        held_for_clock > 0,
+        "no movement was held for its clock: the generator lost its teeth"
+    );
 }
 
 /// Property (c) on arbitrary rows, with proptest's shrinking: an online intent never

@@ -33,6 +33,15 @@ fn t(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_800_000_000 + secs, 0).unwrap()
 }
 
+/// `t5`, or `t5+1us` for a time between whole seconds: the inverse of [`t`].
+fn secs(at: DateTime<Utc>) -> String {
+    let s = at.timestamp() - 1_800_000_000;
+    match at.timestamp_subsec_micros() {
+        0 => format!("t{s}"),
+        us => format!("t{s}+{us}us"),
+    }
+}
+
 /// A movement id whose order follows time, so `(at, id)` sorts like the case reads.
 fn id_at(secs: i64) -> MovementId {
     MovementId::new_v7((1_800_000_000 + secs) as u64 * 1000, [0; 10])
@@ -144,6 +153,10 @@ fn render(d: &Decision) -> String {
                 .collect();
             format!("applied[{}]", parts.join(","))
         }
+        Outcome::Held(Hold {
+            review: Some(HoldReview::ClockAhead { ahead_secs, .. }),
+            ..
+        }) => format!("held[clock_ahead {ahead_secs}s]"),
         Outcome::Held(h) => format!(
             "held[{} needs {} has {}]",
             k(&h.waiting_on),
@@ -176,6 +189,15 @@ fn render(d: &Decision) -> String {
                     k(key)
                 ),
                 Flag::Forced => "forced".to_owned(),
+                Flag::DatedBeforeDevice { .. } => "before_device".to_owned(),
+                Flag::DatedLongAgo {
+                    age_days,
+                    limit_days,
+                } => format!("long_ago({age_days}d>{limit_days}d)"),
+                Flag::Redated {
+                    recorded_at,
+                    applied_at,
+                } => format!("redated({}->{})", secs(*recorded_at), secs(*applied_at)),
                 other => format!("{other:?}"),
             })
             .collect();
@@ -576,5 +598,146 @@ mod validation {
         assert_eq!(fact.outcome.name(), "applied");
         assert_eq!(fact.flags, vec![Flag::ExpiredLotMoved { lot: LOT }]);
         assert_eq!(fact.updates[0].row.on_hand, 2);
+    }
+}
+
+/// The server's bound on a device's clock ([`logiflow_core::clock`]). Every movement of
+/// the table is received at t0, with a tolerance of 300 s, a past limit of 30 days, by a
+/// device registered at t-86400 (one day before). Rows as in `rules_table`.
+mod clock {
+    use super::*;
+    use chrono::TimeDelta;
+
+    fn receipt(at: i64) -> Receipt {
+        Receipt {
+            received_at: t(at),
+            ahead_tolerance: TimeDelta::seconds(300),
+            past_limit: Some(TimeDelta::days(30)),
+            device_registered_at: Some(t(-86_400)),
+        }
+    }
+
+    fn engine(rows: &[&str]) -> Engine {
+        let mut engine = Engine::new();
+        for r in rows {
+            let v = row(r);
+            engine.set_row(v.key, v.row);
+        }
+        engine
+    }
+
+    #[rstest]
+    #[case::count_three_days_ahead_held(&["A=10"], "count A 10 @t259200", "held[clock_ahead 259200s]")]
+    #[case::ship_ahead_held_not_for_stock(&["A=0"], "ship A 3 @t3600", "held[clock_ahead 3600s]")]
+    #[case::just_beyond_tolerance_held(&["A=10"], "receive A 7 @t301", "held[clock_ahead 301s]")]
+    #[case::within_tolerance_applies(&["A=10"], "receive A 7 @t240", "applied[A:+7] rows[A=17] wakes[A]")]
+    #[case::before_device_flagged(&["A=10"], "receive A 7 @t-90000", "applied[A:+7] rows[A=17] flags[before_device] wakes[A]")]
+    #[case::just_before_device_is_plain(&["A=10"], "receive A 7 @t-86600", "applied[A:+7] rows[A=17] wakes[A]")]
+    #[case::long_ago_flagged(&["A=10"], "receive A 7 @t-2678400", "applied[A:+7] rows[A=17] flags[before_device,long_ago(31d>30d)] wakes[A]")]
+    #[case::behind_but_recent_is_plain(&["A=10@t-7200"], "receive A 7 @t-3600", "applied[A:+7] rows[A=17] wakes[A]")]
+    fn clock_table(#[case] rows: &[&str], #[case] m: &str, #[case] expected: &str) {
+        let mut engine = engine(rows);
+        let out = engine.submit_bounded(&movement(m), &receipt(0)).unwrap();
+        assert_eq!(render(&out[0].1), expected, "movement: {m}, rows: {rows:?}");
+        // A hold for a person is never kept for the automatic retry.
+        if out[0].1.outcome.name() == "held" {
+            assert_eq!(engine.held().count(), 0);
+            assert_eq!(engine.row(&key('A')), row(rows[0]).row, "nothing changed");
+        }
+    }
+
+    /// The four steps: a count from a device 3 days ahead absorbs nothing and
+    /// blocks nothing; forcing it applies it at its receipt time; voiding (not submitting
+    /// it) leaves the rest as it is.
+    #[test]
+    fn forcing_clock_ahead_applies_at_receipt() {
+        let mut engine = Engine::new();
+        // 1. An online receipt of 10 at t0.
+        engine
+            .submit(&movement("receive A 10 @t0"), Origin::Online)
+            .unwrap();
+        // 2. Device A, 3 days ahead, counts 10; received at t30.
+        let count = movement("count A 10 @t259230");
+        let out = engine.submit_bounded(&count, &receipt(30)).unwrap();
+        assert_eq!(render(&out[0].1), "held[clock_ahead 259200s]");
+        let Outcome::Held(hold) = out[0].1.outcome else {
+            unreachable!()
+        };
+        // 3. Device B, right clock, a receipt of 7 dated t60 (received at t40).
+        let out = engine
+            .submit_bounded(&movement("receive A 7 @t60"), &receipt(40))
+            .unwrap();
+        assert_eq!(render(&out[0].1), "applied[A:+7] rows[A=17] wakes[A]");
+        // 4. An online receipt of 5 at t50.
+        let out = engine
+            .submit(&movement("receive A 5 @t50"), Origin::Online)
+            .unwrap();
+        assert_eq!(render(&out[0].1), "applied[A:+5] rows[A=22] wakes[A]");
+        // Force: the count takes effect at t30, when the server received it. At t30 the
+        // row held 10 (the receipts at t50 and t60 came after): it applies +0 and the
+        // later receipts stay.
+        let forced = forced_movement(&count, Some(&hold));
+        assert_eq!(secs(forced.occurred_at), "t30");
+        assert_eq!(forced.id, count.id);
+        let d = force_held(&count, Some(&hold), &engine.views(&forced)).unwrap();
+        assert_eq!(
+            render(&d),
+            "applied[A:+0] rows[A=22] flags[forced,redated(t259230->t30)] wakes[A]"
+        );
+        // A hold for stock is forced at its own date, without a `redated` flag.
+        let ship = movement("ship A 30 @t70");
+        let stock_hold = Hold {
+            waiting_on: key('A'),
+            needed: 30,
+            at_time: 22,
+            review: None,
+        };
+        assert_eq!(forced_movement(&ship, Some(&stock_hold)), ship);
+        assert_eq!(
+            render(&force_held(&ship, Some(&stock_hold), &engine.views(&ship)).unwrap()),
+            "applied[A:-30] rows[A=-8] flags[negative(A=-8),forced]"
+        );
+    }
+
+    /// An online intent is dated just after the latest event on its rows when that event
+    /// lies at or after the intent's own time (the server's now); else it keeps its time.
+    #[rstest]
+    #[case::online_after_future_count(&["A=9@t5"], "receive A 1 @t4", "t5+1us", "applied[A:+1] rows[A=10] wakes[A]")]
+    #[case::online_count_after_future_count(&["A=9@t5"], "count A 1 @t4", "t5+1us", "applied[A:-8] rows[A=1] wakes[A]")]
+    #[case::online_transfer_after_future_count_on_one_side(&["A=9", "B=0@t5"], "transfer A B 2 @t4", "t5+1us", "applied[A:-2,B:+2] rows[A=7,B=2] wakes[B]")]
+    #[case::online_after_past_count_keeps_its_time(&["A=9@t3"], "receive A 1 @t4", "t4", "applied[A:+1] rows[A=10] wakes[A]")]
+    fn online_dating(
+        #[case] rows: &[&str],
+        #[case] m: &str,
+        #[case] at: &str,
+        #[case] expected: &str,
+    ) {
+        let mut engine = engine(rows);
+        let m = movement(m);
+        let dated = online_time(&m, engine.latest_event(&m));
+        assert_eq!(secs(dated.occurred_at), at);
+        let out = engine.submit(&dated, Origin::Online).unwrap();
+        assert_eq!(render(&out[0].1), expected);
+    }
+
+    /// An applied effect dated in the server's future (a journal movement within the
+    /// tolerance) counts as an event too: an online count after it sees it.
+    #[test]
+    fn online_count_is_dated_after_a_future_effect() {
+        let mut engine = Engine::new();
+        engine
+            .submit(&movement("receive A 5 @t0"), Origin::Online)
+            .unwrap();
+        let out = engine
+            .submit_bounded(&movement("receive A 7 @t200"), &receipt(0))
+            .unwrap();
+        assert_eq!(out[0].1.outcome.name(), "applied");
+        // The server's now is t10: the count of 12 (what the bin holds) is dated t200+1us
+        // and changes nothing, instead of subtracting the receipt as if it came later.
+        let count = movement("count A 12 @t10");
+        let dated = online_time(&count, engine.latest_event(&count));
+        assert_eq!(secs(dated.occurred_at), "t200+1us");
+        let out = engine.submit(&dated, Origin::Online).unwrap();
+        assert_eq!(render(&out[0].1), "applied[A:+0] rows[A=12] wakes[A]");
     }
 }

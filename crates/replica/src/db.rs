@@ -36,7 +36,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_reorder_point",
         include_str!("../../../migrations/replica/0006_reorder_point.sql"),
     ),
-    // Numbered 0008: 0007 is taken on another branch (the lead renumbers at merge).
+    (
+        "0007_clock_reference",
+        include_str!("../../../migrations/replica/0007_clock_reference.sql"),
+    ),
     (
         "0008_session_expiry",
         include_str!("../../../migrations/replica/0008_session_expiry.sql"),

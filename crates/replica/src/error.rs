@@ -103,6 +103,11 @@ pub enum Error {
     /// Another sync of this replica is running (the desktop app and a CLI at once).
     #[error("another sync of this replica is running; try again when it ends")]
     SyncBusy,
+    /// The device's clock jumped since the server last answered: nothing was recorded
+    /// (see `crate::clock`). Set the clock right, sync, or confirm it
+    /// (`Replica::accept_clock`, `logiflow clock accept`).
+    #[error("{}", .0.message())]
+    ClockJumped(crate::clock::ClockJump),
     /// One line of a count failed, so none of the count was recorded.
     #[error("count line {line}: {source}; nothing of this count was recorded")]
     CountLine {
@@ -139,6 +144,7 @@ impl Error {
             Self::Server { .. } => "server_refused",
             Self::SyncBusy => "sync_busy",
             Self::Forbidden(_) => "forbidden",
+            Self::ClockJumped(_) => "clock_jumped",
         }
     }
 

@@ -140,7 +140,7 @@ impl Replica {
         live_json: &str,
         kpis: &mut StockKpis,
     ) -> Result<()> {
-        let projection = project(&self.conn, Products::Only(live))?;
+        let projection = project(&self.conn, Products::Only(live), self.server_estimate()?)?;
         // Per (warehouse, product): (on hand, available) as pulled, over all its rows.
         let mut totals: BTreeMap<(WarehouseId, ProductId), (i64, i64)> = BTreeMap::new();
         {

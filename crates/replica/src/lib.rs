@@ -36,6 +36,7 @@
 
 mod api;
 mod client;
+mod clock;
 mod credentials;
 mod db;
 mod env;
@@ -60,6 +61,7 @@ pub use client::{
     RETRY_DELAY_MAX_MS, RETRY_DELAY_MIN_MS, SYNC_DEADLINE_MS, ServerClient, SyncOptions,
     WarehouseInfo,
 };
+pub use clock::{CLOCK_JUMP_TOLERANCE_MS, ClockJump, Uptime, human_duration};
 pub use credentials::{CREDENTIALS_ENV, CredentialStore, DeviceTokens, KEYRING_SERVICE, Secret};
 pub use db::{BUSY_TIMEOUT_MS, SCHEMA_VERSION};
 pub use env::{Env, SystemEnv, TestEnv};

@@ -82,6 +82,14 @@ enum ConflictsAction {
 }
 
 #[derive(Debug, Subcommand)]
+enum ClockAction {
+    /// Confirm this device's clock as it reads now, after a `clock_jumped` refusal you
+    /// checked: movements are recorded with it until the next sync measures the server's
+    /// time again. Nothing already recorded is re-dated.
+    Accept,
+}
+
+#[derive(Debug, Subcommand)]
 enum Command {
     /// Register this replica as a new device of a server and run the first sync. The
     /// password is read from stdin (first line) or prompted for at a terminal.
@@ -254,6 +262,13 @@ enum Command {
     },
     /// Show the replica's state: pending journal, conflicts, last sync, cursor.
     Status,
+    /// Check this device's clock against the server's last answer and the time elapsed
+    /// since (recording is refused with `clock_jumped` when it jumped); with `accept`,
+    /// confirm the clock as it reads now.
+    Clock {
+        #[command(subcommand)]
+        action: Option<ClockAction>,
+    },
     /// List movements the server held or rejected, or flagged for review; with
     /// `resolve`, force or void a held one (a manager's decision, made on the server with
     /// this device's session, then pulled back).
@@ -831,6 +846,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     ));
                 }
                 out
+            })
+        }
+        Command::Clock { action: None } => {
+            let jump = replica.check_clock().context("failed to check the clock")?;
+            let report = serde_json::json!({
+                "clock_jumped": jump.is_some(),
+                "off_by_secs": jump.as_ref().map(logiflow_replica::ClockJump::off_by_secs),
+                "message": jump.as_ref().map(logiflow_replica::ClockJump::message),
+            });
+            print(json, &report, || match &jump {
+                Some(j) => format!("clock_jumped: {}", j.message()),
+                None => "the clock agrees with the server's last answer and the time elapsed since"
+                    .into(),
+            })
+        }
+        Command::Clock {
+            action: Some(ClockAction::Accept),
+        } => {
+            let at = replica
+                .accept_clock()
+                .context("failed to confirm the clock")?;
+            print(json, &serde_json::json!({ "accepted": at }), || {
+                format!(
+                    "the clock is confirmed as it reads now ({}); the next sync checks it against the server again",
+                    at.format("%Y-%m-%d %H:%M:%S UTC")
+                )
             })
         }
         Command::Status => {

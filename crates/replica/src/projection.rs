@@ -24,12 +24,21 @@
 //! * Entries rejected, absorbed or superseded by the server have no effect and are left
 //!   out; so are applied entries whose outcome a pull has carried (`settled`), since the
 //!   pulled rows already include them.
+//! * The server's bound on the clock (`logiflow_core::clock`) is predicted too: an entry
+//!   never pushed is judged as received at `received_at`, the replica's estimate of the
+//!   server's time now (its clock corrected by the measured offset, never before the last
+//!   server time it saw), with the default tolerance; one dated beyond it is projected
+//!   held `clock_ahead`, with no effect. An entry the server holds for a person (clock
+//!   ahead, revoked device) stays held without effect and is never retried here either,
+//!   exactly as on the server. An entry forced at its receipt time (flag `redated`)
+//!   takes effect at that time, not at the date this journal keeps.
 
 use std::collections::{BTreeMap, HashMap};
 
+use chrono::{DateTime, Utc};
 use logiflow_core::{
-    DecideError, Decision, Effect, Engine, Flag, Movement, MovementId, OrderKey, Origin, Outcome,
-    StockKey, StockRow,
+    DecideError, Decision, Effect, Engine, Flag, Hold, Movement, MovementId, OrderKey, Origin,
+    Outcome, Receipt, StockKey, StockRow,
 };
 
 /// What the replica knows of an unsettled entry's fate on the server.
@@ -37,8 +46,8 @@ use logiflow_core::{
 pub(crate) enum Known {
     /// Not pushed yet.
     Unpushed,
-    /// Pushed and held.
-    Held,
+    /// Pushed and held, for this reason.
+    Held(Hold),
     /// Pushed and applied with these effects.
     Applied(Vec<Effect>),
 }
@@ -62,12 +71,15 @@ pub(crate) struct Projection {
 }
 
 /// Replays `entries` (in `device_seq` order) over the pulled `rows` and `ledger` of the
-/// rows they touch, with the core's [`Engine`].
+/// rows they touch, with the core's [`Engine`]; entries never pushed are judged as
+/// received by the server at `received_at`.
 pub(crate) fn project(
     rows: BTreeMap<StockKey, StockRow>,
     ledger: BTreeMap<StockKey, Vec<(OrderKey, i64)>>,
     entries: &[Entry],
+    received_at: DateTime<Utc>,
 ) -> Result<Projection, DecideError> {
+    let receipt = Receipt::at(received_at);
     let mut engine = Engine::new();
     for (key, row) in &rows {
         engine.set_row(*key, *row);
@@ -98,9 +110,12 @@ pub(crate) fn project(
                 );
                 note(&mut predicted, engine.apply_effects(m, effects)?);
             }
-            Known::Unpushed | Known::Held => {
-                note(&mut predicted, engine.submit(m, Origin::Journal)?)
+            Known::Unpushed => note(&mut predicted, engine.submit_bounded(m, &receipt)?),
+            // A person decides it: no effect until then, and no retry.
+            Known::Held(hold) if !hold.is_retryable() => {
+                predicted.insert(m.id, (Outcome::Held(*hold), Vec::new()));
             }
+            Known::Held(_) => note(&mut predicted, engine.submit(m, Origin::Journal)?),
         }
     }
     Ok(Projection {

@@ -5,11 +5,11 @@ use std::path::Path;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use logiflow_core::{
-    Catalog, Delta, DeviceId, DeviceStamp, Effect, Flag, LocationFacts, LocationId, LotFacts,
-    LotId, Movement, MovementId, MovementKind, MovementResult, OrderKey, Origin, Outcome,
-    PULL_PAGE_MAX, PUSH_BATCH_MAX, PositiveQty, ProductFacts, ProductId, PullPage, PushRequest,
-    PushResponse, PushedMovement, Qty, RejectCode, Rejection, StockKey, StockRow, TenantId, UserId,
-    WarehouseId, validate,
+    Catalog, Delta, DeviceId, DeviceStamp, Effect, Flag, Hold, HoldReview, LocationFacts,
+    LocationId, LotFacts, LotId, Movement, MovementId, MovementKind, MovementResult, OrderKey,
+    Origin, Outcome, PULL_PAGE_MAX, PUSH_BATCH_MAX, PositiveQty, ProductFacts, ProductId, PullPage,
+    PushRequest, PushResponse, PushedMovement, Qty, RejectCode, Rejection, StockKey, StockRow,
+    TenantId, UserId, WarehouseId, validate,
 };
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
@@ -19,6 +19,7 @@ use crate::api::{
     ProductRef, PullApplied, Recorded, STOCK_LIMIT_MAX, Search, Status, StockLine, StockQuery,
     Warning,
 };
+use crate::clock::{self, ClockJump, Reference, Uptime};
 use crate::db::{self, from_ns, lot_col, lot_from_col, ns, optional, order_key, parse_id};
 use crate::env::{Env, SystemEnv};
 use crate::projection::{self, Entry, Known, Projection};
@@ -138,6 +139,7 @@ impl Replica {
             return Err(Error::PageTooLarge(items));
         }
         let now = self.env.now();
+        let uptime = self.env.uptime();
         let tx = self.write()?;
         let mut applied = PullApplied::default();
         for w in &page.warehouses {
@@ -328,6 +330,7 @@ impl Replica {
                 "update sync_state set last_pull_at_ns = ?1, clock_offset_ms = ?2",
                 params![ns(now)?, offset],
             )?;
+            set_clock_reference(&tx, page.server_time, uptime)?;
         }
         applied.pruned = prune_ledger(&tx, page.server_time)?;
         tx.commit()?;
@@ -340,11 +343,18 @@ impl Replica {
     ///
     /// An outbound beyond the projected stock is recorded (it physically happened) with a
     /// `beyond_projected_stock` warning.
+    ///
+    /// Refused with `clock_jumped` when the device's clock jumped since the server last
+    /// answered ([`Replica::check_clock`]); [`Replica::accept_clock`] confirms it.
     pub fn record(&mut self, action: &Action) -> Result<Recorded> {
         let device_clock = self.env.now();
         let random = self.env.random();
-        let tx = self.write()?;
-        let recorded = record_in(&tx, device_clock, random, action)?;
+        let uptime = self.env.uptime();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        check_before_recording(&tx, device_clock, uptime.as_ref())?;
+        let recorded = record_in(&tx, device_clock, random, action, uptime.as_ref())?;
         tx.commit()?;
         Ok(recorded)
     }
@@ -373,6 +383,12 @@ impl Replica {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let uptime = self.env.uptime();
+        // The first line's clock reading is the one checked.
+        let mut first_clock = Some(self.env.now());
+        if let Some(clock) = first_clock {
+            check_before_recording(&tx, clock, uptime.as_ref())?;
+        }
         let mut seen = BTreeSet::new();
         let mut recorded = Vec::with_capacity(count.lines.len());
         for (index, line) in count.lines.iter().enumerate() {
@@ -391,8 +407,14 @@ impl Replica {
                 },
                 reference: None,
             };
-            let done =
-                record_in(&tx, self.env.now(), self.env.random(), &action).map_err(in_line)?;
+            let done = record_in(
+                &tx,
+                first_clock.take().unwrap_or_else(|| self.env.now()),
+                self.env.random(),
+                &action,
+                uptime.as_ref(),
+            )
+            .map_err(in_line)?;
             let key = match done.movement.kind {
                 MovementKind::Count { at, .. } => (done.movement.product, at, done.movement.lot),
                 _ => unreachable!("a count line records a count"),
@@ -495,6 +517,7 @@ fn record_in(
     device_clock: DateTime<Utc>,
     random: [u8; 10],
     action: &Action,
+    uptime: Option<&Uptime>,
 ) -> Result<Recorded> {
     let device = read_device(tx)?.ok_or(Error::NotInitialized)?;
     let product = resolve_product(tx, &action.item)?;
@@ -592,11 +615,28 @@ fn record_in(
         movement.product.to_string()
     ])?;
 
-    let projection = project(tx, Products::Only(&BTreeSet::from([movement.product])))?;
+    let received_at = server_now(tx, device_clock, uptime)?;
+    let projection = project(
+        tx,
+        Products::Only(&BTreeSet::from([movement.product])),
+        received_at,
+    )?;
     let mut warnings: Vec<Warning> = flags.iter().map(flag_warning).collect();
     let projected = match projection.predicted.get(&id) {
         Some((outcome, flags)) => {
-            if let Outcome::Held(hold) = outcome {
+            if let Outcome::Held(Hold {
+                review: Some(HoldReview::ClockAhead { ahead_secs, .. }),
+                ..
+            }) = outcome
+            {
+                warnings.push(Warning {
+                    code: "clock_ahead".into(),
+                    message: format!(
+                        "dated {} after the server's time as this device estimates it: the server will hold it for a manager",
+                        clock::human_duration(ahead_secs.unsigned_abs())
+                    ),
+                });
+            } else if let Outcome::Held(hold) = outcome {
                 warnings.push(Warning {
                         code: "beyond_projected_stock".into(),
                         message: format!(
@@ -676,7 +716,7 @@ impl Replica {
         if replay.is_empty() {
             return Ok(lines);
         }
-        let projection = project(&self.conn, Products::Only(&replay))?;
+        let projection = project(&self.conn, Products::Only(&replay), self.server_estimate()?)?;
 
         let mut seen = BTreeSet::new();
         for line in &mut lines {
@@ -918,6 +958,7 @@ impl Replica {
     /// Applying the same response again changes nothing.
     pub fn mark_pushed(&mut self, response: &PushResponse) -> Result<usize> {
         let now = self.env.now();
+        let uptime = self.env.uptime();
         let tx = self.write()?;
         let mut written = 0;
         for result in &response.results {
@@ -931,15 +972,114 @@ impl Replica {
             "update sync_state set last_push_at_ns = ?1, clock_offset_ms = ?2",
             params![ns(now)?, offset],
         )?;
+        set_clock_reference(&tx, response.server_time, uptime)?;
         tx.commit()?;
         Ok(written)
     }
+
+    /// The replica's estimate of the server's time now ([`server_now`]).
+    pub(crate) fn server_estimate(&self) -> Result<DateTime<Utc>> {
+        server_now(&self.conn, self.env.peek(), self.env.uptime().as_ref())
+    }
+
+    /// Checks this device's clock before recording ([`crate::clock`]): `Some` when it
+    /// jumped since the server last answered (or since a person confirmed it).
+    pub fn check_clock(&self) -> Result<Option<ClockJump>> {
+        let device_clock = self.env.peek();
+        let (corrected, reference) = corrected_clock(&self.conn, device_clock)?;
+        Ok(clock::check(
+            corrected,
+            reference.as_ref(),
+            self.env.uptime().as_ref(),
+        ))
+    }
+
+    /// A person confirms this device's clock as it reads now (after a `clock_jumped`
+    /// refusal they checked): it becomes the reference the next recordings are checked
+    /// against, until the next sync measures the server's time again. Nothing recorded
+    /// is re-dated. Returns the time confirmed (the clock corrected by the offset).
+    pub fn accept_clock(&mut self) -> Result<DateTime<Utc>> {
+        let device_clock = self.env.now();
+        let uptime = self.env.uptime();
+        let tx = self.write()?;
+        let (corrected, _) = corrected_clock(&tx, device_clock)?;
+        set_clock_reference(&tx, corrected, uptime)?;
+        tx.commit()?;
+        Ok(corrected)
+    }
+}
+
+/// Refuses to record when the clock jumped (see [`Replica::check_clock`]).
+fn check_before_recording(
+    conn: &Connection,
+    device_clock: DateTime<Utc>,
+    uptime: Option<&Uptime>,
+) -> Result<()> {
+    let (corrected, reference) = corrected_clock(conn, device_clock)?;
+    match clock::check(corrected, reference.as_ref(), uptime) {
+        Some(jump) => Err(Error::ClockJumped(jump)),
+        None => Ok(()),
+    }
+}
+
+/// Sets the time the replica trusts (the server's, or a person's) and the uptime then.
+fn set_clock_reference(
+    tx: &Transaction<'_>,
+    at: DateTime<Utc>,
+    uptime: Option<Uptime>,
+) -> Result<()> {
+    let (boot, ms) = match uptime {
+        Some(u) => (Some(u.boot), Some(u.ms)),
+        None => (None, None),
+    };
+    tx.execute(
+        "update sync_state set clock_ref_at_ns = ?1, clock_ref_boot = ?2, clock_ref_uptime_ms = ?3",
+        params![ns(at)?, boot, ms],
+    )?;
+    Ok(())
+}
+
+/// The device clock corrected by the measured offset, and the clock reference.
+fn corrected_clock(
+    conn: &Connection,
+    device_clock: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, Option<Reference>)> {
+    let (offset_ms, at, boot, ms): (i64, Option<i64>, Option<String>, Option<i64>) = conn
+        .query_row(
+            "select clock_offset_ms, clock_ref_at_ns, clock_ref_boot, clock_ref_uptime_ms
+             from sync_state",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+    let reference = at.map(|at| Reference {
+        at: from_ns(at),
+        uptime: match (boot, ms) {
+            (Some(boot), Some(ms)) => Some(Uptime { boot, ms }),
+            _ => None,
+        },
+    });
+    Ok((device_clock + TimeDelta::milliseconds(offset_ms), reference))
+}
+
+/// The replica's estimate of the server's time now (see [`clock::estimate`]): when its
+/// projection predicts the server's bound on an unsent entry's date.
+pub(crate) fn server_now(
+    conn: &Connection,
+    device_clock: DateTime<Utc>,
+    uptime: Option<&Uptime>,
+) -> Result<DateTime<Utc>> {
+    let (corrected, reference) = corrected_clock(conn, device_clock)?;
+    Ok(clock::estimate(corrected, reference.as_ref(), uptime))
 }
 
 /// The corrected time for a new entry: the device clock plus the server offset, to the
 /// microsecond (what PostgreSQL's `timestamptz` keeps, so the server orders events
 /// exactly as the device does), and strictly after the previous entry, so this device's
-/// own entries stay in the order they were recorded even if the offset moves backwards.
+/// own entries stay in the order they were recorded even if the offset moves backwards
+/// a little. Only a little: a previous entry more than [`clock::CLOCK_JUMP_TOLERANCE_MS`]
+/// ahead was recorded with a clock that ran ahead (the check before recording passed, so
+/// the clock is right now), and following it would carry that wrong date into every new
+/// entry; the new entry keeps the right time.
 fn stamp_time(
     device_clock: DateTime<Utc>,
     offset_ms: i64,
@@ -951,6 +1091,7 @@ fn stamp_time(
         .ok_or_else(|| Error::corrupt("the clock is out of range"))?;
     if let Some(prev) = previous
         && at <= prev
+        && prev - at <= TimeDelta::milliseconds(clock::CLOCK_JUMP_TOLERANCE_MS)
     {
         at = prev + TimeDelta::microseconds(1);
     }
@@ -1280,6 +1421,24 @@ fn flag_warning(flag: &Flag) -> Warning {
             "outcome_repaired",
             format!("recorded as {was} by an older server although it moved stock; now applied"),
         ),
+        Flag::DatedBeforeDevice { .. } => (
+            "dated_before_device",
+            "dated before this device was registered: its clock may be behind".to_owned(),
+        ),
+        Flag::DatedLongAgo {
+            age_days,
+            limit_days,
+        } => (
+            "dated_long_ago",
+            format!("dated {age_days} days back, beyond the limit of {limit_days}"),
+        ),
+        Flag::Redated { recorded_at, .. } => (
+            "redated",
+            format!(
+                "recorded at {} by a clock that ran ahead; applied at the time the server received it",
+                recorded_at.format("%Y-%m-%d %H:%M UTC")
+            ),
+        ),
     };
     Warning {
         code: code.to_owned(),
@@ -1333,7 +1492,14 @@ pub(crate) fn live_products(conn: &Connection) -> Result<BTreeSet<ProductId>> {
 /// property test). Recording and searching use it, so their cost follows the pending
 /// entries of the products involved, each product's a range read of
 /// `journal_live_by_product`, not the whole pending journal.
-pub(crate) fn project(conn: &Connection, products: Products<'_>) -> Result<Projection> {
+///
+/// `received_at` is the replica's estimate of the server's time now ([`server_now`]):
+/// entries never pushed are judged as if received then.
+pub(crate) fn project(
+    conn: &Connection,
+    products: Products<'_>,
+    received_at: DateTime<Utc>,
+) -> Result<Projection> {
     let mut found: Vec<(i64, Entry)> = Vec::new();
     let mut read = |rows: &mut rusqlite::Rows<'_>| -> Result<()> {
         while let Some(r) = rows.next()? {
@@ -1341,15 +1507,35 @@ pub(crate) fn project(conn: &Connection, products: Products<'_>) -> Result<Proje
                 serde_json::from_str(&r.get::<_, String>(1)?).map_err(Error::corrupt)?;
             let status: String = r.get(2)?;
             let detail: Option<String> = r.get(3)?;
+            let mut applied_at = None;
             let known = if status == "pending" {
                 Known::Unpushed
             } else {
                 let result: MovementResult = serde_json::from_str(detail.as_deref().unwrap_or(""))
                     .map_err(Error::corrupt)?;
+                applied_at = result.flags.iter().find_map(|f| match f {
+                    Flag::Redated { applied_at, .. } => Some(*applied_at),
+                    _ => None,
+                });
                 match result.outcome {
                     Outcome::Applied { effects } => Known::Applied(effects),
-                    _ => Known::Held,
+                    Outcome::Held(hold) => Known::Held(hold),
+                    other => {
+                        return Err(Error::corrupt(format!(
+                            "a live entry's outcome is {}",
+                            other.name()
+                        )));
+                    }
                 }
+            };
+            // Forced at its receipt time (its device's clock ran ahead): it took effect
+            // then, not at the date kept here.
+            let movement = match applied_at {
+                Some(at) => Movement {
+                    occurred_at: at,
+                    ..movement
+                },
+                None => movement,
             };
             found.push((r.get(0)?, Entry { movement, known }));
         }
@@ -1430,7 +1616,7 @@ pub(crate) fn project(conn: &Connection, products: Products<'_>) -> Result<Proje
                 .push((order_key(at, &id)?, r.get(2)?));
         }
     }
-    projection::project(base, ledger, &entries).map_err(Error::corrupt)
+    projection::project(base, ledger, &entries, received_at).map_err(Error::corrupt)
 }
 
 /// A name search with more than this many times the lines wanted in trigram hits walks
@@ -1844,11 +2030,16 @@ mod tests {
     /// returns how many entries the replay predicts held (so the test can tell that
     /// its journals exercise held movements).
     fn check(r: &Replica, seed: u64) -> usize {
-        let all = project(&r.conn, Products::All).unwrap();
+        let all = project(&r.conn, Products::All, r.server_estimate().unwrap()).unwrap();
         let live = live_products(&r.conn).unwrap();
         for n in 0..PRODUCTS {
             let p = product(n);
-            let one = project(&r.conn, Products::Only(&BTreeSet::from([p]))).unwrap();
+            let one = project(
+                &r.conn,
+                Products::Only(&BTreeSet::from([p])),
+                r.server_estimate().unwrap(),
+            )
+            .unwrap();
             let mine = |rows: &BTreeMap<StockKey, logiflow_core::StockRow>| {
                 rows.iter()
                     .filter(|(k, _)| k.product == p)
@@ -1871,7 +2062,12 @@ mod tests {
             );
         }
         let every: BTreeSet<ProductId> = (0..PRODUCTS).map(product).collect();
-        let union = project(&r.conn, Products::Only(&every)).unwrap();
+        let union = project(
+            &r.conn,
+            Products::Only(&every),
+            r.server_estimate().unwrap(),
+        )
+        .unwrap();
         assert_eq!(union.rows, all.rows, "seed {seed}: all products at once");
         assert_eq!(union.predicted.len(), all.predicted.len(), "seed {seed}");
         all.predicted

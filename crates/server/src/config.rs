@@ -67,6 +67,24 @@ pub struct Config {
     /// Longest a request may take; past it the handler is dropped (its transaction rolls
     /// back) and the client gets `503 timeout`.
     pub request_timeout_ms: u64,
+    /// How far after the server's time of receipt a pushed journal movement may be dated
+    /// and still take effect at its date; one dated later is held for a person with
+    /// review `clock_ahead` (see `logiflow_core::clock`). At most
+    /// [`CLOCK_AHEAD_TOLERANCE_MAX_SECS`].
+    pub clock_ahead_tolerance_secs: u64,
+}
+
+/// Largest accepted `clock_ahead_tolerance_secs` (one day): beyond it a device whose
+/// clock runs ahead could again absorb a day of other people's work.
+pub const CLOCK_AHEAD_TOLERANCE_MAX_SECS: u64 = 24 * 3600;
+
+impl Config {
+    /// The clock tolerance as a duration.
+    pub fn clock_ahead_tolerance(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::seconds(
+            i64::try_from(self.clock_ahead_tolerance_secs).unwrap_or(i64::MAX / 1_000),
+        )
+    }
 }
 
 impl Default for Config {
@@ -85,6 +103,8 @@ impl Default for Config {
             login_attempts_per_address_per_minute: 60,
             db_max_connections: 20,
             request_timeout_ms: 30_000,
+            clock_ahead_tolerance_secs: logiflow_core::CLOCK_AHEAD_TOLERANCE_SECS_DEFAULT
+                .unsigned_abs(),
         }
     }
 }
@@ -106,6 +126,7 @@ struct FileConfig {
     login_attempts_per_address_per_minute: Option<u32>,
     db_max_connections: Option<u32>,
     request_timeout_ms: Option<u64>,
+    clock_ahead_tolerance_secs: Option<u64>,
 }
 
 /// Why the configuration could not be loaded.
@@ -162,7 +183,8 @@ impl Config {
             login_attempts_per_account_per_minute,
             login_attempts_per_address_per_minute,
             db_max_connections,
-            request_timeout_ms
+            request_timeout_ms,
+            clock_ahead_tolerance_secs
         );
         if f.app_database_url.is_some() {
             self.app_database_url = f.app_database_url;
@@ -213,6 +235,7 @@ impl Config {
             login_attempts_per_address_per_minute => "LOGIFLOW_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE",
             db_max_connections => "LOGIFLOW_DB_MAX_CONNECTIONS",
             request_timeout_ms => "LOGIFLOW_REQUEST_TIMEOUT_MS",
+            clock_ahead_tolerance_secs => "LOGIFLOW_CLOCK_AHEAD_TOLERANCE_SECS",
         );
         Ok(())
     }
@@ -240,6 +263,12 @@ impl Config {
         }
         if self.request_timeout_ms == 0 {
             return Err(invalid("request_timeout_ms", "must be positive"));
+        }
+        if self.clock_ahead_tolerance_secs > CLOCK_AHEAD_TOLERANCE_MAX_SECS {
+            return Err(invalid(
+                "clock_ahead_tolerance_secs",
+                "must be at most 86400 seconds (one day)",
+            ));
         }
         if let Some(s) = &self.jwt_secret {
             if s.expose().len() < 32 {
@@ -307,6 +336,22 @@ mod tests {
         };
         assert!(c.validate().is_err());
         assert!(toml::from_str::<FileConfig>("nope = 1").is_err());
+        let c = Config {
+            clock_ahead_tolerance_secs: CLOCK_AHEAD_TOLERANCE_MAX_SECS + 1,
+            ..Config::default()
+        };
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn the_clock_tolerance_defaults_to_five_minutes_and_layers() {
+        let mut c = Config::default();
+        assert_eq!(c.clock_ahead_tolerance_secs, 300);
+        c.apply_file(toml::from_str("clock_ahead_tolerance_secs = 60").unwrap());
+        assert_eq!(c.clock_ahead_tolerance(), chrono::TimeDelta::seconds(60));
+        c.apply_env(|n| (n == "LOGIFLOW_CLOCK_AHEAD_TOLERANCE_SECS").then(|| "120".to_owned()))
+            .unwrap();
+        assert_eq!(c.clock_ahead_tolerance_secs, 120);
     }
 
     #[test]

@@ -252,15 +252,19 @@ pub async fn record_batch(
         let mut engine = crate::sync::loaded_engine(&locked, &tail, &[]);
 
         let mut decisions: Vec<Decision> = Vec::with_capacity(movements.len());
+        // Each movement as decided: dated after the latest event on its rows when that
+        // lies in the server's future (`logiflow_core::online_time`).
+        let mut dated: Vec<Movement> = Vec::with_capacity(movements.len());
         for m in &movements {
             // Nothing is held online, so a movement's only decision is its own.
-            let (_, decision) = engine
+            let (m, decision) = engine
                 .submit_validated(m, Origin::Online, &facts, facts.on_date(m))
                 .map_err(ApiError::internal)?
                 .into_iter()
                 .next()
                 .ok_or_else(|| ApiError::internal("the engine decided nothing"))?;
             decisions.push(decision);
+            dated.push(m);
         }
         // A row that does not exist yet: created in its own transaction, then all again.
         let missing: Vec<StockKey> = decisions
@@ -281,7 +285,7 @@ pub async fn record_batch(
         }
 
         let recorded_at = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
-        let decided: Vec<(Movement, Decision, bool)> = movements
+        let decided: Vec<(Movement, Decision, bool)> = dated
             .iter()
             .zip(&decisions)
             .filter(|(_, d)| !matches!(d.outcome, Outcome::Rejected(_)))
@@ -296,11 +300,13 @@ pub async fn record_batch(
                 answers[i] = Some(Err(ApiError::Movement(rejection.clone())));
                 continue;
             }
-            let at = recorded_at.max(job.movement.occurred_at);
-            let view = MovementView::new(&job.movement, Origin::Online, d, job.note.clone(), at);
+            let m = dated[pos];
+            let at = recorded_at.max(m.occurred_at);
+            let view = MovementView::new(&m, Origin::Online, d, job.note.clone(), at);
             let json = serde_json::to_value(&view).map_err(ApiError::internal)?;
             written.push(Written {
                 job,
+                movement: m,
                 decision: d,
                 recorded_at: at,
                 json,
@@ -365,6 +371,8 @@ async fn check_sessions(tx: &mut TenantTx, jobs: &[Job]) -> ApiResult<Vec<(usize
 /// A decided movement to write.
 struct Written<'a> {
     job: &'a Job,
+    /// The movement as decided (its time may follow an event in the server's future).
+    movement: Movement,
     decision: &'a Decision,
     recorded_at: DateTime<Utc>,
     json: serde_json::Value,
@@ -440,14 +448,14 @@ async fn write(
     let tenant_id = tx.tenant_id().as_uuid();
     let cols: Vec<_> = written
         .iter()
-        .map(|w| store::movements::kind_columns(&w.job.movement.kind))
+        .map(|w| store::movements::kind_columns(&w.movement.kind))
         .collect();
     let reference = |m: &Movement| match m.reference {
         Some(logiflow_core::LineRef::PurchaseLine(id)) => (Some("purchase_line"), Some(id)),
         Some(logiflow_core::LineRef::SalesLine(id)) => (Some("sales_line"), Some(id)),
         None => (None, None),
     };
-    let e = store::sync::EffectArrays::new(written.iter().map(|w| (&w.job.movement, w.decision)));
+    let e = store::sync::EffectArrays::new(written.iter().map(|w| (&w.movement, w.decision)));
     let keyed: Vec<&Written<'_>> = written
         .iter()
         .filter(|w| w.job.idempotency.is_some())
@@ -466,20 +474,20 @@ async fn write(
         .bind(
             written
                 .iter()
-                .map(|w| w.job.movement.id.as_uuid())
+                .map(|w| w.movement.id.as_uuid())
                 .collect::<Vec<_>>(),
         )
         .bind(cols.iter().map(|c| c.kind).collect::<Vec<_>>())
         .bind(
             written
                 .iter()
-                .map(|w| w.job.movement.product.as_uuid())
+                .map(|w| w.movement.product.as_uuid())
                 .collect::<Vec<_>>(),
         )
         .bind(
             written
                 .iter()
-                .map(|w| w.job.movement.lot.map(|l| l.as_uuid()))
+                .map(|w| w.movement.lot.map(|l| l.as_uuid()))
                 .collect::<Vec<_>>(),
         )
         .bind(cols.iter().map(|c| c.from).collect::<Vec<_>>())
@@ -496,7 +504,7 @@ async fn write(
         .bind(
             written
                 .iter()
-                .map(|w| w.job.movement.occurred_at)
+                .map(|w| w.movement.occurred_at)
                 .collect::<Vec<_>>(),
         )
         .bind(written.iter().map(|w| w.recorded_at).collect::<Vec<_>>())
@@ -504,13 +512,13 @@ async fn write(
         .bind(
             written
                 .iter()
-                .map(|w| reference(&w.job.movement).0)
+                .map(|w| reference(&w.movement).0)
                 .collect::<Vec<_>>(),
         )
         .bind(
             written
                 .iter()
-                .map(|w| reference(&w.job.movement).1)
+                .map(|w| reference(&w.movement).1)
                 .collect::<Vec<_>>(),
         )
         .bind(

@@ -14,7 +14,8 @@
 //!    waiting on a row it raises, from the time it raises it, and on a row it counts
 //!    (`settle`), lock their other rows, and load the ledger tail after the oldest;
 //! 4. submit the movements to an `Engine` in `device_seq` order (`core::validate`
-//!    first): it decides each and retries held movements whenever a row rises or is
+//!    first, then the date bounded by the push's arrival, `core::clock`: one dated
+//!    beyond the clock tolerance is held for a person): it decides each and retries held movements whenever a row rises or is
 //!    counted, looking only at what that can wake; where it needed held movements that
 //!    were not read, read more and decide again;
 //! 5. write rows, movements, outcome changes, effects, outbox events, the device's next
@@ -34,9 +35,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use logiflow_core::{
-    Decision, Engine, Movement, MovementId, MovementResult, OrderKey, Origin, Outcome,
-    PUSH_BATCH_MAX, PushRequest, PushResponse, StockKey, TenantId,
+    Decision, Engine, Movement, MovementId, MovementResult, OrderKey, Outcome, PUSH_BATCH_MAX,
+    PushRequest, PushResponse, Receipt, StockKey, TenantId,
 };
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -369,20 +371,45 @@ async fn settle<R>(
     }
 }
 
-/// Processes a push by `principal` (a device's session).
+/// What bounds the dates of a push's movements (`logiflow_core::clock`): the push's
+/// arrival, the server's tolerance, the tenant's past limit and when the device was
+/// registered.
+async fn receipt(
+    tx: &mut TenantTx,
+    device: &crate::routes::devices::Device,
+    received_at: DateTime<Utc>,
+    ahead_tolerance: TimeDelta,
+) -> ApiResult<Receipt> {
+    let past_limit_days = store::settings::journal_past_limit_days(tx).await?;
+    Ok(Receipt {
+        received_at,
+        ahead_tolerance,
+        past_limit: Some(TimeDelta::days(i64::from(past_limit_days))),
+        device_registered_at: Some(device.created_at),
+    })
+}
+
+/// Processes a push by `principal` (a device's session). A movement dated later than
+/// the push's arrival plus `clock_tolerance` is held for a person (`clock_ahead`, see
+/// `logiflow_core::clock`).
 pub async fn push(
     pool: &PgPool,
     principal: &Principal,
     req: &PushRequest,
+    clock_tolerance: TimeDelta,
 ) -> ApiResult<PushResponse> {
     check_shape(req)?;
+    // The server's time of receipt, by its own clock, to the microsecond like every time
+    // in the order of events; the same for every round.
+    let received_at = Utc::now().trunc_subsecs(6);
+    let clock = (received_at, clock_tolerance);
     // Nearly always one round: the rows of a device's movements usually exist. When
     // some do not, the first round stops at its locks, they are created in their own
     // transaction and the next round runs with whatever exists then (rows of unknown
     // products or bins are never created: those movements are rejected).
     let mut d = Driver::new(pool, principal.tenant_id);
     loop {
-        let round = push_round(pool, principal, req, &mut d.scope, !d.created).await;
+        let round = push_round(pool, principal, req, clock, &mut d.scope, !d.created).await;
         if let Some(done) = d.after(round).await {
             return done;
         }
@@ -395,6 +422,7 @@ async fn push_round(
     pool: &PgPool,
     principal: &Principal,
     req: &PushRequest,
+    (received_at, clock_tolerance): (DateTime<Utc>, TimeDelta),
     scope: &mut Scope,
     stop_on_missing: bool,
 ) -> ApiResult<Round<PushResponse>> {
@@ -478,6 +506,7 @@ async fn push_round(
         };
         // After the locks: see `lock_rows`.
         let facts = store::movements::load_facts(&mut tx, &movements).await?;
+        let receipt = receipt(&mut tx, &device, received_at, clock_tolerance).await?;
         // The ledger tail is read after the oldest movement whose decision reads a row's
         // history (see `Movement::reads_history`): a receipt applies whatever came after
         // it, so a batch of late receipts reads no tail at all.
@@ -495,7 +524,7 @@ async fn push_round(
             for m in &movements {
                 decided.extend(
                     engine
-                        .submit_validated(m, Origin::Journal, &facts, facts.on_date(m))
+                        .submit_received(m, &facts, facts.on_date(m), &receipt)
                         .map_err(ApiError::internal)?,
                 );
             }
@@ -786,18 +815,24 @@ async fn force_round(
 ) -> ApiResult<Round<MovementResult>> {
     let tenant = principal.tenant_id;
     let mut tx = TenantTx::begin(pool, tenant).await?;
-    let (_, m) = held_movement(&mut tx, id, false, "forced").await?;
-    scope.keys.extend(m.keys());
-    scope.want_woken_by(&[m]);
+    let (_, recorded) = held_movement(&mut tx, id, false, "forced").await?;
+    scope.keys.extend(recorded.keys());
     crate::hooks::reached(tenant, crate::hooks::FORCE_LOCKING).await;
-    let locked = match lock_scope(&mut tx, scope, &m.keys()).await? {
+    let locked = match lock_scope(&mut tx, scope, &recorded.keys()).await? {
         Ok(locked) => locked,
         Err(missing) => return Ok(Round::MissingRows(missing)),
     };
     // Still held, now that nobody else can decide it.
-    let (row, m) = held_movement(&mut tx, id, true, "forced").await?;
-    let settled = match settle(&mut tx, scope, locked, m.order_key(), Some(id), |engine| {
-        let decision = logiflow_core::force(&m, &engine.views(&m)).map_err(ApiError::internal)?;
+    let (row, recorded) = held_movement(&mut tx, id, true, "forced").await?;
+    // Held because its device's clock ran ahead: it takes effect when the server
+    // received it (`logiflow_core::clock`); the recorded date stays in its flags.
+    let hold = row.hold();
+    let m = logiflow_core::forced_movement(&recorded, hold.as_ref());
+    scope.want_woken_by(&[m]);
+    let oldest = m.order_key().min(recorded.order_key());
+    let settled = match settle(&mut tx, scope, locked, oldest, Some(id), |engine| {
+        let decision = logiflow_core::force_held(&recorded, hold.as_ref(), &engine.views(&m))
+            .map_err(ApiError::internal)?;
         let effects = match &decision.outcome {
             Outcome::Applied { effects } => effects.clone(),
             _ => Vec::new(),
@@ -832,6 +867,8 @@ async fn force_round(
                 "outcome": decided[0].1.outcome.name(),
                 "reason": reason,
                 "retried_held": decided.len() - 1,
+                "occurred_at": m.occurred_at,
+                "recorded_occurred_at": recorded.occurred_at,
             })),
         },
     )

@@ -64,6 +64,8 @@ export const api = {
   resolveItem: (item: ItemRef) => call<ProductRef>("resolve_item", { item }),
   countSheet: (scope: CountScope) => call<CountSheet>("count_sheet", { scope }),
   recordCount: (count: CountSubmission) => call<Recorded[]>("record_count", { count }),
+  /** Confirms the computer's clock after a `clock_jumped` refusal (RFC 3339 time). */
+  acceptClock: () => call<string>("accept_clock"),
   warehouses: (signIn: SignIn) => call<WarehouseInfo[]>("warehouses", { signIn }),
   connect: (signIn: SignIn, onProgress: (p: SyncProgress) => void) =>
     call<Connected>("connect", { signIn, progress: channel(onProgress) }),

@@ -14,6 +14,9 @@ import {
   downloadOf,
   isRevoked,
   sessionWarning,
+  duration,
+  isClockJump,
+  recordConfirmingClock,
   signIn,
 } from "./sync";
 
@@ -203,6 +206,7 @@ describe("the conflict inbox", () => {
     message: null,
     needed: 5,
     available: 2,
+    clock_ahead_secs: null,
     flags: [],
   };
 
@@ -243,5 +247,92 @@ describe("the conflict inbox", () => {
     expect(checkReason("  ")).toBe("Say why, in a few words.");
     expect(checkReason("x".repeat(501))).toMatch(/under 500 characters/);
     expect(checkReason(" pallet found ")).toBeNull();
+  });
+});
+
+describe("a clock that jumped", () => {
+  const jumped = { code: "clock_jumped", message: "this device's clock seems to have jumped: 3 days ahead" };
+
+  it("asks the person, accepts the clock and records once more when they confirm", async () => {
+    let saves = 0;
+    const asked: string[] = [];
+    let accepted = 0;
+    const recorded = await recordConfirmingClock(
+      async () => {
+        saves += 1;
+        if (saves === 1) throw jumped;
+        return "recorded";
+      },
+      async (message) => {
+        asked.push(message);
+        return true;
+      },
+      async () => {
+        accepted += 1;
+      },
+    );
+    expect(recorded).toBe("recorded");
+    expect(asked).toEqual([jumped.message]);
+    expect(accepted).toBe(1);
+    expect(saves).toBe(2);
+  });
+
+  it("records nothing when the person cancels, and never asks about other errors", async () => {
+    let accepted = 0;
+    const cancel = recordConfirmingClock(
+      async () => {
+        throw jumped;
+      },
+      async () => false,
+      async () => {
+        accepted += 1;
+      },
+    );
+    await expect(cancel).rejects.toEqual(jumped);
+    const other = { code: "unknown_product", message: "no product with sku X" };
+    let asked = 0;
+    const refused = recordConfirmingClock(
+      async () => {
+        throw other;
+      },
+      async () => {
+        asked += 1;
+        return true;
+      },
+      async () => {
+        accepted += 1;
+      },
+    );
+    await expect(refused).rejects.toEqual(other);
+    expect(asked).toBe(0);
+    expect(accepted).toBe(0);
+    expect(isClockJump(jumped)).toBe(true);
+  });
+
+  it("explains a clock_ahead hold in words", () => {
+    const held: JournalRow = {
+      seq: 7,
+      id: "m",
+      kind: "count",
+      occurred_at: "2026-01-04T00:00:00Z",
+      warehouse_id: null,
+      status: "pushed",
+      outcome: "held",
+      reject_code: null,
+      message: null,
+      needed: null,
+      available: null,
+      clock_ahead_secs: 3 * 86_400 + 120,
+      flags: [],
+    };
+    expect(conflictState(held)).toBe("Held");
+    expect(conflictReason(held)).toContain("This device's clock was 3 days ahead");
+    expect(duration(59)).toBe("59 seconds");
+    expect(duration(3_600)).toBe("1 hour");
+    expect(duration(7 * 60)).toBe("7 minutes");
+    const forced = { ...held, outcome: "applied", clock_ahead_secs: null, flags: ["forced", "redated"] };
+    expect(conflictReason(forced)).toBe(
+      "forced by a manager; applied at the time the server received it (the device's clock was ahead)",
+    );
   });
 });

@@ -146,10 +146,56 @@ export function signIn(form: ConnectForm, warehouses: string[] = []): SignIn {
   };
 }
 
+/** "3 days", "2 hours", "7 minutes": the largest whole unit (as the replica says it). */
+export function duration(secs: number): string {
+  const s = Math.abs(Math.trunc(secs));
+  const d = m.duration;
+  const [n, one, many] =
+    s >= 86_400
+      ? [Math.floor(s / 86_400), d.day, d.days]
+      : s >= 3_600
+        ? [Math.floor(s / 3_600), d.hour, d.hours]
+        : s >= 60
+          ? [Math.floor(s / 60), d.minute, d.minutes]
+          : [s, d.second, d.seconds];
+  return fill(n === 1 ? one : many, { n });
+}
+
+/** The replica's refusal to record because the computer's clock jumped. */
+export const CLOCK_JUMPED = "clock_jumped";
+
+/** Whether a recording failed because the clock jumped (the person may confirm it). */
+export function isClockJump(error: ErrorBody): boolean {
+  return error.code === CLOCK_JUMPED;
+}
+
+/**
+ * Records with `save`; when the replica refuses because the clock jumped, asks the
+ * person (`confirm`, which shows the replica's message) and, if they confirm the clock,
+ * `accept`s it and records once more. Otherwise the refusal stands.
+ */
+export async function recordConfirmingClock<T>(
+  save: () => Promise<T>,
+  confirm: (message: string) => Promise<boolean>,
+  accept: () => Promise<unknown>,
+): Promise<T> {
+  try {
+    return await save();
+  } catch (error) {
+    const e = error as ErrorBody;
+    if (typeof e?.code !== "string" || !isClockJump(e) || !(await confirm(e.message))) throw error;
+    await accept();
+    return save();
+  }
+}
+
 /** A conflict's reason in words. */
 export function conflictReason(conflict: JournalRow): string {
   const parts: string[] = [];
   if (conflict.message) parts.push(conflict.message);
+  if (conflict.clock_ahead_secs !== null && conflict.clock_ahead_secs !== undefined) {
+    parts.push(fill(m.conflicts.clockAheadReason, { ahead: duration(conflict.clock_ahead_secs) }));
+  }
   if (conflict.needed !== null) {
     parts.push(fill(m.conflicts.heldReason, { needed: conflict.needed, available: conflict.available ?? 0 }));
   }

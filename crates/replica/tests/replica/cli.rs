@@ -228,3 +228,36 @@ fn other_failures_exit_2() {
     let err = other.json(&["import-snapshot", "/nonexistent/snapshot.json"], 2);
     assert_eq!(err["error"]["code"], "internal");
 }
+
+#[test]
+fn a_clock_that_jumped_is_refused_until_accepted() {
+    let cli = Cli::new();
+    cli.ready();
+    // The server's last answer said it was three days later than this machine's clock
+    // reads now (no uptime known): the clock went back since.
+    let three_days_ahead = (chrono::Utc::now() + chrono::TimeDelta::days(3))
+        .timestamp_nanos_opt()
+        .unwrap();
+    let conn = rusqlite::Connection::open(&cli.db).unwrap();
+    conn.execute(
+        "update sync_state set clock_ref_at_ns = ?1, clock_ref_boot = null, clock_ref_uptime_ms = null",
+        [three_days_ahead],
+    )
+    .unwrap();
+    drop(conn);
+    let receive = ["receive", "BOLT-10", "--to", "A-02", "--qty", "5"];
+    let err = cli.json(&receive, 1);
+    assert_eq!(err["error"]["code"], "clock_jumped");
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(message.contains("days behind"), "{message}");
+    assert!(message.contains("logiflow clock accept"), "{message}");
+    assert_eq!(cli.json(&["status"], 0)["last_seq"], 0, "nothing recorded");
+    let check = cli.json(&["clock"], 0);
+    assert_eq!(check["clock_jumped"], true);
+    // The person confirms the clock: recording goes on, with the clock as it reads.
+    let accepted = cli.json(&["clock", "accept"], 0);
+    assert!(accepted["accepted"].is_string());
+    assert_eq!(cli.json(&["clock"], 0)["clock_jumped"], false);
+    let rec = cli.json(&receive, 0);
+    assert_eq!(rec["seq"], 1);
+}

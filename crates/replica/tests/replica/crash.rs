@@ -43,6 +43,12 @@ fn a_killed_recorder_loses_nothing_committed() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("replica.db");
     drop(ready(&path));
+    // The fixture's server time is a day in 2027, ahead of the real clock the child
+    // uses: confirm the real clock, as a person would after the `clock_jumped` refusal.
+    Replica::open_with_env(&path, Box::new(SystemEnv))
+        .unwrap()
+        .accept_clock()
+        .unwrap();
 
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([

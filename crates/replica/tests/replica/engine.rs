@@ -1252,6 +1252,12 @@ fn two_writers_on_one_file_keep_device_seq_gap_free() {
     // The desktop app and a CLI may record on the same replica at once.
     let (_dir, path) = temp();
     drop(ready(&path));
+    // The fixture's server time is a day in 2027, ahead of the real clock the writers
+    // use: confirm the real clock, as a person would after the `clock_jumped` refusal.
+    Replica::open_with_env(&path, Box::new(logiflow_replica::SystemEnv))
+        .unwrap()
+        .accept_clock()
+        .unwrap();
     let writers: Vec<_> = (0..2)
         .map(|_| {
             let path = path.clone();

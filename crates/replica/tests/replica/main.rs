@@ -3,6 +3,7 @@
 //! One test binary, so it compiles and links once.
 
 mod cli;
+mod clock;
 mod count;
 mod crash;
 mod engine;

@@ -37,6 +37,10 @@ pub struct Settings {
     /// The JSON Schema (an object schema) each product's `custom` fields must match.
     #[schema(value_type = Object)]
     pub product_field_schema: serde_json::Value,
+    /// A device's journal movement dated more than this many days before the server
+    /// receives it is applied but flagged `dated_long_ago` for review (1 to 3650;
+    /// default 30).
+    pub journal_past_limit_days: i32,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -52,7 +56,12 @@ pub struct UpdateSettings {
     /// the schema in force whenever its custom fields change.
     #[schema(value_type = Option<Object>)]
     pub product_field_schema: Option<serde_json::Value>,
+    /// 1 to 3650 days.
+    pub journal_past_limit_days: Option<i32>,
 }
+
+/// Bounds of `journal_past_limit_days`, in days (ten years at most).
+pub const JOURNAL_PAST_LIMIT_DAYS_MAX: i32 = 3650;
 
 /// Largest product field schema, in bytes of JSON.
 pub const FIELD_SCHEMA_LEN_MAX: usize = 64 * 1024;
@@ -117,7 +126,7 @@ pub async fn get_settings(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "updated (permission settings_manage)", body = Settings),
-        (status = 400, description = "bad_request", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (journal_past_limit_days)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid_body, invalid_field_schema", body = Problem, content_type = "application/problem+json"),
@@ -146,6 +155,13 @@ pub async fn update_settings(
         .as_ref()
         .map(validate_field_schema)
         .transpose()?;
+    if let Some(days) = req.journal_past_limit_days
+        && !(1..=JOURNAL_PAST_LIMIT_DAYS_MAX).contains(&days)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "journal_past_limit_days must be between 1 and {JOURNAL_PAST_LIMIT_DAYS_MAX}"
+        )));
+    }
     let mut tx = state.tenant_tx(p.tenant_id).await?;
     let before = fetch(&mut tx, true).await?;
     let after = store::settings::update(
@@ -155,6 +171,7 @@ pub async fn update_settings(
             timezone,
             locale,
             product_field_schema,
+            journal_past_limit_days: req.journal_past_limit_days,
         },
     )
     .await?;

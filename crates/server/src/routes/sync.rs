@@ -26,7 +26,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// `device_seq`). Answers one result per movement (`core::sync::PushResponse`): applied
 /// with its effects, absorbed, superseded, held (what it waits on) or rejected (code and
 /// message). A re-sent movement answers its stored result; held movements the batch
-/// makes possible are applied in the same transaction.
+/// makes possible are applied in the same transaction. A movement dated later than the
+/// server's time of receipt plus `clock_ahead_tolerance_secs` (a server setting, default
+/// 300) is held for a person with review `clock_ahead` (it takes effect nowhere until a
+/// manager forces it, at its receipt time, or voids it); one dated before its device was
+/// registered or more than the tenant's `journal_past_limit_days` ago is decided as
+/// usual and flagged `dated_before_device` / `dated_long_ago`.
 #[utoipa::path(post, path = "/v1/sync/push", tag = "sync",
     request_body(content = Object, description = "core::sync::PushRequest"),
     security(("bearer" = [])),
@@ -47,7 +52,13 @@ pub async fn push(
     ApiJson(req): ApiJson<PushRequest>,
 ) -> ApiResult<axum::Json<PushResponse>> {
     Ok(axum::Json(
-        crate::sync::push(state.tenant_pool(), &p, &req).await?,
+        crate::sync::push(
+            state.tenant_pool(),
+            &p,
+            &req,
+            state.config.clock_ahead_tolerance(),
+        )
+        .await?,
     ))
 }
 

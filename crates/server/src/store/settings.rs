@@ -7,7 +7,9 @@ use crate::routes::settings::Settings;
 pub async fn get(tx: &mut TenantTx, lock: bool) -> Result<Option<Settings>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(&format!(
-        "select display_name, timezone, locale, product_field_schema, updated_at from tenant_setting where tenant_id = $1 {}",
+        "select display_name, timezone, locale, product_field_schema, journal_past_limit_days,
+                updated_at
+         from tenant_setting where tenant_id = $1 {}",
         if lock { "for update" } else { "" }
     ))
     .bind(tenant_id)
@@ -23,6 +25,8 @@ pub struct SettingsChanges {
     pub locale: Option<String>,
     /// Already checked to be a valid JSON Schema object.
     pub product_field_schema: Option<serde_json::Value>,
+    /// Already checked to be within bounds.
+    pub journal_past_limit_days: Option<i32>,
 }
 
 /// Applies `changes`.
@@ -31,15 +35,18 @@ pub async fn update(tx: &mut TenantTx, changes: SettingsChanges) -> Result<Setti
     sqlx::query_as(
         "update tenant_setting set display_name = coalesce($2, display_name),
             timezone = coalesce($3, timezone), locale = coalesce($4, locale),
-            product_field_schema = coalesce($5, product_field_schema), updated_at = now()
+            product_field_schema = coalesce($5, product_field_schema),
+            journal_past_limit_days = coalesce($6, journal_past_limit_days), updated_at = now()
          where tenant_id = $1
-         returning display_name, timezone, locale, product_field_schema, updated_at",
+         returning display_name, timezone, locale, product_field_schema, journal_past_limit_days,
+                   updated_at",
     )
     .bind(tenant_id)
     .bind(changes.display_name)
     .bind(changes.timezone)
     .bind(changes.locale)
     .bind(changes.product_field_schema)
+    .bind(changes.journal_past_limit_days)
     .fetch_one(tx.conn())
     .await
 }
@@ -51,4 +58,17 @@ pub async fn product_field_schema(tx: &mut TenantTx) -> Result<serde_json::Value
         .bind(tenant_id)
         .fetch_one(tx.conn())
         .await
+}
+
+/// How many days in the past a pushed journal movement may be dated before it is flagged
+/// `dated_long_ago` (the default when the tenant has no settings row).
+pub async fn journal_past_limit_days(tx: &mut TenantTx) -> Result<i32, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let days: Option<i32> = sqlx::query_scalar(
+        "select journal_past_limit_days from tenant_setting where tenant_id = $1",
+    )
+    .bind(tenant_id)
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(days.unwrap_or(i32::try_from(logiflow_core::JOURNAL_PAST_LIMIT_DAYS_DEFAULT).unwrap_or(30)))
 }

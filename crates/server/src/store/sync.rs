@@ -618,13 +618,16 @@ pub async fn write_push(
         // movement is ever decided again, and only by a transaction holding the locks of
         // its rows; were it no longer held, the decision was made on stale state: the
         // whole transaction fails rather than write it (an outcome never goes back from
-        // applied, absorbed or voided).
+        // applied, absorbed or voided). `occurred_at` is the time it took effect at: its
+        // own, except for a movement held because its device's clock ran ahead and forced
+        // at its receipt time (`core::clock`; the recorded date is in its `redated` flag).
         let updated = sqlx::query(
             "update movement m set outcome = c.outcome, outcome_detail = c.detail, flags = c.flags,
                     wait_location_id = c.wait_location_id, wait_lot_id = c.wait_lot_id,
-                    xid = pg_current_xact_id()
-             from unnest($2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[], $6::uuid[], $7::uuid[])
-                  as c (id, outcome, detail, flags, wait_location_id, wait_lot_id)
+                    occurred_at = c.occurred_at, xid = pg_current_xact_id()
+             from unnest($2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[], $6::uuid[], $7::uuid[],
+                         $8::timestamptz[])
+                  as c (id, outcome, detail, flags, wait_location_id, wait_lot_id, occurred_at)
              where m.tenant_id = $1 and m.id = c.id and m.outcome = 'held'",
         )
         .bind(tenant_id)
@@ -662,6 +665,12 @@ pub async fn write_push(
             changed
                 .iter()
                 .map(|d| waiting(d.decision).1)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            changed
+                .iter()
+                .map(|d| d.movement.occurred_at)
                 .collect::<Vec<_>>(),
         )
         .execute(tx.conn())

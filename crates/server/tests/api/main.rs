@@ -25,6 +25,7 @@ mod ops;
 mod settings;
 mod stock;
 mod stock_races;
+mod sync_clock;
 mod sync_convergence;
 mod sync_pull;
 mod sync_push;

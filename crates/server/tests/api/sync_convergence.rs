@@ -13,13 +13,23 @@
 //! order of events is the order of their timestamps across devices; transport times are
 //! replaced by that clock (`server_time`), so the replicas' clock-offset correction
 //! (tested on its own) does not blur that order.
+//!
+//! A fourth device only counts (what the bin physically holds), and at a random moment
+//! its clock jumps ahead — beyond the server's tolerance by minutes to days — where its
+//! replica cannot notice (no uptime reading): the counts it records until its next sync
+//! re-measures the offset carry a date in the server's future. The server holds them for
+//! a person (`clock_ahead`) and they absorb, supersede and block nothing (issue #18): the
+//! rows still end at the physical truth, every other movement ends applied, absorbed or
+//! superseded, and the only movements left held are those counts.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
-use logiflow_core::{DeviceId, PullPage, PushResponse, TenantId, UserId};
+use logiflow_core::{
+    DeviceId, Hold, HoldReview, Outcome, PullPage, PushResponse, TenantId, UserId,
+};
 use logiflow_replica::{Action, Env, ItemRef, JournalFilter, Op, Replica, StockQuery};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -32,19 +42,27 @@ use crate::inventory::*;
 use crate::sync_push::{Dev, register};
 
 const DEVICES: usize = 3;
+
+/// The index of the device that only counts and whose clock jumps ahead.
+const SKEWED: usize = DEVICES;
 const EVENTS: usize = 24;
 
 /// The devices' shared clock: moved by the test, read by every replica.
 #[derive(Debug)]
 struct VirtualEnv {
     clock_ms: Arc<AtomicI64>,
+    /// How far this device's wall clock is set from the shared clock.
+    skew_ms: Arc<AtomicI64>,
     device: u8,
     counter: AtomicU64,
 }
 
 impl Env for VirtualEnv {
     fn now(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp_millis(self.clock_ms.load(Ordering::SeqCst)).unwrap()
+        DateTime::from_timestamp_millis(
+            self.clock_ms.load(Ordering::SeqCst) + self.skew_ms.load(Ordering::SeqCst),
+        )
+        .unwrap()
     }
 
     fn random(&self) -> [u8; 10] {
@@ -70,6 +88,10 @@ struct Scenario<'a> {
     site: Site,
     skus: [String; 2],
     clock: Arc<AtomicI64>,
+    /// The skewed device's clock skew (0 until it jumps).
+    skew: Arc<AtomicI64>,
+    /// The event after which the skewed device's clock jumps ahead.
+    jump_at: usize,
     devices: Vec<Device>,
     truth: BTreeMap<Row, i64>,
     rng: ChaCha8Rng,
@@ -92,6 +114,34 @@ impl Scenario<'_> {
             op,
             reference: None,
         }
+    }
+
+    /// The skewed device's clock jumps ahead.
+    fn jump(&mut self) {
+        // The shared clock runs a day (and up to an hour) behind the server's: this puts
+        // the device ahead of the server by 10 minutes to 3 days.
+        const HOUR_MS: i64 = 3_600_000;
+        let ahead = self.rng.random_range(10 * 60_000..=72 * HOUR_MS);
+        self.skew.store(25 * HOUR_MS + ahead, Ordering::SeqCst);
+    }
+
+    /// The skewed device counts a random row (what it physically holds).
+    fn skewed_count(&mut self) {
+        let (p, b) = (self.rng.random_range(0..2), self.rng.random_range(0..3));
+        let counted = self.truth.get(&(p, b)).copied().unwrap_or(0);
+        let action = self.action(
+            p,
+            Op::Count {
+                at: format!("B{b:02}"),
+                counted,
+                expected: None,
+            },
+        );
+        self.devices[SKEWED]
+            .replica
+            .record(&action)
+            .unwrap_or_else(|e| panic!("the skewed device refused {action:?}: {e}"));
+        self.clock.fetch_add(1_000, Ordering::SeqCst);
     }
 
     /// One physically possible event, recorded on a random device.
@@ -141,7 +191,7 @@ impl Scenario<'_> {
             (p, Op::Receive { to: bin(b), qty })
         };
         let action = self.action(product, op);
-        let d = self.rng.random_range(0..self.devices.len());
+        let d = self.rng.random_range(0..DEVICES);
         self.devices[d]
             .replica
             .record(&action)
@@ -173,7 +223,12 @@ impl Scenario<'_> {
             self.devices[d].replica.mark_pushed(&response).unwrap();
         }
         for _ in 0..1_000 {
-            let limit = self.rng.random_range(2..=40);
+            // The skewed device's pulls are not what this tests: large pages keep it cheap.
+            let limit = if d == SKEWED {
+                400
+            } else {
+                self.rng.random_range(2..=40)
+            };
             let path = match self.devices[d].replica.status().unwrap().cursor {
                 Some(c) => format!("/v1/sync/pull?limit={limit}&cursor={c}"),
                 None => format!("/v1/sync/pull?limit={limit}"),
@@ -201,7 +256,8 @@ impl Scenario<'_> {
     /// movement 201.
     async fn concurrent_return(&mut self, t: &Tenant) {
         let bin = |i: usize| format!("B{i:02}");
-        for d in 0..self.devices.len() {
+        // Not the skewed device: its entries may be held for their date instead.
+        for d in 0..DEVICES {
             if self.rng.random_bool(0.5) {
                 let (p, b) = (self.rng.random_range(0..2), self.rng.random_range(0..3));
                 let action = self.action(
@@ -280,7 +336,8 @@ impl Scenario<'_> {
     async fn resolve_held(&mut self, t: &Tenant, devices: &[Uuid], force: bool) {
         let held: Vec<(Uuid, Option<Uuid>, Option<i64>)> = sqlx::query_as(
             "select id, device_id, device_seq from movement
-             where tenant_id = $1 and outcome = 'held' order by occurred_at, id",
+             where tenant_id = $1 and outcome = 'held' and wait_location_id is not null
+             order by occurred_at, id",
         )
         .bind(t.id)
         .fetch_all(&self.app.owner)
@@ -339,10 +396,16 @@ async fn scenario(app: &TestApp, t: &Tenant, seed: u64, concurrent: bool) {
             + rng.random_range(0..3_600_000),
     ));
     let mut devices = Vec::new();
-    for i in 0..DEVICES {
+    let skew = Arc::new(AtomicI64::new(0));
+    for i in 0..=SKEWED {
         let dev = register(app, &t.token, &[site.warehouse]).await;
         let env = VirtualEnv {
             clock_ms: clock.clone(),
+            skew_ms: if i == SKEWED {
+                skew.clone()
+            } else {
+                Arc::new(AtomicI64::new(0))
+            },
             device: u8::try_from(i + 1).unwrap(),
             counter: AtomicU64::new(seed << 16),
         };
@@ -358,11 +421,14 @@ async fn scenario(app: &TestApp, t: &Tenant, seed: u64, concurrent: bool) {
             .unwrap();
         devices.push(Device { dev, replica });
     }
+    let jump_at = rng.random_range(0..EVENTS);
     let mut s = Scenario {
         app,
         site,
         skus,
         clock,
+        skew,
+        jump_at,
         devices,
         truth: BTreeMap::new(),
         rng,
@@ -370,13 +436,20 @@ async fn scenario(app: &TestApp, t: &Tenant, seed: u64, concurrent: bool) {
         _dir: dir,
     };
     // Every device starts from its snapshot; then work, syncing now and then.
-    for d in 0..DEVICES {
+    let all = s.devices.len();
+    for d in 0..all {
         s.sync(d).await;
     }
-    for _ in 0..EVENTS {
+    for event in 0..EVENTS {
         s.event();
+        if event == s.jump_at {
+            s.jump();
+        }
+        if event >= s.jump_at && s.rng.random_bool(0.4) {
+            s.skewed_count();
+        }
         if s.rng.random_bool(0.25) {
-            let d = s.rng.random_range(0..DEVICES);
+            let d = s.rng.random_range(0..all);
             s.sync(d).await;
         }
     }
@@ -385,7 +458,8 @@ async fn scenario(app: &TestApp, t: &Tenant, seed: u64, concurrent: bool) {
         // task while online movements and a manager's forces and voids come in between.
         s.concurrent_return(t).await;
     }
-    // Everyone comes back online, in a random order, until nothing changes.
+    // Everyone comes back online, in a random order, until nothing changes (the skewed
+    // device, whose counts change nothing on arrival, once at the end).
     for _ in 0..3 {
         for _ in 0..DEVICES {
             let d = s.rng.random_range(0..DEVICES);
@@ -395,8 +469,21 @@ async fn scenario(app: &TestApp, t: &Tenant, seed: u64, concurrent: bool) {
             s.sync(d).await;
         }
     }
+    s.sync(SKEWED).await;
     check(&s, t).await;
+    let held: i64 = sqlx::query_scalar(
+        "select count(*) from movement where tenant_id = $1 and device_id = $2 and outcome = 'held'",
+    )
+    .bind(t.id)
+    .bind(s.devices[SKEWED].dev.id)
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    CLOCK_AHEAD_HELD.fetch_add(u64::try_from(held).unwrap(), Ordering::SeqCst);
 }
+
+/// Counts of the skewed devices held `clock_ahead`, over all scenarios.
+static CLOCK_AHEAD_HELD: AtomicU64 = AtomicU64::new(0);
 
 async fn check(s: &Scenario<'_>, t: &Tenant) {
     let app = s.app;
@@ -409,18 +496,37 @@ async fn check(s: &Scenario<'_>, t: &Tenant) {
             assert_eq!(server, truth(p, b), "server row (product {p}, bin {b})");
         }
     }
-    let (held, rejected): (i64, i64) = sqlx::query_as(
-        "select count(*) filter (where outcome = 'held'), count(*) filter (where outcome = 'rejected')
+    // Held: only the counts of the device whose clock ran ahead, for a person, and
+    // nothing of theirs is in the ledger.
+    let (rejected, not_clock): (i64, i64) = sqlx::query_as(
+        "select count(*) filter (where outcome = 'rejected'),
+                count(*) filter (where outcome = 'held' and (m.device_id <> $3
+                    or outcome_detail->'review'->>'review' is distinct from 'clock_ahead'))
          from movement m join location l on l.tenant_id = m.tenant_id
              and l.id = coalesce(m.to_location_id, m.from_location_id)
          where m.tenant_id = $1 and l.warehouse_id = $2",
     )
     .bind(t.id)
     .bind(s.site.warehouse)
+    .bind(s.devices[SKEWED].dev.id)
     .fetch_one(&app.owner)
     .await
     .unwrap();
-    assert_eq!((held, rejected), (0, 0), "held, rejected on the server");
+    assert_eq!(
+        (rejected, not_clock),
+        (0, 0),
+        "rejected, held but not clock_ahead"
+    );
+    let in_ledger: i64 = sqlx::query_scalar(
+        "select count(*) from movement_effect e join movement m
+             on m.tenant_id = e.tenant_id and m.id = e.movement_id
+         where e.tenant_id = $1 and m.outcome = 'held'",
+    )
+    .bind(t.id)
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    assert_eq!(in_ledger, 0, "a held movement has ledger effects");
     for (d, device) in s.devices.iter().enumerate() {
         let lines = device
             .replica
@@ -455,6 +561,18 @@ async fn check(s: &Scenario<'_>, t: &Tenant) {
             .iter()
         {
             let bogus = s.bogus.contains(&(d, e.seq));
+            let clock_ahead = e.result.as_ref().is_some_and(|r| {
+                matches!(
+                    r.outcome,
+                    Outcome::Held(Hold {
+                        review: Some(HoldReview::ClockAhead { .. }),
+                        ..
+                    })
+                )
+            });
+            if d == SKEWED && clock_ahead {
+                continue;
+            }
             assert!(
                 e.settled
                     && matches!(
@@ -533,6 +651,10 @@ async fn replicas_and_server_converge_to_the_physical_truth_over_http() {
             "no movement was ever held and retried"
         );
         assert!(count("absorbed") + count("superseded") > 0, "{outcomes:?}");
+        assert!(
+            CLOCK_AHEAD_HELD.load(Ordering::SeqCst) > 0,
+            "no count of a device whose clock ran ahead was ever held"
+        );
     }
 }
 

@@ -36,8 +36,17 @@ pub async fn register(app: &TestApp, token: &str, warehouses: &[Uuid]) -> Dev {
     let status = r.status();
     let v: Value = r.json().await.unwrap();
     assert_eq!(status, StatusCode::CREATED, "{v}");
+    let id: Uuid = v["device"]["id"].as_str().unwrap().parse().unwrap();
+    // Registered two days ago: the tests date journal entries minutes to a day back,
+    // and a movement dated before its device's registration is flagged for review
+    // (`dated_before_device`, tested in `sync_clock`).
+    sqlx::query("update device set created_at = created_at - interval '2 days' where id = $1")
+        .bind(id)
+        .execute(&app.owner)
+        .await
+        .unwrap();
     Dev {
-        id: v["device"]["id"].as_str().unwrap().parse().unwrap(),
+        id,
         token: v["tokens"]["access_token"].as_str().unwrap().to_owned(),
         refresh: v["tokens"]["refresh_token"].as_str().unwrap().to_owned(),
         user: v["device"]["user_id"].as_str().unwrap().parse().unwrap(),

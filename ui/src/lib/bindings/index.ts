@@ -113,6 +113,12 @@ needed: number | null,
  */
 available: number | null, 
 /**
+ * A hold for a person because this device's clock ran ahead: how far its date lay
+ * beyond the server's time of receipt, in seconds (`needed`/`available` are then
+ * null).
+ */
+clock_ahead_secs: number | null, 
+/**
  * The review flags raised (`negative_row`, `count_variance`, `forced`, …).
  */
 flags: Array<string>, };

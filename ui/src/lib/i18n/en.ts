@@ -141,6 +141,23 @@ export const en = {
     exporting: "Exporting…",
     done: "{entries} entries written to {path}",
   },
+  clock: {
+    title: "This computer's clock seems wrong",
+    explain:
+      "Nothing was recorded. A movement recorded now would carry the wrong time, and the server would hold it or count it in the wrong order. Set the computer's clock right (or sync), or record with the clock as it is if you are sure it is right.",
+    recordAnyway: "Record anyway",
+    cancel: "Cancel",
+  },
+  duration: {
+    day: "{n} day",
+    days: "{n} days",
+    hour: "{n} hour",
+    hours: "{n} hours",
+    minute: "{n} minute",
+    minutes: "{n} minutes",
+    second: "{n} second",
+    seconds: "{n} seconds",
+  },
   conflicts: {
     title: "Conflict inbox",
     empty: "No conflicts. Every movement sent was accepted.",
@@ -173,10 +190,15 @@ export const en = {
     rejected: "Rejected",
     flagged: "Flagged for review",
     heldReason: "Needs {needed} units; {available} were there at that time",
+    clockAheadReason:
+      "This device's clock was {ahead} ahead when it was recorded: the server holds it for a manager. Force applies it at the time the server received it; Void drops it.",
     flag: {
       negative_row: "stock went below zero",
       count_variance: "count differs from what was expected",
       forced: "forced by a manager",
+      redated: "applied at the time the server received it (the device's clock was ahead)",
+      dated_before_device: "dated before this device was registered (its clock may be behind)",
+      dated_long_ago: "dated longer ago than the limit for late movements",
     } as Record<string, string>,
   },
   stock: {
