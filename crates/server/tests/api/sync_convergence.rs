@@ -660,19 +660,7 @@ impl Drop for SeedOnPanic {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_and_server_converge_to_the_physical_truth_over_http() {
     let app = spawn_app().await;
-    sqlx::query(
-        "insert into plan (code, name, max_skus, max_locations, max_warehouses, max_users, max_devices, requests_per_second)
-         values ('sim', 'sim', 100000, 100000, 1000, 10, 100000, 100000)",
-    )
-    .execute(&app.owner)
-    .await
-    .unwrap();
-    let t = app.tenant("sim", "sim").await;
-    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
-    let seeds: Vec<u64> = match env("LOGIFLOW_CONVERGENCE_SEED") {
-        Some(seed) => vec![seed],
-        None => (0..env("LOGIFLOW_CONVERGENCE_SCENARIOS").unwrap_or(50)).collect(),
-    };
+    let (t, seeds) = sim_tenant(&app, 1).await;
     let full = seeds.len() >= 50;
     for seed in seeds {
         let _guard = SeedOnPanic(seed);
@@ -721,19 +709,7 @@ async fn replicas_and_server_converge_to_the_physical_truth_over_http() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replicas_and_server_converge_when_devices_push_at_the_same_time() {
     let app = spawn_app_with(|c| c.db_max_connections = 12).await;
-    sqlx::query(
-        "insert into plan (code, name, max_skus, max_locations, max_warehouses, max_users, max_devices, requests_per_second)
-         values ('sim', 'sim', 100000, 100000, 1000, 10, 100000, 100000)",
-    )
-    .execute(&app.owner)
-    .await
-    .unwrap();
-    let t = app.tenant("sim", "sim").await;
-    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
-    let seeds: Vec<u64> = match env("LOGIFLOW_CONVERGENCE_SEED") {
-        Some(seed) => vec![seed],
-        None => (0..env("LOGIFLOW_CONVERGENCE_SCENARIOS").unwrap_or(50) / 2).collect(),
-    };
+    let (t, seeds) = sim_tenant(&app, 2).await;
     for seed in seeds {
         let _guard = SeedOnPanic(seed);
         scenario(&app, &t, seed, true, false).await;
@@ -759,19 +735,7 @@ async fn replicas_and_server_converge_when_devices_push_at_the_same_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_and_server_agree_when_a_device_clock_goes_back() {
     let app = spawn_app().await;
-    sqlx::query(
-        "insert into plan (code, name, max_skus, max_locations, max_warehouses, max_users, max_devices, requests_per_second)
-         values ('sim', 'sim', 100000, 100000, 1000, 10, 100000, 100000)",
-    )
-    .execute(&app.owner)
-    .await
-    .unwrap();
-    let t = app.tenant("sim", "sim").await;
-    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
-    let seeds: Vec<u64> = match env("LOGIFLOW_CONVERGENCE_SEED") {
-        Some(seed) => vec![seed],
-        None => (0..env("LOGIFLOW_CONVERGENCE_SCENARIOS").unwrap_or(50) / 5).collect(),
-    };
+    let (t, seeds) = sim_tenant(&app, 5).await;
     let full = seeds.len() >= 10;
     for seed in seeds {
         let _guard = SeedOnPanic(seed);
@@ -784,4 +748,24 @@ async fn replicas_and_server_agree_when_a_device_clock_goes_back() {
             "no replica ever caught its clock going back"
         );
     }
+}
+
+/// The simulations' tenant (a plan without limits that matter here) and the seeds to run:
+/// `LOGIFLOW_CONVERGENCE_SEED` alone, or `LOGIFLOW_CONVERGENCE_SCENARIOS` (default 50)
+/// divided by `share`.
+async fn sim_tenant(app: &TestApp, share: u64) -> (Tenant, Vec<u64>) {
+    sqlx::query(
+        "insert into plan (code, name, max_skus, max_locations, max_warehouses, max_users, max_devices, requests_per_second)
+         values ('sim', 'sim', 100000, 100000, 1000, 10, 100000, 100000)",
+    )
+    .execute(&app.owner)
+    .await
+    .unwrap();
+    let t = app.tenant("sim", "sim").await;
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    let seeds = match env("LOGIFLOW_CONVERGENCE_SEED") {
+        Some(seed) => vec![seed],
+        None => (0..env("LOGIFLOW_CONVERGENCE_SCENARIOS").unwrap_or(50) / share).collect(),
+    };
+    (t, seeds)
 }

@@ -164,60 +164,44 @@ async fn a_push_waiting_for_its_locks_wakes_what_another_push_just_held() {
     assert_ledger(&r.app, r.t.id).await;
 }
 
-/// push/force: a manager forces the held ship while the receipt's push waits for its
-/// locks; the push must not apply the ship a second time (before the fix: a unique
-/// violation answered `409 conflict`, or a second −3).
+/// push/force and push/void: a manager resolves the held ship while the receipt's push
+/// waits for its locks; the push must not decide it again. Before the fix, a forced ship
+/// was applied a second time (a unique violation answered `409 conflict`) and a voided
+/// one ended `voided` with its −3 in the ledger.
 #[tokio::test]
-async fn a_push_does_not_decide_again_what_a_manager_forced_meanwhile() {
-    let mut r = race().await;
-    let ship = r.ship(5, 3);
-    let receipt = r.receipt(10, 5);
-    assert_eq!(outcome(&r.shipper.push(&r.app, &[ship]).await, 0), "held");
-    let mut paused = hooks::pause_next(r.tenant(), hooks::PUSH_LOCKING);
-    let receiving = r.spawn_push(&r.receiver, &[receipt]);
-    arrived(&mut paused).await;
-    let forced = r
-        .app
-        .post(
-            &format!("/v1/movements/{}/force", ship.id),
-            &r.t.token,
-            json!({"reason": "it left the dock"}),
-        )
-        .await;
-    assert_eq!(forced.status(), StatusCode::OK);
-    assert_eq!(r.on_hand().await, -3);
-    paused.resume();
-    assert_eq!(outcome(&ok(receiving).await, 0), "applied");
-    assert_eq!(r.stored(ship.id).await, ("applied".to_owned(), 1));
-    assert_eq!(r.on_hand().await, 2);
-    assert_ledger(&r.app, r.t.id).await;
-}
-
-/// push/void: a manager voids the held ship while the receipt's push waits; the push
-/// must not apply it (before the fix the ship ended `voided` with its −3 in the ledger).
-#[tokio::test]
-async fn a_push_does_not_apply_what_a_manager_voided_meanwhile() {
-    let mut r = race().await;
-    let ship = r.ship(5, 3);
-    let receipt = r.receipt(10, 5);
-    assert_eq!(outcome(&r.shipper.push(&r.app, &[ship]).await, 0), "held");
-    let mut paused = hooks::pause_next(r.tenant(), hooks::PUSH_LOCKING);
-    let receiving = r.spawn_push(&r.receiver, &[receipt]);
-    arrived(&mut paused).await;
-    let voided = r
-        .app
-        .post(
-            &format!("/v1/movements/{}/void", ship.id),
-            &r.t.token,
-            json!({"reason": "scanned twice"}),
-        )
-        .await;
-    assert_eq!(voided.status(), StatusCode::OK);
-    paused.resume();
-    assert_eq!(outcome(&ok(receiving).await, 0), "applied");
-    assert_eq!(r.stored(ship.id).await, ("voided".to_owned(), 0));
-    assert_eq!(r.on_hand().await, 5);
-    assert_ledger(&r.app, r.t.id).await;
+async fn a_push_does_not_decide_again_what_a_manager_resolved_meanwhile() {
+    // (resolution, on hand right after it, the ship's final outcome and effects, final on hand)
+    for (path, after_resolution, stored, end) in [
+        ("force", -3, ("applied", 1), 2),
+        ("void", 0, ("voided", 0), 5),
+    ] {
+        let mut r = race().await;
+        let ship = r.ship(5, 3);
+        let receipt = r.receipt(10, 5);
+        assert_eq!(outcome(&r.shipper.push(&r.app, &[ship]).await, 0), "held");
+        let mut paused = hooks::pause_next(r.tenant(), hooks::PUSH_LOCKING);
+        let receiving = r.spawn_push(&r.receiver, &[receipt]);
+        arrived(&mut paused).await;
+        let resolved = r
+            .app
+            .post(
+                &format!("/v1/movements/{}/{path}", ship.id),
+                &r.t.token,
+                json!({"reason": "manager"}),
+            )
+            .await;
+        assert_eq!(resolved.status(), StatusCode::OK, "{path}");
+        assert_eq!(r.on_hand().await, after_resolution, "{path}");
+        paused.resume();
+        assert_eq!(outcome(&ok(receiving).await, 0), "applied", "{path}");
+        assert_eq!(
+            r.stored(ship.id).await,
+            (stored.0.to_owned(), stored.1),
+            "{path}"
+        );
+        assert_eq!(r.on_hand().await, end, "{path}");
+        assert_ledger(&r.app, r.t.id).await;
+    }
 }
 
 /// force/push and void/push, the other way round: the resolution has found the ship
