@@ -24,15 +24,21 @@ Runs, in order, stopping at the first step that fails:
   ui build     npm ci and npm run build in ui/: the desktop crate embeds ui/dist when it
                compiles, so this comes before clippy and the tests
   fmt          cargo fmt --all -- --check
-  clippy       cargo clippy --workspace --all-targets --features
-               logiflow-tests/desktop-e2e -- -D warnings
+  clippy       cargo clippy --workspace --features logiflow-tests/desktop-e2e
+               --all-targets -- -D warnings
   postgres     start a throwaway PostgreSQL cluster, unless DATABASE_URL is set
-  rust tests   cargo nextest run --workspace (cargo test --workspace without nextest)
-  doc tests    cargo test --workspace --doc (nextest does not run doc tests)
+  rust tests   cargo nextest run --workspace --features logiflow-tests/desktop-e2e,
+               every test but the desktop E2E (cargo-nextest is installed into
+               ~/.cache/logiflow/cargo-bin if missing)
+  doc tests    cargo test --workspace --features logiflow-tests/desktop-e2e --doc
+               (nextest does not run doc tests)
   ui unit      npm test in ui/ (Vitest, once)
-  desktop e2e  build the desktop app, install tauri-driver if missing (cargo install into
-               ~/.cache/logiflow/cargo-bin), then drive the app under Xvfb with WebDriver
-               (tests/tests/desktop/); screenshots go to target/e2e-screenshots
+  desktop e2e  link the desktop app from the test build, install tauri-driver if
+               missing (into ~/.cache/logiflow/cargo-bin), then drive the app under
+               Xvfb with WebDriver (tests/tests/desktop/); screenshots go to
+               target/e2e-screenshots
+Every cargo command selects the same packages and features, so that the dependencies
+are compiled once for all of them.
 then stops and deletes the throwaway cluster, prints a timing table and ends with one
 line: `summary: N passed, M failed, K skipped`. A step that fails before any test
 reports counts as one failure, so that line never reads as a pass when the run failed.
@@ -41,9 +47,9 @@ options:
   --no-lint    skip fmt and clippy
   -h, --help   print this help
 
-Arguments after `--` go to `cargo nextest run` (or after `--` of `cargo test`), e.g.
-`cargo xtask test -- core::` runs only the tests whose name contains `core::`. With a
-filter the doc tests are skipped.
+Arguments after `--` go to `cargo nextest run`, e.g.
+`cargo xtask test -- core::` runs only the tests whose name contains `core::` (in the
+rust tests and the desktop E2E). With a filter the doc tests are skipped.
 
 environment:
   DATABASE_URL      use this PostgreSQL (a superuser URL) instead of a throwaway one
@@ -53,6 +59,21 @@ environment:
                     outside the clone, so fresh clones on one machine share the compiled
                     dependencies
 ";
+
+/// The one feature set of every cargo command of this run (clippy, the test build, the
+/// doc tests and the desktop app's build). Cargo unifies features per invocation, so two
+/// commands that select other packages or features compile most dependencies twice:
+/// with one set, the desktop E2E reuses the test build and only links the app.
+const FEATURES: &str = "logiflow-tests/desktop-e2e";
+
+/// The desktop E2E test binary (tests/tests/desktop/): it needs the built app and
+/// tauri-driver, so the `rust tests` step leaves it to the `desktop e2e` step.
+const DESKTOP_E2E_BINARY: &str = "binary_id(logiflow-tests::desktop)";
+
+/// `--workspace --features FEATURES`: the package selection and features of every build.
+fn workspace_selection(cmd: &mut Command) {
+    cmd.args(["--workspace", "--features", FEATURES]);
+}
 
 /// The steps, in the order they run; the timing table lists them all.
 const STEPS: &[&str] = &[
@@ -330,7 +351,7 @@ fn test_steps(
     run.step(
         "desktop e2e",
         Some("cargo xtask test --no-lint".to_owned()),
-        |counts| desktop_e2e(target, database_url.as_deref(), counts),
+        |counts| desktop_e2e(options, target, database_url.as_deref(), counts),
     )?;
     Ok(())
 }
@@ -359,24 +380,19 @@ fn fmt_command() -> Command {
 
 fn clippy_command(target: &util::SharedTarget) -> Command {
     let mut cmd = util::cargo_in(target);
-    cmd.args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        // Lint the desktop E2E test too, which builds only with this feature.
-        "--features",
-        "logiflow-tests/desktop-e2e",
-        "--",
-        "-D",
-        "warnings",
-    ]);
+    cmd.arg("clippy");
+    // With FEATURES, the desktop E2E test is linted too: it builds only with them.
+    workspace_selection(&mut cmd);
+    cmd.args(["--all-targets", "--", "-D", "warnings"]);
     color_cargo(&mut cmd);
     cmd
 }
 
 fn doc_test_command(target: &util::SharedTarget) -> Command {
     let mut cmd = util::cargo_in(target);
-    cmd.args(["test", "--workspace", "--doc"]);
+    cmd.arg("test");
+    workspace_selection(&mut cmd);
+    cmd.arg("--doc");
     color_cargo(&mut cmd);
     cmd
 }
@@ -409,12 +425,43 @@ fn run_step_command(mut cmd: Command) -> Result<((), Done)> {
     Ok(((), Done::Ran))
 }
 
-fn nextest_available() -> bool {
+/// `cargo nextest run` over the workspace with FEATURES. cargo-nextest comes with the
+/// Rust toolchain of the machines this project targets; where it is missing it is
+/// installed once per machine, like tauri-driver.
+fn nextest_run(target: &util::SharedTarget) -> Result<Command> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    Command::new(cargo)
+    let installed = Command::new(&cargo)
         .args(["nextest", "--version"])
         .output()
-        .is_ok_and(|output| output.status.success())
+        .is_ok_and(|output| output.status.success());
+    let mut cmd = if installed {
+        util::cargo_in(target)
+    } else {
+        let nextest = ensure_cargo_install("cargo-nextest", NEXTEST_VERSION, "cargo-nextest")?;
+        let mut cmd = Command::new(nextest);
+        cmd.current_dir(util::project_root())
+            .env("CARGO", cargo)
+            .env("CARGO_TARGET_DIR", &target.dir);
+        cmd
+    };
+    // --no-fail-fast: CI wants every failure of a run, not the first.
+    cmd.args(["nextest", "run"]);
+    workspace_selection(&mut cmd);
+    cmd.arg("--no-fail-fast");
+    if std::io::stderr().is_terminal() {
+        cmd.args(["--color", "always"]);
+        color_cargo(&mut cmd);
+    }
+    Ok(cmd)
+}
+
+/// Adds the test name filters given after `--`. A filter meant for one step (`--
+/// desktop`) may match no test of the other; that is not a failure of the run.
+fn add_runner_args(cmd: &mut Command, options: &Options) {
+    if !options.runner_args.is_empty() {
+        cmd.arg("--no-tests=pass");
+    }
+    cmd.args(&options.runner_args);
 }
 
 fn rust_tests(
@@ -423,29 +470,9 @@ fn rust_tests(
     database_url: Option<&str>,
     counts: &mut Counts,
 ) -> Result<()> {
-    if !nextest_available() {
-        eprintln!("rust tests: cargo-nextest is not installed, falling back to cargo test");
-        let mut cmd = util::cargo_in(target);
-        cmd.args(["test", "--workspace", "--no-fail-fast"]);
-        if !options.runner_args.is_empty() {
-            cmd.arg("--").args(&options.runner_args);
-        }
-        color_cargo(&mut cmd);
-        return run_cargo_test(cmd, database_url, counts);
-    }
-    let mut cmd = util::cargo_in(target);
-    // --no-fail-fast: CI wants every failure of a run, not the first.
-    cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
-    if !options.runner_args.is_empty() {
-        // A filter meant for the desktop E2E (`-- desktop`) may match no test of this
-        // step; that is not a failure of the run.
-        cmd.arg("--no-tests=pass");
-    }
-    if std::io::stderr().is_terminal() {
-        cmd.args(["--color", "always"]);
-        color_cargo(&mut cmd);
-    }
-    cmd.args(&options.runner_args);
+    let mut cmd = nextest_run(target)?;
+    cmd.args(["-E", &format!("not {DESKTOP_E2E_BINARY}")]);
+    add_runner_args(&mut cmd, options);
     if let Some(url) = database_url {
         cmd.env("DATABASE_URL", url);
     }
@@ -618,32 +645,22 @@ fn ui_unit(counts: &mut Counts) -> Result<((), Done)> {
 /// tauri-driver's major version: the WebDriver bridge of Tauri 2.
 const TAURI_DRIVER_VERSION: &str = "^2";
 
-/// Where `cargo install` puts tauri-driver: a cache outside the clone, so that fresh
-/// clones install it once per machine.
-fn tauri_driver_root() -> Result<std::path::PathBuf> {
-    Ok(util::cache_dir()?.join("cargo-bin"))
-}
+/// cargo-nextest's version when this run has to install it.
+const NEXTEST_VERSION: &str = "^0.9";
 
-/// tauri-driver, installed from crates.io on first use.
-fn ensure_tauri_driver() -> Result<std::path::PathBuf> {
-    let root = tauri_driver_root()?;
-    let driver = root.join("bin/tauri-driver");
-    if driver.exists() {
-        return Ok(driver);
+/// A tool from crates.io, installed on first use with `cargo install` into a cache
+/// outside the clone (`cargo-bin`), so that fresh clones install it once per machine.
+/// Returns the path of its binary `bin`.
+fn ensure_cargo_install(krate: &str, version: &str, bin: &str) -> Result<std::path::PathBuf> {
+    let root = util::cache_dir()?.join("cargo-bin");
+    let path = root.join("bin").join(bin);
+    if path.exists() {
+        return Ok(path);
     }
-    eprintln!(
-        "desktop e2e: installing tauri-driver {TAURI_DRIVER_VERSION} into {}",
-        root.display()
-    );
+    eprintln!("installing {krate} {version} into {}", root.display());
     let mut install = util::cargo();
     install
-        .args([
-            "install",
-            "tauri-driver",
-            "--locked",
-            "--version",
-            TAURI_DRIVER_VERSION,
-        ])
+        .args(["install", krate, "--locked", "--version", version])
         .arg("--root")
         .arg(&root)
         // Its own temporary target: not the workspace's build cache.
@@ -652,28 +669,13 @@ fn ensure_tauri_driver() -> Result<std::path::PathBuf> {
     if !status.success() {
         bail!("`{}` failed ({status})", util::display_command(&install));
     }
-    Ok(driver)
-}
-
-fn e2e_test_command(target: &util::SharedTarget) -> Command {
-    let mut cmd = util::cargo_in(target);
-    cmd.args([
-        "nextest",
-        "run",
-        "--package",
-        "logiflow-tests",
-        "--features",
-        "desktop-e2e",
-        "--test",
-        "desktop",
-        "--no-fail-fast",
-    ]);
-    cmd
+    Ok(path)
 }
 
 /// The desktop end-to-end tests: builds the app, then runs tests/tests/desktop/,
 /// which starts Xvfb, tauri-driver and the app itself and stops them all afterwards.
 fn desktop_e2e(
+    options: &Options,
     target: &util::SharedTarget,
     database_url: Option<&str>,
     counts: &mut Counts,
@@ -681,23 +683,21 @@ fn desktop_e2e(
     if ui_dir_with_package().is_none() {
         return Ok(((), Done::Skipped("ui/package.json does not exist".into())));
     }
-    if !nextest_available() {
-        bail!("the desktop E2E tests run with cargo-nextest: cargo install cargo-nextest --locked");
-    }
+    // The app binary, with the package selection and features of the test build (and
+    // `--tests`, so that dev-dependencies' features are unified as they were there):
+    // every dependency is already compiled, only the app is linked.
     let mut build = util::cargo_in(target);
-    build.args([
-        "build",
-        "--package",
-        "logiflow-desktop",
-        "--bin",
-        "logiflow-desktop",
-    ]);
+    build.arg("build");
+    workspace_selection(&mut build);
+    build.args(["--bins", "--tests"]);
     color_cargo(&mut build);
     run_step_command(build)?;
-    let driver = ensure_tauri_driver()?;
+    let driver = ensure_cargo_install("tauri-driver", TAURI_DRIVER_VERSION, "tauri-driver")?;
     let screenshots = util::project_root().join("target/e2e-screenshots");
     eprintln!("desktop e2e: screenshots go to {}", screenshots.display());
-    let mut e2e = e2e_test_command(target);
+    let mut e2e = nextest_run(target)?;
+    e2e.args(["-E", DESKTOP_E2E_BINARY]);
+    add_runner_args(&mut e2e, options);
     e2e.env(
         "LOGIFLOW_DESKTOP_BIN",
         target.dir.join("debug/logiflow-desktop"),
@@ -708,7 +708,6 @@ fn desktop_e2e(
     if let Some(url) = database_url {
         e2e.env("DATABASE_URL", url);
     }
-    color_cargo(&mut e2e);
     run_nextest(e2e, counts)?;
     Ok(((), Done::Ran))
 }
