@@ -1,4 +1,4 @@
-//! The server benchmark of `cargo xtask bench server` (issue #4 §4): online movements
+//! The server benchmark of `cargo xtask bench server` (issue #4, point 4): online movements
 //! through the real HTTP API with real auth, beside the minimal movement transaction sent
 //! straight to PostgreSQL, on the same database in the same run.
 //!

@@ -1,4 +1,4 @@
-//! The sync benchmark of `cargo xtask bench sync` (issue #5 §5): a device's journal
+//! The sync benchmark of `cargo xtask bench sync` (issue #5, point 5): a device's journal
 //! pushed through the real HTTP API beside the same work as raw set-based SQL, a first
 //! snapshot pulled into a new replica, and the replica's local recording and projected
 //! stock search, on the same PostgreSQL and SQLite in the same run.

@@ -1,4 +1,4 @@
-//! The replica's sync client against the real server (issue #5 §2–§4): replicas in temp
+//! The replica's sync client against the real server (issue #5, points 2 to 4): replicas in temp
 //! dirs, the server on loopback against a fresh test database (`DATABASE_URL`, as
 //! `cargo xtask test` sets it), the `logiflow` CLI as a child process, and faults: a TCP
 //! proxy that cuts connections, and a sync killed with SIGKILL mid-push and mid-pull;
