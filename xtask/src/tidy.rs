@@ -6,7 +6,10 @@
 //! - `.ci/run` does anything but run `cargo xtask test`, or is not executable;
 //! - a Rust, TypeScript or Svelte file ignores a test or leaves a `todo`/`unimplemented`
 //!   macro behind;
-//! - a crate's lib.rs or main.rs does not start with a `//!` module doc.
+//! - a crate's lib.rs or main.rs does not start with a `//!` module doc;
+//! - ARCHITECTURE.md is over [`ARCHITECTURE_MAX_BYTES`], or its lists that go stale
+//!   (the server's `/v1` routes, the migrations of both databases, the `logiflow` and
+//!   `logiflow-server` commands) differ from the code.
 //!
 //! The forbidden strings are assembled from pieces so that this file does not match
 //! itself.
@@ -34,6 +37,17 @@ const FORBIDDEN: &[(&str, &str)] = &[
         concat!("unimplemented", "!("),
         "an unimplemented macro: finish the code or return an error",
     ),
+];
+
+/// ARCHITECTURE.md is a code map and a list of invariants, not a manual: the mechanism
+/// detail lives in the `//!` docs of the modules it describes.
+const ARCHITECTURE_MAX_BYTES: usize = 16_000;
+
+/// The files that declare the top-level subcommands of the two binaries (the clap
+/// `enum Command` in each).
+const COMMAND_SOURCES: &[(&str, &str)] = &[
+    ("logiflow", "crates/replica/src/main.rs"),
+    ("logiflow-server", "crates/server/src/main.rs"),
 ];
 
 /// Extensions of the files searched for [`FORBIDDEN`] strings.
@@ -201,6 +215,195 @@ fn check_module_doc(path: &str, text: &str) -> Vec<Problem> {
     }
 }
 
+/// The text between backticks, for each pair on each line.
+fn backticked(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines().enumerate().flat_map(|(index, line)| {
+        line.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(move |code| (index + 1, code))
+    })
+}
+
+/// Compares a list the document names (in backticks) with the one the code has: each
+/// item the code has and the document does not, and each the document names that the
+/// code does not have, is a problem.
+fn check_list(
+    what: &str,
+    doc_path: &str,
+    doc: &[(usize, String)],
+    code: &std::collections::BTreeSet<String>,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (line, item) in doc {
+        if !code.contains(item) {
+            problems.push(Problem::new(
+                doc_path,
+                *line,
+                format!("names the {what} `{item}`, which the code does not have"),
+            ));
+        }
+    }
+    for item in code {
+        if !doc.iter().any(|(_, named)| named == item) {
+            problems.push(Problem::new(
+                doc_path,
+                1,
+                format!("does not list the {what} `{item}`"),
+            ));
+        }
+    }
+    problems
+}
+
+/// `/v1/...` paths named in the document (a backticked path, optionally after a method).
+fn doc_routes(text: &str) -> Vec<(usize, String)> {
+    backticked(text)
+        .filter_map(|(line, code)| {
+            let path = code.rsplit(' ').next()?;
+            path.starts_with("/v1/").then(|| (line, path.to_owned()))
+        })
+        .collect()
+}
+
+/// The paths of the server's documented routes: `path = "/v1/..."` of the utoipa
+/// annotations.
+fn code_routes(source: &str) -> impl Iterator<Item = String> + '_ {
+    source.split("path = \"").skip(1).filter_map(|rest| {
+        let path = &rest[..rest.find('"')?];
+        path.starts_with("/v1/").then(|| path.to_owned())
+    })
+}
+
+/// Migration files named in the document: a backticked `name.sql`, with or without its
+/// directory.
+fn doc_migrations(text: &str) -> Vec<(usize, String)> {
+    backticked(text)
+        .filter_map(|(line, code)| {
+            let name = code.rsplit('/').next()?;
+            let (number, _) = name.split_once('_')?;
+            let numbered = !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit());
+            (numbered && name.ends_with(".sql")).then(|| (line, name.to_owned()))
+        })
+        .collect()
+}
+
+/// `logiflow x` / `logiflow-server x` commands named in the document.
+fn doc_commands(text: &str, binary: &str) -> Vec<(usize, String)> {
+    let prefix = format!("{binary} ");
+    backticked(text)
+        .filter_map(|(line, code)| {
+            let rest = code.strip_prefix(&prefix)?;
+            let command = rest.split_whitespace().next()?;
+            let is_word = command.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
+            (is_word && !command.is_empty()).then(|| (line, command.to_owned()))
+        })
+        .collect()
+}
+
+/// The kebab-case names of the variants of the first `enum Command` in a clap source
+/// file: the binary's top-level subcommands.
+fn code_commands(source: &str) -> Vec<String> {
+    let Some(start) = source.find("enum Command {") else {
+        return Vec::new();
+    };
+    let mut commands = Vec::new();
+    for line in source[start..].lines().skip(1) {
+        if line.starts_with('}') {
+            break;
+        }
+        // Variants sit at one level of indentation; their fields, docs and attributes
+        // are deeper or start with `#`/`/`.
+        let Some(variant) = line.strip_prefix("    ") else {
+            continue;
+        };
+        let name: String = variant
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect();
+        if !name.starts_with(|c: char| c.is_ascii_uppercase()) {
+            continue;
+        }
+        let mut kebab = String::new();
+        for (index, c) in name.chars().enumerate() {
+            if c.is_ascii_uppercase() && index > 0 {
+                kebab.push('-');
+            }
+            kebab.push(c.to_ascii_lowercase());
+        }
+        commands.push(kebab);
+    }
+    commands
+}
+
+fn check_architecture(root: &Path, text: &str) -> Vec<Problem> {
+    const DOC: &str = "ARCHITECTURE.md";
+    let mut problems = Vec::new();
+    if text.len() > ARCHITECTURE_MAX_BYTES {
+        problems.push(Problem::new(
+            DOC,
+            1,
+            format!(
+                "is {} bytes, over {ARCHITECTURE_MAX_BYTES}: move mechanism detail into the \
+                 `//!` docs of the modules it describes",
+                text.len()
+            ),
+        ));
+    }
+
+    let mut routes = std::collections::BTreeSet::new();
+    for relative in repository_files(root) {
+        let in_server = relative.starts_with("crates/server/src");
+        if in_server && relative.extension().is_some_and(|e| e == "rs") {
+            if let Ok(source) = fs::read_to_string(root.join(&relative)) {
+                routes.extend(code_routes(&source));
+            }
+        }
+    }
+    problems.extend(check_list("route", DOC, &doc_routes(text), &routes));
+
+    let mut migrations = std::collections::BTreeSet::new();
+    for dir in ["migrations/server", "migrations/replica"] {
+        let entries = fs::read_dir(root.join(dir)).into_iter().flatten().flatten();
+        for entry in entries {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".sql") {
+                migrations.insert(name);
+            }
+        }
+    }
+    problems.extend(check_list(
+        "migration",
+        DOC,
+        &doc_migrations(text),
+        &migrations,
+    ));
+
+    for (binary, source) in COMMAND_SOURCES {
+        let Ok(code) = fs::read_to_string(root.join(source)) else {
+            problems.push(Problem::new(source, 1, "cannot read the command list"));
+            continue;
+        };
+        let commands: std::collections::BTreeSet<String> =
+            code_commands(&code).into_iter().collect();
+        if commands.is_empty() {
+            problems.push(Problem::new(
+                source,
+                1,
+                "has no `enum Command {` with variants",
+            ));
+        }
+        let what = format!("`{binary}` command");
+        problems.extend(check_list(
+            &what,
+            DOC,
+            &doc_commands(text, binary),
+            &commands,
+        ));
+    }
+    problems
+}
+
 fn is_crate_root(path: &Path) -> bool {
     let in_src = path
         .parent()
@@ -282,6 +485,14 @@ fn tidy() {
     match read(".ci/run") {
         Ok(text) => problems.extend(check_ci_run(&text)),
         Err(err) => problems.push(Problem::new(".ci/run", 1, format!("cannot read: {err}"))),
+    }
+    match read("ARCHITECTURE.md") {
+        Ok(text) => problems.extend(check_architecture(&root, &text)),
+        Err(err) => problems.push(Problem::new(
+            "ARCHITECTURE.md",
+            1,
+            format!("cannot read: {err}"),
+        )),
     }
     let executable =
         fs::metadata(root.join(".ci/run")).is_ok_and(|meta| meta.permissions().mode() & 0o111 != 0);
@@ -414,4 +625,69 @@ fn crate_root_without_module_doc_fails() {
     assert!(is_crate_root(Path::new("xtask/src/main.rs")));
     assert!(!is_crate_root(Path::new("crates/core/src/count/lib.rs")));
     assert!(!is_crate_root(Path::new("crates/core/tests/main.rs")));
+}
+
+#[test]
+fn architecture_lists_must_equal_the_code() {
+    let code: std::collections::BTreeSet<String> =
+        ["/v1/a".to_owned(), "/v1/b/{id}".to_owned()].into();
+    let doc = "- `GET /v1/a`, `/v1/c`\n";
+    let problems = check_list("route", "A.md", &doc_routes(doc), &code);
+    assert_eq!(
+        problems,
+        vec![
+            Problem::new(
+                "A.md",
+                1,
+                "names the route `/v1/c`, which the code does not have"
+            ),
+            Problem::new("A.md", 1, "does not list the route `/v1/b/{id}`"),
+        ]
+    );
+
+    let doc = "x\n`migrations/replica/0001_init.sql` and `0002_b.sql`, `Cargo.toml`\n";
+    let named: Vec<String> = doc_migrations(doc).into_iter().map(|(_, n)| n).collect();
+    assert_eq!(named, ["0001_init.sql", "0002_b.sql"]);
+
+    let doc = "`logiflow sync --watch`, `logiflow-server serve`, `logiflow Journal`\n";
+    let named: Vec<String> = doc_commands(doc, "logiflow")
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    assert_eq!(named, ["sync"]);
+}
+
+#[test]
+fn commands_are_read_from_the_clap_enum() {
+    let source = "\
+#[derive(Subcommand)]
+enum Command {
+    /// Docs.
+    Sync {
+        #[command(flatten)]
+        Args: Args,
+    },
+    SignOut,
+    ImportSnapshot { path: PathBuf },
+}
+enum Other {
+    Nope,
+}
+";
+    assert_eq!(
+        code_commands(source),
+        ["sync", "sign-out", "import-snapshot"]
+    );
+    assert!(code_commands("enum Else {}").is_empty());
+}
+
+#[test]
+fn an_oversized_architecture_fails() {
+    let text = "x".repeat(ARCHITECTURE_MAX_BYTES + 1);
+    let root = Path::new("/nonexistent");
+    let problems = check_architecture(root, &text);
+    assert!(
+        problems.iter().any(|p| p.message.contains("over 16000")),
+        "{problems:?}"
+    );
 }
