@@ -4,6 +4,16 @@
 //! the last report or error) as a [`SYNC_EVENT`] and the replica's [`Status`] after each
 //! sync as a [`STATUS_EVENT`]; the window only listens and asks.
 //!
+//! Requests during a sync make exactly one more right after it. Timer ticks and nudges
+//! are skipped while the device is not set up or its last sync ended in an error only a
+//! person can fix ([`NEEDS_A_PERSON`], generated into the UI's bindings, which derive the
+//! "sign in again" state from the same list); a failed sync drops the nudges made
+//! meanwhile but keeps a person's request; a replica busy with another process's sync
+//! (the CLI) is retried after 2 s without showing an error. Everything that calls the
+//! server with the device's session (this loop, `connect`, `login`, `history`,
+//! `resolve_conflict`, `sign_out`) takes the [`Gate`] first, so they take turns rather
+//! than race for the single-use refresh token.
+//!
 //! The loop itself ([`SyncLoop`]) knows nothing of Tauri: what a sync is and where its
 //! state goes are a [`Syncer`], so the unit tests below drive it with a scripted one. The
 //! app's syncer ([`ReplicaSyncer`]) syncs the replica file with the device's session and

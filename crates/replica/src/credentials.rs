@@ -9,6 +9,13 @@
 //! happens, since presenting a used one revokes the whole session) and the current
 //! access token with its expiry, so that successive `logiflow sync` runs within its
 //! lifetime do not rotate the refresh token at all.
+//!
+//! Each refresh carries a random retry key, saved beside the token before the request: a
+//! resend after a lost answer (or after the process died waiting) carries the same key,
+//! and the server, which keeps the key's hash and the successor it issued, answers a new
+//! pair instead of revoking the session as long as that successor is unused. The keyring
+//! entry is service `logiflow`, user `device:<id>`; `LOGIFLOW_CREDENTIALS=file:PATH`
+//! chooses the file store, never the default.
 
 use std::collections::BTreeMap;
 use std::io::Write;

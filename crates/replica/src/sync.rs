@@ -14,6 +14,22 @@
 //! Two syncs of one replica never run at once (a lock file beside the database): they
 //! would both rotate the single-use refresh token, and the server revokes a session
 //! whose used token is presented again.
+//!
+//! Pushes go in batches of at most `PUSH_BATCH_MAX` (halved on a 413); a `sequence_gap`
+//! resends from the server's `next_seq`. Transient failures (connection, timeout, a
+//! response cut short, 5xx, 429 with `Retry-After`) are retried with backoff and jitter,
+//! bounded in count and by the sync's deadline; a device registration is never resent.
+//! `device_revoked`, `subscription_expired` and refused credentials stop the sync with a
+//! typed error and leave the journal untouched.
+//!
+//! Re-attach ([`Replica::login`]): journal entries carry their device's id and `device_seq`
+//! immutably, so a device whose session ended (offline longer than the server's refresh
+//! token lifetime, or its keyring lost) gets a new session for the same device from
+//! `POST /v1/devices/{id}/session` and then pushes as if nothing happened. A new device
+//! is only on request ([`Replica::login_new_device`]): the old file is kept as
+//! `<db>.device-<old id>`, refused while any entry is unanswered. A revoked device's
+//! unsent entries are exported to a `core::journal_file` and uploaded by a manager
+//! (`POST /v1/devices/{id}/journal`), where they wait for review.
 
 use std::fs::OpenOptions;
 use std::time::Instant;

@@ -16,6 +16,25 @@
 //! (see `cargo xtask bench server`). A request alone (nothing else waiting) is a batch of
 //! one, with the same statements as before.
 //!
+//! Inside the batch's transaction, in this order: the sessions of its requests (a
+//! person's access token is checked here, one statement for the whole batch, instead of
+//! a round trip each on arrival: `auth::Caller`; a refused request's movement is not
+//! decided); the stock rows `FOR UPDATE` in primary-key order (= `StockKey` order; a
+//! product without lots uses the nil uuid as its lot, so the key has no nulls); the
+//! catalog facts, read after the locks so a location that just stopped being a leaf is
+//! seen; the ledger tail of rows with later effects. A row that does not exist yet is
+//! created empty in its own committed transaction and the batch decided again, so the
+//! batch only ever locks existing rows, in order. Bins are not locked by movements:
+//! giving a location a child locks it and share-locks its stock rows instead
+//! (`store::locations::lock_stock`). The transaction keeps generic cached plans
+//! (`TenantTx::begin_cached_plans`): its statements take arrays, and planning them on
+//! every call cost as much as running them. `stock_row.last_effect_*` holds the order key
+//! of the row's latest effect, so a movement later than it knows `effects_after = 0`
+//! without summing the ledger. Waiting requests are counted by the gauge
+//! `logiflow_movements_waiting`; a batch takes at most [`BATCH_MAX`], in a task of its own, so a
+//! client going away mid-batch stops nothing. An online movement that raises or counts a
+//! row on which held movements wait calls `sync::retry_held` right after it commits.
+//!
 //! If the batch's transaction fails as a whole (a database error, e.g. two requests with
 //! the same `Idempotency-Key` racing), each of its movements is recorded again on its
 //! own, as a batch of one ([`record_alone`]), so one request's problem is never another's.

@@ -9,6 +9,11 @@
 //! the app to a real server; `scenario.rs` walks the whole scenario (offline
 //! work, a server restart, a held movement forced from the app, sign-out) with the
 //! tokens in a real Secret Service.
+//!
+//! Screenshots come from the X server (x11rb), not WebDriver: under Xvfb,
+//! WebKitWebDriver's screenshot answers once and then hangs. The app runs on a fresh
+//! profile (XDG directories in the test's temporary directory), and everything started
+//! is stopped by Drop guards (SIGTERM to tauri-driver first, then its process group).
 
 mod connect;
 mod scenario;
