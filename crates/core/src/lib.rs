@@ -18,6 +18,7 @@
 //!   after what is stored.
 //! * [`sync`] — the push/pull wire contract between a device and the server.
 //! * [`journal_file`] — a device's exported journal and the rule for uploaded entries.
+//! * [`secret`] — a secret string whose `Debug` never shows it.
 
 pub mod clock;
 pub mod codes;
@@ -27,6 +28,7 @@ pub mod journal_file;
 pub mod movement;
 pub mod qty;
 pub mod replay;
+pub mod secret;
 pub mod stock;
 pub mod sync;
 
@@ -48,6 +50,7 @@ pub use replay::{
     LotFacts, Outcome, ProductFacts, RejectCode, Rejection, RowUpdate, decide, force, judge,
     retry_order, validate,
 };
+pub use secret::Secret;
 pub use stock::{OrderKey, RowView, StockKey, StockRow};
 pub use sync::{
     Cursor, LedgerEffect, LocationRecord, LotRecord, MovementResult, PULL_PAGE_MAX, PUSH_BATCH_MAX,

@@ -33,28 +33,7 @@ pub const CREDENTIALS_ENV: &str = "LOGIFLOW_CREDENTIALS";
 /// The keyring service name; the entry's user is `device:<id>`.
 pub const KEYRING_SERVICE: &str = "logiflow";
 
-/// A secret string whose `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, to send it to the server.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use logiflow_core::Secret;
 
 /// A device's tokens, as kept in the credential store.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -7,28 +7,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-/// A secret value: its `Debug` and `Display` never show it.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself; call sites are easy to grep for.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use logiflow_core::Secret;
 
 /// Longest access-token lifetime accepted (DESIGN: short-lived access tokens).
 pub const ACCESS_TOKEN_TTL_MAX_SECS: u64 = 15 * 60;
