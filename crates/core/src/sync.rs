@@ -52,6 +52,11 @@ pub const PUSH_BATCH_MAX: usize = 1_000;
 /// [`PullPage::item_count`]) one pull page may carry.
 pub const PULL_PAGE_MAX: usize = 10_000;
 
+/// The longest reason a manager may give for forcing or voiding a held movement, in
+/// characters (after trimming): the server refuses longer ones, the replica and the app
+/// check it before sending.
+pub const RESOLVE_REASON_LEN_MAX: usize = 500;
+
 /// A position in the server's change feed, opaque to the device.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]

@@ -55,7 +55,7 @@ use crate::{Error, ErrorBody, Replica, Result};
 const SEQUENCE_GAPS_MAX: usize = 3;
 
 /// The longest reason for forcing or voiding a held movement (the server's bound).
-pub const RESOLVE_REASON_LEN_MAX: usize = 500;
+pub use logiflow_core::sync::RESOLVE_REASON_LEN_MAX;
 
 /// What a running sync reports, as it goes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

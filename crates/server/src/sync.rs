@@ -744,8 +744,8 @@ pub(crate) fn changed_rows(
     rows
 }
 
-/// Longest reason given when forcing a movement.
-pub const REASON_LEN_MAX: usize = 500;
+/// Longest reason given when forcing or voiding a movement (the one bound, in core).
+pub use logiflow_core::sync::RESOLVE_REASON_LEN_MAX as REASON_LEN_MAX;
 
 /// Checks a resolution's reason.
 fn check_reason(reason: &str) -> ApiResult<&str> {
