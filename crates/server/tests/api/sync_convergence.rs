@@ -7,7 +7,7 @@
 //! replica's projection equals the server.
 //!
 //! `LOGIFLOW_CONVERGENCE_SCENARIOS` sets how many scenarios run (default 50);
-//! `LOGIFLOW_CONVERGENCE_SEED` runs the one seed a failure printed.
+//! `LOGIFLOW_SIM_SEED` runs the one seed a failure printed.
 //!
 //! The devices share one virtual clock that moves a second per event, so the physical
 //! order of events is the order of their timestamps across devices; transport times are
@@ -650,7 +650,7 @@ impl Drop for SeedOnPanic {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!(
-                "convergence scenario failed: rerun it with LOGIFLOW_CONVERGENCE_SEED={}",
+                "convergence scenario failed: rerun it with LOGIFLOW_SIM_SEED={}",
                 self.0
             );
         }
@@ -751,7 +751,7 @@ async fn replicas_and_server_agree_when_a_device_clock_goes_back() {
 }
 
 /// The simulations' tenant (a plan without limits that matter here) and the seeds to run:
-/// `LOGIFLOW_CONVERGENCE_SEED` alone, or `LOGIFLOW_CONVERGENCE_SCENARIOS` (default 50)
+/// `LOGIFLOW_SIM_SEED` alone, or `LOGIFLOW_CONVERGENCE_SCENARIOS` (default 50)
 /// divided by `share`.
 async fn sim_tenant(app: &TestApp, share: u64) -> (Tenant, Vec<u64>) {
     sqlx::query(
@@ -763,7 +763,7 @@ async fn sim_tenant(app: &TestApp, share: u64) -> (Tenant, Vec<u64>) {
     .unwrap();
     let t = app.tenant("sim", "sim").await;
     let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
-    let seeds = match env("LOGIFLOW_CONVERGENCE_SEED") {
+    let seeds = match env("LOGIFLOW_SIM_SEED") {
         Some(seed) => vec![seed],
         None => (0..env("LOGIFLOW_CONVERGENCE_SCENARIOS").unwrap_or(50) / share).collect(),
     };
