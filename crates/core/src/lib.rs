@@ -18,6 +18,7 @@
 //!   after what is stored.
 //! * [`sync`] — the push/pull wire contract between a device and the server.
 //! * [`journal_file`] — a device's exported journal and the rule for uploaded entries.
+//! * [`orders`] — purchase and sales orders: allocation (FEFO/FIFO), picks, states.
 //! * [`secret`] — a secret string whose `Debug` never shows it.
 
 pub mod clock;
@@ -26,6 +27,7 @@ pub mod engine;
 pub mod ids;
 pub mod journal_file;
 pub mod movement;
+pub mod orders;
 pub mod qty;
 pub mod replay;
 pub mod secret;

@@ -1,0 +1,22 @@
+//! Orders (DESIGN §5.6): the rules of purchase and sales orders that the server, the
+//! replica and the app share. Allocation is decided online by the server under row
+//! locks; receipts and picks are journal facts that apply wherever they come from, and
+//! these rules say how the documents follow them.
+//!
+//! * [`allocation`] — reserving stock for sales lines (FEFO or FIFO), releasing it,
+//!   consuming it by a pick, and the order in which back-orders are served.
+//! * [`document`] — the purchase and sales orders' states, the actions people take on
+//!   them, the line edits each state allows, and the flags of a receipt.
+
+pub mod allocation;
+pub mod document;
+
+pub use allocation::{
+    Allocated, Allocation, BackOrder, Candidate, Consumption, ExpiryPolicy, Need, PickFlag,
+    Priority, allocate, back_order_sequence, consume, release,
+};
+pub use document::{
+    DocumentError, PurchaseAction, PurchaseLineQty, PurchaseStatus, ReceiptFlag, SalesAction,
+    SalesLineQty, SalesStatus, purchase_action, purchase_line_edit, purchase_status, receipt_flags,
+    sales_action, sales_line_edit, sales_status,
+};

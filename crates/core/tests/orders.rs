@@ -1,0 +1,502 @@
+//! Table-driven tests of the order rules (DESIGN §5.6). Each case name is cited in the
+//! worked examples of `logiflow_core::orders`' module documentation.
+//!
+//! Allocation cases list candidate rows as `bin:available`, optionally with `exp=day`
+//! (the lot's expiry) and `in=day` (the row's first receipt); days count from day 0 and
+//! today is day 10. The expected rendering is the reservations in the order chosen and
+//! what is back-ordered: `A=4 B=1 back=0`.
+
+use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
+use logiflow_core::orders::*;
+use logiflow_core::{LocationId, ProductId, StockKey};
+use rstest::rstest;
+use uuid::Uuid;
+
+const PRODUCT: ProductId = ProductId::from_uuid(Uuid::from_u128(0x42));
+
+fn key(bin: char) -> StockKey {
+    StockKey {
+        product: PRODUCT,
+        location: LocationId::from_uuid(Uuid::from_u128(0x1000 + bin as u128)),
+        lot: None,
+    }
+}
+
+fn bin(key: StockKey) -> char {
+    char::from_u32((key.location.as_uuid().as_u128() - 0x1000) as u32).unwrap()
+}
+
+fn day(n: u64) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2027, 1, 1).unwrap() + Days::new(n)
+}
+
+fn at(n: u64) -> DateTime<Utc> {
+    Utc.from_utc_datetime(&day(n).and_hms_opt(8, 0, 0).unwrap())
+}
+
+/// `A:3 exp=9 in=2`; the path of bin `A` is `WH/A`.
+fn candidates(spec: &str) -> Vec<Candidate> {
+    spec.split(',')
+        .map(|row| {
+            let mut parts = row.split_whitespace();
+            let (name, available) = parts.next().unwrap().split_once(':').unwrap();
+            let name = name.chars().next().unwrap();
+            let mut candidate = Candidate {
+                key: key(name),
+                available: available.parse().unwrap(),
+                expires_on: None,
+                received_at: None,
+                location_path: format!("WH/{name}"),
+            };
+            for part in parts {
+                let (what, n) = part.split_once('=').unwrap();
+                let n: u64 = n.parse().unwrap();
+                match what {
+                    "exp" => candidate.expires_on = Some(day(n)),
+                    "in" => candidate.received_at = Some(at(n)),
+                    other => panic!("unknown attribute {other}"),
+                }
+            }
+            candidate
+        })
+        .collect()
+}
+
+fn render(allocated: &Allocated) -> String {
+    let mut out: Vec<String> = allocated
+        .allocations
+        .iter()
+        .map(|a| format!("{}={}", bin(a.key), a.qty))
+        .collect();
+    out.push(format!("back={}", allocated.back_ordered));
+    out.join(" ")
+}
+
+#[rstest]
+#[case::expired_lot_skipped(5, "fefo", None, "A:3 exp=9, B:4 exp=30", "B=4 back=1")]
+#[case::shelf_life_too_short_skipped(4, "fefo", Some(10), "A:3 exp=15, B:4 exp=30", "B=4 back=0")]
+#[case::shelf_life_exactly_enough(4, "fefo", Some(5), "A:3 exp=15, B:4 exp=30", "A=3 B=1 back=0")]
+#[case::lot_expiring_today_eligible(2, "fefo", None, "A:3 exp=10, B:4 exp=30", "A=2 back=0")]
+#[case::nothing_available_skipped(3, "fifo", None, "A:0 in=1, B:-2 in=1, C:5 in=4", "C=3 back=0")]
+#[case::fefo_earliest_expiry_first(5, "fefo", None, "A:4 exp=30, B:4 exp=20", "B=4 A=1 back=0")]
+#[case::fefo_rows_without_expiry_last(5, "fefo", None, "A:4, B:4 exp=40", "B=4 A=1 back=0")]
+#[case::fefo_same_expiry_oldest_receipt(
+    5,
+    "fefo",
+    None,
+    "A:4 exp=30 in=5, B:4 exp=30 in=2",
+    "B=4 A=1 back=0"
+)]
+#[case::fifo_oldest_receipt_first(5, "fifo", None, "A:4 in=3, B:4 in=1", "B=4 A=1 back=0")]
+#[case::fifo_ignores_expiry_order(
+    5,
+    "fifo",
+    None,
+    "A:4 exp=20 in=3, B:4 exp=90 in=1",
+    "B=4 A=1 back=0"
+)]
+#[case::fifo_never_takes_expired(5, "fifo", None, "A:4 exp=5 in=1, B:4 in=3", "B=4 back=1")]
+#[case::ties_go_by_location_path(5, "fifo", None, "B:4 in=1, A:4 in=1", "A=4 B=1 back=0")]
+#[case::short_stock_back_orders(10, "fifo", None, "A:3", "A=3 back=7")]
+#[case::no_stock_all_back_ordered(4, "fefo", None, "A:0", "back=4")]
+fn allocation(
+    #[case] qty: i64,
+    #[case] policy: &str,
+    #[case] min_shelf_life_days: Option<u32>,
+    #[case] rows: &str,
+    #[case] expected: &str,
+) {
+    let need = Need {
+        qty,
+        policy: ExpiryPolicy::parse(policy).unwrap(),
+        today: day(10),
+        min_shelf_life_days,
+    };
+    let rows = candidates(rows);
+    let allocated = allocate(&need, &rows);
+    assert_eq!(render(&allocated), expected);
+    // Never more than a row has, never more than asked, and the rest is back-ordered.
+    let reserved: i64 = allocated.allocations.iter().map(|a| a.qty).sum();
+    assert_eq!(reserved + allocated.back_ordered, qty);
+    for a in &allocated.allocations {
+        let row = rows.iter().find(|r| r.key == a.key).unwrap();
+        assert!(a.qty > 0 && a.qty <= row.available, "{a:?} on {row:?}");
+    }
+}
+
+/// `A:2, B:3`, or `-` for none.
+fn allocations(spec: &str) -> Vec<Allocation> {
+    if spec == "-" {
+        return Vec::new();
+    }
+    spec.split(',')
+        .map(|a| {
+            let (name, qty) = a.trim().split_once(':').unwrap();
+            Allocation {
+                key: key(name.chars().next().unwrap()),
+                qty: qty.parse().unwrap(),
+            }
+        })
+        .collect()
+}
+
+fn render_consumption(c: &Consumption) -> String {
+    let changes: Vec<String> = c
+        .changes
+        .iter()
+        .map(|(k, d)| format!("{}{d}", bin(*k)))
+        .collect();
+    let left: Vec<String> = c
+        .left
+        .iter()
+        .map(|a| format!("{}:{}", bin(a.key), a.qty))
+        .collect();
+    let flags: Vec<String> = c
+        .flags
+        .iter()
+        .map(|f| match f {
+            PickFlag::OtherRow => "other_row".to_owned(),
+            PickFlag::BeyondAllocation { excess } => format!("beyond:{excess}"),
+        })
+        .collect();
+    format!(
+        "changes[{}] left[{}] flags[{}]",
+        changes.join(" "),
+        left.join(" "),
+        flags.join(" ")
+    )
+}
+
+#[rstest]
+#[case::pick_consumes_own_row_first('A', 4, "A:2, B:3", "changes[A-2 B-2] left[B:1] flags[]")]
+#[case::pick_within_own_row('B', 2, "A:2, B:3", "changes[B-2] left[A:2 B:1] flags[]")]
+#[case::pick_from_unallocated_bin('C', 2, "A:2, B:3", "changes[A-2] left[B:3] flags[other_row]")]
+#[case::over_pick_flagged('A', 5, "A:2", "changes[A-2] left[] flags[beyond:3]")]
+#[case::pick_without_allocation('A', 3, "-", "changes[] left[] flags[beyond:3]")]
+#[case::other_bin_and_beyond(
+    'C',
+    9,
+    "A:2, B:3",
+    "changes[A-2 B-3] left[] flags[other_row beyond:4]"
+)]
+fn pick(#[case] from: char, #[case] qty: i64, #[case] open: &str, #[case] expected: &str) {
+    let open = allocations(open);
+    let consumed = consume(key(from), qty, &open);
+    assert_eq!(render_consumption(&consumed), expected);
+    // What was consumed plus what is left is what was open; what was consumed plus the
+    // excess is what was picked.
+    let used: i64 = consumed.changes.iter().map(|(_, d)| -d).sum();
+    let left: i64 = consumed.left.iter().map(|a| a.qty).sum();
+    let open_total: i64 = open.iter().map(|a| a.qty).sum();
+    assert_eq!(used + left, open_total);
+    let excess = consumed
+        .flags
+        .iter()
+        .map(|f| match f {
+            PickFlag::BeyondAllocation { excess } => *excess,
+            PickFlag::OtherRow => 0,
+        })
+        .sum::<i64>();
+    assert_eq!(used + excess, qty);
+}
+
+#[test]
+fn release_gives_back_every_allocation() {
+    let open = allocations("A:2, B:3");
+    assert_eq!(release(&open), vec![(key('A'), -2), (key('B'), -3)]);
+}
+
+#[test]
+fn back_orders_by_priority_then_date() {
+    let order = |line: u32, priority, requested: u64, created: u64| BackOrder {
+        line,
+        priority,
+        requested_on: day(requested),
+        created_at: at(created),
+    };
+    let mut waiting = vec![
+        order(1, Priority::Normal, 12, 1),
+        order(2, Priority::Urgent, 20, 5),
+        order(3, Priority::Normal, 11, 3),
+        order(4, Priority::Low, 1, 0),
+        order(5, Priority::Normal, 11, 2),
+        order(6, Priority::Normal, 11, 2),
+    ];
+    back_order_sequence(&mut waiting);
+    let lines: Vec<u32> = waiting.iter().map(|b| b.line).collect();
+    assert_eq!(lines, [2, 5, 6, 3, 1, 4]);
+}
+
+fn po_lines(spec: &str) -> Vec<PurchaseLineQty> {
+    spec.split_whitespace()
+        .map(|l| {
+            let (ordered, received) = l.split_once('/').unwrap();
+            PurchaseLineQty {
+                ordered: ordered.parse().unwrap(),
+                received: received.parse().unwrap(),
+            }
+        })
+        .collect()
+}
+
+#[rstest]
+#[case::po_order_needs_lines(
+    PurchaseStatus::Draft,
+    PurchaseAction::Order,
+    "",
+    Err("the order has no lines")
+)]
+#[case::po_order(
+    PurchaseStatus::Draft,
+    PurchaseAction::Order,
+    "10/0",
+    Ok(PurchaseStatus::Ordered)
+)]
+#[case::po_cancel_draft(
+    PurchaseStatus::Draft,
+    PurchaseAction::Cancel,
+    "10/0",
+    Ok(PurchaseStatus::Cancelled)
+)]
+#[case::po_cancel_ordered(
+    PurchaseStatus::Ordered,
+    PurchaseAction::Cancel,
+    "10/0",
+    Ok(PurchaseStatus::Cancelled)
+)]
+#[case::po_cancel_after_receipt(
+    PurchaseStatus::Ordered,
+    PurchaseAction::Cancel,
+    "10/1",
+    Err("goods were received against the order: close it instead")
+)]
+#[case::po_close_after_partial_receipt(
+    PurchaseStatus::PartiallyReceived,
+    PurchaseAction::Close,
+    "10/4",
+    Ok(PurchaseStatus::Closed)
+)]
+#[case::po_close_draft(
+    PurchaseStatus::Draft,
+    PurchaseAction::Close,
+    "10/0",
+    Err("the order cannot be closed while it is draft")
+)]
+#[case::po_final_states(
+    PurchaseStatus::Received,
+    PurchaseAction::Close,
+    "10/10",
+    Err("the order cannot be closed while it is received")
+)]
+#[case::po_final_cancelled(
+    PurchaseStatus::Cancelled,
+    PurchaseAction::Order,
+    "10/0",
+    Err("the order cannot be ordered while it is cancelled")
+)]
+#[case::po_final_closed(
+    PurchaseStatus::Closed,
+    PurchaseAction::Cancel,
+    "10/4",
+    Err("the order cannot be cancelled while it is closed")
+)]
+fn purchase_actions(
+    #[case] status: PurchaseStatus,
+    #[case] action: PurchaseAction,
+    #[case] lines: &str,
+    #[case] expected: Result<PurchaseStatus, &str>,
+) {
+    let got = purchase_action(status, action, &po_lines(lines)).map_err(|e| e.to_string());
+    assert_eq!(got, expected.map_err(str::to_owned));
+}
+
+#[rstest]
+#[case::po_status_from_quantities(
+    PurchaseStatus::Ordered,
+    "10/4 5/0",
+    PurchaseStatus::PartiallyReceived
+)]
+#[case::po_status_received(
+    PurchaseStatus::PartiallyReceived,
+    "10/10 5/6",
+    PurchaseStatus::Received
+)]
+#[case::po_status_nothing_yet(PurchaseStatus::Ordered, "10/0 5/0", PurchaseStatus::Ordered)]
+#[case::po_closed_stays_closed(PurchaseStatus::Closed, "10/10 5/5", PurchaseStatus::Closed)]
+#[case::po_draft_stays_draft(PurchaseStatus::Draft, "10/3", PurchaseStatus::Draft)]
+fn purchase_statuses(
+    #[case] decided: PurchaseStatus,
+    #[case] lines: &str,
+    #[case] expected: PurchaseStatus,
+) {
+    assert_eq!(purchase_status(decided, &po_lines(lines)), expected);
+}
+
+#[rstest]
+#[case::po_line_not_below_received(
+    PurchaseStatus::Ordered,
+    "10/4",
+    3,
+    Err("the line's quantity cannot go below 4, what was already booked")
+)]
+#[case::po_line_down_to_received(PurchaseStatus::PartiallyReceived, "10/4", 4, Ok(()))]
+#[case::po_line_draft_free(PurchaseStatus::Draft, "10/0", 1, Ok(()))]
+#[case::po_line_frozen_when_received(
+    PurchaseStatus::Received,
+    "10/10",
+    12,
+    Err("lines cannot change while the order is received")
+)]
+fn purchase_line_edits(
+    #[case] status: PurchaseStatus,
+    #[case] line: &str,
+    #[case] new_qty: i64,
+    #[case] expected: Result<(), &str>,
+) {
+    let line = po_lines(line)[0];
+    let got = purchase_line_edit(status, line, new_qty).map_err(|e| e.to_string());
+    assert_eq!(got, expected.map_err(str::to_owned));
+}
+
+fn render_receipt(flags: &[ReceiptFlag]) -> String {
+    flags
+        .iter()
+        .map(|f| match f {
+            ReceiptFlag::OverReceipt { beyond } => format!("over:{beyond}"),
+            ReceiptFlag::OrderNotOpen { status } => format!("not_open:{}", status.as_str()),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[rstest]
+#[case::receipt_within_order(PurchaseStatus::Ordered, "10/8", 2, 0, "")]
+#[case::over_receipt_no_tolerance(PurchaseStatus::Ordered, "10/8", 3, 0, "over:1")]
+#[case::over_receipt_within_tolerance(PurchaseStatus::Ordered, "10/8", 3, 10, "")]
+#[case::over_receipt_beyond_tolerance(PurchaseStatus::PartiallyReceived, "10/8", 4, 10, "over:1")]
+#[case::receipt_after_over_receipt(PurchaseStatus::Received, "10/12", 2, 0, "over:2")]
+#[case::receipt_against_closed_order(PurchaseStatus::Closed, "10/4", 1, 0, "not_open:closed")]
+#[case::receipt_against_cancelled_order(
+    PurchaseStatus::Cancelled,
+    "10/0",
+    11,
+    0,
+    "not_open:cancelled over:1"
+)]
+#[case::receipt_against_draft(PurchaseStatus::Draft, "10/0", 1, 0, "not_open:draft")]
+fn receipts(
+    #[case] status: PurchaseStatus,
+    #[case] line: &str,
+    #[case] qty: i64,
+    #[case] tolerance_pct: u32,
+    #[case] expected: &str,
+) {
+    let line = po_lines(line)[0];
+    assert_eq!(
+        render_receipt(&receipt_flags(status, line, qty, tolerance_pct)),
+        expected
+    );
+}
+
+fn so_lines(spec: &str) -> Vec<SalesLineQty> {
+    spec.split_whitespace()
+        .map(|l| {
+            let mut n = l.split('/').map(|n| n.parse().unwrap());
+            SalesLineQty {
+                ordered: n.next().unwrap(),
+                allocated: n.next().unwrap(),
+                picked: n.next().unwrap(),
+            }
+        })
+        .collect()
+}
+
+#[rstest]
+#[case::so_confirmed_nothing_reserved(
+    SalesStatus::Confirmed,
+    "5/0/0 3/0/0",
+    SalesStatus::Confirmed
+)]
+#[case::so_status_from_quantities(
+    SalesStatus::Confirmed,
+    "5/5/0 3/1/0",
+    SalesStatus::PartiallyAllocated
+)]
+#[case::so_allocated(SalesStatus::PartiallyAllocated, "5/5/0 3/3/0", SalesStatus::Allocated)]
+#[case::so_partially_picked(SalesStatus::Allocated, "5/0/5 3/3/0", SalesStatus::PartiallyPicked)]
+#[case::so_shipped(SalesStatus::PartiallyPicked, "5/0/5 3/0/3", SalesStatus::Shipped)]
+#[case::so_cancelled_stays(SalesStatus::Cancelled, "5/0/5 3/0/3", SalesStatus::Cancelled)]
+#[case::so_draft_stays(SalesStatus::Draft, "5/0/0", SalesStatus::Draft)]
+fn sales_statuses(
+    #[case] decided: SalesStatus,
+    #[case] lines: &str,
+    #[case] expected: SalesStatus,
+) {
+    assert_eq!(sales_status(decided, &so_lines(lines)), expected);
+}
+
+#[rstest]
+#[case::so_confirm_needs_lines(
+    SalesStatus::Draft,
+    SalesAction::Confirm,
+    "",
+    Err("the order has no lines")
+)]
+#[case::so_confirm(
+    SalesStatus::Draft,
+    SalesAction::Confirm,
+    "5/0/0",
+    Ok(SalesStatus::Confirmed)
+)]
+#[case::so_confirm_twice(
+    SalesStatus::Allocated,
+    SalesAction::Confirm,
+    "5/5/0",
+    Err("the order cannot be confirmed while it is allocated")
+)]
+#[case::so_cancel_until_shipped(
+    SalesStatus::PartiallyPicked,
+    SalesAction::Cancel,
+    "5/2/3",
+    Ok(SalesStatus::Cancelled)
+)]
+#[case::so_cancel_shipped(
+    SalesStatus::Shipped,
+    SalesAction::Cancel,
+    "5/0/5",
+    Err("the order cannot be cancelled while it is shipped")
+)]
+fn sales_actions(
+    #[case] status: SalesStatus,
+    #[case] action: SalesAction,
+    #[case] lines: &str,
+    #[case] expected: Result<SalesStatus, &str>,
+) {
+    let got = sales_action(status, action, &so_lines(lines)).map_err(|e| e.to_string());
+    assert_eq!(got, expected.map_err(str::to_owned));
+}
+
+#[rstest]
+#[case::so_line_not_below_picked(
+    SalesStatus::PartiallyPicked,
+    "5/0/3",
+    2,
+    Err("the line's quantity cannot go below 3, what was already booked")
+)]
+#[case::so_line_reduced(SalesStatus::Allocated, "5/5/0", 2, Ok(()))]
+#[case::so_line_frozen_when_shipped(
+    SalesStatus::Shipped,
+    "5/0/5",
+    6,
+    Err("lines cannot change while the order is shipped")
+)]
+fn sales_line_edits(
+    #[case] status: SalesStatus,
+    #[case] line: &str,
+    #[case] new_qty: i64,
+    #[case] expected: Result<(), &str>,
+) {
+    let line = so_lines(line)[0];
+    let got = sales_line_edit(status, line, new_qty).map_err(|e| e.to_string());
+    assert_eq!(got, expected.map_err(str::to_owned));
+}
