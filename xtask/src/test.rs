@@ -49,7 +49,9 @@ options:
 
 Arguments after `--` go to `cargo nextest run`, e.g.
 `cargo xtask test -- core::` runs only the tests whose name contains `core::` (in the
-rust tests and the desktop E2E). With a filter the doc tests are skipped.
+rust tests and the desktop E2E), and `cargo xtask test -- -E 'package(logiflow-core)'`
+only the tests of that nextest filterset, within each step's own. With a filter the doc
+tests are skipped.
 
 environment:
   DATABASE_URL      use this PostgreSQL (a superuser URL) instead of a throwaway one
@@ -455,13 +457,48 @@ fn nextest_run(target: &util::SharedTarget) -> Result<Command> {
     Ok(cmd)
 }
 
-/// Adds the test name filters given after `--`. A filter meant for one step (`--
-/// desktop`) may match no test of the other; that is not a failure of the run.
-fn add_runner_args(cmd: &mut Command, options: &Options) {
+/// Adds the step's own filterset and the arguments given after `--`. A filter meant for
+/// one step (`-- desktop`) may match no test of the other; that is not a failure of the
+/// run.
+fn add_runner_args(cmd: &mut Command, step: &str, options: &Options) {
     if !options.runner_args.is_empty() {
         cmd.arg("--no-tests=pass");
     }
-    cmd.args(&options.runner_args);
+    cmd.args(step_args(step, &options.runner_args));
+}
+
+/// The step's filterset combined with the runner arguments. nextest ORs the expressions
+/// of several `-E`, so passing the step's and the user's side by side would run the
+/// union (every rust test in the E2E step); the user's expressions are joined into one
+/// and ANDed with the step's instead. Other arguments (name filters, options) pass as
+/// given.
+fn step_args(step: &str, runner_args: &[String]) -> Vec<String> {
+    let mut expressions = Vec::new();
+    let mut rest = Vec::new();
+    let mut args = runner_args.iter();
+    while let Some(arg) = args.next() {
+        if let Some(expr) = arg
+            .strip_prefix("--filterset=")
+            .or_else(|| arg.strip_prefix("--filter-expr="))
+        {
+            expressions.push(expr.to_owned());
+        } else if matches!(arg.as_str(), "-E" | "--filterset" | "--filter-expr") {
+            expressions.extend(args.next().cloned());
+        } else if let Some(expr) = arg.strip_prefix("-E").filter(|e| !e.is_empty()) {
+            expressions.push(expr.to_owned());
+        } else {
+            rest.push(arg.clone());
+        }
+    }
+    let filter = if expressions.is_empty() {
+        step.to_owned()
+    } else {
+        let user: Vec<String> = expressions.iter().map(|e| format!("({e})")).collect();
+        format!("({step}) & ({})", user.join(" | "))
+    };
+    let mut out = vec!["-E".to_owned(), filter];
+    out.extend(rest);
+    out
 }
 
 fn rust_tests(
@@ -471,8 +508,7 @@ fn rust_tests(
     counts: &mut Counts,
 ) -> Result<()> {
     let mut cmd = nextest_run(target)?;
-    cmd.args(["-E", &format!("not {DESKTOP_E2E_BINARY}")]);
-    add_runner_args(&mut cmd, options);
+    add_runner_args(&mut cmd, &format!("not {DESKTOP_E2E_BINARY}"), options);
     if let Some(url) = database_url {
         cmd.env("DATABASE_URL", url);
     }
@@ -696,8 +732,7 @@ fn desktop_e2e(
     let screenshots = util::project_root().join("target/e2e-screenshots");
     eprintln!("desktop e2e: screenshots go to {}", screenshots.display());
     let mut e2e = nextest_run(target)?;
-    e2e.args(["-E", DESKTOP_E2E_BINARY]);
-    add_runner_args(&mut e2e, options);
+    add_runner_args(&mut e2e, DESKTOP_E2E_BINARY, options);
     e2e.env(
         "LOGIFLOW_DESKTOP_BIN",
         target.dir.join("debug/logiflow-desktop"),
@@ -838,6 +873,23 @@ mod tests {
         assert_eq!(options.runner_args, ["core::", "--exact"]);
         assert!(parse_args(&args(&["--help"])).unwrap().is_none());
         assert!(parse_args(&args(&["core::"])).is_err());
+    }
+
+    #[test]
+    fn a_user_filterset_narrows_the_step_instead_of_widening_it() {
+        let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(step_args("not e2e", &[]), ["-E", "not e2e"]);
+        assert_eq!(
+            step_args("not e2e", &args(&["core::", "--exact"])),
+            ["-E", "not e2e", "core::", "--exact"]
+        );
+        assert_eq!(
+            step_args(
+                "e2e",
+                &args(&["-E", "test(a)", "--filterset=test(b)", "-Etest(c)", "x"])
+            ),
+            ["-E", "(e2e) & ((test(a)) | (test(b)) | (test(c)))", "x"]
+        );
     }
 
     #[test]
