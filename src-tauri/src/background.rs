@@ -77,18 +77,9 @@ pub enum Trigger {
     Asked,
 }
 
-/// Error codes after which syncing again cannot help until a person acts (signs in
-/// again, renews the subscription, fixes the keyring): the loop then syncs only when
-/// asked, and the window (which gets this list in its generated bindings) asks the
-/// person to act.
-pub const NEEDS_A_PERSON: &[&str] = &[
-    "credentials_invalid",
-    "device_revoked",
-    "credential_store",
-    "signed_out",
-    "subscription_expired",
-    "not_initialized",
-];
+/// Error codes after which syncing again cannot help until a person acts: the replica's
+/// one list, generated into the window's bindings too.
+pub use logiflow_replica::NEEDS_A_PERSON;
 
 /// What the loop does between its waits.
 pub trait Syncer: Send + 'static {
@@ -268,7 +259,7 @@ pub fn may_sync_unasked(status: &Status) -> bool {
         && !status
             .last_sync_error
             .as_ref()
-            .is_some_and(|error| NEEDS_A_PERSON.contains(&error.code.as_str()))
+            .is_some_and(|error| logiflow_replica::needs_person(&error.code))
 }
 
 /// Held by whatever talks to the server with the device's session (the loop's syncs,

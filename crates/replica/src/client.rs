@@ -111,9 +111,7 @@ pub(crate) fn problem_error(p: Problem) -> Error {
     match p.code.as_str() {
         "device_revoked" => Error::DeviceRevoked,
         "subscription_expired" => Error::SubscriptionExpired,
-        "invalid_credentials" => {
-            Error::CredentialsInvalid("wrong tenant, email or password".into())
-        }
+        "invalid_credentials" => Error::WrongPassword,
         "forbidden" => Error::Forbidden(format!(
             "the server refused: this user's role does not allow it ({})",
             p.detail

@@ -70,10 +70,14 @@ pub enum Error {
     /// The credential store failed (keyring unavailable, unreadable file).
     #[error("{0}")]
     Credentials(String),
-    /// No usable credentials: none stored for this device, the refresh token was refused
-    /// (lost, used twice, expired), or the person's email or password is wrong.
+    /// No usable credentials for the device: none stored for it, or its refresh token
+    /// was refused (lost, used twice, expired): the device must be signed in again.
     #[error("{0}")]
     CredentialsInvalid(String),
+    /// The server refused the tenant, email or password a person typed (it does not say
+    /// which): the device's own session is not in question.
+    #[error("wrong tenant, email or password")]
+    WrongPassword,
     /// The server revoked this device: it may not push or pull any more.
     #[error(
         "the server revoked this device: nothing was changed; the journal is kept (an administrator revoked it): export its unsent entries (`logiflow journal export --out FILE`) for a manager to upload"
@@ -138,6 +142,7 @@ impl Error {
             Self::CountLine { source, .. } => source.code(),
             Self::Credentials(_) => "credential_store",
             Self::CredentialsInvalid(_) => "credentials_invalid",
+            Self::WrongPassword => "wrong_password",
             Self::DeviceRevoked => "device_revoked",
             Self::SubscriptionExpired => "subscription_expired",
             Self::Unreachable(_) => "server_unreachable",
@@ -161,6 +166,7 @@ impl Error {
                 | Self::Storage(_)
                 | Self::Credentials(_)
                 | Self::CredentialsInvalid(_)
+                | Self::WrongPassword
                 | Self::DeviceRevoked
                 | Self::SubscriptionExpired
                 | Self::Unreachable(_)
@@ -168,6 +174,11 @@ impl Error {
                 | Self::SyncBusy
                 | Self::Forbidden(_)
         )
+    }
+
+    /// Whether syncing again cannot help until a person acts (see [`NEEDS_A_PERSON`]).
+    pub fn needs_person(&self) -> bool {
+        needs_person(self.code())
     }
 
     /// The `{code, message}` object the UI shows.
@@ -197,6 +208,26 @@ impl Error {
     }
 }
 
+/// Error codes after which syncing again cannot help until a person acts (signs in
+/// again, renews the subscription, fixes the keyring, sets the device up): the desktop's
+/// background loop then syncs only when asked, `logiflow sync --watch` stops, and the
+/// window (which gets this list in its generated bindings) asks the person to act.
+/// `signed_out` is the code a sign-out leaves as the last sync error.
+pub const NEEDS_A_PERSON: &[&str] = &[
+    "credentials_invalid",
+    "device_revoked",
+    "credential_store",
+    "signed_out",
+    "subscription_expired",
+    "not_initialized",
+];
+
+/// Whether an error code is one of [`NEEDS_A_PERSON`]: the one answer to "will syncing
+/// again help?".
+pub fn needs_person(code: &str) -> bool {
+    NEEDS_A_PERSON.contains(&code)
+}
+
 /// An error as the UI receives it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -209,3 +240,37 @@ pub struct ErrorBody {
 
 /// The replica's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_a_person_must_fix_stops_syncing() {
+        let stops = [
+            Error::CredentialsInvalid("session ended".into()),
+            Error::DeviceRevoked,
+            Error::SubscriptionExpired,
+            Error::Credentials("keyring locked".into()),
+            Error::NotInitialized,
+        ];
+        for e in &stops {
+            assert!(e.needs_person(), "{e:?}");
+        }
+        let heals = [
+            Error::Unreachable("timeout".into()),
+            Error::SyncBusy,
+            Error::WrongPassword,
+            Error::Forbidden("operator".into()),
+        ];
+        for e in &heals {
+            assert!(!e.needs_person(), "{e:?}");
+        }
+        assert!(needs_person("signed_out"));
+        // A wrong password is not the device's session ending: the UI words them apart.
+        assert_ne!(
+            Error::WrongPassword.code(),
+            Error::CredentialsInvalid(String::new()).code()
+        );
+    }
+}

@@ -65,7 +65,7 @@ pub use clock::{CLOCK_JUMP_TOLERANCE_MS, ClockJump, Uptime, human_duration};
 pub use credentials::{CREDENTIALS_ENV, CredentialStore, DeviceTokens, KEYRING_SERVICE, Secret};
 pub use db::{BUSY_TIMEOUT_MS, SCHEMA_VERSION};
 pub use env::{Env, SystemEnv, TestEnv};
-pub use error::{Error, ErrorBody, Result};
+pub use error::{Error, ErrorBody, NEEDS_A_PERSON, Result, needs_person};
 pub use history::{HISTORY_PAGE_MAX, History, HistoryEntry, HistoryOf, HistoryQuery};
 pub use kpi::{LOW_STOCK_LINES_MAX, LowStockLine, StockKpis};
 pub use replica::{LEDGER_KEEP_MS, Replica};

@@ -424,7 +424,7 @@ fn exit_code(e: &Error) -> u8 {
 fn exit_code_of(code: &str) -> u8 {
     match code {
         "server_unreachable" | "sync_busy" => 3,
-        "device_revoked" | "credentials_invalid" => 4,
+        "device_revoked" | "credentials_invalid" | "wrong_password" => 4,
         "subscription_expired" => 5,
         _ => 2,
     }
@@ -712,7 +712,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 match replica.sync(&client, &store, &mut progress) {
                     Ok(report) => print(json, &report, || sync_text(&report))?,
                     // These do not heal by waiting: stop and say so.
-                    Err(e @ (Error::DeviceRevoked | Error::CredentialsInvalid(_))) => {
+                    Err(e) if e.needs_person() => {
                         return Err(e).context("sync failed");
                     }
                     Err(e) => {

@@ -52,6 +52,38 @@ pub fn cli_connect(
     (db, creds, v)
 }
 
+/// A mistyped password is the person's to fix, not the device's session ending: its own
+/// code (`wrong_password`), exit 4 as documented for refused credentials, and nothing
+/// created on the device or the server.
+#[test]
+fn a_wrong_password_at_connect_has_its_own_code_and_changes_nothing() {
+    let server = Server::start("cli-password");
+    seed(&server, 1, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("replica.db");
+    let creds = dir.path().join("credentials.json");
+    let mut cmd = cli(&db, &creds);
+    cmd.args(["--json", "connect", "--server", &server.base, "--tenant"])
+        .arg(&server.slug)
+        .args(["--email", &server.email, "--name", "station"]);
+    let out = run(cmd, "not the password\n");
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(error_code(&out), "wrong_password");
+    assert!(!creds.exists(), "no tokens were stored");
+    let devices: i64 = server.block_on(async {
+        sqlx::query_scalar("select count(*) from device")
+            .fetch_one(&server.owner)
+            .await
+            .unwrap()
+    });
+    assert_eq!(devices, 0, "no device was registered");
+}
+
 #[test]
 fn the_cli_connects_records_syncs_reports_and_exits_with_documented_codes() {
     let server = Server::start("cli");

@@ -59,10 +59,11 @@ export function connectionLabel(connection: Connection): string {
 export function describeError(error: ErrorBody): string {
   const e = m.syncErrors;
   switch (error.code) {
+    case "wrong_password":
+      return e.wrong_password;
     case "credentials_invalid":
-      // The same code covers a wrong password at sign-in and a device whose session
-      // ended or whose tokens are missing; only the first names the password.
-      return /password/i.test(error.message) ? e.credentials_invalid : e.session_ended;
+      // The device's session ended or its tokens are missing: it must sign in again.
+      return e.session_ended;
     case "device_revoked":
     case "subscription_expired":
     case "server_unreachable":

@@ -64,7 +64,7 @@ export const en = {
     failed: "Last sync failed",
   },
   syncErrors: {
-    credentials_invalid: "Wrong tenant, email or password.",
+    wrong_password: "Wrong tenant, email or password.",
     session_ended:
       "This device's session has ended (it was offline too long, or its saved sign-in was lost). Sign in again on the Sync screen: the same device carries on and sends what it recorded.",
     device_revoked:
