@@ -191,10 +191,13 @@ pub fn typescript_bindings() -> String {
          \n/** The event that carries the replica's Status after each background sync. */\n\
          export const STATUS_EVENT = {:?};\n\
          \n/** Sync errors only a person can fix: the background loop stops syncing unasked. */\n\
-         export const NEEDS_A_PERSON: readonly string[] = {:?};\n",
+         export const NEEDS_A_PERSON: readonly string[] = {:?};\n\
+         \n/** The longest reason for forcing or voiding a held movement, in characters. */\n\
+         export const RESOLVE_REASON_LEN_MAX = {};\n",
         background::SYNC_EVENT,
         background::STATUS_EVENT,
         background::NEEDS_A_PERSON,
+        logiflow_core::sync::RESOLVE_REASON_LEN_MAX,
     ));
     out
 }

@@ -4,7 +4,7 @@
 // the window asks it to sync and shows the SyncView it emits.
 
 import type { JournalRow, ErrorBody, SignIn, Status, SyncProgress, SyncReport } from "./bindings";
-import { NEEDS_A_PERSON } from "./bindings";
+import { NEEDS_A_PERSON, RESOLVE_REASON_LEN_MAX } from "./bindings";
 import { formatDateTime, formatQty } from "./format";
 import { fill, messages as m } from "./i18n";
 
@@ -215,8 +215,8 @@ export function conflictState(conflict: JournalRow): string {
 /** The permission the server asks of whoever forces or voids a held movement. */
 export const RESOLVE_PERMISSION = "conflicts_resolve";
 
-/** The longest reason the server keeps for a resolution. */
-export const RESOLVE_REASON_MAX = 500;
+/** The longest reason the server keeps for a resolution (core's bound, via the bindings). */
+export const RESOLVE_REASON_MAX = RESOLVE_REASON_LEN_MAX;
 
 /**
  * Whether the signed-in user may force or void held movements, as the last sync read it.

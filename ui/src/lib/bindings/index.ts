@@ -770,3 +770,6 @@ export const STATUS_EVENT = "status";
 
 /** Sync errors only a person can fix: the background loop stops syncing unasked. */
 export const NEEDS_A_PERSON: readonly string[] = ["credentials_invalid", "device_revoked", "credential_store", "signed_out", "subscription_expired", "not_initialized"];
+
+/** The longest reason for forcing or voiding a held movement, in characters. */
+export const RESOLVE_REASON_LEN_MAX = 500;
