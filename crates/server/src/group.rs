@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::movements::MovementView;
+use crate::stock::movement::MovementView;
 use crate::store;
 
 /// Most movements written in one transaction: bounds a batch's statement sizes and the

@@ -376,7 +376,7 @@ async fn settle<R>(
 /// registered.
 async fn receipt(
     tx: &mut TenantTx,
-    device: &crate::routes::devices::Device,
+    device: &crate::devices::Device,
     received_at: DateTime<Utc>,
     ahead_tolerance: TimeDelta,
 ) -> ApiResult<Receipt> {

@@ -5,7 +5,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -14,17 +13,13 @@ use uuid::Uuid;
 
 use crate::audit_log::{self, Entry, snapshot};
 use crate::auth::{Actor, Require};
+use crate::devices::{DEVICE_WAREHOUSES_MAX, Device, validate_text};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
 use crate::rbac::perm;
 use crate::routes::auth::TokenResponse;
 use crate::state::AppState;
 use crate::store;
-
-/// Longest device name and platform.
-pub const DEVICE_TEXT_LEN_MAX: usize = 100;
-/// The most warehouses one device replicates.
-pub const DEVICE_WAREHOUSES_MAX: usize = 50;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -33,24 +28,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_device))
         .routes(routes!(reattach_device))
         .routes(routes!(upload_journal))
-}
-
-/// A registered device.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct Device {
-    pub id: Uuid,
-    /// The user who registered it; its movements are booked to them.
-    pub user_id: Uuid,
-    pub name: String,
-    /// e.g. `linux`, `windows`, `macos`.
-    pub platform: String,
-    /// Its scope: the warehouses it replicates.
-    pub warehouse_ids: Vec<Uuid>,
-    /// The next journal sequence number the server expects from it.
-    pub next_seq: i64,
-    pub created_at: DateTime<Utc>,
-    pub last_push_at: Option<DateTime<Utc>>,
-    pub revoked: bool,
 }
 
 /// A device to register.
@@ -77,16 +54,6 @@ pub struct DevicePage {
     pub next_cursor: Option<String>,
 }
 
-fn text(field: &str, value: &str) -> ApiResult<String> {
-    let value = value.trim();
-    if value.is_empty() || value.chars().count() > DEVICE_TEXT_LEN_MAX {
-        return Err(ApiError::BadRequest(format!(
-            "{field} must have 1 to {DEVICE_TEXT_LEN_MAX} characters"
-        )));
-    }
-    Ok(value.to_owned())
-}
-
 /// Registers a device for the signed-in user (people only: an API key cannot) and
 /// starts its session.
 #[utoipa::path(post, path = "/v1/devices", tag = "devices", request_body = RegisterDevice,
@@ -111,8 +78,8 @@ pub async fn register_device(
         return Err(ApiError::Forbidden);
     };
     let role = p.role.ok_or(ApiError::Forbidden)?;
-    let name = text("name", &req.name)?;
-    let platform = text("platform", &req.platform)?;
+    let name = validate_text("name", &req.name)?;
+    let platform = validate_text("platform", &req.platform)?;
     let mut warehouses = req.warehouse_ids.clone();
     warehouses.sort();
     warehouses.dedup();

@@ -11,7 +11,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -19,21 +18,17 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Require;
+use crate::catalog::location::{LOCATION_DEPTH_MAX, Location, validate_location_name};
+use crate::catalog::warehouse::parse_code;
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
 use crate::quota;
 use crate::rbac::perm;
-use crate::routes::warehouses::parse_code;
 use crate::state::AppState;
 use crate::store;
 use crate::store::catalog_change::{Entity, Write};
 
-/// Deepest location tree (a root has depth 0): zone → aisle → rack → level → bin and a
-/// generous margin.
-pub const LOCATION_DEPTH_MAX: i32 = 15;
-/// Longest location name.
-pub const LOCATION_NAME_LEN_MAX: usize = 200;
 /// Longest `q` or `path_prefix` filter.
 pub const FILTER_LEN_MAX: usize = 600;
 
@@ -42,25 +37,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_locations, create_location))
         .routes(routes!(get_location, update_location, delete_location))
-}
-
-/// A location as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct Location {
-    pub id: Uuid,
-    pub warehouse_id: Uuid,
-    /// Absent for a top-level location (a zone).
-    pub parent_id: Option<Uuid>,
-    /// Unique in the warehouse; letters, digits, `- _ .`, upper case, at most 32.
-    pub code: String,
-    pub name: String,
-    /// Codes from the root down joined by '/', e.g. `A/03/B2`.
-    pub path: String,
-    /// 0 for a top-level location.
-    pub depth: i32,
-    pub active: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
 }
 
 /// A page of locations.
@@ -111,16 +87,6 @@ pub struct UpdateLocation {
     pub name: Option<String>,
     /// `false` deactivates the location; `true` reactivates it (quota-checked).
     pub active: Option<bool>,
-}
-
-fn validate_location_name(name: &str) -> ApiResult<String> {
-    let name = name.trim();
-    if name.chars().count() > LOCATION_NAME_LEN_MAX {
-        return Err(ApiError::BadRequest(format!(
-            "location names have at most {LOCATION_NAME_LEN_MAX} characters"
-        )));
-    }
-    Ok(name.to_owned())
 }
 
 fn validate_filter(field: &str, v: Option<String>) -> ApiResult<Option<String>> {

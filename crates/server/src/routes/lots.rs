@@ -7,8 +7,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, NaiveDate, Utc};
-use logiflow_core::LotCode;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -16,6 +15,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Require;
+use crate::catalog::lot::{Lot, parse_lot_code};
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
@@ -29,19 +29,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_lots, create_lot))
         .routes(routes!(get_lot, update_lot))
-}
-
-/// A lot as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct Lot {
-    pub id: Uuid,
-    pub product_id: Uuid,
-    /// Unique per product, kept as printed (case-sensitive), at most 64.
-    pub code: String,
-    /// The last day the lot may be used (in the warehouse's local date).
-    pub expires_on: Option<NaiveDate>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
 }
 
 /// A page of lots.
@@ -89,12 +76,6 @@ fn some<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
-}
-
-fn parse_lot_code(raw: &str) -> ApiResult<String> {
-    LotCode::parse(raw)
-        .map(String::from)
-        .map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
 /// Reads one lot, or not found.

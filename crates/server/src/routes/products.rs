@@ -9,8 +9,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
-use logiflow_core::{Barcode, Sku};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -19,97 +17,25 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Require;
+use crate::catalog::product::{
+    CUSTOM_LEN_MAX, ExpiryPolicy, NAME_QUERY_LEN_MAX, NAME_QUERY_LEN_MIN, Product, parse_barcodes,
+    parse_sku, validate_money, validate_reorder, validate_uom,
+};
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
 use crate::quota;
 use crate::rbac::perm;
-use crate::routes::users::validate_name;
 use crate::state::AppState;
 use crate::store;
 use crate::store::catalog_change::{Entity, Write};
-
-/// Most barcodes on one product.
-pub const BARCODES_PER_PRODUCT_MAX: usize = 32;
-/// Longest unit of measure.
-pub const UOM_LEN_MAX: usize = 16;
-/// Most decimals of cost and price (the column's scale).
-pub const MONEY_SCALE_MAX: u32 = 6;
-/// Largest cost or price (the column holds 14 integer digits).
-pub const MONEY_MAX: i64 = 99_999_999_999_999;
-/// Shortest name search (and shortest word in it): trigrams need three characters.
-pub const NAME_QUERY_LEN_MIN: usize = 3;
-/// Longest name search.
-pub const NAME_QUERY_LEN_MAX: usize = 200;
-/// Largest serialized `custom` object, in bytes.
-pub const CUSTOM_LEN_MAX: usize = 16 * 1024;
+use crate::users::validate_name;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_products, create_product))
         .routes(routes!(get_product, update_product))
-}
-
-/// How stock of a product is picked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ExpiryPolicy {
-    /// First in, first out.
-    Fifo,
-    /// First expired, first out.
-    Fefo,
-}
-
-impl ExpiryPolicy {
-    /// Stable name, as stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExpiryPolicy::Fifo => "fifo",
-            ExpiryPolicy::Fefo => "fefo",
-        }
-    }
-}
-
-impl TryFrom<String> for ExpiryPolicy {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        match s.as_str() {
-            "fifo" => Ok(ExpiryPolicy::Fifo),
-            "fefo" => Ok(ExpiryPolicy::Fefo),
-            _ => Err(s),
-        }
-    }
-}
-
-/// A product as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct Product {
-    pub id: Uuid,
-    /// Unique in the tenant; letters, digits, `- _ . /`, upper case, at most 64.
-    pub sku: String,
-    pub name: String,
-    /// The base unit every quantity counts in (`pcs`, `g`, `ml`, …).
-    pub uom: String,
-    pub lot_tracked: bool,
-    #[sqlx(try_from = "String")]
-    pub expiry_policy: ExpiryPolicy,
-    pub reorder_point: i64,
-    pub reorder_qty: i64,
-    /// Exact decimal as a string, at least two decimals (`"12.50"`).
-    #[schema(value_type = Option<String>, example = "12.50")]
-    pub cost: Option<Decimal>,
-    /// Exact decimal as a string, at least two decimals (`"19.90"`).
-    #[schema(value_type = Option<String>, example = "19.90")]
-    pub price: Option<Decimal>,
-    /// Custom fields, valid against the tenant's product field schema.
-    #[schema(value_type = Object)]
-    pub custom: serde_json::Value,
-    /// Every barcode of the product (each unique in the tenant), sorted.
-    pub barcodes: Vec<String>,
-    pub active: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
 }
 
 /// A page of products.
@@ -210,72 +136,6 @@ mod double_option {
             None => s.serialize_none(),
         }
     }
-}
-
-fn parse_sku(raw: &str) -> ApiResult<String> {
-    Sku::parse(raw)
-        .map(String::from)
-        .map_err(|e| ApiError::BadRequest(e.to_string()))
-}
-
-fn validate_uom(uom: &str) -> ApiResult<String> {
-    let uom = uom.trim();
-    if uom.is_empty() || uom.chars().count() > UOM_LEN_MAX || uom.chars().any(char::is_whitespace) {
-        return Err(ApiError::BadRequest(format!(
-            "uom must have 1 to {UOM_LEN_MAX} characters without spaces"
-        )));
-    }
-    Ok(uom.to_owned())
-}
-
-fn validate_reorder(field: &str, v: i64) -> ApiResult<i64> {
-    if !(0..=logiflow_core::qty::QTY_MAX).contains(&v) {
-        return Err(ApiError::BadRequest(format!(
-            "{field} must be between 0 and {}",
-            logiflow_core::qty::QTY_MAX
-        )));
-    }
-    Ok(v)
-}
-
-fn validate_money(field: &str, v: Option<Decimal>) -> ApiResult<Option<Decimal>> {
-    let Some(v) = v else { return Ok(None) };
-    let v = v.normalize();
-    if v.is_sign_negative() && !v.is_zero() {
-        return Err(ApiError::BadRequest(format!(
-            "{field} must not be negative"
-        )));
-    }
-    if v.scale() > MONEY_SCALE_MAX {
-        return Err(ApiError::BadRequest(format!(
-            "{field} has at most {MONEY_SCALE_MAX} decimals"
-        )));
-    }
-    if v > Decimal::from(MONEY_MAX) {
-        return Err(ApiError::BadRequest(format!(
-            "{field} must be at most {MONEY_MAX}"
-        )));
-    }
-    Ok(Some(v))
-}
-
-fn parse_barcodes(raw: &[String]) -> ApiResult<Vec<String>> {
-    if raw.len() > BARCODES_PER_PRODUCT_MAX {
-        return Err(ApiError::BadRequest(format!(
-            "a product has at most {BARCODES_PER_PRODUCT_MAX} barcodes"
-        )));
-    }
-    let mut out: Vec<String> = raw
-        .iter()
-        .map(|b| {
-            Barcode::parse(b)
-                .map(String::from)
-                .map_err(|e| ApiError::BadRequest(e.to_string()))
-        })
-        .collect::<ApiResult<_>>()?;
-    out.sort();
-    out.dedup();
-    Ok(out)
 }
 
 /// Checks `custom` against the tenant's product field schema, listing every failing

@@ -3,7 +3,7 @@
 use uuid::Uuid;
 
 use crate::db::TenantTx;
-use crate::routes::devices::Device;
+use crate::devices::Device;
 
 const DEVICE_COLUMNS: &str = "id, user_id, name, platform, warehouse_ids, next_seq, created_at,
     last_push_at, revoked_at is not null as revoked";

@@ -3,8 +3,8 @@
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use crate::catalog::location::Location;
 use crate::db::TenantTx;
-use crate::routes::locations::Location;
 
 const COLUMNS: &str =
     "id, warehouse_id, parent_id, code, name, path, depth, active, created_at, updated_at";

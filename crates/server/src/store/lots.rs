@@ -4,8 +4,8 @@ use chrono::NaiveDate;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use crate::catalog::lot::Lot;
 use crate::db::TenantTx;
-use crate::routes::lots::Lot;
 
 const COLUMNS: &str = "id, product_id, code, expires_on, created_at, updated_at";
 

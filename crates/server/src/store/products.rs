@@ -4,8 +4,8 @@ use rust_decimal::Decimal;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use crate::catalog::product::{ExpiryPolicy, Product};
 use crate::db::TenantTx;
-use crate::routes::products::{ExpiryPolicy, Product};
 use crate::store::locations::{like_escape, prefix_upper};
 
 /// Decimals as the API shows them: trailing zeros trimmed but at least two decimals

@@ -1,7 +1,7 @@
 //! `tenant_setting` rows (one per tenant).
 
 use crate::db::TenantTx;
-use crate::routes::settings::Settings;
+use crate::settings::Settings;
 
 /// The tenant's settings, locked for update when `lock`.
 pub async fn get(tx: &mut TenantTx, lock: bool) -> Result<Option<Settings>, sqlx::Error> {

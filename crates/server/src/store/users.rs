@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use crate::db::TenantTx;
 use crate::rbac::Role;
-use crate::routes::users::User;
+use crate::users::User;
 
 const USER_COLUMNS: &str =
     "id, email, display_name, role, disabled_at is not null as disabled, created_at, updated_at";

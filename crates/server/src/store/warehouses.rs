@@ -2,8 +2,8 @@
 
 use uuid::Uuid;
 
+use crate::catalog::warehouse::Warehouse;
 use crate::db::TenantTx;
-use crate::routes::warehouses::Warehouse;
 
 const COLUMNS: &str = "id, code, name, timezone, address, active, created_at, updated_at";
 
