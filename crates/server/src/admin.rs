@@ -9,9 +9,9 @@ use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::auth::tokens;
 use crate::db::TenantTx;
 use crate::rbac::Role;
+use crate::tokens;
 use crate::users::{normalize_email, validate_name, validate_password};
 
 /// Why an admin command failed.

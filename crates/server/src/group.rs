@@ -57,7 +57,7 @@ pub struct Job {
     /// A person's session still to check, which the batch does in its transaction
     /// before deciding anything. (A request with an `Idempotency-Key` is checked before
     /// it looks its key up, so it never has one.)
-    pub unchecked: Option<crate::auth::Unchecked>,
+    pub unchecked: Option<crate::access::Unchecked>,
 }
 
 /// A recorded (committed) movement.

@@ -2,6 +2,7 @@
 //! identity, RBAC, plans and quotas, audit, API conventions, operations) on PostgreSQL
 //! with row-level security.
 
+pub mod access;
 pub mod admin;
 pub mod api_keys;
 pub mod app;
@@ -29,4 +30,5 @@ pub mod stock;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod tokens;
 pub mod users;

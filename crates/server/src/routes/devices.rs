@@ -183,7 +183,7 @@ pub async fn revoke_device(
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<Device>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let before = store::devices::get(&mut tx, id, true)
+    let before = store::devices::get_for_update(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
     let device = store::devices::revoke(&mut tx, id)
@@ -237,7 +237,7 @@ pub async fn reattach_device(
     let role = p.role.ok_or(ApiError::Forbidden)?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
     // Locked: a revocation running meanwhile waits, and sees this session to end.
-    let device = store::devices::get(&mut tx, id, true)
+    let device = store::devices::get_for_update(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
     if device.revoked {

@@ -100,8 +100,15 @@ fn validate_filter(field: &str, v: Option<String>) -> ApiResult<Option<String>> 
 }
 
 /// Reads one location, or not found.
-async fn fetch_location(tx: &mut TenantTx, id: Uuid, lock: bool) -> ApiResult<Location> {
-    store::locations::get(tx, id, lock)
+async fn fetch_location(tx: &mut TenantTx, id: Uuid) -> ApiResult<Location> {
+    store::locations::get(tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// [`fetch_location`], the row locked for update.
+async fn fetch_location_for_update(tx: &mut TenantTx, id: Uuid) -> ApiResult<Location> {
+    store::locations::get_for_update(tx, id)
         .await?
         .ok_or(ApiError::NotFound)
 }
@@ -175,7 +182,7 @@ pub async fn create_location(
     let new = match req.parent_id {
         Some(parent_id) => {
             // Locked: a concurrent child creation or deletion of the parent waits.
-            let parent = store::locations::get(&mut tx, parent_id, true)
+            let parent = store::locations::get_for_update(&mut tx, parent_id)
                 .await?
                 .ok_or_else(|| {
                     ApiError::ReferenceNotFound(format!("parent location {parent_id} not found"))
@@ -209,7 +216,7 @@ pub async fn create_location(
                     "a location needs a warehouse_id or a parent_id".into(),
                 ));
             };
-            if store::warehouses::get(&mut tx, warehouse_id, false)
+            if store::warehouses::get(&mut tx, warehouse_id)
                 .await?
                 .is_none()
             {
@@ -266,7 +273,7 @@ pub async fn get_location(
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<Location>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let l = fetch_location(&mut tx, id, false).await?;
+    let l = fetch_location(&mut tx, id).await?;
     tx.commit().await?;
     Ok(axum::Json(l))
 }
@@ -298,7 +305,7 @@ pub async fn update_location(
         .map(validate_location_name)
         .transpose()?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let before = fetch_location(&mut tx, id, true).await?;
+    let before = fetch_location_for_update(&mut tx, id).await?;
     if req.active == Some(true) && !before.active {
         quota::check(&mut tx, quota::Counted::Locations).await?;
     }
@@ -352,7 +359,7 @@ pub async fn delete_location(
     IdPath(id): IdPath,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let before = fetch_location(&mut tx, id, true).await?;
+    let before = fetch_location_for_update(&mut tx, id).await?;
     if store::locations::holds_stock(&mut tx, id).await? {
         return Err(ApiError::LocationHasStock);
     }
@@ -380,7 +387,7 @@ pub async fn delete_location(
     // child's parent needs no change row: a pull sends the parent of every location it
     // sends, with its leaf state.)
     if let Some(parent) = before.parent_id
-        && let Some(parent) = store::locations::get(&mut tx, parent, false).await?
+        && let Some(parent) = store::locations::get(&mut tx, parent).await?
     {
         store::catalog_change::upsert(
             &mut tx,

@@ -79,8 +79,13 @@ fn some<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
 }
 
 /// Reads one lot, or not found.
-async fn fetch_lot(tx: &mut TenantTx, id: Uuid, lock: bool) -> ApiResult<Lot> {
-    store::lots::get(tx, id, lock)
+async fn fetch_lot(tx: &mut TenantTx, id: Uuid) -> ApiResult<Lot> {
+    store::lots::get(tx, id).await?.ok_or(ApiError::NotFound)
+}
+
+/// [`fetch_lot`], the row locked for update.
+async fn fetch_lot_for_update(tx: &mut TenantTx, id: Uuid) -> ApiResult<Lot> {
+    store::lots::get_for_update(tx, id)
         .await?
         .ok_or(ApiError::NotFound)
 }
@@ -145,7 +150,7 @@ pub async fn create_lot(
     }
     let code = parse_lot_code(&req.code)?;
     // Locked: lot tracking cannot be turned off while this lot is being added.
-    let product = store::products::get(&mut tx, req.product_id, true)
+    let product = store::products::get_for_update(&mut tx, req.product_id)
         .await?
         .ok_or_else(|| {
             ApiError::ReferenceNotFound(format!("product {} not found", req.product_id))
@@ -191,7 +196,7 @@ pub async fn get_lot(
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<Lot>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let lot = fetch_lot(&mut tx, id, false).await?;
+    let lot = fetch_lot(&mut tx, id).await?;
     tx.commit().await?;
     Ok(axum::Json(lot))
 }
@@ -218,7 +223,7 @@ pub async fn update_lot(
 ) -> ApiResult<axum::Json<Lot>> {
     let code = req.code.as_deref().map(parse_lot_code).transpose()?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let before = fetch_lot(&mut tx, id, true).await?;
+    let before = fetch_lot_for_update(&mut tx, id).await?;
     let after = store::lots::update(
         &mut tx,
         id,

@@ -183,8 +183,15 @@ async fn check_barcodes(
 }
 
 /// Reads one product, or not found.
-pub async fn fetch_product(tx: &mut TenantTx, id: Uuid, lock: bool) -> ApiResult<Product> {
-    store::products::get(tx, id, lock)
+pub async fn fetch_product(tx: &mut TenantTx, id: Uuid) -> ApiResult<Product> {
+    store::products::get(tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// [`fetch_product`], the row locked for update.
+pub async fn fetch_product_for_update(tx: &mut TenantTx, id: Uuid) -> ApiResult<Product> {
+    store::products::get_for_update(tx, id)
         .await?
         .ok_or(ApiError::NotFound)
 }
@@ -315,7 +322,7 @@ pub async fn create_product(
     if let Some(taken) = store::products::set_barcodes(&mut tx, id, &barcodes).await? {
         return Err(ApiError::BarcodeTaken(taken));
     }
-    let product = fetch_product(&mut tx, id, false).await?;
+    let product = fetch_product(&mut tx, id).await?;
     store::catalog_change::record(
         &mut tx,
         &p,
@@ -353,7 +360,7 @@ pub async fn get_product(
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<Product>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let product = fetch_product(&mut tx, id, false).await?;
+    let product = fetch_product(&mut tx, id).await?;
     tx.commit().await?;
     Ok(axum::Json(product))
 }
@@ -380,7 +387,7 @@ pub async fn update_product(
 ) -> ApiResult<axum::Json<Product>> {
     let barcodes = req.barcodes.as_deref().map(parse_barcodes).transpose()?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let before = fetch_product(&mut tx, id, true).await?;
+    let before = fetch_product_for_update(&mut tx, id).await?;
     let fields = store::products::ProductFields {
         sku: match &req.sku {
             Some(s) => parse_sku(s)?,
@@ -437,7 +444,7 @@ pub async fn update_product(
             return Err(ApiError::BarcodeTaken(taken));
         }
     }
-    let after = fetch_product(&mut tx, id, false).await?;
+    let after = fetch_product(&mut tx, id).await?;
     store::catalog_change::record(
         &mut tx,
         &p,

@@ -40,8 +40,14 @@ pub struct UpdateSettings {
     pub journal_past_limit_days: Option<i32>,
 }
 
-async fn fetch(tx: &mut TenantTx, lock: bool) -> ApiResult<Settings> {
-    store::settings::get(tx, lock)
+/// Reads the row, or not found.
+async fn fetch(tx: &mut TenantTx) -> ApiResult<Settings> {
+    store::settings::get(tx).await?.ok_or(ApiError::NotFound)
+}
+
+/// [`fetch`], the row locked for update.
+async fn fetch_for_update(tx: &mut TenantTx) -> ApiResult<Settings> {
+    store::settings::get_for_update(tx)
         .await?
         .ok_or(ApiError::NotFound)
 }
@@ -61,7 +67,7 @@ pub async fn get_settings(
     p: Require<perm::SettingsRead>,
 ) -> ApiResult<axum::Json<Settings>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let settings = fetch(&mut tx, false).await?;
+    let settings = fetch(&mut tx).await?;
     tx.commit().await?;
     Ok(axum::Json(settings))
 }
@@ -108,7 +114,7 @@ pub async fn update_settings(
         )));
     }
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let before = fetch(&mut tx, true).await?;
+    let before = fetch_for_update(&mut tx).await?;
     let after = store::settings::update(
         &mut tx,
         store::settings::SettingsChanges {

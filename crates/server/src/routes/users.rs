@@ -80,8 +80,13 @@ pub async fn list_users(
 }
 
 /// Reads one user, or not found.
-async fn fetch_user(tx: &mut TenantTx, id: Uuid, lock: bool) -> ApiResult<User> {
-    store::users::get(tx, id, lock)
+async fn fetch_user(tx: &mut TenantTx, id: Uuid) -> ApiResult<User> {
+    store::users::get(tx, id).await?.ok_or(ApiError::NotFound)
+}
+
+/// [`fetch_user`], the row locked for update.
+async fn fetch_user_for_update(tx: &mut TenantTx, id: Uuid) -> ApiResult<User> {
+    store::users::get_for_update(tx, id)
         .await?
         .ok_or(ApiError::NotFound)
 }
@@ -167,7 +172,7 @@ pub async fn get_user(
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<User>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let user = fetch_user(&mut tx, id, false).await?;
+    let user = fetch_user(&mut tx, id).await?;
     tx.commit().await?;
     Ok(axum::Json(user))
 }
@@ -192,7 +197,7 @@ pub async fn update_user(
     ApiJson(req): ApiJson<UpdateUser>,
 ) -> ApiResult<axum::Json<User>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let before = fetch_user(&mut tx, id, true).await?;
+    let before = fetch_user_for_update(&mut tx, id).await?;
     if matches!(p.actor, Actor::User { id: me, .. } if me == id)
         && (req.role.is_some_and(|r| r != before.role.0) || req.disabled == Some(true))
     {

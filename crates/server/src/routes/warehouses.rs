@@ -74,8 +74,15 @@ pub struct UpdateWarehouse {
 }
 
 /// Reads one warehouse, or not found.
-pub async fn fetch_warehouse(tx: &mut TenantTx, id: Uuid, lock: bool) -> ApiResult<Warehouse> {
-    store::warehouses::get(tx, id, lock)
+pub async fn fetch_warehouse(tx: &mut TenantTx, id: Uuid) -> ApiResult<Warehouse> {
+    store::warehouses::get(tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// [`fetch_warehouse`], the row locked for update.
+pub async fn fetch_warehouse_for_update(tx: &mut TenantTx, id: Uuid) -> ApiResult<Warehouse> {
+    store::warehouses::get_for_update(tx, id)
         .await?
         .ok_or(ApiError::NotFound)
 }
@@ -179,7 +186,7 @@ pub async fn get_warehouse(
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<Warehouse>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let w = fetch_warehouse(&mut tx, id, false).await?;
+    let w = fetch_warehouse(&mut tx, id).await?;
     tx.commit().await?;
     Ok(axum::Json(w))
 }
@@ -212,7 +219,7 @@ pub async fn update_warehouse(
         active: req.active,
     };
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let before = fetch_warehouse(&mut tx, id, true).await?;
+    let before = fetch_warehouse_for_update(&mut tx, id).await?;
     if req.active == Some(true) && !before.active {
         quota::check(&mut tx, quota::Counted::Warehouses).await?;
     }
