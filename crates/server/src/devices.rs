@@ -31,6 +31,7 @@ pub struct Device {
     pub revoked: bool,
 }
 
+/// A device's name or platform, trimmed: 1 to [`DEVICE_TEXT_LEN_MAX`] characters.
 pub fn validate_text(field: &str, value: &str) -> ApiResult<String> {
     let value = value.trim();
     if value.is_empty() || value.chars().count() > DEVICE_TEXT_LEN_MAX {

@@ -52,6 +52,7 @@ pub fn validate_field_schema(schema: &serde_json::Value) -> ApiResult<serde_json
     Ok(schema.clone())
 }
 
+/// A time zone or locale name: 1 to [`CODE_LEN_MAX`] ASCII letters, digits and `/ _ - +`.
 pub fn validate_code(field: &str, v: &str) -> ApiResult<String> {
     let ok = !v.is_empty()
         && v.len() <= CODE_LEN_MAX

@@ -33,6 +33,7 @@ pub struct Location {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A location name, trimmed: at most [`LOCATION_NAME_LEN_MAX`] characters (may be empty).
 pub fn validate_location_name(name: &str) -> ApiResult<String> {
     let name = name.trim();
     if name.chars().count() > LOCATION_NAME_LEN_MAX {

@@ -21,6 +21,7 @@ pub struct Lot {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A lot code as printed (case-sensitive), checked by `logiflow_core::LotCode`.
 pub fn parse_lot_code(raw: &str) -> ApiResult<String> {
     LotCode::parse(raw)
         .map(String::from)

@@ -4,4 +4,5 @@
 pub mod location;
 pub mod lot;
 pub mod product;
+pub mod service;
 pub mod warehouse;

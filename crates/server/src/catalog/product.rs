@@ -92,12 +92,14 @@ pub struct Product {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A SKU as `logiflow_core::Sku` parses and normalizes it.
 pub fn parse_sku(raw: &str) -> ApiResult<String> {
     Sku::parse(raw)
         .map(String::from)
         .map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
+/// A unit of measure, trimmed: 1 to [`UOM_LEN_MAX`] characters without spaces.
 pub fn validate_uom(uom: &str) -> ApiResult<String> {
     let uom = uom.trim();
     if uom.is_empty() || uom.chars().count() > UOM_LEN_MAX || uom.chars().any(char::is_whitespace) {
@@ -108,6 +110,7 @@ pub fn validate_uom(uom: &str) -> ApiResult<String> {
     Ok(uom.to_owned())
 }
 
+/// A reorder point or quantity: 0 to `logiflow_core::qty::QTY_MAX`.
 pub fn validate_reorder(field: &str, v: i64) -> ApiResult<i64> {
     if !(0..=logiflow_core::qty::QTY_MAX).contains(&v) {
         return Err(ApiError::BadRequest(format!(
@@ -118,6 +121,8 @@ pub fn validate_reorder(field: &str, v: i64) -> ApiResult<i64> {
     Ok(v)
 }
 
+/// A cost or price, normalized: zero or more, at most [`MONEY_MAX`], with at most
+/// [`MONEY_SCALE_MAX`] decimals.
 pub fn validate_money(field: &str, v: Option<Decimal>) -> ApiResult<Option<Decimal>> {
     let Some(v) = v else { return Ok(None) };
     let v = v.normalize();
@@ -139,6 +144,8 @@ pub fn validate_money(field: &str, v: Option<Decimal>) -> ApiResult<Option<Decim
     Ok(Some(v))
 }
 
+/// A product's barcodes, each checked by `logiflow_core::Barcode`, at most
+/// [`BARCODES_PER_PRODUCT_MAX`]; sorted, duplicates removed.
 pub fn parse_barcodes(raw: &[String]) -> ApiResult<Vec<String>> {
     if raw.len() > BARCODES_PER_PRODUCT_MAX {
         return Err(ApiError::BadRequest(format!(

@@ -40,6 +40,7 @@ pub fn validate_timezone(tz: &str) -> ApiResult<String> {
         .map_err(|_| ApiError::BadRequest(format!("unknown IANA time zone {tz:?}")))
 }
 
+/// A postal address, trimmed: at most [`ADDRESS_LEN_MAX`] characters.
 pub fn validate_address(address: &str) -> ApiResult<String> {
     let address = address.trim();
     if address.chars().count() > ADDRESS_LEN_MAX {

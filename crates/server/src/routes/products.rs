@@ -17,19 +17,17 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Require;
+use crate::catalog;
 use crate::catalog::product::{
-    CUSTOM_LEN_MAX, ExpiryPolicy, NAME_QUERY_LEN_MAX, NAME_QUERY_LEN_MIN, Product, parse_barcodes,
-    parse_sku, validate_money, validate_reorder, validate_uom,
+    ExpiryPolicy, NAME_QUERY_LEN_MAX, NAME_QUERY_LEN_MIN, Product, parse_barcodes, parse_sku,
 };
+use crate::catalog::service::{ProductChanges, ProductRequest};
 use crate::db::TenantTx;
-use crate::error::{ApiError, ApiResult, FieldError, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
-use crate::quota;
 use crate::rbac::perm;
 use crate::state::AppState;
 use crate::store;
-use crate::store::catalog_change::{Entity, Write};
-use crate::users::validate_name;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -138,60 +136,9 @@ mod double_option {
     }
 }
 
-/// Checks `custom` against the tenant's product field schema, listing every failing
-/// field.
-async fn validate_custom(tx: &mut TenantTx, custom: &serde_json::Value) -> ApiResult<()> {
-    if !custom.is_object() {
-        return Err(ApiError::InvalidCustomFields(vec![FieldError {
-            field: String::new(),
-            message: "custom must be a JSON object".into(),
-        }]));
-    }
-    if custom.to_string().len() > CUSTOM_LEN_MAX {
-        return Err(ApiError::BadRequest(format!(
-            "custom has at most {CUSTOM_LEN_MAX} bytes of JSON"
-        )));
-    }
-    let schema = store::settings::product_field_schema(tx).await?;
-    // The schema was checked when it was stored; failing to compile now is a bug.
-    let validator =
-        jsonschema::validator_for(&schema).map_err(|e| ApiError::internal(e.to_string()))?;
-    let errors: Vec<FieldError> = validator
-        .iter_errors(custom)
-        .map(|e| FieldError {
-            field: e.instance_path.as_str().to_owned(),
-            message: e.to_string(),
-        })
-        .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::InvalidCustomFields(errors))
-    }
-}
-
-/// Checks that none of `barcodes` belongs to another product.
-async fn check_barcodes(
-    tx: &mut TenantTx,
-    barcodes: &[String],
-    product_id: Option<Uuid>,
-) -> ApiResult<()> {
-    match store::products::taken_barcode(tx, barcodes, product_id).await? {
-        Some(taken) => Err(ApiError::BarcodeTaken(taken)),
-        None => Ok(()),
-    }
-}
-
 /// Reads one product, or not found.
 pub async fn fetch_product(tx: &mut TenantTx, id: Uuid) -> ApiResult<Product> {
     store::products::get(tx, id)
-        .await?
-        .ok_or(ApiError::NotFound)
-}
-
-/// [`fetch_product`], the row locked for update.
-pub async fn fetch_product_for_update(tx: &mut TenantTx, id: Uuid) -> ApiResult<Product> {
-    store::products::get_for_update(tx, id)
         .await?
         .ok_or(ApiError::NotFound)
 }
@@ -301,38 +248,21 @@ pub async fn create_product(
     if let Some(replay) = idem.replay(&mut tx, &hash).await? {
         return Ok(replay);
     }
-    let fields = store::products::ProductFields {
-        sku: parse_sku(&req.sku)?,
-        name: validate_name(&req.name)?,
-        uom: validate_uom(req.uom.as_deref().unwrap_or("pcs"))?,
-        lot_tracked: req.lot_tracked.unwrap_or(false),
-        expiry_policy: req.expiry_policy.unwrap_or(ExpiryPolicy::Fifo),
-        reorder_point: validate_reorder("reorder_point", req.reorder_point.unwrap_or(0))?,
-        reorder_qty: validate_reorder("reorder_qty", req.reorder_qty.unwrap_or(0))?,
-        cost: validate_money("cost", req.cost)?,
-        price: validate_money("price", req.price)?,
-        custom: req.custom.clone().unwrap_or_else(|| serde_json::json!({})),
-        active: true,
-    };
-    let barcodes = parse_barcodes(req.barcodes.as_deref().unwrap_or_default())?;
-    validate_custom(&mut tx, &fields.custom).await?;
-    check_barcodes(&mut tx, &barcodes, None).await?;
-    quota::check(&mut tx, quota::Counted::Skus).await?;
-    let id = store::products::insert(&mut tx, &fields).await?;
-    if let Some(taken) = store::products::set_barcodes(&mut tx, id, &barcodes).await? {
-        return Err(ApiError::BarcodeTaken(taken));
-    }
-    let product = fetch_product(&mut tx, id).await?;
-    store::catalog_change::record(
+    let product = catalog::service::create_product(
         &mut tx,
         &p,
-        Write {
-            entity: Entity::Product,
-            id,
-            warehouse_id: None,
-            action: "product.create",
-            before: None,
-            after: Some(&product),
+        ProductRequest {
+            sku: &req.sku,
+            name: &req.name,
+            uom: req.uom.as_deref(),
+            lot_tracked: req.lot_tracked,
+            expiry_policy: req.expiry_policy,
+            reorder_point: req.reorder_point,
+            reorder_qty: req.reorder_qty,
+            cost: req.cost,
+            price: req.price,
+            custom: req.custom.as_ref(),
+            barcodes: req.barcodes.as_deref().unwrap_or_default(),
         },
     )
     .await?;
@@ -387,77 +317,21 @@ pub async fn update_product(
 ) -> ApiResult<axum::Json<Product>> {
     let barcodes = req.barcodes.as_deref().map(parse_barcodes).transpose()?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let before = fetch_product_for_update(&mut tx, id).await?;
-    let fields = store::products::ProductFields {
-        sku: match &req.sku {
-            Some(s) => parse_sku(s)?,
-            None => before.sku.clone(),
-        },
-        name: match &req.name {
-            Some(n) => validate_name(n)?,
-            None => before.name.clone(),
-        },
-        uom: match &req.uom {
-            Some(u) => validate_uom(u)?,
-            None => before.uom.clone(),
-        },
-        lot_tracked: req.lot_tracked.unwrap_or(before.lot_tracked),
-        expiry_policy: req.expiry_policy.unwrap_or(before.expiry_policy),
-        reorder_point: validate_reorder(
-            "reorder_point",
-            req.reorder_point.unwrap_or(before.reorder_point),
-        )?,
-        reorder_qty: validate_reorder(
-            "reorder_qty",
-            req.reorder_qty.unwrap_or(before.reorder_qty),
-        )?,
-        cost: match req.cost {
-            Some(c) => validate_money("cost", c)?,
-            None => before.cost,
-        },
-        price: match req.price {
-            Some(c) => validate_money("price", c)?,
-            None => before.price,
-        },
-        custom: req.custom.clone().unwrap_or_else(|| before.custom.clone()),
-        active: req.active.unwrap_or(before.active),
+    let changes = ProductChanges {
+        sku: req.sku.as_deref(),
+        name: req.name.as_deref(),
+        uom: req.uom.as_deref(),
+        lot_tracked: req.lot_tracked,
+        expiry_policy: req.expiry_policy,
+        reorder_point: req.reorder_point,
+        reorder_qty: req.reorder_qty,
+        cost: req.cost,
+        price: req.price,
+        custom: req.custom.as_ref(),
+        barcodes,
+        active: req.active,
     };
-    if let Some(custom) = &req.custom {
-        validate_custom(&mut tx, custom).await?;
-    }
-    if before.lot_tracked && !fields.lot_tracked && store::products::has_lots(&mut tx, id).await? {
-        return Err(ApiError::ProductHasLots);
-    }
-    if !before.lot_tracked
-        && fields.lot_tracked
-        && store::products::has_unlotted_stock(&mut tx, id).await?
-    {
-        return Err(ApiError::ProductHasStock);
-    }
-    if fields.active && !before.active {
-        quota::check(&mut tx, quota::Counted::Skus).await?;
-    }
-    store::products::update(&mut tx, id, &fields).await?;
-    if let Some(barcodes) = &barcodes {
-        check_barcodes(&mut tx, barcodes, Some(id)).await?;
-        if let Some(taken) = store::products::set_barcodes(&mut tx, id, barcodes).await? {
-            return Err(ApiError::BarcodeTaken(taken));
-        }
-    }
-    let after = fetch_product(&mut tx, id).await?;
-    store::catalog_change::record(
-        &mut tx,
-        &p,
-        Write {
-            entity: Entity::Product,
-            id,
-            warehouse_id: None,
-            action: "product.update",
-            before: Some(&before),
-            after: Some(&after),
-        },
-    )
-    .await?;
+    let after = catalog::service::update_product(&mut tx, &p, id, changes).await?;
     tx.commit().await?;
     Ok(axum::Json(after))
 }
