@@ -41,3 +41,34 @@ pub fn validate_text(field: &str, value: &str) -> ApiResult<String> {
     }
     Ok(value.to_owned())
 }
+
+/// A device to register, checked: its name and platform trimmed, its scope sorted and
+/// without duplicates, 1 to [`DEVICE_WAREHOUSES_MAX`] warehouses.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub name: String,
+    pub platform: String,
+    pub warehouse_ids: Vec<Uuid>,
+}
+
+impl Registration {
+    /// Checks a registration as asked (whether the warehouses exist is read later, in the
+    /// tenant's transaction).
+    pub fn parse(name: &str, platform: &str, warehouse_ids: &[Uuid]) -> ApiResult<Self> {
+        let name = validate_text("name", name)?;
+        let platform = validate_text("platform", platform)?;
+        let mut warehouse_ids = warehouse_ids.to_vec();
+        warehouse_ids.sort();
+        warehouse_ids.dedup();
+        if warehouse_ids.is_empty() || warehouse_ids.len() > DEVICE_WAREHOUSES_MAX {
+            return Err(ApiError::BadRequest(format!(
+                "warehouse_ids must name 1 to {DEVICE_WAREHOUSES_MAX} warehouses"
+            )));
+        }
+        Ok(Self {
+            name,
+            platform,
+            warehouse_ids,
+        })
+    }
+}

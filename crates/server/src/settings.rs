@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::catalog::warehouse::validate_timezone;
 use crate::error::{ApiError, ApiResult};
+use crate::users::validate_name;
 
 /// Longest time zone or locale name.
 pub const CODE_LEN_MAX: usize = 64;
@@ -62,5 +64,51 @@ pub fn validate_code(field: &str, v: &str) -> ApiResult<String> {
         Ok(v.to_owned())
     } else {
         Err(ApiError::BadRequest(format!("invalid {field}")))
+    }
+}
+
+/// Validated changes; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct SettingsChanges {
+    pub display_name: Option<String>,
+    pub timezone: Option<String>,
+    pub locale: Option<String>,
+    /// Already checked to be a valid JSON Schema object.
+    pub product_field_schema: Option<serde_json::Value>,
+    /// Already checked to be within bounds.
+    pub journal_past_limit_days: Option<i32>,
+}
+
+impl SettingsChanges {
+    /// Checks each change as asked: a display name, a real IANA time zone (as
+    /// warehouses' are), a locale code, a product field schema that compiles, and a
+    /// journal past limit of 1 to [`JOURNAL_PAST_LIMIT_DAYS_MAX`] days.
+    pub fn parse(
+        display_name: Option<&str>,
+        timezone: Option<&str>,
+        locale: Option<&str>,
+        product_field_schema: Option<&serde_json::Value>,
+        journal_past_limit_days: Option<i32>,
+    ) -> ApiResult<Self> {
+        let display_name = display_name.map(validate_name).transpose()?;
+        let timezone = timezone.map(validate_timezone).transpose()?;
+        let locale = locale.map(|v| validate_code("locale", v)).transpose()?;
+        let product_field_schema = product_field_schema
+            .map(validate_field_schema)
+            .transpose()?;
+        if let Some(days) = journal_past_limit_days
+            && !(1..=JOURNAL_PAST_LIMIT_DAYS_MAX).contains(&days)
+        {
+            return Err(ApiError::BadRequest(format!(
+                "journal_past_limit_days must be between 1 and {JOURNAL_PAST_LIMIT_DAYS_MAX}"
+            )));
+        }
+        Ok(Self {
+            display_name,
+            timezone,
+            locale,
+            product_field_schema,
+            journal_past_limit_days,
+        })
     }
 }

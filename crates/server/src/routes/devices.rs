@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::audit_log::{self, Entry, snapshot};
 use crate::auth::{Actor, Require};
-use crate::devices::{DEVICE_WAREHOUSES_MAX, Device, validate_text};
+use crate::devices::{Device, Registration};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
 use crate::rbac::perm;
@@ -78,16 +78,11 @@ pub async fn register_device(
         return Err(ApiError::Forbidden);
     };
     let role = p.role.ok_or(ApiError::Forbidden)?;
-    let name = validate_text("name", &req.name)?;
-    let platform = validate_text("platform", &req.platform)?;
-    let mut warehouses = req.warehouse_ids.clone();
-    warehouses.sort();
-    warehouses.dedup();
-    if warehouses.is_empty() || warehouses.len() > DEVICE_WAREHOUSES_MAX {
-        return Err(ApiError::BadRequest(format!(
-            "warehouse_ids must name 1 to {DEVICE_WAREHOUSES_MAX} warehouses"
-        )));
-    }
+    let Registration {
+        name,
+        platform,
+        warehouse_ids: warehouses,
+    } = Registration::parse(&req.name, &req.platform, &req.warehouse_ids)?;
     let hash = state.request_hash("/v1/devices", &req);
     let mut tx = state.tenant_tx(p.tenant_id).await?;
     if let Some(replay) = idem.replay(&mut tx, &hash).await? {

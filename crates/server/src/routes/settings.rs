@@ -12,12 +12,9 @@ use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::ApiJson;
 use crate::rbac::perm;
-use crate::settings::{
-    JOURNAL_PAST_LIMIT_DAYS_MAX, Settings, validate_code, validate_field_schema,
-};
+use crate::settings::{Settings, SettingsChanges};
 use crate::state::AppState;
 use crate::store;
-use crate::users::validate_name;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -89,43 +86,16 @@ pub async fn update_settings(
     p: Require<perm::SettingsManage>,
     ApiJson(req): ApiJson<UpdateSettings>,
 ) -> ApiResult<axum::Json<Settings>> {
-    let display_name = req.display_name.as_deref().map(validate_name).transpose()?;
-    let timezone = req
-        .timezone
-        .as_deref()
-        // A real IANA zone (chrono-tz), as warehouses' time zones are.
-        .map(crate::catalog::warehouse::validate_timezone)
-        .transpose()?;
-    let locale = req
-        .locale
-        .as_deref()
-        .map(|v| validate_code("locale", v))
-        .transpose()?;
-    let product_field_schema = req
-        .product_field_schema
-        .as_ref()
-        .map(validate_field_schema)
-        .transpose()?;
-    if let Some(days) = req.journal_past_limit_days
-        && !(1..=JOURNAL_PAST_LIMIT_DAYS_MAX).contains(&days)
-    {
-        return Err(ApiError::BadRequest(format!(
-            "journal_past_limit_days must be between 1 and {JOURNAL_PAST_LIMIT_DAYS_MAX}"
-        )));
-    }
+    let changes = SettingsChanges::parse(
+        req.display_name.as_deref(),
+        req.timezone.as_deref(),
+        req.locale.as_deref(),
+        req.product_field_schema.as_ref(),
+        req.journal_past_limit_days,
+    )?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
     let before = fetch_for_update(&mut tx).await?;
-    let after = store::settings::update(
-        &mut tx,
-        store::settings::SettingsChanges {
-            display_name,
-            timezone,
-            locale,
-            product_field_schema,
-            journal_past_limit_days: req.journal_past_limit_days,
-        },
-    )
-    .await?;
+    let after = store::settings::update(&mut tx, changes).await?;
     audit_log::record(
         &mut tx,
         &p,

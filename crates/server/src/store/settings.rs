@@ -1,7 +1,7 @@
 //! `tenant_setting` rows (one per tenant).
 
 use crate::db::TenantTx;
-use crate::settings::Settings;
+use crate::settings::{Settings, SettingsChanges};
 
 /// The tenant's settings.
 pub async fn get(tx: &mut TenantTx) -> Result<Option<Settings>, sqlx::Error> {
@@ -25,18 +25,6 @@ async fn select(tx: &mut TenantTx, lock_clause: &str) -> Result<Option<Settings>
     .bind(tenant_id)
     .fetch_optional(tx.conn())
     .await
-}
-
-/// Validated changes; `None` leaves a field as it is.
-#[derive(Debug, Default)]
-pub struct SettingsChanges {
-    pub display_name: Option<String>,
-    pub timezone: Option<String>,
-    pub locale: Option<String>,
-    /// Already checked to be a valid JSON Schema object.
-    pub product_field_schema: Option<serde_json::Value>,
-    /// Already checked to be within bounds.
-    pub journal_past_limit_days: Option<i32>,
 }
 
 /// Applies `changes`.
