@@ -9,8 +9,6 @@
 //! for integrations `Authorization: ApiKey <key>` (also accepted as `Bearer <key>` since
 //! keys start with `lfk_` and cannot be confused with a JWT).
 
-pub use crate::tokens;
-
 use std::marker::PhantomData;
 
 use axum::extract::FromRequestParts;
@@ -20,10 +18,14 @@ use logiflow_core::TenantId;
 use uuid::Uuid;
 
 use crate::access::session_verdict;
-pub use crate::access::{Actor, Principal, Unchecked, check, refusal_in};
 use crate::error::ApiError;
 use crate::rbac::perm::Perm;
 use crate::state::AppState;
+
+// The values these extractors build, and the credentials they check, live outside the
+// HTTP layer (storage and audit need them); handlers keep naming them from here.
+pub use crate::access::{Actor, Principal, Unchecked, check, refusal_in};
+pub use crate::tokens;
 
 enum Credential<'a> {
     Jwt(&'a str),
