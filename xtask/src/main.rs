@@ -15,6 +15,7 @@ mod bench;
 mod bundle;
 mod dev;
 mod interrupt;
+mod layering;
 mod packages;
 mod pg;
 mod proc;

@@ -9,10 +9,10 @@ use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::auth::tokens;
 use crate::db::TenantTx;
 use crate::rbac::Role;
-use crate::routes::users::{normalize_email, validate_name, validate_password};
+use crate::tokens;
+use crate::users::{normalize_email, validate_name, validate_password};
 
 /// Why an admin command failed.
 #[derive(Debug, thiserror::Error)]

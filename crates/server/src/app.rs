@@ -191,11 +191,8 @@ pub async fn prepare(config: Config) -> Result<AppState, StartError> {
                  tokens will not survive a restart. Set it in production"
             );
             Secret::new(
-                crate::auth::tokens::generate(
-                    "",
-                    logiflow_core::TenantId::from_uuid(uuid::Uuid::nil()),
-                )
-                .token,
+                crate::tokens::generate("", logiflow_core::TenantId::from_uuid(uuid::Uuid::nil()))
+                    .token,
             )
         }
     };

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::auth::Principal;
+use crate::access::Principal;
 use crate::db::TenantTx;
 use crate::error::ApiResult;
 
@@ -32,8 +32,8 @@ pub fn snapshot(v: &impl Serialize) -> Option<serde_json::Value> {
 pub async fn record(tx: &mut TenantTx, principal: &Principal, entry: Entry<'_>) -> ApiResult<()> {
     let (actor_type, actor_id) = principal.audit_actor();
     let session_id = match principal.actor {
-        crate::auth::Actor::User { session_id, .. } => Some(session_id),
-        crate::auth::Actor::ApiKey { .. } => None,
+        crate::access::Actor::User { session_id, .. } => Some(session_id),
+        crate::access::Actor::ApiKey { .. } => None,
     };
     insert(
         tx,

@@ -195,7 +195,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
 /// a plain hash of a guessable body could be brute-forced from the table.
 pub fn request_hash(secret: &str, route: &str, body: &impl Serialize) -> Vec<u8> {
     let body = serde_json::to_string(body).unwrap_or_default();
-    crate::auth::tokens::sha256(&format!("{secret}\nPOST {route}\n{body}"))
+    crate::tokens::sha256(&format!("{secret}\nPOST {route}\n{body}"))
 }
 
 impl IdempotencyKey {

@@ -50,7 +50,7 @@ use uuid::Uuid;
 
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::movements::MovementView;
+use crate::stock::movement::MovementView;
 use crate::store;
 
 /// Most movements written in one transaction: bounds a batch's statement sizes and the
@@ -76,7 +76,7 @@ pub struct Job {
     /// A person's session still to check, which the batch does in its transaction
     /// before deciding anything. (A request with an `Idempotency-Key` is checked before
     /// it looks its key up, so it never has one.)
-    pub unchecked: Option<crate::auth::Unchecked>,
+    pub unchecked: Option<crate::access::Unchecked>,
 }
 
 /// A recorded (committed) movement.

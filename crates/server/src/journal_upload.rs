@@ -18,7 +18,7 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::Principal;
+use crate::access::Principal;
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
 use crate::store;
@@ -58,7 +58,7 @@ pub async fn upload(
     let mut tx = TenantTx::begin(pool, principal.tenant_id).await?;
     // Locked: two uploads of one device's journal run one after the other, so an entry
     // in both lands once. Another tenant's device reads as missing.
-    let device = store::devices::get(&mut tx, device_id, true)
+    let device = store::devices::get_for_update(&mut tx, device_id)
         .await?
         .ok_or(ApiError::NotFound)?;
     file.check()

@@ -51,7 +51,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::auth::{Actor, Principal};
+use crate::access::{Actor, Principal};
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
 use crate::store;
@@ -205,7 +205,7 @@ pub async fn pull(
     };
     let decoded = cursor.map(State::decode).transpose()?;
     let mut tx = TenantTx::begin_snapshot(pool, principal.tenant_id).await?;
-    let device = store::devices::by_session(&mut tx, session_id, false)
+    let device = store::devices::by_session(&mut tx, session_id)
         .await?
         .ok_or(ApiError::Forbidden)?;
     if device.revoked {

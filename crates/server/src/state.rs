@@ -6,10 +6,10 @@ use logiflow_core::TenantId;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
-use crate::auth::tokens::JwtKeys;
 use crate::config::{Config, Secret};
 use crate::db::TenantTx;
 use crate::limits::Limits;
+use crate::tokens::JwtKeys;
 
 /// Cheap to clone: everything is behind one `Arc`.
 #[derive(Debug, Clone)]

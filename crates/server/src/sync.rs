@@ -43,7 +43,7 @@ use logiflow_core::{
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::auth::{Actor, Principal};
+use crate::access::{Actor, Principal};
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
 use crate::store;
@@ -376,7 +376,7 @@ async fn settle<R>(
 /// registered.
 async fn receipt(
     tx: &mut TenantTx,
-    device: &crate::routes::devices::Device,
+    device: &crate::devices::Device,
     received_at: DateTime<Utc>,
     ahead_tolerance: TimeDelta,
 ) -> ApiResult<Receipt> {
@@ -436,7 +436,7 @@ async fn push_round(
     };
 
     let mut tx = TenantTx::begin(pool, tenant).await?;
-    let device = store::devices::by_session(&mut tx, session_id, true)
+    let device = store::devices::by_session_for_update(&mut tx, session_id)
         .await?
         .ok_or_else(|| ApiError::Forbidden)?;
     if device.id != req.device.as_uuid() {

@@ -9,87 +9,23 @@
 //! for integrations `Authorization: ApiKey <key>` (also accepted as `Bearer <key>` since
 //! keys start with `lfk_` and cannot be confused with a JWT).
 
-pub mod tokens;
-
 use std::marker::PhantomData;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use logiflow_core::TenantId;
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::access::session_verdict;
 use crate::error::ApiError;
-use crate::rbac::{Permission, Role, perm::Perm};
+use crate::rbac::perm::Perm;
 use crate::state::AppState;
 
-/// Who is acting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Actor {
-    /// A person, through an access token of a session.
-    User {
-        /// The user.
-        id: Uuid,
-        /// The session the token belongs to.
-        #[serde(skip)]
-        session_id: Uuid,
-    },
-    /// An integration, through an API key created by `created_by`.
-    ApiKey {
-        /// The key.
-        id: Uuid,
-        /// The user who created the key.
-        #[serde(skip)]
-        created_by: Uuid,
-    },
-}
-
-/// The authenticated caller. Its tenant scopes everything the request touches.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    /// The caller's tenant: the only tenant the request may see.
-    pub tenant_id: TenantId,
-    /// The user or key.
-    pub actor: Actor,
-    /// The user's current role (None for keys).
-    pub role: Option<Role>,
-    /// A key's scope (empty for users, whose role decides).
-    pub key_permissions: Vec<Permission>,
-    /// Whether the tenant's subscription has expired (read-only tenant).
-    pub subscription_expired: bool,
-    /// The request id, for the audit log.
-    pub request_id: Option<String>,
-}
-
-impl Principal {
-    /// Whether the principal holds `permission`: the role table for users, the scope for
-    /// keys. The only place permissions are decided.
-    pub fn has(&self, permission: Permission) -> bool {
-        match self.actor {
-            Actor::User { .. } => self.role.is_some_and(|r| r.allows(permission)),
-            Actor::ApiKey { .. } => self.key_permissions.contains(&permission),
-        }
-    }
-
-    /// The user accountable for the request (a key's creator for keys).
-    pub fn accountable_user(&self) -> Uuid {
-        match self.actor {
-            Actor::User { id, .. } => id,
-            Actor::ApiKey { created_by, .. } => created_by,
-        }
-    }
-
-    /// The actor kind and id as written in the audit log.
-    pub fn audit_actor(&self) -> (&'static str, Uuid) {
-        match self.actor {
-            Actor::User { id, .. } => ("user", id),
-            Actor::ApiKey { id, .. } => ("api_key", id),
-        }
-    }
-}
+// The values these extractors build, and the credentials they check, live outside the
+// HTTP layer (storage and audit need them); handlers keep naming them from here.
+pub use crate::access::{Actor, Principal, Unchecked, check, refusal_in};
+pub use crate::tokens;
 
 enum Credential<'a> {
     Jwt(&'a str),
@@ -222,17 +158,6 @@ impl<P: Perm> FromRequestParts<AppState> for Require<P> {
     }
 }
 
-/// The authorization rule: permission first, then the read-only rule.
-pub fn check(principal: &Principal, permission: Permission) -> Result<(), ApiError> {
-    if !principal.has(permission) {
-        return Err(ApiError::Forbidden);
-    }
-    if permission.is_write() && principal.subscription_expired {
-        return Err(ApiError::SubscriptionExpired);
-    }
-    Ok(())
-}
-
 /// Records who is acting in the request's span (and so in its log lines).
 fn record_in_span(tenant_id: TenantId, actor: Actor) {
     let span = tracing::Span::current();
@@ -241,20 +166,6 @@ fn record_in_span(tenant_id: TenantId, actor: Actor) {
         Actor::User { id, .. } => span.record("user", tracing::field::display(id)),
         Actor::ApiKey { id, .. } => span.record("api_key", tracing::field::display(id)),
     };
-}
-
-/// The role and tenant facts of a live session as read from the database.
-fn session_verdict(
-    check: crate::store::sessions::SessionCheck,
-) -> Result<(Role, crate::store::platform::TenantFacts), ApiError> {
-    let role = Role::parse(&check.role).ok_or(ApiError::Unauthenticated)?;
-    Ok((
-        role,
-        crate::store::platform::TenantFacts {
-            expired: check.expired,
-            requests_per_second: check.requests_per_second,
-        },
-    ))
 }
 
 /// Why a session that is not live is refused. Only on refusal: tell a revoked device
@@ -271,71 +182,9 @@ async fn refusal(
     Ok(revoked)
 }
 
-/// [`refusal`] inside a transaction of the session's tenant.
-pub async fn refusal_in(
-    tx: &mut crate::db::TenantTx,
-    session_id: Uuid,
-) -> Result<ApiError, sqlx::Error> {
-    let revoked = crate::store::devices::session_of_revoked_device(tx, session_id).await?;
-    Ok(if revoked {
-        ApiError::DeviceRevoked
-    } else {
-        ApiError::Unauthenticated
-    })
-}
-
 /// How long a tenant's request rate, as a checked request last read it, is used for
 /// requests whose session is checked later.
 const RATE_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// A person's request whose session is not checked yet: its access token's signature
-/// and claims are, and the tenant's request rate is applied, but whether the session
-/// is live, the user enabled, and their role holds `permission` is decided later, in
-/// the transaction that does the request's work (by [`Unchecked::authorize`]), so the
-/// check costs that transaction one statement for all the requests it serves instead
-/// of a round trip each (see `crate::group`).
-#[derive(Debug, Clone)]
-pub struct Unchecked {
-    pub tenant_id: TenantId,
-    pub user_id: Uuid,
-    pub session_id: Uuid,
-    pub request_id: Option<String>,
-    /// What the request needs.
-    pub permission: Permission,
-}
-
-impl Unchecked {
-    /// The principal, if the session as read in the work's transaction (`None`: not
-    /// live) allows the request; its refusal otherwise. The same rules as a checked
-    /// request's, in the same order.
-    pub async fn authorize(
-        &self,
-        tx: &mut crate::db::TenantTx,
-        check: Option<crate::store::sessions::SessionCheck>,
-    ) -> Result<Principal, ApiError> {
-        let Some(check) = check else {
-            return Err(refusal_in(tx, self.session_id).await?);
-        };
-        let (role, facts) = session_verdict(check)?;
-        let principal = self.principal(role, facts.expired);
-        self::check(&principal, self.permission)?;
-        Ok(principal)
-    }
-
-    fn principal(&self, role: Role, subscription_expired: bool) -> Principal {
-        Principal {
-            tenant_id: self.tenant_id,
-            actor: Actor::User {
-                id: self.user_id,
-                session_id: self.session_id,
-            },
-            role: Some(role),
-            key_permissions: Vec::new(),
-            subscription_expired,
-            request_id: self.request_id.clone(),
-        }
-    }
-}
 
 /// The caller of a route that can check a person's session in its own transaction
 /// (`POST /v1/movements`): [`Caller::Checked`] like [`Require<P>`], or, when the

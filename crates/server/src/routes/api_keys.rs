@@ -4,41 +4,26 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
+use crate::api_keys::ApiKey;
 use crate::audit_log::{self, Entry, snapshot};
 use crate::auth::{Require, tokens};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
 use crate::rbac::{Permission, perm};
-use crate::routes::users::validate_name;
 use crate::state::AppState;
 use crate::store;
+use crate::users::validate_name;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_api_keys, create_api_key))
         .routes(routes!(revoke_api_key))
-}
-
-/// An API key's metadata (never the key itself).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ApiKey {
-    pub id: Uuid,
-    pub name: String,
-    pub permissions: Vec<Permission>,
-    /// The key's last characters, to tell keys apart.
-    pub hint: String,
-    pub created_by: Uuid,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// A page of API keys.

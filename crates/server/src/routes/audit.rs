@@ -8,6 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::audit::AuditEntry;
 use crate::auth::Require;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiQuery, PageQuery, page};
@@ -18,26 +19,6 @@ use crate::store;
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_audit))
-}
-
-/// One audited write.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct AuditEntry {
-    pub id: Uuid,
-    pub at: DateTime<Utc>,
-    /// `user`, `api_key` or `system` (the platform admin CLI).
-    pub actor_type: String,
-    pub actor_id: Option<Uuid>,
-    /// The device the write was made from, when the user acted through a device's
-    /// session (the desktop app).
-    pub device_id: Option<Uuid>,
-    /// `resource.verb`, e.g. `user.create`.
-    pub action: String,
-    pub target_type: String,
-    pub target_id: Option<String>,
-    pub before: Option<serde_json::Value>,
-    pub after: Option<serde_json::Value>,
-    pub request_id: Option<String>,
 }
 
 /// A page of audit entries.

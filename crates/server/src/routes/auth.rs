@@ -135,7 +135,7 @@ pub async fn login(
     );
     // No account has a longer password (see users::PASSWORD_LEN_MAX); refusing before
     // hashing keeps huge bodies from buying argon2 time.
-    if req.password.chars().count() > crate::routes::users::PASSWORD_LEN_MAX {
+    if req.password.chars().count() > crate::users::PASSWORD_LEN_MAX {
         return Err(ApiError::InvalidCredentials);
     }
     let password = req.password;

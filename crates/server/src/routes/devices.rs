@@ -5,7 +5,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -14,17 +13,13 @@ use uuid::Uuid;
 
 use crate::audit_log::{self, Entry, snapshot};
 use crate::auth::{Actor, Require};
+use crate::devices::{Device, Registration};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
 use crate::rbac::perm;
 use crate::routes::auth::TokenResponse;
 use crate::state::AppState;
 use crate::store;
-
-/// Longest device name and platform.
-pub const DEVICE_TEXT_LEN_MAX: usize = 100;
-/// The most warehouses one device replicates.
-pub const DEVICE_WAREHOUSES_MAX: usize = 50;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -33,24 +28,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_device))
         .routes(routes!(reattach_device))
         .routes(routes!(upload_journal))
-}
-
-/// A registered device.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct Device {
-    pub id: Uuid,
-    /// The user who registered it; its movements are booked to them.
-    pub user_id: Uuid,
-    pub name: String,
-    /// e.g. `linux`, `windows`, `macos`.
-    pub platform: String,
-    /// Its scope: the warehouses it replicates.
-    pub warehouse_ids: Vec<Uuid>,
-    /// The next journal sequence number the server expects from it.
-    pub next_seq: i64,
-    pub created_at: DateTime<Utc>,
-    pub last_push_at: Option<DateTime<Utc>>,
-    pub revoked: bool,
 }
 
 /// A device to register.
@@ -77,16 +54,6 @@ pub struct DevicePage {
     pub next_cursor: Option<String>,
 }
 
-fn text(field: &str, value: &str) -> ApiResult<String> {
-    let value = value.trim();
-    if value.is_empty() || value.chars().count() > DEVICE_TEXT_LEN_MAX {
-        return Err(ApiError::BadRequest(format!(
-            "{field} must have 1 to {DEVICE_TEXT_LEN_MAX} characters"
-        )));
-    }
-    Ok(value.to_owned())
-}
-
 /// Registers a device for the signed-in user (people only: an API key cannot) and
 /// starts its session.
 #[utoipa::path(post, path = "/v1/devices", tag = "devices", request_body = RegisterDevice,
@@ -111,16 +78,11 @@ pub async fn register_device(
         return Err(ApiError::Forbidden);
     };
     let role = p.role.ok_or(ApiError::Forbidden)?;
-    let name = text("name", &req.name)?;
-    let platform = text("platform", &req.platform)?;
-    let mut warehouses = req.warehouse_ids.clone();
-    warehouses.sort();
-    warehouses.dedup();
-    if warehouses.is_empty() || warehouses.len() > DEVICE_WAREHOUSES_MAX {
-        return Err(ApiError::BadRequest(format!(
-            "warehouse_ids must name 1 to {DEVICE_WAREHOUSES_MAX} warehouses"
-        )));
-    }
+    let Registration {
+        name,
+        platform,
+        warehouse_ids: warehouses,
+    } = Registration::parse(&req.name, &req.platform, &req.warehouse_ids)?;
     let hash = state.request_hash("/v1/devices", &req);
     let mut tx = state.tenant_tx(p.tenant_id).await?;
     if let Some(replay) = idem.replay(&mut tx, &hash).await? {
@@ -216,7 +178,7 @@ pub async fn revoke_device(
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<Device>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let before = store::devices::get(&mut tx, id, true)
+    let before = store::devices::get_for_update(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
     let device = store::devices::revoke(&mut tx, id)
@@ -270,7 +232,7 @@ pub async fn reattach_device(
     let role = p.role.ok_or(ApiError::Forbidden)?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
     // Locked: a revocation running meanwhile waits, and sees this session to end.
-    let device = store::devices::get(&mut tx, id, true)
+    let device = store::devices::get_for_update(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
     if device.revoked {

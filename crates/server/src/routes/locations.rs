@@ -11,7 +11,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -19,21 +18,16 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Require;
+use crate::catalog;
+use crate::catalog::location::Location;
+use crate::catalog::service::{LocationChanges, LocationRequest};
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
-use crate::quota;
 use crate::rbac::perm;
-use crate::routes::warehouses::parse_code;
 use crate::state::AppState;
 use crate::store;
-use crate::store::catalog_change::{Entity, Write};
 
-/// Deepest location tree (a root has depth 0): zone → aisle → rack → level → bin and a
-/// generous margin.
-pub const LOCATION_DEPTH_MAX: i32 = 15;
-/// Longest location name.
-pub const LOCATION_NAME_LEN_MAX: usize = 200;
 /// Longest `q` or `path_prefix` filter.
 pub const FILTER_LEN_MAX: usize = 600;
 
@@ -42,25 +36,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_locations, create_location))
         .routes(routes!(get_location, update_location, delete_location))
-}
-
-/// A location as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct Location {
-    pub id: Uuid,
-    pub warehouse_id: Uuid,
-    /// Absent for a top-level location (a zone).
-    pub parent_id: Option<Uuid>,
-    /// Unique in the warehouse; letters, digits, `- _ .`, upper case, at most 32.
-    pub code: String,
-    pub name: String,
-    /// Codes from the root down joined by '/', e.g. `A/03/B2`.
-    pub path: String,
-    /// 0 for a top-level location.
-    pub depth: i32,
-    pub active: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
 }
 
 /// A page of locations.
@@ -113,16 +88,6 @@ pub struct UpdateLocation {
     pub active: Option<bool>,
 }
 
-fn validate_location_name(name: &str) -> ApiResult<String> {
-    let name = name.trim();
-    if name.chars().count() > LOCATION_NAME_LEN_MAX {
-        return Err(ApiError::BadRequest(format!(
-            "location names have at most {LOCATION_NAME_LEN_MAX} characters"
-        )));
-    }
-    Ok(name.to_owned())
-}
-
 fn validate_filter(field: &str, v: Option<String>) -> ApiResult<Option<String>> {
     match v {
         Some(v) if v.chars().count() > FILTER_LEN_MAX => Err(ApiError::BadRequest(format!(
@@ -134,8 +99,8 @@ fn validate_filter(field: &str, v: Option<String>) -> ApiResult<Option<String>> 
 }
 
 /// Reads one location, or not found.
-async fn fetch_location(tx: &mut TenantTx, id: Uuid, lock: bool) -> ApiResult<Location> {
-    store::locations::get(tx, id, lock)
+async fn fetch_location(tx: &mut TenantTx, id: Uuid) -> ApiResult<Location> {
+    store::locations::get(tx, id)
         .await?
         .ok_or(ApiError::NotFound)
 }
@@ -204,75 +169,14 @@ pub async fn create_location(
     if let Some(replay) = idem.replay(&mut tx, &hash).await? {
         return Ok(replay);
     }
-    let code = parse_code(&req.code)?;
-    let name = validate_location_name(req.name.as_deref().unwrap_or(""))?;
-    let new = match req.parent_id {
-        Some(parent_id) => {
-            // Locked: a concurrent child creation or deletion of the parent waits.
-            let parent = store::locations::get(&mut tx, parent_id, true)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::ReferenceNotFound(format!("parent location {parent_id} not found"))
-                })?;
-            if req.warehouse_id.is_some_and(|w| w != parent.warehouse_id) {
-                return Err(ApiError::InvalidParent(
-                    "the parent location is in another warehouse".into(),
-                ));
-            }
-            if parent.depth >= LOCATION_DEPTH_MAX {
-                return Err(ApiError::BadRequest(format!(
-                    "locations nest at most {} levels deep",
-                    LOCATION_DEPTH_MAX + 1
-                )));
-            }
-            if store::locations::lock_stock(&mut tx, parent_id).await? {
-                return Err(ApiError::LocationHasStock);
-            }
-            store::locations::NewLocation {
-                warehouse_id: parent.warehouse_id,
-                parent_id: Some(parent_id),
-                path: format!("{}/{code}", parent.path),
-                depth: parent.depth + 1,
-                code,
-                name,
-            }
-        }
-        None => {
-            let Some(warehouse_id) = req.warehouse_id else {
-                return Err(ApiError::BadRequest(
-                    "a location needs a warehouse_id or a parent_id".into(),
-                ));
-            };
-            if store::warehouses::get(&mut tx, warehouse_id, false)
-                .await?
-                .is_none()
-            {
-                return Err(ApiError::ReferenceNotFound(format!(
-                    "warehouse {warehouse_id} not found"
-                )));
-            }
-            store::locations::NewLocation {
-                warehouse_id,
-                parent_id: None,
-                path: code.clone(),
-                depth: 0,
-                code,
-                name,
-            }
-        }
-    };
-    quota::check(&mut tx, quota::Counted::Locations).await?;
-    let l = store::locations::insert(&mut tx, new).await?;
-    store::catalog_change::record(
+    let l = catalog::service::create_location(
         &mut tx,
         &p,
-        Write {
-            entity: Entity::Location,
-            id: l.id,
-            warehouse_id: Some(l.warehouse_id),
-            action: "location.create",
-            before: None,
-            after: Some(&l),
+        LocationRequest {
+            warehouse_id: req.warehouse_id,
+            parent_id: req.parent_id,
+            code: &req.code,
+            name: req.name.as_deref(),
         },
     )
     .await?;
@@ -300,7 +204,7 @@ pub async fn get_location(
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<Location>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let l = fetch_location(&mut tx, id, false).await?;
+    let l = fetch_location(&mut tx, id).await?;
     tx.commit().await?;
     Ok(axum::Json(l))
 }
@@ -325,45 +229,9 @@ pub async fn update_location(
     IdPath(id): IdPath,
     ApiJson(req): ApiJson<UpdateLocation>,
 ) -> ApiResult<axum::Json<Location>> {
-    let code = req.code.as_deref().map(parse_code).transpose()?;
-    let name = req
-        .name
-        .as_deref()
-        .map(validate_location_name)
-        .transpose()?;
+    let changes = LocationChanges::parse(req.code.as_deref(), req.name.as_deref(), req.active)?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let before = fetch_location(&mut tx, id, true).await?;
-    if req.active == Some(true) && !before.active {
-        quota::check(&mut tx, quota::Counted::Locations).await?;
-    }
-    // Descendants whose path changed with the code: each gets a catalog change.
-    let mut moved = Vec::new();
-    if let Some(code) = code.filter(|c| *c != before.code) {
-        let new_path = match before.path.rsplit_once('/') {
-            Some((parent_path, _)) => format!("{parent_path}/{code}"),
-            None => code.clone(),
-        };
-        moved = store::locations::recode(&mut tx, &before, &code, &new_path).await?;
-        moved.retain(|l| l.id != id);
-    }
-    let after = store::locations::update(&mut tx, id, name, req.active).await?;
-    store::catalog_change::record(
-        &mut tx,
-        &p,
-        Write {
-            entity: Entity::Location,
-            id,
-            warehouse_id: Some(after.warehouse_id),
-            action: "location.update",
-            before: Some(&before),
-            after: Some(&after),
-        },
-    )
-    .await?;
-    for l in &moved {
-        store::catalog_change::upsert(&mut tx, Entity::Location, l.id, Some(l.warehouse_id), l)
-            .await?;
-    }
+    let after = catalog::service::update_location(&mut tx, &p, id, changes).await?;
     tx.commit().await?;
     Ok(axum::Json(after))
 }
@@ -386,45 +254,7 @@ pub async fn delete_location(
     IdPath(id): IdPath,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let before = fetch_location(&mut tx, id, true).await?;
-    if store::locations::holds_stock(&mut tx, id).await? {
-        return Err(ApiError::LocationHasStock);
-    }
-    if store::locations::has_children(&mut tx, id).await? {
-        return Err(ApiError::LocationHasChildren);
-    }
-    if store::locations::has_history(&mut tx, id).await? {
-        return Err(ApiError::LocationHasHistory);
-    }
-    store::locations::delete(&mut tx, id).await?;
-    store::catalog_change::record::<Location>(
-        &mut tx,
-        &p,
-        Write {
-            entity: Entity::Location,
-            id,
-            warehouse_id: Some(before.warehouse_id),
-            action: "location.delete",
-            before: Some(&before),
-            after: None,
-        },
-    )
-    .await?;
-    // Its parent may hold stock again (a leaf once more): devices pull it anew. (A new
-    // child's parent needs no change row: a pull sends the parent of every location it
-    // sends, with its leaf state.)
-    if let Some(parent) = before.parent_id
-        && let Some(parent) = store::locations::get(&mut tx, parent, false).await?
-    {
-        store::catalog_change::upsert(
-            &mut tx,
-            Entity::Location,
-            parent.id,
-            Some(parent.warehouse_id),
-            &parent,
-        )
-        .await?;
-    }
+    catalog::service::delete_location(&mut tx, &p, id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

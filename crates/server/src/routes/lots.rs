@@ -7,8 +7,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, NaiveDate, Utc};
-use logiflow_core::LotCode;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -16,6 +15,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Require;
+use crate::catalog::lot::{Lot, parse_lot_code};
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
@@ -29,19 +29,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_lots, create_lot))
         .routes(routes!(get_lot, update_lot))
-}
-
-/// A lot as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct Lot {
-    pub id: Uuid,
-    pub product_id: Uuid,
-    /// Unique per product, kept as printed (case-sensitive), at most 64.
-    pub code: String,
-    /// The last day the lot may be used (in the warehouse's local date).
-    pub expires_on: Option<NaiveDate>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
 }
 
 /// A page of lots.
@@ -91,15 +78,14 @@ fn some<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-fn parse_lot_code(raw: &str) -> ApiResult<String> {
-    LotCode::parse(raw)
-        .map(String::from)
-        .map_err(|e| ApiError::BadRequest(e.to_string()))
+/// Reads one lot, or not found.
+async fn fetch_lot(tx: &mut TenantTx, id: Uuid) -> ApiResult<Lot> {
+    store::lots::get(tx, id).await?.ok_or(ApiError::NotFound)
 }
 
-/// Reads one lot, or not found.
-async fn fetch_lot(tx: &mut TenantTx, id: Uuid, lock: bool) -> ApiResult<Lot> {
-    store::lots::get(tx, id, lock)
+/// [`fetch_lot`], the row locked for update.
+async fn fetch_lot_for_update(tx: &mut TenantTx, id: Uuid) -> ApiResult<Lot> {
+    store::lots::get_for_update(tx, id)
         .await?
         .ok_or(ApiError::NotFound)
 }
@@ -164,7 +150,7 @@ pub async fn create_lot(
     }
     let code = parse_lot_code(&req.code)?;
     // Locked: lot tracking cannot be turned off while this lot is being added.
-    let product = store::products::get(&mut tx, req.product_id, true)
+    let product = store::products::get_for_update(&mut tx, req.product_id)
         .await?
         .ok_or_else(|| {
             ApiError::ReferenceNotFound(format!("product {} not found", req.product_id))
@@ -210,7 +196,7 @@ pub async fn get_lot(
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<Lot>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let lot = fetch_lot(&mut tx, id, false).await?;
+    let lot = fetch_lot(&mut tx, id).await?;
     tx.commit().await?;
     Ok(axum::Json(lot))
 }
@@ -237,7 +223,7 @@ pub async fn update_lot(
 ) -> ApiResult<axum::Json<Lot>> {
     let code = req.code.as_deref().map(parse_lot_code).transpose()?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let before = fetch_lot(&mut tx, id, true).await?;
+    let before = fetch_lot_for_update(&mut tx, id).await?;
     let after = store::lots::update(
         &mut tx,
         id,

@@ -9,8 +9,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
-use logiflow_core::{Barcode, Sku};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -19,97 +17,23 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Require;
+use crate::catalog;
+use crate::catalog::product::{
+    ExpiryPolicy, NAME_QUERY_LEN_MAX, NAME_QUERY_LEN_MIN, Product, parse_barcodes, parse_sku,
+};
+use crate::catalog::service::{ProductChanges, ProductRequest};
 use crate::db::TenantTx;
-use crate::error::{ApiError, ApiResult, FieldError, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
-use crate::quota;
 use crate::rbac::perm;
-use crate::routes::users::validate_name;
 use crate::state::AppState;
 use crate::store;
-use crate::store::catalog_change::{Entity, Write};
-
-/// Most barcodes on one product.
-pub const BARCODES_PER_PRODUCT_MAX: usize = 32;
-/// Longest unit of measure.
-pub const UOM_LEN_MAX: usize = 16;
-/// Most decimals of cost and price (the column's scale).
-pub const MONEY_SCALE_MAX: u32 = 6;
-/// Largest cost or price (the column holds 14 integer digits).
-pub const MONEY_MAX: i64 = 99_999_999_999_999;
-/// Shortest name search (and shortest word in it): trigrams need three characters.
-pub const NAME_QUERY_LEN_MIN: usize = 3;
-/// Longest name search.
-pub const NAME_QUERY_LEN_MAX: usize = 200;
-/// Largest serialized `custom` object, in bytes.
-pub const CUSTOM_LEN_MAX: usize = 16 * 1024;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_products, create_product))
         .routes(routes!(get_product, update_product))
-}
-
-/// How stock of a product is picked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ExpiryPolicy {
-    /// First in, first out.
-    Fifo,
-    /// First expired, first out.
-    Fefo,
-}
-
-impl ExpiryPolicy {
-    /// Stable name, as stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExpiryPolicy::Fifo => "fifo",
-            ExpiryPolicy::Fefo => "fefo",
-        }
-    }
-}
-
-impl TryFrom<String> for ExpiryPolicy {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        match s.as_str() {
-            "fifo" => Ok(ExpiryPolicy::Fifo),
-            "fefo" => Ok(ExpiryPolicy::Fefo),
-            _ => Err(s),
-        }
-    }
-}
-
-/// A product as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct Product {
-    pub id: Uuid,
-    /// Unique in the tenant; letters, digits, `- _ . /`, upper case, at most 64.
-    pub sku: String,
-    pub name: String,
-    /// The base unit every quantity counts in (`pcs`, `g`, `ml`, …).
-    pub uom: String,
-    pub lot_tracked: bool,
-    #[sqlx(try_from = "String")]
-    pub expiry_policy: ExpiryPolicy,
-    pub reorder_point: i64,
-    pub reorder_qty: i64,
-    /// Exact decimal as a string, at least two decimals (`"12.50"`).
-    #[schema(value_type = Option<String>, example = "12.50")]
-    pub cost: Option<Decimal>,
-    /// Exact decimal as a string, at least two decimals (`"19.90"`).
-    #[schema(value_type = Option<String>, example = "19.90")]
-    pub price: Option<Decimal>,
-    /// Custom fields, valid against the tenant's product field schema.
-    #[schema(value_type = Object)]
-    pub custom: serde_json::Value,
-    /// Every barcode of the product (each unique in the tenant), sorted.
-    pub barcodes: Vec<String>,
-    pub active: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
 }
 
 /// A page of products.
@@ -212,119 +136,9 @@ mod double_option {
     }
 }
 
-fn parse_sku(raw: &str) -> ApiResult<String> {
-    Sku::parse(raw)
-        .map(String::from)
-        .map_err(|e| ApiError::BadRequest(e.to_string()))
-}
-
-fn validate_uom(uom: &str) -> ApiResult<String> {
-    let uom = uom.trim();
-    if uom.is_empty() || uom.chars().count() > UOM_LEN_MAX || uom.chars().any(char::is_whitespace) {
-        return Err(ApiError::BadRequest(format!(
-            "uom must have 1 to {UOM_LEN_MAX} characters without spaces"
-        )));
-    }
-    Ok(uom.to_owned())
-}
-
-fn validate_reorder(field: &str, v: i64) -> ApiResult<i64> {
-    if !(0..=logiflow_core::qty::QTY_MAX).contains(&v) {
-        return Err(ApiError::BadRequest(format!(
-            "{field} must be between 0 and {}",
-            logiflow_core::qty::QTY_MAX
-        )));
-    }
-    Ok(v)
-}
-
-fn validate_money(field: &str, v: Option<Decimal>) -> ApiResult<Option<Decimal>> {
-    let Some(v) = v else { return Ok(None) };
-    let v = v.normalize();
-    if v.is_sign_negative() && !v.is_zero() {
-        return Err(ApiError::BadRequest(format!(
-            "{field} must not be negative"
-        )));
-    }
-    if v.scale() > MONEY_SCALE_MAX {
-        return Err(ApiError::BadRequest(format!(
-            "{field} has at most {MONEY_SCALE_MAX} decimals"
-        )));
-    }
-    if v > Decimal::from(MONEY_MAX) {
-        return Err(ApiError::BadRequest(format!(
-            "{field} must be at most {MONEY_MAX}"
-        )));
-    }
-    Ok(Some(v))
-}
-
-fn parse_barcodes(raw: &[String]) -> ApiResult<Vec<String>> {
-    if raw.len() > BARCODES_PER_PRODUCT_MAX {
-        return Err(ApiError::BadRequest(format!(
-            "a product has at most {BARCODES_PER_PRODUCT_MAX} barcodes"
-        )));
-    }
-    let mut out: Vec<String> = raw
-        .iter()
-        .map(|b| {
-            Barcode::parse(b)
-                .map(String::from)
-                .map_err(|e| ApiError::BadRequest(e.to_string()))
-        })
-        .collect::<ApiResult<_>>()?;
-    out.sort();
-    out.dedup();
-    Ok(out)
-}
-
-/// Checks `custom` against the tenant's product field schema, listing every failing
-/// field.
-async fn validate_custom(tx: &mut TenantTx, custom: &serde_json::Value) -> ApiResult<()> {
-    if !custom.is_object() {
-        return Err(ApiError::InvalidCustomFields(vec![FieldError {
-            field: String::new(),
-            message: "custom must be a JSON object".into(),
-        }]));
-    }
-    if custom.to_string().len() > CUSTOM_LEN_MAX {
-        return Err(ApiError::BadRequest(format!(
-            "custom has at most {CUSTOM_LEN_MAX} bytes of JSON"
-        )));
-    }
-    let schema = store::settings::product_field_schema(tx).await?;
-    // The schema was checked when it was stored; failing to compile now is a bug.
-    let validator =
-        jsonschema::validator_for(&schema).map_err(|e| ApiError::internal(e.to_string()))?;
-    let errors: Vec<FieldError> = validator
-        .iter_errors(custom)
-        .map(|e| FieldError {
-            field: e.instance_path.as_str().to_owned(),
-            message: e.to_string(),
-        })
-        .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::InvalidCustomFields(errors))
-    }
-}
-
-/// Checks that none of `barcodes` belongs to another product.
-async fn check_barcodes(
-    tx: &mut TenantTx,
-    barcodes: &[String],
-    product_id: Option<Uuid>,
-) -> ApiResult<()> {
-    match store::products::taken_barcode(tx, barcodes, product_id).await? {
-        Some(taken) => Err(ApiError::BarcodeTaken(taken)),
-        None => Ok(()),
-    }
-}
-
 /// Reads one product, or not found.
-pub async fn fetch_product(tx: &mut TenantTx, id: Uuid, lock: bool) -> ApiResult<Product> {
-    store::products::get(tx, id, lock)
+pub async fn fetch_product(tx: &mut TenantTx, id: Uuid) -> ApiResult<Product> {
+    store::products::get(tx, id)
         .await?
         .ok_or(ApiError::NotFound)
 }
@@ -434,38 +248,21 @@ pub async fn create_product(
     if let Some(replay) = idem.replay(&mut tx, &hash).await? {
         return Ok(replay);
     }
-    let fields = store::products::ProductFields {
-        sku: parse_sku(&req.sku)?,
-        name: validate_name(&req.name)?,
-        uom: validate_uom(req.uom.as_deref().unwrap_or("pcs"))?,
-        lot_tracked: req.lot_tracked.unwrap_or(false),
-        expiry_policy: req.expiry_policy.unwrap_or(ExpiryPolicy::Fifo),
-        reorder_point: validate_reorder("reorder_point", req.reorder_point.unwrap_or(0))?,
-        reorder_qty: validate_reorder("reorder_qty", req.reorder_qty.unwrap_or(0))?,
-        cost: validate_money("cost", req.cost)?,
-        price: validate_money("price", req.price)?,
-        custom: req.custom.clone().unwrap_or_else(|| serde_json::json!({})),
-        active: true,
-    };
-    let barcodes = parse_barcodes(req.barcodes.as_deref().unwrap_or_default())?;
-    validate_custom(&mut tx, &fields.custom).await?;
-    check_barcodes(&mut tx, &barcodes, None).await?;
-    quota::check(&mut tx, quota::Counted::Skus).await?;
-    let id = store::products::insert(&mut tx, &fields).await?;
-    if let Some(taken) = store::products::set_barcodes(&mut tx, id, &barcodes).await? {
-        return Err(ApiError::BarcodeTaken(taken));
-    }
-    let product = fetch_product(&mut tx, id, false).await?;
-    store::catalog_change::record(
+    let product = catalog::service::create_product(
         &mut tx,
         &p,
-        Write {
-            entity: Entity::Product,
-            id,
-            warehouse_id: None,
-            action: "product.create",
-            before: None,
-            after: Some(&product),
+        ProductRequest {
+            sku: &req.sku,
+            name: &req.name,
+            uom: req.uom.as_deref(),
+            lot_tracked: req.lot_tracked,
+            expiry_policy: req.expiry_policy,
+            reorder_point: req.reorder_point,
+            reorder_qty: req.reorder_qty,
+            cost: req.cost,
+            price: req.price,
+            custom: req.custom.as_ref(),
+            barcodes: req.barcodes.as_deref().unwrap_or_default(),
         },
     )
     .await?;
@@ -493,7 +290,7 @@ pub async fn get_product(
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<Product>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let product = fetch_product(&mut tx, id, false).await?;
+    let product = fetch_product(&mut tx, id).await?;
     tx.commit().await?;
     Ok(axum::Json(product))
 }
@@ -520,77 +317,21 @@ pub async fn update_product(
 ) -> ApiResult<axum::Json<Product>> {
     let barcodes = req.barcodes.as_deref().map(parse_barcodes).transpose()?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let before = fetch_product(&mut tx, id, true).await?;
-    let fields = store::products::ProductFields {
-        sku: match &req.sku {
-            Some(s) => parse_sku(s)?,
-            None => before.sku.clone(),
-        },
-        name: match &req.name {
-            Some(n) => validate_name(n)?,
-            None => before.name.clone(),
-        },
-        uom: match &req.uom {
-            Some(u) => validate_uom(u)?,
-            None => before.uom.clone(),
-        },
-        lot_tracked: req.lot_tracked.unwrap_or(before.lot_tracked),
-        expiry_policy: req.expiry_policy.unwrap_or(before.expiry_policy),
-        reorder_point: validate_reorder(
-            "reorder_point",
-            req.reorder_point.unwrap_or(before.reorder_point),
-        )?,
-        reorder_qty: validate_reorder(
-            "reorder_qty",
-            req.reorder_qty.unwrap_or(before.reorder_qty),
-        )?,
-        cost: match req.cost {
-            Some(c) => validate_money("cost", c)?,
-            None => before.cost,
-        },
-        price: match req.price {
-            Some(c) => validate_money("price", c)?,
-            None => before.price,
-        },
-        custom: req.custom.clone().unwrap_or_else(|| before.custom.clone()),
-        active: req.active.unwrap_or(before.active),
+    let changes = ProductChanges {
+        sku: req.sku.as_deref(),
+        name: req.name.as_deref(),
+        uom: req.uom.as_deref(),
+        lot_tracked: req.lot_tracked,
+        expiry_policy: req.expiry_policy,
+        reorder_point: req.reorder_point,
+        reorder_qty: req.reorder_qty,
+        cost: req.cost,
+        price: req.price,
+        custom: req.custom.as_ref(),
+        barcodes,
+        active: req.active,
     };
-    if let Some(custom) = &req.custom {
-        validate_custom(&mut tx, custom).await?;
-    }
-    if before.lot_tracked && !fields.lot_tracked && store::products::has_lots(&mut tx, id).await? {
-        return Err(ApiError::ProductHasLots);
-    }
-    if !before.lot_tracked
-        && fields.lot_tracked
-        && store::products::has_unlotted_stock(&mut tx, id).await?
-    {
-        return Err(ApiError::ProductHasStock);
-    }
-    if fields.active && !before.active {
-        quota::check(&mut tx, quota::Counted::Skus).await?;
-    }
-    store::products::update(&mut tx, id, &fields).await?;
-    if let Some(barcodes) = &barcodes {
-        check_barcodes(&mut tx, barcodes, Some(id)).await?;
-        if let Some(taken) = store::products::set_barcodes(&mut tx, id, barcodes).await? {
-            return Err(ApiError::BarcodeTaken(taken));
-        }
-    }
-    let after = fetch_product(&mut tx, id, false).await?;
-    store::catalog_change::record(
-        &mut tx,
-        &p,
-        Write {
-            entity: Entity::Product,
-            id,
-            warehouse_id: None,
-            action: "product.update",
-            before: Some(&before),
-            after: Some(&after),
-        },
-    )
-    .await?;
+    let after = catalog::service::update_product(&mut tx, &p, id, changes).await?;
     tx.commit().await?;
     Ok(axum::Json(after))
 }

@@ -3,7 +3,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -19,46 +18,13 @@ use crate::quota;
 use crate::rbac::{Role, perm};
 use crate::state::AppState;
 use crate::store;
-
-/// Shortest accepted password.
-pub const PASSWORD_LEN_MIN: usize = 12;
-/// Longest accepted password (argon2 cost grows with it).
-pub const PASSWORD_LEN_MAX: usize = 1024;
-/// Longest email (RFC 5321 path limit).
-pub const EMAIL_LEN_MAX: usize = 254;
-/// Longest display name.
-pub const NAME_LEN_MAX: usize = 200;
+use crate::users::{User, normalize_email, validate_name, validate_password};
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_users, create_user))
         .routes(routes!(get_user, update_user))
-}
-
-/// A user as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct User {
-    pub id: Uuid,
-    pub email: String,
-    pub display_name: String,
-    #[sqlx(try_from = "String")]
-    pub role: RoleColumn,
-    pub disabled: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// A role read from the database.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-#[serde(transparent)]
-pub struct RoleColumn(pub Role);
-
-impl TryFrom<String> for RoleColumn {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        Role::parse(&s).map(RoleColumn).ok_or(s)
-    }
 }
 
 /// A page of users.
@@ -88,43 +54,6 @@ pub struct UpdateUser {
     pub disabled: Option<bool>,
 }
 
-/// Validates and normalizes an email (lowercased: the unique key is case-insensitive).
-pub fn normalize_email(email: &str) -> ApiResult<String> {
-    let email = email.trim().to_lowercase();
-    let valid = email.len() <= EMAIL_LEN_MAX
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-        && !email.chars().any(char::is_whitespace);
-    if valid {
-        Ok(email)
-    } else {
-        Err(ApiError::BadRequest("invalid email".into()))
-    }
-}
-
-/// Validates a display name.
-pub fn validate_name(name: &str) -> ApiResult<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > NAME_LEN_MAX {
-        return Err(ApiError::BadRequest(format!(
-            "names must have 1 to {NAME_LEN_MAX} characters"
-        )));
-    }
-    Ok(name.to_owned())
-}
-
-/// Validates a password's length.
-pub fn validate_password(password: &str) -> ApiResult<()> {
-    let n = password.chars().count();
-    if !(PASSWORD_LEN_MIN..=PASSWORD_LEN_MAX).contains(&n) {
-        return Err(ApiError::BadRequest(format!(
-            "passwords must have {PASSWORD_LEN_MIN} to {PASSWORD_LEN_MAX} characters"
-        )));
-    }
-    Ok(())
-}
-
 /// Lists users, oldest first.
 #[utoipa::path(get, path = "/v1/users", tag = "users", params(PageQuery),
     security(("bearer" = []), ("api_key" = [])),
@@ -151,8 +80,13 @@ pub async fn list_users(
 }
 
 /// Reads one user, or not found.
-async fn fetch_user(tx: &mut TenantTx, id: Uuid, lock: bool) -> ApiResult<User> {
-    store::users::get(tx, id, lock)
+async fn fetch_user(tx: &mut TenantTx, id: Uuid) -> ApiResult<User> {
+    store::users::get(tx, id).await?.ok_or(ApiError::NotFound)
+}
+
+/// [`fetch_user`], the row locked for update.
+async fn fetch_user_for_update(tx: &mut TenantTx, id: Uuid) -> ApiResult<User> {
+    store::users::get_for_update(tx, id)
         .await?
         .ok_or(ApiError::NotFound)
 }
@@ -238,7 +172,7 @@ pub async fn get_user(
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<User>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let user = fetch_user(&mut tx, id, false).await?;
+    let user = fetch_user(&mut tx, id).await?;
     tx.commit().await?;
     Ok(axum::Json(user))
 }
@@ -263,7 +197,7 @@ pub async fn update_user(
     ApiJson(req): ApiJson<UpdateUser>,
 ) -> ApiResult<axum::Json<User>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let before = fetch_user(&mut tx, id, true).await?;
+    let before = fetch_user_for_update(&mut tx, id).await?;
     if matches!(p.actor, Actor::User { id: me, .. } if me == id)
         && (req.role.is_some_and(|r| r != before.role.0) || req.disabled == Some(true))
     {

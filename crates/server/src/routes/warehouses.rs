@@ -7,8 +7,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
-use logiflow_core::LocationCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -16,39 +14,22 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Require;
+use crate::catalog::warehouse::{Warehouse, parse_code, validate_address, validate_timezone};
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
 use crate::quota;
 use crate::rbac::perm;
-use crate::routes::users::validate_name;
 use crate::state::AppState;
 use crate::store;
 use crate::store::catalog_change::{Entity, Write};
-
-/// Longest warehouse address.
-pub const ADDRESS_LEN_MAX: usize = 1000;
+use crate::users::validate_name;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_warehouses, create_warehouse))
         .routes(routes!(get_warehouse, update_warehouse))
-}
-
-/// A warehouse as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct Warehouse {
-    pub id: Uuid,
-    /// Unique in the tenant; letters, digits, `- _ .`, upper case, at most 32.
-    pub code: String,
-    pub name: String,
-    /// IANA time zone, e.g. `Europe/Paris`: lot expiry is judged in its local date.
-    pub timezone: String,
-    pub address: String,
-    pub active: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
 }
 
 /// A page of warehouses.
@@ -92,33 +73,16 @@ pub struct UpdateWarehouse {
     pub active: Option<bool>,
 }
 
-/// A code in a request (warehouse or location code), as `core::LocationCode` accepts it.
-pub fn parse_code(raw: &str) -> ApiResult<String> {
-    LocationCode::parse(raw)
-        .map(String::from)
-        .map_err(|e| ApiError::BadRequest(e.to_string()))
-}
-
-/// Validates an IANA time zone name.
-pub fn validate_timezone(tz: &str) -> ApiResult<String> {
-    tz.parse::<chrono_tz::Tz>()
-        .map(|_| tz.to_owned())
-        .map_err(|_| ApiError::BadRequest(format!("unknown IANA time zone {tz:?}")))
-}
-
-fn validate_address(address: &str) -> ApiResult<String> {
-    let address = address.trim();
-    if address.chars().count() > ADDRESS_LEN_MAX {
-        return Err(ApiError::BadRequest(format!(
-            "addresses have at most {ADDRESS_LEN_MAX} characters"
-        )));
-    }
-    Ok(address.to_owned())
-}
-
 /// Reads one warehouse, or not found.
-pub async fn fetch_warehouse(tx: &mut TenantTx, id: Uuid, lock: bool) -> ApiResult<Warehouse> {
-    store::warehouses::get(tx, id, lock)
+pub async fn fetch_warehouse(tx: &mut TenantTx, id: Uuid) -> ApiResult<Warehouse> {
+    store::warehouses::get(tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// [`fetch_warehouse`], the row locked for update.
+pub async fn fetch_warehouse_for_update(tx: &mut TenantTx, id: Uuid) -> ApiResult<Warehouse> {
+    store::warehouses::get_for_update(tx, id)
         .await?
         .ok_or(ApiError::NotFound)
 }
@@ -222,7 +186,7 @@ pub async fn get_warehouse(
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<Warehouse>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let w = fetch_warehouse(&mut tx, id, false).await?;
+    let w = fetch_warehouse(&mut tx, id).await?;
     tx.commit().await?;
     Ok(axum::Json(w))
 }
@@ -255,7 +219,7 @@ pub async fn update_warehouse(
         active: req.active,
     };
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let before = fetch_warehouse(&mut tx, id, true).await?;
+    let before = fetch_warehouse_for_update(&mut tx, id).await?;
     if req.active == Some(true) && !before.active {
         quota::check(&mut tx, quota::Counted::Warehouses).await?;
     }

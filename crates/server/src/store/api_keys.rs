@@ -2,9 +2,9 @@
 
 use uuid::Uuid;
 
+use crate::api_keys::ApiKey;
 use crate::db::TenantTx;
 use crate::rbac::Permission;
-use crate::routes::api_keys::ApiKey;
 
 const KEY_COLUMNS: &str =
     "id, name, permissions, hint, created_by, created_at, last_used_at, revoked_at";

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::audit::AuditEntry;
 use crate::db::TenantTx;
-use crate::routes::audit::AuditEntry;
 
 /// A row to append.
 #[derive(Debug)]

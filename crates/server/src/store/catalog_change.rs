@@ -90,7 +90,7 @@ pub struct Write<'a, T: Serialize> {
 /// Audits `write` and appends its catalog change.
 pub async fn record<T: Serialize>(
     tx: &mut TenantTx,
-    principal: &crate::auth::Principal,
+    principal: &crate::access::Principal,
     write: Write<'_, T>,
 ) -> ApiResult<()> {
     crate::audit_log::record(

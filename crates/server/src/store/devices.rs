@@ -3,7 +3,7 @@
 use uuid::Uuid;
 
 use crate::db::TenantTx;
-use crate::routes::devices::Device;
+use crate::devices::Device;
 
 const DEVICE_COLUMNS: &str = "id, user_id, name, platform, warehouse_ids, next_seq, created_at,
     last_push_at, revoked_at is not null as revoked";
@@ -64,12 +64,26 @@ pub async fn list(
     .await
 }
 
-/// One device, locked for update when `lock`.
-pub async fn get(tx: &mut TenantTx, id: Uuid, lock: bool) -> Result<Option<Device>, sqlx::Error> {
+/// One device.
+pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Option<Device>, sqlx::Error> {
+    select(tx, id, "").await
+}
+
+/// One device, its row locked (`for update`) until the transaction ends: for a read that
+/// decides a write.
+pub async fn get_for_update(tx: &mut TenantTx, id: Uuid) -> Result<Option<Device>, sqlx::Error> {
+    select(tx, id, "for update").await
+}
+
+/// [`get`] with `lock_clause` (empty or a locking clause) after the query.
+async fn select(
+    tx: &mut TenantTx,
+    id: Uuid,
+    lock_clause: &str,
+) -> Result<Option<Device>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(&format!(
-        "select {DEVICE_COLUMNS} from device where tenant_id = $1 and id = $2 {}",
-        if lock { "for update" } else { "" }
+        "select {DEVICE_COLUMNS} from device where tenant_id = $1 and id = $2 {lock_clause}"
     ))
     .bind(tenant_id)
     .bind(id)
@@ -81,13 +95,29 @@ pub async fn get(tx: &mut TenantTx, id: Uuid, lock: bool) -> Result<Option<Devic
 pub async fn by_session(
     tx: &mut TenantTx,
     session_id: Uuid,
-    lock: bool,
+) -> Result<Option<Device>, sqlx::Error> {
+    select_by_session(tx, session_id, "").await
+}
+
+/// The device a session signs in for, if any, its row locked (`for update`) until the transaction ends: for a read that
+/// decides a write.
+pub async fn by_session_for_update(
+    tx: &mut TenantTx,
+    session_id: Uuid,
+) -> Result<Option<Device>, sqlx::Error> {
+    select_by_session(tx, session_id, "for update").await
+}
+
+/// [`by_session`] with `lock_clause` (empty or a locking clause) after the query.
+async fn select_by_session(
+    tx: &mut TenantTx,
+    session_id: Uuid,
+    lock_clause: &str,
 ) -> Result<Option<Device>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(&format!(
         "select {DEVICE_COLUMNS} from device
-         where tenant_id = $1 and id = (select device_id from session where tenant_id = $1 and id = $2) {}",
-        if lock { "for update" } else { "" }
+         where tenant_id = $1 and id = (select device_id from session where tenant_id = $1 and id = $2) {lock_clause}"
     ))
     .bind(tenant_id)
     .bind(session_id)

@@ -3,8 +3,8 @@
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use crate::catalog::location::Location;
 use crate::db::TenantTx;
-use crate::routes::locations::Location;
 
 const COLUMNS: &str =
     "id, warehouse_id, parent_id, code, name, path, depth, active, created_at, updated_at";
@@ -81,12 +81,26 @@ pub async fn list(
     qb.build_query_as().fetch_all(tx.conn()).await
 }
 
-/// One location, locked for update when `lock`.
-pub async fn get(tx: &mut TenantTx, id: Uuid, lock: bool) -> Result<Option<Location>, sqlx::Error> {
+/// One location.
+pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Option<Location>, sqlx::Error> {
+    select(tx, id, "").await
+}
+
+/// One location, its row locked (`for update`) until the transaction ends: for a read that
+/// decides a write.
+pub async fn get_for_update(tx: &mut TenantTx, id: Uuid) -> Result<Option<Location>, sqlx::Error> {
+    select(tx, id, "for update").await
+}
+
+/// [`get`] with `lock_clause` (empty or a locking clause) after the query.
+async fn select(
+    tx: &mut TenantTx,
+    id: Uuid,
+    lock_clause: &str,
+) -> Result<Option<Location>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(&format!(
-        "select {COLUMNS} from location where tenant_id = $1 and id = $2 {}",
-        if lock { "for update" } else { "" }
+        "select {COLUMNS} from location where tenant_id = $1 and id = $2 {lock_clause}"
     ))
     .bind(tenant_id)
     .bind(id)

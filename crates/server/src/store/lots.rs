@@ -4,8 +4,8 @@ use chrono::NaiveDate;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use crate::catalog::lot::Lot;
 use crate::db::TenantTx;
-use crate::routes::lots::Lot;
 
 const COLUMNS: &str = "id, product_id, code, expires_on, created_at, updated_at";
 
@@ -43,12 +43,26 @@ pub async fn list(
     qb.build_query_as().fetch_all(tx.conn()).await
 }
 
-/// One lot, locked for update when `lock`.
-pub async fn get(tx: &mut TenantTx, id: Uuid, lock: bool) -> Result<Option<Lot>, sqlx::Error> {
+/// One lot.
+pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Option<Lot>, sqlx::Error> {
+    select(tx, id, "").await
+}
+
+/// One lot, its row locked (`for update`) until the transaction ends: for a read that
+/// decides a write.
+pub async fn get_for_update(tx: &mut TenantTx, id: Uuid) -> Result<Option<Lot>, sqlx::Error> {
+    select(tx, id, "for update").await
+}
+
+/// [`get`] with `lock_clause` (empty or a locking clause) after the query.
+async fn select(
+    tx: &mut TenantTx,
+    id: Uuid,
+    lock_clause: &str,
+) -> Result<Option<Lot>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(&format!(
-        "select {COLUMNS} from lot where tenant_id = $1 and id = $2 {}",
-        if lock { "for update" } else { "" }
+        "select {COLUMNS} from lot where tenant_id = $1 and id = $2 {lock_clause}"
     ))
     .bind(tenant_id)
     .bind(id)

@@ -4,8 +4,8 @@ use rust_decimal::Decimal;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use crate::catalog::product::{ExpiryPolicy, Product};
 use crate::db::TenantTx;
-use crate::routes::products::{ExpiryPolicy, Product};
 use crate::store::locations::{like_escape, prefix_upper};
 
 /// Decimals as the API shows them: trailing zeros trimmed but at least two decimals
@@ -117,12 +117,26 @@ pub async fn list(
         .await
 }
 
-/// One product, locked for update when `lock`.
-pub async fn get(tx: &mut TenantTx, id: Uuid, lock: bool) -> Result<Option<Product>, sqlx::Error> {
+/// One product.
+pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Option<Product>, sqlx::Error> {
+    select(tx, id, "").await
+}
+
+/// One product, its row locked (`for update of p`) until the transaction ends: for a read that
+/// decides a write.
+pub async fn get_for_update(tx: &mut TenantTx, id: Uuid) -> Result<Option<Product>, sqlx::Error> {
+    select(tx, id, "for update of p").await
+}
+
+/// [`get`] with `lock_clause` (empty or a locking clause) after the query.
+async fn select(
+    tx: &mut TenantTx,
+    id: Uuid,
+    lock_clause: &str,
+) -> Result<Option<Product>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(&format!(
-        "select {COLUMNS} from product p where p.tenant_id = $1 and p.id = $2 {}",
-        if lock { "for update of p" } else { "" }
+        "select {COLUMNS} from product p where p.tenant_id = $1 and p.id = $2 {lock_clause}"
     ))
     .bind(tenant_id)
     .bind(id)

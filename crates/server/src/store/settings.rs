@@ -1,32 +1,30 @@
 //! `tenant_setting` rows (one per tenant).
 
 use crate::db::TenantTx;
-use crate::routes::settings::Settings;
+use crate::settings::{Settings, SettingsChanges};
 
-/// The tenant's settings, locked for update when `lock`.
-pub async fn get(tx: &mut TenantTx, lock: bool) -> Result<Option<Settings>, sqlx::Error> {
+/// The tenant's settings.
+pub async fn get(tx: &mut TenantTx) -> Result<Option<Settings>, sqlx::Error> {
+    select(tx, "").await
+}
+
+/// The tenant's settings, its row locked (`for update`) until the transaction ends: for a read that
+/// decides a write.
+pub async fn get_for_update(tx: &mut TenantTx) -> Result<Option<Settings>, sqlx::Error> {
+    select(tx, "for update").await
+}
+
+/// [`get`] with `lock_clause` (empty or a locking clause) after the query.
+async fn select(tx: &mut TenantTx, lock_clause: &str) -> Result<Option<Settings>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(&format!(
         "select display_name, timezone, locale, product_field_schema, journal_past_limit_days,
                 updated_at
-         from tenant_setting where tenant_id = $1 {}",
-        if lock { "for update" } else { "" }
+         from tenant_setting where tenant_id = $1 {lock_clause}"
     ))
     .bind(tenant_id)
     .fetch_optional(tx.conn())
     .await
-}
-
-/// Validated changes; `None` leaves a field as it is.
-#[derive(Debug, Default)]
-pub struct SettingsChanges {
-    pub display_name: Option<String>,
-    pub timezone: Option<String>,
-    pub locale: Option<String>,
-    /// Already checked to be a valid JSON Schema object.
-    pub product_field_schema: Option<serde_json::Value>,
-    /// Already checked to be within bounds.
-    pub journal_past_limit_days: Option<i32>,
 }
 
 /// Applies `changes`.

@@ -10,8 +10,8 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::db::TenantTx;
-use crate::routes::movements::MovementView;
-use crate::routes::stock::{LowStock, StockItem, StockTotal};
+use crate::stock::movement::MovementView;
+use crate::stock::row::{LowStock, StockItem, StockTotal};
 
 /// The movement columns as [`MovementView`] reads them; `effects` is aggregated from
 /// the ledger for the page's rows only.

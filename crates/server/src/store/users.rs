@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use crate::db::TenantTx;
 use crate::rbac::Role;
-use crate::routes::users::User;
+use crate::users::User;
 
 const USER_COLUMNS: &str =
     "id, email, display_name, role, disabled_at is not null as disabled, created_at, updated_at";
@@ -29,12 +29,26 @@ pub async fn list(
     .await
 }
 
-/// One user, locked for update when `lock`.
-pub async fn get(tx: &mut TenantTx, id: Uuid, lock: bool) -> Result<Option<User>, sqlx::Error> {
+/// One user.
+pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Option<User>, sqlx::Error> {
+    select(tx, id, "").await
+}
+
+/// One user, its row locked (`for update`) until the transaction ends: for a read that
+/// decides a write.
+pub async fn get_for_update(tx: &mut TenantTx, id: Uuid) -> Result<Option<User>, sqlx::Error> {
+    select(tx, id, "for update").await
+}
+
+/// [`get`] with `lock_clause` (empty or a locking clause) after the query.
+async fn select(
+    tx: &mut TenantTx,
+    id: Uuid,
+    lock_clause: &str,
+) -> Result<Option<User>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(&format!(
-        "select {USER_COLUMNS} from app_user where tenant_id = $1 and id = $2 {}",
-        if lock { "for update" } else { "" }
+        "select {USER_COLUMNS} from app_user where tenant_id = $1 and id = $2 {lock_clause}"
     ))
     .bind(tenant_id)
     .bind(id)

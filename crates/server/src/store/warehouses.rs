@@ -2,8 +2,8 @@
 
 use uuid::Uuid;
 
+use crate::catalog::warehouse::Warehouse;
 use crate::db::TenantTx;
-use crate::routes::warehouses::Warehouse;
 
 const COLUMNS: &str = "id, code, name, timezone, address, active, created_at, updated_at";
 
@@ -29,16 +29,26 @@ pub async fn list(
     .await
 }
 
-/// One warehouse, locked for update when `lock`.
-pub async fn get(
+/// One warehouse.
+pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Option<Warehouse>, sqlx::Error> {
+    select(tx, id, "").await
+}
+
+/// One warehouse, its row locked (`for update`) until the transaction ends: for a read that
+/// decides a write.
+pub async fn get_for_update(tx: &mut TenantTx, id: Uuid) -> Result<Option<Warehouse>, sqlx::Error> {
+    select(tx, id, "for update").await
+}
+
+/// [`get`] with `lock_clause` (empty or a locking clause) after the query.
+async fn select(
     tx: &mut TenantTx,
     id: Uuid,
-    lock: bool,
+    lock_clause: &str,
 ) -> Result<Option<Warehouse>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(&format!(
-        "select {COLUMNS} from warehouse where tenant_id = $1 and id = $2 {}",
-        if lock { "for update" } else { "" }
+        "select {COLUMNS} from warehouse where tenant_id = $1 and id = $2 {lock_clause}"
     ))
     .bind(tenant_id)
     .bind(id)

@@ -1,0 +1,114 @@
+//! Tenant settings: the row type and the rules for time zones, locales, the product
+//! field schema and the journal past limit.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::catalog::warehouse::validate_timezone;
+use crate::error::{ApiError, ApiResult};
+use crate::users::validate_name;
+
+/// Longest time zone or locale name.
+pub const CODE_LEN_MAX: usize = 64;
+
+/// Tenant-wide settings.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct Settings {
+    /// Name shown in the apps.
+    pub display_name: String,
+    /// IANA time zone used for reports, e.g. `Europe/Paris`.
+    pub timezone: String,
+    /// Default locale (BCP 47), e.g. `en`.
+    pub locale: String,
+    /// The JSON Schema (an object schema) each product's `custom` fields must match.
+    #[schema(value_type = Object)]
+    pub product_field_schema: serde_json::Value,
+    /// A device's journal movement dated more than this many days before the server
+    /// receives it is applied but flagged `dated_long_ago` for review (1 to 3650;
+    /// default 30).
+    pub journal_past_limit_days: i32,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Bounds of `journal_past_limit_days`, in days (ten years at most).
+pub const JOURNAL_PAST_LIMIT_DAYS_MAX: i32 = 3650;
+
+/// Largest product field schema, in bytes of JSON.
+pub const FIELD_SCHEMA_LEN_MAX: usize = 64 * 1024;
+
+/// Checks that `schema` is a JSON Schema for an object that the validator compiles.
+pub fn validate_field_schema(schema: &serde_json::Value) -> ApiResult<serde_json::Value> {
+    if schema.to_string().len() > FIELD_SCHEMA_LEN_MAX {
+        return Err(ApiError::InvalidFieldSchema(format!(
+            "at most {FIELD_SCHEMA_LEN_MAX} bytes of JSON"
+        )));
+    }
+    if schema.get("type").and_then(|t| t.as_str()) != Some("object") {
+        return Err(ApiError::InvalidFieldSchema(
+            "it must be a JSON object with \"type\": \"object\"".into(),
+        ));
+    }
+    jsonschema::meta::validate(schema).map_err(|e| ApiError::InvalidFieldSchema(e.to_string()))?;
+    jsonschema::validator_for(schema).map_err(|e| ApiError::InvalidFieldSchema(e.to_string()))?;
+    Ok(schema.clone())
+}
+
+/// A time zone or locale name: 1 to [`CODE_LEN_MAX`] ASCII letters, digits and `/ _ - +`.
+pub fn validate_code(field: &str, v: &str) -> ApiResult<String> {
+    let ok = !v.is_empty()
+        && v.len() <= CODE_LEN_MAX
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c));
+    if ok {
+        Ok(v.to_owned())
+    } else {
+        Err(ApiError::BadRequest(format!("invalid {field}")))
+    }
+}
+
+/// Validated changes; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct SettingsChanges {
+    pub display_name: Option<String>,
+    pub timezone: Option<String>,
+    pub locale: Option<String>,
+    /// Already checked to be a valid JSON Schema object.
+    pub product_field_schema: Option<serde_json::Value>,
+    /// Already checked to be within bounds.
+    pub journal_past_limit_days: Option<i32>,
+}
+
+impl SettingsChanges {
+    /// Checks each change as asked: a display name, a real IANA time zone (as
+    /// warehouses' are), a locale code, a product field schema that compiles, and a
+    /// journal past limit of 1 to [`JOURNAL_PAST_LIMIT_DAYS_MAX`] days.
+    pub fn parse(
+        display_name: Option<&str>,
+        timezone: Option<&str>,
+        locale: Option<&str>,
+        product_field_schema: Option<&serde_json::Value>,
+        journal_past_limit_days: Option<i32>,
+    ) -> ApiResult<Self> {
+        let display_name = display_name.map(validate_name).transpose()?;
+        let timezone = timezone.map(validate_timezone).transpose()?;
+        let locale = locale.map(|v| validate_code("locale", v)).transpose()?;
+        let product_field_schema = product_field_schema
+            .map(validate_field_schema)
+            .transpose()?;
+        if let Some(days) = journal_past_limit_days
+            && !(1..=JOURNAL_PAST_LIMIT_DAYS_MAX).contains(&days)
+        {
+            return Err(ApiError::BadRequest(format!(
+                "journal_past_limit_days must be between 1 and {JOURNAL_PAST_LIMIT_DAYS_MAX}"
+            )));
+        }
+        Ok(Self {
+            display_name,
+            timezone,
+            locale,
+            product_field_schema,
+            journal_past_limit_days,
+        })
+    }
+}

@@ -1,0 +1,120 @@
+//! A recorded movement as shown (with its per-row effects), built from a decided movement.
+
+use chrono::{DateTime, Utc};
+use logiflow_core::{Decision, Movement, Origin, Outcome};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Longest note on a movement.
+pub const NOTE_LEN_MAX: usize = 1000;
+
+/// One row's part of an applied movement.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EffectView {
+    pub product_id: Uuid,
+    pub location_id: Uuid,
+    pub lot_id: Option<Uuid>,
+    /// The change made to the row's `on_hand` (for a count, the adjustment).
+    pub delta: i64,
+    /// A later count had already seen this movement on the row (delta 0).
+    pub absorbed: bool,
+}
+
+/// A recorded movement.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct MovementView {
+    pub id: Uuid,
+    /// receive, ship, transfer, adjust or count.
+    pub kind: String,
+    /// `online` (an API intent) or `journal` (a device's recorded fact).
+    pub origin: String,
+    pub product_id: Uuid,
+    pub lot_id: Option<Uuid>,
+    /// ship, transfer: the bin stock left.
+    pub from_location_id: Option<Uuid>,
+    /// receive, transfer: the bin stock entered; adjust, count: the bin changed.
+    pub to_location_id: Option<Uuid>,
+    /// receive, ship, transfer: the quantity; adjust: the signed delta; count: the counted
+    /// quantity.
+    pub qty: i64,
+    /// count: what the counter was shown (absent for a blind count).
+    pub expected: Option<i64>,
+    /// adjust: damage, loss, found or correction.
+    pub reason: Option<String>,
+    pub note: Option<String>,
+    /// When it happened (the events' order is `(occurred_at, id)`).
+    pub occurred_at: DateTime<Utc>,
+    /// When the server received it.
+    pub recorded_at: DateTime<Utc>,
+    pub user_id: Uuid,
+    pub device_id: Option<Uuid>,
+    pub device_seq: Option<i64>,
+    /// applied, absorbed, superseded, held or rejected.
+    pub outcome: String,
+    /// The rejection `{code, message}` or the hold `{waiting_on, needed, at_time}`.
+    pub outcome_detail: Option<serde_json::Value>,
+    /// What a person should review (negative row, count variance, …).
+    #[schema(value_type = Vec<Object>)]
+    pub flags: serde_json::Value,
+    /// Each row's part, in lock order.
+    #[schema(value_type = Vec<EffectView>)]
+    pub effects: serde_json::Value,
+}
+
+impl MovementView {
+    /// The view of a decided movement.
+    pub fn new(
+        m: &Movement,
+        origin: Origin,
+        decision: &Decision,
+        note: Option<String>,
+        recorded_at: DateTime<Utc>,
+    ) -> Self {
+        let k = crate::store::movements::kind_columns(&m.kind);
+        let effects: Vec<EffectView> = match &decision.outcome {
+            Outcome::Applied { effects } => effects
+                .iter()
+                .map(|e| EffectView {
+                    product_id: e.key.product.as_uuid(),
+                    location_id: e.key.location.as_uuid(),
+                    lot_id: e.key.lot.map(|l| l.as_uuid()),
+                    delta: e.delta,
+                    absorbed: e.absorbed,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let outcome_detail = match &decision.outcome {
+            Outcome::Rejected(r) => serde_json::to_value(r).ok(),
+            Outcome::Held(h) => serde_json::to_value(h).ok(),
+            _ => None,
+        };
+        Self {
+            id: m.id.as_uuid(),
+            kind: k.kind.to_owned(),
+            origin: match origin {
+                Origin::Online => "online",
+                Origin::Journal => "journal",
+            }
+            .to_owned(),
+            product_id: m.product.as_uuid(),
+            lot_id: m.lot.map(|l| l.as_uuid()),
+            from_location_id: k.from,
+            to_location_id: k.to,
+            qty: k.qty,
+            expected: k.expected,
+            reason: k.reason.map(str::to_owned),
+            note,
+            occurred_at: m.occurred_at,
+            recorded_at,
+            user_id: m.user.as_uuid(),
+            device_id: m.device.map(|d| d.device.as_uuid()),
+            device_seq: m.device.map(|d| i64::try_from(d.seq).unwrap_or(i64::MAX)),
+            outcome: decision.outcome.name().to_owned(),
+            outcome_detail,
+            flags: serde_json::to_value(&decision.flags).unwrap_or_default(),
+            effects: serde_json::to_value(effects).unwrap_or_default(),
+        }
+    }
+}
