@@ -171,7 +171,7 @@ pub async fn update_location(
     )
     .await?;
     for l in &moved {
-        store::catalog_change::upsert(tx, Entity::Location, l.id, Some(l.warehouse_id), l).await?;
+        store::catalog_change::upsert(tx, Entity::Location, l.id, Some(l.warehouse_id)).await?;
     }
     Ok(after)
 }
@@ -208,17 +208,10 @@ pub async fn delete_location(tx: &mut TenantTx, principal: &Principal, id: Uuid)
     // Its parent may hold stock again (a leaf once more): devices pull it anew. (A new
     // child's parent needs no change row: a pull sends the parent of every location it
     // sends, with its leaf state.)
-    if let Some(parent) = before.parent_id
-        && let Some(parent) = store::locations::get(tx, parent).await?
-    {
-        store::catalog_change::upsert(
-            tx,
-            Entity::Location,
-            parent.id,
-            Some(parent.warehouse_id),
-            &parent,
-        )
-        .await?;
+    if let Some(parent) = before.parent_id {
+        // A parent is in its child's warehouse.
+        store::catalog_change::upsert(tx, Entity::Location, parent, Some(before.warehouse_id))
+            .await?;
     }
     Ok(())
 }

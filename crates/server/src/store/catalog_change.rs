@@ -5,7 +5,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::db::TenantTx;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 
 /// The kind of catalog record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,17 +27,15 @@ impl Entity {
     }
 }
 
-/// Records that `entity_id` now looks like `data` (the JSON the API returns for it).
+/// Records that `entity_id` was created or changed: a pull reads its current row.
 /// `warehouse_id` scopes warehouse-bound records (warehouses and locations).
 pub async fn upsert(
     tx: &mut TenantTx,
     entity: Entity,
     entity_id: Uuid,
     warehouse_id: Option<Uuid>,
-    data: &impl Serialize,
 ) -> ApiResult<()> {
-    let data = serde_json::to_value(data).map_err(ApiError::internal)?;
-    insert(tx, entity, entity_id, warehouse_id, "upsert", Some(data)).await
+    insert(tx, entity, entity_id, warehouse_id, "upsert").await
 }
 
 /// Records that `entity_id` was deleted.
@@ -47,7 +45,7 @@ pub async fn delete(
     entity_id: Uuid,
     warehouse_id: Option<Uuid>,
 ) -> ApiResult<()> {
-    insert(tx, entity, entity_id, warehouse_id, "delete", None).await
+    insert(tx, entity, entity_id, warehouse_id, "delete").await
 }
 
 async fn insert(
@@ -56,19 +54,17 @@ async fn insert(
     entity_id: Uuid,
     warehouse_id: Option<Uuid>,
     op: &str,
-    data: Option<serde_json::Value>,
 ) -> ApiResult<()> {
     let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query(
-        "insert into catalog_change (tenant_id, entity, entity_id, warehouse_id, op, data)
-         values ($1, $2, $3, $4, $5, $6)",
+        "insert into catalog_change (tenant_id, entity, entity_id, warehouse_id, op)
+         values ($1, $2, $3, $4, $5)",
     )
     .bind(tenant_id)
     .bind(entity.as_str())
     .bind(entity_id)
     .bind(warehouse_id)
     .bind(op)
-    .bind(data)
     .execute(tx.conn())
     .await?;
     Ok(())
@@ -106,7 +102,7 @@ pub async fn record<T: Serialize>(
     )
     .await?;
     match write.after {
-        Some(after) => upsert(tx, write.entity, write.id, write.warehouse_id, after).await,
+        Some(_) => upsert(tx, write.entity, write.id, write.warehouse_id).await,
         None => delete(tx, write.entity, write.id, write.warehouse_id).await,
     }
 }

@@ -182,14 +182,7 @@ async fn lots_belong_to_lot_tracked_products() {
     .await;
 
     let ch = changes(&app, &id_of(&l2)).await;
-    assert_eq!(
-        ch,
-        [
-            ("upsert".to_owned(), Some(l2.clone())),
-            ("upsert".to_owned(), Some(after.clone())),
-            ("upsert".to_owned(), Some(after2.clone())),
-        ]
-    );
+    assert_eq!(ch, ["upsert", "upsert", "upsert"]);
     let audit = audits(&app, &id_of(&l2)).await;
     assert_eq!(
         audit.iter().map(|a| a.0.as_str()).collect::<Vec<_>>(),

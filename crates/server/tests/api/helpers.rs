@@ -313,9 +313,9 @@ pub fn item_ids(page: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The catalog changes of `entity_id`, oldest first: (op, data).
-pub async fn changes(app: &TestApp, entity_id: &str) -> Vec<(String, Option<Value>)> {
-    sqlx::query_as("select op, data from catalog_change where entity_id = $1::uuid order by seq")
+/// The catalog changes of `entity_id`, oldest first: their ops (`upsert`, `delete`).
+pub async fn changes(app: &TestApp, entity_id: &str) -> Vec<String> {
+    sqlx::query_scalar("select op from catalog_change where entity_id = $1::uuid order by seq")
         .bind(entity_id)
         .fetch_all(&app.owner)
         .await
