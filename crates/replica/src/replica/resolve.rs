@@ -97,7 +97,11 @@ fn product_where(conn: &Connection, cond: &str, value: &str) -> Result<Option<Re
     .transpose()
 }
 
-pub(super) fn resolve_lot(conn: &Connection, product: &ResolvedProduct, raw: &str) -> Result<LotId> {
+pub(super) fn resolve_lot(
+    conn: &Connection,
+    product: &ResolvedProduct,
+    raw: &str,
+) -> Result<LotId> {
     let code = logiflow_core::LotCode::parse(raw).map_err(|e| Error::code_err("lot", e))?;
     if !product.lot_tracked {
         return Err(Error::Rejected(Rejection {
@@ -122,7 +126,11 @@ pub(super) fn resolve_lot(conn: &Connection, product: &ResolvedProduct, raw: &st
     }
 }
 
-pub(super) fn resolve_location(conn: &Connection, raw: &str, warehouse: Option<&str>) -> Result<LocationId> {
+pub(super) fn resolve_location(
+    conn: &Connection,
+    raw: &str,
+    warehouse: Option<&str>,
+) -> Result<LocationId> {
     let code =
         logiflow_core::LocationCode::parse(raw).map_err(|e| Error::code_err("location", e))?;
     let mut stmt = conn.prepare_cached(
