@@ -67,6 +67,22 @@ pub(crate) fn project(
     products: Products<'_>,
     received_at: DateTime<Utc>,
 ) -> Result<Projection> {
+    let entries = live_entries(conn, products)?;
+    let keys: BTreeSet<StockKey> = entries
+        .iter()
+        .flat_map(|e| e.movement.keys())
+        .chain(entries.iter().flat_map(|e| match &e.known {
+            Known::Applied(effects) => effects.iter().map(|x: &Effect| x.key).collect(),
+            _ => Vec::new(),
+        }))
+        .collect();
+    let (base, ledger) = pulled_state(conn, keys)?;
+    projection::project(base, ledger, &entries, received_at).map_err(Error::corrupt)
+}
+
+/// The live journal entries of `products`, in `device_seq` order, as the projection
+/// replays them.
+fn live_entries(conn: &Connection, products: Products<'_>) -> Result<Vec<Entry>> {
     let mut found: Vec<(i64, Entry)> = Vec::new();
     let mut read = |rows: &mut rusqlite::Rows<'_>| -> Result<()> {
         while let Some(r) = rows.next()? {
@@ -129,17 +145,20 @@ pub(crate) fn project(
             found.sort_unstable_by_key(|(seq, _)| *seq);
         }
     }
-    let entries: Vec<Entry> = found.into_iter().map(|(_, e)| e).collect();
-    let keys: BTreeSet<StockKey> = entries
-        .iter()
-        .flat_map(|e| e.movement.keys())
-        .chain(entries.iter().flat_map(|e| match &e.known {
-            Known::Applied(effects) => effects.iter().map(|x: &Effect| x.key).collect(),
-            _ => Vec::new(),
-        }))
-        .collect();
+    Ok(found.into_iter().map(|(_, e)| e).collect())
+}
+
+/// The ledger effects of each row, in the order the projection reads them.
+type Ledger = BTreeMap<StockKey, Vec<(OrderKey, i64)>>;
+
+/// The pulled rows of `keys` and their ledger effects, the base the projection replays
+/// the live entries over.
+fn pulled_state(
+    conn: &Connection,
+    keys: BTreeSet<StockKey>,
+) -> Result<(BTreeMap<StockKey, StockRow>, Ledger)> {
     let mut base = BTreeMap::new();
-    let mut ledger: BTreeMap<StockKey, Vec<(OrderKey, i64)>> = BTreeMap::new();
+    let mut ledger: Ledger = BTreeMap::new();
     for key in keys {
         let (p, l, lot) = (
             key.product.to_string(),
@@ -183,7 +202,7 @@ pub(crate) fn project(
                 .push((order_key(at, &id)?, r.get(2)?));
         }
     }
-    projection::project(base, ledger, &entries, received_at).map_err(Error::corrupt)
+    Ok((base, ledger))
 }
 
 #[cfg(test)]

@@ -57,39 +57,7 @@ pub(super) fn record_in(
         None => None,
         Some(code) => Some(resolve_lot(tx, &product, code)?),
     };
-    let wh = action.warehouse.as_deref();
-    let kind = match &action.op {
-        Op::Receive { to, qty } => MovementKind::Receive {
-            to: resolve_location(tx, to, wh)?,
-            qty: PositiveQty::new(*qty).map_err(|e| Error::qty("qty", e))?,
-        },
-        Op::Ship { from, qty } => MovementKind::Ship {
-            from: resolve_location(tx, from, wh)?,
-            qty: PositiveQty::new(*qty).map_err(|e| Error::qty("qty", e))?,
-        },
-        Op::Transfer { from, to, qty } => MovementKind::Transfer {
-            from: resolve_location(tx, from, wh)?,
-            to: resolve_location(tx, to, wh)?,
-            qty: PositiveQty::new(*qty).map_err(|e| Error::qty("qty", e))?,
-        },
-        Op::Adjust { at, delta, reason } => MovementKind::Adjust {
-            at: resolve_location(tx, at, wh)?,
-            delta: Delta::new(*delta).map_err(|e| Error::qty("delta", e))?,
-            reason: *reason,
-        },
-        Op::Count {
-            at,
-            counted,
-            expected,
-        } => MovementKind::Count {
-            at: resolve_location(tx, at, wh)?,
-            counted: Qty::new(*counted).map_err(|e| Error::qty("counted", e))?,
-            expected: expected
-                .map(Qty::new)
-                .transpose()
-                .map_err(|e| Error::qty("expected", e))?,
-        },
-    };
+    let kind = movement_kind(tx, action)?;
 
     let (cursor, offset_ms): (Option<String>, i64) =
         tx.query_row("select cursor, clock_offset_ms from sync_state", [], |r| {
@@ -147,6 +115,63 @@ pub(super) fn record_in(
         movement.product.to_string()
     ])?;
 
+    let (projected, warnings) = projected_outcome(tx, &movement, &flags, device_clock, uptime)?;
+    Ok(Recorded {
+        seq,
+        movement,
+        projected,
+        warnings,
+    })
+}
+
+/// The movement an action's operation names, its locations resolved in the action's
+/// warehouse and its quantities checked.
+fn movement_kind(tx: &Transaction<'_>, action: &Action) -> Result<MovementKind> {
+    let wh = action.warehouse.as_deref();
+    Ok(match &action.op {
+        Op::Receive { to, qty } => MovementKind::Receive {
+            to: resolve_location(tx, to, wh)?,
+            qty: PositiveQty::new(*qty).map_err(|e| Error::qty("qty", e))?,
+        },
+        Op::Ship { from, qty } => MovementKind::Ship {
+            from: resolve_location(tx, from, wh)?,
+            qty: PositiveQty::new(*qty).map_err(|e| Error::qty("qty", e))?,
+        },
+        Op::Transfer { from, to, qty } => MovementKind::Transfer {
+            from: resolve_location(tx, from, wh)?,
+            to: resolve_location(tx, to, wh)?,
+            qty: PositiveQty::new(*qty).map_err(|e| Error::qty("qty", e))?,
+        },
+        Op::Adjust { at, delta, reason } => MovementKind::Adjust {
+            at: resolve_location(tx, at, wh)?,
+            delta: Delta::new(*delta).map_err(|e| Error::qty("delta", e))?,
+            reason: *reason,
+        },
+        Op::Count {
+            at,
+            counted,
+            expected,
+        } => MovementKind::Count {
+            at: resolve_location(tx, at, wh)?,
+            counted: Qty::new(*counted).map_err(|e| Error::qty("counted", e))?,
+            expected: expected
+                .map(Qty::new)
+                .transpose()
+                .map_err(|e| Error::qty("expected", e))?,
+        },
+    })
+}
+
+/// The outcome the projection predicts for a movement just appended (`unknown` if none),
+/// and the warnings to show: its validation flags, then a clock or stock hold, then the
+/// projection's flags.
+fn projected_outcome(
+    tx: &Transaction<'_>,
+    movement: &Movement,
+    flags: &[Flag],
+    device_clock: DateTime<Utc>,
+    uptime: Option<&Uptime>,
+) -> Result<(String, Vec<Warning>)> {
     let received_at = server_now(tx, device_clock, uptime)?;
     let projection = project(
         tx,
@@ -154,7 +179,7 @@ pub(super) fn record_in(
         received_at,
     )?;
     let mut warnings: Vec<Warning> = flags.iter().map(flag_warning).collect();
-    let projected = match projection.predicted.get(&id) {
+    let projected = match projection.predicted.get(&movement.id) {
         Some((outcome, flags)) => {
             if let Outcome::Held(Hold {
                 review: Some(HoldReview::ClockAhead { ahead_secs, .. }),
@@ -182,12 +207,7 @@ pub(super) fn record_in(
         }
         None => "unknown".to_owned(),
     };
-    Ok(Recorded {
-        seq,
-        movement,
-        projected,
-        warnings,
-    })
+    Ok((projected, warnings))
 }
 
 fn kind_name(kind: &MovementKind) -> &'static str {

@@ -11,6 +11,7 @@ use super::live::{ENTRY_PRODUCT, LIVE, Products, live_products, project};
 use crate::Result;
 use crate::api::{STOCK_LIMIT_MAX, Search, StockLine, StockQuery};
 use crate::db::{lot_col, lot_from_col, parse_id};
+use crate::projection::Projection;
 
 /// The default number of stock lines.
 const STOCK_LIMIT_DEFAULT: usize = 200;
@@ -87,7 +88,23 @@ impl Replica {
             }
             seen.insert(key);
         }
-        // Rows that exist only in the projection (first booking to a row).
+        self.projected_only_lines(&filter, &projection, &seen, &mut lines)?;
+        lines.sort_by(|a, b| {
+            (&a.sku, &a.location_code, &a.lot_code).cmp(&(&b.sku, &b.location_code, &b.lot_code))
+        });
+        lines.truncate(limit);
+        Ok(lines)
+    }
+
+    /// Adds to `lines` the rows that exist only in the projection (a first booking to a
+    /// row) and match the filter; `seen` holds the rows already listed.
+    fn projected_only_lines(
+        &self,
+        filter: &Filter,
+        projection: &Projection,
+        seen: &BTreeSet<StockKey>,
+        lines: &mut Vec<StockLine>,
+    ) -> Result<()> {
         let one = format!(
             "select p.id, p.sku, p.name, l.id, l.code, w.code, :lot, lt.code, 0, 0
              from product p
@@ -118,11 +135,7 @@ impl Replica {
                 lines.push(line);
             }
         }
-        lines.sort_by(|a, b| {
-            (&a.sku, &a.location_code, &a.lot_code).cmp(&(&b.sku, &b.location_code, &b.lot_code))
-        });
-        lines.truncate(limit);
-        Ok(lines)
+        Ok(())
     }
 }
 
@@ -152,6 +165,9 @@ struct Filter {
 }
 
 impl Filter {
+    /// The filter of `q`, limited to the bins `within` when given. A little over 80
+    /// lines: the four search forms are built side by side, each in its indexed and
+    /// exact SQL form, so that the two can be compared term for term.
     fn new(q: &StockQuery, within: Option<&BTreeSet<LocationId>>) -> Self {
         let (mut sku_lo, mut like, mut fts, mut barcode) = (None, None, None, None);
         // SKUs are stored upper case and use only `A-Z 0-9 - _ . /`, all below `~`, so
