@@ -79,6 +79,9 @@ fn server_url() -> Option<String> {
 }
 
 /// Runs the desktop app until its window closes.
+///
+/// Longer than 80 lines: Tauri's builder is one chained expression (plugins, set-up,
+/// the command list), which reads best in one piece.
 pub fn run() -> Result<(), tauri::Error> {
     use tauri_plugin_log::{RotationStrategy, Target, TargetKind};
 
