@@ -1,109 +1,19 @@
 //! The Tauri commands: each maps its arguments to one `Replica` call and its error to the
 //! replica's [`ErrorBody`], logs the outcome, and does nothing else.
 
-use std::ops::{Deref, DerefMut};
-use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
-
-use logiflow_core::{Flag, Hold, HoldReview, MovementId, Outcome};
+use logiflow_core::MovementId;
 use logiflow_replica::{
-    Action, ConnectRequest, CountScope, CountSheet, CountSubmission, CredentialStore, ErrorBody,
-    History, HistoryQuery, ItemRef, JournalExported, ProductRef, Recorded, Replica, Resolution,
-    Resolved, Secret, ServerClient, SignedOut, Status, StockKpis, StockLine, StockQuery,
-    SyncOptions, SyncProgress, SyncReport, WarehouseInfo,
+    Action, Connected, CountScope, CountSheet, CountSubmission, CredentialStore, ErrorBody,
+    History, HistoryQuery, ItemRef, JournalExported, JournalRow, ProductRef, Recorded, Replica,
+    Resolved, ServerClient, SignedOut, Status, StockKpis, StockLine, StockQuery, SyncOptions,
+    SyncProgress, SyncReport, WarehouseInfo,
 };
-use serde::{Deserialize, Serialize};
 use tauri::State;
 use tauri::ipc::Channel;
-use ts_rs::TS;
 
-use crate::background::{Gate, SyncLoop, SyncView, Trigger};
-
-/// What the shell knows about itself, for the settings screen and the dashboard.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
-pub struct AppInfo {
-    /// The replica's SQLite file.
-    pub replica_path: String,
-    /// The server this app is pointed at (`$LOGIFLOW_SERVER_URL`), if any: the Connect
-    /// screen's default address (a connected device syncs with the server it registered
-    /// with).
-    pub server_url: Option<String>,
-    /// Where the log file is written.
-    pub log_dir: Option<String>,
-    /// The app's version.
-    pub version: String,
-}
-
-/// The replica the window works on, opened once at start-up.
-#[derive(Debug)]
-pub struct AppState {
-    /// What [`app_info`] answers.
-    pub info: AppInfo,
-    /// The replica's file: the network commands open their own connection to it on a
-    /// worker thread, so that recording (through [`AppState::replica`]) never waits for
-    /// the network.
-    pub path: PathBuf,
-    /// The open replica, or why it could not be opened (shown by every command). `None`
-    /// only while [`login`] replaces the replica file.
-    pub replica: Result<Mutex<Option<Replica>>, ErrorBody>,
-    /// Taken by every call to the server with the device's session, the background
-    /// loop's included, so that they take turns.
-    pub gate: Gate,
-}
-
-impl AppState {
-    /// Opens (creating if needed) the replica at `path`.
-    pub fn open(path: PathBuf, info: AppInfo, gate: Gate) -> Self {
-        let replica = Replica::open(&path)
-            .map(|r| Mutex::new(Some(r)))
-            .map_err(|error| {
-                log::error!("failed to open the replica at {}: {error}", path.display());
-                error.body()
-            });
-        Self {
-            info,
-            path,
-            replica,
-            gate,
-        }
-    }
-
-    fn slot(&self) -> Result<MutexGuard<'_, Option<Replica>>, ErrorBody> {
-        let replica = self.replica.as_ref().map_err(Clone::clone)?;
-        // A panic while holding the lock leaves the replica itself consistent (every
-        // write is one SQLite transaction), so a poisoned lock is still usable.
-        Ok(replica
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()))
-    }
-
-    fn replica(&self) -> Result<ReplicaGuard<'_>, ErrorBody> {
-        let slot = self.slot()?;
-        if slot.is_none() {
-            return Err(ErrorBody {
-                code: "replica_busy".into(),
-                message: "the device is signing in again; try again in a moment".into(),
-            });
-        }
-        Ok(ReplicaGuard(slot))
-    }
-}
-
-/// The shared replica, locked; never empty (checked by [`AppState::replica`]).
-struct ReplicaGuard<'a>(MutexGuard<'a, Option<Replica>>);
-
-impl Deref for ReplicaGuard<'_> {
-    type Target = Replica;
-    fn deref(&self) -> &Replica {
-        self.0.as_ref().expect("AppState::replica checked the slot")
-    }
-}
-
-impl DerefMut for ReplicaGuard<'_> {
-    fn deref_mut(&mut self) -> &mut Replica {
-        self.0.as_mut().expect("AppState::replica checked the slot")
-    }
-}
+use crate::background::{SyncLoop, SyncView, Trigger};
+use crate::payload::{ResolveConflict, SignIn};
+use crate::state::{AppInfo, AppState};
 
 /// Maps a replica error to what the UI receives, logging it (codes and messages name
 /// products and bins, never credentials).
@@ -208,169 +118,6 @@ pub fn accept_clock(state: State<'_, AppState>) -> Result<String, ErrorBody> {
     Ok(at.to_rfc3339())
 }
 
-/// What the Connect screen sends: the server, who signs in, and (for [`connect`]) the
-/// warehouses to keep offline. The password is used for the call only: never stored,
-/// never logged (`Debug` leaves it out).
-#[derive(Clone, Deserialize, TS)]
-pub struct SignIn {
-    /// The server's base URL.
-    pub server: String,
-    /// The tenant's slug.
-    pub tenant: String,
-    /// The person's email.
-    pub email: String,
-    /// The person's password.
-    pub password: String,
-    /// Codes of the warehouses to keep offline; empty for every warehouse.
-    pub warehouses: Vec<String>,
-}
-
-/// Everything but the password.
-impl std::fmt::Debug for SignIn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignIn")
-            .field("server", &self.server)
-            .field("tenant", &self.tenant)
-            .field("email", &self.email)
-            .field("password", &"<redacted>")
-            .field("warehouses", &self.warehouses)
-            .finish()
-    }
-}
-
-impl SignIn {
-    fn request(&self) -> ConnectRequest {
-        ConnectRequest {
-            server: self.server.trim().to_owned(),
-            tenant: self.tenant.trim().to_owned(),
-            email: self.email.trim().to_owned(),
-            password: Secret::new(self.password.clone()),
-            warehouses: self.warehouses.clone(),
-            name: device_name(),
-            platform: std::env::consts::OS.to_owned(),
-        }
-    }
-}
-
-/// The device's name as administrators see it: the host's name when known.
-fn device_name() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty());
-    match host {
-        Some(host) => format!("LogiFlow desktop on {host}"),
-        None => "LogiFlow desktop".to_owned(),
-    }
-}
-
-/// What [`connect`] did (the replica's `ConnectReport`, as the UI reads it).
-#[derive(Debug, Clone, Serialize, TS)]
-pub struct Connected {
-    /// The new device's id.
-    pub device: String,
-    /// The warehouses it keeps offline.
-    pub scope: Vec<WarehouseInfo>,
-    /// Where its credentials are kept (`OS keyring`, `file …`).
-    pub credentials: String,
-    /// The first sync, if it succeeded.
-    pub first_sync: Option<SyncReport>,
-    /// Why the first sync failed (the device is set up all the same: sync again).
-    pub first_sync_error: Option<ErrorBody>,
-}
-
-/// One journal entry as the Sync screen shows it: in the conflict inbox (held, rejected
-/// or flagged by the server) or among the recent entries.
-#[derive(Debug, Clone, Serialize, TS)]
-pub struct JournalRow {
-    /// Its `device_seq`.
-    #[ts(type = "number")]
-    pub seq: u64,
-    /// The movement's id (what a manager forces or voids on the server).
-    pub id: String,
-    /// `receive`, `ship`, `transfer`, `adjust` or `count`.
-    pub kind: String,
-    /// When it happened (RFC 3339).
-    pub occurred_at: String,
-    /// The warehouse it happened in, when the local catalog knows its bin: the UI shows
-    /// `occurred_at` in that warehouse's time zone.
-    pub warehouse_id: Option<String>,
-    /// `pending` (not sent yet) or `pushed`.
-    pub status: String,
-    /// The server's outcome once known: `held`, `rejected`, `applied`, … (in the inbox:
-    /// held, rejected, or another outcome when only flagged).
-    pub outcome: Option<String>,
-    /// A rejection's stable code.
-    pub reject_code: Option<String>,
-    /// A rejection's message, or the manager's reason for voiding, for people.
-    pub message: Option<String>,
-    /// A hold: the units the movement needs from its row.
-    #[ts(type = "number | null")]
-    pub needed: Option<i64>,
-    /// A hold: the units that row held at the movement's time.
-    #[ts(type = "number | null")]
-    pub available: Option<i64>,
-    /// A hold for a person because this device's clock ran ahead: how far its date lay
-    /// beyond the server's time of receipt, in seconds (`needed`/`available` are then
-    /// null).
-    #[ts(type = "number | null")]
-    pub clock_ahead_secs: Option<i64>,
-    /// The review flags raised (`negative_row`, `count_variance`, `forced`, …).
-    pub flags: Vec<String>,
-}
-
-fn flag_name(flag: &Flag) -> String {
-    serde_json::to_value(flag)
-        .ok()
-        .and_then(|v| v.get("flag").and_then(|f| f.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| "flag".to_owned())
-}
-
-impl From<logiflow_replica::JournalEntry> for JournalRow {
-    fn from(entry: logiflow_replica::JournalEntry) -> Self {
-        let mut conflict = JournalRow {
-            seq: entry.seq,
-            id: entry.id.to_string(),
-            kind: entry.kind,
-            occurred_at: entry.occurred_at.to_rfc3339(),
-            warehouse_id: None,
-            status: match entry.status {
-                logiflow_replica::JournalStatus::Pending => "pending",
-                logiflow_replica::JournalStatus::Pushed => "pushed",
-            }
-            .to_owned(),
-            outcome: entry.outcome,
-            reject_code: None,
-            message: None,
-            needed: None,
-            available: None,
-            clock_ahead_secs: None,
-            flags: Vec::new(),
-        };
-        if let Some(result) = entry.result {
-            match result.outcome {
-                Outcome::Rejected(r) => {
-                    conflict.reject_code = Some(r.code.as_str().to_owned());
-                    conflict.message = Some(r.message);
-                }
-                Outcome::Held(Hold {
-                    review: Some(HoldReview::ClockAhead { ahead_secs, .. }),
-                    ..
-                }) => conflict.clock_ahead_secs = Some(ahead_secs),
-                Outcome::Held(h) => {
-                    conflict.needed = Some(h.needed);
-                    conflict.available = Some(h.at_time);
-                }
-                Outcome::Voided { reason } => conflict.message = Some(reason),
-                _ => {}
-            }
-            conflict.flags = result.flags.iter().map(flag_name).collect();
-        }
-        conflict
-    }
-}
-
 /// Retries of one request in a row in the app's syncs. Fewer than the CLI's: the app
 /// syncs again every minute and after each movement anyway, and a long retry streak
 /// against a server that is down only delays showing "Offline" (three retries wait about
@@ -466,13 +213,7 @@ pub async fn connect(
                 Some(e) => format!("failed: {}", e.code),
             }
         );
-        Ok(Connected {
-            device: report.device.device.to_string(),
-            scope: report.scope,
-            credentials: report.credentials,
-            first_sync: report.first_sync,
-            first_sync_error: report.first_sync_error,
-        })
+        Ok(Connected::from(report))
     })
     .await
 }
@@ -525,27 +266,7 @@ pub fn scope(state: State<'_, AppState>) -> Result<Vec<WarehouseInfo>, ErrorBody
 pub fn conflicts(state: State<'_, AppState>) -> Result<Vec<JournalRow>, ErrorBody> {
     let replica = state.replica()?;
     let entries = replica.conflicts().map_err(failed("conflicts"))?;
-    rows(&replica, entries, "conflicts")
-}
-
-/// Journal entries as rows, each with the warehouse of its bin (for its time zone).
-fn rows(
-    replica: &Replica,
-    entries: Vec<logiflow_replica::JournalEntry>,
-    command: &'static str,
-) -> Result<Vec<JournalRow>, ErrorBody> {
-    entries
-        .into_iter()
-        .map(|entry| {
-            let warehouse = replica
-                .warehouse_of(&entry.movement)
-                .map_err(failed(command))?;
-            Ok(JournalRow {
-                warehouse_id: warehouse.map(|w| w.to_string()),
-                ..JournalRow::from(entry)
-            })
-        })
-        .collect()
+    replica.journal_rows(entries).map_err(failed("conflicts"))
 }
 
 /// Recent journal entries the Sync screen lists.
@@ -556,7 +277,7 @@ const RECENT_ENTRIES: usize = 20;
 pub fn recent(state: State<'_, AppState>) -> Result<Vec<JournalRow>, ErrorBody> {
     let replica = state.replica()?;
     let entries = replica.recent(RECENT_ENTRIES).map_err(failed("recent"))?;
-    rows(&replica, entries, "recent")
+    replica.journal_rows(entries).map_err(failed("recent"))
 }
 
 /// [`Replica::login`], for a device whose session ended: the person signs in and the
@@ -570,11 +291,7 @@ pub async fn login(
     sign_in: SignIn,
     progress: Channel<SyncProgress>,
 ) -> Result<Connected, ErrorBody> {
-    let old = state.slot()?.take().ok_or_else(|| ErrorBody {
-        code: "replica_busy".into(),
-        message: "the device is already signing in again".into(),
-    })?;
-    let path = state.path.clone();
+    let old = state.take_replica()?;
     let gate = state.gate.clone();
     let outcome = on_worker("login", move || {
         let _turn = gate.enter();
@@ -583,46 +300,22 @@ pub async fn login(
             Ok(store) => store,
             Err(e) => return Ok((old, Err(e))),
         };
-        match old.login(&req, &store, sync_options(), &mut |p| {
+        let (replica, result) = old.login_or_reopen(&req, &store, sync_options(), &mut |p| {
             let _ = progress.send(p.clone());
-        }) {
-            Ok((fresh, report)) => {
-                log::info!(
-                    "signed in again as device {} (tenant {}); credentials in {}",
-                    report.device.device,
-                    req.tenant,
-                    report.credentials
-                );
-                Ok((fresh, Ok(report)))
-            }
-            Err(e) => {
-                let body = failed("login")(e);
-                // A failed login puts the old file back: open it again.
-                let reopened = open_own(&path, "login")?;
-                Ok((reopened, Err(body)))
-            }
+        });
+        let result = result.map_err(failed("login"));
+        if let Ok(report) = &result {
+            log::info!(
+                "signed in again as device {} (tenant {}); credentials in {}",
+                report.device.device,
+                req.tenant,
+                report.credentials
+            );
         }
+        Ok((replica.map_err(failed("login"))?, result))
     })
     .await;
-    let mut slot = state.slot()?;
-    match outcome {
-        Ok((replica, result)) => {
-            *slot = Some(replica);
-            let report = result?;
-            Ok(Connected {
-                device: report.device.device.to_string(),
-                scope: report.scope,
-                credentials: report.credentials,
-                first_sync: report.first_sync,
-                first_sync_error: report.first_sync_error,
-            })
-        }
-        Err(e) => {
-            // The replica could not be reopened: try once more, so the window keeps one.
-            *slot = Replica::open(&state.path).ok();
-            Err(e)
-        }
-    }
+    state.restore(outcome).map(Connected::from)
 }
 
 /// The client for the server this device registered with, and the credential store.
@@ -658,17 +351,6 @@ pub async fn history(
             .map_err(failed("history"))
     })
     .await
-}
-
-/// What the conflict inbox sends to force or void a held movement.
-#[derive(Debug, Clone, Deserialize, TS)]
-pub struct ResolveConflict {
-    /// The movement's id ([`JournalRow::id`]).
-    pub movement: String,
-    /// Force or void.
-    pub resolution: Resolution,
-    /// Why (kept in the server's audit log).
-    pub reason: String,
 }
 
 /// [`Replica::resolve`]: a manager forces or voids a held movement with this device's

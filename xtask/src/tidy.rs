@@ -46,7 +46,7 @@ const ARCHITECTURE_MAX_BYTES: usize = 16_000;
 /// The files that declare the top-level subcommands of the two binaries (the clap
 /// `enum Command` in each).
 const COMMAND_SOURCES: &[(&str, &str)] = &[
-    ("logiflow", "crates/replica/src/main.rs"),
+    ("logiflow", "crates/replica/src/cli/args.rs"),
     ("logiflow-server", "crates/server/src/main.rs"),
 ];
 

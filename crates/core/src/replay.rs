@@ -437,6 +437,9 @@ fn locations(m: &Movement) -> Vec<LocationId> {
 /// movement. Deactivated products or locations and expired lots reject an online
 /// intent but only flag a journal fact: the fact happened, and refusing it would lose
 /// what a person recorded.
+///
+/// Longer than 80 lines: one check per rule, listed in order; splitting them would
+/// scatter the rules this comment lists.
 pub fn validate(
     m: &Movement,
     origin: Origin,
@@ -592,6 +595,10 @@ pub fn judge(
     }
 }
 
+/// The decision for one movement against its rows, in `mode` (see [`decide`]).
+///
+/// Longer than 80 lines: a count's own rule first, then for every other movement its
+/// sides' views, stock checks and effects in order, one pass that reads as the rule.
 fn decide_in(m: &Movement, mode: Mode, rows: &[RowView]) -> Result<Decision, DecideError> {
     let key = m.order_key();
     if let MovementKind::Count {

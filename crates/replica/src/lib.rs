@@ -48,6 +48,7 @@ mod replica;
 mod sync;
 #[cfg(feature = "ts")]
 mod ts;
+mod view;
 
 pub use api::{
     Action, COUNT_BINS_MAX, COUNT_LINES_MAX, CountLine, CountScope, CountSheet, CountSubmission,
@@ -74,3 +75,4 @@ pub use sync::{
 };
 #[cfg(feature = "ts")]
 pub use ts::typescript_declarations;
+pub use view::{Connected, JournalRow};

@@ -688,6 +688,24 @@ impl Replica {
         Ok((self, report))
     }
 
+    /// [`Replica::login`] for a shell that keeps one replica open: a replica to work on
+    /// comes back either way, on failure this file opened again (the failed login
+    /// consumed the connection). Returns that replica, or why it could not be reopened,
+    /// and the login's result.
+    pub fn login_or_reopen(
+        self,
+        req: &ConnectRequest,
+        store: &CredentialStore,
+        options: SyncOptions,
+        progress: &mut dyn FnMut(&SyncProgress),
+    ) -> (Result<Replica>, Result<ConnectReport>) {
+        let path = self.path.clone();
+        match self.login(req, store, options, progress) {
+            Ok((fresh, report)) => (Ok(fresh), Ok(report)),
+            Err(e) => (Replica::open(&path), Err(e)),
+        }
+    }
+
     /// [`Replica::login`] on a replica borrowed in place.
     pub fn reattach(
         &mut self,

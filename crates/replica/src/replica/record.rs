@@ -1,0 +1,274 @@
+//! Recording one movement: resolving what a person typed or scanned, validating it,
+//! stamping it and appending it to the journal, with the warnings its projection raises.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use logiflow_core::{
+    Delta, DeviceStamp, Flag, Hold, HoldReview, Movement, MovementId, MovementKind, Origin,
+    Outcome, PositiveQty, Qty, validate,
+};
+use rusqlite::{Transaction, TransactionBehavior, params};
+
+use super::live::{Products, project};
+use super::resolve::{LocalCatalog, resolve_location, resolve_lot, resolve_product};
+use super::time::{check_before_recording, server_now, stamp_time};
+use super::{Replica, read_device};
+use crate::api::{Action, Op, Recorded, Warning};
+use crate::clock::{self, Uptime};
+use crate::db::{from_ns, ns};
+use crate::{Error, Result};
+
+impl Replica {
+    /// Records an action in the journal: resolves and validates it against the local
+    /// catalog (refusing it at once if invalid), stamps it (UUIDv7, next `device_seq`,
+    /// corrected clock, base cursor) and commits it in one transaction, synced to disk.
+    ///
+    /// An outbound beyond the projected stock is recorded (it physically happened) with a
+    /// `beyond_projected_stock` warning.
+    ///
+    /// Refused with `clock_jumped` when the device's clock jumped since the server last
+    /// answered ([`Replica::check_clock`]); [`Replica::accept_clock`] confirms it.
+    pub fn record(&mut self, action: &Action) -> Result<Recorded> {
+        let device_clock = self.env.now();
+        let random = self.env.random();
+        let uptime = self.env.uptime();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        check_before_recording(&tx, device_clock, uptime.as_ref())?;
+        let recorded = record_in(&tx, device_clock, random, action, uptime.as_ref())?;
+        tx.commit()?;
+        Ok(recorded)
+    }
+}
+
+/// [`Replica::record`] inside the caller's transaction, which commits it.
+pub(super) fn record_in(
+    tx: &Transaction<'_>,
+    device_clock: DateTime<Utc>,
+    random: [u8; 10],
+    action: &Action,
+    uptime: Option<&Uptime>,
+) -> Result<Recorded> {
+    let device = read_device(tx)?.ok_or(Error::NotInitialized)?;
+    let product = resolve_product(tx, &action.item)?;
+    let lot = match &action.lot {
+        None => None,
+        Some(code) => Some(resolve_lot(tx, &product, code)?),
+    };
+    let kind = movement_kind(tx, action)?;
+
+    let (cursor, offset_ms): (Option<String>, i64) =
+        tx.query_row("select cursor, clock_offset_ms from sync_state", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let (last_seq, last_at): (i64, Option<i64>) = tx.query_row(
+        "select coalesce(max(device_seq), 0),
+                    (select occurred_at_ns from journal order by device_seq desc limit 1)
+             from journal",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let occurred_at = stamp_time(device_clock, offset_ms, last_at.map(from_ns))?;
+    let seq = u64::try_from(last_seq + 1).map_err(Error::corrupt)?;
+    let id = MovementId::new_v7(
+        u64::try_from(occurred_at.timestamp_millis()).unwrap_or(0),
+        random,
+    );
+    let movement = Movement {
+        id,
+        occurred_at,
+        product: product.id,
+        lot,
+        kind,
+        user: device.user,
+        device: Some(DeviceStamp {
+            device: device.device,
+            seq,
+        }),
+        reference: action.reference,
+    };
+
+    let facts = LocalCatalog::load(tx, &movement)?;
+    // The day for lot expiry is taken in UTC: the replica has no time-zone database
+    // yet. For a journal fact expiry only raises a flag (never a refusal), so the
+    // difference is a flag raised or not in the hours around midnight.
+    let flags = validate(&movement, Origin::Journal, &facts, occurred_at.date_naive())
+        .map_err(Error::Rejected)?;
+
+    let json = serde_json::to_string(&movement).map_err(Error::corrupt)?;
+    tx.prepare_cached(
+        "insert into journal (device_seq, id, occurred_at_ns, recorded_at_ns, base_cursor,
+                 user_id, kind, movement, product_id)
+             values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        last_seq + 1,
+        id.to_string(),
+        ns(occurred_at)?,
+        ns(device_clock)?,
+        cursor,
+        device.user.to_string(),
+        kind_name(&movement.kind),
+        json,
+        movement.product.to_string()
+    ])?;
+
+    let (projected, warnings) = projected_outcome(tx, &movement, &flags, device_clock, uptime)?;
+    Ok(Recorded {
+        seq,
+        movement,
+        projected,
+        warnings,
+    })
+}
+
+/// The movement an action's operation names, its locations resolved in the action's
+/// warehouse and its quantities checked.
+fn movement_kind(tx: &Transaction<'_>, action: &Action) -> Result<MovementKind> {
+    let wh = action.warehouse.as_deref();
+    Ok(match &action.op {
+        Op::Receive { to, qty } => MovementKind::Receive {
+            to: resolve_location(tx, to, wh)?,
+            qty: PositiveQty::new(*qty).map_err(|e| Error::qty("qty", e))?,
+        },
+        Op::Ship { from, qty } => MovementKind::Ship {
+            from: resolve_location(tx, from, wh)?,
+            qty: PositiveQty::new(*qty).map_err(|e| Error::qty("qty", e))?,
+        },
+        Op::Transfer { from, to, qty } => MovementKind::Transfer {
+            from: resolve_location(tx, from, wh)?,
+            to: resolve_location(tx, to, wh)?,
+            qty: PositiveQty::new(*qty).map_err(|e| Error::qty("qty", e))?,
+        },
+        Op::Adjust { at, delta, reason } => MovementKind::Adjust {
+            at: resolve_location(tx, at, wh)?,
+            delta: Delta::new(*delta).map_err(|e| Error::qty("delta", e))?,
+            reason: *reason,
+        },
+        Op::Count {
+            at,
+            counted,
+            expected,
+        } => MovementKind::Count {
+            at: resolve_location(tx, at, wh)?,
+            counted: Qty::new(*counted).map_err(|e| Error::qty("counted", e))?,
+            expected: expected
+                .map(Qty::new)
+                .transpose()
+                .map_err(|e| Error::qty("expected", e))?,
+        },
+    })
+}
+
+/// The outcome the projection predicts for a movement just appended (`unknown` if none),
+/// and the warnings to show: its validation flags, then a clock or stock hold, then the
+/// projection's flags.
+fn projected_outcome(
+    tx: &Transaction<'_>,
+    movement: &Movement,
+    flags: &[Flag],
+    device_clock: DateTime<Utc>,
+    uptime: Option<&Uptime>,
+) -> Result<(String, Vec<Warning>)> {
+    let received_at = server_now(tx, device_clock, uptime)?;
+    let projection = project(
+        tx,
+        Products::Only(&BTreeSet::from([movement.product])),
+        received_at,
+    )?;
+    let mut warnings: Vec<Warning> = flags.iter().map(flag_warning).collect();
+    let projected = match projection.predicted.get(&movement.id) {
+        Some((outcome, flags)) => {
+            if let Outcome::Held(Hold {
+                review: Some(HoldReview::ClockAhead { ahead_secs, .. }),
+                ..
+            }) = outcome
+            {
+                warnings.push(Warning {
+                    code: "clock_ahead".into(),
+                    message: format!(
+                        "dated {} after the server's time as this device estimates it: the server will hold it for a manager",
+                        clock::human_duration(ahead_secs.unsigned_abs())
+                    ),
+                });
+            } else if let Outcome::Held(hold) = outcome {
+                warnings.push(Warning {
+                        code: "beyond_projected_stock".into(),
+                        message: format!(
+                            "only {} projected in the bin, {} needed: recorded anyway; the server will hold it until the stock that came first is known",
+                            hold.at_time, hold.needed
+                        ),
+                    });
+            }
+            warnings.extend(flags.iter().map(flag_warning));
+            outcome.name().to_owned()
+        }
+        None => "unknown".to_owned(),
+    };
+    Ok((projected, warnings))
+}
+
+fn kind_name(kind: &MovementKind) -> &'static str {
+    match kind {
+        MovementKind::Receive { .. } => "receive",
+        MovementKind::Ship { .. } => "ship",
+        MovementKind::Transfer { .. } => "transfer",
+        MovementKind::Adjust { .. } => "adjust",
+        MovementKind::Count { .. } => "count",
+    }
+}
+
+fn flag_warning(flag: &Flag) -> Warning {
+    let (code, message) = match flag {
+        Flag::NegativeRow { on_hand, .. } => (
+            "negative_row",
+            format!("the bin is projected at {on_hand}, below zero"),
+        ),
+        Flag::CountVariance {
+            expected,
+            server_at_time,
+            ..
+        } => (
+            "count_variance",
+            format!("expected {expected} but the replica held {server_at_time} at that time"),
+        ),
+        Flag::ExpiredLotMoved { .. } => (
+            "expired_lot_moved",
+            "the lot is past its expiry date".to_owned(),
+        ),
+        Flag::InactiveProduct => ("inactive_product", "the product is deactivated".to_owned()),
+        Flag::InactiveLocation { .. } => (
+            "inactive_location",
+            "the location is deactivated".to_owned(),
+        ),
+        Flag::Forced => ("forced", "forced through by a manager".to_owned()),
+        Flag::OutcomeRepaired { was } => (
+            "outcome_repaired",
+            format!("recorded as {was} by an older server although it moved stock; now applied"),
+        ),
+        Flag::DatedBeforeDevice { .. } => (
+            "dated_before_device",
+            "dated before this device was registered: its clock may be behind".to_owned(),
+        ),
+        Flag::DatedLongAgo {
+            age_days,
+            limit_days,
+        } => (
+            "dated_long_ago",
+            format!("dated {age_days} days back, beyond the limit of {limit_days}"),
+        ),
+        Flag::Redated { recorded_at, .. } => (
+            "redated",
+            format!(
+                "recorded at {} by a clock that ran ahead; applied at the time the server received it",
+                recorded_at.format("%Y-%m-%d %H:%M UTC")
+            ),
+        ),
+    };
+    Warning {
+        code: code.to_owned(),
+        message,
+    }
+}

@@ -1,0 +1,74 @@
+//! What the UI's screens send to the commands: a sign-in (never logging its password) and
+//! a conflict's resolution.
+
+use logiflow_replica::{ConnectRequest, Resolution, Secret};
+use serde::Deserialize;
+use ts_rs::TS;
+
+/// What the Connect screen sends: the server, who signs in, and (for [`crate::commands::connect`]) the
+/// warehouses to keep offline. The password is used for the call only: never stored,
+/// never logged (`Debug` leaves it out).
+#[derive(Clone, Deserialize, TS)]
+pub struct SignIn {
+    /// The server's base URL.
+    pub server: String,
+    /// The tenant's slug.
+    pub tenant: String,
+    /// The person's email.
+    pub email: String,
+    /// The person's password.
+    pub password: String,
+    /// Codes of the warehouses to keep offline; empty for every warehouse.
+    pub warehouses: Vec<String>,
+}
+
+/// Everything but the password.
+impl std::fmt::Debug for SignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignIn")
+            .field("server", &self.server)
+            .field("tenant", &self.tenant)
+            .field("email", &self.email)
+            .field("password", &"<redacted>")
+            .field("warehouses", &self.warehouses)
+            .finish()
+    }
+}
+
+impl SignIn {
+    pub(crate) fn request(&self) -> ConnectRequest {
+        ConnectRequest {
+            server: self.server.trim().to_owned(),
+            tenant: self.tenant.trim().to_owned(),
+            email: self.email.trim().to_owned(),
+            password: Secret::new(self.password.clone()),
+            warehouses: self.warehouses.clone(),
+            name: device_name(),
+            platform: std::env::consts::OS.to_owned(),
+        }
+    }
+}
+
+/// The device's name as administrators see it: the host's name when known.
+fn device_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty());
+    match host {
+        Some(host) => format!("LogiFlow desktop on {host}"),
+        None => "LogiFlow desktop".to_owned(),
+    }
+}
+
+/// What the conflict inbox sends to force or void a held movement.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct ResolveConflict {
+    /// The movement's id ([`JournalRow::id`]).
+    pub movement: String,
+    /// Force or void.
+    pub resolution: Resolution,
+    /// Why (kept in the server's audit log).
+    pub reason: String,
+}
