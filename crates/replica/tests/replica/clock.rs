@@ -5,9 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use logiflow_core::{
-    Cursor, Hold, HoldReview, MovementResult, Outcome, PullPage, PushResponse, StockKey,
-};
+use logiflow_core::{Hold, HoldReview, MovementResult, Outcome, PullPage, PushResponse, StockKey};
 use logiflow_replica::{Env, Error, Op, Replica, TestEnv, Uptime};
 
 use crate::fixture::*;
@@ -56,20 +54,10 @@ fn receive(qty: i64) -> logiflow_replica::Action {
 
 /// A page with nothing but the server's time (true time, as the test clock keeps it).
 fn page_at(env: &TestEnv, cursor: &str) -> PullPage {
-    PullPage {
-        cursor: Cursor::new(cursor),
-        has_more: false,
-        server_time: env.peek() - TimeDelta::milliseconds(current_skew(env)),
-        warehouses: vec![],
-        locations: vec![],
-        products: vec![],
-        lots: vec![],
-        deleted_locations: vec![],
-        rows: vec![],
-        effects: vec![],
-        outcomes: vec![],
-        snapshot: None,
-    }
+    empty_page_at(
+        cursor,
+        env.peek() - TimeDelta::milliseconds(current_skew(env)),
+    )
 }
 
 /// How far the wall clock was set from the true time: the difference between the

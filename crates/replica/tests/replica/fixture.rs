@@ -66,6 +66,24 @@ fn location(
     }
 }
 
+/// A page that carries nothing but its cursor and the server's time.
+pub fn empty_page_at(cursor: &str, server_time: DateTime<Utc>) -> PullPage {
+    PullPage {
+        cursor: Cursor::new(cursor),
+        has_more: false,
+        server_time,
+        warehouses: vec![],
+        locations: vec![],
+        products: vec![],
+        lots: vec![],
+        deleted_locations: vec![],
+        rows: vec![],
+        effects: vec![],
+        outcomes: vec![],
+        snapshot: None,
+    }
+}
+
 /// Warehouse W1 with zone Z1 and bins, B-01; BOLT-10 (barcode 4006381333931)
 /// with 10 in A-01; MILK-1 lot-tracked with lot L1.
 pub fn catalog_page() -> PullPage {

@@ -1,6 +1,6 @@
 //! The library API over a real SQLite file in a temporary directory, by topic.
 
-use logiflow_core::{Cursor, PullPage};
+use logiflow_core::PullPage;
 use logiflow_replica::Error;
 use tempfile::TempDir;
 
@@ -21,18 +21,5 @@ fn code_of(e: Error) -> &'static str {
 }
 
 fn empty_page() -> PullPage {
-    PullPage {
-        cursor: Cursor::new("c1"),
-        has_more: false,
-        server_time: time(START_MS),
-        warehouses: vec![],
-        locations: vec![],
-        products: vec![],
-        lots: vec![],
-        deleted_locations: vec![],
-        rows: vec![],
-        effects: vec![],
-        outcomes: vec![],
-        snapshot: None,
-    }
+    empty_page_at("c1", time(START_MS))
 }
