@@ -88,14 +88,20 @@ pub fn check(principal: &Principal, permission: Permission) -> Result<(), ApiErr
     Ok(())
 }
 
-/// A person's request whose session is not checked yet: its access token's signature
-/// and claims are, and the tenant's request rate is applied, but whether the session
-/// is live, the user enabled, and their role holds `permission` is decided later, in
-/// the transaction that does the request's work (by [`Unchecked::authorize`]), so the
-/// check costs that transaction one statement for all the requests it serves instead
-/// of a round trip each (see `crate::group`).
+/// **The deferred session check**, the one place a person's session is checked after
+/// the request arrived rather than on arrival. Why: an online movement's own work is small
+/// next to a round trip to the database, and the group commit (`crate::group_commit`)
+/// writes many movements in one transaction; checking each request's session on arrival
+/// would cost each its own round trip and transaction, while checking them all inside the
+/// batch's transaction costs one statement ([`authorize_deferred`]). The answer is the
+/// same as on arrival: a session revoked, a user disabled or a role changed before that
+/// statement refuses the movement, which is then not decided at all; after it, the
+/// movement commits as it would have after a check on arrival. What is checked on arrival
+/// still: the access token's signature and claims and the tenant's request rate. Only
+/// `POST /v1/movements` uses it (`auth::Caller`); a request that answers before its
+/// transaction (a bad body, a replayed `Idempotency-Key`) is checked first.
 #[derive(Debug, Clone)]
-pub struct Unchecked {
+pub struct DeferredCheck {
     pub tenant_id: TenantId,
     pub user_id: Uuid,
     pub session_id: Uuid,
@@ -104,7 +110,7 @@ pub struct Unchecked {
     pub permission: Permission,
 }
 
-impl Unchecked {
+impl DeferredCheck {
     /// The principal, if the session as read in the work's transaction (`None`: not
     /// live) allows the request; its refusal otherwise. The same rules as a checked
     /// request's, in the same order.
@@ -135,6 +141,38 @@ impl Unchecked {
             request_id: self.request_id.clone(),
         }
     }
+}
+
+/// Checks the deferred sessions of a batch's requests (`None`: checked on arrival) in
+/// one statement of the batch's transaction: which requests are refused, by position,
+/// and why (the same answers as a request checked on arrival).
+pub async fn authorize_deferred<'a>(
+    tx: &mut crate::db::TenantTx,
+    requests: impl Iterator<Item = Option<&'a DeferredCheck>> + Clone,
+) -> Result<Vec<(usize, ApiError)>, ApiError> {
+    let sessions: Vec<(Uuid, Uuid)> = requests
+        .clone()
+        .flatten()
+        .map(|d| (d.user_id, d.session_id))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if sessions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let live = crate::store::sessions::check_many(tx, &sessions).await?;
+    let mut refused = Vec::new();
+    for (i, deferred) in requests.enumerate() {
+        let Some(deferred) = deferred else {
+            continue;
+        };
+        // A session's row is read once; each of its requests is judged on it.
+        let check = live.get(&deferred.session_id).cloned();
+        if let Err(refusal) = deferred.authorize(tx, check).await {
+            refused.push((i, refusal));
+        }
+    }
+    Ok(refused)
 }
 
 /// The role and tenant facts of a live session as read from the database.

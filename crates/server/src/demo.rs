@@ -422,11 +422,11 @@ pub async fn seed_inventory(
         movements.push(new_movement(&mut rng, at, p, lot, kind));
     }
 
-    // In batches, as the API writes movements that arrive together (`crate::group`).
-    for chunk in movements.chunks(crate::group::BATCH_MAX) {
-        let jobs: Vec<crate::group::Job> = chunk
+    // In batches, as the API writes movements that arrive together (`crate::group_commit`).
+    for chunk in movements.chunks(crate::group_commit::BATCH_MAX) {
+        let jobs: Vec<crate::group_commit::Job> = chunk
             .iter()
-            .map(|m| crate::group::Job {
+            .map(|m| crate::group_commit::Job {
                 movement: *m,
                 user_id: m.user.as_uuid(),
                 actor_type: "user".to_owned(),
@@ -435,10 +435,10 @@ pub async fn seed_inventory(
                 request_id: None,
                 note: None,
                 idempotency: None,
-                unchecked: None,
+                deferred_check: None,
             })
             .collect();
-        let answers = crate::group::record_batch(pool, tenant, &jobs)
+        let answers = crate::group_commit::record_batch(pool, tenant, &jobs)
             .await
             .map_err(|e| crate::admin::AdminError::Invalid(e.to_string()))?;
         for answer in answers {

@@ -551,7 +551,7 @@ async fn changes_page(
     }
     if !outcomes.is_empty() {
         let ids: Vec<Uuid> = outcomes.iter().map(|o| o.id).collect();
-        let mut effects_of = store::sync::effects_of(tx, &ids).await?;
+        let mut effects_of = store::journal::effects_of(tx, &ids).await?;
         for o in &outcomes {
             page.outcomes
                 .push(o.result(effects_of.remove(&o.id).unwrap_or_default()));

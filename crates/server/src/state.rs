@@ -31,8 +31,8 @@ pub struct Inner {
     pub metrics: PrometheusHandle,
     /// Key of the idempotency request hashes (the JWT secret).
     hash_key: Secret,
-    /// Online movements written together (see [`crate::group`]).
-    pub committer: crate::group::Committer,
+    /// Online movements written together (see [`crate::group_commit`]).
+    pub committer: crate::group_commit::Committer,
 }
 
 impl AppState {
@@ -55,7 +55,7 @@ impl AppState {
             limits,
             metrics,
             hash_key: jwt_secret,
-            committer: crate::group::Committer::default(),
+            committer: crate::group_commit::Committer::default(),
         }))
     }
 
@@ -70,7 +70,7 @@ impl AppState {
     }
 
     /// The pool, for code that opens several tenant transactions of its own
-    /// ([`crate::group`] creates missing stock rows before the movements' transaction);
+    /// ([`crate::group_commit`] creates missing stock rows before the movements' transaction);
     /// it scopes each with [`TenantTx::begin`].
     pub(crate) fn tenant_pool(&self) -> &PgPool {
         &self.0.pool

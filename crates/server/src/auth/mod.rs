@@ -24,7 +24,7 @@ use crate::state::AppState;
 
 // The values these extractors build, and the credentials they check, live outside the
 // HTTP layer (storage and audit need them); handlers keep naming them from here.
-pub use crate::access::{Actor, Principal, Unchecked, check, refusal_in};
+pub use crate::access::{Actor, DeferredCheck, Principal, check, refusal_in};
 pub use crate::tokens;
 
 enum Credential<'a> {
@@ -189,13 +189,13 @@ const RATE_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
 /// The caller of a route that can check a person's session in its own transaction
 /// (`POST /v1/movements`): [`Caller::Checked`] like [`Require<P>`], or, when the
 /// credential is an access token and the tenant's rate was read within the last
-/// second, [`Caller::Unchecked`]. A route that answers before its transaction (a bad
+/// second, [`Caller::DeferredCheck`]. A route that answers before its transaction (a bad
 /// body, a replayed `Idempotency-Key`) calls [`Caller::checked`] first, so that a
 /// refused session is answered as such whatever else is wrong.
 #[derive(Debug)]
 pub enum Caller<P: Perm> {
     Checked(Require<P>),
-    Unchecked(Unchecked),
+    DeferredCheck(DeferredCheck),
 }
 
 impl<P: Perm> Caller<P> {
@@ -203,7 +203,7 @@ impl<P: Perm> Caller<P> {
     pub fn tenant_id(&self) -> TenantId {
         match self {
             Caller::Checked(p) => p.tenant_id,
-            Caller::Unchecked(u) => u.tenant_id,
+            Caller::DeferredCheck(u) => u.tenant_id,
         }
     }
 
@@ -211,7 +211,7 @@ impl<P: Perm> Caller<P> {
     pub async fn checked(self, state: &AppState) -> Result<Require<P>, ApiError> {
         match self {
             Caller::Checked(p) => Ok(p),
-            Caller::Unchecked(u) => {
+            Caller::DeferredCheck(u) => {
                 let read = crate::store::sessions::check(
                     state.platform_pool(),
                     u.tenant_id,
@@ -250,7 +250,7 @@ impl<P: Perm> FromRequestParts<AppState> for Caller<P> {
                     session_id: claims.sid,
                 };
                 record_in_span(tenant_id, actor);
-                return Ok(Caller::Unchecked(Unchecked {
+                return Ok(Caller::DeferredCheck(DeferredCheck {
                     tenant_id,
                     user_id: claims.sub,
                     session_id: claims.sid,

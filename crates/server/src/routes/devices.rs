@@ -280,7 +280,7 @@ pub async fn reattach_device(
     request_body(content = Object, description = "core::journal_file::JournalFile"),
     security(("bearer" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "what landed (permission conflicts_resolve)", body = crate::journal_upload::JournalUploaded),
+        (status = 200, description = "what landed (permission conflicts_resolve)", body = crate::journal::upload::JournalUploaded),
         (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "not_found (no such device in the caller's tenant)", body = Problem, content_type = "application/problem+json"),
@@ -295,8 +295,8 @@ pub async fn upload_journal(
     p: Require<perm::ConflictsResolve>,
     IdPath(id): IdPath,
     ApiJson(file): ApiJson<logiflow_core::JournalFile>,
-) -> ApiResult<axum::Json<crate::journal_upload::JournalUploaded>> {
+) -> ApiResult<axum::Json<crate::journal::upload::JournalUploaded>> {
     Ok(axum::Json(
-        crate::journal_upload::upload(state.tenant_pool(), &p, id, &file).await?,
+        crate::journal::upload::upload(state.tenant_pool(), &p, id, &file).await?,
     ))
 }

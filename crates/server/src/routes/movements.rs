@@ -187,7 +187,7 @@ fn caller_recorder<P: perm::Perm>(caller: &Caller<P>) -> (Recorder<'_>, Option<U
                 Actor::ApiKey { .. } => None,
             },
         ),
-        Caller::Unchecked(u) => (
+        Caller::DeferredCheck(u) => (
             Recorder {
                 user_id: u.user_id,
                 actor_type: "user",
@@ -275,14 +275,14 @@ pub async fn create_movement(
         }
     }
     let tenant_id = caller.tenant_id();
-    // Written together with whatever else of the tenant is waiting (`crate::group`),
+    // Written together with whatever else of the tenant is waiting (`crate::group_commit`),
     // which also checks the session of a caller not checked yet.
     let done = state
         .committer
         .record(
             state.tenant_pool(),
             tenant_id,
-            crate::group::Job {
+            crate::group_commit::Job {
                 movement,
                 user_id: who.user_id,
                 actor_type: who.actor_type.to_owned(),
@@ -291,9 +291,9 @@ pub async fn create_movement(
                 request_id: who.request_id.map(str::to_owned),
                 note: req.note.clone(),
                 idempotency: idem.key().map(|k| (k.to_owned(), hash.clone())),
-                unchecked: match &caller {
+                deferred_check: match &caller {
                     Caller::Checked(_) => None,
-                    Caller::Unchecked(u) => Some(u.clone()),
+                    Caller::DeferredCheck(u) => Some(u.clone()),
                 },
             },
         )
@@ -303,7 +303,7 @@ pub async fn create_movement(
     // on the row or the next push of the product retries them again.
     if let Some(decision) = &done.wakes
         && let Err(e) =
-            crate::sync::retry_held(state.tenant_pool(), tenant_id, &movement, decision).await
+            crate::journal::retry_held(state.tenant_pool(), tenant_id, &movement, decision).await
     {
         tracing::warn!(error = %e, "retrying held movements failed");
     }
@@ -463,7 +463,7 @@ pub async fn force_movement(
     ApiJson(req): ApiJson<ForceMovement>,
 ) -> ApiResult<axum::Json<logiflow_core::MovementResult>> {
     Ok(axum::Json(
-        crate::sync::force(state.tenant_pool(), &p, id, &req.reason).await?,
+        crate::journal::force(state.tenant_pool(), &p, id, &req.reason).await?,
     ))
 }
 
@@ -492,6 +492,6 @@ pub async fn void_movement(
     ApiJson(req): ApiJson<ForceMovement>,
 ) -> ApiResult<axum::Json<logiflow_core::MovementResult>> {
     Ok(axum::Json(
-        crate::sync::void(state.tenant_pool(), &p, id, &req.reason).await?,
+        crate::journal::void(state.tenant_pool(), &p, id, &req.reason).await?,
     ))
 }

@@ -52,7 +52,7 @@ pub async fn push(
     ApiJson(req): ApiJson<PushRequest>,
 ) -> ApiResult<axum::Json<PushResponse>> {
     Ok(axum::Json(
-        crate::sync::push(
+        crate::journal::push(
             state.tenant_pool(),
             &p,
             &req,

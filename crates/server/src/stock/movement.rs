@@ -85,19 +85,10 @@ impl MovementView {
                 .collect(),
             _ => Vec::new(),
         };
-        let outcome_detail = match &decision.outcome {
-            Outcome::Rejected(r) => serde_json::to_value(r).ok(),
-            Outcome::Held(h) => serde_json::to_value(h).ok(),
-            _ => None,
-        };
         Self {
             id: m.id.as_uuid(),
             kind: k.kind.to_owned(),
-            origin: match origin {
-                Origin::Online => "online",
-                Origin::Journal => "journal",
-            }
-            .to_owned(),
+            origin: origin_name(origin).to_owned(),
             product_id: m.product.as_uuid(),
             lot_id: m.lot.map(|l| l.as_uuid()),
             from_location_id: k.from,
@@ -112,9 +103,28 @@ impl MovementView {
             device_id: m.device.map(|d| d.device.as_uuid()),
             device_seq: m.device.map(|d| i64::try_from(d.seq).unwrap_or(i64::MAX)),
             outcome: decision.outcome.name().to_owned(),
-            outcome_detail,
+            outcome_detail: outcome_detail(&decision.outcome),
             flags: serde_json::to_value(&decision.flags).unwrap_or_default(),
             effects: serde_json::to_value(effects).unwrap_or_default(),
         }
+    }
+}
+
+/// How a movement's origin is stored and shown.
+pub fn origin_name(origin: Origin) -> &'static str {
+    match origin {
+        Origin::Online => "online",
+        Origin::Journal => "journal",
+    }
+}
+
+/// What is stored and shown of an outcome beyond its name: a rejection's or a hold's
+/// reasons, a void's reason.
+pub fn outcome_detail(outcome: &Outcome) -> Option<serde_json::Value> {
+    match outcome {
+        Outcome::Rejected(r) => serde_json::to_value(r).ok(),
+        Outcome::Held(h) => serde_json::to_value(h).ok(),
+        Outcome::Voided { reason } => Some(serde_json::json!({ "reason": reason })),
+        _ => None,
     }
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::db::TenantTx;
-use crate::store::sync::{MovementRow, ROW_COLUMNS};
+use crate::store::journal::{MovementRow, ROW_COLUMNS};
 
 /// One ledger effect of the scope, with its transaction.
 #[derive(Debug, sqlx::FromRow)]

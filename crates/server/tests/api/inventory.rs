@@ -203,10 +203,10 @@ pub fn online_job(
     tenant: Uuid,
     product: Uuid,
     kind: logiflow_core::MovementKind,
-) -> logiflow_server::group::Job {
+) -> logiflow_server::group_commit::Job {
     use chrono::SubsecRound;
     let claims = claims_of_token(token);
-    logiflow_server::group::Job {
+    logiflow_server::group_commit::Job {
         movement: logiflow_core::Movement {
             id: logiflow_core::MovementId::from_uuid(Uuid::now_v7()),
             occurred_at: Utc::now().trunc_subsecs(6),
@@ -224,7 +224,7 @@ pub fn online_job(
         request_id: None,
         note: None,
         idempotency: None,
-        unchecked: Some(logiflow_server::auth::Unchecked {
+        deferred_check: Some(logiflow_server::auth::DeferredCheck {
             tenant_id: logiflow_core::TenantId::from_uuid(tenant),
             user_id: claims.sub,
             session_id: claims.sid,

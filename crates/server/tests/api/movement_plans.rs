@@ -345,7 +345,7 @@ async fn a_pull_reads_only_what_its_cursor_has_not_seen_on_a_large_ledger() {
 
 #[tokio::test]
 async fn the_ledger_tail_of_a_push_batch_reads_only_the_tails_on_a_large_ledger() {
-    use logiflow_server::store::sync::LEDGER_TAIL_SQL;
+    use logiflow_server::store::journal::LEDGER_TAIL_SQL;
     let app = spawn_app().await;
     let t = app.tenant("big", "enterprise").await;
     // 1,000 rows with 200 effects each over the last 200 days, one a day: a batch whose

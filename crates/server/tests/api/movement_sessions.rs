@@ -1,4 +1,4 @@
-//! A movement's session checked in its batch (`crate::group`, `auth::Caller`): a
+//! A movement's session checked in its batch (`crate::group_commit`, `auth::Caller`): a
 //! request whose session ended, whose user was disabled or demoted, whose device was
 //! revoked or whose tenant expired is refused with the same answer as a request checked
 //! on arrival, and its movement is neither decided nor written; the others of the batch
@@ -6,7 +6,7 @@
 
 use logiflow_core::{LocationId, MovementKind, PositiveQty, TenantId};
 use logiflow_server::error::ApiError;
-use logiflow_server::group::{Job, record_batch};
+use logiflow_server::group_commit::{Job, record_batch};
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;

@@ -448,7 +448,7 @@ async fn a_leader_dropped_mid_batch_still_writes_its_batch_and_the_next_is_answe
     let pool = sqlx::PgPool::connect(&app_database_url(&app))
         .await
         .unwrap();
-    let committer = std::sync::Arc::new(logiflow_server::group::Committer::default());
+    let committer = std::sync::Arc::new(logiflow_server::group_commit::Committer::default());
     let ship = |qty| {
         online_job(
             &t.token,

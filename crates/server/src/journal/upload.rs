@@ -21,8 +21,8 @@ use uuid::Uuid;
 use crate::access::Principal;
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
+use crate::ledger::write::{self, Event, NewMovement, Writes};
 use crate::store;
-use crate::store::sync::Decided;
 
 /// What an upload did.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -98,22 +98,32 @@ pub async fn upload(
         .iter()
         .map(|m| logiflow_core::hold_for_review(m, &facts, facts.on_date(m), review))
         .collect();
-    let writes: Vec<Decided<'_>> = new
-        .iter()
-        .zip(&decisions)
-        .map(|(m, d)| Decided {
-            movement: m,
-            decision: d,
-            // Booked to the device's user, whom the server knows, not to a user id the
-            // file could name; the audit entry names the manager who uploaded it.
-            user_id: device.user_id,
-            new: true,
-        })
-        .collect();
-    // No row changes and no device sequence: nothing is applied, and the revoked device
-    // never pushes again. Only new movements: none is decided again, so none is stale.
-    let stale = store::sync::write_push(&mut tx, &[], &writes, None).await?;
-    debug_assert_eq!(stale, 0);
+    let writes = Writes {
+        new: new
+            .iter()
+            .zip(&decisions)
+            .map(|(movement, decision)| NewMovement {
+                movement,
+                decision,
+                origin: logiflow_core::Origin::Journal,
+                // Booked to the device's user, whom the server knows, not to a user id
+                // the file could name; the audit entry names the manager who uploaded it.
+                user_id: device.user_id,
+                note: None,
+                recorded_at: None,
+            })
+            .collect(),
+        events: new
+            .iter()
+            .zip(&decisions)
+            .map(|(m, d)| Event::decided(m, d))
+            .collect(),
+        // No row changes and no device sequence: nothing is applied, and the revoked
+        // device never pushes again. Only new movements: none is decided again, so none
+        // is stale.
+        ..Writes::default()
+    };
+    let _ = write::write(&mut tx, &writes).await?;
     let held = decisions
         .iter()
         .filter(|d| matches!(d.outcome, Outcome::Held(_)))

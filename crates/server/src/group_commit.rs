@@ -6,8 +6,9 @@
 //! key order, in the order of the movements' order keys (`occurred_at`, id), exactly as
 //! if they had come one after the other: the batch's rows are locked at once, an
 //! [`Engine`] holding them decides each movement on the rows as the movements before it
-//! left them, and the changed rows, the movements, their ledger effects, outbox events,
-//! audit entries and idempotency records are written in one statement. A rejected
+//! left them (`crate::ledger::load`), and the changed rows, the movements, their ledger
+//! effects, outbox events, audit entries and idempotency records are written in one
+//! statement (`crate::ledger::write`, the writer the journal push uses too). A rejected
 //! movement writes nothing and answers its own error; the others are unaffected.
 //!
 //! Why: a movement's own work in PostgreSQL is small next to what every transaction costs
@@ -16,9 +17,9 @@
 //! (see `cargo xtask bench server`). A request alone (nothing else waiting) is a batch of
 //! one, with the same statements as before.
 //!
-//! Inside the batch's transaction, in this order: the sessions of its requests (a
-//! person's access token is checked here, one statement for the whole batch, instead of
-//! a round trip each on arrival: `auth::Caller`; a refused request's movement is not
+//! Inside the batch's transaction, in this order: the sessions of its requests (the
+//! deferred session check, `access::DeferredCheck`: one statement for the whole batch
+//! instead of a round trip each on arrival; a refused request's movement is not
 //! decided); the stock rows `FOR UPDATE` in primary-key order (= `StockKey` order; a
 //! product without lots uses the nil uuid as its lot, so the key has no nulls); the
 //! catalog facts, read after the locks so a location that just stopped being a leaf is
@@ -42,7 +43,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use logiflow_core::{Decision, Movement, OrderKey, Origin, Outcome, StockKey, TenantId};
 use sqlx::PgPool;
 use tokio::sync::oneshot;
@@ -50,6 +51,7 @@ use uuid::Uuid;
 
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
+use crate::ledger::{load, write};
 use crate::stock::movement::MovementView;
 use crate::store;
 
@@ -76,7 +78,7 @@ pub struct Job {
     /// A person's session still to check, which the batch does in its transaction
     /// before deciding anything. (A request with an `Idempotency-Key` is checked before
     /// it looks its key up, so it never has one.)
-    pub unchecked: Option<crate::access::Unchecked>,
+    pub deferred_check: Option<crate::access::DeferredCheck>,
 }
 
 /// A recorded (committed) movement.
@@ -85,7 +87,7 @@ pub struct Done {
     /// The movement as the API shows it.
     pub json: serde_json::Value,
     /// Its decision, when it raised or counted rows and held movements of its product
-    /// exist: retry them with [`crate::sync::retry_held`].
+    /// exist: retry them with [`crate::journal::retry_held`].
     pub wakes: Option<Decision>,
 }
 
@@ -241,7 +243,8 @@ pub async fn record_batch(
         let mut tx = TenantTx::begin_cached_plans(pool, tenant).await?;
         if round == 0 {
             // Sessions first: a refused request's movement is not decided at all.
-            for (i, refusal) in check_sessions(&mut tx, jobs).await? {
+            let deferred = jobs.iter().map(|j| j.deferred_check.as_ref());
+            for (i, refusal) in crate::access::authorize_deferred(&mut tx, deferred).await? {
                 answers[i] = Some(Err(refusal));
             }
             // Decided in the order of their order keys, as if they had come one by one.
@@ -259,16 +262,16 @@ pub async fn record_batch(
                 return Ok(finish(answers));
             }
         }
-        let locked = store::movements::lock_rows(&mut tx, &keys).await?;
+        let locked = load::lock_rows(&mut tx, &keys).await?;
         // After the locks: see `lock_rows`.
-        let facts = store::movements::load_facts(&mut tx, &movements).await?;
+        let facts = load::load_facts(&mut tx, &movements).await?;
         let oldest: OrderKey = movements
             .iter()
             .map(Movement::order_key)
             .min()
             .ok_or_else(|| ApiError::internal("an empty batch"))?;
-        let tail = crate::sync::tail_after(&mut tx, &locked, oldest).await?;
-        let mut engine = crate::sync::loaded_engine(&locked, &tail, &[]);
+        let tail = load::tail_after(&mut tx, &locked, oldest).await?;
+        let mut engine = load::loaded_engine(&locked, &tail, &[]);
 
         let mut decisions: Vec<Decision> = Vec::with_capacity(movements.len());
         // Each movement as decided: dated after the latest event on its rows when that
@@ -310,38 +313,71 @@ pub async fn record_batch(
             .filter(|(_, d)| !matches!(d.outcome, Outcome::Rejected(_)))
             .map(|(m, d)| (*m, d.clone(), true))
             .collect();
-        let rows = crate::sync::changed_rows(&engine, &locked, &decided);
-        let mut written: Vec<Written> = Vec::new();
+        let rows = load::changed_rows(&engine, &locked, &decided);
+        // (position among the jobs, movement as decided, its decision, its answer)
+        let mut answered: Vec<(usize, usize, serde_json::Value)> = Vec::new();
         for (pos, &i) in order.iter().enumerate() {
-            let job = &jobs[i];
             let d = &decisions[pos];
             if let Outcome::Rejected(rejection) = &d.outcome {
                 answers[i] = Some(Err(ApiError::Movement(rejection.clone())));
                 continue;
             }
-            let m = dated[pos];
+            let m = &dated[pos];
             let at = recorded_at.max(m.occurred_at);
-            let view = MovementView::new(&m, Origin::Online, d, job.note.clone(), at);
-            let json = serde_json::to_value(&view).map_err(ApiError::internal)?;
-            written.push(Written {
-                job,
-                movement: m,
-                decision: d,
-                recorded_at: at,
-                json,
-                index: i,
-            });
+            let view = MovementView::new(m, Origin::Online, d, jobs[i].note.clone(), at);
+            answered.push((
+                i,
+                pos,
+                serde_json::to_value(&view).map_err(ApiError::internal)?,
+            ));
         }
-        let held_products = write(&mut tx, &rows, &written).await?;
+        let mut writes = write::Writes {
+            rows: &rows,
+            held_of: answered
+                .iter()
+                .map(|&(_, pos, _)| dated[pos].product.as_uuid())
+                .collect(),
+            ..write::Writes::default()
+        };
+        for (i, pos, json) in &answered {
+            let (job, m) = (&jobs[*i], &dated[*pos]);
+            writes.new.push(write::NewMovement {
+                movement: m,
+                decision: &decisions[*pos],
+                origin: Origin::Online,
+                user_id: job.user_id,
+                note: job.note.as_deref(),
+                recorded_at: Some(recorded_at.max(m.occurred_at)),
+            });
+            writes.events.push(write::Event {
+                topic: "movement.recorded",
+                payload: json.clone(),
+            });
+            writes.audit.push(write::Created {
+                movement: m.id.as_uuid(),
+                actor_type: &job.actor_type,
+                actor_id: job.actor_id,
+                session_id: job.session_id,
+                request_id: job.request_id.as_deref(),
+                after: json,
+            });
+            if let Some((key, hash)) = &job.idempotency {
+                writes.idempotency.push(write::Idempotent {
+                    key,
+                    hash,
+                    response: json,
+                });
+            }
+        }
+        let held_products = write::write(&mut tx, &writes).await?.held_products;
+        drop(writes);
         tx.commit().await?;
-        for w in written {
-            let wakes = (held_products.contains(&w.job.movement.product.as_uuid())
-                && !w.decision.wakes.is_empty())
-            .then(|| w.decision.clone());
-            answers[w.index] = Some(Ok(Done {
-                json: w.json,
-                wakes,
-            }));
+        for (i, pos, json) in answered {
+            let decision = &decisions[pos];
+            let wakes = (held_products.contains(&dated[pos].product.as_uuid())
+                && !decision.wakes.is_empty())
+            .then(|| decision.clone());
+            answers[i] = Some(Ok(Done { json, wakes }));
         }
         return Ok(finish(answers));
     }
@@ -355,241 +391,4 @@ fn finish(answers: Vec<Option<ApiResult<Done>>>) -> Vec<ApiResult<Done>> {
         .into_iter()
         .map(|a| a.unwrap_or_else(|| Err(ApiError::internal("a movement went unanswered"))))
         .collect()
-}
-
-/// Checks the sessions of the jobs that carry one, in one statement of the batch's
-/// transaction: which jobs are refused, and why (the same answers as a request checked
-/// on arrival). A session revoked or a role changed before this statement refuses the
-/// movement; after it, the movement commits as it would have after a check on arrival.
-async fn check_sessions(tx: &mut TenantTx, jobs: &[Job]) -> ApiResult<Vec<(usize, ApiError)>> {
-    let sessions: Vec<(Uuid, Uuid)> = jobs
-        .iter()
-        .filter_map(|j| j.unchecked.as_ref())
-        .map(|u| (u.user_id, u.session_id))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    if sessions.is_empty() {
-        return Ok(Vec::new());
-    }
-    let live = store::sessions::check_many(tx, &sessions).await?;
-    let mut refused = Vec::new();
-    for (i, job) in jobs.iter().enumerate() {
-        let Some(unchecked) = &job.unchecked else {
-            continue;
-        };
-        // A session's row is read once; each of its requests is judged on it.
-        let check = live.get(&unchecked.session_id).cloned();
-        if let Err(refusal) = unchecked.authorize(tx, check).await {
-            refused.push((i, refusal));
-        }
-    }
-    Ok(refused)
-}
-
-/// A decided movement to write.
-struct Written<'a> {
-    job: &'a Job,
-    /// The movement as decided (its time may follow an event in the server's future).
-    movement: Movement,
-    decision: &'a Decision,
-    recorded_at: DateTime<Utc>,
-    json: serde_json::Value,
-    /// Its position among the batch's jobs.
-    index: usize,
-}
-
-/// The batch's one statement: [`store::sync::UPDATE_ROWS_SQL`] ($1–$9), then the
-/// movements ($10–$26), effects ($27–$33), outbox events ($34–$35), audit entries
-/// ($36–$39, $43) and idempotency records ($40–$42); answers the products among the
-/// batch's that have held movements.
-static WRITE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "with upd as (
-             {update}
-             returning 1
-         ), mov as (
-             insert into movement (tenant_id, id, kind, origin, product_id, lot_id, from_location_id,
-                 to_location_id, qty, expected, reason, note, occurred_at, recorded_at, user_id,
-                 reference_type, reference_id, outcome, flags)
-             select $1, m.id, m.kind, 'online', m.product_id, m.lot_id, m.from_id, m.to_id, m.qty,
-                    m.expected, m.reason, m.note, m.occurred_at, m.recorded_at, m.user_id,
-                    m.reference_type, m.reference_id, m.outcome, m.flags
-             from unnest($10::uuid[], $11::text[], $12::uuid[], $13::uuid[], $14::uuid[],
-                         $15::uuid[], $16::bigint[], $17::bigint[], $18::text[], $19::text[],
-                         $20::timestamptz[], $21::timestamptz[], $22::uuid[], $23::text[],
-                         $24::uuid[], $25::text[], $26::jsonb[])
-                  as m (id, kind, product_id, lot_id, from_id, to_id, qty, expected, reason, note,
-                        occurred_at, recorded_at, user_id, reference_type, reference_id, outcome,
-                        flags)
-             returning 1
-         ), eff as (
-             {effects}
-             returning 1
-         ), outbox as (
-             insert into outbox_event (tenant_id, id, topic, payload)
-             select $1, o.id, 'movement.recorded', o.payload
-             from unnest($34::uuid[], $35::jsonb[]) as o (id, payload)
-             returning 1
-         ), audit as (
-             insert into audit_log (tenant_id, id, actor_type, actor_id, device_id, action,
-                 target_type, target_id, after, request_id)
-             select $1, a.id, a.actor_type, a.actor_id,
-                    (select s.device_id from session s
-                     where s.tenant_id = $1 and s.id = a.session_id),
-                    'movement.create', 'movement', a.movement_id::text, a.after, a.request_id
-             from unnest($36::uuid[], $37::text[], $38::uuid[], $10::uuid[], $35::jsonb[],
-                         $39::text[], $43::uuid[])
-                  as a (id, actor_type, actor_id, movement_id, after, request_id, session_id)
-             returning 1
-         ), idem as (
-             insert into idempotency_key (tenant_id, key, request_hash, status, response)
-             select $1, k.key, k.hash, 201, k.response
-             from unnest($40::text[], $41::bytea[], $42::jsonb[]) as k (key, hash, response)
-             returning 1
-         )
-         -- (Data-modifying CTEs run to completion whether read or not.)
-         select distinct h.product_id from movement h
-         where h.tenant_id = $1 and h.product_id = any($12) and h.outcome = 'held'",
-        update = store::sync::UPDATE_ROWS_SQL,
-        effects = store::sync::insert_effects_sql(27),
-    )
-});
-
-/// Writes the batch in one statement (data-modifying CTEs, one snapshot): the changed
-/// rows, the movements, their effects, an outbox event and an audit entry each, and the
-/// idempotency records. Returns the products among the batch's that have held movements.
-async fn write(
-    tx: &mut TenantTx,
-    rows: &[(StockKey, logiflow_core::StockRow, Option<OrderKey>)],
-    written: &[Written<'_>],
-) -> Result<Vec<Uuid>, sqlx::Error> {
-    let tenant_id = tx.tenant_id().as_uuid();
-    let cols: Vec<_> = written
-        .iter()
-        .map(|w| store::movements::kind_columns(&w.movement.kind))
-        .collect();
-    let reference = |m: &Movement| match m.reference {
-        Some(logiflow_core::LineRef::PurchaseLine(id)) => (Some("purchase_line"), Some(id)),
-        Some(logiflow_core::LineRef::SalesLine(id)) => (Some("sales_line"), Some(id)),
-        None => (None, None),
-    };
-    let e = store::sync::EffectArrays::new(written.iter().map(|w| (&w.movement, w.decision)));
-    let keyed: Vec<&Written<'_>> = written
-        .iter()
-        .filter(|w| w.job.idempotency.is_some())
-        .collect();
-    let r = store::sync::RowArrays::new(rows);
-    let held: Vec<Uuid> = sqlx::query_scalar(WRITE_SQL.as_str())
-        .bind(tenant_id)
-        .bind(r.products)
-        .bind(r.locations)
-        .bind(r.lots)
-        .bind(r.on_hand)
-        .bind(r.count_at)
-        .bind(r.count_id)
-        .bind(r.effect_at)
-        .bind(r.effect_id)
-        .bind(
-            written
-                .iter()
-                .map(|w| w.movement.id.as_uuid())
-                .collect::<Vec<_>>(),
-        )
-        .bind(cols.iter().map(|c| c.kind).collect::<Vec<_>>())
-        .bind(
-            written
-                .iter()
-                .map(|w| w.movement.product.as_uuid())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            written
-                .iter()
-                .map(|w| w.movement.lot.map(|l| l.as_uuid()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(cols.iter().map(|c| c.from).collect::<Vec<_>>())
-        .bind(cols.iter().map(|c| c.to).collect::<Vec<_>>())
-        .bind(cols.iter().map(|c| c.qty).collect::<Vec<_>>())
-        .bind(cols.iter().map(|c| c.expected).collect::<Vec<_>>())
-        .bind(cols.iter().map(|c| c.reason).collect::<Vec<_>>())
-        .bind(
-            written
-                .iter()
-                .map(|w| w.job.note.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            written
-                .iter()
-                .map(|w| w.movement.occurred_at)
-                .collect::<Vec<_>>(),
-        )
-        .bind(written.iter().map(|w| w.recorded_at).collect::<Vec<_>>())
-        .bind(written.iter().map(|w| w.job.user_id).collect::<Vec<_>>())
-        .bind(
-            written
-                .iter()
-                .map(|w| reference(&w.movement).0)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            written
-                .iter()
-                .map(|w| reference(&w.movement).1)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            written
-                .iter()
-                .map(|w| w.decision.outcome.name())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            written
-                .iter()
-                .map(|w| serde_json::to_value(&w.decision.flags).unwrap_or_default())
-                .collect::<Vec<_>>(),
-        )
-        .bind(e.products)
-        .bind(e.locations)
-        .bind(e.lots)
-        .bind(e.occurred_at)
-        .bind(e.movements)
-        .bind(e.deltas)
-        .bind(e.absorbed)
-        .bind(written.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
-        .bind(written.iter().map(|w| w.json.clone()).collect::<Vec<_>>())
-        .bind(written.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
-        .bind(
-            written
-                .iter()
-                .map(|w| w.job.actor_type.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(written.iter().map(|w| w.job.actor_id).collect::<Vec<_>>())
-        .bind(
-            written
-                .iter()
-                .map(|w| w.job.request_id.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            keyed
-                .iter()
-                .filter_map(|w| w.job.idempotency.as_ref().map(|(k, _)| k.clone()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            keyed
-                .iter()
-                .filter_map(|w| w.job.idempotency.as_ref().map(|(_, h)| h.clone()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(keyed.iter().map(|w| w.json.clone()).collect::<Vec<_>>())
-        .bind(written.iter().map(|w| w.job.session_id).collect::<Vec<_>>())
-        .fetch_all(tx.conn())
-        .await?;
-    Ok(held)
 }
