@@ -27,6 +27,7 @@ pub mod engine;
 pub mod ids;
 pub mod journal_file;
 pub mod movement;
+pub mod names;
 pub mod orders;
 pub mod qty;
 pub mod replay;
@@ -46,6 +47,7 @@ pub use journal_file::{
     hold_for_review,
 };
 pub use movement::{AdjustReason, DeviceStamp, LineRef, Movement, MovementKind, Origin, Side};
+pub use names::{FlagName, KindName, OriginName, OutcomeName, UnknownName};
 pub use qty::{Delta, PositiveQty, QTY_MAX, Qty, QtyError};
 pub use replay::{
     Catalog, DecideError, Decision, Effect, Flag, HeldRef, Hold, HoldReview, LocationFacts,

@@ -314,20 +314,6 @@ pub enum Outcome {
     },
 }
 
-impl Outcome {
-    /// The stable text name of the outcome.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Applied { .. } => "applied",
-            Self::Absorbed => "absorbed",
-            Self::Superseded => "superseded",
-            Self::Held(_) => "held",
-            Self::Rejected(_) => "rejected",
-            Self::Voided { .. } => "voided",
-        }
-    }
-}
-
 /// A row's state after a decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RowUpdate {

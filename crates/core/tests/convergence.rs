@@ -64,7 +64,7 @@ impl Server {
             {
                 self.clock_ahead.insert(m.id);
             }
-            self.outcomes.insert(m.id, d.outcome.name());
+            self.outcomes.insert(m.id, d.outcome.name().as_str());
         }
     }
 

@@ -164,7 +164,7 @@ fn render(d: &Decision) -> String {
             h.at_time
         ),
         Outcome::Rejected(r) => format!("rejected[{}]", r.code.as_str()),
-        other => other.name().to_owned(),
+        other => other.name().to_string(),
     };
     if !d.updates.is_empty() {
         let rows: Vec<String> = d

@@ -36,6 +36,12 @@ fn adjust_reasons() -> [AdjustReason; 4] {
     all
 }
 
+/// `type <name> = "a" | "b" | …;` of a `core::names` enum, from core's own names.
+fn union<N: std::fmt::Display>(name: &str, all: &[N]) -> String {
+    let names: Vec<String> = all.iter().map(|n| format!("\"{n}\"")).collect();
+    format!("type {name} = {};", names.join(" | "))
+}
+
 /// One `type … = …;` declaration per API type the desktop exchanges, in a stable order.
 pub fn typescript_declarations() -> Vec<String> {
     let reasons: Vec<String> = adjust_reasons()
@@ -57,6 +63,9 @@ pub fn typescript_declarations() -> Vec<String> {
         History::decl(),
         ItemRef::decl(),
         format!("type AdjustReason = {};", reasons.join(" | ")),
+        union("KindName", logiflow_core::KindName::ALL),
+        union("OutcomeName", logiflow_core::OutcomeName::ALL),
+        union("FlagName", logiflow_core::FlagName::ALL),
         Op::decl(),
         Action::decl(),
         Warning::decl(),

@@ -1,7 +1,7 @@
 //! View models of the desktop UI: the replica's typed results turned into the plain
 //! strings and numbers its screens show (journal rows, a connect report).
 
-use logiflow_core::{Flag, Hold, HoldReview, Outcome};
+use logiflow_core::{Flag, FlagName, Hold, HoldReview, KindName, Outcome, OutcomeName};
 use serde::Serialize;
 
 use crate::api::{JournalEntry, JournalStatus};
@@ -37,8 +37,9 @@ pub struct JournalRow {
     pub seq: u64,
     /// The movement's id (what a manager forces or voids on the server).
     pub id: String,
-    /// `receive`, `ship`, `transfer`, `adjust` or `count`.
-    pub kind: String,
+    /// What it does.
+    #[cfg_attr(feature = "ts", ts(type = "KindName"))]
+    pub kind: KindName,
     /// When it happened (RFC 3339).
     pub occurred_at: String,
     /// The warehouse it happened in, when the local catalog knows its bin: the UI shows
@@ -48,7 +49,8 @@ pub struct JournalRow {
     pub status: String,
     /// The server's outcome once known: `held`, `rejected`, `applied`, … (in the inbox:
     /// held, rejected, or another outcome when only flagged).
-    pub outcome: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "OutcomeName | null"))]
+    pub outcome: Option<OutcomeName>,
     /// A rejection's stable code.
     pub reject_code: Option<String>,
     /// A rejection's message, or the manager's reason for voiding, for people.
@@ -65,15 +67,8 @@ pub struct JournalRow {
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub clock_ahead_secs: Option<i64>,
     /// The review flags raised (`negative_row`, `count_variance`, `forced`, …).
-    pub flags: Vec<String>,
-}
-
-/// A flag's stable name, as it is serialized (`negative_row`, `forced`, …).
-fn flag_name(flag: &Flag) -> String {
-    serde_json::to_value(flag)
-        .ok()
-        .and_then(|v| v.get("flag").and_then(|f| f.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| "flag".to_owned())
+    #[cfg_attr(feature = "ts", ts(type = "Array<FlagName>"))]
+    pub flags: Vec<FlagName>,
 }
 
 impl From<JournalEntry> for JournalRow {
@@ -81,7 +76,7 @@ impl From<JournalEntry> for JournalRow {
         let mut conflict = JournalRow {
             seq: entry.seq,
             id: entry.id.to_string(),
-            kind: entry.kind,
+            kind: entry.movement.kind.name(),
             occurred_at: entry.occurred_at.to_rfc3339(),
             warehouse_id: None,
             status: match entry.status {
@@ -89,7 +84,7 @@ impl From<JournalEntry> for JournalRow {
                 JournalStatus::Pushed => "pushed",
             }
             .to_owned(),
-            outcome: entry.outcome,
+            outcome: entry.outcome.and_then(|o| o.parse().ok()),
             reject_code: None,
             message: None,
             needed: None,
@@ -114,7 +109,7 @@ impl From<JournalEntry> for JournalRow {
                 Outcome::Voided { reason } => conflict.message = Some(reason),
                 _ => {}
             }
-            conflict.flags = result.flags.iter().map(flag_name).collect();
+            conflict.flags = result.flags.iter().map(Flag::name).collect();
         }
         conflict
     }

@@ -1023,7 +1023,7 @@ async fn push_batch(
         serde_json::from_slice(&body).context("failed to parse a push answer")?;
     for result in &answer.results {
         *outcomes
-            .entry(result.outcome.name().to_owned())
+            .entry(result.outcome.name().to_string())
             .or_default() += 1;
     }
     Ok(())

@@ -2,12 +2,13 @@
 // scan item → Enter → quantity → Enter → recorded (or a clear error) → next scan.
 // The screen feeds it events and performs the `submit` it returns; nothing here does I/O.
 
-import type { Action, AdjustReason, ErrorBody, Op, Recorded } from "./bindings";
+import type { Action, AdjustReason, ErrorBody, KindName, Op, Recorded } from "./bindings";
 import { fill, messages } from "./i18n";
 import { parseQty, parseScan } from "./scan";
 import { formatQty } from "./format";
 
-export type Kind = "receive" | "ship" | "transfer" | "adjust";
+/** The kinds this screen records (core's names; counts have their own screen). */
+export type Kind = Exclude<KindName, "count">;
 
 export const KINDS: readonly Kind[] = ["receive", "ship", "transfer", "adjust"];
 

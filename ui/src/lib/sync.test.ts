@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { JournalRow, ErrorBody, Status, SyncProgress, SyncReport } from "./bindings";
+import type { FlagName, JournalRow, ErrorBody, Status, SyncProgress, SyncReport } from "./bindings";
 import {
   checkConnectForm,
   checkReason,
@@ -217,19 +217,20 @@ describe("the conflict inbox", () => {
   it("explains holds, rejections and flags", () => {
     expect(conflictState(base)).toBe("Held");
     expect(conflictReason(base)).toBe("Needs 5 units; 2 were there at that time");
-    const rejected = { ...base, outcome: "rejected", needed: null, available: null, reject_code: "lot_expired", message: "lot L1 expired" };
+    const rejected: JournalRow = { ...base, outcome: "rejected", needed: null, available: null, reject_code: "lot_expired", message: "lot L1 expired" };
     expect(conflictState(rejected)).toBe("Rejected");
     expect(conflictReason(rejected)).toBe("lot L1 expired");
-    const flagged = { ...base, outcome: "applied", needed: null, available: null, flags: ["negative_row", "new_flag"] };
+    // A flag from a newer server than this app is shown by its name.
+    const flagged: JournalRow = { ...base, outcome: "applied", needed: null, available: null, flags: ["negative_row", "new_flag" as FlagName] };
     expect(conflictState(flagged)).toBe("Flagged for review");
     expect(conflictReason(flagged)).toBe("stock went below zero; new_flag");
   });
 
   it("shows a manager's decision as resolved", () => {
-    const forced = { ...base, outcome: "applied", needed: null, available: null, flags: ["forced", "negative_row"] };
+    const forced: JournalRow = { ...base, outcome: "applied", needed: null, available: null, flags: ["forced", "negative_row"] };
     expect(conflictState(forced)).toBe("Forced by a manager");
     expect(conflictReason(forced)).toBe("forced by a manager; stock went below zero");
-    const voided = { ...base, outcome: "voided", needed: null, available: null, message: "scanned twice" };
+    const voided: JournalRow = { ...base, outcome: "voided", needed: null, available: null, message: "scanned twice" };
     expect(conflictState(voided)).toBe("Voided by a manager");
     expect(conflictReason(voided)).toBe("scanned twice");
   });
@@ -334,7 +335,7 @@ describe("a clock that jumped", () => {
     expect(duration(59)).toBe("59 seconds");
     expect(duration(3_600)).toBe("1 hour");
     expect(duration(7 * 60)).toBe("7 minutes");
-    const forced = { ...held, outcome: "applied", clock_ahead_secs: null, flags: ["forced", "redated"] };
+    const forced: JournalRow = { ...held, outcome: "applied", clock_ahead_secs: null, flags: ["forced", "redated"] };
     expect(conflictReason(forced)).toBe(
       "forced by a manager; applied at the time the server received it (the device's clock was ahead)",
     );

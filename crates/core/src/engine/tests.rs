@@ -154,7 +154,7 @@ fn a_retry_after_a_row_rose_elsewhere_releases_what_now_fits_oldest_first() {
     let released = engine.retry(&[key()]).unwrap();
     let outcomes: Vec<(i64, &str)> = released
         .iter()
-        .map(|(m, d)| (m.occurred_at.timestamp(), d.outcome.name()))
+        .map(|(m, d)| (m.occurred_at.timestamp(), d.outcome.name().as_str()))
         .collect();
     assert_eq!(outcomes, [(30, "applied"), (40, "held")]);
     assert_eq!(engine.row(&key()).on_hand, 2);
@@ -191,7 +191,7 @@ fn a_rise_retries_only_what_it_can_wake_not_everything_held() {
     let out = engine.submit(&receipt(10, 3), Origin::Journal).unwrap();
     let decided: Vec<(i64, &str)> = out
         .iter()
-        .map(|(m, d)| (m.occurred_at.timestamp(), d.outcome.name()))
+        .map(|(m, d)| (m.occurred_at.timestamp(), d.outcome.name().as_str()))
         .collect();
     assert_eq!(
         decided,
@@ -238,7 +238,7 @@ fn a_retry_that_runs_out_of_loaded_held_movements_asks_for_more() {
         },
     );
     let out = engine.submit(&count, Origin::Journal).unwrap();
-    let names: Vec<&str> = out.iter().map(|(_, d)| d.outcome.name()).collect();
+    let names: Vec<&str> = out.iter().map(|(_, d)| d.outcome.name().as_str()).collect();
     assert_eq!(names, ["applied", "absorbed", "absorbed"]);
     assert_eq!(engine.held().count(), 1);
     let demand = engine.held_demand()[&key()];

@@ -106,7 +106,7 @@ pub(super) fn write_outcome(
     )?
     .execute(params![
         result.movement.to_string(),
-        result.outcome.name(),
+        result.outcome.name().as_str(),
         detail,
         !result.flags.is_empty(),
         settled,

@@ -110,7 +110,7 @@ pub(super) fn record_in(
         ns(device_clock)?,
         cursor,
         device.user.to_string(),
-        kind_name(&movement.kind),
+        movement.kind.name().as_str(),
         json,
         movement.product.to_string()
     ])?;
@@ -203,21 +203,11 @@ fn projected_outcome(
                     });
             }
             warnings.extend(flags.iter().map(flag_warning));
-            outcome.name().to_owned()
+            outcome.name().as_str().to_owned()
         }
         None => "unknown".to_owned(),
     };
     Ok((projected, warnings))
-}
-
-fn kind_name(kind: &MovementKind) -> &'static str {
-    match kind {
-        MovementKind::Receive { .. } => "receive",
-        MovementKind::Ship { .. } => "ship",
-        MovementKind::Transfer { .. } => "transfer",
-        MovementKind::Adjust { .. } => "adjust",
-        MovementKind::Count { .. } => "count",
-    }
 }
 
 fn flag_warning(flag: &Flag) -> Warning {

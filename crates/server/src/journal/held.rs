@@ -88,7 +88,7 @@ fn still_held(
     done: &str,
 ) -> ApiResult<(store::journal::MovementRow, Movement)> {
     let row = row.ok_or(ApiError::NotFound)?;
-    if row.outcome != "held" {
+    if row.outcome != logiflow_core::OutcomeName::Held {
         return Err(ApiError::Conflict(format!(
             "only a held movement can be {done}; this one is {}",
             row.outcome

@@ -21,7 +21,7 @@ use logiflow_core::{
 use uuid::Uuid;
 
 use crate::db::TenantTx;
-use crate::stock::movement::{origin_name, outcome_detail};
+use crate::stock::movement::outcome_detail;
 use crate::store::movements::{kind_columns, lot_column};
 
 /// A movement written for the first time.
@@ -322,7 +322,7 @@ pub async fn write(tx: &mut TenantTx, w: &Writes<'_>) -> Result<Written, sqlx::E
         .bind(cols.iter().map(|c| c.kind).collect::<Vec<_>>())
         .bind(
             new.iter()
-                .map(|n| origin_name(n.origin))
+                .map(|n| n.origin.name().as_str())
                 .collect::<Vec<_>>(),
         )
         .bind(
@@ -374,7 +374,7 @@ pub async fn write(tx: &mut TenantTx, w: &Writes<'_>) -> Result<Written, sqlx::E
         )
         .bind(
             new.iter()
-                .map(|n| n.decision.outcome.name())
+                .map(|n| n.decision.outcome.name().as_str())
                 .collect::<Vec<_>>(),
         )
         .bind(
@@ -401,7 +401,7 @@ pub async fn write(tx: &mut TenantTx, w: &Writes<'_>) -> Result<Written, sqlx::E
         )
         .bind(
             chg.iter()
-                .map(|c| c.decision.outcome.name())
+                .map(|c| c.decision.outcome.name().as_str())
                 .collect::<Vec<_>>(),
         )
         .bind(

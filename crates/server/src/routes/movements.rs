@@ -342,15 +342,14 @@ pub struct MovementPage {
     pub next_cursor: Option<String>,
 }
 
-const KINDS: [&str; 5] = ["receive", "ship", "transfer", "adjust", "count"];
-const OUTCOMES: [&str; 6] = [
-    "applied",
-    "absorbed",
-    "superseded",
-    "held",
-    "rejected",
-    "voided",
-];
+/// `names` joined for an error message.
+fn one_of<N: std::fmt::Display>(names: &[N]) -> String {
+    names
+        .iter()
+        .map(N::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Lists movements, newest first by `(occurred_at, id)`.
 #[utoipa::path(get, path = "/v1/movements", tag = "movements", params(MovementFilter),
@@ -375,19 +374,19 @@ pub async fn list_movements(
     let limit = q.limit()?;
     let before: Option<(DateTime<Utc>, Uuid)> = q.after_key()?;
     if let Some(kind) = &f.kind
-        && !KINDS.contains(&kind.as_str())
+        && kind.parse::<logiflow_core::KindName>().is_err()
     {
         return Err(ApiError::BadRequest(format!(
             "kind must be one of {}",
-            KINDS.join(", ")
+            one_of(logiflow_core::KindName::ALL)
         )));
     }
     if let Some(outcome) = &f.outcome
-        && !OUTCOMES.contains(&outcome.as_str())
+        && outcome.parse::<logiflow_core::OutcomeName>().is_err()
     {
         return Err(ApiError::BadRequest(format!(
             "outcome must be one of {}",
-            OUTCOMES.join(", ")
+            one_of(logiflow_core::OutcomeName::ALL)
         )));
     }
     let filter = store::stock::MovementFilter {

@@ -1,7 +1,7 @@
 //! A recorded movement as shown (with its per-row effects), built from a decided movement.
 
 use chrono::{DateTime, Utc};
-use logiflow_core::{Decision, Movement, Origin, Outcome};
+use logiflow_core::{Decision, Flag, KindName, Movement, Origin, OriginName, Outcome, OutcomeName};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -25,10 +25,13 @@ pub struct EffectView {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct MovementView {
     pub id: Uuid,
-    /// receive, ship, transfer, adjust or count.
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    #[schema(schema_with = kind_schema)]
+    pub kind: KindName,
     /// `online` (an API intent) or `journal` (a device's recorded fact).
-    pub origin: String,
+    #[sqlx(try_from = "String")]
+    #[schema(schema_with = origin_schema)]
+    pub origin: OriginName,
     pub product_id: Uuid,
     pub lot_id: Option<Uuid>,
     /// ship, transfer: the bin stock left.
@@ -50,16 +53,18 @@ pub struct MovementView {
     pub user_id: Uuid,
     pub device_id: Option<Uuid>,
     pub device_seq: Option<i64>,
-    /// applied, absorbed, superseded, held or rejected.
-    pub outcome: String,
+    #[sqlx(try_from = "String")]
+    #[schema(schema_with = outcome_schema)]
+    pub outcome: OutcomeName,
     /// The rejection `{code, message}` or the hold `{waiting_on, needed, at_time}`.
     pub outcome_detail: Option<serde_json::Value>,
     /// What a person should review (negative row, count variance, …).
+    #[sqlx(json)]
     #[schema(value_type = Vec<Object>)]
-    pub flags: serde_json::Value,
+    pub flags: Vec<Flag>,
     /// Each row's part, in lock order.
-    #[schema(value_type = Vec<EffectView>)]
-    pub effects: serde_json::Value,
+    #[sqlx(json)]
+    pub effects: Vec<EffectView>,
 }
 
 impl MovementView {
@@ -87,8 +92,8 @@ impl MovementView {
         };
         Self {
             id: m.id.as_uuid(),
-            kind: k.kind.to_owned(),
-            origin: origin_name(origin).to_owned(),
+            kind: m.kind.name(),
+            origin: origin.name(),
             product_id: m.product.as_uuid(),
             lot_id: m.lot.map(|l| l.as_uuid()),
             from_location_id: k.from,
@@ -102,19 +107,11 @@ impl MovementView {
             user_id: m.user.as_uuid(),
             device_id: m.device.map(|d| d.device.as_uuid()),
             device_seq: m.device.map(|d| i64::try_from(d.seq).unwrap_or(i64::MAX)),
-            outcome: decision.outcome.name().to_owned(),
+            outcome: decision.outcome.name(),
             outcome_detail: outcome_detail(&decision.outcome),
-            flags: serde_json::to_value(&decision.flags).unwrap_or_default(),
-            effects: serde_json::to_value(effects).unwrap_or_default(),
+            flags: decision.flags.clone(),
+            effects,
         }
-    }
-}
-
-/// How a movement's origin is stored and shown.
-pub fn origin_name(origin: Origin) -> &'static str {
-    match origin {
-        Origin::Online => "online",
-        Origin::Journal => "journal",
     }
 }
 
@@ -127,4 +124,37 @@ pub fn outcome_detail(outcome: &Outcome) -> Option<serde_json::Value> {
         Outcome::Voided { reason } => Some(serde_json::json!({ "reason": reason })),
         _ => None,
     }
+}
+
+/// A string schema whose values are `names`: the OpenAPI side of a `core::names` enum.
+fn names_schema(
+    description: &str,
+    names: impl Iterator<Item = &'static str>,
+) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some(description))
+        .enum_values(Some(names))
+        .build()
+}
+
+fn kind_schema() -> utoipa::openapi::Object {
+    names_schema(
+        "What the movement does.",
+        KindName::ALL.iter().map(|n| n.as_str()),
+    )
+}
+
+fn origin_schema() -> utoipa::openapi::Object {
+    names_schema(
+        "`online` (an API intent) or `journal` (a device's recorded fact).",
+        OriginName::ALL.iter().map(|n| n.as_str()),
+    )
+}
+
+fn outcome_schema() -> utoipa::openapi::Object {
+    names_schema(
+        "What became of the movement.",
+        OutcomeName::ALL.iter().map(|n| n.as_str()),
+    )
 }

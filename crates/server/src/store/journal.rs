@@ -6,9 +6,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use logiflow_core::{
-    AdjustReason, Delta, DeviceId, DeviceStamp, Effect, Flag, Hold, LineRef, LocationId, LotId,
-    Movement, MovementId, MovementKind, MovementResult, OrderKey, Outcome, PositiveQty, ProductId,
-    Qty, Rejection, StockKey, UserId,
+    AdjustReason, Delta, DeviceId, DeviceStamp, Effect, Flag, Hold, KindName, LineRef, LocationId,
+    LotId, Movement, MovementId, MovementKind, MovementResult, OrderKey, Outcome, OutcomeName,
+    PositiveQty, ProductId, Qty, Rejection, StockKey, UserId,
 };
 use uuid::Uuid;
 
@@ -19,7 +19,8 @@ use crate::store::movements::{lot_column, lot_from_column};
 #[derive(Debug, sqlx::FromRow)]
 pub struct MovementRow {
     pub id: Uuid,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: KindName,
     pub product_id: Uuid,
     pub lot_id: Option<Uuid>,
     pub from_location_id: Option<Uuid>,
@@ -33,7 +34,8 @@ pub struct MovementRow {
     pub device_seq: Option<i64>,
     pub reference_type: Option<String>,
     pub reference_id: Option<Uuid>,
-    pub outcome: String,
+    #[sqlx(try_from = "String")]
+    pub outcome: OutcomeName,
     pub outcome_detail: Option<serde_json::Value>,
     pub flags: serde_json::Value,
     /// The transaction that last decided it (its ledger position once final).
@@ -50,21 +52,21 @@ impl MovementRow {
     /// written: a kind without its location).
     pub fn to_core(&self) -> Option<Movement> {
         let loc = |l: Option<Uuid>| l.map(LocationId::from_uuid);
-        let kind = match self.kind.as_str() {
-            "receive" => MovementKind::Receive {
+        let kind = match self.kind {
+            KindName::Receive => MovementKind::Receive {
                 to: loc(self.to_location_id)?,
                 qty: PositiveQty::new(self.qty).ok()?,
             },
-            "ship" => MovementKind::Ship {
+            KindName::Ship => MovementKind::Ship {
                 from: loc(self.from_location_id)?,
                 qty: PositiveQty::new(self.qty).ok()?,
             },
-            "transfer" => MovementKind::Transfer {
+            KindName::Transfer => MovementKind::Transfer {
                 from: loc(self.from_location_id)?,
                 to: loc(self.to_location_id)?,
                 qty: PositiveQty::new(self.qty).ok()?,
             },
-            "adjust" => MovementKind::Adjust {
+            KindName::Adjust => MovementKind::Adjust {
                 at: loc(self.to_location_id)?,
                 delta: Delta::new(self.qty).ok()?,
                 reason: serde_json::from_value::<AdjustReason>(serde_json::Value::from(
@@ -72,12 +74,11 @@ impl MovementRow {
                 ))
                 .ok()?,
             },
-            "count" => MovementKind::Count {
+            KindName::Count => MovementKind::Count {
                 at: loc(self.to_location_id)?,
                 counted: Qty::new(self.qty).ok()?,
                 expected: self.expected.and_then(|e| Qty::new(e).ok()),
             },
-            _ => return None,
         };
         Some(Movement {
             id: MovementId::from_uuid(self.id),
@@ -103,7 +104,7 @@ impl MovementRow {
 
     /// Why it is held, if it is.
     pub fn hold(&self) -> Option<Hold> {
-        (self.outcome == "held")
+        (self.outcome == OutcomeName::Held)
             .then(|| serde_json::from_value(self.outcome_detail.clone()?).ok())
             .flatten()
     }
@@ -117,18 +118,26 @@ impl MovementRow {
 
     /// Its stored result, with `effects` from the ledger.
     pub fn result(&self, effects: Vec<Effect>) -> MovementResult {
-        let outcome = match self.outcome.as_str() {
-            "applied" => Outcome::Applied { effects },
-            "absorbed" => Outcome::Absorbed,
-            "superseded" => Outcome::Superseded,
-            "held" => self.hold().map_or(
+        let outcome = match self.outcome {
+            OutcomeName::Applied => Outcome::Applied { effects },
+            OutcomeName::Absorbed => Outcome::Absorbed,
+            OutcomeName::Superseded => Outcome::Superseded,
+            OutcomeName::Held => self.hold().map_or(
                 Outcome::Rejected(Rejection {
                     code: logiflow_core::RejectCode::UnknownProduct,
                     message: "unreadable hold".into(),
                 }),
                 Outcome::Held,
             ),
-            _ => Outcome::Rejected(
+            OutcomeName::Voided => Outcome::Voided {
+                reason: self
+                    .outcome_detail
+                    .as_ref()
+                    .and_then(|d| d["reason"].as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
+            },
+            OutcomeName::Rejected => Outcome::Rejected(
                 self.outcome_detail
                     .clone()
                     .and_then(|d| serde_json::from_value(d).ok())
@@ -138,19 +147,10 @@ impl MovementRow {
                     }),
             ),
         };
-        let outcome = if self.outcome == "voided" {
-            Outcome::Voided {
-                reason: self
-                    .outcome_detail
-                    .as_ref()
-                    .and_then(|d| d["reason"].as_str())
-                    .unwrap_or_default()
-                    .to_owned(),
-            }
-        } else {
-            outcome
-        };
-        let last = matches!(self.outcome.as_str(), "applied" | "absorbed" | "superseded");
+        let last = matches!(
+            self.outcome,
+            OutcomeName::Applied | OutcomeName::Absorbed | OutcomeName::Superseded
+        );
         MovementResult {
             movement: MovementId::from_uuid(self.id),
             seq: self

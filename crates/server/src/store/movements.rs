@@ -364,10 +364,10 @@ pub(crate) fn kind_columns(kind: &MovementKind) -> KindColumns {
         reason: None,
     };
     match *kind {
-        MovementKind::Receive { to, qty } => base("receive", None, Some(to), qty.get()),
-        MovementKind::Ship { from, qty } => base("ship", Some(from), None, qty.get()),
+        MovementKind::Receive { to, qty } => base(kind.name().as_str(), None, Some(to), qty.get()),
+        MovementKind::Ship { from, qty } => base(kind.name().as_str(), Some(from), None, qty.get()),
         MovementKind::Transfer { from, to, qty } => {
-            base("transfer", Some(from), Some(to), qty.get())
+            base(kind.name().as_str(), Some(from), Some(to), qty.get())
         }
         // An adjustment and a count name their one location as the destination: the
         // row they change.
@@ -378,7 +378,7 @@ pub(crate) fn kind_columns(kind: &MovementKind) -> KindColumns {
                 R::Found => "found",
                 R::Correction => "correction",
             }),
-            ..base("adjust", None, Some(at), delta.get())
+            ..base(kind.name().as_str(), None, Some(at), delta.get())
         },
         MovementKind::Count {
             at,
@@ -386,7 +386,7 @@ pub(crate) fn kind_columns(kind: &MovementKind) -> KindColumns {
             expected,
         } => KindColumns {
             expected: expected.map(|e| e.get()),
-            ..base("count", None, Some(at), counted.get())
+            ..base(kind.name().as_str(), None, Some(at), counted.get())
         },
     }
 }

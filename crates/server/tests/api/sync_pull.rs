@@ -115,7 +115,7 @@ impl Puller {
                 }
             }
             self.outcomes
-                .insert(o.movement, o.outcome.name().to_owned());
+                .insert(o.movement, o.outcome.name().to_string());
         }
         // The snapshot is over once a page's cursor leaves it; from there on, changes.
         let ends_snapshot = snapshot && !cursor_in_snapshot(page.cursor.as_str());

@@ -75,9 +75,9 @@ seq: number,
  */
 id: string, 
 /**
- * `receive`, `ship`, `transfer`, `adjust` or `count`.
+ * What it does.
  */
-kind: string, 
+kind: KindName, 
 /**
  * When it happened (RFC 3339).
  */
@@ -95,7 +95,7 @@ status: string,
  * The server's outcome once known: `held`, `rejected`, `applied`, … (in the inbox:
  * held, rejected, or another outcome when only flagged).
  */
-outcome: string | null, 
+outcome: OutcomeName | null, 
 /**
  * A rejection's stable code.
  */
@@ -121,7 +121,7 @@ clock_ahead_secs: number | null,
 /**
  * The review flags raised (`negative_row`, `count_variance`, `forced`, …).
  */
-flags: Array<string>, };
+flags: Array<FlagName>, };
 
 export type ResolveConflict = { 
 /**
@@ -433,6 +433,12 @@ unavailable: string | null, };
 export type ItemRef = { "by": "sku", "value": string } | { "by": "barcode", "value": string } | { "by": "scan", "value": string };
 
 export type AdjustReason = "damage" | "loss" | "found" | "correction";
+
+export type KindName = "receive" | "ship" | "transfer" | "adjust" | "count";
+
+export type OutcomeName = "applied" | "absorbed" | "superseded" | "held" | "rejected" | "voided";
+
+export type FlagName = "negative_row" | "count_variance" | "expired_lot_moved" | "inactive_product" | "inactive_location" | "forced" | "outcome_repaired" | "dated_before_device" | "dated_long_ago" | "redated";
 
 export type Op = { "kind": "receive", 
 /**

@@ -1,0 +1,189 @@
+//! The stable names of a movement's kind, outcome and review flags, as the server's SQL,
+//! the API, the replica and the UI spell them: defined here once, typed, so a view
+//! type carries an enum rather than a `String` (and the UI's generated declarations a
+//! union). Each is the serde name of the matching variant of [`MovementKind`],
+//! [`Outcome`] and [`Flag`], which the tests check.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::movement::MovementKind;
+use crate::replay::{Flag, Outcome};
+
+/// Defines a name enum with its `ALL` list, `as_str`, `Display`, `FromStr`, and
+/// comparisons with `&str` (so `outcome.name() == "held"` reads as before).
+macro_rules! names {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal,)+ }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $(#[doc = $text] $variant,)+
+        }
+
+        impl $name {
+            /// Every name, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The stable text.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownName;
+
+            fn from_str(s: &str) -> Result<Self, UnknownName> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownName {
+                        what: stringify!($name),
+                        value: s.to_owned(),
+                    }),
+                }
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = UnknownName;
+
+            fn try_from(s: String) -> Result<Self, UnknownName> {
+                s.parse()
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    };
+}
+
+/// A text that is none of a name enum's names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} `{value}`")]
+pub struct UnknownName {
+    pub what: &'static str,
+    pub value: String,
+}
+
+names!(
+    /// What a movement does: the tag of [`MovementKind`].
+    KindName {
+        Receive = "receive",
+        Ship = "ship",
+        Transfer = "transfer",
+        Adjust = "adjust",
+        Count = "count",
+    }
+);
+
+names!(
+    /// Where a movement came from (an online request or a device's journal): the name of
+    /// [`crate::Origin`].
+    OriginName {
+        Online = "online",
+        Journal = "journal",
+    }
+);
+
+names!(
+    /// What became of a movement: the tag of [`Outcome`].
+    OutcomeName {
+        Applied = "applied",
+        Absorbed = "absorbed",
+        Superseded = "superseded",
+        Held = "held",
+        Rejected = "rejected",
+        Voided = "voided",
+    }
+);
+
+names!(
+    /// What a person should review: the tag of [`Flag`].
+    FlagName {
+        NegativeRow = "negative_row",
+        CountVariance = "count_variance",
+        ExpiredLotMoved = "expired_lot_moved",
+        InactiveProduct = "inactive_product",
+        InactiveLocation = "inactive_location",
+        Forced = "forced",
+        OutcomeRepaired = "outcome_repaired",
+        DatedBeforeDevice = "dated_before_device",
+        DatedLongAgo = "dated_long_ago",
+        Redated = "redated",
+    }
+);
+
+impl MovementKind {
+    /// The kind's name.
+    pub const fn name(&self) -> KindName {
+        match self {
+            MovementKind::Receive { .. } => KindName::Receive,
+            MovementKind::Ship { .. } => KindName::Ship,
+            MovementKind::Transfer { .. } => KindName::Transfer,
+            MovementKind::Adjust { .. } => KindName::Adjust,
+            MovementKind::Count { .. } => KindName::Count,
+        }
+    }
+}
+
+impl crate::Origin {
+    /// The origin's name.
+    pub const fn name(self) -> OriginName {
+        match self {
+            crate::Origin::Online => OriginName::Online,
+            crate::Origin::Journal => OriginName::Journal,
+        }
+    }
+}
+
+impl Outcome {
+    /// The outcome's name.
+    pub const fn name(&self) -> OutcomeName {
+        match self {
+            Self::Applied { .. } => OutcomeName::Applied,
+            Self::Absorbed => OutcomeName::Absorbed,
+            Self::Superseded => OutcomeName::Superseded,
+            Self::Held(_) => OutcomeName::Held,
+            Self::Rejected(_) => OutcomeName::Rejected,
+            Self::Voided { .. } => OutcomeName::Voided,
+        }
+    }
+}
+
+impl Flag {
+    /// The flag's name.
+    pub const fn name(&self) -> FlagName {
+        match self {
+            Flag::NegativeRow { .. } => FlagName::NegativeRow,
+            Flag::CountVariance { .. } => FlagName::CountVariance,
+            Flag::ExpiredLotMoved { .. } => FlagName::ExpiredLotMoved,
+            Flag::InactiveProduct => FlagName::InactiveProduct,
+            Flag::InactiveLocation { .. } => FlagName::InactiveLocation,
+            Flag::Forced => FlagName::Forced,
+            Flag::OutcomeRepaired { .. } => FlagName::OutcomeRepaired,
+            Flag::DatedBeforeDevice { .. } => FlagName::DatedBeforeDevice,
+            Flag::DatedLongAgo { .. } => FlagName::DatedLongAgo,
+            Flag::Redated { .. } => FlagName::Redated,
+        }
+    }
+}
