@@ -21,3 +21,4 @@ pub mod stock;
 pub mod sync;
 pub mod users;
 pub mod warehouses;
+pub mod webhooks;
