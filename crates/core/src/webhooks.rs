@@ -78,6 +78,17 @@ pub fn next_attempt(
     Next::RetryInSecs(wait)
 }
 
+/// How long an endpoint may go on failing, with not one delivery, before it is disabled,
+/// in seconds (5 days: a receiver down that long is abandoned, not being fixed).
+pub const ENDPOINT_FAILING_DISABLE_SECS: i64 = 5 * 24 * 3600;
+
+/// Whether an endpoint whose attempts have all failed for `failing_secs` (since its
+/// last delivery, or since its first attempt) is disabled. The worker asks when one of
+/// its deliveries is dead-lettered.
+pub fn disable_endpoint(failing_secs: i64) -> bool {
+    failing_secs >= ENDPOINT_FAILING_DISABLE_SECS
+}
+
 /// How an attempt ended, as the worker saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptEnd {
@@ -163,6 +174,19 @@ mod tests {
         }
         assert_eq!(attempts, 14, "attempts before the dead-letter queue");
         assert!((20 * 3600..=24 * 3600).contains(&elapsed), "{elapsed}");
+    }
+
+    #[test]
+    fn an_endpoint_failing_for_five_days_is_disabled() {
+        for (failing_secs, disabled) in [
+            (0, false),
+            (24 * 3600, false),
+            (ENDPOINT_FAILING_DISABLE_SECS - 1, false),
+            (ENDPOINT_FAILING_DISABLE_SECS, true),
+            (30 * 24 * 3600, true),
+        ] {
+            assert_eq!(disable_endpoint(failing_secs), disabled, "{failing_secs}");
+        }
     }
 
     #[test]

@@ -420,6 +420,40 @@ pub async fn record_attempt(
     Ok(())
 }
 
+/// When the endpoint's attempts began failing: its first attempt after its last 2xx
+/// (`None` when it has none, i.e. its last attempt delivered).
+pub async fn failing_since(
+    tx: &mut TenantTx,
+    endpoint_id: Uuid,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_scalar(
+        "select min(at) from webhook_attempt
+         where tenant_id = $1 and endpoint_id = $2
+           and at > coalesce((select max(at) from webhook_attempt
+                              where tenant_id = $1 and endpoint_id = $2
+                                and status between 200 and 299), '-infinity')",
+    )
+    .bind(tenant_id)
+    .bind(endpoint_id)
+    .fetch_one(tx.conn())
+    .await
+}
+
+/// Deactivates an endpoint.
+pub async fn deactivate_endpoint(tx: &mut TenantTx, id: Uuid) -> Result<Endpoint, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let row: EndpointRow = sqlx::query_as(&format!(
+        "update webhook_endpoint set active = false, updated_at = now()
+         where tenant_id = $1 and id = $2 returning {ENDPOINT_COLUMNS}"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(row.into())
+}
+
 /// Deletes finished deliveries (with their log) and fanned-out outbox events older than
 /// `cutoff`; an event still referenced by a delivery stays. Returns (deliveries, events).
 pub async fn prune(tx: &mut TenantTx, cutoff: DateTime<Utc>) -> Result<(u64, u64), sqlx::Error> {

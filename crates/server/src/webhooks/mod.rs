@@ -20,6 +20,8 @@
 //! 3. **Retries**: a failure is rescheduled by `logiflow_core::webhooks::next_attempt`
 //!    (exponential backoff with full jitter for 24 hours, `Retry-After` honoured), then
 //!    the delivery is dead-lettered (`state = 'dead'`) until replayed through the API.
+//!    An endpoint whose attempts have all failed for five days is then disabled,
+//!    audited as `system` (`webhook_endpoint.disable`).
 //! 4. **Pruning**: finished deliveries and fanned-out events older than
 //!    `webhook_retention_days` are deleted, so the outbox stays bounded.
 //!

@@ -61,6 +61,8 @@ pub struct Tick {
     pub delivered: usize,
     /// Deliveries dead-lettered.
     pub dead: usize,
+    /// Endpoints disabled for failing too long.
+    pub disabled: usize,
     /// Deliveries and outbox events pruned.
     pub pruned: u64,
 }
@@ -142,6 +144,7 @@ impl Worker {
                 total.attempts += batch.attempts;
                 total.delivered += batch.delivered;
                 total.dead += batch.dead;
+                total.disabled += batch.disabled;
                 if claimed < usize::try_from(DELIVERY_BATCH_MAX).unwrap_or(usize::MAX) {
                     break;
                 }
@@ -218,12 +221,61 @@ impl Worker {
             tick.attempts += 1;
             match state {
                 DeliveryState::Delivered => tick.delivered += 1,
-                DeliveryState::Dead => tick.dead += 1,
+                DeliveryState::Dead => {
+                    tick.dead += 1;
+                    if self
+                        .disable_if_failing(&mut tx, delivery.endpoint_id, now)
+                        .await?
+                    {
+                        tick.disabled += 1;
+                    }
+                }
                 DeliveryState::Pending => {}
             }
         }
         tx.commit().await?;
         Ok((count, tick))
+    }
+
+    /// Disables the endpoint, audited as `system`, when its attempts have all failed for
+    /// `logiflow_core::webhooks::ENDPOINT_FAILING_DISABLE_SECS`. Its pending deliveries
+    /// wait; reactivating it (PATCH `active`) resumes them.
+    async fn disable_if_failing(
+        &self,
+        tx: &mut TenantTx,
+        endpoint: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<bool, sqlx::Error> {
+        let Some(since) = store::failing_since(tx, endpoint).await? else {
+            return Ok(false);
+        };
+        if !schedule::disable_endpoint((now - since).num_seconds()) {
+            return Ok(false);
+        }
+        let Some(before) = store::get_endpoint(tx, endpoint, true).await? else {
+            return Ok(false);
+        };
+        if !before.active {
+            return Ok(false);
+        }
+        let after = store::deactivate_endpoint(tx, endpoint).await?;
+        tracing::warn!(%endpoint, %since, "webhook endpoint disabled: failing for days");
+        crate::store::audit::insert(
+            tx,
+            crate::store::audit::NewEntry {
+                actor_type: "system",
+                actor_id: None,
+                session_id: None,
+                action: "webhook_endpoint.disable",
+                target_type: "webhook_endpoint",
+                target_id: Some(endpoint.to_string()),
+                before: serde_json::to_value(&before).ok(),
+                after: serde_json::to_value(&after).ok(),
+                request_id: None,
+            },
+        )
+        .await?;
+        Ok(true)
     }
 
     async fn record(

@@ -1003,3 +1003,45 @@ pub async fn seed_webhook_rows(app: &TestApp, t: &Tenant) -> (Uuid, Uuid) {
     .unwrap();
     (endpoint, delivery)
 }
+
+#[tokio::test]
+async fn an_endpoint_failing_for_five_days_is_disabled_and_audited() {
+    let Scene {
+        app,
+        t,
+        s,
+        endpoint: id,
+        ..
+    } = scene(Mode::Fail, |_| {}).await;
+    let clock = TestClock::new();
+    let w = worker(&app, &clock, OPEN).await;
+    // An event a day, a pass every 4 hours. The first attempt fails at hour 0; the
+    // event of day 4 is dead-lettered at hour 120, five days of failures later.
+    let mut disabled_at = None;
+    for hour in (0..8 * 24).step_by(4) {
+        if hour % 24 == 0 {
+            movements(&app, &t, &s, 1).await;
+        }
+        let tick = w.tick().await.unwrap();
+        if tick.disabled > 0 {
+            disabled_at = Some(hour);
+            break;
+        }
+        assert!(tick.attempts > 0, "hour {hour}");
+        clock.advance(4 * 3600);
+    }
+    assert_eq!(disabled_at, Some(120));
+    let endpoint = get_json(&app, format!("/v1/webhook-endpoints/{id}"), &t.token).await;
+    assert_eq!(endpoint["active"], false);
+    let audit = get_json(
+        &app,
+        format!("/v1/audit?action=webhook_endpoint.disable&target_id={id}"),
+        &t.token,
+    )
+    .await;
+    assert_eq!(audit["items"][0]["actor_type"], "system", "{audit}");
+    // Disabled: new events are not sent to it.
+    movements(&app, &t, &s, 1).await;
+    clock.advance(4 * 3600);
+    assert_eq!(w.tick().await.unwrap().attempts, 0);
+}
