@@ -19,6 +19,7 @@ mod layering;
 mod packages;
 mod pg;
 mod proc;
+mod python;
 mod test;
 #[cfg(test)]
 mod tidy;

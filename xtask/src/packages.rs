@@ -21,6 +21,8 @@ pub enum Need {
     DesktopBuild,
     /// Driving the desktop app in the E2E tests: xvfb and webkit2gtk-driver.
     DesktopE2e,
+    /// A Python with `venv` for the libraries the tests run (`crate::python`).
+    TestPython,
 }
 
 /// A Debian/Ubuntu package.
@@ -64,6 +66,12 @@ pub const SYSTEM_PACKAGES: &[SystemPackage] = &[
     // secret-tool.
     desktop_e2e("gnome-keyring"),
     desktop_e2e("libsecret-tools"),
+    // The webhook tests verify signatures with a Python library (see `python.rs`).
+    SystemPackage {
+        name: "python3-venv",
+        need: Need::TestPython,
+        also_present_if: Some(crate::python::venv_available),
+    },
 ];
 
 const fn desktop_build(name: &'static str) -> SystemPackage {

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::packages::{self, Need};
 use crate::proc::{self, Stream};
-use crate::{pg, util};
+use crate::{pg, python, util};
 
 const HELP: &str = "\
 usage: cargo xtask test [--no-lint] [-- <test runner arguments>...]
@@ -29,7 +29,8 @@ Runs, in order, stopping at the first step that fails:
   postgres     start a throwaway PostgreSQL cluster, unless DATABASE_URL is set
   rust tests   cargo nextest run --workspace --features logiflow-tests/desktop-e2e,
                every test but the desktop E2E (cargo-nextest is installed into
-               ~/.cache/logiflow/cargo-bin if missing)
+               ~/.cache/logiflow/cargo-bin if missing; the Python packages the tests
+               run, e.g. standardwebhooks, into ~/.cache/logiflow/python-tests)
   doc tests    cargo test --workspace --features logiflow-tests/desktop-e2e --doc
                (nextest does not run doc tests)
   ui unit      npm test in ui/ (Vitest, once)
@@ -266,7 +267,7 @@ enum Database {
 
 fn run_steps(options: &Options, run: &mut Run) -> Result<(), Stop> {
     let use_env_db = std::env::var_os("DATABASE_URL").is_some_and(|url| !url.is_empty());
-    let mut needs = vec![Need::DesktopBuild, Need::DesktopE2e];
+    let mut needs = vec![Need::DesktopBuild, Need::DesktopE2e, Need::TestPython];
     if !use_env_db {
         needs.push(Need::Postgres);
     }
@@ -512,6 +513,7 @@ fn rust_tests(
     if let Some(url) = database_url {
         cmd.env("DATABASE_URL", url);
     }
+    cmd.env(python::TEST_PYTHON_VAR, python::ensure_test_python()?);
     run_nextest(cmd, counts)
 }
 

@@ -20,6 +20,7 @@
 //! * [`journal_file`] — a device's exported journal and the rule for uploaded entries.
 //! * [`orders`] — purchase and sales orders: allocation (FEFO/FIFO), picks, states.
 //! * [`secret`] — a secret string whose `Debug` never shows it.
+//! * [`webhooks`] — the retry schedule of webhook deliveries (backoff, jitter, dead letter).
 
 pub mod clock;
 pub mod codes;
@@ -34,6 +35,7 @@ pub mod replay;
 pub mod secret;
 pub mod stock;
 pub mod sync;
+pub mod webhooks;
 
 pub use clock::{
     CLOCK_AHEAD_TOLERANCE_SECS_DEFAULT, JOURNAL_PAST_LIMIT_DAYS_DEFAULT, Receipt, bound_time,

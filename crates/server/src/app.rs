@@ -84,6 +84,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::locations::router())
         .merge(routes::products::router())
         .merge(routes::lots::router())
+        .merge(routes::webhooks::router())
         .split_for_parts()
 }
 
@@ -210,12 +211,19 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
+    // The webhook worker runs beside the requests unless the configuration turns it off
+    // (`logiflow-server worker` runs it alone); it stops with the server.
+    let worker = crate::webhooks::worker::spawn(state.tenant_pool().clone(), &state.config);
+    let served = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    if let Some(worker) = worker {
+        worker.abort();
+    }
+    served
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -51,6 +51,22 @@ pub struct Config {
     /// review `clock_ahead` (see `logiflow_core::clock`). At most
     /// [`CLOCK_AHEAD_TOLERANCE_MAX_SECS`].
     pub clock_ahead_tolerance_secs: u64,
+    /// Whether `serve` runs the webhook delivery worker (`logiflow-server worker` runs it
+    /// alone); see `crate::webhooks`.
+    pub webhook_worker_enabled: bool,
+    /// Time between two passes of the webhook worker.
+    pub webhook_worker_interval_ms: u64,
+    /// Longest a webhook request may take (connection, answer and its first KB).
+    pub webhook_timeout_ms: u64,
+    /// Webhook URLs may name loopback, private and link-local addresses (tests, a
+    /// receiver on the same network). Off in production: it would let a tenant make the
+    /// server call its internal services.
+    pub webhook_allow_private_addresses: bool,
+    /// Webhook URLs may use `http` besides `https`.
+    pub webhook_allow_http: bool,
+    /// Delivered (and dead-lettered) webhook deliveries and their outbox events are
+    /// deleted this many days after they finished.
+    pub webhook_retention_days: u32,
 }
 
 /// Largest accepted `clock_ahead_tolerance_secs` (one day): beyond it a device whose
@@ -84,6 +100,12 @@ impl Default for Config {
             request_timeout_ms: 30_000,
             clock_ahead_tolerance_secs: logiflow_core::CLOCK_AHEAD_TOLERANCE_SECS_DEFAULT
                 .unsigned_abs(),
+            webhook_worker_enabled: true,
+            webhook_worker_interval_ms: 1_000,
+            webhook_timeout_ms: 10_000,
+            webhook_allow_private_addresses: false,
+            webhook_allow_http: false,
+            webhook_retention_days: 7,
         }
     }
 }
@@ -106,6 +128,12 @@ struct FileConfig {
     db_max_connections: Option<u32>,
     request_timeout_ms: Option<u64>,
     clock_ahead_tolerance_secs: Option<u64>,
+    webhook_worker_enabled: Option<bool>,
+    webhook_worker_interval_ms: Option<u64>,
+    webhook_timeout_ms: Option<u64>,
+    webhook_allow_private_addresses: Option<bool>,
+    webhook_allow_http: Option<bool>,
+    webhook_retention_days: Option<u32>,
 }
 
 /// Why the configuration could not be loaded.
@@ -163,7 +191,13 @@ impl Config {
             login_attempts_per_address_per_minute,
             db_max_connections,
             request_timeout_ms,
-            clock_ahead_tolerance_secs
+            clock_ahead_tolerance_secs,
+            webhook_worker_enabled,
+            webhook_worker_interval_ms,
+            webhook_timeout_ms,
+            webhook_allow_private_addresses,
+            webhook_allow_http,
+            webhook_retention_days
         );
         if f.app_database_url.is_some() {
             self.app_database_url = f.app_database_url;
@@ -215,6 +249,12 @@ impl Config {
             db_max_connections => "LOGIFLOW_DB_MAX_CONNECTIONS",
             request_timeout_ms => "LOGIFLOW_REQUEST_TIMEOUT_MS",
             clock_ahead_tolerance_secs => "LOGIFLOW_CLOCK_AHEAD_TOLERANCE_SECS",
+            webhook_worker_enabled => "LOGIFLOW_WEBHOOK_WORKER_ENABLED",
+            webhook_worker_interval_ms => "LOGIFLOW_WEBHOOK_WORKER_INTERVAL_MS",
+            webhook_timeout_ms => "LOGIFLOW_WEBHOOK_TIMEOUT_MS",
+            webhook_allow_private_addresses => "LOGIFLOW_WEBHOOK_ALLOW_PRIVATE_ADDRESSES",
+            webhook_allow_http => "LOGIFLOW_WEBHOOK_ALLOW_HTTP",
+            webhook_retention_days => "LOGIFLOW_WEBHOOK_RETENTION_DAYS",
         );
         Ok(())
     }
@@ -249,12 +289,26 @@ impl Config {
                 "must be at most 86400 seconds (one day)",
             ));
         }
+        if self.webhook_worker_interval_ms == 0
+            || self.webhook_timeout_ms == 0
+            || self.webhook_retention_days == 0
+        {
+            return Err(invalid("webhook_*", "must be positive"));
+        }
         if let Some(s) = &self.jwt_secret {
             if s.expose().len() < 32 {
                 return Err(invalid("jwt_secret", "must be at least 32 bytes"));
             }
         }
         Ok(())
+    }
+
+    /// Which addresses webhook URLs may name.
+    pub fn webhook_address_policy(&self) -> crate::webhooks::address::AddressPolicy {
+        crate::webhooks::address::AddressPolicy {
+            allow_private: self.webhook_allow_private_addresses,
+            allow_http: self.webhook_allow_http,
+        }
     }
 
     /// The URL of the request pool (role `logiflow_app`), see [`Config::app_database_url`].

@@ -128,6 +128,9 @@ pub enum ErrorCode {
     InvalidCustomFields,
     /// The product field schema is not a valid JSON Schema object (422).
     InvalidFieldSchema,
+    /// A webhook URL is not https, or names a loopback, private or link-local address
+    /// (422).
+    InvalidWebhookUrl,
 }
 
 impl From<logiflow_core::RejectCode> for ErrorCode {
@@ -285,6 +288,8 @@ pub enum ApiError {
     InvalidCustomFields(Vec<FieldError>),
     #[error("invalid product field schema: {0}")]
     InvalidFieldSchema(String),
+    #[error("invalid webhook url: {0}")]
+    InvalidWebhookUrl(String),
 }
 
 fn fields_summary(errors: &[FieldError]) -> String {
@@ -453,6 +458,11 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 C::InvalidFieldSchema,
                 "invalid field schema",
+            ),
+            E::InvalidWebhookUrl(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                C::InvalidWebhookUrl,
+                "invalid webhook url",
             ),
         }
     }

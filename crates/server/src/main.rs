@@ -1,6 +1,7 @@
 //! `logiflow-server`: the central multi-tenant server.
 //!
-//! `logiflow-server [--config PATH] serve` runs the HTTP server; `logiflow-server admin …`
+//! `logiflow-server [--config PATH] serve` runs the HTTP server (and the webhook worker);
+//! `logiflow-server worker` runs only the webhook worker; `logiflow-server admin …`
 //! administers the platform (tenants, plans, users) directly in the database as the owner.
 
 use std::io::BufRead;
@@ -11,6 +12,7 @@ use chrono::{Duration, Utc};
 use clap::{Parser, Subcommand};
 use logiflow_server::config::Config;
 use logiflow_server::rbac::Role;
+use logiflow_server::webhooks::worker::{Settings, Worker};
 use logiflow_server::{admin, app, db};
 
 #[derive(Debug, Parser)]
@@ -31,6 +33,9 @@ struct Cli {
 enum Command {
     /// Migrate the database and serve HTTP until SIGTERM or Ctrl-C.
     Serve,
+    /// Migrate the database and run only the webhook delivery worker until SIGTERM or
+    /// Ctrl-C (beside servers started with `webhook_worker_enabled = false`).
+    Worker,
     /// Platform administration (as the database owner).
     Admin {
         #[command(subcommand)]
@@ -141,6 +146,7 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref()).context("failed to load the configuration")?;
     match cli.command {
         Command::Serve => serve(config).await,
+        Command::Worker => worker(config).await,
         Command::Admin { command } => run_admin(config, command).await,
     }
 }
@@ -157,6 +163,30 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     app::serve(listener, state, app::shutdown_signal())
         .await
         .context("failed to serve")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn worker(config: Config) -> anyhow::Result<()> {
+    let owner = db::connect(config.database_url.expose(), 2)
+        .await
+        .context("failed to connect as the owner")?;
+    db::migrate(&owner).await.context("failed to migrate")?;
+    owner.close().await;
+    let app_url = config.app_database_url()?;
+    let pool = db::connect(app_url.expose(), config.db_max_connections)
+        .await
+        .context("failed to connect as the application role")?;
+    db::check_app_role(&pool).await?;
+    let worker = Worker::new(pool, Settings::from_config(&config))
+        .context("failed to build the webhook client")?;
+    tracing::info!("webhook worker running");
+    worker
+        .run(
+            std::time::Duration::from_millis(config.webhook_worker_interval_ms),
+            app::shutdown_signal(),
+        )
+        .await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -14,3 +14,4 @@ pub mod stock;
 pub mod sync;
 pub mod users;
 pub mod warehouses;
+pub mod webhooks;

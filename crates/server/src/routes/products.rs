@@ -116,7 +116,7 @@ pub struct UpdateProduct {
 }
 
 /// `Option<Option<T>>` that tells an absent field (None) from `null` (Some(None)).
-mod double_option {
+pub(crate) mod double_option {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(

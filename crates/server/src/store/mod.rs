@@ -21,3 +21,4 @@ pub mod settings;
 pub mod stock;
 pub mod users;
 pub mod warehouses;
+pub mod webhooks;

@@ -64,6 +64,15 @@ const COVERED: &[(&str, &str)] = &[
     ("POST", "/v1/lots"),
     ("GET", "/v1/lots/{id}"),
     ("PATCH", "/v1/lots/{id}"),
+    ("GET", "/v1/webhook-endpoints"),
+    ("POST", "/v1/webhook-endpoints"),
+    ("GET", "/v1/webhook-endpoints/{id}"),
+    ("PATCH", "/v1/webhook-endpoints/{id}"),
+    ("DELETE", "/v1/webhook-endpoints/{id}"),
+    ("POST", "/v1/webhook-endpoints/{id}/rotate-secret"),
+    ("GET", "/v1/webhook-endpoints/{id}/attempts"),
+    ("POST", "/v1/webhook-endpoints/{id}/replay"),
+    ("POST", "/v1/webhook-deliveries/{id}/replay"),
 ];
 
 struct World {
@@ -80,10 +89,13 @@ struct World {
     a_cat: CatalogSeed,
     b: Tenant,
     b_site: Site,
+    /// A's webhook endpoint and a dead-lettered delivery of it.
+    a_hook: Uuid,
+    a_delivery: Uuid,
 }
 
 async fn world() -> World {
-    let app = spawn_app().await;
+    let app = spawn_app_with(crate::webhooks::allow_loopback).await;
     // B sends a hundred-odd requests back to back: a rate it stays under on any machine.
     app.plan("wide", 25, 1000).await;
     let a = app.tenant("tenant-a", "wide").await;
@@ -100,7 +112,10 @@ async fn world() -> World {
             .unwrap()
             .to_owned();
     let a_cat = seed_catalog(&app, &a.token, "A").await;
+    let (a_hook, a_delivery) = crate::webhooks::seed_webhook_rows(&app, &a).await;
     World {
+        a_hook,
+        a_delivery,
         a_site,
         a_movement,
         b_site,
@@ -791,6 +806,58 @@ async fn run_case(w: &World, method: &str, path: &str) {
                 .await;
             let v: Value = r.json().await.unwrap();
             assert_eq!(v["held"], 1, "{v}");
+        }
+        ("GET", "/v1/webhook-endpoints") => {
+            let page = get_json(app, format!("{path}?tenant_id={a_id}"), b).await;
+            assert!(!ids(&page).contains(&w.a_hook.to_string()));
+        }
+        ("POST", "/v1/webhook-endpoints") => {
+            let r = app
+                .post(
+                    path,
+                    b,
+                    json!({"tenant_id": a_id, "url": "http://127.0.0.1:9/b"}),
+                )
+                .await;
+            assert_eq!(r.status(), StatusCode::CREATED);
+            let a_hooks = get_json(app, path, &w.a.token).await;
+            assert_eq!(ids(&a_hooks), [w.a_hook.to_string()]);
+        }
+        ("GET", "/v1/webhook-endpoints/{id}")
+        | ("PATCH", "/v1/webhook-endpoints/{id}")
+        | ("DELETE", "/v1/webhook-endpoints/{id}")
+        | ("POST", "/v1/webhook-endpoints/{id}/rotate-secret")
+        | ("GET", "/v1/webhook-endpoints/{id}/attempts")
+        | ("POST", "/v1/webhook-endpoints/{id}/replay")
+        | ("POST", "/v1/webhook-deliveries/{id}/replay") => {
+            let url = format!("/v1/webhook-endpoints/{}", w.a_hook);
+            let before = get_json(app, &url, &w.a.token).await;
+            let target = if path.starts_with("/v1/webhook-deliveries") {
+                w.a_delivery
+            } else {
+                w.a_hook
+            };
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            let body = (method != Method::GET && method != Method::DELETE).then(
+                || json!({"tenant_id": a_id, "url": "http://127.0.0.1:9/b", "active": false}),
+            );
+            let r = app
+                .send(
+                    method,
+                    &path.replace("{id}", &target.to_string()),
+                    Some(&bearer(b)),
+                    body,
+                )
+                .await;
+            problem(r, StatusCode::NOT_FOUND, "not_found").await;
+            assert_eq!(get_json(app, &url, &w.a.token).await, before, "A unchanged");
+            let state: String =
+                sqlx::query_scalar("select state from webhook_delivery where id = $1")
+                    .bind(w.a_delivery)
+                    .fetch_one(&app.owner)
+                    .await
+                    .unwrap();
+            assert_eq!(state, "dead", "A's dead letter stays");
         }
         other => panic!("no cross-tenant case for {other:?}: add one to run_case"),
     }

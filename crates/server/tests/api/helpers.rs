@@ -56,6 +56,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         login_attempts_per_account_per_minute: 20,
         login_attempts_per_address_per_minute: 1000,
         db_max_connections: 5,
+        // The webhook tests run the worker themselves, on a clock they move.
+        webhook_worker_enabled: false,
         ..Config::default()
     };
     configure(&mut config);

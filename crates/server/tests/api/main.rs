@@ -32,3 +32,4 @@ mod sync_push;
 mod sync_races;
 mod tenancy;
 mod users;
+mod webhooks;

@@ -143,7 +143,7 @@ async fn app_role_connection(app: &TestApp) -> PgConnection {
 
 #[tokio::test]
 async fn rls_hides_every_tenant_table_without_app_tenant_id() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(crate::webhooks::allow_loopback).await;
     // Put rows in every tenant table, for two tenants.
     for slug in ["acme", "beta"] {
         let t = app.tenant(slug, "standard").await;
@@ -166,6 +166,8 @@ async fn rls_hides_every_tenant_table_without_app_tenant_id() {
         crate::sync_push::register(&app, &t.token, &[s.warehouse]).await;
         // The catalog tables (and catalog_change, written by each of these creations).
         seed_catalog(&app, &t.token, slug).await;
+        // Webhook endpoints, deliveries and their log.
+        crate::webhooks::seed_webhook_rows(&app, &t).await;
     }
     // Tenant tables from the catalog: every table with a tenant_id column, so a new table
     // is covered without editing this test.
