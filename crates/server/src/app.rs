@@ -69,7 +69,7 @@ impl Modify for SecuritySchemes {
 }
 
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::ops::router())
         .merge(routes::auth::router())
         .merge(routes::users::router())
@@ -84,10 +84,12 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::locations::router())
         .merge(routes::products::router())
         .merge(routes::lots::router())
-        .split_for_parts()
+        .split_for_parts();
+    routes::problems::problem_bodies(&mut doc);
+    (router, doc)
 }
 
-/// The OpenAPI document of every route.
+/// The OpenAPI document of every route, as served at `/v1/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     api().1
 }

@@ -8,6 +8,7 @@ pub mod locations;
 pub mod lots;
 pub mod movements;
 pub mod ops;
+pub mod problems;
 pub mod products;
 pub mod settings;
 pub mod stock;
