@@ -21,6 +21,8 @@ pub enum Need {
     DesktopBuild,
     /// Driving the desktop app in the E2E tests: xvfb and webkit2gtk-driver.
     DesktopE2e,
+    /// Python with `venv`, into which the API fuzz step installs schemathesis.
+    PythonVenv,
 }
 
 /// A Debian/Ubuntu package.
@@ -64,7 +66,22 @@ pub const SYSTEM_PACKAGES: &[SystemPackage] = &[
     // secret-tool.
     desktop_e2e("gnome-keyring"),
     desktop_e2e("libsecret-tools"),
+    // The API fuzz step's virtual environment: Debian splits venv (and the pip it
+    // bootstraps) out of python3; a Python built elsewhere has them.
+    SystemPackage {
+        name: "python3-venv",
+        need: Need::PythonVenv,
+        also_present_if: Some(python_has_venv),
+    },
 ];
+
+/// Whether `python3` can make a virtual environment with pip in it.
+fn python_has_venv() -> bool {
+    Command::new("python3")
+        .args(["-c", "import ensurepip, venv"])
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
 
 const fn desktop_build(name: &'static str) -> SystemPackage {
     SystemPackage {

@@ -28,8 +28,12 @@ Runs, in order, stopping at the first step that fails:
                --all-targets -- -D warnings
   postgres     start a throwaway PostgreSQL cluster, unless DATABASE_URL is set
   rust tests   cargo nextest run --workspace --features logiflow-tests/desktop-e2e,
-               every test but the desktop E2E (cargo-nextest is installed into
-               ~/.cache/logiflow/cargo-bin if missing)
+               every test but the desktop E2E and the API fuzz (cargo-nextest is
+               installed into ~/.cache/logiflow/cargo-bin if missing)
+  api fuzz     install schemathesis from PyPI into a venv in ~/.cache/logiflow if
+               missing, then run the server's fuzz test (crates/server/tests/api/fuzz.rs):
+               schemathesis against a real server, checking it answers as its OpenAPI
+               document says
   doc tests    cargo test --workspace --features logiflow-tests/desktop-e2e --doc
                (nextest does not run doc tests)
   ui unit      npm test in ui/ (Vitest, once)
@@ -72,6 +76,13 @@ const FEATURES: &str = "logiflow-tests/desktop-e2e";
 /// tauri-driver, so the `rust tests` step leaves it to the `desktop e2e` step.
 const DESKTOP_E2E_BINARY: &str = "binary_id(logiflow-tests::desktop)";
 
+/// The server's fuzz test: it needs schemathesis, which only the `api fuzz` step
+/// installs, so the `rust tests` step leaves it to that step.
+const API_FUZZ_TEST: &str = "binary_id(logiflow-server::api) & test(/^fuzz::/)";
+
+/// schemathesis, pinned so that every machine fuzzes with the same generator.
+const SCHEMATHESIS_VERSION: &str = "4.32.5";
+
 /// `--workspace --features FEATURES`: the package selection and features of every build.
 fn workspace_selection(cmd: &mut Command) {
     cmd.args(["--workspace", "--features", FEATURES]);
@@ -86,6 +97,7 @@ const STEPS: &[&str] = &[
     "clippy",
     "postgres",
     "rust tests",
+    "api fuzz",
     "doc tests",
     "ui unit",
     "desktop e2e",
@@ -266,7 +278,7 @@ enum Database {
 
 fn run_steps(options: &Options, run: &mut Run) -> Result<(), Stop> {
     let use_env_db = std::env::var_os("DATABASE_URL").is_some_and(|url| !url.is_empty());
-    let mut needs = vec![Need::DesktopBuild, Need::DesktopE2e];
+    let mut needs = vec![Need::DesktopBuild, Need::DesktopE2e, Need::PythonVenv];
     if !use_env_db {
         needs.push(Need::Postgres);
     }
@@ -337,6 +349,15 @@ fn test_steps(
     run.step("rust tests", Some(rerun_tests(options)), |counts| {
         rust_tests(options, target, database_url.as_deref(), counts).map(|()| ((), Done::Ran))
     })?;
+    // It needs schemathesis, which only this step arranges, so it is rerun through the
+    // whole command.
+    run.step(
+        "api fuzz",
+        Some("cargo xtask test --no-lint -- -E 'test(/^fuzz::/)'".to_owned()),
+        |counts| {
+            api_fuzz(options, target, database_url.as_deref(), counts).map(|()| ((), Done::Ran))
+        },
+    )?;
 
     if options.runner_args.is_empty() {
         let doc = doc_test_command(target);
@@ -507,12 +528,69 @@ fn rust_tests(
     database_url: Option<&str>,
     counts: &mut Counts,
 ) -> Result<()> {
+    let step = format!("not {DESKTOP_E2E_BINARY} & not ({API_FUZZ_TEST})");
+    let cmd = nextest_step(options, target, &step, database_url)?;
+    run_nextest(cmd, counts)
+}
+
+/// The server's fuzz test, with schemathesis installed first.
+fn api_fuzz(
+    options: &Options,
+    target: &util::SharedTarget,
+    database_url: Option<&str>,
+    counts: &mut Counts,
+) -> Result<()> {
+    let schemathesis = ensure_schemathesis()?;
+    let mut cmd = nextest_step(options, target, API_FUZZ_TEST, database_url)?;
+    cmd.env("LOGIFLOW_SCHEMATHESIS", schemathesis);
+    run_nextest(cmd, counts)
+}
+
+/// `cargo nextest run` of the tests of the step's filterset, on the run's database.
+fn nextest_step(
+    options: &Options,
+    target: &util::SharedTarget,
+    step: &str,
+    database_url: Option<&str>,
+) -> Result<Command> {
     let mut cmd = nextest_run(target)?;
-    add_runner_args(&mut cmd, &format!("not {DESKTOP_E2E_BINARY}"), options);
+    add_runner_args(&mut cmd, step, options);
     if let Some(url) = database_url {
         cmd.env("DATABASE_URL", url);
     }
-    run_nextest(cmd, counts)
+    Ok(cmd)
+}
+
+/// schemathesis in a virtual environment of its own in the cache (`schemathesis-<version>`),
+/// created with `python3 -m venv` and filled by pip from PyPI on first use, so that fresh
+/// clones install it once per machine, like the cargo tools. Returns its program's path.
+fn ensure_schemathesis() -> Result<std::path::PathBuf> {
+    let venv = util::cache_dir()?.join(format!("schemathesis-{SCHEMATHESIS_VERSION}"));
+    let program = venv.join("bin/schemathesis");
+    if program.exists() {
+        return Ok(program);
+    }
+    packages::require_program("python3", "install Python 3.9 or newer")?;
+    eprintln!(
+        "installing schemathesis {SCHEMATHESIS_VERSION} into {}",
+        venv.display()
+    );
+    // A half-made environment from an interrupted install is made again.
+    let mut create = Command::new("python3");
+    create.args(["-m", "venv", "--clear"]).arg(&venv);
+    run_step_command(create)?;
+    let mut install = Command::new(venv.join("bin/pip"));
+    install
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .arg(format!("schemathesis=={SCHEMATHESIS_VERSION}"));
+    run_step_command(install)?;
+    if !program.exists() {
+        bail!(
+            "pip installed schemathesis but {} is missing",
+            program.display()
+        );
+    }
+    Ok(program)
 }
 
 /// Runs a `cargo nextest run` command, adding its `Summary` line's counts.

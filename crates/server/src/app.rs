@@ -86,6 +86,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::lots::router())
         .split_for_parts();
     routes::problems::problem_bodies(&mut doc);
+    routes::bounds::document_bounds(&mut doc);
     (router, doc)
 }
 

@@ -99,6 +99,7 @@ pub struct Me {
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "logged in", body = TokenResponse),
+        (status = 400, description = "bad_request (not a JSON content type)"),
         (status = 401, description = "invalid_credentials"),
         (status = 422, description = "invalid_body"),
         (status = 429, description = "too_many_login_attempts (Retry-After)"),
@@ -247,6 +248,7 @@ const RETRY_KEY_LEN: std::ops::RangeInclusive<usize> = 16..=200;
         (status = 200, description = "rotated", body = TokenResponse),
         (status = 400, description = "bad_request (retry_key length)"),
         (status = 401, description = "invalid_refresh_token (unknown, expired, reused: the session is then revoked)"),
+        (status = 422, description = "invalid_body"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn refresh(

@@ -276,6 +276,7 @@ pub async fn reattach_device(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "what landed (permission conflicts_resolve)", body = crate::journal_upload::JournalUploaded),
+        (status = 400, description = "bad_request (not a JSON content type)"),
         (status = 404, description = "not_found (no such device in the caller's tenant)"),
         (status = 409, description = "device_not_revoked (a live device pushes its journal itself)"),
         (status = 413, description = "batch_too_large, payload_too_large"),

@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod bounds;
 pub mod devices;
 pub mod locations;
 pub mod lots;

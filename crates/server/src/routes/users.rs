@@ -182,6 +182,7 @@ pub async fn get_user(
         (status = 400, description = "bad_request (e.g. changing one's own role or disabling oneself)"),
         (status = 403, description = "forbidden, subscription_expired, quota_exceeded (re-enabling)"),
         (status = 404, description = "not_found"),
+        (status = 422, description = "invalid_body"),
         Authed,
     ))]
 #[tracing::instrument(skip_all)]

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeSet;
 
+use logiflow_core::sync::{PULL_PAGE_MAX, RESOLVE_REASON_LEN_MAX};
 use logiflow_server::error::ErrorCode;
+use logiflow_server::extract::{IDEMPOTENCY_KEY_LEN_MAX, PAGE_LIMIT_MAX};
 use logiflow_server::rbac::{Permission, Role};
 use serde_json::Value;
 
@@ -156,5 +158,48 @@ fn codes_named_reads_the_list_outside_parentheses() {
     assert_eq!(
         codes_named("invalid_journal (format); nothing was changed"),
         ["invalid_journal"]
+    );
+}
+
+#[test]
+fn documented_bounds_are_the_validated_ones() {
+    let doc = serde_json::to_value(logiflow_server::app::openapi()).unwrap();
+    let mut limits = 0;
+    let mut keys = 0;
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let parameters = operation["parameters"].as_array().into_iter().flatten();
+            for parameter in parameters {
+                let schema = &parameter["schema"];
+                match parameter["name"].as_str().unwrap() {
+                    "limit" => {
+                        let max = if path == "/v1/sync/pull" {
+                            PULL_PAGE_MAX as u64
+                        } else {
+                            u64::from(PAGE_LIMIT_MAX)
+                        };
+                        assert_eq!(schema["minimum"], 1, "{method} {path}");
+                        assert_eq!(schema["maximum"], max, "{method} {path}");
+                        limits += 1;
+                    }
+                    "Idempotency-Key" => {
+                        let inner = IDEMPOTENCY_KEY_LEN_MAX - 2;
+                        let pattern = format!("{{0,{inner}}}");
+                        let documented = schema["pattern"].as_str().unwrap_or_default();
+                        assert!(documented.contains(&pattern), "{method} {path}");
+                        keys += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    assert!(limits >= 12, "only {limits} limit parameters");
+    assert!(keys >= 8, "only {keys} Idempotency-Key parameters");
+    let reason = &doc["components"]["schemas"]["ForceMovement"]["properties"]["reason"];
+    let inner = RESOLVE_REASON_LEN_MAX - 2;
+    assert_eq!(
+        reason["pattern"],
+        format!("^\\s*(\\S([\\s\\S]{{0,{inner}}}\\S)?)\\s*$")
     );
 }
