@@ -65,6 +65,7 @@ pub async fn push(
 
 /// `GET /v1/sync/pull` parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PullQuery {
     /// The cursor of the previous page; absent to start a snapshot of the device's scope.
     pub cursor: Option<String>,
