@@ -20,6 +20,7 @@
 //! * [`journal_file`] — a device's exported journal and the rule for uploaded entries.
 //! * [`orders`] — purchase and sales orders: allocation (FEFO/FIFO), picks, states.
 //! * [`secret`] — a secret string whose `Debug` never shows it.
+//! * [`problem`] — the stable codes of the server's problem documents.
 
 pub mod clock;
 pub mod codes;
@@ -28,6 +29,7 @@ pub mod ids;
 pub mod journal_file;
 pub mod movement;
 pub mod orders;
+pub mod problem;
 pub mod qty;
 pub mod replay;
 pub mod secret;
@@ -46,6 +48,7 @@ pub use journal_file::{
     hold_for_review,
 };
 pub use movement::{AdjustReason, DeviceStamp, LineRef, Movement, MovementKind, Origin, Side};
+pub use problem::ProblemCode;
 pub use qty::{Delta, PositiveQty, QTY_MAX, Qty, QtyError};
 pub use replay::{
     Catalog, DecideError, Decision, Effect, Flag, HeldRef, Hold, HoldReview, LocationFacts,

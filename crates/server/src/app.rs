@@ -19,7 +19,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::{Config, Secret};
-use crate::error::{ApiError, ErrorCode, Problem};
+use crate::error::{ApiError, ErrorCodeSchema, Problem};
 use crate::extract::RequestIdHeader;
 use crate::state::AppState;
 use crate::{db, routes, telemetry};
@@ -37,7 +37,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (writes answer 403 `subscription_expired`). Requests beyond the plan's rate answer 429 \
         `rate_limited` with `Retry-After`."),
     modifiers(&SecuritySchemes),
-    components(schemas(Problem, ErrorCode, crate::rbac::Permission, crate::rbac::Role))
+    components(schemas(Problem, ErrorCodeSchema, crate::rbac::Permission, crate::rbac::Role))
 )]
 struct ApiDoc;
 

@@ -3,15 +3,17 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use logiflow_core::ProblemCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// The one table of errors: each row is a stable code with its status, its title and
-/// its meaning, and (after `=>`) the [`ApiError`] variant that answers it, with its
-/// message. A row without a variant is a code of [`ApiError::Movement`]: a
-/// `core::RejectCode`, the same on the API and in device journals. The rows generate
-/// [`ErrorCode`] (in this order, which the OpenAPI document keeps), [`ApiError`] and the
-/// mapping between them, so a code is added in one place.
+/// The one table of errors: each row is a stable code (a [`ProblemCode`] of
+/// `crates/core`) with its status, its title and its meaning, and (after `=>`) the
+/// [`ApiError`] variant that answers it, with its message. A row without a variant is a
+/// code of [`ApiError::Movement`]: a `core::RejectCode`, the same on the API and in
+/// device journals. The rows generate [`ApiError`], its code and status, and
+/// [`status_of`] and [`title_of`], whose matches fail to compile while a code of core
+/// has no row here.
 macro_rules! problems {
     (
         $(
@@ -28,30 +30,21 @@ macro_rules! problems {
             )*
         }
     ) => {
-        /// Stable machine codes of every error the API answers.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum ErrorCode {
-            $($(#[doc = $doc])* $code,)*
+        /// The status `code` is answered with (a variant of the `extra` section may
+        /// answer another one).
+        pub fn status_of(code: ProblemCode) -> StatusCode {
+            match code {
+                $(ProblemCode::$code => StatusCode::$status,)*
+                // Never answered: only a reader of a newer server meets it.
+                ProblemCode::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
+            }
         }
 
-        impl ErrorCode {
-            /// Every code, in the table's order.
-            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$code),*];
-
-            /// The status this code is answered with (a variant of the `extra` section
-            /// may answer another one).
-            pub fn status(self) -> StatusCode {
-                match self {
-                    $(ErrorCode::$code => StatusCode::$status,)*
-                }
-            }
-
-            /// The problem's title: a short human summary of the code.
-            pub fn title(self) -> &'static str {
-                match self {
-                    $(ErrorCode::$code => $title,)*
-                }
+        /// The problem's title: a short human summary of `code`.
+        pub fn title_of(code: ProblemCode) -> &'static str {
+            match code {
+                $(ProblemCode::$code => $title,)*
+                ProblemCode::Unknown => "unknown",
             }
         }
 
@@ -70,9 +63,9 @@ macro_rules! problems {
 
         impl ApiError {
             /// The stable code.
-            pub fn code(&self) -> ErrorCode {
+            pub fn code(&self) -> ProblemCode {
                 match self {
-                    $($(ApiError::$variant { .. } => ErrorCode::$code,)?)*
+                    $($(ApiError::$variant { .. } => ProblemCode::$code,)?)*
                     $(ApiError::$xvariant($xbind) => $xcode,)*
                 }
             }
@@ -80,7 +73,7 @@ macro_rules! problems {
             fn status(&self) -> StatusCode {
                 match self {
                     $(ApiError::$xvariant($xbind) => $xstatus,)*
-                    other => other.code().status(),
+                    other => status_of(other.code()),
                 }
             }
         }
@@ -238,36 +231,35 @@ problems! {
     @extra {
         /// A movement refused by the rules; nothing was changed.
         #[error(fmt = rejection_message)]
-        Movement(logiflow_core::Rejection) => |r| r.code.into(), ErrorCode::from(r.code).status();
+        Movement(logiflow_core::Rejection) => |r| r.code.into(), status_of(r.code.into());
         /// A request about a revoked device that only a live one allows (signing in on it
         /// again): answered with the device's code, but 409, since the caller's own
         /// credentials are fine.
         #[error("{0}")]
-        RevokedDevice(String) => |_d| ErrorCode::DeviceRevoked, StatusCode::CONFLICT;
+        RevokedDevice(String) => |_d| ProblemCode::DeviceRevoked, StatusCode::CONFLICT;
     }
 }
 
-impl From<logiflow_core::RejectCode> for ErrorCode {
-    fn from(code: logiflow_core::RejectCode) -> Self {
-        use logiflow_core::RejectCode as R;
-        match code {
-            R::UnknownProduct => Self::UnknownProduct,
-            R::UnknownLot => Self::UnknownLot,
-            R::UnknownLocation => Self::UnknownLocation,
-            R::LotRequired => Self::LotRequired,
-            R::LotNotTracked => Self::LotNotTracked,
-            R::LotOfOtherProduct => Self::LotOfOtherProduct,
-            R::LocationNotLeaf => Self::LocationNotLeaf,
-            R::SameLocation => Self::SameLocation,
-            R::ReasonSignMismatch => Self::ReasonSignMismatch,
-            R::InactiveProduct => Self::InactiveProduct,
-            R::InactiveLocation => Self::InactiveLocation,
-            R::LotExpired => Self::LotExpired,
-            R::InsufficientStock => Self::InsufficientStock,
-            R::BeforeLatestCount => Self::BeforeLatestCount,
-            R::QuantityOverflow => Self::QuantityOverflow,
-            R::TimePrecision => Self::TimePrecision,
-        }
+/// The `ErrorCode` schema of the OpenAPI document: the codes of [`ProblemCode::ALL`].
+#[derive(Debug)]
+pub struct ErrorCodeSchema;
+
+impl utoipa::PartialSchema for ErrorCodeSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let codes = ProblemCode::ALL
+            .iter()
+            .map(|code| serde_json::to_value(code).expect("a problem code serializes to its text"));
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("Stable machine codes of every error the API answers."))
+            .enum_values(Some(codes))
+            .into()
+    }
+}
+
+impl ToSchema for ErrorCodeSchema {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ErrorCode".into()
     }
 }
 
@@ -284,7 +276,8 @@ pub struct Problem {
     /// Human explanation of this occurrence.
     pub detail: String,
     /// Stable machine code.
-    pub code: ErrorCode,
+    #[schema(value_type = ErrorCodeSchema)]
+    pub code: ProblemCode,
     /// For `quota_exceeded`: the plan's limit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
@@ -404,7 +397,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = self.code();
         let status = self.status();
-        let title = code.title();
+        let title = title_of(code);
         let detail = match &self {
             ApiError::Internal(e) => {
                 // The cause goes to the log, inside the request span (with its request id);
@@ -478,7 +471,7 @@ mod tests {
 
     use super::*;
 
-    fn wire(code: ErrorCode) -> String {
+    fn wire(code: ProblemCode) -> String {
         serde_json::to_value(code)
             .unwrap()
             .as_str()
@@ -490,7 +483,7 @@ mod tests {
         (
             error.status().as_u16(),
             wire(error.code()),
-            error.code().title(),
+            title_of(error.code()),
         )
     }
 
@@ -543,7 +536,7 @@ mod tests {
     }
 
     #[test]
-    fn movement_codes_are_the_journal_codes() {
+    fn movement_codes_are_the_journal_codes_with_their_status() {
         use RejectCode as R;
         for r in [
             R::UnknownProduct,
@@ -564,15 +557,16 @@ mod tests {
             R::TimePrecision,
         ] {
             assert_eq!(wire(r.into()), r.as_str());
+            assert_eq!(title_of(r.into()), "movement refused");
         }
     }
 
     #[test]
     fn codes_are_distinct_and_titled() {
         let wires: std::collections::BTreeSet<String> =
-            ErrorCode::ALL.iter().map(|c| wire(*c)).collect();
-        assert_eq!(wires.len(), ErrorCode::ALL.len());
-        assert!(ErrorCode::ALL.iter().all(|c| !c.title().is_empty()));
+            ProblemCode::ALL.iter().map(|c| wire(*c)).collect();
+        assert_eq!(wires.len(), ProblemCode::ALL.len());
+        assert!(ProblemCode::ALL.iter().all(|c| title_of(*c) != "unknown"));
     }
 
     #[test]
