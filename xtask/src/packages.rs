@@ -21,7 +21,8 @@ pub enum Need {
     DesktopBuild,
     /// Driving the desktop app in the E2E tests: xvfb and webkit2gtk-driver.
     DesktopE2e,
-    /// A Python with `venv` for the libraries the tests run (`crate::python`).
+    /// A Python with `venv` for the libraries the tests run (`crate::python`): the
+    /// webhook tests' signature verifier and the API fuzz step's schemathesis.
     TestPython,
 }
 
@@ -66,7 +67,8 @@ pub const SYSTEM_PACKAGES: &[SystemPackage] = &[
     // secret-tool.
     desktop_e2e("gnome-keyring"),
     desktop_e2e("libsecret-tools"),
-    // The webhook tests verify signatures with a Python library (see `python.rs`).
+    // The tests' Python environment (`crate::python`): Debian splits venv (and the pip
+    // it bootstraps) out of python3; a Python built elsewhere has them.
     SystemPackage {
         name: "python3-venv",
         need: Need::TestPython,

@@ -1,5 +1,5 @@
-//! The Python the tests use for libraries written by others (the Standard Webhooks
-//! verifier of the webhook tests): a virtual environment in the build cache, outside the
+//! The Python the tests use for tools and libraries written by others (the Standard
+//! Webhooks verifier of the webhook tests, schemathesis of the API fuzz step): a virtual environment in the build cache, outside the
 //! clone, with pinned packages from PyPI. It is created once per machine and again only
 //! when the pins change; nothing else is downloaded.
 
@@ -11,16 +11,16 @@ use anyhow::{Context, Result, bail};
 use crate::{proc, util};
 
 /// The packages, pinned. A change here rebuilds the environment on the next run.
-pub const PACKAGES: &[&str] = &["standardwebhooks==1.1.0"];
+pub const PACKAGES: &[&str] = &["standardwebhooks==1.1.0", "schemathesis==4.32.5"];
 
 /// The environment variable through which the tests find the interpreter.
 pub const TEST_PYTHON_VAR: &str = "LOGIFLOW_TEST_PYTHON";
 
-/// Whether `python3 -m venv` works (the `python3-venv` package on Debian, or a Python
-/// installed otherwise).
+/// Whether `python3` can make a virtual environment with pip in it (the `python3-venv`
+/// package on Debian, or a Python installed otherwise).
 pub fn venv_available() -> bool {
     Command::new("python3")
-        .args(["-m", "venv", "--help"])
+        .args(["-c", "import ensurepip, venv"])
         .output()
         .is_ok_and(|o| o.status.success())
 }

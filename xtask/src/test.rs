@@ -28,9 +28,13 @@ Runs, in order, stopping at the first step that fails:
                --all-targets -- -D warnings
   postgres     start a throwaway PostgreSQL cluster, unless DATABASE_URL is set
   rust tests   cargo nextest run --workspace --features logiflow-tests/desktop-e2e,
-               every test but the desktop E2E (cargo-nextest is installed into
-               ~/.cache/logiflow/cargo-bin if missing; the Python packages the tests
-               run, e.g. standardwebhooks, into ~/.cache/logiflow/python-tests)
+               every test but the desktop E2E and the API fuzz (cargo-nextest is
+               installed into ~/.cache/logiflow/cargo-bin if missing; the Python packages
+               the tests run, standardwebhooks and schemathesis, into
+               ~/.cache/logiflow/python-tests)
+  api fuzz     run the server's fuzz test (crates/server/tests/api/fuzz.rs):
+               schemathesis against a real server, checking it answers as its OpenAPI
+               document says
   doc tests    cargo test --workspace --features logiflow-tests/desktop-e2e --doc
                (nextest does not run doc tests)
   ui unit      npm test in ui/ (Vitest, once)
@@ -73,6 +77,10 @@ const FEATURES: &str = "logiflow-tests/desktop-e2e";
 /// tauri-driver, so the `rust tests` step leaves it to the `desktop e2e` step.
 const DESKTOP_E2E_BINARY: &str = "binary_id(logiflow-tests::desktop)";
 
+/// The server's fuzz test: it needs schemathesis, which only the `api fuzz` step
+/// installs, so the `rust tests` step leaves it to that step.
+const API_FUZZ_TEST: &str = "binary_id(logiflow-server::api) & test(/^fuzz::/)";
+
 /// `--workspace --features FEATURES`: the package selection and features of every build.
 fn workspace_selection(cmd: &mut Command) {
     cmd.args(["--workspace", "--features", FEATURES]);
@@ -87,6 +95,7 @@ const STEPS: &[&str] = &[
     "clippy",
     "postgres",
     "rust tests",
+    "api fuzz",
     "doc tests",
     "ui unit",
     "desktop e2e",
@@ -338,6 +347,15 @@ fn test_steps(
     run.step("rust tests", Some(rerun_tests(options)), |counts| {
         rust_tests(options, target, database_url.as_deref(), counts).map(|()| ((), Done::Ran))
     })?;
+    // It needs schemathesis, which only this step arranges, so it is rerun through the
+    // whole command.
+    run.step(
+        "api fuzz",
+        Some("cargo xtask test --no-lint -- -E 'test(/^fuzz::/)'".to_owned()),
+        |counts| {
+            api_fuzz(options, target, database_url.as_deref(), counts).map(|()| ((), Done::Ran))
+        },
+    )?;
 
     if options.runner_args.is_empty() {
         let doc = doc_test_command(target);
@@ -508,13 +526,51 @@ fn rust_tests(
     database_url: Option<&str>,
     counts: &mut Counts,
 ) -> Result<()> {
+    let step = format!("not {DESKTOP_E2E_BINARY} & not ({API_FUZZ_TEST})");
+    let cmd = nextest_step(options, target, &step, database_url)?;
+    run_nextest(cmd, counts)
+}
+
+/// The server's fuzz test, with schemathesis installed first.
+fn api_fuzz(
+    options: &Options,
+    target: &util::SharedTarget,
+    database_url: Option<&str>,
+    counts: &mut Counts,
+) -> Result<()> {
+    let schemathesis = ensure_schemathesis()?;
+    let mut cmd = nextest_step(options, target, API_FUZZ_TEST, database_url)?;
+    cmd.env("LOGIFLOW_SCHEMATHESIS", schemathesis);
+    run_nextest(cmd, counts)
+}
+
+/// `cargo nextest run` of the tests of the step's filterset, on the run's database.
+fn nextest_step(
+    options: &Options,
+    target: &util::SharedTarget,
+    step: &str,
+    database_url: Option<&str>,
+) -> Result<Command> {
     let mut cmd = nextest_run(target)?;
-    add_runner_args(&mut cmd, &format!("not {DESKTOP_E2E_BINARY}"), options);
+    add_runner_args(&mut cmd, step, options);
     if let Some(url) = database_url {
         cmd.env("DATABASE_URL", url);
     }
     cmd.env(python::TEST_PYTHON_VAR, python::ensure_test_python()?);
-    run_nextest(cmd, counts)
+    Ok(cmd)
+}
+
+/// schemathesis, from the tests' Python environment (`crate::python`).
+fn ensure_schemathesis() -> Result<std::path::PathBuf> {
+    let python = python::ensure_test_python()?;
+    let program = python.with_file_name("schemathesis");
+    if !program.exists() {
+        bail!(
+            "{} is missing from the tests' Python environment",
+            program.display()
+        );
+    }
+    Ok(program)
 }
 
 /// Runs a `cargo nextest run` command, adding its `Summary` line's counts.

@@ -21,6 +21,7 @@
 //! * [`orders`] — purchase and sales orders: allocation (FEFO/FIFO), picks, states.
 //! * [`secret`] — a secret string whose `Debug` never shows it.
 //! * [`webhooks`] — the retry schedule of webhook deliveries (backoff, jitter, dead letter).
+//! * [`problem`] — the stable codes of the server's problem documents.
 
 pub mod clock;
 pub mod codes;
@@ -30,6 +31,7 @@ pub mod journal_file;
 pub mod movement;
 pub mod names;
 pub mod orders;
+pub mod problem;
 pub mod qty;
 pub mod replay;
 pub mod secret;
@@ -50,6 +52,7 @@ pub use journal_file::{
 };
 pub use movement::{AdjustReason, DeviceStamp, LineRef, Movement, MovementKind, Origin, Side};
 pub use names::{FlagName, KindName, OriginName, OutcomeName, UnknownName};
+pub use problem::ProblemCode;
 pub use qty::{Delta, PositiveQty, QTY_MAX, Qty, QtyError};
 pub use replay::{
     Catalog, DecideError, Decision, Effect, Flag, HeldRef, Hold, HoldReview, LocationFacts,

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use backon::BackoffBuilder;
 use chrono::{TimeDelta, Utc};
-use logiflow_core::{DeviceId, TenantId, UserId, WarehouseId};
+use logiflow_core::{DeviceId, ProblemCode, TenantId, UserId, WarehouseId};
 use serde::de::DeserializeOwned;
 
 use crate::credentials::{CredentialStore, DeviceTokens, Secret};
@@ -84,6 +84,14 @@ pub(crate) struct Problem {
     pub status: u16,
 }
 
+impl Problem {
+    /// The code as this build knows it: [`ProblemCode::Unknown`] for a newer server's
+    /// (`code` keeps its text for the messages).
+    pub(crate) fn kind(&self) -> ProblemCode {
+        ProblemCode::parse(&self.code)
+    }
+}
+
 /// Why a call failed.
 #[derive(Debug)]
 pub(crate) enum CallError {
@@ -108,15 +116,15 @@ impl CallError {
 
 /// Maps a problem the caller did not handle to the replica's error.
 pub(crate) fn problem_error(p: Problem) -> Error {
-    match p.code.as_str() {
-        "device_revoked" => Error::DeviceRevoked,
-        "subscription_expired" => Error::SubscriptionExpired,
-        "invalid_credentials" => Error::WrongPassword,
-        "forbidden" => Error::Forbidden(format!(
+    match p.kind() {
+        ProblemCode::DeviceRevoked => Error::DeviceRevoked,
+        ProblemCode::SubscriptionExpired => Error::SubscriptionExpired,
+        ProblemCode::InvalidCredentials => Error::WrongPassword,
+        ProblemCode::Forbidden => Error::Forbidden(format!(
             "the server refused: this user's role does not allow it ({})",
             p.detail
         )),
-        "invalid_refresh_token" | "unauthenticated" => Error::CredentialsInvalid(
+        ProblemCode::InvalidRefreshToken | ProblemCode::Unauthenticated => Error::CredentialsInvalid(
             "the device's session has ended (its refresh token was refused: lost, used twice, expired, or the device was revoked): run `logiflow login` to sign this device in again".into(),
         ),
         _ => Error::Server {
@@ -411,7 +419,7 @@ impl ServerClient {
         )
         .map_err(|e| match e {
             // Not this tenant's device (or no longer known): the person cannot sign in on it.
-            CallError::Problem(p) if p.code == "not_found" => Error::CredentialsInvalid(format!(
+            CallError::Problem(p) if p.kind() == ProblemCode::NotFound => Error::CredentialsInvalid(format!(
                 "the server knows no device {device} in this person's tenant: sign in with an account of the device's tenant"
             )),
             other => other.into_error(),

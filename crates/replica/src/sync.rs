@@ -36,14 +36,14 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use logiflow_core::{
-    DeviceId, JournalFile, MovementId, Outcome, PUSH_BATCH_MAX, PullPage, PushRequest,
+    DeviceId, JournalFile, MovementId, Outcome, PUSH_BATCH_MAX, ProblemCode, PullPage, PushRequest,
     PushResponse, WarehouseId,
 };
 use rusqlite::{OptionalExtension, params};
 
 use crate::api::{DeviceInfo, JournalExported, JournalUploaded, Resolution, Resolved, SignedOut};
 use crate::client::{
-    CallError, Problem, Resend, RetryNote, ServerClient, SyncOptions, WarehouseInfo, problem_error,
+    CallError, Resend, RetryNote, ServerClient, SyncOptions, WarehouseInfo, problem_error,
     usable_tokens,
 };
 use crate::credentials::{CredentialStore, DeviceTokens, Secret};
@@ -602,7 +602,7 @@ impl Replica {
                     // journal's end: the entries after the gap were pushed before too.
                     from = from.map(|_| last_seq + 1);
                 }
-                Err(CallError::Problem(p)) if p.code == "sequence_gap" => {
+                Err(CallError::Problem(p)) if p.kind() == ProblemCode::SequenceGap => {
                     gaps += 1;
                     let next = p.next_seq.unwrap_or(0);
                     // The server lacks entries this journal marked as pushed (its
@@ -614,7 +614,7 @@ impl Replica {
                     from = Some(next);
                 }
                 Err(CallError::Problem(p))
-                    if (p.code == "batch_too_large" || p.status == 413) && batch > 1 =>
+                    if (p.kind() == ProblemCode::BatchTooLarge || p.status == 413) && batch > 1 =>
                 {
                     // A body limit smaller than a full batch: halve and go on.
                     batch = (batch / 2).max(1);
@@ -1099,8 +1099,8 @@ impl Ctx<'_> {
                 self.contact = Some(Utc::now());
             }
             match result {
-                Err(CallError::Problem(Problem { ref code, .. }))
-                    if code == "unauthenticated" && !refreshed =>
+                Err(CallError::Problem(ref p))
+                    if p.kind() == ProblemCode::Unauthenticated && !refreshed =>
                 {
                     refreshed = true;
                     let Ctx {

@@ -19,7 +19,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::{Config, Secret};
-use crate::error::{ApiError, ErrorCode, Problem};
+use crate::error::{ApiError, ErrorCodeSchema, Problem};
 use crate::extract::RequestIdHeader;
 use crate::state::AppState;
 use crate::{db, routes, telemetry};
@@ -37,7 +37,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (writes answer 403 `subscription_expired`). Requests beyond the plan's rate answer 429 \
         `rate_limited` with `Retry-After`."),
     modifiers(&SecuritySchemes),
-    components(schemas(Problem, ErrorCode, crate::rbac::Permission, crate::rbac::Role))
+    components(schemas(Problem, ErrorCodeSchema, crate::rbac::Permission, crate::rbac::Role))
 )]
 struct ApiDoc;
 
@@ -69,7 +69,7 @@ impl Modify for SecuritySchemes {
 }
 
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::ops::router())
         .merge(routes::auth::router())
         .merge(routes::users::router())
@@ -85,10 +85,13 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::products::router())
         .merge(routes::lots::router())
         .merge(routes::webhooks::router())
-        .split_for_parts()
+        .split_for_parts();
+    routes::problems::problem_bodies(&mut doc);
+    routes::bounds::document_bounds(&mut doc);
+    (router, doc)
 }
 
-/// The OpenAPI document of every route.
+/// The OpenAPI document of every route, as served at `/v1/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     api().1
 }

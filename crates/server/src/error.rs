@@ -3,157 +3,267 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use logiflow_core::ProblemCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// Stable machine codes of every error the API answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// The request is malformed or a field is invalid (400).
-    BadRequest,
-    /// The body is not valid JSON for this endpoint (422).
-    InvalidBody,
-    /// Missing, malformed, expired or revoked credentials (401).
-    Unauthenticated,
-    /// Email, tenant or password wrong (401); deliberately does not say which.
-    InvalidCredentials,
-    /// The refresh token is unknown, expired or was already used (401).
-    InvalidRefreshToken,
-    /// The principal lacks the permission (403).
-    Forbidden,
-    /// The tenant's subscription expired: reads work, writes do not (403).
-    SubscriptionExpired,
-    /// The tenant's plan limit for this resource is reached (403).
-    QuotaExceeded,
-    /// No such resource in the caller's tenant (404), including other tenants' resources.
-    NotFound,
-    /// A resource with the same unique key exists (409).
-    Conflict,
-    /// The Idempotency-Key was already used with another request (422).
-    IdempotencyKeyReused,
-    /// Too many requests for the tenant's plan (429, with Retry-After).
-    RateLimited,
-    /// Too many login attempts for the account or address (429, with Retry-After).
-    TooManyLoginAttempts,
-    /// The request body is larger than allowed (413).
-    PayloadTooLarge,
-    /// The route exists but not with this method (405).
-    MethodNotAllowed,
-    /// The request took longer than the server allows; nothing was committed (503).
-    Timeout,
-    /// Other writes to the same stock kept conflicting with this one (a deadlock or
-    /// serialization failure the server retried); nothing was committed: send it again
-    /// (503, with Retry-After).
-    Busy,
-    /// The server failed; details are in its log under the request id (500).
-    Internal,
-    // Movements refused by the rules of `crates/core` (the codes are
-    // `core::RejectCode::as_str`, the same on the API and in device journals).
-    /// The product does not exist in the tenant (422).
-    UnknownProduct,
-    /// The lot does not exist in the tenant (422).
-    UnknownLot,
-    /// A location does not exist in the tenant (422).
-    UnknownLocation,
-    /// The product is lot-tracked and no lot was given (422).
-    LotRequired,
-    /// A lot was given for a product without lot tracking (422).
-    LotNotTracked,
-    /// The lot belongs to another product (422).
-    LotOfOtherProduct,
-    /// Stock lives only in leaf locations (bins) (422).
-    LocationNotLeaf,
-    /// A transfer from a location to itself (422).
-    SameLocation,
-    /// An adjustment whose sign does not fit its reason (422).
-    ReasonSignMismatch,
-    /// The product is deactivated (422).
-    InactiveProduct,
-    /// A location (or its warehouse) is deactivated (422).
-    InactiveLocation,
-    /// The lot is past its expiry date in the warehouse's time zone and cannot leave (422).
-    LotExpired,
-    /// Not enough available stock (`on_hand − allocated`) for an outbound movement;
-    /// nothing was changed (409).
-    InsufficientStock,
-    /// A later count of the row is already recorded: count again (409).
-    BeforeLatestCount,
-    /// The row's quantity would leave the range of quantities kept (422).
-    QuantityOverflow,
-    /// A time finer than the microsecond (422).
-    TimePrecision,
-    /// The device was revoked by an administrator; its journal is kept on the device and
-    /// can be pushed after it is registered again (401).
-    DeviceRevoked,
-    /// A push skips journal sequence numbers; `next_seq` says where to resume (409).
-    SequenceGap,
-    /// The device's journal can only be uploaded once it is revoked: a device that is
-    /// not pushes its journal itself (409).
-    DeviceNotRevoked,
-    /// An uploaded journal file is not one, or not this device's (422); nothing was
-    /// changed.
-    InvalidJournal,
-    /// A pushed sequence number was already used by another movement (409).
-    SequenceConflict,
-    /// A push carries more movements than one batch may (413).
-    BatchTooLarge,
-    /// A pull cursor that this server did not issue, or from another database (400):
-    /// pull again without a cursor to start a fresh snapshot.
-    InvalidCursor,
-    /// An id in the body or query names nothing in the caller's tenant (422): a
-    /// warehouse, parent location or product.
-    ReferenceNotFound,
-    /// A location's parent is in another warehouse (422).
-    InvalidParent,
-    /// The location holds stock (on hand or allocated): it cannot get children, nor be
-    /// deleted (409). Stock lives only in leaf locations.
-    LocationHasStock,
-    /// The location has child locations and cannot be deleted (409).
-    LocationHasChildren,
-    /// The location has stock history (stock rows or movements) and cannot be deleted;
-    /// deactivate it instead (409).
-    LocationHasHistory,
-    /// A barcode is already assigned to another product of the tenant (409); the detail
-    /// names it.
-    BarcodeTaken,
-    /// Lots are only for lot-tracked products (409).
-    ProductNotLotTracked,
-    /// Lot tracking cannot be turned off while the product has lots (409).
-    ProductHasLots,
-    /// Lot tracking cannot be turned on while the product holds stock without a lot (409).
-    ProductHasStock,
-    /// A product's custom fields do not match the tenant's field schema (422); `errors`
-    /// lists each failing field.
-    InvalidCustomFields,
-    /// The product field schema is not a valid JSON Schema object (422).
-    InvalidFieldSchema,
-    /// A webhook URL is not https, or names a loopback, private or link-local address
-    /// (422).
-    InvalidWebhookUrl,
+/// The one table of errors: each row is a stable code (a [`ProblemCode`] of
+/// `crates/core`) with its status, its title and its meaning, and (after `=>`) the
+/// [`ApiError`] variant that answers it, with its message. A row without a variant is a
+/// code of [`ApiError::Movement`]: a `core::RejectCode`, the same on the API and in
+/// device journals. The rows generate [`ApiError`], its code and status, and
+/// [`status_of`] and [`title_of`], whose matches fail to compile while a code of core
+/// has no row here.
+macro_rules! problems {
+    (
+        $(
+            $(#[doc = $doc:literal])*
+            $code:ident: $status:ident $title:literal
+            $(=> $(#[$meta:meta])* $variant:ident
+                $(($($ty:ty),*))? $({ $($field:ident: $fty:ty),* })?)?;
+        )*
+        // Variants that answer a code of the rows above, with how they pick it.
+        @extra {
+            $(
+                $(#[$xmeta:meta])*
+                $xvariant:ident($xty:ty) => |$xbind:ident| $xcode:expr, $xstatus:expr;
+            )*
+        }
+    ) => {
+        /// The status `code` is answered with (a variant of the `extra` section may
+        /// answer another one).
+        pub fn status_of(code: ProblemCode) -> StatusCode {
+            match code {
+                $(ProblemCode::$code => StatusCode::$status,)*
+                // Never answered: only a reader of a newer server meets it.
+                ProblemCode::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
+            }
+        }
+
+        /// The problem's title: a short human summary of `code`.
+        pub fn title_of(code: ProblemCode) -> &'static str {
+            match code {
+                $(ProblemCode::$code => $title,)*
+                ProblemCode::Unknown => "unknown",
+            }
+        }
+
+        /// Every error a handler can return.
+        #[derive(Debug, thiserror::Error)]
+        pub enum ApiError {
+            $($(
+                $(#[$meta])*
+                $variant $(($($ty),*))? $({ $($field: $fty),* })?,
+            )?)*
+            $(
+                $(#[$xmeta])*
+                $xvariant($xty),
+            )*
+        }
+
+        impl ApiError {
+            /// The stable code.
+            pub fn code(&self) -> ProblemCode {
+                match self {
+                    $($(ApiError::$variant { .. } => ProblemCode::$code,)?)*
+                    $(ApiError::$xvariant($xbind) => $xcode,)*
+                }
+            }
+
+            fn status(&self) -> StatusCode {
+                match self {
+                    $(ApiError::$xvariant($xbind) => $xstatus,)*
+                    other => status_of(other.code()),
+                }
+            }
+        }
+    };
 }
 
-impl From<logiflow_core::RejectCode> for ErrorCode {
-    fn from(code: logiflow_core::RejectCode) -> Self {
-        use logiflow_core::RejectCode as R;
-        match code {
-            R::UnknownProduct => Self::UnknownProduct,
-            R::UnknownLot => Self::UnknownLot,
-            R::UnknownLocation => Self::UnknownLocation,
-            R::LotRequired => Self::LotRequired,
-            R::LotNotTracked => Self::LotNotTracked,
-            R::LotOfOtherProduct => Self::LotOfOtherProduct,
-            R::LocationNotLeaf => Self::LocationNotLeaf,
-            R::SameLocation => Self::SameLocation,
-            R::ReasonSignMismatch => Self::ReasonSignMismatch,
-            R::InactiveProduct => Self::InactiveProduct,
-            R::InactiveLocation => Self::InactiveLocation,
-            R::LotExpired => Self::LotExpired,
-            R::InsufficientStock => Self::InsufficientStock,
-            R::BeforeLatestCount => Self::BeforeLatestCount,
-            R::QuantityOverflow => Self::QuantityOverflow,
-            R::TimePrecision => Self::TimePrecision,
-        }
+problems! {
+    /// The request is malformed or a field is invalid (400).
+    BadRequest: BAD_REQUEST "bad request" => #[error("{0}")] BadRequest(String);
+    /// The body is not valid JSON for this endpoint (422).
+    InvalidBody: UNPROCESSABLE_ENTITY "invalid body" => #[error("{0}")] InvalidBody(String);
+    /// Missing, malformed, expired or revoked credentials (401).
+    Unauthenticated: UNAUTHORIZED "unauthenticated" => #[error("authentication required")] Unauthenticated;
+    /// Email, tenant or password wrong (401); deliberately does not say which.
+    InvalidCredentials: UNAUTHORIZED "invalid credentials" => #[error("invalid credentials")] InvalidCredentials;
+    /// The refresh token is unknown, expired or was already used (401).
+    InvalidRefreshToken: UNAUTHORIZED "invalid refresh token"
+        => #[error("invalid refresh token")] InvalidRefreshToken;
+    /// The principal lacks the permission (403).
+    Forbidden: FORBIDDEN "forbidden" => #[error("missing permission")] Forbidden;
+    /// The tenant's subscription expired: reads work, writes do not (403).
+    SubscriptionExpired: FORBIDDEN "subscription expired"
+        => #[error("the subscription expired; the tenant is read-only")] SubscriptionExpired;
+    /// The tenant's plan limit for this resource is reached (403).
+    QuotaExceeded: FORBIDDEN "quota exceeded"
+        => #[error("plan limit of {limit} {resource} reached")] QuotaExceeded
+        { resource: &'static str, limit: i64 };
+    /// No such resource in the caller's tenant (404), including other tenants' resources.
+    NotFound: NOT_FOUND "not found" => #[error("not found")] NotFound;
+    /// A resource with the same unique key exists (409).
+    Conflict: CONFLICT "conflict" => #[error("{0}")] Conflict(String);
+    /// The Idempotency-Key was already used with another request (422).
+    IdempotencyKeyReused: UNPROCESSABLE_ENTITY "idempotency key reused"
+        => #[error("the idempotency key was used with a different request")] IdempotencyKeyReused;
+    /// Too many requests for the tenant's plan (429, with Retry-After).
+    RateLimited: TOO_MANY_REQUESTS "rate limited"
+        => #[error("request rate limit reached")] RateLimited { retry_after_secs: u64 };
+    /// Too many login attempts for the account or address (429, with Retry-After).
+    TooManyLoginAttempts: TOO_MANY_REQUESTS "too many login attempts"
+        => #[error("too many login attempts")] TooManyLoginAttempts { retry_after_secs: u64 };
+    /// The request body is larger than allowed (413).
+    PayloadTooLarge: PAYLOAD_TOO_LARGE "payload too large"
+        => #[error("request body too large")] PayloadTooLarge;
+    /// The route exists but not with this method (405).
+    MethodNotAllowed: METHOD_NOT_ALLOWED "method not allowed"
+        => #[error("method not allowed on this route")] MethodNotAllowed;
+    /// The request took longer than the server allows; nothing was committed (503).
+    Timeout: SERVICE_UNAVAILABLE "timeout"
+        => #[error("the request took too long and was abandoned; nothing was changed")] Timeout;
+    /// Other writes to the same stock kept conflicting with this one (a deadlock or
+    /// serialization failure the server retried); nothing was committed: send it again
+    /// (503, with Retry-After). The server retries the transaction itself (see
+    /// [`ApiError::is_transient`]) and answers `busy` only when the retries ran out.
+    Busy: SERVICE_UNAVAILABLE "busy" => #[error(
+        "other writes to the same stock kept conflicting with this one; nothing was changed, send it again"
+    )] Busy;
+    /// The server failed; details are in its log under the request id (500).
+    Internal: INTERNAL_SERVER_ERROR "internal error"
+        => #[error("internal error: {0}")] Internal(Box<dyn std::error::Error + Send + Sync>);
+    // Movements refused by the rules of `crates/core` (the codes are
+    // `core::RejectCode::as_str`): answered by `ApiError::Movement`.
+    /// The product does not exist in the tenant (422).
+    UnknownProduct: UNPROCESSABLE_ENTITY "movement refused";
+    /// The lot does not exist in the tenant (422).
+    UnknownLot: UNPROCESSABLE_ENTITY "movement refused";
+    /// A location does not exist in the tenant (422).
+    UnknownLocation: UNPROCESSABLE_ENTITY "movement refused";
+    /// The product is lot-tracked and no lot was given (422).
+    LotRequired: UNPROCESSABLE_ENTITY "movement refused";
+    /// A lot was given for a product without lot tracking (422).
+    LotNotTracked: UNPROCESSABLE_ENTITY "movement refused";
+    /// The lot belongs to another product (422).
+    LotOfOtherProduct: UNPROCESSABLE_ENTITY "movement refused";
+    /// Stock lives only in leaf locations (bins) (422).
+    LocationNotLeaf: UNPROCESSABLE_ENTITY "movement refused";
+    /// A transfer from a location to itself (422).
+    SameLocation: UNPROCESSABLE_ENTITY "movement refused";
+    /// An adjustment whose sign does not fit its reason (422).
+    ReasonSignMismatch: UNPROCESSABLE_ENTITY "movement refused";
+    /// The product is deactivated (422).
+    InactiveProduct: UNPROCESSABLE_ENTITY "movement refused";
+    /// A location (or its warehouse) is deactivated (422).
+    InactiveLocation: UNPROCESSABLE_ENTITY "movement refused";
+    /// The lot is past its expiry date in the warehouse's time zone and cannot leave (422).
+    LotExpired: UNPROCESSABLE_ENTITY "movement refused";
+    /// Not enough available stock (`on_hand − allocated`) for an outbound movement;
+    /// nothing was changed (409): the request was valid, the state does not allow it now.
+    InsufficientStock: CONFLICT "movement refused";
+    /// A later count of the row is already recorded: count again (409).
+    BeforeLatestCount: CONFLICT "movement refused";
+    /// The row's quantity would leave the range of quantities kept (422).
+    QuantityOverflow: UNPROCESSABLE_ENTITY "movement refused";
+    /// A time finer than the microsecond (422).
+    TimePrecision: UNPROCESSABLE_ENTITY "movement refused";
+    /// The device was revoked by an administrator; its journal is kept on the device and
+    /// can be pushed after it is registered again (401).
+    DeviceRevoked: UNAUTHORIZED "device revoked"
+        => #[error("this device was revoked; register it again to push its journal")] DeviceRevoked;
+    /// A push skips journal sequence numbers; `next_seq` says where to resume (409).
+    SequenceGap: CONFLICT "sequence gap"
+        => #[error("the push starts at device_seq {got} but the server expects {expected}")] SequenceGap
+        { expected: u64, got: u64 };
+    /// The device's journal can only be uploaded once it is revoked: a device that is
+    /// not pushes its journal itself (409).
+    DeviceNotRevoked: CONFLICT "device not revoked" => #[error(
+        "the device is not revoked; it pushes its journal itself (sign in on it again if its session ended)"
+    )] DeviceNotRevoked;
+    /// An uploaded journal file is not one, or not this device's (422); nothing was
+    /// changed.
+    InvalidJournal: UNPROCESSABLE_ENTITY "invalid journal" => #[error("{0}")] InvalidJournal(String);
+    /// A pushed sequence number was already used by another movement (409).
+    SequenceConflict: CONFLICT "sequence conflict" => #[error("{0}")] SequenceConflict(String);
+    /// A push carries more movements than one batch may (413).
+    BatchTooLarge: PAYLOAD_TOO_LARGE "batch too large"
+        => #[error("a push carries at most {max} movements")] BatchTooLarge { max: usize };
+    /// A pull cursor that this server did not issue, or from another database (400):
+    /// pull again without a cursor to start a fresh snapshot.
+    InvalidCursor: BAD_REQUEST "invalid cursor" => #[error("{0}")] InvalidCursor(String);
+    /// An id in the body or query names nothing in the caller's tenant (422): a
+    /// warehouse, parent location or product.
+    ReferenceNotFound: UNPROCESSABLE_ENTITY "reference not found" => #[error("{0}")] ReferenceNotFound(String);
+    /// A location's parent is in another warehouse (422).
+    InvalidParent: UNPROCESSABLE_ENTITY "invalid parent" => #[error("{0}")] InvalidParent(String);
+    /// The location holds stock (on hand or allocated): it cannot get children, nor be
+    /// deleted (409). Stock lives only in leaf locations.
+    LocationHasStock: CONFLICT "location has stock" => #[error(
+        "the location holds stock; stock lives only in leaf locations, so move it out first"
+    )] LocationHasStock;
+    /// The location has child locations and cannot be deleted (409).
+    LocationHasChildren: CONFLICT "location has children"
+        => #[error("the location has child locations; delete or move them first")] LocationHasChildren;
+    /// The location has stock history (stock rows or movements) and cannot be deleted;
+    /// deactivate it instead (409).
+    LocationHasHistory: CONFLICT "location has history"
+        => #[error("the location has stock history; deactivate it instead of deleting it")] LocationHasHistory;
+    /// A barcode is already assigned to another product of the tenant (409); the detail
+    /// names it.
+    BarcodeTaken: CONFLICT "barcode taken"
+        => #[error("barcode {0} is already assigned to another product")] BarcodeTaken(String);
+    /// Lots are only for lot-tracked products (409).
+    ProductNotLotTracked: CONFLICT "product not lot-tracked"
+        => #[error("the product is not lot-tracked; turn lot tracking on first")] ProductNotLotTracked;
+    /// Lot tracking cannot be turned off while the product has lots (409).
+    ProductHasLots: CONFLICT "product has lots"
+        => #[error("the product has lots; lot tracking cannot be turned off")] ProductHasLots;
+    /// Lot tracking cannot be turned on while the product holds stock without a lot (409).
+    ProductHasStock: CONFLICT "product has stock"
+        => #[error("the product holds stock without a lot; lot tracking cannot be turned on")] ProductHasStock;
+    /// A product's custom fields do not match the tenant's field schema (422); `errors`
+    /// lists each failing field.
+    InvalidCustomFields: UNPROCESSABLE_ENTITY "invalid custom fields" => #[error(fmt = fields_summary)] InvalidCustomFields(Vec<FieldError>);
+    /// The product field schema is not a valid JSON Schema object (422).
+    InvalidFieldSchema: UNPROCESSABLE_ENTITY "invalid field schema"
+        => #[error("invalid product field schema: {0}")] InvalidFieldSchema(String);
+    /// A webhook URL is not https, or names a loopback, private or link-local address
+    /// (422).
+    InvalidWebhookUrl: UNPROCESSABLE_ENTITY "invalid webhook url"
+        => #[error("invalid webhook url: {0}")] InvalidWebhookUrl(String);
+    @extra {
+        /// A movement refused by the rules; nothing was changed.
+        #[error(fmt = rejection_message)]
+        Movement(logiflow_core::Rejection) => |r| r.code.into(), status_of(r.code.into());
+        /// A request about a revoked device that only a live one allows (signing in on it
+        /// again): answered with the device's code, but 409, since the caller's own
+        /// credentials are fine.
+        #[error("{0}")]
+        RevokedDevice(String) => |_d| ProblemCode::DeviceRevoked, StatusCode::CONFLICT;
+    }
+}
+
+/// The `ErrorCode` schema of the OpenAPI document: the codes of [`ProblemCode::ALL`].
+#[derive(Debug)]
+pub struct ErrorCodeSchema;
+
+impl utoipa::PartialSchema for ErrorCodeSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let codes = ProblemCode::ALL
+            .iter()
+            .map(|code| serde_json::to_value(code).expect("a problem code serializes to its text"));
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("Stable machine codes of every error the API answers."))
+            .enum_values(Some(codes))
+            .into()
+    }
+}
+
+impl ToSchema for ErrorCodeSchema {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ErrorCode".into()
     }
 }
 
@@ -170,7 +280,8 @@ pub struct Problem {
     /// Human explanation of this occurrence.
     pub detail: String,
     /// Stable machine code.
-    pub code: ErrorCode,
+    #[schema(value_type = ErrorCodeSchema)]
+    pub code: ProblemCode,
     /// For `quota_exceeded`: the plan's limit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
@@ -198,102 +309,8 @@ pub struct FieldError {
     pub message: String,
 }
 
-/// Every error a handler can return.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    InvalidBody(String),
-    #[error("authentication required")]
-    Unauthenticated,
-    #[error("invalid credentials")]
-    InvalidCredentials,
-    #[error("invalid refresh token")]
-    InvalidRefreshToken,
-    #[error("missing permission")]
-    Forbidden,
-    #[error("the subscription expired; the tenant is read-only")]
-    SubscriptionExpired,
-    #[error("plan limit of {limit} {resource} reached")]
-    QuotaExceeded { resource: &'static str, limit: i64 },
-    #[error("not found")]
-    NotFound,
-    #[error("{0}")]
-    Conflict(String),
-    #[error("the idempotency key was used with a different request")]
-    IdempotencyKeyReused,
-    #[error("request rate limit reached")]
-    RateLimited { retry_after_secs: u64 },
-    #[error("too many login attempts")]
-    TooManyLoginAttempts { retry_after_secs: u64 },
-    #[error("request body too large")]
-    PayloadTooLarge,
-    #[error("method not allowed on this route")]
-    MethodNotAllowed,
-    #[error("the request took too long and was abandoned; nothing was changed")]
-    Timeout,
-    /// A deadlock or serialization failure of the database: transient, the server retries
-    /// the transaction (see [`ApiError::is_transient`]) and answers `busy` only when the
-    /// retries ran out.
-    #[error(
-        "other writes to the same stock kept conflicting with this one; nothing was changed, send it again"
-    )]
-    Busy,
-    #[error("internal error: {0}")]
-    Internal(Box<dyn std::error::Error + Send + Sync>),
-    /// A movement refused by the rules; nothing was changed.
-    #[error("{}", .0.message)]
-    Movement(logiflow_core::Rejection),
-    #[error("this device was revoked; register it again to push its journal")]
-    DeviceRevoked,
-    /// A request about a revoked device that only a live one allows (signing in on it
-    /// again): answered with the device's code, but 409, since the caller's own
-    /// credentials are fine.
-    #[error("{0}")]
-    RevokedDevice(String),
-    #[error(
-        "the device is not revoked; it pushes its journal itself (sign in on it again if its session ended)"
-    )]
-    DeviceNotRevoked,
-    #[error("{0}")]
-    InvalidJournal(String),
-    #[error("the push starts at device_seq {got} but the server expects {expected}")]
-    SequenceGap { expected: u64, got: u64 },
-    #[error("{0}")]
-    SequenceConflict(String),
-    #[error("a push carries at most {max} movements")]
-    BatchTooLarge { max: usize },
-    #[error("{0}")]
-    InvalidCursor(String),
-    #[error("{0}")]
-    ReferenceNotFound(String),
-    #[error("{0}")]
-    InvalidParent(String),
-    #[error("the location holds stock; stock lives only in leaf locations, so move it out first")]
-    LocationHasStock,
-    #[error("the location has child locations; delete or move them first")]
-    LocationHasChildren,
-    #[error("the location has stock history; deactivate it instead of deleting it")]
-    LocationHasHistory,
-    #[error("barcode {0} is already assigned to another product")]
-    BarcodeTaken(String),
-    #[error("the product is not lot-tracked; turn lot tracking on first")]
-    ProductNotLotTracked,
-    #[error("the product has lots; lot tracking cannot be turned off")]
-    ProductHasLots,
-    #[error("the product holds stock without a lot; lot tracking cannot be turned on")]
-    ProductHasStock,
-    #[error("custom fields do not match the tenant's product field schema: {}", fields_summary(.0))]
-    InvalidCustomFields(Vec<FieldError>),
-    #[error("invalid product field schema: {0}")]
-    InvalidFieldSchema(String),
-    #[error("invalid webhook url: {0}")]
-    InvalidWebhookUrl(String),
-}
-
-fn fields_summary(errors: &[FieldError]) -> String {
-    errors
+fn fields_summary(errors: &[FieldError], f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    let summary = errors
         .iter()
         .map(|e| {
             let field = if e.field.is_empty() {
@@ -304,172 +321,24 @@ fn fields_summary(errors: &[FieldError]) -> String {
             format!("{field}: {}", e.message)
         })
         .collect::<Vec<_>>()
-        .join("; ")
+        .join("; ");
+    write!(
+        f,
+        "custom fields do not match the tenant's product field schema: {summary}"
+    )
+}
+
+fn rejection_message(
+    rejection: &logiflow_core::Rejection,
+    f: &mut std::fmt::Formatter<'_>,
+) -> std::fmt::Result {
+    f.write_str(&rejection.message)
 }
 
 impl ApiError {
     /// Wraps an unexpected failure (logged, answered with a generic 500).
     pub fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::Internal(e.into())
-    }
-
-    fn parts(&self) -> (StatusCode, ErrorCode, &'static str) {
-        use ApiError as E;
-        use ErrorCode as C;
-        match self {
-            E::BadRequest(_) => (StatusCode::BAD_REQUEST, C::BadRequest, "bad request"),
-            E::InvalidBody(_) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                C::InvalidBody,
-                "invalid body",
-            ),
-            E::Unauthenticated => (
-                StatusCode::UNAUTHORIZED,
-                C::Unauthenticated,
-                "unauthenticated",
-            ),
-            E::InvalidCredentials => (
-                StatusCode::UNAUTHORIZED,
-                C::InvalidCredentials,
-                "invalid credentials",
-            ),
-            E::InvalidRefreshToken => (
-                StatusCode::UNAUTHORIZED,
-                C::InvalidRefreshToken,
-                "invalid refresh token",
-            ),
-            E::Forbidden => (StatusCode::FORBIDDEN, C::Forbidden, "forbidden"),
-            E::SubscriptionExpired => (
-                StatusCode::FORBIDDEN,
-                C::SubscriptionExpired,
-                "subscription expired",
-            ),
-            E::QuotaExceeded { .. } => (StatusCode::FORBIDDEN, C::QuotaExceeded, "quota exceeded"),
-            E::NotFound => (StatusCode::NOT_FOUND, C::NotFound, "not found"),
-            E::Conflict(_) => (StatusCode::CONFLICT, C::Conflict, "conflict"),
-            E::IdempotencyKeyReused => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                C::IdempotencyKeyReused,
-                "idempotency key reused",
-            ),
-            E::RateLimited { .. } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                C::RateLimited,
-                "rate limited",
-            ),
-            E::TooManyLoginAttempts { .. } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                C::TooManyLoginAttempts,
-                "too many login attempts",
-            ),
-            E::PayloadTooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                C::PayloadTooLarge,
-                "payload too large",
-            ),
-            E::MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                C::MethodNotAllowed,
-                "method not allowed",
-            ),
-            E::Timeout => (StatusCode::SERVICE_UNAVAILABLE, C::Timeout, "timeout"),
-            E::Busy => (StatusCode::SERVICE_UNAVAILABLE, C::Busy, "busy"),
-            E::Movement(r) => {
-                use logiflow_core::RejectCode as R;
-                let status = match r.code {
-                    // The request was valid but the state does not allow it now.
-                    R::InsufficientStock | R::BeforeLatestCount => StatusCode::CONFLICT,
-                    _ => StatusCode::UNPROCESSABLE_ENTITY,
-                };
-                (status, r.code.into(), "movement refused")
-            }
-            E::DeviceRevoked => (StatusCode::UNAUTHORIZED, C::DeviceRevoked, "device revoked"),
-            E::RevokedDevice(_) => (StatusCode::CONFLICT, C::DeviceRevoked, "device revoked"),
-            E::DeviceNotRevoked => (
-                StatusCode::CONFLICT,
-                C::DeviceNotRevoked,
-                "device not revoked",
-            ),
-            E::InvalidJournal(_) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                C::InvalidJournal,
-                "invalid journal",
-            ),
-            E::SequenceGap { .. } => (StatusCode::CONFLICT, C::SequenceGap, "sequence gap"),
-            E::SequenceConflict(_) => (
-                StatusCode::CONFLICT,
-                C::SequenceConflict,
-                "sequence conflict",
-            ),
-            E::BatchTooLarge { .. } => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                C::BatchTooLarge,
-                "batch too large",
-            ),
-            E::InvalidCursor(_) => (StatusCode::BAD_REQUEST, C::InvalidCursor, "invalid cursor"),
-            E::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                C::Internal,
-                "internal error",
-            ),
-            E::ReferenceNotFound(_) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                C::ReferenceNotFound,
-                "reference not found",
-            ),
-            E::InvalidParent(_) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                C::InvalidParent,
-                "invalid parent",
-            ),
-            E::LocationHasStock => (
-                StatusCode::CONFLICT,
-                C::LocationHasStock,
-                "location has stock",
-            ),
-            E::LocationHasChildren => (
-                StatusCode::CONFLICT,
-                C::LocationHasChildren,
-                "location has children",
-            ),
-            E::LocationHasHistory => (
-                StatusCode::CONFLICT,
-                C::LocationHasHistory,
-                "location has history",
-            ),
-            E::BarcodeTaken(_) => (StatusCode::CONFLICT, C::BarcodeTaken, "barcode taken"),
-            E::ProductNotLotTracked => (
-                StatusCode::CONFLICT,
-                C::ProductNotLotTracked,
-                "product not lot-tracked",
-            ),
-            E::ProductHasLots => (StatusCode::CONFLICT, C::ProductHasLots, "product has lots"),
-            E::ProductHasStock => (
-                StatusCode::CONFLICT,
-                C::ProductHasStock,
-                "product has stock",
-            ),
-            E::InvalidCustomFields(_) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                C::InvalidCustomFields,
-                "invalid custom fields",
-            ),
-            E::InvalidFieldSchema(_) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                C::InvalidFieldSchema,
-                "invalid field schema",
-            ),
-            E::InvalidWebhookUrl(_) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                C::InvalidWebhookUrl,
-                "invalid webhook url",
-            ),
-        }
-    }
-
-    /// The stable code.
-    pub fn code(&self) -> ErrorCode {
-        self.parts().1
     }
 }
 
@@ -530,7 +399,9 @@ impl From<sqlx::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, title) = self.parts();
+        let code = self.code();
+        let status = self.status();
+        let title = title_of(code);
         let detail = match &self {
             ApiError::Internal(e) => {
                 // The cause goes to the log, inside the request span (with its request id);
@@ -597,3 +468,127 @@ impl IntoResponse for ApiError {
 
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use logiflow_core::{RejectCode, Rejection};
+
+    use super::*;
+
+    fn wire(code: ProblemCode) -> String {
+        serde_json::to_value(code)
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    fn answer(error: &ApiError) -> (u16, String, &'static str) {
+        (
+            error.status().as_u16(),
+            wire(error.code()),
+            title_of(error.code()),
+        )
+    }
+
+    #[test]
+    fn each_variant_answers_its_row() {
+        let refused = |code| {
+            ApiError::Movement(Rejection {
+                code,
+                message: "refused".into(),
+            })
+        };
+        let cases = [
+            (ApiError::NotFound, (404, "not_found", "not found")),
+            (
+                ApiError::QuotaExceeded {
+                    resource: "users",
+                    limit: 3,
+                },
+                (403, "quota_exceeded", "quota exceeded"),
+            ),
+            (
+                ApiError::DeviceRevoked,
+                (401, "device_revoked", "device revoked"),
+            ),
+            // The one variant answering another row's code, with its own status.
+            (
+                ApiError::RevokedDevice("gone".into()),
+                (409, "device_revoked", "device revoked"),
+            ),
+            (
+                refused(RejectCode::InsufficientStock),
+                (409, "insufficient_stock", "movement refused"),
+            ),
+            (
+                refused(RejectCode::LotExpired),
+                (422, "lot_expired", "movement refused"),
+            ),
+            (
+                ApiError::internal("boom"),
+                (500, "internal", "internal error"),
+            ),
+        ];
+        for (error, (status, code, title)) in cases {
+            assert_eq!(
+                answer(&error),
+                (status, code.to_owned(), title),
+                "{error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn movement_codes_are_the_journal_codes_with_their_status() {
+        use RejectCode as R;
+        for r in [
+            R::UnknownProduct,
+            R::UnknownLot,
+            R::UnknownLocation,
+            R::LotRequired,
+            R::LotNotTracked,
+            R::LotOfOtherProduct,
+            R::LocationNotLeaf,
+            R::SameLocation,
+            R::ReasonSignMismatch,
+            R::InactiveProduct,
+            R::InactiveLocation,
+            R::LotExpired,
+            R::InsufficientStock,
+            R::BeforeLatestCount,
+            R::QuantityOverflow,
+            R::TimePrecision,
+        ] {
+            assert_eq!(wire(r.into()), r.as_str());
+            assert_eq!(title_of(r.into()), "movement refused");
+        }
+    }
+
+    #[test]
+    fn codes_are_distinct_and_titled() {
+        let wires: std::collections::BTreeSet<String> =
+            ProblemCode::ALL.iter().map(|c| wire(*c)).collect();
+        assert_eq!(wires.len(), ProblemCode::ALL.len());
+        assert!(ProblemCode::ALL.iter().all(|c| title_of(*c) != "unknown"));
+    }
+
+    #[test]
+    fn custom_field_errors_are_summed_up_in_the_detail() {
+        let error = ApiError::InvalidCustomFields(vec![
+            FieldError {
+                field: String::new(),
+                message: "color is required".into(),
+            },
+            FieldError {
+                field: "/size".into(),
+                message: "not a number".into(),
+            },
+        ]);
+        assert_eq!(
+            error.to_string(),
+            "custom fields do not match the tenant's product field schema: \
+             (object): color is required; /size: not a number"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! Shared request extractors and helpers: JSON bodies with problem+json rejections,
 //! cursor pagination and idempotency keys.
 
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
@@ -51,7 +52,11 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestIdHeader {
     }
 }
 
-/// `axum::Json`, with rejections rendered as problems.
+/// `axum::Json`, with rejections rendered as problems, for a body that is a JSON object.
+///
+/// serde's derive also reads a struct from an array of its fields in order
+/// (`[null, null]`), which no client means and the OpenAPI document does not allow: such a
+/// body is refused as `invalid_body`, like any other that is not the documented object.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
@@ -59,16 +64,32 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Self(v)),
-            Err(JsonRejection::BytesRejection(r))
-                if r.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-            {
-                Err(ApiError::PayloadTooLarge)
-            }
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::BadRequest(
+        let (parts, body) = req.into_parts();
+        // axum's content-type check on the head alone (an empty body is then only a
+        // syntax error, ignored), so that it still comes before the body's own checks.
+        let head = Request::from_parts(parts.clone(), axum::body::Body::empty());
+        if let Err(JsonRejection::MissingJsonContentType(_)) =
+            axum::Json::<serde::de::IgnoredAny>::from_request(head, state).await
+        {
+            return Err(ApiError::BadRequest(
                 "expected content-type application/json".into(),
+            ));
+        }
+        let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|r| {
+                if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge
+                } else {
+                    ApiError::InvalidBody(r.body_text())
+                }
+            })?;
+        let is_array = bytes.trim_ascii_start().first() == Some(&b'[');
+        match axum::Json::<T>::from_bytes(&bytes) {
+            Ok(_) if is_array => Err(ApiError::InvalidBody(
+                "expected a JSON object, not an array".into(),
             )),
+            Ok(axum::Json(v)) => Ok(Self(v)),
             Err(e) => Err(ApiError::InvalidBody(e.body_text())),
         }
     }

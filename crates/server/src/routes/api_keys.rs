@@ -12,9 +12,10 @@ use utoipa_axum::routes;
 use crate::api_keys::ApiKey;
 use crate::audit_log::{self, Entry, snapshot};
 use crate::auth::{Require, tokens};
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
 use crate::rbac::{Permission, perm};
+use crate::routes::problems::{Authed, Reads, Writes};
 use crate::state::AppState;
 use crate::store;
 use crate::users::validate_name;
@@ -56,10 +57,8 @@ pub struct CreatedApiKey {
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "a page of keys (permission api_keys_read)", body = ApiKeyPage),
-        (status = 400, description = "bad_request (limit, cursor)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (limit, cursor)"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn list_api_keys(
@@ -82,12 +81,11 @@ pub async fn list_api_keys(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 201, description = "created (permission api_keys_manage); `key` is shown once", body = CreatedApiKey),
-        (status = 400, description = "bad_request (name, empty permissions)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden (also: granting a permission the creator lacks), subscription_expired", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "conflict (name taken)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_body, idempotency_key_reused", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (name, empty permissions)"),
+        (status = 403, description = "forbidden (also: granting a permission the creator lacks), subscription_expired"),
+        (status = 409, description = "conflict (name taken)"),
+        (status = 422, description = "invalid_body, idempotency_key_reused"),
+        Authed,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn create_api_key(
@@ -152,10 +150,8 @@ pub async fn create_api_key(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 204, description = "revoked (permission api_keys_manage)"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found (also for other tenants' keys)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found (also for other tenants' keys)"),
+        Writes,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn revoke_api_key(

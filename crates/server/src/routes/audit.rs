@@ -10,9 +10,10 @@ use uuid::Uuid;
 
 use crate::audit::AuditEntry;
 use crate::auth::Require;
-use crate::error::{ApiResult, Problem};
+use crate::error::ApiResult;
 use crate::extract::{ApiQuery, PageQuery, page};
 use crate::rbac::perm;
+use crate::routes::problems::Reads;
 use crate::state::AppState;
 use crate::store;
 
@@ -49,10 +50,8 @@ pub struct AuditFilter {
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "a page of entries (permission audit_read)", body = AuditPage),
-        (status = 400, description = "bad_request (filters, limit, cursor)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (filters, limit, cursor)"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn list_audit(

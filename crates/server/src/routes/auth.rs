@@ -21,9 +21,10 @@ use crate::audit_log;
 use crate::auth::tokens::{self, Claims};
 use crate::auth::{Actor, Principal};
 use crate::db::TenantTx;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, RequestIdHeader};
 use crate::rbac::{Permission, Role};
+use crate::routes::problems::Authed;
 use crate::state::AppState;
 use crate::store;
 
@@ -98,9 +99,10 @@ pub struct Me {
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "logged in", body = TokenResponse),
-        (status = 401, description = "invalid_credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_body", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "too_many_login_attempts (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (not a JSON content type)"),
+        (status = 401, description = "invalid_credentials"),
+        (status = 422, description = "invalid_body"),
+        (status = 429, description = "too_many_login_attempts (Retry-After)"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn login(
@@ -244,8 +246,9 @@ const RETRY_KEY_LEN: std::ops::RangeInclusive<usize> = 16..=200;
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 200, description = "rotated", body = TokenResponse),
-        (status = 400, description = "bad_request (retry_key length)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "invalid_refresh_token (unknown, expired, reused: the session is then revoked)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (retry_key length)"),
+        (status = 401, description = "invalid_refresh_token (unknown, expired, reused: the session is then revoked)"),
+        (status = 422, description = "invalid_body"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn refresh(
@@ -317,9 +320,8 @@ pub async fn refresh(
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 204, description = "session revoked"),
-        (status = 400, description = "bad_request (api keys have no session; revoke them instead)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (api keys have no session; revoke them instead)"),
+        Authed,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiResult<StatusCode> {
@@ -344,8 +346,7 @@ pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiR
 #[utoipa::path(get, path = "/v1/me", tag = "auth", security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "the caller", body = Me),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        Authed,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn me(principal: Principal) -> impl IntoResponse {

@@ -14,10 +14,11 @@ use uuid::Uuid;
 use crate::audit_log::{self, Entry, snapshot};
 use crate::auth::{Actor, Require};
 use crate::devices::{Device, Registration};
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
 use crate::rbac::perm;
 use crate::routes::auth::TokenResponse;
+use crate::routes::problems::{Authed, Reads, Writes};
 use crate::state::AppState;
 use crate::store;
 
@@ -61,11 +62,10 @@ pub struct DevicePage {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "registered (permission movements_write)", body = RegisteredDevice),
-        (status = 400, description = "bad_request (name, platform, warehouse_ids)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden (also for API keys), subscription_expired, quota_exceeded", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_body, idempotency_key_reused", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (name, platform, warehouse_ids)"),
+        (status = 403, description = "forbidden (also for API keys), subscription_expired, quota_exceeded"),
+        (status = 422, description = "invalid_body, idempotency_key_reused"),
+        Authed,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn register_device(
@@ -138,10 +138,8 @@ pub async fn register_device(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "a page of devices (permission devices_manage)", body = DevicePage),
-        (status = 400, description = "bad_request (limit, cursor)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (limit, cursor)"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn list_devices(
@@ -166,10 +164,8 @@ pub async fn list_devices(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "revoked (permission devices_manage)", body = Device),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn revoke_device(
@@ -214,11 +210,10 @@ pub async fn revoke_device(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "the device and its new tokens (permission movements_write)", body = RegisteredDevice),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden (also for API keys), subscription_expired", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found (no such device in the caller's tenant)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "device_revoked (a revoked device is never signed in again)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden (also for API keys), subscription_expired"),
+        (status = 404, description = "not_found (no such device in the caller's tenant)"),
+        (status = 409, description = "device_revoked (a revoked device is never signed in again)"),
+        Authed,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn reattach_device(
@@ -281,13 +276,12 @@ pub async fn reattach_device(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "what landed (permission conflicts_resolve)", body = crate::journal::upload::JournalUploaded),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found (no such device in the caller's tenant)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "device_not_revoked (a live device pushes its journal itself)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "batch_too_large, payload_too_large", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_body (not JSON of the format), invalid_journal (format, version, stamps, order, another device's file); nothing was changed", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (not a JSON content type)"),
+        (status = 404, description = "not_found (no such device in the caller's tenant)"),
+        (status = 409, description = "device_not_revoked (a live device pushes its journal itself)"),
+        (status = 413, description = "batch_too_large, payload_too_large"),
+        (status = 422, description = "invalid_body (not JSON of the format), invalid_journal (format, version, stamps, order, another device's file); nothing was changed"),
+        Writes,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn upload_journal(

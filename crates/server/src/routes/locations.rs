@@ -22,9 +22,10 @@ use crate::catalog;
 use crate::catalog::location::Location;
 use crate::catalog::service::{LocationChanges, LocationRequest};
 use crate::db::TenantTx;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
 use crate::rbac::perm;
+use crate::routes::problems::{Authed, Reads, Writes};
 use crate::state::AppState;
 use crate::store;
 
@@ -110,10 +111,8 @@ async fn fetch_location(tx: &mut TenantTx, id: Uuid) -> ApiResult<Location> {
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "a page of locations (permission catalog_read)", body = LocationPage),
-        (status = 400, description = "bad_request (limit, cursor, filters)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (limit, cursor, filters)"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn list_locations(
@@ -150,12 +149,11 @@ pub async fn list_locations(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 201, description = "created (permission catalog_manage)", body = Location),
-        (status = 400, description = "bad_request (code, name, neither warehouse_id nor parent_id, too deep)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired, quota_exceeded (with limit)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "conflict (code taken in the warehouse), location_has_stock (the parent holds stock)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_body, idempotency_key_reused, reference_not_found (warehouse_id, parent_id), invalid_parent (parent in another warehouse)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (code, name, neither warehouse_id nor parent_id, too deep)"),
+        (status = 403, description = "forbidden, subscription_expired, quota_exceeded (with limit)"),
+        (status = 409, description = "conflict (code taken in the warehouse), location_has_stock (the parent holds stock)"),
+        (status = 422, description = "invalid_body, idempotency_key_reused, reference_not_found (warehouse_id, parent_id), invalid_parent (parent in another warehouse)"),
+        Authed,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn create_location(
@@ -192,10 +190,8 @@ pub async fn create_location(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "the location (permission catalog_read)", body = Location),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found (also for other tenants' locations)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found (also for other tenants' locations)"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn get_location(
@@ -214,13 +210,12 @@ pub async fn get_location(
     request_body = UpdateLocation, security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "updated (permission catalog_manage)", body = Location),
-        (status = 400, description = "bad_request (code, name)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired, quota_exceeded (reactivating)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "conflict (code taken in the warehouse)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_body", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (code, name)"),
+        (status = 403, description = "forbidden, subscription_expired, quota_exceeded (reactivating)"),
+        (status = 404, description = "not_found"),
+        (status = 409, description = "conflict (code taken in the warehouse)"),
+        (status = 422, description = "invalid_body"),
+        Authed,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn update_location(
@@ -241,11 +236,9 @@ pub async fn update_location(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 204, description = "deleted (permission catalog_manage)"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "location_has_stock, location_has_children, location_has_history (deactivate it instead)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found"),
+        (status = 409, description = "location_has_stock, location_has_children, location_has_history (deactivate it instead)"),
+        Writes,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn delete_location(

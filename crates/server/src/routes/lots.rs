@@ -17,9 +17,10 @@ use uuid::Uuid;
 use crate::auth::Require;
 use crate::catalog::lot::{Lot, parse_lot_code};
 use crate::db::TenantTx;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
 use crate::rbac::perm;
+use crate::routes::problems::{Reads, Writes};
 use crate::state::AppState;
 use crate::store;
 use crate::store::catalog_change::{Entity, Write};
@@ -95,10 +96,8 @@ async fn fetch_lot_for_update(tx: &mut TenantTx, id: Uuid) -> ApiResult<Lot> {
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "a page of lots (permission catalog_read)", body = LotPage),
-        (status = 400, description = "bad_request (limit, cursor, filters)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (limit, cursor, filters)"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn list_lots(
@@ -129,12 +128,10 @@ pub async fn list_lots(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 201, description = "created (permission catalog_manage)", body = Lot),
-        (status = 400, description = "bad_request (code)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "conflict (the product has a lot with this code), product_not_lot_tracked", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_body, idempotency_key_reused, reference_not_found (product_id)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (code)"),
+        (status = 409, description = "conflict (the product has a lot with this code), product_not_lot_tracked"),
+        (status = 422, description = "invalid_body, idempotency_key_reused, reference_not_found (product_id)"),
+        Writes,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn create_lot(
@@ -184,10 +181,8 @@ pub async fn create_lot(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "the lot (permission catalog_read)", body = Lot),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found (also for other tenants' lots)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found (also for other tenants' lots)"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn get_lot(
@@ -206,13 +201,11 @@ pub async fn get_lot(
     request_body = UpdateLot, security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "updated (permission catalog_manage)", body = Lot),
-        (status = 400, description = "bad_request (code)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "conflict (the product has a lot with this code)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_body", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (code)"),
+        (status = 404, description = "not_found"),
+        (status = 409, description = "conflict (the product has a lot with this code)"),
+        (status = 422, description = "invalid_body"),
+        Writes,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn update_lot(

@@ -3,11 +3,13 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod bounds;
 pub mod devices;
 pub mod locations;
 pub mod lots;
 pub mod movements;
 pub mod ops;
+pub mod problems;
 pub mod products;
 pub mod settings;
 pub mod stock;

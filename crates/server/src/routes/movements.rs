@@ -16,9 +16,10 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::{Actor, Caller, Principal, Require};
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page_by};
 use crate::rbac::perm;
+use crate::routes::problems::{Reads, Writes};
 use crate::state::AppState;
 use crate::stock::movement::{MovementView, NOTE_LEN_MAX};
 use crate::store;
@@ -223,12 +224,10 @@ pub fn recorder(p: &Principal) -> Recorder<'_> {
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 201, description = "applied (permission movements_write)", body = MovementView),
-        (status = 400, description = "bad_request (qty, delta, counted, expected, note)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "insufficient_stock (nothing changed), before_latest_count", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_body, idempotency_key_reused, unknown_product, unknown_lot, unknown_location, lot_required, lot_not_tracked, lot_of_other_product, location_not_leaf, same_location, reason_sign_mismatch, inactive_product, inactive_location, lot_expired, quantity_overflow", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (qty, delta, counted, expected, note)"),
+        (status = 409, description = "insufficient_stock (nothing changed), before_latest_count"),
+        (status = 422, description = "invalid_body, idempotency_key_reused, unknown_product, unknown_lot, unknown_location, lot_required, lot_not_tracked, lot_of_other_product, location_not_leaf, same_location, reason_sign_mismatch, inactive_product, inactive_location, lot_expired, quantity_overflow"),
+        Writes,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn create_movement(
@@ -356,10 +355,8 @@ fn one_of<N: std::fmt::Display>(names: &[N]) -> String {
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "a page of movements (permission stock_read)", body = MovementPage),
-        (status = 400, description = "bad_request (kind, outcome, limit, cursor)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (kind, outcome, limit, cursor)"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn list_movements(
@@ -413,10 +410,8 @@ pub async fn list_movements(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "the movement (permission stock_read)", body = MovementView),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn get_movement(
@@ -446,13 +441,11 @@ pub struct ForceMovement {
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "forced (permission conflicts_resolve)", body = Object),
-        (status = 400, description = "bad_request (reason)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "conflict (the movement is not held)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_body", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (reason)"),
+        (status = 404, description = "not_found"),
+        (status = 409, description = "conflict (the movement is not held)"),
+        (status = 422, description = "invalid_body"),
+        Writes,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn force_movement(
@@ -475,13 +468,11 @@ pub async fn force_movement(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "voided (permission conflicts_resolve)", body = Object),
-        (status = 400, description = "bad_request (reason)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "conflict (the movement is not held)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_body", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (reason)"),
+        (status = 404, description = "not_found"),
+        (status = 409, description = "conflict (the movement is not held)"),
+        (status = 422, description = "invalid_body"),
+        Writes,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn void_movement(

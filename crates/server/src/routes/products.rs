@@ -23,9 +23,10 @@ use crate::catalog::product::{
 };
 use crate::catalog::service::{ProductChanges, ProductRequest};
 use crate::db::TenantTx;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
 use crate::rbac::perm;
+use crate::routes::problems::{Authed, Reads};
 use crate::state::AppState;
 use crate::store;
 
@@ -149,10 +150,8 @@ pub async fn fetch_product(tx: &mut TenantTx, id: Uuid) -> ApiResult<Product> {
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "a page of products (permission catalog_read)", body = ProductPage),
-        (status = 400, description = "bad_request (limit, cursor, q without a word of 3 letters or digits)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (limit, cursor, q without a word of 3 letters or digits)"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn list_products(
@@ -229,12 +228,11 @@ pub fn product_filter(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 201, description = "created (permission catalog_manage)", body = Product),
-        (status = 400, description = "bad_request (sku, name, uom, reorder levels, cost, price, barcodes)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired, quota_exceeded (with limit)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "conflict (sku taken), barcode_taken (naming the barcode)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_body (e.g. a number for cost), idempotency_key_reused, invalid_custom_fields (with errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (sku, name, uom, reorder levels, cost, price, barcodes)"),
+        (status = 403, description = "forbidden, subscription_expired, quota_exceeded (with limit)"),
+        (status = 409, description = "conflict (sku taken), barcode_taken (naming the barcode)"),
+        (status = 422, description = "invalid_body (e.g. a number for cost), idempotency_key_reused, invalid_custom_fields (with errors)"),
+        Authed,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn create_product(
@@ -278,10 +276,8 @@ pub async fn create_product(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "the product (permission catalog_read)", body = Product),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found (also for other tenants' products)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found (also for other tenants' products)"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn get_product(
@@ -300,13 +296,12 @@ pub async fn get_product(
     request_body = UpdateProduct, security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "updated (permission catalog_manage)", body = Product),
-        (status = 400, description = "bad_request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired, quota_exceeded (reactivating)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "conflict (sku taken), barcode_taken, product_has_lots (turning lot tracking off), product_has_stock (turning it on)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_body, invalid_custom_fields (with errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request"),
+        (status = 403, description = "forbidden, subscription_expired, quota_exceeded (reactivating)"),
+        (status = 404, description = "not_found"),
+        (status = 409, description = "conflict (sku taken), barcode_taken, product_has_lots (turning lot tracking off), product_has_stock (turning it on)"),
+        (status = 422, description = "invalid_body, invalid_custom_fields (with errors)"),
+        Authed,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn update_product(

@@ -9,9 +9,10 @@ use utoipa_axum::routes;
 use crate::audit_log::{self, Entry, snapshot};
 use crate::auth::Require;
 use crate::db::TenantTx;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::rbac::perm;
+use crate::routes::problems::{Reads, Writes};
 use crate::settings::{Settings, SettingsChanges};
 use crate::state::AppState;
 use crate::store;
@@ -54,9 +55,7 @@ async fn fetch_for_update(tx: &mut TenantTx) -> ApiResult<Settings> {
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "the settings (permission settings_read)", body = Settings),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn get_settings(
@@ -74,11 +73,9 @@ pub async fn get_settings(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "updated (permission settings_manage)", body = Settings),
-        (status = 400, description = "bad_request (journal_past_limit_days)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_body, invalid_field_schema", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (journal_past_limit_days)"),
+        (status = 422, description = "invalid_body, invalid_field_schema"),
+        Writes,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn update_settings(

@@ -9,9 +9,10 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Require;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiQuery, PageQuery, page_by};
 use crate::rbac::perm;
+use crate::routes::problems::Reads;
 use crate::state::AppState;
 use crate::stock::row::{LowStock, StockItem, StockTotal};
 use crate::store;
@@ -79,10 +80,8 @@ impl StockQuery {
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "a page of stock rows (permission stock_read)", body = StockPage),
-        (status = 400, description = "bad_request (filters, limit, cursor)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (filters, limit, cursor)"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn list_stock(
@@ -128,10 +127,8 @@ pub struct GroupBy {
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "a page of totals (permission stock_read)", body = StockTotalPage),
-        (status = 400, description = "bad_request (group_by, filters, limit, cursor)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (group_by, filters, limit, cursor)"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn stock_totals(
@@ -182,10 +179,8 @@ pub struct LowStockQuery {
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "a page of low-stock entries by warehouse then product (permission stock_read)", body = LowStockPage),
-        (status = 400, description = "bad_request (limit, cursor)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (limit, cursor)"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn low_stock(

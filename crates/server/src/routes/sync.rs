@@ -9,9 +9,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Require;
-use crate::error::{ApiResult, Problem};
+use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::rbac::perm;
+use crate::routes::problems::RateLimited;
 use crate::state::AppState;
 
 /// Routes of this module.
@@ -37,13 +38,13 @@ pub fn router() -> OpenApiRouter<AppState> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "the results, in the order pushed (permission movements_write, from a registered device's session)", body = Object),
-        (status = 400, description = "bad_request (stamps, sequence order)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated, device_revoked", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden (not this device's session), subscription_expired (the device keeps its journal and pushes after renewal)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "sequence_gap (with next_seq), sequence_conflict", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "batch_too_large, payload_too_large", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_body", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (stamps, sequence order)"),
+        (status = 401, description = "unauthenticated, device_revoked"),
+        (status = 403, description = "forbidden (not this device's session), subscription_expired (the device keeps its journal and pushes after renewal)"),
+        (status = 409, description = "sequence_gap (with next_seq), sequence_conflict"),
+        (status = 413, description = "batch_too_large, payload_too_large"),
+        (status = 422, description = "invalid_body"),
+        RateLimited,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn push(
@@ -64,6 +65,7 @@ pub async fn push(
 
 /// `GET /v1/sync/pull` parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PullQuery {
     /// The cursor of the previous page; absent to start a snapshot of the device's scope.
     pub cursor: Option<String>,
@@ -80,10 +82,10 @@ pub struct PullQuery {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "a page (permission stock_read, from a registered device's session)", body = Object),
-        (status = 400, description = "bad_request (limit), invalid_cursor (pull without a cursor to start over)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated, device_revoked", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden (not a device's session)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (limit), invalid_cursor (pull without a cursor to start over)"),
+        (status = 401, description = "unauthenticated, device_revoked"),
+        (status = 403, description = "forbidden (not a device's session)"),
+        RateLimited,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn pull(

@@ -12,10 +12,11 @@ use uuid::Uuid;
 use crate::audit_log::{self, Entry, snapshot};
 use crate::auth::{Actor, Require, tokens};
 use crate::db::TenantTx;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
 use crate::quota;
 use crate::rbac::{Role, perm};
+use crate::routes::problems::{Authed, Reads};
 use crate::state::AppState;
 use crate::store;
 use crate::users::{User, normalize_email, validate_name, validate_password};
@@ -59,10 +60,8 @@ pub struct UpdateUser {
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "a page of users (permission users_read)", body = UserPage),
-        (status = 400, description = "bad_request (limit, cursor)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (limit, cursor)"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn list_users(
@@ -97,12 +96,11 @@ async fn fetch_user_for_update(tx: &mut TenantTx, id: Uuid) -> ApiResult<User> {
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 201, description = "created (permission users_manage)", body = User),
-        (status = 400, description = "bad_request (email, name, password)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired, quota_exceeded (with limit)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "conflict (email taken)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_body, idempotency_key_reused", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (email, name, password)"),
+        (status = 403, description = "forbidden, subscription_expired, quota_exceeded (with limit)"),
+        (status = 409, description = "conflict (email taken)"),
+        (status = 422, description = "invalid_body, idempotency_key_reused"),
+        Authed,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn create_user(
@@ -160,10 +158,8 @@ pub async fn create_user(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "the user (permission users_read)", body = User),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found (also for other tenants' users)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found (also for other tenants' users)"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn get_user(
@@ -183,11 +179,11 @@ pub async fn get_user(
     request_body = UpdateUser, security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "updated (permission users_manage)", body = User),
-        (status = 400, description = "bad_request (e.g. changing one's own role or disabling oneself)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired, quota_exceeded (re-enabling)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (e.g. changing one's own role or disabling oneself)"),
+        (status = 403, description = "forbidden, subscription_expired, quota_exceeded (re-enabling)"),
+        (status = 404, description = "not_found"),
+        (status = 422, description = "invalid_body"),
+        Authed,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn update_user(

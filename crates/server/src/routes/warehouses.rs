@@ -16,10 +16,11 @@ use uuid::Uuid;
 use crate::auth::Require;
 use crate::catalog::warehouse::{Warehouse, parse_code, validate_address, validate_timezone};
 use crate::db::TenantTx;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
 use crate::quota;
 use crate::rbac::perm;
+use crate::routes::problems::{Authed, Reads};
 use crate::state::AppState;
 use crate::store;
 use crate::store::catalog_change::{Entity, Write};
@@ -92,10 +93,8 @@ pub async fn fetch_warehouse_for_update(tx: &mut TenantTx, id: Uuid) -> ApiResul
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "a page of warehouses (permission catalog_read)", body = WarehousePage),
-        (status = 400, description = "bad_request (limit, cursor, filters)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (limit, cursor, filters)"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn list_warehouses(
@@ -122,12 +121,11 @@ pub async fn list_warehouses(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 201, description = "created (permission catalog_manage)", body = Warehouse),
-        (status = 400, description = "bad_request (code, name, timezone, address)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired, quota_exceeded (with limit)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "conflict (code taken)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_body, idempotency_key_reused", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (code, name, timezone, address)"),
+        (status = 403, description = "forbidden, subscription_expired, quota_exceeded (with limit)"),
+        (status = 409, description = "conflict (code taken)"),
+        (status = 422, description = "invalid_body, idempotency_key_reused"),
+        Authed,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn create_warehouse(
@@ -174,10 +172,8 @@ pub async fn create_warehouse(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "the warehouse (permission catalog_read)", body = Warehouse),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found (also for other tenants' warehouses)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found (also for other tenants' warehouses)"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn get_warehouse(
@@ -196,13 +192,12 @@ pub async fn get_warehouse(
     request_body = UpdateWarehouse, security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "updated (permission catalog_manage)", body = Warehouse),
-        (status = 400, description = "bad_request (code, name, timezone, address)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired, quota_exceeded (reactivating)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "conflict (code taken)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_body", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (code, name, timezone, address)"),
+        (status = 403, description = "forbidden, subscription_expired, quota_exceeded (reactivating)"),
+        (status = 404, description = "not_found"),
+        (status = 409, description = "conflict (code taken)"),
+        (status = 422, description = "invalid_body"),
+        Authed,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn update_warehouse(

@@ -14,9 +14,10 @@ use utoipa_axum::routes;
 use crate::audit_log::{self, Entry, snapshot};
 use crate::auth::Require;
 use crate::db::TenantTx;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
 use crate::rbac::perm;
+use crate::routes::problems::{Reads, Writes};
 use crate::state::AppState;
 use crate::store;
 use crate::store::webhooks::EndpointFields;
@@ -153,10 +154,8 @@ async fn endpoint_of(tx: &mut TenantTx, id: uuid::Uuid, lock: bool) -> ApiResult
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "a page of endpoints (permission settings_manage)", body = EndpointPage),
-        (status = 400, description = "bad_request (limit, cursor)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (limit, cursor)"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn list_endpoints(
@@ -179,11 +178,9 @@ pub async fn list_endpoints(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 201, description = "created (permission settings_manage); `secret` is shown once", body = EndpointWithSecret),
-        (status = 400, description = "bad_request (description, event types)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_webhook_url, invalid_body, idempotency_key_reused", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (description, event types)"),
+        (status = 422, description = "invalid_webhook_url, invalid_body, idempotency_key_reused"),
+        Writes,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn create_endpoint(
@@ -262,10 +259,8 @@ async fn audit(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "the endpoint (permission settings_manage)", body = Endpoint),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found (also for other tenants' endpoints)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found (also for other tenants' endpoints)"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn get_endpoint(
@@ -285,12 +280,10 @@ pub async fn get_endpoint(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "changed (permission settings_manage)", body = Endpoint),
-        (status = 400, description = "bad_request (description, event types)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found (also for other tenants' endpoints)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_webhook_url, invalid_body", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (description, event types)"),
+        (status = 404, description = "not_found (also for other tenants' endpoints)"),
+        (status = 422, description = "invalid_webhook_url, invalid_body"),
+        Writes,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn update_endpoint(
@@ -333,10 +326,8 @@ pub async fn update_endpoint(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 204, description = "deleted (permission settings_manage)"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found (also for other tenants' endpoints)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found (also for other tenants' endpoints)"),
+        Writes,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn delete_endpoint(
@@ -359,11 +350,10 @@ pub async fn delete_endpoint(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "rotated (permission settings_manage); the new `secret` is shown once", body = EndpointWithSecret),
-        (status = 400, description = "bad_request (grace_secs)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found (also for other tenants' endpoints)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (grace_secs)"),
+        (status = 422, description = "invalid_body"),
+        (status = 404, description = "not_found (also for other tenants' endpoints)"),
+        Writes,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn rotate_secret(
@@ -404,11 +394,9 @@ pub async fn rotate_secret(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "a page of attempts (permission settings_manage)", body = AttemptPage),
-        (status = 400, description = "bad_request (limit, cursor)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found (also for other tenants' endpoints)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "bad_request (limit, cursor)"),
+        (status = 404, description = "not_found (also for other tenants' endpoints)"),
+        Reads,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn list_attempts(
@@ -434,10 +422,8 @@ pub async fn list_attempts(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "replayed (permission settings_manage)", body = Replayed),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found (also for other tenants' endpoints)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found (also for other tenants' endpoints)"),
+        Writes,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn replay_dead(
@@ -481,11 +467,9 @@ async fn audit_replay(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "replayed (permission settings_manage)", body = Replayed),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden, subscription_expired", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found (also for other tenants' deliveries)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "conflict: only a dead-lettered delivery is replayed", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found (also for other tenants' deliveries)"),
+        (status = 409, description = "conflict (only a dead-lettered delivery is replayed)"),
+        Writes,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn replay_delivery(

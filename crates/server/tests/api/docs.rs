@@ -3,6 +3,10 @@
 
 use std::collections::BTreeSet;
 
+use logiflow_core::ProblemCode;
+use logiflow_core::sync::{PULL_PAGE_MAX, RESOLVE_REASON_LEN_MAX};
+use logiflow_server::error::status_of;
+use logiflow_server::extract::{IDEMPOTENCY_KEY_LEN_MAX, PAGE_LIMIT_MAX};
 use logiflow_server::rbac::{Permission, Role};
 use serde_json::Value;
 
@@ -72,4 +76,131 @@ fn readme_permission_table_matches_the_code() {
         rows += 1;
     }
     assert_eq!(rows, Permission::ALL.len(), "every permission has a row");
+}
+
+/// The codes a problem response's description names: the first word of each item of its
+/// comma-separated list, outside parentheses.
+fn codes_named(description: &str) -> Vec<&str> {
+    let mut items = Vec::new();
+    let (mut depth, mut start) = (0_u32, 0);
+    for (i, c) in description.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                items.push(&description[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&description[start..]);
+    items
+        .into_iter()
+        .map(|item| {
+            let item = item.trim_start();
+            let end = item.find([' ', '(', ';']).unwrap_or(item.len());
+            &item[..end]
+        })
+        .collect()
+}
+
+#[test]
+fn every_error_response_has_a_body_and_problems_name_codes_of_their_status() {
+    let doc = serde_json::to_value(logiflow_server::app::openapi()).unwrap();
+    let codes: Vec<(String, u16)> = ProblemCode::ALL
+        .iter()
+        .map(|code| {
+            let wire = serde_json::to_value(code).unwrap();
+            (wire.as_str().unwrap().to_owned(), status_of(*code).as_u16())
+        })
+        .collect();
+    let mut checked = 0;
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let status: u16 = status.parse().unwrap();
+                if status < 400 {
+                    continue;
+                }
+                let at = format!("{method} {path} {status}");
+                let problem = &response["content"]["application/problem+json"]["schema"];
+                if problem.is_null() {
+                    // A body of its own (the readiness probe's 503 is a `Health`).
+                    assert!(response["content"].is_object(), "{at} has no body");
+                    continue;
+                }
+                assert_eq!(problem["$ref"], "#/components/schemas/Problem", "{at}");
+                let description = response["description"].as_str().unwrap();
+                for name in codes_named(description) {
+                    let answered = codes.iter().find(|(wire, _)| wire == name);
+                    let (_, code_status) =
+                        answered.unwrap_or_else(|| panic!("{at}: `{name}` is no error code"));
+                    // `ApiError::RevokedDevice` answers `device_revoked` with 409.
+                    let revoked_conflict = name == "device_revoked" && status == 409;
+                    assert!(
+                        *code_status == status || revoked_conflict,
+                        "{at}: `{name}` is answered with {code_status}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} codes were checked");
+}
+
+#[test]
+fn codes_named_reads_the_list_outside_parentheses() {
+    assert_eq!(
+        codes_named("forbidden (also: a, b), subscription_expired"),
+        ["forbidden", "subscription_expired"]
+    );
+    assert_eq!(
+        codes_named("invalid_journal (format); nothing was changed"),
+        ["invalid_journal"]
+    );
+}
+
+#[test]
+fn documented_bounds_are_the_validated_ones() {
+    let doc = serde_json::to_value(logiflow_server::app::openapi()).unwrap();
+    let mut limits = 0;
+    let mut keys = 0;
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let parameters = operation["parameters"].as_array().into_iter().flatten();
+            for parameter in parameters {
+                let schema = &parameter["schema"];
+                match parameter["name"].as_str().unwrap() {
+                    "limit" => {
+                        let max = if path == "/v1/sync/pull" {
+                            PULL_PAGE_MAX as u64
+                        } else {
+                            u64::from(PAGE_LIMIT_MAX)
+                        };
+                        assert_eq!(schema["minimum"], 1, "{method} {path}");
+                        assert_eq!(schema["maximum"], max, "{method} {path}");
+                        limits += 1;
+                    }
+                    "Idempotency-Key" => {
+                        let inner = IDEMPOTENCY_KEY_LEN_MAX - 2;
+                        let pattern = format!("{{0,{inner}}}");
+                        let documented = schema["pattern"].as_str().unwrap_or_default();
+                        assert!(documented.contains(&pattern), "{method} {path}");
+                        keys += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    assert!(limits >= 12, "only {limits} limit parameters");
+    assert!(keys >= 8, "only {keys} Idempotency-Key parameters");
+    let reason = &doc["components"]["schemas"]["ForceMovement"]["properties"]["reason"];
+    let inner = RESOLVE_REASON_LEN_MAX - 2;
+    assert_eq!(
+        reason["pattern"],
+        format!("^\\s*(\\S([\\s\\S]{{0,{inner}}}\\S)?)\\s*$")
+    );
 }

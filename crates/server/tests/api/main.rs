@@ -18,6 +18,7 @@ mod cross_tenant;
 mod demo;
 mod device_session;
 mod docs;
+mod fuzz;
 mod movement_plans;
 mod movement_sessions;
 mod movements;
