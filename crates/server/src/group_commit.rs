@@ -43,7 +43,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use logiflow_core::{Decision, Movement, OrderKey, Origin, Outcome, StockKey, TenantId};
 use sqlx::PgPool;
 use tokio::sync::oneshot;
@@ -314,8 +314,8 @@ pub async fn record_batch(
             .map(|(m, d)| (*m, d.clone(), true))
             .collect();
         let rows = load::changed_rows(&engine, &locked, &decided);
-        // (position among the jobs, movement as decided, its decision, its answer)
-        let mut answered: Vec<(usize, usize, serde_json::Value)> = Vec::new();
+        // (position among the jobs, position among the decided, its answer, recorded at)
+        let mut answered: Vec<(usize, usize, serde_json::Value, DateTime<Utc>)> = Vec::new();
         for (pos, &i) in order.iter().enumerate() {
             let d = &decisions[pos];
             if let Outcome::Rejected(rejection) = &d.outcome {
@@ -329,25 +329,29 @@ pub async fn record_batch(
                 i,
                 pos,
                 serde_json::to_value(&view).map_err(ApiError::internal)?,
+                at,
             ));
         }
         let mut writes = write::Writes {
             rows: &rows,
             held_of: answered
                 .iter()
-                .map(|&(_, pos, _)| dated[pos].product.as_uuid())
+                .map(|&(_, pos, _, _)| dated[pos].product.as_uuid())
                 .collect(),
             ..write::Writes::default()
         };
-        for (i, pos, json) in &answered {
+        for (i, pos, json, at) in &answered {
             let (job, m) = (&jobs[*i], &dated[*pos]);
+            // The answer is written once, as the outbox event's payload; the audit entry
+            // and the idempotency record take it from there.
+            let event = writes.events.len();
             writes.new.push(write::NewMovement {
                 movement: m,
                 decision: &decisions[*pos],
                 origin: Origin::Online,
                 user_id: job.user_id,
                 note: job.note.as_deref(),
-                recorded_at: Some(recorded_at.max(m.occurred_at)),
+                recorded_at: Some(*at),
             });
             writes.events.push(write::Event {
                 topic: "movement.recorded",
@@ -359,20 +363,20 @@ pub async fn record_batch(
                 actor_id: job.actor_id,
                 session_id: job.session_id,
                 request_id: job.request_id.as_deref(),
-                after: json,
+                after_event: event,
             });
             if let Some((key, hash)) = &job.idempotency {
                 writes.idempotency.push(write::Idempotent {
                     key,
                     hash,
-                    response: json,
+                    response_event: event,
                 });
             }
         }
         let held_products = write::write(&mut tx, &writes).await?.held_products;
         drop(writes);
         tx.commit().await?;
-        for (i, pos, json) in answered {
+        for (i, pos, json, _) in answered {
             let decision = &decisions[pos];
             let wakes = (held_products.contains(&dated[pos].product.as_uuid())
                 && !decision.wakes.is_empty())

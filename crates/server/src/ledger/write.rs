@@ -70,7 +70,7 @@ impl Event {
 }
 
 /// The audit entry of an online movement (`movement.create`), its `after` the
-/// movement as the API answered it.
+/// movement as the API answered it: the payload of one of [`Writes::events`], sent once.
 #[derive(Debug)]
 pub struct Created<'a> {
     pub movement: Uuid,
@@ -79,15 +79,18 @@ pub struct Created<'a> {
     /// A person's session: when it is a device's, the entry names the device.
     pub session_id: Option<Uuid>,
     pub request_id: Option<&'a str>,
-    pub after: &'a serde_json::Value,
+    /// The position in [`Writes::events`] of the event whose payload is the `after`.
+    pub after_event: usize,
 }
 
-/// An `Idempotency-Key` and the answer a retry with it gets.
+/// An `Idempotency-Key` and the answer a retry with it gets: the payload of one of
+/// [`Writes::events`], sent once.
 #[derive(Debug)]
 pub struct Idempotent<'a> {
     pub key: &'a str,
     pub hash: &'a [u8],
-    pub response: &'a serde_json::Value,
+    /// The position in [`Writes::events`] of the event whose payload is the answer.
+    pub response_event: usize,
 }
 
 /// Everything one decision under lock writes.
@@ -185,15 +188,16 @@ const WRITE_SQL: &str = concat!(
          select $1, a.id, a.actor_type, a.actor_id,
                 (select s.device_id from session s
                  where s.tenant_id = $1 and s.id = a.session_id),
-                'movement.create', 'movement', a.movement_id::text, a.after, a.request_id
-         from unnest($50::uuid[], $51::text[], $52::uuid[], $53::uuid[], $54::jsonb[],
+                'movement.create', 'movement', a.movement_id::text, ($49::jsonb[])[a.ev],
+                a.request_id
+         from unnest($50::uuid[], $51::text[], $52::uuid[], $53::uuid[], $54::int4[],
                      $55::text[], $56::uuid[])
-              as a (id, actor_type, actor_id, movement_id, after, request_id, session_id)
+              as a (id, actor_type, actor_id, movement_id, ev, request_id, session_id)
          returning 1
      ), idem as (
          insert into idempotency_key (tenant_id, key, request_hash, status, response)
-         select $1, k.key, k.hash, 201, k.response
-         from unnest($57::text[], $58::bytea[], $59::jsonb[]) as k (key, hash, response)
+         select $1, k.key, k.hash, 201, ($49::jsonb[])[k.ev]
+         from unnest($57::text[], $58::bytea[], $59::int4[]) as k (key, hash, ev)
          returning 1
      ), dev as (
          update device set next_seq = $61, last_push_at = now()
@@ -288,6 +292,11 @@ fn reference(m: &Movement) -> (Option<&'static str>, Option<Uuid>) {
         Some(LineRef::SalesLine(id)) => (Some("sales_line"), Some(id)),
         None => (None, None),
     }
+}
+
+/// The SQL subscript (1-based) of an event's payload in the statement's array.
+fn event_subscript(position: usize) -> i32 {
+    i32::try_from(position + 1).unwrap_or(i32::MAX)
 }
 
 /// Writes `w` in one statement (see the module docs).
@@ -442,13 +451,23 @@ pub async fn write(tx: &mut TenantTx, w: &Writes<'_>) -> Result<Written, sqlx::E
         .bind(w.audit.iter().map(|a| a.actor_type).collect::<Vec<_>>())
         .bind(w.audit.iter().map(|a| a.actor_id).collect::<Vec<_>>())
         .bind(w.audit.iter().map(|a| a.movement).collect::<Vec<_>>())
-        .bind(w.audit.iter().map(|a| a.after).collect::<Vec<_>>())
+        .bind(
+            w.audit
+                .iter()
+                .map(|a| event_subscript(a.after_event))
+                .collect::<Vec<_>>(),
+        )
         .bind(w.audit.iter().map(|a| a.request_id).collect::<Vec<_>>())
         .bind(w.audit.iter().map(|a| a.session_id).collect::<Vec<_>>())
         // $57–$59: idempotency records.
         .bind(w.idempotency.iter().map(|k| k.key).collect::<Vec<_>>())
         .bind(w.idempotency.iter().map(|k| k.hash).collect::<Vec<_>>())
-        .bind(w.idempotency.iter().map(|k| k.response).collect::<Vec<_>>())
+        .bind(
+            w.idempotency
+                .iter()
+                .map(|k| event_subscript(k.response_event))
+                .collect::<Vec<_>>(),
+        )
         // $60–$62.
         .bind(device)
         .bind(next_seq)
