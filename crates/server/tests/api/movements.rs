@@ -313,6 +313,22 @@ async fn an_idempotency_key_records_once() {
     )
     .await;
     assert_eq!(count(&app, "movement", t.id).await, 1);
+    // The answer is written once and read back three ways: the outbox event, the audit
+    // entry and the stored answer a retry gets are all the movement as answered.
+    let (payload, after, response): (Value, Value, Value) = sqlx::query_as(
+        "select o.payload, a.after, k.response
+         from outbox_event o, audit_log a, idempotency_key k
+         where o.tenant_id = $1 and o.topic = 'movement.recorded'
+           and a.tenant_id = $1 and a.action = 'movement.create'
+           and k.tenant_id = $1 and k.key = 'receipt-42'",
+    )
+    .bind(t.id)
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    assert_eq!(payload, first);
+    assert_eq!(after, first);
+    assert_eq!(response, first);
 }
 
 #[tokio::test]
