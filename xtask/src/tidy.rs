@@ -8,8 +8,10 @@
 //!   macro behind;
 //! - a crate's lib.rs or main.rs does not start with a `//!` module doc;
 //! - ARCHITECTURE.md is over [`ARCHITECTURE_MAX_BYTES`], or its lists that go stale
-//!   (the server's `/v1` routes, the migrations of both databases, the `logiflow` and
-//!   `logiflow-server` commands) differ from the code.
+//!   (the migrations of both databases, the `logiflow` and `logiflow-server` commands)
+//!   differ from the code;
+//! - the route table of crates/server/README.md (each `/v1` route with its permission)
+//!   differs from the routes of the OpenAPI annotations.
 //!
 //! The forbidden strings are assembled from pieces so that this file does not match
 //! itself.
@@ -42,6 +44,12 @@ const FORBIDDEN: &[(&str, &str)] = &[
 /// ARCHITECTURE.md is a code map and a list of invariants, not a manual: the mechanism
 /// detail lives in the `//!` docs of the modules it describes.
 const ARCHITECTURE_MAX_BYTES: usize = 16_000;
+
+/// The server's README, whose route table lists every route with its permission.
+const SERVER_README: &str = "crates/server/README.md";
+
+/// The OpenAPI document's own route, served without an annotation.
+const OPENAPI_PATH: &str = "/v1/openapi.json";
 
 /// The files that declare the top-level subcommands of the two binaries (the clap
 /// `enum Command` in each).
@@ -351,17 +359,6 @@ fn check_architecture(root: &Path, text: &str) -> Vec<Problem> {
         ));
     }
 
-    let mut routes = std::collections::BTreeSet::new();
-    for relative in repository_files(root) {
-        let in_server = relative.starts_with("crates/server/src");
-        if in_server && relative.extension().is_some_and(|e| e == "rs") {
-            if let Ok(source) = fs::read_to_string(root.join(&relative)) {
-                routes.extend(code_routes(&source));
-            }
-        }
-    }
-    problems.extend(check_list("route", DOC, &doc_routes(text), &routes));
-
     let mut migrations = std::collections::BTreeSet::new();
     for dir in ["migrations/server", "migrations/replica"] {
         let entries = fs::read_dir(root.join(dir)).into_iter().flatten().flatten();
@@ -402,6 +399,31 @@ fn check_architecture(root: &Path, text: &str) -> Vec<Problem> {
         ));
     }
     problems
+}
+
+/// The server README's route table: its rows (`| ... |` lines) name every `/v1` route the
+/// OpenAPI annotations declare, and nothing else, besides the document itself.
+fn check_route_table(root: &Path, readme: &str) -> Vec<Problem> {
+    let mut routes = std::collections::BTreeSet::from([OPENAPI_PATH.to_owned()]);
+    for relative in repository_files(root) {
+        let in_server = relative.starts_with("crates/server/src");
+        if in_server && relative.extension().is_some_and(|e| e == "rs") {
+            if let Ok(source) = fs::read_to_string(root.join(&relative)) {
+                routes.extend(code_routes(&source));
+            }
+        }
+    }
+    check_list("route", SERVER_README, &table_routes(readme), &routes)
+}
+
+/// The routes named in the rows of a markdown table.
+fn table_routes(text: &str) -> Vec<(usize, String)> {
+    let rows: String = text
+        .lines()
+        .map(|line| if line.starts_with('|') { line } else { "" })
+        .collect::<Vec<_>>()
+        .join("\n");
+    doc_routes(&rows)
 }
 
 fn is_crate_root(path: &Path) -> bool {
@@ -490,6 +512,14 @@ fn tidy() {
         Ok(text) => problems.extend(check_architecture(&root, &text)),
         Err(err) => problems.push(Problem::new(
             "ARCHITECTURE.md",
+            1,
+            format!("cannot read: {err}"),
+        )),
+    }
+    match read(SERVER_README) {
+        Ok(text) => problems.extend(check_route_table(&root, &text)),
+        Err(err) => problems.push(Problem::new(
+            SERVER_README,
             1,
             format!("cannot read: {err}"),
         )),
@@ -644,6 +674,10 @@ fn architecture_lists_must_equal_the_code() {
             Problem::new("A.md", 1, "does not list the route `/v1/b/{id}`"),
         ]
     );
+
+    let readme = "`GET /v1/prose`\n| `GET /v1/a` | x |\n";
+    let named: Vec<String> = table_routes(readme).into_iter().map(|(_, n)| n).collect();
+    assert_eq!(named, ["/v1/a"]);
 
     let doc = "x\n`migrations/replica/0001_init.sql` and `0002_b.sql`, `Cargo.toml`\n";
     let named: Vec<String> = doc_migrations(doc).into_iter().map(|(_, n)| n).collect();
