@@ -14,10 +14,11 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use chrono::NaiveDate;
 
+use crate::orders::{PurchaseLineState, ReceiptFlag, receipt_flags};
 use crate::{
-    Catalog, DecideError, Decision, Effect, HeldRef, Movement, MovementId, MovementKind, OrderKey,
-    Origin, Outcome, Receipt, RowView, StockKey, StockRow, bound_time, decide, online_time,
-    validate,
+    Catalog, DecideError, Decision, Effect, Flag, HeldRef, LineRef, Movement, MovementId,
+    MovementKind, OrderKey, Origin, Outcome, Receipt, RowView, StockKey, StockRow, bound_time,
+    decide, online_time, validate,
 };
 
 /// What the retry of held movements needed to see of the held movements waiting on one
@@ -59,6 +60,8 @@ pub struct Engine {
     waiting: BTreeSet<(StockKey, OrderKey, MovementId)>,
     /// What the retries needed to see, per row (see [`HeldDemand`]).
     demand: BTreeMap<StockKey, HeldDemand>,
+    /// The purchase lines receipts may name, as loaded and as receipts raised them.
+    purchase_lines: BTreeMap<uuid::Uuid, PurchaseLineState>,
 }
 
 impl Engine {
@@ -78,6 +81,47 @@ impl Engine {
         let l = self.ledger.entry(key).or_default();
         let i = l.partition_point(|(k, _)| *k <= order);
         l.insert(i, (order, delta));
+    }
+
+    /// Sets a purchase line as loaded from storage (under its lock): an applied receipt
+    /// against it is flagged by [`crate::orders::receipt_flags`] and raises what it
+    /// received, so the next receipt in the same batch sees it.
+    pub fn set_purchase_line(&mut self, id: uuid::Uuid, line: PurchaseLineState) {
+        self.purchase_lines.insert(id, line);
+    }
+
+    /// A purchase line as the receipts decided so far left it.
+    pub fn purchase_line(&self, id: uuid::Uuid) -> Option<PurchaseLineState> {
+        self.purchase_lines.get(&id).copied()
+    }
+
+    /// What an applied receipt against a known purchase line of its product does to the
+    /// line: flags for a person ([`ReceiptFlag`]), and the received quantity raised.
+    fn book_receipt(&mut self, m: &Movement, d: &mut Decision) {
+        let (MovementKind::Receive { qty, .. }, Some(LineRef::PurchaseLine(id))) =
+            (m.kind, m.reference)
+        else {
+            return;
+        };
+        if !matches!(d.outcome, Outcome::Applied { .. }) {
+            return;
+        }
+        let Some(line) = self.purchase_lines.get_mut(&id) else {
+            return;
+        };
+        if line.product != m.product {
+            return;
+        }
+        let qty = qty.get();
+        for flag in receipt_flags(line.status, line.qty, qty, line.tolerance_pct) {
+            d.flags.push(match flag {
+                ReceiptFlag::OverReceipt { beyond } => Flag::OverReceipt { line: id, beyond },
+                ReceiptFlag::OrderNotOpen { status } => {
+                    Flag::ReceiptOrderNotOpen { line: id, status }
+                }
+            });
+        }
+        line.qty.received = line.qty.received.saturating_add(qty);
     }
 
     /// Adds a held movement as loaded from storage.
@@ -160,7 +204,8 @@ impl Engine {
         m: &Movement,
         origin: Origin,
     ) -> Result<Vec<(Movement, Decision)>, DecideError> {
-        let d = decide(m, origin, &self.views(m))?;
+        let mut d = decide(m, origin, &self.views(m))?;
+        self.book_receipt(m, &mut d);
         let mut out = Vec::new();
         match &d.outcome {
             // A hold for a person is never retried automatically.
@@ -386,7 +431,8 @@ impl Engine {
                     break false;
                 }
                 let m = self.held[&id].0;
-                let d = decide(&m, Origin::Journal, &self.views(&m))?;
+                let mut d = decide(&m, Origin::Journal, &self.views(&m))?;
+                self.book_receipt(&m, &mut d);
                 if let Outcome::Held(h) = &d.outcome {
                     self.add_held(m, h.waiting_on);
                 } else {

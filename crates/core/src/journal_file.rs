@@ -220,6 +220,9 @@ mod tests {
         fn lot(&self, _: LotId) -> Option<LotFacts> {
             None
         }
+        fn order_line(&self, _: crate::LineRef) -> Option<crate::OrderLineFacts> {
+            None
+        }
         fn location(&self, _: LocationId) -> Option<LocationFacts> {
             Some(LocationFacts {
                 warehouse: WarehouseId::from_uuid(Uuid::from_u128(9)),

@@ -56,8 +56,8 @@ pub use problem::ProblemCode;
 pub use qty::{Delta, PositiveQty, QTY_MAX, Qty, QtyError};
 pub use replay::{
     Catalog, DecideError, Decision, Effect, Flag, HeldRef, Hold, HoldReview, LocationFacts,
-    LotFacts, Outcome, ProductFacts, RejectCode, Rejection, RowUpdate, decide, force, judge,
-    retry_order, validate,
+    LotFacts, OrderLineFacts, Outcome, ProductFacts, RejectCode, Rejection, RowUpdate, decide,
+    force, judge, retry_order, validate,
 };
 pub use secret::Secret;
 pub use stock::{OrderKey, RowView, StockKey, StockRow};

@@ -115,6 +115,15 @@ pub enum LineRef {
     SalesLine(Uuid),
 }
 
+impl LineRef {
+    /// The line's id.
+    pub fn id(self) -> Uuid {
+        match self {
+            LineRef::PurchaseLine(id) | LineRef::SalesLine(id) => id,
+        }
+    }
+}
+
 /// A stock movement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Movement {

@@ -130,6 +130,10 @@ names!(
         DatedBeforeDevice = "dated_before_device",
         DatedLongAgo = "dated_long_ago",
         Redated = "redated",
+        UnknownOrderLine = "unknown_order_line",
+        OrderLineMismatch = "order_line_mismatch",
+        OverReceipt = "over_receipt",
+        ReceiptOrderNotOpen = "receipt_order_not_open",
     }
 );
 
@@ -184,6 +188,10 @@ impl Flag {
             Flag::DatedBeforeDevice { .. } => FlagName::DatedBeforeDevice,
             Flag::DatedLongAgo { .. } => FlagName::DatedLongAgo,
             Flag::Redated { .. } => FlagName::Redated,
+            Flag::UnknownOrderLine { .. } => FlagName::UnknownOrderLine,
+            Flag::OrderLineMismatch { .. } => FlagName::OrderLineMismatch,
+            Flag::OverReceipt { .. } => FlagName::OverReceipt,
+            Flag::ReceiptOrderNotOpen { .. } => FlagName::ReceiptOrderNotOpen,
         }
     }
 }

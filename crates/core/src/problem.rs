@@ -105,6 +105,10 @@ problem_codes! {
     QuantityOverflow,
     /// A movement refused: [`RejectCode::TimePrecision`].
     TimePrecision,
+    /// A movement refused: [`RejectCode::UnknownOrderLine`].
+    UnknownOrderLine,
+    /// A movement refused: [`RejectCode::OrderLineMismatch`].
+    OrderLineMismatch,
     /// The device was revoked by an administrator.
     DeviceRevoked,
     /// A push skips journal sequence numbers (`next_seq` says where to resume).
@@ -143,6 +147,8 @@ problem_codes! {
     InvalidFieldSchema,
     /// A webhook URL is not https, or names a loopback, private or link-local address.
     InvalidWebhookUrl,
+    /// An order's state does not allow this action or line change.
+    InvalidOrderState,
 }
 
 impl ProblemCode {
@@ -174,6 +180,8 @@ impl From<RejectCode> for ProblemCode {
             R::BeforeLatestCount => Self::BeforeLatestCount,
             R::QuantityOverflow => Self::QuantityOverflow,
             R::TimePrecision => Self::TimePrecision,
+            R::UnknownOrderLine => Self::UnknownOrderLine,
+            R::OrderLineMismatch => Self::OrderLineMismatch,
         }
     }
 }

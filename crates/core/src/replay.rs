@@ -78,8 +78,8 @@
 use chrono::NaiveDate;
 
 use crate::{
-    LocationId, LotId, Movement, MovementId, MovementKind, OrderKey, Origin, ProductId, RowView,
-    StockKey, StockRow, WarehouseId,
+    LineRef, LocationId, LotId, Movement, MovementId, MovementKind, OrderKey, Origin, ProductId,
+    RowView, StockKey, StockRow, WarehouseId,
 };
 
 /// A stable machine code for a refused movement. The text form (`as_str`) is part of the
@@ -121,6 +121,11 @@ pub enum RejectCode {
     /// `occurred_at` has a finer precision than the microsecond (see
     /// [`crate::stock::OrderKey`]).
     TimePrecision,
+    /// Online: the movement names an order line that does not exist.
+    UnknownOrderLine,
+    /// Online: the order line is of another product, or of the wrong kind (a receipt
+    /// names a purchase line, a pick a sales line).
+    OrderLineMismatch,
 }
 
 impl RejectCode {
@@ -143,6 +148,8 @@ impl RejectCode {
             Self::BeforeLatestCount => "before_latest_count",
             Self::QuantityOverflow => "quantity_overflow",
             Self::TimePrecision => "time_precision",
+            Self::UnknownOrderLine => "unknown_order_line",
+            Self::OrderLineMismatch => "order_line_mismatch",
         }
     }
 }
@@ -229,6 +236,34 @@ pub enum Flag {
         recorded_at: chrono::DateTime<chrono::Utc>,
         /// The date it took effect at.
         applied_at: chrono::DateTime<chrono::Utc>,
+    },
+    /// A journal fact named an order line the server does not know (applied; it counts
+    /// toward no line).
+    UnknownOrderLine {
+        /// The line named.
+        line: uuid::Uuid,
+    },
+    /// A journal fact named an order line of another product or of the wrong kind
+    /// (applied; it counts toward no line).
+    OrderLineMismatch {
+        /// The line named.
+        line: uuid::Uuid,
+    },
+    /// A receipt took a purchase line beyond its ordered quantity and the tenant's
+    /// tolerance (applied: the goods are there).
+    OverReceipt {
+        /// The purchase line.
+        line: uuid::Uuid,
+        /// Units beyond what the tolerance allows.
+        beyond: i64,
+    },
+    /// A receipt arrived against a purchase order that expected no goods (draft, closed
+    /// or cancelled); applied: the goods are there.
+    ReceiptOrderNotOpen {
+        /// The purchase line.
+        line: uuid::Uuid,
+        /// The order's status when the goods arrived.
+        status: crate::orders::PurchaseStatus,
     },
 }
 
@@ -400,6 +435,15 @@ pub trait Catalog {
     fn lot(&self, id: LotId) -> Option<LotFacts>;
     /// A location's facts.
     fn location(&self, id: LocationId) -> Option<LocationFacts>;
+    /// An order line's facts.
+    fn order_line(&self, line: LineRef) -> Option<OrderLineFacts>;
+}
+
+/// What the caller knows of an order line a movement names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderLineFacts {
+    /// The product ordered on it.
+    pub product: ProductId,
 }
 
 fn locations(m: &Movement) -> Vec<LocationId> {
@@ -509,6 +553,33 @@ pub fn validate(
                 ));
             }
             flags.push(Flag::InactiveLocation { location });
+        }
+    }
+    if let Some(reference) = m.reference {
+        let line = reference.id();
+        let fits = matches!(
+            (m.kind, reference),
+            (MovementKind::Receive { .. }, LineRef::PurchaseLine(_))
+                | (MovementKind::Ship { .. }, LineRef::SalesLine(_))
+        );
+        match catalog.order_line(reference) {
+            None if online => {
+                return Err(Rejection::new(
+                    C::UnknownOrderLine,
+                    "this order line does not exist",
+                ));
+            }
+            None => flags.push(Flag::UnknownOrderLine { line }),
+            Some(facts) if !fits || facts.product != m.product => {
+                if online {
+                    return Err(Rejection::new(
+                        C::OrderLineMismatch,
+                        "a receipt names a purchase-order line and a pick a sales-order line, of the same product",
+                    ));
+                }
+                flags.push(Flag::OrderLineMismatch { line });
+            }
+            Some(_) => {}
         }
     }
     match m.kind {

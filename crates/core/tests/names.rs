@@ -70,6 +70,10 @@ fn origin_names_are_the_origins_serde_names() {
 #[case(Flag::DatedBeforeDevice { registered_at: Utc.timestamp_opt(0, 0).unwrap() }, FlagName::DatedBeforeDevice)]
 #[case(Flag::DatedLongAgo { age_days: 40, limit_days: 30 }, FlagName::DatedLongAgo)]
 #[case(Flag::Redated { recorded_at: Utc.timestamp_opt(0, 0).unwrap(), applied_at: Utc.timestamp_opt(1, 0).unwrap() }, FlagName::Redated)]
+#[case(Flag::UnknownOrderLine { line: Uuid::from_u128(9) }, FlagName::UnknownOrderLine)]
+#[case(Flag::OrderLineMismatch { line: Uuid::from_u128(9) }, FlagName::OrderLineMismatch)]
+#[case(Flag::OverReceipt { line: Uuid::from_u128(9), beyond: 2 }, FlagName::OverReceipt)]
+#[case(Flag::ReceiptOrderNotOpen { line: Uuid::from_u128(9), status: logiflow_core::orders::PurchaseStatus::Closed }, FlagName::ReceiptOrderNotOpen)]
 fn flag_names_are_the_flags_tags(#[case] flag: Flag, #[case] name: FlagName) {
     assert_eq!(flag.name(), name);
     assert_eq!(tag(&flag, "flag"), name.as_str());
@@ -98,7 +102,7 @@ fn every_name_parses_back_and_serialises_as_its_text() {
     check(OutcomeName::ALL);
     check(FlagName::ALL);
     assert_eq!(KindName::ALL.len(), 5);
-    assert_eq!(FlagName::ALL.len(), 10);
+    assert_eq!(FlagName::ALL.len(), 14);
 }
 
 #[test]

@@ -500,3 +500,110 @@ fn sales_line_edits(
     let got = sales_line_edit(status, line, new_qty).map_err(|e| e.to_string());
     assert_eq!(got, expected.map_err(str::to_owned));
 }
+
+mod receipts_in_the_engine {
+    //! Rule 4 of `document` as the engine applies it to a batch: each applied receipt
+    //! against a purchase line is flagged against what the line received before it,
+    //! including the receipts decided earlier in the same batch.
+
+    use super::*;
+    use logiflow_core::{
+        Engine, Flag, LineRef, Movement, MovementId, MovementKind, Origin, PositiveQty, UserId,
+    };
+
+    const LINE: Uuid = Uuid::from_u128(0x70);
+
+    fn receipt(n: u128, product: ProductId, qty: i64) -> Movement {
+        Movement {
+            id: MovementId::from_uuid(Uuid::from_u128(0x0100_0000 + n)),
+            occurred_at: at(n as u64),
+            product,
+            lot: None,
+            kind: MovementKind::Receive {
+                to: LocationId::from_uuid(Uuid::from_u128(0x1000)),
+                qty: PositiveQty::new(qty).unwrap(),
+            },
+            user: UserId::from_uuid(Uuid::from_u128(7)),
+            device: None,
+            reference: Some(LineRef::PurchaseLine(LINE)),
+        }
+    }
+
+    fn engine(status: PurchaseStatus, ordered: i64, received: i64, tolerance_pct: u32) -> Engine {
+        let mut engine = Engine::new();
+        engine.set_purchase_line(
+            LINE,
+            PurchaseLineState {
+                product: PRODUCT,
+                status,
+                qty: PurchaseLineQty { ordered, received },
+                tolerance_pct,
+            },
+        );
+        engine
+    }
+
+    fn flags(engine: &mut Engine, m: &Movement) -> Vec<Flag> {
+        let decided = engine.submit(m, Origin::Journal).unwrap();
+        decided[0].1.flags.clone()
+    }
+
+    #[test]
+    fn each_receipt_is_judged_after_the_ones_before_it() {
+        // 10 ordered, 8 received, tolerance 10 %: 11 may arrive without a flag.
+        let mut engine = engine(PurchaseStatus::Ordered, 10, 8, 10);
+        assert_eq!(flags(&mut engine, &receipt(1, PRODUCT, 2)), []);
+        assert_eq!(flags(&mut engine, &receipt(2, PRODUCT, 1)), []);
+        assert_eq!(
+            flags(&mut engine, &receipt(3, PRODUCT, 2)),
+            [Flag::OverReceipt {
+                line: LINE,
+                beyond: 2
+            }]
+        );
+        assert_eq!(engine.purchase_line(LINE).unwrap().qty.received, 13);
+    }
+
+    #[test]
+    fn a_receipt_against_a_cancelled_order_is_flagged_and_counted() {
+        let mut engine = engine(PurchaseStatus::Cancelled, 5, 0, 0);
+        assert_eq!(
+            flags(&mut engine, &receipt(1, PRODUCT, 5)),
+            [Flag::ReceiptOrderNotOpen {
+                line: LINE,
+                status: PurchaseStatus::Cancelled
+            }]
+        );
+        assert_eq!(engine.purchase_line(LINE).unwrap().qty.received, 5);
+    }
+
+    #[test]
+    fn a_receipt_of_another_product_does_not_count_toward_the_line() {
+        let other = ProductId::from_uuid(Uuid::from_u128(0x43));
+        let mut engine = engine(PurchaseStatus::Ordered, 5, 0, 0);
+        assert_eq!(flags(&mut engine, &receipt(1, other, 9)), []);
+        assert_eq!(engine.purchase_line(LINE).unwrap().qty.received, 0);
+    }
+}
+
+#[rstest]
+#[case::po_header_edits_in_draft(PurchaseStatus::Draft, true, Ok(()))]
+#[case::po_header_dates_once_ordered(PurchaseStatus::PartiallyReceived, false, Ok(()))]
+#[case::po_header_supplier_fixed_once_ordered(
+    PurchaseStatus::Ordered,
+    true,
+    Err("the party and the warehouse change only while the order is a draft")
+)]
+#[case::po_header_frozen_when_closed(
+    PurchaseStatus::Closed,
+    false,
+    Err("the order cannot change while it is closed")
+)]
+fn po_header_edits(
+    #[case] status: PurchaseStatus,
+    #[case] parties: bool,
+    #[case] expected: Result<(), &str>,
+) {
+    let got = purchase_header_edit(status, parties).map_err(|e| e.to_string());
+    assert_eq!(got, expected.map_err(str::to_owned));
+}

@@ -384,6 +384,7 @@ mod validation {
         products: HashMap<ProductId, ProductFacts>,
         lots: HashMap<LotId, LotFacts>,
         locations: HashMap<LocationId, LocationFacts>,
+        lines: HashMap<LineRef, OrderLineFacts>,
     }
 
     impl Catalog for Cat {
@@ -396,6 +397,66 @@ mod validation {
         fn location(&self, id: LocationId) -> Option<LocationFacts> {
             self.locations.get(&id).copied()
         }
+        fn order_line(&self, line: LineRef) -> Option<OrderLineFacts> {
+            self.lines.get(&line).copied()
+        }
+    }
+
+    const PO_LINE: LineRef = LineRef::PurchaseLine(Uuid::from_u128(0x70));
+    const PO_LINE_OTHER_PRODUCT: LineRef = LineRef::PurchaseLine(Uuid::from_u128(0x71));
+    const SO_LINE: LineRef = LineRef::SalesLine(Uuid::from_u128(0x72));
+
+    /// An order line a movement names (rule: a receipt names a purchase line of its
+    /// product, a pick a sales line of its product). Online, anything else is refused;
+    /// a journal fact is applied and flagged, and counts toward no line.
+    #[rstest]
+    #[case::receipt_against_its_purchase_line("receive A 1 @t1", PO_LINE, "ok", "ok")]
+    #[case::pick_against_its_sales_line("ship A 1 @t1", SO_LINE, "ok", "ok")]
+    #[case::unknown_line(
+        "receive A 1 @t1",
+        LineRef::PurchaseLine(Uuid::from_u128(0x7f)),
+        "unknown_order_line",
+        "ok [UnknownOrderLine { line: 00000000-0000-0000-0000-00000000007f }]"
+    )]
+    #[case::line_of_another_product(
+        "receive A 1 @t1",
+        PO_LINE_OTHER_PRODUCT,
+        "order_line_mismatch",
+        "ok [OrderLineMismatch { line: 00000000-0000-0000-0000-000000000071 }]"
+    )]
+    #[case::receipt_against_a_sales_line(
+        "receive A 1 @t1",
+        SO_LINE,
+        "order_line_mismatch",
+        "ok [OrderLineMismatch { line: 00000000-0000-0000-0000-000000000072 }]"
+    )]
+    #[case::transfer_against_a_line(
+        "transfer A B 1 @t1",
+        PO_LINE,
+        "order_line_mismatch",
+        "ok [OrderLineMismatch { line: 00000000-0000-0000-0000-000000000070 }]"
+    )]
+    fn order_line_references(
+        #[case] spec: &str,
+        #[case] line: LineRef,
+        #[case] online: &str,
+        #[case] journal: &str,
+    ) {
+        let mut cat = catalog(false);
+        cat.lines
+            .insert(PO_LINE, OrderLineFacts { product: PRODUCT });
+        cat.lines
+            .insert(SO_LINE, OrderLineFacts { product: PRODUCT });
+        cat.lines.insert(
+            PO_LINE_OTHER_PRODUCT,
+            OrderLineFacts {
+                product: ProductId::from_uuid(Uuid::from_u128(0x43)),
+            },
+        );
+        let mut m = movement(spec);
+        m.reference = Some(line);
+        assert_eq!(check(&cat, &m, Origin::Online), online);
+        assert_eq!(check(&cat, &m, Origin::Journal), journal);
     }
 
     const LOT: LotId = LotId::from_uuid(Uuid::from_u128(0x10));

@@ -52,6 +52,9 @@ impl Catalog for OneBin {
     fn lot(&self, _: crate::LotId) -> Option<crate::LotFacts> {
         None
     }
+    fn order_line(&self, _: crate::LineRef) -> Option<crate::OrderLineFacts> {
+        None
+    }
     fn location(&self, id: LocationId) -> Option<crate::LocationFacts> {
         (id == key().location).then_some(crate::LocationFacts {
             warehouse: crate::WarehouseId::from_uuid(Uuid::from_u128(4)),

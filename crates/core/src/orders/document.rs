@@ -9,6 +9,11 @@
 //! a fact that arrives in any order, so the status follows the quantities and never the
 //! other way round.
 //!
+//! A line's received quantity is the sum of the applied receipts that name it. The
+//! engine (`crate::Engine::set_purchase_line`) judges each receipt of a batch against
+//! what the receipts before it left, so two receipts in one push are flagged as if they
+//! had come one by one.
+//!
 //! # Rules, with worked examples (rows of `tests/orders.rs`)
 //!
 //! 1. A purchase order is ordered from draft only with at least one line
@@ -29,6 +34,9 @@
 //!    \[`so_status_from_quantities`\].
 //! 6. A sales order is cancelled at any point before it is shipped; what was picked stays
 //!    picked and the rest of its allocations are released \[`so_cancel_until_shipped`\].
+//! 7. A purchase order's header (expected date, notes) changes until it is closed or
+//!    cancelled; its supplier and warehouse only while it is a draft, since devices
+//!    receive against it once it is ordered \[`po_header_edits`\].
 
 /// Where a purchase order stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -89,6 +97,15 @@ pub enum DocumentError {
         /// The status's name.
         status: &'static str,
     },
+    /// The order's header cannot change in this status.
+    #[error("the order cannot change while it is {status}")]
+    Frozen {
+        /// The status's name.
+        status: &'static str,
+    },
+    /// The supplier or customer and the warehouse are fixed once the order is sent.
+    #[error("the party and the warehouse change only while the order is a draft")]
+    PartiesFrozen,
 }
 
 impl PurchaseStatus {
@@ -191,6 +208,37 @@ pub fn purchase_line_edit(
         S::Received | S::Closed | S::Cancelled => Err(DocumentError::LinesFrozen {
             status: status.as_str(),
         }),
+    }
+}
+
+/// A purchase line as a decision needs it: loaded under the line's lock by whoever
+/// decides receipts against it, and kept up to date by the engine as it applies them
+/// (`Engine::set_purchase_line`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurchaseLineState {
+    /// The product ordered: a receipt of another product does not count toward it.
+    pub product: crate::ProductId,
+    /// Its order's status as people decided it.
+    pub status: PurchaseStatus,
+    /// Ordered and received so far.
+    pub qty: PurchaseLineQty,
+    /// The tenant's over-receipt tolerance, in percent.
+    pub tolerance_pct: u32,
+}
+
+/// Whether a purchase order's header may change (rule 7); `parties`: the change names
+/// another supplier or warehouse.
+pub fn purchase_header_edit(status: PurchaseStatus, parties: bool) -> Result<(), DocumentError> {
+    use PurchaseStatus as S;
+    match status {
+        S::Draft => Ok(()),
+        S::Closed | S::Cancelled => Err(DocumentError::Frozen {
+            status: status.as_str(),
+        }),
+        S::Ordered | S::PartiallyReceived | S::Received if parties => {
+            Err(DocumentError::PartiesFrozen)
+        }
+        S::Ordered | S::PartiallyReceived | S::Received => Ok(()),
     }
 }
 

@@ -16,7 +16,8 @@ pub use allocation::{
     Priority, allocate, back_order_sequence, consume, release,
 };
 pub use document::{
-    DocumentError, PurchaseAction, PurchaseLineQty, PurchaseStatus, ReceiptFlag, SalesAction,
-    SalesLineQty, SalesStatus, purchase_action, purchase_line_edit, purchase_status, receipt_flags,
-    sales_action, sales_line_edit, sales_status,
+    DocumentError, PurchaseAction, PurchaseLineQty, PurchaseLineState, PurchaseStatus, ReceiptFlag,
+    SalesAction, SalesLineQty, SalesStatus, purchase_action, purchase_header_edit,
+    purchase_line_edit, purchase_status, receipt_flags, sales_action, sales_line_edit,
+    sales_status,
 };

@@ -256,6 +256,26 @@ fn flag_warning(flag: &Flag) -> Warning {
                 recorded_at.format("%Y-%m-%d %H:%M UTC")
             ),
         ),
+        Flag::UnknownOrderLine { .. } => (
+            "unknown_order_line",
+            "the order line it names is unknown: it counts toward no order".to_owned(),
+        ),
+        Flag::OrderLineMismatch { .. } => (
+            "order_line_mismatch",
+            "the order line it names is of another product or kind: it counts toward no order"
+                .to_owned(),
+        ),
+        Flag::OverReceipt { beyond, .. } => (
+            "over_receipt",
+            format!("{beyond} more received than the purchase order allows"),
+        ),
+        Flag::ReceiptOrderNotOpen { status, .. } => (
+            "receipt_order_not_open",
+            format!(
+                "received against a purchase order that is {}",
+                status.as_str().replace('_', " ")
+            ),
+        ),
     };
     Warning {
         code: code.to_owned(),

@@ -227,4 +227,9 @@ impl Catalog for LocalCatalog {
     fn location(&self, id: LocationId) -> Option<LocationFacts> {
         self.locations.get(&id).copied()
     }
+    /// The replica holds no orders yet (issue #15: the pull does not carry them), and
+    /// nothing it records names a line: a line is unknown here; the server decides.
+    fn order_line(&self, _: logiflow_core::LineRef) -> Option<logiflow_core::OrderLineFacts> {
+        None
+    }
 }
