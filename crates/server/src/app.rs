@@ -85,6 +85,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::products::router())
         .merge(routes::lots::router())
         .merge(routes::webhooks::router())
+        .merge(routes::parties::router())
+        .merge(routes::purchase_orders::router())
         .split_for_parts();
     routes::problems::problem_bodies(&mut doc);
     routes::bounds::document_bounds(&mut doc);

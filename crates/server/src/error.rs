@@ -168,6 +168,10 @@ problems! {
     QuantityOverflow: UNPROCESSABLE_ENTITY "movement refused";
     /// A time finer than the microsecond (422).
     TimePrecision: UNPROCESSABLE_ENTITY "movement refused";
+    /// The movement names an order line that does not exist (422).
+    UnknownOrderLine: UNPROCESSABLE_ENTITY "movement refused";
+    /// The order line is of another product, or a receipt names a sales line (422).
+    OrderLineMismatch: UNPROCESSABLE_ENTITY "movement refused";
     /// The device was revoked by an administrator; its journal is kept on the device and
     /// can be pushed after it is registered again (401).
     DeviceRevoked: UNAUTHORIZED "device revoked"
@@ -232,6 +236,10 @@ problems! {
     /// (422).
     InvalidWebhookUrl: UNPROCESSABLE_ENTITY "invalid webhook url"
         => #[error("invalid webhook url: {0}")] InvalidWebhookUrl(String);
+    /// An order's state does not allow this action or line change (409); the detail
+    /// says why (`core::orders::DocumentError`).
+    InvalidOrderState: CONFLICT "invalid order state"
+        => #[error("{0}")] InvalidOrderState(String);
     @extra {
         /// A movement refused by the rules; nothing was changed.
         #[error(fmt = rejection_message)]
@@ -354,6 +362,7 @@ fn conflict_detail(constraint: &str) -> Option<&'static str> {
         "product_sku_key" => "a product with this sku exists",
         "product_barcode_pkey" => "one of the barcodes is already assigned to a product",
         "lot_code_key" => "the product has a lot with this code",
+        "party_code_key" => "a supplier or customer with this code exists",
         _ => return None,
     })
 }

@@ -313,6 +313,22 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
     }
 }
 
+/// `axum::extract::Path` of a resource id and a sub-resource id
+/// (`/v1/purchase-orders/{id}/lines/{line_id}`); a malformed id is simply not found.
+#[derive(Debug)]
+pub struct IdsPath(pub Uuid, pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdsPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<(Uuid, Uuid)>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path((id, sub))) => Ok(Self(id, sub)),
+            Err(_) => Err(ApiError::NotFound),
+        }
+    }
+}
+
 /// `axum::extract::Query`, with rejections rendered as problems.
 #[derive(Debug)]
 pub struct ApiQuery<T>(pub T);

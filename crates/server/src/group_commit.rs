@@ -272,6 +272,7 @@ pub async fn record_batch(
             .ok_or_else(|| ApiError::internal("an empty batch"))?;
         let tail = load::tail_after(&mut tx, &locked, oldest).await?;
         let mut engine = load::loaded_engine(&locked, &tail, &[]);
+        facts.prime(&mut engine);
 
         let mut decisions: Vec<Decision> = Vec::with_capacity(movements.len());
         // Each movement as decided: dated after the latest event on its rows when that

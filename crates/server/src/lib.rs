@@ -21,6 +21,7 @@ pub mod hooks;
 pub mod journal;
 pub mod ledger;
 pub mod limits;
+pub mod orders;
 pub mod pull;
 pub mod quota;
 pub mod rbac;

@@ -52,11 +52,17 @@ pub enum Permission {
     DevicesManage,
     /// Resolve the conflict inbox: force a held movement through with a reason.
     ConflictsResolve,
+    /// Read suppliers, customers, purchase and sales orders.
+    OrdersRead,
+    /// Create and change suppliers and purchase orders (order, cancel, close).
+    PurchasingManage,
+    /// Create and change customers and sales orders.
+    SalesManage,
 }
 
 impl Permission {
     /// Every permission, for docs and for validating API-key scopes.
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 16] = [
         Permission::UsersRead,
         Permission::UsersManage,
         Permission::ApiKeysRead,
@@ -70,6 +76,9 @@ impl Permission {
         Permission::MovementsWrite,
         Permission::DevicesManage,
         Permission::ConflictsResolve,
+        Permission::OrdersRead,
+        Permission::PurchasingManage,
+        Permission::SalesManage,
     ];
 
     /// Whether the action changes tenant data (refused when the subscription expired).
@@ -82,6 +91,8 @@ impl Permission {
                 | Permission::CatalogManage
                 | Permission::MovementsWrite
                 | Permission::ConflictsResolve
+                | Permission::PurchasingManage
+                | Permission::SalesManage
         )
     }
 
@@ -101,6 +112,9 @@ impl Permission {
             Permission::MovementsWrite => "movements_write",
             Permission::DevicesManage => "devices_manage",
             Permission::ConflictsResolve => "conflicts_resolve",
+            Permission::OrdersRead => "orders_read",
+            Permission::PurchasingManage => "purchasing_manage",
+            Permission::SalesManage => "sales_manage",
         }
     }
 
@@ -111,11 +125,14 @@ impl Permission {
 }
 
 impl Role {
-    /// THE permission table. Every role may read settings, the catalog and stock; the
-    /// rest is listed here.
+    /// THE permission table. Every role may read settings, the catalog, stock and
+    /// orders; the rest is listed here.
     pub fn allows(self, permission: Permission) -> bool {
         use Permission as P;
-        if matches!(permission, P::SettingsRead | P::CatalogRead | P::StockRead) {
+        if matches!(
+            permission,
+            P::SettingsRead | P::CatalogRead | P::StockRead | P::OrdersRead
+        ) {
             return true;
         }
         match self {
@@ -127,12 +144,17 @@ impl Role {
                     | P::CatalogManage
                     | P::MovementsWrite
                     | P::ConflictsResolve
+                    | P::PurchasingManage
+                    | P::SalesManage
             ),
             // Operators record what happens on the floor.
             Role::Operator => matches!(permission, P::MovementsWrite),
-            // Purchasing maintains the product catalog (new SKUs, reorder levels).
-            Role::Purchasing => matches!(permission, P::CatalogManage),
-            Role::Sales | Role::Viewer => false,
+            // Purchasing maintains the product catalog (new SKUs, reorder levels), the
+            // suppliers and the purchase orders.
+            Role::Purchasing => matches!(permission, P::CatalogManage | P::PurchasingManage),
+            // Sales keeps the customers and the sales orders.
+            Role::Sales => matches!(permission, P::SalesManage),
+            Role::Viewer => false,
         }
     }
 
@@ -195,7 +217,10 @@ pub mod perm {
         StockRead,
         MovementsWrite,
         DevicesManage,
-        ConflictsResolve
+        ConflictsResolve,
+        OrdersRead,
+        PurchasingManage,
+        SalesManage
     );
 }
 
@@ -242,6 +267,12 @@ mod tests {
         assert!(!Role::Operator.allows(Permission::CatalogManage));
         assert!(Role::Purchasing.allows(Permission::CatalogManage));
         assert!(!Role::Purchasing.allows(Permission::MovementsWrite));
+        assert!(Role::Purchasing.allows(Permission::PurchasingManage));
+        assert!(!Role::Purchasing.allows(Permission::SalesManage));
+        assert!(Role::Sales.allows(Permission::SalesManage));
+        assert!(!Role::Sales.allows(Permission::PurchasingManage));
+        assert!(!Role::Operator.allows(Permission::PurchasingManage));
+        assert!(Role::Manager.allows(Permission::PurchasingManage));
         assert!(Role::Viewer.allows(Permission::SettingsRead));
         assert!(!Role::Viewer.allows(Permission::AuditRead));
     }

@@ -28,11 +28,17 @@ pub struct Settings {
     /// receives it is applied but flagged `dated_long_ago` for review (1 to 3650;
     /// default 30).
     pub journal_past_limit_days: i32,
+    /// A receipt that takes a purchase-order line beyond its quantity plus this percent
+    /// of it is applied but flagged `over_receipt` for review (0 to 1000; default 0).
+    pub over_receipt_tolerance_pct: i32,
     pub updated_at: DateTime<Utc>,
 }
 
 /// Bounds of `journal_past_limit_days`, in days (ten years at most).
 pub const JOURNAL_PAST_LIMIT_DAYS_MAX: i32 = 3650;
+
+/// Largest over-receipt tolerance, in percent.
+pub const OVER_RECEIPT_TOLERANCE_PCT_MAX: i32 = 1000;
 
 /// Largest product field schema, in bytes of JSON.
 pub const FIELD_SCHEMA_LEN_MAX: usize = 64 * 1024;
@@ -77,18 +83,22 @@ pub struct SettingsChanges {
     pub product_field_schema: Option<serde_json::Value>,
     /// Already checked to be within bounds.
     pub journal_past_limit_days: Option<i32>,
+    /// Already checked to be within bounds.
+    pub over_receipt_tolerance_pct: Option<i32>,
 }
 
 impl SettingsChanges {
     /// Checks each change as asked: a display name, a real IANA time zone (as
     /// warehouses' are), a locale code, a product field schema that compiles, and a
-    /// journal past limit of 1 to [`JOURNAL_PAST_LIMIT_DAYS_MAX`] days.
+    /// journal past limit of 1 to [`JOURNAL_PAST_LIMIT_DAYS_MAX`] days, an over-receipt
+    /// tolerance of 0 to [`OVER_RECEIPT_TOLERANCE_PCT_MAX`] percent.
     pub fn parse(
         display_name: Option<&str>,
         timezone: Option<&str>,
         locale: Option<&str>,
         product_field_schema: Option<&serde_json::Value>,
         journal_past_limit_days: Option<i32>,
+        over_receipt_tolerance_pct: Option<i32>,
     ) -> ApiResult<Self> {
         let display_name = display_name.map(validate_name).transpose()?;
         let timezone = timezone.map(validate_timezone).transpose()?;
@@ -103,12 +113,20 @@ impl SettingsChanges {
                 "journal_past_limit_days must be between 1 and {JOURNAL_PAST_LIMIT_DAYS_MAX}"
             )));
         }
+        if let Some(pct) = over_receipt_tolerance_pct
+            && !(0..=OVER_RECEIPT_TOLERANCE_PCT_MAX).contains(&pct)
+        {
+            return Err(ApiError::BadRequest(format!(
+                "over_receipt_tolerance_pct must be between 0 and {OVER_RECEIPT_TOLERANCE_PCT_MAX}"
+            )));
+        }
         Ok(Self {
             display_name,
             timezone,
             locale,
             product_field_schema,
             journal_past_limit_days,
+            over_receipt_tolerance_pct,
         })
     }
 }

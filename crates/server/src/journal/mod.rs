@@ -244,6 +244,7 @@ async fn push_round(
                 id: MovementId::from_uuid(Uuid::max()),
             });
         let settled = match settle(&mut tx, scope, locked, oldest, None, |engine| {
+            facts.prime(engine);
             let mut decided: Vec<(Movement, Decision)> = Vec::new();
             for m in &movements {
                 decided.extend(

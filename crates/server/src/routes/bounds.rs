@@ -25,7 +25,7 @@ use crate::catalog::warehouse::ADDRESS_LEN_MAX;
 use crate::devices::{DEVICE_TEXT_LEN_MAX, DEVICE_WAREHOUSES_MAX};
 use crate::extract::{IDEMPOTENCY_KEY_LEN_MAX, PAGE_LIMIT_MAX};
 use crate::routes::webhooks::ROTATION_GRACE_SECS_MAX;
-use crate::settings::{CODE_LEN_MAX, JOURNAL_PAST_LIMIT_DAYS_MAX};
+use crate::settings::{CODE_LEN_MAX, JOURNAL_PAST_LIMIT_DAYS_MAX, OVER_RECEIPT_TOLERANCE_PCT_MAX};
 use crate::users::{NAME_LEN_MAX, PASSWORD_LEN_MAX, PASSWORD_LEN_MIN};
 
 /// What a field of a request schema accepts.
@@ -152,6 +152,10 @@ pub const FIELDS: &[(&str, Bound)] = &[
     (
         "UpdateSettings/journal_past_limit_days",
         Bound::Range(1, JOURNAL_PAST_LIMIT_DAYS_MAX as i64),
+    ),
+    (
+        "UpdateSettings/over_receipt_tolerance_pct",
+        Bound::Range(0, OVER_RECEIPT_TOLERANCE_PCT_MAX as i64),
     ),
 ];
 

@@ -95,6 +95,38 @@ pub struct NewMovement {
     pub kind: NewKind,
     /// Free text, up to 1000 characters.
     pub note: Option<String>,
+    /// The order line it fulfils: a receipt names a line of a purchase order
+    /// (`unknown_order_line` when there is none; `order_line_mismatch` when it is of
+    /// another product). The receipt raises the line's `received`; beyond the ordered
+    /// quantity and the tenant's tolerance, or against an order that expects no goods,
+    /// it is applied and flagged for review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<MovementReference>,
+}
+
+/// An order line a movement names.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+pub struct MovementReference {
+    #[serde(rename = "type")]
+    pub kind: ReferenceKind,
+    pub id: Uuid,
+}
+
+/// The kind of order line.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferenceKind {
+    PurchaseLine,
+    SalesLine,
+}
+
+impl From<MovementReference> for logiflow_core::LineRef {
+    fn from(r: MovementReference) -> Self {
+        match r.kind {
+            ReferenceKind::PurchaseLine => logiflow_core::LineRef::PurchaseLine(r.id),
+            ReferenceKind::SalesLine => logiflow_core::LineRef::SalesLine(r.id),
+        }
+    }
 }
 
 fn quantity<T>(field: &str, parsed: Result<T, logiflow_core::QtyError>) -> ApiResult<T> {
@@ -173,7 +205,7 @@ impl NewMovement {
             kind,
             user: UserId::from_uuid(user),
             device: None,
-            reference: None,
+            reference: self.reference.map(Into::into),
         })
     }
 }

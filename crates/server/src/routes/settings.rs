@@ -36,6 +36,8 @@ pub struct UpdateSettings {
     pub product_field_schema: Option<serde_json::Value>,
     /// 1 to 3650 days.
     pub journal_past_limit_days: Option<i32>,
+    /// 0 to 1000 percent.
+    pub over_receipt_tolerance_pct: Option<i32>,
 }
 
 /// Reads the row, or not found.
@@ -73,7 +75,7 @@ pub async fn get_settings(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "updated (permission settings_manage)", body = Settings),
-        (status = 400, description = "bad_request (journal_past_limit_days)"),
+        (status = 400, description = "bad_request (journal_past_limit_days, over_receipt_tolerance_pct)"),
         (status = 422, description = "invalid_body, invalid_field_schema"),
         Writes,
     ))]
@@ -89,6 +91,7 @@ pub async fn update_settings(
         req.locale.as_deref(),
         req.product_field_schema.as_ref(),
         req.journal_past_limit_days,
+        req.over_receipt_tolerance_pct,
     )?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
     let before = fetch_for_update(&mut tx).await?;

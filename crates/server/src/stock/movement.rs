@@ -58,6 +58,9 @@ pub struct MovementView {
     pub outcome: OutcomeName,
     /// The rejection `{code, message}` or the hold `{waiting_on, needed, at_time}`.
     pub outcome_detail: Option<serde_json::Value>,
+    /// The order line it fulfils: `purchase_line` (a receipt) or `sales_line` (a pick).
+    pub reference_type: Option<String>,
+    pub reference_id: Option<Uuid>,
     /// What a person should review (negative row, count variance, …).
     #[sqlx(json)]
     #[schema(value_type = Vec<Object>)]
@@ -107,6 +110,14 @@ impl MovementView {
             user_id: m.user.as_uuid(),
             device_id: m.device.map(|d| d.device.as_uuid()),
             device_seq: m.device.map(|d| i64::try_from(d.seq).unwrap_or(i64::MAX)),
+            reference_type: m.reference.map(|r| {
+                match r {
+                    logiflow_core::LineRef::PurchaseLine(_) => "purchase_line",
+                    logiflow_core::LineRef::SalesLine(_) => "sales_line",
+                }
+                .to_owned()
+            }),
+            reference_id: m.reference.map(logiflow_core::LineRef::id),
             outcome: decision.outcome.name(),
             outcome_detail: outcome_detail(&decision.outcome),
             flags: decision.flags.clone(),

@@ -11,9 +11,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use logiflow_core::orders::{PurchaseLineQty, PurchaseLineState};
 use logiflow_core::{
-    Catalog, LocationFacts, LocationId, LotFacts, LotId, Movement, MovementKind, OrderKey,
-    ProductFacts, ProductId, StockKey, StockRow, WarehouseId,
+    Catalog, Engine, LineRef, LocationFacts, LocationId, LotFacts, LotId, Movement, MovementKind,
+    OrderKey, OrderLineFacts, ProductFacts, ProductId, StockKey, StockRow, WarehouseId,
 };
 use uuid::Uuid;
 
@@ -40,6 +41,10 @@ pub struct Facts {
     locations: HashMap<LocationId, LocationFacts>,
     /// Each movement's date in its (first) location's warehouse time zone.
     local_dates: HashMap<logiflow_core::MovementId, NaiveDate>,
+    /// The order lines the movements name.
+    lines: HashMap<LineRef, OrderLineFacts>,
+    /// The purchase lines receipts name, as their decision starts.
+    purchase_lines: Vec<(Uuid, PurchaseLineState)>,
 }
 
 impl Catalog for Facts {
@@ -52,6 +57,9 @@ impl Catalog for Facts {
     fn location(&self, id: LocationId) -> Option<LocationFacts> {
         self.locations.get(&id).copied()
     }
+    fn order_line(&self, line: LineRef) -> Option<OrderLineFacts> {
+        self.lines.get(&line).copied()
+    }
 }
 
 impl Facts {
@@ -62,6 +70,14 @@ impl Facts {
             .get(&m.id)
             .copied()
             .unwrap_or_else(|| m.occurred_at.date_naive())
+    }
+
+    /// Gives an engine the purchase lines the movements name, so it flags and counts
+    /// each receipt against what the ones before it left.
+    pub fn prime(&self, engine: &mut Engine) {
+        for (id, line) in &self.purchase_lines {
+            engine.set_purchase_line(*id, *line);
+        }
     }
 
     /// The warehouse of a location.
@@ -208,7 +224,49 @@ pub async fn load_facts(tx: &mut TenantTx, ms: &[Movement]) -> Result<Facts, sql
             }
         }
     }
+    load_purchase_lines(tx, ms, &mut facts).await?;
     Ok(facts)
+}
+
+/// The purchase lines the movements name, locked for their decision
+/// (`purchase_orders::lock_for_receipts`). Nothing to read, no statement, for the
+/// movements that name none: nearly all of them.
+async fn load_purchase_lines(
+    tx: &mut TenantTx,
+    ms: &[Movement],
+    facts: &mut Facts,
+) -> Result<(), sqlx::Error> {
+    let mut ids: Vec<Uuid> = ms
+        .iter()
+        .filter_map(|m| match m.reference {
+            Some(LineRef::PurchaseLine(id)) => Some(id),
+            _ => None,
+        })
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    ids.sort();
+    ids.dedup();
+    for line in crate::store::purchase_orders::lock_for_receipts(tx, &ids).await? {
+        let product = ProductId::from_uuid(line.product_id);
+        facts
+            .lines
+            .insert(LineRef::PurchaseLine(line.id), OrderLineFacts { product });
+        facts.purchase_lines.push((
+            line.id,
+            PurchaseLineState {
+                product,
+                status: crate::orders::purchase::decided_status(&line.status),
+                qty: PurchaseLineQty {
+                    ordered: line.qty,
+                    received: line.received,
+                },
+                tolerance_pct: u32::try_from(line.tolerance_pct).unwrap_or(0),
+            },
+        ));
+    }
+    Ok(())
 }
 
 /// A stock row as locked for a decision.

@@ -8,31 +8,12 @@ use crate::catalog::product::{ExpiryPolicy, Product};
 use crate::db::TenantTx;
 use crate::store::locations::{like_escape, prefix_upper};
 
-/// Decimals as the API shows them: trailing zeros trimmed but at least two decimals
-/// (`12.50`, `0.1234`, `3.00`), whatever scale the column stores.
-macro_rules! money_sql {
-    ($c:literal) => {
-        concat!(
-            "case when p.",
-            $c,
-            " is null then null when scale(trim_scale(p.",
-            $c,
-            ")) < 2 then round(p.",
-            $c,
-            ", 2) else trim_scale(p.",
-            $c,
-            ") end as ",
-            $c
-        )
-    };
-}
-
 /// The product columns, barcodes included (sorted), for `from product p`.
 const COLUMNS: &str = concat!(
     "p.id, p.sku, p.name, p.uom, p.lot_tracked, p.expiry_policy, p.reorder_point, p.reorder_qty, ",
-    money_sql!("cost"),
+    crate::store::money_sql!("p", "cost"),
     ", ",
-    money_sql!("price"),
+    crate::store::money_sql!("p", "price"),
     ", p.custom, p.active, p.created_at, p.updated_at,
      coalesce((select array_agg(b.barcode order by b.barcode) from product_barcode b
                where b.tenant_id = p.tenant_id and b.product_id = p.id), '{}') as barcodes"
@@ -294,4 +275,14 @@ pub async fn has_unlotted_stock(tx: &mut TenantTx, id: Uuid) -> Result<bool, sql
     .bind(id)
     .fetch_one(tx.conn())
     .await
+}
+
+/// Which of `ids` name products of the tenant.
+pub async fn existing(tx: &mut TenantTx, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_scalar("select id from product where tenant_id = $1 and id = any($2)")
+        .bind(tenant_id)
+        .bind(ids)
+        .fetch_all(tx.conn())
+        .await
 }

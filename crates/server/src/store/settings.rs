@@ -19,7 +19,7 @@ async fn select(tx: &mut TenantTx, lock_clause: &str) -> Result<Option<Settings>
     let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(&format!(
         "select display_name, timezone, locale, product_field_schema, journal_past_limit_days,
-                updated_at
+                over_receipt_tolerance_pct, updated_at
          from tenant_setting where tenant_id = $1 {lock_clause}"
     ))
     .bind(tenant_id)
@@ -34,10 +34,12 @@ pub async fn update(tx: &mut TenantTx, changes: SettingsChanges) -> Result<Setti
         "update tenant_setting set display_name = coalesce($2, display_name),
             timezone = coalesce($3, timezone), locale = coalesce($4, locale),
             product_field_schema = coalesce($5, product_field_schema),
-            journal_past_limit_days = coalesce($6, journal_past_limit_days), updated_at = now()
+            journal_past_limit_days = coalesce($6, journal_past_limit_days),
+            over_receipt_tolerance_pct = coalesce($7, over_receipt_tolerance_pct),
+            updated_at = now()
          where tenant_id = $1
          returning display_name, timezone, locale, product_field_schema, journal_past_limit_days,
-                   updated_at",
+                   over_receipt_tolerance_pct, updated_at",
     )
     .bind(tenant_id)
     .bind(changes.display_name)
@@ -45,6 +47,7 @@ pub async fn update(tx: &mut TenantTx, changes: SettingsChanges) -> Result<Setti
     .bind(changes.locale)
     .bind(changes.product_field_schema)
     .bind(changes.journal_past_limit_days)
+    .bind(changes.over_receipt_tolerance_pct)
     .fetch_one(tx.conn())
     .await
 }

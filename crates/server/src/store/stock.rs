@@ -17,7 +17,8 @@ use crate::stock::row::{LowStock, StockItem, StockTotal};
 /// the ledger for the page's rows only.
 const MOVEMENT_COLUMNS: &str = "m.id, m.kind, m.origin, m.product_id, m.lot_id, m.from_location_id,
     m.to_location_id, m.qty, m.expected, m.reason, m.note, m.occurred_at, m.recorded_at, m.user_id,
-    m.device_id, m.device_seq, m.outcome, m.outcome_detail, m.flags";
+    m.device_id, m.device_seq, m.reference_type, m.reference_id, m.outcome, m.outcome_detail,
+    m.flags";
 
 const EFFECTS: &str = "coalesce((select jsonb_agg(jsonb_build_object(
         'product_id', e.product_id, 'location_id', e.location_id,

@@ -73,6 +73,24 @@ const COVERED: &[(&str, &str)] = &[
     ("GET", "/v1/webhook-endpoints/{id}/attempts"),
     ("POST", "/v1/webhook-endpoints/{id}/replay"),
     ("POST", "/v1/webhook-deliveries/{id}/replay"),
+    ("GET", "/v1/suppliers"),
+    ("POST", "/v1/suppliers"),
+    ("GET", "/v1/suppliers/{id}"),
+    ("PATCH", "/v1/suppliers/{id}"),
+    ("GET", "/v1/customers"),
+    ("POST", "/v1/customers"),
+    ("GET", "/v1/customers/{id}"),
+    ("PATCH", "/v1/customers/{id}"),
+    ("GET", "/v1/purchase-orders"),
+    ("POST", "/v1/purchase-orders"),
+    ("GET", "/v1/purchase-orders/{id}"),
+    ("PATCH", "/v1/purchase-orders/{id}"),
+    ("POST", "/v1/purchase-orders/{id}/order"),
+    ("POST", "/v1/purchase-orders/{id}/cancel"),
+    ("POST", "/v1/purchase-orders/{id}/close"),
+    ("POST", "/v1/purchase-orders/{id}/lines"),
+    ("PATCH", "/v1/purchase-orders/{id}/lines/{line_id}"),
+    ("DELETE", "/v1/purchase-orders/{id}/lines/{line_id}"),
 ];
 
 struct World {
@@ -92,6 +110,11 @@ struct World {
     /// A's webhook endpoint and a dead-lettered delivery of it.
     a_hook: Uuid,
     a_delivery: Uuid,
+    /// A's supplier (`SUP-A`), customer (`CUS-A`) and an ordered purchase order of 10
+    /// of `a_site.product` into `a_site`'s warehouse, of which 3 were received.
+    a_supplier: Value,
+    a_customer: Value,
+    a_po: Value,
 }
 
 async fn world() -> World {
@@ -113,7 +136,12 @@ async fn world() -> World {
             .to_owned();
     let a_cat = seed_catalog(&app, &a.token, "A").await;
     let (a_hook, a_delivery) = crate::webhooks::seed_webhook_rows(&app, &a).await;
+    let (a_supplier, a_customer, a_po) =
+        crate::purchase_orders::seed_orders(&app, &a, &a_site).await;
     World {
+        a_supplier,
+        a_customer,
+        a_po,
         a_hook,
         a_delivery,
         a_site,
@@ -858,6 +886,141 @@ async fn run_case(w: &World, method: &str, path: &str) {
                     .await
                     .unwrap();
             assert_eq!(state, "dead", "A's dead letter stays");
+        }
+        ("GET", "/v1/suppliers") | ("GET", "/v1/customers") | ("GET", "/v1/purchase-orders") => {
+            let queries = match path {
+                "/v1/purchase-orders" => vec![
+                    format!("tenant_id={a_id}"),
+                    format!("supplier_id={}", id_of(&w.a_supplier)),
+                    format!("warehouse_id={}", w.a_site.warehouse),
+                    "status=ordered".to_owned(),
+                ],
+                _ => vec![
+                    format!("tenant_id={a_id}"),
+                    "q=A".to_owned(),
+                    "active=true".to_owned(),
+                ],
+            };
+            for q in queries {
+                let page = get_json(app, format!("{path}?{q}"), b).await;
+                let text = page.to_string();
+                for v in [&w.a_supplier, &w.a_customer, &w.a_po] {
+                    assert!(!text.contains(id_of(v).as_str()), "{path}?{q}: {text}");
+                }
+                assert!(
+                    !text.contains("PO-000001") && !text.contains("SUP-A"),
+                    "{text}"
+                );
+            }
+        }
+        ("POST", "/v1/suppliers") | ("POST", "/v1/customers") => {
+            // A's code is free in B: codes are unique per tenant, no existence oracle.
+            let code = if path == "/v1/suppliers" {
+                "SUP-A"
+            } else {
+                "CUS-A"
+            };
+            let before = get_json(app, path, &w.a.token).await;
+            let created = create(
+                app,
+                path,
+                b,
+                json!({"tenant_id": a_id, "code": code, "name": "B's"}),
+            )
+            .await;
+            assert_eq!(get_json(app, path, &w.a.token).await, before, "A unchanged");
+            assert!(item_ids(&get_json(app, path, b).await).contains(&id_of(&created)));
+        }
+        ("POST", "/v1/purchase-orders") => {
+            // A's supplier, warehouse or product in B's order: the answer of an unknown id.
+            let (bs, bw) = (
+                create(
+                    app,
+                    "/v1/suppliers",
+                    b,
+                    json!({"code": "SUP-B", "name": "B"}),
+                )
+                .await,
+                w.b_site.warehouse,
+            );
+            for body in [
+                json!({"supplier_id": w.a_supplier["id"], "warehouse_id": bw}),
+                json!({"supplier_id": bs["id"], "warehouse_id": w.a_site.warehouse}),
+                json!({"supplier_id": bs["id"], "warehouse_id": bw,
+                       "lines": [{"product_id": w.a_site.product, "qty": 1, "unit_cost": "1"}]}),
+            ] {
+                let v = problem(
+                    app.post(path, b, body).await,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "reference_not_found",
+                )
+                .await;
+                assert!(!v.to_string().contains("SUP-A"), "{v}");
+            }
+            // B's numbers are B's own: its first order is PO-000001 too.
+            let mine = create(
+                app,
+                path,
+                b,
+                json!({"tenant_id": a_id, "supplier_id": bs["id"], "warehouse_id": bw}),
+            )
+            .await;
+            assert_eq!(mine["number"], "PO-000001");
+            let a_orders = get_json(app, path, &w.a.token).await;
+            assert_eq!(item_ids(&a_orders), [id_of(&w.a_po)]);
+        }
+        ("GET", "/v1/suppliers/{id}")
+        | ("PATCH", "/v1/suppliers/{id}")
+        | ("GET", "/v1/customers/{id}")
+        | ("PATCH", "/v1/customers/{id}")
+        | ("GET", "/v1/purchase-orders/{id}")
+        | ("PATCH", "/v1/purchase-orders/{id}")
+        | ("POST", "/v1/purchase-orders/{id}/order")
+        | ("POST", "/v1/purchase-orders/{id}/cancel")
+        | ("POST", "/v1/purchase-orders/{id}/close")
+        | ("POST", "/v1/purchase-orders/{id}/lines")
+        | ("PATCH", "/v1/purchase-orders/{id}/lines/{line_id}")
+        | ("DELETE", "/v1/purchase-orders/{id}/lines/{line_id}") => {
+            let target = if path.starts_with("/v1/suppliers") {
+                &w.a_supplier
+            } else if path.starts_with("/v1/customers") {
+                &w.a_customer
+            } else {
+                &w.a_po
+            };
+            let own = path.split('/').take(3).collect::<Vec<_>>().join("/");
+            let own = format!("{own}/{}", id_of(target));
+            let url = path
+                .replace("{id}", &id_of(target))
+                .replace("{line_id}", w.a_po["lines"][0]["id"].as_str().unwrap());
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            let body = (method != Method::GET && method != Method::DELETE).then(|| {
+                json!({"tenant_id": a_id, "name": "Hijacked", "active": false, "notes": "B",
+                       "product_id": w.b_site.product, "qty": 1, "unit_cost": "9"})
+            });
+            let r = app.send(method, &url, Some(&bearer(b)), body).await;
+            problem(r, StatusCode::NOT_FOUND, "not_found").await;
+            assert_eq!(
+                &get_json(app, &own, &w.a.token).await,
+                target,
+                "A unchanged"
+            );
+            // Nor can B receive against A's line: it is no line of B's.
+            let mut receipt = receive(w.b_site.product, w.b_site.bins[0], 1);
+            receipt["reference"] = json!({"type": "purchase_line", "id": w.a_po["lines"][0]["id"]});
+            problem(
+                app.post("/v1/movements", b, receipt).await,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_order_line",
+            )
+            .await;
+            let po = get_json(
+                app,
+                format!("/v1/purchase-orders/{}", id_of(&w.a_po)),
+                &w.a.token,
+            )
+            .await;
+            assert_eq!(po, w.a_po, "A's order and its received quantity unchanged");
         }
         other => panic!("no cross-tenant case for {other:?}: add one to run_case"),
     }

@@ -23,6 +23,7 @@ mod movement_plans;
 mod movement_sessions;
 mod movements;
 mod ops;
+mod purchase_orders;
 mod settings;
 mod stock;
 mod stock_races;

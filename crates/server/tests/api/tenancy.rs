@@ -164,6 +164,8 @@ async fn rls_hides_every_tenant_table_without_app_tenant_id() {
         )
         .await;
         crate::sync_push::register(&app, &t.token, &[s.warehouse]).await;
+        // Parties, document numbers, a purchase order with a received line.
+        crate::purchase_orders::seed_orders(&app, &t, &s).await;
         // The catalog tables (and catalog_change, written by each of these creations).
         seed_catalog(&app, &t.token, slug).await;
         // Webhook endpoints, deliveries and their log.

@@ -199,6 +199,10 @@ export const en = {
       redated: "applied at the time the server received it (the device's clock was ahead)",
       dated_before_device: "dated before this device was registered (its clock may be behind)",
       dated_long_ago: "dated longer ago than the limit for late movements",
+      unknown_order_line: "names an order line the server does not know",
+      order_line_mismatch: "names an order line of another item",
+      over_receipt: "more received than the purchase order line expects",
+      receipt_order_not_open: "received against a purchase order that is not open",
     } as Record<string, string>,
   },
   stock: {

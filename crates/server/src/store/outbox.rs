@@ -1,0 +1,24 @@
+//! `outbox_event` rows written outside the movement writer (`ledger::write` writes a
+//! movement's own): document events such as `purchase_order.ordered`, in the
+//! transaction of the change they announce.
+
+use uuid::Uuid;
+
+use crate::db::TenantTx;
+
+/// Appends one event, delivered to the tenant's webhooks after the commit.
+pub async fn insert(
+    tx: &mut TenantTx,
+    topic: &str,
+    payload: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query("insert into outbox_event (tenant_id, id, topic, payload) values ($1, $2, $3, $4)")
+        .bind(tenant_id)
+        .bind(Uuid::now_v7())
+        .bind(topic)
+        .bind(payload)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
