@@ -91,6 +91,12 @@ alter table tenant_setting add column over_receipt_tolerance_pct integer not nul
     constraint tenant_setting_over_receipt_tolerance_check
         check (over_receipt_tolerance_pct between 0 and 1000);
 
+-- Devices pull the purchase orders of their warehouses, to receive against them offline:
+-- an order's changes go through the catalog change feed like a location's.
+alter table catalog_change drop constraint catalog_change_entity_check;
+alter table catalog_change add constraint catalog_change_entity_check
+    check (entity in ('warehouse', 'location', 'product', 'lot', 'purchase_order'));
+
 grant select, insert, update on party, document_counter, purchase_order to logiflow_app;
 grant select, insert, update, delete on purchase_line to logiflow_app;
 

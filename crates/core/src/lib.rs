@@ -63,6 +63,6 @@ pub use secret::Secret;
 pub use stock::{OrderKey, RowView, StockKey, StockRow};
 pub use sync::{
     Cursor, LedgerEffect, LocationRecord, LotRecord, MovementResult, PULL_PAGE_MAX, PUSH_BATCH_MAX,
-    ProductRecord, PullPage, PullRequest, PushRequest, PushResponse, PushedMovement, RowState,
-    SnapshotProgress, WarehouseRecord,
+    ProductRecord, PullPage, PullRequest, PurchaseLineRecord, PurchaseOrderRecord, PushRequest,
+    PushResponse, PushedMovement, RowState, SnapshotProgress, WarehouseRecord,
 };

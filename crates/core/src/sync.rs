@@ -26,7 +26,8 @@
 //!   transactions delivered so far, never a later one whose outcome the device has not
 //!   been told yet.
 //! * **Snapshot**: a first pull (no cursor) starts a snapshot of the device's scope:
-//!   pages of warehouses, locations, products, lots, then every stock row of the scope,
+//!   pages of warehouses, locations, products, lots, open purchase orders, then every
+//!   stock row of the scope,
 //!   all rows as of the snapshot's start. Its last page's cursor continues with the
 //!   changes committed since that start (`has_more` stays true until they are pulled).
 //!   A snapshot carries no ledger effects and no outcomes: a replica starts one only
@@ -195,6 +196,42 @@ pub struct LotRecord {
     pub expires_on: Option<NaiveDate>,
 }
 
+/// A purchase order of a warehouse in the device's scope, so goods can be received
+/// against it offline. Sent whole (its lines replace the old ones) when it is ordered,
+/// changed, or received against, and once more when it is closed or cancelled; a draft
+/// is never sent. `received` is the server's as of the pull: a replica shows what it
+/// received since on top, the server decides the flags.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PurchaseOrderRecord {
+    /// Its id.
+    pub id: uuid::Uuid,
+    /// Its number, as printed and scanned (`PO-000123`).
+    pub number: String,
+    /// The warehouse the goods are expected in.
+    pub warehouse: WarehouseId,
+    /// The supplier's name, for people.
+    pub supplier: String,
+    /// When the goods are expected.
+    pub expected_on: Option<NaiveDate>,
+    /// Where it stands (open: ordered, partially received, received).
+    pub status: crate::orders::PurchaseStatus,
+    /// Its lines.
+    pub lines: Vec<PurchaseLineRecord>,
+}
+
+/// A line of a [`PurchaseOrderRecord`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PurchaseLineRecord {
+    /// Its id: a receipt names it (`LineRef::PurchaseLine`).
+    pub id: uuid::Uuid,
+    /// The product ordered.
+    pub product: ProductId,
+    /// Units ordered.
+    pub qty: i64,
+    /// Units the server has received against it.
+    pub received: i64,
+}
+
 /// The current state of one stock row in scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RowState {
@@ -243,6 +280,10 @@ pub struct PullPage {
     /// Lots added or changed.
     #[serde(default)]
     pub lots: Vec<LotRecord>,
+    /// Purchase orders ordered, changed or received against (see
+    /// [`PurchaseOrderRecord`]).
+    #[serde(default)]
+    pub purchase_orders: Vec<PurchaseOrderRecord>,
     /// Locations deleted (only a location that never held stock can be: nothing refers
     /// to it).
     #[serde(default)]
@@ -265,8 +306,8 @@ pub struct PullPage {
     pub snapshot: Option<SnapshotProgress>,
 }
 
-/// How far a snapshot is: records (warehouses, locations, products, lots, stock rows) sent
-/// so far, of about how many. The total is counted when the snapshot starts; records
+/// How far a snapshot is: records (warehouses, locations, products, lots, purchase
+/// orders, stock rows) sent so far, of about how many. The total is counted when the snapshot starts; records
 /// created while it runs may make `sent` pass it, so a page never reports a total below
 /// `sent`, and the snapshot's last page reports `sent == total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -279,22 +320,24 @@ pub struct SnapshotProgress {
 
 impl PullPage {
     /// The records a snapshot page carries, as [`SnapshotProgress`] counts them:
-    /// warehouses, locations, products, lots and stock rows.
+    /// warehouses, locations, products, lots, purchase orders and stock rows.
     pub fn snapshot_records(&self) -> u64 {
         (self.warehouses.len()
             + self.locations.len()
             + self.products.len()
             + self.lots.len()
+            + self.purchase_orders.len()
             + self.rows.len()) as u64
     }
 
     /// The number of items the page carries, bounded by [`PULL_PAGE_MAX`] (a product's
-    /// barcodes count with the product).
+    /// barcodes count with the product, an order's lines — at most 500 — with the order).
     pub fn item_count(&self) -> usize {
         self.warehouses.len()
             + self.locations.len()
             + self.products.len()
             + self.lots.len()
+            + self.purchase_orders.len()
             + self.deleted_locations.len()
             + self.rows.len()
             + self.effects.len()
@@ -366,6 +409,49 @@ mod tests {
         .unwrap();
         assert_eq!(page.cursor.as_str(), "abc");
         assert_eq!(page.item_count(), 0);
+    }
+
+    #[test]
+    fn a_purchase_order_counts_as_one_item_and_its_status_reads_back() {
+        use crate::orders::PurchaseStatus;
+        let line = |n: u128| PurchaseLineRecord {
+            id: Uuid::from_u128(n),
+            product: ProductId::from_uuid(Uuid::from_u128(9)),
+            qty: 5,
+            received: 2,
+        };
+        let mut order = PurchaseOrderRecord {
+            id: Uuid::from_u128(1),
+            number: "PO-000001".into(),
+            warehouse: WarehouseId::from_uuid(Uuid::from_u128(2)),
+            supplier: "ACME".into(),
+            expected_on: None,
+            status: PurchaseStatus::PartiallyReceived,
+            lines: vec![line(3), line(4)],
+        };
+        let mut page: PullPage = serde_json::from_str(
+            r#"{"cursor":"abc","has_more":false,"server_time":"2027-01-15T08:00:00Z"}"#,
+        )
+        .unwrap();
+        page.purchase_orders.push(order.clone());
+        assert_eq!(page.item_count(), 1);
+        assert_eq!(page.snapshot_records(), 1);
+        let json = serde_json::to_value(&page).unwrap();
+        assert_eq!(json["purchase_orders"][0]["status"], "partially_received");
+        assert_eq!(serde_json::from_value::<PullPage>(json).unwrap(), page);
+        assert_eq!(PurchaseStatus::parse("shipped"), None);
+        for (status, open) in [
+            (PurchaseStatus::Ordered, true),
+            (PurchaseStatus::PartiallyReceived, true),
+            (PurchaseStatus::Received, true),
+            (PurchaseStatus::Closed, false),
+            (PurchaseStatus::Cancelled, false),
+            (PurchaseStatus::Draft, false),
+        ] {
+            order.status = status;
+            assert_eq!(order.status.expects_goods(), open, "{status:?}");
+            assert_eq!(PurchaseStatus::parse(status.as_str()), Some(status));
+        }
     }
 
     #[test]

@@ -423,6 +423,50 @@ pub struct PullApplied {
     pub pruned: usize,
 }
 
+/// An open purchase order of the device's warehouses, as pulled
+/// ([`crate::Replica::purchase_orders`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PurchaseOrderView {
+    /// Its id.
+    pub id: String,
+    /// `PO-000123`.
+    pub number: String,
+    /// The warehouse's code.
+    pub warehouse: String,
+    /// The supplier's name.
+    pub supplier: String,
+    /// When the goods are expected (`YYYY-MM-DD`).
+    pub expected_on: Option<String>,
+    /// `ordered`, `partially_received` or `received`, as last pulled.
+    pub status: String,
+    /// Its lines in document order.
+    pub lines: Vec<PurchaseLineView>,
+}
+
+/// A line of a [`PurchaseOrderView`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PurchaseLineView {
+    /// Its id.
+    pub id: String,
+    /// The product's SKU and name (empty if the product is not pulled).
+    pub sku: String,
+    /// The product's name.
+    pub name: String,
+    /// Units ordered.
+    pub qty: i64,
+    /// Units the server had received when last pulled.
+    pub received: i64,
+    /// Units this device received since, not yet in the pulled state.
+    pub received_here: i64,
+}
+
+impl PurchaseLineView {
+    /// Units still expected (never below zero).
+    pub fn open(&self) -> i64 {
+        (self.qty - self.received - self.received_here).max(0)
+    }
+}
+
 /// A product as a scan or a typed SKU names it ([`crate::Replica::resolve_item`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

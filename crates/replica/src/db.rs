@@ -44,6 +44,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0008_session_expiry",
         include_str!("../../../migrations/replica/0008_session_expiry.sql"),
     ),
+    (
+        "0009_purchase_orders",
+        include_str!("../../../migrations/replica/0009_purchase_orders.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

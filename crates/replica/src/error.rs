@@ -52,6 +52,17 @@ pub enum Error {
         /// The lot code given.
         lot: String,
     },
+    /// No open purchase order has this number on this device.
+    #[error("no open purchase order {0} on this device: sync to pull the orders of its warehouses")]
+    UnknownOrder(String),
+    /// The purchase order has no line of this product.
+    #[error("purchase order {order} has no line for {sku}")]
+    NotOnOrder {
+        /// The order's number.
+        order: String,
+        /// The product's SKU.
+        sku: String,
+    },
     /// The core rules refuse the movement (lot required, not a bin, …).
     #[error("{}", .0.message)]
     Rejected(Rejection),
@@ -134,6 +145,8 @@ impl Error {
             Self::UnknownLocation(_) => "unknown_location",
             Self::AmbiguousLocation(_) => "ambiguous_location",
             Self::UnknownLot { .. } => "unknown_lot",
+            Self::UnknownOrder(_) => "unknown_order",
+            Self::NotOnOrder { .. } => "not_on_order",
             Self::Rejected(r) => r.code.as_str(),
             Self::PageTooLarge(_) => "page_too_large",
             Self::UnknownMovement(_) => "unknown_movement",

@@ -32,7 +32,8 @@
 //! # Snapshot
 //!
 //! A first pull (no cursor) fixes a snapshot `S` (the first page's own) and pages
-//! through the scope: warehouses, locations, products, lots, then stock rows, each in id
+//! through the scope: warehouses, locations, products, lots, open purchase orders, then
+//! stock rows, each in id
 //! order, each page in its own transaction. Rows are sent as of `S` (the same
 //! subtraction), catalog records as they are now. The last page's cursor is `S` itself,
 //! so the following pulls deliver everything committed since the snapshot began.
@@ -44,8 +45,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use logiflow_core::{
     Barcode, Cursor, LedgerEffect, LocationCode, LocationId, LocationRecord, LotCode, LotId,
-    LotRecord, MovementId, OrderKey, PULL_PAGE_MAX, ProductId, ProductRecord, PullPage, RowState,
-    Sku, SnapshotProgress, StockKey, StockRow, WarehouseId, WarehouseRecord,
+    LotRecord, MovementId, OrderKey, PULL_PAGE_MAX, ProductId, ProductRecord, PullPage,
+    PurchaseLineRecord, PurchaseOrderRecord, RowState, Sku, SnapshotProgress, StockKey, StockRow,
+    WarehouseId, WarehouseRecord,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -138,6 +140,7 @@ enum Phase {
     Locations,
     Products,
     Lots,
+    PurchaseOrders,
     Rows,
 }
 
@@ -269,6 +272,7 @@ fn empty_page(cursor: Cursor, has_more: bool) -> PullPage {
         locations: vec![],
         products: vec![],
         lots: vec![],
+        purchase_orders: vec![],
         deleted_locations: vec![],
         rows: vec![],
         effects: vec![],
@@ -355,6 +359,21 @@ async fn snapshot_page(
                 }
                 last.map(|id| [id, Uuid::nil(), Uuid::nil()])
             }
+            Phase::PurchaseOrders => {
+                let rows = store::purchase_orders::open_page(
+                    tx,
+                    &device.scope,
+                    first(after),
+                    as_limit(budget),
+                )
+                .await?;
+                let last = (rows.len() == budget)
+                    .then(|| rows.last().map(|(o, _)| o.id))
+                    .flatten();
+                budget -= rows.len();
+                page.purchase_orders = purchase_orders(tx, rows).await?;
+                last.map(|id| [id, Uuid::nil(), Uuid::nil()])
+            }
             Phase::Rows => {
                 let key = after.map(|k| (k[0], k[1], k[2]));
                 let rows = store::pull::rows_page(tx, &device.scope, key, as_limit(budget)).await?;
@@ -384,7 +403,8 @@ async fn snapshot_page(
                     Phase::Warehouses => Phase::Locations,
                     Phase::Locations => Phase::Products,
                     Phase::Products => Phase::Lots,
-                    Phase::Lots => Phase::Rows,
+                    Phase::Lots => Phase::PurchaseOrders,
+                    Phase::PurchaseOrders => Phase::Rows,
                     Phase::Rows => {
                         // The snapshot is complete; the changes since it began follow.
                         progress(&mut page, before, true);
@@ -457,10 +477,10 @@ async fn changes_page(
     .into_iter()
     .flatten()
     .min();
-    // Items per transaction: an effect may bring its row too.
+    // Items per transaction: an effect may bring its row too, and a receipt its order.
     let mut per: BTreeMap<i64, usize> = BTreeMap::new();
     for e in &effects {
-        *per.entry(e.xid).or_default() += 2;
+        *per.entry(e.xid).or_default() += 2 + usize::from(e.names_order);
     }
     for o in &outcomes {
         *per.entry(o.position).or_default() += 1;
@@ -485,7 +505,11 @@ async fn changes_page(
         effects = store::pull::effects(tx, Range::Only(x), &device.scope, i64::MAX).await?;
         outcomes = store::pull::outcomes(tx, Range::Only(x), device.id, i64::MAX).await?;
         changes = store::pull::changes(tx, Range::Only(x), part, &device.scope, fetch).await?;
-        let movement_items = 2 * effects.len() + outcomes.len();
+        let movement_items: usize = effects
+            .iter()
+            .map(|e| 2 + usize::from(e.names_order))
+            .sum::<usize>()
+            + outcomes.len();
         let catalog_items: usize = changes.iter().map(|c| change_items(&c.entity)).sum();
         if changes.len() < limit + 1 && movement_items + catalog_items <= limit
             || changes.is_empty()
@@ -557,7 +581,19 @@ async fn changes_page(
                 .push(o.result(effects_of.remove(&o.id).unwrap_or_default()));
         }
     }
-    catalog(tx, device, &changes, &mut page).await?;
+    // Receipts change their orders' received quantities: send those orders again.
+    let movements: BTreeSet<Uuid> = effects
+        .iter()
+        .filter(|e| e.names_order)
+        .map(|e| e.movement_id)
+        .collect();
+    let received = if movements.is_empty() {
+        vec![]
+    } else {
+        let ids: Vec<Uuid> = movements.into_iter().collect();
+        store::purchase_orders::named_by_movements(tx, &ids).await?
+    };
+    catalog(tx, device, &changes, &received, &mut page).await?;
     Ok(page)
 }
 
@@ -638,6 +674,7 @@ async fn catalog(
     tx: &mut TenantTx,
     device: &Device,
     changes: &[store::pull::ChangeRow],
+    received: &[Uuid],
     page: &mut PullPage,
 ) -> ApiResult<()> {
     let mut ids: BTreeMap<&str, BTreeSet<Uuid>> = BTreeMap::new();
@@ -682,7 +719,51 @@ async fn catalog(
             page.lots.push(lot(l)?);
         }
     }
+    let mut orders: BTreeSet<Uuid> = list("purchase_order").into_iter().collect();
+    orders.extend(received.iter().copied());
+    if !orders.is_empty() {
+        let ids: Vec<Uuid> = orders.into_iter().collect();
+        let rows = store::purchase_orders::for_devices(tx, &device.scope, &ids).await?;
+        page.purchase_orders = purchase_orders(tx, rows).await?;
+    }
     Ok(())
+}
+
+/// The records of some orders, with their lines and what each received.
+async fn purchase_orders(
+    tx: &mut TenantTx,
+    rows: Vec<(crate::orders::purchase::OrderRow, String)>,
+) -> ApiResult<Vec<PurchaseOrderRecord>> {
+    if rows.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|(o, _)| o.id).collect();
+    let mut lines = store::purchase_orders::lines_of(tx, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, supplier)| {
+            let lines = lines.remove(&row.id).unwrap_or_default();
+            let order = crate::orders::purchase::assemble(row, lines);
+            PurchaseOrderRecord {
+                id: order.id,
+                number: order.number,
+                warehouse: WarehouseId::from_uuid(order.warehouse_id),
+                supplier,
+                expected_on: order.expected_on,
+                status: order.status,
+                lines: order
+                    .lines
+                    .iter()
+                    .map(|l| PurchaseLineRecord {
+                        id: l.id,
+                        product: ProductId::from_uuid(l.product_id),
+                        qty: l.qty,
+                        received: l.received,
+                    })
+                    .collect(),
+            }
+        })
+        .collect())
 }
 
 fn unreadable(what: &str, value: &str) -> ApiError {

@@ -121,6 +121,20 @@ impl PurchaseStatus {
         }
     }
 
+    /// The status of a wire name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::Draft,
+            Self::Ordered,
+            Self::PartiallyReceived,
+            Self::Received,
+            Self::Closed,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+
     /// Whether goods are expected against it (a receipt is not flagged as out of place).
     pub fn expects_goods(self) -> bool {
         matches!(

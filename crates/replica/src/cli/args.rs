@@ -148,7 +148,7 @@ pub(crate) enum Command {
         /// The JSON file.
         file: PathBuf,
     },
-    /// Record goods received into a bin.
+    /// Record goods received into a bin, against a purchase order with `--po`.
     Receive {
         #[command(flatten)]
         item: ItemArgs,
@@ -158,7 +158,14 @@ pub(crate) enum Command {
         /// Units received.
         #[arg(long, allow_negative_numbers = true)]
         qty: i64,
+        /// The purchase order received against (its number, e.g. PO-000123): the
+        /// receipt counts toward its first line of the item with units still expected.
+        #[arg(long)]
+        po: Option<String>,
     },
+    /// List the open purchase orders of this device's warehouses, with what each line
+    /// expects and received (as of the last sync, plus this device's receipts since).
+    Orders,
     /// Record goods shipped from a bin.
     Ship {
         #[command(flatten)]

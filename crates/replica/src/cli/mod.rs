@@ -7,6 +7,7 @@ mod conflicts;
 mod connect;
 mod journal;
 mod login;
+mod orders;
 mod output;
 mod record;
 mod scope;
@@ -96,7 +97,10 @@ fn dispatch(mut ctx: Ctx, command: Command) -> anyhow::Result<Output> {
             device,
         } => setup::init(&mut ctx, tenant, user, &server, device),
         Command::ImportSnapshot { file } => setup::import_snapshot(&mut ctx, &file),
-        Command::Receive { item, to, qty } => record::run(&mut ctx, item, Op::Receive { to, qty }),
+        Command::Receive { item, to, qty, po } => {
+            record::receive(&mut ctx, item, Op::Receive { to, qty }, po.as_deref())
+        }
+        Command::Orders => orders::run(&mut ctx),
         Command::Ship { item, from, qty } => record::run(&mut ctx, item, Op::Ship { from, qty }),
         Command::Transfer {
             item,

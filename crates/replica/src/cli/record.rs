@@ -9,16 +9,31 @@ use super::{Ctx, Output};
 
 /// Records `op` on the item, with the projected outcome and any warnings.
 pub(crate) fn run(ctx: &mut Ctx, item: ItemArgs, op: Op) -> anyhow::Result<Output> {
+    receive(ctx, item, op, None)
+}
+
+/// [`run`], counting toward a line of purchase order `po` when given.
+pub(crate) fn receive(
+    ctx: &mut Ctx,
+    item: ItemArgs,
+    op: Op,
+    po: Option<&str>,
+) -> anyhow::Result<Output> {
+    let item_ref = match item.by {
+        ItemBy::Scan => ItemRef::Scan(item.item),
+        ItemBy::Sku => ItemRef::Sku(item.item),
+        ItemBy::Barcode => ItemRef::Barcode(item.item),
+    };
+    let reference = po
+        .map(|number| ctx.replica.purchase_line(number, &item_ref))
+        .transpose()
+        .context("failed to find the purchase order line")?;
     let action = Action {
-        item: match item.by {
-            ItemBy::Scan => ItemRef::Scan(item.item),
-            ItemBy::Sku => ItemRef::Sku(item.item),
-            ItemBy::Barcode => ItemRef::Barcode(item.item),
-        },
+        item: item_ref,
         lot: item.lot,
         warehouse: item.warehouse,
         op,
-        reference: None,
+        reference,
     };
     let recorded = ctx
         .replica

@@ -271,6 +271,7 @@ mod tests {
                 })
                 .collect(),
             lots: vec![],
+            purchase_orders: vec![],
             deleted_locations: vec![],
             rows: vec![],
             effects: vec![],

@@ -4,6 +4,7 @@
 mod count;
 mod journal;
 mod live;
+mod orders;
 mod pull_apply;
 mod push;
 mod record;

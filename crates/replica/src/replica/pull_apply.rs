@@ -48,6 +48,7 @@ impl Replica {
         store_places(&tx, page, &mut applied)?;
         store_products(&tx, page, &mut applied)?;
         store_lots(&tx, page, &mut applied)?;
+        store_purchase_orders(&tx, page, &mut applied)?;
         store_stock(&tx, page, &mut applied)?;
         // Outcomes of movements this journal does not hold (a device reinstalled under
         // the same id) are skipped: there is nothing here to update.
@@ -215,6 +216,49 @@ fn store_lots(tx: &Transaction<'_>, page: &PullPage, applied: &mut PullApplied) 
         applied.catalog += tx
             .prepare_cached("delete from location where id = ?1")?
             .execute(params![id.to_string()])?;
+    }
+    Ok(())
+}
+
+/// Replaces each purchase order the page carries, with its lines.
+fn store_purchase_orders(
+    tx: &Transaction<'_>,
+    page: &PullPage,
+    applied: &mut PullApplied,
+) -> Result<()> {
+    for o in &page.purchase_orders {
+        tx.prepare_cached(
+            "insert into purchase_order (id, number, warehouse_id, supplier, expected_on, status)
+             values (?1, ?2, ?3, ?4, ?5, ?6)
+             on conflict (id) do update set number = excluded.number,
+                 warehouse_id = excluded.warehouse_id, supplier = excluded.supplier,
+                 expected_on = excluded.expected_on, status = excluded.status",
+        )?
+        .execute(params![
+            o.id.to_string(),
+            o.number,
+            o.warehouse.to_string(),
+            o.supplier,
+            o.expected_on.map(|d| d.to_string()),
+            o.status.as_str()
+        ])?;
+        tx.prepare_cached("delete from purchase_line where order_id = ?1")?
+            .execute(params![o.id.to_string()])?;
+        for (position, l) in o.lines.iter().enumerate() {
+            tx.prepare_cached(
+                "insert into purchase_line (id, order_id, position, product_id, qty, received)
+                 values (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                l.id.to_string(),
+                o.id.to_string(),
+                position as i64,
+                l.product.to_string(),
+                l.qty,
+                l.received
+            ])?;
+        }
+        applied.catalog += 1;
     }
     Ok(())
 }

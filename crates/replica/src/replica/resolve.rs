@@ -35,7 +35,7 @@ impl Replica {
 
 pub(super) struct ResolvedProduct {
     pub(super) id: ProductId,
-    sku: String,
+    pub(super) sku: String,
     lot_tracked: bool,
 }
 
@@ -152,6 +152,7 @@ pub(super) struct LocalCatalog {
     products: HashMap<ProductId, ProductFacts>,
     lots: HashMap<LotId, LotFacts>,
     locations: HashMap<LocationId, LocationFacts>,
+    line: Option<(logiflow_core::LineRef, logiflow_core::OrderLineFacts)>,
 }
 
 impl LocalCatalog {
@@ -209,10 +210,29 @@ impl LocalCatalog {
                 );
             }
         }
+        // A purchase line is known from the pulled orders; sales orders are not pulled
+        // yet, so a sales line is unknown here and the server decides.
+        let mut line = None;
+        if let Some(reference @ logiflow_core::LineRef::PurchaseLine(id)) = m.reference {
+            let product: Option<String> = optional(conn.query_row(
+                "select product_id from purchase_line where id = ?1",
+                params![id.to_string()],
+                |r| r.get(0),
+            ))?;
+            if let Some(product) = product {
+                line = Some((
+                    reference,
+                    logiflow_core::OrderLineFacts {
+                        product: parse_id(&product)?,
+                    },
+                ));
+            }
+        }
         Ok(Self {
             products,
             lots,
             locations,
+            line,
         })
     }
 }
@@ -227,9 +247,9 @@ impl Catalog for LocalCatalog {
     fn location(&self, id: LocationId) -> Option<LocationFacts> {
         self.locations.get(&id).copied()
     }
-    /// The replica holds no orders yet (issue #15: the pull does not carry them), and
-    /// nothing it records names a line: a line is unknown here; the server decides.
-    fn order_line(&self, _: logiflow_core::LineRef) -> Option<logiflow_core::OrderLineFacts> {
-        None
+    fn order_line(&self, line: logiflow_core::LineRef) -> Option<logiflow_core::OrderLineFacts> {
+        self.line
+            .filter(|(l, _)| *l == line)
+            .map(|(_, facts)| facts)
     }
 }

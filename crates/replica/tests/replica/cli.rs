@@ -261,3 +261,89 @@ fn a_clock_that_jumped_is_refused_until_accepted() {
     let rec = cli.json(&receive, 0);
     assert_eq!(rec["seq"], 1);
 }
+
+#[test]
+fn receive_against_a_purchase_order_pulled_with_the_catalog() {
+    use logiflow_core::orders::PurchaseStatus;
+    use logiflow_core::{PurchaseLineRecord, PurchaseOrderRecord};
+
+    let cli = Cli::new();
+    cli.ready();
+    let line = |n: u128, product, qty, received| PurchaseLineRecord {
+        id: uuid::Uuid::from_u128(n),
+        product,
+        qty,
+        received,
+    };
+    let mut page = empty_page_at("c2", time(START_MS));
+    page.purchase_orders = vec![
+        PurchaseOrderRecord {
+            id: uuid::Uuid::from_u128(100),
+            number: "PO-000007".into(),
+            warehouse: wh(),
+            supplier: "Bolts & Co".into(),
+            expected_on: "2027-02-01".parse().ok(),
+            status: PurchaseStatus::PartiallyReceived,
+            lines: vec![line(101, bolt(), 10, 10), line(102, bolt(), 5, 1)],
+        },
+        PurchaseOrderRecord {
+            id: uuid::Uuid::from_u128(200),
+            number: "PO-000008".into(),
+            warehouse: wh(),
+            supplier: "Bolts & Co".into(),
+            expected_on: None,
+            status: PurchaseStatus::Cancelled,
+            lines: vec![line(201, bolt(), 3, 0)],
+        },
+    ];
+    let file = cli.db.with_file_name("orders.json");
+    std::fs::write(&file, serde_json::to_string(&page).unwrap()).unwrap();
+    cli.json(&["import-snapshot", path(&file)], 0);
+
+    // Only the open order is listed, with what each line still expects.
+    let orders = cli.json(&["orders"], 0);
+    assert_eq!(orders.as_array().unwrap().len(), 1, "{orders}");
+    assert_eq!(orders[0]["number"], "PO-000007");
+    assert_eq!(orders[0]["warehouse"], "W1");
+    let text = String::from_utf8(cli.run(&["orders"]).stdout).unwrap();
+    assert!(
+        text.contains("PO-000007\tW1\tBolts & Co\t2027-02-01\tBOLT-10\t5\t1\t4\tHex bolt M10"),
+        "{text}"
+    );
+
+    // The receipt names the line that still expects units, and the list shows it.
+    let rec = cli.json(
+        &[
+            "receive",
+            "4006381333931",
+            "--to",
+            "A-02",
+            "--qty",
+            "3",
+            "--po",
+            "po-000007",
+        ],
+        0,
+    );
+    assert_eq!(rec["movement"]["reference"]["type"], "purchase_line");
+    assert_eq!(
+        rec["movement"]["reference"]["id"],
+        uuid::Uuid::from_u128(102).to_string()
+    );
+    let orders = cli.json(&["orders"], 0);
+    assert_eq!(orders[0]["lines"][1]["received_here"], 3);
+
+    // A cancelled or unknown order, or an item not on it: exit 1 with a code, nothing recorded.
+    for (po, item, code) in [
+        ("PO-000008", "BOLT-10", "unknown_order"),
+        ("PO-999999", "BOLT-10", "unknown_order"),
+        ("PO-000007", "MILK-1", "not_on_order"),
+    ] {
+        let err = cli.json(
+            &["receive", item, "--to", "A-02", "--qty", "1", "--po", po],
+            1,
+        );
+        assert_eq!(err["error"]["code"], code, "{po} {item}: {err}");
+    }
+    assert_eq!(cli.json(&["status"], 0)["last_seq"], 1);
+}

@@ -76,6 +76,7 @@ pub fn empty_page_at(cursor: &str, server_time: DateTime<Utc>) -> PullPage {
         locations: vec![],
         products: vec![],
         lots: vec![],
+        purchase_orders: vec![],
         deleted_locations: vec![],
         rows: vec![],
         effects: vec![],
@@ -129,6 +130,7 @@ pub fn catalog_page() -> PullPage {
             code: LotCode::parse("L1").unwrap(),
             expires_on: None,
         }],
+        purchase_orders: vec![],
         deleted_locations: vec![],
         rows: vec![RowState {
             key: StockKey {

@@ -31,6 +31,7 @@ fn search_on_a_catalog_of_100k_products() {
         locations: vec![],
         products: vec![],
         lots: vec![],
+        purchase_orders: vec![],
         deleted_locations: vec![],
         rows: vec![],
         ..empty

@@ -348,8 +348,9 @@ async fn fetch_for_update(tx: &mut TenantTx, id: Uuid) -> ApiResult<PurchaseOrde
     Ok(assemble(row, lines.remove(&id).unwrap_or_default()))
 }
 
-/// Audits a change and announces it (`purchase_order.<event>`), with the order as it
-/// is after it.
+/// Audits a change, announces it (`purchase_order.<event>`) with the order as it is
+/// after it, and puts it in the feed devices pull (a draft is never sent to them, but
+/// its change row is harmless: the pull skips drafts).
 async fn record(
     tx: &mut TenantTx,
     p: &Principal,
@@ -372,6 +373,13 @@ async fn record(
     .await?;
     let payload = serde_json::json!({ "purchase_order": after });
     store::outbox::insert(tx, &format!("purchase_order.{event}"), &payload).await?;
+    store::catalog_change::upsert(
+        tx,
+        store::catalog_change::Entity::PurchaseOrder,
+        after.id,
+        Some(after.warehouse_id),
+    )
+    .await?;
     Ok(())
 }
 

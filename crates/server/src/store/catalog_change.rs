@@ -14,6 +14,8 @@ pub enum Entity {
     Location,
     Product,
     Lot,
+    /// A purchase order, with its lines (scoped by its warehouse).
+    PurchaseOrder,
 }
 
 impl Entity {
@@ -23,12 +25,14 @@ impl Entity {
             Entity::Location => "location",
             Entity::Product => "product",
             Entity::Lot => "lot",
+            Entity::PurchaseOrder => "purchase_order",
         }
     }
 }
 
 /// Records that `entity_id` was created or changed: a pull reads its current row.
-/// `warehouse_id` scopes warehouse-bound records (warehouses and locations).
+/// `warehouse_id` scopes warehouse-bound records (warehouses, locations, purchase
+/// orders).
 pub async fn upsert(
     tx: &mut TenantTx,
     entity: Entity,

@@ -300,3 +300,83 @@ pub async fn lock_for_receipts(
     .fetch_all(tx.conn())
     .await
 }
+
+/// The orders of `ids` in the warehouses of `scope` that devices are sent (all but
+/// drafts), with their supplier's name, by id.
+pub async fn for_devices(
+    tx: &mut TenantTx,
+    scope: &[Uuid],
+    ids: &[Uuid],
+) -> Result<Vec<(OrderRow, String)>, sqlx::Error> {
+    device_orders(
+        tx,
+        scope,
+        "o.id = any($3) and o.status <> 'draft'",
+        ids,
+        None,
+        i64::MAX,
+    )
+    .await
+}
+
+/// A snapshot page of the open (ordered) orders of `scope`'s warehouses after `after`,
+/// by id, at most `limit`.
+pub async fn open_page(
+    tx: &mut TenantTx,
+    scope: &[Uuid],
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<(OrderRow, String)>, sqlx::Error> {
+    device_orders(tx, scope, "o.status = 'ordered'", &[], after, limit).await
+}
+
+async fn device_orders(
+    tx: &mut TenantTx,
+    scope: &[Uuid],
+    filter: &str,
+    ids: &[Uuid],
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<(OrderRow, String)>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        order: OrderRow,
+        supplier: String,
+    }
+    let tenant_id = tx.tenant_id().as_uuid();
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "select o.id, o.number, o.supplier_id, o.warehouse_id, o.expected_on, o.notes, o.status,
+                o.created_at, o.updated_at, p.name as supplier
+         from purchase_order o
+         join party p on p.tenant_id = o.tenant_id and p.id = o.supplier_id
+         where o.tenant_id = $1 and o.warehouse_id = any($2) and {filter}
+           and ($4::uuid is null or o.id > $4)
+         order by o.id limit $5"
+    ))
+    .bind(tenant_id)
+    .bind(scope)
+    .bind(ids)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.order, r.supplier)).collect())
+}
+
+/// The orders whose lines the given movements name: their received quantities changed.
+pub async fn named_by_movements(
+    tx: &mut TenantTx,
+    movements: &[Uuid],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_scalar(
+        "select distinct l.order_id from movement m
+         join purchase_line l on l.tenant_id = m.tenant_id and l.id = m.reference_id
+         where m.tenant_id = $1 and m.id = any($2) and m.reference_type = 'purchase_line'",
+    )
+    .bind(tenant_id)
+    .bind(movements)
+    .fetch_all(tx.conn())
+    .await
+}

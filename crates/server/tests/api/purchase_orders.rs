@@ -788,3 +788,213 @@ async fn concurrent_receipts_and_a_cancellation_are_judged_one_after_the_other()
     }
     assert_ledger(&app, t.id).await;
 }
+
+/// Pushes the replica's journal and pulls until nothing more waits, in pages of `limit`.
+async fn sync_replica(
+    app: &TestApp,
+    dev: &crate::sync_push::Dev,
+    replica: &mut logiflow_replica::Replica,
+    limit: usize,
+) {
+    loop {
+        let batch = replica.push_batch().unwrap();
+        if batch.movements.is_empty() {
+            break;
+        }
+        let r = app
+            .post(
+                "/v1/sync/push",
+                &dev.token,
+                serde_json::to_value(&batch).unwrap(),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        replica.mark_pushed(&r.json().await.unwrap()).unwrap();
+    }
+    for _ in 0..100 {
+        let path = match replica.status().unwrap().cursor {
+            Some(c) => format!("/v1/sync/pull?limit={limit}&cursor={c}"),
+            None => format!("/v1/sync/pull?limit={limit}"),
+        };
+        let r = app.get(&path, &dev.token).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let page: logiflow_core::PullPage = r.json().await.unwrap();
+        replica.apply_pull(&page).unwrap();
+        if !page.has_more {
+            return;
+        }
+    }
+    panic!("the pull never ends");
+}
+
+fn receipt(sku: &str, bin: &str, qty: i64, line: Option<LineRef>) -> logiflow_replica::Action {
+    logiflow_replica::Action {
+        item: logiflow_replica::ItemRef::Sku(sku.to_owned()),
+        lot: None,
+        warehouse: None,
+        op: logiflow_replica::Op::Receive {
+            to: bin.to_owned(),
+            qty,
+        },
+        reference: line,
+    }
+}
+
+/// An order as a replica shows it: (number, [(ordered, received, received here)]).
+type ShownOrder = (String, Vec<(i64, i64, i64)>);
+
+/// The open orders a replica shows.
+fn replica_orders(replica: &logiflow_replica::Replica) -> Vec<ShownOrder> {
+    replica
+        .purchase_orders()
+        .unwrap()
+        .into_iter()
+        .map(|o| {
+            (
+                o.number,
+                o.lines
+                    .iter()
+                    .map(|l| (l.qty, l.received, l.received_here))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_device_pulls_the_open_orders_of_its_warehouses_and_receives_against_them_offline() {
+    use logiflow_replica::{Error as ReplicaError, ItemRef, Replica};
+
+    let app = spawn_app().await;
+    app.plan("bulk", 100, 100_000).await;
+    let t = app.tenant("acme", "bulk").await;
+    let site = site(&app, t.id, 2).await;
+    let other = create(
+        &app,
+        "/v1/warehouses",
+        &t.token,
+        json!({"code": "FAR", "name": "Far", "timezone": "UTC"}),
+    )
+    .await;
+    let sup = supplier(&app, &t.token, "SUP").await;
+    // PO-000001: two lines of the same product, ordered. PO-000002: a draft. PO-000003:
+    // ordered, in a warehouse the device does not keep.
+    let po = draft(
+        &app,
+        &t.token,
+        sup,
+        site.warehouse,
+        &[(site.product, 4), (site.product, 6)],
+    )
+    .await;
+    let po = ok(action(&app, &t.token, &po, "order").await).await;
+    let _draft = draft(&app, &t.token, sup, site.warehouse, &[(site.product, 1)]).await;
+    let far = draft(
+        &app,
+        &t.token,
+        sup,
+        id_of(&other).parse().unwrap(),
+        &[(site.product, 1)],
+    )
+    .await;
+    ok(action(&app, &t.token, &far, "order").await).await;
+
+    let dev = register(&app, &t.token, &[site.warehouse]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut replica = Replica::open(dir.path().join("r.db")).unwrap();
+    replica
+        .init_device(
+            logiflow_core::TenantId::from_uuid(t.id),
+            logiflow_core::UserId::from_uuid(dev.user),
+            &app.base,
+            Some(logiflow_core::DeviceId::from_uuid(dev.id)),
+        )
+        .unwrap();
+    // Small pages: the snapshot's order phase is paged like the others.
+    sync_replica(&app, &dev, &mut replica, 2).await;
+    assert_eq!(
+        replica_orders(&replica),
+        [("PO-000001".to_owned(), vec![(4, 0, 0), (6, 0, 0)])]
+    );
+
+    // Offline: receipts name the first line with units still expected, typed in any case.
+    let sku_of = async |id: Uuid| {
+        get_json(&app, format!("/v1/products/{id}"), &t.token).await["sku"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (sku1, sku_lot) = (sku_of(site.product).await, sku_of(site.tracked).await);
+    let sku = ItemRef::Sku(sku1.clone());
+    let first = replica.purchase_line("po-000001", &sku).unwrap();
+    assert_eq!(first, LineRef::PurchaseLine(line_id(&po, 0)));
+    replica
+        .record(&receipt(&sku1, "B00", 4, Some(first)))
+        .unwrap();
+    let second = replica.purchase_line("PO-000001", &sku).unwrap();
+    assert_eq!(second, LineRef::PurchaseLine(line_id(&po, 1)));
+    let recorded = replica
+        .record(&receipt(&sku1, "B01", 5, Some(second)))
+        .unwrap();
+    assert!(recorded.warnings.is_empty(), "{:?}", recorded.warnings);
+    assert_eq!(
+        replica_orders(&replica),
+        [("PO-000001".to_owned(), vec![(4, 0, 4), (6, 0, 5)])]
+    );
+    // Orders the device does not hold, and items not on the order, are refused by name.
+    for (number, item, code) in [
+        ("PO-000002", &sku, "unknown_order"),
+        ("PO-000003", &sku, "unknown_order"),
+        ("PO-000001", &ItemRef::Sku(sku_lot.clone()), "not_on_order"),
+    ] {
+        let e: ReplicaError = replica.purchase_line(number, item).unwrap_err();
+        assert_eq!(e.code(), code, "{number}: {e}");
+    }
+
+    // Meanwhile on the server: a line is added and someone receives 1 against line 2.
+    let lines_url = format!("/v1/purchase-orders/{}/lines", id_of(&po));
+    ok(app
+        .post(
+            &lines_url,
+            &t.token,
+            json!({"product_id": site.product, "qty": 2, "unit_cost": "1"}),
+        )
+        .await)
+    .await;
+    applied(
+        &app,
+        &t.token,
+        against(receive(site.product, site.bins[0], 1), line_id(&po, 1)),
+    )
+    .await;
+
+    sync_replica(&app, &dev, &mut replica, 3).await;
+    // The server counted the device's receipts toward the lines they named; the device
+    // now shows the server's figures, its own receipts settled into them.
+    let server = order_of(&app, &t.token, &po).await;
+    let received: Vec<i64> = server["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["received"].as_i64().unwrap())
+        .collect();
+    assert_eq!(received, [4, 6, 0]);
+    assert_eq!(server["status"], "partially_received");
+    assert_eq!(
+        replica_orders(&replica),
+        [(
+            "PO-000001".to_owned(),
+            vec![(4, 4, 0), (6, 6, 0), (2, 0, 0)]
+        )]
+    );
+    // Line 2 took 5 from the device and 1 online: exactly its 6, nothing flagged.
+    let review = get_json(&app, "/v1/movements?review=true", &t.token).await;
+    assert_eq!(review["items"].as_array().unwrap().len(), 0, "{review}");
+
+    // Closed by hand: the next pull tells the device, which stops offering it.
+    ok(action(&app, &t.token, &po, "close").await).await;
+    sync_replica(&app, &dev, &mut replica, 50).await;
+    assert!(replica_orders(&replica).is_empty());
+    let e = replica.purchase_line("PO-000001", &sku).unwrap_err();
+    assert_eq!(e.code(), "unknown_order");
+}

@@ -1,0 +1,122 @@
+//! Purchase orders pulled for receiving offline: the open ones of the device's
+//! warehouses with what each line received, and the line a receipt names.
+//!
+//! A line's received quantity is the server's as of the last pull plus this device's
+//! receipts naming it that the pulled state does not include yet (unsettled journal
+//! entries not rejected or voided). Between a pull that carries an order changed by a
+//! receipt and the page that settles that receipt, the receipt may show twice: a
+//! display figure only, the server decides what is flagged.
+
+use logiflow_core::LineRef;
+use logiflow_core::orders::PurchaseStatus;
+use rusqlite::{Connection, params};
+
+use super::Replica;
+use super::resolve::resolve_product;
+use crate::api::{ItemRef, PurchaseLineView, PurchaseOrderView};
+use crate::db::optional;
+use crate::{Error, Result};
+
+/// Units this device received against each line and the pulled state does not hold.
+const RECEIVED_HERE: &str = "coalesce((
+        select sum(json_extract(j.movement, '$.qty')) from journal j
+        where j.settled = 0 and j.kind = 'receive'
+          and coalesce(j.outcome, 'applied') not in ('rejected', 'voided')
+          and json_extract(j.movement, '$.reference.type') = 'purchase_line'
+          and json_extract(j.movement, '$.reference.id') = l.id), 0)";
+
+impl Replica {
+    /// The open purchase orders of the device's warehouses, by number, with their lines
+    /// in document order.
+    pub fn purchase_orders(&self) -> Result<Vec<PurchaseOrderView>> {
+        let mut stmt = self.conn.prepare(
+            "select o.id, o.number, coalesce(w.code, ''), o.supplier, o.expected_on, o.status
+             from purchase_order o left join warehouse w on w.id = o.warehouse_id
+             order by o.number",
+        )?;
+        let orders = stmt
+            .query_map([], |r| {
+                Ok(PurchaseOrderView {
+                    id: r.get(0)?,
+                    number: r.get(1)?,
+                    warehouse: r.get(2)?,
+                    supplier: r.get(3)?,
+                    expected_on: r.get(4)?,
+                    status: r.get(5)?,
+                    lines: vec![],
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        orders
+            .into_iter()
+            .filter(|o| expects_goods(&o.status))
+            .map(|mut o| {
+                o.lines = lines(&self.conn, &o.id)?;
+                Ok(o)
+            })
+            .collect()
+    }
+
+    /// The line of open purchase order `number` that a receipt of `item` counts toward:
+    /// its first line of that product with units still expected, else its last line of
+    /// that product (the receipt is then beyond the order, which the server flags).
+    pub fn purchase_line(&self, number: &str, item: &ItemRef) -> Result<LineRef> {
+        let number = number.trim().to_uppercase();
+        let order: Option<(String, String)> = optional(self.conn.query_row(
+            "select id, status from purchase_order where number = ?1",
+            params![number],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        ))?;
+        let order = order
+            .filter(|(_, status)| expects_goods(status))
+            .map(|(id, _)| id)
+            .ok_or_else(|| Error::UnknownOrder(number.clone()))?;
+        let product = resolve_product(&self.conn, item)?;
+        let candidates: Vec<(String, i64)> = self
+            .conn
+            .prepare(&format!(
+                "select l.id, l.qty - l.received - {RECEIVED_HERE} from purchase_line l
+                 where l.order_id = ?1 and l.product_id = ?2 order by l.position"
+            ))?
+            .query_map(params![order, product.id.to_string()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let chosen = candidates
+            .iter()
+            .find(|(_, open)| *open > 0)
+            .or(candidates.last())
+            .ok_or_else(|| Error::NotOnOrder {
+                order: number,
+                sku: product.sku.clone(),
+            })?;
+        let id = chosen.0.parse().map_err(Error::corrupt)?;
+        Ok(LineRef::PurchaseLine(id))
+    }
+}
+
+/// Whether goods are expected against an order in the stored status (the core's rule).
+fn expects_goods(status: &str) -> bool {
+    PurchaseStatus::parse(status).is_some_and(PurchaseStatus::expects_goods)
+}
+
+fn lines(conn: &Connection, order: &str) -> Result<Vec<PurchaseLineView>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "select l.id, coalesce(p.sku, ''), coalesce(p.name, ''), l.qty, l.received, {RECEIVED_HERE}
+         from purchase_line l left join product p on p.id = l.product_id
+         where l.order_id = ?1 order by l.position"
+    ))?;
+    let lines = stmt
+        .query_map(params![order], |r| {
+            Ok(PurchaseLineView {
+                id: r.get(0)?,
+                sku: r.get(1)?,
+                name: r.get(2)?,
+                qty: r.get(3)?,
+                received: r.get(4)?,
+                received_here: r.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(lines)
+}
