@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use chrono::NaiveDate;
 
-use crate::orders::{PurchaseLineState, ReceiptFlag, receipt_flags};
+use crate::orders::{
+    PickFlag, PurchaseLineState, ReceiptFlag, SalesLineState, consume, receipt_flags,
+};
 use crate::{
     Catalog, DecideError, Decision, Effect, Flag, HeldRef, LineRef, Movement, MovementId,
     MovementKind, OrderKey, Origin, Outcome, Receipt, RowView, StockKey, StockRow, bound_time,
@@ -48,6 +50,15 @@ struct Wake {
     extra: i64,
 }
 
+/// What picks changed ([`Engine::allocation_changes`]), for the writer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PickChanges<'a> {
+    /// Each row's change of `allocated`, in key order (rows with no change left out).
+    pub rows: Vec<(StockKey, i64)>,
+    /// Each changed line's reservations now.
+    pub lines: Vec<(uuid::Uuid, &'a SalesLineState)>,
+}
+
 /// Rows, ledger and held movements in memory.
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
@@ -62,6 +73,12 @@ pub struct Engine {
     demand: BTreeMap<StockKey, HeldDemand>,
     /// The purchase lines receipts may name, as loaded and as receipts raised them.
     purchase_lines: BTreeMap<uuid::Uuid, PurchaseLineState>,
+    /// The sales lines picks may name, with their reservations as picks left them.
+    sales_lines: BTreeMap<uuid::Uuid, SalesLineState>,
+    /// How picks changed rows' `allocated` (summed per row), for the writer.
+    allocation_changes: BTreeMap<StockKey, i64>,
+    /// The sales lines whose reservations picks changed.
+    picked_lines: BTreeSet<uuid::Uuid>,
 }
 
 impl Engine {
@@ -93,6 +110,102 @@ impl Engine {
     /// A purchase line as the receipts decided so far left it.
     pub fn purchase_line(&self, id: uuid::Uuid) -> Option<PurchaseLineState> {
         self.purchase_lines.get(&id).copied()
+    }
+
+    /// Sets a sales line as loaded from storage (under its order's lock): a pick naming it
+    /// may take what the line reserved on the picked row, and an applied pick consumes
+    /// its reservations ([`crate::orders::consume`]).
+    pub fn set_sales_line(&mut self, id: uuid::Uuid, line: SalesLineState) {
+        self.sales_lines.insert(id, line);
+    }
+
+    /// What picks changed since the lines were set: each row's change of `allocated`
+    /// (rows with no change left out), and each changed line's reservations now.
+    pub fn allocation_changes(&self) -> PickChanges<'_> {
+        let rows = self
+            .allocation_changes
+            .iter()
+            .filter(|(_, d)| **d != 0)
+            .map(|(k, d)| (*k, *d))
+            .collect();
+        let lines = self
+            .picked_lines
+            .iter()
+            .filter_map(|id| self.sales_lines.get(id).map(|l| (*id, l)))
+            .collect();
+        PickChanges { rows, lines }
+    }
+
+    /// The sales line a pick takes reservations of: a ship naming a known line of its
+    /// product.
+    fn pick_line(&self, m: &Movement) -> Option<(uuid::Uuid, StockKey, i64)> {
+        let (MovementKind::Ship { from, qty }, Some(LineRef::SalesLine(id))) =
+            (m.kind, m.reference)
+        else {
+            return None;
+        };
+        let line = self.sales_lines.get(&id)?;
+        (line.product == m.product).then_some((
+            id,
+            StockKey {
+                product: m.product,
+                location: from,
+                lot: m.lot,
+            },
+            qty.get(),
+        ))
+    }
+
+    /// The rows as [`decide`] sees them for `m`: a pick may also take what its line
+    /// reserved on the picked row, so that reservation does not count as taken.
+    fn views_for(&self, m: &Movement) -> Vec<RowView> {
+        let mut views = self.views(m);
+        if let Some((id, key, _)) = self.pick_line(m) {
+            let own: i64 = self.sales_lines[&id]
+                .allocations
+                .iter()
+                .filter(|a| a.key == key)
+                .map(|a| a.qty)
+                .sum();
+            for v in views.iter_mut().filter(|v| v.key == key) {
+                v.row.allocated -= own.clamp(0, v.row.allocated.max(0));
+            }
+        }
+        views
+    }
+
+    /// What an applied pick does to its line's reservations: consumed on the picked row
+    /// first, then elsewhere; flags for a person; rows' `allocated` lowered.
+    fn book_pick(&mut self, m: &Movement, d: &mut Decision) {
+        if !matches!(d.outcome, Outcome::Applied { .. }) {
+            return;
+        }
+        let Some((id, key, qty)) = self.pick_line(m) else {
+            return;
+        };
+        let line = self.sales_lines.get_mut(&id).expect("pick_line found it");
+        let c = consume(key, qty, &line.allocations);
+        line.allocations = c.left;
+        self.picked_lines.insert(id);
+        for flag in c.flags {
+            d.flags.push(match flag {
+                PickFlag::OtherRow => Flag::PickOtherRow { line: id },
+                PickFlag::BeyondAllocation { excess } => Flag::OverPick { line: id, excess },
+            });
+        }
+        for (k, delta) in c.changes {
+            *self.allocation_changes.entry(k).or_default() += delta;
+            let before = self.rows.get(&k).map_or(0, |r| r.allocated);
+            match d.updates.iter_mut().find(|u| u.key == k) {
+                // The decision saw the row without the line's reservation on it.
+                Some(u) => u.row.allocated = before + delta,
+                None => {
+                    if let Some(r) = self.rows.get_mut(&k) {
+                        r.allocated += delta;
+                    }
+                }
+            }
+        }
     }
 
     /// What an applied receipt against a known purchase line of its product does to the
@@ -204,8 +317,9 @@ impl Engine {
         m: &Movement,
         origin: Origin,
     ) -> Result<Vec<(Movement, Decision)>, DecideError> {
-        let mut d = decide(m, origin, &self.views(m))?;
+        let mut d = decide(m, origin, &self.views_for(m))?;
         self.book_receipt(m, &mut d);
+        self.book_pick(m, &mut d);
         let mut out = Vec::new();
         match &d.outcome {
             // A hold for a person is never retried automatically.
@@ -431,8 +545,9 @@ impl Engine {
                     break false;
                 }
                 let m = self.held[&id].0;
-                let mut d = decide(&m, Origin::Journal, &self.views(&m))?;
+                let mut d = decide(&m, Origin::Journal, &self.views_for(&m))?;
                 self.book_receipt(&m, &mut d);
+                self.book_pick(&m, &mut d);
                 if let Outcome::Held(h) = &d.outcome {
                     self.add_held(m, h.waiting_on);
                 } else {

@@ -44,7 +44,7 @@ pub use clock::{
     force_held, forced_movement, online_time,
 };
 pub use codes::{Barcode, CodeError, LocationCode, LotCode, Sku};
-pub use engine::Engine;
+pub use engine::{Engine, PickChanges};
 pub use ids::{DeviceId, LocationId, LotId, MovementId, ProductId, TenantId, UserId, WarehouseId};
 pub use journal_file::{
     JOURNAL_FILE_FORMAT, JOURNAL_FILE_VERSION, JOURNAL_UPLOAD_MAX, JournalFile, JournalFileError,

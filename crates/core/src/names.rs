@@ -134,6 +134,8 @@ names!(
         OrderLineMismatch = "order_line_mismatch",
         OverReceipt = "over_receipt",
         ReceiptOrderNotOpen = "receipt_order_not_open",
+        PickOtherRow = "pick_other_row",
+        OverPick = "over_pick",
     }
 );
 
@@ -192,6 +194,8 @@ impl Flag {
             Flag::OrderLineMismatch { .. } => FlagName::OrderLineMismatch,
             Flag::OverReceipt { .. } => FlagName::OverReceipt,
             Flag::ReceiptOrderNotOpen { .. } => FlagName::ReceiptOrderNotOpen,
+            Flag::PickOtherRow { .. } => FlagName::PickOtherRow,
+            Flag::OverPick { .. } => FlagName::OverPick,
         }
     }
 }

@@ -265,6 +265,19 @@ pub enum Flag {
         /// The order's status when the goods arrived.
         status: crate::orders::PurchaseStatus,
     },
+    /// A pick left from a row (bin or lot) its sales line had nothing reserved on; the
+    /// line's reservations elsewhere were released instead (applied: the goods left).
+    PickOtherRow {
+        /// The sales line.
+        line: uuid::Uuid,
+    },
+    /// A pick took more than its sales line had reserved (applied: the goods left).
+    OverPick {
+        /// The sales line.
+        line: uuid::Uuid,
+        /// Units beyond the reservations.
+        excess: i64,
+    },
 }
 
 /// Why a journal movement is held.

@@ -73,6 +73,8 @@ fn origin_names_are_the_origins_serde_names() {
 #[case(Flag::UnknownOrderLine { line: Uuid::from_u128(9) }, FlagName::UnknownOrderLine)]
 #[case(Flag::OrderLineMismatch { line: Uuid::from_u128(9) }, FlagName::OrderLineMismatch)]
 #[case(Flag::OverReceipt { line: Uuid::from_u128(9), beyond: 2 }, FlagName::OverReceipt)]
+#[case(Flag::PickOtherRow { line: Uuid::from_u128(9) }, FlagName::PickOtherRow)]
+#[case(Flag::OverPick { line: Uuid::from_u128(9), excess: 1 }, FlagName::OverPick)]
 #[case(Flag::ReceiptOrderNotOpen { line: Uuid::from_u128(9), status: logiflow_core::orders::PurchaseStatus::Closed }, FlagName::ReceiptOrderNotOpen)]
 fn flag_names_are_the_flags_tags(#[case] flag: Flag, #[case] name: FlagName) {
     assert_eq!(flag.name(), name);
@@ -102,7 +104,7 @@ fn every_name_parses_back_and_serialises_as_its_text() {
     check(OutcomeName::ALL);
     check(FlagName::ALL);
     assert_eq!(KindName::ALL.len(), 5);
-    assert_eq!(FlagName::ALL.len(), 14);
+    assert_eq!(FlagName::ALL.len(), 16);
 }
 
 #[test]

@@ -607,3 +607,142 @@ fn po_header_edits(
     let got = purchase_header_edit(status, parties).map_err(|e| e.to_string());
     assert_eq!(got, expected.map_err(str::to_owned));
 }
+
+mod picks_in_the_engine {
+    //! Rules 5 and 6 of `allocation` as the engine applies them to picks that name a
+    //! sales line: a pick may take what its line reserved on the picked row, consumes
+    //! the line's reservations (own row first), and what it takes beyond them or from
+    //! an unreserved row is flagged, never refused when it is a journal fact.
+
+    use super::*;
+    use logiflow_core::{
+        Engine, Flag, LineRef, Movement, MovementId, MovementKind, Origin, Outcome, PositiveQty,
+        RejectCode, StockRow, UserId,
+    };
+
+    const LINE: Uuid = Uuid::from_u128(0x71);
+
+    fn pick(n: u128, bin: char, qty: i64, line: Option<Uuid>) -> Movement {
+        Movement {
+            id: MovementId::from_uuid(Uuid::from_u128(0x0200_0000 + n)),
+            occurred_at: at(n as u64),
+            product: PRODUCT,
+            lot: None,
+            kind: MovementKind::Ship {
+                from: key(bin).location,
+                qty: PositiveQty::new(qty).unwrap(),
+            },
+            user: UserId::from_uuid(Uuid::from_u128(7)),
+            device: None,
+            reference: line.map(LineRef::SalesLine),
+        }
+    }
+
+    /// A holds 5, all reserved for the line; B holds 3, nothing reserved.
+    fn engine() -> Engine {
+        let mut engine = Engine::new();
+        let row = |on_hand, allocated| StockRow {
+            on_hand,
+            allocated,
+            last_count: None,
+        };
+        engine.set_row(key('A'), row(5, 5));
+        engine.set_row(key('B'), row(3, 0));
+        engine.set_sales_line(
+            LINE,
+            SalesLineState {
+                product: PRODUCT,
+                allocations: vec![Allocation {
+                    key: key('A'),
+                    qty: 5,
+                }],
+            },
+        );
+        engine
+    }
+
+    fn decide(engine: &mut Engine, m: &Movement, origin: Origin) -> (Outcome, Vec<Flag>) {
+        let d = engine.submit(m, origin).unwrap().remove(0).1;
+        (d.outcome, d.flags)
+    }
+
+    #[test]
+    fn only_a_pick_for_the_line_takes_what_the_line_reserved() {
+        let mut engine = engine();
+        // Without the line, reserved stock is not available online.
+        let (outcome, _) = decide(&mut engine, &pick(1, 'A', 3, None), Origin::Online);
+        assert!(
+            matches!(&outcome, Outcome::Rejected(r) if r.code == RejectCode::InsufficientStock),
+            "{outcome:?}"
+        );
+        // With it, the pick takes its own reservation: nothing to flag.
+        let (outcome, flags) = decide(&mut engine, &pick(2, 'A', 3, Some(LINE)), Origin::Online);
+        assert!(matches!(outcome, Outcome::Applied { .. }), "{outcome:?}");
+        assert_eq!(flags, []);
+        assert_eq!(
+            (
+                engine.row(&key('A')).on_hand,
+                engine.row(&key('A')).allocated
+            ),
+            (2, 2)
+        );
+        let logiflow_core::PickChanges { rows, lines } = engine.allocation_changes();
+        assert_eq!(rows, [(key('A'), -3)]);
+        assert_eq!(
+            lines[0].1.allocations,
+            [Allocation {
+                key: key('A'),
+                qty: 2
+            }]
+        );
+    }
+
+    #[test]
+    fn a_pick_from_an_unreserved_bin_releases_the_reservation_elsewhere() {
+        let mut engine = engine();
+        let (outcome, flags) = decide(&mut engine, &pick(1, 'B', 2, Some(LINE)), Origin::Online);
+        assert!(matches!(outcome, Outcome::Applied { .. }), "{outcome:?}");
+        assert_eq!(flags, [Flag::PickOtherRow { line: LINE }]);
+        // B lost 2 on hand, A's reservation shrank by 2 (the goods left from B instead).
+        assert_eq!(
+            (
+                engine.row(&key('B')).on_hand,
+                engine.row(&key('B')).allocated
+            ),
+            (1, 0)
+        );
+        assert_eq!(
+            (
+                engine.row(&key('A')).on_hand,
+                engine.row(&key('A')).allocated
+            ),
+            (5, 3)
+        );
+        // Online, B's one unit left is all another pick of the line may take there.
+        let (outcome, _) = decide(&mut engine, &pick(2, 'B', 2, Some(LINE)), Origin::Online);
+        assert!(matches!(outcome, Outcome::Rejected(_)), "{outcome:?}");
+    }
+
+    #[test]
+    fn a_journal_pick_beyond_the_reservations_is_applied_and_flagged() {
+        let mut engine = engine();
+        let (outcome, flags) = decide(&mut engine, &pick(1, 'A', 5, Some(LINE)), Origin::Journal);
+        assert!(matches!(outcome, Outcome::Applied { .. }), "{outcome:?}");
+        assert_eq!(flags, []);
+        let (outcome, flags) = decide(&mut engine, &pick(2, 'B', 2, Some(LINE)), Origin::Journal);
+        assert!(matches!(outcome, Outcome::Applied { .. }), "{outcome:?}");
+        assert_eq!(
+            flags,
+            [Flag::OverPick {
+                line: LINE,
+                excess: 2
+            }]
+        );
+        // Nothing is reserved any more and no row's reservation went below zero.
+        assert_eq!(engine.row(&key('A')).allocated, 0);
+        assert_eq!(engine.row(&key('B')).allocated, 0);
+        let logiflow_core::PickChanges { rows, lines } = engine.allocation_changes();
+        assert_eq!(rows, [(key('A'), -5)]);
+        assert!(lines[0].1.allocations.is_empty());
+    }
+}

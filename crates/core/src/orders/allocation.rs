@@ -5,7 +5,10 @@
 //! product in the order's warehouse under their locks (key order, like movements) and
 //! calls [`allocate`]; it never reserves more than is available at that moment. A pick
 //! is a journal fact: [`consume`] says how the line's allocations shrink when goods
-//! leave, wherever they left from.
+//! leave, wherever they left from. The engine applies it to every applied pick that
+//! names a line it was given (`Engine::set_sales_line`), and such a pick may take what
+//! its own line reserved on the picked row, which no other outbound may
+//! (`tests/orders.rs`, `picks_in_the_engine`).
 //!
 //! # Rules, with worked examples
 //!

@@ -240,6 +240,16 @@ pub struct PurchaseLineState {
     pub tolerance_pct: u32,
 }
 
+/// A sales line as the server loaded it for the picks that name it (`Engine::set_sales_line`),
+/// kept up to date by the engine as picks consume its reservations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalesLineState {
+    /// The product ordered: a pick of another product does not count toward it.
+    pub product: crate::ProductId,
+    /// Its open reservations, one per row.
+    pub allocations: Vec<crate::orders::Allocation>,
+}
+
 /// Whether a purchase order's header may change (rule 7); `parties`: the change names
 /// another supplier or warehouse.
 pub fn purchase_header_edit(status: PurchaseStatus, parties: bool) -> Result<(), DocumentError> {

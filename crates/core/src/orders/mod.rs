@@ -17,7 +17,7 @@ pub use allocation::{
 };
 pub use document::{
     DocumentError, PurchaseAction, PurchaseLineQty, PurchaseLineState, PurchaseStatus, ReceiptFlag,
-    SalesAction, SalesLineQty, SalesStatus, purchase_action, purchase_header_edit,
+    SalesAction, SalesLineQty, SalesLineState, SalesStatus, purchase_action, purchase_header_edit,
     purchase_line_edit, purchase_status, receipt_flags, sales_action, sales_line_edit,
     sales_status,
 };

@@ -269,6 +269,14 @@ fn flag_warning(flag: &Flag) -> Warning {
             "over_receipt",
             format!("{beyond} more received than the purchase order allows"),
         ),
+        Flag::PickOtherRow { .. } => (
+            "pick_other_row",
+            "picked from a bin or lot the sales order had nothing reserved on".to_owned(),
+        ),
+        Flag::OverPick { excess, .. } => (
+            "over_pick",
+            format!("{excess} more picked than the sales order reserved"),
+        ),
         Flag::ReceiptOrderNotOpen { status, .. } => (
             "receipt_order_not_open",
             format!(

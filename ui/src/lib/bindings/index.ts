@@ -438,7 +438,7 @@ export type KindName = "receive" | "ship" | "transfer" | "adjust" | "count";
 
 export type OutcomeName = "applied" | "absorbed" | "superseded" | "held" | "rejected" | "voided";
 
-export type FlagName = "negative_row" | "count_variance" | "expired_lot_moved" | "inactive_product" | "inactive_location" | "forced" | "outcome_repaired" | "dated_before_device" | "dated_long_ago" | "redated" | "unknown_order_line" | "order_line_mismatch" | "over_receipt" | "receipt_order_not_open";
+export type FlagName = "negative_row" | "count_variance" | "expired_lot_moved" | "inactive_product" | "inactive_location" | "forced" | "outcome_repaired" | "dated_before_device" | "dated_long_ago" | "redated" | "unknown_order_line" | "order_line_mismatch" | "over_receipt" | "receipt_order_not_open" | "pick_other_row" | "over_pick";
 
 export type Op = { "kind": "receive", 
 /**

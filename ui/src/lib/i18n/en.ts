@@ -203,6 +203,8 @@ export const en = {
       order_line_mismatch: "names an order line of another item",
       over_receipt: "more received than the purchase order line expects",
       receipt_order_not_open: "received against a purchase order that is not open",
+      pick_other_row: "picked from a bin or lot the sales order had nothing reserved on",
+      over_pick: "more picked than the sales order reserved",
     } as Record<string, string>,
   },
   stock: {
