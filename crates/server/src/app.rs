@@ -87,6 +87,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::webhooks::router())
         .merge(routes::parties::router())
         .merge(routes::purchase_orders::router())
+        .merge(routes::sales_orders::router())
         .split_for_parts();
     routes::problems::problem_bodies(&mut doc);
     routes::bounds::document_bounds(&mut doc);

@@ -251,9 +251,12 @@ pub async fn record_batch(
             order = (0..jobs.len()).filter(|&i| answers[i].is_none()).collect();
             order.sort_by_key(|&i| jobs[i].movement.order_key());
             movements = order.iter().map(|&i| jobs[i].movement).collect();
+            // With the rows the picks' reservations are on: a pick may consume them.
+            let reserved = load::reserved_rows(&mut tx, &movements).await?;
             keys = movements
                 .iter()
                 .flat_map(Movement::keys)
+                .chain(reserved)
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect();
@@ -375,6 +378,7 @@ pub async fn record_batch(
             }
         }
         let held_products = write::write(&mut tx, &writes).await?.held_products;
+        write::allocations(&mut tx, &engine.allocation_changes()).await?;
         drop(writes);
         tx.commit().await?;
         for (i, pos, json, _) in answered {

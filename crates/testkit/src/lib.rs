@@ -200,6 +200,39 @@ pub async fn ledger_violations(pool: &sqlx::PgPool, tenant_id: uuid::Uuid) -> Ve
         .collect()
 }
 
+/// The allocation invariant of a tenant (issue #15): each stock row's `allocated` is the
+/// sum of the sales lines' reservations on it and never negative, and each line's
+/// reservations are positive. Returns one line per row that disagrees (empty when the
+/// invariant holds).
+///
+/// `pool` must see the tenant's rows: the owner pool of a test database.
+pub async fn allocation_violations(pool: &sqlx::PgPool, tenant_id: uuid::Uuid) -> Vec<String> {
+    type Mismatch = (uuid::Uuid, uuid::Uuid, uuid::Uuid, Option<i64>, Option<i64>);
+    let rows: Vec<Mismatch> = sqlx::query_as(
+        "select coalesce(s.product_id, a.product_id), coalesce(s.location_id, a.location_id),
+                coalesce(s.lot_id, a.lot_id), s.allocated, a.total
+         from (select * from stock_row where tenant_id = $1) s
+         full join (select product_id, location_id, lot_id, sum(qty)::bigint as total
+                    from allocation where tenant_id = $1
+                    group by product_id, location_id, lot_id) a
+           on a.product_id = s.product_id and a.location_id = s.location_id and a.lot_id = s.lot_id
+         where s.allocated is distinct from coalesce(a.total, 0) or s.allocated < 0",
+    )
+    .bind(tenant_id)
+    .fetch_all(pool)
+    .await
+    .expect("failed to read the allocations");
+    rows.into_iter()
+        .map(|(product, location, lot, allocated, total)| {
+            format!(
+                "row product {product} location {location} lot {lot}: allocated {} but reservations sum to {}",
+                allocated.map_or("(no row)".to_owned(), |v| v.to_string()),
+                total.unwrap_or(0)
+            )
+        })
+        .collect()
+}
+
 /// The outcome invariant of a tenant (issue #20): a movement's outcome agrees with its
 /// ledger effects — an `applied` movement has effect rows (a count that changed
 /// nothing, or a side a later count absorbed, has one with delta 0), and a `held`,

@@ -308,6 +308,7 @@ async fn push_round(
         if stale > 0 {
             return Err(stale_decision(stale));
         }
+        write::allocations(&mut tx, &settled.engine.allocation_changes()).await?;
         for (m, d, is_new) in &decided {
             if !is_new {
                 continue;

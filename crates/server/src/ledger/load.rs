@@ -12,7 +12,7 @@ use crate::db::TenantTx;
 use crate::error::ApiResult;
 use crate::store;
 
-pub use crate::store::movements::{Facts, Locked, load_facts, lock_rows};
+pub use crate::store::movements::{Facts, Locked, load_facts, lock_rows, reserved_rows};
 
 /// An engine holding the locked rows, the ledger tail after the oldest movement to
 /// decide, and the held movements that may be retried.

@@ -480,3 +480,22 @@ pub async fn write(tx: &mut TenantTx, w: &Writes<'_>) -> Result<Written, sqlx::E
         held_products,
     })
 }
+
+/// Writes what picks did to reservations ([`logiflow_core::Engine::allocation_changes`]):
+/// each row's `allocated` moved by its change, each changed line's reservations set to
+/// what is left. Nothing to write (nearly every batch), no statement.
+pub async fn allocations(
+    tx: &mut TenantTx,
+    changes: &logiflow_core::PickChanges<'_>,
+) -> Result<(), sqlx::Error> {
+    if changes.rows.is_empty() && changes.lines.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<Uuid> = changes.lines.iter().map(|(id, _)| *id).collect();
+    let left: Vec<(Uuid, StockKey, i64)> = changes
+        .lines
+        .iter()
+        .flat_map(|(id, l)| l.allocations.iter().map(move |a| (*id, a.key, a.qty)))
+        .collect();
+    crate::store::sales_orders::write_allocations(tx, &changes.rows, &lines, &left).await
+}

@@ -20,7 +20,6 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::access::Principal;
-use crate::audit_log::{self, Entry, snapshot};
 use crate::catalog::product::validate_money;
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
@@ -254,7 +253,7 @@ pub struct LineChanges {
     pub unit_cost: Option<Decimal>,
 }
 
-fn document_error(e: DocumentError) -> ApiError {
+pub(crate) fn document_error(e: DocumentError) -> ApiError {
     ApiError::InvalidOrderState(e.to_string())
 }
 
@@ -272,7 +271,7 @@ fn unit_cost(v: Decimal) -> ApiResult<Decimal> {
     validate_money("unit_cost", Some(v))?.ok_or_else(|| ApiError::BadRequest("unit_cost".into()))
 }
 
-fn notes(v: &str) -> ApiResult<String> {
+pub(crate) fn notes(v: &str) -> ApiResult<String> {
     if v.chars().count() > NOTES_LEN_MAX {
         return Err(ApiError::BadRequest(format!(
             "notes have at most {NOTES_LEN_MAX} characters"
@@ -293,7 +292,7 @@ async fn check_supplier(tx: &mut TenantTx, id: Uuid) -> ApiResult<()> {
 }
 
 /// A warehouse that exists and is active, or `reference_not_found`.
-async fn check_warehouse(tx: &mut TenantTx, id: Uuid) -> ApiResult<()> {
+pub(crate) async fn check_warehouse(tx: &mut TenantTx, id: Uuid) -> ApiResult<()> {
     match store::warehouses::get(tx, id).await? {
         Some(w) if w.active => Ok(()),
         Some(_) => Err(ApiError::BadRequest("the warehouse is deactivated".into())),
@@ -304,7 +303,10 @@ async fn check_warehouse(tx: &mut TenantTx, id: Uuid) -> ApiResult<()> {
 }
 
 /// Checks lines: quantities, costs, products that exist.
-async fn check_lines(tx: &mut TenantTx, lines: &[NewLine]) -> ApiResult<Vec<(Uuid, i64, Decimal)>> {
+pub(crate) async fn check_lines(
+    tx: &mut TenantTx,
+    lines: &[NewLine],
+) -> ApiResult<Vec<(Uuid, i64, Decimal)>> {
     if lines.len() > LINES_MAX {
         return Err(ApiError::BadRequest(format!(
             "an order has at most {LINES_MAX} lines"
@@ -359,20 +361,19 @@ async fn record(
     before: Option<&PurchaseOrder>,
     after: &PurchaseOrder,
 ) -> ApiResult<()> {
-    audit_log::record(
+    super::record(
         tx,
         p,
-        Entry {
+        super::Change {
+            kind: "purchase_order",
+            id: after.id,
             action,
-            target_type: "purchase_order",
-            target_id: Some(after.id.to_string()),
-            before: before.and_then(snapshot),
-            after: snapshot(after),
+            event,
+            before,
+            after,
         },
     )
     .await?;
-    let payload = serde_json::json!({ "purchase_order": after });
-    store::outbox::insert(tx, &format!("purchase_order.{event}"), &payload).await?;
     store::catalog_change::upsert(
         tx,
         store::catalog_change::Entity::PurchaseOrder,

@@ -13,6 +13,7 @@ pub mod parties;
 pub mod problems;
 pub mod products;
 pub mod purchase_orders;
+pub mod sales_orders;
 pub mod settings;
 pub mod stock;
 pub mod sync;

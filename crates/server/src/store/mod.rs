@@ -48,6 +48,7 @@ pub mod platform;
 pub mod products;
 pub mod pull;
 pub mod purchase_orders;
+pub mod sales_orders;
 pub mod sessions;
 pub mod settings;
 pub mod stock;

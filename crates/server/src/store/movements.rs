@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use logiflow_core::orders::{PurchaseLineQty, PurchaseLineState};
+use logiflow_core::orders::{Allocation, PurchaseLineQty, PurchaseLineState, SalesLineState};
 use logiflow_core::{
     Catalog, Engine, LineRef, LocationFacts, LocationId, LotFacts, LotId, Movement, MovementKind,
     OrderKey, OrderLineFacts, ProductFacts, ProductId, StockKey, StockRow, WarehouseId,
@@ -45,6 +45,8 @@ pub struct Facts {
     lines: HashMap<LineRef, OrderLineFacts>,
     /// The purchase lines receipts name, as their decision starts.
     purchase_lines: Vec<(Uuid, PurchaseLineState)>,
+    /// The sales lines picks name, with their reservations, as their decision starts.
+    sales_lines: Vec<(Uuid, SalesLineState)>,
 }
 
 impl Catalog for Facts {
@@ -77,6 +79,9 @@ impl Facts {
     pub fn prime(&self, engine: &mut Engine) {
         for (id, line) in &self.purchase_lines {
             engine.set_purchase_line(*id, *line);
+        }
+        for (id, line) in &self.sales_lines {
+            engine.set_sales_line(*id, line.clone());
         }
     }
 
@@ -225,7 +230,77 @@ pub async fn load_facts(tx: &mut TenantTx, ms: &[Movement]) -> Result<Facts, sql
         }
     }
     load_purchase_lines(tx, ms, &mut facts).await?;
+    load_sales_lines(tx, ms, &mut facts).await?;
     Ok(facts)
+}
+
+/// The sales lines picks name.
+fn sales_line_ids(ms: &[Movement]) -> Vec<Uuid> {
+    let mut ids: Vec<Uuid> = ms
+        .iter()
+        .filter_map(|m| match m.reference {
+            Some(LineRef::SalesLine(id)) => Some(id),
+            _ => None,
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// The rows the reservations of the sales lines `ms` name are on, read before the
+/// locks: a pick may consume a reservation on another row than its own, so the caller
+/// locks those rows with the movements' own, in key order. Nothing to read, no
+/// statement, for movements that name no sales line.
+pub async fn reserved_rows(
+    tx: &mut TenantTx,
+    ms: &[Movement],
+) -> Result<Vec<StockKey>, sqlx::Error> {
+    let ids = sales_line_ids(ms);
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(crate::store::sales_orders::allocations_of(tx, &ids)
+        .await?
+        .iter()
+        .map(|a| a.key())
+        .collect())
+}
+
+/// The sales lines the movements name, with their reservations, locked for their
+/// decision (`sales_orders::lock_for_picks`).
+async fn load_sales_lines(
+    tx: &mut TenantTx,
+    ms: &[Movement],
+    facts: &mut Facts,
+) -> Result<(), sqlx::Error> {
+    let ids = sales_line_ids(ms);
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let (lines, allocations) = crate::store::sales_orders::lock_for_picks(tx, &ids).await?;
+    for line in lines {
+        let product = ProductId::from_uuid(line.product_id);
+        facts
+            .lines
+            .insert(LineRef::SalesLine(line.id), OrderLineFacts { product });
+        let allocations = allocations
+            .iter()
+            .filter(|a| a.line_id == line.id)
+            .map(|a| Allocation {
+                key: a.key(),
+                qty: a.qty,
+            })
+            .collect();
+        facts.sales_lines.push((
+            line.id,
+            SalesLineState {
+                product,
+                allocations,
+            },
+        ));
+    }
+    Ok(())
 }
 
 /// The purchase lines the movements name, locked for their decision

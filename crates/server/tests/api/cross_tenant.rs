@@ -91,6 +91,13 @@ const COVERED: &[(&str, &str)] = &[
     ("POST", "/v1/purchase-orders/{id}/lines"),
     ("PATCH", "/v1/purchase-orders/{id}/lines/{line_id}"),
     ("DELETE", "/v1/purchase-orders/{id}/lines/{line_id}"),
+    ("GET", "/v1/sales-orders"),
+    ("POST", "/v1/sales-orders"),
+    ("GET", "/v1/sales-orders/{id}"),
+    ("POST", "/v1/sales-orders/{id}/confirm"),
+    ("POST", "/v1/sales-orders/{id}/allocate"),
+    ("POST", "/v1/sales-orders/{id}/cancel"),
+    ("GET", "/v1/sales-orders/{id}/pick-list"),
 ];
 
 struct World {
@@ -115,6 +122,8 @@ struct World {
     a_supplier: Value,
     a_customer: Value,
     a_po: Value,
+    /// A's confirmed sales order of 2 of `a_site.tracked` (back-ordered: none in stock).
+    a_so: Value,
 }
 
 async fn world() -> World {
@@ -138,7 +147,25 @@ async fn world() -> World {
     let (a_hook, a_delivery) = crate::webhooks::seed_webhook_rows(&app, &a).await;
     let (a_supplier, a_customer, a_po) =
         crate::purchase_orders::seed_orders(&app, &a, &a_site).await;
+    let a_so = create(
+        &app,
+        "/v1/sales-orders",
+        &a.token,
+        json!({"customer_id": a_customer["id"], "warehouse_id": a_site.warehouse,
+               "requested_on": "2027-01-01",
+               "lines": [{"product_id": a_site.tracked, "qty": 2, "unit_price": "1"}]}),
+    )
+    .await;
+    let confirm = format!("/v1/sales-orders/{}/confirm", id_of(&a_so));
+    let a_so: Value = app
+        .post(&confirm, &a.token, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(a_so["status"], "confirmed", "{a_so}");
     World {
+        a_so,
         a_supplier,
         a_customer,
         a_po,
@@ -1021,6 +1048,89 @@ async fn run_case(w: &World, method: &str, path: &str) {
             )
             .await;
             assert_eq!(po, w.a_po, "A's order and its received quantity unchanged");
+        }
+        ("GET", "/v1/sales-orders") => {
+            for q in [
+                format!("tenant_id={a_id}"),
+                format!("customer_id={}", id_of(&w.a_customer)),
+                format!("warehouse_id={}", w.a_site.warehouse),
+                "status=confirmed".to_owned(),
+            ] {
+                let page = get_json(app, format!("{path}?{q}"), b).await;
+                assert!(
+                    !page.to_string().contains(id_of(&w.a_so).as_str()),
+                    "{path}?{q}: {page}"
+                );
+            }
+        }
+        ("POST", "/v1/sales-orders") => {
+            let v = problem(
+                app.post(
+                    path,
+                    b,
+                    json!({"customer_id": w.a_customer["id"], "warehouse_id": w.b_site.warehouse,
+                           "requested_on": "2027-01-01"}),
+                )
+                .await,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "reference_not_found",
+            )
+            .await;
+            assert!(!v.to_string().contains("CUS-A"), "{v}");
+            let bc = create(
+                app,
+                "/v1/customers",
+                b,
+                json!({"code": "CUS-B", "name": "B"}),
+            )
+            .await;
+            for body in [
+                json!({"customer_id": bc["id"], "warehouse_id": w.a_site.warehouse, "requested_on": "2027-01-01"}),
+                json!({"customer_id": bc["id"], "warehouse_id": w.b_site.warehouse, "requested_on": "2027-01-01",
+                       "lines": [{"product_id": w.a_site.product, "qty": 1, "unit_price": "1"}]}),
+            ] {
+                problem(
+                    app.post(path, b, body).await,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "reference_not_found",
+                )
+                .await;
+            }
+            let mine = create(
+                app,
+                path,
+                b,
+                json!({"tenant_id": a_id, "customer_id": bc["id"], "warehouse_id": w.b_site.warehouse,
+                       "requested_on": "2027-01-01"}),
+            )
+            .await;
+            assert_eq!(mine["number"], "SO-000001");
+            assert_eq!(
+                item_ids(&get_json(app, path, &w.a.token).await),
+                [id_of(&w.a_so)]
+            );
+        }
+        ("GET", "/v1/sales-orders/{id}")
+        | ("POST", "/v1/sales-orders/{id}/confirm")
+        | ("POST", "/v1/sales-orders/{id}/allocate")
+        | ("POST", "/v1/sales-orders/{id}/cancel")
+        | ("GET", "/v1/sales-orders/{id}/pick-list") => {
+            let url = path.replace("{id}", &id_of(&w.a_so));
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            let body = (method != Method::GET).then(|| json!({"tenant_id": a_id}));
+            let r = app.send(method, &url, Some(&bearer(b)), body).await;
+            problem(r, StatusCode::NOT_FOUND, "not_found").await;
+            let own = format!("/v1/sales-orders/{}", id_of(&w.a_so));
+            assert_eq!(get_json(app, &own, &w.a.token).await, w.a_so, "A unchanged");
+            // Nor can B pick against A's line.
+            let mut pick = ship(w.b_site.product, w.b_site.bins[0], 1);
+            pick["reference"] = json!({"type": "sales_line", "id": w.a_so["lines"][0]["id"]});
+            problem(
+                app.post("/v1/movements", b, pick).await,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_order_line",
+            )
+            .await;
         }
         other => panic!("no cross-tenant case for {other:?}: add one to run_case"),
     }

@@ -178,6 +178,12 @@ pub async fn count(app: &TestApp, table: &str, tenant: Uuid) -> i64 {
 pub async fn assert_ledger(app: &TestApp, tenant: Uuid) {
     let violations = logiflow_testkit::ledger_violations(&app.owner, tenant).await;
     assert!(violations.is_empty(), "ledger:\n{}", violations.join("\n"));
+    let violations = logiflow_testkit::allocation_violations(&app.owner, tenant).await;
+    assert!(
+        violations.is_empty(),
+        "allocations:\n{}",
+        violations.join("\n")
+    );
     let violations = logiflow_testkit::outcome_violations(&app.owner, tenant).await;
     assert!(
         violations.is_empty(),

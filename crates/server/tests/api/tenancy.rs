@@ -33,7 +33,10 @@ async fn write_routes(app: &TestApp) -> Vec<(Method, String)> {
 #[tokio::test]
 async fn an_expired_tenant_is_read_only() {
     let app = spawn_app().await;
-    let t = app.tenant("acme", "standard").await;
+    // One request per write route back to back, then the reads: more than the standard
+    // plan's rate allows on a slow machine.
+    app.plan("wide", 25, 1000).await;
+    let t = app.tenant("acme", "wide").await;
     let (uid, _) = app.user(&t, "u@acme.example", "viewer").await;
     let (kid, key) = app
         .api_key(&t, "erp", &["settings_manage", "settings_read"])
@@ -165,7 +168,9 @@ async fn rls_hides_every_tenant_table_without_app_tenant_id() {
         .await;
         crate::sync_push::register(&app, &t.token, &[s.warehouse]).await;
         // Parties, document numbers, a purchase order with a received line.
-        crate::purchase_orders::seed_orders(&app, &t, &s).await;
+        let (_, customer, _) = crate::purchase_orders::seed_orders(&app, &t, &s).await;
+        // A sales order with a reservation.
+        crate::sales_orders::seed_sales_order(&app, &t, &s, &customer).await;
         // The catalog tables (and catalog_change, written by each of these creations).
         seed_catalog(&app, &t.token, slug).await;
         // Webhook endpoints, deliveries and their log.

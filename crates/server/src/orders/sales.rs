@@ -1,0 +1,566 @@
+//! Sales orders: the row types, the field rules, and the services that change an order
+//! — create, confirm, allocate again, cancel — with its audit entry and outbox event in
+//! one transaction.
+//!
+//! Reservations (allocations) are decided by `logiflow_core::orders::allocate` on the
+//! stock rows of the order's products in its warehouse, which the service locks first,
+//! in key order, and only then the order (`for update`): the global lock order is stock
+//! rows, then purchase orders, then sales orders, the order movements take them in, so
+//! an allocation never deadlocks with a movement and never reserves what a concurrent
+//! one took. Picks are `ship` movements naming a line (`reference`), decided by the
+//! engine, which consumes the line's reservations (`Engine::set_sales_line`).
+//!
+//! What this version leaves out (issue #15): editing a confirmed order's lines (cancel
+//! and enter it again), back-orders served automatically when stock arrives (`POST
+//! .../allocate` serves an order's back-orders on demand), and sales orders on devices.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use logiflow_core::StockKey;
+use logiflow_core::orders::{
+    Allocation, Candidate, ExpiryPolicy, Need, Priority, SalesAction, SalesLineQty, SalesStatus,
+    allocate, release, sales_action, sales_status,
+};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::access::Principal;
+use crate::db::TenantTx;
+use crate::error::{ApiError, ApiResult};
+use crate::orders::party::PartyKind;
+use crate::orders::purchase::{NewLine, check_lines, check_warehouse, document_error, notes};
+use crate::store;
+
+/// The status of an order, as shown.
+pub fn status_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some(
+            "draft, confirmed, partially_allocated, allocated, partially_picked, shipped \
+             (read from the lines' quantities) or cancelled",
+        ))
+        .enum_values(Some(
+            [
+                SalesStatus::Draft,
+                SalesStatus::Confirmed,
+                SalesStatus::PartiallyAllocated,
+                SalesStatus::Allocated,
+                SalesStatus::PartiallyPicked,
+                SalesStatus::Shipped,
+                SalesStatus::Cancelled,
+            ]
+            .map(SalesStatus::as_str),
+        ))
+        .build()
+}
+
+/// A sales order with its lines.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SalesOrder {
+    pub id: Uuid,
+    /// `SO-000123`: unique in the tenant, in creation order.
+    pub number: String,
+    pub customer_id: Uuid,
+    /// Where the goods leave from: its stock is reserved.
+    pub warehouse_id: Uuid,
+    pub requested_on: NaiveDate,
+    #[schema(value_type = String, example = "normal")]
+    pub priority: Priority,
+    pub notes: String,
+    #[schema(schema_with = status_schema)]
+    pub status: SalesStatus,
+    pub lines: Vec<SalesLine>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A line of a sales order.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SalesLine {
+    pub id: Uuid,
+    pub product_id: Uuid,
+    /// Units ordered.
+    pub qty: i64,
+    /// Units reserved on stock rows now.
+    pub allocated: i64,
+    /// Units picked: the applied picks that name this line.
+    pub picked: i64,
+    /// Units neither reserved nor picked of a confirmed order (0 otherwise).
+    pub back_ordered: i64,
+    /// Exact decimal as a string (`"12.50"`).
+    #[schema(value_type = String, example = "12.50")]
+    pub unit_price: Decimal,
+}
+
+/// An order row as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SalesOrderRow {
+    pub id: Uuid,
+    pub number: String,
+    pub customer_id: Uuid,
+    pub warehouse_id: Uuid,
+    pub requested_on: NaiveDate,
+    pub priority: String,
+    pub notes: String,
+    /// What people decided: draft, confirmed or cancelled.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A line row as read, with what it reserved and picked.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SalesLineRow {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    pub product_id: Uuid,
+    pub qty: i64,
+    pub unit_price: Decimal,
+    pub allocated: i64,
+    pub picked: i64,
+}
+
+fn priority_of(stored: &str) -> Priority {
+    match stored {
+        "low" => Priority::Low,
+        "high" => Priority::High,
+        "urgent" => Priority::Urgent,
+        _ => Priority::Normal,
+    }
+}
+
+fn priority_name(p: Priority) -> &'static str {
+    match p {
+        Priority::Low => "low",
+        Priority::Normal => "normal",
+        Priority::High => "high",
+        Priority::Urgent => "urgent",
+    }
+}
+
+/// The stored (decided) status of a name.
+fn decided_status(stored: &str) -> SalesStatus {
+    match stored {
+        "confirmed" => SalesStatus::Confirmed,
+        "cancelled" => SalesStatus::Cancelled,
+        _ => SalesStatus::Draft,
+    }
+}
+
+fn quantities(lines: &[SalesLineRow]) -> Vec<SalesLineQty> {
+    lines
+        .iter()
+        .map(|l| SalesLineQty {
+            ordered: l.qty,
+            allocated: l.allocated,
+            picked: l.picked,
+        })
+        .collect()
+}
+
+/// An order as shown: its status read from what people decided and its quantities.
+pub fn assemble(row: SalesOrderRow, lines: Vec<SalesLineRow>) -> SalesOrder {
+    let decided = decided_status(&row.status);
+    let status = sales_status(decided, &quantities(&lines));
+    let waiting = decided == SalesStatus::Confirmed;
+    SalesOrder {
+        id: row.id,
+        number: row.number,
+        customer_id: row.customer_id,
+        warehouse_id: row.warehouse_id,
+        requested_on: row.requested_on,
+        priority: priority_of(&row.priority),
+        notes: row.notes,
+        status,
+        lines: lines
+            .into_iter()
+            .map(|l| SalesLine {
+                id: l.id,
+                product_id: l.product_id,
+                qty: l.qty,
+                allocated: l.allocated,
+                picked: l.picked,
+                back_ordered: if waiting {
+                    (l.qty - l.allocated - l.picked).max(0)
+                } else {
+                    0
+                },
+                unit_price: l.unit_price,
+            })
+            .collect(),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
+}
+
+/// Filters of the order list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SalesOrderQuery {
+    pub warehouse_id: Option<Uuid>,
+    pub customer_id: Option<Uuid>,
+    /// The status people decided: `draft`, `confirmed` (with whatever was reserved or
+    /// picked since) or `cancelled`.
+    #[param(value_type = Option<String>)]
+    pub status: Option<DecidedSalesStatus>,
+    /// Opaque cursor from a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 100 (default 50).
+    pub limit: Option<u32>,
+}
+
+/// A status people decide, as a list filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecidedSalesStatus {
+    Draft,
+    Confirmed,
+    Cancelled,
+}
+
+impl DecidedSalesStatus {
+    /// Stable name, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Confirmed => "confirmed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// A line to sell.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NewSalesLine {
+    pub product_id: Uuid,
+    /// 1 to `QTY_MAX` units.
+    pub qty: i64,
+    /// Exact decimal as a string, 0 or more, at most 6 decimals (`"12.50"`).
+    #[schema(value_type = String, example = "12.50")]
+    pub unit_price: Decimal,
+}
+
+/// A new sales order (a draft).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NewSalesOrder {
+    pub customer_id: Uuid,
+    pub warehouse_id: Uuid,
+    pub requested_on: NaiveDate,
+    /// `low`, `normal` (default), `high` or `urgent`: back-orders are served in this
+    /// order, then by requested date.
+    #[schema(value_type = Option<String>, example = "normal")]
+    pub priority: Option<Priority>,
+    pub notes: Option<String>,
+    /// 0 to 500 lines (a draft may start empty; it is confirmed only with lines).
+    #[serde(default)]
+    pub lines: Vec<NewSalesLine>,
+}
+
+/// A reservation on a pick list, in walk order.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PickListLine {
+    pub line_id: Uuid,
+    pub product_id: Uuid,
+    pub sku: String,
+    pub location_id: Uuid,
+    /// The bin's path (`A/01/03`): the list is sorted by it, a short walk.
+    pub location_path: String,
+    pub lot_id: Option<Uuid>,
+    pub lot_code: Option<String>,
+    /// Units to pick there.
+    pub qty: i64,
+}
+
+/// A customer that exists and is active, or `reference_not_found`; with its minimum
+/// remaining shelf life.
+async fn check_customer(tx: &mut TenantTx, id: Uuid) -> ApiResult<Option<i32>> {
+    match store::parties::get(tx, PartyKind::Customer, id).await? {
+        Some(c) if c.active => Ok(c.min_shelf_life_days),
+        Some(_) => Err(ApiError::BadRequest("the customer is deactivated".into())),
+        None => Err(ApiError::ReferenceNotFound(
+            "customer_id names no customer".into(),
+        )),
+    }
+}
+
+/// Reads one order with its lines, or not found.
+pub async fn fetch(tx: &mut TenantTx, id: Uuid) -> ApiResult<SalesOrder> {
+    let row = store::sales_orders::get(tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let mut lines = store::sales_orders::lines_of(tx, &[id]).await?;
+    Ok(assemble(row, lines.remove(&id).unwrap_or_default()))
+}
+
+/// Audits a change and announces it (`sales_order.<event>`), with the order as it is
+/// after it.
+async fn record(
+    tx: &mut TenantTx,
+    p: &Principal,
+    action: &str,
+    event: &str,
+    before: Option<&SalesOrder>,
+    after: &SalesOrder,
+) -> ApiResult<()> {
+    super::record(
+        tx,
+        p,
+        super::Change {
+            kind: "sales_order",
+            id: after.id,
+            action,
+            event,
+            before,
+            after,
+        },
+    )
+    .await
+}
+
+/// Creates a draft with its lines: `SO-` and the tenant's next number.
+pub async fn create(
+    tx: &mut TenantTx,
+    p: &Principal,
+    new: &NewSalesOrder,
+) -> ApiResult<SalesOrder> {
+    let notes = notes(new.notes.as_deref().unwrap_or(""))?;
+    check_customer(tx, new.customer_id).await?;
+    check_warehouse(tx, new.warehouse_id).await?;
+    let as_lines: Vec<NewLine> = new
+        .lines
+        .iter()
+        .map(|l| NewLine {
+            product_id: l.product_id,
+            qty: l.qty,
+            unit_cost: l.unit_price,
+        })
+        .collect();
+    let valid = check_lines(tx, &as_lines).await?;
+    let lines: Vec<NewSalesLine> = valid
+        .into_iter()
+        .map(|(product_id, qty, unit_price)| NewSalesLine {
+            product_id,
+            qty,
+            unit_price,
+        })
+        .collect();
+    let number = store::purchase_orders::next_number(tx, "SO").await?;
+    let row = SalesOrderRow {
+        id: Uuid::now_v7(),
+        number: format!("SO-{number:06}"),
+        customer_id: new.customer_id,
+        warehouse_id: new.warehouse_id,
+        requested_on: new.requested_on,
+        priority: priority_name(new.priority.unwrap_or(Priority::Normal)).to_owned(),
+        notes,
+        status: "draft".into(),
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+    };
+    store::sales_orders::insert(tx, &row, &lines).await?;
+    let order = fetch(tx, row.id).await?;
+    record(tx, p, "sales_order.create", "created", None, &order).await?;
+    Ok(order)
+}
+
+/// What a person asks of a sales order's reservations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reserve {
+    /// Draft → confirmed, reserving what is available.
+    Confirm,
+    /// Reserve what is available now for the lines still back-ordered.
+    Allocate,
+    /// Cancel, releasing every reservation (picks stay picked).
+    Cancel,
+}
+
+/// Confirms, allocates again or cancels an order: locks the stock rows of its products
+/// in its warehouse (key order), then the order, then decides with the core rules and
+/// writes the reservations and the rows' `allocated` together.
+pub async fn reserve(
+    tx: &mut TenantTx,
+    p: &Principal,
+    id: Uuid,
+    what: Reserve,
+) -> ApiResult<SalesOrder> {
+    // What to lock, read before any lock; the lines of a confirmed order do not change
+    // in this version, and a draft's products are checked again under the lock.
+    let first = fetch(tx, id).await?;
+    let mut products: Vec<Uuid> = first.lines.iter().map(|l| l.product_id).collect();
+    products.sort();
+    products.dedup();
+    let candidates =
+        store::sales_orders::lock_candidates(tx, first.warehouse_id, &products).await?;
+    let row = store::sales_orders::get_for_update(tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let min_shelf_life = check_customer_any(tx, row.customer_id).await?;
+    let mut by_order = store::sales_orders::lines_of(tx, &[id]).await?;
+    let lines = by_order.remove(&id).unwrap_or_default();
+    if lines
+        .iter()
+        .any(|l| products.binary_search(&l.product_id).is_err())
+    {
+        return Err(ApiError::Conflict(
+            "the order's lines changed meanwhile: try again".into(),
+        ));
+    }
+    let before = assemble(row.clone(), lines.clone());
+    let decided = decided_status(&row.status);
+    let line_ids: Vec<Uuid> = lines.iter().map(|l| l.id).collect();
+    let current = store::sales_orders::allocations_of(tx, &line_ids).await?;
+    let mut kept: BTreeMap<Uuid, Vec<Allocation>> = BTreeMap::new();
+    for a in &current {
+        kept.entry(a.line_id).or_default().push(Allocation {
+            key: a.key(),
+            qty: a.qty,
+        });
+    }
+    let mut deltas: BTreeMap<StockKey, i64> = BTreeMap::new();
+    let (status, verb, event) = match what {
+        Reserve::Cancel => {
+            let status = sales_action(before.status, SalesAction::Cancel, &quantities(&lines))
+                .map_err(document_error)?;
+            for allocations in kept.values() {
+                for (key, d) in release(allocations) {
+                    *deltas.entry(key).or_default() += d;
+                }
+            }
+            kept.clear();
+            (status, "cancel", "cancelled")
+        }
+        Reserve::Confirm | Reserve::Allocate => {
+            let status = match what {
+                Reserve::Confirm => {
+                    sales_action(decided, SalesAction::Confirm, &quantities(&lines))
+                        .map_err(document_error)?
+                }
+                _ if decided == SalesStatus::Confirmed => SalesStatus::Confirmed,
+                _ => {
+                    return Err(ApiError::InvalidOrderState(format!(
+                        "only a confirmed order is allocated; this one is {}",
+                        decided.as_str()
+                    )));
+                }
+            };
+            let today = store::sales_orders::warehouse_today(tx, row.warehouse_id).await?;
+            let policies = store::sales_orders::policies(tx, &products).await?;
+            let mut available: HashMap<StockKey, Candidate> = candidates
+                .iter()
+                .map(|c| {
+                    (
+                        c.key(),
+                        Candidate {
+                            key: c.key(),
+                            available: c.on_hand - c.allocated,
+                            expires_on: c.expires_on,
+                            received_at: c.received_at,
+                            location_path: c.path.clone(),
+                        },
+                    )
+                })
+                .collect();
+            for line in &lines {
+                let need = line.qty - line.allocated - line.picked;
+                if need <= 0 {
+                    continue;
+                }
+                let policy = policies
+                    .get(&line.product_id)
+                    .and_then(|p| ExpiryPolicy::parse(p))
+                    .unwrap_or(ExpiryPolicy::Fifo);
+                let of_product: Vec<Candidate> = available
+                    .values()
+                    .filter(|c| c.key.product.as_uuid() == line.product_id)
+                    .cloned()
+                    .collect();
+                let got = allocate(
+                    &Need {
+                        qty: need,
+                        policy,
+                        today,
+                        min_shelf_life_days: min_shelf_life.and_then(|d| u32::try_from(d).ok()),
+                    },
+                    &of_product,
+                );
+                let entry = kept.entry(line.id).or_default();
+                for a in got.allocations {
+                    if let Some(c) = available.get_mut(&a.key) {
+                        c.available -= a.qty;
+                    }
+                    *deltas.entry(a.key).or_default() += a.qty;
+                    match entry.iter_mut().find(|e| e.key == a.key) {
+                        Some(e) => e.qty += a.qty,
+                        None => entry.push(a),
+                    }
+                }
+            }
+            let verb = if what == Reserve::Confirm {
+                "confirm"
+            } else {
+                "allocate"
+            };
+            let event = if what == Reserve::Confirm {
+                "confirmed"
+            } else {
+                "allocated"
+            };
+            (status, verb, event)
+        }
+    };
+    let rows: Vec<(StockKey, i64)> = deltas.into_iter().filter(|(_, d)| *d != 0).collect();
+    let allocations: Vec<(Uuid, StockKey, i64)> = kept
+        .iter()
+        .flat_map(|(line, list)| list.iter().map(move |a| (*line, a.key, a.qty)))
+        .collect();
+    let touched: BTreeSet<Uuid> = line_ids.iter().copied().collect();
+    let touched: Vec<Uuid> = touched.into_iter().collect();
+    store::sales_orders::write_allocations(tx, &rows, &touched, &allocations).await?;
+    let stored = match status {
+        SalesStatus::Cancelled => "cancelled",
+        SalesStatus::Draft => "draft",
+        _ => "confirmed",
+    };
+    store::sales_orders::set_status(tx, id, stored).await?;
+    let after = fetch(tx, id).await?;
+    record(
+        tx,
+        p,
+        &format!("sales_order.{verb}"),
+        event,
+        Some(&before),
+        &after,
+    )
+    .await?;
+    Ok(after)
+}
+
+/// A customer's minimum shelf life, whether or not it is still active (a deactivated
+/// customer's confirmed orders are still served).
+async fn check_customer_any(tx: &mut TenantTx, id: Uuid) -> ApiResult<Option<i32>> {
+    Ok(store::parties::get(tx, PartyKind::Customer, id)
+        .await?
+        .and_then(|c| c.min_shelf_life_days))
+}
+
+/// The order's reservations in walk order.
+pub async fn pick_list(tx: &mut TenantTx, id: Uuid) -> ApiResult<Vec<PickListLine>> {
+    fetch(tx, id).await?;
+    Ok(store::sales_orders::pick_list(tx, id)
+        .await?
+        .into_iter()
+        .map(|r| PickListLine {
+            line_id: r.line_id,
+            product_id: r.product_id,
+            sku: r.sku,
+            location_id: r.location_id,
+            location_path: r.location_path,
+            lot_id: r.lot_id,
+            lot_code: r.lot_code,
+            qty: r.qty,
+        })
+        .collect())
+}

@@ -1,0 +1,442 @@
+//! `sales_order`, `sales_line` and `allocation` rows: the orders, their lines with what
+//! each reserved and picked, the stock rows an allocation may take (locked), and the
+//! reservations a pick consumes.
+//!
+//! A line's `picked` is read, never stored: the sum of the applied `ship` movements that
+//! name it and are of its product. Its `allocated` is the sum of its allocation rows;
+//! `stock_row.allocated` of a row is the sum of the allocations on it, kept so by every
+//! writer changing both in one transaction.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use logiflow_core::StockKey;
+use uuid::Uuid;
+
+use crate::db::TenantTx;
+use crate::orders::sales::{NewSalesLine, SalesLineRow, SalesOrderQuery, SalesOrderRow};
+use crate::store::movements::{lot_column, lot_from_column};
+
+const ORDER_COLUMNS: &str = "o.id, o.number, o.customer_id, o.warehouse_id, o.requested_on,
+    o.priority, o.notes, o.status, o.created_at, o.updated_at";
+
+/// Each line's picked quantity: the applied picks that name it, of its product.
+const PICKED_SQL: &str = "coalesce((
+        select sum(m.qty) from movement m
+        where m.tenant_id = l.tenant_id and m.reference_id = l.id
+          and m.reference_type = 'sales_line' and m.kind = 'ship'
+          and m.outcome = 'applied' and m.product_id = l.product_id), 0)::bigint";
+
+/// Each line's reserved quantity.
+const ALLOCATED_SQL: &str = "coalesce((
+        select sum(a.qty) from allocation a
+        where a.tenant_id = l.tenant_id and a.line_id = l.id), 0)::bigint";
+
+/// Orders after `after` (by id), at most `limit`, filtered.
+pub async fn list(
+    tx: &mut TenantTx,
+    q: &SalesOrderQuery,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<SalesOrderRow>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(&format!(
+        "select {ORDER_COLUMNS} from sales_order o
+         where o.tenant_id = $1 and ($2::uuid is null or o.id > $2)
+           and ($3::uuid is null or o.warehouse_id = $3)
+           and ($4::uuid is null or o.customer_id = $4)
+           and ($5::text is null or o.status = $5)
+         order by o.id limit $6"
+    ))
+    .bind(tenant_id)
+    .bind(after)
+    .bind(q.warehouse_id)
+    .bind(q.customer_id)
+    .bind(q.status.map(|s| s.as_str()))
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// One order.
+pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Option<SalesOrderRow>, sqlx::Error> {
+    select(tx, id, "").await
+}
+
+/// One order, its row locked (`for update`). Taken after the stock rows (the global
+/// lock order: rows, then purchase orders, then sales orders).
+pub async fn get_for_update(
+    tx: &mut TenantTx,
+    id: Uuid,
+) -> Result<Option<SalesOrderRow>, sqlx::Error> {
+    select(tx, id, "for update").await
+}
+
+async fn select(
+    tx: &mut TenantTx,
+    id: Uuid,
+    lock_clause: &str,
+) -> Result<Option<SalesOrderRow>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(&format!(
+        "select {ORDER_COLUMNS} from sales_order o where o.tenant_id = $1 and o.id = $2 {lock_clause}"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await
+}
+
+/// The lines of some orders, with what each reserved and picked, by order then line id.
+pub async fn lines_of(
+    tx: &mut TenantTx,
+    orders: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<SalesLineRow>>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let rows: Vec<SalesLineRow> = sqlx::query_as(&format!(
+        "select l.id, l.order_id, l.product_id, l.qty, {price}, {ALLOCATED_SQL} as allocated,
+                {PICKED_SQL} as picked
+         from sales_line l
+         where l.tenant_id = $1 and l.order_id = any($2)
+         order by l.order_id, l.id",
+        price = crate::store::money_sql!("l", "unit_price"),
+    ))
+    .bind(tenant_id)
+    .bind(orders)
+    .fetch_all(tx.conn())
+    .await?;
+    let mut by_order: HashMap<Uuid, Vec<SalesLineRow>> = HashMap::new();
+    for r in rows {
+        by_order.entry(r.order_id).or_default().push(r);
+    }
+    Ok(by_order)
+}
+
+/// Inserts an order (a draft) and its lines.
+pub async fn insert(
+    tx: &mut TenantTx,
+    row: &SalesOrderRow,
+    lines: &[NewSalesLine],
+) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query(
+        "insert into sales_order (tenant_id, id, number, customer_id, warehouse_id, requested_on,
+             priority, notes, status)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, 'draft')",
+    )
+    .bind(tenant_id)
+    .bind(row.id)
+    .bind(&row.number)
+    .bind(row.customer_id)
+    .bind(row.warehouse_id)
+    .bind(row.requested_on)
+    .bind(&row.priority)
+    .bind(&row.notes)
+    .execute(tx.conn())
+    .await?;
+    let ids: Vec<Uuid> = lines.iter().map(|_| Uuid::now_v7()).collect();
+    sqlx::query(
+        "insert into sales_line (tenant_id, id, order_id, product_id, qty, unit_price)
+         select $1, x.id, $2, x.product_id, x.qty, x.unit_price
+         from unnest($3::uuid[], $4::uuid[], $5::bigint[], $6::numeric[])
+              as x (id, product_id, qty, unit_price)",
+    )
+    .bind(tenant_id)
+    .bind(row.id)
+    .bind(&ids)
+    .bind(lines.iter().map(|l| l.product_id).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.qty).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.unit_price).collect::<Vec<_>>())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Sets the status people decided.
+pub async fn set_status(tx: &mut TenantTx, id: Uuid, status: &str) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query(
+        "update sales_order set status = $3, updated_at = now() where tenant_id = $1 and id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(status)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A stock row an allocation may take, locked, with what the allocation rules read.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CandidateRow {
+    pub product_id: Uuid,
+    pub location_id: Uuid,
+    pub lot_id: Uuid,
+    pub on_hand: i64,
+    pub allocated: i64,
+    pub expires_on: Option<NaiveDate>,
+    /// The row's first applied receipt.
+    pub received_at: Option<DateTime<Utc>>,
+    pub path: String,
+}
+
+impl CandidateRow {
+    /// Its key.
+    pub fn key(&self) -> StockKey {
+        StockKey {
+            product: logiflow_core::ProductId::from_uuid(self.product_id),
+            location: logiflow_core::LocationId::from_uuid(self.location_id),
+            lot: lot_from_column(self.lot_id),
+        }
+    }
+}
+
+/// Locks every stock row of `products` in `warehouse`, in key order (the order every
+/// writer of stock rows locks them in), and reads what allocation needs of each.
+pub async fn lock_candidates(
+    tx: &mut TenantTx,
+    warehouse: Uuid,
+    products: &[Uuid],
+) -> Result<Vec<CandidateRow>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query(
+        "select 1 from stock_row s
+         where s.tenant_id = $1 and s.warehouse_id = $2 and s.product_id = any($3)
+         order by s.product_id, s.location_id, s.lot_id
+         for update",
+    )
+    .bind(tenant_id)
+    .bind(warehouse)
+    .bind(products)
+    .execute(tx.conn())
+    .await?;
+    sqlx::query_as(
+        "select s.product_id, s.location_id, s.lot_id, s.on_hand, s.allocated, lt.expires_on,
+                (select min(m.occurred_at) from movement_effect m
+                 where m.tenant_id = s.tenant_id and m.product_id = s.product_id
+                   and m.location_id = s.location_id and m.lot_id = s.lot_id
+                   and m.delta > 0 and not m.absorbed) as received_at,
+                l.path
+         from stock_row s
+         join location l on l.tenant_id = s.tenant_id and l.id = s.location_id
+         left join lot lt on lt.tenant_id = s.tenant_id and lt.id = s.lot_id
+         where s.tenant_id = $1 and s.warehouse_id = $2 and s.product_id = any($3)
+           and l.active
+         order by s.product_id, s.location_id, s.lot_id",
+    )
+    .bind(tenant_id)
+    .bind(warehouse)
+    .bind(products)
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// One reservation as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AllocationRow {
+    pub line_id: Uuid,
+    pub product_id: Uuid,
+    pub location_id: Uuid,
+    pub lot_id: Uuid,
+    pub qty: i64,
+}
+
+impl AllocationRow {
+    /// The row it is on.
+    pub fn key(&self) -> StockKey {
+        StockKey {
+            product: logiflow_core::ProductId::from_uuid(self.product_id),
+            location: logiflow_core::LocationId::from_uuid(self.location_id),
+            lot: lot_from_column(self.lot_id),
+        }
+    }
+}
+
+/// The reservations of some lines, by line then row.
+pub async fn allocations_of(
+    tx: &mut TenantTx,
+    lines: &[Uuid],
+) -> Result<Vec<AllocationRow>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(
+        "select line_id, product_id, location_id, lot_id, qty from allocation
+         where tenant_id = $1 and line_id = any($2)
+         order by line_id, product_id, location_id, lot_id",
+    )
+    .bind(tenant_id)
+    .bind(lines)
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// Changes rows' `allocated` by the given amounts and sets the given lines'
+/// reservations to exactly the given ones (a line listed without any loses all).
+pub async fn write_allocations(
+    tx: &mut TenantTx,
+    rows: &[(StockKey, i64)],
+    lines: &[Uuid],
+    allocations: &[(Uuid, StockKey, i64)],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() && lines.is_empty() {
+        return Ok(());
+    }
+    let tenant_id = tx.tenant_id().as_uuid();
+    // First on its own: an insert in a sibling CTE would not see this delete.
+    sqlx::query("delete from allocation where tenant_id = $1 and line_id = any($2)")
+        .bind(tenant_id)
+        .bind(lines)
+        .execute(tx.conn())
+        .await?;
+    sqlx::query(
+        "with rows as (
+             update stock_row s set allocated = s.allocated + r.delta, updated_at = now()
+             from unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[])
+                  as r (product_id, location_id, lot_id, delta)
+             where s.tenant_id = $1 and s.product_id = r.product_id
+               and s.location_id = r.location_id and s.lot_id = r.lot_id
+             returning 1
+         )
+         insert into allocation (tenant_id, line_id, product_id, location_id, lot_id, qty)
+         select $1, a.line_id, a.product_id, a.location_id, a.lot_id, a.qty
+         from unnest($6::uuid[], $7::uuid[], $8::uuid[], $9::uuid[], $10::bigint[])
+              as a (line_id, product_id, location_id, lot_id, qty)
+         where a.qty > 0",
+    )
+    .bind(tenant_id)
+    .bind(
+        rows.iter()
+            .map(|r| r.0.product.as_uuid())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        rows.iter()
+            .map(|r| r.0.location.as_uuid())
+            .collect::<Vec<_>>(),
+    )
+    .bind(rows.iter().map(|r| lot_column(r.0.lot)).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.1).collect::<Vec<_>>())
+    .bind(allocations.iter().map(|a| a.0).collect::<Vec<_>>())
+    .bind(
+        allocations
+            .iter()
+            .map(|a| a.1.product.as_uuid())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        allocations
+            .iter()
+            .map(|a| a.1.location.as_uuid())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        allocations
+            .iter()
+            .map(|a| lot_column(a.1.lot))
+            .collect::<Vec<_>>(),
+    )
+    .bind(allocations.iter().map(|a| a.2).collect::<Vec<_>>())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A sales line as a pick's decision needs it, with its reservations.
+#[derive(Debug, sqlx::FromRow)]
+pub struct PickLine {
+    pub id: Uuid,
+    pub product_id: Uuid,
+}
+
+/// The sales lines that picks name, for their decision. Called after the stock rows are
+/// locked; locks the lines' orders `for no key update` (every change of an order's
+/// reservations takes it `for update` after the rows), so picks of one order and its
+/// allocation or cancellation are decided one after the other.
+pub async fn lock_for_picks(
+    tx: &mut TenantTx,
+    ids: &[Uuid],
+) -> Result<(Vec<PickLine>, Vec<AllocationRow>), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query(
+        "select 1 from sales_order o
+         where o.tenant_id = $1
+           and o.id in (select l.order_id from sales_line l
+                        where l.tenant_id = $1 and l.id = any($2))
+         order by o.id
+         for no key update",
+    )
+    .bind(tenant_id)
+    .bind(ids)
+    .execute(tx.conn())
+    .await?;
+    let lines = sqlx::query_as(
+        "select l.id, l.product_id from sales_line l where l.tenant_id = $1 and l.id = any($2)",
+    )
+    .bind(tenant_id)
+    .bind(ids)
+    .fetch_all(tx.conn())
+    .await?;
+    let allocations = allocations_of(tx, ids).await?;
+    Ok((lines, allocations))
+}
+
+/// Each product's expiry policy (`fifo`, `fefo`).
+pub async fn policies(
+    tx: &mut TenantTx,
+    products: &[Uuid],
+) -> Result<HashMap<Uuid, String>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+        "select id, expiry_policy from product where tenant_id = $1 and id = any($2)",
+    )
+    .bind(tenant_id)
+    .bind(products)
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Today in a warehouse's time zone.
+pub async fn warehouse_today(tx: &mut TenantTx, warehouse: Uuid) -> Result<NaiveDate, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_scalar(
+        "select (now() at time zone w.timezone)::date from warehouse w
+         where w.tenant_id = $1 and w.id = $2",
+    )
+    .bind(tenant_id)
+    .bind(warehouse)
+    .fetch_one(tx.conn())
+    .await
+}
+
+/// A line of a pick list: a reservation with where it is.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PickRow {
+    pub line_id: Uuid,
+    pub product_id: Uuid,
+    pub sku: String,
+    pub location_id: Uuid,
+    pub location_path: String,
+    pub lot_id: Option<Uuid>,
+    pub lot_code: Option<String>,
+    pub qty: i64,
+}
+
+/// An order's reservations in walk order (location path, then SKU and lot).
+pub async fn pick_list(tx: &mut TenantTx, order: Uuid) -> Result<Vec<PickRow>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(
+        "select a.line_id, a.product_id, p.sku, a.location_id, l.path as location_path,
+                lt.id as lot_id, lt.code as lot_code, a.qty
+         from allocation a
+         join sales_line sl on sl.tenant_id = a.tenant_id and sl.id = a.line_id
+         join product p on p.tenant_id = a.tenant_id and p.id = a.product_id
+         join location l on l.tenant_id = a.tenant_id and l.id = a.location_id
+         left join lot lt on lt.tenant_id = a.tenant_id and lt.id = a.lot_id
+         where a.tenant_id = $1 and sl.order_id = $2
+         order by l.path, p.sku, lt.code nulls first",
+    )
+    .bind(tenant_id)
+    .bind(order)
+    .fetch_all(tx.conn())
+    .await
+}

@@ -1,0 +1,521 @@
+//! Sales orders (issue #15): confirmation reserves the warehouse's stock by FEFO or FIFO
+//! and back-orders the rest, reserved stock is taken online only by picks of its line,
+//! picks consume the reservations (flagged from another bin or beyond them), back-orders
+//! are allocated again on demand, cancelling releases, and concurrent confirmations and
+//! shipments never oversell. After each test the rows' `allocated` equal the sums of the
+//! reservations on them (`assert_ledger`).
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::*;
+use crate::inventory::*;
+
+/// A confirmed sales order of 1 of `site.product` for `customer`, reserved on the site's
+/// stock (the RLS test's seed).
+pub async fn seed_sales_order(app: &TestApp, t: &Tenant, site: &Site, customer: &Value) -> Value {
+    let so = create(
+        app,
+        "/v1/sales-orders",
+        &t.token,
+        json!({"customer_id": customer["id"], "warehouse_id": site.warehouse,
+               "requested_on": "2027-01-01",
+               "lines": [{"product_id": site.product, "qty": 1, "unit_price": "1"}]}),
+    )
+    .await;
+    let so = ok(app, &t.token, &so, "confirm").await;
+    assert_eq!(line(&so, 0).1, 1, "{so}");
+    so
+}
+
+async fn customer(app: &TestApp, token: &str, code: &str, shelf_life: Option<i64>) -> Uuid {
+    let v = create(
+        app,
+        "/v1/customers",
+        token,
+        json!({"code": code, "name": format!("Customer {code}"), "min_shelf_life_days": shelf_life}),
+    )
+    .await;
+    v["id"].as_str().unwrap().parse().unwrap()
+}
+
+async fn draft(
+    app: &TestApp,
+    token: &str,
+    customer: Uuid,
+    warehouse: Uuid,
+    lines: &[(Uuid, i64)],
+) -> Value {
+    let lines: Vec<Value> = lines
+        .iter()
+        .map(|(p, n)| json!({"product_id": p, "qty": n, "unit_price": "9.90"}))
+        .collect();
+    create(
+        app,
+        "/v1/sales-orders",
+        token,
+        json!({"customer_id": customer, "warehouse_id": warehouse, "requested_on": "2027-02-01",
+               "lines": lines}),
+    )
+    .await
+}
+
+async fn act(app: &TestApp, token: &str, so: &Value, verb: &str) -> (StatusCode, Value) {
+    let r = app
+        .post(
+            &format!("/v1/sales-orders/{}/{verb}", id_of(so)),
+            token,
+            json!({}),
+        )
+        .await;
+    (r.status(), r.json().await.unwrap())
+}
+
+async fn ok(app: &TestApp, token: &str, so: &Value, verb: &str) -> Value {
+    let (status, v) = act(app, token, so, verb).await;
+    assert_eq!(status, StatusCode::OK, "{verb}: {v}");
+    v
+}
+
+fn line(so: &Value, i: usize) -> (i64, i64, i64, i64) {
+    let l = &so["lines"][i];
+    (
+        l["qty"].as_i64().unwrap(),
+        l["allocated"].as_i64().unwrap(),
+        l["picked"].as_i64().unwrap(),
+        l["back_ordered"].as_i64().unwrap(),
+    )
+}
+
+fn pick(mut movement: Value, so: &Value, i: usize) -> Value {
+    movement["reference"] = json!({"type": "sales_line", "id": so["lines"][i]["id"]});
+    movement
+}
+
+fn with_lot(mut movement: Value, lot: Uuid) -> Value {
+    movement["lot_id"] = json!(lot);
+    movement
+}
+
+/// (bin path, lot code, qty) of the order's pick list.
+async fn pick_list(app: &TestApp, token: &str, so: &Value) -> Vec<(String, Option<String>, i64)> {
+    let v = get_json(
+        app,
+        format!("/v1/sales-orders/{}/pick-list", id_of(so)),
+        token,
+    )
+    .await;
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["location_path"].as_str().unwrap().to_owned(),
+                i["lot_code"].as_str().map(str::to_owned),
+                i["qty"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn confirmation_reserves_by_fefo_picks_consume_and_cancelling_releases() {
+    let app = spawn_app().await;
+    app.plan("bulk", 100, 100_000).await;
+    let t = app.tenant("acme", "bulk").await;
+    let site = site(&app, t.id, 3).await;
+    let (_, seller) = app.user(&t, "seller@acme.test", "sales").await;
+    let (_, buyer) = app.user(&t, "buyer@acme.test", "purchasing").await;
+    // The tracked product goes out by FEFO; a second lot expires in 20 days.
+    let tracked = format!("/v1/products/{}", site.tracked);
+    let r = app
+        .patch(&tracked, &t.token, json!({"expiry_policy": "fefo"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let soon = create(
+        &app,
+        "/v1/lots",
+        &t.token,
+        json!({"product_id": site.tracked, "code": "L-SOON",
+               "expires_on": (chrono::Utc::now() + chrono::Duration::days(20)).date_naive()}),
+    )
+    .await;
+    let soon: Uuid = id_of(&soon).parse().unwrap();
+    // Stock: 4 of the good lot in B00, 3 of the soon lot in B02, 5 of an expired lot in
+    // B01 (never reserved); 6 of the plain product in B00.
+    for (lot, bin, qty) in [(site.lot, 0, 4), (soon, 2, 3), (site.expired_lot, 1, 5)] {
+        applied(
+            &app,
+            &t.token,
+            with_lot(receive(site.tracked, site.bins[bin], qty), lot),
+        )
+        .await;
+    }
+    applied(&app, &t.token, receive(site.product, site.bins[0], 6)).await;
+
+    let c = customer(&app, &seller, "C1", None).await;
+    let so = draft(
+        &app,
+        &seller,
+        c,
+        site.warehouse,
+        &[(site.tracked, 5), (site.product, 20)],
+    )
+    .await;
+    assert_eq!(so["number"], "SO-000001");
+    assert_eq!(so["status"], "draft");
+    assert_eq!(line(&so, 0), (5, 0, 0, 0), "a draft reserves nothing");
+    // Only sales manages sales orders.
+    let (status, _) = act(&app, &buyer, &so, "confirm").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let so = ok(&app, &seller, &so, "confirm").await;
+    assert_eq!(so["status"], "partially_allocated");
+    assert_eq!(line(&so, 0), (5, 5, 0, 0));
+    assert_eq!(
+        line(&so, 1),
+        (20, 6, 0, 14),
+        "what is missing is back-ordered"
+    );
+    // FEFO: the lot expiring first (B02), then the good lot; the expired lot never.
+    let paths: Vec<(String, Option<String>, i64)> = pick_list(&app, &seller, &so).await;
+    assert_eq!(
+        paths,
+        [
+            ("A/B00".to_owned(), None, 6),
+            ("A/B00".to_owned(), Some("L-GOOD".to_owned()), 2),
+            ("A/B02".to_owned(), Some("L-SOON".to_owned()), 3),
+        ]
+    );
+    assert_ledger(&app, t.id).await;
+
+    // Reserved stock is not there for an outbound that names no line, nor for a line
+    // of another order.
+    problem(
+        record(&app, &t.token, ship(site.product, site.bins[0], 1)).await,
+        StatusCode::CONFLICT,
+        "insufficient_stock",
+    )
+    .await;
+    // The line's pick takes its reservation: 4 of the 6 from B00.
+    let m = applied(
+        &app,
+        &t.token,
+        pick(ship(site.product, site.bins[0], 4), &so, 1),
+    )
+    .await;
+    assert_eq!(m["flags"], json!([]), "{m}");
+    // 2 of the good lot from B00, where the line reserved exactly those.
+    let m = applied(
+        &app,
+        &t.token,
+        pick(
+            with_lot(ship(site.tracked, site.bins[0], 2), site.lot),
+            &so,
+            0,
+        ),
+    )
+    .await;
+    assert_eq!(
+        m["flags"],
+        json!([]),
+        "its own reservation on that row: {m}"
+    );
+    let so_now = get_json(&app, format!("/v1/sales-orders/{}", id_of(&so)), &seller).await;
+    assert_eq!(line(&so_now, 0), (5, 3, 2, 0));
+    assert_eq!(line(&so_now, 1), (20, 2, 4, 14));
+    assert_eq!(so_now["status"], "partially_picked");
+    assert_ledger(&app, t.id).await;
+
+    // Goods arrive; allocating again serves the back-order.
+    applied(&app, &t.token, receive(site.product, site.bins[1], 30)).await;
+    let so_now = ok(&app, &seller, &so, "allocate").await;
+    assert_eq!(line(&so_now, 1), (20, 16, 4, 0));
+    assert_ledger(&app, t.id).await;
+
+    // Cancelling releases every reservation; what was picked stays picked.
+    let so_now = ok(&app, &seller, &so, "cancel").await;
+    assert_eq!(so_now["status"], "cancelled");
+    assert_eq!(line(&so_now, 1), (20, 0, 4, 0));
+    assert_eq!(line(&so_now, 0), (5, 0, 2, 0));
+    let (status, v) = act(&app, &seller, &so, "cancel").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["code"], "invalid_order_state");
+    // Everything is available again.
+    applied(&app, &t.token, ship(site.product, site.bins[1], 30)).await;
+    assert_ledger(&app, t.id).await;
+    assert_eq!(audited(&app, t.id, "sales_order.confirm").await, 1);
+    assert_eq!(audited(&app, t.id, "sales_order.cancel").await, 1);
+}
+
+#[tokio::test]
+async fn a_pick_beyond_its_reservation_or_from_another_bin_is_flagged_and_bad_orders_change_nothing()
+ {
+    let app = spawn_app().await;
+    app.plan("bulk", 100, 100_000).await;
+    let t = app.tenant("acme", "bulk").await;
+    let site = site(&app, t.id, 2).await;
+    applied(&app, &t.token, receive(site.product, site.bins[0], 3)).await;
+    applied(&app, &t.token, receive(site.product, site.bins[1], 5)).await;
+    let c = customer(&app, &t.token, "C1", None).await;
+    let so = draft(&app, &t.token, c, site.warehouse, &[(site.product, 3)]).await;
+    let so = ok(&app, &t.token, &so, "confirm").await;
+    assert_eq!(line(&so, 0), (3, 3, 0, 0));
+    // FIFO: the bin received first (B00) is reserved.
+    assert_eq!(
+        pick_list(&app, &t.token, &so).await,
+        [("A/B00".to_owned(), None, 3)]
+    );
+    // Picked from B01 instead: the reservation on B00 is released as the goods left.
+    let m = applied(
+        &app,
+        &t.token,
+        pick(ship(site.product, site.bins[1], 2), &so, 0),
+    )
+    .await;
+    let flags: Vec<&str> = m["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["flag"].as_str().unwrap())
+        .collect();
+    assert_eq!(flags, ["pick_other_row"]);
+    assert_eq!(
+        pick_list(&app, &t.token, &so).await,
+        [("A/B00".to_owned(), None, 1)]
+    );
+    // 2 more than the line's last reserved unit, from B00 (which has 2 unreserved now).
+    let m = applied(
+        &app,
+        &t.token,
+        pick(ship(site.product, site.bins[0], 3), &so, 0),
+    )
+    .await;
+    let flags: Vec<&str> = m["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["flag"].as_str().unwrap())
+        .collect();
+    assert_eq!(flags, ["over_pick"]);
+    let so = get_json(&app, format!("/v1/sales-orders/{}", id_of(&so)), &t.token).await;
+    assert_eq!(so["status"], "shipped");
+    assert_eq!(line(&so, 0), (3, 0, 5, 0));
+    assert_ledger(&app, t.id).await;
+
+    // Bad input: a clear error and nothing written.
+    let before = count(&app, "sales_order", t.id).await;
+    let other = app.tenant("other", "bulk").await;
+    let foreign = customer(&app, &other.token, "C9", None).await;
+    for (body, status, code) in [
+        (
+            json!({"customer_id": foreign, "warehouse_id": site.warehouse, "requested_on": "2027-01-01"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reference_not_found",
+        ),
+        (
+            json!({"customer_id": c, "warehouse_id": site.warehouse, "requested_on": "2027-01-01",
+                "lines": [{"product_id": site.product, "qty": 0, "unit_price": "1"}]}),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            json!({"customer_id": c, "warehouse_id": site.warehouse, "requested_on": "2027-01-01",
+                "lines": [{"product_id": site.product, "qty": 1, "unit_price": 1.5}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            json!({"customer_id": c, "warehouse_id": site.warehouse, "requested_on": "2027-01-01", "priority": "asap"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            json!({"customer_id": c, "warehouse_id": site.warehouse}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+    ] {
+        problem(
+            app.post("/v1/sales-orders", &t.token, body).await,
+            status,
+            code,
+        )
+        .await;
+    }
+    assert_eq!(count(&app, "sales_order", t.id).await, before);
+    // A draft without lines is not confirmed; a draft is not allocated.
+    let empty = draft(&app, &t.token, c, site.warehouse, &[]).await;
+    for verb in ["confirm", "allocate"] {
+        let (status, v) = act(&app, &t.token, &empty, verb).await;
+        assert_eq!(
+            (status, v["code"].as_str()),
+            (StatusCode::CONFLICT, Some("invalid_order_state")),
+            "{verb}: {v}"
+        );
+    }
+    // A ship naming a line of another product is refused online.
+    let so2 = draft(&app, &t.token, c, site.warehouse, &[(site.tracked, 1)]).await;
+    problem(
+        record(
+            &app,
+            &t.token,
+            pick(ship(site.product, site.bins[1], 1), &so2, 0),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "order_line_mismatch",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_confirmations_and_shipments_never_take_more_than_is_there() {
+    let app = spawn_app().await;
+    app.plan("bulk", 100, 100_000).await;
+    let t = app.tenant("acme", "bulk").await;
+    let site = site(&app, t.id, 2).await;
+    applied(&app, &t.token, receive(site.product, site.bins[0], 6)).await;
+    applied(&app, &t.token, receive(site.product, site.bins[1], 4)).await;
+    let c = customer(&app, &t.token, "C1", None).await;
+    let mut orders = Vec::new();
+    for _ in 0..6 {
+        orders.push(draft(&app, &t.token, c, site.warehouse, &[(site.product, 3)]).await);
+    }
+    // Six confirmations of 3 and six one-unit shipments naming no order, all at once, on
+    // 10 units: whatever the interleaving, nothing is reserved twice or shipped from
+    // reserved stock, and every unit is either reserved, shipped or still free.
+    let mut tasks = Vec::new();
+    for so in &orders {
+        let request = app
+            .client
+            .post(app.url(&format!("/v1/sales-orders/{}/confirm", id_of(so))))
+            .header("authorization", bearer(&t.token))
+            .json(&json!({}));
+        tasks.push(tokio::spawn(async move {
+            request.send().await.unwrap().status()
+        }));
+    }
+    for i in 0..6 {
+        let request = app
+            .client
+            .post(app.url("/v1/movements"))
+            .header("authorization", bearer(&t.token))
+            .json(&ship(site.product, site.bins[i % 2], 1));
+        tasks.push(tokio::spawn(async move {
+            request.send().await.unwrap().status()
+        }));
+    }
+    let mut shipped = 0;
+    for (i, task) in tasks.into_iter().enumerate() {
+        let status = task.await.unwrap();
+        if i < 6 {
+            assert_eq!(status, StatusCode::OK);
+        } else if status == StatusCode::CREATED {
+            shipped += 1;
+        } else {
+            assert_eq!(
+                status,
+                StatusCode::CONFLICT,
+                "only insufficient_stock may refuse"
+            );
+        }
+    }
+    let mut reserved = 0;
+    for so in &orders {
+        let so = get_json(&app, format!("/v1/sales-orders/{}", id_of(so)), &t.token).await;
+        let (qty, allocated, _, back) = line(&so, 0);
+        assert_eq!(allocated + back, qty);
+        reserved += allocated;
+    }
+    assert!(
+        reserved + shipped <= 10,
+        "reserved {reserved} + shipped {shipped}"
+    );
+    let (on_hand, allocated): (i64, i64) = sqlx::query_as(
+        "select sum(on_hand)::bigint, sum(allocated)::bigint from stock_row where tenant_id = $1",
+    )
+    .bind(t.id)
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    assert_eq!(on_hand, 10 - shipped);
+    assert_eq!(allocated, reserved);
+    assert!(allocated <= on_hand);
+    // Nothing free is left unreserved while an order waits.
+    assert!(reserved == on_hand || orders.len() as i64 * 3 == reserved);
+    assert_ledger(&app, t.id).await;
+}
+
+#[tokio::test]
+async fn a_device_picks_against_a_line_offline_and_the_push_consumes_the_reservation() {
+    use crate::sync_push::{ago, loc, q, register};
+    use logiflow_core::{LineRef, MovementKind};
+
+    let app = spawn_app().await;
+    app.plan("bulk", 100, 100_000).await;
+    let t = app.tenant("acme", "bulk").await;
+    let site = site(&app, t.id, 2).await;
+    applied(&app, &t.token, receive(site.product, site.bins[0], 5)).await;
+    let c = customer(&app, &t.token, "C1", None).await;
+    let so = draft(&app, &t.token, c, site.warehouse, &[(site.product, 3)]).await;
+    let so = ok(&app, &t.token, &so, "confirm").await;
+    let line_id: Uuid = so["lines"][0]["id"].as_str().unwrap().parse().unwrap();
+    let mut dev = register(&app, &t.token, &[site.warehouse]).await;
+
+    // Offline: the line's 3 picked from B00, then 1 more (an over-pick), and a pick
+    // naming a line the server does not know. Meanwhile 2 unreserved units leave online.
+    let mut picks = Vec::new();
+    // After the receipt, each a microsecond after the one before.
+    let start = ago(0);
+    for (i, (qty, line)) in [(3, line_id), (1, line_id), (1, Uuid::now_v7())]
+        .into_iter()
+        .enumerate()
+    {
+        let mut m = dev.entry(
+            start + chrono::Duration::microseconds(i as i64),
+            site.product,
+            None,
+            MovementKind::Ship {
+                from: loc(site.bins[0]),
+                qty: q(qty),
+            },
+        );
+        m.reference = Some(LineRef::SalesLine(line));
+        picks.push(m);
+    }
+    applied(&app, &t.token, ship(site.product, site.bins[0], 2)).await;
+    let v = dev.push(&app, &picks).await;
+    let flags: Vec<Vec<&str>> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let mut f: Vec<&str> = r["flags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["flag"].as_str().unwrap())
+                .collect();
+            f.sort_unstable();
+            f
+        })
+        .collect();
+    // Each applied at its own time, where the goods were; the row ends below zero (the
+    // online shipment took units the device had already picked), which is flagged too.
+    assert_eq!(
+        flags,
+        [
+            vec![],
+            vec!["negative_row", "over_pick"],
+            vec!["negative_row", "unknown_order_line"]
+        ],
+        "{v}"
+    );
+    let so = get_json(&app, format!("/v1/sales-orders/{}", id_of(&so)), &t.token).await;
+    assert_eq!(line(&so, 0), (3, 0, 4, 0));
+    assert_eq!(so["status"], "shipped");
+    assert_ledger(&app, t.id).await;
+}
