@@ -64,6 +64,11 @@ create table allocation (
 -- The reservations on a row (a pick list's walk, the invariant check).
 create index allocation_row_idx on allocation (tenant_id, product_id, location_id, lot_id);
 
+-- Devices pull the confirmed sales orders of their warehouses, to pick them offline.
+alter table catalog_change drop constraint catalog_change_entity_check;
+alter table catalog_change add constraint catalog_change_entity_check
+    check (entity in ('warehouse', 'location', 'product', 'lot', 'purchase_order', 'sales_order'));
+
 grant select, insert, update on sales_order to logiflow_app;
 grant select, insert, update, delete on sales_line, allocation to logiflow_app;
 

@@ -64,5 +64,6 @@ pub use stock::{OrderKey, RowView, StockKey, StockRow};
 pub use sync::{
     Cursor, LedgerEffect, LocationRecord, LotRecord, MovementResult, PULL_PAGE_MAX, PUSH_BATCH_MAX,
     ProductRecord, PullPage, PullRequest, PurchaseLineRecord, PurchaseOrderRecord, PushRequest,
-    PushResponse, PushedMovement, RowState, SnapshotProgress, WarehouseRecord,
+    PushResponse, PushedMovement, RowState, SalesLineRecord, SalesOrderRecord, SnapshotProgress,
+    WarehouseRecord,
 };

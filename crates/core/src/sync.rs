@@ -232,6 +232,45 @@ pub struct PurchaseLineRecord {
     pub received: i64,
 }
 
+/// A confirmed sales order of a warehouse in the device's scope, so it can be picked
+/// offline: its lines with what the server has picked and where it reserved stock (the
+/// pick list). Sent whole when it is confirmed, changed or picked against, and once
+/// more when it is cancelled; a draft is never sent. A replica shows what it picked
+/// since on top; the server decides what a pick consumes and flags.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SalesOrderRecord {
+    /// Its id.
+    pub id: uuid::Uuid,
+    /// Its number, as printed and scanned (`SO-000123`).
+    pub number: String,
+    /// The warehouse the goods leave from.
+    pub warehouse: WarehouseId,
+    /// The customer's name, for people.
+    pub customer: String,
+    /// When the customer wants the goods.
+    pub requested_on: NaiveDate,
+    /// Where it stands (confirmed ones: confirmed, partially allocated, allocated,
+    /// partially picked, shipped; or cancelled).
+    pub status: crate::orders::SalesStatus,
+    /// Its lines.
+    pub lines: Vec<SalesLineRecord>,
+}
+
+/// A line of a [`SalesOrderRecord`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SalesLineRecord {
+    /// Its id: a pick names it (`LineRef::SalesLine`).
+    pub id: uuid::Uuid,
+    /// The product ordered.
+    pub product: ProductId,
+    /// Units ordered.
+    pub qty: i64,
+    /// Units the server has picked against it.
+    pub picked: i64,
+    /// Its reservations on stock rows, in the pick walk's order.
+    pub allocations: Vec<crate::orders::Allocation>,
+}
+
 /// The current state of one stock row in scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RowState {
@@ -284,6 +323,9 @@ pub struct PullPage {
     /// [`PurchaseOrderRecord`]).
     #[serde(default)]
     pub purchase_orders: Vec<PurchaseOrderRecord>,
+    /// Sales orders confirmed, changed or picked against (see [`SalesOrderRecord`]).
+    #[serde(default)]
+    pub sales_orders: Vec<SalesOrderRecord>,
     /// Locations deleted (only a location that never held stock can be: nothing refers
     /// to it).
     #[serde(default)]
@@ -327,17 +369,20 @@ impl PullPage {
             + self.products.len()
             + self.lots.len()
             + self.purchase_orders.len()
+            + self.sales_orders.len()
             + self.rows.len()) as u64
     }
 
     /// The number of items the page carries, bounded by [`PULL_PAGE_MAX`] (a product's
-    /// barcodes count with the product, an order's lines — at most 500 — with the order).
+    /// barcodes count with the product, an order's lines — at most 500 — and their
+    /// reservations with the order).
     pub fn item_count(&self) -> usize {
         self.warehouses.len()
             + self.locations.len()
             + self.products.len()
             + self.lots.len()
             + self.purchase_orders.len()
+            + self.sales_orders.len()
             + self.deleted_locations.len()
             + self.rows.len()
             + self.effects.len()
@@ -440,6 +485,19 @@ mod tests {
         assert_eq!(json["purchase_orders"][0]["status"], "partially_received");
         assert_eq!(serde_json::from_value::<PullPage>(json).unwrap(), page);
         assert_eq!(PurchaseStatus::parse("shipped"), None);
+        use crate::orders::SalesStatus as S;
+        for (status, open) in [
+            (S::Draft, false),
+            (S::Confirmed, true),
+            (S::PartiallyAllocated, true),
+            (S::Allocated, true),
+            (S::PartiallyPicked, true),
+            (S::Shipped, false),
+            (S::Cancelled, false),
+        ] {
+            assert_eq!(status.expects_picks(), open, "{status:?}");
+            assert_eq!(S::parse(status.as_str()), Some(status));
+        }
         for (status, open) in [
             (PurchaseStatus::Ordered, true),
             (PurchaseStatus::PartiallyReceived, true),

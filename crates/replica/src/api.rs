@@ -467,6 +467,63 @@ impl PurchaseLineView {
     }
 }
 
+/// A sales order of the device's warehouses still to be picked, as pulled
+/// ([`crate::Replica::sales_orders`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SalesOrderView {
+    /// Its id.
+    pub id: String,
+    /// `SO-000123`.
+    pub number: String,
+    /// The warehouse's code.
+    pub warehouse: String,
+    /// The customer's name.
+    pub customer: String,
+    /// When the customer wants the goods (`YYYY-MM-DD`).
+    pub requested_on: String,
+    /// As last pulled (`confirmed`, `allocated`, `partially_picked`, …).
+    pub status: String,
+    /// Its lines in document order.
+    pub lines: Vec<SalesLineView>,
+}
+
+/// A line of a [`SalesOrderView`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SalesLineView {
+    /// Its id.
+    pub id: String,
+    /// The product's SKU (empty if the product is not pulled).
+    pub sku: String,
+    /// The product's name.
+    pub name: String,
+    /// Units ordered.
+    pub qty: i64,
+    /// Units the server had picked when last pulled.
+    pub picked: i64,
+    /// Units this device picked since, not yet in the pulled state.
+    pub picked_here: i64,
+    /// Where the server reserved stock for it, by bin code.
+    pub pick_list: Vec<PickView>,
+}
+
+impl SalesLineView {
+    /// Units still to pick (never below zero).
+    pub fn open(&self) -> i64 {
+        (self.qty - self.picked - self.picked_here).max(0)
+    }
+}
+
+/// Where to pick part of a line: a bin (and lot) the server reserved stock on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PickView {
+    /// The bin's code.
+    pub bin: String,
+    /// The lot's code, for a lot-tracked product.
+    pub lot: Option<String>,
+    /// Units reserved there as last pulled.
+    pub qty: i64,
+}
+
 /// A product as a scan or a typed SKU names it ([`crate::Replica::resolve_item`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

@@ -48,6 +48,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0009_purchase_orders",
         include_str!("../../../migrations/replica/0009_purchase_orders.sql"),
     ),
+    (
+        "0010_sales_orders",
+        include_str!("../../../migrations/replica/0010_sales_orders.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

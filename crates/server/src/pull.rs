@@ -32,8 +32,8 @@
 //! # Snapshot
 //!
 //! A first pull (no cursor) fixes a snapshot `S` (the first page's own) and pages
-//! through the scope: warehouses, locations, products, lots, open purchase orders, then
-//! stock rows, each in id
+//! through the scope: warehouses, locations, products, lots, open purchase orders,
+//! confirmed sales orders, then stock rows, each in id
 //! order, each page in its own transaction. Rows are sent as of `S` (the same
 //! subtraction), catalog records as they are now. The last page's cursor is `S` itself,
 //! so the following pulls deliver everything committed since the snapshot began.
@@ -46,8 +46,8 @@ use chrono::Utc;
 use logiflow_core::{
     Barcode, Cursor, LedgerEffect, LocationCode, LocationId, LocationRecord, LotCode, LotId,
     LotRecord, MovementId, OrderKey, PULL_PAGE_MAX, ProductId, ProductRecord, PullPage,
-    PurchaseLineRecord, PurchaseOrderRecord, RowState, Sku, SnapshotProgress, StockKey, StockRow,
-    WarehouseId, WarehouseRecord,
+    PurchaseLineRecord, PurchaseOrderRecord, RowState, SalesLineRecord, SalesOrderRecord, Sku,
+    SnapshotProgress, StockKey, StockRow, WarehouseId, WarehouseRecord,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -141,6 +141,7 @@ enum Phase {
     Products,
     Lots,
     PurchaseOrders,
+    SalesOrders,
     Rows,
 }
 
@@ -273,6 +274,7 @@ fn empty_page(cursor: Cursor, has_more: bool) -> PullPage {
         products: vec![],
         lots: vec![],
         purchase_orders: vec![],
+        sales_orders: vec![],
         deleted_locations: vec![],
         rows: vec![],
         effects: vec![],
@@ -374,6 +376,21 @@ async fn snapshot_page(
                 page.purchase_orders = purchase_orders(tx, rows).await?;
                 last.map(|id| [id, Uuid::nil(), Uuid::nil()])
             }
+            Phase::SalesOrders => {
+                let rows = store::sales_orders::open_page(
+                    tx,
+                    &device.scope,
+                    first(after),
+                    as_limit(budget),
+                )
+                .await?;
+                let last = (rows.len() == budget)
+                    .then(|| rows.last().map(|(o, _)| o.id))
+                    .flatten();
+                budget -= rows.len();
+                page.sales_orders = sales_orders(tx, rows).await?;
+                last.map(|id| [id, Uuid::nil(), Uuid::nil()])
+            }
             Phase::Rows => {
                 let key = after.map(|k| (k[0], k[1], k[2]));
                 let rows = store::pull::rows_page(tx, &device.scope, key, as_limit(budget)).await?;
@@ -404,7 +421,8 @@ async fn snapshot_page(
                     Phase::Locations => Phase::Products,
                     Phase::Products => Phase::Lots,
                     Phase::Lots => Phase::PurchaseOrders,
-                    Phase::PurchaseOrders => Phase::Rows,
+                    Phase::PurchaseOrders => Phase::SalesOrders,
+                    Phase::SalesOrders => Phase::Rows,
                     Phase::Rows => {
                         // The snapshot is complete; the changes since it began follow.
                         progress(&mut page, before, true);
@@ -581,19 +599,22 @@ async fn changes_page(
                 .push(o.result(effects_of.remove(&o.id).unwrap_or_default()));
         }
     }
-    // Receipts change their orders' received quantities: send those orders again.
+    // Receipts and picks change their orders' quantities: send those orders again.
     let movements: BTreeSet<Uuid> = effects
         .iter()
         .filter(|e| e.names_order)
         .map(|e| e.movement_id)
         .collect();
-    let received = if movements.is_empty() {
-        vec![]
+    let named = if movements.is_empty() {
+        (vec![], vec![])
     } else {
         let ids: Vec<Uuid> = movements.into_iter().collect();
-        store::purchase_orders::named_by_movements(tx, &ids).await?
+        (
+            store::purchase_orders::named_by_movements(tx, &ids).await?,
+            store::sales_orders::named_by_movements(tx, &ids).await?,
+        )
     };
-    catalog(tx, device, &changes, &received, &mut page).await?;
+    catalog(tx, device, &changes, &named, &mut page).await?;
     Ok(page)
 }
 
@@ -674,7 +695,7 @@ async fn catalog(
     tx: &mut TenantTx,
     device: &Device,
     changes: &[store::pull::ChangeRow],
-    received: &[Uuid],
+    named: &(Vec<Uuid>, Vec<Uuid>),
     page: &mut PullPage,
 ) -> ApiResult<()> {
     let mut ids: BTreeMap<&str, BTreeSet<Uuid>> = BTreeMap::new();
@@ -720,13 +741,70 @@ async fn catalog(
         }
     }
     let mut orders: BTreeSet<Uuid> = list("purchase_order").into_iter().collect();
-    orders.extend(received.iter().copied());
+    orders.extend(named.0.iter().copied());
     if !orders.is_empty() {
         let ids: Vec<Uuid> = orders.into_iter().collect();
         let rows = store::purchase_orders::for_devices(tx, &device.scope, &ids).await?;
         page.purchase_orders = purchase_orders(tx, rows).await?;
     }
+    let mut orders: BTreeSet<Uuid> = list("sales_order").into_iter().collect();
+    orders.extend(named.1.iter().copied());
+    if !orders.is_empty() {
+        let ids: Vec<Uuid> = orders.into_iter().collect();
+        let rows = store::sales_orders::for_devices(tx, &device.scope, &ids).await?;
+        page.sales_orders = sales_orders(tx, rows).await?;
+    }
     Ok(())
+}
+
+/// The records of some sales orders, with their lines, what each picked and where it
+/// reserved stock.
+async fn sales_orders(
+    tx: &mut TenantTx,
+    rows: Vec<(crate::orders::sales::SalesOrderRow, String)>,
+) -> ApiResult<Vec<SalesOrderRecord>> {
+    if rows.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|(o, _)| o.id).collect();
+    let mut lines = store::sales_orders::lines_of(tx, &ids).await?;
+    let line_ids: Vec<Uuid> = lines.values().flatten().map(|l| l.id).collect();
+    let mut reserved: HashMap<Uuid, Vec<logiflow_core::orders::Allocation>> = HashMap::new();
+    for a in store::sales_orders::allocations_of(tx, &line_ids).await? {
+        reserved
+            .entry(a.line_id)
+            .or_default()
+            .push(logiflow_core::orders::Allocation {
+                key: a.key(),
+                qty: a.qty,
+            });
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(row, customer)| {
+            let lines = lines.remove(&row.id).unwrap_or_default();
+            let order = crate::orders::sales::assemble(row, lines);
+            SalesOrderRecord {
+                id: order.id,
+                number: order.number,
+                warehouse: WarehouseId::from_uuid(order.warehouse_id),
+                customer,
+                requested_on: order.requested_on,
+                status: order.status,
+                lines: order
+                    .lines
+                    .iter()
+                    .map(|l| SalesLineRecord {
+                        id: l.id,
+                        product: ProductId::from_uuid(l.product_id),
+                        qty: l.qty,
+                        picked: l.picked,
+                        allocations: reserved.remove(&l.id).unwrap_or_default(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect())
 }
 
 /// The records of some orders, with their lines and what each received.

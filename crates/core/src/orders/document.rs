@@ -340,6 +340,30 @@ impl SalesStatus {
             Self::Cancelled => "cancelled",
         }
     }
+
+    /// The status of a wire name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::Draft,
+            Self::Confirmed,
+            Self::PartiallyAllocated,
+            Self::Allocated,
+            Self::PartiallyPicked,
+            Self::Shipped,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+
+    /// Whether goods are still to be picked against it (a pick against any other is
+    /// still applied: the goods left; it just counts toward nothing open).
+    pub fn expects_picks(self) -> bool {
+        matches!(
+            self,
+            Self::Confirmed | Self::PartiallyAllocated | Self::Allocated | Self::PartiallyPicked
+        )
+    }
 }
 
 /// A person's decision on a sales order.

@@ -163,10 +163,11 @@ pub(crate) enum Command {
         #[arg(long)]
         po: Option<String>,
     },
-    /// List the open purchase orders of this device's warehouses, with what each line
-    /// expects and received (as of the last sync, plus this device's receipts since).
+    /// List the open purchase orders and the sales orders to pick of this device's
+    /// warehouses: what each line expects, received or picked (as of the last sync,
+    /// plus this device's receipts and picks since), and where to pick.
     Orders,
-    /// Record goods shipped from a bin.
+    /// Record goods shipped from a bin, picked for a sales order with `--so`.
     Ship {
         #[command(flatten)]
         item: ItemArgs,
@@ -176,6 +177,10 @@ pub(crate) enum Command {
         /// Units shipped.
         #[arg(long, allow_negative_numbers = true)]
         qty: i64,
+        /// The sales order picked for (its number, e.g. SO-000123): the pick counts
+        /// toward its first line of the item with units still to pick.
+        #[arg(long)]
+        so: Option<String>,
     },
     /// Record goods moved from one bin to another.
     Transfer {

@@ -101,7 +101,12 @@ fn dispatch(mut ctx: Ctx, command: Command) -> anyhow::Result<Output> {
             record::receive(&mut ctx, item, Op::Receive { to, qty }, po.as_deref())
         }
         Command::Orders => orders::run(&mut ctx),
-        Command::Ship { item, from, qty } => record::run(&mut ctx, item, Op::Ship { from, qty }),
+        Command::Ship {
+            item,
+            from,
+            qty,
+            so,
+        } => record::ship(&mut ctx, item, Op::Ship { from, qty }, so.as_deref()),
         Command::Transfer {
             item,
             from,

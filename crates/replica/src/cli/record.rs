@@ -7,9 +7,16 @@ use logiflow_replica::{Action, ItemRef, Op};
 use super::args::{ItemArgs, ItemBy, Reason};
 use super::{Ctx, Output};
 
+/// Which order a movement counts toward, by number.
+enum Order<'a> {
+    None,
+    Purchase(&'a str),
+    Sales(&'a str),
+}
+
 /// Records `op` on the item, with the projected outcome and any warnings.
 pub(crate) fn run(ctx: &mut Ctx, item: ItemArgs, op: Op) -> anyhow::Result<Output> {
-    receive(ctx, item, op, None)
+    record(ctx, item, op, Order::None)
 }
 
 /// [`run`], counting toward a line of purchase order `po` when given.
@@ -19,15 +26,38 @@ pub(crate) fn receive(
     op: Op,
     po: Option<&str>,
 ) -> anyhow::Result<Output> {
+    record(ctx, item, op, po.map_or(Order::None, Order::Purchase))
+}
+
+/// [`run`], counting toward a line of sales order `so` when given.
+pub(crate) fn ship(
+    ctx: &mut Ctx,
+    item: ItemArgs,
+    op: Op,
+    so: Option<&str>,
+) -> anyhow::Result<Output> {
+    record(ctx, item, op, so.map_or(Order::None, Order::Sales))
+}
+
+fn record(ctx: &mut Ctx, item: ItemArgs, op: Op, order: Order<'_>) -> anyhow::Result<Output> {
     let item_ref = match item.by {
         ItemBy::Scan => ItemRef::Scan(item.item),
         ItemBy::Sku => ItemRef::Sku(item.item),
         ItemBy::Barcode => ItemRef::Barcode(item.item),
     };
-    let reference = po
-        .map(|number| ctx.replica.purchase_line(number, &item_ref))
-        .transpose()
-        .context("failed to find the purchase order line")?;
+    let reference = match order {
+        Order::None => None,
+        Order::Purchase(number) => Some(
+            ctx.replica
+                .purchase_line(number, &item_ref)
+                .context("failed to find the purchase order line")?,
+        ),
+        Order::Sales(number) => Some(
+            ctx.replica
+                .sales_line(number, &item_ref)
+                .context("failed to find the sales order line")?,
+        ),
+    };
     let action = Action {
         item: item_ref,
         lot: item.lot,

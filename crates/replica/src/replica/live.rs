@@ -272,6 +272,7 @@ mod tests {
                 .collect(),
             lots: vec![],
             purchase_orders: vec![],
+            sales_orders: vec![],
             deleted_locations: vec![],
             rows: vec![],
             effects: vec![],

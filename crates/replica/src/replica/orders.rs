@@ -1,5 +1,6 @@
-//! Purchase orders pulled for receiving offline: the open ones of the device's
-//! warehouses with what each line received, and the line a receipt names.
+//! Orders pulled for receiving and picking offline: the open purchase orders of the
+//! device's warehouses with what each line received, the sales orders still to pick
+//! with their pick lists, and the line a receipt or a pick names.
 //!
 //! A line's received quantity is the server's as of the last pull plus this device's
 //! receipts naming it that the pulled state does not include yet (unsettled journal
@@ -8,12 +9,14 @@
 //! display figure only, the server decides what is flagged.
 
 use logiflow_core::LineRef;
-use logiflow_core::orders::PurchaseStatus;
+use logiflow_core::orders::{PurchaseStatus, SalesStatus};
 use rusqlite::{Connection, params};
 
 use super::Replica;
 use super::resolve::resolve_product;
-use crate::api::{ItemRef, PurchaseLineView, PurchaseOrderView};
+use crate::api::{
+    ItemRef, PickView, PurchaseLineView, PurchaseOrderView, SalesLineView, SalesOrderView,
+};
 use crate::db::optional;
 use crate::{Error, Result};
 
@@ -118,5 +121,129 @@ fn lines(conn: &Connection, order: &str) -> Result<Vec<PurchaseLineView>> {
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
+    Ok(lines)
+}
+
+/// Units this device picked against each sales line and the pulled state does not hold.
+const PICKED_HERE: &str = "coalesce((
+        select sum(json_extract(j.movement, '$.qty')) from journal j
+        where j.settled = 0 and j.kind = 'ship'
+          and coalesce(j.outcome, 'applied') not in ('rejected', 'voided')
+          and json_extract(j.movement, '$.reference.type') = 'sales_line'
+          and json_extract(j.movement, '$.reference.id') = l.id), 0)";
+
+/// Whether goods are still to be picked against an order in the stored status.
+fn expects_picks(status: &str) -> bool {
+    SalesStatus::parse(status).is_some_and(SalesStatus::expects_picks)
+}
+
+impl Replica {
+    /// The sales orders of the device's warehouses still to be picked, by number, with
+    /// their lines in document order and each line's pick list (bin and lot codes).
+    pub fn sales_orders(&self) -> Result<Vec<SalesOrderView>> {
+        let mut stmt = self.conn.prepare(
+            "select o.id, o.number, coalesce(w.code, ''), o.customer, o.requested_on, o.status
+             from sales_order o left join warehouse w on w.id = o.warehouse_id
+             order by o.number",
+        )?;
+        let orders = stmt
+            .query_map([], |r| {
+                Ok(SalesOrderView {
+                    id: r.get(0)?,
+                    number: r.get(1)?,
+                    warehouse: r.get(2)?,
+                    customer: r.get(3)?,
+                    requested_on: r.get(4)?,
+                    status: r.get(5)?,
+                    lines: vec![],
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        orders
+            .into_iter()
+            .filter(|o| expects_picks(&o.status))
+            .map(|mut o| {
+                o.lines = sales_lines(&self.conn, &o.id)?;
+                Ok(o)
+            })
+            .collect()
+    }
+
+    /// The line of sales order `number` that a pick of `item` counts toward: its first
+    /// line of that product with units still to pick, else its last line of that
+    /// product (the pick is then beyond the order, which the server flags).
+    pub fn sales_line(&self, number: &str, item: &ItemRef) -> Result<LineRef> {
+        let number = number.trim().to_uppercase();
+        let order: Option<(String, String)> = optional(self.conn.query_row(
+            "select id, status from sales_order where number = ?1",
+            params![number],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        ))?;
+        let order = order
+            .filter(|(_, status)| expects_picks(status))
+            .map(|(id, _)| id)
+            .ok_or_else(|| Error::UnknownOrder(number.clone()))?;
+        let product = resolve_product(&self.conn, item)?;
+        let candidates: Vec<(String, i64)> = self
+            .conn
+            .prepare(&format!(
+                "select l.id, l.qty - l.picked - {PICKED_HERE} from sales_line l
+                 where l.order_id = ?1 and l.product_id = ?2 order by l.position"
+            ))?
+            .query_map(params![order, product.id.to_string()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let chosen = candidates
+            .iter()
+            .find(|(_, open)| *open > 0)
+            .or(candidates.last())
+            .ok_or_else(|| Error::NotOnOrder {
+                order: number,
+                sku: product.sku.clone(),
+            })?;
+        let id = chosen.0.parse().map_err(Error::corrupt)?;
+        Ok(LineRef::SalesLine(id))
+    }
+}
+
+fn sales_lines(conn: &Connection, order: &str) -> Result<Vec<SalesLineView>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "select l.id, coalesce(p.sku, ''), coalesce(p.name, ''), l.qty, l.picked, {PICKED_HERE}
+         from sales_line l left join product p on p.id = l.product_id
+         where l.order_id = ?1 order by l.position"
+    ))?;
+    let mut lines: Vec<SalesLineView> = stmt
+        .query_map(params![order], |r| {
+            Ok(SalesLineView {
+                id: r.get(0)?,
+                sku: r.get(1)?,
+                name: r.get(2)?,
+                qty: r.get(3)?,
+                picked: r.get(4)?,
+                picked_here: r.get(5)?,
+                pick_list: vec![],
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut picks = conn.prepare_cached(
+        "select coalesce(loc.code, ''), lt.code, a.qty
+         from sales_allocation a
+         left join location loc on loc.id = a.location_id
+         left join lot lt on lt.id = a.lot_id
+         where a.line_id = ?1
+         order by loc.code, lt.code",
+    )?;
+    for line in &mut lines {
+        line.pick_list = picks
+            .query_map(params![line.id], |r| {
+                Ok(PickView {
+                    bin: r.get(0)?,
+                    lot: r.get(1)?,
+                    qty: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+    }
     Ok(lines)
 }

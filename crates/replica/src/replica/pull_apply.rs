@@ -49,6 +49,7 @@ impl Replica {
         store_products(&tx, page, &mut applied)?;
         store_lots(&tx, page, &mut applied)?;
         store_purchase_orders(&tx, page, &mut applied)?;
+        store_sales_orders(&tx, page, &mut applied)?;
         store_stock(&tx, page, &mut applied)?;
         // Outcomes of movements this journal does not hold (a device reinstalled under
         // the same id) are skipped: there is nothing here to update.
@@ -257,6 +258,62 @@ fn store_purchase_orders(
                 l.qty,
                 l.received
             ])?;
+        }
+        applied.catalog += 1;
+    }
+    Ok(())
+}
+
+/// Replaces each sales order the page carries, with its lines and reservations.
+fn store_sales_orders(
+    tx: &Transaction<'_>,
+    page: &PullPage,
+    applied: &mut PullApplied,
+) -> Result<()> {
+    for o in &page.sales_orders {
+        tx.prepare_cached(
+            "insert into sales_order (id, number, warehouse_id, customer, requested_on, status)
+             values (?1, ?2, ?3, ?4, ?5, ?6)
+             on conflict (id) do update set number = excluded.number,
+                 warehouse_id = excluded.warehouse_id, customer = excluded.customer,
+                 requested_on = excluded.requested_on, status = excluded.status",
+        )?
+        .execute(params![
+            o.id.to_string(),
+            o.number,
+            o.warehouse.to_string(),
+            o.customer,
+            o.requested_on.to_string(),
+            o.status.as_str()
+        ])?;
+        tx.prepare_cached("delete from sales_line where order_id = ?1")?
+            .execute(params![o.id.to_string()])?;
+        for (position, l) in o.lines.iter().enumerate() {
+            tx.prepare_cached(
+                "insert into sales_line (id, order_id, position, product_id, qty, picked)
+                 values (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                l.id.to_string(),
+                o.id.to_string(),
+                position as i64,
+                l.product.to_string(),
+                l.qty,
+                l.picked
+            ])?;
+            for a in &l.allocations {
+                tx.prepare_cached(
+                    "insert into sales_allocation (line_id, product_id, location_id, lot_id, qty)
+                     values (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    l.id.to_string(),
+                    a.key.product.to_string(),
+                    a.key.location.to_string(),
+                    lot_col(a.key.lot),
+                    a.qty
+                ])?;
+            }
         }
         applied.catalog += 1;
     }

@@ -210,15 +210,19 @@ impl LocalCatalog {
                 );
             }
         }
-        // A purchase line is known from the pulled orders; sales orders are not pulled
-        // yet, so a sales line is unknown here and the server decides.
+        // A line is known from the pulled orders.
         let mut line = None;
-        if let Some(reference @ logiflow_core::LineRef::PurchaseLine(id)) = m.reference {
-            let product: Option<String> = optional(conn.query_row(
-                "select product_id from purchase_line where id = ?1",
-                params![id.to_string()],
-                |r| r.get(0),
-            ))?;
+        if let Some(reference) = m.reference {
+            let sql = match reference {
+                logiflow_core::LineRef::PurchaseLine(_) => {
+                    "select product_id from purchase_line where id = ?1"
+                }
+                logiflow_core::LineRef::SalesLine(_) => {
+                    "select product_id from sales_line where id = ?1"
+                }
+            };
+            let product: Option<String> =
+                optional(conn.query_row(sql, params![reference.id().to_string()], |r| r.get(0)))?;
             if let Some(product) = product {
                 line = Some((
                     reference,

@@ -263,9 +263,11 @@ fn a_clock_that_jumped_is_refused_until_accepted() {
 }
 
 #[test]
-fn receive_against_a_purchase_order_pulled_with_the_catalog() {
-    use logiflow_core::orders::PurchaseStatus;
-    use logiflow_core::{PurchaseLineRecord, PurchaseOrderRecord};
+fn receive_and_pick_against_orders_pulled_with_the_catalog() {
+    use logiflow_core::orders::{Allocation, PurchaseStatus, SalesStatus};
+    use logiflow_core::{
+        PurchaseLineRecord, PurchaseOrderRecord, SalesLineRecord, SalesOrderRecord, StockKey,
+    };
 
     let cli = Cli::new();
     cli.ready();
@@ -296,15 +298,42 @@ fn receive_against_a_purchase_order_pulled_with_the_catalog() {
             lines: vec![line(201, bolt(), 3, 0)],
         },
     ];
+    page.sales_orders = vec![SalesOrderRecord {
+        id: uuid::Uuid::from_u128(300),
+        number: "SO-000003".into(),
+        warehouse: wh(),
+        customer: "Shop".into(),
+        requested_on: "2027-02-02".parse().unwrap(),
+        status: SalesStatus::Allocated,
+        lines: vec![SalesLineRecord {
+            id: uuid::Uuid::from_u128(301),
+            product: bolt(),
+            qty: 4,
+            picked: 0,
+            allocations: vec![Allocation {
+                key: StockKey {
+                    product: bolt(),
+                    location: a01(),
+                    lot: None,
+                },
+                qty: 4,
+            }],
+        }],
+    }];
     let file = cli.db.with_file_name("orders.json");
     std::fs::write(&file, serde_json::to_string(&page).unwrap()).unwrap();
     cli.json(&["import-snapshot", path(&file)], 0);
 
     // Only the open order is listed, with what each line still expects.
     let orders = cli.json(&["orders"], 0);
-    assert_eq!(orders.as_array().unwrap().len(), 1, "{orders}");
-    assert_eq!(orders[0]["number"], "PO-000007");
-    assert_eq!(orders[0]["warehouse"], "W1");
+    let po = &orders["purchase_orders"];
+    assert_eq!(po.as_array().unwrap().len(), 1, "{orders}");
+    assert_eq!(po[0]["number"], "PO-000007");
+    assert_eq!(po[0]["warehouse"], "W1");
+    assert_eq!(
+        orders["sales_orders"][0]["lines"][0]["pick_list"][0]["bin"],
+        "A-01"
+    );
     let text = String::from_utf8(cli.run(&["orders"]).stdout).unwrap();
     assert!(
         text.contains("PO-000007\tW1\tBolts & Co\t2027-02-01\tBOLT-10\t5\t1\t4\tHex bolt M10"),
@@ -331,7 +360,32 @@ fn receive_against_a_purchase_order_pulled_with_the_catalog() {
         uuid::Uuid::from_u128(102).to_string()
     );
     let orders = cli.json(&["orders"], 0);
-    assert_eq!(orders[0]["lines"][1]["received_here"], 3);
+    assert_eq!(orders["purchase_orders"][0]["lines"][1]["received_here"], 3);
+
+    // A pick for the sales order names its line; the list shows what is left to pick.
+    let rec = cli.json(
+        &[
+            "ship",
+            "BOLT-10",
+            "--from",
+            "A-01",
+            "--qty",
+            "3",
+            "--so",
+            "SO-000003",
+        ],
+        0,
+    );
+    assert_eq!(rec["movement"]["reference"]["type"], "sales_line");
+    assert_eq!(
+        rec["movement"]["reference"]["id"],
+        uuid::Uuid::from_u128(301).to_string()
+    );
+    let text = String::from_utf8(cli.run(&["orders"]).stdout).unwrap();
+    assert!(
+        text.contains("SO-000003\tW1\tShop\t2027-02-02\tBOLT-10\t4\t3\t1\tA-01×4\tHex bolt M10"),
+        "{text}"
+    );
 
     // A cancelled or unknown order, or an item not on it: exit 1 with a code, nothing recorded.
     for (po, item, code) in [
@@ -345,5 +399,19 @@ fn receive_against_a_purchase_order_pulled_with_the_catalog() {
         );
         assert_eq!(err["error"]["code"], code, "{po} {item}: {err}");
     }
-    assert_eq!(cli.json(&["status"], 0)["last_seq"], 1);
+    let err = cli.json(
+        &[
+            "ship",
+            "BOLT-10",
+            "--from",
+            "A-01",
+            "--qty",
+            "1",
+            "--so",
+            "SO-000009",
+        ],
+        1,
+    );
+    assert_eq!(err["error"]["code"], "unknown_order");
+    assert_eq!(cli.json(&["status"], 0)["last_seq"], 2);
 }

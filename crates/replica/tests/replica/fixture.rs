@@ -77,6 +77,7 @@ pub fn empty_page_at(cursor: &str, server_time: DateTime<Utc>) -> PullPage {
         products: vec![],
         lots: vec![],
         purchase_orders: vec![],
+        sales_orders: vec![],
         deleted_locations: vec![],
         rows: vec![],
         effects: vec![],
@@ -131,6 +132,7 @@ pub fn catalog_page() -> PullPage {
             expires_on: None,
         }],
         purchase_orders: vec![],
+        sales_orders: vec![],
         deleted_locations: vec![],
         rows: vec![RowState {
             key: StockKey {

@@ -32,6 +32,7 @@ fn search_on_a_catalog_of_100k_products() {
         products: vec![],
         lots: vec![],
         purchase_orders: vec![],
+        sales_orders: vec![],
         deleted_locations: vec![],
         rows: vec![],
         ..empty

@@ -295,8 +295,8 @@ pub async fn fetch(tx: &mut TenantTx, id: Uuid) -> ApiResult<SalesOrder> {
     Ok(assemble(row, lines.remove(&id).unwrap_or_default()))
 }
 
-/// Audits a change and announces it (`sales_order.<event>`), with the order as it is
-/// after it.
+/// Audits a change, announces it (`sales_order.<event>`) with the order as it is after
+/// it, and puts it in the feed devices pull (drafts are skipped there).
 async fn record(
     tx: &mut TenantTx,
     p: &Principal,
@@ -317,7 +317,15 @@ async fn record(
             after,
         },
     )
-    .await
+    .await?;
+    store::catalog_change::upsert(
+        tx,
+        store::catalog_change::Entity::SalesOrder,
+        after.id,
+        Some(after.warehouse_id),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Creates a draft with its lines: `SO-` and the tenant's next number.

@@ -16,6 +16,8 @@ pub enum Entity {
     Lot,
     /// A purchase order, with its lines (scoped by its warehouse).
     PurchaseOrder,
+    /// A sales order, with its lines and reservations (scoped by its warehouse).
+    SalesOrder,
 }
 
 impl Entity {
@@ -26,6 +28,7 @@ impl Entity {
             Entity::Product => "product",
             Entity::Lot => "lot",
             Entity::PurchaseOrder => "purchase_order",
+            Entity::SalesOrder => "sales_order",
         }
     }
 }

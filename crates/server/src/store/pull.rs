@@ -22,7 +22,7 @@ pub struct EffectRow {
     pub lot_id: Uuid,
     pub occurred_at: DateTime<Utc>,
     pub delta: i64,
-    /// Its movement names a purchase line: the page carries that order again.
+    /// Its movement names an order line: the page carries that order again.
     pub names_order: bool,
 }
 
@@ -72,7 +72,7 @@ impl<'a> Range<'a> {
 pub fn effects_sql(range: Range<'_>) -> String {
     format!(
         "select e.xid::text::bigint as xid, e.movement_id, e.product_id, e.location_id, e.lot_id,
-                e.occurred_at, e.delta, m.reference_type is not distinct from 'purchase_line' as names_order
+                e.occurred_at, e.delta, m.reference_type is not null as names_order
          from movement_effect e
          join location l on l.tenant_id = e.tenant_id and l.id = e.location_id
          join movement m on m.tenant_id = e.tenant_id and m.id = e.movement_id
@@ -222,6 +222,8 @@ pub async fn snapshot_size(tx: &mut TenantTx, scope: &[Uuid]) -> Result<u64, sql
               + (select count(*) from lot where tenant_id = $1)
               + (select count(*) from purchase_order
                  where tenant_id = $1 and warehouse_id = any($2) and status = 'ordered')
+              + (select count(*) from sales_order
+                 where tenant_id = $1 and warehouse_id = any($2) and status = 'confirmed')
               + (select count(*) from stock_row where tenant_id = $1 and warehouse_id = any($2))",
     )
     .bind(tenant_id)

@@ -440,3 +440,82 @@ pub async fn pick_list(tx: &mut TenantTx, order: Uuid) -> Result<Vec<PickRow>, s
     .fetch_all(tx.conn())
     .await
 }
+
+/// The orders of `ids` in the warehouses of `scope` that devices are sent (all but
+/// drafts), with their customer's name, by id.
+pub async fn for_devices(
+    tx: &mut TenantTx,
+    scope: &[Uuid],
+    ids: &[Uuid],
+) -> Result<Vec<(SalesOrderRow, String)>, sqlx::Error> {
+    device_orders(
+        tx,
+        scope,
+        "o.id = any($3) and o.status <> 'draft'",
+        ids,
+        None,
+        i64::MAX,
+    )
+    .await
+}
+
+/// A snapshot page of the confirmed orders of `scope`'s warehouses after `after`, by
+/// id, at most `limit`.
+pub async fn open_page(
+    tx: &mut TenantTx,
+    scope: &[Uuid],
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<(SalesOrderRow, String)>, sqlx::Error> {
+    device_orders(tx, scope, "o.status = 'confirmed'", &[], after, limit).await
+}
+
+async fn device_orders(
+    tx: &mut TenantTx,
+    scope: &[Uuid],
+    filter: &str,
+    ids: &[Uuid],
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<(SalesOrderRow, String)>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        order: SalesOrderRow,
+        customer: String,
+    }
+    let tenant_id = tx.tenant_id().as_uuid();
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "select {ORDER_COLUMNS}, p.name as customer
+         from sales_order o
+         join party p on p.tenant_id = o.tenant_id and p.id = o.customer_id
+         where o.tenant_id = $1 and o.warehouse_id = any($2) and {filter}
+           and ($4::uuid is null or o.id > $4)
+         order by o.id limit $5"
+    ))
+    .bind(tenant_id)
+    .bind(scope)
+    .bind(ids)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.order, r.customer)).collect())
+}
+
+/// The sales orders whose lines the given movements name: their picks changed.
+pub async fn named_by_movements(
+    tx: &mut TenantTx,
+    movements: &[Uuid],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_scalar(
+        "select distinct l.order_id from movement m
+         join sales_line l on l.tenant_id = m.tenant_id and l.id = m.reference_id
+         where m.tenant_id = $1 and m.id = any($2) and m.reference_type = 'sales_line'",
+    )
+    .bind(tenant_id)
+    .bind(movements)
+    .fetch_all(tx.conn())
+    .await
+}

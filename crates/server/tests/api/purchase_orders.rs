@@ -790,7 +790,7 @@ async fn concurrent_receipts_and_a_cancellation_are_judged_one_after_the_other()
 }
 
 /// Pushes the replica's journal and pulls until nothing more waits, in pages of `limit`.
-async fn sync_replica(
+pub async fn sync_replica(
     app: &TestApp,
     dev: &crate::sync_push::Dev,
     replica: &mut logiflow_replica::Replica,

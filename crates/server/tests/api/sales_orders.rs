@@ -519,3 +519,67 @@ async fn a_device_picks_against_a_line_offline_and_the_push_consumes_the_reserva
     assert_eq!(so["status"], "shipped");
     assert_ledger(&app, t.id).await;
 }
+
+#[tokio::test]
+async fn a_device_pulls_the_sales_orders_to_pick_and_picks_them_offline() {
+    use logiflow_replica::{Action, ItemRef, Op, Replica};
+
+    let app = spawn_app().await;
+    app.plan("bulk", 100, 100_000).await;
+    let t = app.tenant("acme", "bulk").await;
+    let site = site(&app, t.id, 2).await;
+    applied(&app, &t.token, receive(site.product, site.bins[1], 4)).await;
+    let c = customer(&app, &t.token, "C1", None).await;
+    let so = draft(&app, &t.token, c, site.warehouse, &[(site.product, 3)]).await;
+    let so = ok(&app, &t.token, &so, "confirm").await;
+    // A draft is never sent.
+    draft(&app, &t.token, c, site.warehouse, &[(site.product, 1)]).await;
+
+    let dev = crate::sync_push::register(&app, &t.token, &[site.warehouse]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut replica = Replica::open(dir.path().join("r.db")).unwrap();
+    replica
+        .init_device(
+            logiflow_core::TenantId::from_uuid(t.id),
+            logiflow_core::UserId::from_uuid(dev.user),
+            &app.base,
+            Some(logiflow_core::DeviceId::from_uuid(dev.id)),
+        )
+        .unwrap();
+    crate::purchase_orders::sync_replica(&app, &dev, &mut replica, 2).await;
+    let orders = replica.sales_orders().unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].number, "SO-000001");
+    let pick_list = &orders[0].lines[0].pick_list;
+    assert_eq!((pick_list[0].bin.as_str(), pick_list[0].qty), ("B01", 3));
+
+    // Offline: the pick list says B01; the line is found by the order's number.
+    let sku = get_json(&app, format!("/v1/products/{}", site.product), &t.token).await["sku"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let so_line = replica
+        .sales_line("so-000001", &ItemRef::Sku(sku.clone()))
+        .unwrap();
+    replica
+        .record(&Action {
+            item: ItemRef::Sku(sku),
+            lot: None,
+            warehouse: None,
+            op: Op::Ship {
+                from: "B01".into(),
+                qty: 3,
+            },
+            reference: Some(so_line),
+        })
+        .unwrap();
+    assert_eq!(replica.sales_orders().unwrap()[0].lines[0].picked_here, 3);
+
+    crate::purchase_orders::sync_replica(&app, &dev, &mut replica, 50).await;
+    let so = get_json(&app, format!("/v1/sales-orders/{}", id_of(&so)), &t.token).await;
+    assert_eq!(so["status"], "shipped");
+    assert_eq!(line(&so, 0), (3, 0, 3, 0));
+    // Shipped: the device no longer offers it.
+    assert!(replica.sales_orders().unwrap().is_empty());
+    assert_ledger(&app, t.id).await;
+}

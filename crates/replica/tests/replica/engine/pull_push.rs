@@ -27,6 +27,7 @@ fn a_deleted_location_is_gone_from_the_replica() {
     let pulled = r
         .apply_pull(&PullPage {
             purchase_orders: vec![],
+            sales_orders: vec![],
             deleted_locations: vec![a02()],
             ..empty_page()
         })
