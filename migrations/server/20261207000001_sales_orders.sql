@@ -47,6 +47,8 @@ create table sales_line (
 );
 
 create index sales_line_order_idx on sales_line (tenant_id, order_id, id);
+-- The back-orders a rise of a product's stock may serve.
+create index sales_line_product_idx on sales_line (tenant_id, product_id);
 
 -- A line's reservation on one stock row (`lot_id` as in stock_row: the nil uuid for no
 -- lot). Removed when consumed or released to nothing.

@@ -202,6 +202,12 @@ impl Movement {
         self.sides().iter().any(|s| s.delta < 0)
     }
 
+    /// Whether it may raise some row (a receipt, a transfer's destination, a positive
+    /// adjustment, a count): what back-orders wait for.
+    pub fn may_raise(&self) -> bool {
+        matches!(self.kind, MovementKind::Count { .. }) || self.sides().iter().any(|s| s.delta > 0)
+    }
+
     /// Whether deciding it reads its rows' history, the quantity at its own time (an
     /// outbound's stock check, a count's adjustment). An inbound alone never does: it
     /// applies whatever came after it. A caller that loads a partial ledger needs the

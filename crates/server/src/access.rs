@@ -111,6 +111,23 @@ pub struct DeferredCheck {
 }
 
 impl DeferredCheck {
+    /// The principal of a request whose deferred check passed (its work committed): the
+    /// user and session it named, for what follows the work (audit of a back-order
+    /// served after a receipt).
+    pub fn principal_after_check(&self) -> Principal {
+        Principal {
+            tenant_id: self.tenant_id,
+            actor: Actor::User {
+                id: self.user_id,
+                session_id: self.session_id,
+            },
+            role: None,
+            key_permissions: Vec::new(),
+            subscription_expired: false,
+            request_id: self.request_id.clone(),
+        }
+    }
+
     /// The principal, if the session as read in the work's transaction (`None`: not
     /// live) allows the request; its refusal otherwise. The same rules as a checked
     /// request's, in the same order.

@@ -89,6 +89,9 @@ pub struct Done {
     /// Its decision, when it raised or counted rows and held movements of its product
     /// exist: retry them with [`crate::journal::retry_held`].
     pub wakes: Option<Decision>,
+    /// It was applied and raised or counted rows: back-orders of its product may be
+    /// served ([`crate::orders::sales::serve_back_orders`]).
+    pub raised: bool,
 }
 
 struct Waiting {
@@ -213,6 +216,7 @@ pub async fn record_alone(pool: &PgPool, tenant: TenantId, job: &Job) -> ApiResu
                 return Ok(Done {
                     json: response,
                     wakes: None,
+                    raised: false,
                 });
             }
             None => {}
@@ -386,7 +390,12 @@ pub async fn record_batch(
             let wakes = (held_products.contains(&dated[pos].product.as_uuid())
                 && !decision.wakes.is_empty())
             .then(|| decision.clone());
-            answers[i] = Some(Ok(Done { json, wakes }));
+            let raised = !decision.wakes.is_empty();
+            answers[i] = Some(Ok(Done {
+                json,
+                wakes,
+                raised,
+            }));
         }
         return Ok(finish(answers));
     }

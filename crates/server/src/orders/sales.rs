@@ -10,9 +10,10 @@
 //! one took. Picks are `ship` movements naming a line (`reference`), decided by the
 //! engine, which consumes the line's reservations (`Engine::set_sales_line`).
 //!
-//! What this version leaves out (issue #15): editing a confirmed order's lines (cancel
-//! and enter it again), back-orders served automatically when stock arrives (`POST
-//! .../allocate` serves an order's back-orders on demand), and sales orders on devices.
+//! Back-orders are served when their product's stock rises ([`serve_back_orders`], after
+//! the movement commits). What this version leaves out (issue #15): editing a confirmed
+//! order's lines (cancel and enter it again), and the reservations of a held pick that a
+//! manager forces or a retry applies later.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -520,6 +521,10 @@ pub async fn reserve(
         }
     };
     let rows: Vec<(StockKey, i64)> = deltas.into_iter().filter(|(_, d)| *d != 0).collect();
+    if what == Reserve::Allocate && rows.is_empty() {
+        // Nothing more available: nothing to write, audit or announce.
+        return Ok(before);
+    }
     let allocations: Vec<(Uuid, StockKey, i64)> = kept
         .iter()
         .flat_map(|(line, list)| list.iter().map(move |a| (*line, a.key, a.qty)))
@@ -571,4 +576,53 @@ pub async fn pick_list(tx: &mut TenantTx, id: Uuid) -> ApiResult<Vec<PickListLin
             qty: r.qty,
         })
         .collect())
+}
+
+/// Serves the back-orders of `products` once their stock rose (a receipt, a transfer in,
+/// a count or adjustment up): every confirmed order with a line of those products still
+/// waiting is allocated again, in the order `core::orders::back_order_sequence` gives
+/// (priority, requested date, age), each order in its own transaction with the locks of
+/// [`reserve`]. Called after the movement committed: should it fail or the process stop,
+/// the back-orders wait for the next rise or `POST .../allocate`. Returns the orders
+/// served. One indexed query when nothing waits.
+pub async fn serve_back_orders(
+    pool: &sqlx::PgPool,
+    p: &Principal,
+    products: &[Uuid],
+) -> ApiResult<usize> {
+    if products.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = TenantTx::begin(pool, p.tenant_id).await?;
+    let waiting = store::sales_orders::back_ordered(&mut tx, products).await?;
+    tx.commit().await?;
+    if waiting.is_empty() {
+        return Ok(0);
+    }
+    let mut sequence: Vec<logiflow_core::orders::BackOrder<(Uuid, Uuid)>> = waiting
+        .iter()
+        .map(|w| logiflow_core::orders::BackOrder {
+            line: (w.order_id, w.line_id),
+            priority: priority_of(&w.priority),
+            requested_on: w.requested_on,
+            created_at: w.created_at,
+        })
+        .collect();
+    logiflow_core::orders::back_order_sequence(&mut sequence);
+    let mut served: Vec<Uuid> = Vec::new();
+    for b in &sequence {
+        let order = b.line.0;
+        if served.contains(&order) {
+            continue;
+        }
+        served.push(order);
+        let mut tx = TenantTx::begin(pool, p.tenant_id).await?;
+        match reserve(&mut tx, p, order, Reserve::Allocate).await {
+            Ok(_) => tx.commit().await?,
+            // Cancelled or changed meanwhile: nothing to serve there.
+            Err(ApiError::InvalidOrderState(_) | ApiError::Conflict(_) | ApiError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(served.len())
 }

@@ -338,6 +338,22 @@ pub async fn create_movement(
     {
         tracing::warn!(error = %e, "retrying held movements failed");
     }
+    // Back-orders of its product waiting for stock, served the same way.
+    if done.raised {
+        let principal = match &caller {
+            Caller::Checked(p) => (**p).clone(),
+            Caller::DeferredCheck(u) => u.principal_after_check(),
+        };
+        if let Err(e) = crate::orders::sales::serve_back_orders(
+            state.tenant_pool(),
+            &principal,
+            &[movement.product.as_uuid()],
+        )
+        .await
+        {
+            tracing::warn!(error = %e, "serving back-orders failed");
+        }
+    }
     Ok((StatusCode::CREATED, axum::Json(done.json)).into_response())
 }
 

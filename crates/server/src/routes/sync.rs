@@ -52,15 +52,31 @@ pub async fn push(
     p: Require<perm::MovementsWrite>,
     ApiJson(req): ApiJson<PushRequest>,
 ) -> ApiResult<axum::Json<PushResponse>> {
-    Ok(axum::Json(
-        crate::journal::push(
-            state.tenant_pool(),
-            &p,
-            &req,
-            state.config.clock_ahead_tolerance(),
-        )
-        .await?,
-    ))
+    let response = crate::journal::push(
+        state.tenant_pool(),
+        &p,
+        &req,
+        state.config.clock_ahead_tolerance(),
+    )
+    .await?;
+    // Back-orders of the products the batch raised, served after it committed (see
+    // `orders::sales::serve_back_orders`); a failure leaves them for the next rise.
+    let mut raised: Vec<uuid::Uuid> = req
+        .movements
+        .iter()
+        .zip(&response.results)
+        .filter(|(m, r)| {
+            m.movement.may_raise() && matches!(r.outcome, logiflow_core::Outcome::Applied { .. })
+        })
+        .map(|(m, _)| m.movement.product.as_uuid())
+        .collect();
+    raised.sort();
+    raised.dedup();
+    if let Err(e) = crate::orders::sales::serve_back_orders(state.tenant_pool(), &p, &raised).await
+    {
+        tracing::warn!(error = %e, "serving back-orders failed");
+    }
+    Ok(axum::Json(response))
 }
 
 /// `GET /v1/sync/pull` parameters.

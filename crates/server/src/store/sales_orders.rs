@@ -519,3 +519,33 @@ pub async fn named_by_movements(
     .fetch_all(tx.conn())
     .await
 }
+
+/// A line of a confirmed order still waiting for stock (qty above what it reserved
+/// and picked).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BackOrderRow {
+    pub order_id: Uuid,
+    pub line_id: Uuid,
+    pub priority: String,
+    pub requested_on: NaiveDate,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The back-ordered lines of `products` in confirmed orders.
+pub async fn back_ordered(
+    tx: &mut TenantTx,
+    products: &[Uuid],
+) -> Result<Vec<BackOrderRow>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(&format!(
+        "select o.id as order_id, l.id as line_id, o.priority, o.requested_on, o.created_at
+         from sales_line l
+         join sales_order o on o.tenant_id = l.tenant_id and o.id = l.order_id
+         where l.tenant_id = $1 and l.product_id = any($2) and o.status = 'confirmed'
+           and l.qty > {ALLOCATED_SQL} + {PICKED_SQL}"
+    ))
+    .bind(tenant_id)
+    .bind(products)
+    .fetch_all(tx.conn())
+    .await
+}

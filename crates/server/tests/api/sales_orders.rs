@@ -583,3 +583,81 @@ async fn a_device_pulls_the_sales_orders_to_pick_and_picks_them_offline() {
     assert!(replica.sales_orders().unwrap().is_empty());
     assert_ledger(&app, t.id).await;
 }
+
+#[tokio::test]
+async fn back_orders_are_served_when_stock_arrives_by_priority_then_date() {
+    use crate::sync_push::{ago, loc, q, register};
+    use logiflow_core::MovementKind;
+
+    let app = spawn_app().await;
+    app.plan("bulk", 100, 100_000).await;
+    let t = app.tenant("acme", "bulk").await;
+    let site = site(&app, t.id, 2).await;
+    let c = customer(&app, &t.token, "C1", None).await;
+    let order = async |priority: &str, requested_on: &str, qty: i64| {
+        let so = create(
+            &app,
+            "/v1/sales-orders",
+            &t.token,
+            json!({"customer_id": c, "warehouse_id": site.warehouse, "requested_on": requested_on,
+                   "priority": priority,
+                   "lines": [{"product_id": site.product, "qty": qty, "unit_price": "1"}]}),
+        )
+        .await;
+        ok(&app, &t.token, &so, "confirm").await
+    };
+    // Nothing in stock: all back-ordered. The urgent one was asked for last and latest.
+    let normal_early = order("normal", "2027-01-10", 3).await;
+    let normal_late = order("normal", "2027-01-20", 3).await;
+    let urgent = order("urgent", "2027-03-01", 3).await;
+    for so in [&normal_early, &normal_late, &urgent] {
+        assert_eq!(line(so, 0), (3, 0, 0, 3));
+    }
+    let now = async |so: &Value| {
+        line(
+            &get_json(&app, format!("/v1/sales-orders/{}", id_of(so)), &t.token).await,
+            0,
+        )
+    };
+
+    // 4 arrive online: the urgent order first, then the earliest requested.
+    applied(&app, &t.token, receive(site.product, site.bins[0], 4)).await;
+    assert_eq!(now(&urgent).await, (3, 3, 0, 0));
+    assert_eq!(now(&normal_early).await, (3, 1, 0, 2));
+    assert_eq!(now(&normal_late).await, (3, 0, 0, 3));
+    // A count that finds no more changes nothing; a shipment never serves anyone.
+    applied(
+        &app,
+        &t.token,
+        json!({"kind": "count", "product_id": site.product,
+        "location_id": site.bins[0], "counted": 4}),
+    )
+    .await;
+    assert_eq!(now(&normal_early).await, (3, 1, 0, 2));
+
+    // 4 more arrive from a device's journal: the rest of the early order, then the late.
+    let mut dev = register(&app, &t.token, &[site.warehouse]).await;
+    let m = dev.entry(
+        ago(0),
+        site.product,
+        None,
+        MovementKind::Receive {
+            to: loc(site.bins[1]),
+            qty: q(4),
+        },
+    );
+    dev.push(&app, &[m]).await;
+    assert_eq!(now(&normal_early).await, (3, 3, 0, 0));
+    assert_eq!(now(&normal_late).await, (3, 2, 0, 1));
+    // Every unit is reserved, none twice.
+    let (on_hand, allocated): (i64, i64) = sqlx::query_as(
+        "select sum(on_hand)::bigint, sum(allocated)::bigint from stock_row where tenant_id = $1",
+    )
+    .bind(t.id)
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    assert_eq!((on_hand, allocated), (8, 8));
+    assert_eq!(audited(&app, t.id, "sales_order.allocate").await, 4);
+    assert_ledger(&app, t.id).await;
+}
