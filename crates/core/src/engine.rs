@@ -208,6 +208,14 @@ impl Engine {
         }
     }
 
+    /// What a decision made outside [`Engine::submit`] (a manager's force) does to the
+    /// order lines its movement names: as for a submitted one, the receipt counted and
+    /// flagged, the pick's reservations consumed. Call before applying its effects.
+    pub fn book_order_lines(&mut self, m: &Movement, d: &mut Decision) {
+        self.book_receipt(m, d);
+        self.book_pick(m, d);
+    }
+
     /// What an applied receipt against a known purchase line of its product does to the
     /// line: flags for a person ([`ReceiptFlag`]), and the received quantity raised.
     fn book_receipt(&mut self, m: &Movement, d: &mut Decision) {

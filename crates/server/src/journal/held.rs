@@ -144,9 +144,15 @@ async fn force_round(
     let m = logiflow_core::forced_movement(&recorded, hold.as_ref());
     scope.want_woken_by(&[m]);
     let oldest = m.order_key().min(recorded.order_key());
+    // The lines it names, so a forced pick consumes its reservations.
+    let lines = store::movements::sales_lines_for(&mut tx, &[m]).await?;
     let settled = match settle(&mut tx, scope, locked, oldest, Some(id), |engine| {
-        let decision = logiflow_core::force_held(&recorded, hold.as_ref(), &engine.views(&m))
+        for (line_id, line) in &lines {
+            engine.set_sales_line(*line_id, line.clone());
+        }
+        let mut decision = logiflow_core::force_held(&recorded, hold.as_ref(), &engine.views(&m))
             .map_err(ApiError::internal)?;
+        engine.book_order_lines(&m, &mut decision);
         let effects = match &decision.outcome {
             Outcome::Applied { effects } => effects.clone(),
             _ => Vec::new(),
@@ -169,6 +175,7 @@ async fn force_round(
     ));
     let rows = changed_rows(&settled.engine, &settled.locked, &decided);
     write_redecided(&mut tx, &rows, &decided).await?;
+    write::allocations(&mut tx, &settled.engine.allocation_changes()).await?;
     let position = store::journal::position(&mut tx).await?;
     crate::audit_log::record(
         &mut tx,
@@ -333,6 +340,7 @@ async fn retry_round(
     }
     let rows = changed_rows(&settled.engine, &settled.locked, &decided);
     write_redecided(&mut tx, &rows, &decided).await?;
+    write::allocations(&mut tx, &settled.engine.allocation_changes()).await?;
     tx.commit().await?;
     Ok(Round::Done(decided.len()))
 }

@@ -275,6 +275,11 @@ pub(super) async fn settle<R>(
             .unwrap_or(oldest);
         let tail = tail_after(tx, &locked, oldest).await?;
         let mut engine = loaded_engine(&locked, &tail, &held);
+        // A held pick applied now consumes its line's reservations.
+        let held_moves: Vec<Movement> = held.iter().map(|(m, _)| *m).collect();
+        for (id, line) in store::movements::sales_lines_for(tx, &held_moves).await? {
+            engine.set_sales_line(id, line);
+        }
         let out = run(&mut engine)?;
 
         // Did the retry look where nothing was read?

@@ -12,8 +12,7 @@
 //!
 //! Back-orders are served when their product's stock rises ([`serve_back_orders`], after
 //! the movement commits). What this version leaves out (issue #15): editing a confirmed
-//! order's lines (cancel and enter it again), and the reservations of a held pick that a
-//! manager forces or a retry applies later.
+//! order's lines (cancel and enter it again).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

@@ -274,33 +274,50 @@ async fn load_sales_lines(
     ms: &[Movement],
     facts: &mut Facts,
 ) -> Result<(), sqlx::Error> {
-    let ids = sales_line_ids(ms);
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let (lines, allocations) = crate::store::sales_orders::lock_for_picks(tx, &ids).await?;
-    for line in lines {
-        let product = ProductId::from_uuid(line.product_id);
-        facts
-            .lines
-            .insert(LineRef::SalesLine(line.id), OrderLineFacts { product });
-        let allocations = allocations
-            .iter()
-            .filter(|a| a.line_id == line.id)
-            .map(|a| Allocation {
-                key: a.key(),
-                qty: a.qty,
-            })
-            .collect();
-        facts.sales_lines.push((
-            line.id,
-            SalesLineState {
-                product,
-                allocations,
+    for (id, line) in sales_lines_for(tx, ms).await? {
+        facts.lines.insert(
+            LineRef::SalesLine(id),
+            OrderLineFacts {
+                product: line.product,
             },
-        ));
+        );
+        facts.sales_lines.push((id, line));
     }
     Ok(())
+}
+
+/// The sales lines the movements name, with their reservations, their orders locked
+/// (`sales_orders::lock_for_picks`; after the stock rows). Nothing to read, no
+/// statement, for movements that name none.
+pub async fn sales_lines_for(
+    tx: &mut TenantTx,
+    ms: &[Movement],
+) -> Result<Vec<(Uuid, SalesLineState)>, sqlx::Error> {
+    let ids = sales_line_ids(ms);
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let (lines, allocations) = crate::store::sales_orders::lock_for_picks(tx, &ids).await?;
+    Ok(lines
+        .into_iter()
+        .map(|line| {
+            let allocations = allocations
+                .iter()
+                .filter(|a| a.line_id == line.id)
+                .map(|a| Allocation {
+                    key: a.key(),
+                    qty: a.qty,
+                })
+                .collect();
+            (
+                line.id,
+                SalesLineState {
+                    product: ProductId::from_uuid(line.product_id),
+                    allocations,
+                },
+            )
+        })
+        .collect())
 }
 
 /// The purchase lines the movements name, locked for their decision

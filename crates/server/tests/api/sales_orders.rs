@@ -661,3 +661,106 @@ async fn back_orders_are_served_when_stock_arrives_by_priority_then_date() {
     assert_eq!(audited(&app, t.id, "sales_order.allocate").await, 4);
     assert_ledger(&app, t.id).await;
 }
+
+#[tokio::test]
+async fn a_held_pick_forced_or_retried_later_consumes_its_reservation() {
+    use crate::sync_push::{ago, loc, q, register};
+    use logiflow_core::{LineRef, MovementKind};
+
+    let app = spawn_app().await;
+    app.plan("bulk", 100, 100_000).await;
+    let t = app.tenant("acme", "bulk").await;
+    let site = site(&app, t.id, 2).await;
+    let c = customer(&app, &t.token, "C1", None).await;
+    let mut dev = register(&app, &t.token, &[site.warehouse]).await;
+    let pick_of = |dev: &mut crate::sync_push::Dev, so: &Value, bin: usize, qty: i64| {
+        let mut m = dev.entry(
+            ago(0),
+            site.product,
+            None,
+            MovementKind::Ship {
+                from: loc(site.bins[bin]),
+                qty: q(qty),
+            },
+        );
+        let line: Uuid = so["lines"][0]["id"].as_str().unwrap().parse().unwrap();
+        m.reference = Some(LineRef::SalesLine(line));
+        m
+    };
+
+    // 3 in B00, all reserved for the first order. The device picks 5 there: short at its
+    // own time, so held for a manager, who forces it (the goods did leave).
+    applied(&app, &t.token, receive(site.product, site.bins[0], 3)).await;
+    let first = draft(&app, &t.token, c, site.warehouse, &[(site.product, 3)]).await;
+    let first = ok(&app, &t.token, &first, "confirm").await;
+    let m = pick_of(&mut dev, &first, 0, 5);
+    let v = dev.push(&app, &[m]).await;
+    assert_eq!(v["results"][0]["outcome"]["outcome"], "held", "{v}");
+    assert_eq!(line(&first, 0), (3, 3, 0, 0));
+    let r = app
+        .post(
+            &format!("/v1/movements/{}/force", m.id),
+            &t.token,
+            json!({"reason": "the pallet left with the truck"}),
+        )
+        .await;
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["outcome"]["outcome"], "applied", "{v}");
+    let flags: Vec<&str> = v["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["flag"].as_str().unwrap())
+        .collect();
+    assert!(flags.contains(&"over_pick"), "{v}");
+    let first = get_json(
+        &app,
+        format!("/v1/sales-orders/{}", id_of(&first)),
+        &t.token,
+    )
+    .await;
+    assert_eq!(
+        line(&first, 0),
+        (3, 0, 5, 0),
+        "the reservation went with the goods"
+    );
+    assert_ledger(&app, t.id).await;
+
+    // A second order's pick of 2 from B01 is held (B01 is empty: the order is all
+    // back-ordered). Then the same device pushes a receipt into B01 dated before the
+    // pick: the retry applies the pick, which had nothing reserved: flagged over_pick.
+    let second = draft(&app, &t.token, c, site.warehouse, &[(site.product, 2)]).await;
+    let second = ok(&app, &t.token, &second, "confirm").await;
+    assert_eq!(line(&second, 0), (2, 0, 0, 2));
+    let pick = pick_of(&mut dev, &second, 1, 2);
+    let v = dev.push(&app, &[pick]).await;
+    assert_eq!(v["results"][0]["outcome"]["outcome"], "held", "{v}");
+    let receipt = dev.entry(
+        pick.occurred_at - chrono::Duration::minutes(1),
+        site.product,
+        None,
+        MovementKind::Receive {
+            to: loc(site.bins[1]),
+            qty: q(4),
+        },
+    );
+    dev.push(&app, &[receipt]).await;
+    let m = get_json(&app, format!("/v1/movements/{}", pick.id), &t.token).await;
+    assert_eq!(m["outcome"], "applied", "{m}");
+    let flags: Vec<&str> = m["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["flag"].as_str().unwrap())
+        .collect();
+    assert!(flags.contains(&"over_pick"), "{m}");
+    let second = get_json(
+        &app,
+        format!("/v1/sales-orders/{}", id_of(&second)),
+        &t.token,
+    )
+    .await;
+    assert_eq!(line(&second, 0), (2, 0, 2, 0));
+    assert_eq!(second["status"], "shipped");
+    assert_ledger(&app, t.id).await;
+}
