@@ -6,6 +6,13 @@
 //! physical truth, nothing is held or rejected, every journal entry is settled, and every
 //! replica's projection equals the server.
 //!
+//! Orders (issue #15): each scenario confirms two sales orders before any stock exists;
+//! arrivals serve their back-orders (concurrently with the pushes), devices pick for
+//! them against the lines they pulled, and one is cancelled midway. Afterwards each
+//! row's `allocated` is the sum of its reservations (`assert_ledger`), each line's
+//! picked quantity the sum of its applied picks, and no line reserves more than it
+//! still needs.
+//!
 //! `LOGIFLOW_CONVERGENCE_SCENARIOS` sets how many scenarios run (default 50);
 //! `LOGIFLOW_SIM_SEED` runs the one seed a failure printed.
 //!
@@ -103,6 +110,10 @@ struct Scenario<'a> {
     bogus: Vec<(usize, u64)>,
     /// The skewed device's clock jumps back instead of ahead.
     behind: bool,
+    /// Sales orders of the first product, confirmed before any stock exists (all
+    /// back-ordered: each receipt, transfer in or count that raises a row serves them):
+    /// their numbers, which devices pick against, and ids.
+    orders: Vec<(String, Uuid)>,
     _dir: tempfile::TempDir,
 }
 
@@ -162,8 +173,10 @@ impl Scenario<'_> {
         self.clock.fetch_add(1_000, Ordering::SeqCst);
     }
 
-    /// One physically possible event, recorded on a random device.
+    /// One physically possible event, recorded on a random device. Some shipments of the
+    /// first product are picks for a sales order the device pulled.
     fn event(&mut self) {
+        let d = self.rng.random_range(0..DEVICES);
         let bin = |i: usize| format!("B{i:02}");
         let stocked: Vec<(Row, i64)> = self
             .truth
@@ -208,8 +221,17 @@ impl Scenario<'_> {
             *self.truth.entry((p, b)).or_default() += qty;
             (p, Op::Receive { to: bin(b), qty })
         };
-        let action = self.action(product, op);
-        let d = self.rng.random_range(0..DEVICES);
+        let pick = matches!(op, Op::Ship { .. }) && product == 0 && self.rng.random_bool(0.6);
+        let mut action = self.action(product, op);
+        if pick && !self.orders.is_empty() {
+            let (number, _) = &self.orders[self.rng.random_range(0..self.orders.len())];
+            // Unknown to the device until it pulls the order, or no longer open there:
+            // then a plain shipment.
+            action.reference = self.devices[d]
+                .replica
+                .sales_line(number, &action.item)
+                .ok();
+        }
         self.devices[d]
             .replica
             .record(&action)
@@ -452,8 +474,43 @@ async fn scenario(app: &TestApp, t: &Tenant, seed: u64, concurrent: bool, behind
         rng,
         bogus: Vec::new(),
         behind,
+        orders: Vec::new(),
         _dir: dir,
     };
+    // Two sales orders of the first product, the second more urgent.
+    let customer = create(
+        app,
+        "/v1/customers",
+        &t.token,
+        json!({"code": format!("C{seed}"), "name": "Customer"}),
+    )
+    .await;
+    for priority in ["normal", "high"] {
+        let qty = s.rng.random_range(5..=15);
+        let so = create(
+            app,
+            "/v1/sales-orders",
+            &t.token,
+            json!({"customer_id": customer["id"], "warehouse_id": s.site.warehouse,
+                   "requested_on": "2027-01-01", "priority": priority,
+                   "lines": [{"product_id": s.site.product, "qty": qty, "unit_price": "1"}]}),
+        )
+        .await;
+        let id = id_of(&so);
+        let r = app
+            .post(
+                &format!("/v1/sales-orders/{id}/confirm"),
+                &t.token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        s.orders.push((
+            so["number"].as_str().unwrap().to_owned(),
+            id.parse().unwrap(),
+        ));
+    }
+    let cancel_at = s.rng.random_range(0..EVENTS);
     // Every device starts from its snapshot; then work, syncing now and then.
     let all = s.devices.len();
     for d in 0..all {
@@ -461,6 +518,23 @@ async fn scenario(app: &TestApp, t: &Tenant, seed: u64, concurrent: bool, behind
     }
     for event in 0..EVENTS {
         s.event();
+        if event == cancel_at {
+            // The customer cancels one order: its reservations are released, what was
+            // picked for it stays picked (and picks still on their way count as shipped).
+            let (_, id) = s.orders[s.rng.random_range(0..2)];
+            let r = app
+                .post(
+                    &format!("/v1/sales-orders/{id}/cancel"),
+                    &t.token,
+                    json!({}),
+                )
+                .await;
+            assert!(
+                [StatusCode::OK, StatusCode::CONFLICT].contains(&r.status()),
+                "cancel: {}",
+                r.text().await.unwrap()
+            );
+        }
         if event == s.jump_at {
             s.jump();
         }
@@ -573,6 +647,35 @@ async fn check(s: &Scenario<'_>, t: &Tenant) {
     .await
     .unwrap();
     assert_eq!(in_ledger, 0, "a held movement has ledger effects");
+    // Each sales line: its picked quantity is the sum of the applied picks naming it,
+    // and it reserves no more than it still needs.
+    for (number, id) in &s.orders {
+        let so = get_json(app, format!("/v1/sales-orders/{id}"), &t.token).await;
+        for line in so["lines"].as_array().unwrap() {
+            let (qty, allocated, picked) = (
+                line["qty"].as_i64().unwrap(),
+                line["allocated"].as_i64().unwrap(),
+                line["picked"].as_i64().unwrap(),
+            );
+            let applied: i64 = sqlx::query_scalar(
+                "select coalesce(sum(qty), 0)::bigint from movement
+                 where tenant_id = $1 and reference_id = $2 and outcome = 'applied'",
+            )
+            .bind(t.id)
+            .bind(line["id"].as_str().unwrap().parse::<Uuid>().unwrap())
+            .fetch_one(&app.owner)
+            .await
+            .unwrap();
+            assert_eq!(picked, applied, "{number}: picked");
+            assert!(
+                (0..=(qty - picked).max(0)).contains(&allocated),
+                "{number}: {allocated} reserved for {qty} ordered, {picked} picked"
+            );
+            if so["status"] == "cancelled" {
+                assert_eq!(allocated, 0, "{number}: a cancelled order reserves nothing");
+            }
+        }
+    }
     for (d, device) in s.devices.iter().enumerate() {
         let lines = device
             .replica
@@ -696,6 +799,21 @@ async fn replicas_and_server_converge_to_the_physical_truth_over_http() {
         assert!(
             CLOCK_AHEAD_HELD.load(Ordering::SeqCst) > 0,
             "no count of a device whose clock ran ahead was ever held"
+        );
+        // Devices picked for sales orders, and arrivals served their back-orders.
+        let (picks, served): (i64, i64) = sqlx::query_as(
+            "select (select count(*) from movement where tenant_id = $1
+                     and reference_type = 'sales_line' and outcome = 'applied'),
+                    (select count(*) from audit_log where tenant_id = $1
+                     and action = 'sales_order.allocate')",
+        )
+        .bind(t.id)
+        .fetch_one(&app.owner)
+        .await
+        .unwrap();
+        assert!(
+            picks > 0 && served > 0,
+            "picks {picks}, back-orders served {served}"
         );
     }
 }
