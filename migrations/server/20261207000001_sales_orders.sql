@@ -38,7 +38,8 @@ create table sales_line (
     id uuid not null,
     order_id uuid not null,
     product_id uuid not null,
-    qty bigint not null constraint sales_line_qty_check check (qty > 0),
+    -- 0 only for a line no longer wanted after the order was confirmed (nothing picked).
+    qty bigint not null constraint sales_line_qty_check check (qty >= 0),
     unit_price numeric(20, 6) not null constraint sales_line_price_check check (unit_price >= 0),
     created_at timestamptz not null default now(),
     primary key (tenant_id, id),

@@ -200,6 +200,49 @@ fn pick(#[case] from: char, #[case] qty: i64, #[case] open: &str, #[case] expect
     assert_eq!(used + excess, qty);
 }
 
+#[rstest]
+#[case::shrink_releases_the_last_rows("A:2, B:3", 3, "left[A:2 B:1] released[B-2]")]
+#[case::shrink_to_nothing("A:2, B:3", 0, "left[] released[A-2 B-3]")]
+#[case::shrink_keeps_what_is_needed("A:2, B:3", 7, "left[A:2 B:3] released[]")]
+#[case::shrink_of_nothing("-", 2, "left[] released[]")]
+fn shrink_a_line(#[case] open: &str, #[case] keep: i64, #[case] expected: &str) {
+    let (left, released) = shrink(&allocations(open), keep);
+    let left: Vec<String> = left
+        .iter()
+        .map(|a| format!("{}:{}", bin(a.key), a.qty))
+        .collect();
+    let released: Vec<String> = released
+        .iter()
+        .map(|(k, d)| format!("{}{d}", bin(*k)))
+        .collect();
+    assert_eq!(
+        format!("left[{}] released[{}]", left.join(" "), released.join(" ")),
+        expected
+    );
+}
+
+#[rstest]
+#[case::so_header_edits_in_draft(SalesStatus::Draft, true, Ok(()))]
+#[case::so_header_dates_once_confirmed(SalesStatus::PartiallyPicked, false, Ok(()))]
+#[case::so_header_customer_fixed_once_confirmed(
+    SalesStatus::Allocated,
+    true,
+    Err("the party and the warehouse change only while the order is a draft")
+)]
+#[case::so_header_frozen_when_shipped(
+    SalesStatus::Shipped,
+    false,
+    Err("the order cannot change while it is shipped")
+)]
+fn so_header_edits(
+    #[case] status: SalesStatus,
+    #[case] parties: bool,
+    #[case] expected: Result<(), &str>,
+) {
+    let got = sales_header_edit(status, parties).map_err(|e| e.to_string());
+    assert_eq!(got, expected.map_err(str::to_owned));
+}
+
 #[test]
 fn release_gives_back_every_allocation() {
     let open = allocations("A:2, B:3");

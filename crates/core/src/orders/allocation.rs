@@ -44,6 +44,9 @@
 //! 7. **Back-orders are served by priority, then requested date, then the order's
 //!    creation**, when a row of their product rises (the trigger of the held retry):
 //!    \[`back_orders_by_priority_then_date`\].
+//! 8. **A line reduced keeps only what it still needs**: its reservations beyond the
+//!    new need are released, the last rows in key order first. Allocations `A:2, B:3`,
+//!    need now 3 → `A:2, B:1`, 2 released on B \[`shrink_releases_the_last_rows`\].
 //!
 //! Nothing here clamps: a row's `allocated` may exceed its `on_hand` for a while after
 //! journal facts arrive (available below zero), and new allocations then find nothing.
@@ -191,6 +194,30 @@ pub fn allocate(need: &Need, candidates: &[Candidate]) -> Allocated {
 /// allocation (a cancelled order, a line reduced to nothing).
 pub fn release(allocations: &[Allocation]) -> Vec<(StockKey, i64)> {
     allocations.iter().map(|a| (a.key, -a.qty)).collect()
+}
+
+/// A line's reservations cut down to `keep` units (rule 8): what is left, in key order,
+/// and what each row gives back (negative), the last rows first.
+pub fn shrink(allocations: &[Allocation], keep: i64) -> (Vec<Allocation>, Vec<(StockKey, i64)>) {
+    let mut sorted: Vec<Allocation> = allocations.iter().copied().filter(|a| a.qty > 0).collect();
+    sorted.sort_by_key(|a| a.key);
+    let mut left = keep.max(0);
+    let mut kept = Vec::new();
+    let mut released = Vec::new();
+    for a in sorted {
+        let stay = a.qty.min(left);
+        left -= stay;
+        if stay > 0 {
+            kept.push(Allocation {
+                key: a.key,
+                qty: stay,
+            });
+        }
+        if a.qty > stay {
+            released.push((a.key, stay - a.qty));
+        }
+    }
+    (kept, released)
 }
 
 /// Something a person should look at about a pick.

@@ -37,6 +37,9 @@
 //! 7. A purchase order's header (expected date, notes) changes until it is closed or
 //!    cancelled; its supplier and warehouse only while it is a draft, since devices
 //!    receive against it once it is ordered \[`po_header_edits`\].
+//! 8. A sales order's header (requested date, priority, notes) changes until it is
+//!    shipped or cancelled; its customer and warehouse only while it is a draft, since
+//!    its stock is reserved in that warehouse once confirmed \[`so_header_edits`\].
 
 /// Where a purchase order stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -248,6 +251,20 @@ pub struct SalesLineState {
     pub product: crate::ProductId,
     /// Its open reservations, one per row.
     pub allocations: Vec<crate::orders::Allocation>,
+}
+
+/// Whether a sales order's header may change (rule 8); `parties`: the change names
+/// another customer or warehouse.
+pub fn sales_header_edit(status: SalesStatus, parties: bool) -> Result<(), DocumentError> {
+    use SalesStatus as S;
+    match status {
+        S::Draft => Ok(()),
+        S::Shipped | S::Cancelled => Err(DocumentError::Frozen {
+            status: status.as_str(),
+        }),
+        _ if parties => Err(DocumentError::PartiesFrozen),
+        _ => Ok(()),
+    }
 }
 
 /// Whether a purchase order's header may change (rule 7); `parties`: the change names

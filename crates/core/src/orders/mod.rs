@@ -13,11 +13,11 @@ pub mod document;
 
 pub use allocation::{
     Allocated, Allocation, BackOrder, Candidate, Consumption, ExpiryPolicy, Need, PickFlag,
-    Priority, allocate, back_order_sequence, consume, release,
+    Priority, allocate, back_order_sequence, consume, release, shrink,
 };
 pub use document::{
     DocumentError, PurchaseAction, PurchaseLineQty, PurchaseLineState, PurchaseStatus, ReceiptFlag,
     SalesAction, SalesLineQty, SalesLineState, SalesStatus, purchase_action, purchase_header_edit,
-    purchase_line_edit, purchase_status, receipt_flags, sales_action, sales_line_edit,
-    sales_status,
+    purchase_line_edit, purchase_status, receipt_flags, sales_action, sales_header_edit,
+    sales_line_edit, sales_status,
 };

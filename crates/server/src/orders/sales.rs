@@ -11,8 +11,9 @@
 //! engine, which consumes the line's reservations (`Engine::set_sales_line`).
 //!
 //! Back-orders are served when their product's stock rises ([`serve_back_orders`], after
-//! the movement commits). What this version leaves out (issue #15): editing a confirmed
-//! order's lines (cancel and enter it again).
+//! the movement commits). Lines and the header change by the rules of
+//! `core::orders::document` (rule 8, `sales_line_edit`); a line reduced below what it
+//! reserved releases the rest (`core::orders::shrink`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -624,4 +625,246 @@ pub async fn serve_back_orders(
         }
     }
     Ok(served.len())
+}
+
+/// Changes to a sales order's header; `None` leaves a field as it is.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UpdateSalesOrder {
+    /// Only while a draft.
+    pub customer_id: Option<Uuid>,
+    /// Only while a draft.
+    pub warehouse_id: Option<Uuid>,
+    pub requested_on: Option<NaiveDate>,
+    #[schema(value_type = Option<String>, example = "high")]
+    pub priority: Option<Priority>,
+    pub notes: Option<String>,
+}
+
+/// Changes to a sales line; absent fields stay as they are.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SalesLineChanges {
+    /// Not below what was picked; below what is reserved releases the rest.
+    pub qty: Option<i64>,
+    #[schema(value_type = Option<String>, example = "12.50")]
+    pub unit_price: Option<Decimal>,
+}
+
+/// One order locked for a change, with its lines.
+async fn fetch_for_update(tx: &mut TenantTx, id: Uuid) -> ApiResult<SalesOrder> {
+    let row = store::sales_orders::get_for_update(tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let mut lines = store::sales_orders::lines_of(tx, &[id]).await?;
+    Ok(assemble(row, lines.remove(&id).unwrap_or_default()))
+}
+
+/// Changes the header (rule 8 of `core::orders::document`).
+pub async fn update(
+    tx: &mut TenantTx,
+    p: &Principal,
+    id: Uuid,
+    changes: &UpdateSalesOrder,
+) -> ApiResult<SalesOrder> {
+    let notes = changes.notes.as_deref().map(notes).transpose()?;
+    let before = fetch_for_update(tx, id).await?;
+    let parties = changes.customer_id.is_some_and(|c| c != before.customer_id)
+        || changes
+            .warehouse_id
+            .is_some_and(|w| w != before.warehouse_id);
+    logiflow_core::orders::sales_header_edit(before.status, parties).map_err(document_error)?;
+    if let Some(customer) = changes.customer_id {
+        check_customer(tx, customer).await?;
+    }
+    if let Some(warehouse) = changes.warehouse_id {
+        check_warehouse(tx, warehouse).await?;
+    }
+    let update = store::sales_orders::HeaderUpdate {
+        customer_id: changes.customer_id,
+        warehouse_id: changes.warehouse_id,
+        requested_on: changes.requested_on,
+        priority: changes.priority.map(|p| priority_name(p).to_owned()),
+        notes,
+    };
+    store::sales_orders::update(tx, id, &update).await?;
+    let after = fetch(tx, id).await?;
+    record(
+        tx,
+        p,
+        "sales_order.update",
+        "updated",
+        Some(&before),
+        &after,
+    )
+    .await?;
+    Ok(after)
+}
+
+/// Adds a line to an order not shipped or cancelled; on a confirmed order it waits as a
+/// back-order until stock rises or `POST .../allocate`.
+pub async fn add_line(
+    tx: &mut TenantTx,
+    p: &Principal,
+    id: Uuid,
+    line: &NewSalesLine,
+) -> ApiResult<SalesOrder> {
+    let before = fetch_for_update(tx, id).await?;
+    let empty = SalesLineQty {
+        ordered: 0,
+        allocated: 0,
+        picked: 0,
+    };
+    logiflow_core::orders::sales_line_edit(before.status, empty, line.qty)
+        .map_err(document_error)?;
+    if before.lines.len() >= crate::orders::purchase::LINES_MAX {
+        return Err(ApiError::BadRequest(format!(
+            "an order has at most {} lines",
+            crate::orders::purchase::LINES_MAX
+        )));
+    }
+    let as_line = NewLine {
+        product_id: line.product_id,
+        qty: line.qty,
+        unit_cost: line.unit_price,
+    };
+    let (product_id, qty, unit_price) = check_lines(tx, std::slice::from_ref(&as_line))
+        .await?
+        .remove(0);
+    store::sales_orders::insert_lines(
+        tx,
+        id,
+        &[NewSalesLine {
+            product_id,
+            qty,
+            unit_price,
+        }],
+    )
+    .await?;
+    let after = fetch(tx, id).await?;
+    record(
+        tx,
+        p,
+        "sales_order.line_add",
+        "updated",
+        Some(&before),
+        &after,
+    )
+    .await?;
+    Ok(after)
+}
+
+/// Changes a line's quantity (never below what was picked; below what it reserved, the
+/// rest is released by `core::orders::shrink`) or price. Locks the rows of the line's
+/// product in the order's warehouse first, then the order, like [`reserve`].
+pub async fn edit_line(
+    tx: &mut TenantTx,
+    p: &Principal,
+    id: Uuid,
+    line_id: Uuid,
+    changes: &SalesLineChanges,
+) -> ApiResult<SalesOrder> {
+    let new_qty = changes
+        .qty
+        .map(|q| {
+            if (0..=logiflow_core::QTY_MAX).contains(&q) {
+                Ok(q)
+            } else {
+                Err(ApiError::BadRequest(format!(
+                    "qty must be between 0 and {}",
+                    logiflow_core::QTY_MAX
+                )))
+            }
+        })
+        .transpose()?;
+    let price = changes
+        .unit_price
+        .map(|v| {
+            crate::catalog::product::validate_money("unit_price", Some(v))?
+                .ok_or_else(|| ApiError::BadRequest("unit_price".into()))
+        })
+        .transpose()?;
+    let first = fetch(tx, id).await?;
+    let product = first
+        .lines
+        .iter()
+        .find(|l| l.id == line_id)
+        .ok_or(ApiError::NotFound)?
+        .product_id;
+    store::sales_orders::lock_candidates(tx, first.warehouse_id, &[product]).await?;
+    let before = fetch_for_update(tx, id).await?;
+    let line = before
+        .lines
+        .iter()
+        .find(|l| l.id == line_id)
+        .ok_or(ApiError::NotFound)?;
+    let qty_now = SalesLineQty {
+        ordered: line.qty,
+        allocated: line.allocated,
+        picked: line.picked,
+    };
+    let target = new_qty.unwrap_or(line.qty);
+    logiflow_core::orders::sales_line_edit(before.status, qty_now, target)
+        .map_err(document_error)?;
+    if target == 0 && before.status == SalesStatus::Draft {
+        return Err(ApiError::BadRequest(
+            "a draft's line is deleted, not set to 0".into(),
+        ));
+    }
+    let current: Vec<Allocation> = store::sales_orders::allocations_of(tx, &[line_id])
+        .await?
+        .iter()
+        .map(|a| Allocation {
+            key: a.key(),
+            qty: a.qty,
+        })
+        .collect();
+    let (kept, released) = logiflow_core::orders::shrink(&current, (target - line.picked).max(0));
+    if !released.is_empty() {
+        let kept: Vec<(Uuid, StockKey, i64)> =
+            kept.iter().map(|a| (line_id, a.key, a.qty)).collect();
+        store::sales_orders::write_allocations(tx, &released, &[line_id], &kept).await?;
+    }
+    store::sales_orders::update_line(tx, id, line_id, new_qty, price).await?;
+    let after = fetch(tx, id).await?;
+    record(
+        tx,
+        p,
+        "sales_order.line_update",
+        "updated",
+        Some(&before),
+        &after,
+    )
+    .await?;
+    Ok(after)
+}
+
+/// Deletes a line of a draft (once confirmed, set its quantity instead: to what was
+/// picked, releasing the rest).
+pub async fn delete_line(
+    tx: &mut TenantTx,
+    p: &Principal,
+    id: Uuid,
+    line_id: Uuid,
+) -> ApiResult<SalesOrder> {
+    let before = fetch_for_update(tx, id).await?;
+    if !before.lines.iter().any(|l| l.id == line_id) {
+        return Err(ApiError::NotFound);
+    }
+    if before.status != SalesStatus::Draft {
+        return Err(ApiError::InvalidOrderState(format!(
+            "a line is deleted only while the order is a draft; the order is {}: set the line's quantity instead",
+            before.status.as_str()
+        )));
+    }
+    store::sales_orders::delete_line(tx, id, line_id).await?;
+    let after = fetch(tx, id).await?;
+    record(
+        tx,
+        p,
+        "sales_order.line_delete",
+        "updated",
+        Some(&before),
+        &after,
+    )
+    .await?;
+    Ok(after)
 }

@@ -15,9 +15,10 @@ use uuid::Uuid;
 
 use crate::auth::Require;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, PageQuery, page};
+use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, IdsPath, PageQuery, page};
 use crate::orders::sales::{
-    self, NewSalesOrder, PickListLine, Reserve, SalesOrder, SalesOrderQuery,
+    self, NewSalesLine, NewSalesOrder, PickListLine, Reserve, SalesLineChanges, SalesOrder,
+    SalesOrderQuery, UpdateSalesOrder,
 };
 use crate::rbac::perm;
 use crate::routes::problems::{Authed, Reads};
@@ -28,7 +29,9 @@ use crate::store;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_sales_orders, create_sales_order))
-        .routes(routes!(get_sales_order))
+        .routes(routes!(get_sales_order, update_sales_order))
+        .routes(routes!(add_sales_line))
+        .routes(routes!(update_sales_line, delete_sales_line))
         .routes(routes!(confirm_sales_order))
         .routes(routes!(allocate_sales_order))
         .routes(routes!(cancel_sales_order))
@@ -133,6 +136,108 @@ pub async fn get_sales_order(
 ) -> ApiResult<axum::Json<SalesOrder>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
     let order = sales::fetch(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(axum::Json(order))
+}
+
+/// Changes an order's header: requested date, priority and notes until it is shipped or
+/// cancelled, the customer and warehouse only while it is a draft.
+#[utoipa::path(patch, path = "/v1/sales-orders/{id}", tag = "orders", params(("id" = Uuid, Path)),
+    request_body = UpdateSalesOrder, security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "updated (permission sales_manage)", body = SalesOrder),
+        (status = 400, description = "bad_request (notes; a deactivated customer or warehouse)"),
+        (status = 403, description = "forbidden, subscription_expired"),
+        (status = 404, description = "not_found"),
+        (status = 409, description = "invalid_order_state (shipped or cancelled; customer or warehouse once confirmed)"),
+        (status = 422, description = "invalid_body, reference_not_found (customer_id, warehouse_id)"),
+        Authed,
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn update_sales_order(
+    State(state): State<AppState>,
+    p: Require<perm::SalesManage>,
+    IdPath(id): IdPath,
+    ApiJson(req): ApiJson<UpdateSalesOrder>,
+) -> ApiResult<axum::Json<SalesOrder>> {
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let order = sales::update(&mut tx, &p, id, &req).await?;
+    tx.commit().await?;
+    Ok(axum::Json(order))
+}
+
+/// Adds a line to an order not shipped or cancelled (on a confirmed order, it is
+/// back-ordered until stock arrives or `POST .../allocate`).
+#[utoipa::path(post, path = "/v1/sales-orders/{id}/lines", tag = "orders", params(("id" = Uuid, Path)),
+    request_body = NewSalesLine, security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the order with the new line (permission sales_manage)", body = SalesOrder),
+        (status = 400, description = "bad_request (qty, unit_price, lines)"),
+        (status = 403, description = "forbidden, subscription_expired"),
+        (status = 404, description = "not_found"),
+        (status = 409, description = "invalid_order_state (shipped or cancelled)"),
+        (status = 422, description = "invalid_body, reference_not_found (product_id)"),
+        Authed,
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn add_sales_line(
+    State(state): State<AppState>,
+    p: Require<perm::SalesManage>,
+    IdPath(id): IdPath,
+    ApiJson(req): ApiJson<NewSalesLine>,
+) -> ApiResult<axum::Json<SalesOrder>> {
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let order = sales::add_line(&mut tx, &p, id, &req).await?;
+    tx.commit().await?;
+    Ok(axum::Json(order))
+}
+
+/// Changes a line's quantity (never below what was picked; below what it reserved, the
+/// rest is released) or unit price.
+#[utoipa::path(patch, path = "/v1/sales-orders/{id}/lines/{line_id}", tag = "orders",
+    params(("id" = Uuid, Path), ("line_id" = Uuid, Path)),
+    request_body = SalesLineChanges, security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the order (permission sales_manage)", body = SalesOrder),
+        (status = 400, description = "bad_request (qty, unit_price)"),
+        (status = 403, description = "forbidden, subscription_expired"),
+        (status = 404, description = "not_found (the order, or a line of another order)"),
+        (status = 409, description = "invalid_order_state (below what was picked; shipped or cancelled)"),
+        (status = 422, description = "invalid_body"),
+        Authed,
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn update_sales_line(
+    State(state): State<AppState>,
+    p: Require<perm::SalesManage>,
+    IdsPath(id, line_id): IdsPath,
+    ApiJson(req): ApiJson<SalesLineChanges>,
+) -> ApiResult<axum::Json<SalesOrder>> {
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let order = sales::edit_line(&mut tx, &p, id, line_id, &req).await?;
+    tx.commit().await?;
+    Ok(axum::Json(order))
+}
+
+/// Deletes a line of a draft.
+#[utoipa::path(delete, path = "/v1/sales-orders/{id}/lines/{line_id}", tag = "orders",
+    params(("id" = Uuid, Path), ("line_id" = Uuid, Path)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the order without the line (permission sales_manage)", body = SalesOrder),
+        (status = 403, description = "forbidden, subscription_expired"),
+        (status = 404, description = "not_found (the order, or a line of another order)"),
+        (status = 409, description = "invalid_order_state (the order is no longer a draft)"),
+        Authed,
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn delete_sales_line(
+    State(state): State<AppState>,
+    p: Require<perm::SalesManage>,
+    IdsPath(id, line_id): IdsPath,
+) -> ApiResult<axum::Json<SalesOrder>> {
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let order = sales::delete_line(&mut tx, &p, id, line_id).await?;
     tx.commit().await?;
     Ok(axum::Json(order))
 }

@@ -134,22 +134,7 @@ pub async fn insert(
     .bind(&row.notes)
     .execute(tx.conn())
     .await?;
-    let ids: Vec<Uuid> = lines.iter().map(|_| Uuid::now_v7()).collect();
-    sqlx::query(
-        "insert into sales_line (tenant_id, id, order_id, product_id, qty, unit_price)
-         select $1, x.id, $2, x.product_id, x.qty, x.unit_price
-         from unnest($3::uuid[], $4::uuid[], $5::bigint[], $6::numeric[])
-              as x (id, product_id, qty, unit_price)",
-    )
-    .bind(tenant_id)
-    .bind(row.id)
-    .bind(&ids)
-    .bind(lines.iter().map(|l| l.product_id).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.qty).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.unit_price).collect::<Vec<_>>())
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    insert_lines(tx, row.id, lines).await
 }
 
 /// Sets the status people decided.
@@ -548,4 +533,95 @@ pub async fn back_ordered(
     .bind(products)
     .fetch_all(tx.conn())
     .await
+}
+
+/// Changes to a sales order's header, checked; `None` leaves a field as it is.
+#[derive(Debug, Default, Clone)]
+pub struct HeaderUpdate {
+    pub customer_id: Option<Uuid>,
+    pub warehouse_id: Option<Uuid>,
+    pub requested_on: Option<NaiveDate>,
+    pub priority: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// Changes the header.
+pub async fn update(tx: &mut TenantTx, id: Uuid, c: &HeaderUpdate) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query(
+        "update sales_order set customer_id = coalesce($3, customer_id),
+             warehouse_id = coalesce($4, warehouse_id), requested_on = coalesce($5, requested_on),
+             priority = coalesce($6, priority), notes = coalesce($7, notes), updated_at = now()
+         where tenant_id = $1 and id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(c.customer_id)
+    .bind(c.warehouse_id)
+    .bind(c.requested_on)
+    .bind(&c.priority)
+    .bind(&c.notes)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Adds lines to an order.
+pub async fn insert_lines(
+    tx: &mut TenantTx,
+    order: Uuid,
+    lines: &[NewSalesLine],
+) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let ids: Vec<Uuid> = lines.iter().map(|_| Uuid::now_v7()).collect();
+    sqlx::query(
+        "insert into sales_line (tenant_id, id, order_id, product_id, qty, unit_price)
+         select $1, x.id, $2, x.product_id, x.qty, x.unit_price
+         from unnest($3::uuid[], $4::uuid[], $5::bigint[], $6::numeric[])
+              as x (id, product_id, qty, unit_price)",
+    )
+    .bind(tenant_id)
+    .bind(order)
+    .bind(&ids)
+    .bind(lines.iter().map(|l| l.product_id).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.qty).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.unit_price).collect::<Vec<_>>())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Changes a line's quantity or price; `None` leaves it as it is.
+pub async fn update_line(
+    tx: &mut TenantTx,
+    order: Uuid,
+    line: Uuid,
+    qty: Option<i64>,
+    unit_price: Option<rust_decimal::Decimal>,
+) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query(
+        "update sales_line set qty = coalesce($4, qty), unit_price = coalesce($5, unit_price)
+         where tenant_id = $1 and order_id = $2 and id = $3",
+    )
+    .bind(tenant_id)
+    .bind(order)
+    .bind(line)
+    .bind(qty)
+    .bind(unit_price)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Deletes a line of a draft.
+pub async fn delete_line(tx: &mut TenantTx, order: Uuid, line: Uuid) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query("delete from sales_line where tenant_id = $1 and order_id = $2 and id = $3")
+        .bind(tenant_id)
+        .bind(order)
+        .bind(line)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
 }

@@ -98,6 +98,10 @@ const COVERED: &[(&str, &str)] = &[
     ("POST", "/v1/sales-orders/{id}/allocate"),
     ("POST", "/v1/sales-orders/{id}/cancel"),
     ("GET", "/v1/sales-orders/{id}/pick-list"),
+    ("PATCH", "/v1/sales-orders/{id}"),
+    ("POST", "/v1/sales-orders/{id}/lines"),
+    ("PATCH", "/v1/sales-orders/{id}/lines/{line_id}"),
+    ("DELETE", "/v1/sales-orders/{id}/lines/{line_id}"),
 ];
 
 struct World {
@@ -1114,10 +1118,19 @@ async fn run_case(w: &World, method: &str, path: &str) {
         | ("POST", "/v1/sales-orders/{id}/confirm")
         | ("POST", "/v1/sales-orders/{id}/allocate")
         | ("POST", "/v1/sales-orders/{id}/cancel")
-        | ("GET", "/v1/sales-orders/{id}/pick-list") => {
-            let url = path.replace("{id}", &id_of(&w.a_so));
+        | ("GET", "/v1/sales-orders/{id}/pick-list")
+        | ("PATCH", "/v1/sales-orders/{id}")
+        | ("POST", "/v1/sales-orders/{id}/lines")
+        | ("PATCH", "/v1/sales-orders/{id}/lines/{line_id}")
+        | ("DELETE", "/v1/sales-orders/{id}/lines/{line_id}") => {
+            let url = path
+                .replace("{id}", &id_of(&w.a_so))
+                .replace("{line_id}", w.a_so["lines"][0]["id"].as_str().unwrap());
             let method = Method::from_bytes(method.as_bytes()).unwrap();
-            let body = (method != Method::GET).then(|| json!({"tenant_id": a_id}));
+            let body = (method != Method::GET && method != Method::DELETE).then(|| {
+                json!({"tenant_id": a_id, "notes": "B", "priority": "urgent",
+                       "product_id": w.b_site.product, "qty": 9, "unit_price": "1"})
+            });
             let r = app.send(method, &url, Some(&bearer(b)), body).await;
             problem(r, StatusCode::NOT_FOUND, "not_found").await;
             let own = format!("/v1/sales-orders/{}", id_of(&w.a_so));

@@ -764,3 +764,106 @@ async fn a_held_pick_forced_or_retried_later_consumes_its_reservation() {
     assert_eq!(second["status"], "shipped");
     assert_ledger(&app, t.id).await;
 }
+
+#[tokio::test]
+async fn an_order_changes_by_its_state_and_a_reduced_line_releases_what_it_no_longer_needs() {
+    let app = spawn_app().await;
+    app.plan("bulk", 100, 100_000).await;
+    let t = app.tenant("acme", "bulk").await;
+    let site = site(&app, t.id, 2).await;
+    applied(&app, &t.token, receive(site.product, site.bins[0], 4)).await;
+    applied(&app, &t.token, receive(site.product, site.bins[1], 4)).await;
+    let c1 = customer(&app, &t.token, "C1", None).await;
+    let c2 = customer(&app, &t.token, "C2", None).await;
+    let so = draft(&app, &t.token, c1, site.warehouse, &[(site.product, 2)]).await;
+    let url = format!("/v1/sales-orders/{}", id_of(&so));
+    let patch = async |path: &str, body: Value| {
+        let r = app.patch(path, &t.token, body).await;
+        (r.status(), r.json::<Value>().await.unwrap())
+    };
+
+    // A draft changes freely; a line is deleted, not set to 0.
+    let (status, v) = patch(
+        &url,
+        json!({"customer_id": c2, "priority": "high", "notes": "fragile"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["customer_id"].as_str(), v["priority"].as_str()),
+        (Some(c2.to_string().as_str()), Some("high"))
+    );
+    let r = app
+        .post(
+            &format!("{url}/lines"),
+            &t.token,
+            json!({"product_id": site.tracked, "qty": 1, "unit_price": "3"}),
+        )
+        .await;
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["lines"].as_array().unwrap().len(), 2, "{v}");
+    let extra = v["lines"][1]["id"].as_str().unwrap().to_owned();
+    let (status, _) = patch(&format!("{url}/lines/{extra}"), json!({"qty": 0})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let r = app.delete(&format!("{url}/lines/{extra}"), &t.token).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let line_id = v["lines"][0]["id"].as_str().unwrap().to_owned();
+    let (status, v) = patch(&format!("{url}/lines/{line_id}"), json!({"qty": 7})).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+
+    // Confirmed: 7 reserved (4 in B00, 3 in B01). The customer is fixed now; the date
+    // and priority are not.
+    let so = ok(&app, &t.token, &so, "confirm").await;
+    assert_eq!(line(&so, 0), (7, 7, 0, 0));
+    let (status, v) = patch(&url, json!({"customer_id": c1})).await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::CONFLICT, Some("invalid_order_state"))
+    );
+    let (status, _) = patch(
+        &url,
+        json!({"requested_on": "2027-03-03", "priority": "urgent"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // 2 picked from B00, then the line cut to 4: it keeps 2 reserved, the rest is free.
+    applied(
+        &app,
+        &t.token,
+        pick(ship(site.product, site.bins[0], 2), &so, 0),
+    )
+    .await;
+    let (status, v) = patch(&format!("{url}/lines/{line_id}"), json!({"qty": 4})).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(line(&v, 0), (4, 2, 2, 0));
+    assert_ledger(&app, t.id).await;
+    // Never below what was picked; no deleting once confirmed.
+    let (status, v) = patch(&format!("{url}/lines/{line_id}"), json!({"qty": 1})).await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::CONFLICT, Some("invalid_order_state")),
+        "{v}"
+    );
+    let r = app
+        .delete(&format!("{url}/lines/{line_id}"), &t.token)
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    // 4 of the 6 left are free again: a plain shipment may take them.
+    applied(&app, &t.token, ship(site.product, site.bins[1], 4)).await;
+    // A line added to a confirmed order waits: nothing is free.
+    let r = app
+        .post(
+            &format!("{url}/lines"),
+            &t.token,
+            json!({"product_id": site.product, "qty": 3, "unit_price": "1"}),
+        )
+        .await;
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(line(&v, 1), (3, 0, 0, 3), "{v}");
+    // Cancelled: frozen.
+    ok(&app, &t.token, &so, "cancel").await;
+    let (status, _) = patch(&url, json!({"notes": "too late"})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_ledger(&app, t.id).await;
+    assert_eq!(audited(&app, t.id, "sales_order.line_update").await, 2);
+}
