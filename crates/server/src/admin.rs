@@ -27,6 +27,8 @@ pub enum AdminError {
     Invalid(String),
     #[error("a tenant with slug {0} exists")]
     SlugTaken(String),
+    #[error("a plan {0} exists")]
+    PlanTaken(String),
     #[error("a user with that email exists in tenant {0}")]
     EmailTaken(String),
     #[error("failed to hash the password: {0}")]
@@ -68,6 +70,207 @@ pub async fn plan_list(pool: &PgPool) -> Result<Vec<Plan>, AdminError> {
             .fetch_all(pool)
             .await?,
     )
+}
+
+/// The limits of a plan to create or change; `None` leaves a limit as it is (an update).
+#[derive(Debug, Clone, Default)]
+pub struct PlanLimits {
+    pub name: Option<String>,
+    pub max_skus: Option<i32>,
+    pub max_locations: Option<i32>,
+    pub max_warehouses: Option<i32>,
+    pub max_users: Option<i32>,
+    pub max_devices: Option<i32>,
+    pub requests_per_second: Option<i32>,
+}
+
+impl PlanLimits {
+    fn check(&self) -> Result<(), AdminError> {
+        for (field, v) in [
+            ("max_skus", self.max_skus),
+            ("max_locations", self.max_locations),
+            ("max_warehouses", self.max_warehouses),
+            ("max_users", self.max_users),
+            ("max_devices", self.max_devices),
+        ] {
+            if v.is_some_and(|v| v < 0) {
+                return Err(AdminError::Invalid(format!("{field} must be 0 or more")));
+            }
+        }
+        if self.requests_per_second.is_some_and(|v| v < 1) {
+            return Err(AdminError::Invalid(
+                "requests_per_second must be 1 or more".into(),
+            ));
+        }
+        if self
+            .name
+            .as_deref()
+            .is_some_and(|n| n.trim().is_empty() || n.len() > 100)
+        {
+            return Err(AdminError::Invalid(
+                "name must have 1 to 100 characters".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Creates a plan; every limit must be given.
+pub async fn plan_create(pool: &PgPool, code: &str, l: &PlanLimits) -> Result<Plan, AdminError> {
+    let code = code.trim().to_lowercase();
+    if code.is_empty()
+        || code.len() > 40
+        || !code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(AdminError::Invalid(
+            "a plan code has 1 to 40 letters, digits, - or _".into(),
+        ));
+    }
+    l.check()?;
+    let need = |field: &str, v: Option<i32>| {
+        v.ok_or_else(|| AdminError::Invalid(format!("--{} is required", field.replace('_', "-"))))
+    };
+    let plan = sqlx::query_as(
+        "insert into plan (code, name, max_skus, max_locations, max_warehouses, max_users,
+             max_devices, requests_per_second)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
+         on conflict (code) do nothing
+         returning *",
+    )
+    .bind(&code)
+    .bind(l.name.clone().unwrap_or_else(|| code.clone()))
+    .bind(need("max_skus", l.max_skus)?)
+    .bind(need("max_locations", l.max_locations)?)
+    .bind(need("max_warehouses", l.max_warehouses)?)
+    .bind(need("max_users", l.max_users)?)
+    .bind(need("max_devices", l.max_devices)?)
+    .bind(need("requests_per_second", l.requests_per_second)?)
+    .fetch_optional(pool)
+    .await?;
+    plan.ok_or(AdminError::PlanTaken(code))
+}
+
+/// Changes a plan's name or limits (its tenants get them on their next request; a
+/// tenant above a lowered limit keeps what it has and may not add more).
+pub async fn plan_update(pool: &PgPool, code: &str, l: &PlanLimits) -> Result<Plan, AdminError> {
+    l.check()?;
+    sqlx::query_as(
+        "update plan set name = coalesce($2, name), max_skus = coalesce($3, max_skus),
+             max_locations = coalesce($4, max_locations),
+             max_warehouses = coalesce($5, max_warehouses), max_users = coalesce($6, max_users),
+             max_devices = coalesce($7, max_devices),
+             requests_per_second = coalesce($8, requests_per_second)
+         where code = $1
+         returning *",
+    )
+    .bind(code)
+    .bind(&l.name)
+    .bind(l.max_skus)
+    .bind(l.max_locations)
+    .bind(l.max_warehouses)
+    .bind(l.max_users)
+    .bind(l.max_devices)
+    .bind(l.requests_per_second)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| AdminError::UnknownPlan(code.to_owned()))
+}
+
+/// One quota: what the tenant uses of what its plan allows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Usage {
+    pub used: i64,
+    pub limit: i32,
+}
+
+/// A device as the platform operator sees it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct DeviceSummary {
+    pub id: Uuid,
+    pub name: String,
+    pub platform: String,
+    pub last_push_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// `admin tenant show`: a tenant, its usage against each quota of its plan, its
+/// subscription, its devices and its last activity.
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantReport {
+    #[serde(flatten)]
+    pub tenant: Tenant,
+    /// The subscription ended: the tenant is read-only.
+    pub expired: bool,
+    pub plan: Plan,
+    /// Active products, locations, warehouses, enabled users, devices not revoked
+    /// (what the quotas count).
+    pub usage: std::collections::BTreeMap<&'static str, Usage>,
+    pub devices: Vec<DeviceSummary>,
+    /// The latest audited change or recorded movement.
+    pub last_activity: Option<DateTime<Utc>>,
+}
+
+/// Reads a tenant's report.
+pub async fn tenant_show(pool: &PgPool, slug: &str) -> Result<TenantReport, AdminError> {
+    let tenant = tenant_get(pool, slug).await?;
+    let plan: Plan = sqlx::query_as("select * from plan where code = $1")
+        .bind(&tenant.plan_code)
+        .fetch_one(pool)
+        .await?;
+    let mut tx = TenantTx::begin(pool, TenantId::from_uuid(tenant.id)).await?;
+    let t = tenant.id;
+    #[derive(sqlx::FromRow)]
+    struct Counts {
+        skus: i64,
+        locations: i64,
+        warehouses: i64,
+        users: i64,
+        devices: i64,
+        last_audit: Option<DateTime<Utc>>,
+        last_movement: Option<DateTime<Utc>>,
+    }
+    let c: Counts = sqlx::query_as(
+        "select (select count(*) from product where tenant_id = $1 and active) as skus,
+                (select count(*) from location where tenant_id = $1 and active) as locations,
+                (select count(*) from warehouse where tenant_id = $1 and active) as warehouses,
+                (select count(*) from app_user where tenant_id = $1 and disabled_at is null)
+                    as users,
+                (select count(*) from device where tenant_id = $1 and revoked_at is null)
+                    as devices,
+                (select max(at) from audit_log where tenant_id = $1) as last_audit,
+                (select max(recorded_at) from movement where tenant_id = $1) as last_movement",
+    )
+    .bind(t)
+    .fetch_one(tx.conn())
+    .await?;
+    let device_list: Vec<DeviceSummary> = sqlx::query_as(
+        "select id, name, platform, last_push_at, revoked_at from device
+         where tenant_id = $1 order by last_push_at desc nulls last, name",
+    )
+    .bind(t)
+    .fetch_all(tx.conn())
+    .await?;
+    tx.commit().await?;
+    let usage = [
+        ("skus", c.skus, plan.max_skus),
+        ("locations", c.locations, plan.max_locations),
+        ("warehouses", c.warehouses, plan.max_warehouses),
+        ("users", c.users, plan.max_users),
+        ("devices", c.devices, plan.max_devices),
+    ]
+    .into_iter()
+    .map(|(k, used, limit)| (k, Usage { used, limit }))
+    .collect();
+    Ok(TenantReport {
+        expired: tenant.subscription_expires_at <= Utc::now(),
+        tenant,
+        plan,
+        usage,
+        devices: device_list,
+        last_activity: c.last_audit.max(c.last_movement),
+    })
 }
 
 /// Creates a tenant and its settings row.

@@ -90,6 +90,9 @@ enum TenantCommand {
     },
     /// List tenants.
     List,
+    /// One tenant: usage against each quota of its plan, subscription, devices, last
+    /// activity.
+    Show { slug: String },
     /// Move a tenant to another plan.
     SetPlan {
         #[arg(long)]
@@ -137,6 +140,51 @@ enum UserCommand {
 enum PlanCommand {
     /// List plans and their limits.
     List,
+    /// Create a plan (every limit is required).
+    Create {
+        code: String,
+        #[command(flatten)]
+        limits: PlanArgs,
+    },
+    /// Change a plan's name or limits (only those given).
+    Update {
+        code: String,
+        #[command(flatten)]
+        limits: PlanArgs,
+    },
+}
+
+/// A plan's name and limits.
+#[derive(Debug, clap::Args)]
+struct PlanArgs {
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long, allow_negative_numbers = true)]
+    max_skus: Option<i32>,
+    #[arg(long, allow_negative_numbers = true)]
+    max_locations: Option<i32>,
+    #[arg(long, allow_negative_numbers = true)]
+    max_warehouses: Option<i32>,
+    #[arg(long, allow_negative_numbers = true)]
+    max_users: Option<i32>,
+    #[arg(long, allow_negative_numbers = true)]
+    max_devices: Option<i32>,
+    #[arg(long, allow_negative_numbers = true)]
+    requests_per_second: Option<i32>,
+}
+
+impl From<PlanArgs> for admin::PlanLimits {
+    fn from(a: PlanArgs) -> Self {
+        Self {
+            name: a.name,
+            max_skus: a.max_skus,
+            max_locations: a.max_locations,
+            max_warehouses: a.max_warehouses,
+            max_users: a.max_users,
+            max_devices: a.max_devices,
+            requests_per_second: a.requests_per_second,
+        }
+    }
 }
 
 #[tokio::main]
@@ -205,9 +253,19 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
         .context("failed to connect as the owner")?;
     db::migrate(&pool).await.context("failed to migrate")?;
     match command {
-        AdminCommand::Plan {
-            command: PlanCommand::List,
-        } => print_json(&admin::plan_list(&pool).await?),
+        AdminCommand::Plan { command } => match command {
+            PlanCommand::List => print_json(&admin::plan_list(&pool).await?),
+            PlanCommand::Create { code, limits } => print_json(
+                &admin::plan_create(&pool, &code, &limits.into())
+                    .await
+                    .context("failed to create the plan")?,
+            ),
+            PlanCommand::Update { code, limits } => print_json(
+                &admin::plan_update(&pool, &code, &limits.into())
+                    .await
+                    .context("failed to change the plan")?,
+            ),
+        },
         AdminCommand::Demo {
             command: DemoCommand::Seed,
         } => print_json(
@@ -233,6 +291,11 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
                 .context("failed to create the tenant")?,
             ),
             TenantCommand::List => print_json(&admin::tenant_list(&pool).await?),
+            TenantCommand::Show { slug } => print_json(
+                &admin::tenant_show(&pool, &slug)
+                    .await
+                    .context("failed to read the tenant")?,
+            ),
             TenantCommand::SetPlan { slug, plan } => print_json(
                 &admin::tenant_set_plan(&pool, &slug, &plan)
                     .await

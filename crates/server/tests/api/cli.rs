@@ -140,6 +140,94 @@ async fn admin_commands_manage_tenants_plans_and_users() {
     assert!(!ok && err.contains("no tenant with slug nope"), "{err}");
 }
 
+#[tokio::test]
+async fn the_operator_creates_and_changes_plans_and_reads_a_tenants_usage() {
+    let db = TestDb::new().await;
+    let limits = |skus: &'static str| -> Vec<&'static str> {
+        vec![
+            "--name",
+            "Pro",
+            "--max-skus",
+            skus,
+            "--max-locations",
+            "200",
+            "--max-warehouses",
+            "2",
+            "--max-users",
+            "4",
+            "--max-devices",
+            "3",
+            "--requests-per-second",
+            "20",
+        ]
+    };
+    let mut args = vec!["plan", "create", "pro"];
+    args.extend(limits("500"));
+    let (ok, plan, err) = admin(&db, &args, None);
+    assert!(ok, "{err}");
+    assert_eq!(
+        (plan["code"].as_str(), plan["max_skus"].as_i64()),
+        (Some("pro"), Some(500))
+    );
+    // Taken, incomplete or out of range: refused with a reason, nothing changed.
+    let (ok, _, err) = admin(&db, &args, None);
+    assert!(!ok && err.contains("a plan pro exists"), "{err}");
+    let (ok, _, err) = admin(&db, &["plan", "create", "tiny", "--max-skus", "1"], None);
+    assert!(!ok && err.contains("--max-locations is required"), "{err}");
+    let mut bad = vec!["plan", "create", "bad"];
+    bad.extend(limits("-1"));
+    let (ok, _, err) = admin(&db, &bad, None);
+    assert!(!ok && err.contains("max_skus must be 0 or more"), "{err}");
+    let (ok, _, err) = admin(&db, &["plan", "update", "gold", "--max-skus", "9"], None);
+    assert!(!ok && err.contains("no plan gold"), "{err}");
+    // Only what is given changes.
+    let (ok, plan, err) = admin(&db, &["plan", "update", "pro", "--max-users", "6"], None);
+    assert!(ok, "{err}");
+    assert_eq!(
+        (plan["max_users"].as_i64(), plan["max_skus"].as_i64()),
+        (Some(6), Some(500))
+    );
+    let (ok, plans, _) = admin(&db, &["plan", "list"], None);
+    assert!(ok);
+    assert_eq!(plans.as_array().unwrap().len(), 4);
+
+    let (ok, _, err) = admin(
+        &db,
+        &[
+            "tenant", "create", "--slug", "acme", "--name", "Acme", "--plan", "pro", "--days", "30",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    for email in ["a@acme.example", "b@acme.example"] {
+        let (ok, _, err) = admin(
+            &db,
+            &[
+                "user", "create", "--tenant", "acme", "--email", email, "--name", "A",
+            ],
+            Some("a long enough password\n"),
+        );
+        assert!(ok, "{err}");
+    }
+    let (ok, report, err) = admin(&db, &["tenant", "show", "acme"], None);
+    assert!(ok, "{err}");
+    assert_eq!(report["slug"], "acme");
+    assert_eq!(report["plan"]["code"], "pro");
+    assert_eq!(report["expired"], false);
+    assert_eq!(report["usage"]["users"]["used"], 2);
+    assert_eq!(report["usage"]["users"]["limit"], 6);
+    assert_eq!(report["usage"]["skus"]["used"], 0);
+    assert_eq!(report["devices"], serde_json::json!([]));
+    assert!(report["last_activity"].is_string(), "{report}");
+    let (ok, _, _) = admin(&db, &["tenant", "expire", "--slug", "acme"], None);
+    assert!(ok);
+    let (ok, report, _) = admin(&db, &["tenant", "show", "acme"], None);
+    assert!(ok);
+    assert_eq!(report["expired"], true);
+    let (ok, _, err) = admin(&db, &["tenant", "show", "nope"], None);
+    assert!(!ok && err.contains("no tenant with slug nope"), "{err}");
+}
+
 /// Kills the server if the test fails before it stops it.
 struct Guard(Option<std::process::Child>);
 
