@@ -19,6 +19,7 @@ fn main() {
         "status",
         "stock",
         "stock_kpis",
+        "orders",
         "history",
         "record",
         "resolve_item",

@@ -4,9 +4,9 @@
 use logiflow_core::MovementId;
 use logiflow_replica::{
     Action, Connected, CountScope, CountSheet, CountSubmission, CredentialStore, ErrorBody,
-    History, HistoryQuery, ItemRef, JournalExported, JournalRow, ProductRef, Recorded, Replica,
-    Resolved, ServerClient, SignedOut, Status, StockKpis, StockLine, StockQuery, SyncOptions,
-    SyncProgress, SyncReport, WarehouseInfo,
+    History, HistoryQuery, ItemRef, JournalExported, JournalRow, OpenOrders, ProductRef, Recorded,
+    Replica, Resolved, ServerClient, SignedOut, Status, StockKpis, StockLine, StockQuery,
+    SyncOptions, SyncProgress, SyncReport, WarehouseInfo,
 };
 use tauri::State;
 use tauri::ipc::Channel;
@@ -45,6 +45,12 @@ pub fn status(state: State<'_, AppState>) -> Result<Status, ErrorBody> {
 #[tauri::command(async)]
 pub fn stock(state: State<'_, AppState>, query: StockQuery) -> Result<Vec<StockLine>, ErrorBody> {
     state.replica()?.stock(&query).map_err(failed("stock"))
+}
+
+/// [`Replica::open_orders`]: the purchase orders to receive and sales orders to pick.
+#[tauri::command(async)]
+pub fn orders(state: State<'_, AppState>) -> Result<OpenOrders, ErrorBody> {
+    state.replica()?.open_orders().map_err(failed("orders"))
 }
 
 /// Low-stock lines the dashboard lists.

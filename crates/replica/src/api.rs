@@ -110,10 +110,14 @@ pub struct Action {
     pub warehouse: Option<String>,
     /// What happened.
     pub op: Op,
-    /// The order line it fulfils. Not in the TypeScript type: no screen sends one yet
-    /// (receiving and picking against orders come later), and serde reads a missing
-    /// `Option` as none.
-    #[cfg_attr(feature = "ts", ts(skip))]
+    /// The order line it fulfils: a purchase line for a receipt, a sales line for a
+    /// pick (see [`crate::Replica::purchase_line`], [`crate::Replica::sales_line`]).
+    /// Absent: none.
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "ts",
+        ts(type = "{ type: \"purchase_line\" | \"sales_line\", id: string } | null")
+    )]
     pub reference: Option<LineRef>,
 }
 
@@ -423,9 +427,20 @@ pub struct PullApplied {
     pub pruned: usize,
 }
 
+/// The orders a device receives and picks against ([`crate::Replica::open_orders`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct OpenOrders {
+    /// Open purchase orders, by number.
+    pub purchase_orders: Vec<PurchaseOrderView>,
+    /// Sales orders still to pick, by number.
+    pub sales_orders: Vec<SalesOrderView>,
+}
+
 /// An open purchase order of the device's warehouses, as pulled
 /// ([`crate::Replica::purchase_orders`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PurchaseOrderView {
     /// Its id.
     pub id: String,
@@ -445,6 +460,7 @@ pub struct PurchaseOrderView {
 
 /// A line of a [`PurchaseOrderView`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PurchaseLineView {
     /// Its id.
     pub id: String,
@@ -453,10 +469,13 @@ pub struct PurchaseLineView {
     /// The product's name.
     pub name: String,
     /// Units ordered.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub qty: i64,
     /// Units the server had received when last pulled.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub received: i64,
     /// Units this device received since, not yet in the pulled state.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub received_here: i64,
 }
 
@@ -470,6 +489,7 @@ impl PurchaseLineView {
 /// A sales order of the device's warehouses still to be picked, as pulled
 /// ([`crate::Replica::sales_orders`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SalesOrderView {
     /// Its id.
     pub id: String,
@@ -489,6 +509,7 @@ pub struct SalesOrderView {
 
 /// A line of a [`SalesOrderView`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SalesLineView {
     /// Its id.
     pub id: String,
@@ -497,10 +518,13 @@ pub struct SalesLineView {
     /// The product's name.
     pub name: String,
     /// Units ordered.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub qty: i64,
     /// Units the server had picked when last pulled.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub picked: i64,
     /// Units this device picked since, not yet in the pulled state.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub picked_here: i64,
     /// Where the server reserved stock for it, by bin code.
     pub pick_list: Vec<PickView>,
@@ -515,12 +539,14 @@ impl SalesLineView {
 
 /// Where to pick part of a line: a bin (and lot) the server reserved stock on.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PickView {
     /// The bin's code.
     pub bin: String,
     /// The lot's code, for a lot-tracked product.
     pub lot: Option<String>,
     /// Units reserved there as last pulled.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub qty: i64,
 }
 

@@ -53,10 +53,10 @@ mod view;
 pub use api::{
     Action, COUNT_BINS_MAX, COUNT_LINES_MAX, CountLine, CountScope, CountSheet, CountSubmission,
     DeviceInfo, ItemRef, JOURNAL_PAGE_MAX, JournalEntry, JournalExported, JournalFilter,
-    JournalStatus, JournalUploaded, Op, PickView, ProductRef, PullApplied, PurchaseLineView,
-    PurchaseOrderView, Recorded, Resolution, Resolved, SESSION_WARNING_DAYS, STOCK_LIMIT_MAX,
-    SalesLineView, SalesOrderView, Search, SignedOut, Status, StockLine, StockQuery, Warning,
-    session_ends_soon,
+    JournalStatus, JournalUploaded, Op, OpenOrders, PickView, ProductRef, PullApplied,
+    PurchaseLineView, PurchaseOrderView, Recorded, Resolution, Resolved, SESSION_WARNING_DAYS,
+    STOCK_LIMIT_MAX, SalesLineView, SalesOrderView, Search, SignedOut, Status, StockLine,
+    StockQuery, Warning, session_ends_soon,
 };
 pub use client::{
     ACCESS_TOKEN_MARGIN_SECS, CONNECT_TIMEOUT_MS, PersonSession, REQUEST_TIMEOUT_MS, RETRIES_MAX,

@@ -6,7 +6,8 @@ use ts_rs::TS;
 
 use crate::api::{
     Action, CountLine, CountScope, CountSheet, CountSubmission, DeviceInfo, ItemRef,
-    JournalExported, Op, ProductRef, Recorded, Resolution, Resolved, Search, SignedOut, Status,
+    JournalExported, Op, OpenOrders, PickView, ProductRef, PurchaseLineView, PurchaseOrderView,
+    Recorded, Resolution, Resolved, SalesLineView, SalesOrderView, Search, SignedOut, Status,
     StockLine, StockQuery, Warning,
 };
 use crate::client::WarehouseInfo;
@@ -82,5 +83,11 @@ pub fn typescript_declarations() -> Vec<String> {
         Resolved::decl(),
         SignedOut::decl(),
         JournalExported::decl(),
+        PurchaseLineView::decl(),
+        PurchaseOrderView::decl(),
+        PickView::decl(),
+        SalesLineView::decl(),
+        SalesOrderView::decl(),
+        OpenOrders::decl(),
     ]
 }

@@ -636,6 +636,65 @@ async fn walk(client: &Client, shots: &Shots<'_>, world: &mut World<'_>) {
         .expect("failed to read the replica");
     assert_eq!(status.pending, 0);
 
+    eprintln!("e2e scenario: step 7b, receive against a purchase order on the Orders screen");
+    let server = &*world.server;
+    let po = off_runtime(|| {
+        let admin = Some(server.admin_token.as_str());
+        let get = |path: &str| server.send(reqwest::Method::GET, path, admin, None, 200);
+        let warehouse = get("/v1/warehouses")["items"][0]["id"].clone();
+        let product = get("/v1/products?sku_prefix=SKU-2")["items"][0]["id"].clone();
+        let supplier = server.create(
+            "/v1/suppliers",
+            json!({"code": "ACME", "name": "Acme Parts"}),
+        );
+        let po = server.create(
+            "/v1/purchase-orders",
+            json!({"supplier_id": supplier["id"], "warehouse_id": warehouse,
+                   "lines": [{"product_id": product, "qty": 6, "unit_cost": "1.25"}]}),
+        );
+        let path = format!("/v1/purchase-orders/{}/order", po["id"].as_str().unwrap());
+        server.send(reqwest::Method::POST, &path, admin, Some(json!({})), 200)
+    });
+    assert_eq!(po["number"], "PO-000001");
+    by_id(client, "sync-now").await.click().await.unwrap();
+    by_id(client, "nav-orders").await.click().await.unwrap();
+    by_id(client, "receive-PO-000001-SKU-2")
+        .await
+        .click()
+        .await
+        .unwrap();
+    by_id(client, "order-bin")
+        .await
+        .send_keys("B2")
+        .await
+        .unwrap();
+    let qty = by_id(client, "order-qty").await;
+    assert_eq!(
+        qty.prop("value").await.unwrap().as_deref(),
+        Some("6"),
+        "the open quantity is offered"
+    );
+    qty.clear().await.unwrap();
+    qty.send_keys("4").await.unwrap();
+    by_id(client, "order-record").await.click().await.unwrap();
+    let notice = wait_text(client, "orders-notice", |t| !t.is_empty()).await;
+    assert!(notice.contains("4 × SKU-2 for PO-000001"), "{notice}");
+    wait_text(client, "po-received-PO-000001-SKU-2", |t| t == "4").await;
+    screenshot(client, shots, "42-received-against-po.png").await;
+    // The background loop sends it; the server counts it toward the line.
+    let po_url = format!("/v1/purchase-orders/{}", po["id"].as_str().unwrap());
+    eventually("the receipt counted on the server", || {
+        let po_url = po_url.clone();
+        async move {
+            let po = off_runtime(|| {
+                let admin = Some(server.admin_token.as_str());
+                server.send(reqwest::Method::GET, &po_url, admin, None, 200)
+            });
+            (po["lines"][0]["received"] == 4).then_some(())
+        }
+    })
+    .await;
+
     eprintln!("e2e scenario: step 8, sign out: the keyring forgets the device");
     by_id(client, "nav-settings").await.click().await.unwrap();
     let scope = wait_text(client, "settings-scope", |t| t.contains("WH1")).await;

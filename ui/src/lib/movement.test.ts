@@ -30,7 +30,7 @@ describe("the scan → quantity flow", () => {
     const { state, submits } = run(receive, { type: "scan", raw: "4006381333931\r" }, { type: "qty", raw: "12" });
     expect(state.step).toBe("saving");
     expect(submits).toEqual([
-      { item: { by: "scan", value: "4006381333931" }, lot: null, warehouse: null, op: { kind: "receive", to: "A-01", qty: 12 } },
+      { item: { by: "scan", value: "4006381333931" }, lot: null, warehouse: null, op: { kind: "receive", to: "A-01", qty: 12 }, reference: null },
     ]);
   });
 
@@ -101,7 +101,7 @@ describe("the scan → quantity flow", () => {
       { type: "qty", raw: "-2" },
     );
     expect(submits).toEqual([
-      { item: { by: "scan", value: "MILK" }, lot: null, warehouse: null, op: { kind: "adjust", at: "B-01", delta: -2, reason: "damage" } },
+      { item: { by: "scan", value: "MILK" }, lot: null, warehouse: null, op: { kind: "adjust", at: "B-01", delta: -2, reason: "damage" }, reference: null },
     ]);
   });
 
@@ -112,7 +112,7 @@ describe("the scan → quantity flow", () => {
       { type: "qty", raw: "5" },
     );
     expect(submits).toEqual([
-      { item: { by: "scan", value: "BOLT" }, lot: null, warehouse: null, op: { kind: "transfer", from: "A-01", to: "A-02", qty: 5 } },
+      { item: { by: "scan", value: "BOLT" }, lot: null, warehouse: null, op: { kind: "transfer", from: "A-01", to: "A-02", qty: 5 }, reference: null },
     ]);
   });
 

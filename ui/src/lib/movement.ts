@@ -109,6 +109,7 @@ export function next(state: State, event: Event, form: Form): Transition {
         item: { by: "scan", value: state.item },
         lot: null,
         warehouse: null,
+        reference: null,
         op: op(form, parsed.value),
       };
       return { state: { ...state, step: "saving", qty: parsed.value, feedback: null }, submit: action };

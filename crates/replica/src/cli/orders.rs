@@ -1,30 +1,15 @@
 //! `logiflow orders`: the open purchase orders and the sales orders to pick of the
 //! device's warehouses.
 
-use anyhow::Context;
-use logiflow_replica::{PurchaseOrderView, SalesOrderView};
-
 use super::{Ctx, Output};
-
-/// Both kinds, as `--json` prints them.
-#[derive(Debug, serde::Serialize)]
-struct Orders {
-    purchase_orders: Vec<PurchaseOrderView>,
-    sales_orders: Vec<SalesOrderView>,
-}
+use anyhow::Context;
 
 /// Lists the orders, one line per order line, as tab-separated tables.
 pub(crate) fn run(ctx: &mut Ctx) -> anyhow::Result<Output> {
-    let orders = Orders {
-        purchase_orders: ctx
-            .replica
-            .purchase_orders()
-            .context("failed to read the purchase orders")?,
-        sales_orders: ctx
-            .replica
-            .sales_orders()
-            .context("failed to read the sales orders")?,
-    };
+    let orders = ctx
+        .replica
+        .open_orders()
+        .context("failed to read the orders")?;
     Ok(Output::new(ctx.json, &orders, || {
         let mut out = String::from(
             "ORDER\tWAREHOUSE\tSUPPLIER\tEXPECTED\tSKU\tORDERED\tRECEIVED\tOPEN\tNAME",

@@ -15,7 +15,8 @@ use rusqlite::{Connection, params};
 use super::Replica;
 use super::resolve::resolve_product;
 use crate::api::{
-    ItemRef, PickView, PurchaseLineView, PurchaseOrderView, SalesLineView, SalesOrderView,
+    ItemRef, OpenOrders, PickView, PurchaseLineView, PurchaseOrderView, SalesLineView,
+    SalesOrderView,
 };
 use crate::db::optional;
 use crate::{Error, Result};
@@ -29,6 +30,14 @@ const RECEIVED_HERE: &str = "coalesce((
           and json_extract(j.movement, '$.reference.id') = l.id), 0)";
 
 impl Replica {
+    /// Both kinds of orders the device works against.
+    pub fn open_orders(&self) -> Result<OpenOrders> {
+        Ok(OpenOrders {
+            purchase_orders: self.purchase_orders()?,
+            sales_orders: self.sales_orders()?,
+        })
+    }
+
     /// The open purchase orders of the device's warehouses, by number, with their lines
     /// in document order.
     pub fn purchase_orders(&self) -> Result<Vec<PurchaseOrderView>> {

@@ -510,7 +510,13 @@ warehouse: string | null,
 /**
  * What happened.
  */
-op: Op, };
+op: Op, 
+/**
+ * The order line it fulfils: a purchase line for a receipt, a sales line for a
+ * pick (see [`crate::Replica::purchase_line`], [`crate::Replica::sales_line`]).
+ * Absent: none.
+ */
+reference: { type: "purchase_line" | "sales_line", id: string } | null, };
 
 export type Warning = { 
 /**
@@ -767,6 +773,146 @@ device: string,
  * Entries written (the journal's unanswered entries).
  */
 entries: number, };
+
+export type PurchaseLineView = { 
+/**
+ * Its id.
+ */
+id: string, 
+/**
+ * The product's SKU and name (empty if the product is not pulled).
+ */
+sku: string, 
+/**
+ * The product's name.
+ */
+name: string, 
+/**
+ * Units ordered.
+ */
+qty: number, 
+/**
+ * Units the server had received when last pulled.
+ */
+received: number, 
+/**
+ * Units this device received since, not yet in the pulled state.
+ */
+received_here: number, };
+
+export type PurchaseOrderView = { 
+/**
+ * Its id.
+ */
+id: string, 
+/**
+ * `PO-000123`.
+ */
+number: string, 
+/**
+ * The warehouse's code.
+ */
+warehouse: string, 
+/**
+ * The supplier's name.
+ */
+supplier: string, 
+/**
+ * When the goods are expected (`YYYY-MM-DD`).
+ */
+expected_on: string | null, 
+/**
+ * `ordered`, `partially_received` or `received`, as last pulled.
+ */
+status: string, 
+/**
+ * Its lines in document order.
+ */
+lines: Array<PurchaseLineView>, };
+
+export type PickView = { 
+/**
+ * The bin's code.
+ */
+bin: string, 
+/**
+ * The lot's code, for a lot-tracked product.
+ */
+lot: string | null, 
+/**
+ * Units reserved there as last pulled.
+ */
+qty: number, };
+
+export type SalesLineView = { 
+/**
+ * Its id.
+ */
+id: string, 
+/**
+ * The product's SKU (empty if the product is not pulled).
+ */
+sku: string, 
+/**
+ * The product's name.
+ */
+name: string, 
+/**
+ * Units ordered.
+ */
+qty: number, 
+/**
+ * Units the server had picked when last pulled.
+ */
+picked: number, 
+/**
+ * Units this device picked since, not yet in the pulled state.
+ */
+picked_here: number, 
+/**
+ * Where the server reserved stock for it, by bin code.
+ */
+pick_list: Array<PickView>, };
+
+export type SalesOrderView = { 
+/**
+ * Its id.
+ */
+id: string, 
+/**
+ * `SO-000123`.
+ */
+number: string, 
+/**
+ * The warehouse's code.
+ */
+warehouse: string, 
+/**
+ * The customer's name.
+ */
+customer: string, 
+/**
+ * When the customer wants the goods (`YYYY-MM-DD`).
+ */
+requested_on: string, 
+/**
+ * As last pulled (`confirmed`, `allocated`, `partially_picked`, …).
+ */
+status: string, 
+/**
+ * Its lines in document order.
+ */
+lines: Array<SalesLineView>, };
+
+export type OpenOrders = { 
+/**
+ * Open purchase orders, by number.
+ */
+purchase_orders: Array<PurchaseOrderView>, 
+/**
+ * Sales orders still to pick, by number.
+ */
+sales_orders: Array<SalesOrderView>, };
 
 /** The event that carries the background sync loop's SyncView on each change. */
 export const SYNC_EVENT = "sync";
