@@ -695,6 +695,64 @@ async fn walk(client: &Client, shots: &Shots<'_>, world: &mut World<'_>) {
     })
     .await;
 
+    eprintln!("e2e scenario: step 7c, pick a sales order on the Orders screen");
+    let so = off_runtime(|| {
+        let admin = Some(server.admin_token.as_str());
+        let get = |path: &str| server.send(reqwest::Method::GET, path, admin, None, 200);
+        let warehouse = get("/v1/warehouses")["items"][0]["id"].clone();
+        let product = get("/v1/products?sku_prefix=SKU-2")["items"][0]["id"].clone();
+        let customer = server.create(
+            "/v1/customers",
+            json!({"code": "SHOP", "name": "Corner Shop"}),
+        );
+        let so = server.create(
+            "/v1/sales-orders",
+            json!({"customer_id": customer["id"], "warehouse_id": warehouse,
+                   "requested_on": "2027-01-15",
+                   "lines": [{"product_id": product, "qty": 2, "unit_price": "9.90"}]}),
+        );
+        let path = format!("/v1/sales-orders/{}/confirm", so["id"].as_str().unwrap());
+        server.send(reqwest::Method::POST, &path, admin, Some(json!({})), 200)
+    });
+    assert_eq!(so["lines"][0]["allocated"], 2, "{so}");
+    by_id(client, "sync-now").await.click().await.unwrap();
+    by_id(client, "pick-SO-000001-SKU-2")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let bin = by_id(client, "order-bin").await;
+    assert_eq!(
+        bin.prop("value").await.unwrap().as_deref(),
+        Some("B2"),
+        "the pick list's bin"
+    );
+    // More than the line expects: said before anything is recorded.
+    let qty = by_id(client, "order-qty").await;
+    qty.clear().await.unwrap();
+    qty.send_keys("3").await.unwrap();
+    by_id(client, "order-record").await.click().await.unwrap();
+    let warning = wait_text(client, "order-beyond", |t| !t.is_empty()).await;
+    assert!(warning.starts_with("The line still expects 2"), "{warning}");
+    qty.clear().await.unwrap();
+    qty.send_keys("2").await.unwrap();
+    by_id(client, "order-record").await.click().await.unwrap();
+    let notice = wait_text(client, "orders-notice", |t| t.contains("SO-000001")).await;
+    assert!(notice.contains("2 × SKU-2 for SO-000001"), "{notice}");
+    screenshot(client, shots, "43-picked-for-so.png").await;
+    let so_url = format!("/v1/sales-orders/{}", so["id"].as_str().unwrap());
+    eventually("the pick counted on the server", || {
+        let so_url = so_url.clone();
+        async move {
+            let so = off_runtime(|| {
+                let admin = Some(server.admin_token.as_str());
+                server.send(reqwest::Method::GET, &so_url, admin, None, 200)
+            });
+            (so["status"] == "shipped").then_some(())
+        }
+    })
+    .await;
+
     eprintln!("e2e scenario: step 8, sign out: the keyring forgets the device");
     by_id(client, "nav-settings").await.click().await.unwrap();
     let scope = wait_text(client, "settings-scope", |t| t.contains("WH1")).await;

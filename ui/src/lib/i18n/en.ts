@@ -40,7 +40,9 @@ export const en = {
     record: "Record",
     cancel: "Cancel",
     recorded: "Recorded #{seq}: {qty} × {sku} for {order}",
-    beyond: "More than the line still expects: it is recorded and the server flags it for review.",
+    beyond: "The line still expects {open}: this is more. It will be recorded and flagged for review. Record anyway?",
+    recordAnyway: "Record anyway",
+    badQty: "Type a whole quantity of 1 or more.",
     loadFailed: "The orders could not be read: {message}",
   },
   theme: {
