@@ -243,6 +243,22 @@ fn so_header_edits(
     assert_eq!(got, expected.map_err(str::to_owned));
 }
 
+#[rstest]
+#[case::line_for_first_open_else_last(&[('A', 0), ('B', 3), ('C', 2)], Some('B'))]
+#[case::line_for_all_done_takes_the_last(&[('A', 0), ('B', -1)], Some('B'))]
+#[case::line_for_no_line_of_the_product(&[], None)]
+fn line_for_a_product(#[case] lines: &[(char, i64)], #[case] expected: Option<char>) {
+    assert_eq!(line_for(lines), expected);
+}
+
+#[test]
+fn priorities_read_back_from_their_names() {
+    for p in Priority::ALL {
+        assert_eq!(Priority::parse(p.as_str()), Some(p));
+    }
+    assert_eq!(Priority::parse("asap"), None);
+}
+
 #[test]
 fn release_gives_back_every_allocation() {
     let open = allocations("A:2, B:3");

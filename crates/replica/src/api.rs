@@ -477,13 +477,9 @@ pub struct PurchaseLineView {
     /// Units this device received since, not yet in the pulled state.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub received_here: i64,
-}
-
-impl PurchaseLineView {
-    /// Units still expected (never below zero).
-    pub fn open(&self) -> i64 {
-        (self.qty - self.received - self.received_here).max(0)
-    }
+    /// Units still expected: ordered less both, never below zero.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub open: i64,
 }
 
 /// A sales order of the device's warehouses still to be picked, as pulled
@@ -526,15 +522,11 @@ pub struct SalesLineView {
     /// Units this device picked since, not yet in the pulled state.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub picked_here: i64,
+    /// Units still to pick: ordered less both, never below zero.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub open: i64,
     /// Where the server reserved stock for it, by bin code.
     pub pick_list: Vec<PickView>,
-}
-
-impl SalesLineView {
-    /// Units still to pick (never below zero).
-    pub fn open(&self) -> i64 {
-        (self.qty - self.picked - self.picked_here).max(0)
-    }
 }
 
 /// Where to pick part of a line: a bin (and lot) the server reserved stock on.

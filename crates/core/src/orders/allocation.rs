@@ -295,6 +295,26 @@ pub enum Priority {
     Urgent,
 }
 
+impl Priority {
+    /// Every priority, lowest first.
+    pub const ALL: [Priority; 4] = [Self::Low, Self::Normal, Self::High, Self::Urgent];
+
+    /// The wire name (`low`, `normal`, `high`, `urgent`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Normal => "normal",
+            Self::High => "high",
+            Self::Urgent => "urgent",
+        }
+    }
+
+    /// The priority of a wire name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
 /// A back-ordered line waiting for stock of its product.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackOrder<Id> {

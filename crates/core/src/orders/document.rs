@@ -40,6 +40,9 @@
 //! 8. A sales order's header (requested date, priority, notes) changes until it is
 //!    shipped or cancelled; its customer and warehouse only while it is a draft, since
 //!    its stock is reserved in that warehouse once confirmed \[`so_header_edits`\].
+//! 9. Naming only the order, a receipt or pick counts toward the product's first line
+//!    that still expects units, else its last: lines `A:0 open, B:3 open` → B; `A:0, B:0`
+//!    → B (beyond the order, flagged by the server) \[`line_for_first_open_else_last`\].
 
 /// Where a purchase order stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -251,6 +254,19 @@ pub struct SalesLineState {
     pub product: crate::ProductId,
     /// Its open reservations, one per row.
     pub allocations: Vec<crate::orders::Allocation>,
+}
+
+/// The line of an order a receipt or pick of a product counts toward when the person
+/// names only the order (rule 9): the first of the product's lines, in document order,
+/// that still expects units, else its last line (the goods are then beyond the order,
+/// which the server flags); none when the order has no line of the product. `lines` are
+/// the product's lines with the units each still expects.
+pub fn line_for<Id: Copy>(lines: &[(Id, i64)]) -> Option<Id> {
+    lines
+        .iter()
+        .find(|(_, open)| *open > 0)
+        .or(lines.last())
+        .map(|(id, _)| *id)
 }
 
 /// Whether a sales order's header may change (rule 8); `parties`: the change names

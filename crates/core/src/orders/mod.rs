@@ -17,7 +17,7 @@ pub use allocation::{
 };
 pub use document::{
     DocumentError, PurchaseAction, PurchaseLineQty, PurchaseLineState, PurchaseStatus, ReceiptFlag,
-    SalesAction, SalesLineQty, SalesLineState, SalesStatus, purchase_action, purchase_header_edit,
-    purchase_line_edit, purchase_status, receipt_flags, sales_action, sales_header_edit,
-    sales_line_edit, sales_status,
+    SalesAction, SalesLineQty, SalesLineState, SalesStatus, line_for, purchase_action,
+    purchase_header_edit, purchase_line_edit, purchase_status, receipt_flags, sales_action,
+    sales_header_edit, sales_line_edit, sales_status,
 };

@@ -25,7 +25,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> anyhow::Result<Output> {
                     l.sku,
                     l.qty,
                     l.received + l.received_here,
-                    l.open(),
+                    l.open,
                     l.name
                 ));
             }
@@ -53,7 +53,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> anyhow::Result<Output> {
                     l.sku,
                     l.qty,
                     l.picked + l.picked_here,
-                    l.open(),
+                    l.open,
                     if from.is_empty() {
                         "-".to_owned()
                     } else {

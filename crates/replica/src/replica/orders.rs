@@ -21,13 +21,86 @@ use crate::api::{
 use crate::db::optional;
 use crate::{Error, Result};
 
-/// Units this device received against each line and the pulled state does not hold.
-const RECEIVED_HERE: &str = "coalesce((
-        select sum(json_extract(j.movement, '$.qty')) from journal j
-        where j.settled = 0 and j.kind = 'receive'
-          and coalesce(j.outcome, 'applied') not in ('rejected', 'voided')
-          and json_extract(j.movement, '$.reference.type') = 'purchase_line'
-          and json_extract(j.movement, '$.reference.id') = l.id), 0)";
+/// Units of `kind` (`receive`, `ship`) this device recorded against each line (`l.id`)
+/// of `reference` type that the pulled state does not hold yet.
+fn recorded_here(kind: &str, reference: &str) -> String {
+    format!(
+        "coalesce((
+            select sum(json_extract(j.movement, '$.qty')) from journal j
+            where j.settled = 0 and j.kind = '{kind}'
+              and coalesce(j.outcome, 'applied') not in ('rejected', 'voided')
+              and json_extract(j.movement, '$.reference.type') = '{reference}'
+              and json_extract(j.movement, '$.reference.id') = l.id), 0)"
+    )
+}
+
+/// What tells purchase and sales orders apart in the replica's tables.
+struct Kind {
+    orders: &'static str,
+    lines: &'static str,
+    /// The server's booked quantity column of a line (`received`, `picked`).
+    booked: &'static str,
+    movement: &'static str,
+    reference: &'static str,
+    /// Whether an order in the stored status takes goods (the core's rule).
+    open: fn(&str) -> bool,
+    line: fn(uuid::Uuid) -> LineRef,
+}
+
+const PURCHASE: Kind = Kind {
+    orders: "purchase_order",
+    lines: "purchase_line",
+    booked: "received",
+    movement: "receive",
+    reference: "purchase_line",
+    open: expects_goods,
+    line: LineRef::PurchaseLine,
+};
+
+const SALES: Kind = Kind {
+    orders: "sales_order",
+    lines: "sales_line",
+    booked: "picked",
+    movement: "ship",
+    reference: "sales_line",
+    open: expects_picks,
+    line: LineRef::SalesLine,
+};
+
+/// The line of order `number` that a receipt or pick of `item` counts toward
+/// (`core::orders::line_for`), or why there is none.
+fn line_of(conn: &Connection, kind: &Kind, number: &str, item: &ItemRef) -> Result<LineRef> {
+    let number = number.trim().to_uppercase();
+    let order: Option<(String, String)> = optional(conn.query_row(
+        &format!("select id, status from {} where number = ?1", kind.orders),
+        params![number],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    ))?;
+    let order = order
+        .filter(|(_, status)| (kind.open)(status))
+        .map(|(id, _)| id)
+        .ok_or_else(|| Error::UnknownOrder(number.clone()))?;
+    let product = resolve_product(conn, item)?;
+    let lines: Vec<(String, i64)> = conn
+        .prepare(&format!(
+            "select l.id, l.qty - l.{} - {} from {} l
+             where l.order_id = ?1 and l.product_id = ?2 order by l.position",
+            kind.booked,
+            recorded_here(kind.movement, kind.reference),
+            kind.lines
+        ))?
+        .query_map(params![order, product.id.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let indexed: Vec<(usize, i64)> = lines.iter().enumerate().map(|(i, l)| (i, l.1)).collect();
+    let chosen = logiflow_core::orders::line_for(&indexed).ok_or_else(|| Error::NotOnOrder {
+        order: number,
+        sku: product.sku.clone(),
+    })?;
+    let id = lines[chosen].0.parse().map_err(Error::corrupt)?;
+    Ok((kind.line)(id))
+}
 
 impl Replica {
     /// Both kinds of orders the device works against.
@@ -69,41 +142,11 @@ impl Replica {
             .collect()
     }
 
-    /// The line of open purchase order `number` that a receipt of `item` counts toward:
-    /// its first line of that product with units still expected, else its last line of
-    /// that product (the receipt is then beyond the order, which the server flags).
+    /// The line of open purchase order `number` that a receipt of `item` counts toward
+    /// (`core::orders::line_for`: its first line of the product still expecting units,
+    /// else its last, and the server flags the receipt as beyond the order).
     pub fn purchase_line(&self, number: &str, item: &ItemRef) -> Result<LineRef> {
-        let number = number.trim().to_uppercase();
-        let order: Option<(String, String)> = optional(self.conn.query_row(
-            "select id, status from purchase_order where number = ?1",
-            params![number],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        ))?;
-        let order = order
-            .filter(|(_, status)| expects_goods(status))
-            .map(|(id, _)| id)
-            .ok_or_else(|| Error::UnknownOrder(number.clone()))?;
-        let product = resolve_product(&self.conn, item)?;
-        let candidates: Vec<(String, i64)> = self
-            .conn
-            .prepare(&format!(
-                "select l.id, l.qty - l.received - {RECEIVED_HERE} from purchase_line l
-                 where l.order_id = ?1 and l.product_id = ?2 order by l.position"
-            ))?
-            .query_map(params![order, product.id.to_string()], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        let chosen = candidates
-            .iter()
-            .find(|(_, open)| *open > 0)
-            .or(candidates.last())
-            .ok_or_else(|| Error::NotOnOrder {
-                order: number,
-                sku: product.sku.clone(),
-            })?;
-        let id = chosen.0.parse().map_err(Error::corrupt)?;
-        Ok(LineRef::PurchaseLine(id))
+        line_of(&self.conn, &PURCHASE, number, item)
     }
 }
 
@@ -114,32 +157,27 @@ fn expects_goods(status: &str) -> bool {
 
 fn lines(conn: &Connection, order: &str) -> Result<Vec<PurchaseLineView>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "select l.id, coalesce(p.sku, ''), coalesce(p.name, ''), l.qty, l.received, {RECEIVED_HERE}
+        "select l.id, coalesce(p.sku, ''), coalesce(p.name, ''), l.qty, l.received, {here}
          from purchase_line l left join product p on p.id = l.product_id
-         where l.order_id = ?1 order by l.position"
+         where l.order_id = ?1 order by l.position",
+        here = recorded_here(PURCHASE.movement, PURCHASE.reference),
     ))?;
     let lines = stmt
         .query_map(params![order], |r| {
+            let (qty, received, received_here): (i64, i64, i64) = (r.get(3)?, r.get(4)?, r.get(5)?);
             Ok(PurchaseLineView {
                 id: r.get(0)?,
                 sku: r.get(1)?,
                 name: r.get(2)?,
-                qty: r.get(3)?,
-                received: r.get(4)?,
-                received_here: r.get(5)?,
+                qty,
+                received,
+                received_here,
+                open: (qty - received - received_here).max(0),
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(lines)
 }
-
-/// Units this device picked against each sales line and the pulled state does not hold.
-const PICKED_HERE: &str = "coalesce((
-        select sum(json_extract(j.movement, '$.qty')) from journal j
-        where j.settled = 0 and j.kind = 'ship'
-          and coalesce(j.outcome, 'applied') not in ('rejected', 'voided')
-          and json_extract(j.movement, '$.reference.type') = 'sales_line'
-          and json_extract(j.movement, '$.reference.id') = l.id), 0)";
 
 /// Whether goods are still to be picked against an order in the stored status.
 fn expects_picks(status: &str) -> bool {
@@ -178,59 +216,31 @@ impl Replica {
             .collect()
     }
 
-    /// The line of sales order `number` that a pick of `item` counts toward: its first
-    /// line of that product with units still to pick, else its last line of that
-    /// product (the pick is then beyond the order, which the server flags).
+    /// The line of sales order `number` that a pick of `item` counts toward
+    /// (`core::orders::line_for`, as for receipts).
     pub fn sales_line(&self, number: &str, item: &ItemRef) -> Result<LineRef> {
-        let number = number.trim().to_uppercase();
-        let order: Option<(String, String)> = optional(self.conn.query_row(
-            "select id, status from sales_order where number = ?1",
-            params![number],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        ))?;
-        let order = order
-            .filter(|(_, status)| expects_picks(status))
-            .map(|(id, _)| id)
-            .ok_or_else(|| Error::UnknownOrder(number.clone()))?;
-        let product = resolve_product(&self.conn, item)?;
-        let candidates: Vec<(String, i64)> = self
-            .conn
-            .prepare(&format!(
-                "select l.id, l.qty - l.picked - {PICKED_HERE} from sales_line l
-                 where l.order_id = ?1 and l.product_id = ?2 order by l.position"
-            ))?
-            .query_map(params![order, product.id.to_string()], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        let chosen = candidates
-            .iter()
-            .find(|(_, open)| *open > 0)
-            .or(candidates.last())
-            .ok_or_else(|| Error::NotOnOrder {
-                order: number,
-                sku: product.sku.clone(),
-            })?;
-        let id = chosen.0.parse().map_err(Error::corrupt)?;
-        Ok(LineRef::SalesLine(id))
+        line_of(&self.conn, &SALES, number, item)
     }
 }
 
 fn sales_lines(conn: &Connection, order: &str) -> Result<Vec<SalesLineView>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "select l.id, coalesce(p.sku, ''), coalesce(p.name, ''), l.qty, l.picked, {PICKED_HERE}
+        "select l.id, coalesce(p.sku, ''), coalesce(p.name, ''), l.qty, l.picked, {here}
          from sales_line l left join product p on p.id = l.product_id
-         where l.order_id = ?1 order by l.position"
+         where l.order_id = ?1 order by l.position",
+        here = recorded_here(SALES.movement, SALES.reference),
     ))?;
     let mut lines: Vec<SalesLineView> = stmt
         .query_map(params![order], |r| {
+            let (qty, picked, picked_here): (i64, i64, i64) = (r.get(3)?, r.get(4)?, r.get(5)?);
             Ok(SalesLineView {
                 id: r.get(0)?,
                 sku: r.get(1)?,
                 name: r.get(2)?,
-                qty: r.get(3)?,
-                picked: r.get(4)?,
-                picked_here: r.get(5)?,
+                qty,
+                picked,
+                picked_here,
+                open: (qty - picked - picked_here).max(0),
                 pick_list: vec![],
             })
         })?

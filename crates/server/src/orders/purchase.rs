@@ -115,12 +115,7 @@ pub struct LineRow {
 /// The stored (decided) status of a name; an unknown one reads as draft, which the
 /// migration's check constraint never lets in.
 pub fn decided_status(stored: &str) -> PurchaseStatus {
-    match stored {
-        "ordered" => PurchaseStatus::Ordered,
-        "closed" => PurchaseStatus::Closed,
-        "cancelled" => PurchaseStatus::Cancelled,
-        _ => PurchaseStatus::Draft,
-    }
+    PurchaseStatus::parse(stored).unwrap_or(PurchaseStatus::Draft)
 }
 
 /// What is stored of a status: the quantities' part (partially received, received) is

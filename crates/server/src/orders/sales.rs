@@ -15,7 +15,7 @@
 //! `core::orders::document` (rule 8, `sales_line_edit`); a line reduced below what it
 //! reserved releases the rest (`core::orders::shrink`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use logiflow_core::StockKey;
@@ -124,31 +124,15 @@ pub struct SalesLineRow {
     pub picked: i64,
 }
 
+/// The stored priority; an unknown name (the check constraint lets none in) reads as
+/// normal.
 fn priority_of(stored: &str) -> Priority {
-    match stored {
-        "low" => Priority::Low,
-        "high" => Priority::High,
-        "urgent" => Priority::Urgent,
-        _ => Priority::Normal,
-    }
+    Priority::parse(stored).unwrap_or(Priority::Normal)
 }
 
-fn priority_name(p: Priority) -> &'static str {
-    match p {
-        Priority::Low => "low",
-        Priority::Normal => "normal",
-        Priority::High => "high",
-        Priority::Urgent => "urgent",
-    }
-}
-
-/// The stored (decided) status of a name.
+/// The stored (decided) status: draft, confirmed or cancelled.
 fn decided_status(stored: &str) -> SalesStatus {
-    match stored {
-        "confirmed" => SalesStatus::Confirmed,
-        "cancelled" => SalesStatus::Cancelled,
-        _ => SalesStatus::Draft,
-    }
+    SalesStatus::parse(stored).unwrap_or(SalesStatus::Draft)
 }
 
 fn quantities(lines: &[SalesLineRow]) -> Vec<SalesLineQty> {
@@ -363,7 +347,7 @@ pub async fn create(
         customer_id: new.customer_id,
         warehouse_id: new.warehouse_id,
         requested_on: new.requested_on,
-        priority: priority_name(new.priority.unwrap_or(Priority::Normal)).to_owned(),
+        priority: new.priority.unwrap_or(Priority::Normal).as_str().to_owned(),
         notes,
         status: "draft".into(),
         created_at: Utc::now(),
@@ -529,9 +513,7 @@ pub async fn reserve(
         .iter()
         .flat_map(|(line, list)| list.iter().map(move |a| (*line, a.key, a.qty)))
         .collect();
-    let touched: BTreeSet<Uuid> = line_ids.iter().copied().collect();
-    let touched: Vec<Uuid> = touched.into_iter().collect();
-    store::sales_orders::write_allocations(tx, &rows, &touched, &allocations).await?;
+    store::sales_orders::write_allocations(tx, &rows, &line_ids, &allocations).await?;
     let stored = match status {
         SalesStatus::Cancelled => "cancelled",
         SalesStatus::Draft => "draft",
@@ -682,7 +664,7 @@ pub async fn update(
         customer_id: changes.customer_id,
         warehouse_id: changes.warehouse_id,
         requested_on: changes.requested_on,
-        priority: changes.priority.map(|p| priority_name(p).to_owned()),
+        priority: changes.priority.map(|p| p.as_str().to_owned()),
         notes,
     };
     store::sales_orders::update(tx, id, &update).await?;

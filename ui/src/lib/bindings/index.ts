@@ -798,7 +798,11 @@ received: number,
 /**
  * Units this device received since, not yet in the pulled state.
  */
-received_here: number, };
+received_here: number, 
+/**
+ * Units still expected: ordered less both, never below zero.
+ */
+open: number, };
 
 export type PurchaseOrderView = { 
 /**
@@ -869,6 +873,10 @@ picked: number,
  * Units this device picked since, not yet in the pulled state.
  */
 picked_here: number, 
+/**
+ * Units still to pick: ordered less both, never below zero.
+ */
+open: number, 
 /**
  * Where the server reserved stock for it, by bin code.
  */
