@@ -71,6 +71,7 @@ impl Modify for SecuritySchemes {
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::ops::router())
+        .merge(routes::alerts::router())
         .merge(routes::auth::router())
         .merge(routes::users::router())
         .merge(routes::api_keys::router())

@@ -67,6 +67,10 @@ pub struct Config {
     /// Delivered (and dead-lettered) webhook deliveries and their outbox events are
     /// deleted this many days after they finished.
     pub webhook_retention_days: u32,
+    /// Time between two runs of the scheduled alert check (stock below the reorder point,
+    /// expiring lots, long-held movements, silent devices), run by one worker across all
+    /// instances; see `crate::alerts`.
+    pub alert_check_interval_secs: u64,
 }
 
 /// Largest accepted `clock_ahead_tolerance_secs` (one day): beyond it a device whose
@@ -106,6 +110,7 @@ impl Default for Config {
             webhook_allow_private_addresses: false,
             webhook_allow_http: false,
             webhook_retention_days: 7,
+            alert_check_interval_secs: 60,
         }
     }
 }
@@ -134,6 +139,7 @@ struct FileConfig {
     webhook_allow_private_addresses: Option<bool>,
     webhook_allow_http: Option<bool>,
     webhook_retention_days: Option<u32>,
+    alert_check_interval_secs: Option<u64>,
 }
 
 /// Why the configuration could not be loaded.
@@ -197,7 +203,8 @@ impl Config {
             webhook_timeout_ms,
             webhook_allow_private_addresses,
             webhook_allow_http,
-            webhook_retention_days
+            webhook_retention_days,
+            alert_check_interval_secs
         );
         if f.app_database_url.is_some() {
             self.app_database_url = f.app_database_url;
@@ -255,6 +262,7 @@ impl Config {
             webhook_allow_private_addresses => "LOGIFLOW_WEBHOOK_ALLOW_PRIVATE_ADDRESSES",
             webhook_allow_http => "LOGIFLOW_WEBHOOK_ALLOW_HTTP",
             webhook_retention_days => "LOGIFLOW_WEBHOOK_RETENTION_DAYS",
+            alert_check_interval_secs => "LOGIFLOW_ALERT_CHECK_INTERVAL_SECS",
         );
         Ok(())
     }
@@ -292,8 +300,12 @@ impl Config {
         if self.webhook_worker_interval_ms == 0
             || self.webhook_timeout_ms == 0
             || self.webhook_retention_days == 0
+            || self.alert_check_interval_secs == 0
         {
-            return Err(invalid("webhook_*", "must be positive"));
+            return Err(invalid(
+                "webhook_*, alert_check_interval_secs",
+                "must be positive",
+            ));
         }
         if let Some(s) = &self.jwt_secret {
             if s.expose().len() < 32 {

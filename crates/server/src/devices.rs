@@ -28,6 +28,8 @@ pub struct Device {
     pub next_seq: i64,
     pub created_at: DateTime<Utc>,
     pub last_push_at: Option<DateTime<Utc>>,
+    /// Its last pull (written at most once a minute).
+    pub last_pull_at: Option<DateTime<Utc>>,
     pub revoked: bool,
 }
 

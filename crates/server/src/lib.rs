@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod alerts;
 pub mod api_keys;
 pub mod app;
 pub mod audit;

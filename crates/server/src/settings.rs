@@ -31,7 +31,50 @@ pub struct Settings {
     /// A receipt that takes a purchase-order line beyond its quantity plus this percent
     /// of it is applied but flagged `over_receipt` for review (0 to 1000; default 0).
     pub over_receipt_tolerance_pct: i32,
+    /// `lot.expiring` is raised this many days before a lot with stock expires (1 to
+    /// 365; default 30). See `crate::alerts`.
+    pub alert_lot_expiring_days: i32,
+    /// `conflict.held` is raised for a movement held longer than this many hours (1 to
+    /// 720; default 4).
+    pub alert_held_hours: i32,
+    /// `device.silent` is raised for a device that has not synced for this many days (1
+    /// to 365; default 3).
+    pub alert_device_silent_days: i32,
     pub updated_at: DateTime<Utc>,
+}
+
+/// The columns of [`Settings`], in its order.
+pub const SETTINGS_COLUMNS: &str = "display_name, timezone, locale, product_field_schema,
+    journal_past_limit_days, over_receipt_tolerance_pct, alert_lot_expiring_days,
+    alert_held_hours, alert_device_silent_days, updated_at";
+
+/// Changes to the alert thresholds; `None` leaves one as it is.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AlertThresholds {
+    pub lot_expiring_days: Option<i32>,
+    pub held_hours: Option<i32>,
+    pub device_silent_days: Option<i32>,
+}
+
+impl AlertThresholds {
+    /// Checks each threshold against its bounds (`crate::alerts`).
+    pub fn validate(self) -> ApiResult<Self> {
+        use crate::alerts::{
+            DEVICE_SILENT_DAYS_RANGE, HELD_HOURS_RANGE, LOT_EXPIRING_DAYS_RANGE, validate_threshold,
+        };
+        validate_threshold(
+            "alert_lot_expiring_days",
+            self.lot_expiring_days,
+            LOT_EXPIRING_DAYS_RANGE,
+        )?;
+        validate_threshold("alert_held_hours", self.held_hours, HELD_HOURS_RANGE)?;
+        validate_threshold(
+            "alert_device_silent_days",
+            self.device_silent_days,
+            DEVICE_SILENT_DAYS_RANGE,
+        )?;
+        Ok(self)
+    }
 }
 
 /// Bounds of `journal_past_limit_days`, in days (ten years at most).
@@ -85,13 +128,16 @@ pub struct SettingsChanges {
     pub journal_past_limit_days: Option<i32>,
     /// Already checked to be within bounds.
     pub over_receipt_tolerance_pct: Option<i32>,
+    /// Already checked to be within bounds.
+    pub alerts: AlertThresholds,
 }
 
 impl SettingsChanges {
     /// Checks each change as asked: a display name, a real IANA time zone (as
     /// warehouses' are), a locale code, a product field schema that compiles, and a
     /// journal past limit of 1 to [`JOURNAL_PAST_LIMIT_DAYS_MAX`] days, an over-receipt
-    /// tolerance of 0 to [`OVER_RECEIPT_TOLERANCE_PCT_MAX`] percent.
+    /// tolerance of 0 to [`OVER_RECEIPT_TOLERANCE_PCT_MAX`] percent, alert thresholds
+    /// within their bounds.
     pub fn parse(
         display_name: Option<&str>,
         timezone: Option<&str>,
@@ -99,7 +145,9 @@ impl SettingsChanges {
         product_field_schema: Option<&serde_json::Value>,
         journal_past_limit_days: Option<i32>,
         over_receipt_tolerance_pct: Option<i32>,
+        alerts: AlertThresholds,
     ) -> ApiResult<Self> {
+        let alerts = alerts.validate()?;
         let display_name = display_name.map(validate_name).transpose()?;
         let timezone = timezone.map(validate_timezone).transpose()?;
         let locale = locale.map(|v| validate_code("locale", v)).transpose()?;
@@ -127,6 +175,7 @@ impl SettingsChanges {
             product_field_schema,
             journal_past_limit_days,
             over_receipt_tolerance_pct,
+            alerts,
         })
     }
 }

@@ -16,7 +16,7 @@
 
 use chrono::{DateTime, Utc};
 use logiflow_core::{
-    Decision, Effect, LineRef, Movement, OrderKey, Origin, Outcome, StockKey, StockRow,
+    Decision, Effect, Flag, LineRef, Movement, OrderKey, Origin, Outcome, StockKey, StockRow,
 };
 use uuid::Uuid;
 
@@ -123,8 +123,9 @@ pub struct Written {
 
 /// The one statement: rows ($2–$9), new movements ($10–$32), outcomes decided again
 /// ($33–$39), effects ($40–$46), outbox events ($47–$49), audit entries ($50–$56),
-/// idempotency records ($57–$59), the device ($60–$61) and the products to answer
-/// about ($62). Answers the stale count and the products with held movements.
+/// idempotency records ($57–$59), the device ($60–$61), the products to answer
+/// about ($62) and the `count.variance` alerts ($63–$64), each with its outbox event.
+/// Answers the stale count and the products with held movements.
 const WRITE_SQL: &str = concat!(
     "with upd as (",
     "update stock_row s
@@ -203,6 +204,22 @@ const WRITE_SQL: &str = concat!(
          update device set next_seq = $61, last_push_at = now()
          where tenant_id = $1 and id = $60
          returning 1
+     ), variance as (
+         -- `crate::alerts`: a count applied with a variance, raised resolved (a one-off).
+         insert into alert (tenant_id, id, kind, subject, warehouse_id, payload, raised_at,
+             resolved_at)
+         select $1, v.id, 'count.variance', v.payload->>'movement_id', l.warehouse_id,
+                v.payload || jsonb_build_object('alert_id', v.id, 'warehouse_id', l.warehouse_id,
+                    'location_path', l.path, 'sku', p.sku, 'product_name', p.name),
+                now(), now()
+         from unnest($63::uuid[], $64::jsonb[]) as v (id, payload)
+         join location l on l.tenant_id = $1 and l.id = (v.payload->>'location_id')::uuid
+         join product p on p.tenant_id = $1 and p.id = (v.payload->>'product_id')::uuid
+         returning id, payload
+     ), variance_events as (
+         insert into outbox_event (tenant_id, id, topic, payload)
+         select $1, v.id, 'count.variance', v.payload from variance v
+         returning 1
      )
      -- (Data-modifying CTEs run to completion whether read or not.)
      select (select count(*) from chg),
@@ -271,6 +288,40 @@ impl EffectArrays {
     }
 }
 
+/// The payloads of the `count.variance` alerts of applied counts flagged with a variance
+/// (the statement adds the warehouse, the bin's path and the product's SKU and name).
+fn count_variances<'a>(
+    decided: impl IntoIterator<Item = (&'a Movement, &'a Decision)>,
+) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for (m, d) in decided {
+        if !matches!(d.outcome, Outcome::Applied { .. }) {
+            continue;
+        }
+        for f in &d.flags {
+            if let Flag::CountVariance {
+                key,
+                expected,
+                server_at_time,
+            } = f
+            {
+                out.push(serde_json::json!({
+                    "movement_id": m.id,
+                    "product_id": key.product,
+                    "location_id": key.location,
+                    "lot_id": key.lot,
+                    "counted": kind_columns(&m.kind).qty,
+                    "expected": expected,
+                    "server_at_time": server_at_time,
+                    "device_id": m.device.map(|s| s.device),
+                    "occurred_at": m.occurred_at,
+                }));
+            }
+        }
+    }
+    out
+}
+
 /// The row a hold for stock waits on (see `movement_waiting_idx`); none otherwise.
 fn waiting(d: &Decision) -> (Option<Uuid>, Option<Uuid>) {
     match &d.outcome {
@@ -311,6 +362,11 @@ pub async fn write(tx: &mut TenantTx, w: &Writes<'_>) -> Result<Written, sqlx::E
             .chain(w.redecided.iter().map(|c| (c.movement, c.decision))),
     );
     let chg = &w.redecided;
+    let variances = count_variances(
+        new.iter()
+            .map(|n| (n.movement, n.decision))
+            .chain(chg.iter().map(|c| (c.movement, c.decision))),
+    );
     let (device, next_seq) = w.device.unzip();
     let (updated, held_products): (i64, Vec<Uuid>) = sqlx::query_as(WRITE_SQL)
         .bind(tenant_id)
@@ -472,6 +528,9 @@ pub async fn write(tx: &mut TenantTx, w: &Writes<'_>) -> Result<Written, sqlx::E
         .bind(device)
         .bind(next_seq)
         .bind(&w.held_of)
+        // $63–$64: count variances.
+        .bind(variances.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+        .bind(variances)
         .fetch_one(tx.conn())
         .await?;
     let updated = u64::try_from(updated).unwrap_or(0);

@@ -1,5 +1,6 @@
 //! HTTP resources, one module each with its own `router()`.
 
+pub mod alerts;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;

@@ -13,7 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::rbac::perm;
 use crate::routes::problems::{Reads, Writes};
-use crate::settings::{Settings, SettingsChanges};
+use crate::settings::{AlertThresholds, Settings, SettingsChanges};
 use crate::state::AppState;
 use crate::store;
 
@@ -38,6 +38,12 @@ pub struct UpdateSettings {
     pub journal_past_limit_days: Option<i32>,
     /// 0 to 1000 percent.
     pub over_receipt_tolerance_pct: Option<i32>,
+    /// 1 to 365 days.
+    pub alert_lot_expiring_days: Option<i32>,
+    /// 1 to 720 hours.
+    pub alert_held_hours: Option<i32>,
+    /// 1 to 365 days.
+    pub alert_device_silent_days: Option<i32>,
 }
 
 /// Reads the row, or not found.
@@ -75,7 +81,7 @@ pub async fn get_settings(
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "updated (permission settings_manage)", body = Settings),
-        (status = 400, description = "bad_request (journal_past_limit_days, over_receipt_tolerance_pct)"),
+        (status = 400, description = "bad_request (journal_past_limit_days, over_receipt_tolerance_pct, alert_*)"),
         (status = 422, description = "invalid_body, invalid_field_schema"),
         Writes,
     ))]
@@ -92,6 +98,11 @@ pub async fn update_settings(
         req.product_field_schema.as_ref(),
         req.journal_past_limit_days,
         req.over_receipt_tolerance_pct,
+        AlertThresholds {
+            lot_expiring_days: req.alert_lot_expiring_days,
+            held_hours: req.alert_held_hours,
+            device_silent_days: req.alert_device_silent_days,
+        },
     )?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
     let before = fetch_for_update(&mut tx).await?;

@@ -6,7 +6,7 @@ use crate::db::TenantTx;
 use crate::devices::Device;
 
 const DEVICE_COLUMNS: &str = "id, user_id, name, platform, warehouse_ids, next_seq, created_at,
-    last_push_at, revoked_at is not null as revoked";
+    last_push_at, last_pull_at, revoked_at is not null as revoked";
 
 /// A validated new device.
 #[derive(Debug)]
@@ -89,6 +89,22 @@ async fn select(
     .bind(id)
     .fetch_optional(tx.conn())
     .await
+}
+
+/// Records that `device` pulled now, unless it did less than a minute ago (so a device
+/// paging through a snapshot writes the row once).
+pub async fn mark_pulled(tx: &mut TenantTx, device: Uuid) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query(
+        "update device set last_pull_at = now()
+         where tenant_id = $1 and id = $2
+           and (last_pull_at is null or last_pull_at < now() - interval '1 minute')",
+    )
+    .bind(tenant_id)
+    .bind(device)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }
 
 /// The device a session signs in for, if any.

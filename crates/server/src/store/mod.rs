@@ -32,6 +32,7 @@ macro_rules! money_sql {
 }
 pub(crate) use money_sql;
 
+pub mod alerts;
 pub mod api_keys;
 pub mod audit;
 pub mod catalog_change;

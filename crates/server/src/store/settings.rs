@@ -1,7 +1,7 @@
 //! `tenant_setting` rows (one per tenant).
 
 use crate::db::TenantTx;
-use crate::settings::{Settings, SettingsChanges};
+use crate::settings::{SETTINGS_COLUMNS, Settings, SettingsChanges};
 
 /// The tenant's settings.
 pub async fn get(tx: &mut TenantTx) -> Result<Option<Settings>, sqlx::Error> {
@@ -18,9 +18,7 @@ pub async fn get_for_update(tx: &mut TenantTx) -> Result<Option<Settings>, sqlx:
 async fn select(tx: &mut TenantTx, lock_clause: &str) -> Result<Option<Settings>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(&format!(
-        "select display_name, timezone, locale, product_field_schema, journal_past_limit_days,
-                over_receipt_tolerance_pct, updated_at
-         from tenant_setting where tenant_id = $1 {lock_clause}"
+        "select {SETTINGS_COLUMNS} from tenant_setting where tenant_id = $1 {lock_clause}"
     ))
     .bind(tenant_id)
     .fetch_optional(tx.conn())
@@ -30,17 +28,19 @@ async fn select(tx: &mut TenantTx, lock_clause: &str) -> Result<Option<Settings>
 /// Applies `changes`.
 pub async fn update(tx: &mut TenantTx, changes: SettingsChanges) -> Result<Settings, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
-    sqlx::query_as(
+    sqlx::query_as(&format!(
         "update tenant_setting set display_name = coalesce($2, display_name),
             timezone = coalesce($3, timezone), locale = coalesce($4, locale),
             product_field_schema = coalesce($5, product_field_schema),
             journal_past_limit_days = coalesce($6, journal_past_limit_days),
             over_receipt_tolerance_pct = coalesce($7, over_receipt_tolerance_pct),
+            alert_lot_expiring_days = coalesce($8, alert_lot_expiring_days),
+            alert_held_hours = coalesce($9, alert_held_hours),
+            alert_device_silent_days = coalesce($10, alert_device_silent_days),
             updated_at = now()
          where tenant_id = $1
-         returning display_name, timezone, locale, product_field_schema, journal_past_limit_days,
-                   over_receipt_tolerance_pct, updated_at",
-    )
+         returning {SETTINGS_COLUMNS}"
+    ))
     .bind(tenant_id)
     .bind(changes.display_name)
     .bind(changes.timezone)
@@ -48,6 +48,9 @@ pub async fn update(tx: &mut TenantTx, changes: SettingsChanges) -> Result<Setti
     .bind(changes.product_field_schema)
     .bind(changes.journal_past_limit_days)
     .bind(changes.over_receipt_tolerance_pct)
+    .bind(changes.alerts.lot_expiring_days)
+    .bind(changes.alerts.held_hours)
+    .bind(changes.alerts.device_silent_days)
     .fetch_one(tx.conn())
     .await
 }

@@ -55,8 +55,27 @@ use uuid::Uuid;
 /// Bytes of a receiver's answer kept in the delivery log.
 pub const RESPONSE_LOG_BYTES: usize = 1024;
 
-/// The event types an endpoint may subscribe to (the outbox's topics).
-pub const EVENT_TYPES: &[&str] = &["movement.recorded", "movement.decided"];
+/// The event types an endpoint may subscribe to (the outbox's topics): movements, the
+/// alerts (`crate::alerts::KINDS`), the orders' changes, and imports.
+pub const EVENT_TYPES: &[&str] = &[
+    "movement.recorded",
+    "movement.decided",
+    "stock.low",
+    "lot.expiring",
+    "conflict.held",
+    "count.variance",
+    "device.silent",
+    "purchase_order.created",
+    "purchase_order.updated",
+    "purchase_order.ordered",
+    "purchase_order.cancelled",
+    "purchase_order.closed",
+    "sales_order.created",
+    "sales_order.updated",
+    "sales_order.confirmed",
+    "sales_order.allocated",
+    "sales_order.cancelled",
+];
 
 /// A webhook endpoint (never its secret).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -37,6 +37,9 @@ pub struct Settings {
     pub policy: AddressPolicy,
     pub timeout: Duration,
     pub retention: chrono::TimeDelta,
+    /// Time between two runs of the scheduled alert check (`crate::alerts::check`);
+    /// `None`: this worker does not run it.
+    pub alert_interval: Option<chrono::TimeDelta>,
 }
 
 impl Settings {
@@ -46,6 +49,9 @@ impl Settings {
             policy: config.webhook_address_policy(),
             timeout: Duration::from_millis(config.webhook_timeout_ms),
             retention: chrono::TimeDelta::days(i64::from(config.webhook_retention_days)),
+            alert_interval: Some(chrono::TimeDelta::seconds(
+                i64::try_from(config.alert_check_interval_secs).unwrap_or(i64::MAX / 1_000),
+            )),
         }
     }
 }
@@ -65,6 +71,8 @@ pub struct Tick {
     pub disabled: usize,
     /// Deliveries and outbox events pruned.
     pub pruned: u64,
+    /// Alerts raised by the scheduled check, when this tick ran it.
+    pub alerts_raised: i64,
 }
 
 /// A delivery worker.
@@ -130,12 +138,19 @@ impl Worker {
         self
     }
 
-    /// One pass over every tenant: fan out, deliver what is due, prune.
+    /// One pass: the scheduled alert check when its interval has passed (on one instance),
+    /// then over every tenant: fan out, deliver what is due, prune.
     pub async fn tick(&self) -> Result<Tick, sqlx::Error> {
+        let mut total = Tick::default();
+        if let Some(interval) = self.settings.alert_interval
+            && let Some(swept) =
+                crate::alerts::check::run(&self.pool, (self.clock)(), interval).await?
+        {
+            total.alerts_raised = swept.raised();
+        }
         let tenants: Vec<Uuid> = sqlx::query_scalar("select id from tenant order by id")
             .fetch_all(&self.pool)
             .await?;
-        let mut total = Tick::default();
         for tenant in tenants {
             let tenant = TenantId::from_uuid(tenant);
             total.fanned_out += self.fan_out(tenant).await?;

@@ -102,6 +102,8 @@ const COVERED: &[(&str, &str)] = &[
     ("POST", "/v1/sales-orders/{id}/lines"),
     ("PATCH", "/v1/sales-orders/{id}/lines/{line_id}"),
     ("DELETE", "/v1/sales-orders/{id}/lines/{line_id}"),
+    ("GET", "/v1/alerts"),
+    ("POST", "/v1/alerts/read"),
 ];
 
 struct World {
@@ -128,6 +130,8 @@ struct World {
     a_po: Value,
     /// A's confirmed sales order of 2 of `a_site.tracked` (back-ordered: none in stock).
     a_so: Value,
+    /// A's `stock.low` alerts (raised by a sweep of A).
+    a_alerts: Vec<Uuid>,
 }
 
 async fn world() -> World {
@@ -168,7 +172,24 @@ async fn world() -> World {
         .await
         .unwrap();
     assert_eq!(a_so["status"], "confirmed", "{a_so}");
+    let pool = sqlx::PgPool::connect(&app_database_url(&app))
+        .await
+        .unwrap();
+    logiflow_server::alerts::check::sweep_tenant(
+        &pool,
+        logiflow_core::TenantId::from_uuid(a.id),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let a_alerts: Vec<Uuid> = sqlx::query_scalar("select id from alert where tenant_id = $1")
+        .bind(a.id)
+        .fetch_all(&app.owner)
+        .await
+        .unwrap();
+    assert!(!a_alerts.is_empty());
     World {
+        a_alerts,
         a_so,
         a_supplier,
         a_customer,
@@ -865,6 +886,28 @@ async fn run_case(w: &World, method: &str, path: &str) {
                 .await;
             let v: Value = r.json().await.unwrap();
             assert_eq!(v["held"], 1, "{v}");
+        }
+        ("GET", "/v1/alerts") => {
+            for query in ["", &format!("?warehouse_id={}", w.a_site.warehouse)] {
+                let page = get_json(app, format!("{path}{query}"), b).await;
+                let seen = ids(&page);
+                assert!(
+                    w.a_alerts.iter().all(|a| !seen.contains(&a.to_string())),
+                    "{page}"
+                );
+                assert_eq!(page["unread"], 0, "B has no alerts: {page}");
+            }
+        }
+        ("POST", "/v1/alerts/read") => {
+            let r = app
+                .post(path, b, json!({"tenant_id": a_id, "ids": [w.a_alerts[0]]}))
+                .await;
+            problem(r, StatusCode::UNPROCESSABLE_ENTITY, "reference_not_found").await;
+            let marks: i64 = sqlx::query_scalar("select count(*) from alert_read")
+                .fetch_one(&app.owner)
+                .await
+                .unwrap();
+            assert_eq!(marks, 0, "nothing marked");
         }
         ("GET", "/v1/webhook-endpoints") => {
             let page = get_json(app, format!("{path}?tenant_id={a_id}"), b).await;

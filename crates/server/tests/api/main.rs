@@ -5,6 +5,7 @@
 mod helpers;
 mod inventory;
 
+mod alerts;
 mod api_keys;
 mod audit;
 mod auth;

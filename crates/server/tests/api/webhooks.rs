@@ -67,6 +67,8 @@ async fn worker(app: &TestApp, clock: &TestClock, policy: AddressPolicy) -> Work
         policy,
         timeout: Duration::from_millis(500),
         retention: TimeDelta::days(7),
+        // The alert check has its own tests (`alerts`): here only the outbox's events.
+        alert_interval: None,
     };
     let clock = clock.clone();
     Worker::new(pool, settings)
