@@ -2,9 +2,15 @@
 //! ships and journal pushes of picks on the same rows never reserve or ship more than
 //! is there, never deadlock and never answer 5xx; afterwards every row's `allocated` is
 //! the sum of the reservations on it and the ledger agrees with the rows
-//! (`assert_ledger`).
+//! (`assert_ledger`). The last test stops a push of a pick from another bin than its
+//! reservation right before it writes (`hooks::PUSH_WRITING`) while a confirmation of
+//! the same product waits for the push's row: the push must already hold the reserved
+//! row, or the two wait on each other.
 
-use logiflow_core::{LineRef, Movement, MovementKind};
+use std::time::Duration;
+
+use logiflow_core::{LineRef, Movement, MovementKind, TenantId};
+use logiflow_server::hooks;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -252,5 +258,83 @@ async fn confirmations_racing_online_ships_and_pushed_picks_never_oversell() {
         allocated <= on_hand + 4,
         "reserved {allocated} of {on_hand}"
     );
+    assert_ledger(&app, t.id).await;
+}
+
+/// Waits (bounded) until a transaction of the test's database waits for a row lock.
+async fn someone_waits_for_a_lock(app: &TestApp) {
+    for _ in 0..300 {
+        let waiting: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity
+             where datname = current_database() and wait_event_type = 'Lock'",
+        )
+        .fetch_one(&app.owner)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the confirmation never waited for the push's row");
+}
+
+/// The gap of the pick from another bin, deterministic: an order's 2 units are reserved
+/// on B00 and a device picked them from B01. Its push stops after its decision, before
+/// it writes (it consumes the reservation on B00 there), while another order of the
+/// product is confirmed: the confirmation locks the product's rows in key order, B00
+/// then B01. Had the push locked only B01, the confirmation would hold B00 and wait for
+/// B01 while the push waits for B00: a deadlock, one side aborted (503 for the
+/// confirmation). The push locks the rows of its picks' reservations with its own, in
+/// key order, so the confirmation simply waits for it.
+#[tokio::test]
+async fn a_pushed_pick_from_another_bin_never_deadlocks_with_a_confirmation() {
+    let (app, t, s) = race_app().await;
+    applied(&app, &t.token, receive(s.product, s.bins[0], 5)).await;
+    applied(&app, &t.token, receive(s.product, s.bins[1], 5)).await;
+    let c = customer(&app, &t.token, "C1", None).await;
+    let first = draft(&app, &t.token, c, s.warehouse, &[(s.product, 2)]).await;
+    let first = ok(&app, &t.token, &first, "confirm").await;
+    let second = draft(&app, &t.token, c, s.warehouse, &[(s.product, 1)]).await;
+    let mut dev = register(&app, &t.token, &[s.warehouse]).await;
+    let pick = device_pick(&mut dev, ago(0), s.product, s.bins[1], 2, &first);
+
+    let mut paused = hooks::pause_next(TenantId::from_uuid(t.id), hooks::PUSH_WRITING);
+    let pushing = spawn_post(&app, "/v1/sync/push", &dev.token, dev.request(&[pick]));
+    tokio::time::timeout(Duration::from_secs(30), paused.arrived())
+        .await
+        .expect("the push never reached its writes");
+    let confirming = spawn_confirm(&app, &t.token, &second);
+    someone_waits_for_a_lock(&app).await;
+    paused.resume();
+
+    let (status, v) = pushing.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let flags: Vec<&str> = v["results"][0]["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["flag"].as_str().unwrap())
+        .collect();
+    assert_eq!(flags, ["pick_other_row"], "{v}");
+    let (status, v) = confirming.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{v}");
+    // The confirmation ran after the push: B00's 2 were released, and FIFO reserves there.
+    assert_eq!(line(&v, 0), (1, 1, 0, 0), "{v}");
+    let first = get_json(
+        &app,
+        format!("/v1/sales-orders/{}", id_of(&first)),
+        &t.token,
+    )
+    .await;
+    assert_eq!(line(&first, 0), (2, 0, 2, 0), "{first}");
+    let per_bin: Vec<(i64, i64)> = sqlx::query_as(
+        "select on_hand, allocated from stock_row where tenant_id = $1 order by location_id",
+    )
+    .bind(t.id)
+    .fetch_all(&app.owner)
+    .await
+    .unwrap();
+    assert_eq!(per_bin, [(5, 1), (3, 0)]);
     assert_ledger(&app, t.id).await;
 }
