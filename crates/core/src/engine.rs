@@ -119,6 +119,11 @@ impl Engine {
         self.sales_lines.insert(id, line);
     }
 
+    /// A sales line as the picks decided so far left it.
+    pub fn sales_line(&self, id: uuid::Uuid) -> Option<&SalesLineState> {
+        self.sales_lines.get(&id)
+    }
+
     /// What picks changed since the lines were set: each row's change of `allocated`
     /// (rows with no change left out), and each changed line's reservations now.
     pub fn allocation_changes(&self) -> PickChanges<'_> {

@@ -4,15 +4,23 @@
 //! decides every movement with `logiflow_core` exactly as the real server does. Each
 //! scenario is generated from one `u64` seed: a physically possible history (the
 //! physical truth never goes negative) of receipts, shipments, transfers, adjustments,
-//! counts, unrecorded losses that a later count sees, sales allocations and online
-//! requests, recorded by several devices that go offline for random periods and push
-//! their journals in random batches and arrival orders.
+//! counts, unrecorded losses that a later count sees, online requests, and orders:
+//! sales orders confirmed (allocated by `core::orders::allocate`, FIFO), allocated again
+//! and cancelled online, picked by devices offline (from a bin the line reserved, or from
+//! another one), and receipts against purchase lines, recorded by several devices that
+//! go offline for random periods and push their journals in random batches and arrival
+//! orders.
 //!
 //! Properties:
 //! (a) **convergence** — once every device has pushed everything, every row equals the
 //!     physical truth and nothing is held;
 //! (b) **ledger** — after every push, every row equals the sum of its applied effects;
-//! (c) **no oversell** — an online intent never makes a row negative.
+//! (c) **no oversell** — an online intent never makes a row negative, and never takes a
+//!     row below what it has reserved;
+//! (d) **orders** — after every push, each row's `allocated` equals the sum of the open
+//!     allocations on it and is never negative; a sales line never keeps more reserved
+//!     than it still needs, and its picks consumed no more than they picked; a purchase
+//!     line's received quantity equals the sum of its applied receipts.
 //!
 //! A failure prints its seed; `LOGIFLOW_SIM_SEED=<seed> cargo test -p logiflow-core
 //! --test convergence` replays exactly that scenario with a trace.
@@ -43,6 +51,8 @@ struct Server {
     ignored: BTreeSet<DeviceId>,
     went_negative: bool,
     ever_held: usize,
+    /// Picks flagged as taken from another row than their line reserved.
+    picks_other_row: usize,
 }
 
 /// The server's clock tolerance in the simulation (the default setting).
@@ -65,6 +75,11 @@ impl Server {
                 self.clock_ahead.insert(m.id);
             }
             self.outcomes.insert(m.id, d.outcome.name().as_str());
+            self.picks_other_row += d
+                .flags
+                .iter()
+                .filter(|f| matches!(f, Flag::PickOtherRow { .. }))
+                .count();
         }
     }
 
@@ -174,6 +189,22 @@ struct Stats {
     went_negative: usize,
     had_held: usize,
     online_refused: usize,
+    sales_lines: usize,
+    cancelled: usize,
+    picks: usize,
+    picks_other_row: usize,
+    receipts_against_orders: usize,
+}
+
+/// A sales line as the model knows it besides what the engine holds (its open
+/// allocations): what was reserved for it and released from it, in total.
+struct SalesModel {
+    id: Uuid,
+    product: ProductId,
+    qty: i64,
+    cancelled: bool,
+    reserved: i64,
+    released: i64,
 }
 
 struct Sim {
@@ -182,7 +213,6 @@ struct Sim {
     devices: Vec<Device>,
     truth: BTreeMap<StockKey, i64>,
     keys: Vec<StockKey>,
-    allocated: BTreeMap<StockKey, i64>,
     unseen_loss: BTreeSet<StockKey>,
     ms: u64,
     counter: u16,
@@ -190,6 +220,11 @@ struct Sim {
     stats: Stats,
     /// Every journal movement recorded, with its device.
     recorded: Vec<(MovementId, DeviceId)>,
+    sales: Vec<SalesModel>,
+    /// The purchase lines, with their product.
+    purchases: Vec<(Uuid, ProductId)>,
+    /// Every journal movement naming an order line: (movement, line, quantity).
+    against_lines: Vec<(MovementId, LineRef, i64)>,
 }
 
 const EPOCH_MS: u64 = 1_800_000_000_000;
@@ -259,14 +294,43 @@ impl Sim {
             devices,
             truth: keys.iter().map(|k| (*k, 0)).collect(),
             keys,
-            allocated: BTreeMap::new(),
             unseen_loss: BTreeSet::new(),
             ms: EPOCH_MS,
             counter: 0,
             trace: Vec::new(),
             stats: Stats::default(),
             recorded: Vec::new(),
+            sales: Vec::new(),
+            purchases: Vec::new(),
+            against_lines: Vec::new(),
         }
+        .with_purchase_orders()
+    }
+
+    /// One or two ordered purchase lines per product, expecting 5 to 30 units.
+    fn with_purchase_orders(mut self) -> Self {
+        let mut products: Vec<ProductId> = self.keys.iter().map(|k| k.product).collect();
+        products.dedup();
+        for product in products {
+            for _ in 0..self.rng.random_range(1..=2) {
+                let id = Uuid::from_u128(1_000 + self.purchases.len() as u128);
+                let ordered = self.rng.random_range(5..=30);
+                self.server.engine.set_purchase_line(
+                    id,
+                    orders::PurchaseLineState {
+                        product,
+                        status: orders::PurchaseStatus::Ordered,
+                        qty: orders::PurchaseLineQty {
+                            ordered,
+                            received: 0,
+                        },
+                        tolerance_pct: 0,
+                    },
+                );
+                self.purchases.push((id, product));
+            }
+        }
+        self
     }
 
     /// The next instant: time moves by 0–2 ms, so equal timestamps are common and the
@@ -307,7 +371,19 @@ impl Sim {
 
     /// A device records a physical fact in its journal, dated by its own clock.
     fn record(&mut self, device: usize, key: StockKey, kind: MovementKind) {
+        self.record_against(device, key, kind, None);
+    }
+
+    /// [`Sim::record`], naming an order line.
+    fn record_against(
+        &mut self,
+        device: usize,
+        key: StockKey,
+        kind: MovementKind,
+        reference: Option<LineRef>,
+    ) {
         let mut m = self.movement(key, kind);
+        m.reference = reference;
         let skew = self.devices[device].skew_ms;
         if skew != 0 {
             let ms = self.ms as i64 + skew;
@@ -323,14 +399,22 @@ impl Sim {
             seq: dev.seq,
         });
         self.trace.push(format!(
-            "d{device} records #{} {:?} on {} at +{}ms",
+            "d{device} records #{} {:?}{} on {} at +{}ms",
             dev.seq,
             m.kind,
+            m.reference.map_or(String::new(), |r| format!(" for {r:?}")),
             name(&key),
             self.ms - EPOCH_MS
         ));
         dev.pending.push(m);
         self.recorded.push((m.id, dev.id));
+        if let Some(line) = reference {
+            let qty = match kind {
+                MovementKind::Receive { qty, .. } | MovementKind::Ship { qty, .. } => qty.get(),
+                _ => 0,
+            };
+            self.against_lines.push((m.id, line, qty));
+        }
         self.stats.movements += 1;
     }
 
@@ -341,6 +425,10 @@ impl Sim {
     /// One step of physical history.
     fn step(&mut self) -> Result<(), String> {
         let device = self.rng.random_range(0..self.devices.len());
+        if self.rng.random_bool(0.25) {
+            self.order_step(device);
+            return Ok(());
+        }
         match self.rng.random_range(0..100) {
             0..=19 => {
                 let key = self.pick(|_, _| true).unwrap();
@@ -488,15 +576,8 @@ impl Sim {
                 qty: PositiveQty::new(self.qty(truth)).unwrap(),
             },
             2 => {
-                // A sales order allocates stock (not a movement: it changes `allocated`).
-                let mut row = self.server.row(&key);
-                if row.available() > 0 {
-                    let a = self.qty(row.available());
-                    row.allocated += a;
-                    self.server.engine.set_row(key, row);
-                    *self.allocated.entry(key).or_default() += a;
-                    self.trace.push(format!("allocate {a} on {}", name(&key)));
-                }
+                // A sales order is confirmed: it reserves stock (not a movement).
+                self.confirm_sales_order(key.product);
                 return Ok(());
             }
             _ => MovementKind::Count {
@@ -506,11 +587,8 @@ impl Sim {
             },
         };
         let m = self.movement(key, kind);
-        let before: Vec<(StockKey, i64)> = m
-            .keys()
-            .iter()
-            .map(|k| (*k, self.server.row(k).on_hand))
-            .collect();
+        let before: Vec<(StockKey, StockRow)> =
+            m.keys().iter().map(|k| (*k, self.server.row(k))).collect();
         let d = self.server.online(&m);
         self.trace.push(format!(
             "online {:?} on {} -> {}",
@@ -539,15 +617,28 @@ impl Sim {
                     }
                     _ => {}
                 }
-                // (c) no oversell: an online intent never makes a row negative.
+                // (c) no oversell: an online intent never makes a row negative, and
+                // an outbound one never takes reserved stock.
                 for u in &d.updates {
                     let old = before.iter().find(|(k, _)| *k == u.key).unwrap().1;
-                    if u.row.on_hand < 0 && u.row.on_hand < old {
+                    if u.row.on_hand < 0 && u.row.on_hand < old.on_hand {
                         return Err(format!(
-                            "online {:?} drove {} from {old} to {}",
+                            "online {:?} drove {} from {} to {}",
                             m.kind,
                             name(&u.key),
+                            old.on_hand,
                             u.row.on_hand
+                        ));
+                    }
+                    let outbound = !matches!(m.kind, MovementKind::Count { .. });
+                    if outbound && u.row.on_hand < old.on_hand && u.row.on_hand < old.allocated {
+                        return Err(format!(
+                            "online {:?} took {} from {} to {} with {} reserved",
+                            m.kind,
+                            name(&u.key),
+                            old.on_hand,
+                            u.row.on_hand,
+                            old.allocated
                         ));
                     }
                 }
@@ -576,6 +667,7 @@ impl Sim {
                 self.server.push(&batch, now)?;
             }
             self.server.check_ledger()?;
+            self.check_orders()?;
             if !all && self.rng.random_bool(0.5) {
                 break;
             }
@@ -616,7 +708,11 @@ impl Sim {
         } else {
             self.verify_skewed()?;
         }
+        self.check_orders()?;
         self.stats.scenarios = 1;
+        self.stats.sales_lines = self.sales.len();
+        self.stats.cancelled = self.sales.iter().filter(|l| l.cancelled).count();
+        self.stats.picks_other_row = self.server.picks_other_row;
         self.stats.went_negative = usize::from(self.server.went_negative);
         self.stats.had_held = usize::from(self.server.ever_held > 0);
         Ok(self.stats)
@@ -690,6 +786,300 @@ impl Sim {
     }
 }
 
+/// Orders: what a sales or purchasing person does online, what devices record against
+/// order lines offline, and the invariants (d).
+impl Sim {
+    fn order_step(&mut self, device: usize) {
+        match self.rng.random_range(0..8) {
+            0 | 1 => {
+                let product = self.keys[self.rng.random_range(0..self.keys.len())].product;
+                self.confirm_sales_order(product);
+            }
+            2 => {
+                // Back-orders served again (a rise of stock, or a person asking).
+                if !self.sales.is_empty() {
+                    let i = self.rng.random_range(0..self.sales.len());
+                    self.allocate_line(i);
+                }
+            }
+            3 => {
+                let open: Vec<usize> = (0..self.sales.len())
+                    .filter(|&i| !self.sales[i].cancelled)
+                    .collect();
+                if !open.is_empty() {
+                    let i = open[self.rng.random_range(0..open.len())];
+                    self.cancel_line(i);
+                }
+            }
+            4..=6 => self.device_pick(device),
+            _ => self.device_receipt(device),
+        }
+    }
+
+    /// A one-line sales order of 1–8 units, confirmed online: it reserves what is
+    /// available, the rest is back-ordered.
+    fn confirm_sales_order(&mut self, product: ProductId) {
+        let id = Uuid::from_u128(10_000 + self.sales.len() as u128);
+        let qty = self.qty(8);
+        self.server.engine.set_sales_line(
+            id,
+            orders::SalesLineState {
+                product,
+                allocations: Vec::new(),
+            },
+        );
+        self.sales.push(SalesModel {
+            id,
+            product,
+            qty,
+            cancelled: false,
+            reserved: 0,
+            released: 0,
+        });
+        self.allocate_line(self.sales.len() - 1);
+    }
+
+    fn open_allocations(&self, line: Uuid) -> Vec<orders::Allocation> {
+        self.server
+            .engine
+            .sales_line(line)
+            .map(|l| l.allocations.clone())
+            .unwrap_or_default()
+    }
+
+    /// The units of applied journal movements naming `line`.
+    fn applied_against(&self, line: LineRef) -> i64 {
+        self.against_lines
+            .iter()
+            .filter(|(m, l, _)| *l == line && self.server.outcomes.get(m) == Some(&"applied"))
+            .map(|(_, _, q)| q)
+            .sum()
+    }
+
+    /// What the server does when it allocates a line (`orders::sales::reserve`): the
+    /// product's rows as they are now, [`orders::allocate`] for what the line still
+    /// needs, the rows' `allocated` raised and the line's reservations extended.
+    fn allocate_line(&mut self, i: usize) {
+        let line = &self.sales[i];
+        if line.cancelled {
+            return;
+        }
+        let (id, product, qty) = (line.id, line.product, line.qty);
+        let mut open = self.open_allocations(id);
+        let reserved: i64 = open.iter().map(|a| a.qty).sum();
+        let need = qty - reserved - self.applied_against(LineRef::SalesLine(id));
+        if need <= 0 {
+            return;
+        }
+        let candidates: Vec<orders::Candidate> = self
+            .keys
+            .iter()
+            .filter(|k| k.product == product)
+            .map(|k| {
+                let row = self.server.row(k);
+                orders::Candidate {
+                    key: *k,
+                    available: row.on_hand - row.allocated,
+                    expires_on: None,
+                    received_at: None,
+                    location_path: name(k),
+                }
+            })
+            .collect();
+        let got = orders::allocate(
+            &orders::Need {
+                qty: need,
+                policy: orders::ExpiryPolicy::Fifo,
+                today: Utc
+                    .timestamp_millis_opt(self.ms as i64)
+                    .unwrap()
+                    .date_naive(),
+                min_shelf_life_days: None,
+            },
+            &candidates,
+        );
+        for a in &got.allocations {
+            let mut row = self.server.row(&a.key);
+            row.allocated += a.qty;
+            self.server.engine.set_row(a.key, row);
+            match open.iter_mut().find(|o| o.key == a.key) {
+                Some(o) => o.qty += a.qty,
+                None => open.push(*a),
+            }
+            self.sales[i].reserved += a.qty;
+        }
+        self.trace.push(format!(
+            "line {} of {need}: reserved {:?}, back-ordered {}",
+            id.as_u128(),
+            got.allocations
+                .iter()
+                .map(|a| (name(&a.key), a.qty))
+                .collect::<Vec<_>>(),
+            got.back_ordered
+        ));
+        self.server.engine.set_sales_line(
+            id,
+            orders::SalesLineState {
+                product,
+                allocations: open,
+            },
+        );
+    }
+
+    /// The order is cancelled online: every reservation of its line is released.
+    fn cancel_line(&mut self, i: usize) {
+        let (id, product) = (self.sales[i].id, self.sales[i].product);
+        let open = self.open_allocations(id);
+        for (key, delta) in orders::release(&open) {
+            let mut row = self.server.row(&key);
+            row.allocated += delta;
+            self.server.engine.set_row(key, row);
+            self.sales[i].released -= delta;
+        }
+        self.sales[i].cancelled = true;
+        self.server.engine.set_sales_line(
+            id,
+            orders::SalesLineState {
+                product,
+                allocations: Vec::new(),
+            },
+        );
+        self.trace.push(format!("line {} cancelled", id.as_u128()));
+    }
+
+    /// A device picks against a line (cancelled or not, it does not know): from a bin the
+    /// line reserved when there is one and it is not empty, else from any bin of the
+    /// product holding stock; sometimes more than the line needs.
+    fn device_pick(&mut self, device: usize) {
+        if self.sales.is_empty() {
+            return;
+        }
+        let i = self.rng.random_range(0..self.sales.len());
+        let (id, product) = (self.sales[i].id, self.sales[i].product);
+        let reserved: Vec<StockKey> = self
+            .open_allocations(id)
+            .iter()
+            .map(|a| a.key)
+            .filter(|k| self.truth[k] > 0)
+            .collect();
+        let key = if !reserved.is_empty() && self.rng.random_bool(0.6) {
+            reserved[self.rng.random_range(0..reserved.len())]
+        } else {
+            match self.pick(|k, t| k.product == product && t > 0) {
+                Some(key) => key,
+                None => return,
+            }
+        };
+        let q = self.qty(self.truth[&key].min(6));
+        *self.truth.get_mut(&key).unwrap() -= q;
+        self.stats.picks += 1;
+        self.record_against(
+            device,
+            key,
+            MovementKind::Ship {
+                from: key.location,
+                qty: PositiveQty::new(q).unwrap(),
+            },
+            Some(LineRef::SalesLine(id)),
+        );
+    }
+
+    /// A device receives goods against a purchase line of the product.
+    fn device_receipt(&mut self, device: usize) {
+        let (id, product) = self.purchases[self.rng.random_range(0..self.purchases.len())];
+        let Some(key) = self.pick(|k, _| k.product == product) else {
+            return;
+        };
+        let q = self.qty(12);
+        *self.truth.get_mut(&key).unwrap() += q;
+        self.stats.receipts_against_orders += 1;
+        self.record_against(
+            device,
+            key,
+            MovementKind::Receive {
+                to: key.location,
+                qty: PositiveQty::new(q).unwrap(),
+            },
+            Some(LineRef::PurchaseLine(id)),
+        );
+    }
+
+    /// (d): rows, sales lines and purchase lines agree with what was applied.
+    fn check_orders(&self) -> Result<(), String> {
+        let mut reserved_on: BTreeMap<StockKey, i64> = BTreeMap::new();
+        for line in &self.sales {
+            let open = self.open_allocations(line.id);
+            if let Some(a) = open.iter().find(|a| a.qty <= 0) {
+                return Err(format!(
+                    "line {} keeps an empty or negative reservation of {} on {}",
+                    line.id.as_u128(),
+                    a.qty,
+                    name(&a.key)
+                ));
+            }
+            let open_qty: i64 = open.iter().map(|a| a.qty).sum();
+            for a in &open {
+                *reserved_on.entry(a.key).or_default() += a.qty;
+            }
+            let picked = self.applied_against(LineRef::SalesLine(line.id));
+            let consumed = line.reserved - line.released - open_qty;
+            if consumed < 0 || consumed > picked {
+                return Err(format!(
+                    "line {}: picks consumed {consumed} of its reservations but picked {picked}",
+                    line.id.as_u128()
+                ));
+            }
+            if line.cancelled && open_qty != 0 {
+                return Err(format!(
+                    "cancelled line {} still reserves {open_qty}",
+                    line.id.as_u128()
+                ));
+            }
+            if open_qty > 0 && open_qty + picked > line.qty {
+                return Err(format!(
+                    "line {} of {} reserves {open_qty} with {picked} picked",
+                    line.id.as_u128(),
+                    line.qty
+                ));
+            }
+        }
+        for (key, row) in self.server.engine.rows() {
+            let reserved = reserved_on.get(key).copied().unwrap_or(0);
+            if row.allocated != reserved || row.allocated < 0 {
+                return Err(format!(
+                    "row {} has {} allocated but its lines reserve {reserved} on it",
+                    name(key),
+                    row.allocated
+                ));
+            }
+        }
+        if let Some(key) = reserved_on
+            .keys()
+            .find(|k| !self.server.engine.rows().contains_key(k))
+        {
+            return Err(format!(
+                "a line reserves on {}, a row never loaded",
+                name(key)
+            ));
+        }
+        for (id, _) in &self.purchases {
+            let received = self
+                .server
+                .engine
+                .purchase_line(*id)
+                .map_or(0, |l| l.qty.received);
+            let applied = self.applied_against(LineRef::PurchaseLine(*id));
+            if received != applied {
+                return Err(format!(
+                    "purchase line {} received {received} but its applied receipts bring {applied}",
+                    id.as_u128()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn seq(m: &Movement) -> u64 {
     m.device.map_or(0, |d| d.seq)
 }
@@ -746,6 +1136,11 @@ fn journals_converge_to_physical_truth_in_any_arrival_order() {
         total.went_negative += s.went_negative;
         total.had_held += s.had_held;
         total.online_refused += s.online_refused;
+        total.sales_lines += s.sales_lines;
+        total.cancelled += s.cancelled;
+        total.picks += s.picks;
+        total.picks_other_row += s.picks_other_row;
+        total.receipts_against_orders += s.receipts_against_orders;
         Ok(())
     });
     match result {
@@ -764,6 +1159,10 @@ fn journals_converge_to_physical_truth_in_any_arrival_order() {
         100.0 * s.had_held as f64 / s.scenarios as f64,
         s.online_refused
     );
+    eprintln!(
+        "orders: {} sales lines ({} cancelled), {} picks ({} from another row), {} receipts against purchase lines",
+        s.sales_lines, s.cancelled, s.picks, s.picks_other_row, s.receipts_against_orders
+    );
     // The generator must really exercise the interesting paths, or the property is hollow.
     assert!(s.scenarios as u32 >= cases());
     if s.scenarios >= 500 {
@@ -774,6 +1173,10 @@ fn journals_converge_to_physical_truth_in_any_arrival_order() {
         assert!(
             s.went_negative > 0,
             "no scenario passed through a negative row"
+        );
+        assert!(
+            s.cancelled > 0 && s.picks_other_row > 0 && s.receipts_against_orders > 0,
+            "the orders lost their teeth: no cancellation, pick from another row or receipt"
         );
     }
 }

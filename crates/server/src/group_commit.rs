@@ -21,7 +21,8 @@
 //! deferred session check, `access::DeferredCheck`: one statement for the whole batch
 //! instead of a round trip each on arrival; a refused request's movement is not
 //! decided); the stock rows `FOR UPDATE` in primary-key order (= `StockKey` order; a
-//! product without lots uses the nil uuid as its lot, so the key has no nulls); the
+//! product without lots uses the nil uuid as its lot, so the key has no nulls), with the
+//! rows the picks' reservations are on (`ledger::load::reserved_beyond`); the
 //! catalog facts, read after the locks so a location that just stopped being a leaf is
 //! seen; the ledger tail of rows with later effects. A row that does not exist yet is
 //! created empty in its own committed transaction and the batch decided again, so the
@@ -228,7 +229,8 @@ pub async fn record_alone(pool: &PgPool, tenant: TenantId, job: &Job) -> ApiResu
         .unwrap_or_else(|| Err(unanswered()))
 }
 
-/// How often a batch is decided again after creating the stock rows it needs.
+/// How often a batch is decided again after creating the stock rows it needs (or
+/// locking the row of a reservation that moved meanwhile).
 const ROW_CREATION_ROUNDS_MAX: usize = 3;
 
 /// Decides and writes `jobs` in one transaction. `Err` when the transaction failed as a
@@ -272,6 +274,15 @@ pub async fn record_batch(
         let locked = load::lock_rows(&mut tx, &keys).await?;
         // After the locks: see `lock_rows`.
         let facts = load::load_facts(&mut tx, &movements).await?;
+        // A reservation moved since it was read before the locks: all again, locking its
+        // row too, in key order.
+        let beyond = load::reserved_beyond(facts.sales_lines(), |k| keys.binary_search(k).is_ok());
+        if !beyond.is_empty() {
+            drop(tx);
+            keys.extend(beyond);
+            keys.sort();
+            continue;
+        }
         let oldest: OrderKey = movements
             .iter()
             .map(Movement::order_key)
@@ -400,7 +411,7 @@ pub async fn record_batch(
         return Ok(finish(answers));
     }
     Err(ApiError::internal(
-        "the stock rows of the movements kept disappearing while they were recorded",
+        "the stock rows of the movements kept changing while they were recorded",
     ))
 }
 

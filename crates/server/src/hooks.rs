@@ -19,6 +19,9 @@ use tokio::sync::oneshot;
 /// Where a push has locked its device and read its re-sent movements, and is about to
 /// lock the stock rows (and only then read the held movements those rows wake).
 pub const PUSH_LOCKING: &str = "push.locking";
+/// Where a push has decided its movements under its locks and is about to write them
+/// (the rows' `allocated` changed by its picks among them).
+pub const PUSH_WRITING: &str = "push.writing";
 /// Where a manager's force has found the movement held, before it locks its rows.
 pub const FORCE_LOCKING: &str = "force.locking";
 /// Where a manager's void has found the movement held, before it locks its rows.

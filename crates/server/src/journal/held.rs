@@ -7,7 +7,7 @@ use logiflow_core::{Decision, Movement, MovementId, MovementResult, Outcome, Ten
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::rounds::{Driver, Round, Scope, lock_scope, settle, stale_decision};
+use super::rounds::{Driver, Round, Scope, cover_reservations, lock_scope, settle, stale_decision};
 use super::seq_of;
 use crate::access::Principal;
 use crate::db::TenantTx;
@@ -131,6 +131,10 @@ async fn force_round(
     let mut tx = TenantTx::begin(pool, tenant).await?;
     let (_, recorded) = held_movement(&mut tx, id, "forced").await?;
     scope.keys.extend(recorded.keys());
+    // With the rows its pick's reservations are on: a forced pick consumes them.
+    scope
+        .keys
+        .extend(store::movements::reserved_rows(&mut tx, &[recorded]).await?);
     crate::hooks::reached(tenant, crate::hooks::FORCE_LOCKING).await;
     let locked = match lock_scope(&mut tx, scope, &recorded.keys()).await? {
         Ok(locked) => locked,
@@ -146,6 +150,9 @@ async fn force_round(
     let oldest = m.order_key().min(recorded.order_key());
     // The lines it names, so a forced pick consumes its reservations.
     let lines = store::movements::sales_lines_for(&mut tx, &[m]).await?;
+    if cover_reservations(scope, lines.iter().map(|(_, l)| l)) {
+        return Ok(Round::Relock);
+    }
     let settled = match settle(&mut tx, scope, locked, oldest, Some(id), |engine| {
         for (line_id, line) in &lines {
             engine.set_sales_line(*line_id, line.clone());

@@ -7,7 +7,9 @@
 //! The steps of a push, each one statement over the whole batch:
 //! 1. lock the device (its pushes run one at a time, in `device_seq` order) and answer
 //!    re-sent movements from what is stored;
-//! 2. lock every row of the batch in key order (if a row the batch needs does not exist
+//! 2. lock every row of the batch in key order, with the rows its picks' reservations
+//!    are on (a pick may consume one on another row, `ledger::load::reserved_beyond`)
+//!    (if a row the batch needs does not exist
 //!    yet: give up this transaction, create the missing rows in one of their own and
 //!    start again, so a push only ever locks existing rows, in key order), then load the
 //!    catalog facts (after the locks, see `store::movements::lock_rows`);
@@ -51,7 +53,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ledger::load::{changed_rows, last_decisions, load_facts};
 use crate::ledger::write::{self, Event, NewMovement, Redecided, Writes};
 use crate::store;
-use rounds::{Driver, Round, Scope, lock_scope, settle, stale_decision};
+use rounds::{Driver, Round, Scope, cover_reservations, lock_scope, settle, stale_decision};
 
 mod held;
 mod rounds;
@@ -217,6 +219,10 @@ async fn push_round(
         // Every row of the batch, locked in key order; the held movements those rows
         // may wake are read only then (`settle`), under the locks.
         scope.keys.extend(movements.iter().flat_map(Movement::keys));
+        // With the rows the picks' reservations are on: a pick may consume them.
+        scope
+            .keys
+            .extend(store::movements::reserved_rows(&mut tx, &movements).await?);
         scope.want_woken_by(&movements);
         crate::hooks::reached(tenant, crate::hooks::PUSH_LOCKING).await;
         let batch_keys: Vec<StockKey> = if stop_on_missing {
@@ -230,6 +236,10 @@ async fn push_round(
         };
         // After the locks: see `lock_rows`.
         let facts = load_facts(&mut tx, &movements).await?;
+        // A reservation moved since it was read before the locks: lock again.
+        if cover_reservations(scope, facts.sales_lines()) {
+            return Ok(Round::Relock);
+        }
         let receipt = receipt(&mut tx, &device, received_at, clock_tolerance).await?;
         // The ledger tail is read after the oldest movement whose decision reads a row's
         // history (see `Movement::reads_history`): a receipt applies whatever came after
@@ -273,6 +283,7 @@ async fn push_round(
                 .collect(),
         );
 
+        crate::hooks::reached(tenant, crate::hooks::PUSH_WRITING).await;
         let rows = changed_rows(&settled.engine, &settled.locked, &decided);
         let next = movements.last().map_or(next_seq, |m| seq_of(m) + 1);
         let mut writes = Writes {

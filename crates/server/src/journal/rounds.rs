@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
-use crate::ledger::load::{Locked, loaded_engine, lock_rows, tail_after};
+use crate::ledger::load::{Locked, loaded_engine, lock_rows, reserved_beyond, tail_after};
 use crate::store;
 
 /// How many rounds a write may take: rounds end early when a decision needs rows that do
@@ -173,6 +173,19 @@ impl Scope {
     }
 }
 
+/// Adds to the scope the rows of `lines`' reservations it does not cover yet (see
+/// `ledger::load::reserved_beyond`). True when there were some: the round must end with
+/// [`Round::Relock`] and the next one lock them all, in key order.
+pub(super) fn cover_reservations<'a>(
+    scope: &mut Scope,
+    lines: impl IntoIterator<Item = &'a logiflow_core::orders::SalesLineState>,
+) -> bool {
+    let beyond = reserved_beyond(lines, |k| scope.keys.contains(k));
+    let any = !beyond.is_empty();
+    scope.keys.extend(beyond);
+    any
+}
+
 /// Locks the scope's rows in key order. `must_exist` rows that are missing end the round
 /// ([`Round::MissingRows`]).
 pub(super) async fn lock_scope(
@@ -275,9 +288,14 @@ pub(super) async fn settle<R>(
             .unwrap_or(oldest);
         let tail = tail_after(tx, &locked, oldest).await?;
         let mut engine = loaded_engine(&locked, &tail, &held);
-        // A held pick applied now consumes its line's reservations.
+        // A held pick applied now consumes its line's reservations, whose rows this
+        // transaction must hold.
         let held_moves: Vec<Movement> = held.iter().map(|(m, _)| *m).collect();
-        for (id, line) in store::movements::sales_lines_for(tx, &held_moves).await? {
+        let lines = store::movements::sales_lines_for(tx, &held_moves).await?;
+        if cover_reservations(scope, lines.iter().map(|(_, l)| l)) {
+            return Ok(Round::Relock);
+        }
+        for (id, line) in lines {
             engine.set_sales_line(id, line);
         }
         let out = run(&mut engine)?;

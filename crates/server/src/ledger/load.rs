@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use logiflow_core::orders::SalesLineState;
 use logiflow_core::{Decision, Engine, Movement, MovementId, OrderKey, Outcome, StockKey};
 
 use crate::db::TenantTx;
@@ -13,6 +14,30 @@ use crate::error::ApiResult;
 use crate::store;
 
 pub use crate::store::movements::{Facts, Locked, load_facts, lock_rows, reserved_rows};
+
+/// The rows the reservations of `lines` are on that `covered` leaves out. A pick may
+/// consume its line's reservation on another row than the one it takes from, and then
+/// writes that row's `allocated`: its transaction must hold that row's lock, taken in key
+/// order with all the others, or it would wait for it late, out of order, and could
+/// deadlock with an allocation of the same product (which locks the product's rows in
+/// key order). Every writer of decided movements therefore locks the rows of the picks'
+/// reservations with the movements' own: read before the locks
+/// ([`reserved_rows`]), and checked with this once the lines are read under their
+/// orders' locks (they may have moved meanwhile); rows found here mean the transaction
+/// must lock again, everything in key order.
+pub fn reserved_beyond<'a>(
+    lines: impl IntoIterator<Item = &'a SalesLineState>,
+    covered: impl Fn(&StockKey) -> bool,
+) -> Vec<StockKey> {
+    let mut beyond: Vec<StockKey> = lines
+        .into_iter()
+        .flat_map(|l| l.allocations.iter().map(|a| a.key))
+        .filter(|k| !covered(k))
+        .collect();
+    beyond.sort();
+    beyond.dedup();
+    beyond
+}
 
 /// An engine holding the locked rows, the ledger tail after the oldest movement to
 /// decide, and the held movements that may be retried.

@@ -85,6 +85,11 @@ impl Facts {
         }
     }
 
+    /// The sales lines the movements name, as their decision starts.
+    pub fn sales_lines(&self) -> impl Iterator<Item = &SalesLineState> {
+        self.sales_lines.iter().map(|(_, l)| l)
+    }
+
     /// The warehouse of a location.
     pub fn warehouse(&self, location: LocationId) -> Option<WarehouseId> {
         self.locations.get(&location).map(|l| l.warehouse)
@@ -250,7 +255,8 @@ fn sales_line_ids(ms: &[Movement]) -> Vec<Uuid> {
 
 /// The rows the reservations of the sales lines `ms` name are on, read before the
 /// locks: a pick may consume a reservation on another row than its own, so the caller
-/// locks those rows with the movements' own, in key order. Nothing to read, no
+/// locks those rows with the movements' own, in key order (and checks them again under
+/// the locks, `ledger::load::reserved_beyond`). Nothing to read, no
 /// statement, for movements that name no sales line.
 pub async fn reserved_rows(
     tx: &mut TenantTx,

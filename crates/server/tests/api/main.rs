@@ -25,6 +25,7 @@ mod movement_sessions;
 mod movements;
 mod ops;
 mod purchase_orders;
+mod sales_order_races;
 mod sales_orders;
 mod settings;
 mod stock;

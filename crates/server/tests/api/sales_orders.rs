@@ -29,7 +29,12 @@ pub async fn seed_sales_order(app: &TestApp, t: &Tenant, site: &Site, customer: 
     so
 }
 
-async fn customer(app: &TestApp, token: &str, code: &str, shelf_life: Option<i64>) -> Uuid {
+pub(crate) async fn customer(
+    app: &TestApp,
+    token: &str,
+    code: &str,
+    shelf_life: Option<i64>,
+) -> Uuid {
     let v = create(
         app,
         "/v1/customers",
@@ -40,7 +45,7 @@ async fn customer(app: &TestApp, token: &str, code: &str, shelf_life: Option<i64
     v["id"].as_str().unwrap().parse().unwrap()
 }
 
-async fn draft(
+pub(crate) async fn draft(
     app: &TestApp,
     token: &str,
     customer: Uuid,
@@ -61,7 +66,7 @@ async fn draft(
     .await
 }
 
-async fn act(app: &TestApp, token: &str, so: &Value, verb: &str) -> (StatusCode, Value) {
+pub(crate) async fn act(app: &TestApp, token: &str, so: &Value, verb: &str) -> (StatusCode, Value) {
     let r = app
         .post(
             &format!("/v1/sales-orders/{}/{verb}", id_of(so)),
@@ -72,13 +77,13 @@ async fn act(app: &TestApp, token: &str, so: &Value, verb: &str) -> (StatusCode,
     (r.status(), r.json().await.unwrap())
 }
 
-async fn ok(app: &TestApp, token: &str, so: &Value, verb: &str) -> Value {
+pub(crate) async fn ok(app: &TestApp, token: &str, so: &Value, verb: &str) -> Value {
     let (status, v) = act(app, token, so, verb).await;
     assert_eq!(status, StatusCode::OK, "{verb}: {v}");
     v
 }
 
-fn line(so: &Value, i: usize) -> (i64, i64, i64, i64) {
+pub(crate) fn line(so: &Value, i: usize) -> (i64, i64, i64, i64) {
     let l = &so["lines"][i];
     (
         l["qty"].as_i64().unwrap(),
