@@ -72,9 +72,18 @@ async fn each_kind_changes_stock_and_books_its_effects() {
     assert_eq!(m["effects"][0]["lot_id"], s.lot.to_string());
     assert_eq!(on_hand(&app, t.id, s.tracked, b0, Some(s.lot)).await, 3);
 
-    // Each movement wrote its outbox event and audit entry in its transaction.
+    // Each movement wrote its outbox event and audit entry in its transaction, and the
+    // count with a variance its `count.variance` alert's event too.
     assert_eq!(count(&app, "movement", t.id).await, 6);
-    assert_eq!(count(&app, "outbox_event", t.id).await, 6);
+    assert_eq!(count(&app, "outbox_event", t.id).await, 7);
+    let variance: i64 = sqlx::query_scalar(
+        "select count(*) from outbox_event where tenant_id = $1 and topic = 'count.variance'",
+    )
+    .bind(t.id)
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    assert_eq!(variance, 1);
     assert_eq!(audited(&app, t.id, "movement.create").await, 6);
     assert_ledger(&app, t.id).await;
 
