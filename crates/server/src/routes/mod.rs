@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod bounds;
 pub mod devices;
+pub mod imports;
 pub mod locations;
 pub mod lots;
 pub mod movements;

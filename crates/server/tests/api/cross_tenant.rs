@@ -102,6 +102,10 @@ const COVERED: &[(&str, &str)] = &[
     ("POST", "/v1/sales-orders/{id}/lines"),
     ("PATCH", "/v1/sales-orders/{id}/lines/{line_id}"),
     ("DELETE", "/v1/sales-orders/{id}/lines/{line_id}"),
+    ("POST", "/v1/imports"),
+    ("GET", "/v1/imports/{id}"),
+    ("GET", "/v1/imports/{id}/rows"),
+    ("POST", "/v1/imports/{id}/commit"),
 ];
 
 struct World {
@@ -128,6 +132,8 @@ struct World {
     a_po: Value,
     /// A's confirmed sales order of 2 of `a_site.tracked` (back-ordered: none in stock).
     a_so: Value,
+    /// A's ready import updating `SKU-A` (not committed).
+    a_import: Value,
 }
 
 async fn world() -> World {
@@ -168,7 +174,17 @@ async fn world() -> World {
         .await
         .unwrap();
     assert_eq!(a_so["status"], "confirmed", "{a_so}");
+    let a_import = crate::imports::preview(
+        &app,
+        &a.token,
+        "kind=products",
+        "text/csv",
+        b"sku,name\nSKU-A,Renamed by A\n".to_vec(),
+    )
+    .await;
+    assert_eq!(a_import["to_update"], 1, "{a_import}");
     World {
+        a_import,
         a_so,
         a_supplier,
         a_customer,
@@ -1144,6 +1160,52 @@ async fn run_case(w: &World, method: &str, path: &str) {
                 "unknown_order_line",
             )
             .await;
+        }
+        ("POST", "/v1/imports") => {
+            // B's import of A's SKU reaches B's catalog only (the product case may
+            // have given B a SKU-A of its own, which it then updates).
+            let r = crate::imports::upload(
+                app,
+                b,
+                &format!("kind=products&tenant_id={a_id}"),
+                "text/csv",
+                b"sku,name\nSKU-A,Imported by B\n".to_vec(),
+            )
+            .await;
+            assert_eq!(r.status(), StatusCode::ACCEPTED);
+            let job: Value = r.json().await.unwrap();
+            let job = crate::imports::settled(app, b, &id_of(&job)).await;
+            assert_eq!(job["errors"], 0, "{job}");
+            let commit = format!("/v1/imports/{}/commit", id_of(&job));
+            crate::imports::get_json_post(app, &commit, b).await;
+            let mine = get_json(app, "/v1/products?sku_prefix=SKU-A", b).await;
+            assert_eq!(mine["items"][0]["name"], "Imported by B");
+            let theirs = get_json(app, "/v1/products?sku_prefix=SKU-A", &w.a.token).await;
+            assert_ne!(theirs["items"][0]["name"], "Imported by B");
+            assert_ne!(theirs["items"][0]["id"], mine["items"][0]["id"]);
+            let own = format!("/v1/imports/{}", id_of(&w.a_import));
+            assert_eq!(
+                get_json(app, &own, &w.a.token).await,
+                w.a_import,
+                "A unchanged"
+            );
+        }
+        ("GET", "/v1/imports/{id}")
+        | ("GET", "/v1/imports/{id}/rows")
+        | ("POST", "/v1/imports/{id}/commit") => {
+            let url = path.replace("{id}", &id_of(&w.a_import));
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            let body = (method != Method::GET).then(|| json!({"tenant_id": a_id}));
+            let r = app.send(method, &url, Some(&bearer(b)), body).await;
+            problem(r, StatusCode::NOT_FOUND, "not_found").await;
+            let own = format!("/v1/imports/{}", id_of(&w.a_import));
+            assert_eq!(
+                get_json(app, &own, &w.a.token).await,
+                w.a_import,
+                "A unchanged"
+            );
+            let a_product = get_json(app, "/v1/products?sku_prefix=SKU-A", &w.a.token).await;
+            assert_ne!(a_product["items"][0]["name"], "Renamed by A");
         }
         other => panic!("no cross-tenant case for {other:?}: add one to run_case"),
     }
