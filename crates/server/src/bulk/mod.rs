@@ -25,5 +25,6 @@
 //! [`import::IMPORT_TTL_HOURS`] and is swept (with its rows) by the tenant's next upload;
 //! it never wrote anything else.
 
+pub mod export;
 pub mod formats;
 pub mod import;

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod bounds;
 pub mod devices;
+pub mod exports;
 pub mod imports;
 pub mod locations;
 pub mod lots;

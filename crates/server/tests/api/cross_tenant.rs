@@ -106,6 +106,7 @@ const COVERED: &[(&str, &str)] = &[
     ("GET", "/v1/imports/{id}"),
     ("GET", "/v1/imports/{id}/rows"),
     ("POST", "/v1/imports/{id}/commit"),
+    ("GET", "/v1/exports/products"),
 ];
 
 struct World {
@@ -1189,6 +1190,21 @@ async fn run_case(w: &World, method: &str, path: &str) {
                 w.a_import,
                 "A unchanged"
             );
+        }
+        ("GET", "/v1/exports/products") => {
+            // B's export lists B's products only: as many rows as B has.
+            let mine = get_json(app, "/v1/products?limit=500", b).await;
+            let url = format!("{path}?format=csv&tenant_id={a_id}");
+            let r = app.get(&url, b).await;
+            assert_eq!(r.status(), StatusCode::OK);
+            let text = r.text().await.unwrap();
+            assert_eq!(
+                text.lines().count(),
+                mine["items"].as_array().unwrap().len() + 1,
+                "{text}"
+            );
+            let r = app.get(&format!("{path}?format=xlsx"), b).await;
+            assert_eq!(r.status(), StatusCode::OK);
         }
         ("GET", "/v1/imports/{id}")
         | ("GET", "/v1/imports/{id}/rows")

@@ -579,3 +579,71 @@ async fn imports_need_the_permission_respect_quotas_and_replay_by_key() {
     .await;
     assert_eq!(count(&app, "import_job").await, 2);
 }
+
+async fn export(app: &TestApp, token: &str, format: &str) -> Vec<u8> {
+    let r = app
+        .get(&format!("/v1/exports/products?format={format}"), token)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.bytes().await.unwrap().to_vec()
+}
+
+#[tokio::test]
+async fn an_export_imports_back_as_unchanged_with_formulas_neutralised() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    set_schema(&app, &t.token).await;
+    let job = preview(
+        &app,
+        &t.token,
+        "kind=products",
+        "text/csv",
+        fixture("products.csv"),
+    )
+    .await;
+    get_json_post(
+        &app,
+        &format!("/v1/imports/{}/commit", id_of(&job)),
+        &t.token,
+    )
+    .await;
+    // A name a spreadsheet would run as a formula, entered through the API.
+    create(
+        &app,
+        "/v1/products",
+        &t.token,
+        json!({"sku": "RISKY", "name": "=1+2", "custom": {"color": "@red"}}),
+    )
+    .await;
+
+    let csv = String::from_utf8(export(&app, &t.token, "csv").await).unwrap();
+    assert!(csv.starts_with("sku,name,barcodes,uom,lot_tracked,expiry_policy,reorder_point,reorder_qty,cost,price,active,custom.color,custom.weight_g\n"), "{csv}");
+    assert!(
+        csv.contains("RISKY,'=1+2,") && csv.contains(",'@red,"),
+        "{csv}"
+    );
+    assert!(
+        !csv.lines()
+            .any(|l| l.split(',').any(|c| c.starts_with(['=', '@']))),
+        "{csv}"
+    );
+    let changes_before = count(&app, "catalog_change").await;
+    for (ct, bytes) in [
+        ("text/csv", csv.into_bytes()),
+        (XLSX, export(&app, &t.token, "xlsx").await),
+    ] {
+        let again = preview(&app, &t.token, "kind=products", ct, bytes).await;
+        assert_eq!(counts(&again), [0, 0, 4, 0], "{ct}: {again}");
+        get_json_post(
+            &app,
+            &format!("/v1/imports/{}/commit", id_of(&again)),
+            &t.token,
+        )
+        .await;
+    }
+    assert_eq!(count(&app, "catalog_change").await, changes_before);
+    assert_eq!(
+        product(&app, &t.token, "RISKY").await.unwrap()["name"],
+        "=1+2"
+    );
+}
