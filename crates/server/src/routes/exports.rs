@@ -32,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// `csv` (default) or `xlsx`.
+    #[param(inline)]
     pub format: Option<Format>,
 }
 
@@ -86,7 +87,9 @@ async fn next_chunk(mut s: CsvState) -> Option<(Result<Vec<u8>, ApiError>, CsvSt
 #[utoipa::path(get, path = "/v1/exports/products", tag = "imports", params(ExportQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "the file (permission catalog_read)", content_type = "text/csv"),
+        (status = 200, description = "the file (permission catalog_read)", content(
+            (String = "text/csv"),
+            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 400, description = "bad_request (format)"),
         Reads,
     ))]

@@ -39,8 +39,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// What the file holds.
+    #[param(inline)]
     pub kind: Kind,
     /// `csv` or `xlsx`; else from the content type, else from the file's first bytes.
+    #[param(inline)]
     pub format: Option<Format>,
     /// An XLSX file's sheet (default: the first).
     pub sheet: Option<String>,

@@ -198,17 +198,7 @@ async fn a_product_file_is_previewed_committed_and_reimported_as_unchanged() {
     assert_eq!(audit[0].2.as_ref().unwrap()["created"], 2);
     // Staged rows are gone once committed; a second commit is refused.
     assert_eq!(count(&app, "import_row").await, 0);
-    problem(
-        app.post(
-            &format!("/v1/imports/{}/commit", id_of(&job)),
-            &t.token,
-            json!({}),
-        )
-        .await,
-        StatusCode::CONFLICT,
-        "invalid_import_state",
-    )
-    .await;
+    commit_refused(&app, &t.token, &job).await;
 
     // The same file again: every row unchanged, and its commit changes nothing.
     let changes_before = count(&app, "catalog_change").await;
@@ -229,6 +219,18 @@ async fn a_product_file_is_previewed_committed_and_reimported_as_unchanged() {
     .await;
     assert_eq!(count(&app, "catalog_change").await, changes_before);
     assert_eq!(product(&app, &t.token, "BOLT-1").await.unwrap(), b);
+}
+
+/// Commits `job`, expecting `409 invalid_import_state`.
+async fn commit_refused(app: &TestApp, token: &str, job: &Value) {
+    let r = app
+        .post(
+            &format!("/v1/imports/{}/commit", id_of(job)),
+            token,
+            json!({}),
+        )
+        .await;
+    problem(r, StatusCode::CONFLICT, "invalid_import_state").await;
 }
 
 /// POSTs `{}` and reads a 200 answer.
@@ -307,17 +309,7 @@ async fn row_errors_are_listed_by_row_and_column_and_block_the_commit() {
     assert_eq!(columns, ["sku", "name"]);
 
     let before = count(&app, "product").await;
-    problem(
-        app.post(
-            &format!("/v1/imports/{}/commit", id_of(&job)),
-            &t.token,
-            json!({}),
-        )
-        .await,
-        StatusCode::CONFLICT,
-        "invalid_import_state",
-    )
-    .await;
+    commit_refused(&app, &t.token, &job).await;
     assert_eq!(count(&app, "product").await, before);
 }
 
