@@ -149,6 +149,29 @@ problem_codes! {
     InvalidWebhookUrl,
     /// An order's state does not allow this action or line change.
     InvalidOrderState,
+    /// An import file is empty (no bytes, or no header row).
+    ImportEmpty,
+    /// An import file is not UTF-8 text.
+    ImportEncoding,
+    /// An import file is not a CSV or XLSX file that can be read (or lacks the named sheet).
+    ImportUnreadable,
+    /// An import file misses a required column, or has an unknown or repeated one.
+    ImportColumns,
+    /// An import file names the same key (SKU, barcode, code) on two rows.
+    ImportDuplicateKey,
+    /// A cell of an import file is longer than any field takes.
+    ImportValueTooLong,
+    /// A cell of an import file holds a spreadsheet formula.
+    ImportFormula,
+    /// An import file has more rows or bytes than the server takes.
+    ImportTooLarge,
+    /// An XLSX file would inflate beyond what the server reads (a zip bomb).
+    ImportArchiveTooLarge,
+    /// A line of a CSV import file is longer than the server reads.
+    ImportLineTooLong,
+    /// The import is not in a state that allows this (still validating, has errors,
+    /// committed, failed or expired).
+    InvalidImportState,
 }
 
 impl ProblemCode {

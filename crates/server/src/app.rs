@@ -89,6 +89,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::parties::router())
         .merge(routes::purchase_orders::router())
         .merge(routes::sales_orders::router())
+        .merge(routes::imports::router())
+        .merge(routes::exports::router())
         .split_for_parts();
     routes::problems::problem_bodies(&mut doc);
     routes::bounds::document_bounds(&mut doc);

@@ -37,6 +37,10 @@ pub struct Config {
     pub device_refresh_token_ttl_secs: u64,
     /// Largest accepted request body.
     pub body_limit_bytes: usize,
+    /// Largest import file (`POST /v1/imports`), in bytes.
+    pub import_limit_bytes: usize,
+    /// Most data rows of an import file.
+    pub import_rows_max: usize,
     /// Login attempts allowed per account per minute (burst of the same size).
     pub login_attempts_per_account_per_minute: u32,
     /// Login attempts allowed per client address per minute (burst of the same size).
@@ -98,6 +102,8 @@ impl Default for Config {
             refresh_token_ttl_secs: 30 * 24 * 3600,
             device_refresh_token_ttl_secs: 180 * 24 * 3600,
             body_limit_bytes: 1024 * 1024,
+            import_limit_bytes: 50 * 1024 * 1024,
+            import_rows_max: 200_000,
             login_attempts_per_account_per_minute: 10,
             login_attempts_per_address_per_minute: 60,
             db_max_connections: 20,
@@ -128,6 +134,8 @@ struct FileConfig {
     refresh_token_ttl_secs: Option<u64>,
     device_refresh_token_ttl_secs: Option<u64>,
     body_limit_bytes: Option<usize>,
+    import_limit_bytes: Option<usize>,
+    import_rows_max: Option<usize>,
     login_attempts_per_account_per_minute: Option<u32>,
     login_attempts_per_address_per_minute: Option<u32>,
     db_max_connections: Option<u32>,
@@ -193,6 +201,8 @@ impl Config {
             refresh_token_ttl_secs,
             device_refresh_token_ttl_secs,
             body_limit_bytes,
+            import_limit_bytes,
+            import_rows_max,
             login_attempts_per_account_per_minute,
             login_attempts_per_address_per_minute,
             db_max_connections,
@@ -251,6 +261,8 @@ impl Config {
             refresh_token_ttl_secs => "LOGIFLOW_REFRESH_TOKEN_TTL_SECS",
             device_refresh_token_ttl_secs => "LOGIFLOW_DEVICE_REFRESH_TOKEN_TTL_SECS",
             body_limit_bytes => "LOGIFLOW_BODY_LIMIT_BYTES",
+            import_limit_bytes => "LOGIFLOW_IMPORT_LIMIT_BYTES",
+            import_rows_max => "LOGIFLOW_IMPORT_ROWS_MAX",
             login_attempts_per_account_per_minute => "LOGIFLOW_LOGIN_ATTEMPTS_PER_ACCOUNT_PER_MINUTE",
             login_attempts_per_address_per_minute => "LOGIFLOW_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE",
             db_max_connections => "LOGIFLOW_DB_MAX_CONNECTIONS",

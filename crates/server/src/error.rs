@@ -240,6 +240,29 @@ problems! {
     /// says why (`core::orders::DocumentError`).
     InvalidOrderState: CONFLICT "invalid order state"
         => #[error("{0}")] InvalidOrderState(String);
+    /// An import file is empty (422); nothing was changed.
+    ImportEmpty: UNPROCESSABLE_ENTITY "empty import file" => #[error("{0}")] ImportEmpty(String);
+    /// An import file is not UTF-8 (422): save it as "CSV UTF-8".
+    ImportEncoding: UNPROCESSABLE_ENTITY "import file not utf-8" => #[error("{0}")] ImportEncoding(String);
+    /// An import file cannot be read as CSV or XLSX, or lacks the named sheet (422).
+    ImportUnreadable: UNPROCESSABLE_ENTITY "unreadable import file" => #[error("{0}")] ImportUnreadable(String);
+    /// A required column is missing, or a column is unknown or repeated (422).
+    ImportColumns: UNPROCESSABLE_ENTITY "import columns" => #[error("{0}")] ImportColumns(String);
+    /// Two rows of an import file name the same key (422); the detail names both rows.
+    ImportDuplicateKey: UNPROCESSABLE_ENTITY "duplicate key in import file" => #[error("{0}")] ImportDuplicateKey(String);
+    /// A cell is longer than any field takes (422); the detail names row and column.
+    ImportValueTooLong: UNPROCESSABLE_ENTITY "import value too long" => #[error("{0}")] ImportValueTooLong(String);
+    /// A cell holds a spreadsheet formula (422): paste values instead.
+    ImportFormula: UNPROCESSABLE_ENTITY "formula in import file" => #[error("{0}")] ImportFormula(String);
+    /// An import file has more rows or bytes than the server takes (413).
+    ImportTooLarge: PAYLOAD_TOO_LARGE "import file too large" => #[error("{0}")] ImportTooLarge(String);
+    /// An XLSX file whose parts would inflate beyond what the server reads (413).
+    ImportArchiveTooLarge: PAYLOAD_TOO_LARGE "import archive too large" => #[error("{0}")] ImportArchiveTooLarge(String);
+    /// A CSV line longer than the server reads (422).
+    ImportLineTooLong: UNPROCESSABLE_ENTITY "import line too long" => #[error("{0}")] ImportLineTooLong(String);
+    /// The import's state does not allow this (409): validating, with errors, committed,
+    /// failed or expired.
+    InvalidImportState: CONFLICT "invalid import state" => #[error("{0}")] InvalidImportState(String);
     @extra {
         /// A movement refused by the rules; nothing was changed.
         #[error(fmt = rejection_message)]

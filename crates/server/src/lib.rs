@@ -10,6 +10,7 @@ pub mod app;
 pub mod audit;
 pub mod audit_log;
 pub mod auth;
+pub mod bulk;
 pub mod catalog;
 pub mod config;
 pub mod db;

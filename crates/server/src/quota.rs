@@ -62,6 +62,27 @@ impl Counted {
 /// are never deleted, so deactivating is how a tenant makes room); reactivating one is
 /// checked like a creation.
 pub async fn check(tx: &mut TenantTx, what: Counted) -> ApiResult<()> {
+    let (used, limit) = usage(tx, what).await?;
+    if used >= limit {
+        return Err(what.exceeded(limit));
+    }
+    Ok(())
+}
+
+impl Counted {
+    /// The `quota_exceeded` error of this resource.
+    pub fn exceeded(self, limit: i64) -> ApiError {
+        ApiError::QuotaExceeded {
+            resource: self.resource(),
+            limit,
+        }
+    }
+}
+
+/// How many active records of `what` the tenant has, and how many its plan allows,
+/// holding the quota's lock until the transaction ends: a bulk write counts before and
+/// after itself under one lock (see `crate::bulk::import`).
+pub async fn usage(tx: &mut TenantTx, what: Counted) -> ApiResult<(i64, i64)> {
     let tenant_id = tx.tenant_id().as_uuid();
     // Serializes concurrent creations of the same resource, as for users.
     sqlx::query(
@@ -98,11 +119,5 @@ pub async fn check(tx: &mut TenantTx, what: Counted) -> ApiResult<()> {
         .bind(tenant_id)
         .fetch_one(tx.conn())
         .await?;
-    if used >= i64::from(limit) {
-        return Err(ApiError::QuotaExceeded {
-            resource: what.resource(),
-            limit: i64::from(limit),
-        });
-    }
-    Ok(())
+    Ok((used, i64::from(limit)))
 }

@@ -58,11 +58,13 @@ pub enum Permission {
     PurchasingManage,
     /// Create and change customers and sales orders.
     SalesManage,
+    /// Import catalog data in bulk (`/v1/imports`): admins and managers.
+    DataImport,
 }
 
 impl Permission {
     /// Every permission, for docs and for validating API-key scopes.
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 17] = [
         Permission::UsersRead,
         Permission::UsersManage,
         Permission::ApiKeysRead,
@@ -79,6 +81,7 @@ impl Permission {
         Permission::OrdersRead,
         Permission::PurchasingManage,
         Permission::SalesManage,
+        Permission::DataImport,
     ];
 
     /// Whether the action changes tenant data (refused when the subscription expired).
@@ -93,6 +96,7 @@ impl Permission {
                 | Permission::ConflictsResolve
                 | Permission::PurchasingManage
                 | Permission::SalesManage
+                | Permission::DataImport
         )
     }
 
@@ -115,6 +119,7 @@ impl Permission {
             Permission::OrdersRead => "orders_read",
             Permission::PurchasingManage => "purchasing_manage",
             Permission::SalesManage => "sales_manage",
+            Permission::DataImport => "data_import",
         }
     }
 
@@ -146,6 +151,7 @@ impl Role {
                     | P::ConflictsResolve
                     | P::PurchasingManage
                     | P::SalesManage
+                    | P::DataImport
             ),
             // Operators record what happens on the floor.
             Role::Operator => matches!(permission, P::MovementsWrite),
@@ -220,7 +226,8 @@ pub mod perm {
         ConflictsResolve,
         OrdersRead,
         PurchasingManage,
-        SalesManage
+        SalesManage,
+        DataImport
     );
 }
 

@@ -391,6 +391,23 @@ pub async fn update_product(
 /// Checks `custom` against the tenant's product field schema, listing every failing
 /// field.
 async fn validate_custom(tx: &mut TenantTx, custom: &serde_json::Value) -> ApiResult<()> {
+    let validator = custom_validator(tx).await?;
+    check_custom(&validator, custom)
+}
+
+/// The tenant's product field schema, compiled (once per import, not per row).
+pub async fn custom_validator(tx: &mut TenantTx) -> ApiResult<jsonschema::Validator> {
+    let schema = store::settings::product_field_schema(tx).await?;
+    // The schema was checked when it was stored; failing to compile now is a bug.
+    jsonschema::validator_for(&schema).map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// Checks `custom` against a compiled product field schema: an object of at most
+/// [`CUSTOM_LEN_MAX`] bytes, listing every failing field.
+pub fn check_custom(
+    validator: &jsonschema::Validator,
+    custom: &serde_json::Value,
+) -> ApiResult<()> {
     if !custom.is_object() {
         return Err(ApiError::InvalidCustomFields(vec![FieldError {
             field: String::new(),
@@ -402,10 +419,6 @@ async fn validate_custom(tx: &mut TenantTx, custom: &serde_json::Value) -> ApiRe
             "custom has at most {CUSTOM_LEN_MAX} bytes of JSON"
         )));
     }
-    let schema = store::settings::product_field_schema(tx).await?;
-    // The schema was checked when it was stored; failing to compile now is a bug.
-    let validator =
-        jsonschema::validator_for(&schema).map_err(|e| ApiError::internal(e.to_string()))?;
     let errors: Vec<FieldError> = validator
         .iter_errors(custom)
         .map(|e| FieldError {

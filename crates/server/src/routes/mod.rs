@@ -6,6 +6,8 @@ pub mod audit;
 pub mod auth;
 pub mod bounds;
 pub mod devices;
+pub mod exports;
+pub mod imports;
 pub mod locations;
 pub mod lots;
 pub mod movements;

@@ -38,6 +38,7 @@ pub mod audit;
 pub mod catalog_change;
 pub mod devices;
 pub mod idempotency;
+pub mod imports;
 pub mod journal;
 pub mod journal_upload;
 pub mod locations;

@@ -286,3 +286,30 @@ pub async fn existing(tx: &mut TenantTx, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx
         .fetch_all(tx.conn())
         .await
 }
+
+/// The products whose SKU is one of `skus` (normalized): an import's existing rows.
+pub async fn by_skus(tx: &mut TenantTx, skus: &[String]) -> Result<Vec<Product>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from product p where p.tenant_id = $1 and p.sku = any($2)"
+    ))
+    .bind(tenant_id)
+    .bind(skus)
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// The owner of each of `barcodes` that belongs to a product: (barcode, product id).
+pub async fn barcode_owners(
+    tx: &mut TenantTx,
+    barcodes: &[String],
+) -> Result<Vec<(String, Uuid)>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(
+        "select barcode, product_id from product_barcode where tenant_id = $1 and barcode = any($2)",
+    )
+    .bind(tenant_id)
+    .bind(barcodes)
+    .fetch_all(tx.conn())
+    .await
+}

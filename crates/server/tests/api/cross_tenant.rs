@@ -104,6 +104,11 @@ const COVERED: &[(&str, &str)] = &[
     ("DELETE", "/v1/sales-orders/{id}/lines/{line_id}"),
     ("GET", "/v1/alerts"),
     ("POST", "/v1/alerts/read"),
+    ("POST", "/v1/imports"),
+    ("GET", "/v1/imports/{id}"),
+    ("GET", "/v1/imports/{id}/rows"),
+    ("POST", "/v1/imports/{id}/commit"),
+    ("GET", "/v1/exports/products"),
 ];
 
 struct World {
@@ -132,6 +137,8 @@ struct World {
     a_so: Value,
     /// A's `stock.low` alerts (raised by a sweep of A).
     a_alerts: Vec<Uuid>,
+    /// A's ready import updating `SKU-A` (not committed).
+    a_import: Value,
 }
 
 async fn world() -> World {
@@ -188,7 +195,17 @@ async fn world() -> World {
         .await
         .unwrap();
     assert!(!a_alerts.is_empty());
+    let a_import = crate::imports::preview(
+        &app,
+        &a.token,
+        "kind=products",
+        "text/csv",
+        b"sku,name\nSKU-A,Renamed by A\n".to_vec(),
+    )
+    .await;
+    assert_eq!(a_import["to_update"], 1, "{a_import}");
     World {
+        a_import,
         a_alerts,
         a_so,
         a_supplier,
@@ -1187,6 +1204,67 @@ async fn run_case(w: &World, method: &str, path: &str) {
                 "unknown_order_line",
             )
             .await;
+        }
+        ("POST", "/v1/imports") => {
+            // B's import of A's SKU reaches B's catalog only (the product case may
+            // have given B a SKU-A of its own, which it then updates).
+            let r = crate::imports::upload(
+                app,
+                b,
+                &format!("kind=products&tenant_id={a_id}"),
+                "text/csv",
+                b"sku,name\nSKU-A,Imported by B\n".to_vec(),
+            )
+            .await;
+            assert_eq!(r.status(), StatusCode::ACCEPTED);
+            let job: Value = r.json().await.unwrap();
+            let job = crate::imports::settled(app, b, &id_of(&job)).await;
+            assert_eq!(job["errors"], 0, "{job}");
+            let commit = format!("/v1/imports/{}/commit", id_of(&job));
+            crate::imports::get_json_post(app, &commit, b).await;
+            let mine = get_json(app, "/v1/products?sku_prefix=SKU-A", b).await;
+            assert_eq!(mine["items"][0]["name"], "Imported by B");
+            let theirs = get_json(app, "/v1/products?sku_prefix=SKU-A", &w.a.token).await;
+            assert_ne!(theirs["items"][0]["name"], "Imported by B");
+            assert_ne!(theirs["items"][0]["id"], mine["items"][0]["id"]);
+            let own = format!("/v1/imports/{}", id_of(&w.a_import));
+            assert_eq!(
+                get_json(app, &own, &w.a.token).await,
+                w.a_import,
+                "A unchanged"
+            );
+        }
+        ("GET", "/v1/exports/products") => {
+            // B's export lists B's products only: as many rows as B has.
+            let mine = get_json(app, "/v1/products?limit=500", b).await;
+            let url = format!("{path}?format=csv&tenant_id={a_id}");
+            let r = app.get(&url, b).await;
+            assert_eq!(r.status(), StatusCode::OK);
+            let text = r.text().await.unwrap();
+            assert_eq!(
+                text.lines().count(),
+                mine["items"].as_array().unwrap().len() + 1,
+                "{text}"
+            );
+            let r = app.get(&format!("{path}?format=xlsx"), b).await;
+            assert_eq!(r.status(), StatusCode::OK);
+        }
+        ("GET", "/v1/imports/{id}")
+        | ("GET", "/v1/imports/{id}/rows")
+        | ("POST", "/v1/imports/{id}/commit") => {
+            let url = path.replace("{id}", &id_of(&w.a_import));
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            let body = (method != Method::GET).then(|| json!({"tenant_id": a_id}));
+            let r = app.send(method, &url, Some(&bearer(b)), body).await;
+            problem(r, StatusCode::NOT_FOUND, "not_found").await;
+            let own = format!("/v1/imports/{}", id_of(&w.a_import));
+            assert_eq!(
+                get_json(app, &own, &w.a.token).await,
+                w.a_import,
+                "A unchanged"
+            );
+            let a_product = get_json(app, "/v1/products?sku_prefix=SKU-A", &w.a.token).await;
+            assert_ne!(a_product["items"][0]["name"], "Renamed by A");
         }
         other => panic!("no cross-tenant case for {other:?}: add one to run_case"),
     }

@@ -20,6 +20,7 @@ mod demo;
 mod device_session;
 mod docs;
 mod fuzz;
+mod imports;
 mod movement_plans;
 mod movement_sessions;
 mod movements;

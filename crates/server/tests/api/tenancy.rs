@@ -201,6 +201,15 @@ async fn rls_hides_every_tenant_table_without_app_tenant_id() {
             )
             .await;
         assert_eq!(r.status(), reqwest::StatusCode::OK);
+        // An import job with its staged rows (not committed, so they stay).
+        crate::imports::preview(
+            &app,
+            &t.token,
+            "kind=products",
+            "text/csv",
+            b"sku,name\nIMPORTED-1,Imported\n".to_vec(),
+        )
+        .await;
     }
     // Tenant tables from the catalog: every table with a tenant_id column, so a new table
     // is covered without editing this test.
