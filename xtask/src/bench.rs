@@ -1,6 +1,6 @@
 //! `cargo xtask bench`: lists the workspace's benchmarks and runs them;
-//! `cargo xtask bench server` and `cargo xtask bench sync` run the benchmarks that need a
-//! database against a throwaway PostgreSQL.
+//! `cargo xtask bench server`, `cargo xtask bench sync` and `cargo xtask bench orders` run
+//! the benchmarks that need a database against a throwaway PostgreSQL.
 
 use std::process::ExitCode;
 
@@ -15,10 +15,11 @@ const HELP: &str = "\
 usage: cargo xtask bench [-- <cargo bench arguments>...]
        cargo xtask bench server
        cargo xtask bench sync
+       cargo xtask bench orders
 
 Without an argument: lists the benchmark targets of the workspace (`benches/*.rs` or
 `[[bench]]` in a crate's Cargo.toml) and runs them, and only them, with `cargo bench`,
-except the server and sync benchmarks, which need a database.
+except the server, sync and orders benchmarks, which need a database.
 
 server: starts a throwaway PostgreSQL cluster and runs `cargo bench -p logiflow-server
 --bench server` against it: online movements through the HTTP API (the release server
@@ -34,7 +35,13 @@ into a new replica (rows/s), Replica::record with synchronous=FULL (p50/p99) and
 Replica::stock searches by SKU prefix, name and barcode over N products with pending
 journal entries (p50/p99). Bounded by N; a few minutes at N = 100,000 plus the build.
 
-Both print a table and rewrite only their own section of docs/benchmarks.md. The cluster,
+orders: the same cluster and server, `cargo bench -p logiflow-server --bench orders`: the
+confirmation (allocation) of 5-line sales orders at 1, 8 and 32 clients on 100k stock rows
+(throughput, p50/p99), and a device's journal of 10,000 picks pushed beside 10,000 plain
+ships of the same rows (movements/s and their ratio). Bounded by its counts: a few
+minutes plus the build.
+
+Each prints a table and rewrites only its own section of docs/benchmarks.md. The cluster,
 the server and temp files are removed on exit, error and Ctrl-C.
 
 environment:
@@ -49,9 +56,10 @@ environment:
 /// The benchmarks that need a database, by the argument that runs them: `cargo xtask
 /// bench <name>` starts a cluster and runs (package, bench target); plain `cargo xtask
 /// bench` leaves them out.
-const DATABASE_BENCHES: [(&str, (&str, &str)); 2] = [
+const DATABASE_BENCHES: [(&str, (&str, &str)); 3] = [
     ("server", ("logiflow-server", "server")),
     ("sync", ("logiflow-server", "sync")),
+    ("orders", ("logiflow-server", "orders")),
 ];
 
 pub fn main(args: &[String]) -> Result<ExitCode> {
@@ -109,7 +117,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `cargo xtask bench server|sync`: the cluster first (a missing PostgreSQL fails fast,
+/// `cargo xtask bench server|sync|orders`: the cluster first (a missing PostgreSQL fails fast,
 /// before minutes of release build), then `cargo bench`, which builds the server binary
 /// beside the bench; the bench starts and stops the server itself (see its module docs).
 fn database_bench((package, bench): (&str, &str)) -> Result<ExitCode> {

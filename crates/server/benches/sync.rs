@@ -42,7 +42,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use logiflow_core::{
     DeviceId, DeviceStamp, LocationId, Movement, MovementId, MovementKind, PUSH_BATCH_MAX,
     PositiveQty, ProductId, PullPage, PushRequest, PushResponse, PushedMovement, TenantId, UserId,
@@ -51,7 +51,7 @@ use logiflow_replica::{Action, ItemRef, Op, Replica, Search, StockQuery};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use uuid::Uuid;
 
-use support::{BenchDb, Machine, Rng, Server};
+use support::{BenchDb, Clock, Device, Machine, Rng, Server};
 
 /// The heading of this bench's section of docs/benchmarks.md.
 const HEADING: &str = "## Sync: journal push, snapshot, local recording and search";
@@ -105,13 +105,6 @@ struct World {
     items: Vec<Item>,
 }
 
-/// A registered device and its session's access token.
-#[derive(Debug)]
-struct Device {
-    id: Uuid,
-    token: String,
-}
-
 async fn run(admin_url: &str) -> Result<()> {
     let size = match std::env::var(SIZE_VAR) {
         Ok(v) => v
@@ -141,6 +134,10 @@ async fn run(admin_url: &str) -> Result<()> {
         .tempdir()
         .context("failed to create a temp directory")?;
     let mut rng = Rng(0x5eed_5eed);
+    // The baseline's movements are stamped after the whole journal's, and the two sides
+    // take turns on the same rows: from its second batch on, the API meets rows whose
+    // latest effect is later than its movements (a device's journal arriving behind
+    // online work), and reads their ledger tail, as it would in the field.
     let mut clock = Clock::new();
     let mut report = Report {
         size,
@@ -148,7 +145,14 @@ async fn run(admin_url: &str) -> Result<()> {
     };
 
     eprintln!("sync bench: snapshot of {size} stock rows to a new replica");
-    let device = register(&http, &server.base, &operator, &world, "snapshot").await?;
+    let device = support::register_device(
+        &http,
+        &server.base,
+        &operator,
+        world.warehouse_id,
+        "snapshot",
+    )
+    .await?;
     let (mut replica, snap) = snapshot(&http, &server.base, &device, &world, dir.path()).await?;
     eprintln!("  {}", snap.text());
     report.snapshot = Some(snap);
@@ -173,7 +177,9 @@ async fn run(admin_url: &str) -> Result<()> {
 
     for journal in [size / 10, size] {
         eprintln!("sync bench: push of a {journal}-movement journal beside the SQL baseline");
-        let device = register(&http, &server.base, &operator, &world, "push").await?;
+        let device =
+            support::register_device(&http, &server.base, &operator, world.warehouse_id, "push")
+                .await?;
         let movements = journal_of(&world, &device, journal, &mut rng, &mut clock);
         let case = push_case(
             &http, &server, &owner, &world, &device, &movements, &mut clock,
@@ -230,9 +236,8 @@ async fn seed(owner: &PgPool, size: usize) -> Result<World> {
     let started = Instant::now();
     let user = support::tenant(owner).await?;
     let tenant_id = user.tenant_id;
-    let bins: Vec<(Uuid, String)> = (0..LOCATIONS)
-        .map(|i| (Uuid::now_v7(), format!("B{i:04}")))
-        .collect();
+    let (mut tx, warehouse_id) = support::begin_seed(owner, tenant_id).await?;
+    let bins = support::seed_bins(&mut tx, tenant_id, warehouse_id, LOCATIONS).await?;
     let items: Vec<Item> = (0..size)
         .map(|i| Item {
             product: Uuid::now_v7(),
@@ -249,29 +254,12 @@ async fn seed(owner: &PgPool, size: usize) -> Result<World> {
         })
         .collect();
 
-    let (mut tx, warehouse_id) = support::begin_seed(owner, tenant_id).await?;
-    sqlx::query(
-        "insert into location (tenant_id, id, warehouse_id, code, path, depth)
-         select $1, b.id, $2, b.code, b.code, 0 from unnest($3::uuid[], $4::text[]) as b (id, code)",
-    )
-    .bind(tenant_id)
-    .bind(warehouse_id)
-    .bind(bins.iter().map(|b| b.0).collect::<Vec<_>>())
-    .bind(bins.iter().map(|b| b.1.clone()).collect::<Vec<_>>())
-    .execute(&mut *tx)
-    .await
-    .context("failed to seed the bins")?;
-    sqlx::query(
-        "insert into product (tenant_id, id, sku, name)
-         select $1, p.id, p.sku, p.name from unnest($2::uuid[], $3::text[], $4::text[]) as p (id, sku, name)",
-    )
-    .bind(tenant_id)
-    .bind(items.iter().map(|i| i.product).collect::<Vec<_>>())
-    .bind(items.iter().map(|i| i.sku.clone()).collect::<Vec<_>>())
-    .bind(items.iter().map(|i| i.name.clone()).collect::<Vec<_>>())
-    .execute(&mut *tx)
-    .await
-    .context("failed to seed the products")?;
+    let products: Vec<(Uuid, String, String)> = items
+        .iter()
+        .map(|i| (i.product, i.sku.clone(), i.name.clone()))
+        .collect();
+    let rows: Vec<(Uuid, Uuid)> = items.iter().map(|i| (i.product, i.location)).collect();
+    support::seed_stock(&mut tx, tenant_id, warehouse_id, &products, &rows, ON_HAND).await?;
     sqlx::query(
         "insert into product_barcode (tenant_id, barcode, product_id)
          select $1, b.code, b.product_id from unnest($2::text[], $3::uuid[]) as b (code, product_id)",
@@ -282,20 +270,6 @@ async fn seed(owner: &PgPool, size: usize) -> Result<World> {
     .execute(&mut *tx)
     .await
     .context("failed to seed the barcodes")?;
-    sqlx::query(
-        "insert into stock_row (tenant_id, product_id, location_id, warehouse_id, on_hand,
-                                last_effect_at, last_effect_id)
-         select $1, r.product_id, r.location_id, $2, $3, now() - interval '1 day', gen_random_uuid()
-         from unnest($4::uuid[], $5::uuid[]) as r (product_id, location_id)",
-    )
-    .bind(tenant_id)
-    .bind(warehouse_id)
-    .bind(ON_HAND)
-    .bind(items.iter().map(|i| i.product).collect::<Vec<_>>())
-    .bind(items.iter().map(|i| i.location).collect::<Vec<_>>())
-    .execute(&mut *tx)
-    .await
-    .context("failed to seed the stock rows")?;
     support::seed_receipts(&mut tx, tenant_id, user.id).await?;
     tx.commit().await?;
     // The whole database, the tables triggers filled too (product_name_trigram): an
@@ -313,38 +287,6 @@ async fn seed(owner: &PgPool, size: usize) -> Result<World> {
         user_id: user.id,
         warehouse_id,
         items,
-    })
-}
-
-/// Registers a device of the operator's for the bench warehouse (`POST /v1/devices`).
-async fn register(
-    http: &reqwest::Client,
-    base: &str,
-    operator: &str,
-    world: &World,
-    name: &str,
-) -> Result<Device> {
-    let response = http
-        .post(format!("{base}/v1/devices"))
-        .bearer_auth(operator)
-        .json(&serde_json::json!({
-            "name": name,
-            "platform": "linux",
-            "warehouse_ids": [world.warehouse_id],
-        }))
-        .send()
-        .await
-        .context("failed to register a device")?;
-    let body = support::json_ok(response, "POST /v1/devices").await?;
-    Ok(Device {
-        id: body["device"]["id"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .context("the registration has no device id")?,
-        token: body["tokens"]["access_token"]
-            .as_str()
-            .context("the registration has no access token")?
-            .to_owned(),
     })
 }
 
@@ -619,27 +561,6 @@ fn search(replica: &Replica, world: &World, rng: &mut Rng, pending: usize) -> Re
     Ok(level)
 }
 
-/// Event times: strictly increasing by a microsecond, starting an hour ago (after the
-/// seeded receipts, a day old, and before the server's now). The baseline's movements
-/// are stamped after the whole journal's, and the two sides take turns on the same rows:
-/// from its second batch on, the API meets rows whose latest effect is later than its
-/// movements (a device's journal arriving behind online work), and reads their ledger
-/// tail, as it would in the field.
-#[derive(Debug)]
-struct Clock(DateTime<Utc>);
-
-impl Clock {
-    fn new() -> Clock {
-        let start = Utc::now() - TimeDelta::hours(1);
-        Clock(DateTime::from_timestamp_micros(start.timestamp_micros()).unwrap_or(start))
-    }
-
-    fn tick(&mut self) -> DateTime<Utc> {
-        self.0 += TimeDelta::microseconds(1);
-        self.0
-    }
-}
-
 /// A journal of `n` movements for `device`: receipts of 2 and ships of 1, alternately,
 /// each on the stock row of a random product, as the replica stamps them.
 fn journal_of(
@@ -719,8 +640,11 @@ async fn wake_case(
     // and the next item's bin is another one.
     let product = world.items[case].product;
     let bin = LocationId::from_uuid(world.items[case + 1].location);
-    let shipper = register(http, &server.base, operator, world, "ships").await?;
-    let receiver = register(http, &server.base, operator, world, "receipts").await?;
+    let shipper =
+        support::register_device(http, &server.base, operator, world.warehouse_id, "ships").await?;
+    let receiver =
+        support::register_device(http, &server.base, operator, world.warehouse_id, "receipts")
+            .await?;
     let qty = PositiveQty::new(1).expect("1 is positive");
     let receipts: Vec<Movement> = (1..=n)
         .map(|seq| {

@@ -351,8 +351,10 @@ pub async fn record_batch(
                 at,
             ));
         }
+        let picks = engine.allocation_changes();
         let mut writes = write::Writes {
             rows: &rows,
+            allocated: &picks.rows,
             held_of: answered
                 .iter()
                 .map(|&(_, pos, _, _)| dated[pos].product.as_uuid())
@@ -393,7 +395,7 @@ pub async fn record_batch(
             }
         }
         let held_products = write::write(&mut tx, &writes).await?.held_products;
-        write::allocations(&mut tx, &engine.allocation_changes()).await?;
+        write::allocations(&mut tx, &picks, &rows).await?;
         drop(writes);
         tx.commit().await?;
         for (i, pos, json, _) in answered {

@@ -1,4 +1,5 @@
-//! What the database benchmarks (`benches/server.rs`, `benches/sync.rs`) share: the
+//! What the database benchmarks (`benches/server.rs`, `benches/sync.rs`,
+//! `benches/orders.rs`) share: the
 //! process shell (runtime, Ctrl-C/SIGTERM, the parent watchdog), a fresh database in the
 //! cluster `cargo xtask bench …` started, the release `logiflow-server` binary as a
 //! separate process, the bench tenant and its operator, the machine facts of a report, and
@@ -404,6 +405,68 @@ pub async fn begin_seed(
     Ok((tx, warehouse_id))
 }
 
+/// `n` bins `B0000`, `B0001`, … at the top of the bench warehouse; (id, code) each.
+pub async fn seed_bins(
+    tx: &mut sqlx::PgConnection,
+    tenant_id: Uuid,
+    warehouse_id: Uuid,
+    n: usize,
+) -> Result<Vec<(Uuid, String)>> {
+    let bins: Vec<(Uuid, String)> = (0..n)
+        .map(|i| (Uuid::now_v7(), format!("B{i:04}")))
+        .collect();
+    sqlx::query(
+        "insert into location (tenant_id, id, warehouse_id, code, path, depth)
+         select $1, b.id, $2, b.code, b.code, 0 from unnest($3::uuid[], $4::text[]) as b (id, code)",
+    )
+    .bind(tenant_id)
+    .bind(warehouse_id)
+    .bind(bins.iter().map(|b| b.0).collect::<Vec<_>>())
+    .bind(bins.iter().map(|b| b.1.clone()).collect::<Vec<_>>())
+    .execute(tx)
+    .await
+    .context("failed to seed the bins")?;
+    Ok(bins)
+}
+
+/// Products (id, SKU, name), and stock rows (product, bin) of `on_hand` units each whose
+/// latest effect is a day old ([`seed_receipts`] books it).
+pub async fn seed_stock(
+    tx: &mut sqlx::PgConnection,
+    tenant_id: Uuid,
+    warehouse_id: Uuid,
+    products: &[(Uuid, String, String)],
+    rows: &[(Uuid, Uuid)],
+    on_hand: i64,
+) -> Result<()> {
+    sqlx::query(
+        "insert into product (tenant_id, id, sku, name)
+         select $1, p.id, p.sku, p.name from unnest($2::uuid[], $3::text[], $4::text[]) as p (id, sku, name)",
+    )
+    .bind(tenant_id)
+    .bind(products.iter().map(|p| p.0).collect::<Vec<_>>())
+    .bind(products.iter().map(|p| p.1.clone()).collect::<Vec<_>>())
+    .bind(products.iter().map(|p| p.2.clone()).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await
+    .context("failed to seed the products")?;
+    sqlx::query(
+        "insert into stock_row (tenant_id, product_id, location_id, warehouse_id, on_hand,
+                                last_effect_at, last_effect_id)
+         select $1, r.product_id, r.location_id, $2, $3, now() - interval '1 day', gen_random_uuid()
+         from unnest($4::uuid[], $5::uuid[]) as r (product_id, location_id)",
+    )
+    .bind(tenant_id)
+    .bind(warehouse_id)
+    .bind(on_hand)
+    .bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.1).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await
+    .context("failed to seed the stock rows")?;
+    Ok(())
+}
+
 /// One applied receipt per stock row of the tenant, of the row's whole quantity at its
 /// `last_effect_*`: the seeded rows then equal the sum of their ledger, as the product
 /// keeps them. Run as the owner inside the seeding transaction.
@@ -462,11 +525,16 @@ pub async fn json_ok(response: reqwest::Response, what: &str) -> Result<serde_js
 
 /// Signs the bench operator in; returns the access token.
 pub async fn login(base: &str) -> Result<String> {
+    login_as(base, OPERATOR_EMAIL).await
+}
+
+/// Signs a user of the bench tenant in (password [`PASSWORD`]); returns the access token.
+pub async fn login_as(base: &str, email: &str) -> Result<String> {
     let response = reqwest::Client::new()
         .post(format!("{base}/v1/auth/login"))
         .json(&serde_json::json!({
             "tenant": TENANT,
-            "email": OPERATOR_EMAIL,
+            "email": email,
             "password": PASSWORD,
         }))
         .send()
@@ -477,6 +545,67 @@ pub async fn login(base: &str) -> Result<String> {
         .as_str()
         .map(str::to_owned)
         .context("the login answer has no access_token")
+}
+
+/// A registered device and its session's access token.
+#[derive(Debug)]
+pub struct Device {
+    pub id: Uuid,
+    pub token: String,
+}
+
+/// Registers a device of the holder of `token` for `warehouse` (`POST /v1/devices`).
+pub async fn register_device(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    warehouse: Uuid,
+    name: &str,
+) -> Result<Device> {
+    let response = http
+        .post(format!("{base}/v1/devices"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({
+            "name": name,
+            "platform": "linux",
+            "warehouse_ids": [warehouse],
+        }))
+        .send()
+        .await
+        .context("failed to register a device")?;
+    let body = json_ok(response, "POST /v1/devices").await?;
+    Ok(Device {
+        id: body["device"]["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .context("the registration has no device id")?,
+        token: body["tokens"]["access_token"]
+            .as_str()
+            .context("the registration has no access token")?
+            .to_owned(),
+    })
+}
+
+/// The journal's clock: from its start, a microsecond further at each tick, so that the
+/// movements of a run are in the order they were made and after the seeded receipts.
+#[derive(Debug)]
+pub struct Clock(pub chrono::DateTime<chrono::Utc>);
+
+impl Clock {
+    /// From an hour ago.
+    pub fn new() -> Clock {
+        Clock::at(chrono::Utc::now() - chrono::TimeDelta::hours(1))
+    }
+
+    /// From `start`, to the microsecond.
+    pub fn at(start: chrono::DateTime<chrono::Utc>) -> Clock {
+        Clock(chrono::DateTime::from_timestamp_micros(start.timestamp_micros()).unwrap_or(start))
+    }
+
+    pub fn tick(&mut self) -> chrono::DateTime<chrono::Utc> {
+        self.0 += chrono::TimeDelta::microseconds(1);
+        self.0
+    }
 }
 
 /// The machine and the database, for a report.
@@ -529,7 +658,7 @@ impl Machine {
 /// The head of docs/benchmarks.md, rewritten with every section.
 const DOC_HEAD: &str = "# Benchmarks\n\
 \n\
-Written by `cargo xtask bench server` and `cargo xtask bench sync` \
+Written by `cargo xtask bench server`, `cargo xtask bench sync` and `cargo xtask bench orders` \
 (crates/server/benches/); each rewrites only its own `## ` section of this file, so rerun \
 one to refresh its section. The benchmarks report, they never fail on speed.\n";
 

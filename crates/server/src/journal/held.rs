@@ -27,9 +27,11 @@ async fn write_redecided(
         Option<logiflow_core::OrderKey>,
     )],
     decided: &[(Movement, Decision, bool)],
+    allocated: &[(logiflow_core::StockKey, i64)],
 ) -> ApiResult<()> {
     let writes = Writes {
         rows,
+        allocated,
         redecided: decided
             .iter()
             .map(|(movement, decision, _)| Redecided { movement, decision })
@@ -181,8 +183,9 @@ async fn force_round(
         retries.into_iter().map(|(rm, d)| (rm, d, false)).collect(),
     ));
     let rows = changed_rows(&settled.engine, &settled.locked, &decided);
-    write_redecided(&mut tx, &rows, &decided).await?;
-    write::allocations(&mut tx, &settled.engine.allocation_changes()).await?;
+    let picks = settled.engine.allocation_changes();
+    write_redecided(&mut tx, &rows, &decided, &picks.rows).await?;
+    write::allocations(&mut tx, &picks, &rows).await?;
     let position = store::journal::position(&mut tx).await?;
     crate::audit_log::record(
         &mut tx,
@@ -257,7 +260,7 @@ async fn void_round(
         updates: Vec::new(),
         wakes: Vec::new(),
     };
-    write_redecided(&mut tx, &[], &[(m, voided, false)]).await?;
+    write_redecided(&mut tx, &[], &[(m, voided, false)], &[]).await?;
     crate::audit_log::record(
         &mut tx,
         principal,
@@ -346,8 +349,9 @@ async fn retry_round(
         return Ok(Round::Done(0));
     }
     let rows = changed_rows(&settled.engine, &settled.locked, &decided);
-    write_redecided(&mut tx, &rows, &decided).await?;
-    write::allocations(&mut tx, &settled.engine.allocation_changes()).await?;
+    let picks = settled.engine.allocation_changes();
+    write_redecided(&mut tx, &rows, &decided, &picks.rows).await?;
+    write::allocations(&mut tx, &picks, &rows).await?;
     tx.commit().await?;
     Ok(Round::Done(decided.len()))
 }

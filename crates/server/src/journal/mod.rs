@@ -285,9 +285,11 @@ async fn push_round(
 
         crate::hooks::reached(tenant, crate::hooks::PUSH_WRITING).await;
         let rows = changed_rows(&settled.engine, &settled.locked, &decided);
+        let picks = settled.engine.allocation_changes();
         let next = movements.last().map_or(next_seq, |m| seq_of(m) + 1);
         let mut writes = Writes {
             rows: &rows,
+            allocated: &picks.rows,
             events: decided
                 .iter()
                 .map(|(m, d, _)| Event::decided(m, d))
@@ -319,7 +321,7 @@ async fn push_round(
         if stale > 0 {
             return Err(stale_decision(stale));
         }
-        write::allocations(&mut tx, &settled.engine.allocation_changes()).await?;
+        write::allocations(&mut tx, &picks, &rows).await?;
         for (m, d, is_new) in &decided {
             if !is_new {
                 continue;

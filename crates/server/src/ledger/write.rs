@@ -98,6 +98,9 @@ pub struct Idempotent<'a> {
 pub struct Writes<'a> {
     /// Changed rows: key, new state, latest booked effect (`ledger::load::changed_rows`).
     pub rows: &'a [(StockKey, StockRow, Option<OrderKey>)],
+    /// How picks moved rows' `allocated` (`Engine::allocation_changes`): applied to
+    /// those among `rows` here, to the others by [`allocations`].
+    pub allocated: &'a [(StockKey, i64)],
     pub new: Vec<NewMovement<'a>>,
     pub redecided: Vec<Redecided<'a>>,
     pub events: Vec<Event>,
@@ -121,19 +124,21 @@ pub struct Written {
     pub held_products: Vec<Uuid>,
 }
 
-/// The one statement: rows ($2–$9), new movements ($10–$32), outcomes decided again
+/// The one statement: rows ($2–$9 and $63, how picks moved their `allocated`), new movements ($10–$32), outcomes decided again
 /// ($33–$39), effects ($40–$46), outbox events ($47–$49), audit entries ($50–$56),
 /// idempotency records ($57–$59), the device ($60–$61), the products to answer
-/// about ($62) and the `count.variance` alerts ($63–$64), each with its outbox event.
+/// about ($62) and the `count.variance` alerts ($64–$65), each with its outbox event.
 /// Answers the stale count and the products with held movements.
 const WRITE_SQL: &str = concat!(
     "with upd as (",
     "update stock_row s
-     set on_hand = u.on_hand, last_count_at = u.count_at, last_count_id = u.count_id,
-         last_effect_at = u.effect_at, last_effect_id = u.effect_id, updated_at = now()
+     set on_hand = u.on_hand, allocated = s.allocated + u.allocated, last_count_at = u.count_at,
+         last_count_id = u.count_id, last_effect_at = u.effect_at,
+         last_effect_id = u.effect_id, updated_at = now()
      from unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::timestamptz[],
-                 $7::uuid[], $8::timestamptz[], $9::uuid[])
-          as u (product_id, location_id, lot_id, on_hand, count_at, count_id, effect_at, effect_id)
+                 $7::uuid[], $8::timestamptz[], $9::uuid[], $63::bigint[])
+          as u (product_id, location_id, lot_id, on_hand, count_at, count_id, effect_at, effect_id,
+                allocated)
      where s.tenant_id = $1 and s.product_id = u.product_id
        and s.location_id = u.location_id and s.lot_id = u.lot_id",
     "
@@ -212,7 +217,7 @@ const WRITE_SQL: &str = concat!(
                 v.payload || jsonb_build_object('alert_id', v.id, 'warehouse_id', l.warehouse_id,
                     'location_path', l.path, 'sku', p.sku, 'product_name', p.name),
                 now(), now()
-         from unnest($63::uuid[], $64::jsonb[]) as v (id, payload)
+         from unnest($64::uuid[], $65::jsonb[]) as v (id, payload)
          join location l on l.tenant_id = $1 and l.id = (v.payload->>'location_id')::uuid
          join product p on p.tenant_id = $1 and p.id = (v.payload->>'product_id')::uuid
          returning id, payload
@@ -233,6 +238,7 @@ struct RowArrays {
     locations: Vec<Uuid>,
     lots: Vec<Uuid>,
     on_hand: Vec<i64>,
+    allocated: Vec<i64>,
     count_at: Vec<Option<DateTime<Utc>>>,
     count_id: Vec<Option<Uuid>>,
     effect_at: Vec<Option<DateTime<Utc>>>,
@@ -240,12 +246,22 @@ struct RowArrays {
 }
 
 impl RowArrays {
-    fn new(rows: &[(StockKey, StockRow, Option<OrderKey>)]) -> Self {
+    fn new(rows: &[(StockKey, StockRow, Option<OrderKey>)], allocated: &[(StockKey, i64)]) -> Self {
         Self {
             products: rows.iter().map(|r| r.0.product.as_uuid()).collect(),
             locations: rows.iter().map(|r| r.0.location.as_uuid()).collect(),
             lots: rows.iter().map(|r| lot_column(r.0.lot)).collect(),
             on_hand: rows.iter().map(|r| r.1.on_hand).collect(),
+            allocated: rows
+                .iter()
+                .map(|r| {
+                    allocated
+                        .iter()
+                        .filter(|(k, _)| *k == r.0)
+                        .map(|(_, d)| d)
+                        .sum()
+                })
+                .collect(),
             count_at: rows.iter().map(|r| r.1.last_count.map(|c| c.at)).collect(),
             count_id: rows
                 .iter()
@@ -353,7 +369,7 @@ fn event_subscript(position: usize) -> i32 {
 /// Writes `w` in one statement (see the module docs).
 pub async fn write(tx: &mut TenantTx, w: &Writes<'_>) -> Result<Written, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
-    let r = RowArrays::new(w.rows);
+    let r = RowArrays::new(w.rows, w.allocated);
     let new = &w.new;
     let cols: Vec<_> = new.iter().map(|n| kind_columns(&n.movement.kind)).collect();
     let e = EffectArrays::new(
@@ -528,7 +544,9 @@ pub async fn write(tx: &mut TenantTx, w: &Writes<'_>) -> Result<Written, sqlx::E
         .bind(device)
         .bind(next_seq)
         .bind(&w.held_of)
-        // $63–$64: count variances.
+        // $63: how picks moved the rows' `allocated` (after the rows).
+        .bind(r.allocated)
+        // $64–$65: count variances.
         .bind(variances.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
         .bind(variances)
         .fetch_one(tx.conn())
@@ -541,20 +559,29 @@ pub async fn write(tx: &mut TenantTx, w: &Writes<'_>) -> Result<Written, sqlx::E
 }
 
 /// Writes what picks did to reservations ([`logiflow_core::Engine::allocation_changes`]):
-/// each row's `allocated` moved by its change, each changed line's reservations set to
-/// what is left. Nothing to write (nearly every batch), no statement.
+/// each changed line's reservations set to what is left, and the `allocated` of a row
+/// not among `written` (the rows [`write`] updated, with their change of `allocated`,
+/// [`Writes::allocated`]) moved by its change: a row a pick changed is then updated
+/// once, not twice. Nothing to write (nearly every batch), no statement.
 pub async fn allocations(
     tx: &mut TenantTx,
     changes: &logiflow_core::PickChanges<'_>,
+    written: &[(StockKey, StockRow, Option<OrderKey>)],
 ) -> Result<(), sqlx::Error> {
     if changes.rows.is_empty() && changes.lines.is_empty() {
         return Ok(());
     }
+    let rows: Vec<(StockKey, i64)> = changes
+        .rows
+        .iter()
+        .filter(|(k, _)| !written.iter().any(|w| w.0 == *k))
+        .copied()
+        .collect();
     let lines: Vec<Uuid> = changes.lines.iter().map(|(id, _)| *id).collect();
     let left: Vec<(Uuid, StockKey, i64)> = changes
         .lines
         .iter()
         .flat_map(|(id, l)| l.allocations.iter().map(move |a| (*id, a.key, a.qty)))
         .collect();
-    crate::store::sales_orders::write_allocations(tx, &changes.rows, &lines, &left).await
+    crate::store::sales_orders::write_allocations(tx, &rows, &lines, &left).await
 }

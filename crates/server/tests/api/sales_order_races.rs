@@ -338,3 +338,100 @@ async fn a_pushed_pick_from_another_bin_never_deadlocks_with_a_confirmation() {
     assert_eq!(per_bin, [(5, 1), (3, 0)]);
     assert_ledger(&app, t.id).await;
 }
+
+/// Orders changed on the server while a device picked them offline (issue #15,
+/// "Offline"): one order cancelled, another's line reduced from 4 to 2. The device's
+/// picks are physical facts: both applied, each where it was picked, and both land in
+/// the conflict inbox (`review=true`) flagged `over_pick` with how many units went
+/// beyond what the order still reserved — all 3 of the cancelled order's (it reserved
+/// nothing any more), 2 of the reduced one's — naming the line, so a supervisor finds
+/// the order. Nothing stays reserved for either.
+#[tokio::test]
+async fn picks_of_orders_cancelled_or_reduced_while_offline_apply_and_land_in_the_inbox() {
+    let (app, t, s) = race_app().await;
+    applied(&app, &t.token, receive(s.product, s.bins[0], 10)).await;
+    let c = customer(&app, &t.token, "C1", None).await;
+    let cancelled = draft(&app, &t.token, c, s.warehouse, &[(s.product, 3)]).await;
+    let cancelled = ok(&app, &t.token, &cancelled, "confirm").await;
+    let reduced = draft(&app, &t.token, c, s.warehouse, &[(s.product, 4)]).await;
+    let reduced = ok(&app, &t.token, &reduced, "confirm").await;
+    let mut dev = register(&app, &t.token, &[s.warehouse]).await;
+    // Offline, the device picks both in full.
+    let start = ago(0);
+    let picks = [
+        device_pick(&mut dev, start, s.product, s.bins[0], 3, &cancelled),
+        device_pick(
+            &mut dev,
+            start + chrono::Duration::microseconds(1),
+            s.product,
+            s.bins[0],
+            4,
+            &reduced,
+        ),
+    ];
+    // Meanwhile on the server.
+    ok(&app, &t.token, &cancelled, "cancel").await;
+    let r = app
+        .patch(
+            &format!(
+                "/v1/sales-orders/{}/lines/{}",
+                id_of(&reduced),
+                reduced["lines"][0]["id"].as_str().unwrap()
+            ),
+            &t.token,
+            json!({"qty": 2}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(totals(&app, t.id).await, (10, 2));
+
+    let v = dev.push(&app, &picks).await;
+    for r in v["results"].as_array().unwrap() {
+        assert_eq!(r["outcome"]["outcome"], "applied", "{v}");
+    }
+    let inbox = get_json(&app, "/v1/movements?review=true", &t.token).await;
+    let mut flagged: Vec<(String, Value)> = inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["id"].as_str().unwrap().to_owned(), m["flags"].clone()))
+        .collect();
+    flagged.sort_by(|a, b| a.0.cmp(&b.0));
+    let line_of = |so: &Value| so["lines"][0]["id"].clone();
+    assert_eq!(
+        flagged,
+        [
+            (
+                picks[0].id.to_string(),
+                json!([{"flag": "over_pick", "line": line_of(&cancelled), "excess": 3}])
+            ),
+            (
+                picks[1].id.to_string(),
+                json!([{"flag": "over_pick", "line": line_of(&reduced), "excess": 2}])
+            ),
+        ],
+        "{inbox}"
+    );
+    let so = get_json(
+        &app,
+        format!("/v1/sales-orders/{}", id_of(&cancelled)),
+        &t.token,
+    )
+    .await;
+    assert_eq!(
+        (so["status"].as_str(), line(&so, 0)),
+        (Some("cancelled"), (3, 0, 3, 0))
+    );
+    let so = get_json(
+        &app,
+        format!("/v1/sales-orders/{}", id_of(&reduced)),
+        &t.token,
+    )
+    .await;
+    assert_eq!(
+        (so["status"].as_str(), line(&so, 0)),
+        (Some("shipped"), (2, 0, 4, 0))
+    );
+    assert_eq!(totals(&app, t.id).await, (3, 0));
+    assert_ledger(&app, t.id).await;
+}
