@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use logiflow_core::{
     DeviceId, DeviceStamp, LineRef, LocationId, Movement, MovementId, MovementKind, PUSH_BATCH_MAX,
-    PositiveQty, ProductId, PushRequest, PushResponse, PushedMovement, UserId,
+    PositiveQty, ProductId, PushRequest, PushedMovement, UserId,
 };
 use logiflow_server::admin;
 use logiflow_server::rbac::Role;
@@ -499,28 +499,8 @@ async fn push_case(
             })
             .context("failed to serialise a push")?;
             let start = Instant::now();
-            let response = http
-                .post(&url)
-                .bearer_auth(&device.token)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .context("failed to push")?;
-            let status = response.status();
-            let bytes = response
-                .bytes()
-                .await
-                .context("failed to read a push answer")?;
+            let answer = support::push(http, &url, device, body).await?;
             side.elapsed += start.elapsed();
-            if !status.is_success() {
-                bail!(
-                    "POST /v1/sync/push answered {status}: {}",
-                    String::from_utf8_lossy(&bytes)
-                );
-            }
-            let answer: PushResponse =
-                serde_json::from_slice(&bytes).context("failed to parse a push answer")?;
             side.movements += answer.results.len();
             for r in &answer.results {
                 *side

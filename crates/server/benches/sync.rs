@@ -41,11 +41,11 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use chrono::{DateTime, Utc};
 use logiflow_core::{
     DeviceId, DeviceStamp, LocationId, Movement, MovementId, MovementKind, PUSH_BATCH_MAX,
-    PositiveQty, ProductId, PullPage, PushRequest, PushResponse, PushedMovement, TenantId, UserId,
+    PositiveQty, ProductId, PullPage, PushRequest, PushedMovement, TenantId, UserId,
 };
 use logiflow_replica::{Action, ItemRef, Op, Replica, Search, StockQuery};
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -924,27 +924,7 @@ async fn push_batch(
     body: Vec<u8>,
     outcomes: &mut BTreeMap<String, usize>,
 ) -> Result<()> {
-    let response = http
-        .post(url)
-        .bearer_auth(&device.token)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .context("failed to push")?;
-    let status = response.status();
-    let body = response
-        .bytes()
-        .await
-        .context("failed to read a push answer")?;
-    if !status.is_success() {
-        bail!(
-            "POST /v1/sync/push answered {status}: {}",
-            String::from_utf8_lossy(&body)
-        );
-    }
-    let answer: PushResponse =
-        serde_json::from_slice(&body).context("failed to parse a push answer")?;
+    let answer = support::push(http, url, device, body).await?;
     for result in &answer.results {
         *outcomes
             .entry(result.outcome.name().to_string())

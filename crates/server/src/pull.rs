@@ -249,11 +249,13 @@ pub async fn pull(
         }
     };
     tx.commit().await?;
-    // A pull is a sync: `device.silent` (crate::alerts) counts it. Written at most once a
-    // minute per device, apart from the read-only snapshot above.
-    let mut tx = TenantTx::begin(pool, principal.tenant_id).await?;
-    store::devices::mark_pulled(&mut tx, device.id).await?;
-    tx.commit().await?;
+    // A device that pulled its last page has synced: `device.silent` (crate::alerts)
+    // counts it. Once per sync, not per page, apart from the read-only snapshot above.
+    if !page.has_more {
+        let mut tx = TenantTx::begin(pool, principal.tenant_id).await?;
+        store::devices::mark_pulled(&mut tx, device.id).await?;
+        tx.commit().await?;
+    }
     Ok(page)
 }
 

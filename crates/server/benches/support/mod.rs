@@ -547,6 +547,36 @@ pub async fn login_as(base: &str, email: &str) -> Result<String> {
         .context("the login answer has no access_token")
 }
 
+/// `POST /v1/sync/push` of a serialised `PushRequest` by `device`: the parsed answer, an
+/// error unless it is a success.
+pub async fn push(
+    http: &reqwest::Client,
+    url: &str,
+    device: &Device,
+    body: Vec<u8>,
+) -> Result<logiflow_core::PushResponse> {
+    let response = http
+        .post(url)
+        .bearer_auth(&device.token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .context("failed to push")?;
+    let status = response.status();
+    let bytes = response
+        .bytes()
+        .await
+        .context("failed to read a push answer")?;
+    if !status.is_success() {
+        bail!(
+            "POST /v1/sync/push answered {status}: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+    serde_json::from_slice(&bytes).context("failed to parse a push answer")
+}
+
 /// A registered device and its session's access token.
 #[derive(Debug)]
 pub struct Device {

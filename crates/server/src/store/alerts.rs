@@ -11,7 +11,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::alerts::Alert;
+use crate::alerts::{
+    Alert, DEVICE_SILENT_DAYS_DEFAULT, HELD_HOURS_DEFAULT, LOT_EXPIRING_DAYS_DEFAULT,
+};
 use crate::db::TenantTx;
 
 /// Claims the check `name` for the interval ending at `now`: true when no run started in
@@ -66,6 +68,15 @@ fn sweep_sql(kind: &str, holds: &str) -> String {
              returning 1
          )
          select (select count(*) from raised), (select count(*) from resolved)"
+    )
+}
+
+/// SQL of a one-row relation `s` with the tenant's threshold `column` as `name`, or
+/// `default` (the same as the column's) without a settings row.
+fn threshold(column: &str, name: &str, default: i32) -> String {
+    format!(
+        "cross join (select coalesce((select {column} from tenant_setting
+                                       where tenant_id = $1), {default}) as {name}) s"
     )
 }
 
@@ -127,7 +138,8 @@ pub async fn sweep_lot_expiring(
         tx,
         now,
         "lot.expiring",
-        "select w.id || '/' || l.id as subject, w.id as warehouse_id,
+        &format!(
+            "select w.id || '/' || l.id as subject, w.id as warehouse_id,
                 jsonb_build_object('warehouse_id', w.id, 'warehouse_code', w.code,
                     'lot_id', l.id, 'lot_code', l.code, 'product_id', p.id, 'sku', p.sku,
                     'product_name', p.name, 'expires_on', l.expires_on,
@@ -143,9 +155,10 @@ pub async fn sweep_lot_expiring(
          join lot l on l.tenant_id = $1 and l.id = t.lot_id and l.expires_on is not null
          join product p on p.tenant_id = $1 and p.id = l.product_id
          join warehouse w on w.tenant_id = $1 and w.id = t.warehouse_id and w.active
-         cross join (select coalesce((select alert_lot_expiring_days from tenant_setting
-                                      where tenant_id = $1), 30) as days) s
+         {}
          where l.expires_on - s.days <= ($2 at time zone w.timezone)::date",
+            threshold("alert_lot_expiring_days", "days", LOT_EXPIRING_DAYS_DEFAULT)
+        ),
     )
     .await
 }
@@ -160,7 +173,8 @@ pub async fn sweep_conflict_held(
         tx,
         now,
         "conflict.held",
-        "select m.id::text as subject, loc.warehouse_id,
+        &format!(
+            "select m.id::text as subject, loc.warehouse_id,
                 jsonb_build_object('movement_id', m.id, 'kind', m.kind, 'product_id', m.product_id,
                     'sku', p.sku, 'product_name', p.name, 'qty', m.qty,
                     'device_id', m.device_id, 'user_id', m.user_id,
@@ -172,10 +186,11 @@ pub async fn sweep_conflict_held(
          join product p on p.tenant_id = m.tenant_id and p.id = m.product_id
          join location loc on loc.tenant_id = m.tenant_id
               and loc.id = coalesce(m.from_location_id, m.to_location_id)
-         cross join (select coalesce((select alert_held_hours from tenant_setting
-                                      where tenant_id = $1), 4) as hours) s
+         {}
          where m.tenant_id = $1 and m.outcome = 'held'
            and m.recorded_at < $2 - make_interval(hours => s.hours)",
+            threshold("alert_held_hours", "hours", HELD_HOURS_DEFAULT)
+        ),
     )
     .await
 }
@@ -190,7 +205,8 @@ pub async fn sweep_device_silent(
         tx,
         now,
         "device.silent",
-        "select d.id::text as subject, null::uuid as warehouse_id,
+        &format!(
+            "select d.id::text as subject, null::uuid as warehouse_id,
                 jsonb_build_object('device_id', d.id, 'name', d.name, 'platform', d.platform,
                     'user_id', d.user_id, 'warehouse_ids', d.warehouse_ids,
                     'last_sync_at', greatest(d.last_push_at, d.last_pull_at),
@@ -198,11 +214,16 @@ pub async fn sweep_device_silent(
                         greatest(d.last_push_at, d.last_pull_at), d.created_at)) / 86400)::bigint)
                     as payload
          from device d
-         cross join (select coalesce((select alert_device_silent_days from tenant_setting
-                                      where tenant_id = $1), 3) as days) s
+         {}
          where d.tenant_id = $1 and d.revoked_at is null
            and coalesce(greatest(d.last_push_at, d.last_pull_at), d.created_at)
                < $2 - make_interval(days => s.days)",
+            threshold(
+                "alert_device_silent_days",
+                "days",
+                DEVICE_SILENT_DAYS_DEFAULT
+            )
+        ),
     )
     .await
 }
