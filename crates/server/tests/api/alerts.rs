@@ -61,13 +61,20 @@ async fn stock_low_is_raised_once_while_it_lasts_and_resolved_when_stock_recover
     let (app, t, s, pool) = setup().await;
     let b0 = s.bins[0];
     // Both site products have a reorder point of 10 and no stock: both low.
-    let now = Utc::now();
-    let swept = sweep(&pool, &t, now).await;
+    // Each run a second after the last, as the scheduled check runs (ids are UUIDv7 of
+    // the run's time: alerts of one run share a millisecond, later runs sort after).
+    let start = Utc::now();
+    let mut runs = 0;
+    let mut next = || {
+        runs += 1;
+        start + TimeDelta::seconds(runs)
+    };
+    let swept = sweep(&pool, &t, next()).await;
     assert_eq!(swept.stock_low, (2, 0));
     applied(&app, &t.token, receive(s.product, b0, 4)).await;
     // Still low (4 < 10): nothing new, nothing resolved, however often the check runs.
     for _ in 0..3 {
-        assert_eq!(sweep(&pool, &t, now).await.stock_low, (0, 0));
+        assert_eq!(sweep(&pool, &t, next()).await.stock_low, (0, 0));
     }
     let low = alerts_of(&app, &t, "stock.low").await;
     assert_eq!(low.len(), 2);
@@ -84,10 +91,10 @@ async fn stock_low_is_raised_once_while_it_lasts_and_resolved_when_stock_recover
 
     // Recovered (4 + 6 = 10, not below the point): resolved, no event.
     applied(&app, &t.token, receive(s.product, b0, 6)).await;
-    assert_eq!(sweep(&pool, &t, now).await.stock_low, (0, 1));
+    assert_eq!(sweep(&pool, &t, next()).await.stock_low, (0, 1));
     // Low again: a new alert and a new event.
     applied(&app, &t.token, ship(s.product, b0, 1)).await;
-    assert_eq!(sweep(&pool, &t, now).await.stock_low, (1, 0));
+    assert_eq!(sweep(&pool, &t, next()).await.stock_low, (1, 0));
     let low = alerts_of(&app, &t, "stock.low").await;
     let mine: Vec<_> = low
         .iter()
@@ -109,7 +116,7 @@ async fn stock_low_is_raised_once_while_it_lasts_and_resolved_when_stock_recover
         .execute(&app.owner)
         .await
         .unwrap();
-    assert_eq!(sweep(&pool, &t, now).await.stock_low, (0, 1));
+    assert_eq!(sweep(&pool, &t, next()).await.stock_low, (0, 1));
     // ...until 6 of its 9 are reserved (available 3 < 5).
     sqlx::query("update stock_row set allocated = 6 where product_id = $1 and location_id = $2")
         .bind(s.product)
@@ -117,7 +124,7 @@ async fn stock_low_is_raised_once_while_it_lasts_and_resolved_when_stock_recover
         .execute(&app.owner)
         .await
         .unwrap();
-    assert_eq!(sweep(&pool, &t, now).await.stock_low, (1, 0));
+    assert_eq!(sweep(&pool, &t, next()).await.stock_low, (1, 0));
 }
 
 #[tokio::test]
