@@ -631,7 +631,7 @@ fn product_record(
 /// Commits a ready job without errors in the caller's transaction: the staged products
 /// written set-based, the plan's SKU quota checked (active products counted before and
 /// after under the quota's lock: refused when the import adds past the limit), one audit
-/// entry for the import, the job marked committed.
+/// entry and one `import.completed` event for the import, the job marked committed.
 pub async fn commit(tx: &mut TenantTx, principal: &Principal, id: Uuid) -> ApiResult<ImportJob> {
     let job = store::imports::get_for_update(tx, id)
         .await?
@@ -657,6 +657,7 @@ pub async fn commit(tx: &mut TenantTx, principal: &Principal, id: Uuid) -> ApiRe
         return Err(quota::Counted::Skus.exceeded(limit));
     }
     let after = store::imports::mark_committed(tx, id).await?;
+    store::outbox::insert(tx, "import.completed", &completed_event(&after)).await?;
     audit_log::record(
         tx,
         principal,
@@ -676,4 +677,21 @@ pub async fn commit(tx: &mut TenantTx, principal: &Principal, id: Uuid) -> ApiRe
     )
     .await?;
     Ok(after)
+}
+
+/// The `import.completed` event's data: which import, what it changed. Sent when the
+/// rows are written (the commit), not when the preview is ready: a receiver learns of
+/// data that changed, and a preview left to expire changed nothing.
+pub fn completed_event(job: &ImportJob) -> serde_json::Value {
+    serde_json::json!({
+        "import_id": job.id,
+        "kind": job.kind,
+        "format": job.format,
+        "file_name": job.file_name,
+        "rows": job.rows_total,
+        "created": job.to_create,
+        "updated": job.to_update,
+        "unchanged": job.unchanged,
+        "committed_at": job.committed_at,
+    })
 }

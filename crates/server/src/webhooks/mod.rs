@@ -75,6 +75,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "sales_order.confirmed",
     "sales_order.allocated",
     "sales_order.cancelled",
+    "import.completed",
 ];
 
 /// A webhook endpoint (never its secret).

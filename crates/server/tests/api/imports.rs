@@ -92,6 +92,16 @@ async fn count(app: &TestApp, table: &str) -> i64 {
         .unwrap()
 }
 
+/// The `import.completed` events' data, oldest first.
+async fn completed_events(app: &TestApp) -> Vec<Value> {
+    sqlx::query_scalar(
+        "select payload from outbox_event where topic = 'import.completed' order by id",
+    )
+    .fetch_all(&app.owner)
+    .await
+    .unwrap()
+}
+
 /// An XLSX with a decoy first sheet and the products on sheet `Products` (a barcode
 /// typed as a number, as spreadsheets do).
 fn products_xlsx() -> Vec<u8> {
@@ -196,6 +206,20 @@ async fn a_product_file_is_previewed_committed_and_reimported_as_unchanged() {
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].0, "import.commit");
     assert_eq!(audit[0].2.as_ref().unwrap()["created"], 2);
+    // Webhooks learn of it once, with what it changed.
+    let events = completed_events(&app).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["import_id"], job["id"]);
+    assert_eq!(events[0]["file_name"], "products.csv");
+    assert_eq!(
+        [
+            &events[0]["created"],
+            &events[0]["updated"],
+            &events[0]["unchanged"]
+        ],
+        [&json!(2), &json!(1), &json!(0)]
+    );
+    assert_eq!(events[0]["committed_at"], committed["committed_at"]);
     // Staged rows are gone once committed; a second commit is refused.
     assert_eq!(count(&app, "import_row").await, 0);
     commit_refused(&app, &t.token, &job).await;
@@ -219,6 +243,10 @@ async fn a_product_file_is_previewed_committed_and_reimported_as_unchanged() {
     .await;
     assert_eq!(count(&app, "catalog_change").await, changes_before);
     assert_eq!(product(&app, &t.token, "BOLT-1").await.unwrap(), b);
+    let events = completed_events(&app).await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[1]["import_id"], again["id"]);
+    assert_eq!(events[1]["unchanged"], 3);
 }
 
 /// Commits `job`, expecting `409 invalid_import_state`.
@@ -535,6 +563,7 @@ async fn imports_need_the_permission_respect_quotas_and_replay_by_key() {
         .await;
     problem(r, StatusCode::FORBIDDEN, "quota_exceeded").await;
     assert_eq!(count(&app, "product").await, 0);
+    assert!(completed_events(&app).await.is_empty());
     assert_eq!(
         get_json(&app, format!("/v1/imports/{}", id_of(&job)), &manager).await["status"],
         "ready"
