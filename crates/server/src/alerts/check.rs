@@ -45,6 +45,7 @@ pub async fn sweep_tenant(
         lot_expiring: store::sweep_lot_expiring(&mut tx, now).await?,
         conflict_held: store::sweep_conflict_held(&mut tx, now).await?,
         device_silent: store::sweep_device_silent(&mut tx, now).await?,
+        webhook_disabled: store::sweep_webhook_disabled(&mut tx, now).await?,
     };
     tx.commit().await?;
     Ok(swept)

@@ -9,6 +9,7 @@
 //! | `conflict.held` | a journal movement has been held for more than `alert_held_hours` | the movement | it is decided (retried, forced or voided) |
 //! | `count.variance` | a count is applied with a variance flag (written with the movement, by `ledger::write`) | the movement | a one-off: raised resolved |
 //! | `device.silent` | a device (not revoked) has neither pushed nor pulled for `alert_device_silent_days` | the device | it syncs again or is revoked |
+//! | `webhook.disabled` | the webhook worker disabled an endpoint whose attempts all failed for five days (raised in the worker's transaction) | the endpoint | it is active again or deleted |
 //!
 //! "Once while it lasts" is the unique index on unresolved alerts (`alert_open_key`): a
 //! sweep inserts what is not open yet and resolves what no longer holds, in one statement
@@ -18,7 +19,8 @@
 //!
 //! # The scheduled check
 //!
-//! `stock.low`, `lot.expiring`, `conflict.held` and `device.silent` are found by
+//! `stock.low`, `lot.expiring`, `conflict.held`, `device.silent` (and the resolution of
+//! `webhook.disabled`) are found by
 //! [`check::run`], which the webhook worker calls on each tick. It runs **once per
 //! `alert_check_interval_secs` across all instances**: the worker claims the
 //! `scheduled_check` row by moving its `last_run_at` forward in one conditional `update`;
@@ -47,6 +49,7 @@ pub const KINDS: &[&str] = &[
     "conflict.held",
     "count.variance",
     "device.silent",
+    "webhook.disabled",
 ];
 
 /// Default days before expiry that `lot.expiring` is raised.
@@ -76,11 +79,12 @@ pub fn validate_threshold(name: &str, value: Option<i32>, range: (i32, i32)) -> 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct Alert {
     pub id: Uuid,
-    /// `stock.low`, `lot.expiring`, `conflict.held`, `count.variance` or `device.silent`.
+    /// `stock.low`, `lot.expiring`, `conflict.held`, `count.variance`, `device.silent` or
+    /// `webhook.disabled`.
     pub kind: String,
     /// What it is about (see the kinds): one open alert per kind and subject.
     pub subject: String,
-    /// The warehouse it concerns; absent for a silent device.
+    /// The warehouse it concerns; absent for a silent device or a disabled webhook.
     pub warehouse_id: Option<Uuid>,
     /// The details (the event's `data`); its fields depend on the kind.
     #[schema(value_type = Object)]
@@ -99,6 +103,7 @@ pub struct Swept {
     pub lot_expiring: (i64, i64),
     pub conflict_held: (i64, i64),
     pub device_silent: (i64, i64),
+    pub webhook_disabled: (i64, i64),
 }
 
 impl Swept {
@@ -109,6 +114,7 @@ impl Swept {
             (&mut self.lot_expiring, o.lot_expiring),
             (&mut self.conflict_held, o.conflict_held),
             (&mut self.device_silent, o.device_silent),
+            (&mut self.webhook_disabled, o.webhook_disabled),
         ] {
             a.0 += b.0;
             a.1 += b.1;
@@ -117,6 +123,10 @@ impl Swept {
 
     /// Alerts raised in all.
     pub fn raised(&self) -> i64 {
-        self.stock_low.0 + self.lot_expiring.0 + self.conflict_held.0 + self.device_silent.0
+        self.stock_low.0
+            + self.lot_expiring.0
+            + self.conflict_held.0
+            + self.device_silent.0
+            + self.webhook_disabled.0
     }
 }

@@ -45,7 +45,8 @@ pub struct AlertFilter {
     /// Alerts of this warehouse (and those of no warehouse, such as a silent device).
     /// Absent: every warehouse, or a device session's own warehouses.
     pub warehouse_id: Option<Uuid>,
-    /// One kind: stock.low, lot.expiring, conflict.held, count.variance, device.silent.
+    /// One kind: stock.low, lot.expiring, conflict.held, count.variance, device.silent,
+    /// webhook.disabled.
     pub kind: Option<String>,
     /// `true`: only alerts whose condition still holds.
     #[serde(default)]

@@ -228,6 +228,27 @@ pub async fn sweep_device_silent(
     .await
 }
 
+/// `webhook.disabled`: endpoints the webhook worker disabled for failing
+/// (`disabled_at` set, not active again). The worker sweeps it in the transaction that
+/// disables one, so the alert is raised at once; the scheduled check resolves it once
+/// the endpoint is active again or deleted.
+pub async fn sweep_webhook_disabled(
+    tx: &mut TenantTx,
+    now: DateTime<Utc>,
+) -> Result<(i64, i64), sqlx::Error> {
+    sweep(
+        tx,
+        now,
+        "webhook.disabled",
+        "select e.id::text as subject, null::uuid as warehouse_id,
+                jsonb_build_object('endpoint_id', e.id, 'url', e.url,
+                    'description', e.description, 'disabled_at', e.disabled_at) as payload
+         from webhook_endpoint e
+         where e.tenant_id = $1 and not e.active and e.disabled_at is not null",
+    )
+    .await
+}
+
 /// Filters of a person's list.
 #[derive(Debug, Default)]
 pub struct Filter {

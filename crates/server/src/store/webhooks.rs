@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::db::TenantTx;
 use crate::webhooks::{Attempt, DeliveryState, Endpoint};
 
-const ENDPOINT_COLUMNS: &str = "id, url, description, event_types, active, \
+const ENDPOINT_COLUMNS: &str = "id, url, description, event_types, active, disabled_at, \
     previous_secret_expires_at, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
@@ -18,6 +18,7 @@ struct EndpointRow {
     description: String,
     event_types: Option<Vec<String>>,
     active: bool,
+    disabled_at: Option<DateTime<Utc>>,
     previous_secret_expires_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -31,6 +32,7 @@ impl From<EndpointRow> for Endpoint {
             description: r.description,
             event_types: r.event_types,
             active: r.active,
+            disabled_at: r.disabled_at,
             previous_secret_expires_at: r.previous_secret_expires_at,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -107,7 +109,7 @@ pub async fn get_endpoint(
     Ok(row.map(Endpoint::from))
 }
 
-/// Replaces an endpoint's fields.
+/// Replaces an endpoint's fields; an endpoint active again loses its `disabled_at`.
 pub async fn update_endpoint(
     tx: &mut TenantTx,
     id: Uuid,
@@ -116,7 +118,7 @@ pub async fn update_endpoint(
     let tenant_id = tx.tenant_id().as_uuid();
     let row: EndpointRow = sqlx::query_as(&format!(
         "update webhook_endpoint set url = $3, description = $4, event_types = $5, active = $6,
-             updated_at = now()
+             disabled_at = case when $6 then null else disabled_at end, updated_at = now()
          where tenant_id = $1 and id = $2 returning {ENDPOINT_COLUMNS}"
     ))
     .bind(tenant_id)
@@ -440,15 +442,20 @@ pub async fn failing_since(
     .await
 }
 
-/// Deactivates an endpoint.
-pub async fn deactivate_endpoint(tx: &mut TenantTx, id: Uuid) -> Result<Endpoint, sqlx::Error> {
+/// Deactivates an endpoint for failing, marked `disabled_at` = `now`.
+pub async fn disable_endpoint(
+    tx: &mut TenantTx,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Endpoint, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     let row: EndpointRow = sqlx::query_as(&format!(
-        "update webhook_endpoint set active = false, updated_at = now()
+        "update webhook_endpoint set active = false, disabled_at = $3, updated_at = now()
          where tenant_id = $1 and id = $2 returning {ENDPOINT_COLUMNS}"
     ))
     .bind(tenant_id)
     .bind(id)
+    .bind(now)
     .fetch_one(tx.conn())
     .await?;
     Ok(row.into())

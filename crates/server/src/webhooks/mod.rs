@@ -65,6 +65,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "conflict.held",
     "count.variance",
     "device.silent",
+    "webhook.disabled",
     "purchase_order.created",
     "purchase_order.updated",
     "purchase_order.ordered",
@@ -89,6 +90,9 @@ pub struct Endpoint {
     pub event_types: Option<Vec<String>>,
     /// An inactive endpoint gets no new deliveries; its pending ones wait.
     pub active: bool,
+    /// When the server disabled it for failing for days (alerted as `webhook.disabled`);
+    /// absent while active or when a person deactivated it.
+    pub disabled_at: Option<DateTime<Utc>>,
     /// After a rotation, until when the previous secret signs too.
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,

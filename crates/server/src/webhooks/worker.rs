@@ -252,9 +252,10 @@ impl Worker {
         Ok((count, tick))
     }
 
-    /// Disables the endpoint, audited as `system`, when its attempts have all failed for
+    /// Disables the endpoint, audited as `system` and alerted (`webhook.disabled`), when
+    /// its attempts have all failed for
     /// `logiflow_core::webhooks::ENDPOINT_FAILING_DISABLE_SECS`. Its pending deliveries
-    /// wait; reactivating it (PATCH `active`) resumes them.
+    /// wait; reactivating it (PATCH `active`) resumes them and resolves the alert.
     async fn disable_if_failing(
         &self,
         tx: &mut TenantTx,
@@ -273,7 +274,7 @@ impl Worker {
         if !before.active {
             return Ok(false);
         }
-        let after = store::deactivate_endpoint(tx, endpoint).await?;
+        let after = store::disable_endpoint(tx, endpoint, now).await?;
         tracing::warn!(%endpoint, %since, "webhook endpoint disabled: failing for days");
         crate::store::audit::insert(
             tx,
@@ -290,6 +291,7 @@ impl Worker {
             },
         )
         .await?;
+        crate::store::alerts::sweep_webhook_disabled(tx, now).await?;
         Ok(true)
     }
 

@@ -908,14 +908,38 @@ async fn delivered_events_are_pruned_after_the_retention() {
     clock.advance(2);
     assert!(w.tick().await.unwrap().pruned > 0);
     // What remains: the event whose delivery to the failing endpoint went on failing
-    // (dead-lettered by the tick a week later, past its 24 hours), with its log.
-    assert_eq!(outbox_ids(&app, t.id).await, later);
+    // (dead-lettered by the tick a week later, past its 24 hours), with its log, and the
+    // alert of that tick that the endpoint, failing for a week, was disabled.
+    let disabled: Vec<Uuid> =
+        sqlx::query_scalar("select id from outbox_event where topic = 'webhook.disabled'")
+            .fetch_all(&app.owner)
+            .await
+            .unwrap();
+    assert_eq!(disabled.len(), 1);
+    let mut kept = later.clone();
+    kept.insert(disabled[0].to_string());
+    assert_eq!(outbox_ids(&app, t.id).await, kept);
     assert!(outbox_ids(&app, quiet.id).await.is_empty());
-    let states: Vec<String> = sqlx::query_scalar("select state from webhook_delivery")
-        .fetch_all(&app.owner)
-        .await
-        .unwrap();
-    assert_eq!(states, ["dead"]);
+    // Deliveries: the failing one, dead, and the alert's, delivered to the endpoint that
+    // works (the disabled one gets no new events).
+    let states: Vec<(String, String)> = sqlx::query_as(
+        "select d.state, o.topic from webhook_delivery d
+         join outbox_event o on o.tenant_id = d.tenant_id and o.id = d.event_id
+         order by d.state",
+    )
+    .fetch_all(&app.owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        states,
+        [
+            ("dead".to_owned(), "movement.recorded".to_owned()),
+            ("delivered".to_owned(), "webhook.disabled".to_owned())
+        ]
+    );
+    let last: Value = serde_json::from_str(&ok.requests().last().unwrap().body).unwrap();
+    assert_eq!(last["type"], "webhook.disabled");
+    assert_eq!(last["data"]["url"], failing.url);
     let orphans: i64 = sqlx::query_scalar(
         "select count(*) from webhook_attempt a
          where not exists (select 1 from webhook_delivery d where d.id = a.delivery_id)",
@@ -1042,8 +1066,49 @@ async fn an_endpoint_failing_for_five_days_is_disabled_and_audited() {
     )
     .await;
     assert_eq!(audit["items"][0]["actor_type"], "system", "{audit}");
+    assert_eq!(endpoint["disabled_at"], json!(clock.now()), "{endpoint}");
+    // Alerted at once, in the transaction that disabled it: a person's list and the
+    // outbox (for the tenant's other endpoints).
+    let alerts = get_json(&app, "/v1/alerts?kind=webhook.disabled", &t.token).await;
+    let items = alerts["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{alerts}");
+    assert_eq!(items[0]["subject"], id.to_string());
+    assert_eq!(items[0]["payload"]["endpoint_id"], id.to_string());
+    assert_eq!(items[0]["resolved_at"], Value::Null);
+    let events: i64 = sqlx::query_scalar(
+        "select count(*) from outbox_event where tenant_id = $1 and topic = 'webhook.disabled'",
+    )
+    .bind(t.id)
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    assert_eq!(events, 1);
     // Disabled: new events are not sent to it.
     movements(&app, &t, &s, 1).await;
     clock.advance(4 * 3600);
     assert_eq!(w.tick().await.unwrap().attempts, 0);
+
+    // Activating it clears the mark, and the scheduled check resolves the alert.
+    let sweep = |now| {
+        let app = &app;
+        async move {
+            let pool = PgPool::connect(&app_database_url(app)).await.unwrap();
+            logiflow_server::alerts::check::sweep_tenant(
+                &pool,
+                logiflow_core::TenantId::from_uuid(t.id),
+                now,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(sweep(clock.now()).await.webhook_disabled, (0, 0));
+    let path = format!("/v1/webhook-endpoints/{id}");
+    let r = app.patch(&path, &t.token, json!({"active": true})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let active: Value = r.json().await.unwrap();
+    assert_eq!(active["disabled_at"], Value::Null, "{active}");
+    assert_eq!(sweep(clock.now()).await.webhook_disabled, (0, 1));
+    let alerts = get_json(&app, "/v1/alerts?kind=webhook.disabled", &t.token).await;
+    assert_ne!(alerts["items"][0]["resolved_at"], Value::Null, "{alerts}");
 }
