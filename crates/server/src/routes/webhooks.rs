@@ -21,7 +21,9 @@ use crate::routes::problems::{Reads, Writes};
 use crate::state::AppState;
 use crate::store;
 use crate::store::webhooks::EndpointFields;
-use crate::webhooks::{Attempt, DeliveryState, EVENT_TYPES, Endpoint, address, signing};
+use crate::webhooks::{
+    Attempt, DeliveryState, EVENT_TYPES, Endpoint, EndpointKind, address, signing,
+};
 
 /// Longest endpoint description, in characters.
 pub const DESCRIPTION_LEN_MAX: usize = 500;
@@ -59,10 +61,14 @@ pub struct AttemptPage {
 pub struct CreateEndpoint {
     /// An https URL that resolves to a public address.
     pub url: String,
+    /// `standard` (default: the event as JSON) or `slack` (a Slack-compatible incoming
+    /// webhook: the event as a chat message).
+    #[serde(default)]
+    pub kind: EndpointKind,
     #[serde(default)]
     pub description: String,
-    /// The event types to send (`movement.recorded`, `movement.decided`); absent or
-    /// null for every type.
+    /// The event types to send (`movement.recorded`, `stock.low`, …; an unknown one
+    /// answers 400 with the list); absent or null for every type.
     #[serde(default)]
     pub event_types: Option<Vec<String>>,
     #[serde(default = "yes")]
@@ -78,6 +84,7 @@ fn yes() -> bool {
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct UpdateEndpoint {
     pub url: Option<String>,
+    pub kind: Option<EndpointKind>,
     pub description: Option<String>,
     #[serde(default, with = "super::products::double_option")]
     #[schema(value_type = Option<Vec<String>>)]
@@ -204,6 +211,7 @@ pub async fn create_endpoint(
     let secret = signing::generate_secret();
     let fields = EndpointFields {
         url: &req.url,
+        kind: req.kind,
         description: &req.description,
         event_types: req.event_types.as_deref(),
         active: req.active,
@@ -274,7 +282,7 @@ pub async fn get_endpoint(
     Ok(axum::Json(endpoint))
 }
 
-/// Changes an endpoint (URL, description, event types, active).
+/// Changes an endpoint (URL, kind, description, event types, active).
 #[utoipa::path(patch, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", params(("id" = Uuid, Path)),
     request_body = UpdateEndpoint,
     security(("bearer" = []), ("api_key" = [])),
@@ -304,6 +312,7 @@ pub async fn update_endpoint(
     validate(&state, &url, &description, event_types.as_deref()).await?;
     let fields = EndpointFields {
         url: &url,
+        kind: req.kind.unwrap_or(before.kind),
         description: &description,
         event_types: event_types.as_deref(),
         active: req.active.unwrap_or(before.active),

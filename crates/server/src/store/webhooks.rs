@@ -6,15 +6,16 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::db::TenantTx;
-use crate::webhooks::{Attempt, DeliveryState, Endpoint};
+use crate::webhooks::{Attempt, DeliveryState, Endpoint, EndpointKind};
 
-const ENDPOINT_COLUMNS: &str = "id, url, description, event_types, active, disabled_at, \
+const ENDPOINT_COLUMNS: &str = "id, url, kind, description, event_types, active, disabled_at, \
     previous_secret_expires_at, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct EndpointRow {
     id: Uuid,
     url: String,
+    kind: String,
     description: String,
     event_types: Option<Vec<String>>,
     active: bool,
@@ -29,6 +30,7 @@ impl From<EndpointRow> for Endpoint {
         Self {
             id: r.id,
             url: r.url,
+            kind: EndpointKind::parse(&r.kind),
             description: r.description,
             event_types: r.event_types,
             active: r.active,
@@ -63,6 +65,7 @@ pub async fn list_endpoints(
 #[derive(Debug)]
 pub struct EndpointFields<'a> {
     pub url: &'a str,
+    pub kind: EndpointKind,
     pub description: &'a str,
     pub event_types: Option<&'a [String]>,
     pub active: bool,
@@ -76,8 +79,9 @@ pub async fn insert_endpoint(
 ) -> Result<Endpoint, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     let row: EndpointRow = sqlx::query_as(&format!(
-        "insert into webhook_endpoint (tenant_id, id, url, description, event_types, active, secret)
-         values ($1, $2, $3, $4, $5, $6, $7) returning {ENDPOINT_COLUMNS}"
+        "insert into webhook_endpoint (tenant_id, id, url, description, event_types, active, secret,
+             kind)
+         values ($1, $2, $3, $4, $5, $6, $7, $8) returning {ENDPOINT_COLUMNS}"
     ))
     .bind(tenant_id)
     .bind(Uuid::now_v7())
@@ -86,6 +90,7 @@ pub async fn insert_endpoint(
     .bind(fields.event_types)
     .bind(fields.active)
     .bind(secret)
+    .bind(fields.kind.as_str())
     .fetch_one(tx.conn())
     .await?;
     Ok(row.into())
@@ -118,7 +123,8 @@ pub async fn update_endpoint(
     let tenant_id = tx.tenant_id().as_uuid();
     let row: EndpointRow = sqlx::query_as(&format!(
         "update webhook_endpoint set url = $3, description = $4, event_types = $5, active = $6,
-             disabled_at = case when $6 then null else disabled_at end, updated_at = now()
+             kind = $7, disabled_at = case when $6 then null else disabled_at end,
+             updated_at = now()
          where tenant_id = $1 and id = $2 returning {ENDPOINT_COLUMNS}"
     ))
     .bind(tenant_id)
@@ -127,6 +133,7 @@ pub async fn update_endpoint(
     .bind(fields.description)
     .bind(fields.event_types)
     .bind(fields.active)
+    .bind(fields.kind.as_str())
     .fetch_one(tx.conn())
     .await?;
     Ok(row.into())
@@ -331,6 +338,8 @@ pub struct Claimed {
     pub attempts: i32,
     pub first_attempt_at: Option<DateTime<Utc>>,
     pub url: String,
+    /// The endpoint's kind (`EndpointKind::parse`).
+    pub kind: String,
     pub secret: String,
     pub previous_secret: Option<String>,
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
@@ -349,7 +358,8 @@ pub async fn claim_due(
 ) -> Result<Vec<Claimed>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(
-        "select d.id, d.endpoint_id, d.event_id, d.attempts, d.first_attempt_at, e.url, e.secret,
+        "select d.id, d.endpoint_id, d.event_id, d.attempts, d.first_attempt_at, e.url, e.kind,
+                e.secret,
                 e.previous_secret, e.previous_secret_expires_at, o.topic, o.payload, o.created_at
          from webhook_delivery d
          join webhook_endpoint e on e.tenant_id = d.tenant_id and e.id = d.endpoint_id

@@ -38,13 +38,15 @@
 //! # The request
 //!
 //! `POST <url>` with `content-type: application/json`, the body
-//! `{"type": <topic>, "timestamp": <the event's time>, "data": <payload>}`, and the
+//! `{"type": <topic>, "timestamp": <the event's time>, "data": <payload>}` (for a
+//! Slack-compatible endpoint, a chat message `{"text"}`: [`slack`]), and the
 //! Standard Webhooks headers ([`signing`]). Redirects are not followed; the timeout is
 //! `webhook_timeout_ms`; the answer's first [`RESPONSE_LOG_BYTES`] are logged. Which
 //! addresses may be called: [`address`].
 
 pub mod address;
 pub mod signing;
+pub mod slack;
 pub mod worker;
 
 use chrono::{DateTime, Utc};
@@ -79,12 +81,56 @@ pub const EVENT_TYPES: &[&str] = &[
     "import.completed",
 ];
 
+/// What an endpoint receives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointKind {
+    /// The event as JSON: `{"type", "timestamp", "data"}`.
+    #[default]
+    Standard,
+    /// The event as a chat message, `{"text"}`, for a Slack-compatible incoming webhook
+    /// ([`slack`]).
+    Slack,
+}
+
+impl EndpointKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "standard",
+            Self::Slack => "slack",
+        }
+    }
+
+    /// The kind stored as `s` (the table's check allows no other).
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "slack" => Self::Slack,
+            _ => Self::Standard,
+        }
+    }
+
+    /// The body POSTed for an event of `topic` with `data`, made at `timestamp`.
+    pub fn body(self, topic: &str, timestamp: DateTime<Utc>, data: &serde_json::Value) -> String {
+        match self {
+            Self::Standard => serde_json::json!({
+                "type": topic,
+                "timestamp": timestamp,
+                "data": data,
+            }),
+            Self::Slack => slack::body(topic, data),
+        }
+        .to_string()
+    }
+}
+
 /// A webhook endpoint (never its secret).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Endpoint {
     pub id: Uuid,
     /// Where events are POSTed.
     pub url: String,
+    /// `standard` (the event as JSON) or `slack` (a chat message).
+    pub kind: EndpointKind,
     pub description: String,
     /// The event types sent; absent (null) for every type.
     pub event_types: Option<Vec<String>>,

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use super::address::{self, AddressPolicy, GuardedResolver};
-use super::{DeliveryState, RESPONSE_LOG_BYTES, signing, subscribed};
+use super::{DeliveryState, EndpointKind, RESPONSE_LOG_BYTES, signing, subscribed};
 use crate::config::Config;
 use crate::db::TenantTx;
 use crate::store::webhooks::{self as store, AttemptLog, Claimed};
@@ -351,12 +351,11 @@ impl Worker {
         if let Err(refused) = address::check_url(&delivery.url, self.settings.policy) {
             return failed(AttemptEnd::AddressRefused, refused.0);
         }
-        let body = serde_json::json!({
-            "type": delivery.topic,
-            "timestamp": delivery.created_at,
-            "data": delivery.payload,
-        })
-        .to_string();
+        let body = EndpointKind::parse(&delivery.kind).body(
+            &delivery.topic,
+            delivery.created_at,
+            &delivery.payload,
+        );
         let id = delivery.event_id.to_string();
         let timestamp = now.timestamp();
         let mut secrets = vec![delivery.secret.as_str()];

@@ -1112,3 +1112,90 @@ async fn an_endpoint_failing_for_five_days_is_disabled_and_audited() {
     let alerts = get_json(&app, "/v1/alerts?kind=webhook.disabled", &t.token).await;
     assert_ne!(alerts["items"][0]["resolved_at"], Value::Null, "{alerts}");
 }
+
+#[tokio::test]
+async fn a_slack_endpoint_gets_each_event_as_a_chat_message() {
+    let app = spawn_app_with(allow_loopback).await;
+    let t = app.tenant("acme", "standard").await;
+    let s = site(&app, t.id, 1).await;
+    // A name that would ping the channel if sent as is.
+    sqlx::query("update product set name = 'Bolt <!here>', sku = 'BOLT-1' where id = $1")
+        .bind(s.product)
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    let chat = Receiver::start(Mode::Ok).await;
+    let r = app
+        .post(
+            "/v1/webhook-endpoints",
+            &t.token,
+            json!({"url": chat.url, "kind": "teams"}),
+        )
+        .await;
+    problem(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body").await;
+    let created = post_ok(
+        &app,
+        "/v1/webhook-endpoints",
+        &t.token,
+        json!({"url": chat.url, "kind": "slack",
+               "event_types": ["stock.low", "movement.recorded"]}),
+    )
+    .await;
+    assert_eq!(created["kind"], "slack");
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    // Both site products are below their reorder point of 10; a receipt of 1 keeps the
+    // first one low.
+    applied(&app, &t.token, receive(s.product, s.bins[0], 1)).await;
+    let pool = PgPool::connect(&app_database_url(&app)).await.unwrap();
+    let clock = TestClock::new();
+    logiflow_server::alerts::check::sweep_tenant(
+        &pool,
+        logiflow_core::TenantId::from_uuid(t.id),
+        clock.now(),
+    )
+    .await
+    .unwrap();
+    let w = worker(&app, &clock, OPEN).await;
+    assert_eq!(w.tick().await.unwrap().delivered, 3);
+    let texts: BTreeSet<String> = chat
+        .requests()
+        .iter()
+        .map(|r| {
+            let body: Value = serde_json::from_str(&r.body).unwrap();
+            let fields: Vec<&String> = body.as_object().unwrap().keys().collect();
+            assert_eq!(fields, ["text"], "{body}");
+            assert!(!r.id.is_empty() && r.signature.starts_with("v1,"));
+            body["text"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let low = texts
+        .iter()
+        .find(|t| t.contains("BOLT-1"))
+        .unwrap_or_else(|| panic!("{texts:?}"));
+    assert!(
+        low.starts_with(":warning: *Low stock*: BOLT-1 Bolt &lt;!here&gt; in WH"),
+        "{low}"
+    );
+    assert!(low.contains(": 1 available (on hand 1, allocated 0), reorder point 10"));
+    assert!(
+        texts.contains(":package: *Movement recorded*: receive of 1, applied"),
+        "{texts:?}"
+    );
+
+    // Back to the standard kind: the next event is the JSON envelope.
+    let r = app
+        .patch(
+            &format!("/v1/webhook-endpoints/{id}"),
+            &t.token,
+            json!({"kind": "standard"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    applied(&app, &t.token, receive(s.product, s.bins[0], 1)).await;
+    clock.advance(1);
+    assert_eq!(w.tick().await.unwrap().delivered, 1);
+    let last: Value = serde_json::from_str(&chat.requests().last().unwrap().body).unwrap();
+    assert_eq!(last["type"], "movement.recorded");
+    assert_eq!(last["data"]["qty"], 1);
+}
