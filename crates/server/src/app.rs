@@ -93,6 +93,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::exports::router())
         .split_for_parts();
     routes::problems::problem_bodies(&mut doc);
+    crate::webhooks::events::document(&mut doc);
     routes::bounds::document_bounds(&mut doc);
     (router, doc)
 }

@@ -657,7 +657,7 @@ pub async fn commit(tx: &mut TenantTx, principal: &Principal, id: Uuid) -> ApiRe
         return Err(quota::Counted::Skus.exceeded(limit));
     }
     let after = store::imports::mark_committed(tx, id).await?;
-    store::outbox::insert(tx, "import.completed", &completed_event(&after)).await?;
+    store::outbox::insert(tx, "import.completed", &completed_event(&after)?).await?;
     audit_log::record(
         tx,
         principal,
@@ -679,19 +679,10 @@ pub async fn commit(tx: &mut TenantTx, principal: &Principal, id: Uuid) -> ApiRe
     Ok(after)
 }
 
-/// The `import.completed` event's data: which import, what it changed. Sent when the
-/// rows are written (the commit), not when the preview is ready: a receiver learns of
-/// data that changed, and a preview left to expire changed nothing.
-pub fn completed_event(job: &ImportJob) -> serde_json::Value {
-    serde_json::json!({
-        "import_id": job.id,
-        "kind": job.kind,
-        "format": job.format,
-        "file_name": job.file_name,
-        "rows": job.rows_total,
-        "created": job.to_create,
-        "updated": job.to_update,
-        "unchanged": job.unchanged,
-        "committed_at": job.committed_at,
-    })
+/// The `import.completed` event's data (`crate::webhooks::events`). Sent when the rows
+/// are written (the commit), not when the preview is ready: a receiver learns of data
+/// that changed, and a preview left to expire changed nothing.
+fn completed_event(job: &ImportJob) -> ApiResult<serde_json::Value> {
+    serde_json::to_value(crate::webhooks::events::ImportCompletedEvent::from(job))
+        .map_err(ApiError::internal)
 }

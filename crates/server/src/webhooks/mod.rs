@@ -45,6 +45,7 @@
 //! addresses may be called: [`address`].
 
 pub mod address;
+pub mod events;
 pub mod signing;
 pub mod slack;
 pub mod worker;

@@ -125,6 +125,9 @@ async fn stock_low_is_raised_once_while_it_lasts_and_resolved_when_stock_recover
         .await
         .unwrap();
     assert_eq!(sweep(&pool, &t, next()).await.stock_low, (1, 0));
+    // Every event this produced matches the documented webhook schemas.
+    let seen = crate::events::assert_events_documented(&app).await;
+    assert!(seen.contains("stock.low"), "{seen:?}");
 }
 
 #[tokio::test]
@@ -258,6 +261,9 @@ async fn lot_expiring_counts_days_in_the_warehouses_time_zone_and_follows_the_se
     assert_eq!(settings["alert_lot_expiring_days"], 30);
     assert_eq!(settings["alert_held_hours"], 4);
     assert_eq!(settings["alert_device_silent_days"], 3);
+    // Every event this produced matches the documented webhook schemas.
+    let seen = crate::events::assert_events_documented(&app).await;
+    assert!(seen.contains("lot.expiring"), "{seen:?}");
 }
 
 #[tokio::test]
@@ -318,6 +324,10 @@ async fn a_movement_held_too_long_is_raised_and_resolved_once_decided() {
         (0, 1)
     );
     assert_eq!(events_of(&app, &t, "conflict.held").await.len(), 1);
+    // Every event this produced matches the documented webhook schemas.
+    let seen = crate::events::assert_events_documented(&app).await;
+    assert!(seen.contains("conflict.held"), "{seen:?}");
+    assert!(seen.contains("movement.decided"), "{seen:?}");
 }
 
 #[tokio::test]
@@ -366,6 +376,9 @@ async fn a_count_with_a_variance_raises_its_alert_with_the_movement() {
     d.push(&app, &[exact]).await;
     assert_eq!(alerts_of(&app, &t, "count.variance").await.len(), 1);
     assert_ledger(&app, t.id).await;
+    // Every event this produced matches the documented webhook schemas.
+    let seen = crate::events::assert_events_documented(&app).await;
+    assert!(seen.contains("count.variance"), "{seen:?}");
 }
 
 #[tokio::test]
@@ -419,6 +432,9 @@ async fn a_silent_device_is_raised_and_resolved_when_it_syncs_or_is_revoked() {
         .find(|v| v["id"] == d.id.to_string())
         .unwrap();
     assert!(device["last_pull_at"].is_string(), "{device}");
+    // Every event this produced matches the documented webhook schemas.
+    let seen = crate::events::assert_events_documented(&app).await;
+    assert!(seen.contains("device.silent"), "{seen:?}");
 }
 
 #[tokio::test]

@@ -247,6 +247,9 @@ async fn a_product_file_is_previewed_committed_and_reimported_as_unchanged() {
     assert_eq!(events.len(), 2, "{events:?}");
     assert_eq!(events[1]["import_id"], again["id"]);
     assert_eq!(events[1]["unchanged"], 3);
+    // Every event this produced matches the documented webhook schemas.
+    let seen = crate::events::assert_events_documented(&app).await;
+    assert!(seen.contains("import.completed"), "{seen:?}");
 }
 
 /// Commits `job`, expecting `409 invalid_import_state`.

@@ -19,6 +19,7 @@ mod cross_tenant;
 mod demo;
 mod device_session;
 mod docs;
+mod events;
 mod fuzz;
 mod imports;
 mod movement_plans;

@@ -435,6 +435,10 @@ async fn a_purchase_order_follows_what_people_decide_and_what_arrives() {
     )
     .await;
     assert_eq!(item_ids(&page), [id_of(&po)]);
+    // Every event this produced matches the documented webhook schemas.
+    let seen = crate::events::assert_events_documented(&app).await;
+    assert!(seen.contains("purchase_order.created"), "{seen:?}");
+    assert!(seen.contains("purchase_order.ordered"), "{seen:?}");
 }
 
 #[tokio::test]

@@ -253,6 +253,10 @@ async fn confirmation_reserves_by_fefo_picks_consume_and_cancelling_releases() {
     assert_ledger(&app, t.id).await;
     assert_eq!(audited(&app, t.id, "sales_order.confirm").await, 1);
     assert_eq!(audited(&app, t.id, "sales_order.cancel").await, 1);
+    // Every event this produced matches the documented webhook schemas.
+    let seen = crate::events::assert_events_documented(&app).await;
+    assert!(seen.contains("sales_order.created"), "{seen:?}");
+    assert!(seen.contains("sales_order.confirmed"), "{seen:?}");
 }
 
 #[tokio::test]

@@ -1111,6 +1111,10 @@ async fn an_endpoint_failing_for_five_days_is_disabled_and_audited() {
     assert_eq!(sweep(clock.now()).await.webhook_disabled, (0, 1));
     let alerts = get_json(&app, "/v1/alerts?kind=webhook.disabled", &t.token).await;
     assert_ne!(alerts["items"][0]["resolved_at"], Value::Null, "{alerts}");
+    // Every event this produced matches the documented webhook schemas.
+    let seen = crate::events::assert_events_documented(&app).await;
+    assert!(seen.contains("webhook.disabled"), "{seen:?}");
+    assert!(seen.contains("movement.recorded"), "{seen:?}");
 }
 
 #[tokio::test]
