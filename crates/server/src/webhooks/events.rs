@@ -22,29 +22,18 @@ use crate::bulk::import::ImportJob;
 use crate::orders::purchase::PurchaseOrder;
 use crate::orders::sales::SalesOrder;
 use crate::stock::movement::MovementView;
+use crate::stock::row::LowStock;
 
 /// The version of every event schema.
 pub const VERSION: u32 = 1;
 
-/// `stock.low`: a product's available stock in a warehouse fell below its reorder point.
+/// `stock.low`: a product's available stock in a warehouse fell below its reorder point
+/// (a line of `GET /v1/stock/low`, with the alert's id).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct StockLowEvent {
     pub alert_id: Uuid,
-    pub warehouse_id: Uuid,
-    pub warehouse_code: String,
-    pub product_id: Uuid,
-    pub sku: String,
-    pub product_name: String,
-    pub reorder_point: i64,
-    /// How much to reorder (0: not set).
-    pub reorder_qty: i64,
-    pub on_hand: i64,
-    /// Reserved by sales orders.
-    pub allocated: i64,
-    /// on_hand − allocated.
-    pub available: i64,
-    /// reorder_point − available.
-    pub shortfall: i64,
+    #[serde(flatten)]
+    pub line: LowStock,
 }
 
 /// `lot.expiring`: a lot with stock in a warehouse expires within the tenant's
