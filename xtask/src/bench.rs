@@ -1,6 +1,6 @@
 //! `cargo xtask bench`: lists the workspace's benchmarks and runs them;
-//! `cargo xtask bench server`, `cargo xtask bench sync` and `cargo xtask bench orders` run
-//! the benchmarks that need a database against a throwaway PostgreSQL.
+//! `cargo xtask bench server`, `sync`, `orders` and `webhooks` run the benchmarks that need
+//! a database against a throwaway PostgreSQL.
 
 use std::process::ExitCode;
 
@@ -16,10 +16,11 @@ usage: cargo xtask bench [-- <cargo bench arguments>...]
        cargo xtask bench server
        cargo xtask bench sync
        cargo xtask bench orders
+       cargo xtask bench webhooks
 
 Without an argument: lists the benchmark targets of the workspace (`benches/*.rs` or
 `[[bench]]` in a crate's Cargo.toml) and runs them, and only them, with `cargo bench`,
-except the server, sync and orders benchmarks, which need a database.
+except the server, sync, orders and webhooks benchmarks, which need a database.
 
 server: starts a throwaway PostgreSQL cluster and runs `cargo bench -p logiflow-server
 --bench server` against it: online movements through the HTTP API (the release server
@@ -41,6 +42,12 @@ confirmation (allocation) of 5-line sales orders at 1, 8 and 32 clients on 100k 
 ships of the same rows (movements/s and their ratio). Bounded by its counts: a few
 minutes plus the build.
 
+webhooks: the same cluster and server (its webhook worker on, loopback allowed),
+`cargo bench -p logiflow-server --bench webhooks`: 10,000 outbox events committed at once
+and then 10,000 committed at 500/s, delivered to a receiver on loopback (deliveries/s,
+commit-to-delivery p50/p99), beside the same signed POSTs sent straight to the receiver.
+Bounded by its counts (each case times out after 120 s): about a minute plus the build.
+
 Each prints a table and rewrites only its own section of docs/benchmarks.md. The cluster,
 the server and temp files are removed on exit, error and Ctrl-C.
 
@@ -56,10 +63,11 @@ environment:
 /// The benchmarks that need a database, by the argument that runs them: `cargo xtask
 /// bench <name>` starts a cluster and runs (package, bench target); plain `cargo xtask
 /// bench` leaves them out.
-const DATABASE_BENCHES: [(&str, (&str, &str)); 3] = [
+const DATABASE_BENCHES: [(&str, (&str, &str)); 4] = [
     ("server", ("logiflow-server", "server")),
     ("sync", ("logiflow-server", "sync")),
     ("orders", ("logiflow-server", "orders")),
+    ("webhooks", ("logiflow-server", "webhooks")),
 ];
 
 pub fn main(args: &[String]) -> Result<ExitCode> {

@@ -1,5 +1,5 @@
 //! What the database benchmarks (`benches/server.rs`, `benches/sync.rs`,
-//! `benches/orders.rs`) share: the
+//! `benches/orders.rs`, `benches/webhooks.rs`) share: the
 //! process shell (runtime, Ctrl-C/SIGTERM, the parent watchdog), a fresh database in the
 //! cluster `cargo xtask bench …` started, the release `logiflow-server` binary as a
 //! separate process, the bench tenant and its operator, the machine facts of a report, and
@@ -216,6 +216,15 @@ pub struct Server {
 
 impl Server {
     pub async fn start(database_url: &str, max_connections: u32) -> Result<Server> {
+        Server::start_with(database_url, max_connections, &[]).await
+    }
+
+    /// [`Server::start`] with more configuration variables (`LOGIFLOW_…`).
+    pub async fn start_with(
+        database_url: &str,
+        max_connections: u32,
+        env: &[(&str, &str)],
+    ) -> Result<Server> {
         let port = TcpListener::bind(("127.0.0.1", 0))
             .and_then(|l| l.local_addr())
             .context("failed to find a free port")?
@@ -234,6 +243,7 @@ impl Server {
             .env("LOGIFLOW_LISTEN", format!("127.0.0.1:{port}"))
             .env("LOGIFLOW_JWT_SECRET", secret)
             .env("LOGIFLOW_DB_MAX_CONNECTIONS", max_connections.to_string())
+            .envs(env.iter().copied())
             // Request logs off unless asked for: the bench measures the request path, and
             // a JSON line per request to a file is the operator's choice.
             .env(
@@ -688,7 +698,7 @@ impl Machine {
 /// The head of docs/benchmarks.md, rewritten with every section.
 const DOC_HEAD: &str = "# Benchmarks\n\
 \n\
-Written by `cargo xtask bench server`, `cargo xtask bench sync` and `cargo xtask bench orders` \
+Written by `cargo xtask bench server`, `sync`, `orders` and `webhooks` \
 (crates/server/benches/); each rewrites only its own `## ` section of this file, so rerun \
 one to refresh its section. The benchmarks report, they never fail on speed.\n";
 

@@ -73,6 +73,9 @@ pub struct Tick {
     pub pruned: u64,
     /// Alerts raised by the scheduled check, when this tick ran it.
     pub alerts_raised: i64,
+    /// A tenant had more work than one tick takes (a full fan-out, or every delivery
+    /// batch full): [`Worker::run`] ticks again at once instead of waiting.
+    pub backlog: bool,
 }
 
 /// A delivery worker.
@@ -153,14 +156,22 @@ impl Worker {
             .await?;
         for tenant in tenants {
             let tenant = TenantId::from_uuid(tenant);
-            total.fanned_out += self.fan_out(tenant).await?;
-            for _ in 0..BATCHES_PER_TICK_MAX {
+            let (fanned_out, full) = self.fan_out(tenant).await?;
+            total.fanned_out += fanned_out;
+            total.backlog |= full;
+            let mut batches = 0;
+            loop {
                 let (claimed, batch) = self.deliver_batch(tenant).await?;
                 total.attempts += batch.attempts;
                 total.delivered += batch.delivered;
                 total.dead += batch.dead;
                 total.disabled += batch.disabled;
+                batches += 1;
                 if claimed < usize::try_from(DELIVERY_BATCH_MAX).unwrap_or(usize::MAX) {
+                    break;
+                }
+                if batches == BATCHES_PER_TICK_MAX {
+                    total.backlog = true;
                     break;
                 }
             }
@@ -180,7 +191,14 @@ impl Worker {
                 () = &mut shutdown => break,
                 _ = timer.tick() => {
                     match self.tick().await {
-                        Ok(t) if t != Tick::default() => tracing::info!(?t, "webhook tick"),
+                        Ok(t) if t != Tick::default() => {
+                            tracing::info!(?t, "webhook tick");
+                            if t.backlog {
+                                // A backlog drains at the worker's pace, not one tick
+                                // per interval.
+                                timer.reset_immediately();
+                            }
+                        }
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "webhook tick failed"),
                     }
@@ -189,12 +207,14 @@ impl Worker {
         }
     }
 
-    async fn fan_out(&self, tenant: TenantId) -> Result<usize, sqlx::Error> {
+    /// Fans out a batch of events: (deliveries created, whether the batch was full).
+    async fn fan_out(&self, tenant: TenantId) -> Result<(usize, bool), sqlx::Error> {
         let mut tx = TenantTx::begin(&self.pool, tenant).await?;
         let events = store::pending_events(&mut tx, FAN_OUT_BATCH_MAX).await?;
         if events.is_empty() {
-            return Ok(0);
+            return Ok((0, false));
         }
+        let full = i64::try_from(events.len()).unwrap_or(i64::MAX) >= FAN_OUT_BATCH_MAX;
         let endpoints = store::active_endpoints(&mut tx).await?;
         let pairs: Vec<(Uuid, Uuid)> = events
             .iter()
@@ -208,7 +228,7 @@ impl Worker {
         let ids: Vec<Uuid> = events.iter().map(|e| e.0).collect();
         store::fan_out(&mut tx, &ids, &pairs, (self.clock)()).await?;
         tx.commit().await?;
-        Ok(pairs.len())
+        Ok((pairs.len(), full))
     }
 
     /// Claims a batch of due deliveries, sends them concurrently while their rows stay

@@ -1203,3 +1203,30 @@ async fn a_slack_endpoint_gets_each_event_as_a_chat_message() {
     assert_eq!(last["type"], "movement.recorded");
     assert_eq!(last["data"]["qty"], 1);
 }
+
+#[tokio::test]
+async fn a_backlog_is_reported_so_the_worker_ticks_again_at_once() {
+    use logiflow_server::webhooks::worker::{BATCHES_PER_TICK_MAX, DELIVERY_BATCH_MAX};
+    let Scene {
+        app, t, receiver, ..
+    } = scene(Mode::Ok, |_| {}).await;
+    // One more event than a tick delivers.
+    let per_tick = BATCHES_PER_TICK_MAX * usize::try_from(DELIVERY_BATCH_MAX).unwrap();
+    let ids: Vec<Uuid> = (0..=per_tick).map(|_| Uuid::now_v7()).collect();
+    sqlx::query(
+        "insert into outbox_event (tenant_id, id, topic, payload)
+         select $1, id, 'movement.recorded', '{}' from unnest($2::uuid[]) as id",
+    )
+    .bind(t.id)
+    .bind(&ids)
+    .execute(&app.owner)
+    .await
+    .unwrap();
+    let clock = TestClock::new();
+    let w = worker(&app, &clock, OPEN).await;
+    let first = w.tick().await.unwrap();
+    assert_eq!((first.delivered, first.backlog), (per_tick, true));
+    let second = w.tick().await.unwrap();
+    assert_eq!((second.delivered, second.backlog), (1, false));
+    assert_eq!(receiver.requests().len(), per_tick + 1);
+}
