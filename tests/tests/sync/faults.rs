@@ -290,12 +290,17 @@ fn a_sync_killed_mid_push_and_mid_pull_resumes_without_loss_or_duplicates() {
 
 /// A `logiflow-server serve` process on the test's database, on a fixed port so that it
 /// can be killed and started again at the same address.
-struct ServerProcess {
+pub struct ServerProcess {
     child: std::process::Child,
 }
 
 impl ServerProcess {
-    fn start(server: &Server, port: u16) -> Self {
+    pub fn start(server: &Server, port: u16) -> Self {
+        Self::start_with(server, port, &[])
+    }
+
+    /// [`ServerProcess::start`] with more configuration variables (`LOGIFLOW_…`).
+    pub fn start_with(server: &Server, port: u16, env: &[(&str, &str)]) -> Self {
         let child = std::process::Command::new(workspace_bin("logiflow-server"))
             .arg("serve")
             .env("LOGIFLOW_DATABASE_URL", server.database_url())
@@ -303,6 +308,7 @@ impl ServerProcess {
             .env("LOGIFLOW_JWT_SECRET", server.jwt_secret())
             .env("LOGIFLOW_DB_MAX_CONNECTIONS", "5")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -318,7 +324,7 @@ impl ServerProcess {
         Self { child }
     }
 
-    fn kill(mut self) {
+    pub fn kill(mut self) {
         self.child.kill().unwrap(); // SIGKILL on Unix
         self.child.wait().unwrap();
     }

@@ -4,7 +4,8 @@
 //! proxy that cuts connections, and a sync killed with SIGKILL mid-push and mid-pull;
 //! the conflict inbox resolved from a device, and signing a device out; signing in on a
 //! device again after its session ended, and a revoked device's journal exported and
-//! uploaded (issue #19).
+//! uploaded (issue #19); the server killed while webhook deliveries are in flight
+//! (issue #17).
 
 mod cli;
 mod faults;
@@ -12,6 +13,7 @@ mod flows;
 mod history;
 mod reattach;
 mod resolve;
+mod webhooks;
 // Helpers shared by the files above; not every file uses each one.
 #[allow(dead_code)]
 mod harness;
