@@ -1,23 +1,154 @@
-//! Exporting products as rows of the import's own columns, so an export reads back as
-//! an import that changes nothing (tested). Cells a spreadsheet would read as a formula
-//! (beginning with `= + - @`) are written with a leading `'` ([`formats::neutralise`]),
-//! which the import strips again.
+//! Exports ([`Source`]): products as rows of the import's own columns, so an export
+//! reads back as an import that changes nothing (tested), and stock rows (the filters of
+//! `GET /v1/stock`) with their warehouse, bin, product and lot by code. Cells a
+//! spreadsheet would read as a formula (beginning with `= + - @`) are written with a
+//! leading `'` ([`formats::neutralise`]), which the import strips again.
 //!
-//! CSV is streamed a page of products at a time (memory bounded by
-//! [`EXPORT_PAGE_ROWS`]); XLSX is built in memory by `rust_xlsxwriter`, bounded by the
-//! tenant's SKU quota.
+//! CSV is streamed a page at a time (memory bounded by [`EXPORT_PAGE_ROWS`]); XLSX is
+//! built in memory by `rust_xlsxwriter`, bounded by the tenant's quotas.
+
+use std::collections::HashMap;
 
 use rust_xlsxwriter::Workbook;
+use uuid::Uuid;
 
 use crate::bulk::formats;
 use crate::bulk::import::{CUSTOM_PREFIX, PRODUCT_COLUMNS};
 use crate::catalog::product::Product;
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
+use crate::stock::row::StockItem;
 use crate::store;
+use crate::store::stock::StockFilter;
 
-/// Products read (and written out) per step of an export.
+/// Rows read (and written out) per step of an export.
 pub const EXPORT_PAGE_ROWS: i64 = 1_000;
+
+/// The columns of a stock export.
+pub const STOCK_COLUMNS: &[&str] = &[
+    "warehouse",
+    "location",
+    "sku",
+    "product_name",
+    "lot",
+    "expires_on",
+    "on_hand",
+    "allocated",
+    "available",
+    "last_counted_at",
+];
+
+/// What an export writes, and how far it got.
+#[derive(Debug)]
+pub enum Source {
+    Products {
+        /// The custom fields exported ([`custom_keys`]).
+        keys: Vec<String>,
+        /// The last product written.
+        after: Option<Uuid>,
+    },
+    Stock {
+        filter: StockFilter,
+        /// Warehouse codes by id.
+        warehouses: HashMap<Uuid, String>,
+        /// The key of the last row written.
+        after: Option<(Uuid, Uuid, Uuid)>,
+    },
+}
+
+impl Source {
+    /// Every product.
+    pub async fn products(tx: &mut TenantTx) -> ApiResult<Self> {
+        Ok(Self::Products {
+            keys: custom_keys(tx).await?,
+            after: None,
+        })
+    }
+
+    /// The stock rows `filter` matches.
+    pub async fn stock(tx: &mut TenantTx, filter: StockFilter) -> ApiResult<Self> {
+        let warehouses = store::warehouses::list(tx, None, None, i64::from(i32::MAX))
+            .await?
+            .into_iter()
+            .map(|w| (w.id, w.code))
+            .collect();
+        Ok(Self::Stock {
+            filter,
+            warehouses,
+            after: None,
+        })
+    }
+
+    /// The file's and the sheet's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Products { .. } => "products",
+            Self::Stock { .. } => "stock",
+        }
+    }
+
+    /// The header row.
+    pub fn header(&self) -> Vec<String> {
+        match self {
+            Self::Products { keys, .. } => product_header(keys),
+            Self::Stock { .. } => STOCK_COLUMNS.iter().map(|c| (*c).to_owned()).collect(),
+        }
+    }
+
+    /// The next page's rows, the position moved past them, and whether it was the last.
+    pub async fn next_page(&mut self, tx: &mut TenantTx) -> ApiResult<(Vec<Vec<String>>, bool)> {
+        let full = |n: usize| i64::try_from(n).unwrap_or(i64::MAX) >= EXPORT_PAGE_ROWS;
+        match self {
+            Self::Products { keys, after } => {
+                let page = product_page(tx, *after).await?;
+                *after = page.last().map(|p| p.id).or(*after);
+                let rows = page.iter().map(|p| product_cells(p, keys)).collect();
+                Ok((rows, !full(page.len())))
+            }
+            Self::Stock {
+                filter,
+                warehouses,
+                after,
+            } => {
+                let page = store::stock::list_stock(tx, filter, *after, EXPORT_PAGE_ROWS).await?;
+                if let Some(last) = page.last() {
+                    *after = Some((
+                        last.product_id,
+                        last.location_id,
+                        last.lot_id.unwrap_or(Uuid::nil()),
+                    ));
+                }
+                let rows = page.iter().map(|s| stock_cells(s, warehouses)).collect();
+                Ok((rows, !full(page.len())))
+            }
+        }
+    }
+}
+
+/// A stock row's cells, neutralised.
+pub fn stock_cells(s: &StockItem, warehouses: &HashMap<Uuid, String>) -> Vec<String> {
+    let cells = [
+        warehouses
+            .get(&s.warehouse_id)
+            .cloned()
+            .unwrap_or_else(|| s.warehouse_id.to_string()),
+        s.location_path.clone(),
+        s.sku.clone(),
+        s.product_name.clone(),
+        s.lot_code.clone().unwrap_or_default(),
+        s.expires_on.map(|d| d.to_string()).unwrap_or_default(),
+        s.on_hand.to_string(),
+        s.allocated.to_string(),
+        s.available.to_string(),
+        s.last_count_at
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default(),
+    ];
+    cells
+        .iter()
+        .map(|c| formats::neutralise(c).into_owned())
+        .collect()
+}
 
 /// The custom fields exported: the properties of the tenant's product field schema,
 /// sorted.

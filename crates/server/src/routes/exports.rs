@@ -1,4 +1,5 @@
-//! `/v1/exports/*`: the catalog as CSV or XLSX files (design in `crate::bulk::export`).
+//! `/v1/exports/*`: the catalog and the stock as CSV or XLSX files (design in
+//! `crate::bulk::export`).
 
 use axum::body::Body;
 use axum::extract::State;
@@ -10,21 +11,23 @@ use sqlx::PgPool;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use crate::auth::Require;
-use crate::bulk::export;
+use crate::bulk::export::{self, Source};
 use crate::bulk::formats::Format;
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::rbac::perm;
 use crate::routes::problems::Reads;
+use crate::routes::stock::StockQuery;
 use crate::state::AppState;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(export_products))
+    OpenApiRouter::new()
+        .routes(routes!(export_products))
+        .routes(routes!(export_stock))
 }
 
 /// `?format=` of an export.
@@ -40,26 +43,25 @@ pub struct ExportQuery {
 struct CsvState {
     pool: PgPool,
     tenant_id: TenantId,
-    keys: Vec<String>,
-    /// The last product written; `None` before the first page.
-    after: Option<Uuid>,
+    source: Source,
     header: bool,
     done: bool,
 }
 
-/// The next chunk of a streamed CSV export: the header, then a page of products.
+/// The next chunk of a streamed CSV export: the header, then a page at a time, each page
+/// in its own short transaction.
 async fn next_chunk(mut s: CsvState) -> Option<(Result<Vec<u8>, ApiError>, CsvState)> {
     if s.done {
         return None;
     }
     if s.header {
         s.header = false;
-        let header = export::csv_bytes(&[export::product_header(&s.keys)]);
+        let header = export::csv_bytes(&[s.source.header()]);
         return Some((header, s));
     }
     let page = async {
         let mut tx = TenantTx::begin(&s.pool, s.tenant_id).await?;
-        let page = export::product_page(&mut tx, s.after).await?;
+        let page = s.source.next_page(&mut tx).await?;
         tx.commit().await?;
         ApiResult::Ok(page)
     }
@@ -69,15 +71,59 @@ async fn next_chunk(mut s: CsvState) -> Option<(Result<Vec<u8>, ApiError>, CsvSt
             s.done = true;
             Some((Err(e), s))
         }
-        Ok(page) if page.is_empty() => None,
-        Ok(page) => {
-            s.done = i64::try_from(page.len()).unwrap_or(0) < export::EXPORT_PAGE_ROWS;
-            s.after = page.last().map(|p| p.id);
-            let rows: Vec<Vec<String>> = page
-                .iter()
-                .map(|p| export::product_cells(p, &s.keys))
-                .collect();
+        Ok((rows, _)) if rows.is_empty() => None,
+        Ok((rows, last)) => {
+            s.done = last;
             Some((export::csv_bytes(&rows), s))
+        }
+    }
+}
+
+/// Answers `source` as a file of `format`: CSV streamed, XLSX built whole.
+async fn file(
+    state: &AppState,
+    tenant_id: TenantId,
+    mut tx: TenantTx,
+    mut source: Source,
+    format: Format,
+) -> ApiResult<Response> {
+    let disposition = format!(
+        "attachment; filename=\"{}.{}\"",
+        source.name(),
+        format.as_str()
+    );
+    let headers = [
+        (header::CONTENT_TYPE, format.content_type().to_owned()),
+        (header::CONTENT_DISPOSITION, disposition),
+    ];
+    match format {
+        Format::Csv => {
+            tx.commit().await?;
+            let start = CsvState {
+                pool: state.tenant_pool().clone(),
+                tenant_id,
+                source,
+                header: true,
+                done: false,
+            };
+            let stream = futures_util::stream::unfold(start, next_chunk);
+            Ok((headers, Body::from_stream(stream)).into_response())
+        }
+        Format::Xlsx => {
+            let mut rows = vec![source.header()];
+            loop {
+                let (page, last) = source.next_page(&mut tx).await?;
+                rows.extend(page);
+                if last {
+                    break;
+                }
+            }
+            tx.commit().await?;
+            let sheet = source.name();
+            let bytes = tokio::task::spawn_blocking(move || export::xlsx_bytes(sheet, &rows))
+                .await
+                .map_err(ApiError::internal)??;
+            Ok((headers, bytes).into_response())
         }
     }
 }
@@ -99,44 +145,45 @@ pub async fn export_products(
     p: Require<perm::CatalogRead>,
     ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> ApiResult<Response> {
-    let format = q.format.unwrap_or(Format::Csv);
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let keys = export::custom_keys(&mut tx).await?;
-    let disposition = format!("attachment; filename=\"products.{}\"", format.as_str());
-    let headers = [
-        (header::CONTENT_TYPE, format.content_type().to_owned()),
-        (header::CONTENT_DISPOSITION, disposition),
-    ];
-    match format {
-        Format::Csv => {
-            tx.commit().await?;
-            let start = CsvState {
-                pool: state.tenant_pool().clone(),
-                tenant_id: p.tenant_id,
-                keys,
-                after: None,
-                header: true,
-                done: false,
-            };
-            let stream = futures_util::stream::unfold(start, next_chunk);
-            Ok((headers, Body::from_stream(stream)).into_response())
-        }
-        Format::Xlsx => {
-            let mut rows = vec![export::product_header(&keys)];
-            let mut after = None;
-            loop {
-                let page = export::product_page(&mut tx, after).await?;
-                after = page.last().map(|p| p.id);
-                rows.extend(page.iter().map(|p| export::product_cells(p, &keys)));
-                if i64::try_from(page.len()).unwrap_or(0) < export::EXPORT_PAGE_ROWS {
-                    break;
-                }
-            }
-            tx.commit().await?;
-            let bytes = tokio::task::spawn_blocking(move || export::xlsx_bytes("products", &rows))
-                .await
-                .map_err(ApiError::internal)??;
-            Ok((headers, bytes).into_response())
-        }
-    }
+    let source = Source::products(&mut tx).await?;
+    file(
+        &state,
+        p.tenant_id,
+        tx,
+        source,
+        q.format.unwrap_or(Format::Csv),
+    )
+    .await
+}
+
+/// Exports stock rows (the filters of `GET /v1/stock`): warehouse, bin, SKU, product,
+/// lot and expiry, on hand, allocated, available and the last count, one row per stock
+/// row. For a stock take on paper, a reconciliation with an ERP, an auditor.
+#[utoipa::path(get, path = "/v1/exports/stock", tag = "stock", params(ExportQuery, StockQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the file (permission stock_read)", content(
+            (String = "text/csv"),
+            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "bad_request (format, filters)"),
+        Reads,
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn export_stock(
+    State(state): State<AppState>,
+    p: Require<perm::StockRead>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+    ApiQuery(f): ApiQuery<StockQuery>,
+) -> ApiResult<Response> {
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let source = Source::stock(&mut tx, f.into()).await?;
+    file(
+        &state,
+        p.tenant_id,
+        tx,
+        source,
+        q.format.unwrap_or(Format::Csv),
+    )
+    .await
 }

@@ -33,7 +33,8 @@ pub struct StockPage {
     pub next_cursor: Option<String>,
 }
 
-/// Filters of the stock reads (all optional, combined with AND).
+/// Filters of the stock reads and the stock export (all optional, combined with AND),
+/// read beside [`PageQuery`] from the same query string.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StockQuery {
@@ -51,32 +52,24 @@ pub struct StockQuery {
     /// Also rows with nothing on hand or allocated (default false).
     #[serde(default)]
     pub include_empty: bool,
-    pub cursor: Option<String>,
-    pub limit: Option<u32>,
 }
 
-impl StockQuery {
-    fn parts(&self) -> (PageQuery, store::stock::StockFilter) {
-        (
-            PageQuery {
-                cursor: self.cursor.clone(),
-                limit: self.limit,
-            },
-            store::stock::StockFilter {
-                warehouse_id: self.warehouse_id,
-                location_id: self.location_id,
-                product_id: self.product_id,
-                lot_id: self.lot_id,
-                expiring_before: self.expiring_before,
-                below_reorder: self.below_reorder,
-                include_empty: self.include_empty,
-            },
-        )
+impl From<StockQuery> for store::stock::StockFilter {
+    fn from(q: StockQuery) -> Self {
+        Self {
+            warehouse_id: q.warehouse_id,
+            location_id: q.location_id,
+            product_id: q.product_id,
+            lot_id: q.lot_id,
+            expiring_before: q.expiring_before,
+            below_reorder: q.below_reorder,
+            include_empty: q.include_empty,
+        }
     }
 }
 
 /// Lists stock rows by (product, location, lot).
-#[utoipa::path(get, path = "/v1/stock", tag = "stock", params(StockQuery),
+#[utoipa::path(get, path = "/v1/stock", tag = "stock", params(StockQuery, PageQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "a page of stock rows (permission stock_read)", body = StockPage),
@@ -88,8 +81,9 @@ pub async fn list_stock(
     State(state): State<AppState>,
     p: Require<perm::StockRead>,
     ApiQuery(query): ApiQuery<StockQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<axum::Json<StockPage>> {
-    let (q, filter) = query.parts();
+    let filter = query.into();
     let limit = q.limit()?;
     let after: Option<(Uuid, Uuid, Uuid)> = q.after_key()?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
@@ -123,7 +117,7 @@ pub struct GroupBy {
 }
 
 /// Totals per product and warehouse (or per product), over the rows matching the filters.
-#[utoipa::path(get, path = "/v1/stock/totals", tag = "stock", params(GroupBy, StockQuery),
+#[utoipa::path(get, path = "/v1/stock/totals", tag = "stock", params(GroupBy, StockQuery, PageQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "a page of totals (permission stock_read)", body = StockTotalPage),
@@ -136,6 +130,7 @@ pub async fn stock_totals(
     p: Require<perm::StockRead>,
     ApiQuery(group): ApiQuery<GroupBy>,
     ApiQuery(query): ApiQuery<StockQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<axum::Json<StockTotalPage>> {
     let per_warehouse = match group.group_by.as_deref() {
         None | Some("product_warehouse") => true,
@@ -146,7 +141,7 @@ pub async fn stock_totals(
             ));
         }
     };
-    let (q, filter) = query.parts();
+    let filter = query.into();
     let limit = q.limit()?;
     let after: Option<(Uuid, Option<Uuid>)> = q.after_key()?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;

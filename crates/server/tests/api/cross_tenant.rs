@@ -109,6 +109,7 @@ const COVERED: &[(&str, &str)] = &[
     ("GET", "/v1/imports/{id}/rows"),
     ("POST", "/v1/imports/{id}/commit"),
     ("GET", "/v1/exports/products"),
+    ("GET", "/v1/exports/stock"),
 ];
 
 struct World {
@@ -1248,6 +1249,46 @@ async fn run_case(w: &World, method: &str, path: &str) {
             );
             let r = app.get(&format!("{path}?format=xlsx"), b).await;
             assert_eq!(r.status(), StatusCode::OK);
+        }
+        ("GET", "/v1/exports/stock") => {
+            // B's export has B's rows only, and none of A's for A's ids as filters.
+            let a = &w.a_site;
+            let a_code: String = sqlx::query_scalar("select code from warehouse where id = $1")
+                .bind(a.warehouse)
+                .fetch_one(&app.owner)
+                .await
+                .unwrap();
+            crate::inventory::applied(
+                app,
+                b,
+                crate::inventory::receive(w.b_site.product, w.b_site.bins[0], 2),
+            )
+            .await;
+            let mine = get_json(app, "/v1/stock?limit=500", b).await["items"]
+                .as_array()
+                .unwrap()
+                .len();
+            assert!(mine > 0, "B has stock to export");
+            for (q, rows) in [
+                (String::new(), mine),
+                (format!("?tenant_id={a_id}"), mine),
+                (format!("?warehouse_id={}", a.warehouse), 0),
+                (format!("?product_id={}", a.product), 0),
+                (
+                    format!("?location_id={}&format=xlsx", a.bins[0]),
+                    usize::MAX,
+                ),
+            ] {
+                let r = app.get(&format!("{path}{q}"), b).await;
+                assert_eq!(r.status(), StatusCode::OK, "{path}{q}");
+                let bytes = r.bytes().await.unwrap();
+                if rows == usize::MAX {
+                    continue;
+                }
+                let text = String::from_utf8(bytes.to_vec()).unwrap();
+                assert_eq!(text.lines().count(), rows + 1, "{path}{q}: {text}");
+                assert!(!text.contains(&a_code), "{path}{q}: {text}");
+            }
         }
         ("GET", "/v1/imports/{id}")
         | ("GET", "/v1/imports/{id}/rows")

@@ -671,3 +671,101 @@ async fn an_export_imports_back_as_unchanged_with_formulas_neutralised() {
         "=1+2"
     );
 }
+
+/// The rows of a CSV export, the header first.
+fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(bytes)
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_stock_export_has_a_line_per_row_by_code_and_follows_the_filters() {
+    use crate::inventory::{applied, receive, site};
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    let s = site(&app, t.id, 2).await;
+    // A name a spreadsheet would run as a formula.
+    sqlx::query("update product set name = '=1+1', sku = 'BOLT-1' where id = $1")
+        .bind(s.product)
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    applied(&app, &t.token, receive(s.product, s.bins[0], 5)).await;
+    applied(&app, &t.token, receive(s.product, s.bins[1], 3)).await;
+    let mut lotted = receive(s.tracked, s.bins[1], 7);
+    lotted["lot_id"] = json!(s.lot);
+    applied(&app, &t.token, lotted).await;
+    let (code, lot_code, expires_on): (String, String, chrono::NaiveDate) = sqlx::query_as(
+        "select w.code, l.code, l.expires_on from warehouse w, lot l
+         where w.id = $1 and l.id = $2",
+    )
+    .bind(s.warehouse)
+    .bind(s.lot)
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+
+    let get = |query: String| {
+        let app = &app;
+        let token = t.token.clone();
+        async move {
+            let r = app.get(&format!("/v1/exports/stock{query}"), &token).await;
+            assert_eq!(r.status(), StatusCode::OK, "{query}");
+            let disposition = r.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(disposition.contains("stock."), "{disposition}");
+            r.bytes().await.unwrap().to_vec()
+        }
+    };
+    let rows = csv_rows(&get(String::new()).await);
+    assert_eq!(
+        rows[0],
+        logiflow_server::bulk::export::STOCK_COLUMNS
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    let bolt: Vec<&Vec<String>> = rows.iter().filter(|r| r[2] == "BOLT-1").collect();
+    assert_eq!(bolt.len(), 2);
+    let in_bin0 = bolt.iter().find(|r| r[6] == "5").unwrap();
+    assert_eq!(in_bin0[0], code);
+    assert!(in_bin0[1].starts_with("A/"), "{in_bin0:?}");
+    assert_eq!(in_bin0[3], "'=1+1", "a formula is written as text");
+    assert_eq!((&in_bin0[7][..], &in_bin0[8][..]), ("0", "5"));
+    let lot_row = rows.iter().find(|r| r[4] == lot_code).unwrap();
+    assert_eq!(lot_row[5], expires_on.to_string());
+    assert_eq!(lot_row[6], "7");
+
+    // The filters of GET /v1/stock.
+    let in_bin1 = csv_rows(&get(format!("?location_id={}", s.bins[1])).await);
+    assert_eq!(in_bin1.len(), 3, "{in_bin1:?}");
+    let of_bolt = csv_rows(&get(format!("?product_id={}", s.product)).await);
+    assert_eq!(of_bolt.len(), 3, "{of_bolt:?}");
+
+    // The same rows as a workbook.
+    let xlsx = get("?format=xlsx".to_owned()).await;
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
+    let sheet = calamine::Reader::worksheet_range(&mut book, "stock").unwrap();
+    assert_eq!(sheet.height(), 4);
+    assert_eq!(sheet.get_value((0, 0)).unwrap().to_string(), "warehouse");
+
+    // A bad filter or format is refused.
+    for query in [
+        "?warehouse_id=nope",
+        "?format=pdf",
+        "?expiring_before=tomorrow",
+    ] {
+        let r = app
+            .get(&format!("/v1/exports/stock{query}"), &t.token)
+            .await;
+        problem(r, StatusCode::BAD_REQUEST, "bad_request").await;
+    }
+}
