@@ -46,6 +46,11 @@ pub async fn sweep_tenant(
         conflict_held: store::sweep_conflict_held(&mut tx, now).await?,
         device_silent: store::sweep_device_silent(&mut tx, now).await?,
         webhook_disabled: store::sweep_webhook_disabled(&mut tx, now).await?,
+        pruned: store::prune_resolved(
+            &mut tx,
+            now - TimeDelta::days(super::RESOLVED_RETENTION_DAYS),
+        )
+        .await?,
     };
     tx.commit().await?;
     Ok(swept)

@@ -32,6 +32,10 @@
 //! nothing. A low-stock alert can so be up to one interval late.
 //!
 //! The thresholds are tenant settings (`/v1/settings`), with the defaults below.
+//!
+//! Resolved alerts are deleted by the check [`RESOLVED_RETENTION_DAYS`] after they ended
+//! (with their read marks), so the table stays bounded; open ones stay however old. What
+//! happened remains in the webhooks' receivers and, for the movements, in the ledger.
 
 pub mod check;
 
@@ -51,6 +55,9 @@ pub const KINDS: &[&str] = &[
     "device.silent",
     "webhook.disabled",
 ];
+
+/// Days a resolved alert is kept.
+pub const RESOLVED_RETENTION_DAYS: i64 = 90;
 
 /// Default days before expiry that `lot.expiring` is raised.
 pub const LOT_EXPIRING_DAYS_DEFAULT: i32 = 30;
@@ -104,6 +111,8 @@ pub struct Swept {
     pub conflict_held: (i64, i64),
     pub device_silent: (i64, i64),
     pub webhook_disabled: (i64, i64),
+    /// Resolved alerts deleted after [`RESOLVED_RETENTION_DAYS`].
+    pub pruned: u64,
 }
 
 impl Swept {
@@ -119,6 +128,7 @@ impl Swept {
             a.0 += b.0;
             a.1 += b.1;
         }
+        self.pruned += o.pruned;
     }
 
     /// Alerts raised in all.

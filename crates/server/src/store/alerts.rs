@@ -249,6 +249,20 @@ pub async fn sweep_webhook_disabled(
     .await
 }
 
+/// Deletes the alerts resolved before `cutoff` (their read marks cascade); returns how
+/// many.
+pub async fn prune_resolved(tx: &mut TenantTx, cutoff: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    Ok(
+        sqlx::query("delete from alert where tenant_id = $1 and resolved_at < $2")
+            .bind(tenant_id)
+            .bind(cutoff)
+            .execute(tx.conn())
+            .await?
+            .rows_affected(),
+    )
+}
+
 /// Filters of a person's list.
 #[derive(Debug, Default)]
 pub struct Filter {

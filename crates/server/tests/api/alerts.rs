@@ -556,3 +556,39 @@ async fn people_list_their_warehouses_alerts_and_mark_them_read_each_for_themsel
     )
     .await;
 }
+
+#[tokio::test]
+async fn resolved_alerts_are_pruned_after_the_retention_and_open_ones_stay() {
+    use logiflow_server::alerts::RESOLVED_RETENTION_DAYS;
+    let (app, t, s, pool) = setup().await;
+    let start = Utc::now();
+    // Both site products are low; stock for one resolves its alert.
+    assert_eq!(sweep(&pool, &t, start).await.stock_low, (2, 0));
+    applied(&app, &t.token, receive(s.product, s.bins[0], 20)).await;
+    let resolved_at = start + TimeDelta::seconds(1);
+    assert_eq!(sweep(&pool, &t, resolved_at).await.stock_low, (0, 1));
+    let read = get_json(&app, "/v1/alerts?kind=stock.low", &t.token).await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].clone())
+        .collect::<Vec<_>>();
+    let r = app
+        .post("/v1/alerts/read", &t.token, json!({"ids": read}))
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+
+    // Kept until the retention has passed since it was resolved, however old it is.
+    let kept = resolved_at + TimeDelta::days(RESOLVED_RETENTION_DAYS) - TimeDelta::seconds(1);
+    assert_eq!(sweep(&pool, &t, kept).await.pruned, 0);
+    let gone = resolved_at + TimeDelta::days(RESOLVED_RETENTION_DAYS) + TimeDelta::seconds(1);
+    assert_eq!(sweep(&pool, &t, gone).await.pruned, 1);
+    let left = alerts_of(&app, &t, "stock.low").await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].1, "the open alert stays");
+    let marks: i64 = sqlx::query_scalar("select count(*) from alert_read")
+        .fetch_one(&app.owner)
+        .await
+        .unwrap();
+    assert_eq!(marks, 1, "the pruned alert's read mark went with it");
+}
