@@ -1,6 +1,7 @@
 //! Exports ([`Source`]): products as rows of the import's own columns, so an export
-//! reads back as an import that changes nothing (tested), and stock rows (the filters of
-//! `GET /v1/stock`) with their warehouse, bin, product and lot by code. Cells a
+//! reads back as an import that changes nothing (tested); stock rows (the filters of
+//! `GET /v1/stock`) and movements (those of `GET /v1/movements`, newest first) with
+//! their warehouse, bins, product, lot, user and device by name. Cells a
 //! spreadsheet would read as a formula (beginning with `= + - @`) are written with a
 //! leading `'` ([`formats::neutralise`]), which the import strips again.
 //!
@@ -9,6 +10,7 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use rust_xlsxwriter::Workbook;
 use uuid::Uuid;
 
@@ -19,7 +21,7 @@ use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
 use crate::stock::row::StockItem;
 use crate::store;
-use crate::store::stock::StockFilter;
+use crate::store::stock::{MovementFilter, MovementLine, StockFilter};
 
 /// Rows read (and written out) per step of an export.
 pub const EXPORT_PAGE_ROWS: i64 = 1_000;
@@ -38,6 +40,29 @@ pub const STOCK_COLUMNS: &[&str] = &[
     "last_counted_at",
 ];
 
+/// The columns of a movements export.
+pub const MOVEMENT_COLUMNS: &[&str] = &[
+    "occurred_at",
+    "recorded_at",
+    "kind",
+    "outcome",
+    "warehouse",
+    "sku",
+    "product_name",
+    "lot",
+    "from_location",
+    "to_location",
+    "qty",
+    "expected",
+    "reason",
+    "note",
+    "user",
+    "device",
+    "reference_type",
+    "reference_id",
+    "movement_id",
+];
+
 /// What an export writes, and how far it got.
 #[derive(Debug)]
 pub enum Source {
@@ -53,6 +78,12 @@ pub enum Source {
         warehouses: HashMap<Uuid, String>,
         /// The key of the last row written.
         after: Option<(Uuid, Uuid, Uuid)>,
+    },
+    /// Newest first, as the history lists them.
+    Movements {
+        filter: MovementFilter,
+        /// The key of the last movement written.
+        before: Option<(DateTime<Utc>, Uuid)>,
     },
 }
 
@@ -79,11 +110,20 @@ impl Source {
         })
     }
 
+    /// The movements `filter` matches.
+    pub fn movements(filter: MovementFilter) -> Self {
+        Self::Movements {
+            filter,
+            before: None,
+        }
+    }
+
     /// The file's and the sheet's name.
     pub fn name(&self) -> &'static str {
         match self {
             Self::Products { .. } => "products",
             Self::Stock { .. } => "stock",
+            Self::Movements { .. } => "movements",
         }
     }
 
@@ -92,6 +132,7 @@ impl Source {
         match self {
             Self::Products { keys, .. } => product_header(keys),
             Self::Stock { .. } => STOCK_COLUMNS.iter().map(|c| (*c).to_owned()).collect(),
+            Self::Movements { .. } => MOVEMENT_COLUMNS.iter().map(|c| (*c).to_owned()).collect(),
         }
     }
 
@@ -121,8 +162,51 @@ impl Source {
                 let rows = page.iter().map(|s| stock_cells(s, warehouses)).collect();
                 Ok((rows, !full(page.len())))
             }
+            Self::Movements { filter, before } => {
+                let page = store::stock::list_movement_lines(tx, filter, *before, EXPORT_PAGE_ROWS)
+                    .await?;
+                if let Some(last) = page.last() {
+                    *before = Some((last.movement.occurred_at, last.movement.id));
+                }
+                let rows = page.iter().map(movement_cells).collect();
+                Ok((rows, !full(page.len())))
+            }
         }
     }
+}
+
+/// A movement's cells, neutralised.
+pub fn movement_cells(line: &MovementLine) -> Vec<String> {
+    let m = &line.movement;
+    let time = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let or_empty = |v: &Option<String>| v.clone().unwrap_or_default();
+    let cells = [
+        time(m.occurred_at),
+        time(m.recorded_at),
+        m.kind.to_string(),
+        m.outcome.to_string(),
+        or_empty(&line.warehouse_code),
+        line.sku.clone().unwrap_or_else(|| m.product_id.to_string()),
+        or_empty(&line.product_name),
+        or_empty(&line.lot_code),
+        or_empty(&line.from_path),
+        or_empty(&line.to_path),
+        m.qty.to_string(),
+        m.expected.map(|e| e.to_string()).unwrap_or_default(),
+        or_empty(&m.reason),
+        or_empty(&m.note),
+        line.user_email
+            .clone()
+            .unwrap_or_else(|| m.user_id.to_string()),
+        or_empty(&line.device_name),
+        or_empty(&m.reference_type),
+        m.reference_id.map(|r| r.to_string()).unwrap_or_default(),
+        m.id.to_string(),
+    ];
+    cells
+        .iter()
+        .map(|c| formats::neutralise(c).into_owned())
+        .collect()
 }
 
 /// A stock row's cells, neutralised.

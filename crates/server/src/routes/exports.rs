@@ -1,5 +1,5 @@
-//! `/v1/exports/*`: the catalog and the stock as CSV or XLSX files (design in
-//! `crate::bulk::export`).
+//! `/v1/exports/*`: the catalog, the stock and the movements as CSV or XLSX files
+//! (design in `crate::bulk::export`).
 
 use axum::body::Body;
 use axum::extract::State;
@@ -19,6 +19,7 @@ use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::rbac::perm;
+use crate::routes::movements::MovementFilter;
 use crate::routes::problems::Reads;
 use crate::routes::stock::StockQuery;
 use crate::state::AppState;
@@ -28,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(export_products))
         .routes(routes!(export_stock))
+        .routes(routes!(export_movements))
 }
 
 /// `?format=` of an export.
@@ -178,6 +180,37 @@ pub async fn export_stock(
 ) -> ApiResult<Response> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
     let source = Source::stock(&mut tx, f.into()).await?;
+    file(
+        &state,
+        p.tenant_id,
+        tx,
+        source,
+        q.format.unwrap_or(Format::Csv),
+    )
+    .await
+}
+
+/// Exports movements (the filters of `GET /v1/movements`, e.g. a time range with
+/// `from`/`to`), newest first: times, kind, outcome, warehouse, SKU, product, lot, bins,
+/// quantity, reason, note, user, device and the order line it fulfils.
+#[utoipa::path(get, path = "/v1/exports/movements", tag = "movements", params(ExportQuery, MovementFilter),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the file (permission stock_read)", content(
+            (String = "text/csv"),
+            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "bad_request (format, kind, outcome, filters)"),
+        Reads,
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn export_movements(
+    State(state): State<AppState>,
+    p: Require<perm::StockRead>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+    ApiQuery(f): ApiQuery<MovementFilter>,
+) -> ApiResult<Response> {
+    let source = Source::movements(f.validated()?);
+    let tx = state.tenant_tx(p.tenant_id).await?;
     file(
         &state,
         p.tenant_id,

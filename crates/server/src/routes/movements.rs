@@ -357,7 +357,8 @@ pub async fn create_movement(
     Ok((StatusCode::CREATED, axum::Json(done.json)).into_response())
 }
 
-/// Filters of the movement history (all optional, combined with AND).
+/// Filters of the movement history and its export (all optional, combined with AND),
+/// read beside [`PageQuery`] from the same query string.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MovementFilter {
@@ -378,8 +379,39 @@ pub struct MovementFilter {
     pub from: Option<DateTime<Utc>>,
     /// Movements that occurred before this instant.
     pub to: Option<DateTime<Utc>>,
-    pub cursor: Option<String>,
-    pub limit: Option<u32>,
+}
+
+impl MovementFilter {
+    /// The store's filter, after checking the kind and the outcome named.
+    pub fn validated(self) -> ApiResult<store::stock::MovementFilter> {
+        if let Some(kind) = &self.kind
+            && kind.parse::<logiflow_core::KindName>().is_err()
+        {
+            return Err(ApiError::BadRequest(format!(
+                "kind must be one of {}",
+                one_of(logiflow_core::KindName::ALL)
+            )));
+        }
+        if let Some(outcome) = &self.outcome
+            && outcome.parse::<logiflow_core::OutcomeName>().is_err()
+        {
+            return Err(ApiError::BadRequest(format!(
+                "outcome must be one of {}",
+                one_of(logiflow_core::OutcomeName::ALL)
+            )));
+        }
+        Ok(store::stock::MovementFilter {
+            product_id: self.product_id,
+            location_id: self.location_id,
+            kind: self.kind,
+            user_id: self.user_id,
+            device_id: self.device_id,
+            outcome: self.outcome,
+            review: self.review,
+            from: self.from,
+            to: self.to,
+        })
+    }
 }
 
 /// A page of movements.
@@ -399,7 +431,7 @@ fn one_of<N: std::fmt::Display>(names: &[N]) -> String {
 }
 
 /// Lists movements, newest first by `(occurred_at, id)`.
-#[utoipa::path(get, path = "/v1/movements", tag = "movements", params(MovementFilter),
+#[utoipa::path(get, path = "/v1/movements", tag = "movements", params(MovementFilter, PageQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "a page of movements (permission stock_read)", body = MovementPage),
@@ -411,40 +443,11 @@ pub async fn list_movements(
     State(state): State<AppState>,
     p: Require<perm::StockRead>,
     ApiQuery(f): ApiQuery<MovementFilter>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<axum::Json<MovementPage>> {
-    let q = PageQuery {
-        cursor: f.cursor.clone(),
-        limit: f.limit,
-    };
     let limit = q.limit()?;
     let before: Option<(DateTime<Utc>, Uuid)> = q.after_key()?;
-    if let Some(kind) = &f.kind
-        && kind.parse::<logiflow_core::KindName>().is_err()
-    {
-        return Err(ApiError::BadRequest(format!(
-            "kind must be one of {}",
-            one_of(logiflow_core::KindName::ALL)
-        )));
-    }
-    if let Some(outcome) = &f.outcome
-        && outcome.parse::<logiflow_core::OutcomeName>().is_err()
-    {
-        return Err(ApiError::BadRequest(format!(
-            "outcome must be one of {}",
-            one_of(logiflow_core::OutcomeName::ALL)
-        )));
-    }
-    let filter = store::stock::MovementFilter {
-        product_id: f.product_id,
-        location_id: f.location_id,
-        kind: f.kind,
-        user_id: f.user_id,
-        device_id: f.device_id,
-        outcome: f.outcome,
-        review: f.review,
-        from: f.from,
-        to: f.to,
-    };
+    let filter = f.validated()?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
     let rows = store::stock::list_movements(&mut tx, &filter, before, limit + 1).await?;
     tx.commit().await?;

@@ -142,6 +142,58 @@ pub async fn list_movements(
     qb.build_query_as().fetch_all(tx.conn()).await
 }
 
+/// A movement with what a person reads instead of ids: the product, lot, bins,
+/// warehouse, user and device (an export's line).
+#[derive(Debug, sqlx::FromRow)]
+pub struct MovementLine {
+    #[sqlx(flatten)]
+    pub movement: MovementView,
+    /// Absent for a rejected movement that named no known product.
+    pub sku: Option<String>,
+    pub product_name: Option<String>,
+    pub lot_code: Option<String>,
+    /// The warehouse of its bins.
+    pub warehouse_code: Option<String>,
+    pub from_path: Option<String>,
+    pub to_path: Option<String>,
+    pub user_email: Option<String>,
+    pub device_name: Option<String>,
+}
+
+/// [`list_movements`] with each movement's names ([`MovementLine`]).
+pub async fn list_movement_lines(
+    tx: &mut TenantTx,
+    f: &MovementFilter,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<MovementLine>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let mut qb = QueryBuilder::<Postgres>::new(
+        "select m.*, p.sku::text as sku, p.name as product_name, l.code::text as lot_code,
+                w.code::text as warehouse_code, fl.path::text as from_path,
+                tl.path::text as to_path, u.email as user_email, d.name as device_name
+         from (",
+    );
+    push_list_movements(&mut qb, tenant_id, f, before, limit);
+    // Left joins only: a rejected movement may name a product or bin that does not
+    // exist, and an export leaves out no movement.
+    qb.push(") m cross join (select ")
+        .push_bind(tenant_id)
+        .push(
+            "::uuid as id) t
+             left join product p on p.tenant_id = t.id and p.id = m.product_id
+             left join lot l on l.tenant_id = t.id and l.id = m.lot_id
+             left join location fl on fl.tenant_id = t.id and fl.id = m.from_location_id
+             left join location tl on tl.tenant_id = t.id and tl.id = m.to_location_id
+             left join warehouse w on w.tenant_id = t.id
+                  and w.id = coalesce(tl.warehouse_id, fl.warehouse_id)
+             left join app_user u on u.tenant_id = t.id and u.id = m.user_id
+             left join device d on d.tenant_id = t.id and d.id = m.device_id
+             order by m.occurred_at desc, m.id desc",
+        );
+    qb.build_query_as().fetch_all(tx.conn()).await
+}
+
 /// One movement with its effects.
 pub async fn get_movement(
     tx: &mut TenantTx,

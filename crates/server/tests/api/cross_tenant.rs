@@ -110,6 +110,7 @@ const COVERED: &[(&str, &str)] = &[
     ("POST", "/v1/imports/{id}/commit"),
     ("GET", "/v1/exports/products"),
     ("GET", "/v1/exports/stock"),
+    ("GET", "/v1/exports/movements"),
 ];
 
 struct World {
@@ -1288,6 +1289,38 @@ async fn run_case(w: &World, method: &str, path: &str) {
                 let text = String::from_utf8(bytes.to_vec()).unwrap();
                 assert_eq!(text.lines().count(), rows + 1, "{path}{q}: {text}");
                 assert!(!text.contains(&a_code), "{path}{q}: {text}");
+            }
+        }
+        ("GET", "/v1/exports/movements") => {
+            // B's export is B's history for the same filters, never A's movements or
+            // names, also with A's ids as filters (B's own rejected movements that named
+            // A's product stay B's).
+            let a = &w.a_site;
+            crate::inventory::applied(
+                app,
+                b,
+                crate::inventory::receive(w.b_site.product, w.b_site.bins[0], 1),
+            )
+            .await;
+            let a_code: String = sqlx::query_scalar("select code from warehouse where id = $1")
+                .bind(a.warehouse)
+                .fetch_one(&app.owner)
+                .await
+                .unwrap();
+            for q in [
+                String::new(),
+                format!("tenant_id={a_id}"),
+                format!("product_id={}", a.product),
+                format!("location_id={}", a.bins[0]),
+            ] {
+                let listed = get_json(app, format!("/v1/movements?limit=500&{q}"), b).await;
+                let rows = listed["items"].as_array().unwrap().len();
+                let r = app.get(&format!("{path}?{q}"), b).await;
+                assert_eq!(r.status(), StatusCode::OK, "{path}?{q}");
+                let text = r.text().await.unwrap();
+                assert_eq!(text.lines().count(), rows + 1, "{path}?{q}: {text}");
+                assert!(!text.contains(&w.a_movement), "{path}?{q}: {text}");
+                assert!(!text.contains(&a_code), "{path}?{q}: {text}");
             }
         }
         ("GET", "/v1/imports/{id}")

@@ -682,18 +682,25 @@ fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_stock_export_has_a_line_per_row_by_code_and_follows_the_filters() {
-    use crate::inventory::{applied, receive, site};
+/// A tenant with a site of two bins whose plain product is `BOLT-1`, named `name`.
+async fn export_scene(name: &str) -> (TestApp, Tenant, crate::inventory::Site) {
     let app = spawn_app().await;
     let t = app.tenant("acme", "standard").await;
-    let s = site(&app, t.id, 2).await;
-    // A name a spreadsheet would run as a formula.
-    sqlx::query("update product set name = '=1+1', sku = 'BOLT-1' where id = $1")
+    let s = crate::inventory::site(&app, t.id, 2).await;
+    sqlx::query("update product set name = $2, sku = 'BOLT-1' where id = $1")
         .bind(s.product)
+        .bind(name)
         .execute(&app.owner)
         .await
         .unwrap();
+    (app, t, s)
+}
+
+#[tokio::test]
+async fn a_stock_export_has_a_line_per_row_by_code_and_follows_the_filters() {
+    use crate::inventory::{applied, receive};
+    // A name a spreadsheet would run as a formula.
+    let (app, t, s) = export_scene("=1+1").await;
     applied(&app, &t.token, receive(s.product, s.bins[0], 5)).await;
     applied(&app, &t.token, receive(s.product, s.bins[1], 3)).await;
     let mut lotted = receive(s.tracked, s.bins[1], 7);
@@ -765,6 +772,103 @@ async fn a_stock_export_has_a_line_per_row_by_code_and_follows_the_filters() {
     ] {
         let r = app
             .get(&format!("/v1/exports/stock{query}"), &t.token)
+            .await;
+        problem(r, StatusCode::BAD_REQUEST, "bad_request").await;
+    }
+}
+
+#[tokio::test]
+async fn a_movement_export_is_the_history_by_name_newest_first_with_its_filters() {
+    use crate::inventory::{applied, receive};
+    let (app, t, s) = export_scene("@SUM(1)").await;
+    let mut first = receive(s.product, s.bins[0], 5);
+    first["note"] = json!("dock 3");
+    let received = applied(&app, &t.token, first).await;
+    let moved = applied(
+        &app,
+        &t.token,
+        json!({"kind": "transfer", "product_id": s.product, "from_location_id": s.bins[0],
+               "to_location_id": s.bins[1], "qty": 2}),
+    )
+    .await;
+    let (code, bin0, bin1): (String, String, String) = sqlx::query_as(
+        "select w.code, a.path::text, b.path::text from warehouse w, location a, location b
+         where w.id = $1 and a.id = $2 and b.id = $3",
+    )
+    .bind(s.warehouse)
+    .bind(s.bins[0])
+    .bind(s.bins[1])
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+
+    let get = |query: String| {
+        let app = &app;
+        let token = t.token.clone();
+        async move {
+            let r = app
+                .get(&format!("/v1/exports/movements{query}"), &token)
+                .await;
+            assert_eq!(r.status(), StatusCode::OK, "{query}");
+            r.bytes().await.unwrap().to_vec()
+        }
+    };
+    let rows = csv_rows(&get(String::new()).await);
+    let columns = logiflow_server::bulk::export::MOVEMENT_COLUMNS;
+    assert_eq!(
+        rows[0],
+        columns.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>()
+    );
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let cell = |row: &Vec<String>, column: &str| {
+        row[columns.iter().position(|c| *c == column).unwrap()].clone()
+    };
+    // Newest first: the transfer, then the receipt.
+    let transfer = &rows[1];
+    assert_eq!(cell(transfer, "movement_id"), moved["id"].as_str().unwrap());
+    assert_eq!(
+        [
+            cell(transfer, "kind"),
+            cell(transfer, "outcome"),
+            cell(transfer, "warehouse"),
+            cell(transfer, "sku"),
+            cell(transfer, "from_location"),
+            cell(transfer, "to_location"),
+            cell(transfer, "qty"),
+        ],
+        ["transfer", "applied", &code, "BOLT-1", &bin0, &bin1, "2"].map(String::from)
+    );
+    assert_eq!(
+        cell(transfer, "product_name"),
+        "'@SUM(1)",
+        "a formula is text"
+    );
+    assert!(cell(transfer, "user").contains('@'), "{transfer:?}");
+    let receipt = &rows[2];
+    assert_eq!(
+        cell(receipt, "movement_id"),
+        received["id"].as_str().unwrap()
+    );
+    assert_eq!(cell(receipt, "note"), "dock 3");
+    assert_eq!(cell(receipt, "from_location"), "");
+
+    // The filters of GET /v1/movements.
+    assert_eq!(csv_rows(&get("?kind=receive".into()).await).len(), 2);
+    assert_eq!(
+        csv_rows(&get(format!("?location_id={}", s.bins[1])).await).len(),
+        2
+    );
+    let later = (chrono::Utc::now() + chrono::TimeDelta::minutes(1)).to_rfc3339();
+    let later = later.replace('+', "%2B");
+    assert_eq!(csv_rows(&get(format!("?from={later}")).await).len(), 1);
+    let xlsx = get("?format=xlsx".into()).await;
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
+    let sheet = calamine::Reader::worksheet_range(&mut book, "movements").unwrap();
+    assert_eq!(sheet.height(), 3);
+    for query in ["?kind=teleport", "?outcome=lost", "?from=yesterday"] {
+        let r = app
+            .get(&format!("/v1/exports/movements{query}"), &t.token)
             .await;
         problem(r, StatusCode::BAD_REQUEST, "bad_request").await;
     }
