@@ -81,14 +81,16 @@ async fn next_chunk(mut s: CsvState) -> Option<(Result<Vec<u8>, ApiError>, CsvSt
     }
 }
 
-/// Answers `source` as a file of `format`: CSV streamed, XLSX built whole.
+/// Answers `source` as a file of the asked format (CSV by default): CSV streamed, XLSX
+/// built whole.
 async fn file(
     state: &AppState,
     tenant_id: TenantId,
     mut tx: TenantTx,
     mut source: Source,
-    format: Format,
+    q: ExportQuery,
 ) -> ApiResult<Response> {
+    let format = q.format.unwrap_or(Format::Csv);
     let disposition = format!(
         "attachment; filename=\"{}.{}\"",
         source.name(),
@@ -149,14 +151,7 @@ pub async fn export_products(
 ) -> ApiResult<Response> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
     let source = Source::products(&mut tx).await?;
-    file(
-        &state,
-        p.tenant_id,
-        tx,
-        source,
-        q.format.unwrap_or(Format::Csv),
-    )
-    .await
+    file(&state, p.tenant_id, tx, source, q).await
 }
 
 /// Exports stock rows (the filters of `GET /v1/stock`): warehouse, bin, SKU, product,
@@ -180,14 +175,7 @@ pub async fn export_stock(
 ) -> ApiResult<Response> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
     let source = Source::stock(&mut tx, f.into()).await?;
-    file(
-        &state,
-        p.tenant_id,
-        tx,
-        source,
-        q.format.unwrap_or(Format::Csv),
-    )
-    .await
+    file(&state, p.tenant_id, tx, source, q).await
 }
 
 /// Exports movements (the filters of `GET /v1/movements`, e.g. a time range with
@@ -211,12 +199,5 @@ pub async fn export_movements(
 ) -> ApiResult<Response> {
     let source = Source::movements(f.validated()?);
     let tx = state.tenant_tx(p.tenant_id).await?;
-    file(
-        &state,
-        p.tenant_id,
-        tx,
-        source,
-        q.format.unwrap_or(Format::Csv),
-    )
-    .await
+    file(&state, p.tenant_id, tx, source, q).await
 }
