@@ -51,7 +51,7 @@ pub use journal_file::{
     hold_for_review,
 };
 pub use movement::{AdjustReason, DeviceStamp, LineRef, Movement, MovementKind, Origin, Side};
-pub use names::{FlagName, KindName, OriginName, OutcomeName, UnknownName};
+pub use names::{AlertKind, FlagName, KindName, OriginName, OutcomeName, UnknownName};
 pub use problem::ProblemCode;
 pub use qty::{Delta, PositiveQty, QTY_MAX, Qty, QtyError};
 pub use replay::{

@@ -1,4 +1,5 @@
-//! The stable names of a movement's kind, outcome and review flags, as the server's SQL,
+//! The stable names of a movement's kind, outcome and review flags (and of an alert's
+//! kind), as the server's SQL,
 //! the API, the replica and the UI spell them: defined here once, typed, so a view
 //! type carries an enum rather than a `String` (and the UI's generated declarations a
 //! union). Each is the serde name of the matching variant of [`MovementKind`],
@@ -18,9 +19,8 @@ macro_rules! names {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal,)+ }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
         pub enum $name {
-            $(#[doc = $text] $variant,)+
+            $(#[doc = $text] #[serde(rename = $text)] $variant,)+
         }
 
         impl $name {
@@ -136,6 +136,19 @@ names!(
         ReceiptOrderNotOpen = "receipt_order_not_open",
         PickOtherRow = "pick_other_row",
         OverPick = "over_pick",
+    }
+);
+
+names!(
+    /// What an alert is about (the server raises them, the webhooks and the desktop's
+    /// bell carry them); each is also the name of the event the alert is sent as.
+    AlertKind {
+        StockLow = "stock.low",
+        LotExpiring = "lot.expiring",
+        ConflictHeld = "conflict.held",
+        CountVariance = "count.variance",
+        DeviceSilent = "device.silent",
+        WebhookDisabled = "webhook.disabled",
     }
 );
 

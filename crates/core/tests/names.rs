@@ -3,8 +3,8 @@
 
 use chrono::{TimeZone, Utc};
 use logiflow_core::{
-    AdjustReason, Delta, Flag, FlagName, KindName, LocationId, LotId, MovementKind, Origin,
-    OriginName, Outcome, OutcomeName, PositiveQty, ProductId, Qty, StockKey,
+    AdjustReason, AlertKind, Delta, Flag, FlagName, KindName, LocationId, LotId, MovementKind,
+    Origin, OriginName, Outcome, OutcomeName, PositiveQty, ProductId, Qty, StockKey,
 };
 use rstest::rstest;
 use uuid::Uuid;
@@ -103,7 +103,14 @@ fn every_name_parses_back_and_serialises_as_its_text() {
     check(OriginName::ALL);
     check(OutcomeName::ALL);
     check(FlagName::ALL);
+    check(AlertKind::ALL);
     assert_eq!(KindName::ALL.len(), 5);
+    assert_eq!(AlertKind::ALL.len(), 6);
+    assert_eq!(
+        serde_json::to_value(AlertKind::StockLow).unwrap(),
+        "stock.low",
+        "an alert kind keeps its dot"
+    );
     assert_eq!(FlagName::ALL.len(), 16);
 }
 

@@ -314,6 +314,10 @@ pub struct Status {
     /// The session ends within [`SESSION_WARNING_DAYS`] (or has ended): the app shows a
     /// warning; syncing before then keeps the device signed in.
     pub session_ends_soon: bool,
+    /// Alerts of the device's warehouses the signed-in person has not read, as the last
+    /// sync read them (the bell's count).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub unread_alerts: u64,
 }
 
 /// How many days before the device's session ends the app warns.

@@ -52,6 +52,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0010_sales_orders",
         include_str!("../../../migrations/replica/0010_sales_orders.sql"),
     ),
+    (
+        "0011_alerts",
+        include_str!("../../../migrations/replica/0011_alerts.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

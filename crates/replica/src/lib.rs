@@ -70,7 +70,10 @@ pub use env::{Env, SystemEnv, TestEnv};
 pub use error::{Error, ErrorBody, NEEDS_A_PERSON, Result, needs_person};
 pub use history::{HISTORY_PAGE_MAX, History, HistoryEntry, HistoryOf, HistoryQuery};
 pub use kpi::{LOW_STOCK_LINES_MAX, LowStockLine, StockKpis};
-pub use replica::{LEDGER_KEEP_MS, Replica};
+pub use replica::{
+    ALERTS_OPEN_MAX, ALERTS_PAGE, ALERTS_RECENT, AlertList, AlertView, LEDGER_KEEP_MS,
+    NOTIFIED_KINDS, Replica,
+};
 pub use sync::{
     ConnectReport, ConnectRequest, RESOLVE_REASON_LEN_MAX, ScopeReport, SyncProgress, SyncReport,
 };

@@ -325,6 +325,7 @@ impl Replica {
                 if pull {
                     replica.pull_all(ctx)?;
                     replica.read_permissions(ctx)?;
+                    replica.sync_alerts(ctx)?;
                 }
                 Ok(())
             },
@@ -446,6 +447,83 @@ impl Replica {
         let text = serde_json::to_string(&me.permissions).map_err(Error::corrupt)?;
         self.conn
             .execute("update sync_state set permissions = ?1", params![text])?;
+        Ok(())
+    }
+
+    /// Reads the alerts of the device's warehouses (every open one and the newest
+    /// others) and sends the read marks made here (`crate::replica::alerts` has the
+    /// design). A role without `stock_read` sees no alerts.
+    fn sync_alerts(&mut self, ctx: &mut Ctx<'_>) -> Result<()> {
+        use std::collections::BTreeMap;
+
+        use crate::replica::{ALERTS_OPEN_MAX, ALERTS_PAGE, ALERTS_RECENT, AlertPageWire};
+
+        let mut fetched = BTreeMap::new();
+        let mut cursor: Option<String> = None;
+        let mut open_read = 0;
+        loop {
+            let path = match &cursor {
+                None => format!("/v1/alerts?open=true&limit={ALERTS_PAGE}"),
+                Some(c) => format!(
+                    "/v1/alerts?open=true&limit={ALERTS_PAGE}&cursor={}",
+                    url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()
+                ),
+            };
+            let page: AlertPageWire = match ctx.authed(reqwest::Method::GET, &path, None::<&()>) {
+                Ok(page) => page,
+                Err(CallError::Problem(p)) if p.kind() == ProblemCode::Forbidden => {
+                    self.apply_alerts(&BTreeMap::new())?;
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into_error()),
+            };
+            open_read += page.items.len();
+            fetched.extend(page.items.into_iter().map(|a| (a.id, a)));
+            match page.next_cursor {
+                Some(next) if open_read < ALERTS_OPEN_MAX => cursor = Some(next),
+                _ => break,
+            }
+        }
+        let recent: AlertPageWire = ctx
+            .authed(
+                reqwest::Method::GET,
+                &format!("/v1/alerts?limit={ALERTS_RECENT}"),
+                None::<&()>,
+            )
+            .map_err(CallError::into_error)?;
+        fetched.extend(recent.items.into_iter().map(|a| (a.id, a)));
+        self.apply_alerts(&fetched)?;
+
+        let user = self.device()?.ok_or(Error::NotInitialized)?.user;
+        let marks = self.marks_to_send(user)?;
+        for chunk in marks.chunks(ALERTS_PAGE) {
+            match ctx.authed::<serde_json::Value>(
+                reqwest::Method::POST,
+                "/v1/alerts/read",
+                Some(&serde_json::json!({ "ids": chunk })),
+            ) {
+                Ok(_) => {}
+                // An alert deleted on the server since it was read above: the server
+                // marks none of the chunk, so send them one at a time and drop the
+                // ones it does not know.
+                Err(CallError::Problem(p)) if p.kind() == ProblemCode::ReferenceNotFound => {
+                    for id in chunk {
+                        match ctx.authed::<serde_json::Value>(
+                            reqwest::Method::POST,
+                            "/v1/alerts/read",
+                            Some(&serde_json::json!({ "ids": [id] })),
+                        ) {
+                            Ok(_) => {}
+                            Err(CallError::Problem(p))
+                                if p.kind() == ProblemCode::ReferenceNotFound => {}
+                            Err(e) => return Err(e.into_error()),
+                        }
+                    }
+                }
+                Err(e) => return Err(e.into_error()),
+            }
+            self.marks_sent(user, chunk)?;
+        }
         Ok(())
     }
 

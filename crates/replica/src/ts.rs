@@ -14,6 +14,7 @@ use crate::client::WarehouseInfo;
 use crate::error::ErrorBody;
 use crate::history::{History, HistoryEntry, HistoryOf, HistoryQuery};
 use crate::kpi::{LowStockLine, StockKpis};
+use crate::replica::{AlertList, AlertView};
 use crate::sync::{SyncProgress, SyncReport};
 
 /// Every adjustment reason. Core derives no `TS` (it stays free of tooling concerns), so
@@ -89,5 +90,8 @@ pub fn typescript_declarations() -> Vec<String> {
         SalesLineView::decl(),
         SalesOrderView::decl(),
         OpenOrders::decl(),
+        union("AlertKind", logiflow_core::AlertKind::ALL),
+        AlertView::decl(),
+        AlertList::decl(),
     ]
 }

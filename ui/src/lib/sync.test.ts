@@ -44,6 +44,7 @@ function status(over: Partial<Status> = {}): Status {
     permissions: [],
     session_expires_at: null,
     session_ends_soon: false,
+    unread_alerts: 0,
     ...over,
   };
 }

@@ -1,6 +1,7 @@
 //! [`Replica`]: the one entry point the desktop shell and the CLI call. This file holds
 //! the struct, opening and the device's identity; each concern lives in its own file.
 
+mod alerts;
 mod count;
 mod journal;
 mod live;
@@ -22,6 +23,10 @@ use crate::db::{self, from_ns, ns, optional, parse_id};
 use crate::env::{Env, SystemEnv};
 use crate::{Error, Result};
 
+pub(crate) use alerts::AlertPageWire;
+pub use alerts::{
+    ALERTS_OPEN_MAX, ALERTS_PAGE, ALERTS_RECENT, AlertList, AlertView, NOTIFIED_KINDS,
+};
 pub(crate) use live::{Products, live_products, project};
 pub use pull_apply::LEDGER_KEEP_MS;
 
@@ -178,6 +183,7 @@ impl Replica {
             permissions,
             session_expires_at,
             session_ends_soon: crate::api::session_ends_soon(session_expires_at, self.env.now()),
+            unread_alerts: self.unread_alerts()?,
         })
     }
 }

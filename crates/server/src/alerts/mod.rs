@@ -46,15 +46,9 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 
-/// The alert kinds, which are also their event types.
-pub const KINDS: &[&str] = &[
-    "stock.low",
-    "lot.expiring",
-    "conflict.held",
-    "count.variance",
-    "device.silent",
-    "webhook.disabled",
-];
+/// The alert kinds, which are also their event types: `logiflow_core::AlertKind`, the one
+/// list the server, the replica and the desktop's bell share.
+pub use logiflow_core::AlertKind as Kind;
 
 /// Days a resolved alert is kept.
 pub const RESOLVED_RETENTION_DAYS: i64 = 90;

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::access::Actor;
-use crate::alerts::{Alert, KINDS};
+use crate::alerts::{Alert, Kind};
 use crate::auth::Require;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, PageQuery, page};
@@ -85,11 +85,12 @@ pub async fn list_alerts(
     // An API key reads the list with no read marks (every alert unread).
     let user = reader(&p).unwrap_or(Uuid::nil());
     if let Some(kind) = &f.kind
-        && !KINDS.contains(&kind.as_str())
+        && kind.parse::<Kind>().is_err()
     {
+        let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
         return Err(ApiError::BadRequest(format!(
             "unknown kind {kind:?}; known: {}",
-            KINDS.join(", ")
+            known.join(", ")
         )));
     }
     let q = PageQuery {

@@ -64,7 +64,7 @@ use uuid::Uuid;
 pub const RESPONSE_LOG_BYTES: usize = 1024;
 
 /// The event types an endpoint may subscribe to (the outbox's topics): movements, the
-/// alerts (`crate::alerts::KINDS`), the orders' changes, and imports.
+/// alerts (`crate::alerts::Kind`, checked by a test), the orders' changes, and imports.
 pub const EVENT_TYPES: &[&str] = &[
     "movement.recorded",
     "movement.decided",

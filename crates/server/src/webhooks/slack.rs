@@ -269,6 +269,16 @@ mod tests {
     }
 
     #[test]
+    fn every_alert_kind_is_an_event_type() {
+        for kind in crate::alerts::Kind::ALL {
+            assert!(
+                super::super::EVENT_TYPES.contains(&kind.as_str()),
+                "{kind} is raised as an event no endpoint may subscribe to"
+            );
+        }
+    }
+
+    #[test]
     fn the_tenants_text_cannot_ping_or_link() {
         let t = text(
             "stock.low",

@@ -248,7 +248,12 @@ session_expires_at: string | null,
  * The session ends within [`SESSION_WARNING_DAYS`] (or has ended): the app shows a
  * warning; syncing before then keeps the device signed in.
  */
-session_ends_soon: boolean, };
+session_ends_soon: boolean, 
+/**
+ * Alerts of the device's warehouses the signed-in person has not read, as the last
+ * sync read them (the bell's count).
+ */
+unread_alerts: number, };
 
 export type Search = { "by": "sku_prefix", "value": string } | { "by": "name", "value": string } | { "by": "barcode", "value": string } | { "by": "any", "value": string };
 
@@ -921,6 +926,60 @@ purchase_orders: Array<PurchaseOrderView>,
  * Sales orders still to pick, by number.
  */
 sales_orders: Array<SalesOrderView>, };
+
+export type AlertKind = "stock.low" | "lot.expiring" | "conflict.held" | "count.variance" | "device.silent" | "webhook.disabled";
+
+export type AlertView = { 
+/**
+ * The alert.
+ */
+id: string, 
+/**
+ * What it is about.
+ */
+kind: AlertKind, 
+/**
+ * Its subject (one open alert per kind and subject).
+ */
+subject: string, 
+/**
+ * The warehouse it concerns; none for a silent device or a disabled webhook.
+ */
+warehouse_id: string | null, 
+/**
+ * The details, as the server's event carries them (fields depend on the kind).
+ */
+payload: Record<string, unknown>, 
+/**
+ * When it was raised (RFC 3339).
+ */
+raised_at: string, 
+/**
+ * When its condition ended; none while it lasts.
+ */
+resolved_at: string | null, 
+/**
+ * Read by the signed-in person (on the server, or here and not sent yet).
+ */
+read: boolean, };
+
+export type AlertList = { 
+/**
+ * The alerts, newest first.
+ */
+items: Array<AlertView>, 
+/**
+ * How many of them are unread.
+ */
+unread: number, 
+/**
+ * Read marks made here and not sent yet.
+ */
+marks_waiting: number, 
+/**
+ * When the alerts were read from the server; none before the first sync.
+ */
+pulled_at: string | null, };
 
 /** The event that carries the background sync loop's SyncView on each change. */
 export const SYNC_EVENT = "sync";
