@@ -37,6 +37,9 @@ fn main() {
         "resolve_conflict",
         "sign_out",
         "export_journal",
+        "alerts",
+        "mark_alerts_read",
+        "alerts_to_notify",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("failed to run tauri's build step");

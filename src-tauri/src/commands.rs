@@ -3,10 +3,10 @@
 
 use logiflow_core::MovementId;
 use logiflow_replica::{
-    Action, Connected, CountScope, CountSheet, CountSubmission, CredentialStore, ErrorBody,
-    History, HistoryQuery, ItemRef, JournalExported, JournalRow, OpenOrders, ProductRef, Recorded,
-    Replica, Resolved, ServerClient, SignedOut, Status, StockKpis, StockLine, StockQuery,
-    SyncOptions, SyncProgress, SyncReport, WarehouseInfo,
+    Action, AlertList, AlertView, Connected, CountScope, CountSheet, CountSubmission,
+    CredentialStore, ErrorBody, History, HistoryQuery, ItemRef, JournalExported, JournalRow,
+    OpenOrders, ProductRef, Recorded, Replica, Resolved, ServerClient, SignedOut, Status,
+    StockKpis, StockLine, StockQuery, SyncOptions, SyncProgress, SyncReport, WarehouseInfo,
 };
 use tauri::State;
 use tauri::ipc::Channel;
@@ -273,6 +273,38 @@ pub fn conflicts(state: State<'_, AppState>) -> Result<Vec<JournalRow>, ErrorBod
     let replica = state.replica()?;
     let entries = replica.conflicts().map_err(failed("conflicts"))?;
     replica.journal_rows(entries).map_err(failed("conflicts"))
+}
+
+/// [`Replica::alerts`]: the bell, as the last sync read it.
+#[tauri::command(async)]
+pub fn alerts(state: State<'_, AppState>) -> Result<AlertList, ErrorBody> {
+    state.replica()?.alerts().map_err(failed("alerts"))
+}
+
+/// [`Replica::mark_alerts_read`], then a nudge to the background loop to send the marks.
+#[tauri::command(async)]
+pub fn mark_alerts_read(
+    state: State<'_, AppState>,
+    background: State<'_, SyncLoop>,
+    ids: Vec<uuid::Uuid>,
+) -> Result<u64, ErrorBody> {
+    let marked = state
+        .replica()?
+        .mark_alerts_read(&ids)
+        .map_err(failed("mark_alerts_read"))?;
+    if marked > 0 {
+        background.request(Trigger::Recorded);
+    }
+    Ok(marked)
+}
+
+/// [`Replica::alerts_to_notify`]: the new alerts worth an OS notification, each once.
+#[tauri::command(async)]
+pub fn alerts_to_notify(state: State<'_, AppState>) -> Result<Vec<AlertView>, ErrorBody> {
+    state
+        .replica()?
+        .alerts_to_notify()
+        .map_err(failed("alerts_to_notify"))
 }
 
 /// Recent journal entries the Sync screen lists.

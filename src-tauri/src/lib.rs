@@ -10,7 +10,8 @@
 //! The replica lives in the app data directory (`replica.db`), or in
 //! `$LOGIFLOW_DATA_DIR` when that is set (tests, a second profile). The app logs to
 //! `logiflow-desktop.log` in the OS log directory, and a second launch focuses the first
-//! window instead of opening another.
+//! window instead of opening another. New alerts worth interrupting a person for become OS
+//! notifications (the notification plugin, called by the window).
 
 pub mod background;
 pub mod commands;
@@ -63,6 +64,9 @@ pub const COMMANDS: &[&str] = &[
     "resolve_conflict",
     "sign_out",
     "export_journal",
+    "alerts",
+    "mark_alerts_read",
+    "alerts_to_notify",
 ];
 
 fn data_dir(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
@@ -114,6 +118,8 @@ pub fn run() -> Result<(), tauri::Error> {
         )
         // Saves the window's size and position on close and restores them at start.
         .plugin(tauri_plugin_window_state::Builder::default().build())
+        // OS notifications of new alerts, sent by the window (its strings are the UI's).
+        .plugin(tauri_plugin_notification::init())
         .setup(|app| {
             let dir = data_dir(app)?;
             std::fs::create_dir_all(&dir)?;
@@ -165,6 +171,9 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::resolve_conflict,
             commands::sign_out,
             commands::export_journal,
+            commands::alerts,
+            commands::mark_alerts_read,
+            commands::alerts_to_notify,
         ])
         .run(tauri::generate_context!())
 }

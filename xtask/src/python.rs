@@ -1,5 +1,6 @@
 //! The Python the tests use for tools and libraries written by others (the Standard
-//! Webhooks verifier of the webhook tests, schemathesis of the API fuzz step): a virtual environment in the build cache, outside the
+//! Webhooks verifier of the webhook tests, schemathesis of the API fuzz step, jeepney for
+//! the desktop test's notification server on D-Bus): a virtual environment in the build cache, outside the
 //! clone, with pinned packages from PyPI. It is created once per machine and again only
 //! when the pins change; nothing else is downloaded.
 
@@ -11,7 +12,11 @@ use anyhow::{Context, Result, bail};
 use crate::{proc, util};
 
 /// The packages, pinned. A change here rebuilds the environment on the next run.
-pub const PACKAGES: &[&str] = &["standardwebhooks==1.1.0", "schemathesis==4.32.5"];
+pub const PACKAGES: &[&str] = &[
+    "standardwebhooks==1.1.0",
+    "schemathesis==4.32.5",
+    "jeepney==0.9.0",
+];
 
 /// The environment variable through which the tests find the interpreter.
 pub const TEST_PYTHON_VAR: &str = "LOGIFLOW_TEST_PYTHON";

@@ -796,7 +796,9 @@ fn desktop_e2e(
         target.dir.join("debug/logiflow-desktop"),
     )
     .env("TAURI_DRIVER", driver)
-    .env("LOGIFLOW_E2E_SCREENSHOTS", &screenshots);
+    .env("LOGIFLOW_E2E_SCREENSHOTS", &screenshots)
+    // The alerts test's notification server is a Python D-Bus service (jeepney).
+    .env(python::TEST_PYTHON_VAR, python::ensure_test_python()?);
     // The connect test starts the real server on a fresh database of this PostgreSQL.
     if let Some(url) = database_url {
         e2e.env("DATABASE_URL", url);

@@ -10,16 +10,14 @@
 //! The device's tokens go to a file credential store (`LOGIFLOW_CREDENTIALS=file:…` on
 //! the app's environment): the OS keyring is not exercised here.
 
-use std::time::Duration;
-
 use fantoccini::Client;
 use logiflow_replica::Replica;
 
 use super::harness::{self, PASSWORD, Server};
 use super::support::{Display, Driver};
 use super::{
-    Shots, WALK_TIMEOUT_MS, app_binary, by_id, enter, env_path, feedback, scan, screenshot,
-    screenshots_dir, wait_text,
+    Shots, WALK_TIMEOUT_MS, app_binary, app_env, by_id, drive, enter, env_path, feedback, scan,
+    screenshot, wait_text,
 };
 
 #[test]
@@ -33,56 +31,39 @@ fn connect_to_a_real_server_record_a_receipt_and_sync_it() {
 
     let app = app_binary();
     let driver_bin = env_path("TAURI_DRIVER").unwrap_or_else(|| "tauri-driver".into());
-    let shots = screenshots_dir();
     let data = tempfile::tempdir().expect("failed to create a data directory");
     let data_dir = data.path().to_str().expect("temp paths are UTF-8");
     let credentials = format!("file:{}", data.path().join("credentials.json").display());
     let display = Display::get();
     let driver = Driver::start(
         &driver_bin,
-        &[
-            ("DISPLAY", display.name.as_str()),
-            ("LOGIFLOW_DATA_DIR", data_dir),
-            ("LOGIFLOW_SERVER_URL", server.base.as_str()),
-            ("LOGIFLOW_CREDENTIALS", credentials.as_str()),
-            ("XDG_CONFIG_HOME", data_dir),
-            ("XDG_DATA_HOME", data_dir),
-            ("XDG_CACHE_HOME", data_dir),
-            ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
-            ("NO_AT_BRIDGE", "1"),
-        ],
+        &app_env(
+            &display.name,
+            data_dir,
+            &[
+                ("LOGIFLOW_SERVER_URL", server.base.as_str()),
+                ("LOGIFLOW_CREDENTIALS", credentials.as_str()),
+            ],
+        ),
         data.path().join("tauri-driver.log"),
     );
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("failed to start a runtime");
-    rt.block_on(async {
-        let session = driver.session(&app).await;
-        let shots = Shots {
-            dir: &shots,
-            display: &display.name,
-        };
-        let walk = tokio::time::timeout(
-            Duration::from_millis(WALK_TIMEOUT_MS),
+    drive(
+        &driver,
+        &app,
+        &display,
+        WALK_TIMEOUT_MS,
+        async |client, shots| {
             walk(
-                &session,
-                &shots,
+                client,
+                shots,
                 &server.slug,
                 &server.email,
                 server.database_url(),
-            ),
-        )
-        .await;
-        if walk.is_err() {
-            panic!(
-                "the walk through the app took over {WALK_TIMEOUT_MS} ms; tauri-driver's log:\n{}",
-                driver.log_text()
-            );
-        }
-        session.close().await.expect("failed to end the session");
-    });
+            )
+            .await;
+        },
+    );
     drop(driver);
     drop(display);
 

@@ -6,15 +6,17 @@
 //! Each step saves a screenshot in `$LOGIFLOW_E2E_SCREENSHOTS` (default
 //! `target/e2e-screenshots`). A second test checks that a second launch hands over to the
 //! running app (single instance) on a private D-Bus session bus. `connect.rs` connects
-//! the app to a real server; `scenario.rs` walks the whole scenario (offline
-//! work, a server restart, a held movement forced from the app, sign-out) with the
-//! tokens in a real Secret Service.
+//! the app to a real server; `alerts.rs` checks the bell and the OS notifications (a
+//! notification server on a private bus); `scenario.rs` walks the whole scenario
+//! (offline work, a server restart, a held movement forced from the app, sign-out) with
+//! the tokens in a real Secret Service.
 //!
 //! Screenshots come from the X server (x11rb), not WebDriver: under Xvfb,
 //! WebKitWebDriver's screenshot answers once and then hangs. The app runs on a fresh
 //! profile (XDG directories in the test's temporary directory), and everything started
 //! is stopped by Drop guards (SIGTERM to tauri-driver first, then its process group).
 
+mod alerts;
 mod connect;
 mod scenario;
 // The sync tests' server harness; this file uses only part of it.
@@ -87,6 +89,103 @@ fn seed(data_dir: &Path) -> PathBuf {
         .expect("failed to import the catalog");
     assert_eq!(applied.rows, 3);
     path
+}
+
+/// The app's environment under test: `display`, the replica in `data_dir`, and `extra`
+/// (the server, the credential store, the session bus).
+fn app_env<'a>(
+    display: &'a str,
+    data_dir: &'a str,
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut env = vec![
+        ("DISPLAY", display),
+        ("LOGIFLOW_DATA_DIR", data_dir),
+        // A fresh profile every run: the app's config (the remembered window size) and
+        // the webview's storage (the chosen theme) stay in the temp dir too.
+        ("XDG_CONFIG_HOME", data_dir),
+        ("XDG_DATA_HOME", data_dir),
+        ("XDG_CACHE_HOME", data_dir),
+        // Xvfb has no GPU: WebKitGTK's DMA-BUF renderer can leave the page blank there,
+        // so screenshots would show nothing.
+        ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
+        // No accessibility bus under Xvfb; without this GTK warns at every start.
+        ("NO_AT_BRIDGE", "1"),
+    ];
+    env.extend_from_slice(extra);
+    env
+}
+
+/// Awaits a walk through the app, bounded by `limit_ms` well inside nextest's limit, so
+/// that a hung WebDriver call ends in a panic (with tauri-driver's log) and the guards
+/// still stop everything.
+async fn bounded(driver: &Driver, limit_ms: u64, walk: impl Future<Output = ()>) {
+    if tokio::time::timeout(Duration::from_millis(limit_ms), walk)
+        .await
+        .is_err()
+    {
+        panic!(
+            "the walk through the app took over {limit_ms} ms; tauri-driver's log:\n{}",
+            driver.log_text()
+        );
+    }
+}
+
+/// Runs `walk` in a WebDriver session of `app` on a runtime of its own, bounded by
+/// `limit_ms` ([`bounded`]), then ends the session.
+fn drive(
+    driver: &Driver,
+    app: &Path,
+    display: &Display,
+    limit_ms: u64,
+    walk: impl AsyncFnOnce(&Client, &Shots<'_>),
+) {
+    let dir = screenshots_dir();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("failed to start a runtime");
+    rt.block_on(async {
+        let session = driver.session(app).await;
+        let shots = Shots {
+            dir: &dir,
+            display: &display.name,
+        };
+        bounded(driver, limit_ms, walk(&session, &shots)).await;
+        session.close().await.expect("failed to end the session");
+    });
+}
+
+/// Connects the app to the server it was started with, as `email`, keeping warehouse
+/// WH1 offline, through the Sync screen; returns once the first sync is done.
+async fn connect_app(client: &Client, tenant: &str, email: &str) {
+    by_id(client, "nav-sync").await.click().await.unwrap();
+    by_id(client, "connect-tenant")
+        .await
+        .send_keys(tenant)
+        .await
+        .unwrap();
+    by_id(client, "connect-email")
+        .await
+        .send_keys(email)
+        .await
+        .unwrap();
+    by_id(client, "connect-password")
+        .await
+        .send_keys(&format!("{}{}", harness::PASSWORD, enter()))
+        .await
+        .unwrap();
+    by_id(client, "connect-wh-WH1").await;
+    by_id(client, "connect-submit").await.click().await.unwrap();
+    let notice = wait_text(client, "connect-notice", |t| !t.is_empty()).await;
+    assert_eq!(notice, "Connected. The first sync is done.");
+    wait_text(client, "sync-indicator", |t| t == "Online").await;
+}
+
+/// Runs blocking server work (the harness drives its own runtime) from inside the walk's
+/// runtime, on a thread of its own.
+fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(work).join().expect("the server work panicked"))
 }
 
 /// An id from its JSON form, as the server would send it.
@@ -245,47 +344,26 @@ async fn search_stock_then_receive_by_scanner_and_see_it_pending() {
     let data_dir = data.path().to_str().expect("temp paths are UTF-8");
     let driver = Driver::start(
         &driver_bin,
-        &[
-            ("DISPLAY", display.name.as_str()),
-            ("LOGIFLOW_DATA_DIR", data_dir),
-            ("LOGIFLOW_SERVER_URL", SERVER_URL),
-            // A fresh profile every run: the app's config (the remembered window size)
-            // and the webview's storage (the chosen theme) stay in the temp dir too.
-            ("XDG_CONFIG_HOME", data_dir),
-            ("XDG_DATA_HOME", data_dir),
-            ("XDG_CACHE_HOME", data_dir),
-            // Xvfb has no GPU: WebKitGTK's DMA-BUF renderer can leave the page blank
-            // there, so screenshots would show nothing.
-            ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
-            // No accessibility bus under Xvfb; without this GTK warns at every start.
-            ("NO_AT_BRIDGE", "1"),
-        ],
+        &app_env(
+            &display.name,
+            data_dir,
+            &[("LOGIFLOW_SERVER_URL", SERVER_URL)],
+        ),
         data.path().join("tauri-driver.log"),
     );
 
     let session = driver.session(&app).await;
 
-    // A bound on the whole walk, well inside nextest's limit, so that a hung WebDriver
-    // call ends in a panic here and the guards still stop everything.
-    let walk = tokio::time::timeout(
-        Duration::from_millis(WALK_TIMEOUT_MS),
-        walk(
-            &session,
-            &Shots {
-                dir: &shots,
-                display: &display.name,
-            },
-            &replica_path,
-            data.path(),
-        ),
+    let shots = Shots {
+        dir: &shots,
+        display: &display.name,
+    };
+    bounded(
+        &driver,
+        WALK_TIMEOUT_MS,
+        walk(&session, &shots, &replica_path, data.path()),
     )
     .await;
-    if walk.is_err() {
-        panic!(
-            "the walk through the app took over {WALK_TIMEOUT_MS} ms; tauri-driver's log:\n{}",
-            driver.log_text()
-        );
-    }
 
     session.close().await.expect("failed to end the session");
     drop(driver);

@@ -21,7 +21,6 @@
 //! Each step saves a screenshot (`30-…` to `44-…`).
 
 use std::path::Path;
-use std::time::Duration;
 
 use fantoccini::Client;
 use logiflow_replica::Replica;
@@ -29,11 +28,11 @@ use logiflow_server::rbac::Role;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::harness::{self, PASSWORD, Server};
+use super::harness::{self, Server};
 use super::support::{Display, Driver, SecretService};
 use super::{
-    Shots, app_binary, by_id, enter, env_path, eventually, feedback, scan, screenshot,
-    screenshots_dir, stock_rows, type_enter, wait_text,
+    Shots, app_binary, app_env, by_id, connect_app, drive, enter, env_path, eventually, feedback,
+    off_runtime, scan, screenshot, stock_rows, type_enter, wait_text,
 };
 
 /// The most the whole scenario may take (it waits for syncs, an offline sync's retries
@@ -41,12 +40,6 @@ use super::{
 const SCENARIO_TIMEOUT_MS: u64 = 240_000;
 
 const MANAGER: &str = "manager@scenario.example";
-
-/// Runs blocking server work (the harness drives its own runtime) from inside the walk's
-/// runtime, on a thread of its own.
-fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| s.spawn(work).join().expect("the server work panicked"))
-}
 
 /// What the walk needs of the world outside the app.
 struct World<'a> {
@@ -102,7 +95,6 @@ fn connect_receive_offline_count_and_ship_sync_see_held_force_it_and_sign_out() 
 
     let app = app_binary();
     let driver_bin = env_path("TAURI_DRIVER").unwrap_or_else(|| "tauri-driver".into());
-    let shots = screenshots_dir();
     let data = tempfile::tempdir().expect("failed to create a data directory");
     let data_dir = data.path().to_str().expect("temp paths are UTF-8");
     let keyring_home = data.path().join("keyring-home");
@@ -111,18 +103,15 @@ fn connect_receive_offline_count_and_ship_sync_see_held_force_it_and_sign_out() 
     let display = Display::get();
     let driver = Driver::start(
         &driver_bin,
-        &[
-            ("DISPLAY", display.name.as_str()),
-            ("LOGIFLOW_DATA_DIR", data_dir),
-            ("LOGIFLOW_SERVER_URL", server.base.as_str()),
-            // The real keyring: the app talks to the Secret Service on this bus.
-            ("DBUS_SESSION_BUS_ADDRESS", keyring.bus_address.as_str()),
-            ("XDG_CONFIG_HOME", data_dir),
-            ("XDG_DATA_HOME", data_dir),
-            ("XDG_CACHE_HOME", data_dir),
-            ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
-            ("NO_AT_BRIDGE", "1"),
-        ],
+        &app_env(
+            &display.name,
+            data_dir,
+            &[
+                ("LOGIFLOW_SERVER_URL", server.base.as_str()),
+                // The real keyring: the app talks to the Secret Service on this bus.
+                ("DBUS_SESSION_BUS_ADDRESS", keyring.bus_address.as_str()),
+            ],
+        ),
         data.path().join("tauri-driver.log"),
     );
     assert!(
@@ -131,36 +120,22 @@ fn connect_receive_offline_count_and_ship_sync_see_held_force_it_and_sign_out() 
         logiflow_replica::CREDENTIALS_ENV
     );
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("failed to start a runtime");
-    rt.block_on(async {
-        let session = driver.session(&app).await;
-        let shots = Shots {
-            dir: &shots,
-            display: &display.name,
-        };
-        let mut world = World {
-            server: &mut server,
-            keyring: &keyring,
-            data: data.path(),
-            manager,
-            bin_b1: catalog.location_ids[0].clone(),
-        };
-        let walk = tokio::time::timeout(
-            Duration::from_millis(SCENARIO_TIMEOUT_MS),
-            walk(&session, &shots, &mut world),
-        )
-        .await;
-        if walk.is_err() {
-            panic!(
-                "the scenario took over {SCENARIO_TIMEOUT_MS} ms; tauri-driver's log:\n{}",
-                driver.log_text()
-            );
-        }
-        session.close().await.expect("failed to end the session");
-    });
+    let mut world = World {
+        server: &mut server,
+        keyring: &keyring,
+        data: data.path(),
+        manager,
+        bin_b1: catalog.location_ids[0].clone(),
+    };
+    drive(
+        &driver,
+        &app,
+        &display,
+        SCENARIO_TIMEOUT_MS,
+        async |client, shots| {
+            walk(client, shots, &mut world).await;
+        },
+    );
     drop(driver);
     drop(display);
     drop(keyring);
@@ -244,27 +219,7 @@ async fn stock_of(client: &Client, search: &str, n: usize) -> Vec<String> {
 async fn walk(client: &Client, shots: &Shots<'_>, world: &mut World<'_>) {
     let tenant = world.server.slug.clone();
     eprintln!("e2e scenario: step 1, connect as a manager and download");
-    by_id(client, "nav-sync").await.click().await.unwrap();
-    by_id(client, "connect-tenant")
-        .await
-        .send_keys(&tenant)
-        .await
-        .unwrap();
-    by_id(client, "connect-email")
-        .await
-        .send_keys(MANAGER)
-        .await
-        .unwrap();
-    by_id(client, "connect-password")
-        .await
-        .send_keys(&format!("{PASSWORD}{}", enter()))
-        .await
-        .unwrap();
-    by_id(client, "connect-wh-WH1").await;
-    by_id(client, "connect-submit").await.click().await.unwrap();
-    let notice = wait_text(client, "connect-notice", |t| !t.is_empty()).await;
-    assert_eq!(notice, "Connected. The first sync is done.");
-    wait_text(client, "sync-indicator", |t| t == "Online").await;
+    connect_app(client, &tenant, MANAGER).await;
     // A manager may resolve: the inbox says so (read from the server at the sync).
     let note = wait_text(client, "conflicts-note", |t| !t.is_empty()).await;
     assert!(note.starts_with("You may resolve held movements"), "{note}");

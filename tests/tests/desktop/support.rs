@@ -1,7 +1,7 @@
 //! What the desktop E2E test starts, each behind a guard that stops it when dropped, so
 //! that a failing assertion (a panic) still leaves no process behind: Xvfb,
-//! tauri-driver with the WebKitWebDriver and app it starts, and a private session bus
-//! with a Secret Service (the OS keyring) on it.
+//! tauri-driver with the WebKitWebDriver and app it starts, and private session buses
+//! with a Secret Service (the OS keyring) or a notification server on them.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -267,25 +267,17 @@ pub fn screenshot_png(display: &str) -> Vec<u8> {
     out
 }
 
-/// A private D-Bus session bus with a Secret Service on it (gnome-keyring-daemon, its
-/// login keyring created and unlocked with a password fed on stdin), so the app stores
-/// the device's tokens in a real OS keyring, as on a desktop. Both are stopped when
-/// dropped; the keyring's files stay in `home` (the test's temp dir).
+/// A private D-Bus session bus (dbus-daemon), stopped when dropped.
 #[derive(Debug)]
-pub struct SecretService {
-    /// `DBUS_SESSION_BUS_ADDRESS` for the app and for `secret-tool`.
-    pub bus_address: String,
-    bus: Option<Child>,
-    keyring: Option<Child>,
+pub struct SessionBus {
+    /// `DBUS_SESSION_BUS_ADDRESS` for the app and for the services on it.
+    pub address: String,
+    daemon: Option<Child>,
 }
 
-impl SecretService {
-    /// Starts the bus, then the keyring daemon on it, and waits until the daemon owns
-    /// `org.freedesktop.secrets`.
-    pub fn start(home: &Path) -> SecretService {
-        use std::io::Write;
-
-        let mut bus = Command::new("dbus-daemon")
+impl SessionBus {
+    pub fn start() -> SessionBus {
+        let mut daemon = Command::new("dbus-daemon")
             .args(["--session", "--nofork", "--print-address=1"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -294,23 +286,92 @@ impl SecretService {
             .spawn()
             .expect("failed to start dbus-daemon (Debian package dbus)");
         let mut address = String::new();
-        BufReader::new(bus.stdout.take().expect("piped"))
+        BufReader::new(daemon.stdout.take().expect("piped"))
             .read_line(&mut address)
             .expect("failed to read the bus address");
-        let mut service = SecretService {
-            bus_address: address.trim().to_owned(),
-            bus: Some(bus),
-            keyring: None,
+        let bus = SessionBus {
+            address: address.trim().to_owned(),
+            daemon: Some(daemon),
         };
         assert!(
-            service.bus_address.starts_with("unix:"),
+            bus.address.starts_with("unix:"),
             "dbus-daemon gave no address: {address:?}"
         );
+        bus
+    }
+
+    /// Waits until `name` has an owner on the bus, or panics naming `who`.
+    fn wait_for_owner(&self, name: &str, who: &str) {
+        let deadline = Instant::now() + Duration::from_millis(STARTUP_TIMEOUT_MS);
+        while !self.has_owner(name) {
+            assert!(
+                Instant::now() < deadline,
+                "{who} did not take {name} within {STARTUP_TIMEOUT_MS} ms"
+            );
+            std::thread::sleep(Duration::from_millis(POLL_MS));
+        }
+    }
+
+    fn has_owner(&self, name: &str) -> bool {
+        Command::new("dbus-send")
+            .args([
+                "--session",
+                "--dest=org.freedesktop.DBus",
+                "--print-reply",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.NameHasOwner",
+            ])
+            .arg(format!("string:{name}"))
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("boolean true"))
+    }
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        stop(self.daemon.take());
+    }
+}
+
+/// Stops a child: SIGTERM, then SIGKILL if it has not exited in time.
+fn stop(child: Option<Child>) {
+    if let Some(mut child) = child {
+        let _ = kill(pid(&child), Signal::SIGTERM);
+        if !wait_exit(&mut child, Duration::from_millis(STOP_TIMEOUT_MS)) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A private D-Bus session bus with a Secret Service on it (gnome-keyring-daemon, its
+/// login keyring created and unlocked with a password fed on stdin), so the app stores
+/// the device's tokens in a real OS keyring, as on a desktop. Both are stopped when
+/// dropped; the keyring's files stay in `home` (the test's temp dir).
+#[derive(Debug)]
+pub struct SecretService {
+    /// `DBUS_SESSION_BUS_ADDRESS` for the app and for `secret-tool`.
+    pub bus_address: String,
+    keyring: Option<Child>,
+    // Dropped after the keyring (fields drop in order).
+    _bus: SessionBus,
+}
+
+impl SecretService {
+    /// Starts the bus, then the keyring daemon on it, and waits until the daemon owns
+    /// `org.freedesktop.secrets`.
+    pub fn start(home: &Path) -> SecretService {
+        use std::io::Write;
+
+        let bus = SessionBus::start();
         // --unlock reads the login keyring's password from stdin (creating the keyring
         // on first use); --foreground keeps it our child, so Drop stops it.
         let mut keyring = Command::new("gnome-keyring-daemon")
             .args(["--foreground", "--unlock", "--components=secrets"])
-            .env("DBUS_SESSION_BUS_ADDRESS", &service.bus_address)
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
             .env("HOME", home)
             .env("XDG_DATA_HOME", home)
             .env("XDG_RUNTIME_DIR", home)
@@ -326,33 +387,15 @@ impl SecretService {
                 .write_all(b"e2e keyring password")
                 .expect("failed to give the keyring its password");
         } // Closed: the daemon reads the password to the end of stdin.
-        service.keyring = Some(keyring);
-        let deadline = Instant::now() + Duration::from_millis(STARTUP_TIMEOUT_MS);
-        while !service.has_owner("org.freedesktop.secrets") {
-            assert!(
-                Instant::now() < deadline,
-                "gnome-keyring-daemon did not take org.freedesktop.secrets within {STARTUP_TIMEOUT_MS} ms"
-            );
-            std::thread::sleep(Duration::from_millis(POLL_MS));
-        }
+        let service = SecretService {
+            bus_address: bus.address.clone(),
+            keyring: Some(keyring),
+            _bus: bus,
+        };
         service
-    }
-
-    fn has_owner(&self, name: &str) -> bool {
-        Command::new("dbus-send")
-            .args([
-                "--session",
-                "--dest=org.freedesktop.DBus",
-                "--print-reply",
-                "/org/freedesktop/DBus",
-                "org.freedesktop.DBus.NameHasOwner",
-            ])
-            .arg(format!("string:{name}"))
-            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("boolean true"))
+            ._bus
+            .wait_for_owner("org.freedesktop.secrets", "gnome-keyring-daemon");
+        service
     }
 
     /// The secret stored for `service` and `username` (the `keyring` crate's attributes),
@@ -371,12 +414,73 @@ impl SecretService {
 
 impl Drop for SecretService {
     fn drop(&mut self) {
-        for mut child in [self.keyring.take(), self.bus.take()].into_iter().flatten() {
-            let _ = kill(pid(&child), Signal::SIGTERM);
-            if !wait_exit(&mut child, Duration::from_millis(STOP_TIMEOUT_MS)) {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
+        stop(self.keyring.take());
+    }
+}
+
+/// A desktop notification server on a private session bus (`notifications.py`, with the
+/// jeepney D-Bus library, from the tests' Python environment), recording what the app
+/// shows. Stopped, with its bus, when dropped.
+#[derive(Debug)]
+pub struct NotificationServer {
+    /// `DBUS_SESSION_BUS_ADDRESS` for the app.
+    pub bus_address: String,
+    log: PathBuf,
+    server: Option<Child>,
+    _bus: SessionBus,
+}
+
+/// A notification as the server received it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Shown {
+    pub app: String,
+    pub summary: String,
+    pub body: String,
+}
+
+impl NotificationServer {
+    /// Starts the bus and the server on it; `dir` holds the server's record.
+    pub fn start(dir: &Path) -> NotificationServer {
+        let bus = SessionBus::start();
+        let python = std::env::var("LOGIFLOW_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let log = dir.join("notifications.jsonl");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/desktop/notifications.py");
+        let server = Command::new(&python)
+            .arg(&script)
+            .arg(&log)
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("{python}: {e} (cargo xtask test sets LOGIFLOW_TEST_PYTHON)")
+            });
+        let service = NotificationServer {
+            bus_address: bus.address.clone(),
+            log,
+            server: Some(server),
+            _bus: bus,
+        };
+        service._bus.wait_for_owner(
+            "org.freedesktop.Notifications",
+            "the notification server (notifications.py; is jeepney in LOGIFLOW_TEST_PYTHON?)",
+        );
+        service
+    }
+
+    /// Every notification shown so far, in order.
+    pub fn shown(&self) -> Vec<Shown> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("the server writes JSON lines"))
+            .collect()
+    }
+}
+
+impl Drop for NotificationServer {
+    fn drop(&mut self) {
+        stop(self.server.take());
     }
 }

@@ -4,8 +4,11 @@
 
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import { isPermissionGranted, requestPermission, sendNotification } from "@tauri-apps/plugin-notification";
 import type {
   Action,
+  AlertList,
+  AlertView,
   AppInfo,
   CountScope,
   CountSheet,
@@ -85,7 +88,26 @@ export const api = {
   signOut: () => call<SignedOut>("sign_out"),
   /** Writes the unsent journal to a file beside the replica (a revoked device). */
   exportJournal: () => call<JournalExported>("export_journal"),
+  /** The bell: the alerts as the last sync read them. */
+  alerts: () => call<AlertList>("alerts"),
+  /** Marks alerts read here at once; the background loop sends the marks. */
+  markAlertsRead: (ids: string[]) => call<number>("mark_alerts_read", { ids }),
+  /** The new alerts worth an OS notification, each handed out once. */
+  alertsToNotify: () => call<AlertView[]>("alerts_to_notify"),
 };
+
+/**
+ * Shows OS notifications (the notification plugin), asking for the permission first
+ * where the system wants that (macOS); refused or unavailable, nothing is shown and the
+ * alerts stay in the bell.
+ */
+export async function notify(notifications: { title: string; detail: string }[]): Promise<void> {
+  if (notifications.length === 0) return;
+  let granted = await isPermissionGranted();
+  if (!granted) granted = (await requestPermission()) === "granted";
+  if (!granted) return;
+  for (const n of notifications) sendNotification({ title: n.title, body: n.detail });
+}
 
 /** The background loop's state, each time it changes. */
 export function onSync(handler: (view: SyncView) => void): Promise<UnlistenFn> {

@@ -36,6 +36,7 @@ describe("keyboard shortcuts", () => {
     expect(press("4")?.screen).toBe("count");
     expect(press("5")?.screen).toBe("settings");
     expect(press("6")?.screen).toBe("sync");
+    expect(press("N")?.screen).toBe("alerts");
     expect(press("S")?.syncNow).toBe(true);
     expect(press("T")?.toggleTheme).toBe(true);
     expect(press("1", { altKey: false })).toBeNull();

@@ -344,3 +344,106 @@ impl Replica {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire(n: u128, kind: &str, resolved: bool, read: bool) -> (Uuid, AlertWire) {
+        let id = Uuid::from_u128(n);
+        let at = DateTime::<Utc>::from_timestamp(1_800_000_000 + n as i64, 0).unwrap();
+        (
+            id,
+            AlertWire {
+                id,
+                kind: kind.into(),
+                subject: format!("s{n}"),
+                warehouse_id: None,
+                payload: serde_json::json!({"n": n as u64}),
+                raised_at: at,
+                resolved_at: resolved.then_some(at),
+                read,
+            },
+        )
+    }
+
+    fn replica(dir: &tempfile::TempDir) -> Replica {
+        let mut r = Replica::open(dir.path().join("replica.db")).unwrap();
+        r.init_device(
+            "01900000-0000-7000-8000-000000000001".parse().unwrap(),
+            "01900000-0000-7000-8000-000000000002".parse().unwrap(),
+            "https://logiflow.invalid",
+            None,
+        )
+        .unwrap();
+        r
+    }
+
+    #[test]
+    fn only_new_open_unread_stock_low_and_conflict_held_are_notified_and_each_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = replica(&dir);
+        // The first read is a backlog: nothing of it is notified.
+        r.apply_alerts(&BTreeMap::from([wire(1, "stock.low", false, false)]))
+            .unwrap();
+        assert!(r.alerts_to_notify().unwrap().is_empty());
+        let next = BTreeMap::from([
+            wire(1, "stock.low", false, false),
+            wire(2, "stock.low", false, false),
+            wire(3, "conflict.held", false, false),
+            wire(4, "lot.expiring", false, false),
+            wire(5, "count.variance", true, false),
+            wire(6, "device.silent", false, false),
+            wire(7, "stock.low", true, false),
+            wire(8, "conflict.held", false, true),
+            wire(9, "something.new", false, false),
+        ]);
+        r.apply_alerts(&next).unwrap();
+        let ids: Vec<u128> = r
+            .alerts_to_notify()
+            .unwrap()
+            .iter()
+            .map(|a| a.id.as_u128())
+            .collect();
+        assert_eq!(ids, [2, 3]);
+        assert!(r.alerts_to_notify().unwrap().is_empty(), "once");
+        r.apply_alerts(&next).unwrap();
+        assert!(
+            r.alerts_to_notify().unwrap().is_empty(),
+            "once, across syncs"
+        );
+        // A kind this build does not know is kept but not shown or counted.
+        let list = r.alerts().unwrap();
+        assert_eq!(list.items.len(), 8);
+        assert_eq!(list.unread, 7);
+        assert_eq!(r.status().unwrap().unread_alerts, 7);
+    }
+
+    #[test]
+    fn a_waiting_mark_outlives_a_sync_that_still_says_unread_and_goes_with_its_alert() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = replica(&dir);
+        let user = r.device().unwrap().unwrap().user;
+        let both = BTreeMap::from([
+            wire(1, "stock.low", false, false),
+            wire(2, "stock.low", false, false),
+        ]);
+        r.apply_alerts(&both).unwrap();
+        r.mark_alerts_read(&[Uuid::from_u128(1), Uuid::from_u128(2)])
+            .unwrap();
+        // The server has not heard yet: still unread there; read here.
+        r.apply_alerts(&both).unwrap();
+        assert_eq!(r.alerts().unwrap().unread, 0);
+        assert_eq!(r.marks_to_send(user).unwrap().len(), 2);
+        // Alert 2 is gone from the server: its mark is dropped with it.
+        r.apply_alerts(&BTreeMap::from([wire(1, "stock.low", false, false)]))
+            .unwrap();
+        assert_eq!(r.marks_to_send(user).unwrap(), [Uuid::from_u128(1)]);
+        // Another person's session sends none of them.
+        let other: UserId = "01900000-0000-7000-8000-000000000003".parse().unwrap();
+        assert!(r.marks_to_send(other).unwrap().is_empty());
+        r.marks_sent(user, &[Uuid::from_u128(1)]).unwrap();
+        assert!(r.marks_to_send(user).unwrap().is_empty());
+        assert_eq!(r.alerts().unwrap().marks_waiting, 0);
+    }
+}
