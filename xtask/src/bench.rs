@@ -1,5 +1,5 @@
 //! `cargo xtask bench`: lists the workspace's benchmarks and runs them;
-//! `cargo xtask bench server`, `sync`, `orders` and `webhooks` run the benchmarks that need
+//! `cargo xtask bench server`, `sync`, `orders`, `webhooks` and `import` run the benchmarks that need
 //! a database against a throwaway PostgreSQL.
 
 use std::process::ExitCode;
@@ -17,10 +17,11 @@ usage: cargo xtask bench [-- <cargo bench arguments>...]
        cargo xtask bench sync
        cargo xtask bench orders
        cargo xtask bench webhooks
+       cargo xtask bench import
 
 Without an argument: lists the benchmark targets of the workspace (`benches/*.rs` or
 `[[bench]]` in a crate's Cargo.toml) and runs them, and only them, with `cargo bench`,
-except the server, sync, orders and webhooks benchmarks, which need a database.
+except the server, sync, orders, webhooks and import benchmarks, which need a database.
 
 server: starts a throwaway PostgreSQL cluster and runs `cargo bench -p logiflow-server
 --bench server` against it: online movements through the HTTP API (the release server
@@ -48,6 +49,13 @@ and then 10,000 committed at 500/s, delivered to a receiver on loopback (deliver
 commit-to-delivery p50/p99), beside the same signed POSTs sent straight to the receiver.
 Bounded by its counts (each case times out after 120 s): about a minute plus the build.
 
+import: the same cluster and server, `cargo bench -p logiflow-server --bench import`:
+100,000 products (SKU, name, barcode, two custom fields) imported from a CSV and from an
+XLSX through the API (upload, validation, commit: seconds each, rows/s) and the CSV again
+(all unchanged), with the server's resident memory before and at its peak, beside the
+same files read in the bench process and the rows written with one INSERT. Bounded by
+its counts (each step times out after 300 s): about a minute plus the build.
+
 Each prints a table and rewrites only its own section of docs/benchmarks.md. The cluster,
 the server and temp files are removed on exit, error and Ctrl-C.
 
@@ -55,6 +63,8 @@ environment:
   LOGIFLOW_BENCH_SECS        server: seconds each case runs (default 10, at most 30)
   LOGIFLOW_BENCH_SYNC_SIZE   sync: N, products, stock rows and the larger journal
                              (default and most 100000, at least 1000)
+  LOGIFLOW_BENCH_IMPORT_ROWS import: products per file (default and most 100000, at
+                             least 1000)
   LOGIFLOW_BENCH_SERVER_LOG  the server's RUST_LOG (default warn: no request logs)
   LOGIFLOW_BENCH_AUTH_ONLY   server: 1 sends GET /v1/me instead of movements (the HTTP
                              and auth path alone)
@@ -63,11 +73,12 @@ environment:
 /// The benchmarks that need a database, by the argument that runs them: `cargo xtask
 /// bench <name>` starts a cluster and runs (package, bench target); plain `cargo xtask
 /// bench` leaves them out.
-const DATABASE_BENCHES: [(&str, (&str, &str)); 4] = [
+const DATABASE_BENCHES: [(&str, (&str, &str)); 5] = [
     ("server", ("logiflow-server", "server")),
     ("sync", ("logiflow-server", "sync")),
     ("orders", ("logiflow-server", "orders")),
     ("webhooks", ("logiflow-server", "webhooks")),
+    ("import", ("logiflow-server", "import")),
 ];
 
 pub fn main(args: &[String]) -> Result<ExitCode> {

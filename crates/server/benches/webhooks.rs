@@ -446,7 +446,7 @@ fn section(machine: &Machine, table: &str, cases: &[Case], failures: &str) -> St
          bench process that answers 200 at once. Events are written straight to the \
          outbox, so only delivery is measured. In the stream case the worker's rate is \
          the offered rate (500/s); its latency is the figure.\n\n\
-         Measured {date} on {cpu} ({cores} cores, {memory}, load {load}), {postgres}.\n\n\
+         {measured}\n\n\
          {table}\n\
          - Burst: {burst_rate:.0} deliveries/s against the target ≥ {RATE_TARGET:.0} \
          ({v1}); the baseline, the same requests without the database, ran at \
@@ -463,16 +463,7 @@ fn section(machine: &Machine, table: &str, cases: &[Case], failures: &str) -> St
          tick that finds more work than it takes now says so (`Tick::backlog`) and the \
          next one starts at once; the per-tick bound still keeps one tenant from starving \
          the others.\n",
-        date = machine.date,
-        cpu = machine.cpu,
-        cores = machine.cores,
-        memory = machine.memory,
-        load = machine.load,
-        postgres = machine
-            .postgres
-            .split(" on ")
-            .next()
-            .unwrap_or(&machine.postgres),
+        measured = machine.measured(),
         burst_rate = burst.per_sec(),
         base_rate = baseline.per_sec(),
         share = 100.0 * burst.per_sec() / baseline.per_sec().max(f64::MIN_POSITIVE),

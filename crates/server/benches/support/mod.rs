@@ -1,5 +1,5 @@
 //! What the database benchmarks (`benches/server.rs`, `benches/sync.rs`,
-//! `benches/orders.rs`, `benches/webhooks.rs`) share: the
+//! `benches/orders.rs`, `benches/webhooks.rs`, `benches/import.rs`) share: the
 //! process shell (runtime, Ctrl-C/SIGTERM, the parent watchdog), a fresh database in the
 //! cluster `cargo xtask bench …` started, the release `logiflow-server` binary as a
 //! separate process, the bench tenant and its operator, the machine facts of a report, and
@@ -301,6 +301,17 @@ impl Server {
     /// CPU time (user and system) the server process has used so far.
     pub fn cpu_time(&self) -> Option<Duration> {
         cpu_time(self.child.id())
+    }
+
+    /// The server's resident memory now (`VmRSS`) and at its peak so far (`VmHWM`), in
+    /// bytes; none when /proc cannot be read.
+    pub fn memory(&self) -> Option<(u64, u64)> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let kib = |field: &str| -> Option<u64> {
+            let line = status.lines().find(|l| l.starts_with(field))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        };
+        Some((kib("VmRSS:")? * 1024, kib("VmHWM:")? * 1024))
     }
 
     pub fn log_tail(&self) -> String {
@@ -692,6 +703,16 @@ impl Machine {
             load,
             postgres,
         }
+    }
+
+    /// "Measured <date> on <cpu> (<cores> cores, <memory>, load <load>), <PostgreSQL
+    /// version>.", the line every report gives.
+    pub fn measured(&self) -> String {
+        let postgres = self.postgres.split(" on ").next().unwrap_or(&self.postgres);
+        format!(
+            "Measured {} on {} ({} cores, {}, load {}), {postgres}.",
+            self.date, self.cpu, self.cores, self.memory, self.load
+        )
     }
 }
 
