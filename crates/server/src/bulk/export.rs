@@ -1,7 +1,8 @@
 //! Exports ([`Source`]): products as rows of the import's own columns, so an export
-//! reads back as an import that changes nothing (tested); stock rows (the filters of
-//! `GET /v1/stock`) and movements (those of `GET /v1/movements`, newest first) with
-//! their warehouse, bins, product, lot, user and device by name. Cells a
+//! reads back as an import that changes nothing (tested); locations (parents before
+//! their children), stock rows (the filters of `GET /v1/stock`), movements (those of
+//! `GET /v1/movements`, newest first) and the audit log (newest first, before and after
+//! as JSON) with their warehouse, bins, product, lot, user and device by name. Cells a
 //! spreadsheet would read as a formula (beginning with `= + - @`) are written with a
 //! leading `'` ([`formats::neutralise`]), which the import strips again.
 //!
@@ -14,8 +15,10 @@ use chrono::{DateTime, Utc};
 use rust_xlsxwriter::Workbook;
 use uuid::Uuid;
 
+use crate::audit::AuditEntry;
 use crate::bulk::formats;
 use crate::bulk::import::{CUSTOM_PREFIX, PRODUCT_COLUMNS};
+use crate::catalog::location::Location;
 use crate::catalog::product::Product;
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
@@ -63,6 +66,24 @@ pub const MOVEMENT_COLUMNS: &[&str] = &[
     "movement_id",
 ];
 
+/// The columns of a locations export.
+pub const LOCATION_COLUMNS: &[&str] = &["warehouse", "path", "code", "name", "parent", "active"];
+
+/// The columns of an audit log export.
+pub const AUDIT_COLUMNS: &[&str] = &[
+    "at",
+    "action",
+    "target_type",
+    "target_id",
+    "actor_type",
+    "actor",
+    "device",
+    "before",
+    "after",
+    "request_id",
+    "id",
+];
+
 /// What an export writes, and how far it got.
 #[derive(Debug)]
 pub enum Source {
@@ -85,6 +106,28 @@ pub enum Source {
         /// The key of the last movement written.
         before: Option<(DateTime<Utc>, Uuid)>,
     },
+    /// Oldest first (ids are UUIDv7, and a parent exists before its children).
+    Locations {
+        filter: store::locations::Filter,
+        warehouses: HashMap<Uuid, String>,
+        after: Option<Uuid>,
+    },
+    /// Newest first.
+    Audit {
+        filter: store::audit::Filter,
+        /// Emails of users and names of devices by id.
+        names: HashMap<Uuid, String>,
+        before: Option<Uuid>,
+    },
+}
+
+/// Every warehouse's code by id.
+async fn warehouse_codes(tx: &mut TenantTx) -> ApiResult<HashMap<Uuid, String>> {
+    Ok(store::warehouses::list(tx, None, None, i64::from(i32::MAX))
+        .await?
+        .into_iter()
+        .map(|w| (w.id, w.code))
+        .collect())
 }
 
 impl Source {
@@ -98,15 +141,40 @@ impl Source {
 
     /// The stock rows `filter` matches.
     pub async fn stock(tx: &mut TenantTx, filter: StockFilter) -> ApiResult<Self> {
-        let warehouses = store::warehouses::list(tx, None, None, i64::from(i32::MAX))
-            .await?
-            .into_iter()
-            .map(|w| (w.id, w.code))
-            .collect();
         Ok(Self::Stock {
             filter,
-            warehouses,
+            warehouses: warehouse_codes(tx).await?,
             after: None,
+        })
+    }
+
+    /// The locations `filter` matches.
+    pub async fn locations(tx: &mut TenantTx, filter: store::locations::Filter) -> ApiResult<Self> {
+        Ok(Self::Locations {
+            filter,
+            warehouses: warehouse_codes(tx).await?,
+            after: None,
+        })
+    }
+
+    /// The audit entries `filter` matches.
+    pub async fn audit(tx: &mut TenantTx, filter: store::audit::Filter) -> ApiResult<Self> {
+        let all = i64::from(i32::MAX);
+        let mut names: HashMap<Uuid, String> = store::users::list(tx, None, all)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u.email))
+            .collect();
+        names.extend(
+            store::devices::list(tx, None, all)
+                .await?
+                .into_iter()
+                .map(|d| (d.id, d.name)),
+        );
+        Ok(Self::Audit {
+            filter,
+            names,
+            before: None,
         })
     }
 
@@ -124,6 +192,8 @@ impl Source {
             Self::Products { .. } => "products",
             Self::Stock { .. } => "stock",
             Self::Movements { .. } => "movements",
+            Self::Locations { .. } => "locations",
+            Self::Audit { .. } => "audit",
         }
     }
 
@@ -133,6 +203,8 @@ impl Source {
             Self::Products { keys, .. } => product_header(keys),
             Self::Stock { .. } => STOCK_COLUMNS.iter().map(|c| (*c).to_owned()).collect(),
             Self::Movements { .. } => MOVEMENT_COLUMNS.iter().map(|c| (*c).to_owned()).collect(),
+            Self::Locations { .. } => LOCATION_COLUMNS.iter().map(|c| (*c).to_owned()).collect(),
+            Self::Audit { .. } => AUDIT_COLUMNS.iter().map(|c| (*c).to_owned()).collect(),
         }
     }
 
@@ -171,8 +243,79 @@ impl Source {
                 let rows = page.iter().map(movement_cells).collect();
                 Ok((rows, !full(page.len())))
             }
+            Self::Locations {
+                filter,
+                warehouses,
+                after,
+            } => {
+                let page = store::locations::list(tx, filter, *after, EXPORT_PAGE_ROWS).await?;
+                *after = page.last().map(|l| l.id).or(*after);
+                let rows = page.iter().map(|l| location_cells(l, warehouses)).collect();
+                Ok((rows, !full(page.len())))
+            }
+            Self::Audit {
+                filter,
+                names,
+                before,
+            } => {
+                let page =
+                    store::audit::list(tx, filter.clone(), *before, EXPORT_PAGE_ROWS).await?;
+                *before = page.last().map(|e| e.id).or(*before);
+                let rows = page.iter().map(|e| audit_cells(e, names)).collect();
+                Ok((rows, !full(page.len())))
+            }
         }
     }
+}
+
+/// Cells as written: a formula-looking one gets its leading `'`.
+fn neutralised<const N: usize>(cells: [String; N]) -> Vec<String> {
+    cells
+        .iter()
+        .map(|c| formats::neutralise(c).into_owned())
+        .collect()
+}
+
+/// A location's cells, neutralised: its parent by path, so the file reads as a tree.
+pub fn location_cells(l: &Location, warehouses: &HashMap<Uuid, String>) -> Vec<String> {
+    neutralised([
+        warehouses
+            .get(&l.warehouse_id)
+            .cloned()
+            .unwrap_or_else(|| l.warehouse_id.to_string()),
+        l.path.clone(),
+        l.code.clone(),
+        l.name.clone(),
+        l.path
+            .rsplit_once('/')
+            .map(|(parent, _)| parent.to_owned())
+            .unwrap_or_default(),
+        l.active.to_string(),
+    ])
+}
+
+/// An audit entry's cells, neutralised: the actor by email and the device by name when
+/// they are known, before and after as compact JSON.
+pub fn audit_cells(e: &AuditEntry, names: &HashMap<Uuid, String>) -> Vec<String> {
+    let named = |id: Option<Uuid>| {
+        id.map(|id| names.get(&id).cloned().unwrap_or_else(|| id.to_string()))
+            .unwrap_or_default()
+    };
+    let json =
+        |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
+    neutralised([
+        e.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        e.action.clone(),
+        e.target_type.clone(),
+        e.target_id.clone().unwrap_or_default(),
+        e.actor_type.clone(),
+        named(e.actor_id),
+        named(e.device_id),
+        json(&e.before),
+        json(&e.after),
+        e.request_id.clone().unwrap_or_default(),
+        e.id.to_string(),
+    ])
 }
 
 /// A movement's cells, neutralised.
@@ -203,10 +346,7 @@ pub fn movement_cells(line: &MovementLine) -> Vec<String> {
         m.reference_id.map(|r| r.to_string()).unwrap_or_default(),
         m.id.to_string(),
     ];
-    cells
-        .iter()
-        .map(|c| formats::neutralise(c).into_owned())
-        .collect()
+    neutralised(cells)
 }
 
 /// A stock row's cells, neutralised.
@@ -228,10 +368,7 @@ pub fn stock_cells(s: &StockItem, warehouses: &HashMap<Uuid, String>) -> Vec<Str
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
             .unwrap_or_default(),
     ];
-    cells
-        .iter()
-        .map(|c| formats::neutralise(c).into_owned())
-        .collect()
+    neutralised(cells)
 }
 
 /// The custom fields exported: the properties of the tenant's product field schema,

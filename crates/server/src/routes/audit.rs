@@ -41,12 +41,23 @@ pub struct AuditFilter {
     pub from: Option<DateTime<Utc>>,
     /// Entries before this instant.
     pub to: Option<DateTime<Utc>>,
-    pub cursor: Option<String>,
-    pub limit: Option<u32>,
+}
+
+impl From<AuditFilter> for store::audit::Filter {
+    fn from(f: AuditFilter) -> Self {
+        Self {
+            actor_id: f.actor_id,
+            action: f.action,
+            target_type: f.target_type,
+            target_id: f.target_id,
+            from: f.from,
+            to: f.to,
+        }
+    }
 }
 
 /// Lists audit entries, newest first.
-#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditFilter),
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditFilter, PageQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "a page of entries (permission audit_read)", body = AuditPage),
@@ -58,23 +69,13 @@ pub async fn list_audit(
     State(state): State<AppState>,
     p: Require<perm::AuditRead>,
     ApiQuery(f): ApiQuery<AuditFilter>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<axum::Json<AuditPage>> {
-    let q = PageQuery {
-        cursor: f.cursor.clone(),
-        limit: f.limit,
-    };
     let limit = q.limit()?;
     let before = q.after()?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
     // Newest first: the cursor is the last (smallest) id of the previous page.
-    let filter = store::audit::Filter {
-        actor_id: f.actor_id,
-        action: f.action,
-        target_type: f.target_type,
-        target_id: f.target_id,
-        from: f.from,
-        to: f.to,
-    };
+    let filter = f.into();
     let rows = store::audit::list(&mut tx, filter, before, limit + 1).await?;
     tx.commit().await?;
     let (items, next_cursor) = page(rows, limit, |e| e.id);

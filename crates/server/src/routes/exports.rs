@@ -1,5 +1,5 @@
-//! `/v1/exports/*`: the catalog, the stock and the movements as CSV or XLSX files
-//! (design in `crate::bulk::export`).
+//! `/v1/exports/*`: the catalog, the stock, the movements and the audit log as CSV or
+//! XLSX files (design in `crate::bulk::export`).
 
 use axum::body::Body;
 use axum::extract::State;
@@ -19,6 +19,8 @@ use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::rbac::perm;
+use crate::routes::audit::AuditFilter;
+use crate::routes::locations::LocationQuery;
 use crate::routes::movements::MovementFilter;
 use crate::routes::problems::Reads;
 use crate::routes::stock::StockQuery;
@@ -30,6 +32,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(export_products))
         .routes(routes!(export_stock))
         .routes(routes!(export_movements))
+        .routes(routes!(export_locations))
+        .routes(routes!(export_audit))
 }
 
 /// `?format=` of an export.
@@ -199,5 +203,54 @@ pub async fn export_movements(
 ) -> ApiResult<Response> {
     let source = Source::movements(f.validated()?);
     let tx = state.tenant_tx(p.tenant_id).await?;
+    file(&state, p.tenant_id, tx, source, q).await
+}
+
+/// Exports locations (the filters of `GET /v1/locations`), parents before their
+/// children: warehouse, path, code, name, the parent's path and whether it is active.
+#[utoipa::path(get, path = "/v1/exports/locations", tag = "catalog", params(ExportQuery, LocationQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the file (permission catalog_read)", content(
+            (String = "text/csv"),
+            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "bad_request (format, filters)"),
+        Reads,
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn export_locations(
+    State(state): State<AppState>,
+    p: Require<perm::CatalogRead>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+    ApiQuery(f): ApiQuery<LocationQuery>,
+) -> ApiResult<Response> {
+    let filter = f.validated()?;
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let source = Source::locations(&mut tx, filter).await?;
+    file(&state, p.tenant_id, tx, source, q).await
+}
+
+/// Exports the audit log (the filters of `GET /v1/audit`, e.g. a time range with
+/// `from`/`to`), newest first: time, action, target, actor by email, device by name,
+/// and the before and after snapshots as JSON. For an auditor, or to keep beyond the
+/// server's own history.
+#[utoipa::path(get, path = "/v1/exports/audit", tag = "audit", params(ExportQuery, AuditFilter),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the file (permission audit_read)", content(
+            (String = "text/csv"),
+            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "bad_request (format, filters)"),
+        Reads,
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn export_audit(
+    State(state): State<AppState>,
+    p: Require<perm::AuditRead>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+    ApiQuery(f): ApiQuery<AuditFilter>,
+) -> ApiResult<Response> {
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let source = Source::audit(&mut tx, f.into()).await?;
     file(&state, p.tenant_id, tx, source, q).await
 }

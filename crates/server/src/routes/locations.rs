@@ -62,10 +62,22 @@ pub struct LocationQuery {
     /// Case-insensitive substring of the path or the name.
     pub q: Option<String>,
     pub active: Option<bool>,
-    /// Opaque cursor from a previous page's `next_cursor`.
-    pub cursor: Option<String>,
-    /// Page size, 1 to 500 (default 50).
-    pub limit: Option<u32>,
+}
+
+impl LocationQuery {
+    /// The filter, checked.
+    pub fn validated(self) -> ApiResult<store::locations::Filter> {
+        Ok(store::locations::Filter {
+            warehouse_id: self.warehouse_id,
+            parent_id: self.parent_id,
+            root: self.root == Some(true),
+            // Codes are stored upper case, so the prefix is too.
+            path_prefix: validate_filter("path_prefix", self.path_prefix)?
+                .map(|p| p.trim().to_ascii_uppercase()),
+            q: validate_filter("q", self.q)?,
+            active: self.active,
+        })
+    }
 }
 
 /// A new location: under `parent_id`, or top-level in `warehouse_id` (at least one is
@@ -107,7 +119,7 @@ async fn fetch_location(tx: &mut TenantTx, id: Uuid) -> ApiResult<Location> {
 }
 
 /// Lists locations, oldest first.
-#[utoipa::path(get, path = "/v1/locations", tag = "catalog", params(LocationQuery),
+#[utoipa::path(get, path = "/v1/locations", tag = "catalog", params(LocationQuery, PageQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "a page of locations (permission catalog_read)", body = LocationPage),
@@ -118,24 +130,12 @@ async fn fetch_location(tx: &mut TenantTx, id: Uuid) -> ApiResult<Location> {
 pub async fn list_locations(
     State(state): State<AppState>,
     p: Require<perm::CatalogRead>,
-    ApiQuery(q): ApiQuery<LocationQuery>,
+    ApiQuery(f): ApiQuery<LocationQuery>,
+    ApiQuery(pq): ApiQuery<PageQuery>,
 ) -> ApiResult<axum::Json<LocationPage>> {
-    let pq = PageQuery {
-        cursor: q.cursor,
-        limit: q.limit,
-    };
     let limit = pq.limit()?;
     let after = pq.after()?;
-    let filter = store::locations::Filter {
-        warehouse_id: q.warehouse_id,
-        parent_id: q.parent_id,
-        root: q.root == Some(true),
-        // Codes are stored upper case, so the prefix is too.
-        path_prefix: validate_filter("path_prefix", q.path_prefix)?
-            .map(|p| p.trim().to_ascii_uppercase()),
-        q: validate_filter("q", q.q)?,
-        active: q.active,
-    };
+    let filter = f.validated()?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
     let rows = store::locations::list(&mut tx, &filter, after, limit + 1).await?;
     tx.commit().await?;

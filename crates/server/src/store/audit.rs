@@ -47,7 +47,7 @@ pub async fn insert(tx: &mut TenantTx, e: NewEntry<'_>) -> Result<(), sqlx::Erro
 }
 
 /// Filters of [`list`]; `None` matches everything.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Filter {
     pub actor_id: Option<Uuid>,
     pub action: Option<String>,

@@ -111,6 +111,8 @@ const COVERED: &[(&str, &str)] = &[
     ("GET", "/v1/exports/products"),
     ("GET", "/v1/exports/stock"),
     ("GET", "/v1/exports/movements"),
+    ("GET", "/v1/exports/locations"),
+    ("GET", "/v1/exports/audit"),
 ];
 
 struct World {
@@ -1321,6 +1323,47 @@ async fn run_case(w: &World, method: &str, path: &str) {
                 assert_eq!(text.lines().count(), rows + 1, "{path}?{q}: {text}");
                 assert!(!text.contains(&w.a_movement), "{path}?{q}: {text}");
                 assert!(!text.contains(&a_code), "{path}?{q}: {text}");
+            }
+        }
+        ("GET", "/v1/exports/locations") | ("GET", "/v1/exports/audit") => {
+            // B's export has the rows B's list has for the same filters, A's ids as
+            // filters included, and none of A's ids or paths.
+            let c = &w.a_cat;
+            let (wh, loc) = (id_of(&c.warehouse), id_of(&c.location));
+            let (list, queries, hidden) = if path.ends_with("locations") {
+                // Rows name warehouses by code: A's is WH-A, B's WH-B.
+                let a_code = c.warehouse["code"].as_str().unwrap().to_owned();
+                (
+                    "/v1/locations",
+                    vec![
+                        format!("tenant_id={a_id}"),
+                        format!("warehouse_id={wh}"),
+                        format!("parent_id={loc}"),
+                        "path_prefix=A".to_owned(),
+                    ],
+                    vec![a_code],
+                )
+            } else {
+                (
+                    "/v1/audit",
+                    vec![
+                        format!("tenant_id={a_id}"),
+                        format!("target_id={}", w.a_user),
+                        format!("actor_id={}", w.a.admin_id),
+                    ],
+                    vec![w.a_user.to_string(), w.a.admin_id.to_string(), wh.clone()],
+                )
+            };
+            for q in queries {
+                let listed = get_json(app, format!("{list}?limit=500&{q}"), b).await;
+                let rows = listed["items"].as_array().unwrap().len();
+                let r = app.get(&format!("{path}?{q}"), b).await;
+                assert_eq!(r.status(), StatusCode::OK, "{path}?{q}");
+                let text = r.text().await.unwrap();
+                assert_eq!(text.lines().count(), rows + 1, "{path}?{q}: {text}");
+                for h in &hidden {
+                    assert!(!text.contains(h.as_str()), "{path}?{q}: {text}");
+                }
             }
         }
         ("GET", "/v1/imports/{id}")

@@ -873,3 +873,161 @@ async fn a_movement_export_is_the_history_by_name_newest_first_with_its_filters(
         problem(r, StatusCode::BAD_REQUEST, "bad_request").await;
     }
 }
+
+#[tokio::test]
+async fn a_location_export_is_the_tree_parents_first_with_its_filters() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    let wh = create(
+        &app,
+        "/v1/warehouses",
+        &t.token,
+        json!({"code": "MAIN", "name": "Main", "timezone": "Europe/Paris"}),
+    )
+    .await;
+    let other = create(
+        &app,
+        "/v1/warehouses",
+        &t.token,
+        json!({"code": "ANNEX", "name": "Annex", "timezone": "Europe/Paris"}),
+    )
+    .await;
+    let zone = create(
+        &app,
+        "/v1/locations",
+        &t.token,
+        json!({"warehouse_id": wh["id"], "code": "A", "name": "Zone A"}),
+    )
+    .await;
+    let aisle = create(
+        &app,
+        "/v1/locations",
+        &t.token,
+        json!({"parent_id": zone["id"], "code": "01", "name": "Aisle, one"}),
+    )
+    .await;
+    // A name a spreadsheet would run as a formula.
+    create(
+        &app,
+        "/v1/locations",
+        &t.token,
+        json!({"parent_id": aisle["id"], "code": "B1", "name": "=HYPERLINK(\"x\")"}),
+    )
+    .await;
+    create(
+        &app,
+        "/v1/locations",
+        &t.token,
+        json!({"warehouse_id": other["id"], "code": "DOCK", "name": "Dock"}),
+    )
+    .await;
+
+    let get = |query: String| {
+        let app = &app;
+        let token = t.token.clone();
+        async move {
+            let r = app
+                .get(&format!("/v1/exports/locations{query}"), &token)
+                .await;
+            assert_eq!(r.status(), StatusCode::OK, "{query}");
+            r.bytes().await.unwrap().to_vec()
+        }
+    };
+    let rows = csv_rows(&get(String::new()).await);
+    let header: Vec<String> = logiflow_server::bulk::export::LOCATION_COLUMNS
+        .iter()
+        .map(|c| (*c).to_owned())
+        .collect();
+    assert_eq!(rows[0], header);
+    let body: Vec<Vec<&str>> = rows[1..]
+        .iter()
+        .map(|r| r.iter().map(String::as_str).collect())
+        .collect();
+    assert_eq!(
+        body,
+        [
+            vec!["MAIN", "A", "A", "Zone A", "", "true"],
+            vec!["MAIN", "A/01", "01", "Aisle, one", "A", "true"],
+            vec![
+                "MAIN",
+                "A/01/B1",
+                "B1",
+                "'=HYPERLINK(\"x\")",
+                "A/01",
+                "true"
+            ],
+            vec!["ANNEX", "DOCK", "DOCK", "Dock", "", "true"],
+        ]
+    );
+
+    // The filters of GET /v1/locations.
+    let main = csv_rows(&get(format!("?warehouse_id={}", id_of(&wh))).await);
+    assert_eq!(main.len(), 4, "{main:?}");
+    let under = csv_rows(&get("?path_prefix=a/01/".to_owned()).await);
+    assert_eq!(under.len(), 2, "{under:?}");
+    assert_eq!(under[1][1], "A/01/B1");
+
+    // The same rows as a workbook.
+    let xlsx = get("?format=xlsx".to_owned()).await;
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
+    let sheet = calamine::Reader::worksheet_range(&mut book, "locations").unwrap();
+    assert_eq!(sheet.height(), 5);
+    assert_eq!(sheet.get_value((3, 1)).unwrap().to_string(), "A/01/B1");
+
+    for query in ["?warehouse_id=nope", "?format=pdf"] {
+        let r = app
+            .get(&format!("/v1/exports/locations{query}"), &t.token)
+            .await;
+        problem(r, StatusCode::BAD_REQUEST, "bad_request").await;
+    }
+}
+
+#[tokio::test]
+async fn an_audit_export_is_the_log_newest_first_by_name_for_auditors_only() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    let (_, operator) = app.user(&t, "operator@acme.example", "operator").await;
+    for sku in ["AUD-1", "AUD-2"] {
+        create(
+            &app,
+            "/v1/products",
+            &t.token,
+            json!({"sku": sku, "name": format!("Audited {sku}")}),
+        )
+        .await;
+    }
+    let listed = get_json(&app, "/v1/audit?limit=500", &t.token).await;
+    let entries = listed["items"].as_array().unwrap().clone();
+
+    let r = app.get("/v1/exports/audit", &t.token).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let rows = csv_rows(&r.bytes().await.unwrap());
+    let header: Vec<String> = logiflow_server::bulk::export::AUDIT_COLUMNS
+        .iter()
+        .map(|c| (*c).to_owned())
+        .collect();
+    assert_eq!(rows[0], header);
+    assert_eq!(rows.len(), entries.len() + 1, "{rows:?}");
+    // Newest first, as the list: the last product's creation, by the admin's email,
+    // with the product as it was written.
+    let newest = &rows[1];
+    assert_eq!(newest[10], entries[0]["id"].as_str().unwrap());
+    assert_eq!(newest[1], "product.create");
+    assert_eq!(newest[4], "user");
+    assert!(newest[5].contains('@'), "the actor by email: {newest:?}");
+    let after: Value = serde_json::from_str(&newest[8]).unwrap();
+    assert_eq!(after["sku"], "AUD-2");
+
+    // The filters of GET /v1/audit.
+    let r = app
+        .get("/v1/exports/audit?action=product.create", &t.token)
+        .await;
+    let rows = csv_rows(&r.bytes().await.unwrap());
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(rows[1..].iter().all(|r| r[1] == "product.create"));
+
+    // Only those who may read the audit log may export it.
+    let r = app.get("/v1/exports/audit", &operator).await;
+    problem(r, StatusCode::FORBIDDEN, "forbidden").await;
+}
