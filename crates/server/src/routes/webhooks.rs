@@ -150,8 +150,16 @@ async fn validate(
     Ok(())
 }
 
-async fn endpoint_of(tx: &mut TenantTx, id: uuid::Uuid, lock: bool) -> ApiResult<Endpoint> {
-    store::webhooks::get_endpoint(tx, id, lock)
+/// One endpoint, or not found.
+async fn endpoint_of(tx: &mut TenantTx, id: uuid::Uuid) -> ApiResult<Endpoint> {
+    store::webhooks::get_endpoint(tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// One endpoint locked for a write that depends on it, or not found.
+async fn endpoint_for_update(tx: &mut TenantTx, id: uuid::Uuid) -> ApiResult<Endpoint> {
+    store::webhooks::get_endpoint_for_update(tx, id)
         .await?
         .ok_or(ApiError::NotFound)
 }
@@ -277,7 +285,7 @@ pub async fn get_endpoint(
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<Endpoint>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let endpoint = endpoint_of(&mut tx, id, false).await?;
+    let endpoint = endpoint_of(&mut tx, id).await?;
     tx.commit().await?;
     Ok(axum::Json(endpoint))
 }
@@ -301,7 +309,7 @@ pub async fn update_endpoint(
     ApiJson(req): ApiJson<UpdateEndpoint>,
 ) -> ApiResult<axum::Json<Endpoint>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let before = endpoint_of(&mut tx, id, true).await?;
+    let before = endpoint_for_update(&mut tx, id).await?;
     let url = req.url.unwrap_or_else(|| before.url.clone());
     let description = req
         .description
@@ -345,7 +353,7 @@ pub async fn delete_endpoint(
     IdPath(id): IdPath,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let before = endpoint_of(&mut tx, id, true).await?;
+    let before = endpoint_for_update(&mut tx, id).await?;
     store::webhooks::delete_endpoint(&mut tx, id).await?;
     audit(&mut tx, &p, "webhook_endpoint.delete", Some(&before), None).await?;
     tx.commit().await?;
@@ -378,7 +386,7 @@ pub async fn rotate_secret(
         )));
     }
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let before = endpoint_of(&mut tx, id, true).await?;
+    let before = endpoint_for_update(&mut tx, id).await?;
     let secret = signing::generate_secret();
     let until = Utc::now() + TimeDelta::seconds(grace);
     let after = store::webhooks::rotate_secret(&mut tx, id, &secret, until).await?;
@@ -417,7 +425,7 @@ pub async fn list_attempts(
     let limit = q.limit()?;
     let before = q.after()?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    endpoint_of(&mut tx, id, false).await?;
+    endpoint_of(&mut tx, id).await?;
     let rows = store::webhooks::list_attempts(&mut tx, id, before, limit + 1).await?;
     tx.commit().await?;
     let (items, next_cursor) = page(rows, limit, |a| a.id);
@@ -441,7 +449,7 @@ pub async fn replay_dead(
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<Replayed>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    endpoint_of(&mut tx, id, true).await?;
+    endpoint_for_update(&mut tx, id).await?;
     let ids = store::webhooks::replay(&mut tx, id, None).await?;
     audit_replay(&mut tx, &p, id, &ids).await?;
     tx.commit().await?;

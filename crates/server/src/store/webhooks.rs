@@ -96,16 +96,29 @@ pub async fn insert_endpoint(
     Ok(row.into())
 }
 
-/// One endpoint; `lock` locks it for the rest of the transaction.
-pub async fn get_endpoint(
+/// One endpoint.
+pub async fn get_endpoint(tx: &mut TenantTx, id: Uuid) -> Result<Option<Endpoint>, sqlx::Error> {
+    select_endpoint(tx, id, "").await
+}
+
+/// One endpoint, its row locked (`for update`) until the transaction ends: for a read
+/// that decides a write.
+pub async fn get_endpoint_for_update(
     tx: &mut TenantTx,
     id: Uuid,
-    lock: bool,
+) -> Result<Option<Endpoint>, sqlx::Error> {
+    select_endpoint(tx, id, "for update").await
+}
+
+/// [`get_endpoint`] with `lock_clause` (empty or a locking clause) after the query.
+async fn select_endpoint(
+    tx: &mut TenantTx,
+    id: Uuid,
+    lock_clause: &str,
 ) -> Result<Option<Endpoint>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
-    let lock = if lock { "for update" } else { "" };
     let row: Option<EndpointRow> = sqlx::query_as(&format!(
-        "select {ENDPOINT_COLUMNS} from webhook_endpoint where tenant_id = $1 and id = $2 {lock}"
+        "select {ENDPOINT_COLUMNS} from webhook_endpoint where tenant_id = $1 and id = $2 {lock_clause}"
     ))
     .bind(tenant_id)
     .bind(id)

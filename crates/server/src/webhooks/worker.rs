@@ -288,7 +288,7 @@ impl Worker {
         if !schedule::disable_endpoint((now - since).num_seconds()) {
             return Ok(false);
         }
-        let Some(before) = store::get_endpoint(tx, endpoint, true).await? else {
+        let Some(before) = store::get_endpoint_for_update(tx, endpoint).await? else {
             return Ok(false);
         };
         if !before.active {
