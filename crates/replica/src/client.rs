@@ -487,6 +487,31 @@ impl ServerClient {
         deadline: Instant,
         on_retry: &mut dyn FnMut(RetryNote),
     ) -> Result<T, CallError> {
+        self.call_as(
+            method,
+            path,
+            bearer,
+            body,
+            resend,
+            deadline,
+            on_retry,
+            &json_answer::<T>,
+        )
+    }
+
+    /// [`ServerClient::call`] with `read` reading a successful answer (JSON, a file).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn call_as<T>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&Secret>,
+        body: Option<&impl serde::Serialize>,
+        resend: Resend,
+        deadline: Instant,
+        on_retry: &mut dyn FnMut(RetryNote),
+        read: &dyn Fn(reqwest::blocking::Response, &str) -> Result<T, Attempt>,
+    ) -> Result<T, CallError> {
         let mut delays = backon::ExponentialBuilder::default()
             .with_min_delay(self.options.retry_delay_min)
             .with_max_delay(self.options.retry_delay_max)
@@ -495,7 +520,7 @@ impl ServerClient {
             .build();
         let mut attempt = 0;
         loop {
-            let failure = match self.once(method.clone(), path, bearer, body, deadline) {
+            let failure = match self.once(method.clone(), path, bearer, body, deadline, read) {
                 Ok(v) => return Ok(v),
                 Err(Attempt::Final(e)) => return Err(e),
                 Err(Attempt::Transient {
@@ -533,13 +558,14 @@ impl ServerClient {
         }
     }
 
-    fn once<T: DeserializeOwned>(
+    fn once<T>(
         &self,
         method: reqwest::Method,
         path: &str,
         bearer: Option<&Secret>,
         body: Option<&impl serde::Serialize>,
         deadline: Instant,
+        read: &dyn Fn(reqwest::blocking::Response, &str) -> Result<T, Attempt>,
     ) -> Result<T, Attempt> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -560,17 +586,7 @@ impl ServerClient {
         let resp = req.send().map_err(transport)?;
         let status = resp.status();
         if status.is_success() {
-            // A body cut short fails here: transient, and the request is resent.
-            let bytes = resp.bytes().map_err(transport)?;
-            // No content (204): `null`, which `()` reads.
-            let bytes: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
-            return serde_json::from_slice(bytes).map_err(|e| {
-                Attempt::Final(CallError::Other(Error::Server {
-                    status: status.as_u16(),
-                    code: "invalid_response".into(),
-                    message: format!("the answer to {path} does not parse: {e}"),
-                }))
-            });
+            return read(resp, path);
         }
         let retry_after = resp
             .headers()
@@ -605,7 +621,8 @@ impl ServerClient {
     }
 }
 
-enum Attempt {
+/// How one attempt of a request failed.
+pub(crate) enum Attempt {
     Final(CallError),
     Transient {
         reason: String,
@@ -613,6 +630,62 @@ enum Attempt {
         sent: bool,
         retry_after: Option<Duration>,
     },
+}
+
+/// Reads a successful answer as JSON. A body cut short fails here: transient, and the
+/// request is resent.
+pub(crate) fn json_answer<T: DeserializeOwned>(
+    resp: reqwest::blocking::Response,
+    path: &str,
+) -> Result<T, Attempt> {
+    let status = resp.status();
+    let bytes = resp.bytes().map_err(transport)?;
+    // No content (204): `null`, which `()` reads.
+    let bytes: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+    serde_json::from_slice(bytes).map_err(|e| {
+        Attempt::Final(CallError::Other(Error::Server {
+            status: status.as_u16(),
+            code: "invalid_response".into(),
+            message: format!("the answer to {path} does not parse: {e}"),
+        }))
+    })
+}
+
+/// A reader of a successful answer that streams its body into the file `to`: written to
+/// `<to>.part` first and renamed when whole, so an interrupted download (retried from
+/// the start) never leaves a truncated file under the asked name. Answers the bytes
+/// written.
+pub(crate) fn file_answer(
+    to: &std::path::Path,
+) -> impl Fn(reqwest::blocking::Response, &str) -> Result<u64, Attempt> + '_ {
+    move |mut resp, _path| {
+        let mut part = to.as_os_str().to_owned();
+        part.push(".part");
+        let part = std::path::PathBuf::from(part);
+        let local = |e: std::io::Error| {
+            Attempt::Final(CallError::Other(Error::InvalidInput {
+                field: "out",
+                message: format!("cannot write {}: {e}", to.display()),
+            }))
+        };
+        let mut file = std::fs::File::create(&part).map_err(local)?;
+        let written = match std::io::copy(&mut resp, &mut file) {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = std::fs::remove_file(&part);
+                // The body was cut short (the error is the connection's) or the disk
+                // refused: retried like any cut answer, bounded by the call's retries.
+                return Err(Attempt::Transient {
+                    reason: format!("the download was cut short: {e}"),
+                    sent: true,
+                    retry_after: None,
+                });
+            }
+        };
+        file.sync_all().map_err(local)?;
+        std::fs::rename(&part, to).map_err(local)?;
+        Ok(written)
+    }
 }
 
 fn transport(e: reqwest::Error) -> Attempt {

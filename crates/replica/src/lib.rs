@@ -41,6 +41,7 @@ mod credentials;
 mod db;
 mod env;
 mod error;
+mod export;
 mod history;
 mod kpi;
 mod projection;
@@ -68,6 +69,7 @@ pub use credentials::{CREDENTIALS_ENV, CredentialStore, DeviceTokens, KEYRING_SE
 pub use db::{BUSY_TIMEOUT_MS, SCHEMA_VERSION};
 pub use env::{Env, SystemEnv, TestEnv};
 pub use error::{Error, ErrorBody, NEEDS_A_PERSON, Result, needs_person};
+pub use export::{ExportKind, ExportRequest, Exported};
 pub use history::{HISTORY_PAGE_MAX, History, HistoryEntry, HistoryOf, HistoryQuery};
 pub use kpi::{LOW_STOCK_LINES_MAX, LowStockLine, StockKpis};
 pub use replica::{

@@ -1136,6 +1136,17 @@ impl Ctx<'_> {
         path: &str,
         body: Option<&impl serde::Serialize>,
     ) -> Result<T, CallError> {
+        self.authed_as(method, path, body, &crate::client::json_answer::<T>)
+    }
+
+    /// [`Ctx::authed`] with `read` reading the successful answer (a file download).
+    pub(crate) fn authed_as<T>(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&impl serde::Serialize>,
+        read: &dyn Fn(reqwest::blocking::Response, &str) -> Result<T, crate::client::Attempt>,
+    ) -> Result<T, CallError> {
         let mut refreshed = false;
         loop {
             let Ctx {
@@ -1164,7 +1175,7 @@ impl Ctx<'_> {
             }
             let current = tokens.clone().expect("set above");
             let access = access_of(&current).map_err(CallError::Other)?;
-            let result = client.call::<T>(
+            let result = client.call_as(
                 method.clone(),
                 path,
                 Some(&access),
@@ -1172,6 +1183,7 @@ impl Ctx<'_> {
                 Resend::Yes,
                 *deadline,
                 &mut on_retry,
+                read,
             );
             if matches!(result, Ok(_) | Err(CallError::Problem(_))) {
                 self.contact = Some(Utc::now());

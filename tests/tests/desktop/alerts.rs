@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 use logiflow_core::TenantId;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::harness::{self, Server};
@@ -86,13 +85,6 @@ fn fall_low(server: &Server, sku: &str, qty: i64) {
                 .await
                 .expect("failed to set the reorder point")
         });
-        let product = server.send(
-            reqwest::Method::GET,
-            &format!("/v1/products?sku_prefix={sku}"),
-            Some(&server.admin_token),
-            None,
-            200,
-        );
         let bins = server.send(
             reqwest::Method::GET,
             "/v1/locations",
@@ -104,12 +96,10 @@ fn fall_low(server: &Server, sku: &str, qty: i64) {
             .as_array()
             .and_then(|items| items.iter().find(|l| l["code"] == "B1"))
             .expect("bin B1")["id"]
-            .clone();
-        server.create(
-            "/v1/movements",
-            json!({"kind": "receive", "product_id": product["items"][0]["id"],
-                   "to_location_id": bin, "qty": qty}),
-        );
+            .as_str()
+            .expect("an id")
+            .to_owned();
+        server.receive_online(sku, &bin, qty);
         server
             .block_on(logiflow_server::alerts::check::sweep_tenant(
                 &server.owner,

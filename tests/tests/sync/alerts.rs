@@ -7,7 +7,6 @@ use chrono::Utc;
 use logiflow_core::{AlertKind, TenantId};
 use logiflow_replica::Error;
 use logiflow_server::rbac::Role;
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::harness::*;
@@ -34,22 +33,6 @@ fn readers(server: &Server, alert: Uuid) -> Vec<Uuid> {
     })
 }
 
-/// Receives `qty` of `sku` into `bin` online, as the admin.
-fn receive_online(server: &Server, sku: &str, bin: &str, qty: i64) {
-    let product = server.send(
-        reqwest::Method::GET,
-        &format!("/v1/products?sku_prefix={sku}"),
-        Some(&server.admin_token),
-        None,
-        200,
-    );
-    server.create(
-        "/v1/movements",
-        json!({"kind": "receive", "product_id": product["items"][0]["id"],
-               "to_location_id": bin, "qty": qty}),
-    );
-}
-
 #[test]
 fn alerts_come_with_the_sync_stay_offline_and_read_marks_made_offline_reach_the_server() {
     let mut server = Server::start("bell");
@@ -68,7 +51,7 @@ fn alerts_come_with_the_sync_stay_offline_and_read_marks_made_offline_reach_the_
             .await
             .unwrap()
     });
-    receive_online(&server, "SKU-1", &catalog.location_ids[0], 2);
+    server.receive_online("SKU-1", &catalog.location_ids[0], 2);
     sweep(&server);
     d.sync().unwrap();
     let bell = d.replica.alerts().unwrap();
@@ -124,7 +107,7 @@ fn alerts_come_with_the_sync_stay_offline_and_read_marks_made_offline_reach_the_
     assert!(other.replica.alerts_to_notify().unwrap().is_empty());
 
     // Stock recovers: the alert shows resolved, and a resolved one is never notified.
-    receive_online(&server, "SKU-1", &catalog.location_ids[0], 10);
+    server.receive_online("SKU-1", &catalog.location_ids[0], 10);
     sweep(&server);
     other.sync().unwrap();
     let theirs = other.replica.alerts().unwrap();
@@ -161,8 +144,8 @@ fn a_mark_made_offline_is_sent_even_when_the_server_deleted_another_alert_of_its
             .await
             .unwrap()
     });
-    receive_online(&server, "SKU-1", &catalog.location_ids[0], 1);
-    receive_online(&server, "SKU-2", &catalog.location_ids[0], 1);
+    server.receive_online("SKU-1", &catalog.location_ids[0], 1);
+    server.receive_online("SKU-2", &catalog.location_ids[0], 1);
     sweep(&server);
     d.sync().unwrap();
     let bell = d.replica.alerts().unwrap();

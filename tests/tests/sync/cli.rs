@@ -265,3 +265,122 @@ fn login_new_device_replaces_a_revoked_device_whose_journal_is_fully_answered() 
     );
     assert_eq!(server.stock(), vec![("SKU-1".into(), "B1".into(), 1)]);
 }
+
+/// The server's export as this test's admin reads it straight from the API.
+fn server_export(server: &Server, path: &str) -> Vec<u8> {
+    let r = reqwest::blocking::Client::new()
+        .get(format!("{}{path}", server.base))
+        .bearer_auth(&server.admin_token)
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+    r.bytes().unwrap().to_vec()
+}
+
+/// `logiflow export` writes the server's export into the file, CSV or XLSX by its name,
+/// for a warehouse of the device by code and a time range; what cannot be exported is
+/// refused before any request and writes nothing; the server's refusal of a role comes
+/// back in its words.
+#[test]
+fn export_writes_the_servers_file_and_refuses_what_it_cannot_do() {
+    let server = Server::start("cli-export");
+    let catalog = seed(&server, 2, 2);
+    server.receive_online("SKU-1", &catalog.location_ids[0], 4);
+    let dir = tempfile::tempdir().unwrap();
+    let (db, creds, _) = cli_connect(&server, dir.path(), &server.base, "exporter");
+    let export = |args: &[&str], out: &std::path::Path| {
+        let mut cmd = cli(&db, &creds);
+        cmd.args(["--json", "export"])
+            .args(args)
+            .arg("--out")
+            .arg(out);
+        run(cmd, "")
+    };
+
+    // The stock of WH1, named by code as on the device: the server's own file.
+    let stock = dir.path().join("stock.csv");
+    let out = export(&["stock", "--warehouse", "wh1"], &stock);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json_of(&out);
+    let written = std::fs::read(&stock).unwrap();
+    assert_eq!(
+        (v["kind"].as_str(), v["format"].as_str()),
+        (Some("stock"), Some("csv"))
+    );
+    assert_eq!(v["bytes"], written.len());
+    let wh: String = server.block_on(async {
+        sqlx::query_scalar("select id::text from warehouse where code = 'WH1'")
+            .fetch_one(&server.owner)
+            .await
+            .unwrap()
+    });
+    assert_eq!(
+        written,
+        server_export(&server, &format!("/v1/exports/stock?warehouse_id={wh}"))
+    );
+    assert!(String::from_utf8_lossy(&written).contains("SKU-1"));
+    assert!(!dir.path().join("stock.csv.part").exists());
+
+    // An .xlsx name makes a workbook.
+    let book = dir.path().join("products.xlsx");
+    let out = export(&["products"], &book);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read(&book).unwrap().starts_with(b"PK"), "a zip");
+
+    // A time range: the receipt is after 2000 and not after 2100.
+    let lines = |args: &[&str]| {
+        let file = dir.path().join("movements.csv");
+        let out = export(args, &file);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read_to_string(&file).unwrap().lines().count()
+    };
+    assert_eq!(lines(&["movements", "--from", "2000-01-01"]), 2);
+    assert_eq!(lines(&["movements", "--from", "2100-01-01T00:00:00Z"]), 1);
+
+    // Refused before any request, nothing written: a warehouse the device does not
+    // keep, a warehouse filter on products, a time range on stock.
+    for args in [
+        &["stock", "--warehouse", "NOPE"][..],
+        &["products", "--warehouse", "wh1"],
+        &["stock", "--from", "2000-01-01"],
+    ] {
+        let file = dir.path().join("refused.csv");
+        let out = export(args, &file);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(error_code(&out), "invalid_input", "{args:?}");
+        assert!(!file.exists(), "{args:?}");
+    }
+
+    // An operator may not read the audit log: the server's refusal, no file.
+    server.user(
+        "operator@cli-export.example",
+        logiflow_server::rbac::Role::Operator,
+    );
+    let other = tempfile::tempdir().unwrap();
+    let db2 = other.path().join("replica.db");
+    let creds2 = other.path().join("credentials.json");
+    let mut cmd = cli(&db2, &creds2);
+    cmd.args(["--json", "connect", "--server", &server.base, "--tenant"])
+        .arg(&server.slug)
+        .args(["--email", "operator@cli-export.example", "--name", "op"]);
+    assert!(run(cmd, &format!("{PASSWORD}\n")).status.success());
+    let file = other.path().join("audit.csv");
+    let mut cmd = cli(&db2, &creds2);
+    cmd.args(["--json", "export", "audit", "--out"]).arg(&file);
+    let out = run(cmd, "");
+    assert!(!out.status.success());
+    assert_eq!(error_code(&out), "forbidden");
+    assert!(!file.exists());
+}

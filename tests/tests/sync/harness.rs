@@ -237,6 +237,23 @@ impl Server {
         )
     }
 
+    /// Receives `qty` of `sku` into the location `location_id` online, as the admin;
+    /// returns the movement.
+    pub fn receive_online(&self, sku: &str, location_id: &str, qty: i64) -> Value {
+        let product = self.send(
+            reqwest::Method::GET,
+            &format!("/v1/products?sku_prefix={sku}"),
+            Some(&self.admin_token),
+            None,
+            200,
+        );
+        self.create(
+            "/v1/movements",
+            json!({"kind": "receive", "product_id": product["items"][0]["id"],
+                   "to_location_id": location_id, "qty": qty}),
+        )
+    }
+
     /// Movements the server holds from `device`: (count, distinct ids).
     pub fn movements_of(&self, device: Uuid) -> (i64, i64) {
         self.block_on(async {

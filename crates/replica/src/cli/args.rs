@@ -35,6 +35,40 @@ pub(crate) const EXIT_CODES: &str = "Exit codes:
 Credentials: the device's tokens are kept in the OS keyring; LOGIFLOW_CREDENTIALS=file:PATH
 keeps them in a plain file instead (headless tests only).";
 
+/// What `logiflow export` exports.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum ExportWhat {
+    Products,
+    Locations,
+    Stock,
+    Movements,
+    Audit,
+}
+
+impl From<ExportWhat> for logiflow_replica::ExportKind {
+    fn from(w: ExportWhat) -> Self {
+        match w {
+            ExportWhat::Products => Self::Products,
+            ExportWhat::Locations => Self::Locations,
+            ExportWhat::Stock => Self::Stock,
+            ExportWhat::Movements => Self::Movements,
+            ExportWhat::Audit => Self::Audit,
+        }
+    }
+}
+
+/// An instant as RFC 3339, or a date (`2026-12-01`) for its midnight UTC.
+fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| format!("{s:?} is neither an RFC 3339 time nor a date (YYYY-MM-DD)"))
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum ConflictsAction {
     /// Force a held movement through (applied without the stock check, flagged `forced`)
@@ -246,6 +280,31 @@ pub(crate) enum Command {
         /// At most this many lines.
         #[arg(long)]
         limit: Option<usize>,
+    },
+    /// Export from the server into a file (CSV, or XLSX for a `.xlsx` file or --format
+    /// xlsx) with this device's session: products, locations, stock, movements or the
+    /// audit log, as the server's /v1/exports write them. Needs a connection; the file
+    /// appears only when whole.
+    Export {
+        /// What to export.
+        what: ExportWhat,
+        /// The file to write (replaced when the export is whole).
+        #[arg(long)]
+        out: PathBuf,
+        /// csv or xlsx (default: xlsx for a .xlsx file, else csv).
+        #[arg(long, value_parser = ["csv", "xlsx"])]
+        format: Option<String>,
+        /// Only this warehouse of the device (code): locations, stock, movements.
+        #[arg(long)]
+        warehouse: Option<String>,
+        /// From this time (RFC 3339, or a date for midnight UTC): movements, audit.
+        #[arg(long, value_parser = parse_instant)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        /// Before this time (RFC 3339, or a date for midnight UTC): movements, audit.
+        #[arg(long, value_parser = parse_instant)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+        #[command(flatten)]
+        bounds: SyncBounds,
     },
     /// Show the replica's state: pending journal, conflicts, last sync, cursor.
     Status,

@@ -5,6 +5,7 @@ mod args;
 mod clock;
 mod conflicts;
 mod connect;
+mod export;
 mod journal;
 mod login;
 mod orders;
@@ -101,6 +102,23 @@ fn dispatch(mut ctx: Ctx, command: Command) -> anyhow::Result<Output> {
             record::receive(&mut ctx, item, Op::Receive { to, qty }, po.as_deref())
         }
         Command::Orders => orders::run(&mut ctx),
+        Command::Export {
+            what,
+            out,
+            format,
+            warehouse,
+            from,
+            to,
+            bounds,
+        } => {
+            let req = logiflow_replica::ExportRequest {
+                format,
+                warehouse,
+                from,
+                to,
+            };
+            export::run(&mut ctx, what.into(), &req, &out, &bounds)
+        }
         Command::Ship {
             item,
             from,
