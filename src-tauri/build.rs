@@ -40,6 +40,7 @@ fn main() {
         "alerts",
         "mark_alerts_read",
         "alerts_to_notify",
+        "export",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("failed to run tauri's build step");

@@ -4,15 +4,15 @@
 use logiflow_core::MovementId;
 use logiflow_replica::{
     Action, AlertList, AlertView, Connected, CountScope, CountSheet, CountSubmission,
-    CredentialStore, ErrorBody, History, HistoryQuery, ItemRef, JournalExported, JournalRow,
-    OpenOrders, ProductRef, Recorded, Replica, Resolved, ServerClient, SignedOut, Status,
-    StockKpis, StockLine, StockQuery, SyncOptions, SyncProgress, SyncReport, WarehouseInfo,
+    CredentialStore, ErrorBody, Exported, History, HistoryQuery, ItemRef, JournalExported,
+    JournalRow, OpenOrders, ProductRef, Recorded, Replica, Resolved, ServerClient, SignedOut,
+    Status, StockKpis, StockLine, StockQuery, SyncOptions, SyncProgress, SyncReport, WarehouseInfo,
 };
 use tauri::State;
 use tauri::ipc::Channel;
 
 use crate::background::{SyncLoop, SyncView, Trigger};
-use crate::payload::{ResolveConflict, SignIn};
+use crate::payload::{ExportFile, ResolveConflict, SignIn};
 use crate::state::{AppInfo, AppState};
 
 /// Maps a replica error to what the UI receives, logging it (codes and messages name
@@ -387,6 +387,36 @@ pub async fn history(
         replica
             .history(session.as_ref().map(|(c, s)| (c, s)), &query)
             .map_err(failed("history"))
+    })
+    .await
+}
+
+/// [`Replica::export`]: a server export into the file the person chose in the save
+/// dialog, with the device's session, on a worker thread like [`history`].
+#[tauri::command]
+pub async fn export(state: State<'_, AppState>, file: ExportFile) -> Result<Exported, ErrorBody> {
+    let path = state.path.clone();
+    let gate = state.gate.clone();
+    on_worker("export", move || {
+        let request = file.request().map_err(failed("export"))?;
+        let _turn = gate.enter();
+        let mut replica = open_own(&path, "export")?;
+        let (client, store) = device_session(&replica, "export")?;
+        let done = replica
+            .export(
+                &client,
+                &store,
+                file.kind,
+                &request,
+                std::path::Path::new(&file.path),
+            )
+            .map_err(failed("export"))?;
+        log::info!(
+            "export: wrote {} ({} bytes)",
+            done.kind.as_str(),
+            done.bytes
+        );
+        Ok(done)
     })
     .await
 }

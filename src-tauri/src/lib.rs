@@ -67,6 +67,7 @@ pub const COMMANDS: &[&str] = &[
     "alerts",
     "mark_alerts_read",
     "alerts_to_notify",
+    "export",
 ];
 
 fn data_dir(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
@@ -120,6 +121,8 @@ pub fn run() -> Result<(), tauri::Error> {
         .plugin(tauri_plugin_window_state::Builder::default().build())
         // OS notifications of new alerts, sent by the window (its strings are the UI's).
         .plugin(tauri_plugin_notification::init())
+        // The save dialog of exports (the window asks for a path, the shell writes it).
+        .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             let dir = data_dir(app)?;
             std::fs::create_dir_all(&dir)?;
@@ -174,6 +177,7 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::alerts,
             commands::mark_alerts_read,
             commands::alerts_to_notify,
+            commands::export,
         ])
         .run(tauri::generate_context!())
 }
@@ -189,6 +193,7 @@ pub fn typescript_bindings() -> String {
         logiflow_replica::Connected::decl(),
         logiflow_replica::JournalRow::decl(),
         payload::ResolveConflict::decl(),
+        payload::ExportFile::decl(),
         background::SyncView::decl(),
     ];
     decls.extend(logiflow_replica::typescript_declarations());

@@ -1,7 +1,7 @@
-//! What the UI's screens send to the commands: a sign-in (never logging its password) and
-//! a conflict's resolution.
+//! What the UI's screens send to the commands: a sign-in (never logging its password), a
+//! conflict's resolution and an export.
 
-use logiflow_replica::{ConnectRequest, Resolution, Secret};
+use logiflow_replica::{ConnectRequest, ExportKind, ExportRequest, Resolution, Secret};
 use serde::Deserialize;
 use ts_rs::TS;
 
@@ -71,4 +71,47 @@ pub struct ResolveConflict {
     pub resolution: Resolution,
     /// Why (kept in the server's audit log).
     pub reason: String,
+}
+
+/// What the export form sends: what, where to, and its filters.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct ExportFile {
+    #[ts(type = "ExportKind")]
+    pub kind: ExportKind,
+    /// The file chosen in the save dialog.
+    pub path: String,
+    /// `csv` or `xlsx`; none: from the file's extension.
+    pub format: Option<String>,
+    /// A warehouse of the device, by code.
+    pub warehouse: Option<String>,
+    /// From this date (`YYYY-MM-DD`, midnight UTC): movements, audit.
+    pub from: Option<String>,
+    /// Before this date: movements, audit.
+    pub to: Option<String>,
+}
+
+impl ExportFile {
+    /// The replica's request; a date that does not parse is refused in words.
+    pub(crate) fn request(&self) -> Result<ExportRequest, logiflow_replica::Error> {
+        let day = |field: &'static str, v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| {
+                    chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+                        .map_err(|_| logiflow_replica::Error::InvalidInput {
+                            field,
+                            message: format!("{v:?} is not a date (YYYY-MM-DD)"),
+                        })
+                })
+                .transpose()
+        };
+        Ok(ExportRequest {
+            format: self.format.clone().filter(|f| !f.is_empty()),
+            warehouse: self.warehouse.clone().filter(|w| !w.trim().is_empty()),
+            from: day("from", &self.from)?,
+            to: day("to", &self.to)?,
+        })
+    }
 }

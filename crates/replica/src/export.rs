@@ -20,6 +20,7 @@ use crate::{Error, Replica, Result};
 
 /// What the server exports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ExportKind {
     /// The catalog's products, in the import's columns.
@@ -70,6 +71,7 @@ pub struct ExportRequest {
 
 /// What an export wrote.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Exported {
     /// What was exported.
     pub kind: ExportKind,
@@ -78,6 +80,7 @@ pub struct Exported {
     /// The file written.
     pub path: String,
     /// Its size.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub bytes: u64,
 }
 

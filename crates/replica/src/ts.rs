@@ -12,6 +12,7 @@ use crate::api::{
 };
 use crate::client::WarehouseInfo;
 use crate::error::ErrorBody;
+use crate::export::{ExportKind, Exported};
 use crate::history::{History, HistoryEntry, HistoryOf, HistoryQuery};
 use crate::kpi::{LowStockLine, StockKpis};
 use crate::replica::{AlertList, AlertView};
@@ -93,5 +94,7 @@ pub fn typescript_declarations() -> Vec<String> {
         union("AlertKind", logiflow_core::AlertKind::ALL),
         AlertView::decl(),
         AlertList::decl(),
+        ExportKind::decl(),
+        Exported::decl(),
     ]
 }

@@ -11,8 +11,11 @@
 //!    low: the sync sends the waiting mark (the server has it, as this person's) and
 //!    brings the new alert to the bell, and no notification is shown.
 //! 5. "Mark all read" empties the count.
+//! 6. Settings offers the export form; the shell's `export` command (what its "Export…"
+//!    button calls with the path chosen in the system's save dialog, which WebDriver
+//!    cannot drive) writes the server's stock export of WH1 into that file.
 //!
-//! Screenshots `50-…` to `54-…`.
+//! Screenshots `50-…` to `55-…`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -154,6 +157,20 @@ fn handed_out(data: &Path, sku: &str) -> bool {
     )
     .expect("failed to read the alert")
         == 1
+}
+
+/// Calls the shell's `export` command as the Export button does with the path the save
+/// dialog gave; its answer, or `{"error": …}`.
+async fn export(client: &Client, file: serde_json::Value) -> serde_json::Value {
+    client
+        .execute_async(
+            "const [file, done] = arguments;\
+             window.__TAURI_INTERNALS__.invoke('export', { file })\
+               .then((r) => done(r), (e) => done({ error: e }));",
+            vec![file],
+        )
+        .await
+        .expect("failed to call export")
 }
 
 /// The bell's rows as (title, `data-read`).
@@ -307,4 +324,40 @@ async fn walk(
     })
     .await;
     screenshot(client, shots, "54-all-read.png").await;
+
+    eprintln!("e2e alerts: step 6, export the stock of WH1 to a file");
+    by_id(client, "nav-settings").await.click().await.unwrap();
+    by_id(client, "export-form").await;
+    let kind = by_id(client, "export-kind").await;
+    assert_eq!(kind.prop("value").await.unwrap().as_deref(), Some("stock"));
+    by_id(client, "export-warehouse").await;
+    screenshot(client, shots, "55-export-form.png").await;
+    let file = data.join("stock-WH1.csv");
+    let answer = export(
+        client,
+        serde_json::json!({
+            "kind": "stock", "path": file.to_str().expect("UTF-8"), "format": null,
+            "warehouse": "WH1", "from": null, "to": null,
+        }),
+    )
+    .await;
+    assert_eq!(answer["kind"], "stock", "{answer}");
+    let written = std::fs::read_to_string(&file).expect("the export's file");
+    assert_eq!(answer["bytes"], written.len());
+    assert!(written.starts_with("warehouse,location,sku"), "{written}");
+    assert!(
+        written.contains("SKU-1") && written.contains("SKU-2"),
+        "{written}"
+    );
+    // A warehouse the device does not keep: refused in words, no file.
+    let refused = export(
+        client,
+        serde_json::json!({
+            "kind": "stock", "path": data.join("nope.csv").to_str().expect("UTF-8"),
+            "format": null, "warehouse": "NOPE", "from": null, "to": null,
+        }),
+    )
+    .await;
+    assert_eq!(refused["error"]["code"], "invalid_input", "{refused}");
+    assert!(!data.join("nope.csv").exists());
 }

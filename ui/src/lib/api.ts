@@ -4,6 +4,7 @@
 
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import { save } from "@tauri-apps/plugin-dialog";
 import { isPermissionGranted, requestPermission, sendNotification } from "@tauri-apps/plugin-notification";
 import type {
   Action,
@@ -11,6 +12,8 @@ import type {
   AlertView,
   AppInfo,
   CountScope,
+  ExportFile,
+  Exported,
   CountSheet,
   JournalExported,
   JournalRow,
@@ -94,7 +97,14 @@ export const api = {
   markAlertsRead: (ids: string[]) => call<number>("mark_alerts_read", { ids }),
   /** The new alerts worth an OS notification, each handed out once. */
   alertsToNotify: () => call<AlertView[]>("alerts_to_notify"),
+  /** A server export into the file chosen in the save dialog. */
+  exportFile: (file: ExportFile) => call<Exported>("export", { file }),
 };
+
+/** The system's save dialog, proposing `name`; the chosen path, or null if cancelled. */
+export async function chooseFile(title: string, name: string, format: string): Promise<string | null> {
+  return save({ title, defaultPath: name, filters: [{ name: format.toUpperCase(), extensions: [format] }] });
+}
 
 /**
  * Shows OS notifications (the notification plugin), asking for the permission first

@@ -137,6 +137,28 @@ resolution: Resolution,
  */
 reason: string, };
 
+export type ExportFile = { kind: ExportKind, 
+/**
+ * The file chosen in the save dialog.
+ */
+path: string, 
+/**
+ * `csv` or `xlsx`; none: from the file's extension.
+ */
+format: string | null, 
+/**
+ * A warehouse of the device, by code.
+ */
+warehouse: string | null, 
+/**
+ * From this date (`YYYY-MM-DD`, midnight UTC): movements, audit.
+ */
+from: string | null, 
+/**
+ * Before this date: movements, audit.
+ */
+to: string | null, };
+
 export type SyncView = { 
 /**
  * A sync is running.
@@ -980,6 +1002,26 @@ marks_waiting: number,
  * When the alerts were read from the server; none before the first sync.
  */
 pulled_at: string | null, };
+
+export type ExportKind = "products" | "locations" | "stock" | "movements" | "audit";
+
+export type Exported = { 
+/**
+ * What was exported.
+ */
+kind: ExportKind, 
+/**
+ * `csv` or `xlsx`.
+ */
+format: string, 
+/**
+ * The file written.
+ */
+path: string, 
+/**
+ * Its size.
+ */
+bytes: number, };
 
 /** The event that carries the background sync loop's SyncView on each change. */
 export const SYNC_EVENT = "sync";

@@ -18,7 +18,6 @@ export const en = {
   alerts: {
     title: "Alerts",
     bell: "Alerts: {n} unread",
-    bellIcon: "🔔",
     intro: "What needs attention in this device's warehouses, as of the last sync. Marking an alert read is yours alone and reaches the server with the next sync.",
     none: "No alerts. They come with each sync.",
     neverRead: "Not read from the server yet: they come with the first sync.",
@@ -415,6 +414,19 @@ export const en = {
     signOutHint:
       "Removes this device's credentials from the system keyring and ends its session. The local data stays; syncing again needs a new sign-in. Possible only when nothing is waiting to be sent.",
     signedOut: "Signed out. This device's credentials are removed.",
+    exports: "Export",
+    exportsHint: "A file from the server, with your permissions: needs a connection. CSV opens in any spreadsheet; cells that would run as formulas are written as text.",
+    exportKind: "What",
+    exportKinds: { products: "Products", locations: "Locations", stock: "Stock", movements: "Movements", audit: "Audit log" },
+    exportFormat: "Format",
+    exportWarehouse: "Warehouse",
+    exportAllWarehouses: "All",
+    exportFrom: "From",
+    exportTo: "Before",
+    exportSubmit: "Export…",
+    exporting: "Exporting…",
+    exported: "Wrote {kind} to {path} ({bytes} bytes).",
+    exportDialogTitle: "Save the export",
     signedOutOffline:
       "Signed out. The credentials are removed from this machine; the server could not be told, so its session ends when its tokens expire.",
   },
