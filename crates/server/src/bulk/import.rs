@@ -43,6 +43,20 @@ pub const IMPORT_TTL_HOURS: i64 = 24;
 /// Rows validated and staged per transaction (one progress step).
 pub const CHUNK_ROWS: usize = 5_000;
 
+/// A job `validating` that has not moved for this long (no chunk staged, no minute waited
+/// for its turn) was abandoned by a server that stopped, and reads as `failed`: a chunk
+/// takes about a second.
+pub const STALLED_SECS: u64 = 300;
+
+/// Validations one server process runs at once: each holds its file's rows in memory,
+/// so many large uploads at once wait for their turn instead of exhausting it.
+pub const VALIDATIONS_MAX: usize = 2;
+
+/// How often a job waiting for its turn says it is alive.
+const WAITING_TOUCH_SECS: u64 = 60;
+
+static VALIDATIONS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(VALIDATIONS_MAX);
+
 /// What an import creates or changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -322,6 +336,21 @@ pub async fn validate(
     table: Table,
 ) {
     let result = async {
+        // Wait for a turn, saying every minute that the job is alive.
+        let _turn = loop {
+            let wait = tokio::time::timeout(
+                std::time::Duration::from_secs(WAITING_TOUCH_SECS),
+                VALIDATIONS.acquire(),
+            );
+            match wait.await {
+                Ok(permit) => break permit.map_err(ApiError::internal)?,
+                Err(_) => {
+                    let mut tx = TenantTx::begin(&pool, tenant_id).await?;
+                    store::imports::touch(&mut tx, job_id).await?;
+                    tx.commit().await?;
+                }
+            }
+        };
         for chunk in table.rows.chunks(CHUNK_ROWS) {
             let mut tx = TenantTx::begin(&pool, tenant_id).await?;
             let staged = validate_chunk(&mut tx, &cols, chunk).await?;
@@ -685,4 +714,16 @@ pub async fn commit(tx: &mut TenantTx, principal: &Principal, id: Uuid) -> ApiRe
 fn completed_event(job: &ImportJob) -> ApiResult<serde_json::Value> {
     serde_json::to_value(crate::webhooks::events::ImportCompletedEvent::from(job))
         .map_err(ApiError::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_stalled_condition_is_stalled_secs() {
+        let condition = crate::store::imports::STALLED_CONDITION;
+        assert!(
+            condition.contains(&format!("'{} seconds'", super::STALLED_SECS)),
+            "{condition}"
+        );
+    }
 }

@@ -7,12 +7,32 @@ use uuid::Uuid;
 use crate::bulk::import::{ImportJob, ImportRowView, StagedRow};
 use crate::db::TenantTx;
 
+/// Whether a job's validation stopped moving: nothing staged for
+/// `crate::bulk::import::STALLED_SECS` seconds (a test keeps the two equal).
+macro_rules! stalled {
+    () => {
+        "progressed_at < now() - interval '300 seconds'"
+    };
+}
+
+/// The condition of [`stalled!`].
+pub const STALLED_CONDITION: &str = stalled!();
+
 /// The job columns; `status` reads `expired` for a job past its expiry that was not
-/// committed.
-const JOB_COLUMNS: &str = "id, kind, format, file_name,
-    case when status in ('validating', 'ready') and expires_at < now() then 'expired' else status end as status,
-    columns, rows_total, rows_done, to_create, to_update, unchanged, errors, failure,
-    created_at, expires_at, committed_at";
+/// committed, and `failed` for a validation that stopped moving ([`stalled!`]).
+const JOB_COLUMNS: &str = concat!(
+    "id, kind, format, file_name,
+    case when status in ('validating', 'ready') and expires_at < now() then 'expired'
+         when status = 'validating' and ",
+    stalled!(),
+    " then 'failed' else status end as status,
+    columns, rows_total, rows_done, to_create, to_update, unchanged, errors,
+    case when status = 'validating' and ",
+    stalled!(),
+    " then 'validation stopped (the server restarted or failed); upload the file again'
+         else failure end as failure,
+    created_at, expires_at, committed_at"
+);
 
 /// A job to create.
 #[derive(Debug)]
@@ -114,7 +134,8 @@ pub async fn stage(tx: &mut TenantTx, job_id: Uuid, rows: &[StagedRow]) -> Resul
     .execute(tx.conn())
     .await?;
     sqlx::query(
-        "update import_job set rows_done = rows_done + $3 where tenant_id = $1 and id = $2",
+        "update import_job set rows_done = rows_done + $3, progressed_at = now()
+         where tenant_id = $1 and id = $2",
     )
     .bind(tenant_id)
     .bind(job_id)
@@ -127,7 +148,7 @@ pub async fn stage(tx: &mut TenantTx, job_id: Uuid, rows: &[StagedRow]) -> Resul
 /// Marks the job `ready` with its counts, read from its staged rows.
 pub async fn finish(tx: &mut TenantTx, job_id: Uuid) -> Result<(), sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
-    sqlx::query(
+    sqlx::query(concat!(
         "update import_job j set status = 'ready',
              to_create = c.creates, to_update = c.updates, unchanged = c.unchanged, errors = c.errors
          from (select count(*) filter (where action = 'create')::int as creates,
@@ -135,12 +156,24 @@ pub async fn finish(tx: &mut TenantTx, job_id: Uuid) -> Result<(), sqlx::Error> 
                       count(*) filter (where action = 'unchanged')::int as unchanged,
                       count(*) filter (where action = 'error')::int as errors
                from import_row where tenant_id = $1 and job_id = $2) c
-         where j.tenant_id = $1 and j.id = $2",
-    )
+         where j.tenant_id = $1 and j.id = $2 and not j.",
+        stalled!()
+    ))
     .bind(tenant_id)
     .bind(job_id)
     .execute(tx.conn())
     .await?;
+    Ok(())
+}
+
+/// Notes that a job waiting for its turn to validate is alive.
+pub async fn touch(tx: &mut TenantTx, job_id: Uuid) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query("update import_job set progressed_at = now() where tenant_id = $1 and id = $2")
+        .bind(tenant_id)
+        .bind(job_id)
+        .execute(tx.conn())
+        .await?;
     Ok(())
 }
 

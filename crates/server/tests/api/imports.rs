@@ -604,6 +604,19 @@ async fn imports_need_the_permission_respect_quotas_and_replay_by_key() {
     assert_eq!(count(&app, "import_job").await, 2);
 }
 
+/// The field schema set and `products.csv` uploaded: its ready preview.
+async fn products_preview(app: &TestApp, token: &str) -> Value {
+    set_schema(app, token).await;
+    preview(
+        app,
+        token,
+        "kind=products",
+        "text/csv",
+        fixture("products.csv"),
+    )
+    .await
+}
+
 async fn export(app: &TestApp, token: &str, format: &str) -> Vec<u8> {
     let r = app
         .get(&format!("/v1/exports/products?format={format}"), token)
@@ -616,15 +629,7 @@ async fn export(app: &TestApp, token: &str, format: &str) -> Vec<u8> {
 async fn an_export_imports_back_as_unchanged_with_formulas_neutralised() {
     let app = spawn_app().await;
     let t = app.tenant("acme", "standard").await;
-    set_schema(&app, &t.token).await;
-    let job = preview(
-        &app,
-        &t.token,
-        "kind=products",
-        "text/csv",
-        fixture("products.csv"),
-    )
-    .await;
+    let job = products_preview(&app, &t.token).await;
     get_json_post(
         &app,
         &format!("/v1/imports/{}/commit", id_of(&job)),
@@ -1030,4 +1035,49 @@ async fn an_audit_export_is_the_log_newest_first_by_name_for_auditors_only() {
     // Only those who may read the audit log may export it.
     let r = app.get("/v1/exports/audit", &operator).await;
     problem(r, StatusCode::FORBIDDEN, "forbidden").await;
+}
+
+/// A validation the server stopped running (a restart, a crash) does not leave its job
+/// `validating` forever: once nothing moved for `STALLED_SECS` it reads as failed, says
+/// to upload again, and cannot be committed; a job that moved lately is left alone.
+#[tokio::test]
+async fn an_abandoned_validation_reads_as_failed_instead_of_validating_forever() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    let job = products_preview(&app, &t.token).await;
+    let id = id_of(&job);
+    let back_to_validating = |age_secs: u64| {
+        sqlx::query(
+            "update import_job set status = 'validating',
+                 progressed_at = now() - make_interval(secs => $2)
+             where id = $1::uuid",
+        )
+        .bind(id.clone())
+        .bind(age_secs as f64)
+        .execute(&app.owner)
+    };
+    let stalled = logiflow_server::bulk::import::STALLED_SECS;
+
+    // Moved a minute ago: still validating.
+    back_to_validating(60).await.unwrap();
+    let seen = get_json(&app, format!("/v1/imports/{id}"), &t.token).await;
+    assert_eq!(seen["status"], "validating", "{seen}");
+    assert!(seen["failure"].is_null(), "{seen}");
+
+    // Nothing moved for longer than the bound: the server that validated it is gone.
+    back_to_validating(stalled + 60).await.unwrap();
+    let seen = get_json(&app, format!("/v1/imports/{id}"), &t.token).await;
+    assert_eq!(seen["status"], "failed", "{seen}");
+    assert!(
+        seen["failure"]
+            .as_str()
+            .unwrap()
+            .contains("upload the file again"),
+        "{seen}"
+    );
+    let r = app
+        .post(&format!("/v1/imports/{id}/commit"), &t.token, json!({}))
+        .await;
+    problem(r, StatusCode::CONFLICT, "invalid_import_state").await;
+    assert_eq!(count(&app, "product").await, 0, "nothing was written");
 }
