@@ -487,11 +487,12 @@ impl ServerClient {
         deadline: Instant,
         on_retry: &mut dyn FnMut(RetryNote),
     ) -> Result<T, CallError> {
+        let json = body.map(json_body).transpose().map_err(CallError::Other)?;
         self.call_as(
             method,
             path,
             bearer,
-            body,
+            json.as_deref().map(|b| (b, JSON)),
             resend,
             deadline,
             on_retry,
@@ -499,14 +500,15 @@ impl ServerClient {
         )
     }
 
-    /// [`ServerClient::call`] with `read` reading a successful answer (JSON, a file).
+    /// [`ServerClient::call`] with the body as bytes of a content type, and `read` reading
+    /// a successful answer (JSON, a file).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn call_as<T>(
         &self,
         method: reqwest::Method,
         path: &str,
         bearer: Option<&Secret>,
-        body: Option<&impl serde::Serialize>,
+        body: Option<(&[u8], &str)>,
         resend: Resend,
         deadline: Instant,
         on_retry: &mut dyn FnMut(RetryNote),
@@ -563,7 +565,7 @@ impl ServerClient {
         method: reqwest::Method,
         path: &str,
         bearer: Option<&Secret>,
-        body: Option<&impl serde::Serialize>,
+        body: Option<(&[u8], &str)>,
         deadline: Instant,
         read: &dyn Fn(reqwest::blocking::Response, &str) -> Result<T, Attempt>,
     ) -> Result<T, Attempt> {
@@ -580,8 +582,10 @@ impl ServerClient {
         if let Some(token) = bearer {
             req = req.bearer_auth(token.expose());
         }
-        if let Some(body) = body {
-            req = req.json(body);
+        if let Some((bytes, content_type)) = body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(bytes.to_vec());
         }
         let resp = req.send().map_err(transport)?;
         let status = resp.status();
@@ -630,6 +634,14 @@ pub(crate) enum Attempt {
         sent: bool,
         retry_after: Option<Duration>,
     },
+}
+
+/// The content type of a JSON body.
+pub(crate) const JSON: &str = "application/json";
+
+/// A request body as JSON bytes, serialized once for every attempt.
+pub(crate) fn json_body(body: &impl serde::Serialize) -> Result<Vec<u8>, Error> {
+    serde_json::to_vec(body).map_err(Error::corrupt)
 }
 
 /// Reads a successful answer as JSON. A body cut short fails here: transient, and the

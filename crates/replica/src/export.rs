@@ -140,7 +140,7 @@ impl Replica {
         let path = format!("/v1/exports/{}?{}", kind.as_str(), params.finish());
         let read = crate::client::file_answer(out);
         let (bytes, _) = self.with_session_as(client, store, &mut |_| {}, None, |_, ctx| {
-            ctx.authed_as(reqwest::Method::GET, &path, None::<&()>, &read)
+            ctx.authed_as(reqwest::Method::GET, &path, None, &read)
                 .map_err(CallError::into_error)
         })?;
         Ok(Exported {

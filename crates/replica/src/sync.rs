@@ -1136,15 +1136,25 @@ impl Ctx<'_> {
         path: &str,
         body: Option<&impl serde::Serialize>,
     ) -> Result<T, CallError> {
-        self.authed_as(method, path, body, &crate::client::json_answer::<T>)
+        let json = body
+            .map(crate::client::json_body)
+            .transpose()
+            .map_err(CallError::Other)?;
+        self.authed_as(
+            method,
+            path,
+            json.as_deref().map(|b| (b, crate::client::JSON)),
+            &crate::client::json_answer::<T>,
+        )
     }
 
-    /// [`Ctx::authed`] with `read` reading the successful answer (a file download).
+    /// [`Ctx::authed`] with the body as bytes of a content type (a file upload), and
+    /// `read` reading the successful answer (JSON, a file download).
     pub(crate) fn authed_as<T>(
         &mut self,
         method: reqwest::Method,
         path: &str,
-        body: Option<&impl serde::Serialize>,
+        body: Option<(&[u8], &str)>,
         read: &dyn Fn(reqwest::blocking::Response, &str) -> Result<T, crate::client::Attempt>,
     ) -> Result<T, CallError> {
         let mut refreshed = false;

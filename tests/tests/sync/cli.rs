@@ -384,3 +384,83 @@ fn export_writes_the_servers_file_and_refuses_what_it_cannot_do() {
     assert_eq!(error_code(&out), "forbidden");
     assert!(!file.exists());
 }
+
+/// `logiflow import products FILE` previews the server's validation with progress on
+/// stderr and writes nothing; `--commit` imports; a file with a bad row changes nothing
+/// and names the row, with exit code 1.
+#[test]
+fn import_previews_then_commits_and_a_bad_row_changes_nothing() {
+    let server = Server::start("cli-import");
+    seed(&server, 1, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let (db, creds, _) = cli_connect(&server, dir.path(), &server.base, "importer");
+    let import = |file: &std::path::Path, commit: bool| {
+        let mut cmd = cli(&db, &creds);
+        cmd.args(["--json", "import", "products"]).arg(file);
+        if commit {
+            cmd.arg("--commit");
+        }
+        run(cmd, "")
+    };
+    let products = |prefix: &str| -> i64 {
+        server.block_on(async {
+            sqlx::query_scalar("select count(*) from product where sku like $1 || '%'")
+                .bind(prefix)
+                .fetch_one(&server.owner)
+                .await
+                .unwrap()
+        })
+    };
+    let good = dir.path().join("new.csv");
+    std::fs::write(
+        &good,
+        "sku,name,barcodes\nNEW-1,First new,4006381333931\nNEW-2,Second new,\n",
+    )
+    .unwrap();
+
+    let out = import(&good, false);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json_of(&out);
+    assert_eq!(
+        (v["status"].as_str(), v["to_create"].as_i64()),
+        (Some("ready"), Some(2))
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(r#""validated":2"#),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(products("NEW-"), 0, "a preview writes nothing");
+
+    let out = import(&good, true);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json_of(&out)["status"], "committed");
+    assert_eq!(products("NEW-"), 2);
+
+    // A barcode whose check digit is wrong: nothing of the file is written.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "sku,name,barcodes\nBAD-1,Fine,\nBAD-2,Wrong code,4006381333932\n",
+    )
+    .unwrap();
+    let out = import(&bad, true);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(error_code(&out), "invalid_input");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("row 3, barcodes"), "{stderr}");
+    assert_eq!(products("BAD-"), 0);
+}

@@ -35,6 +35,12 @@ pub(crate) const EXIT_CODES: &str = "Exit codes:
 Credentials: the device's tokens are kept in the OS keyring; LOGIFLOW_CREDENTIALS=file:PATH
 keeps them in a plain file instead (headless tests only).";
 
+/// What `logiflow import` imports.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum ImportWhat {
+    Products,
+}
+
 /// What `logiflow export` exports.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum ExportWhat {
@@ -306,6 +312,24 @@ pub(crate) enum Command {
         #[command(flatten)]
         bounds: SyncBounds,
     },
+    /// Import a file into the server with this device's session: the server validates
+    /// every row (progress on stderr) and shows what it would create, update or leave
+    /// unchanged, or the failing cells; with --commit, a file without errors is written
+    /// in one transaction. A file with errors changes nothing (exit code 1).
+    Import {
+        /// What the file holds.
+        what: ImportWhat,
+        /// The CSV (UTF-8, `,` or `;`) or XLSX file (by its extension).
+        file: PathBuf,
+        /// An XLSX file's sheet (default: the first).
+        #[arg(long)]
+        sheet: Option<String>,
+        /// Write the rows when none has an error (default: preview only).
+        #[arg(long)]
+        commit: bool,
+        #[command(flatten)]
+        bounds: SyncBounds,
+    },
     /// Show the replica's state: pending journal, conflicts, last sync, cursor.
     Status,
     /// Check this device's clock against the server's last answer and the time elapsed
@@ -385,6 +409,16 @@ impl SyncBounds {
             deadline: Duration::from_secs(self.timeout.max(1)),
             pull_limit: self.page_size,
             ..SyncOptions::default()
+        }
+    }
+
+    /// [`SyncBounds::options`] for a command whose one request may stream for long (a
+    /// file up or down): the request's bound is the whole command's.
+    pub(crate) fn long_request_options(&self) -> SyncOptions {
+        let options = self.options();
+        SyncOptions {
+            request_timeout: options.deadline,
+            ..options
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use logiflow_replica::{CredentialStore, Error, ExportKind, ExportRequest, ServerClient};
+use logiflow_replica::{ExportKind, ExportRequest};
 
 use super::args::SyncBounds;
 use super::{Ctx, Output};
@@ -17,12 +17,7 @@ pub(crate) fn run(
     out: &Path,
     bounds: &SyncBounds,
 ) -> anyhow::Result<Output> {
-    let store = CredentialStore::from_env()?;
-    let device = ctx.replica.device()?.ok_or(Error::NotInitialized)?;
-    // One request that may stream for long: its bound is the whole command's.
-    let mut options = bounds.options();
-    options.request_timeout = options.deadline;
-    let client = ServerClient::new(&device.server_url, options)?;
+    let (client, store) = super::device_client(ctx, bounds.long_request_options())?;
     let done = ctx
         .replica
         .export(&client, &store, kind, req, out)

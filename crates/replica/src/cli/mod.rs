@@ -6,6 +6,7 @@ mod clock;
 mod conflicts;
 mod connect;
 mod export;
+mod import;
 mod journal;
 mod login;
 mod orders;
@@ -58,6 +59,24 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Output> {
     dispatch(ctx, cli.command)
 }
 
+/// The device's server and credential store, for a command that calls the server with
+/// the device's session.
+fn device_client(
+    ctx: &Ctx,
+    options: logiflow_replica::SyncOptions,
+) -> anyhow::Result<(
+    logiflow_replica::ServerClient,
+    logiflow_replica::CredentialStore,
+)> {
+    let store = logiflow_replica::CredentialStore::from_env()?;
+    let device = ctx
+        .replica
+        .device()?
+        .ok_or(logiflow_replica::Error::NotInitialized)?;
+    let client = logiflow_replica::ServerClient::new(&device.server_url, options)?;
+    Ok((client, store))
+}
+
 fn default_db() -> anyhow::Result<PathBuf> {
     use etcetera::BaseStrategy;
     let base = etcetera::choose_base_strategy()
@@ -102,6 +121,18 @@ fn dispatch(mut ctx: Ctx, command: Command) -> anyhow::Result<Output> {
             record::receive(&mut ctx, item, Op::Receive { to, qty }, po.as_deref())
         }
         Command::Orders => orders::run(&mut ctx),
+        Command::Import {
+            what: args::ImportWhat::Products,
+            file,
+            sheet,
+            commit,
+            bounds,
+        } => import::run(
+            &mut ctx,
+            &file,
+            &logiflow_replica::ImportRequest { sheet, commit },
+            &bounds,
+        ),
         Command::Export {
             what,
             out,
