@@ -132,8 +132,11 @@ pub fn router(state: AppState) -> Router {
     // Only matched routes are measured, by template, so paths with ids do not explode
     // the label space.
     .route_layer(axum::middleware::from_fn(telemetry::track))
-    .layer(axum::middleware::from_fn_with_state(
-        Duration::from_millis(state.config.request_timeout_ms),
+    .route_layer(axum::middleware::from_fn_with_state(
+        Timeouts {
+            normal: Duration::from_millis(state.config.request_timeout_ms),
+            bulk: Duration::from_millis(state.config.bulk_request_timeout_ms),
+        },
         timeout,
     ))
     .fallback(|| async { ApiError::NotFound.into_response() })
@@ -163,13 +166,33 @@ pub fn router(state: AppState) -> Router {
     .with_state(state)
 }
 
+/// How long a request may take: most are bounded by `request_timeout_ms`, the bulk
+/// routes (imports, exports) by `bulk_request_timeout_ms`.
+#[derive(Debug, Clone, Copy)]
+struct Timeouts {
+    normal: Duration,
+    bulk: Duration,
+}
+
+/// Whether a route template is a bulk route.
+fn is_bulk(template: &str) -> bool {
+    template.starts_with("/v1/imports") || template.starts_with("/v1/exports/")
+}
+
 /// Abandons a request after the configured time. Dropping the handler's future drops
-/// its transaction, which rolls back: a timed-out write changed nothing.
+/// its transaction, which rolls back: a timed-out write changed nothing. (A streamed
+/// CSV export is bounded until its response starts; each page after is a transaction
+/// of its own.)
 async fn timeout(
-    axum::extract::State(limit): axum::extract::State<Duration>,
+    axum::extract::State(limits): axum::extract::State<Timeouts>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    let bulk = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .is_some_and(|p| is_bulk(p.as_str()));
+    let limit = if bulk { limits.bulk } else { limits.normal };
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::Timeout.into_response(),

@@ -50,6 +50,10 @@ pub struct Config {
     /// Longest a request may take; past it the handler is dropped (its transaction rolls
     /// back) and the client gets `503 timeout`.
     pub request_timeout_ms: u64,
+    /// [`Config::request_timeout_ms`] of the bulk routes (`/v1/imports…`,
+    /// `/v1/exports/…`): a 200,000-row upload or commit, or a large workbook, takes longer
+    /// than any other request.
+    pub bulk_request_timeout_ms: u64,
     /// How far after the server's time of receipt a pushed journal movement may be dated
     /// and still take effect at its date; one dated later is held for a person with
     /// review `clock_ahead` (see `logiflow_core::clock`). At most
@@ -108,6 +112,7 @@ impl Default for Config {
             login_attempts_per_address_per_minute: 60,
             db_max_connections: 20,
             request_timeout_ms: 30_000,
+            bulk_request_timeout_ms: 300_000,
             clock_ahead_tolerance_secs: logiflow_core::CLOCK_AHEAD_TOLERANCE_SECS_DEFAULT
                 .unsigned_abs(),
             webhook_worker_enabled: true,
@@ -140,6 +145,7 @@ struct FileConfig {
     login_attempts_per_address_per_minute: Option<u32>,
     db_max_connections: Option<u32>,
     request_timeout_ms: Option<u64>,
+    bulk_request_timeout_ms: Option<u64>,
     clock_ahead_tolerance_secs: Option<u64>,
     webhook_worker_enabled: Option<bool>,
     webhook_worker_interval_ms: Option<u64>,
@@ -207,6 +213,7 @@ impl Config {
             login_attempts_per_address_per_minute,
             db_max_connections,
             request_timeout_ms,
+            bulk_request_timeout_ms,
             clock_ahead_tolerance_secs,
             webhook_worker_enabled,
             webhook_worker_interval_ms,
@@ -267,6 +274,7 @@ impl Config {
             login_attempts_per_address_per_minute => "LOGIFLOW_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE",
             db_max_connections => "LOGIFLOW_DB_MAX_CONNECTIONS",
             request_timeout_ms => "LOGIFLOW_REQUEST_TIMEOUT_MS",
+            bulk_request_timeout_ms => "LOGIFLOW_BULK_REQUEST_TIMEOUT_MS",
             clock_ahead_tolerance_secs => "LOGIFLOW_CLOCK_AHEAD_TOLERANCE_SECS",
             webhook_worker_enabled => "LOGIFLOW_WEBHOOK_WORKER_ENABLED",
             webhook_worker_interval_ms => "LOGIFLOW_WEBHOOK_WORKER_INTERVAL_MS",
@@ -302,6 +310,9 @@ impl Config {
         }
         if self.request_timeout_ms == 0 {
             return Err(invalid("request_timeout_ms", "must be positive"));
+        }
+        if self.bulk_request_timeout_ms == 0 {
+            return Err(invalid("bulk_request_timeout_ms", "must be positive"));
         }
         if self.clock_ahead_tolerance_secs > CLOCK_AHEAD_TOLERANCE_MAX_SECS {
             return Err(invalid(

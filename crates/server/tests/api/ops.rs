@@ -252,6 +252,33 @@ async fn requests_past_the_timeout_are_abandoned() {
 }
 
 #[tokio::test]
+async fn imports_and_exports_have_a_timeout_of_their_own() {
+    // The bulk routes' budget is their own: zero here abandons an upload and an export
+    // at their first wait, while every other route keeps the normal one.
+    let app = spawn_app_with(|c| c.bulk_request_timeout_ms = 0).await;
+    let t = app.tenant("acme", "standard").await;
+    let r = app.get("/v1/me", &t.token).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app.get("/v1/exports/products", &t.token).await;
+    problem(r, StatusCode::SERVICE_UNAVAILABLE, "timeout").await;
+    let r = app
+        .client
+        .post(app.url("/v1/imports?kind=products"))
+        .header("authorization", format!("Bearer {}", t.token))
+        .header("content-type", "text/csv")
+        .body("sku,name\nA-1,One\n")
+        .send()
+        .await
+        .unwrap();
+    problem(r, StatusCode::SERVICE_UNAVAILABLE, "timeout").await;
+    let jobs: i64 = sqlx::query_scalar("select count(*) from import_job")
+        .fetch_one(&app.owner)
+        .await
+        .unwrap();
+    assert_eq!(jobs, 0, "an abandoned upload created nothing");
+}
+
+#[tokio::test]
 async fn readyz_reports_an_unreachable_database() {
     // A pool whose server is gone (nothing listens on port 1), on a short leash.
     let pool = sqlx::postgres::PgPoolOptions::new()
