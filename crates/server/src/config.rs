@@ -50,9 +50,9 @@ pub struct Config {
     /// Longest a request may take; past it the handler is dropped (its transaction rolls
     /// back) and the client gets `503 timeout`.
     pub request_timeout_ms: u64,
-    /// [`Config::request_timeout_ms`] of the bulk routes (`/v1/imports…`,
-    /// `/v1/exports/…`): a 200,000-row upload or commit, or a large workbook, takes longer
-    /// than any other request.
+    /// [`Config::request_timeout_ms`] of the bulk routes (imports and exports): a
+    /// 200,000-row upload or commit, or a large workbook, takes longer than any other
+    /// request.
     pub bulk_request_timeout_ms: u64,
     /// How far after the server's time of receipt a pushed journal movement may be dated
     /// and still take effect at its date; one dated later is held for a person with

@@ -715,15 +715,3 @@ fn completed_event(job: &ImportJob) -> ApiResult<serde_json::Value> {
     serde_json::to_value(crate::webhooks::events::ImportCompletedEvent::from(job))
         .map_err(ApiError::internal)
 }
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_stalled_condition_is_stalled_secs() {
-        let condition = crate::store::imports::STALLED_CONDITION;
-        assert!(
-            condition.contains(&format!("'{} seconds'", super::STALLED_SECS)),
-            "{condition}"
-        );
-    }
-}

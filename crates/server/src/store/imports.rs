@@ -277,3 +277,16 @@ pub async fn mark_committed(tx: &mut TenantTx, job_id: Uuid) -> Result<ImportJob
     .fetch_one(tx.conn())
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_stalled_condition_is_stalled_secs() {
+        assert!(
+            super::STALLED_CONDITION
+                .contains(&format!("'{} seconds'", crate::bulk::import::STALLED_SECS)),
+            "{}",
+            super::STALLED_CONDITION
+        );
+    }
+}
