@@ -214,13 +214,31 @@ pub fn typescript_bindings() -> String {
          \n/** Sync errors only a person can fix: the background loop stops syncing unasked. */\n\
          export const NEEDS_A_PERSON: readonly string[] = {:?};\n\
          \n/** The longest reason for forcing or voiding a held movement, in characters. */\n\
-         export const RESOLVE_REASON_LEN_MAX = {};\n",
+         export const RESOLVE_REASON_LEN_MAX = {};\n\
+         \n/** Every export kind, in the order the app lists them. */\n\
+         export const EXPORT_KINDS: readonly ExportKind[] = {:?};\n\
+         \n/** The export kinds filtered by warehouse (the replica's rule). */\n\
+         export const EXPORT_BY_WAREHOUSE: readonly ExportKind[] = {:?};\n\
+         \n/** The export kinds filtered by a time range (the replica's rule). */\n\
+         export const EXPORT_BY_TIME: readonly ExportKind[] = {:?};\n",
         background::SYNC_EVENT,
         background::STATUS_EVENT,
         background::NEEDS_A_PERSON,
         logiflow_core::sync::RESOLVE_REASON_LEN_MAX,
+        export_kinds(|_| true),
+        export_kinds(logiflow_replica::ExportKind::per_warehouse),
+        export_kinds(logiflow_replica::ExportKind::in_time),
     ));
     out
+}
+
+/// The names of the export kinds `keep` keeps.
+fn export_kinds(keep: fn(logiflow_replica::ExportKind) -> bool) -> Vec<&'static str> {
+    logiflow_replica::ExportKind::ALL
+        .into_iter()
+        .filter(|k| keep(*k))
+        .map(logiflow_replica::ExportKind::as_str)
+        .collect()
 }
 
 #[cfg(test)]

@@ -36,6 +36,15 @@ pub enum ExportKind {
 }
 
 impl ExportKind {
+    /// Every kind, in the order the app lists them.
+    pub const ALL: [ExportKind; 5] = [
+        Self::Products,
+        Self::Locations,
+        Self::Stock,
+        Self::Movements,
+        Self::Audit,
+    ];
+
     /// The path segment and the file's default name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -47,11 +56,13 @@ impl ExportKind {
         }
     }
 
-    fn per_warehouse(self) -> bool {
+    /// Whether the kind is exported per warehouse (the app's form asks which only then).
+    pub fn per_warehouse(self) -> bool {
         matches!(self, Self::Locations | Self::Stock | Self::Movements)
     }
 
-    fn in_time(self) -> bool {
+    /// Whether the kind is exported for a time range.
+    pub fn in_time(self) -> bool {
         matches!(self, Self::Movements | Self::Audit)
     }
 }
@@ -162,5 +173,28 @@ impl Replica {
             field: "warehouse",
             message: format!("no warehouse {code} on this device (see `logiflow scope`)"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ExportKind;
+
+    #[test]
+    fn every_kind_is_listed_once_under_its_serde_name() {
+        for kind in ExportKind::ALL {
+            // A new kind fails to compile here until it is listed.
+            match kind {
+                ExportKind::Products
+                | ExportKind::Locations
+                | ExportKind::Stock
+                | ExportKind::Movements
+                | ExportKind::Audit => {}
+            }
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        let mut names: Vec<&str> = ExportKind::ALL.iter().map(|k| k.as_str()).collect();
+        names.dedup();
+        assert_eq!(names.len(), ExportKind::ALL.len());
     }
 }

@@ -2,8 +2,9 @@
 // and what the form sends to the shell's `export` command once a file is chosen.
 
 import type { ExportFile, ExportKind } from "./bindings";
+import { EXPORT_BY_TIME, EXPORT_BY_WAREHOUSE } from "./bindings";
 
-export const EXPORT_KINDS: readonly ExportKind[] = ["products", "locations", "stock", "movements", "audit"];
+export { EXPORT_KINDS } from "./bindings";
 
 export type ExportFormat = "csv" | "xlsx";
 
@@ -18,14 +19,14 @@ export interface ExportForm {
   to: string;
 }
 
-/** Whether the kind is exported per warehouse. */
+/** Whether the kind is exported per warehouse (the replica's rule, in the bindings). */
 export function byWarehouse(kind: ExportKind): boolean {
-  return kind === "locations" || kind === "stock" || kind === "movements";
+  return EXPORT_BY_WAREHOUSE.includes(kind);
 }
 
-/** Whether the kind is exported for a time range. */
+/** Whether the kind is exported for a time range (the replica's rule, in the bindings). */
 export function byTime(kind: ExportKind): boolean {
-  return kind === "movements" || kind === "audit";
+  return EXPORT_BY_TIME.includes(kind);
 }
 
 /** The name the save dialog proposes: the kind, the warehouse, the day. */

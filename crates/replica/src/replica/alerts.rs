@@ -170,7 +170,7 @@ impl Replica {
     /// The alerts the last sync read, newest first, with the unread count (the bell).
     pub fn alerts(&self) -> Result<AlertList> {
         let items = rows(&self.conn, &format!("{SELECT} order by a.id desc"))?;
-        let unread = items.iter().filter(|a| !a.read).count() as u64;
+        let unread = self.unread_alerts()?;
         let marks_waiting: i64 =
             self.conn
                 .query_row("select count(*) from alert_read", [], |r| r.get(0))?;
@@ -248,6 +248,15 @@ impl Replica {
             .iter()
             .map(|k| format!("'{}'", k.as_str()))
             .collect();
+        // Asked after every sync: without anything new, no write transaction at all.
+        let new: bool = self.conn.query_row(
+            "select exists (select 1 from alert where notified = 0)",
+            [],
+            |r| r.get(0),
+        )?;
+        if !new {
+            return Ok(Vec::new());
+        }
         let tx = self.write()?;
         let found = rows(
             &tx,

@@ -1034,3 +1034,12 @@ export const NEEDS_A_PERSON: readonly string[] = ["credentials_invalid", "device
 
 /** The longest reason for forcing or voiding a held movement, in characters. */
 export const RESOLVE_REASON_LEN_MAX = 500;
+
+/** Every export kind, in the order the app lists them. */
+export const EXPORT_KINDS: readonly ExportKind[] = ["products", "locations", "stock", "movements", "audit"];
+
+/** The export kinds filtered by warehouse (the replica's rule). */
+export const EXPORT_BY_WAREHOUSE: readonly ExportKind[] = ["locations", "stock", "movements"];
+
+/** The export kinds filtered by a time range (the replica's rule). */
+export const EXPORT_BY_TIME: readonly ExportKind[] = ["movements", "audit"];
