@@ -281,3 +281,21 @@ pub async fn shutdown_signal() {
     }
     tracing::info!("shutting down: draining open requests");
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn imports_and_exports_are_the_bulk_routes() {
+        for bulk in [
+            "/v1/imports",
+            "/v1/imports/{id}/commit",
+            "/v1/exports/products",
+            "/v1/exports/audit",
+        ] {
+            assert!(super::is_bulk(bulk), "{bulk}");
+        }
+        for other in ["/v1/me", "/v1/movements", "/v1/products", "/v1/export"] {
+            assert!(!super::is_bulk(other), "{other}");
+        }
+    }
+}

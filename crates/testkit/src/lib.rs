@@ -164,6 +164,26 @@ mod db_tests {
     }
 }
 
+/// Writes `n` `movement.recorded` events with an empty payload straight to the tenant's
+/// outbox (as the owner), for the webhook delivery tests; answers their ids.
+pub async fn outbox_events(
+    pool: &sqlx::PgPool,
+    tenant_id: uuid::Uuid,
+    n: usize,
+) -> Vec<uuid::Uuid> {
+    let ids: Vec<uuid::Uuid> = (0..n).map(|_| uuid::Uuid::now_v7()).collect();
+    sqlx::query(
+        "insert into outbox_event (tenant_id, id, topic, payload)
+         select $1, id, 'movement.recorded', '{}' from unnest($2::uuid[]) as id",
+    )
+    .bind(tenant_id)
+    .bind(&ids)
+    .execute(pool)
+    .await
+    .expect("failed to write outbox events");
+    ids
+}
+
 /// The ledger invariant of a tenant: every stock row equals the sum of its applied
 /// movement effects, and no effect is booked on a row that does not exist. Returns one
 /// line per violation (empty when the ledger holds), so a failing test shows every row

@@ -110,18 +110,11 @@ fn the_server_killed_mid_delivery_and_restarted_delivers_every_event() {
         "/v1/webhook-endpoints",
         serde_json::json!({"url": receiver.url, "event_types": ["movement.recorded"]}),
     );
-    let ids: Vec<Uuid> = (0..EVENTS).map(|_| Uuid::now_v7()).collect();
-    server.block_on(async {
-        sqlx::query(
-            "insert into outbox_event (tenant_id, id, topic, payload)
-             select $1, id, 'movement.recorded', '{}' from unnest($2::uuid[]) as id",
-        )
-        .bind(server.tenant)
-        .bind(&ids)
-        .execute(&server.owner)
-        .await
-        .unwrap();
-    });
+    let ids = server.block_on(logiflow_testkit::outbox_events(
+        &server.owner,
+        server.tenant,
+        EVENTS,
+    ));
 
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()

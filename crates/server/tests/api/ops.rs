@@ -253,20 +253,23 @@ async fn requests_past_the_timeout_are_abandoned() {
 
 #[tokio::test]
 async fn imports_and_exports_have_a_timeout_of_their_own() {
-    // The bulk routes' budget is their own: zero here abandons an upload and an export
-    // at their first wait, while every other route keeps the normal one.
+    // The bulk routes' budget is their own: zero here abandons an upload (reading 20,000
+    // rows takes far longer than the timer's millisecond), while every other route keeps
+    // the normal one. Which routes are bulk is unit-tested in `app`.
     let app = spawn_app_with(|c| c.bulk_request_timeout_ms = 0).await;
     let t = app.tenant("acme", "standard").await;
     let r = app.get("/v1/me", &t.token).await;
     assert_eq!(r.status(), StatusCode::OK);
-    let r = app.get("/v1/exports/products", &t.token).await;
-    problem(r, StatusCode::SERVICE_UNAVAILABLE, "timeout").await;
+    let mut file = String::from("sku,name\n");
+    for i in 0..20_000 {
+        file.push_str(&format!("BULK-{i},Product {i}\n"));
+    }
     let r = app
         .client
         .post(app.url("/v1/imports?kind=products"))
         .header("authorization", format!("Bearer {}", t.token))
         .header("content-type", "text/csv")
-        .body("sku,name\nA-1,One\n")
+        .body(file)
         .send()
         .await
         .unwrap();

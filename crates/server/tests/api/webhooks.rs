@@ -1212,16 +1212,7 @@ async fn a_backlog_is_reported_so_the_worker_ticks_again_at_once() {
     } = scene(Mode::Ok, |_| {}).await;
     // One more event than a tick delivers.
     let per_tick = BATCHES_PER_TICK_MAX * usize::try_from(DELIVERY_BATCH_MAX).unwrap();
-    let ids: Vec<Uuid> = (0..=per_tick).map(|_| Uuid::now_v7()).collect();
-    sqlx::query(
-        "insert into outbox_event (tenant_id, id, topic, payload)
-         select $1, id, 'movement.recorded', '{}' from unnest($2::uuid[]) as id",
-    )
-    .bind(t.id)
-    .bind(&ids)
-    .execute(&app.owner)
-    .await
-    .unwrap();
+    logiflow_testkit::outbox_events(&app.owner, t.id, per_tick + 1).await;
     let clock = TestClock::new();
     let w = worker(&app, &clock, OPEN).await;
     let first = w.tick().await.unwrap();
