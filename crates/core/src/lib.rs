@@ -8,6 +8,7 @@
 //! * [`ids`] — UUIDv7 id newtypes.
 //! * [`qty`] — exact integer quantities.
 //! * [`codes`] — validated SKUs, barcodes, location and lot codes.
+//! * [`bins`] — the bin generator: ranges (aisles × racks × levels) into bin codes.
 //! * [`movement`] and [`stock`] — movements, stock rows and the total order of events.
 //! * [`engine`] — rows, ledger and held movements in memory, driven by the rules with
 //!   the automatic retry of held movements (the model server, the replica's projection).
@@ -23,6 +24,7 @@
 //! * [`webhooks`] — the retry schedule of webhook deliveries (backoff, jitter, dead letter).
 //! * [`problem`] — the stable codes of the server's problem documents.
 
+pub mod bins;
 pub mod clock;
 pub mod codes;
 pub mod engine;

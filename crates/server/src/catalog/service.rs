@@ -42,56 +42,14 @@ pub async fn create_location(
 ) -> ApiResult<Location> {
     let code = parse_code(req.code)?;
     let name = validate_location_name(req.name.unwrap_or(""))?;
-    let new = match req.parent_id {
-        Some(parent_id) => {
-            let parent = store::locations::get_for_update(tx, parent_id)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::ReferenceNotFound(format!("parent location {parent_id} not found"))
-                })?;
-            if req.warehouse_id.is_some_and(|w| w != parent.warehouse_id) {
-                return Err(ApiError::InvalidParent(
-                    "the parent location is in another warehouse".into(),
-                ));
-            }
-            if parent.depth >= LOCATION_DEPTH_MAX {
-                return Err(ApiError::BadRequest(format!(
-                    "locations nest at most {} levels deep",
-                    LOCATION_DEPTH_MAX + 1
-                )));
-            }
-            if store::locations::lock_stock(tx, parent_id).await? {
-                return Err(ApiError::LocationHasStock);
-            }
-            store::locations::NewLocation {
-                warehouse_id: parent.warehouse_id,
-                parent_id: Some(parent_id),
-                path: format!("{}/{code}", parent.path),
-                depth: parent.depth + 1,
-                code,
-                name,
-            }
-        }
-        None => {
-            let Some(warehouse_id) = req.warehouse_id else {
-                return Err(ApiError::BadRequest(
-                    "a location needs a warehouse_id or a parent_id".into(),
-                ));
-            };
-            if store::warehouses::get(tx, warehouse_id).await?.is_none() {
-                return Err(ApiError::ReferenceNotFound(format!(
-                    "warehouse {warehouse_id} not found"
-                )));
-            }
-            store::locations::NewLocation {
-                warehouse_id,
-                parent_id: None,
-                path: code.clone(),
-                depth: 0,
-                code,
-                name,
-            }
-        }
+    let place = place_children(tx, req.warehouse_id, req.parent_id).await?;
+    let new = store::locations::NewLocation {
+        warehouse_id: place.warehouse_id,
+        parent_id: req.parent_id,
+        path: place.path_of(&code),
+        depth: place.depth,
+        code,
+        name,
     };
     quota::check(tx, quota::Counted::Locations).await?;
     let l = store::locations::insert(tx, new).await?;
@@ -109,6 +67,78 @@ pub async fn create_location(
     )
     .await?;
     Ok(l)
+}
+
+/// Where new locations go: under a parent (locked) or at the top of a warehouse.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    pub warehouse_id: Uuid,
+    /// The parent's path (`None` at the top level).
+    pub parent_path: Option<String>,
+    /// The new locations' depth.
+    pub depth: i32,
+}
+
+impl Placement {
+    /// The path of a new location with `code`.
+    pub fn path_of(&self, code: &str) -> String {
+        self.parent_path
+            .as_deref()
+            .map_or_else(|| code.to_owned(), |p| format!("{p}/{code}"))
+    }
+}
+
+/// Checks that locations may be created under `parent_id`, or at the top of
+/// `warehouse_id` (at least one is required; when both are given they must agree): the
+/// parent exists, is locked (`for update`, so a concurrent creation under it or its
+/// deletion waits), is not too deep and holds no stock (its stock rows share-locked:
+/// stock lives in leaves).
+pub async fn place_children(
+    tx: &mut TenantTx,
+    warehouse_id: Option<Uuid>,
+    parent_id: Option<Uuid>,
+) -> ApiResult<Placement> {
+    let Some(parent_id) = parent_id else {
+        let Some(warehouse_id) = warehouse_id else {
+            return Err(ApiError::BadRequest(
+                "a location needs a warehouse_id or a parent_id".into(),
+            ));
+        };
+        if store::warehouses::get(tx, warehouse_id).await?.is_none() {
+            return Err(ApiError::ReferenceNotFound(format!(
+                "warehouse {warehouse_id} not found"
+            )));
+        }
+        return Ok(Placement {
+            warehouse_id,
+            parent_path: None,
+            depth: 0,
+        });
+    };
+    let parent = store::locations::get_for_update(tx, parent_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::ReferenceNotFound(format!("parent location {parent_id} not found"))
+        })?;
+    if warehouse_id.is_some_and(|w| w != parent.warehouse_id) {
+        return Err(ApiError::InvalidParent(
+            "the parent location is in another warehouse".into(),
+        ));
+    }
+    if parent.depth >= LOCATION_DEPTH_MAX {
+        return Err(ApiError::BadRequest(format!(
+            "locations nest at most {} levels deep",
+            LOCATION_DEPTH_MAX + 1
+        )));
+    }
+    if store::locations::lock_stock(tx, parent_id).await? {
+        return Err(ApiError::LocationHasStock);
+    }
+    Ok(Placement {
+        warehouse_id: parent.warehouse_id,
+        parent_path: Some(parent.path),
+        depth: parent.depth + 1,
+    })
 }
 
 /// Checked changes to a location; `None` leaves a field as it is. The warehouse and

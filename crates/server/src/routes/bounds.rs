@@ -12,6 +12,7 @@
 //! field fails every test that builds the document.
 
 use logiflow_core::QTY_MAX;
+use logiflow_core::bins::{SEGMENT_LABEL_LEN_MAX, SEGMENTS_MAX};
 use logiflow_core::codes::{LOCATION_CODE_LEN_MAX, LOT_CODE_LEN_MAX, SKU_LEN_MAX};
 use logiflow_core::sync::{PULL_PAGE_MAX, RESOLVE_REASON_LEN_MAX};
 use utoipa::Number;
@@ -119,6 +120,8 @@ pub const FIELDS: &[(&str, Bound)] = &[
     ("UpdateWarehouse/address", Bound::AtMost(ADDRESS_LEN_MAX)),
     ("CreateLocation/name", Bound::AtMost(LOCATION_NAME_LEN_MAX)),
     ("UpdateLocation/name", Bound::AtMost(LOCATION_NAME_LEN_MAX)),
+    ("GenerateBins/segments", Bound::Items(1, SEGMENTS_MAX)),
+    ("BinSegment/label", Bound::AtMost(SEGMENT_LABEL_LEN_MAX)),
     ("CreateProduct/name", Bound::Text(NAME_LEN_MAX)),
     ("UpdateProduct/name", Bound::Text(NAME_LEN_MAX)),
     ("CreateProduct/uom", code(UOM_LEN_MAX, NOT_SPACE)),

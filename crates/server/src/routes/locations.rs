@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::auth::Require;
 use crate::catalog;
+use crate::catalog::bins::{BinRequest, GeneratedBins};
 use crate::catalog::location::Location;
 use crate::catalog::service::{LocationChanges, LocationRequest};
 use crate::db::TenantTx;
@@ -36,6 +37,7 @@ pub const FILTER_LEN_MAX: usize = 600;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_locations, create_location))
+        .routes(routes!(generate_bins))
         .routes(routes!(get_location, update_location, delete_location))
 }
 
@@ -99,6 +101,49 @@ pub struct UpdateLocation {
     pub name: Option<String>,
     /// `false` deactivates the location; `true` reactivates it (quota-checked).
     pub active: Option<bool>,
+}
+
+/// One dimension of a bin grid: `from` to `to` (inclusive; absent is `from` alone), two
+/// numbers (`01` to `20`: the width of `from` is kept) or two letters (`A` to `D`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BinSegment {
+    pub from: String,
+    pub to: Option<String>,
+    /// What the part is called in the bins' names, e.g. `Aisle`.
+    pub label: Option<String>,
+}
+
+/// A grid of bins to generate under `parent_id` (or top-level in `warehouse_id`): every
+/// combination of the segments' values, joined by `separator` (`-` by default; empty,
+/// `-`, `_` or `.`), at most 5,000.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GenerateBins {
+    pub parent_id: Option<Uuid>,
+    pub warehouse_id: Option<Uuid>,
+    pub segments: Vec<BinSegment>,
+    pub separator: Option<String>,
+    /// `true`: only say what would be created (the preview).
+    pub dry_run: Option<bool>,
+}
+
+impl From<GenerateBins> for BinRequest {
+    fn from(g: GenerateBins) -> Self {
+        Self {
+            parent_id: g.parent_id,
+            warehouse_id: g.warehouse_id,
+            segments: g
+                .segments
+                .into_iter()
+                .map(|s| logiflow_core::bins::Segment {
+                    from: s.from,
+                    to: s.to,
+                    label: s.label,
+                })
+                .collect(),
+            separator: g.separator.unwrap_or_else(|| "-".into()),
+            dry_run: g.dry_run.unwrap_or(false),
+        }
+    }
 }
 
 fn validate_filter(field: &str, v: Option<String>) -> ApiResult<Option<String>> {
@@ -183,6 +228,43 @@ pub async fn create_location(
         .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+}
+
+/// Generates a grid of bins (aisles × racks × levels) under one location, or previews it.
+#[utoipa::path(post, path = "/v1/locations/generate", tag = "catalog", request_body = GenerateBins,
+    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the preview of a dry run (permission catalog_manage)", body = GeneratedBins),
+        (status = 201, description = "created: the new bins, and those already under the parent", body = GeneratedBins),
+        (status = 400, description = "bad_request (segments, separator, more than 5,000 bins, a code too long, neither parent_id nor warehouse_id, too deep)"),
+        (status = 403, description = "forbidden, subscription_expired, quota_exceeded (for all new bins at once)"),
+        (status = 409, description = "conflict (a generated code is used elsewhere in the warehouse), location_has_stock (the parent holds stock)"),
+        (status = 422, description = "invalid_body, idempotency_key_reused, reference_not_found (warehouse_id, parent_id), invalid_parent (parent in another warehouse)"),
+        Authed,
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn generate_bins(
+    State(state): State<AppState>,
+    p: Require<perm::CatalogManage>,
+    idem: IdempotencyKey,
+    ApiJson(req): ApiJson<GenerateBins>,
+) -> ApiResult<Response> {
+    let hash = state.request_hash("/v1/locations/generate", &req);
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    if let Some(replay) = idem.replay(&mut tx, &hash).await? {
+        return Ok(replay);
+    }
+    let out: GeneratedBins = catalog::bins::generate(&mut tx, &p, req.into()).await?;
+    let status = if out.dry_run {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let body = serde_json::to_value(&out).map_err(ApiError::internal)?;
+    idem.store(&mut tx, &hash, status, &body).await?;
+    tx.commit().await?;
+    Ok((status, axum::Json(body)).into_response())
 }
 
 /// Reads one location.

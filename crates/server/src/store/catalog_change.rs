@@ -45,6 +45,29 @@ pub async fn upsert(
     insert(tx, entity, entity_id, warehouse_id, "upsert").await
 }
 
+/// Records that each of `ids` (all in `warehouse_id`, or unscoped) was created or
+/// changed, in one statement.
+pub async fn upsert_many(
+    tx: &mut TenantTx,
+    entity: Entity,
+    ids: &[Uuid],
+    warehouse_id: Option<Uuid>,
+) -> ApiResult<()> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query(
+        "insert into catalog_change (tenant_id, entity, entity_id, warehouse_id, op)
+         select $1, $2, i.id, $4, 'upsert'
+         from unnest($3::uuid[]) with ordinality as i(id, ord) order by i.ord",
+    )
+    .bind(tenant_id)
+    .bind(entity.as_str())
+    .bind(ids)
+    .bind(warehouse_id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
 /// Records that `entity_id` was deleted.
 pub async fn delete(
     tx: &mut TenantTx,

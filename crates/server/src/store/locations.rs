@@ -263,3 +263,63 @@ pub async fn delete(tx: &mut TenantTx, id: Uuid) -> Result<(), sqlx::Error> {
         .await?;
     Ok(())
 }
+
+/// A location of the warehouse holding one of `codes`: `(code, parent_id, id)`.
+pub async fn with_codes(
+    tx: &mut TenantTx,
+    warehouse_id: Uuid,
+    codes: &[String],
+) -> Result<Vec<(String, Option<Uuid>, Uuid)>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    // A join with the list, not `code = any($3)`: under a generic plan the latter
+    // searches the list linearly for every location of the warehouse.
+    sqlx::query_as(
+        "select l.code, l.parent_id, l.id
+         from unnest($3::text[]) as c(code)
+         join location l on l.tenant_id = $1 and l.warehouse_id = $2 and l.code = c.code",
+    )
+    .bind(tenant_id)
+    .bind(warehouse_id)
+    .bind(codes)
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// Validated new siblings under `parent_id` (or top-level): the i-th has `codes[i]`,
+/// `names[i]` and `paths[i]`.
+#[derive(Debug)]
+pub struct NewSiblings {
+    pub warehouse_id: Uuid,
+    pub parent_id: Option<Uuid>,
+    pub depth: i32,
+    pub codes: Vec<String>,
+    pub names: Vec<String>,
+    pub paths: Vec<String>,
+}
+
+/// Inserts siblings in one statement, each with a fresh UUIDv7, in the given order.
+pub async fn insert_siblings(
+    tx: &mut TenantTx,
+    s: NewSiblings,
+) -> Result<Vec<Location>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let ids: Vec<Uuid> = s.codes.iter().map(|_| Uuid::now_v7()).collect();
+    sqlx::query_as(&format!(
+        "insert into location (tenant_id, id, warehouse_id, parent_id, code, name, path, depth)
+         select $1, n.id, $2, $3, n.code, n.name, n.path, $4
+         from unnest($5::uuid[], $6::text[], $7::text[], $8::text[])
+              with ordinality as n(id, code, name, path, ord)
+         order by n.ord
+         returning {COLUMNS}"
+    ))
+    .bind(tenant_id)
+    .bind(s.warehouse_id)
+    .bind(s.parent_id)
+    .bind(s.depth)
+    .bind(&ids)
+    .bind(&s.codes)
+    .bind(&s.names)
+    .bind(&s.paths)
+    .fetch_all(tx.conn())
+    .await
+}

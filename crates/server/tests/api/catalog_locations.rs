@@ -420,3 +420,207 @@ async fn trees_are_bounded_in_depth() {
     .await;
     assert!(v["detail"].as_str().unwrap().contains("16 levels"));
 }
+
+/// `POST /v1/locations/generate` with aisles A–D × racks 01–20 × levels 1–`levels`.
+fn grid(parent: &Value, levels: &str, dry_run: bool) -> Value {
+    json!({
+        "parent_id": parent["id"],
+        "segments": [
+            {"from": "A", "to": "D", "label": "Aisle"},
+            {"from": "01", "to": "20", "label": "Rack"},
+            {"from": "1", "to": levels, "label": "Level"},
+        ],
+        "dry_run": dry_run,
+    })
+}
+
+/// Generates bins (201) and returns the answer with its (new, existing) counts.
+async fn generate(app: &TestApp, token: &str, body: Value) -> (Value, (u64, u64)) {
+    let made = create(app, "/v1/locations/generate", token, body).await;
+    let counts = (
+        made["new"].as_u64().unwrap(),
+        made["existing"].as_u64().unwrap(),
+    );
+    (made, counts)
+}
+
+async fn children(app: &TestApp, token: &str, parent: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = get_json(
+            app,
+            format!(
+                "/v1/locations?parent_id={}&limit=500{cursor}",
+                id_of(parent)
+            ),
+            token,
+        )
+        .await;
+        out.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_bin_generator_previews_then_creates_a_grid_once() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    let w = warehouse(&app, &t.token, "MAIN").await;
+    let zone = location(&app, &t.token, json!({"warehouse_id": w, "code": "Z1"})).await;
+
+    // The preview says what would be made and makes nothing.
+    let r = app
+        .post("/v1/locations/generate", &t.token, grid(&zone, "5", true))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let preview: Value = r.json().await.unwrap();
+    assert_eq!(
+        (
+            preview["total"].as_u64(),
+            preview["new"].as_u64(),
+            preview["existing"].as_u64()
+        ),
+        (Some(400), Some(400), Some(0))
+    );
+    assert_eq!(preview["bins"][0]["code"], "A-01-1");
+    assert_eq!(preview["bins"][0]["path"], "Z1/A-01-1");
+    assert_eq!(preview["bins"][0]["name"], "Aisle A Rack 01 Level 1");
+    assert!(preview["bins"][0]["id"].is_null());
+    assert!(children(&app, &t.token, &zone).await.is_empty());
+
+    // Created in one request: 400 leaves under the zone, each pulled by devices, one audit
+    // entry for the whole grid.
+    let (made, counts) = generate(&app, &t.token, grid(&zone, "5", false)).await;
+    assert_eq!(counts, (400, 0));
+    let bins = children(&app, &t.token, &zone).await;
+    assert_eq!(bins.len(), 400);
+    let last = bins.iter().find(|b| b["code"] == "D-20-5").unwrap();
+    assert_eq!(last["path"], "Z1/D-20-5");
+    assert_eq!(last["depth"], 1);
+    assert_eq!(last["name"], "Aisle D Rack 20 Level 5");
+    assert_eq!(made["bins"][399]["id"], last["id"]);
+    assert_eq!(
+        changes(&app, last["id"].as_str().unwrap()).await,
+        ["upsert"]
+    );
+    let generated = || async {
+        let all = audits(&app, &id_of(&zone)).await;
+        all.into_iter()
+            .filter(|a| a.0 == "location.generate")
+            .collect::<Vec<_>>()
+    };
+    let audited = generated().await;
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert_eq!(audited[0].2.as_ref().unwrap()["created"], 400);
+
+    // A sixth level adds only what is missing; the same grid again adds nothing.
+    let (wider, counts) = generate(&app, &t.token, grid(&zone, "6", false)).await;
+    assert_eq!(counts, (80, 400));
+    assert_eq!(wider["bins"][0]["exists"], true);
+    assert_eq!(wider["bins"][0]["id"], made["bins"][0]["id"]);
+    let (again, counts) = generate(&app, &t.token, grid(&zone, "6", false)).await;
+    assert_eq!(counts, (0, 480));
+    assert_eq!(children(&app, &t.token, &zone).await.len(), 480);
+    assert_eq!(generated().await.len(), 2);
+}
+
+#[tokio::test]
+async fn the_bin_generator_refuses_and_changes_nothing() {
+    let app = spawn_app().await;
+    catalog_plan(&app, "small", 100, 30, 5).await;
+    let t = app.tenant("acme", "small").await;
+    let w = warehouse(&app, &t.token, "MAIN").await;
+    let zone = location(&app, &t.token, json!({"warehouse_id": w, "code": "Z1"})).await;
+    let other = location(&app, &t.token, json!({"warehouse_id": w, "code": "Z2"})).await;
+    location(
+        &app,
+        &t.token,
+        json!({"parent_id": other["id"], "code": "a-1"}),
+    )
+    .await;
+    let post = |body: Value| app.post("/v1/locations/generate", &t.token, body);
+    let small = |parent: &Value, to: &str| json!({"parent_id": parent["id"], "segments": [{"from": "A", "to": to}, {"from": "1", "to": "3"}]});
+
+    // A code used under another zone: codes are unique per warehouse.
+    let v = problem(
+        post(small(&zone, "B")).await,
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
+    assert!(v["detail"].as_str().unwrap().contains("A-1"), "{v}");
+    // Ranges that make no sense, and too many bins, say why.
+    for (segments, says) in [
+        (json!([{"from": "D", "to": "A"}]), "D comes after A"),
+        (json!([{"from": "A", "to": "9"}]), "not a range"),
+        (json!([]), "at least one segment"),
+        (
+            json!([{"from": "1", "to": "100"}, {"from": "1", "to": "100"}]),
+            "at most 5000",
+        ),
+    ] {
+        let v = problem(
+            post(json!({"parent_id": zone["id"], "segments": segments})).await,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        )
+        .await;
+        assert!(v["detail"].as_str().unwrap().contains(says), "{v}");
+    }
+    // The plan allows 30 locations and 3 exist: 27 more fit, 30 do not, even as a preview.
+    let v = problem(
+        post(json!({"parent_id": zone["id"], "segments": [{"from": "C", "to": "L"}, {"from": "1", "to": "3"}], "dry_run": true})).await,
+        StatusCode::FORBIDDEN,
+        "quota_exceeded",
+    )
+    .await;
+    assert_eq!(v["limit"], 30);
+    // A bin holding stock gets no children.
+    let bin = location(
+        &app,
+        &t.token,
+        json!({"parent_id": zone["id"], "code": "HOLD"}),
+    )
+    .await;
+    stock(&app, &t, &bin, "S1", 5, 0).await;
+    problem(
+        post(small(&bin, "B")).await,
+        StatusCode::CONFLICT,
+        "location_has_stock",
+    )
+    .await;
+    assert_eq!(children(&app, &t.token, &zone).await.len(), 1);
+    assert!(children(&app, &t.token, &bin).await.is_empty());
+    // Within the plan it works.
+    let made = create(&app, "/v1/locations/generate", &t.token, json!({"parent_id": zone["id"], "segments": [{"from": "C", "to": "J"}, {"from": "1", "to": "3"}]})).await;
+    assert_eq!(made["new"], 24);
+}
+
+#[tokio::test]
+async fn two_people_generating_overlapping_grids_at_once_make_each_bin_once() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme", "standard").await;
+    let (_, manager) = app.user(&t, "m@acme.test", "manager").await;
+    let w = warehouse(&app, &t.token, "MAIN").await;
+    let zone = location(&app, &t.token, json!({"warehouse_id": w, "code": "Z1"})).await;
+    let body = |to: &str| json!({"parent_id": zone["id"], "segments": [{"from": "A", "to": to}, {"from": "01", "to": "10"}]});
+    let (a, b) = tokio::join!(
+        app.post("/v1/locations/generate", &t.token, body("C")),
+        app.post("/v1/locations/generate", &manager, body("E")),
+    );
+    let (a, b): (Value, Value) = (a.json().await.unwrap(), b.json().await.unwrap());
+    // Whichever came second found the other's bins and made only the rest.
+    assert_eq!(
+        a["new"].as_u64().unwrap() + b["new"].as_u64().unwrap(),
+        50,
+        "{a} {b}"
+    );
+    assert_eq!(a["total"], 30);
+    assert_eq!(b["total"], 50);
+    let bins = children(&app, &t.token, &zone).await;
+    assert_eq!(bins.len(), 50);
+}

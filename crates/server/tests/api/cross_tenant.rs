@@ -53,6 +53,7 @@ const COVERED: &[(&str, &str)] = &[
     ("PATCH", "/v1/warehouses/{id}"),
     ("GET", "/v1/locations"),
     ("POST", "/v1/locations"),
+    ("POST", "/v1/locations/generate"),
     ("GET", "/v1/locations/{id}"),
     ("PATCH", "/v1/locations/{id}"),
     ("DELETE", "/v1/locations/{id}"),
@@ -764,20 +765,33 @@ async fn run_case(w: &World, method: &str, path: &str) {
             .await;
             assert_eq!(get_json(app, &url, &w.a.token).await, w.a_cat.location);
         }
-        ("POST", "/v1/locations") => {
-            // A's warehouse or parent in B's body: the same answer as an unknown id.
+        ("POST", "/v1/locations" | "/v1/locations/generate") => {
+            // A's warehouse or parent in B's body, for one location or a grid of bins
+            // (previewed or made): the same answer as an unknown id, nothing of A's named.
             let c = &w.a_cat;
-            for body in [
-                json!({"warehouse_id": c.warehouse["id"], "code": "X"}),
-                json!({"parent_id": c.location["id"], "code": "X"}),
-            ] {
-                let v = problem(
-                    app.post(path, b, body).await,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "reference_not_found",
-                )
-                .await;
-                assert!(!v.to_string().contains("WH-A"));
+            let what = if path.ends_with("generate") {
+                vec![
+                    json!({"segments": [{"from": "A", "to": "B"}, {"from": "1", "to": "2"}], "dry_run": true}),
+                    json!({"segments": [{"from": "A", "to": "B"}, {"from": "1", "to": "2"}]}),
+                ]
+            } else {
+                vec![json!({"code": "X"})]
+            };
+            for mut body in what {
+                for (field, id) in [
+                    ("warehouse_id", &c.warehouse["id"]),
+                    ("parent_id", &c.location["id"]),
+                ] {
+                    body["warehouse_id"] = Value::Null;
+                    body[field] = id.clone();
+                    let v = problem(
+                        app.post(path, b, body.clone()).await,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "reference_not_found",
+                    )
+                    .await;
+                    assert!(!v.to_string().contains("WH-A"));
+                }
             }
             let children = get_json(
                 app,
