@@ -1,10 +1,11 @@
-//! Bulk import and export of catalog data (issue #16).
+//! Bulk import and export of catalog data (issue #16): products and locations
+//! ([`import::Kind`]).
 //!
 //! Import is three steps, each its own request:
 //!
 //! 1. **Upload** (`POST /v1/imports`): the file is read whole ([`formats::read`]: CSV or
 //!    XLSX, bounded in bytes, rows, line and cell length, inflated size) and checked as a
-//!    file (columns, duplicate keys: [`import::check_products`]). A file refused here
+//!    file (columns, duplicate keys: [`import::check`]). A file refused here
 //!    answers 4xx with a stable code and creates nothing. Otherwise an `import_job` row
 //!    is created and answered at once (202), and a background task validates the rows.
 //! 2. **Validation** ([`import::validate`]): chunks of rows are checked against the
@@ -16,7 +17,7 @@
 //!    and the commit is set-based.
 //! 3. **Commit** (`POST /v1/imports/{id}/commit`): one transaction writes every staged
 //!    row with a handful of set-based statements over `import_row`, checks the plan's
-//!    quota, appends a `catalog_change` per written product (devices pull them) and one
+//!    quota, appends a `catalog_change` per written product or location (devices pull them) and one
 //!    audit entry for the import. A job with any row in error, still validating, or
 //!    expired is refused; a failure anywhere rolls the whole import back.
 //!

@@ -84,11 +84,11 @@ pub async fn generate(
     let codes: Vec<String> = bins.iter().map(|b| b.code.as_str().to_owned()).collect();
     let mut existing: HashMap<String, Uuid> = HashMap::new();
     let mut taken = Vec::new();
-    for (code, parent, id) in store::locations::with_codes(tx, warehouse_id, &codes).await? {
-        if parent == req.parent_id {
-            existing.insert(code, id);
+    for l in store::locations::with_codes(tx, warehouse_id, &codes).await? {
+        if l.parent_id == req.parent_id {
+            existing.insert(l.code, l.id);
         } else {
-            taken.push(code);
+            taken.push(l.code);
         }
     }
     if !taken.is_empty() {

@@ -108,9 +108,7 @@ pub async fn create_import(
     // Reading a large file is CPU work: off the async workers.
     let (table, columns) = tokio::task::spawn_blocking(move || {
         let table = formats::read(&bytes, format, sheet.as_deref(), limits)?;
-        let columns = match q.kind {
-            Kind::Products => import::check_products(&table)?,
-        };
+        let columns = import::check(q.kind, &table)?;
         ApiResult::Ok((table, columns))
     })
     .await

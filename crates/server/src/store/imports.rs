@@ -278,6 +278,92 @@ pub async fn mark_committed(tx: &mut TenantTx, job_id: Uuid) -> Result<ImportJob
     .await
 }
 
+/// Writes the staged locations of a ready job: updates (name, active), then creations a
+/// level at a time from the top (a new location's parent, by path, may be one created
+/// by the level before), and a catalog change per written location. Answers the number
+/// of creations that found no parent (deleted since validation) — the caller refuses
+/// the import then — and whether a new location's parent holds stock now (share-locking
+/// those stock rows, as a single creation does).
+pub async fn apply_locations(tx: &mut TenantTx, job_id: Uuid) -> Result<(i64, bool), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query(
+        "update location l set name = r.data->>'name', active = (r.data->>'active')::boolean,
+             updated_at = now()
+         from import_row r
+         where r.tenant_id = $1 and r.job_id = $2 and r.action = 'update'
+           and l.tenant_id = $1 and l.id = r.target_id",
+    )
+    .bind(tenant_id)
+    .bind(job_id)
+    .execute(tx.conn())
+    .await?;
+    let depths: Vec<i32> = sqlx::query_scalar(
+        "select distinct (data->>'depth')::int as d from import_row
+         where tenant_id = $1 and job_id = $2 and action = 'create' order by d",
+    )
+    .bind(tenant_id)
+    .bind(job_id)
+    .fetch_all(tx.conn())
+    .await?;
+    let mut orphans = 0i64;
+    for depth in depths {
+        let expected: i64 = sqlx::query_scalar(
+            "select count(*) from import_row
+             where tenant_id = $1 and job_id = $2 and action = 'create'
+               and (data->>'depth')::int = $3",
+        )
+        .bind(tenant_id)
+        .bind(job_id)
+        .bind(depth)
+        .fetch_one(tx.conn())
+        .await?;
+        let done = sqlx::query(
+            "insert into location (tenant_id, id, warehouse_id, parent_id, code, name, path, depth,
+                 active)
+             select $1, r.target_id, w.id, p.id, d->>'code', d->>'name', d->>'path', $3,
+                 (d->>'active')::boolean
+             from import_row r
+             cross join lateral (select r.data as d) x
+             join warehouse w on w.tenant_id = $1 and w.id = (d->>'warehouse_id')::uuid
+             left join location p on p.tenant_id = $1 and p.warehouse_id = w.id
+                 and p.path = d->>'parent_path'
+             where r.tenant_id = $1 and r.job_id = $2 and r.action = 'create'
+               and (d->>'depth')::int = $3 and ($3 = 0 or p.id is not null)
+             order by r.row_no",
+        )
+        .bind(tenant_id)
+        .bind(job_id)
+        .bind(depth)
+        .execute(tx.conn())
+        .await?;
+        orphans += expected - i64::try_from(done.rows_affected()).unwrap_or(i64::MAX);
+    }
+    let stocked: Option<Uuid> = sqlx::query_scalar(
+        "select s.location_id from import_row r
+         join location l on l.tenant_id = $1 and l.id = r.target_id
+         join stock_row s on s.tenant_id = $1 and s.location_id = l.parent_id
+         where r.tenant_id = $1 and r.job_id = $2 and r.action = 'create'
+           and (s.on_hand <> 0 or s.allocated <> 0)
+         limit 1 for share of s",
+    )
+    .bind(tenant_id)
+    .bind(job_id)
+    .fetch_optional(tx.conn())
+    .await?;
+    sqlx::query(
+        "insert into catalog_change (tenant_id, entity, entity_id, warehouse_id, op)
+         select $1, 'location', r.target_id, (r.data->>'warehouse_id')::uuid, 'upsert'
+         from import_row r
+         where r.tenant_id = $1 and r.job_id = $2 and r.action in ('create', 'update')
+         order by (r.data->>'depth')::int, r.row_no",
+    )
+    .bind(tenant_id)
+    .bind(job_id)
+    .execute(tx.conn())
+    .await?;
+    Ok((orphans, stocked.is_some()))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -264,20 +264,24 @@ pub async fn delete(tx: &mut TenantTx, id: Uuid) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// A location of the warehouse holding one of `codes`: `(code, parent_id, id)`.
+/// The locations of the warehouse with one of `codes`.
 pub async fn with_codes(
     tx: &mut TenantTx,
     warehouse_id: Uuid,
     codes: &[String],
-) -> Result<Vec<(String, Option<Uuid>, Uuid)>, sqlx::Error> {
+) -> Result<Vec<Location>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     // A join with the list, not `code = any($3)`: under a generic plan the latter
     // searches the list linearly for every location of the warehouse.
-    sqlx::query_as(
-        "select l.code, l.parent_id, l.id
-         from unnest($3::text[]) as c(code)
+    sqlx::query_as(&format!(
+        "select {} from unnest($3::text[]) as c(code)
          join location l on l.tenant_id = $1 and l.warehouse_id = $2 and l.code = c.code",
-    )
+        COLUMNS
+            .split(", ")
+            .map(|c| format!("l.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
     .bind(tenant_id)
     .bind(warehouse_id)
     .bind(codes)

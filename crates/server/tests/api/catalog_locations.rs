@@ -522,7 +522,7 @@ async fn the_bin_generator_previews_then_creates_a_grid_once() {
     assert_eq!(counts, (80, 400));
     assert_eq!(wider["bins"][0]["exists"], true);
     assert_eq!(wider["bins"][0]["id"], made["bins"][0]["id"]);
-    let (again, counts) = generate(&app, &t.token, grid(&zone, "6", false)).await;
+    let (_, counts) = generate(&app, &t.token, grid(&zone, "6", false)).await;
     assert_eq!(counts, (0, 480));
     assert_eq!(children(&app, &t.token, &zone).await.len(), 480);
     assert_eq!(generated().await.len(), 2);

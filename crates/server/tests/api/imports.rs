@@ -57,7 +57,7 @@ pub async fn preview(app: &TestApp, token: &str, query: &str, ct: &str, bytes: V
     settled(app, token, &id_of(&job)).await
 }
 
-fn counts(job: &Value) -> [i64; 4] {
+pub fn counts(job: &Value) -> [i64; 4] {
     ["to_create", "to_update", "unchanged", "errors"].map(|k| job[k].as_i64().unwrap())
 }
 
@@ -85,7 +85,7 @@ async fn product(app: &TestApp, token: &str, sku: &str) -> Option<Value> {
         .cloned()
 }
 
-async fn count(app: &TestApp, table: &str) -> i64 {
+pub async fn count(app: &TestApp, table: &str) -> i64 {
     sqlx::query_scalar(&format!("select count(*) from {table}"))
         .fetch_one(&app.owner)
         .await
@@ -253,7 +253,7 @@ async fn a_product_file_is_previewed_committed_and_reimported_as_unchanged() {
 }
 
 /// Commits `job`, expecting `409 invalid_import_state`.
-async fn commit_refused(app: &TestApp, token: &str, job: &Value) {
+pub async fn commit_refused(app: &TestApp, token: &str, job: &Value) {
     let r = app
         .post(
             &format!("/v1/imports/{}/commit", id_of(job)),
@@ -678,7 +678,7 @@ async fn an_export_imports_back_as_unchanged_with_formulas_neutralised() {
 }
 
 /// The rows of a CSV export, the header first.
-fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
+pub fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
     csv::ReaderBuilder::new()
         .has_headers(false)
         .from_reader(bytes)

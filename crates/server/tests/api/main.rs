@@ -22,6 +22,7 @@ mod docs;
 mod events;
 mod fuzz;
 mod imports;
+mod imports_locations;
 mod movement_plans;
 mod movement_sessions;
 mod movements;
