@@ -202,25 +202,62 @@ fn days(
 impl NewParty {
     /// Checks every field for a party of `kind`.
     pub fn validate(&self, kind: PartyKind) -> ApiResult<ValidParty> {
+        self.validate_fields(kind)
+            .map_err(|mut errors| errors.swap_remove(0).1)
+    }
+
+    /// Checks every field for a party of `kind`, naming each failing field (an import
+    /// lists them all).
+    pub fn validate_fields(
+        &self,
+        kind: PartyKind,
+    ) -> Result<ValidParty, Vec<(&'static str, ApiError)>> {
+        let mut errors = Vec::new();
+        let mut check = |field: &'static str, r: ApiResult<String>| {
+            r.map_err(|e| errors.push((field, e))).unwrap_or_default()
+        };
+        let code = check("code", parse_code(&self.code));
+        let name = check("name", validate_name(&self.name));
+        let email = check(
+            "email",
+            email(self.email.as_deref()).map(Option::unwrap_or_default),
+        );
+        let phone = check(
+            "phone",
+            phone(self.phone.as_deref()).map(Option::unwrap_or_default),
+        );
+        let address = check(
+            "address",
+            validate_address(self.address.as_deref().unwrap_or("")),
+        );
+        let lead_time_days = days(
+            "lead_time_days",
+            self.lead_time_days,
+            kind,
+            PartyKind::Supplier,
+        )
+        .map_err(|e| errors.push(("lead_time_days", e)))
+        .unwrap_or_default();
+        let min_shelf_life_days = days(
+            "min_shelf_life_days",
+            self.min_shelf_life_days,
+            kind,
+            PartyKind::Customer,
+        )
+        .map_err(|e| errors.push(("min_shelf_life_days", e)))
+        .unwrap_or_default();
+        if !errors.is_empty() {
+            return Err(errors);
+        }
         Ok(ValidParty {
             kind,
-            code: parse_code(&self.code)?,
-            name: validate_name(&self.name)?,
-            email: email(self.email.as_deref())?.unwrap_or_default(),
-            phone: phone(self.phone.as_deref())?.unwrap_or_default(),
-            address: validate_address(self.address.as_deref().unwrap_or(""))?,
-            lead_time_days: days(
-                "lead_time_days",
-                self.lead_time_days,
-                kind,
-                PartyKind::Supplier,
-            )?,
-            min_shelf_life_days: days(
-                "min_shelf_life_days",
-                self.min_shelf_life_days,
-                kind,
-                PartyKind::Customer,
-            )?,
+            code,
+            name,
+            email,
+            phone,
+            address,
+            lead_time_days,
+            min_shelf_life_days,
         })
     }
 }

@@ -221,7 +221,6 @@ pub async fn rows(
 /// one set-based statement. A barcode or SKU that another writer took since validation
 /// fails the statement (a unique violation: 409), and the caller's transaction with it.
 pub async fn apply_products(tx: &mut TenantTx, job_id: Uuid) -> Result<(), sqlx::Error> {
-    let tenant_id = tx.tenant_id().as_uuid();
     let statements = [
         "insert into product (tenant_id, id, sku, name, uom, lot_tracked, expiry_policy,
              reorder_point, reorder_qty, cost, price, custom, active)
@@ -250,14 +249,7 @@ pub async fn apply_products(tx: &mut TenantTx, job_id: Uuid) -> Result<(), sqlx:
          where r.tenant_id = $1 and r.job_id = $2 and r.action in ('create', 'update')
          order by r.row_no",
     ];
-    for sql in statements {
-        sqlx::query(sql)
-            .bind(tenant_id)
-            .bind(job_id)
-            .execute(tx.conn())
-            .await?;
-    }
-    Ok(())
+    run(tx, job_id, &statements).await
 }
 
 /// Marks the job committed and drops its staged rows.
@@ -362,6 +354,97 @@ pub async fn apply_locations(tx: &mut TenantTx, job_id: Uuid) -> Result<(i64, bo
     .execute(tx.conn())
     .await?;
     Ok((orphans, stocked.is_some()))
+}
+
+/// Writes the staged lots of a ready job (creations, new expiry dates) and a catalog
+/// change per written lot. Answers whether a product of a new lot is no longer
+/// lot-tracked (its row share-locked, so lot tracking cannot be turned off while the
+/// import commits).
+pub async fn apply_lots(tx: &mut TenantTx, job_id: Uuid) -> Result<bool, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    // Share-lock the products of the new lots, in id order like every product lock.
+    sqlx::query(
+        "select p.id from import_row r
+         join product p on p.tenant_id = $1 and p.id = (r.data->>'product_id')::uuid
+         where r.tenant_id = $1 and r.job_id = $2 and r.action = 'create'
+         order by p.id for share of p",
+    )
+    .bind(tenant_id)
+    .bind(job_id)
+    .execute(tx.conn())
+    .await?;
+    let untracked: bool = sqlx::query_scalar(
+        "select exists (select 1 from import_row r
+             join product p on p.tenant_id = $1 and p.id = (r.data->>'product_id')::uuid
+             where r.tenant_id = $1 and r.job_id = $2 and r.action = 'create'
+               and not p.lot_tracked)",
+    )
+    .bind(tenant_id)
+    .bind(job_id)
+    .fetch_one(tx.conn())
+    .await?;
+    let statements = [
+        "insert into lot (tenant_id, id, product_id, code, expires_on)
+         select $1, r.target_id, (r.data->>'product_id')::uuid, r.data->>'code',
+             (r.data->>'expires_on')::date
+         from import_row r where r.tenant_id = $1 and r.job_id = $2 and r.action = 'create'
+         order by r.row_no",
+        "update lot l set expires_on = (r.data->>'expires_on')::date, updated_at = now()
+         from import_row r
+         where r.tenant_id = $1 and r.job_id = $2 and r.action = 'update'
+           and l.tenant_id = $1 and l.id = r.target_id",
+        "insert into catalog_change (tenant_id, entity, entity_id, warehouse_id, op)
+         select $1, 'lot', r.target_id, null, 'upsert' from import_row r
+         where r.tenant_id = $1 and r.job_id = $2 and r.action in ('create', 'update')
+         order by r.row_no",
+    ];
+    run(tx, job_id, &statements).await?;
+    Ok(untracked)
+}
+
+/// Writes the staged suppliers or customers (`kind`) of a ready job: creations and
+/// updates of every field.
+pub async fn apply_parties(tx: &mut TenantTx, job_id: Uuid, kind: &str) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let statements = [
+        "insert into party (tenant_id, id, kind, code, name, email, phone, address,
+             lead_time_days, min_shelf_life_days, active)
+         select $1, r.target_id, $3, d->>'code', d->>'name', d->>'email', d->>'phone',
+             d->>'address', (d->>'lead_time_days')::int, (d->>'min_shelf_life_days')::int,
+             (d->>'active')::boolean
+         from import_row r cross join lateral (select r.data as d) x
+         where r.tenant_id = $1 and r.job_id = $2 and r.action = 'create'
+         order by r.row_no",
+        "update party p set name = d->>'name', email = d->>'email', phone = d->>'phone',
+             address = d->>'address', lead_time_days = (d->>'lead_time_days')::int,
+             min_shelf_life_days = (d->>'min_shelf_life_days')::int,
+             active = (d->>'active')::boolean, updated_at = now()
+         from (select target_id, data as d from import_row
+               where tenant_id = $1 and job_id = $2 and action = 'update') r
+         where p.tenant_id = $1 and p.id = r.target_id and p.kind = $3",
+    ];
+    for sql in statements {
+        sqlx::query(sql)
+            .bind(tenant_id)
+            .bind(job_id)
+            .bind(kind)
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(())
+}
+
+/// Runs `statements`, each taking the tenant (`$1`) and the job (`$2`).
+async fn run(tx: &mut TenantTx, job_id: Uuid, statements: &[&str]) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    for sql in statements {
+        sqlx::query(sql)
+            .bind(tenant_id)
+            .bind(job_id)
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -70,6 +70,23 @@ async fn select(
     .await
 }
 
+/// Every lot of `products`.
+pub async fn of_products(tx: &mut TenantTx, products: &[Uuid]) -> Result<Vec<Lot>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(&format!(
+        "select {} from unnest($2::uuid[]) as p(id) join lot l on l.tenant_id = $1 and l.product_id = p.id",
+        COLUMNS
+            .split(", ")
+            .map(|c| format!("l.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .bind(tenant_id)
+    .bind(products)
+    .fetch_all(tx.conn())
+    .await
+}
+
 /// Inserts a lot with a fresh UUIDv7.
 pub async fn insert(
     tx: &mut TenantTx,

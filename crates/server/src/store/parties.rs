@@ -126,3 +126,26 @@ pub async fn update(tx: &mut TenantTx, id: Uuid, c: PartyChanges) -> Result<Part
     .fetch_one(tx.conn())
     .await
 }
+
+/// The parties of `kind` with one of `codes`.
+pub async fn with_codes(
+    tx: &mut TenantTx,
+    kind: PartyKind,
+    codes: &[String],
+) -> Result<Vec<Party>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(&format!(
+        "select {} from unnest($3::text[]) as c(code)
+         join party p on p.tenant_id = $1 and p.kind = $2 and p.code = c.code",
+        COLUMNS
+            .split(',')
+            .map(|c| format!("p.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .bind(tenant_id)
+    .bind(kind.as_str())
+    .bind(codes)
+    .fetch_all(tx.conn())
+    .await
+}

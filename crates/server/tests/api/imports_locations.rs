@@ -42,11 +42,11 @@ async fn tree(app: &TestApp) -> Vec<(String, String, String, Option<String>, i32
     .unwrap()
 }
 
-fn csv(lines: &[&str]) -> Vec<u8> {
+pub fn csv(lines: &[&str]) -> Vec<u8> {
     lines.join("\r\n").into_bytes()
 }
 
-async fn commit(app: &TestApp, token: &str, job: &Value) -> Value {
+pub async fn commit(app: &TestApp, token: &str, job: &Value) -> Value {
     get_json_post(app, &format!("/v1/imports/{}/commit", id_of(job)), token).await
 }
 
@@ -143,7 +143,7 @@ async fn a_location_file_builds_a_tree_in_any_order_and_its_export_imports_back_
 }
 
 /// The errors of the preview's rows: `(row, column, message)`.
-async fn row_errors(app: &TestApp, token: &str, job: &Value) -> Vec<(i64, String, String)> {
+pub async fn row_errors(app: &TestApp, token: &str, job: &Value) -> Vec<(i64, String, String)> {
     let page = get_json(
         app,
         format!("/v1/imports/{}/rows?errors_only=true", id_of(job)),

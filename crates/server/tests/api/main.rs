@@ -23,6 +23,7 @@ mod events;
 mod fuzz;
 mod imports;
 mod imports_locations;
+mod imports_records;
 mod movement_plans;
 mod movement_sessions;
 mod movements;

@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
 
-use super::{Action, CellError, StagedRow, cell_error, parse_bool};
+use super::{Action, CellError, StagedRow, cell_error, map_columns, parse_bool};
 use crate::bulk::export::LOCATION_COLUMNS;
 use crate::bulk::formats::{Row, Table};
 use crate::catalog::location::{LOCATION_DEPTH_MAX, Location, validate_location_name};
@@ -76,27 +76,10 @@ fn path_key(raw: &str) -> String {
 /// The file-level checks of a location file: its columns, and no location (warehouse and
 /// path) or code of a warehouse on two rows.
 pub fn check_locations(table: &Table) -> ApiResult<LocationFile> {
-    let mut file = LocationFile::default();
-    for (i, c) in table.columns.iter().enumerate() {
-        let Some(known) = LOCATION_COLUMNS.iter().find(|k| **k == c) else {
-            return Err(ApiError::ImportColumns(format!(
-                "unknown column {c:?}; the columns are {}",
-                LOCATION_COLUMNS.join(", ")
-            )));
-        };
-        if file.known.insert(known, i).is_some() {
-            return Err(ApiError::ImportColumns(format!(
-                "column {c:?} appears twice"
-            )));
-        }
-    }
-    for required in ["warehouse", "path"] {
-        if !file.known.contains_key(required) {
-            return Err(ApiError::ImportColumns(format!(
-                "the required column {required:?} is missing"
-            )));
-        }
-    }
+    let mut file = LocationFile {
+        known: map_columns(&table.columns, LOCATION_COLUMNS, &["warehouse", "path"])?,
+        paths: HashSet::new(),
+    };
     let mut codes: HashMap<(String, String), u32> = HashMap::new();
     let mut paths: HashMap<(String, String), u32> = HashMap::new();
     for row in &table.rows {

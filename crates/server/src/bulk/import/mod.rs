@@ -6,6 +6,8 @@
 //! Each row is checked by the catalog's own rules, never by rules of its own.
 
 pub mod locations;
+pub mod lots;
+pub mod parties;
 pub mod products;
 
 use chrono::{DateTime, Utc};
@@ -19,6 +21,7 @@ use crate::audit_log::{self, Entry};
 use crate::bulk::formats::{Format, Table};
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
+use crate::orders::party::PartyKind;
 use crate::quota;
 use crate::store;
 
@@ -50,6 +53,9 @@ static VALIDATIONS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(V
 pub enum Kind {
     Products,
     Locations,
+    Lots,
+    Suppliers,
+    Customers,
 }
 
 impl Kind {
@@ -58,6 +64,9 @@ impl Kind {
         match self {
             Kind::Products => "products",
             Kind::Locations => "locations",
+            Kind::Lots => "lots",
+            Kind::Suppliers => "suppliers",
+            Kind::Customers => "customers",
         }
     }
 }
@@ -145,6 +154,8 @@ pub struct StagedRow {
 pub enum Checked {
     Products(products::ProductColumns),
     Locations(locations::LocationFile),
+    Lots(lots::LotFile),
+    Parties(parties::PartyFile),
 }
 
 /// The file-level checks of `kind` (columns, duplicate keys).
@@ -152,6 +163,9 @@ pub fn check(kind: Kind, table: &Table) -> ApiResult<Checked> {
     Ok(match kind {
         Kind::Products => Checked::Products(products::check_products(table)?),
         Kind::Locations => Checked::Locations(locations::check_locations(table)?),
+        Kind::Lots => Checked::Lots(lots::check_lots(table)?),
+        Kind::Suppliers => Checked::Parties(parties::check_parties(PartyKind::Supplier, table)?),
+        Kind::Customers => Checked::Parties(parties::check_parties(PartyKind::Customer, table)?),
     })
 }
 
@@ -215,6 +229,8 @@ pub async fn validate(
             let staged = match &checked {
                 Checked::Products(cols) => products::validate_chunk(&mut tx, cols, chunk).await?,
                 Checked::Locations(file) => locations::validate_chunk(&mut tx, file, chunk).await?,
+                Checked::Lots(file) => lots::validate_chunk(&mut tx, file, chunk).await?,
+                Checked::Parties(file) => parties::validate_chunk(&mut tx, file, chunk).await?,
             };
             store::imports::stage(&mut tx, job_id, &staged).await?;
             tx.commit().await?;
@@ -242,6 +258,85 @@ pub async fn validate(
             tracing::error!(error = %e, %job_id, "marking the import failed");
         }
     }
+}
+
+/// Writes a ready job's staged rows by its kind, checking the plan's quota of products
+/// or locations: active records counted before and after under the quota's lock, refused
+/// when the import adds past the limit.
+async fn write(tx: &mut TenantTx, job: &ImportJob) -> ApiResult<()> {
+    let counted = match job.kind.as_str() {
+        "products" => Some(quota::Counted::Skus),
+        "locations" => Some(quota::Counted::Locations),
+        _ => None,
+    };
+    let before = match counted {
+        Some(c) => Some(quota::usage(tx, c).await?),
+        None => None,
+    };
+    match job.kind.as_str() {
+        "products" => store::imports::apply_products(tx, job.id).await?,
+        "locations" => {
+            let (orphans, parent_holds_stock) = store::imports::apply_locations(tx, job.id).await?;
+            if orphans > 0 {
+                return Err(ApiError::InvalidImportState(format!(
+                    "the parents of {orphans} new locations were deleted since the preview; upload the file again"
+                )));
+            }
+            if parent_holds_stock {
+                return Err(ApiError::LocationHasStock);
+            }
+        }
+        "lots" => {
+            if store::imports::apply_lots(tx, job.id).await? {
+                return Err(ApiError::ProductNotLotTracked);
+            }
+        }
+        "suppliers" => store::imports::apply_parties(tx, job.id, "supplier").await?,
+        "customers" => store::imports::apply_parties(tx, job.id, "customer").await?,
+        other => {
+            return Err(ApiError::internal(format!(
+                "an import of unknown kind {other}"
+            )));
+        }
+    }
+    if let (Some(c), Some((used_before, limit))) = (counted, before) {
+        let (used_after, _) = quota::usage(tx, c).await?;
+        if used_after > used_before && used_after > limit {
+            return Err(c.exceeded(limit));
+        }
+    }
+    Ok(())
+}
+
+/// Where each of a file's `columns` is, refusing one not in `allowed`, one given twice
+/// or a `required` one missing.
+pub(crate) fn map_columns(
+    columns: &[String],
+    allowed: &[&'static str],
+    required: &[&str],
+) -> ApiResult<std::collections::HashMap<&'static str, usize>> {
+    let mut known = std::collections::HashMap::new();
+    for (i, c) in columns.iter().enumerate() {
+        let Some(k) = allowed.iter().find(|k| **k == c) else {
+            return Err(ApiError::ImportColumns(format!(
+                "unknown column {c:?}; the columns are {}",
+                allowed.join(", ")
+            )));
+        };
+        if known.insert(*k, i).is_some() {
+            return Err(ApiError::ImportColumns(format!(
+                "column {c:?} appears twice"
+            )));
+        }
+    }
+    for column in required {
+        if !known.contains_key(column) {
+            return Err(ApiError::ImportColumns(format!(
+                "the required column {column:?} is missing"
+            )));
+        }
+    }
+    Ok(known)
 }
 
 /// A failing cell: `e`'s message, the value cut to 200 characters.
@@ -284,28 +379,7 @@ pub async fn commit(tx: &mut TenantTx, principal: &Principal, id: Uuid) -> ApiRe
             )));
         }
     }
-    let counted = match job.kind.as_str() {
-        "locations" => quota::Counted::Locations,
-        _ => quota::Counted::Skus,
-    };
-    let (used_before, limit) = quota::usage(tx, counted).await?;
-    if counted == quota::Counted::Locations {
-        let (orphans, parent_holds_stock) = store::imports::apply_locations(tx, id).await?;
-        if orphans > 0 {
-            return Err(ApiError::InvalidImportState(format!(
-                "the parents of {orphans} new locations were deleted since the preview; upload the file again"
-            )));
-        }
-        if parent_holds_stock {
-            return Err(ApiError::LocationHasStock);
-        }
-    } else {
-        store::imports::apply_products(tx, id).await?;
-    }
-    let (used_after, _) = quota::usage(tx, counted).await?;
-    if used_after > used_before && used_after > limit {
-        return Err(counted.exceeded(limit));
-    }
+    write(tx, &job).await?;
     let after = store::imports::mark_committed(tx, id).await?;
     store::outbox::insert(tx, "import.completed", &completed_event(&after)?).await?;
     audit_log::record(
