@@ -17,11 +17,14 @@ use uuid::Uuid;
 
 use crate::audit::AuditEntry;
 use crate::bulk::formats;
+use crate::bulk::import::lots::LOT_COLUMNS;
+use crate::bulk::import::parties;
 use crate::bulk::import::{CUSTOM_PREFIX, PRODUCT_COLUMNS};
 use crate::catalog::location::Location;
 use crate::catalog::product::Product;
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
+use crate::orders::party::{Party, PartyKind, PartyQuery};
 use crate::stock::row::StockItem;
 use crate::store;
 use crate::store::stock::{MovementFilter, MovementLine, StockFilter};
@@ -112,6 +115,13 @@ pub enum Source {
         warehouses: HashMap<Uuid, String>,
         after: Option<Uuid>,
     },
+    /// Suppliers or customers, oldest first, in the columns of their import.
+    Parties {
+        kind: PartyKind,
+        after: Option<Uuid>,
+    },
+    /// Lots, oldest first, in the columns of their import (the product by SKU).
+    Lots { after: Option<Uuid> },
     /// Newest first.
     Audit {
         filter: store::audit::Filter,
@@ -178,6 +188,11 @@ impl Source {
         })
     }
 
+    /// Every supplier or customer.
+    pub fn parties(kind: PartyKind) -> Self {
+        Self::Parties { kind, after: None }
+    }
+
     /// The movements `filter` matches.
     pub fn movements(filter: MovementFilter) -> Self {
         Self::Movements {
@@ -189,6 +204,15 @@ impl Source {
     /// The file's and the sheet's name.
     pub fn name(&self) -> &'static str {
         match self {
+            Self::Parties {
+                kind: PartyKind::Supplier,
+                ..
+            } => "suppliers",
+            Self::Parties {
+                kind: PartyKind::Customer,
+                ..
+            } => "customers",
+            Self::Lots { .. } => "lots",
             Self::Products { .. } => "products",
             Self::Stock { .. } => "stock",
             Self::Movements { .. } => "movements",
@@ -205,6 +229,11 @@ impl Source {
             Self::Movements { .. } => MOVEMENT_COLUMNS.iter().map(|c| (*c).to_owned()).collect(),
             Self::Locations { .. } => LOCATION_COLUMNS.iter().map(|c| (*c).to_owned()).collect(),
             Self::Audit { .. } => AUDIT_COLUMNS.iter().map(|c| (*c).to_owned()).collect(),
+            Self::Parties { kind, .. } => parties::columns(*kind)
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect(),
+            Self::Lots { .. } => LOT_COLUMNS.iter().map(|c| (*c).to_owned()).collect(),
         }
     }
 
@@ -253,6 +282,34 @@ impl Source {
                 let rows = page.iter().map(|l| location_cells(l, warehouses)).collect();
                 Ok((rows, !full(page.len())))
             }
+            Self::Parties { kind, after } => {
+                let page = store::parties::list(
+                    tx,
+                    *kind,
+                    &PartyQuery::default(),
+                    *after,
+                    EXPORT_PAGE_ROWS,
+                )
+                .await?;
+                *after = page.last().map(|p| p.id).or(*after);
+                let rows = page.iter().map(party_cells).collect();
+                Ok((rows, !full(page.len())))
+            }
+            Self::Lots { after } => {
+                let page = store::lots::page_with_sku(tx, *after, EXPORT_PAGE_ROWS).await?;
+                *after = page.last().map(|l| l.lot.id).or(*after);
+                let rows = page
+                    .iter()
+                    .map(|l| {
+                        neutralised([
+                            l.sku.clone(),
+                            l.lot.code.clone(),
+                            l.lot.expires_on.map(|d| d.to_string()).unwrap_or_default(),
+                        ])
+                    })
+                    .collect();
+                Ok((rows, !full(page.len())))
+            }
             Self::Audit {
                 filter,
                 names,
@@ -274,6 +331,23 @@ fn neutralised<const N: usize>(cells: [String; N]) -> Vec<String> {
         .iter()
         .map(|c| formats::neutralise(c).into_owned())
         .collect()
+}
+
+/// A supplier's or customer's cells, neutralised, in [`parties::columns`] order.
+pub fn party_cells(p: &Party) -> Vec<String> {
+    let days = match p.kind {
+        PartyKind::Supplier => p.lead_time_days,
+        PartyKind::Customer => p.min_shelf_life_days,
+    };
+    neutralised([
+        p.code.clone(),
+        p.name.clone(),
+        p.email.clone(),
+        p.phone.clone(),
+        p.address.clone(),
+        days.map(|d| d.to_string()).unwrap_or_default(),
+        p.active.to_string(),
+    ])
 }
 
 /// A location's cells, neutralised: its parent by path, so the file reads as a tree.

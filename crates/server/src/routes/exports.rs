@@ -18,6 +18,7 @@ use crate::bulk::formats::Format;
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
+use crate::orders::party::PartyKind;
 use crate::rbac::perm;
 use crate::routes::audit::AuditFilter;
 use crate::routes::locations::LocationQuery;
@@ -34,6 +35,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(export_movements))
         .routes(routes!(export_locations))
         .routes(routes!(export_audit))
+        .routes(routes!(export_suppliers))
+        .routes(routes!(export_customers))
+        .routes(routes!(export_lots))
 }
 
 /// `?format=` of an export.
@@ -253,4 +257,69 @@ pub async fn export_audit(
     let mut tx = state.tenant_tx(p.tenant_id).await?;
     let source = Source::audit(&mut tx, f.into()).await?;
     file(&state, p.tenant_id, tx, source, q).await
+}
+
+/// Exports every supplier in the columns of their import, so an export imports back as
+/// unchanged. CSV is streamed a page at a time.
+#[utoipa::path(get, path = "/v1/exports/suppliers", tag = "imports", params(ExportQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the file (permission orders_read)", content(
+            (String = "text/csv"),
+            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "bad_request (format)"),
+        Reads,
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn export_suppliers(
+    State(state): State<AppState>,
+    p: Require<perm::OrdersRead>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> ApiResult<Response> {
+    let tx = state.tenant_tx(p.tenant_id).await?;
+    let source = Source::parties(PartyKind::Supplier);
+    file(&state, p.tenant_id, tx, source, q).await
+}
+
+/// Exports every customer in the columns of their import, so an export imports back as
+/// unchanged. CSV is streamed a page at a time.
+#[utoipa::path(get, path = "/v1/exports/customers", tag = "imports", params(ExportQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the file (permission orders_read)", content(
+            (String = "text/csv"),
+            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "bad_request (format)"),
+        Reads,
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn export_customers(
+    State(state): State<AppState>,
+    p: Require<perm::OrdersRead>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> ApiResult<Response> {
+    let tx = state.tenant_tx(p.tenant_id).await?;
+    let source = Source::parties(PartyKind::Customer);
+    file(&state, p.tenant_id, tx, source, q).await
+}
+
+/// Exports every lot (SKU, lot code, expiry) in the columns of their import, so an export
+/// imports back as unchanged. CSV is streamed a page at a time.
+#[utoipa::path(get, path = "/v1/exports/lots", tag = "imports", params(ExportQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the file (permission catalog_read)", content(
+            (String = "text/csv"),
+            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "bad_request (format)"),
+        Reads,
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn export_lots(
+    State(state): State<AppState>,
+    p: Require<perm::CatalogRead>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> ApiResult<Response> {
+    let tx = state.tenant_tx(p.tenant_id).await?;
+    file(&state, p.tenant_id, tx, Source::Lots { after: None }, q).await
 }

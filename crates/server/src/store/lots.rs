@@ -87,6 +87,34 @@ pub async fn of_products(tx: &mut TenantTx, products: &[Uuid]) -> Result<Vec<Lot
     .await
 }
 
+/// A lot with its product's SKU.
+#[derive(Debug, sqlx::FromRow)]
+pub struct LotWithSku {
+    #[sqlx(flatten)]
+    pub lot: Lot,
+    pub sku: String,
+}
+
+/// Lots after `after` (by id) with their product's SKU, at most `limit`.
+pub async fn page_with_sku(
+    tx: &mut TenantTx,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<LotWithSku>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(
+        "select l.id, l.product_id, l.code, l.expires_on, l.created_at, l.updated_at, p.sku
+         from lot l join product p on p.tenant_id = l.tenant_id and p.id = l.product_id
+         where l.tenant_id = $1 and ($2::uuid is null or l.id > $2)
+         order by l.id limit $3",
+    )
+    .bind(tenant_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await
+}
+
 /// Inserts a lot with a fresh UUIDv7.
 pub async fn insert(
     tx: &mut TenantTx,

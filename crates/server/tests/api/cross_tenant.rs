@@ -114,6 +114,9 @@ const COVERED: &[(&str, &str)] = &[
     ("GET", "/v1/exports/movements"),
     ("GET", "/v1/exports/locations"),
     ("GET", "/v1/exports/audit"),
+    ("GET", "/v1/exports/suppliers"),
+    ("GET", "/v1/exports/customers"),
+    ("GET", "/v1/exports/lots"),
 ];
 
 struct World {
@@ -1252,9 +1255,14 @@ async fn run_case(w: &World, method: &str, path: &str) {
                 "A unchanged"
             );
         }
-        ("GET", "/v1/exports/products") => {
-            // B's export lists B's products only: as many rows as B has.
-            let mine = get_json(app, "/v1/products?limit=500", b).await;
+        ("GET", "/v1/exports/products")
+        | ("GET", "/v1/exports/suppliers")
+        | ("GET", "/v1/exports/customers")
+        | ("GET", "/v1/exports/lots") => {
+            // B's export lists B's records only: as many rows as B's list has, and
+            // none of A's codes.
+            let list = path.replace("/exports", "");
+            let mine = get_json(app, format!("{list}?limit=500"), b).await;
             let url = format!("{path}?format=csv&tenant_id={a_id}");
             let r = app.get(&url, b).await;
             assert_eq!(r.status(), StatusCode::OK);
@@ -1264,6 +1272,16 @@ async fn run_case(w: &World, method: &str, path: &str) {
                 mine["items"].as_array().unwrap().len() + 1,
                 "{text}"
             );
+            // (B has a product SKU-A, a supplier SUP-A and a customer CUS-A of its own,
+            // named "B's": see their POST cases. A's are told apart by A's names.)
+            for a_text in [
+                &w.a_supplier["name"],
+                &w.a_customer["name"],
+                &w.a_cat.lot["code"],
+            ] {
+                let a_text = a_text.as_str().unwrap();
+                assert!(!text.contains(a_text), "{path}: {a_text} in {text}");
+            }
             let r = app.get(&format!("{path}?format=xlsx"), b).await;
             assert_eq!(r.status(), StatusCode::OK);
         }

@@ -44,6 +44,26 @@ async fn lots(app: &TestApp, token: &str, product: &Value) -> Vec<(String, Value
     out
 }
 
+/// Exports `kind` as CSV and as XLSX and previews each as an import: `expected` counts.
+async fn round_trip(app: &TestApp, token: &str, kind: &str, expected: [i64; 4]) {
+    for format in ["csv", "xlsx"] {
+        let r = app
+            .get(&format!("/v1/exports/{kind}?format={format}"), token)
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "{kind} {format}");
+        let bytes = r.bytes().await.unwrap().to_vec();
+        let job = preview(
+            app,
+            token,
+            &format!("kind={kind}&format={format}"),
+            "application/octet-stream",
+            bytes,
+        )
+        .await;
+        assert_eq!(counts(&job), expected, "{kind} {format}: {job}");
+    }
+}
+
 #[tokio::test]
 async fn a_lot_file_adds_lots_and_expiry_dates_of_lot_tracked_products() {
     let app = spawn_app().await;
@@ -119,6 +139,7 @@ async fn a_lot_file_adds_lots_and_expiry_dates_of_lot_tracked_products() {
     assert_eq!(count(&app, "catalog_change").await, changes + 3);
     let again = preview(&app, &t.token, "kind=lots", "text/csv", good).await;
     assert_eq!(counts(&again), [0, 0, 3, 0]);
+    round_trip(&app, &t.token, "lots", [0, 0, 3, 0]).await;
     // Without the column, a date stays as it is.
     let again = preview(
         &app,
@@ -232,6 +253,7 @@ async fn supplier_and_customer_files_are_checked_by_the_api_rules_and_merge_by_c
     assert_eq!(by_code("NEW-1")["email"], "orders@new.test");
     let again = preview(&app, &t.token, "kind=suppliers", "text/csv", good).await;
     assert_eq!(counts(&again), [0, 0, 2, 0]);
+    round_trip(&app, &t.token, "suppliers", [0, 0, 2, 0]).await;
 
     // Customers have a shelf life, not a lead time; codes are per kind.
     let r = upload(
@@ -255,5 +277,6 @@ async fn supplier_and_customer_files_are_checked_by_the_api_rules_and_merge_by_c
     commit(&app, &t.token, &job).await;
     let customers = get_json(&app, "/v1/customers", &t.token).await;
     assert_eq!(customers["items"][0]["min_shelf_life_days"], 30);
+    round_trip(&app, &t.token, "customers", [0, 0, 1, 0]).await;
     assert_eq!(count(&app, "party").await, 3);
 }
