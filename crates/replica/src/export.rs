@@ -33,15 +33,24 @@ pub enum ExportKind {
     Movements,
     /// The audit log, newest first.
     Audit,
+    /// Lots (SKU, lot, expiry), in the import's columns.
+    Lots,
+    /// Suppliers, in the import's columns.
+    Suppliers,
+    /// Customers, in the import's columns.
+    Customers,
 }
 
 impl ExportKind {
     /// Every kind, in the order the app lists them.
-    pub const ALL: [ExportKind; 5] = [
+    pub const ALL: [ExportKind; 8] = [
         Self::Products,
         Self::Locations,
+        Self::Lots,
         Self::Stock,
         Self::Movements,
+        Self::Suppliers,
+        Self::Customers,
         Self::Audit,
     ];
 
@@ -53,6 +62,9 @@ impl ExportKind {
             Self::Stock => "stock",
             Self::Movements => "movements",
             Self::Audit => "audit",
+            Self::Lots => "lots",
+            Self::Suppliers => "suppliers",
+            Self::Customers => "customers",
         }
     }
 
@@ -189,7 +201,10 @@ mod tests {
                 | ExportKind::Locations
                 | ExportKind::Stock
                 | ExportKind::Movements
-                | ExportKind::Audit => {}
+                | ExportKind::Audit
+                | ExportKind::Lots
+                | ExportKind::Suppliers
+                | ExportKind::Customers => {}
             }
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }

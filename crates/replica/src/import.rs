@@ -21,9 +21,35 @@ pub const IMPORT_ERRORS_SHOWN: usize = 50;
 /// How often a validating job is asked how far it got.
 const POLL_MS: u64 = 250;
 
+/// What a file holds (the server's `kind` of import).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ImportKind {
+    #[default]
+    Products,
+    Locations,
+    Lots,
+    Suppliers,
+    Customers,
+}
+
+impl ImportKind {
+    /// The server's name of the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Products => "products",
+            Self::Locations => "locations",
+            Self::Lots => "lots",
+            Self::Suppliers => "suppliers",
+            Self::Customers => "customers",
+        }
+    }
+}
+
 /// What to import.
 #[derive(Debug, Clone, Default)]
 pub struct ImportRequest {
+    /// What the file holds.
+    pub kind: ImportKind,
     /// An XLSX file's sheet (default: the first).
     pub sheet: Option<String>,
     /// Commit once the preview has no error.
@@ -89,9 +115,9 @@ struct RowPage {
 }
 
 impl Replica {
-    /// Imports the products of `file` into the server: upload, validation (reporting rows
+    /// Imports `file` (of `req.kind`) into the server: upload, validation (reporting rows
     /// done of total to `progress`), and with `req.commit` the commit when no row failed.
-    pub fn import_products(
+    pub fn import_file(
         &mut self,
         client: &ServerClient,
         store: &CredentialStore,
@@ -116,7 +142,7 @@ impl Replica {
         };
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         query
-            .append_pair("kind", "products")
+            .append_pair("kind", req.kind.as_str())
             .append_pair("format", format);
         if let Some(name) = file.file_name() {
             query.append_pair("file_name", &name.to_string_lossy());

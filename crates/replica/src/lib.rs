@@ -72,7 +72,7 @@ pub use env::{Env, SystemEnv, TestEnv};
 pub use error::{Error, ErrorBody, NEEDS_A_PERSON, Result, needs_person};
 pub use export::{ExportKind, ExportRequest, Exported};
 pub use history::{HISTORY_PAGE_MAX, History, HistoryEntry, HistoryOf, HistoryQuery};
-pub use import::{IMPORT_ERRORS_SHOWN, ImportError, ImportRequest, Imported};
+pub use import::{IMPORT_ERRORS_SHOWN, ImportError, ImportKind, ImportRequest, Imported};
 pub use kpi::{LOW_STOCK_LINES_MAX, LowStockLine, StockKpis};
 pub use replica::{
     ALERTS_OPEN_MAX, ALERTS_PAGE, ALERTS_RECENT, AlertList, AlertView, LEDGER_KEEP_MS,

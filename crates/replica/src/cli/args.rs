@@ -39,6 +39,22 @@ keeps them in a plain file instead (headless tests only).";
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum ImportWhat {
     Products,
+    Locations,
+    Lots,
+    Suppliers,
+    Customers,
+}
+
+impl From<ImportWhat> for logiflow_replica::ImportKind {
+    fn from(w: ImportWhat) -> Self {
+        match w {
+            ImportWhat::Products => Self::Products,
+            ImportWhat::Locations => Self::Locations,
+            ImportWhat::Lots => Self::Lots,
+            ImportWhat::Suppliers => Self::Suppliers,
+            ImportWhat::Customers => Self::Customers,
+        }
+    }
 }
 
 /// What `logiflow export` exports.
@@ -49,6 +65,9 @@ pub(crate) enum ExportWhat {
     Stock,
     Movements,
     Audit,
+    Lots,
+    Suppliers,
+    Customers,
 }
 
 impl From<ExportWhat> for logiflow_replica::ExportKind {
@@ -59,6 +78,9 @@ impl From<ExportWhat> for logiflow_replica::ExportKind {
             ExportWhat::Stock => Self::Stock,
             ExportWhat::Movements => Self::Movements,
             ExportWhat::Audit => Self::Audit,
+            ExportWhat::Lots => Self::Lots,
+            ExportWhat::Suppliers => Self::Suppliers,
+            ExportWhat::Customers => Self::Customers,
         }
     }
 }

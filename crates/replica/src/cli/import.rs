@@ -32,7 +32,7 @@ pub(crate) fn run(
     };
     let done = ctx
         .replica
-        .import_products(&client, &store, file, req, &mut progress)
+        .import_file(&client, &store, file, req, &mut progress)
         .with_context(|| format!("failed to import {}", file.display()))?;
     if done.errors > 0 {
         let mut cells = String::new();

@@ -122,7 +122,7 @@ fn dispatch(mut ctx: Ctx, command: Command) -> anyhow::Result<Output> {
         }
         Command::Orders => orders::run(&mut ctx),
         Command::Import {
-            what: args::ImportWhat::Products,
+            what,
             file,
             sheet,
             commit,
@@ -130,7 +130,11 @@ fn dispatch(mut ctx: Ctx, command: Command) -> anyhow::Result<Output> {
         } => import::run(
             &mut ctx,
             &file,
-            &logiflow_replica::ImportRequest { sheet, commit },
+            &logiflow_replica::ImportRequest {
+                kind: what.into(),
+                sheet,
+                commit,
+            },
             &bounds,
         ),
         Command::Export {

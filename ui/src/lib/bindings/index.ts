@@ -1003,7 +1003,7 @@ marks_waiting: number,
  */
 pulled_at: string | null, };
 
-export type ExportKind = "products" | "locations" | "stock" | "movements" | "audit";
+export type ExportKind = "products" | "locations" | "stock" | "movements" | "audit" | "lots" | "suppliers" | "customers";
 
 export type Exported = { 
 /**
@@ -1036,7 +1036,7 @@ export const NEEDS_A_PERSON: readonly string[] = ["credentials_invalid", "device
 export const RESOLVE_REASON_LEN_MAX = 500;
 
 /** Every export kind, in the order the app lists them. */
-export const EXPORT_KINDS: readonly ExportKind[] = ["products", "locations", "stock", "movements", "audit"];
+export const EXPORT_KINDS: readonly ExportKind[] = ["products", "locations", "lots", "stock", "movements", "suppliers", "customers", "audit"];
 
 /** The export kinds filtered by warehouse (the replica's rule). */
 export const EXPORT_BY_WAREHOUSE: readonly ExportKind[] = ["locations", "stock", "movements"];

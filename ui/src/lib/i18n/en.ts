@@ -417,7 +417,7 @@ export const en = {
     exports: "Export",
     exportsHint: "A file from the server, with your permissions: needs a connection. CSV opens in any spreadsheet; cells that would run as formulas are written as text.",
     exportKind: "What",
-    exportKinds: { products: "Products", locations: "Locations", stock: "Stock", movements: "Movements", audit: "Audit log" },
+    exportKinds: { products: "Products", locations: "Locations", lots: "Lots", stock: "Stock", movements: "Movements", suppliers: "Suppliers", customers: "Customers", audit: "Audit log" },
     exportFormat: "Format",
     exportWarehouse: "Warehouse",
     exportAllWarehouses: "All",
