@@ -41,6 +41,8 @@ fn main() {
         "mark_alerts_read",
         "alerts_to_notify",
         "export",
+        "import",
+        "commit_import",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("failed to run tauri's build step");

@@ -4,15 +4,16 @@
 use logiflow_core::MovementId;
 use logiflow_replica::{
     Action, AlertList, AlertView, Connected, CountScope, CountSheet, CountSubmission,
-    CredentialStore, ErrorBody, Exported, History, HistoryQuery, ItemRef, JournalExported,
-    JournalRow, OpenOrders, ProductRef, Recorded, Replica, Resolved, ServerClient, SignedOut,
-    Status, StockKpis, StockLine, StockQuery, SyncOptions, SyncProgress, SyncReport, WarehouseInfo,
+    CredentialStore, ErrorBody, Exported, History, HistoryQuery, ImportRequest, Imported, ItemRef,
+    JournalExported, JournalRow, OpenOrders, ProductRef, Recorded, Replica, Resolved, ServerClient,
+    SignedOut, Status, StockKpis, StockLine, StockQuery, SyncOptions, SyncProgress, SyncReport,
+    WarehouseInfo,
 };
 use tauri::State;
 use tauri::ipc::Channel;
 
 use crate::background::{SyncLoop, SyncView, Trigger};
-use crate::payload::{ExportFile, ResolveConflict, SignIn};
+use crate::payload::{ExportFile, ImportFile, ImportProgress, ResolveConflict, SignIn};
 use crate::state::{AppInfo, AppState};
 
 /// Maps a replica error to what the UI receives, logging it (codes and messages name
@@ -416,6 +417,72 @@ pub async fn export(state: State<'_, AppState>, file: ExportFile) -> Result<Expo
             done.kind.as_str(),
             done.bytes
         );
+        Ok(done)
+    })
+    .await
+}
+
+/// [`Replica::import_file`]: uploads the file the person chose and previews the
+/// server's validation, sending its progress on `progress`; nothing is written until
+/// [`commit_import`].
+#[tauri::command]
+pub async fn import(
+    state: State<'_, AppState>,
+    file: ImportFile,
+    progress: Channel<ImportProgress>,
+) -> Result<Imported, ErrorBody> {
+    let path = state.path.clone();
+    let gate = state.gate.clone();
+    on_worker("import", move || {
+        let _turn = gate.enter();
+        let mut replica = open_own(&path, "import")?;
+        let (client, store) = device_session(&replica, "import")?;
+        let request = ImportRequest {
+            kind: file.kind,
+            sheet: file.sheet.filter(|s| !s.trim().is_empty()),
+            commit: false,
+        };
+        let done = replica
+            .import_file(
+                &client,
+                &store,
+                std::path::Path::new(&file.path),
+                &request,
+                &mut |done, total| {
+                    let _ = progress.send(ImportProgress { done, total });
+                },
+            )
+            .map_err(failed("import"))?;
+        log::info!(
+            "import: {} previewed, {} rows, {} with errors",
+            file.kind.as_str(),
+            done.rows,
+            done.errors
+        );
+        Ok(done)
+    })
+    .await
+}
+
+/// [`Replica::commit_import`]: writes a previewed import without errors.
+#[tauri::command]
+pub async fn commit_import(state: State<'_, AppState>, id: String) -> Result<Imported, ErrorBody> {
+    let path = state.path.clone();
+    let gate = state.gate.clone();
+    on_worker("commit_import", move || {
+        let id = uuid::Uuid::parse_str(&id).map_err(|_| {
+            failed("commit_import")(logiflow_replica::Error::InvalidInput {
+                field: "id",
+                message: format!("{id:?} is not an import"),
+            })
+        })?;
+        let _turn = gate.enter();
+        let mut replica = open_own(&path, "commit_import")?;
+        let (client, store) = device_session(&replica, "commit_import")?;
+        let done = replica
+            .commit_import(&client, &store, id)
+            .map_err(failed("commit_import"))?;
+        log::info!("import: {} committed ({} rows)", done.id, done.rows);
         Ok(done)
     })
     .await

@@ -68,6 +68,8 @@ pub const COMMANDS: &[&str] = &[
     "mark_alerts_read",
     "alerts_to_notify",
     "export",
+    "import",
+    "commit_import",
 ];
 
 fn data_dir(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
@@ -178,6 +180,8 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::mark_alerts_read,
             commands::alerts_to_notify,
             commands::export,
+            commands::import,
+            commands::commit_import,
         ])
         .run(tauri::generate_context!())
 }
@@ -194,6 +198,8 @@ pub fn typescript_bindings() -> String {
         logiflow_replica::JournalRow::decl(),
         payload::ResolveConflict::decl(),
         payload::ExportFile::decl(),
+        payload::ImportFile::decl(),
+        payload::ImportProgress::decl(),
         background::SyncView::decl(),
     ];
     decls.extend(logiflow_replica::typescript_declarations());
@@ -220,7 +226,9 @@ pub fn typescript_bindings() -> String {
          \n/** The export kinds filtered by warehouse (the replica's rule). */\n\
          export const EXPORT_BY_WAREHOUSE: readonly ExportKind[] = {:?};\n\
          \n/** The export kinds filtered by a time range (the replica's rule). */\n\
-         export const EXPORT_BY_TIME: readonly ExportKind[] = {:?};\n",
+         export const EXPORT_BY_TIME: readonly ExportKind[] = {:?};\n\
+         \n/** Every import kind, in the order the app lists them. */\n\
+         export const IMPORT_KINDS: readonly ImportKind[] = {:?};\n",
         background::SYNC_EVENT,
         background::STATUS_EVENT,
         background::NEEDS_A_PERSON,
@@ -228,6 +236,7 @@ pub fn typescript_bindings() -> String {
         export_kinds(|_| true),
         export_kinds(logiflow_replica::ExportKind::per_warehouse),
         export_kinds(logiflow_replica::ExportKind::in_time),
+        logiflow_replica::ImportKind::ALL.map(logiflow_replica::ImportKind::as_str),
     ));
     out
 }

@@ -73,6 +73,26 @@ pub struct ResolveConflict {
     pub reason: String,
 }
 
+/// What the import form sends: what the file holds, where it is, an XLSX's sheet.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct ImportFile {
+    #[ts(type = "ImportKind")]
+    pub kind: logiflow_replica::ImportKind,
+    /// The file chosen in the open dialog (or typed).
+    pub path: String,
+    /// An XLSX file's sheet; none or empty: the first.
+    pub sheet: Option<String>,
+}
+
+/// How far the server's validation of an import got: rows done of the file's rows.
+#[derive(Debug, Clone, serde::Serialize, TS)]
+pub struct ImportProgress {
+    #[ts(type = "number")]
+    pub done: u64,
+    #[ts(type = "number")]
+    pub total: u64,
+}
+
 /// What the export form sends: what, where to, and its filters.
 #[derive(Debug, Clone, Deserialize, TS)]
 pub struct ExportFile {

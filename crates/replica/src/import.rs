@@ -22,7 +22,9 @@ pub const IMPORT_ERRORS_SHOWN: usize = 50;
 const POLL_MS: u64 = 250;
 
 /// What a file holds (the server's `kind` of import).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
 pub enum ImportKind {
     #[default]
     Products,
@@ -33,6 +35,15 @@ pub enum ImportKind {
 }
 
 impl ImportKind {
+    /// Every kind, in the order the app lists them.
+    pub const ALL: [ImportKind; 5] = [
+        Self::Products,
+        Self::Locations,
+        Self::Lots,
+        Self::Suppliers,
+        Self::Customers,
+    ];
+
     /// The server's name of the kind.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -58,8 +69,10 @@ pub struct ImportRequest {
 
 /// A failing cell of the file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ImportError {
     /// The row as a spreadsheet numbers it (the header is row 1).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub row: i64,
     pub column: String,
     pub value: String,
@@ -68,16 +81,23 @@ pub struct ImportError {
 
 /// What an import did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Imported {
     /// The server's job.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub id: Uuid,
     /// `ready` (previewed), `committed`, or why not (`failed`, `expired`).
     pub status: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub rows: i64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub to_create: i64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub to_update: i64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub unchanged: i64,
     /// Rows with errors: the import was not committed.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub errors: i64,
     /// The first failing cells.
     pub error_cells: Vec<ImportError>,
@@ -94,6 +114,22 @@ struct Job {
     unchanged: i64,
     errors: i64,
     failure: Option<String>,
+}
+
+impl Job {
+    /// What the job says, with the failing cells read from its rows.
+    fn imported(self, error_cells: Vec<ImportError>) -> Imported {
+        Imported {
+            id: self.id,
+            status: self.status,
+            rows: self.rows_total,
+            to_create: self.to_create,
+            to_update: self.to_update,
+            unchanged: self.unchanged,
+            errors: self.errors,
+            error_cells,
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -214,17 +250,27 @@ impl Replica {
                     .authed(reqwest::Method::POST, &format!("{at}/commit"), None::<&()>)
                     .map_err(CallError::into_error)?;
             }
-            Ok(Imported {
-                id: job.id,
-                status: job.status,
-                rows: job.rows_total,
-                to_create: job.to_create,
-                to_update: job.to_update,
-                unchanged: job.unchanged,
-                errors: job.errors,
-                error_cells,
-            })
+            Ok(job.imported(error_cells))
         })?;
         Ok(done)
+    }
+
+    /// Commits the previewed import `id` (made by [`Replica::import_file`] without
+    /// `commit`): the server refuses one with errors, expired or already committed.
+    pub fn commit_import(
+        &mut self,
+        client: &ServerClient,
+        store: &CredentialStore,
+        id: Uuid,
+    ) -> Result<Imported> {
+        let (job, _) = self.with_session_as(client, store, &mut |_| {}, None, |_, ctx| {
+            ctx.authed::<Job>(
+                reqwest::Method::POST,
+                &format!("/v1/imports/{id}/commit"),
+                None::<&()>,
+            )
+            .map_err(CallError::into_error)
+        })?;
+        Ok(job.imported(Vec::new()))
     }
 }

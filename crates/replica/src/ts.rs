@@ -14,6 +14,7 @@ use crate::client::WarehouseInfo;
 use crate::error::ErrorBody;
 use crate::export::{ExportKind, Exported};
 use crate::history::{History, HistoryEntry, HistoryOf, HistoryQuery};
+use crate::import::{ImportError, ImportKind, Imported};
 use crate::kpi::{LowStockLine, StockKpis};
 use crate::replica::{AlertList, AlertView};
 use crate::sync::{SyncProgress, SyncReport};
@@ -96,5 +97,8 @@ pub fn typescript_declarations() -> Vec<String> {
         AlertList::decl(),
         ExportKind::decl(),
         Exported::decl(),
+        ImportKind::decl(),
+        ImportError::decl(),
+        Imported::decl(),
     ]
 }

@@ -25,11 +25,8 @@ use logiflow_core::TenantId;
 use uuid::Uuid;
 
 use super::harness::{self, Server};
-use super::support::{Display, Driver, NotificationServer};
-use super::{
-    Shots, app_binary, app_env, by_id, connect_app, drive, env_path, eventually, off_runtime,
-    screenshot, wait_text,
-};
+use super::support::NotificationServer;
+use super::{Shots, by_id, connect_app, eventually, off_runtime, run_app, screenshot, wait_text};
 
 /// The most the walk may take (it waits for several syncs and a server restart).
 const ALERTS_TIMEOUT_MS: u64 = 180_000;
@@ -39,42 +36,21 @@ fn the_bell_brings_alerts_with_the_sync_marks_them_read_offline_and_notifies_new
     let mut server = Server::start("bell-desk");
     harness::seed(&server, 1, 2);
 
-    let app = app_binary();
-    let driver_bin = env_path("TAURI_DRIVER").unwrap_or_else(|| "tauri-driver".into());
     let data = tempfile::tempdir().expect("failed to create a data directory");
-    let data_dir = data.path().to_str().expect("temp paths are UTF-8");
-    let credentials = format!("file:{}", data.path().join("credentials.json").display());
     let notifications = NotificationServer::start(data.path());
-    let display = Display::get();
-    let driver = Driver::start(
-        &driver_bin,
-        &app_env(
-            &display.name,
-            data_dir,
-            &[
-                ("LOGIFLOW_SERVER_URL", server.base.as_str()),
-                ("LOGIFLOW_CREDENTIALS", credentials.as_str()),
-                // The notification server's bus.
-                (
-                    "DBUS_SESSION_BUS_ADDRESS",
-                    notifications.bus_address.as_str(),
-                ),
-            ],
-        ),
-        data.path().join("tauri-driver.log"),
-    );
-
-    drive(
-        &driver,
-        &app,
-        &display,
+    run_app(
+        &server.base.clone(),
+        data.path(),
+        // The notification server's bus.
+        &[(
+            "DBUS_SESSION_BUS_ADDRESS",
+            notifications.bus_address.as_str(),
+        )],
         ALERTS_TIMEOUT_MS,
         async |client, shots| {
             walk(client, shots, &mut server, &notifications, data.path()).await;
         },
     );
-    drop(driver);
-    drop(display);
 }
 
 /// Gives `sku` a reorder point of 5, receives `qty` of it into B1 online and runs the

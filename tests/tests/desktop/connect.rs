@@ -14,11 +14,7 @@ use fantoccini::Client;
 use logiflow_replica::Replica;
 
 use super::harness::{self, PASSWORD, Server};
-use super::support::{Display, Driver};
-use super::{
-    Shots, WALK_TIMEOUT_MS, app_binary, app_env, by_id, drive, enter, env_path, feedback, scan,
-    screenshot, wait_text,
-};
+use super::{Shots, WALK_TIMEOUT_MS, by_id, enter, feedback, run_app, scan, screenshot, wait_text};
 
 #[test]
 fn connect_to_a_real_server_record_a_receipt_and_sync_it() {
@@ -29,29 +25,11 @@ fn connect_to_a_real_server_record_a_receipt_and_sync_it() {
     let catalog = harness::seed(&server, 2, 2);
     assert_eq!(catalog.warehouse, "WH1");
 
-    let app = app_binary();
-    let driver_bin = env_path("TAURI_DRIVER").unwrap_or_else(|| "tauri-driver".into());
     let data = tempfile::tempdir().expect("failed to create a data directory");
-    let data_dir = data.path().to_str().expect("temp paths are UTF-8");
-    let credentials = format!("file:{}", data.path().join("credentials.json").display());
-    let display = Display::get();
-    let driver = Driver::start(
-        &driver_bin,
-        &app_env(
-            &display.name,
-            data_dir,
-            &[
-                ("LOGIFLOW_SERVER_URL", server.base.as_str()),
-                ("LOGIFLOW_CREDENTIALS", credentials.as_str()),
-            ],
-        ),
-        data.path().join("tauri-driver.log"),
-    );
-
-    drive(
-        &driver,
-        &app,
-        &display,
+    run_app(
+        &server.base,
+        data.path(),
+        &[],
         WALK_TIMEOUT_MS,
         async |client, shots| {
             walk(
@@ -64,8 +42,6 @@ fn connect_to_a_real_server_record_a_receipt_and_sync_it() {
             .await;
         },
     );
-    drop(driver);
-    drop(display);
 
     // The server has the receipt, once, from the device the app registered.
     let status = Replica::open(data.path().join("replica.db"))

@@ -18,6 +18,7 @@
 
 mod alerts;
 mod connect;
+mod imports;
 mod scenario;
 // The sync tests' server harness; this file uses only part of it.
 #[allow(dead_code)]
@@ -154,6 +155,36 @@ fn drive(
         bounded(driver, limit_ms, walk(&session, &shots)).await;
         session.close().await.expect("failed to end the session");
     });
+}
+
+/// Starts the app (through tauri-driver, on the test display) against the server at
+/// `server_base`, its replica, profile and credential file in `data` and `extra` on its
+/// environment; runs `walk` in a WebDriver session ([`drive`]); then stops everything.
+fn run_app(
+    server_base: &str,
+    data: &Path,
+    extra: &[(&str, &str)],
+    limit_ms: u64,
+    walk: impl AsyncFnOnce(&Client, &Shots<'_>),
+) {
+    let app = app_binary();
+    let driver_bin = env_path("TAURI_DRIVER").unwrap_or_else(|| "tauri-driver".into());
+    let data_dir = data.to_str().expect("temp paths are UTF-8");
+    let credentials = format!("file:{}", data.join("credentials.json").display());
+    let display = Display::get();
+    let mut env = vec![
+        ("LOGIFLOW_SERVER_URL", server_base),
+        ("LOGIFLOW_CREDENTIALS", credentials.as_str()),
+    ];
+    env.extend_from_slice(extra);
+    let driver = Driver::start(
+        &driver_bin,
+        &app_env(&display.name, data_dir, &env),
+        data.join("tauri-driver.log"),
+    );
+    drive(&driver, &app, &display, limit_ms, walk);
+    drop(driver);
+    drop(display);
 }
 
 /// Connects the app to the server it was started with, as `email`, keeping warehouse

@@ -4,7 +4,7 @@
 
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
-import { save } from "@tauri-apps/plugin-dialog";
+import { open, save } from "@tauri-apps/plugin-dialog";
 import { isPermissionGranted, requestPermission, sendNotification } from "@tauri-apps/plugin-notification";
 import type {
   Action,
@@ -14,6 +14,9 @@ import type {
   CountScope,
   ExportFile,
   Exported,
+  ImportFile,
+  Imported,
+  ImportProgress,
   CountSheet,
   JournalExported,
   JournalRow,
@@ -99,7 +102,23 @@ export const api = {
   alertsToNotify: () => call<AlertView[]>("alerts_to_notify"),
   /** A server export into the file chosen in the save dialog. */
   exportFile: (file: ExportFile) => call<Exported>("export", { file }),
+  /** Uploads a file and previews the server's validation, reporting its progress. */
+  importFile: (file: ImportFile, onProgress: (p: ImportProgress) => void) =>
+    call<Imported>("import", { file, progress: channel(onProgress) }),
+  /** Writes a previewed import without errors. */
+  commitImport: (id: string) => call<Imported>("commit_import", { id }),
 };
+
+/** The system's open dialog for a CSV or XLSX file; the chosen path, or null if cancelled. */
+export async function chooseImportFile(title: string): Promise<string | null> {
+  const chosen = await open({
+    title,
+    multiple: false,
+    directory: false,
+    filters: [{ name: "CSV or Excel", extensions: ["csv", "xlsx"] }],
+  });
+  return typeof chosen === "string" ? chosen : null;
+}
 
 /** The system's save dialog, proposing `name`; the chosen path, or null if cancelled. */
 export async function chooseFile(title: string, name: string, format: string): Promise<string | null> {
@@ -130,8 +149,8 @@ export function onStatus(handler: (status: Status) => void): Promise<UnlistenFn>
 }
 
 /** A Tauri channel: the long commands report progress on it as they go. */
-function channel(onProgress: (p: SyncProgress) => void): Channel<SyncProgress> {
-  const ch = new Channel<SyncProgress>();
+function channel<P = SyncProgress>(onProgress: (p: P) => void): Channel<P> {
+  const ch = new Channel<P>();
   ch.onmessage = onProgress;
   return ch;
 }

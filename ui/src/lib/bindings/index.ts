@@ -159,6 +159,18 @@ from: string | null,
  */
 to: string | null, };
 
+export type ImportFile = { kind: ImportKind, 
+/**
+ * The file chosen in the open dialog (or typed).
+ */
+path: string, 
+/**
+ * An XLSX file's sheet; none or empty: the first.
+ */
+sheet: string | null, };
+
+export type ImportProgress = { done: number, total: number, };
+
 export type SyncView = { 
 /**
  * A sync is running.
@@ -1023,6 +1035,32 @@ path: string,
  */
 bytes: number, };
 
+export type ImportKind = "products" | "locations" | "lots" | "suppliers" | "customers";
+
+export type ImportError = { 
+/**
+ * The row as a spreadsheet numbers it (the header is row 1).
+ */
+row: number, column: string, value: string, message: string, };
+
+export type Imported = { 
+/**
+ * The server's job.
+ */
+id: string, 
+/**
+ * `ready` (previewed), `committed`, or why not (`failed`, `expired`).
+ */
+status: string, rows: number, to_create: number, to_update: number, unchanged: number, 
+/**
+ * Rows with errors: the import was not committed.
+ */
+errors: number, 
+/**
+ * The first failing cells.
+ */
+error_cells: Array<ImportError>, };
+
 /** The event that carries the background sync loop's SyncView on each change. */
 export const SYNC_EVENT = "sync";
 
@@ -1043,3 +1081,6 @@ export const EXPORT_BY_WAREHOUSE: readonly ExportKind[] = ["locations", "stock",
 
 /** The export kinds filtered by a time range (the replica's rule). */
 export const EXPORT_BY_TIME: readonly ExportKind[] = ["movements", "audit"];
+
+/** Every import kind, in the order the app lists them. */
+export const IMPORT_KINDS: readonly ImportKind[] = ["products", "locations", "lots", "suppliers", "customers"];
