@@ -43,6 +43,7 @@ fn main() {
         "export",
         "import",
         "commit_import",
+        "generate_bins",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("failed to run tauri's build step");

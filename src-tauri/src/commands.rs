@@ -3,11 +3,11 @@
 
 use logiflow_core::MovementId;
 use logiflow_replica::{
-    Action, AlertList, AlertView, Connected, CountScope, CountSheet, CountSubmission,
-    CredentialStore, ErrorBody, Exported, History, HistoryQuery, ImportRequest, Imported, ItemRef,
-    JournalExported, JournalRow, OpenOrders, ProductRef, Recorded, Replica, Resolved, ServerClient,
-    SignedOut, Status, StockKpis, StockLine, StockQuery, SyncOptions, SyncProgress, SyncReport,
-    WarehouseInfo,
+    Action, AlertList, AlertView, BinGrid, Connected, CountScope, CountSheet, CountSubmission,
+    CredentialStore, ErrorBody, Exported, GeneratedBins, History, HistoryQuery, ImportRequest,
+    Imported, ItemRef, JournalExported, JournalRow, OpenOrders, ProductRef, Recorded, Replica,
+    Resolved, ServerClient, SignedOut, Status, StockKpis, StockLine, StockQuery, SyncOptions,
+    SyncProgress, SyncReport, WarehouseInfo,
 };
 use tauri::State;
 use tauri::ipc::Channel;
@@ -483,6 +483,34 @@ pub async fn commit_import(state: State<'_, AppState>, id: String) -> Result<Imp
             .commit_import(&client, &store, id)
             .map_err(failed("commit_import"))?;
         log::info!("import: {} committed ({} rows)", done.id, done.rows);
+        Ok(done)
+    })
+    .await
+}
+
+/// [`Replica::generate_bins`]: previews or creates a grid of bins on the server; the
+/// bins arrive with the next sync.
+#[tauri::command]
+pub async fn generate_bins(
+    state: State<'_, AppState>,
+    grid: BinGrid,
+) -> Result<GeneratedBins, ErrorBody> {
+    let path = state.path.clone();
+    let gate = state.gate.clone();
+    on_worker("generate_bins", move || {
+        let _turn = gate.enter();
+        let mut replica = open_own(&path, "generate_bins")?;
+        let (client, store) = device_session(&replica, "generate_bins")?;
+        let done = replica
+            .generate_bins(&client, &store, &grid)
+            .map_err(failed("generate_bins"))?;
+        log::info!(
+            "bins under {}: {} of {} new (preview: {})",
+            grid.parent,
+            done.new,
+            done.total,
+            done.dry_run
+        );
         Ok(done)
     })
     .await

@@ -70,6 +70,7 @@ pub const COMMANDS: &[&str] = &[
     "export",
     "import",
     "commit_import",
+    "generate_bins",
 ];
 
 fn data_dir(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
@@ -182,6 +183,7 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::export,
             commands::import,
             commands::commit_import,
+            commands::generate_bins,
         ])
         .run(tauri::generate_context!())
 }

@@ -175,7 +175,7 @@ impl Replica {
     }
 
     /// The id of the device's warehouse `code`.
-    fn warehouse_by_code(&self, code: &str) -> Result<String> {
+    pub(crate) fn warehouse_by_code(&self, code: &str) -> Result<String> {
         optional(self.conn.query_row(
             "select id from warehouse where code = ?1 collate nocase",
             params![code.trim()],

@@ -10,6 +10,7 @@ use crate::api::{
     Recorded, Resolution, Resolved, SalesLineView, SalesOrderView, Search, SignedOut, Status,
     StockLine, StockQuery, Warning,
 };
+use crate::bins::{BinGrid, BinSegment, GeneratedBins};
 use crate::client::WarehouseInfo;
 use crate::error::ErrorBody;
 use crate::export::{ExportKind, Exported};
@@ -100,5 +101,8 @@ pub fn typescript_declarations() -> Vec<String> {
         ImportKind::decl(),
         ImportError::decl(),
         Imported::decl(),
+        BinSegment::decl(),
+        BinGrid::decl(),
+        GeneratedBins::decl(),
     ]
 }

@@ -8,8 +8,11 @@
 //! 3. The fixed workbook is checked (the path typed into the form: the "Browse…" button
 //!    opens the system's dialog, which WebDriver cannot drive) and imported.
 //! 4. The next sync brings the new products to the device's replica.
+//! 5. The bin generator: a zone made on the server reaches the device; A–D × 01–02 under
+//!    it is previewed (8 new), created in one request, and the next sync brings the 8
+//!    bins under the zone; the same grid again finds them all there.
 //!
-//! Screenshots `60-…` to `62-…`.
+//! Screenshots `60-…` to `64-…`.
 
 use std::path::Path;
 
@@ -22,7 +25,7 @@ use super::{Shots, by_id, connect_app, eventually, off_runtime, run_app, screens
 const IMPORTS_TIMEOUT_MS: u64 = 120_000;
 
 #[test]
-fn an_admin_imports_products_from_a_workbook_fixes_a_bad_row_and_the_device_gets_them() {
+fn an_admin_imports_products_from_a_workbook_and_generates_bins_and_the_device_gets_them() {
     let server = Server::start("import-desk");
     harness::seed(&server, 1, 1);
 
@@ -61,19 +64,129 @@ fn workbook(path: &Path, second_barcode: &str) {
     book.save(path).expect("failed to save the workbook");
 }
 
-/// The replica's products whose SKU starts with `IMP-`.
-fn replica_products(data: &Path) -> i64 {
+/// A count read from the app's replica file (beside the running app) with `sql`.
+fn replica_count(data: &Path, sql: &str, param: &str) -> i64 {
     let db = rusqlite::Connection::open_with_flags(
         data.join("replica.db"),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )
     .expect("failed to open the app's replica");
-    db.query_row(
-        "select count(*) from product where sku like 'IMP-%'",
-        [],
-        |r| r.get(0),
+    db.query_row(sql, [param], |r| r.get(0))
+        .expect("failed to count")
+}
+
+/// The replica's products whose SKU starts with `IMP-`.
+fn replica_products(data: &Path) -> i64 {
+    replica_count(
+        data,
+        "select count(*) from product where sku like ?1 || '%'",
+        "IMP-",
     )
-    .expect("failed to count the products")
+}
+
+/// The replica's locations under the location `parent` (by code), and the parent itself
+/// (1 when the device has it).
+fn replica_children(data: &Path, parent: &str) -> (i64, i64) {
+    (
+        replica_count(
+            data,
+            "select count(*) from location c join location p on p.id = c.parent_id where p.code = ?1",
+            parent,
+        ),
+        replica_count(
+            data,
+            "select count(*) from location where code = ?1",
+            parent,
+        ),
+    )
+}
+
+/// Replaces the text of the field `test_id`.
+async fn type_into(client: &Client, test_id: &str, text: &str) {
+    let field = by_id(client, test_id).await;
+    field.clear().await.unwrap();
+    // Typed, so the form sees input events (`clear` alone fires none): an empty text is
+    // a character typed and deleted.
+    let keys = if text.is_empty() { "x\u{E003}" } else { text };
+    field.send_keys(keys).await.unwrap();
+}
+
+async fn bins(client: &Client, shots: &Shots<'_>, server: &Server, data: &Path) {
+    eprintln!("e2e imports: step 5, a zone on the server, then bins under it from the app");
+    off_runtime(|| {
+        let warehouses = server.send(
+            reqwest::Method::GET,
+            "/v1/warehouses",
+            Some(&server.admin_token),
+            None,
+            200,
+        );
+        let wh1 = warehouses["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|w| w["code"] == "WH1"))
+            .expect("WH1")["id"]
+            .clone();
+        server.send(
+            reqwest::Method::POST,
+            "/v1/locations",
+            Some(&server.admin_token),
+            Some(serde_json::json!({"warehouse_id": wh1, "code": "Z9", "name": "Zone 9"})),
+            201,
+        );
+    });
+    by_id(client, "sync-now").await.click().await.unwrap();
+    eventually("the zone on the device", || async {
+        (replica_children(data, "Z9") == (0, 1)).then_some(())
+    })
+    .await;
+    by_id(client, "nav-settings").await.click().await.unwrap();
+    type_into(client, "bins-parent", "Z9").await;
+    type_into(client, "bins-to-1", "02").await;
+    type_into(client, "bins-from-2", "").await;
+    by_id(client, "bins-preview-button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let preview = wait_text(client, "bins-preview", |t| !t.is_empty()).await;
+    assert!(
+        preview.starts_with("8 bins: 8 new, 0 already there."),
+        "{preview}"
+    );
+    assert!(preview.contains("A-01, A-02, B-01"), "{preview}");
+    screenshot(client, shots, "63-bins-preview.png").await;
+    assert_eq!(
+        replica_children(data, "Z9"),
+        (0, 1),
+        "a preview creates nothing"
+    );
+    by_id(client, "bins-create").await.click().await.unwrap();
+    let notice = wait_text(client, "bins-notice", |t| !t.is_empty()).await;
+    assert!(notice.starts_with("Created 8 bins (0 were"), "{notice}");
+    by_id(client, "sync-now").await.click().await.unwrap();
+    eventually("the 8 bins under Z9 on the device", || async {
+        (replica_children(data, "Z9") == (8, 1)).then_some(())
+    })
+    .await;
+    by_id(client, "nav-settings").await.click().await.unwrap();
+    by_id(client, "bins-preview-button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let again = wait_text(client, "bins-preview", |t| !t.is_empty()).await;
+    assert!(
+        again.starts_with("8 bins: 0 new, 8 already there."),
+        "{again}"
+    );
+    assert!(
+        !by_id(client, "bins-create")
+            .await
+            .is_enabled()
+            .await
+            .unwrap()
+    );
+    screenshot(client, shots, "64-bins-again.png").await;
 }
 
 /// Puts `path` into the form's file field and checks the file.
@@ -159,4 +272,6 @@ async fn walk(client: &Client, shots: &Shots<'_>, server: &Server, data: &Path) 
         (replica_products(data) == 2).then_some(())
     })
     .await;
+
+    bins(client, shots, server, data).await;
 }

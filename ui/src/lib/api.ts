@@ -12,8 +12,10 @@ import type {
   AlertView,
   AppInfo,
   CountScope,
+  BinGrid,
   ExportFile,
   Exported,
+  GeneratedBins,
   ImportFile,
   Imported,
   ImportProgress,
@@ -105,6 +107,8 @@ export const api = {
   /** Uploads a file and previews the server's validation, reporting its progress. */
   importFile: (file: ImportFile, onProgress: (p: ImportProgress) => void) =>
     call<Imported>("import", { file, progress: channel(onProgress) }),
+  /** Previews or creates a grid of bins on the server (the bin generator). */
+  generateBins: (grid: BinGrid) => call<GeneratedBins>("generate_bins", { grid }),
   /** Writes a previewed import without errors. */
   commitImport: (id: string) => call<Imported>("commit_import", { id }),
 };

@@ -1061,6 +1061,48 @@ errors: number,
  */
 error_cells: Array<ImportError>, };
 
+export type BinSegment = { from: string, to: string, 
+/**
+ * What the part is called in the bins' names, e.g. `Aisle` (may be empty).
+ */
+label: string, };
+
+export type BinGrid = { 
+/**
+ * A warehouse of the device, by code.
+ */
+warehouse: string, 
+/**
+ * The location the bins go under (a zone), by code.
+ */
+parent: string, segments: Array<BinSegment>, 
+/**
+ * Between the parts of a code: empty, `-`, `_` or `.`.
+ */
+separator: string, 
+/**
+ * Only say what would be created.
+ */
+dry_run: boolean, };
+
+export type GeneratedBins = { dry_run: boolean, total: number, 
+/**
+ * Created (or to create, in a preview).
+ */
+new: number, 
+/**
+ * Already under the parent, kept.
+ */
+existing: number, 
+/**
+ * The first [`BIN_CODES_SHOWN`] codes, in order.
+ */
+first: Array<string>, 
+/**
+ * The last code.
+ */
+last: string, };
+
 /** The event that carries the background sync loop's SyncView on each change. */
 export const SYNC_EVENT = "sync";
 
