@@ -1,7 +1,8 @@
 //! Importing catalog data: the kinds of file ([`Kind`]), the validation job that stages
 //! every row with its action or its errors, and the commit that writes them in one
 //! transaction. What a kind's columns mean and how its rows are checked and written is in
-//! its own module: [`products`] and [`locations`].
+//! its own module: [`products`], [`locations`], [`lots`] and [`parties`] (suppliers and
+//! customers).
 //!
 //! Each row is checked by the catalog's own rules, never by rules of its own.
 
