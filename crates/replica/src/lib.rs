@@ -35,6 +35,7 @@
 //! TypeScript ([`typescript_declarations`]).
 
 mod api;
+mod backoffice;
 mod bins;
 mod client;
 mod clock;
@@ -61,6 +62,7 @@ pub use api::{
     STOCK_LIMIT_MAX, SalesLineView, SalesOrderView, Search, SignedOut, Status, StockLine,
     StockQuery, Warning, session_ends_soon,
 };
+pub use backoffice::{BackofficeCall, allowed as backoffice_allowed};
 pub use bins::{BIN_CODES_SHOWN, BinGrid, BinSegment, GeneratedBins};
 pub use client::{
     ACCESS_TOKEN_MARGIN_SECS, CONNECT_TIMEOUT_MS, PersonSession, REQUEST_TIMEOUT_MS, RETRIES_MAX,

@@ -1157,6 +1157,19 @@ impl Ctx<'_> {
         body: Option<(&[u8], &str)>,
         read: &dyn Fn(reqwest::blocking::Response, &str) -> Result<T, crate::client::Attempt>,
     ) -> Result<T, CallError> {
+        self.authed_with(method, path, body, Resend::Yes, read)
+    }
+
+    /// [`Ctx::authed_as`] saying whether the request may be sent again after it may have
+    /// reached the server (not for a creation without an idempotency key).
+    pub(crate) fn authed_with<T>(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<(&[u8], &str)>,
+        resend: Resend,
+        read: &dyn Fn(reqwest::blocking::Response, &str) -> Result<T, crate::client::Attempt>,
+    ) -> Result<T, CallError> {
         let mut refreshed = false;
         loop {
             let Ctx {
@@ -1190,7 +1203,7 @@ impl Ctx<'_> {
                 path,
                 Some(&access),
                 body,
-                Resend::Yes,
+                resend,
                 *deadline,
                 &mut on_retry,
                 read,

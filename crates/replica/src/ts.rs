@@ -10,6 +10,7 @@ use crate::api::{
     Recorded, Resolution, Resolved, SalesLineView, SalesOrderView, Search, SignedOut, Status,
     StockLine, StockQuery, Warning,
 };
+use crate::backoffice::BackofficeCall;
 use crate::bins::{BinGrid, BinSegment, GeneratedBins};
 use crate::client::WarehouseInfo;
 use crate::error::ErrorBody;
@@ -104,5 +105,6 @@ pub fn typescript_declarations() -> Vec<String> {
         BinSegment::decl(),
         BinGrid::decl(),
         GeneratedBins::decl(),
+        BackofficeCall::decl(),
     ]
 }

@@ -5,9 +5,11 @@
 //! the conflict inbox resolved from a device, and signing a device out; signing in on a
 //! device again after its session ended, and a revoked device's journal exported and
 //! uploaded (issue #19); the server killed while webhook deliveries are in flight
-//! (issue #17); the alerts of a device's bell (`alerts.rs`).
+//! (issue #17); the alerts of a device's bell (`alerts.rs`); the Back office through the
+//! device's session (`backoffice.rs`, issue #16).
 
 mod alerts;
+mod backoffice;
 mod cli;
 mod faults;
 mod flows;
