@@ -44,6 +44,8 @@ fn main() {
         "import",
         "commit_import",
         "generate_bins",
+        "backoffice",
+        "check_code",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("failed to run tauri's build step");

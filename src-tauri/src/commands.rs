@@ -3,11 +3,11 @@
 
 use logiflow_core::MovementId;
 use logiflow_replica::{
-    Action, AlertList, AlertView, BinGrid, Connected, CountScope, CountSheet, CountSubmission,
-    CredentialStore, ErrorBody, Exported, GeneratedBins, History, HistoryQuery, ImportRequest,
-    Imported, ItemRef, JournalExported, JournalRow, OpenOrders, ProductRef, Recorded, Replica,
-    Resolved, ServerClient, SignedOut, Status, StockKpis, StockLine, StockQuery, SyncOptions,
-    SyncProgress, SyncReport, WarehouseInfo,
+    Action, AlertList, AlertView, BackofficeCall, BinGrid, Connected, CountScope, CountSheet,
+    CountSubmission, CredentialStore, ErrorBody, Exported, GeneratedBins, History, HistoryQuery,
+    ImportRequest, Imported, ItemRef, JournalExported, JournalRow, OpenOrders, ProductRef,
+    Recorded, Replica, Resolved, ServerClient, SignedOut, Status, StockKpis, StockLine, StockQuery,
+    SyncOptions, SyncProgress, SyncReport, WarehouseInfo,
 };
 use tauri::State;
 use tauri::ipc::Channel;
@@ -514,6 +514,56 @@ pub async fn generate_bins(
         Ok(done)
     })
     .await
+}
+
+/// [`Replica::backoffice`]: one request of a Back office screen with this device's
+/// session, answered as the server's JSON; online only, nothing kept.
+#[tauri::command]
+pub async fn backoffice(
+    state: State<'_, AppState>,
+    call: BackofficeCall,
+) -> Result<serde_json::Value, ErrorBody> {
+    let path = state.path.clone();
+    let gate = state.gate.clone();
+    on_worker("backoffice", move || {
+        let _turn = gate.enter();
+        let mut replica = open_own(&path, "backoffice")?;
+        let (client, store) = device_session(&replica, "backoffice")?;
+        let answer = replica
+            .backoffice(&client, &store, &call)
+            .map_err(|error| match error {
+                // A screen shows the server's own words after "The server refused the
+                // request:", not the replica's wrapping of them.
+                logiflow_replica::Error::Server { ref message, .. } => {
+                    let body = ErrorBody {
+                        code: error.code().to_owned(),
+                        message: message.clone(),
+                    };
+                    log::info!("backoffice: refused: {error}");
+                    body
+                }
+                other => failed("backoffice")(other),
+            })?;
+        let route = call.path.split('?').next().unwrap_or_default();
+        log::info!("backoffice: {} {route}", call.method);
+        Ok(answer)
+    })
+    .await
+}
+
+/// Checks a code as it is typed, with core's own rule (`sku`, `barcode`, `location` or
+/// `lot`): what is wrong with it in words, or nothing when it is valid.
+#[tauri::command]
+pub fn check_code(kind: String, value: String) -> Option<String> {
+    use logiflow_core::{Barcode, LocationCode, LotCode, Sku};
+    let problem = match kind.as_str() {
+        "sku" => Sku::parse(&value).err(),
+        "barcode" => Barcode::parse(&value).err(),
+        "location" => LocationCode::parse(&value).err(),
+        "lot" => LotCode::parse(&value).err(),
+        other => return Some(format!("{other} is not a kind of code")),
+    };
+    problem.map(|e| e.to_string())
 }
 
 /// [`Replica::resolve`]: a manager forces or voids a held movement with this device's

@@ -71,6 +71,8 @@ pub const COMMANDS: &[&str] = &[
     "import",
     "commit_import",
     "generate_bins",
+    "backoffice",
+    "check_code",
 ];
 
 fn data_dir(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
@@ -184,6 +186,8 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::import,
             commands::commit_import,
             commands::generate_bins,
+            commands::backoffice,
+            commands::check_code,
         ])
         .run(tauri::generate_context!())
 }

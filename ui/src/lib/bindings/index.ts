@@ -1103,6 +1103,20 @@ first: Array<string>,
  */
 last: string, };
 
+export type BackofficeCall = { 
+/**
+ * `GET`, `POST`, `PATCH` or `DELETE`.
+ */
+method: string, 
+/**
+ * The server path with its query, e.g. `/v1/products?q=bolt&limit=50`.
+ */
+path: string, 
+/**
+ * The JSON body of a `POST` or `PATCH`.
+ */
+body: unknown, };
+
 /** The event that carries the background sync loop's SyncView on each change. */
 export const SYNC_EVENT = "sync";
 
