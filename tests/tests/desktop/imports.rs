@@ -1,5 +1,5 @@
 //! Importing products from an Excel file in the real app against a real server (issue
-//! #16): Settings → Import.
+//! #16): Back office → Import, and Back office → Warehouses for the bin generator.
 //!
 //! 1. An admin's device connects; the import form lists every kind.
 //! 2. A workbook with one bad row (a barcode whose check digit is wrong) is checked: the
@@ -139,7 +139,7 @@ async fn bins(client: &Client, shots: &Shots<'_>, server: &Server, data: &Path) 
         (replica_children(data, "Z9") == (0, 1)).then_some(())
     })
     .await;
-    by_id(client, "nav-settings").await.click().await.unwrap();
+    back_office(client, "warehouses").await;
     type_into(client, "bins-parent", "Z9").await;
     type_into(client, "bins-to-1", "02").await;
     type_into(client, "bins-from-2", "").await;
@@ -168,7 +168,7 @@ async fn bins(client: &Client, shots: &Shots<'_>, server: &Server, data: &Path) 
         (replica_children(data, "Z9") == (8, 1)).then_some(())
     })
     .await;
-    by_id(client, "nav-settings").await.click().await.unwrap();
+    back_office(client, "warehouses").await;
     by_id(client, "bins-preview-button")
         .await
         .click()
@@ -189,6 +189,17 @@ async fn bins(client: &Client, shots: &Shots<'_>, server: &Server, data: &Path) 
     screenshot(client, shots, "64-bins-again.png").await;
 }
 
+/// Opens the Back office (its tab appears once the server said who is signed in) at
+/// `section`.
+pub(crate) async fn back_office(client: &Client, section: &str) {
+    by_id(client, "nav-backoffice").await.click().await.unwrap();
+    by_id(client, &format!("bo-tab-{section}"))
+        .await
+        .click()
+        .await
+        .unwrap();
+}
+
 /// Puts `path` into the form's file field and checks the file.
 async fn check(client: &Client, path: &Path) {
     let field = by_id(client, "import-path").await;
@@ -203,7 +214,7 @@ async fn check(client: &Client, path: &Path) {
 async fn walk(client: &Client, shots: &Shots<'_>, server: &Server, data: &Path) {
     eprintln!("e2e imports: step 1, connect; the import form lists every kind");
     connect_app(client, &server.slug.clone(), &server.email.clone()).await;
-    by_id(client, "nav-settings").await.click().await.unwrap();
+    back_office(client, "import").await;
     by_id(client, "import-form").await;
     let kinds = client
         .find_all(Locator::Css("[data-testid=\"import-kind\"] option"))

@@ -9,7 +9,8 @@
 //! the app to a real server; `alerts.rs` checks the bell and the OS notifications (a
 //! notification server on a private bus); `scenario.rs` walks the whole scenario
 //! (offline work, a server restart, a held movement forced from the app, sign-out) with
-//! the tokens in a real Secret Service.
+//! the tokens in a real Secret Service; `imports.rs` imports a workbook and generates
+//! bins; `backoffice.rs` visits every Back office section as an admin.
 //!
 //! Screenshots come from the X server (x11rb), not WebDriver: under Xvfb,
 //! WebKitWebDriver's screenshot answers once and then hangs. The app runs on a fresh
@@ -17,6 +18,7 @@
 //! is stopped by Drop guards (SIGTERM to tauri-driver first, then its process group).
 
 mod alerts;
+mod backoffice;
 mod connect;
 mod imports;
 mod scenario;

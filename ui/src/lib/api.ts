@@ -11,6 +11,7 @@ import type {
   AlertList,
   AlertView,
   AppInfo,
+  BackofficeCall,
   CountScope,
   BinGrid,
   ExportFile,
@@ -111,6 +112,10 @@ export const api = {
   generateBins: (grid: BinGrid) => call<GeneratedBins>("generate_bins", { grid }),
   /** Writes a previewed import without errors. */
   commitImport: (id: string) => call<Imported>("commit_import", { id }),
+  /** One request of a Back office screen to the server, with this device's session. */
+  backoffice: <T>(request: BackofficeCall) => call<T>("backoffice", { call: request }),
+  /** What is wrong with a code as typed, by core's rule (`sku`, `barcode`, `location`, `lot`). */
+  checkCode: (kind: string, value: string) => call<string | null>("check_code", { kind, value }),
 };
 
 /** The system's open dialog for a CSV or XLSX file; the chosen path, or null if cancelled. */
