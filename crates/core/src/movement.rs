@@ -127,7 +127,8 @@ impl LineRef {
 /// A stock movement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Movement {
-    /// Its id (UUIDv7, made by whoever recorded it).
+    /// Its id (UUIDv7, made by whoever recorded it; an imported opening receipt's is
+    /// derived from its row, so the same row is never received twice).
     pub id: MovementId,
     /// When it physically happened.
     pub occurred_at: DateTime<Utc>,

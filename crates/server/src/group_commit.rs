@@ -297,13 +297,7 @@ pub async fn record_batch(
         // lies in the server's future (`logiflow_core::online_time`).
         let mut dated: Vec<Movement> = Vec::with_capacity(movements.len());
         for m in &movements {
-            // Nothing is held online, so a movement's only decision is its own.
-            let (m, decision) = engine
-                .submit_validated(m, Origin::Online, &facts, facts.on_date(m))
-                .map_err(ApiError::internal)?
-                .into_iter()
-                .next()
-                .ok_or_else(|| ApiError::internal("the engine decided nothing"))?;
+            let (m, decision) = load::decide_online(&mut engine, m, &facts)?;
             decisions.push(decision);
             dated.push(m);
         }

@@ -79,6 +79,24 @@ pub async fn tail_after(
     Ok(store::journal::ledger_tail(tx, &keys, oldest).await?)
 }
 
+/// Decides an online movement (one recorded now, through the API or an import) on
+/// `engine`'s rows: as dated (after the latest event on its rows when that lies in the
+/// server's future, `logiflow_core::online_time`) and its decision. Nothing is held
+/// online, so its only decision is its own.
+pub fn decide_online(
+    engine: &mut Engine,
+    m: &Movement,
+    facts: &Facts,
+) -> crate::error::ApiResult<(Movement, Decision)> {
+    use crate::error::ApiError;
+    engine
+        .submit_validated(m, logiflow_core::Origin::Online, facts, facts.on_date(m))
+        .map_err(ApiError::internal)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::internal("the engine decided nothing"))
+}
+
 /// The rows whose state an engine run changed or that booked an effect, with their
 /// latest booked effect, to write back.
 pub fn changed_rows(

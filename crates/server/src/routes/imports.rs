@@ -59,7 +59,7 @@ pub struct UploadQuery {
         content_type = "text/csv"),
     security(("bearer" = []), ("api_key" = [])),
     responses(
-        (status = 202, description = "the job, validating (permission data_import)", body = ImportJob),
+        (status = 202, description = "the job, validating (permission data_import; movements_write too for stock)", body = ImportJob),
         (status = 400, description = "bad_request (kind, format, file_name)"),
         (status = 413, description = "import_too_large (bytes or rows), import_archive_too_large"),
         (status = 422, description = "import_empty, import_encoding, import_unreadable, import_columns, import_duplicate_key, import_value_too_long, import_formula, import_line_too_long, idempotency_key_reused"),
@@ -74,6 +74,10 @@ pub async fn create_import(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
+    if q.kind == Kind::Stock {
+        // Opening stock is recorded as movements.
+        crate::access::check(&p, crate::rbac::Permission::MovementsWrite)?;
+    }
     let file_name = q.file_name.clone().unwrap_or_default();
     if file_name.chars().count() > 255 {
         return Err(ApiError::BadRequest(
@@ -216,8 +220,8 @@ pub async fn import_rows(
 #[utoipa::path(post, path = "/v1/imports/{id}/commit", tag = "imports", params(("id" = Uuid, Path)),
     security(("bearer" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "committed (permission data_import)", body = ImportJob),
-        (status = 403, description = "quota_exceeded"),
+        (status = 200, description = "committed (permission data_import; movements_write too for stock)", body = ImportJob),
+        (status = 403, description = "quota_exceeded, forbidden"),
         (status = 404, description = "not_found (also for other tenants' imports)"),
         (status = 409, description = "invalid_import_state (validating, rows with errors, committed, failed, expired), conflict (a SKU or barcode taken since validation)"),
         Writes,
@@ -229,7 +233,43 @@ pub async fn commit_import(
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<ImportJob>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let job = import::commit(&mut tx, &p, id).await?;
+    let kind = store::imports::get(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?
+        .kind;
+    if kind == Kind::Stock.as_str() {
+        // Opening stock moves stock: the caller must be allowed to record movements.
+        crate::access::check(&p, crate::rbac::Permission::MovementsWrite)?;
+        // The stock rows its movements need, created empty first in their own
+        // transaction, so the commit locks only existing rows, in key order.
+        import::stock::prepare_rows(&mut tx, id).await?;
+        tx.commit().await?;
+        tx = state.tenant_tx(p.tenant_id).await?;
+    }
+    let (job, raised) = import::commit(&mut tx, &p, id).await?;
     tx.commit().await?;
+    // Held journal movements its movements may now apply, and back-orders they may
+    // serve: the import is committed whatever happens here (a failure is logged, and the
+    // next movement on the row retries them), as for an online movement.
+    for r in raised.iter().filter(|r| r.held) {
+        if let Err(e) =
+            crate::journal::retry_held(state.tenant_pool(), p.tenant_id, &r.movement, &r.decision)
+                .await
+        {
+            tracing::warn!(error = %e, "retrying held movements after an import failed");
+        }
+    }
+    let mut products: Vec<uuid::Uuid> = raised
+        .iter()
+        .map(|r| r.movement.product.as_uuid())
+        .collect();
+    products.sort();
+    products.dedup();
+    if !products.is_empty()
+        && let Err(e) =
+            crate::orders::sales::serve_back_orders(state.tenant_pool(), &p, &products).await
+    {
+        tracing::warn!(error = %e, "serving back-orders after an import failed");
+    }
     Ok(axum::Json(job))
 }

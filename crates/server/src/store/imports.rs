@@ -216,6 +216,24 @@ pub async fn rows(
     .await
 }
 
+/// The staged rows a commit writes (to create or update), in row order: row number,
+/// target and data.
+pub async fn to_write(
+    tx: &mut TenantTx,
+    job_id: Uuid,
+) -> Result<Vec<(i32, Option<Uuid>, serde_json::Value)>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(
+        "select row_no, target_id, data from import_row
+         where tenant_id = $1 and job_id = $2 and action in ('create', 'update')
+         order by row_no",
+    )
+    .bind(tenant_id)
+    .bind(job_id)
+    .fetch_all(tx.conn())
+    .await
+}
+
 /// Writes the staged products of a ready job: creations, updates (every field), their
 /// barcodes (an update's set replaced), and a catalog change per written product, each
 /// one set-based statement. A barcode or SKU that another writer took since validation

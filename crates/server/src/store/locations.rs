@@ -238,6 +238,19 @@ pub async fn has_children(tx: &mut TenantTx, id: Uuid) -> Result<bool, sqlx::Err
     .await
 }
 
+/// Those of `ids` that have child locations (and so hold no stock).
+pub async fn with_children(tx: &mut TenantTx, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_scalar(
+        "select i.id from unnest($2::uuid[]) as i(id)
+         where exists (select 1 from location c where c.tenant_id = $1 and c.parent_id = i.id)",
+    )
+    .bind(tenant_id)
+    .bind(ids)
+    .fetch_all(tx.conn())
+    .await
+}
+
 /// Whether any stock row (even empty) or movement refers to the location: deleting it
 /// would erase history, so it can only be deactivated.
 pub async fn has_history(tx: &mut TenantTx, id: Uuid) -> Result<bool, sqlx::Error> {

@@ -388,7 +388,9 @@ type RowTuple = (
     Option<Uuid>,
 );
 
-fn key_arrays(keys: &[StockKey]) -> (Vec<Uuid>, Vec<Uuid>, Vec<Uuid>) {
+/// `keys` as the three arrays SQL joins them with (`unnest($a, $b, $c)`): products,
+/// locations, lots (the nil uuid for none).
+pub fn key_arrays(keys: &[StockKey]) -> (Vec<Uuid>, Vec<Uuid>, Vec<Uuid>) {
     (
         keys.iter().map(|k| k.product.as_uuid()).collect(),
         keys.iter().map(|k| k.location.as_uuid()).collect(),

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::db::TenantTx;
 use crate::stock::movement::MovementView;
 use crate::stock::row::{LowStock, StockItem, StockTotal};
+use crate::store::movements::key_arrays;
 
 /// The movement columns as [`MovementView`] reads them; `effects` is aggregated from
 /// the ledger for the page's rows only.
@@ -380,4 +381,49 @@ pub async fn low_stock(
     qb.push(" and t.on_hand - t.allocated < p.reorder_point order by w.id, p.id limit ")
         .push_bind(limit);
     qb.build_query_as().fetch_all(tx.conn()).await
+}
+
+/// The quantity on hand of those of `keys` whose stock row exists (not locked: what a
+/// preview shows).
+pub async fn on_hand_of(
+    tx: &mut TenantTx,
+    keys: &[logiflow_core::StockKey],
+) -> Result<std::collections::HashMap<logiflow_core::StockKey, i64>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let (products, locations, lots) = key_arrays(keys);
+    let rows: Vec<(i32, i64)> = sqlx::query_as(
+        "select k.i::int4, s.on_hand
+         from unnest($2::uuid[], $3::uuid[], $4::uuid[]) with ordinality as k (product_id, location_id, lot_id, i)
+         join stock_row s on s.tenant_id = $1 and s.product_id = k.product_id
+           and s.location_id = k.location_id and s.lot_id = k.lot_id",
+    )
+    .bind(tenant_id)
+    .bind(&products)
+    .bind(&locations)
+    .bind(&lots)
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(i, on_hand)| {
+            let key = keys.get(usize::try_from(i).ok()?.checked_sub(1)?)?;
+            Some((*key, on_hand))
+        })
+        .collect())
+}
+
+/// Those of `ids` that are movements of the tenant.
+pub async fn existing_movements(tx: &mut TenantTx, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_scalar(
+        "select m.id from unnest($2::uuid[]) as i(id)
+         join movement m on m.tenant_id = $1 and m.id = i.id",
+    )
+    .bind(tenant_id)
+    .bind(ids)
+    .fetch_all(tx.conn())
+    .await
 }

@@ -29,6 +29,17 @@ pub async fn list(
     .await
 }
 
+/// Every warehouse's id by its code (an import names warehouses by code).
+pub async fn ids_by_code(
+    tx: &mut TenantTx,
+) -> Result<std::collections::HashMap<String, Uuid>, sqlx::Error> {
+    Ok(list(tx, None, None, i64::from(i32::MAX))
+        .await?
+        .into_iter()
+        .map(|w| (w.code, w.id))
+        .collect())
+}
+
 /// One warehouse.
 pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Option<Warehouse>, sqlx::Error> {
     select(tx, id, "").await

@@ -24,6 +24,7 @@ mod fuzz;
 mod imports;
 mod imports_locations;
 mod imports_records;
+mod imports_stock;
 mod movement_plans;
 mod movement_sessions;
 mod movements;

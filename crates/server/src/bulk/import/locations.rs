@@ -119,12 +119,7 @@ pub(super) async fn validate_chunk(
     file: &LocationFile,
     rows: &[Row],
 ) -> ApiResult<Vec<StagedRow>> {
-    let warehouses: HashMap<String, Uuid> =
-        store::warehouses::list(tx, None, None, i64::from(i32::MAX))
-            .await?
-            .into_iter()
-            .map(|w| (w.code, w.id))
-            .collect();
+    let warehouses = store::warehouses::ids_by_code(tx).await?;
     let parsed: Vec<Parsed<'_>> = rows
         .iter()
         .map(|row| {

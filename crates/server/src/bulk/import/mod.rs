@@ -1,8 +1,8 @@
 //! Importing catalog data: the kinds of file ([`Kind`]), the validation job that stages
 //! every row with its action or its errors, and the commit that writes them in one
 //! transaction. What a kind's columns mean and how its rows are checked and written is in
-//! its own module: [`products`], [`locations`], [`lots`] and [`parties`] (suppliers and
-//! customers).
+//! its own module: [`products`], [`locations`], [`lots`], [`parties`] (suppliers and
+//! customers) and [`stock`] (opening stock, as counts or receipts: movements).
 //!
 //! Each row is checked by the catalog's own rules, never by rules of its own.
 
@@ -10,6 +10,7 @@ pub mod locations;
 pub mod lots;
 pub mod parties;
 pub mod products;
+pub mod stock;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -57,6 +58,8 @@ pub enum Kind {
     Lots,
     Suppliers,
     Customers,
+    /// Opening stock: a movement per row (`stock`).
+    Stock,
 }
 
 impl Kind {
@@ -68,6 +71,7 @@ impl Kind {
             Kind::Lots => "lots",
             Kind::Suppliers => "suppliers",
             Kind::Customers => "customers",
+            Kind::Stock => "stock",
         }
     }
 }
@@ -149,6 +153,35 @@ pub struct StagedRow {
     pub errors: Vec<CellError>,
 }
 
+impl StagedRow {
+    /// A row with errors: it writes nothing, and the job cannot be committed.
+    pub fn failed(row_no: i32, errors: Vec<CellError>) -> Self {
+        Self {
+            row_no,
+            action: Action::Error,
+            target_id: None,
+            data: None,
+            errors,
+        }
+    }
+
+    /// A valid row: what it does, to what, and the record it writes.
+    pub fn valid(
+        row_no: i32,
+        action: Action,
+        target_id: Option<Uuid>,
+        record: &impl Serialize,
+    ) -> ApiResult<Self> {
+        Ok(Self {
+            row_no,
+            action,
+            target_id,
+            data: Some(serde_json::to_value(record).map_err(ApiError::internal)?),
+            errors: Vec::new(),
+        })
+    }
+}
+
 /// A file that passed the file-level checks of its kind, with what its rows' validation
 /// needs to know of the whole file.
 #[derive(Debug, Clone)]
@@ -157,6 +190,7 @@ pub enum Checked {
     Locations(locations::LocationFile),
     Lots(lots::LotFile),
     Parties(parties::PartyFile),
+    Stock(stock::StockFile),
 }
 
 /// The file-level checks of `kind` (columns, duplicate keys).
@@ -167,6 +201,7 @@ pub fn check(kind: Kind, table: &Table) -> ApiResult<Checked> {
         Kind::Lots => Checked::Lots(lots::check_lots(table)?),
         Kind::Suppliers => Checked::Parties(parties::check_parties(PartyKind::Supplier, table)?),
         Kind::Customers => Checked::Parties(parties::check_parties(PartyKind::Customer, table)?),
+        Kind::Stock => Checked::Stock(stock::check_stock(table)?),
     })
 }
 
@@ -232,6 +267,7 @@ pub async fn validate(
                 Checked::Locations(file) => locations::validate_chunk(&mut tx, file, chunk).await?,
                 Checked::Lots(file) => lots::validate_chunk(&mut tx, file, chunk).await?,
                 Checked::Parties(file) => parties::validate_chunk(&mut tx, file, chunk).await?,
+                Checked::Stock(file) => stock::validate_chunk(&mut tx, file, chunk).await?,
             };
             store::imports::stage(&mut tx, job_id, &staged).await?;
             tx.commit().await?;
@@ -263,8 +299,13 @@ pub async fn validate(
 
 /// Writes a ready job's staged rows by its kind, checking the plan's quota of products
 /// or locations: active records counted before and after under the quota's lock, refused
-/// when the import adds past the limit.
-async fn write(tx: &mut TenantTx, job: &ImportJob) -> ApiResult<()> {
+/// when the import adds past the limit. Answers the movements of a stock import that may
+/// wake held movements or serve back-orders.
+async fn write(
+    tx: &mut TenantTx,
+    principal: &Principal,
+    job: &ImportJob,
+) -> ApiResult<Vec<stock::Raised>> {
     let counted = match job.kind.as_str() {
         "products" => Some(quota::Counted::Skus),
         "locations" => Some(quota::Counted::Locations),
@@ -294,6 +335,7 @@ async fn write(tx: &mut TenantTx, job: &ImportJob) -> ApiResult<()> {
         }
         "suppliers" => store::imports::apply_parties(tx, job.id, "supplier").await?,
         "customers" => store::imports::apply_parties(tx, job.id, "customer").await?,
+        "stock" => return stock::apply(tx, principal, job).await,
         other => {
             return Err(ApiError::internal(format!(
                 "an import of unknown kind {other}"
@@ -306,7 +348,7 @@ async fn write(tx: &mut TenantTx, job: &ImportJob) -> ApiResult<()> {
             return Err(c.exceeded(limit));
         }
     }
-    Ok(())
+    Ok(Vec::new())
 }
 
 /// Where each of a file's `columns` is, refusing one not in `allowed`, one given twice
@@ -362,7 +404,13 @@ pub(crate) fn parse_bool(s: &str) -> Result<bool, ApiError> {
 /// written set-based, the plan's quota of the kind checked (active records counted before
 /// and after under the quota's lock: refused when the import adds past the limit), one
 /// audit entry and one `import.completed` event for the import, the job marked committed.
-pub async fn commit(tx: &mut TenantTx, principal: &Principal, id: Uuid) -> ApiResult<ImportJob> {
+/// A stock import's movements that raised rows are answered beside the job: after the
+/// commit, held movements they may wake are retried and back-orders served.
+pub async fn commit(
+    tx: &mut TenantTx,
+    principal: &Principal,
+    id: Uuid,
+) -> ApiResult<(ImportJob, Vec<stock::Raised>)> {
     let job = store::imports::get_for_update(tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -380,7 +428,7 @@ pub async fn commit(tx: &mut TenantTx, principal: &Principal, id: Uuid) -> ApiRe
             )));
         }
     }
-    write(tx, &job).await?;
+    let raised = write(tx, principal, &job).await?;
     let after = store::imports::mark_committed(tx, id).await?;
     store::outbox::insert(tx, "import.completed", &completed_event(&after)?).await?;
     audit_log::record(
@@ -401,7 +449,7 @@ pub async fn commit(tx: &mut TenantTx, principal: &Principal, id: Uuid) -> ApiRe
         },
     )
     .await?;
-    Ok(after)
+    Ok((after, raised))
 }
 
 /// The `import.completed` event's data (`crate::webhooks::events`). Sent when the rows
