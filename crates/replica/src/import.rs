@@ -32,16 +32,19 @@ pub enum ImportKind {
     Lots,
     Suppliers,
     Customers,
+    /// Opening stock: a count or a receipt per row, recorded as movements.
+    Stock,
 }
 
 impl ImportKind {
     /// Every kind, in the order the app lists them.
-    pub const ALL: [ImportKind; 5] = [
+    pub const ALL: [ImportKind; 6] = [
         Self::Products,
         Self::Locations,
         Self::Lots,
         Self::Suppliers,
         Self::Customers,
+        Self::Stock,
     ];
 
     /// The server's name of the kind.
@@ -52,6 +55,7 @@ impl ImportKind {
             Self::Lots => "lots",
             Self::Suppliers => "suppliers",
             Self::Customers => "customers",
+            Self::Stock => "stock",
         }
     }
 }

@@ -465,12 +465,14 @@ fn import_previews_then_commits_and_a_bad_row_changes_nothing() {
     assert_eq!(products("BAD-"), 0);
 }
 
-/// `logiflow import suppliers --commit` writes a new supplier; `logiflow export KIND`
-/// then `logiflow import KIND` of that file changes nothing, for each kind both know.
+/// `logiflow import suppliers --commit` writes a new supplier and `logiflow import stock
+/// --commit` counts a bin; `logiflow export KIND` then `logiflow import KIND` of that file
+/// changes nothing, for each kind both know.
 #[test]
 fn an_exported_file_of_each_kind_imports_back_unchanged_and_suppliers_import() {
     let server = Server::start("cli-import-kinds");
-    seed(&server, 1, 1);
+    let catalog = seed(&server, 1, 1);
+    server.receive_online("SKU-1", &catalog.location_ids[0], 4);
     let dir = tempfile::tempdir().unwrap();
     let (db, creds, _) = cli_connect(&server, dir.path(), &server.base, "importer");
     let file = dir.path().join("suppliers.csv");
@@ -493,7 +495,37 @@ fn an_exported_file_of_each_kind_imports_back_unchanged_and_suppliers_import() {
             .unwrap()
     });
     assert_eq!(lead, Some(7));
-    for kind in ["products", "locations", "lots", "suppliers", "customers"] {
+    // Opening stock: a count of B1 (4 → 9), as one movement with its reason.
+    let file = dir.path().join("stock.csv");
+    std::fs::write(
+        &file,
+        "warehouse,location,sku,qty,reason\nWH1,B1,SKU-1,9,opening\n",
+    )
+    .unwrap();
+    let mut cmd = cli(&db, &creds);
+    cmd.args(["--json", "import", "stock"])
+        .arg(&file)
+        .arg("--commit");
+    let out = run(cmd, "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json_of(&out)["status"], "committed");
+    assert_eq!(
+        server.stock(),
+        [("SKU-1".to_owned(), "B1".to_owned(), 9)],
+        "counted to 9"
+    );
+    for kind in [
+        "products",
+        "locations",
+        "lots",
+        "suppliers",
+        "customers",
+        "stock",
+    ] {
         let file = dir.path().join(format!("{kind}.xlsx"));
         let mut cmd = cli(&db, &creds);
         cmd.args(["--json", "export", kind, "--out"]).arg(&file);
@@ -523,7 +555,7 @@ fn an_exported_file_of_each_kind_imports_back_unchanged_and_suppliers_import() {
             "{kind}: {v}"
         );
         assert_eq!(v["unchanged"], v["rows"], "{kind}: {v}");
-        if ["products", "locations", "suppliers"].contains(&kind) {
+        if ["products", "locations", "suppliers", "stock"].contains(&kind) {
             assert!(v["rows"].as_i64().unwrap() > 0, "{kind}: {v}");
         }
     }

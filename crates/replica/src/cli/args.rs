@@ -43,6 +43,9 @@ pub(crate) enum ImportWhat {
     Lots,
     Suppliers,
     Customers,
+    /// Opening stock (counts or receipts: columns warehouse, location, sku, lot, qty,
+    /// mode, reason).
+    Stock,
 }
 
 impl From<ImportWhat> for logiflow_replica::ImportKind {
@@ -53,6 +56,7 @@ impl From<ImportWhat> for logiflow_replica::ImportKind {
             ImportWhat::Lots => Self::Lots,
             ImportWhat::Suppliers => Self::Suppliers,
             ImportWhat::Customers => Self::Customers,
+            ImportWhat::Stock => Self::Stock,
         }
     }
 }
