@@ -10,7 +10,7 @@
 //!    company's time zone, saved.
 //! 4. Products: a new product with a barcode whose check digit is wrong (said as it is
 //!    typed, then fixed), lot tracking, a decimal cost and the custom field the schema
-//!    made; then a lot of it.
+//!    made; found by SKU prefix, barcode and name; then a lot of it.
 //! 5. People: a user created as operator and made a viewer; this device in the list; an
 //!    API key created (its secret shown once, and it works on the API), then revoked
 //!    (and it no longer does).
@@ -283,6 +283,23 @@ async fn products(client: &Client, shots: &Shots<'_>, server: &Server) {
     assert_eq!(made["lot_tracked"], true, "{made}");
     assert_eq!(made["custom"]["color"], "red", "{made}");
     assert_eq!(made["barcodes"][0], "4006381333931", "{made}");
+
+    // The search finds it by the start of its SKU, by its barcode and by its name (each
+    // after a search for SKU-1 alone, so every answer is seen to change the list).
+    let search = async |text: &str, shown: &str, hidden: &str| {
+        type_into(
+            client,
+            "bo-product-search",
+            &format!("{text}{}", super::enter()),
+        )
+        .await;
+        by_id(client, &format!("bo-product-{shown}")).await;
+        gone(client, &format!("bo-product-{hidden}")).await;
+    };
+    for text in ["bo-", "4006381333931", "office widget"] {
+        search("sku-1", "SKU-1", "BO-1").await;
+        search(text, "BO-1", "SKU-1").await;
+    }
 
     type_into(client, "bo-lot-code", "L-0001").await;
     click(client, "bo-lot-add").await;

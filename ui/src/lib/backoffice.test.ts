@@ -4,6 +4,8 @@ import {
   type Location,
   barcodesOf,
   diffOf,
+  mergeProducts,
+  productQueries,
   fieldsOf,
   instantOf,
   matchZones,
@@ -201,5 +203,31 @@ describe("times typed in the audit filter", () => {
     expect(instantOf("")).toBeNull();
     expect(instantOf("not a time")).toBeNull();
     expect(instantOf("2026-03-01T10:00")).toBe(new Date(2026, 2, 1, 10, 0).toISOString());
+  });
+});
+
+describe("the product search", () => {
+  it("asks by barcode, SKU prefix and name, as the text can be each", () => {
+    expect(productQueries("  ")).toEqual([{}]);
+    expect(productQueries("4006381333931")).toEqual([
+      { barcode: "4006381333931" },
+      { sku_prefix: "4006381333931" },
+      { q: "4006381333931" },
+    ]);
+    expect(productQueries("BO-")).toEqual([{ sku_prefix: "BO-" }]);
+    expect(productQueries("bolt")).toEqual([{ sku_prefix: "bolt" }, { q: "bolt" }]);
+    expect(productQueries("steel bolt")).toEqual([{ q: "steel bolt" }]);
+    expect(productQueries("a b")).toEqual([]);
+    expect(productQueries("1234567")).toEqual([{ sku_prefix: "1234567" }, { q: "1234567" }]);
+  });
+
+  it("lists each product once, by SKU", () => {
+    const p = (id: string, sku: string) => ({ ...productFormless, id, sku });
+    const productFormless = {
+      id: "", sku: "", name: "n", uom: "ea", lot_tracked: false, expiry_policy: "fifo" as const, reorder_point: 0,
+      reorder_qty: 0, cost: null, price: null, custom: {}, barcodes: [], active: true,
+    };
+    expect(mergeProducts([[p("2", "B"), p("1", "A")], [p("2", "B"), p("3", "C")]]).map((x) => x.id)).toEqual(["1", "2", "3"]);
+    expect(mergeProducts([])).toEqual([]);
   });
 });

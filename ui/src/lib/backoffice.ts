@@ -166,6 +166,30 @@ export interface Product {
   active: boolean;
 }
 
+/**
+ * The server's searches one text of the product search box makes: a barcode (8 to 14
+ * digits, exact), a SKU prefix (the characters a SKU has), a name (a word of three
+ * letters or digits or more); none when the text is none of these (say "a b").
+ * Blank text lists the first products.
+ */
+export function productQueries(text: string): Record<string, QueryValue>[] {
+  const t = text.trim();
+  if (t === "") return [{}];
+  const out: Record<string, QueryValue>[] = [];
+  if (/^\d{8,14}$/.test(t)) out.push({ barcode: t });
+  if (/^[A-Za-z0-9\-_./]{1,64}$/.test(t)) out.push({ sku_prefix: t });
+  const word = t.split(/[^\p{L}\p{N}]+/u).some((w) => [...w].length >= 3);
+  if (word && [...t].length <= 200) out.push({ q: t });
+  return out;
+}
+
+/** The products of several searches, each once, by SKU. */
+export function mergeProducts(pages: readonly (readonly Product[])[]): Product[] {
+  const byId = new Map<string, Product>();
+  for (const page of pages) for (const p of page) byId.set(p.id, p);
+  return [...byId.values()].sort((a, b) => a.sku.localeCompare(b.sku));
+}
+
 /** The product form as typed: numbers and decimals as text, barcodes one per line. */
 export interface ProductForm {
   sku: string;

@@ -520,6 +520,7 @@ export const en = {
     addRoot: "New top-level location (zone)",
     add: "Add",
     productSearch: "SKU, name or barcode",
+    searchTooShort: "Type the start of a SKU, a barcode, or a word of at least three letters of the name.",
     search: "Search",
     newProduct: "New product",
     none: "Nothing to show.",
