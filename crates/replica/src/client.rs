@@ -141,11 +141,14 @@ pub(crate) fn problem_error(p: Problem) -> Error {
 
 /// Whether a request may be sent again after it may have reached the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Resend {
+pub(crate) enum Resend<'a> {
     /// Safe to repeat (idempotent or read-only).
     Yes,
     /// Only retried when it certainly did not leave the machine (connection refused).
     OnlyIfNotSent,
+    /// Safe to repeat: sent with this `Idempotency-Key`, so the server answers a repeat
+    /// with what it answered the first time instead of doing it again.
+    Keyed(&'a str),
 }
 
 /// A retry about to happen, for progress reports.
@@ -483,7 +486,7 @@ impl ServerClient {
         path: &str,
         bearer: Option<&Secret>,
         body: Option<&impl serde::Serialize>,
-        resend: Resend,
+        resend: Resend<'_>,
         deadline: Instant,
         on_retry: &mut dyn FnMut(RetryNote),
     ) -> Result<T, CallError> {
@@ -509,7 +512,7 @@ impl ServerClient {
         path: &str,
         bearer: Option<&Secret>,
         body: Option<(&[u8], &str)>,
-        resend: Resend,
+        resend: Resend<'_>,
         deadline: Instant,
         on_retry: &mut dyn FnMut(RetryNote),
         read: &dyn Fn(reqwest::blocking::Response, &str) -> Result<T, Attempt>,
@@ -522,7 +525,11 @@ impl ServerClient {
             .build();
         let mut attempt = 0;
         loop {
-            let failure = match self.once(method.clone(), path, bearer, body, deadline, read) {
+            let key = match resend {
+                Resend::Keyed(key) => Some(key),
+                Resend::Yes | Resend::OnlyIfNotSent => None,
+            };
+            let failure = match self.once(method.clone(), path, bearer, body, key, deadline, read) {
                 Ok(v) => return Ok(v),
                 Err(Attempt::Final(e)) => return Err(e),
                 Err(Attempt::Transient {
@@ -560,12 +567,14 @@ impl ServerClient {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn once<T>(
         &self,
         method: reqwest::Method,
         path: &str,
         bearer: Option<&Secret>,
         body: Option<(&[u8], &str)>,
+        idempotency_key: Option<&str>,
         deadline: Instant,
         read: &dyn Fn(reqwest::blocking::Response, &str) -> Result<T, Attempt>,
     ) -> Result<T, Attempt> {
@@ -581,6 +590,9 @@ impl ServerClient {
             .timeout(left.min(self.options.request_timeout));
         if let Some(token) = bearer {
             req = req.bearer_auth(token.expose());
+        }
+        if let Some(key) = idempotency_key {
+            req = req.header("Idempotency-Key", key);
         }
         if let Some((bytes, content_type)) = body {
             req = req

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::client::{CallError, ServerClient};
+use crate::client::{CallError, Resend, ServerClient};
 use crate::credentials::CredentialStore;
 use crate::{Error, Replica, Result};
 
@@ -191,13 +191,17 @@ impl Replica {
             query.append_pair("sheet", sheet);
         }
         let upload = format!("/v1/imports?{}", query.finish());
+        // One key for this upload and its retries: an upload whose answer was lost is
+        // answered again with the same job instead of validating the file twice.
+        let key = Uuid::now_v7().to_string();
         let (done, _) = self.with_session_as(client, store, &mut |_| {}, None, |_, ctx| {
             let json = crate::client::json_answer::<Job>;
             let mut job: Job = ctx
-                .authed_as(
+                .authed_with(
                     reqwest::Method::POST,
                     &upload,
                     Some((&bytes, content_type)),
+                    Resend::Keyed(&key),
                     &json,
                 )
                 .map_err(CallError::into_error)?;

@@ -1167,7 +1167,7 @@ impl Ctx<'_> {
         method: reqwest::Method,
         path: &str,
         body: Option<(&[u8], &str)>,
-        resend: Resend,
+        resend: Resend<'_>,
         read: &dyn Fn(reqwest::blocking::Response, &str) -> Result<T, crate::client::Attempt>,
     ) -> Result<T, CallError> {
         let mut refreshed = false;

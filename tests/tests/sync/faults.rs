@@ -471,3 +471,47 @@ fn a_refresh_whose_answer_is_lost_is_retried_and_the_session_lives_on() {
     assert!(matches!(err, Error::CredentialsInvalid(_)), "{err:?}");
     assert_eq!(d.replica.status().unwrap().pending, 1);
 }
+
+#[test]
+fn an_import_upload_whose_answer_is_lost_is_retried_with_its_key_and_validated_once() {
+    let server = Server::start("import-cut");
+    seed(&server, 1, 1);
+    let proxy = Proxy::start_on(&server.base, b"POST /v1/imports?");
+    let dir = tempfile::tempdir().unwrap();
+    let (db, creds, _) = cli_connect(&server, dir.path(), &proxy.base, "flaky import");
+    let file = dir.path().join("products.csv");
+    std::fs::write(&file, "sku,name\nCUT-1,Cut once\n").unwrap();
+
+    // The server creates the job; its answer is cut on the way back. The CLI sends the
+    // upload again with the same Idempotency-Key and is answered the same job.
+    proxy.cuts.store(1, Ordering::SeqCst);
+    let mut cmd = cli(&db, &creds);
+    cmd.args(["--json", "import", "products"])
+        .arg(&file)
+        .arg("--commit");
+    let out = run(cmd, "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        proxy.done.load(Ordering::SeqCst),
+        1,
+        "the proxy cut no upload"
+    );
+    let jobs: i64 = server.block_on(async {
+        sqlx::query_scalar("select count(*) from import_job")
+            .fetch_one(&server.owner)
+            .await
+            .unwrap()
+    });
+    assert_eq!(jobs, 1, "one upload, one job");
+    let products: i64 = server.block_on(async {
+        sqlx::query_scalar("select count(*) from product where sku = 'CUT-1'")
+            .fetch_one(&server.owner)
+            .await
+            .unwrap()
+    });
+    assert_eq!(products, 1);
+}
