@@ -59,7 +59,7 @@ pub struct UploadQuery {
         content_type = "text/csv"),
     security(("bearer" = []), ("api_key" = [])),
     responses(
-        (status = 202, description = "the job, validating (permission data_import; movements_write too for stock)", body = ImportJob),
+        (status = 202, description = "the job, validating (permission data_import; for stock movements_write too, for purchase_orders purchasing_manage, for sales_orders sales_manage)", body = ImportJob),
         (status = 400, description = "bad_request (kind, format, file_name)"),
         (status = 413, description = "import_too_large (bytes or rows), import_archive_too_large"),
         (status = 422, description = "import_empty, import_encoding, import_unreadable, import_columns, import_duplicate_key, import_value_too_long, import_formula, import_line_too_long, idempotency_key_reused"),
@@ -74,9 +74,8 @@ pub async fn create_import(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    if q.kind == Kind::Stock {
-        // Opening stock is recorded as movements.
-        crate::access::check(&p, crate::rbac::Permission::MovementsWrite)?;
+    if let Some(permission) = q.kind.also_needs() {
+        crate::access::check(&p, permission)?;
     }
     let file_name = q.file_name.clone().unwrap_or_default();
     if file_name.chars().count() > 255 {
@@ -220,7 +219,7 @@ pub async fn import_rows(
 #[utoipa::path(post, path = "/v1/imports/{id}/commit", tag = "imports", params(("id" = Uuid, Path)),
     security(("bearer" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "committed (permission data_import; movements_write too for stock)", body = ImportJob),
+        (status = 200, description = "committed (permission data_import, and the kind's own: see the upload)", body = ImportJob),
         (status = 403, description = "quota_exceeded, forbidden"),
         (status = 404, description = "not_found (also for other tenants' imports)"),
         (status = 409, description = "invalid_import_state (validating, rows with errors, committed, failed, expired), conflict (a SKU or barcode taken since validation)"),

@@ -234,6 +234,68 @@ pub async fn to_write(
     .await
 }
 
+/// Those of `references` of orders of `kind` imported before.
+pub async fn imported_orders(
+    tx: &mut TenantTx,
+    kind: &str,
+    references: &[String],
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let found: Vec<String> = sqlx::query_scalar(
+        "select i.reference from unnest($3::text[]) as r(reference)
+         join imported_order i on i.tenant_id = $1 and i.kind = $2 and i.reference = r.reference",
+    )
+    .bind(tenant_id)
+    .bind(kind)
+    .bind(references)
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(found.into_iter().collect())
+}
+
+/// Takes a transaction lock on each of `references` of orders of `kind`, in order, so two
+/// commits naming the same order run one after the other.
+pub async fn lock_references(
+    tx: &mut TenantTx,
+    kind: &str,
+    references: &[String],
+) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let mut sorted = references.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    sqlx::query(
+        "select pg_advisory_xact_lock(hashtextextended($1::text || '/' || $2 || '/' || r.reference, 0))
+         from unnest($3::text[]) with ordinality as r(reference, i) order by r.i",
+    )
+    .bind(tenant_id)
+    .bind(kind)
+    .bind(&sorted)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Remembers that the order `order_id` was imported as `reference`.
+pub async fn remember_order(
+    tx: &mut TenantTx,
+    kind: &str,
+    reference: &str,
+    order_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query(
+        "insert into imported_order (tenant_id, kind, reference, order_id) values ($1, $2, $3, $4)",
+    )
+    .bind(tenant_id)
+    .bind(kind)
+    .bind(reference)
+    .bind(order_id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
 /// Writes the staged products of a ready job: creations, updates (every field), their
 /// barcodes (an update's set replaced), and a catalog change per written product, each
 /// one set-based statement. A barcode or SKU that another writer took since validation

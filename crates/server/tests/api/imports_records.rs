@@ -9,7 +9,7 @@ use crate::imports::{commit_refused, count, counts, preview, upload};
 use crate::imports_locations::{commit, csv, row_errors};
 
 /// Asserts that the preview's errors include `row`'s `column` saying `text`.
-async fn says(app: &TestApp, token: &str, job: &Value, expected: &[(i64, &str, &str)]) {
+pub async fn says(app: &TestApp, token: &str, job: &Value, expected: &[(i64, &str, &str)]) {
     let errors = row_errors(app, token, job).await;
     for (row, column, text) in expected {
         assert!(

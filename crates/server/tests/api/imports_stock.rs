@@ -10,8 +10,9 @@ use uuid::Uuid;
 
 use crate::helpers::*;
 use crate::imports::{commit_refused, counts, preview, upload};
-use crate::imports_locations::{commit, csv, row_errors};
-use crate::inventory::{Site, applied, assert_ledger, on_hand, receive, site};
+use crate::imports_locations::{commit, csv};
+use crate::imports_records::says;
+use crate::inventory::{Site, applied, assert_ledger, coded_site, on_hand, receive};
 
 struct Scene {
     app: TestApp,
@@ -25,28 +26,7 @@ struct Scene {
 async fn scene() -> Scene {
     let app = spawn_app().await;
     let t = app.tenant("acme", "standard").await;
-    let s = site(&app, t.id, 3).await;
-    // Codes as the API writes them (the site is inserted directly, in mixed case).
-    for sql in [
-        "update warehouse set code = upper(code) where tenant_id = $1",
-        "update product set sku = upper(sku) where tenant_id = $1",
-    ] {
-        sqlx::query(sql)
-            .bind(t.id)
-            .execute(&app.owner)
-            .await
-            .unwrap();
-    }
-    let (wh, sku, tracked): (String, String, String) = sqlx::query_as(
-        "select w.code, p.sku, q.sku from warehouse w, product p, product q
-         where w.id = $1 and p.id = $2 and q.id = $3",
-    )
-    .bind(s.warehouse)
-    .bind(s.product)
-    .bind(s.tracked)
-    .fetch_one(&app.owner)
-    .await
-    .unwrap();
+    let (s, wh, sku, tracked) = coded_site(&app, t.id, 3).await;
     Scene {
         app,
         t,
@@ -215,28 +195,26 @@ async fn bad_stock_rows_are_named_by_row_and_column_and_nothing_is_written() {
     let lines: Vec<&str> = file.iter().map(String::as_str).collect();
     let job = stock_preview(&app, &t.token, &lines).await;
     assert_eq!(counts(&job), [0, 0, 0, 12], "{job}");
-    let errors = row_errors(&app, &t.token, &job).await;
-    for (row, column, text) in [
-        (2, "warehouse", "no warehouse"),
-        (3, "location", "no location \"B99\""),
-        (4, "location", "has locations under it"),
-        (5, "sku", "no product with SKU \"GHOST\""),
-        (6, "lot", "tracked by lot"),
-        (7, "lot", "not lot-tracked"),
-        (8, "lot", "no lot \"L-NONE\""),
-        (9, "qty", ""),
-        (10, "qty", ""),
-        (11, "mode", "expected count or receipt"),
-        (12, "qty", "whole number"),
-        (13, "location", "is at A/B00"),
-    ] {
-        assert!(
-            errors
-                .iter()
-                .any(|(r, c, m)| *r == row && c == column && m.contains(text)),
-            "row {row} {column} {text:?} not in {errors:?}"
-        );
-    }
+    says(
+        &app,
+        &t.token,
+        &job,
+        &[
+            (2, "warehouse", "no warehouse"),
+            (3, "location", "no location \"B99\""),
+            (4, "location", "has locations under it"),
+            (5, "sku", "no product with SKU \"GHOST\""),
+            (6, "lot", "tracked by lot"),
+            (7, "lot", "not lot-tracked"),
+            (8, "lot", "no lot \"L-NONE\""),
+            (9, "qty", ""),
+            (10, "qty", ""),
+            (11, "mode", "expected count or receipt"),
+            (12, "qty", "whole number"),
+            (13, "location", "is at A/B00"),
+        ],
+    )
+    .await;
     commit_refused(&app, &t.token, &job).await;
     assert_eq!(movements(&app, t.id).await.len(), 0);
 

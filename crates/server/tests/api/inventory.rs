@@ -239,3 +239,35 @@ pub fn online_job(
         }),
     }
 }
+
+/// [`site`] with its codes as the API writes them (upper case: `site` inserts them
+/// directly, in mixed case), for files that name things by code; answers the site and
+/// the codes of its warehouse, product and lot-tracked product.
+pub async fn coded_site(
+    app: &TestApp,
+    tenant: Uuid,
+    bins: usize,
+) -> (Site, String, String, String) {
+    let s = site(app, tenant, bins).await;
+    for sql in [
+        "update warehouse set code = upper(code) where tenant_id = $1",
+        "update product set sku = upper(sku) where tenant_id = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(tenant)
+            .execute(&app.owner)
+            .await
+            .unwrap();
+    }
+    let (wh, sku, tracked): (String, String, String) = sqlx::query_as(
+        "select w.code, p.sku, q.sku from warehouse w, product p, product q
+         where w.id = $1 and p.id = $2 and q.id = $3",
+    )
+    .bind(s.warehouse)
+    .bind(s.product)
+    .bind(s.tracked)
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    (s, wh, sku, tracked)
+}

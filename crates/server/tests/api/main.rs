@@ -23,6 +23,7 @@ mod events;
 mod fuzz;
 mod imports;
 mod imports_locations;
+mod imports_orders;
 mod imports_records;
 mod imports_stock;
 mod movement_plans;

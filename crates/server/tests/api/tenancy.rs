@@ -210,6 +210,26 @@ async fn rls_hides_every_tenant_table_without_app_tenant_id() {
             b"sku,name\nIMPORTED-1,Imported\n".to_vec(),
         )
         .await;
+        // An imported purchase order, remembered by its reference (in a site of its own,
+        // coded as the API writes codes).
+        create(
+            &app,
+            "/v1/suppliers",
+            &t.token,
+            json!({"code": "IMP-SUP", "name": "Imported"}),
+        )
+        .await;
+        let (_, wh, sku, _) = crate::inventory::coded_site(&app, t.id, 1).await;
+        let po = crate::imports::preview(
+            &app,
+            &t.token,
+            "kind=purchase_orders",
+            "text/csv",
+            format!("reference,supplier,warehouse,sku,qty\nERP-1,IMP-SUP,{wh},{sku},1\n")
+                .into_bytes(),
+        )
+        .await;
+        crate::imports_locations::commit(&app, &t.token, &po).await;
     }
     // Tenant tables from the catalog: every table with a tenant_id column, so a new table
     // is covered without editing this test.

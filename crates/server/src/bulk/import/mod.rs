@@ -2,12 +2,14 @@
 //! every row with its action or its errors, and the commit that writes them in one
 //! transaction. What a kind's columns mean and how its rows are checked and written is in
 //! its own module: [`products`], [`locations`], [`lots`], [`parties`] (suppliers and
-//! customers) and [`stock`] (opening stock, as counts or receipts: movements).
+//! customers), [`stock`] (opening stock, as counts or receipts: movements) and [`orders`]
+//! (purchase and sales order lines, an order per reference).
 //!
 //! Each row is checked by the catalog's own rules, never by rules of its own.
 
 pub mod locations;
 pub mod lots;
+pub mod orders;
 pub mod parties;
 pub mod products;
 pub mod stock;
@@ -60,6 +62,10 @@ pub enum Kind {
     Customers,
     /// Opening stock: a movement per row (`stock`).
     Stock,
+    /// Purchase order lines, an order per reference (`orders`).
+    PurchaseOrders,
+    /// Sales order lines, an order per reference (`orders`).
+    SalesOrders,
 }
 
 impl Kind {
@@ -72,6 +78,22 @@ impl Kind {
             Kind::Suppliers => "suppliers",
             Kind::Customers => "customers",
             Kind::Stock => "stock",
+            Kind::PurchaseOrders => "purchase_orders",
+            Kind::SalesOrders => "sales_orders",
+        }
+    }
+
+    /// The permission an import of this kind needs besides `data_import`: what its rows
+    /// do needs what doing it by hand needs.
+    pub fn also_needs(self) -> Option<crate::rbac::Permission> {
+        use crate::rbac::Permission;
+        match self {
+            Kind::Stock => Some(Permission::MovementsWrite),
+            Kind::PurchaseOrders => Some(Permission::PurchasingManage),
+            Kind::SalesOrders => Some(Permission::SalesManage),
+            Kind::Products | Kind::Locations | Kind::Lots | Kind::Suppliers | Kind::Customers => {
+                None
+            }
         }
     }
 }
@@ -191,6 +213,7 @@ pub enum Checked {
     Lots(lots::LotFile),
     Parties(parties::PartyFile),
     Stock(stock::StockFile),
+    Orders(orders::OrderFile),
 }
 
 /// The file-level checks of `kind` (columns, duplicate keys).
@@ -202,6 +225,10 @@ pub fn check(kind: Kind, table: &Table) -> ApiResult<Checked> {
         Kind::Suppliers => Checked::Parties(parties::check_parties(PartyKind::Supplier, table)?),
         Kind::Customers => Checked::Parties(parties::check_parties(PartyKind::Customer, table)?),
         Kind::Stock => Checked::Stock(stock::check_stock(table)?),
+        Kind::PurchaseOrders => {
+            Checked::Orders(orders::check_orders(orders::Side::Purchase, table)?)
+        }
+        Kind::SalesOrders => Checked::Orders(orders::check_orders(orders::Side::Sales, table)?),
     })
 }
 
@@ -268,6 +295,7 @@ pub async fn validate(
                 Checked::Lots(file) => lots::validate_chunk(&mut tx, file, chunk).await?,
                 Checked::Parties(file) => parties::validate_chunk(&mut tx, file, chunk).await?,
                 Checked::Stock(file) => stock::validate_chunk(&mut tx, file, chunk).await?,
+                Checked::Orders(file) => orders::validate_chunk(&mut tx, file, chunk).await?,
             };
             store::imports::stage(&mut tx, job_id, &staged).await?;
             tx.commit().await?;
@@ -336,6 +364,8 @@ async fn write(
         "suppliers" => store::imports::apply_parties(tx, job.id, "supplier").await?,
         "customers" => store::imports::apply_parties(tx, job.id, "customer").await?,
         "stock" => return stock::apply(tx, principal, job).await,
+        "purchase_orders" => orders::apply(tx, principal, orders::Side::Purchase, job).await?,
+        "sales_orders" => orders::apply(tx, principal, orders::Side::Sales, job).await?,
         other => {
             return Err(ApiError::internal(format!(
                 "an import of unknown kind {other}"
