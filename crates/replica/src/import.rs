@@ -34,17 +34,23 @@ pub enum ImportKind {
     Customers,
     /// Opening stock: a count or a receipt per row, recorded as movements.
     Stock,
+    /// Purchase order lines: a draft order per reference.
+    PurchaseOrders,
+    /// Sales order lines: a draft order per reference.
+    SalesOrders,
 }
 
 impl ImportKind {
     /// Every kind, in the order the app lists them.
-    pub const ALL: [ImportKind; 6] = [
+    pub const ALL: [ImportKind; 8] = [
         Self::Products,
         Self::Locations,
         Self::Lots,
         Self::Suppliers,
         Self::Customers,
         Self::Stock,
+        Self::PurchaseOrders,
+        Self::SalesOrders,
     ];
 
     /// The server's name of the kind.
@@ -56,6 +62,8 @@ impl ImportKind {
             Self::Suppliers => "suppliers",
             Self::Customers => "customers",
             Self::Stock => "stock",
+            Self::PurchaseOrders => "purchase_orders",
+            Self::SalesOrders => "sales_orders",
         }
     }
 }

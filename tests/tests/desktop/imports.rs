@@ -220,7 +220,7 @@ async fn walk(client: &Client, shots: &Shots<'_>, server: &Server, data: &Path) 
         .find_all(Locator::Css("[data-testid=\"import-kind\"] option"))
         .await
         .unwrap();
-    assert_eq!(kinds.len(), 6);
+    assert_eq!(kinds.len(), 8);
 
     eprintln!("e2e imports: step 2, a workbook with a bad row: named, nothing written");
     let bad = data.join("products-bad.xlsx");

@@ -40,6 +40,6 @@ describe("the import form", () => {
   });
 
   it("lists every kind the replica imports", () => {
-    expect([...IMPORT_KINDS]).toEqual(["products", "locations", "lots", "suppliers", "customers", "stock"]);
+    expect([...IMPORT_KINDS]).toEqual(["products", "locations", "lots", "suppliers", "customers", "stock", "purchase_orders", "sales_orders"]);
   });
 });

@@ -46,6 +46,12 @@ pub(crate) enum ImportWhat {
     /// Opening stock (counts or receipts: columns warehouse, location, sku, lot, qty,
     /// mode, reason).
     Stock,
+    /// Purchase order lines (reference, supplier, warehouse, expected_on, notes, sku, qty,
+    /// unit_cost): a draft per reference.
+    PurchaseOrders,
+    /// Sales order lines (reference, customer, warehouse, requested_on, priority, notes,
+    /// sku, qty, unit_price): a draft per reference.
+    SalesOrders,
 }
 
 impl From<ImportWhat> for logiflow_replica::ImportKind {
@@ -57,6 +63,8 @@ impl From<ImportWhat> for logiflow_replica::ImportKind {
             ImportWhat::Suppliers => Self::Suppliers,
             ImportWhat::Customers => Self::Customers,
             ImportWhat::Stock => Self::Stock,
+            ImportWhat::PurchaseOrders => Self::PurchaseOrders,
+            ImportWhat::SalesOrders => Self::SalesOrders,
         }
     }
 }

@@ -1035,7 +1035,7 @@ path: string,
  */
 bytes: number, };
 
-export type ImportKind = "products" | "locations" | "lots" | "suppliers" | "customers" | "stock";
+export type ImportKind = "products" | "locations" | "lots" | "suppliers" | "customers" | "stock" | "purchase_orders" | "sales_orders";
 
 export type ImportError = { 
 /**
@@ -1139,4 +1139,4 @@ export const EXPORT_BY_WAREHOUSE: readonly ExportKind[] = ["locations", "stock",
 export const EXPORT_BY_TIME: readonly ExportKind[] = ["movements", "audit"];
 
 /** Every import kind, in the order the app lists them. */
-export const IMPORT_KINDS: readonly ImportKind[] = ["products", "locations", "lots", "suppliers", "customers", "stock"];
+export const IMPORT_KINDS: readonly ImportKind[] = ["products", "locations", "lots", "suppliers", "customers", "stock", "purchase_orders", "sales_orders"];

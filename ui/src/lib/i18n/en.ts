@@ -429,9 +429,9 @@ export const en = {
     exported: "Wrote {kind} to {path} ({bytes} bytes).",
     exportDialogTitle: "Save the export",
     importsHint:
-      "A CSV or Excel file into the server, with your permissions: needs a connection. The server checks every row first; nothing is written until you commit a file without errors. Exporting the same kind gives a file in the right columns. Opening stock: columns warehouse, location, sku, lot, qty, mode (count, the default, or receipt) and reason; each row is recorded as a movement, and a stock export imports back as unchanged.",
+      "A CSV or Excel file into the server, with your permissions: needs a connection. The server checks every row first; nothing is written until you commit a file without errors. Exporting the same kind gives a file in the right columns. Opening stock: columns warehouse, location, sku, lot, qty, mode (count, the default, or receipt) and reason; each row is recorded as a movement, and a stock export imports back as unchanged. Order lines: one draft order per reference (your other system's order number), imported once.",
     importKind: "What",
-    importKinds: { products: "Products", locations: "Locations", lots: "Lots", suppliers: "Suppliers", customers: "Customers", stock: "Opening stock (counts or receipts)" },
+    importKinds: { products: "Products", locations: "Locations", lots: "Lots", suppliers: "Suppliers", customers: "Customers", stock: "Opening stock (counts or receipts)", purchase_orders: "Purchase order lines", sales_orders: "Sales order lines" },
     importFile: "File",
     importBrowse: "Browse…",
     importDialogTitle: "Choose the file to import",
