@@ -1,5 +1,5 @@
-//! Bulk import and export of catalog data (issue #16): products and locations
-//! ([`import::Kind`]).
+//! Bulk import and export (issue #16): the catalog, suppliers and customers, opening stock
+//! and order lines ([`import::Kind`]).
 //!
 //! Import is three steps, each its own request:
 //!
@@ -18,7 +18,8 @@
 //! 3. **Commit** (`POST /v1/imports/{id}/commit`): one transaction writes every staged
 //!    row with a handful of set-based statements over `import_row`, checks the plan's
 //!    quota, appends a `catalog_change` per written product or location (devices pull them) and one
-//!    audit entry for the import. A job with any row in error, still validating, or
+//!    audit entry for the import. Opening stock is written as movements, decided under
+//!    the rows' locks (`import::stock`); order lines as orders (`import::orders`). A job with any row in error, still validating, or
 //!    expired is refused; a failure anywhere rolls the whole import back.
 //!
 //! Re-importing a file whose rows match the catalog stages every row `unchanged`: its

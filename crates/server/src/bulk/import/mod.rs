@@ -1,11 +1,14 @@
-//! Importing catalog data: the kinds of file ([`Kind`]), the validation job that stages
-//! every row with its action or its errors, and the commit that writes them in one
-//! transaction. What a kind's columns mean and how its rows are checked and written is in
-//! its own module: [`products`], [`locations`], [`lots`], [`parties`] (suppliers and
+//! Importing data (the catalog, parties, opening stock, order lines): the kinds of file
+//! ([`Kind`]), the validation job that stages every row with its action or its errors,
+//! and the commit that writes them in one transaction. What a kind's columns mean and how
+//! its rows are checked and written is in its own module: [`products`], [`locations`], [`lots`], [`parties`] (suppliers and
 //! customers), [`stock`] (opening stock, as counts or receipts: movements) and [`orders`]
 //! (purchase and sales order lines, an order per reference).
 //!
-//! Each row is checked by the catalog's own rules, never by rules of its own.
+//! Each row is checked by the domain's own rules, never by rules of its own: a preview
+//! names what it can see (an unknown bin, a zone that holds no stock), and the commit
+//! decides by the same code as the API (movements by `crates/core` under the rows' locks,
+//! orders by `orders::*::create`).
 
 pub mod locations;
 pub mod lots;
