@@ -2,7 +2,8 @@
 //! visits every section once, with the keyboard where the screen is meant to be driven
 //! by it, and the server is checked for each change.
 //!
-//! 1. Warehouses: a new warehouse with its time zone found by searching "new york".
+//! 1. Warehouses: a new warehouse with its time zone found by searching "new york";
+//!    deactivated, then active again.
 //! 2. Locations: WH1's tree; a zone and a bin under it added; ↑ ← → ↓ move, close and
 //!    open the tree; the bin renamed; deleting the zone (it has a bin) is refused and
 //!    the server's reason is shown in words.
@@ -169,6 +170,19 @@ async fn warehouses(client: &Client, shots: &Shots<'_>, server: &Server) {
             &Value::from("America/New_York"),
             &Value::from("1 Dock Road")
         )
+    );
+    // Deactivated, then active again.
+    click(client, "bo-warehouse-deactivate-WH2").await;
+    wait_text(client, "bo-notice", |t| t == "WH2 is deactivated.").await;
+    assert_eq!(
+        find(server, "/v1/warehouses", "code", "WH2")["active"],
+        false
+    );
+    click(client, "bo-warehouse-activate-WH2").await;
+    wait_text(client, "bo-notice", |t| t == "WH2 is active again.").await;
+    assert_eq!(
+        find(server, "/v1/warehouses", "code", "WH2")["active"],
+        true
     );
 }
 
