@@ -465,7 +465,8 @@ fn import_previews_then_commits_and_a_bad_row_changes_nothing() {
     assert_eq!(products("BAD-"), 0);
 }
 
-/// `logiflow import suppliers --commit` writes a new supplier and `logiflow import stock
+/// `logiflow import suppliers --commit` writes a new supplier, `logiflow import
+/// purchase-orders --commit` an order (once, imported twice) and `logiflow import stock
 /// --commit` counts a bin; `logiflow export KIND` then `logiflow import KIND` of that file
 /// changes nothing, for each kind both know.
 #[test]
@@ -508,6 +509,33 @@ fn an_exported_file_of_each_kind_imports_back_unchanged_and_suppliers_import() {
             .unwrap()
     });
     assert_eq!(lead, Some(7));
+    // Purchase order lines: the rows of a reference make one draft order, once.
+    let file = dir.path().join("orders.csv");
+    std::fs::write(
+        &file,
+        "reference,supplier,warehouse,sku,qty,unit_cost\nERP-7,NEW-SUP,WH1,SKU-1,12,0.40\n",
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let mut cmd = cli(&db, &creds);
+        cmd.args(["--json", "import", "purchase-orders"])
+            .arg(&file)
+            .arg("--commit");
+        let out = run(cmd, "");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(json_of(&out)["status"], "committed");
+    }
+    let orders: i64 = server.block_on(async {
+        sqlx::query_scalar("select count(*) from purchase_order")
+            .fetch_one(&server.owner)
+            .await
+            .unwrap()
+    });
+    assert_eq!(orders, 1, "imported twice, created once");
     // Opening stock: a count of B1 (4 → 9), as one movement with its reason.
     let file = dir.path().join("stock.csv");
     std::fs::write(
