@@ -155,20 +155,14 @@ pub(super) async fn validate_chunk(
     for p in parsed {
         let row_no = i32::try_from(p.row.row_no).unwrap_or(i32::MAX);
         let staged = match location_record(file, &p, &existing) {
-            Err(errors) => StagedRow {
-                row_no,
-                action: Action::Error,
-                target_id: None,
-                data: None,
-                errors,
-            },
+            Err(errors) => StagedRow::failed(row_no, errors),
             Ok((record, Some(before))) => {
                 let action = if before.name == record.name && before.active == record.active {
                     Action::Unchanged
                 } else {
                     Action::Update
                 };
-                staged(row_no, action, before.id, &record)?
+                StagedRow::valid(row_no, action, Some(before.id), &record)?
             }
             Ok((record, None)) => {
                 let parent = record
@@ -188,40 +182,22 @@ pub(super) async fn validate_chunk(
                     None => false,
                 };
                 if holds_stock {
-                    StagedRow {
+                    StagedRow::failed(
                         row_no,
-                        action: Action::Error,
-                        target_id: None,
-                        data: None,
-                        errors: vec![cell_error(
+                        vec![cell_error(
                             "path",
                             &record.path,
                             &ApiError::LocationHasStock,
                         )],
-                    }
+                    )
                 } else {
-                    staged(row_no, Action::Create, Uuid::now_v7(), &record)?
+                    StagedRow::valid(row_no, Action::Create, Some(Uuid::now_v7()), &record)?
                 }
             }
         };
         out.push(staged);
     }
     Ok(out)
-}
-
-fn staged(
-    row_no: i32,
-    action: Action,
-    target: Uuid,
-    record: &LocationRecord,
-) -> ApiResult<StagedRow> {
-    Ok(StagedRow {
-        row_no,
-        action,
-        target_id: Some(target),
-        data: Some(serde_json::to_value(record).map_err(ApiError::internal)?),
-        errors: Vec::new(),
-    })
 }
 
 /// One row as the location it makes or changes (with the existing one), or every

@@ -113,26 +113,15 @@ pub(super) async fn validate_chunk(
         let row_no = i32::try_from(row.row_no).unwrap_or(i32::MAX);
         let before = existing.get(&code_key(file.cell(&row.cells, "code").unwrap_or_default()));
         out.push(match party_record(file, &row.cells, before) {
-            Err(errors) => StagedRow {
-                row_no,
-                action: Action::Error,
-                target_id: None,
-                data: None,
-                errors,
-            },
+            Err(errors) => StagedRow::failed(row_no, errors),
             Ok(record) => {
                 let action = match before {
                     None => Action::Create,
                     Some(b) if PartyRecord::from(b) == record => Action::Unchanged,
                     Some(_) => Action::Update,
                 };
-                StagedRow {
-                    row_no,
-                    action,
-                    target_id: Some(before.map_or_else(Uuid::now_v7, |b| b.id)),
-                    data: Some(serde_json::to_value(&record).map_err(ApiError::internal)?),
-                    errors: Vec::new(),
-                }
+                let target = before.map_or_else(Uuid::now_v7, |b| b.id);
+                StagedRow::valid(row_no, action, Some(target), &record)?
             }
         });
     }
