@@ -232,19 +232,9 @@ pub async fn commit_import(
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<ImportJob>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let kind = store::imports::get(&mut tx, id)
-        .await?
-        .ok_or(ApiError::NotFound)?
-        .kind;
-    if kind == Kind::Stock.as_str() {
-        // Opening stock moves stock: the caller must be allowed to record movements.
-        crate::access::check(&p, crate::rbac::Permission::MovementsWrite)?;
-        // The stock rows its movements need, created empty first in their own
-        // transaction, so the commit locks only existing rows, in key order.
-        import::stock::prepare_rows(&mut tx, id).await?;
-        tx.commit().await?;
-        tx = state.tenant_tx(p.tenant_id).await?;
-    }
+    import::prepare(&mut tx, &p, id).await?;
+    tx.commit().await?;
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
     let (job, raised) = import::commit(&mut tx, &p, id).await?;
     tx.commit().await?;
     // Held journal movements its movements may now apply, and back-orders they may

@@ -291,6 +291,22 @@ async fn a_stock_import_needs_movement_rights_and_is_refused_whole_when_a_row_br
         .await;
     let job = stock_preview(&app, &both, &lines).await;
     assert_eq!(counts(&job), [2, 0, 0, 0], "{job}");
+    // Nor commit one someone else uploaded: refused before anything is written, not even
+    // the empty stock rows a commit prepares.
+    let r = app
+        .post(
+            &format!("/v1/imports/{}/commit", id_of(&job)),
+            &import_only,
+            json!({}),
+        )
+        .await;
+    problem(r, StatusCode::FORBIDDEN, "forbidden").await;
+    let rows: i64 = sqlx::query_scalar("select count(*) from stock_row where tenant_id = $1")
+        .bind(t.id)
+        .fetch_one(&app.owner)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
 
     // B01 is deactivated after the preview: the rules refuse its count at commit, so
     // nothing is imported, B00 included.

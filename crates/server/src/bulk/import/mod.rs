@@ -72,6 +72,23 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 8] = [
+        Kind::Products,
+        Kind::Locations,
+        Kind::Lots,
+        Kind::Suppliers,
+        Kind::Customers,
+        Kind::Stock,
+        Kind::PurchaseOrders,
+        Kind::SalesOrders,
+    ];
+
+    /// The kind of a stored name.
+    pub fn parse(name: &str) -> Option<Kind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     /// Stable name, as stored.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -433,6 +450,29 @@ pub(crate) fn parse_bool(s: &str) -> Result<bool, ApiError> {
     }
 }
 
+/// Whoever commits needs what the upload needed (it may be someone else).
+fn may_commit(principal: &Principal, job: &ImportJob) -> ApiResult<()> {
+    match Kind::parse(&job.kind).and_then(Kind::also_needs) {
+        Some(permission) => crate::access::check(principal, permission),
+        None => Ok(()),
+    }
+}
+
+/// What a commit needs done in a transaction of its own before [`commit`]'s: the
+/// permission checked, and for opening stock the stock rows its movements need created
+/// empty, so the commit locks only existing rows, in key order (as every writer of
+/// movements does). Nothing is done for a job the caller may not commit.
+pub async fn prepare(tx: &mut TenantTx, principal: &Principal, id: Uuid) -> ApiResult<()> {
+    let job = store::imports::get(tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    may_commit(principal, &job)?;
+    if job.kind == Kind::Stock.as_str() && job.status == "ready" && job.errors == 0 {
+        stock::prepare_rows(tx, id).await?;
+    }
+    Ok(())
+}
+
 /// Commits a ready job without errors in the caller's transaction: the staged rows
 /// written set-based, the plan's quota of the kind checked (active records counted before
 /// and after under the quota's lock: refused when the import adds past the limit), one
@@ -461,6 +501,7 @@ pub async fn commit(
             )));
         }
     }
+    may_commit(principal, &job)?;
     let raised = write(tx, principal, &job).await?;
     let after = store::imports::mark_committed(tx, id).await?;
     store::outbox::insert(tx, "import.completed", &completed_event(&after)?).await?;
