@@ -227,6 +227,8 @@ pub fn typescript_bindings() -> String {
          export const NEEDS_A_PERSON: readonly string[] = {:?};\n\
          \n/** The longest reason for forcing or voiding a held movement, in characters. */\n\
          export const RESOLVE_REASON_LEN_MAX = {};\n\
+         \n/** Digits that make a typed quantity a barcode scanned by mistake (core's `SCANNED_QTY_DIGITS`). */\n\
+         export const SCANNED_QTY_DIGITS = {};\n\
          \n/** Every export kind, in the order the app lists them. */\n\
          export const EXPORT_KINDS: readonly ExportKind[] = {:?};\n\
          \n/** The export kinds filtered by warehouse (the replica's rule). */\n\
@@ -239,6 +241,7 @@ pub fn typescript_bindings() -> String {
         background::STATUS_EVENT,
         background::NEEDS_A_PERSON,
         logiflow_core::sync::RESOLVE_REASON_LEN_MAX,
+        logiflow_core::SCANNED_QTY_DIGITS,
         export_kinds(|_| true),
         export_kinds(logiflow_replica::ExportKind::per_warehouse),
         export_kinds(logiflow_replica::ExportKind::in_time),

@@ -55,7 +55,7 @@ pub use journal_file::{
 pub use movement::{AdjustReason, DeviceStamp, LineRef, Movement, MovementKind, Origin, Side};
 pub use names::{AlertKind, FlagName, KindName, OriginName, OutcomeName, UnknownName};
 pub use problem::ProblemCode;
-pub use qty::{Delta, PositiveQty, QTY_MAX, Qty, QtyError};
+pub use qty::{Delta, PositiveQty, QTY_MAX, Qty, QtyError, SCANNED_QTY_DIGITS};
 pub use replay::{
     Catalog, DecideError, Decision, Effect, Flag, HeldRef, Hold, HoldReview, LocationFacts,
     LotFacts, OrderLineFacts, Outcome, ProductFacts, RejectCode, Rejection, RowUpdate, decide,

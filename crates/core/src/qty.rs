@@ -14,6 +14,13 @@ use std::fmt;
 /// checked).
 pub const QTY_MAX: i64 = 1_000_000_000_000;
 
+/// How many digits make a quantity typed into a quantity field look like a barcode
+/// scanned there by mistake: the shortest GTIN (EAN-8) has eight, leading zeros
+/// included, and nobody moves ten million units by hand. The desktop refuses such an
+/// entry with its own message, whatever [`QTY_MAX`] allows; the API and imports, where
+/// nobody scans, take every quantity up to [`QTY_MAX`].
+pub const SCANNED_QTY_DIGITS: usize = 8;
+
 /// Why a number is not a valid quantity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum QtyError {

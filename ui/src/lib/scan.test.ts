@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { QTY_MAX, SCAN_LENGTH_MAX, parseQty, parseScan } from "./scan";
+import { SCANNED_QTY_DIGITS } from "./bindings";
+import { SCAN_LENGTH_MAX, parseQty, parseScan } from "./scan";
 
 describe("parseScan", () => {
   it.each([
@@ -58,10 +59,17 @@ describe("parseQty", () => {
   });
 
   it("refuses a barcode scanned into the quantity field", () => {
-    expect(parseQty(String(QTY_MAX)).ok).toBe(true);
-    expect(parseQty("4006381333931")).toEqual({
+    const scanned = (raw: string) => ({
       ok: false,
-      error: `4006381333931 is more than ${QTY_MAX}, the largest quantity accepted`,
+      error: `${raw} looks like a barcode scanned into the quantity: scan items in the item field (a quantity of ${SCANNED_QTY_DIGITS} digits or more is not taken here)`,
     });
+    expect(SCANNED_QTY_DIGITS).toBe(8);
+    expect(parseQty("9999999")).toEqual({ ok: true, value: 9_999_999 });
+    expect(parseQty("9 999 999")).toEqual({ ok: true, value: 9_999_999 });
+    // EAN-13, UPC-A (12 digits, below core's QTY_MAX) and EAN-8 with its leading zero.
+    expect(parseQty("4006381333931")).toEqual(scanned("4006381333931"));
+    expect(parseQty("036000291452")).toEqual(scanned("036000291452"));
+    expect(parseQty("01234565")).toEqual(scanned("01234565"));
+    expect(parseQty("-10000000", { signed: true })).toEqual(scanned("-10000000"));
   });
 });

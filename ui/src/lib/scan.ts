@@ -1,12 +1,10 @@
 // Parsing what a barcode scanner (a keyboard to the computer) or a person typed.
 
+import { SCANNED_QTY_DIGITS } from "./bindings";
 import { fill, messages } from "./i18n";
 
 /** The longest code accepted: GS1-128 carries at most 48 data characters, SKUs less. */
 export const SCAN_LENGTH_MAX = 64;
-
-/** The largest quantity one movement may carry (a bound against a scan in the qty field). */
-export const QTY_MAX = 1_000_000;
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -33,15 +31,19 @@ export function parseScan(raw: string): Parsed<string> {
 /**
  * Parses a quantity as typed: a whole number, thousands separators (space, comma,
  * apostrophe, thin space) allowed; `signed` allows a leading minus (adjustments).
+ * A number of core's `SCANNED_QTY_DIGITS` digits or more (leading zeros count) is refused
+ * as a barcode scanned into the quantity field; that also keeps every quantity taken here
+ * far below core's `QTY_MAX`, the bound the replica and the server check.
  */
 export function parseQty(raw: string, options: { signed?: boolean } = {}): Parsed<number> {
   const text = raw.trim().replace(/[\s,'\u2009\u202f]/g, "").replace(/^\u2212/, "-");
   if (text.length === 0) return { ok: false, error: messages.qty.empty };
   if (!/^[+-]?\d+$/.test(text)) return { ok: false, error: fill(messages.qty.notNumber, { raw: raw.trim() }) };
-  const value = Number(text);
-  if (Math.abs(value) > QTY_MAX) {
-    return { ok: false, error: fill(messages.qty.tooLarge, { raw: raw.trim(), max: QTY_MAX }) };
+  const digits = text.replace(/^[+-]/, "").length;
+  if (digits >= SCANNED_QTY_DIGITS) {
+    return { ok: false, error: fill(messages.qty.scanned, { raw: raw.trim(), digits: SCANNED_QTY_DIGITS }) };
   }
+  const value = Number(text);
   if (value === 0) return { ok: false, error: messages.qty.zero };
   if (value < 0 && !options.signed) return { ok: false, error: messages.qty.negative };
   return { ok: true, value };

@@ -1129,6 +1129,9 @@ export const NEEDS_A_PERSON: readonly string[] = ["credentials_invalid", "device
 /** The longest reason for forcing or voiding a held movement, in characters. */
 export const RESOLVE_REASON_LEN_MAX = 500;
 
+/** Digits that make a typed quantity a barcode scanned by mistake (core's `SCANNED_QTY_DIGITS`). */
+export const SCANNED_QTY_DIGITS = 8;
+
 /** Every export kind, in the order the app lists them. */
 export const EXPORT_KINDS: readonly ExportKind[] = ["products", "locations", "lots", "stock", "movements", "suppliers", "customers", "audit"];
 

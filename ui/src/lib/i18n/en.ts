@@ -470,7 +470,8 @@ export const en = {
     notNumber: "“{raw}” is not a whole number",
     zero: "The quantity must not be zero",
     negative: "The quantity must be more than zero",
-    tooLarge: "{raw} is more than {max}, the largest quantity accepted",
+    scanned:
+      "{raw} looks like a barcode scanned into the quantity: scan items in the item field (a quantity of {digits} digits or more is not taken here)",
   },
   errors: {
     unknown_product: "Unknown item",
