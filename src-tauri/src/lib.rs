@@ -93,6 +93,9 @@ fn server_url() -> Option<String> {
 ///
 /// Longer than 80 lines: Tauri's builder is one chained expression (plugins, set-up,
 /// the command list), which reads best in one piece.
+///
+/// Longer than 80 lines: Tauri's builder is one expression (plugins, state, commands, the
+/// setup hook), in the order they must be registered.
 pub fn run() -> Result<(), tauri::Error> {
     use tauri_plugin_log::{RotationStrategy, Target, TargetKind};
 

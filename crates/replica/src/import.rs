@@ -165,6 +165,10 @@ struct RowPage {
 impl Replica {
     /// Imports `file` (of `req.kind`) into the server: upload, validation (reporting rows
     /// done of total to `progress`), and with `req.commit` the commit when no row failed.
+    ///
+    /// Longer than 80 lines: upload, the validation's progress and the commit are one
+    /// conversation with the server, whose steps share the job's id and the session, in
+    /// the order they happen.
     pub fn import_file(
         &mut self,
         client: &ServerClient,

@@ -1162,6 +1162,10 @@ impl Ctx<'_> {
 
     /// [`Ctx::authed_as`] saying whether the request may be sent again after it may have
     /// reached the server (not for a creation without an idempotency key).
+    ///
+    /// Longer than 80 lines: one loop around a request that refreshes the session once on
+    /// `401` and decides on each failure whether the request may be sent again; split,
+    /// the retry's state would have to travel between the parts.
     pub(crate) fn authed_with<T>(
         &mut self,
         method: reqwest::Method,

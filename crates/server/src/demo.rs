@@ -137,8 +137,26 @@ pub async fn seed_inventory(
     let mut rng = Rng(0x5eed_1064_f10e_2026);
     let tenant = TenantId::from_uuid(tenant_id);
     let mut tx = TenantTx::begin(pool, tenant).await?;
+    let (bins, docks, locations) = seed_locations(&mut tx, tenant_id).await?;
+    let (products, lots) = seed_products(&mut tx, tenant_id, &mut rng).await?;
+    tx.commit().await?;
+    let movements = demo_movements(&mut rng, users, &bins, &docks, &products);
+    let applied = write_movements(pool, tenant, &movements).await?;
+    Ok(DemoInventory {
+        warehouses: WAREHOUSES.len(),
+        locations,
+        products: products.len(),
+        lots,
+        movements: applied,
+    })
+}
 
-    // Warehouses and their trees: zone → aisle → bin, plus a receiving dock per warehouse.
+/// The demo's warehouses and their trees: zone → aisle → bin, plus a receiving dock per
+/// warehouse. Returns the bins, the docks (by warehouse) and how many locations it made.
+async fn seed_locations(
+    tx: &mut TenantTx,
+    tenant_id: Uuid,
+) -> Result<(Vec<Bin>, Vec<Uuid>, usize), sqlx::Error> {
     let mut bins: Vec<Bin> = Vec::new();
     let mut docks: Vec<Uuid> = Vec::new();
     let mut locations = 0;
@@ -209,8 +227,19 @@ pub async fn seed_inventory(
         .execute(tx.conn())
         .await?;
     }
+    Ok((bins, docks, locations))
+}
 
-    // Products, their barcodes and lots.
+/// The demo's products, their barcodes and lots: each product with its lots, and how
+/// many lots there are.
+///
+/// Longer than 80 lines: it fills one array per column and binds each to its insert (a
+/// statement per table), so the columns and the values they get are read side by side.
+async fn seed_products(
+    tx: &mut TenantTx,
+    tenant_id: Uuid,
+    rng: &mut Rng,
+) -> Result<(Vec<(Uuid, Vec<Uuid>)>, usize), sqlx::Error> {
     let today = Utc::now().date_naive();
     let mut products: Vec<(Uuid, Vec<Uuid>)> = Vec::new();
     let (mut ids, mut skus, mut names, mut uoms, mut tracked, mut points, mut qtys) =
@@ -301,11 +330,22 @@ pub async fn seed_inventory(
     .bind(&lot_expiries)
     .execute(tx.conn())
     .await?;
-    tx.commit().await?;
+    Ok((products, lot_ids.len()))
+}
 
-    // Three weeks of movements, oldest first, each decided and written by the API's path.
+/// Three weeks of movements, oldest first: opening stock received at the docks and put
+/// away, then the daily work.
+///
+/// Longer than 80 lines: one generator script whose closures share its clock and random
+/// state; split, they would have to be threaded through every part.
+fn demo_movements(
+    rng: &mut Rng,
+    users: &[Uuid],
+    bins: &[Bin],
+    docks: &[Uuid],
+    products: &[(Uuid, Vec<Uuid>)],
+) -> Vec<Movement> {
     let start = Utc::now().trunc_subsecs(6) - Duration::days(HISTORY_DAYS);
-    let mut applied = 0;
     let mut clock = start;
     let mut tick = |rng: &mut Rng| {
         clock += Duration::seconds(rng.between(30, 600));
@@ -349,20 +389,20 @@ pub async fn seed_inventory(
             if w == 1 && p % 3 == 0 {
                 continue;
             }
-            let lot = lot_of(&mut rng, p);
+            let lot = lot_of(&mut *rng, p);
             let n = qty(rng.between(20, 200));
             let dock = LocationId::from_uuid(docks[w]);
-            let at = tick(&mut rng);
+            let at = tick(&mut *rng);
             movements.push(new_movement(
-                &mut rng,
+                &mut *rng,
                 at,
                 p,
                 lot,
                 MovementKind::Receive { to: dock, qty: n },
             ));
-            let at = tick(&mut rng);
+            let at = tick(&mut *rng);
             movements.push(new_movement(
-                &mut rng,
+                &mut *rng,
                 at,
                 p,
                 lot,
@@ -386,7 +426,7 @@ pub async fn seed_inventory(
         let p = rng.below(products.len());
         let w = rng.below(2);
         let home = LocationId::from_uuid(homes[p][w]);
-        let lot = lot_of(&mut rng, p);
+        let lot = lot_of(&mut *rng, p);
         let kind = match rng.below(100) {
             0..=64 => MovementKind::Ship {
                 from: home,
@@ -419,10 +459,19 @@ pub async fn seed_inventory(
                 expected: None,
             },
         };
-        movements.push(new_movement(&mut rng, at, p, lot, kind));
+        movements.push(new_movement(&mut *rng, at, p, lot, kind));
     }
+    movements
+}
 
-    // In batches, as the API writes movements that arrive together (`crate::group_commit`).
+/// Decides and writes `movements` by the API's path, in batches as the API writes
+/// movements that arrive together (`crate::group_commit`). Returns how many applied.
+async fn write_movements(
+    pool: &PgPool,
+    tenant: TenantId,
+    movements: &[Movement],
+) -> Result<usize, crate::admin::AdminError> {
+    let mut applied = 0;
     for chunk in movements.chunks(crate::group_commit::BATCH_MAX) {
         let jobs: Vec<crate::group_commit::Job> = chunk
             .iter()
@@ -451,11 +500,5 @@ pub async fn seed_inventory(
             }
         }
     }
-    Ok(DemoInventory {
-        warehouses: WAREHOUSES.len(),
-        locations,
-        products: products.len(),
-        lots: lot_ids.len(),
-        movements: applied,
-    })
+    Ok(applied)
 }

@@ -236,6 +236,10 @@ const ROW_CREATION_ROUNDS_MAX: usize = 3;
 /// Decides and writes `jobs` in one transaction. `Err` when the transaction failed as a
 /// whole (nothing written); otherwise each job's own answer, in order (a rejected
 /// movement's is [`ApiError::Movement`], and it wrote nothing).
+///
+/// Longer than 80 lines: one transaction for a batch (deferred session checks, locks in
+/// key order, the decisions, one write), whose steps must stay in that order under the
+/// same locks; each step is a call, what is left is the order itself.
 pub async fn record_batch(
     pool: &PgPool,
     tenant: TenantId,

@@ -299,6 +299,9 @@ struct Start {
 }
 
 /// One page of a snapshot as of `s`, from `start`.
+///
+/// Longer than 80 lines: the phases of a snapshot share one page budget and one cursor,
+/// so the page is filled phase after phase in one loop.
 async fn snapshot_page(
     tx: &mut TenantTx,
     device: &Device,
@@ -469,6 +472,10 @@ fn change_items(entity: &str) -> usize {
 }
 
 /// One page of the changes after `prev`.
+///
+/// Longer than 80 lines: the three feeds (effects, outcomes, catalog changes) are cut at
+/// the same transaction boundary and share one page budget; the cut and the page are
+/// worked out together.
 async fn changes_page(
     tx: &mut TenantTx,
     device: &Device,

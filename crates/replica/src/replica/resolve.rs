@@ -156,6 +156,12 @@ pub(super) struct LocalCatalog {
 }
 
 impl LocalCatalog {
+    /// Reads the facts of `m`'s product, lot, locations and order line from the local
+    /// catalog.
+    ///
+    /// Longer than 80 lines: one small query per fact `validate` asks for, each beside
+    /// the fields it fills, so that a fact the server loads has its local twin in one
+    /// place.
     pub(super) fn load(conn: &Connection, m: &Movement) -> Result<Self> {
         let mut products = HashMap::new();
         let p: Option<(bool, bool)> = optional(conn.query_row(

@@ -165,9 +165,10 @@ struct Filter {
 }
 
 impl Filter {
-    /// The filter of `q`, limited to the bins `within` when given. A little over 80
-    /// lines: the four search forms are built side by side, each in its indexed and
-    /// exact SQL form, so that the two can be compared term for term.
+    /// The filter of `q`, limited to the bins `within` when given.
+    ///
+    /// Longer than 80 lines: the four search forms are built side by side, each in its
+    /// indexed and exact SQL form, so that the two can be compared term for term.
     fn new(q: &StockQuery, within: Option<&BTreeSet<LocationId>>) -> Self {
         let (mut sku_lo, mut like, mut fts, mut barcode) = (None, None, None, None);
         // SKUs are stored upper case and use only `A-Z 0-9 - _ . /`, all below `~`, so

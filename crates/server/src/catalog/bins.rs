@@ -73,6 +73,9 @@ impl From<BinRangeError> for ApiError {
 }
 
 /// Generates the bins of `req` (or, with `dry_run`, says which it would).
+///
+/// Longer than 80 lines: the parent's lock, the codes taken elsewhere, the quota for the
+/// new bins and the one insert are one transaction, in the order a reader checks them.
 pub async fn generate(
     tx: &mut TenantTx,
     principal: &Principal,

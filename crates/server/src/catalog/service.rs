@@ -331,6 +331,10 @@ pub struct ProductChanges<'a> {
 
 /// Changes a product. Lot tracking cannot be turned off while the product has lots, nor
 /// on while it holds stock without a lot; reactivating is quota-checked.
+///
+/// Longer than 80 lines: each rule on a change (lot tracking, reactivation's quota,
+/// custom fields, barcodes) is checked against the locked product in turn, then one
+/// write, one catalog change and one audit entry; the checks share `before`.
 pub async fn update_product(
     tx: &mut TenantTx,
     principal: &Principal,

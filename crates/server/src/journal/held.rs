@@ -122,6 +122,11 @@ pub async fn force(
     }
 }
 
+/// One attempt at forcing held movement `id`, in one transaction.
+///
+/// Longer than 80 lines: the movement's lock, the rows it needs, the manager's decision
+/// by core and the write are one round of [`Driver`], which retries the whole on a
+/// conflict.
 async fn force_round(
     pool: &PgPool,
     principal: &Principal,

@@ -144,6 +144,10 @@ pub async fn push(
 
 /// One attempt at a push, in one transaction. With `stop_on_missing`, a batch whose
 /// movements need rows that do not exist stops after its locks and names them.
+///
+/// Longer than 80 lines: the push's one transaction (device lock, sequence check, stored
+/// duplicates, locks, decisions, one write, the answer per movement) is the sync
+/// contract's replay, read in the order the design describes it; each step is a call.
 async fn push_round(
     pool: &PgPool,
     principal: &Principal,

@@ -63,7 +63,8 @@ impl<T> Round<T> {
 /// Runs rounds of a write until one is done: creates missing rows between rounds (once
 /// each, in their own transaction), and runs again after a transient database conflict,
 /// with backoff. The caller loops:
-/// `loop { let r = round(&mut d.scope, d.created).await; if let Some(done) = d.after(r).await { return done } }`.
+/// `loop { let r = round(&mut d.scope, d.created).await; if let Some(done) =
+/// d.after(r).await { return done } }`.
 pub(super) struct Driver<'p> {
     pool: &'p PgPool,
     tenant: TenantId,
@@ -223,6 +224,10 @@ pub(super) struct Settled<R> {
 /// widens the windows and runs again, until it had everything. `run` must be a pure
 /// function of the engine: it may run several times. `exclude` is a movement never to
 /// load as held (the one a force decides itself).
+///
+/// Longer than 80 lines: the widening loop (load, run, widen by `held_demand`, again)
+/// keeps its windows and locks in local state across rounds; split, that state would have
+/// to travel between functions.
 pub(super) async fn settle<R>(
     tx: &mut TenantTx,
     scope: &mut Scope,

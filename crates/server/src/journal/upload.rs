@@ -44,6 +44,9 @@ pub struct JournalUploaded {
 
 /// Stores the new entries of `file`, the exported journal of revoked device
 /// `device_id`, for `principal` (a manager), in one transaction.
+///
+/// Longer than 80 lines: the device's lock, the file's checks, the new entries and their
+/// one write are one transaction, in the order a reader checks them.
 pub async fn upload(
     pool: &PgPool,
     principal: &Principal,

@@ -124,7 +124,8 @@ pub struct Written {
     pub held_products: Vec<Uuid>,
 }
 
-/// The one statement: rows ($2–$9 and $63, how picks moved their `allocated`), new movements ($10–$32), outcomes decided again
+/// The one statement: rows ($2–$9 and $63, how picks moved their `allocated`), new
+/// movements ($10–$32), outcomes decided again
 /// ($33–$39), effects ($40–$46), outbox events ($47–$49), audit entries ($50–$56),
 /// idempotency records ($57–$59), the device ($60–$61), the products to answer
 /// about ($62) and the `count.variance` alerts ($64–$65), each with its outbox event.
@@ -367,6 +368,9 @@ fn event_subscript(position: usize) -> i32 {
 }
 
 /// Writes `w` in one statement (see the module docs).
+///
+/// Longer than 80 lines: one SQL statement, bound parameter by parameter in the order of
+/// its CTEs (about sixty binds).
 pub async fn write(tx: &mut TenantTx, w: &Writes<'_>) -> Result<Written, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     let r = RowArrays::new(w.rows, w.allocated);

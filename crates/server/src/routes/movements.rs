@@ -329,18 +329,29 @@ pub async fn create_movement(
             },
         )
         .await?;
-    // Held journal movements waiting on a row this one raised or counted. The movement is
-    // committed whatever happens here: a failed retry is logged, and the next movement
-    // on the row or the next push of the product retries them again.
+    after_commit(&state, &caller, &movement, &done).await;
+    Ok((StatusCode::CREATED, axum::Json(done.json)).into_response())
+}
+
+/// What an applied online movement sets going once it is committed: the held journal
+/// movements waiting on a row it raised or counted, and the back-orders of its product
+/// waiting for stock. The movement is committed whatever happens here: a failure is
+/// logged, and the next movement on the row or the next push of the product tries again.
+async fn after_commit(
+    state: &AppState,
+    caller: &Caller<perm::MovementsWrite>,
+    movement: &logiflow_core::Movement,
+    done: &crate::group_commit::Done,
+) {
+    let tenant_id = caller.tenant_id();
     if let Some(decision) = &done.wakes
         && let Err(e) =
-            crate::journal::retry_held(state.tenant_pool(), tenant_id, &movement, decision).await
+            crate::journal::retry_held(state.tenant_pool(), tenant_id, movement, decision).await
     {
         tracing::warn!(error = %e, "retrying held movements failed");
     }
-    // Back-orders of its product waiting for stock, served the same way.
     if done.raised {
-        let principal = match &caller {
+        let principal = match caller {
             Caller::Checked(p) => (**p).clone(),
             Caller::DeferredCheck(u) => u.principal_after_check(),
         };
@@ -354,7 +365,6 @@ pub async fn create_movement(
             tracing::warn!(error = %e, "serving back-orders failed");
         }
     }
-    Ok((StatusCode::CREATED, axum::Json(done.json)).into_response())
 }
 
 /// Filters of the movement history and its export (all optional, combined with AND),

@@ -153,6 +153,11 @@ pub const LOAD_FACTS_SQL: &str = "
                         join warehouse w on w.tenant_id = c.tenant_id and w.id = c.warehouse_id
                         where c.tenant_id = $1 and c.id = m.location_id offset 0) w";
 
+/// The facts core's `validate` needs for `ms`: their products, lots, locations and local
+/// dates, read with [`LOAD_FACTS_SQL`] in one round trip.
+///
+/// Longer than 80 lines: the statement's arrays are built, then its rows sorted into the
+/// maps of [`Facts`], field by field.
 pub async fn load_facts(tx: &mut TenantTx, ms: &[Movement]) -> Result<Facts, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     let mut products: Vec<Uuid> = ms.iter().map(|m| m.product.as_uuid()).collect();

@@ -114,6 +114,10 @@ struct Parsed<'a> {
 }
 
 /// Validates rows against the tenant's warehouses and location trees.
+///
+/// Longer than 80 lines: it reads what the chunk's rows name in as few queries as it can
+/// (warehouses, then the locations and parents of all rows, then each new parent's stock
+/// once), then stages the rows in order; the reads serve the staging below them.
 pub(super) async fn validate_chunk(
     tx: &mut TenantTx,
     file: &LocationFile,
@@ -202,6 +206,9 @@ pub(super) async fn validate_chunk(
 
 /// One row as the location it makes or changes (with the existing one), or every
 /// failing cell.
+///
+/// Longer than 80 lines: one check per column, in the file's column order, each adding
+/// its failing cell, so that a row reports every error at once.
 fn location_record<'a>(
     file: &LocationFile,
     p: &Parsed<'_>,

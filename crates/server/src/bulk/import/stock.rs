@@ -209,6 +209,10 @@ struct Refs {
 }
 
 /// Validates rows against the tenant's warehouses, bins, products, lots and stock.
+///
+/// Longer than 80 lines: it reads what the chunk's rows name in as few queries as it can
+/// (warehouses, bins, products, lots, stock rows), then stages the rows in order; the
+/// reads serve the staging below them.
 pub(super) async fn validate_chunk(
     tx: &mut TenantTx,
     file: &StockFile,
@@ -305,6 +309,9 @@ pub(super) async fn validate_chunk(
 }
 
 /// One row as the movement it makes, or every failing cell.
+///
+/// Longer than 80 lines: one check per column, in the file's column order, each adding
+/// its failing cell, so that a row reports every error at once.
 fn stock_record(
     file: &StockFile,
     cells: &[String],
@@ -501,6 +508,11 @@ async fn staged(
 /// Writes a stock job: each row's movement decided by the rules under the rows' locks,
 /// in row order, all of them or none. Counts whose bin holds the counted quantity by
 /// now, and receipts already written, are left out.
+///
+/// Longer than 80 lines: locking, deciding and writing every row's movement is one
+/// transaction whose steps follow the online path's order (`ledger::load`, core's
+/// decision, `ledger::write`); split, the locks' scope would no longer be visible in one
+/// place.
 pub async fn apply(
     tx: &mut TenantTx,
     principal: &Principal,
