@@ -19,6 +19,7 @@
 //!   after what is stored.
 //! * [`sync`] — the push/pull wire contract between a device and the server.
 //! * [`journal_file`] — a device's exported journal and the rule for uploaded entries.
+//! * [`reorder`] — the low-stock rule: when a product is low in a warehouse, its shortfall.
 //! * [`orders`] — purchase and sales orders: allocation (FEFO/FIFO), picks, states.
 //! * [`secret`] — a secret string whose `Debug` never shows it.
 //! * [`webhooks`] — the retry schedule of webhook deliveries (backoff, jitter, dead letter).
@@ -35,6 +36,7 @@ pub mod names;
 pub mod orders;
 pub mod problem;
 pub mod qty;
+pub mod reorder;
 pub mod replay;
 pub mod secret;
 pub mod stock;

@@ -4,11 +4,12 @@
 //! As the Stock screen shows stock: the pulled rows with this device's live journal
 //! entries replayed over them. Most products have no live entry, so their figures come
 //! from SQL aggregates over the pulled rows; only the products with live entries (few:
-//! the pending journal's) are projected and added in Rust.
+//! the pending journal's) are projected and added in Rust. Which pairs are low, and by
+//! how much, is `logiflow_core::reorder`'s answer, as on the server.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use logiflow_core::{LocationId, ProductId, WarehouseId};
+use logiflow_core::{LocationId, ProductId, WarehouseId, reorder};
 use rusqlite::{OptionalExtension, params};
 
 use crate::db::parse_id;
@@ -53,8 +54,20 @@ pub struct LowStockLine {
 
 impl LowStockLine {
     fn shortfall(&self) -> i64 {
-        self.reorder_point - self.available
+        reorder::shortfall(self.reorder_point, self.available).unwrap_or(0)
     }
+}
+
+/// Keeps the first `limit` of `low`: the largest shortfall first, then by SKU and
+/// warehouse.
+fn sort_and_cut(low: &mut Vec<LowStockLine>, limit: usize) {
+    low.sort_by(|a, b| {
+        b.shortfall()
+            .cmp(&a.shortfall())
+            .then_with(|| a.sku.cmp(&b.sku))
+            .then_with(|| a.warehouse_code.cmp(&b.warehouse_code))
+    });
+    low.truncate(limit);
 }
 
 /// Most low-stock lines [`Replica::stock_kpis`] lists.
@@ -84,6 +97,9 @@ impl Replica {
         let mut low = Vec::new();
         let mut low_stock: u64 = 0;
         {
+            // Every watched pair (see `logiflow_core::reorder`: the scope's warehouses
+            // times the active products with a reorder point) with its available stock;
+            // which are low is core's answer. Names are read for the low ones only.
             let mut stmt = self.conn.prepare_cached(
                 "with avail as (
                      select l.warehouse_id, s.product_id,
@@ -91,27 +107,31 @@ impl Replica {
                      from stock_row s join location l on l.id = s.location_id
                      group by l.warehouse_id, s.product_id
                  )
-                 select w.code, p.sku, p.name, coalesce(a.available, 0), p.reorder_point,
-                        count(*) over ()
+                 select p.reorder_point, coalesce(a.available, 0), w.code, p.sku, p.name
                  from scope sc
                  join warehouse w on w.id = sc.warehouse_id
                  join product p on p.active = 1 and p.reorder_point > 0
                  left join avail a on a.warehouse_id = w.id and a.product_id = p.id
-                 where coalesce(a.available, 0) < p.reorder_point
-                   and p.id not in (select value from json_each(?1))
-                 order by p.reorder_point - coalesce(a.available, 0) desc, p.sku, w.code
-                 limit ?2",
+                 where p.id not in (select value from json_each(?1))",
             )?;
-            let mut rows = stmt.query(params![live_json, low_limit as i64])?;
+            let mut rows = stmt.query(params![live_json])?;
             while let Some(r) = rows.next()? {
-                low_stock = r.get::<_, i64>(5)? as u64;
+                let (reorder_point, available): (i64, i64) = (r.get(0)?, r.get(1)?);
+                if !reorder::is_low(reorder_point, available) {
+                    continue;
+                }
+                low_stock += 1;
                 low.push(LowStockLine {
-                    warehouse_code: r.get(0)?,
-                    sku: r.get(1)?,
-                    name: r.get(2)?,
-                    available: r.get(3)?,
-                    reorder_point: r.get(4)?,
+                    warehouse_code: r.get(2)?,
+                    sku: r.get(3)?,
+                    name: r.get(4)?,
+                    available,
+                    reorder_point,
                 });
+                // Bounded: only the first `low_limit` are listed.
+                if low.len() >= 2 * low_limit.max(1) + 64 {
+                    sort_and_cut(&mut low, low_limit);
+                }
             }
         }
         let mut kpis = StockKpis {
@@ -123,13 +143,7 @@ impl Replica {
         if !live.is_empty() {
             self.add_live(&live, &live_json, &mut kpis)?;
         }
-        kpis.low.sort_by(|a, b| {
-            b.shortfall()
-                .cmp(&a.shortfall())
-                .then_with(|| a.sku.cmp(&b.sku))
-                .then_with(|| a.warehouse_code.cmp(&b.warehouse_code))
-        });
-        kpis.low.truncate(low_limit);
+        sort_and_cut(&mut kpis.low, low_limit);
         Ok(kpis)
     }
 
@@ -209,7 +223,7 @@ impl Replica {
                 (r.get(1)?, r.get(2)?, r.get(3)?);
             for (warehouse, code) in &scope {
                 let available = totals.get(&(*warehouse, product)).map_or(0, |t| t.1);
-                if available < reorder_point {
+                if reorder::is_low(reorder_point, available) {
                     kpis.low_stock += 1;
                     kpis.low.push(LowStockLine {
                         warehouse_code: code.clone(),

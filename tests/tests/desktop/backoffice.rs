@@ -55,15 +55,7 @@ fn an_admin_manages_warehouses_locations_settings_products_people_and_reads_the_
 
 /// `GET path` on the server as the tenant's admin.
 fn get(server: &Server, path: &str) -> Value {
-    off_runtime(|| {
-        server.send(
-            reqwest::Method::GET,
-            path,
-            Some(&server.admin_token),
-            None,
-            200,
-        )
-    })
+    off_runtime(|| server.get(path))
 }
 
 /// The item of the list at `path` whose `field` is `value`.

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::harness::*;
 
 /// Runs every alert sweep of the tenant now, as the scheduled check would.
-fn sweep(server: &Server) {
+pub(crate) fn sweep(server: &Server) {
     server
         .block_on(logiflow_server::alerts::check::sweep_tenant(
             &server.owner,

@@ -226,6 +226,17 @@ impl Server {
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
+    /// `GET path` as the admin; the JSON body of its 200.
+    pub fn get(&self, path: &str) -> Value {
+        self.send(
+            reqwest::Method::GET,
+            path,
+            Some(&self.admin_token),
+            None,
+            200,
+        )
+    }
+
     /// Creates a catalog resource as the admin.
     pub fn create(&self, path: &str, body: Value) -> Value {
         self.send(
@@ -412,6 +423,17 @@ pub fn connect(server: &Server, base: &str, name: &str) -> Device {
 
 /// [`connect`] signed in as `email` (a user made with [`Server::user`]).
 pub fn connect_as(server: &Server, base: &str, name: &str, email: &str) -> Device {
+    connect_scoped(server, base, name, email, &["WH1"])
+}
+
+/// [`connect_as`] keeping the warehouses of codes `scope` offline.
+pub fn connect_scoped(
+    server: &Server,
+    base: &str,
+    name: &str,
+    email: &str,
+    scope: &[&str],
+) -> Device {
     let dir = tempfile::tempdir().unwrap();
     let store = CredentialStore::File(dir.path().join("credentials.json"));
     let mut replica = Replica::open(dir.path().join("replica.db")).unwrap();
@@ -423,7 +445,7 @@ pub fn connect_as(server: &Server, base: &str, name: &str, email: &str) -> Devic
                 tenant: server.slug.clone(),
                 email: email.to_owned(),
                 password: Secret::new(PASSWORD),
-                warehouses: vec!["WH1".into()],
+                warehouses: scope.iter().map(|&w| w.to_owned()).collect(),
                 name: name.to_owned(),
                 platform: "linux".into(),
             },

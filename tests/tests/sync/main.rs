@@ -6,7 +6,8 @@
 //! device again after its session ended, and a revoked device's journal exported and
 //! uploaded (issue #19); the server killed while webhook deliveries are in flight
 //! (issue #17); the alerts of a device's bell (`alerts.rs`); the Back office through the
-//! device's session (`backoffice.rs`, issue #16).
+//! device's session (`backoffice.rs`, issue #16); the low-stock rule, the same on both
+//! sides (`low_stock.rs`, issue #14).
 
 mod alerts;
 mod backoffice;
@@ -14,6 +15,7 @@ mod cli;
 mod faults;
 mod flows;
 mod history;
+mod low_stock;
 mod reattach;
 mod resolve;
 mod webhooks;

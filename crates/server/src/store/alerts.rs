@@ -15,6 +15,7 @@ use crate::alerts::{
     Alert, DEVICE_SILENT_DAYS_DEFAULT, HELD_HOURS_DEFAULT, LOT_EXPIRING_DAYS_DEFAULT,
 };
 use crate::db::TenantTx;
+use crate::store::stock::{WATCHED, is_low_sql, shortfall_sql};
 
 /// Claims the check `name` for the interval ending at `now`: true when no run started in
 /// the last `interval` (this caller runs it), false when one did. One statement, so two
@@ -95,9 +96,8 @@ async fn sweep(
         .await
 }
 
-/// `stock.low`: the rule of `GET /v1/stock/low` (`store::stock::low_stock`), set-based over
-/// the whole tenant: one aggregate of its stock rows joined to every (active warehouse,
-/// active product with a reorder point).
+/// `stock.low`: the rule of `GET /v1/stock/low` (`store::stock::low_stock`) over the whole
+/// tenant, from the same SQL source of pairs and their stock (`store::stock::WATCHED`).
 pub async fn sweep_stock_low(
     tx: &mut TenantTx,
     now: DateTime<Utc>,
@@ -106,24 +106,17 @@ pub async fn sweep_stock_low(
         tx,
         now,
         "stock.low",
-        "select w.id || '/' || p.id as subject, w.id as warehouse_id,
+        &format!(
+            "select w.id || '/' || p.id as subject, w.id as warehouse_id,
                 jsonb_build_object('warehouse_id', w.id, 'warehouse_code', w.code,
                     'product_id', p.id, 'sku', p.sku, 'product_name', p.name,
                     'reorder_point', p.reorder_point, 'reorder_qty', p.reorder_qty,
-                    'on_hand', coalesce(t.on_hand, 0), 'allocated', coalesce(t.allocated, 0),
-                    'available', coalesce(t.on_hand, 0) - coalesce(t.allocated, 0),
-                    'shortfall', p.reorder_point - (coalesce(t.on_hand, 0) - coalesce(t.allocated, 0)))
-                    as payload
-         from warehouse w
-         join product p on p.tenant_id = w.tenant_id and p.active and p.reorder_point > 0
-         left join (
-             select s.warehouse_id, s.product_id, sum(s.on_hand)::bigint as on_hand,
-                    sum(s.allocated)::bigint as allocated
-             from stock_row s where s.tenant_id = $1
-             group by s.warehouse_id, s.product_id
-         ) t on t.warehouse_id = w.id and t.product_id = p.id
-         where w.tenant_id = $1 and w.active
-           and coalesce(t.on_hand, 0) - coalesce(t.allocated, 0) < p.reorder_point",
+                    'on_hand', t.on_hand, 'allocated', t.allocated, 'available', t.available,
+                    'shortfall', {}) as payload
+             {WATCHED}$1 and {}",
+            shortfall_sql("p.reorder_point", "t.available"),
+            is_low_sql("p.reorder_point", "t.available"),
+        ),
     )
     .await
 }

@@ -255,11 +255,12 @@ fn push_stock_filters<'a>(qb: &mut QueryBuilder<'a, Postgres>, tenant_id: Uuid, 
         qb.push(" and l.expires_on < ").push_bind(v);
     }
     if f.below_reorder {
-        qb.push(
-            " and p.reorder_point > 0 and (select coalesce(sum(t.on_hand - t.allocated), 0)
-                from stock_row t where t.tenant_id = s.tenant_id and t.warehouse_id = s.warehouse_id
-                 and t.product_id = s.product_id) < p.reorder_point",
-        );
+        // The row's (warehouse, product) pair is among the low ones of `low_stock`.
+        qb.push(format_args!(
+            " and exists (select 1 {WATCHED}s.tenant_id
+                 and w.id = s.warehouse_id and p.id = s.product_id and {})",
+            is_low_sql("p.reorder_point", "t.available")
+        ));
     }
     if !f.include_empty {
         qb.push(" and (s.on_hand <> 0 or s.allocated <> 0)");
@@ -339,6 +340,40 @@ pub async fn totals(
     qb.build_query_as().fetch_all(tx.conn()).await
 }
 
+/// The (warehouse, product) pairs the low-stock rule watches (`logiflow_core::reorder`),
+/// each with its stock there as `t` (`on_hand`, `allocated`, `available`), as SQL from
+/// `from` to `w.tenant_id = `, followed by the tenant: every active warehouse `w` times
+/// every active product `p` with a reorder point. A product with no row at all in a
+/// warehouse is the most urgent case, so the pairs come from the catalog, not from the
+/// stock rows; the per-pair sums are an index range scan on `stock_row_warehouse_idx`.
+///
+/// The one SQL source of "available per (warehouse, product)": the low-stock list, the
+/// `below_reorder` filter of the stock reads and the `stock.low` alert sweep read it.
+pub const WATCHED: &str = "from warehouse w
+     join product p on p.tenant_id = w.tenant_id and p.active and p.reorder_point > 0
+     cross join lateral (
+         select coalesce(sum(sr.on_hand), 0)::bigint as on_hand,
+                coalesce(sum(sr.allocated), 0)::bigint as allocated,
+                coalesce(sum(sr.on_hand - sr.allocated), 0)::bigint as available
+         from stock_row sr
+         where sr.tenant_id = w.tenant_id and sr.warehouse_id = w.id and sr.product_id = p.id
+     ) t
+     where w.active and w.tenant_id = ";
+
+/// The SQL twin of `logiflow_core::reorder::is_low` over two bigint expressions: SQL
+/// selects the low pairs itself so that a page of them is one bounded query. It must say
+/// what the core rule says; a test checks both over the rule's edge cases
+/// (`tests/api/stock.rs`, `the_sql_low_stock_rule_agrees_with_core`).
+pub fn is_low_sql(reorder_point: &str, available: &str) -> String {
+    format!("({reorder_point} > 0 and {available} < {reorder_point})")
+}
+
+/// The SQL twin of `logiflow_core::reorder::shortfall` for a low pair (see
+/// [`is_low_sql`]).
+pub fn shortfall_sql(reorder_point: &str, available: &str) -> String {
+    format!("({reorder_point} - {available})")
+}
+
 /// Products whose available stock in a warehouse is below their reorder point, per
 /// active warehouse (optionally one), after `after` by (warehouse, product).
 pub async fn low_stock(
@@ -348,26 +383,14 @@ pub async fn low_stock(
     limit: i64,
 ) -> Result<Vec<LowStock>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
-    // Every (active warehouse, active product with a reorder point): a product with no
-    // row at all in a warehouse is the most urgent case, so the pairs come from the
-    // catalog, not from the stock rows. The per-pair sum is an index range scan on
-    // stock_row_warehouse_idx.
-    let mut qb = QueryBuilder::<Postgres>::new(
+    let mut qb = QueryBuilder::<Postgres>::new(format!(
         "select w.id as warehouse_id, w.code::text as warehouse_code, p.id as product_id,
                 p.sku::text as sku, p.name as product_name, p.reorder_point, p.reorder_qty,
-                t.on_hand, t.allocated, t.on_hand - t.allocated as available,
-                p.reorder_point - (t.on_hand - t.allocated) as shortfall
-         from warehouse w
-         join product p on p.tenant_id = w.tenant_id and p.active and p.reorder_point > 0
-         cross join lateral (
-             select coalesce(sum(s.on_hand), 0)::bigint as on_hand,
-                    coalesce(sum(s.allocated), 0)::bigint as allocated
-             from stock_row s
-             where s.tenant_id = w.tenant_id and s.warehouse_id = w.id and s.product_id = p.id
-         ) t
-         where w.tenant_id = ",
-    );
-    qb.push_bind(tenant_id).push(" and w.active");
+                t.on_hand, t.allocated, t.available, {} as shortfall
+         {WATCHED}",
+        shortfall_sql("p.reorder_point", "t.available")
+    ));
+    qb.push_bind(tenant_id);
     if let Some(w) = warehouse_id {
         qb.push(" and w.id = ").push_bind(w);
     }
@@ -378,9 +401,21 @@ pub async fn low_stock(
             .push_bind(p)
             .push(")");
     }
-    qb.push(" and t.on_hand - t.allocated < p.reorder_point order by w.id, p.id limit ")
-        .push_bind(limit);
-    qb.build_query_as().fetch_all(tx.conn()).await
+    qb.push(format_args!(
+        " and {} order by w.id, p.id limit ",
+        is_low_sql("p.reorder_point", "t.available")
+    ))
+    .push_bind(limit);
+    let rows: Vec<LowStock> = qb.build_query_as().fetch_all(tx.conn()).await?;
+    // SQL chose the page; whether each pair is low and by how much is core's answer
+    // (the same as SQL's, see `is_low_sql`).
+    Ok(rows
+        .into_iter()
+        .filter_map(|mut l| {
+            l.shortfall = logiflow_core::reorder::shortfall(l.reorder_point, l.available)?;
+            Some(l)
+        })
+        .collect())
 }
 
 /// The quantity on hand of those of `keys` whose stock row exists (not locked: what a

@@ -300,3 +300,38 @@ async fn the_low_stock_list_names_what_to_reorder_per_warehouse() {
             .all(|i| i["product_id"] != s1.product.to_string())
     );
 }
+
+/// The SQL twin of the low-stock rule (`store::stock::is_low_sql`, `shortfall_sql`), which
+/// pages the low list and runs the alert sweep, says what `logiflow_core::reorder` says,
+/// on the rule's edges: no reorder point, at the point, below zero, the largest
+/// quantities.
+#[tokio::test]
+async fn the_sql_low_stock_rule_agrees_with_core() {
+    use logiflow_core::QTY_MAX;
+    use logiflow_core::reorder::shortfall;
+    use logiflow_server::store::stock::{is_low_sql, shortfall_sql};
+
+    let app = spawn_app().await;
+    let points = [0, 1, 3, 10, QTY_MAX];
+    let availables = [-QTY_MAX, -3, -1, 0, 1, 2, 3, 9, 10, 11, QTY_MAX];
+    let sql = format!(
+        "select {}, {}",
+        is_low_sql("$1::bigint", "$2::bigint"),
+        shortfall_sql("$1::bigint", "$2::bigint")
+    );
+    for reorder_point in points {
+        for available in availables {
+            let (low, short): (bool, i64) = sqlx::query_as(&sql)
+                .bind(reorder_point)
+                .bind(available)
+                .fetch_one(&app.owner)
+                .await
+                .unwrap();
+            let core = shortfall(reorder_point, available);
+            assert_eq!(low, core.is_some(), "{reorder_point} {available}");
+            if let Some(core) = core {
+                assert_eq!(short, core, "{reorder_point} {available}");
+            }
+        }
+    }
+}
