@@ -5,22 +5,27 @@
 //! union). Each is the serde name of the matching variant of [`MovementKind`],
 //! [`Outcome`] and [`Flag`], which the tests check.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
-
 use crate::movement::MovementKind;
 use crate::replay::{Flag, Outcome};
 
 /// Defines a name enum with its `ALL` list, `as_str`, `Display`, `FromStr`, and
-/// comparisons with `&str` (so `outcome.name() == "held"` reads as before).
+/// comparisons with `&str` (so `outcome.name() == "held"` reads as before). A variant
+/// may carry its own doc; its text is added to it. Paths are absolute, so other modules
+/// of core use it too (`replay::RejectCode`).
 macro_rules! names {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal,)+ }) => {
+    ($(#[$doc:meta])* $name:ident { $($(#[doc = $vdoc:literal])* $variant:ident = $text:literal,)+ }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+            ::serde::Serialize, ::serde::Deserialize,
+        )]
         pub enum $name {
-            $(#[doc = $text] #[serde(rename = $text)] $variant,)+
+            $(
+                $(#[doc = $vdoc])*
+                #[doc = concat!("\n\n`", $text, "`")]
+                #[serde(rename = $text)]
+                $variant,
+            )+
         }
 
         impl $name {
@@ -35,19 +40,19 @@ macro_rules! names {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl FromStr for $name {
-            type Err = UnknownName;
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::names::UnknownName;
 
-            fn from_str(s: &str) -> Result<Self, UnknownName> {
+            fn from_str(s: &str) -> Result<Self, $crate::names::UnknownName> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    _ => Err(UnknownName {
+                    _ => Err($crate::names::UnknownName {
                         what: stringify!($name),
                         value: s.to_owned(),
                     }),
@@ -56,9 +61,9 @@ macro_rules! names {
         }
 
         impl TryFrom<String> for $name {
-            type Error = UnknownName;
+            type Error = $crate::names::UnknownName;
 
-            fn try_from(s: String) -> Result<Self, UnknownName> {
+            fn try_from(s: String) -> Result<Self, $crate::names::UnknownName> {
                 s.parse()
             }
         }
@@ -76,6 +81,8 @@ macro_rules! names {
         }
     };
 }
+
+pub(crate) use names;
 
 /// A text that is none of a name enum's names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -82,77 +82,52 @@ use crate::{
     RowView, StockKey, StockRow, WarehouseId,
 };
 
-/// A stable machine code for a refused movement. The text form (`as_str`) is part of the
-/// API and the journal; it never changes once released.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RejectCode {
-    /// The product does not exist (for this tenant).
-    UnknownProduct,
-    /// The lot does not exist.
-    UnknownLot,
-    /// A location does not exist.
-    UnknownLocation,
-    /// The product is lot-tracked and no lot was given.
-    LotRequired,
-    /// A lot was given for a product without lot tracking.
-    LotNotTracked,
-    /// The lot belongs to another product.
-    LotOfOtherProduct,
-    /// Stock lives only in leaf locations (bins).
-    LocationNotLeaf,
-    /// A transfer from a location to itself.
-    SameLocation,
-    /// An adjustment whose sign does not fit its reason (a "found" that removes stock).
-    ReasonSignMismatch,
-    /// Online: the product is deactivated.
-    InactiveProduct,
-    /// Online: a location is deactivated.
-    InactiveLocation,
-    /// Online: the lot is past its expiry date (in the warehouse's time zone) and
-    /// cannot be shipped (it may still be transferred or written off).
-    LotExpired,
-    /// Online: not enough available stock (`on_hand − allocated`).
-    InsufficientStock,
-    /// Online: a count on the row already covers a later time.
-    BeforeLatestCount,
-    /// The row's quantity would leave `±QTY_MAX`, the range of quantities we keep.
-    QuantityOverflow,
-    /// `occurred_at` has a finer precision than the microsecond (see
-    /// [`crate::stock::OrderKey`]).
-    TimePrecision,
-    /// Online: the movement names an order line that does not exist.
-    UnknownOrderLine,
-    /// Online: the order line is of another product, or of the wrong kind (a receipt
-    /// names a purchase line, a pick a sales line).
-    OrderLineMismatch,
-}
-
-impl RejectCode {
-    /// The stable text code.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::UnknownProduct => "unknown_product",
-            Self::UnknownLot => "unknown_lot",
-            Self::UnknownLocation => "unknown_location",
-            Self::LotRequired => "lot_required",
-            Self::LotNotTracked => "lot_not_tracked",
-            Self::LotOfOtherProduct => "lot_of_other_product",
-            Self::LocationNotLeaf => "location_not_leaf",
-            Self::SameLocation => "same_location",
-            Self::ReasonSignMismatch => "reason_sign_mismatch",
-            Self::InactiveProduct => "inactive_product",
-            Self::InactiveLocation => "inactive_location",
-            Self::LotExpired => "lot_expired",
-            Self::InsufficientStock => "insufficient_stock",
-            Self::BeforeLatestCount => "before_latest_count",
-            Self::QuantityOverflow => "quantity_overflow",
-            Self::TimePrecision => "time_precision",
-            Self::UnknownOrderLine => "unknown_order_line",
-            Self::OrderLineMismatch => "order_line_mismatch",
-        }
+crate::names::names!(
+    /// A stable machine code for a refused movement. The text form (`as_str`, the serde
+    /// name) is part of the API and the journal; it never changes once released. The
+    /// server answers it as a problem code, [`crate::ProblemCode::Movement`].
+    RejectCode {
+        /// The product does not exist (for this tenant).
+        UnknownProduct = "unknown_product",
+        /// The lot does not exist.
+        UnknownLot = "unknown_lot",
+        /// A location does not exist.
+        UnknownLocation = "unknown_location",
+        /// The product is lot-tracked and no lot was given.
+        LotRequired = "lot_required",
+        /// A lot was given for a product without lot tracking.
+        LotNotTracked = "lot_not_tracked",
+        /// The lot belongs to another product.
+        LotOfOtherProduct = "lot_of_other_product",
+        /// Stock lives only in leaf locations (bins).
+        LocationNotLeaf = "location_not_leaf",
+        /// A transfer from a location to itself.
+        SameLocation = "same_location",
+        /// An adjustment whose sign does not fit its reason (a "found" that removes stock).
+        ReasonSignMismatch = "reason_sign_mismatch",
+        /// Online: the product is deactivated.
+        InactiveProduct = "inactive_product",
+        /// Online: a location is deactivated.
+        InactiveLocation = "inactive_location",
+        /// Online: the lot is past its expiry date (in the warehouse's time zone) and
+        /// cannot be shipped (it may still be transferred or written off).
+        LotExpired = "lot_expired",
+        /// Online: not enough available stock (`on_hand − allocated`).
+        InsufficientStock = "insufficient_stock",
+        /// Online: a count on the row already covers a later time.
+        BeforeLatestCount = "before_latest_count",
+        /// The row's quantity would leave `±QTY_MAX`, the range of quantities we keep.
+        QuantityOverflow = "quantity_overflow",
+        /// `occurred_at` has a finer precision than the microsecond (see
+        /// [`crate::stock::OrderKey`]).
+        TimePrecision = "time_precision",
+        /// Online: the movement names an order line that does not exist.
+        UnknownOrderLine = "unknown_order_line",
+        /// Online: the order line is of another product, or of the wrong kind (a receipt
+        /// names a purchase line, a pick a sales line).
+        OrderLineMismatch = "order_line_mismatch",
     }
-}
+);
 
 /// A refused movement: a machine code and a message for people.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -75,7 +75,7 @@ pub use db::{BUSY_TIMEOUT_MS, SCHEMA_VERSION};
 pub use env::{Env, SystemEnv, TestEnv};
 pub use error::{Error, ErrorBody, NEEDS_A_PERSON, Result, needs_person};
 pub use export::{ExportKind, ExportRequest, Exported};
-pub use history::{HISTORY_PAGE_MAX, History, HistoryEntry, HistoryOf, HistoryQuery};
+pub use history::{HISTORY_PAGE_MAX, History, HistoryEntry, HistoryOf, HistoryQuery, Named};
 pub use import::{IMPORT_ERRORS_SHOWN, ImportError, ImportKind, ImportRequest, Imported};
 pub use kpi::{LOW_STOCK_LINES_MAX, LowStockLine, StockKpis};
 pub use replica::{

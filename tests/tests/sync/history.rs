@@ -1,8 +1,8 @@
 //! The movement history of a product or bin on a device: the server's pages with this
 //! device's unsent entries on top, and the device's own journal when the server is gone.
 
-use logiflow_core::{LocationId, ProductId};
-use logiflow_replica::{History, HistoryOf, HistoryQuery, ItemRef};
+use logiflow_core::{LocationId, OutcomeName, ProductId};
+use logiflow_replica::{History, HistoryOf, HistoryQuery, ItemRef, Named};
 
 use crate::flows::{receive, ship};
 use crate::harness::*;
@@ -41,7 +41,7 @@ fn summary(h: &History) -> Vec<Line> {
         .iter()
         .map(|e| {
             (
-                e.kind.clone(),
+                e.kind.to_string(),
                 e.qty,
                 e.from.clone(),
                 e.to.clone(),
@@ -98,7 +98,10 @@ fn a_history_is_the_servers_with_unsent_entries_on_top_and_the_journal_offline()
         ]
     );
     assert_eq!(h.entries[0].outcome, None);
-    assert_eq!(h.entries[1].outcome.as_deref(), Some("applied"));
+    assert_eq!(
+        h.entries[1].outcome,
+        Some(Named::Known(OutcomeName::Applied))
+    );
     assert_eq!(h.entries[1].sku, "SKU-1");
     assert!(h.entries.iter().all(|e| e.warehouse_id.is_some()));
 

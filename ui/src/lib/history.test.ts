@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import type { HistoryEntry } from "./bindings";
-import { historyKind, historyPath, historyQty, historyState, historyWho, kindLabel, outcomeLabel } from "./history";
+import {
+  historyKind,
+  historyPath,
+  historyQty,
+  historyState,
+  historyWho,
+  kindLabel,
+  nameText,
+  outcomeLabel,
+} from "./history";
 
 const base: HistoryEntry = {
   id: "m1",
@@ -36,7 +45,8 @@ describe("history entries in words", () => {
     expect(historyState({ ...base, outcome: "held" })).toBe("Held");
     expect(historyState({ ...base, local: true, outcome: null })).toBe("Not sent yet");
     expect(historyState({ ...base, outcome: null })).toBe("Sent, awaiting the server");
-    expect(historyState({ ...base, outcome: "something_new" })).toBe("something_new");
+    // A newer server's outcome shows as it wrote it.
+    expect(historyState({ ...base, outcome: { newer: "something_new" } })).toBe("something_new");
     expect(outcomeLabel(true, null)).toBe("Not sent yet");
     expect(outcomeLabel(false, "superseded")).toBe("Superseded");
   });
@@ -46,5 +56,9 @@ describe("history entries in words", () => {
     expect(historyKind({ ...base, kind: "count" })).toBe("Count");
     expect(kindLabel("ship")).toBe("Ship");
     expect(kindLabel("pick")).toBe("pick");
+    // A newer server's kind keeps its entry, named as the server wrote it.
+    expect(historyKind({ ...base, kind: { newer: "relabel" } })).toBe("relabel");
+    expect(nameText({ newer: "relabel" })).toBe("relabel");
+    expect(nameText("count")).toBe("count");
   });
 });

@@ -4,6 +4,14 @@ import type { HistoryEntry } from "./bindings";
 import { formatDelta, formatQty } from "./format";
 import { messages as m } from "./i18n";
 
+/**
+ * A kind or outcome of an entry as text: a newer server's name (one this build does not
+ * know, `{ newer }`) as the server wrote it.
+ */
+export function nameText(name: string | { newer: string }): string {
+  return typeof name === "string" ? name : name.newer;
+}
+
 /** The quantity as the history shows it: an adjustment signed, a count as counted. */
 export function historyQty(e: HistoryEntry): string {
   if (e.kind === "adjust") return formatDelta(e.qty);
@@ -32,7 +40,7 @@ export function outcomeLabel(unsent: boolean, outcome: string | null): string {
 
 /** Its state: not sent yet, waiting for the server's answer, or the server's outcome. */
 export function historyState(e: HistoryEntry): string {
-  return outcomeLabel(e.local, e.outcome);
+  return outcomeLabel(e.local, e.outcome === null ? null : nameText(e.outcome));
 }
 
 /** A movement kind (`receive`, `ship`, …) in words; an unknown one as it is. */
@@ -42,5 +50,5 @@ export function kindLabel(kind: string): string {
 
 /** The kind in words. */
 export function historyKind(e: HistoryEntry): string {
-  return kindLabel(e.kind);
+  return kindLabel(nameText(e.kind));
 }

@@ -418,9 +418,9 @@ export type HistoryEntry = {
  */
 id: string, 
 /**
- * `receive`, `ship`, `transfer`, `adjust` or `count`.
+ * `receive`, `ship`, `transfer`, `adjust` or `count` (or a newer server's kind).
  */
-kind: string, 
+kind: KindName | { newer: string }, 
 /**
  * Units moved; an adjustment's signed change; a count's units seen.
  */
@@ -446,9 +446,10 @@ warehouse_id: string | null,
  */
 occurred_at: string, 
 /**
- * The server's outcome (`applied`, `held`, …); none while not sent.
+ * The server's outcome (`applied`, `held`, …, or a newer server's); none while not
+ * sent.
  */
-outcome: string | null, 
+outcome: OutcomeName | { newer: string } | null, 
 /**
  * Recorded on this device.
  */
