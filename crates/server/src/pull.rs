@@ -56,6 +56,8 @@ use uuid::Uuid;
 use crate::access::{Actor, Principal};
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
+use crate::orders::purchase::Purchase;
+use crate::orders::sales::Sales;
 use crate::store;
 use crate::store::movements::lot_from_column;
 use crate::store::pull::{Range, StockRowState};
@@ -372,7 +374,7 @@ async fn snapshot_page(
                 last.map(|id| [id, Uuid::nil(), Uuid::nil()])
             }
             Phase::PurchaseOrders => {
-                let rows = store::purchase_orders::open_page(
+                let rows = store::orders::open_page::<Purchase>(
                     tx,
                     &device.scope,
                     first(after),
@@ -387,7 +389,7 @@ async fn snapshot_page(
                 last.map(|id| [id, Uuid::nil(), Uuid::nil()])
             }
             Phase::SalesOrders => {
-                let rows = store::sales_orders::open_page(
+                let rows = store::orders::open_page::<Sales>(
                     tx,
                     &device.scope,
                     first(after),
@@ -624,8 +626,8 @@ async fn changes_page(
     } else {
         let ids: Vec<Uuid> = movements.into_iter().collect();
         (
-            store::purchase_orders::named_by_movements(tx, &ids).await?,
-            store::sales_orders::named_by_movements(tx, &ids).await?,
+            store::orders::named_by_movements::<Purchase>(tx, &ids).await?,
+            store::orders::named_by_movements::<Sales>(tx, &ids).await?,
         )
     };
     catalog(tx, device, &changes, &named, &mut page).await?;
@@ -758,14 +760,14 @@ async fn catalog(
     orders.extend(named.0.iter().copied());
     if !orders.is_empty() {
         let ids: Vec<Uuid> = orders.into_iter().collect();
-        let rows = store::purchase_orders::for_devices(tx, &device.scope, &ids).await?;
+        let rows = store::orders::for_devices::<Purchase>(tx, &device.scope, &ids).await?;
         page.purchase_orders = purchase_orders(tx, rows).await?;
     }
     let mut orders: BTreeSet<Uuid> = list("sales_order").into_iter().collect();
     orders.extend(named.1.iter().copied());
     if !orders.is_empty() {
         let ids: Vec<Uuid> = orders.into_iter().collect();
-        let rows = store::sales_orders::for_devices(tx, &device.scope, &ids).await?;
+        let rows = store::orders::for_devices::<Sales>(tx, &device.scope, &ids).await?;
         page.sales_orders = sales_orders(tx, rows).await?;
     }
     Ok(())
@@ -781,7 +783,7 @@ async fn sales_orders(
         return Ok(vec![]);
     }
     let ids: Vec<Uuid> = rows.iter().map(|(o, _)| o.id).collect();
-    let mut lines = store::sales_orders::lines_of(tx, &ids).await?;
+    let mut lines = store::orders::lines_of::<Sales>(tx, &ids).await?;
     let line_ids: Vec<Uuid> = lines.values().flatten().map(|l| l.id).collect();
     let mut reserved: HashMap<Uuid, Vec<logiflow_core::orders::Allocation>> = HashMap::new();
     for a in store::sales_orders::allocations_of(tx, &line_ids).await? {
@@ -830,7 +832,7 @@ async fn purchase_orders(
         return Ok(vec![]);
     }
     let ids: Vec<Uuid> = rows.iter().map(|(o, _)| o.id).collect();
-    let mut lines = store::purchase_orders::lines_of(tx, &ids).await?;
+    let mut lines = store::orders::lines_of::<Purchase>(tx, &ids).await?;
     Ok(rows
         .into_iter()
         .map(|(row, supplier)| {

@@ -23,8 +23,10 @@ use crate::access::Principal;
 use crate::catalog::product::validate_money;
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
+use crate::orders::document::{ListFilter, fetch, fetch_for_update, order_kind, record};
 use crate::orders::party::PartyKind;
 use crate::store;
+use crate::store::catalog_change::Entity;
 
 /// Most lines on one order.
 pub const LINES_MAX: usize = 500;
@@ -165,6 +167,19 @@ pub fn assemble(row: OrderRow, lines: Vec<LineRow>) -> PurchaseOrder {
     }
 }
 
+order_kind! {
+    /// Purchase orders, as an [`OrderKind`].
+    Purchase {
+        tables: "purchase_order", "purchase_line",
+        columns: "supplier_id", "unit_cost", store::purchase_orders::ORDER_COLUMNS,
+            store::purchase_orders::line_columns,
+        open_status: "ordered",
+        instead_of_delete: "reduce the line's quantity instead",
+        entity: Entity::PurchaseOrder,
+        types: OrderRow, LineRow => PurchaseOrder, assemble,
+    }
+}
+
 /// Filters of the order list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -190,6 +205,17 @@ pub enum DecidedStatus {
     Ordered,
     Closed,
     Cancelled,
+}
+
+impl PurchaseOrderQuery {
+    /// The list's filters.
+    pub fn filter(&self) -> ListFilter {
+        ListFilter {
+            warehouse_id: self.warehouse_id,
+            party_id: self.supplier_id,
+            status: self.status.map(DecidedStatus::as_str),
+        }
+    }
 }
 
 impl DecidedStatus {
@@ -327,58 +353,6 @@ pub(crate) async fn check_lines(
     Ok(valid)
 }
 
-/// Reads one order with its lines, or not found.
-pub async fn fetch(tx: &mut TenantTx, id: Uuid) -> ApiResult<PurchaseOrder> {
-    let row = store::purchase_orders::get(tx, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let mut lines = store::purchase_orders::lines_of(tx, &[id]).await?;
-    Ok(assemble(row, lines.remove(&id).unwrap_or_default()))
-}
-
-/// One order locked for a change, with its lines.
-async fn fetch_for_update(tx: &mut TenantTx, id: Uuid) -> ApiResult<PurchaseOrder> {
-    let row = store::purchase_orders::get_for_update(tx, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let mut lines = store::purchase_orders::lines_of(tx, &[id]).await?;
-    Ok(assemble(row, lines.remove(&id).unwrap_or_default()))
-}
-
-/// Audits a change, announces it (`purchase_order.<event>`) with the order as it is
-/// after it, and puts it in the feed devices pull (a draft is never sent to them, but
-/// its change row is harmless: the pull skips drafts).
-async fn record(
-    tx: &mut TenantTx,
-    p: &Principal,
-    action: &str,
-    event: &str,
-    before: Option<&PurchaseOrder>,
-    after: &PurchaseOrder,
-) -> ApiResult<()> {
-    super::record(
-        tx,
-        p,
-        super::Change {
-            kind: "purchase_order",
-            id: after.id,
-            action,
-            event,
-            before,
-            after,
-        },
-    )
-    .await?;
-    store::catalog_change::upsert(
-        tx,
-        store::catalog_change::Entity::PurchaseOrder,
-        after.id,
-        Some(after.warehouse_id),
-    )
-    .await?;
-    Ok(())
-}
-
 /// Creates a draft with its lines: `PO-` and the tenant's next number.
 pub async fn create(
     tx: &mut TenantTx,
@@ -389,7 +363,7 @@ pub async fn create(
     check_supplier(tx, new.supplier_id).await?;
     check_warehouse(tx, new.warehouse_id).await?;
     let lines = check_lines(tx, &new.lines).await?;
-    let number = store::purchase_orders::next_number(tx, "PO").await?;
+    let number = store::orders::next_number(tx, "PO").await?;
     let row = store::purchase_orders::insert(
         tx,
         store::purchase_orders::NewOrder {
@@ -401,9 +375,9 @@ pub async fn create(
         },
     )
     .await?;
-    store::purchase_orders::insert_lines(tx, row.id, &lines).await?;
-    let order = fetch(tx, row.id).await?;
-    record(tx, p, "purchase_order.create", "created", None, &order).await?;
+    store::orders::insert_lines::<Purchase>(tx, row.id, &lines).await?;
+    let order = fetch::<Purchase>(tx, row.id).await?;
+    record::<Purchase>(tx, p, "create", "created", None, &order).await?;
     Ok(order)
 }
 
@@ -416,7 +390,7 @@ pub async fn update(
 ) -> ApiResult<PurchaseOrder> {
     let mut changes = changes.clone();
     changes.notes = changes.notes.as_deref().map(notes).transpose()?;
-    let before = fetch_for_update(tx, id).await?;
+    let before = fetch_for_update::<Purchase>(tx, id).await?;
     let parties = changes.supplier_id.is_some_and(|s| s != before.supplier_id)
         || changes
             .warehouse_id
@@ -429,16 +403,8 @@ pub async fn update(
         check_warehouse(tx, warehouse).await?;
     }
     store::purchase_orders::update(tx, id, &changes).await?;
-    let after = fetch(tx, id).await?;
-    record(
-        tx,
-        p,
-        "purchase_order.update",
-        "updated",
-        Some(&before),
-        &after,
-    )
-    .await?;
+    let after = fetch::<Purchase>(tx, id).await?;
+    record::<Purchase>(tx, p, "update", "updated", Some(&before), &after).await?;
     Ok(after)
 }
 
@@ -449,7 +415,7 @@ pub async fn act(
     id: Uuid,
     action: PurchaseAction,
 ) -> ApiResult<PurchaseOrder> {
-    let before = fetch_for_update(tx, id).await?;
+    let before = fetch_for_update::<Purchase>(tx, id).await?;
     let lines: Vec<PurchaseLineQty> = before
         .lines
         .iter()
@@ -459,15 +425,14 @@ pub async fn act(
         })
         .collect();
     let status = purchase_action(before.status, action, &lines).map_err(document_error)?;
-    store::purchase_orders::set_status(tx, id, stored_status(status)).await?;
-    let after = fetch(tx, id).await?;
+    store::orders::set_status::<Purchase>(tx, id, stored_status(status)).await?;
+    let after = fetch::<Purchase>(tx, id).await?;
     let (verb, event) = match action {
         PurchaseAction::Order => ("order", "ordered"),
         PurchaseAction::Cancel => ("cancel", "cancelled"),
         PurchaseAction::Close => ("close", "closed"),
     };
-    let audit_action = format!("purchase_order.{verb}");
-    record(tx, p, &audit_action, event, Some(&before), &after).await?;
+    record::<Purchase>(tx, p, verb, event, Some(&before), &after).await?;
     Ok(after)
 }
 
@@ -478,7 +443,7 @@ pub async fn add_line(
     id: Uuid,
     line: &NewLine,
 ) -> ApiResult<PurchaseOrder> {
-    let before = fetch_for_update(tx, id).await?;
+    let before = fetch_for_update::<Purchase>(tx, id).await?;
     let empty = PurchaseLineQty {
         ordered: 0,
         received: 0,
@@ -490,17 +455,9 @@ pub async fn add_line(
         )));
     }
     let valid = check_lines(tx, std::slice::from_ref(line)).await?;
-    store::purchase_orders::insert_lines(tx, id, &valid).await?;
-    let after = fetch(tx, id).await?;
-    record(
-        tx,
-        p,
-        "purchase_order.line_add",
-        "updated",
-        Some(&before),
-        &after,
-    )
-    .await?;
+    store::orders::insert_lines::<Purchase>(tx, id, &valid).await?;
+    let after = fetch::<Purchase>(tx, id).await?;
+    record::<Purchase>(tx, p, "line_add", "updated", Some(&before), &after).await?;
     Ok(after)
 }
 
@@ -512,7 +469,7 @@ pub async fn edit_line(
     line_id: Uuid,
     changes: &LineChanges,
 ) -> ApiResult<PurchaseOrder> {
-    let before = fetch_for_update(tx, id).await?;
+    let before = fetch_for_update::<Purchase>(tx, id).await?;
     let line = before
         .lines
         .iter()
@@ -531,48 +488,8 @@ pub async fn edit_line(
             "a draft's line is deleted, not set to 0".into(),
         ));
     }
-    store::purchase_orders::update_line(tx, id, line_id, new_qty, cost).await?;
-    let after = fetch(tx, id).await?;
-    record(
-        tx,
-        p,
-        "purchase_order.line_update",
-        "updated",
-        Some(&before),
-        &after,
-    )
-    .await?;
-    Ok(after)
-}
-
-/// Deletes a line of a draft (once ordered, devices may receive against it: reduce it
-/// to what was received instead).
-pub async fn delete_line(
-    tx: &mut TenantTx,
-    p: &Principal,
-    id: Uuid,
-    line_id: Uuid,
-) -> ApiResult<PurchaseOrder> {
-    let before = fetch_for_update(tx, id).await?;
-    if !before.lines.iter().any(|l| l.id == line_id) {
-        return Err(ApiError::NotFound);
-    }
-    if before.status != PurchaseStatus::Draft {
-        return Err(ApiError::InvalidOrderState(format!(
-            "a line is deleted only while the order is a draft; the order is {}: reduce the line's quantity instead",
-            before.status.as_str()
-        )));
-    }
-    store::purchase_orders::delete_line(tx, id, line_id).await?;
-    let after = fetch(tx, id).await?;
-    record(
-        tx,
-        p,
-        "purchase_order.line_delete",
-        "updated",
-        Some(&before),
-        &after,
-    )
-    .await?;
+    store::orders::update_line::<Purchase>(tx, id, line_id, new_qty, cost).await?;
+    let after = fetch::<Purchase>(tx, id).await?;
+    record::<Purchase>(tx, p, "line_update", "updated", Some(&before), &after).await?;
     Ok(after)
 }

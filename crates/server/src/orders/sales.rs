@@ -31,9 +31,11 @@ use uuid::Uuid;
 use crate::access::Principal;
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
+use crate::orders::document::{ListFilter, fetch, fetch_for_update, order_kind, record};
 use crate::orders::party::PartyKind;
 use crate::orders::purchase::{NewLine, check_lines, check_warehouse, document_error, notes};
 use crate::store;
+use crate::store::catalog_change::Entity;
 
 /// The status of an order, as shown.
 pub fn status_schema() -> utoipa::openapi::Object {
@@ -181,6 +183,19 @@ pub fn assemble(row: SalesOrderRow, lines: Vec<SalesLineRow>) -> SalesOrder {
     }
 }
 
+order_kind! {
+    /// Sales orders, as an [`OrderKind`].
+    Sales {
+        tables: "sales_order", "sales_line",
+        columns: "customer_id", "unit_price", store::sales_orders::ORDER_COLUMNS,
+            store::sales_orders::line_columns,
+        open_status: "confirmed",
+        instead_of_delete: "set the line's quantity instead",
+        entity: Entity::SalesOrder,
+        types: SalesOrderRow, SalesLineRow => SalesOrder, assemble,
+    }
+}
+
 /// Filters of the order list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -204,6 +219,17 @@ pub enum DecidedSalesStatus {
     Draft,
     Confirmed,
     Cancelled,
+}
+
+impl SalesOrderQuery {
+    /// The list's filters.
+    pub fn filter(&self) -> ListFilter {
+        ListFilter {
+            warehouse_id: self.warehouse_id,
+            party_id: self.customer_id,
+            status: self.status.map(DecidedSalesStatus::as_str),
+        }
+    }
 }
 
 impl DecidedSalesStatus {
@@ -271,48 +297,6 @@ async fn check_customer(tx: &mut TenantTx, id: Uuid) -> ApiResult<Option<i32>> {
     }
 }
 
-/// Reads one order with its lines, or not found.
-pub async fn fetch(tx: &mut TenantTx, id: Uuid) -> ApiResult<SalesOrder> {
-    let row = store::sales_orders::get(tx, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let mut lines = store::sales_orders::lines_of(tx, &[id]).await?;
-    Ok(assemble(row, lines.remove(&id).unwrap_or_default()))
-}
-
-/// Audits a change, announces it (`sales_order.<event>`) with the order as it is after
-/// it, and puts it in the feed devices pull (drafts are skipped there).
-async fn record(
-    tx: &mut TenantTx,
-    p: &Principal,
-    action: &str,
-    event: &str,
-    before: Option<&SalesOrder>,
-    after: &SalesOrder,
-) -> ApiResult<()> {
-    super::record(
-        tx,
-        p,
-        super::Change {
-            kind: "sales_order",
-            id: after.id,
-            action,
-            event,
-            before,
-            after,
-        },
-    )
-    .await?;
-    store::catalog_change::upsert(
-        tx,
-        store::catalog_change::Entity::SalesOrder,
-        after.id,
-        Some(after.warehouse_id),
-    )
-    .await?;
-    Ok(())
-}
-
 /// Creates a draft with its lines: `SO-` and the tenant's next number.
 pub async fn create(
     tx: &mut TenantTx,
@@ -331,16 +315,8 @@ pub async fn create(
             unit_cost: l.unit_price,
         })
         .collect();
-    let valid = check_lines(tx, &as_lines).await?;
-    let lines: Vec<NewSalesLine> = valid
-        .into_iter()
-        .map(|(product_id, qty, unit_price)| NewSalesLine {
-            product_id,
-            qty,
-            unit_price,
-        })
-        .collect();
-    let number = store::purchase_orders::next_number(tx, "SO").await?;
+    let lines = check_lines(tx, &as_lines).await?;
+    let number = store::orders::next_number(tx, "SO").await?;
     let row = SalesOrderRow {
         id: Uuid::now_v7(),
         number: format!("SO-{number:06}"),
@@ -354,8 +330,8 @@ pub async fn create(
         updated_at: Utc::now(),
     };
     store::sales_orders::insert(tx, &row, &lines).await?;
-    let order = fetch(tx, row.id).await?;
-    record(tx, p, "sales_order.create", "created", None, &order).await?;
+    let order = fetch::<Sales>(tx, row.id).await?;
+    record::<Sales>(tx, p, "create", "created", None, &order).await?;
     Ok(order)
 }
 
@@ -381,17 +357,17 @@ pub async fn reserve(
 ) -> ApiResult<SalesOrder> {
     // What to lock, read before any lock; the lines of a confirmed order do not change
     // in this version, and a draft's products are checked again under the lock.
-    let first = fetch(tx, id).await?;
+    let first = fetch::<Sales>(tx, id).await?;
     let mut products: Vec<Uuid> = first.lines.iter().map(|l| l.product_id).collect();
     products.sort();
     products.dedup();
     let candidates =
         store::sales_orders::lock_candidates(tx, first.warehouse_id, &products).await?;
-    let row = store::sales_orders::get_for_update(tx, id)
+    let row = store::orders::get_for_update::<Sales>(tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
     let min_shelf_life = check_customer_any(tx, row.customer_id).await?;
-    let mut by_order = store::sales_orders::lines_of(tx, &[id]).await?;
+    let mut by_order = store::orders::lines_of::<Sales>(tx, &[id]).await?;
     let lines = by_order.remove(&id).unwrap_or_default();
     if lines
         .iter()
@@ -519,17 +495,9 @@ pub async fn reserve(
         SalesStatus::Draft => "draft",
         _ => "confirmed",
     };
-    store::sales_orders::set_status(tx, id, stored).await?;
-    let after = fetch(tx, id).await?;
-    record(
-        tx,
-        p,
-        &format!("sales_order.{verb}"),
-        event,
-        Some(&before),
-        &after,
-    )
-    .await?;
+    store::orders::set_status::<Sales>(tx, id, stored).await?;
+    let after = fetch::<Sales>(tx, id).await?;
+    record::<Sales>(tx, p, verb, event, Some(&before), &after).await?;
     Ok(after)
 }
 
@@ -543,7 +511,7 @@ async fn check_customer_any(tx: &mut TenantTx, id: Uuid) -> ApiResult<Option<i32
 
 /// The order's reservations in walk order.
 pub async fn pick_list(tx: &mut TenantTx, id: Uuid) -> ApiResult<Vec<PickListLine>> {
-    fetch(tx, id).await?;
+    fetch::<Sales>(tx, id).await?;
     Ok(store::sales_orders::pick_list(tx, id)
         .await?
         .into_iter()
@@ -631,15 +599,6 @@ pub struct SalesLineChanges {
     pub unit_price: Option<Decimal>,
 }
 
-/// One order locked for a change, with its lines.
-async fn fetch_for_update(tx: &mut TenantTx, id: Uuid) -> ApiResult<SalesOrder> {
-    let row = store::sales_orders::get_for_update(tx, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let mut lines = store::sales_orders::lines_of(tx, &[id]).await?;
-    Ok(assemble(row, lines.remove(&id).unwrap_or_default()))
-}
-
 /// Changes the header (rule 8 of `core::orders::document`).
 pub async fn update(
     tx: &mut TenantTx,
@@ -648,7 +607,7 @@ pub async fn update(
     changes: &UpdateSalesOrder,
 ) -> ApiResult<SalesOrder> {
     let notes = changes.notes.as_deref().map(notes).transpose()?;
-    let before = fetch_for_update(tx, id).await?;
+    let before = fetch_for_update::<Sales>(tx, id).await?;
     let parties = changes.customer_id.is_some_and(|c| c != before.customer_id)
         || changes
             .warehouse_id
@@ -668,16 +627,8 @@ pub async fn update(
         notes,
     };
     store::sales_orders::update(tx, id, &update).await?;
-    let after = fetch(tx, id).await?;
-    record(
-        tx,
-        p,
-        "sales_order.update",
-        "updated",
-        Some(&before),
-        &after,
-    )
-    .await?;
+    let after = fetch::<Sales>(tx, id).await?;
+    record::<Sales>(tx, p, "update", "updated", Some(&before), &after).await?;
     Ok(after)
 }
 
@@ -689,7 +640,7 @@ pub async fn add_line(
     id: Uuid,
     line: &NewSalesLine,
 ) -> ApiResult<SalesOrder> {
-    let before = fetch_for_update(tx, id).await?;
+    let before = fetch_for_update::<Sales>(tx, id).await?;
     let empty = SalesLineQty {
         ordered: 0,
         allocated: 0,
@@ -708,29 +659,10 @@ pub async fn add_line(
         qty: line.qty,
         unit_cost: line.unit_price,
     };
-    let (product_id, qty, unit_price) = check_lines(tx, std::slice::from_ref(&as_line))
-        .await?
-        .remove(0);
-    store::sales_orders::insert_lines(
-        tx,
-        id,
-        &[NewSalesLine {
-            product_id,
-            qty,
-            unit_price,
-        }],
-    )
-    .await?;
-    let after = fetch(tx, id).await?;
-    record(
-        tx,
-        p,
-        "sales_order.line_add",
-        "updated",
-        Some(&before),
-        &after,
-    )
-    .await?;
+    let valid = check_lines(tx, std::slice::from_ref(&as_line)).await?;
+    store::orders::insert_lines::<Sales>(tx, id, &valid).await?;
+    let after = fetch::<Sales>(tx, id).await?;
+    record::<Sales>(tx, p, "line_add", "updated", Some(&before), &after).await?;
     Ok(after)
 }
 
@@ -764,7 +696,7 @@ pub async fn edit_line(
                 .ok_or_else(|| ApiError::BadRequest("unit_price".into()))
         })
         .transpose()?;
-    let first = fetch(tx, id).await?;
+    let first = fetch::<Sales>(tx, id).await?;
     let product = first
         .lines
         .iter()
@@ -772,7 +704,7 @@ pub async fn edit_line(
         .ok_or(ApiError::NotFound)?
         .product_id;
     store::sales_orders::lock_candidates(tx, first.warehouse_id, &[product]).await?;
-    let before = fetch_for_update(tx, id).await?;
+    let before = fetch_for_update::<Sales>(tx, id).await?;
     let line = before
         .lines
         .iter()
@@ -805,48 +737,8 @@ pub async fn edit_line(
             kept.iter().map(|a| (line_id, a.key, a.qty)).collect();
         store::sales_orders::write_allocations(tx, &released, &[line_id], &kept).await?;
     }
-    store::sales_orders::update_line(tx, id, line_id, new_qty, price).await?;
-    let after = fetch(tx, id).await?;
-    record(
-        tx,
-        p,
-        "sales_order.line_update",
-        "updated",
-        Some(&before),
-        &after,
-    )
-    .await?;
-    Ok(after)
-}
-
-/// Deletes a line of a draft (once confirmed, set its quantity instead: to what was
-/// picked, releasing the rest).
-pub async fn delete_line(
-    tx: &mut TenantTx,
-    p: &Principal,
-    id: Uuid,
-    line_id: Uuid,
-) -> ApiResult<SalesOrder> {
-    let before = fetch_for_update(tx, id).await?;
-    if !before.lines.iter().any(|l| l.id == line_id) {
-        return Err(ApiError::NotFound);
-    }
-    if before.status != SalesStatus::Draft {
-        return Err(ApiError::InvalidOrderState(format!(
-            "a line is deleted only while the order is a draft; the order is {}: set the line's quantity instead",
-            before.status.as_str()
-        )));
-    }
-    store::sales_orders::delete_line(tx, id, line_id).await?;
-    let after = fetch(tx, id).await?;
-    record(
-        tx,
-        p,
-        "sales_order.line_delete",
-        "updated",
-        Some(&before),
-        &after,
-    )
-    .await?;
+    store::orders::update_line::<Sales>(tx, id, line_id, new_qty, price).await?;
+    let after = fetch::<Sales>(tx, id).await?;
+    record::<Sales>(tx, p, "line_update", "updated", Some(&before), &after).await?;
     Ok(after)
 }

@@ -140,186 +140,143 @@ async fn file(
     }
 }
 
-/// Exports every product (import columns, custom fields of the tenant's schema). CSV is
-/// streamed a page at a time; cells beginning with `= + - @` get a leading `'`.
-#[utoipa::path(get, path = "/v1/exports/products", tag = "imports", params(ExportQuery),
-    security(("bearer" = []), ("api_key" = [])),
-    responses(
-        (status = 200, description = "the file (permission catalog_read)", content(
-            (String = "text/csv"),
-            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
-        (status = 400, description = "bad_request (format)"),
-        Reads,
-    ))]
-#[tracing::instrument(skip_all)]
-pub async fn export_products(
-    State(state): State<AppState>,
-    p: Require<perm::CatalogRead>,
-    ApiQuery(q): ApiQuery<ExportQuery>,
-) -> ApiResult<Response> {
-    let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let source = Source::products(&mut tx).await?;
-    file(&state, p.tenant_id, tx, source, q).await
+/// A file export's handler, `pub async fn $name`: its `#[utoipa::path]`, the same for
+/// every export but the path, tag and descriptions, and its extractors, the same but the
+/// permission and the filters' query (besides `?format=`, `q`), around its body. It is
+/// written `fn $name(state, p: Permission, q[, f: Filters]) { body }`.
+macro_rules! export_handler {
+    (
+        $(#[doc = $doc:tt])*
+        path: $path:tt, tag: $tag:tt,
+        ok: $ok:tt,
+        bad_request: $bad:tt,
+        fn $name:ident($state:ident, $p:ident: $perm:ident, $q:ident $(, $f:ident: $filter:ident)?)
+        $body:tt
+    ) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(get, path = $path, tag = $tag, params(ExportQuery $(, $filter)?),
+            security(("bearer" = []), ("api_key" = [])),
+            responses(
+                (status = 200, description = $ok, content(
+                    (String = "text/csv"),
+                    (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+                (status = 400, description = $bad),
+                Reads,
+            ))]
+        #[tracing::instrument(skip_all)]
+        pub async fn $name(
+            State($state): State<AppState>,
+            $p: Require<perm::$perm>,
+            ApiQuery($q): ApiQuery<ExportQuery>,
+            $(ApiQuery($f): ApiQuery<$filter>,)?
+        ) -> ApiResult<Response> $body
+    };
 }
 
-/// Exports stock rows (the filters of `GET /v1/stock`): warehouse, bin, SKU, product,
-/// lot and expiry, on hand, allocated, available and the last count, one row per stock
-/// row. For a stock take on paper, a reconciliation with an ERP, an auditor.
-#[utoipa::path(get, path = "/v1/exports/stock", tag = "stock", params(ExportQuery, StockQuery),
-    security(("bearer" = []), ("api_key" = [])),
-    responses(
-        (status = 200, description = "the file (permission stock_read)", content(
-            (String = "text/csv"),
-            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
-        (status = 400, description = "bad_request (format, filters)"),
-        Reads,
-    ))]
-#[tracing::instrument(skip_all)]
-pub async fn export_stock(
-    State(state): State<AppState>,
-    p: Require<perm::StockRead>,
-    ApiQuery(q): ApiQuery<ExportQuery>,
-    ApiQuery(f): ApiQuery<StockQuery>,
-) -> ApiResult<Response> {
-    let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let source = Source::stock(&mut tx, f.into()).await?;
-    file(&state, p.tenant_id, tx, source, q).await
+export_handler! {
+    /// Exports every product (import columns, custom fields of the tenant's schema). CSV is
+    /// streamed a page at a time; cells beginning with `= + - @` get a leading `'`.
+    path: "/v1/exports/products", tag: "imports",
+    ok: "the file (permission catalog_read)",
+    bad_request: "bad_request (format)",
+    fn export_products(state, p: CatalogRead, q) {
+        let mut tx = state.tenant_tx(p.tenant_id).await?;
+        let source = Source::products(&mut tx).await?;
+        file(&state, p.tenant_id, tx, source, q).await
+    }
 }
 
-/// Exports movements (the filters of `GET /v1/movements`, e.g. a time range with
-/// `from`/`to`), newest first: times, kind, outcome, warehouse, SKU, product, lot, bins,
-/// quantity, reason, note, user, device and the order line it fulfils.
-#[utoipa::path(get, path = "/v1/exports/movements", tag = "movements", params(ExportQuery, MovementFilter),
-    security(("bearer" = []), ("api_key" = [])),
-    responses(
-        (status = 200, description = "the file (permission stock_read)", content(
-            (String = "text/csv"),
-            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
-        (status = 400, description = "bad_request (format, kind, outcome, filters)"),
-        Reads,
-    ))]
-#[tracing::instrument(skip_all)]
-pub async fn export_movements(
-    State(state): State<AppState>,
-    p: Require<perm::StockRead>,
-    ApiQuery(q): ApiQuery<ExportQuery>,
-    ApiQuery(f): ApiQuery<MovementFilter>,
-) -> ApiResult<Response> {
-    let source = Source::movements(f.validated()?);
-    let tx = state.tenant_tx(p.tenant_id).await?;
-    file(&state, p.tenant_id, tx, source, q).await
+export_handler! {
+    /// Exports stock rows (the filters of `GET /v1/stock`): warehouse, bin, SKU, product,
+    /// lot and expiry, on hand, allocated, available and the last count, one row per stock
+    /// row. For a stock take on paper, a reconciliation with an ERP, an auditor.
+    path: "/v1/exports/stock", tag: "stock",
+    ok: "the file (permission stock_read)",
+    bad_request: "bad_request (format, filters)",
+    fn export_stock(state, p: StockRead, q, f: StockQuery) {
+        let mut tx = state.tenant_tx(p.tenant_id).await?;
+        let source = Source::stock(&mut tx, f.into()).await?;
+        file(&state, p.tenant_id, tx, source, q).await
+    }
 }
 
-/// Exports locations (the filters of `GET /v1/locations`), parents before their
-/// children: warehouse, path, code, name, the parent's path and whether it is active.
-#[utoipa::path(get, path = "/v1/exports/locations", tag = "catalog", params(ExportQuery, LocationQuery),
-    security(("bearer" = []), ("api_key" = [])),
-    responses(
-        (status = 200, description = "the file (permission catalog_read)", content(
-            (String = "text/csv"),
-            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
-        (status = 400, description = "bad_request (format, filters)"),
-        Reads,
-    ))]
-#[tracing::instrument(skip_all)]
-pub async fn export_locations(
-    State(state): State<AppState>,
-    p: Require<perm::CatalogRead>,
-    ApiQuery(q): ApiQuery<ExportQuery>,
-    ApiQuery(f): ApiQuery<LocationQuery>,
-) -> ApiResult<Response> {
-    let filter = f.validated()?;
-    let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let source = Source::locations(&mut tx, filter).await?;
-    file(&state, p.tenant_id, tx, source, q).await
+export_handler! {
+    /// Exports movements (the filters of `GET /v1/movements`, e.g. a time range with
+    /// `from`/`to`), newest first: times, kind, outcome, warehouse, SKU, product, lot, bins,
+    /// quantity, reason, note, user, device and the order line it fulfils.
+    path: "/v1/exports/movements", tag: "movements",
+    ok: "the file (permission stock_read)",
+    bad_request: "bad_request (format, kind, outcome, filters)",
+    fn export_movements(state, p: StockRead, q, f: MovementFilter) {
+        let source = Source::movements(f.validated()?);
+        let tx = state.tenant_tx(p.tenant_id).await?;
+        file(&state, p.tenant_id, tx, source, q).await
+    }
 }
 
-/// Exports the audit log (the filters of `GET /v1/audit`, e.g. a time range with
-/// `from`/`to`), newest first: time, action, target, actor by email, device by name,
-/// and the before and after snapshots as JSON. For an auditor, or to keep beyond the
-/// server's own history.
-#[utoipa::path(get, path = "/v1/exports/audit", tag = "audit", params(ExportQuery, AuditFilter),
-    security(("bearer" = []), ("api_key" = [])),
-    responses(
-        (status = 200, description = "the file (permission audit_read)", content(
-            (String = "text/csv"),
-            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
-        (status = 400, description = "bad_request (format, filters)"),
-        Reads,
-    ))]
-#[tracing::instrument(skip_all)]
-pub async fn export_audit(
-    State(state): State<AppState>,
-    p: Require<perm::AuditRead>,
-    ApiQuery(q): ApiQuery<ExportQuery>,
-    ApiQuery(f): ApiQuery<AuditFilter>,
-) -> ApiResult<Response> {
-    let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let source = Source::audit(&mut tx, f.into()).await?;
-    file(&state, p.tenant_id, tx, source, q).await
+export_handler! {
+    /// Exports locations (the filters of `GET /v1/locations`), parents before their
+    /// children: warehouse, path, code, name, the parent's path and whether it is active.
+    path: "/v1/exports/locations", tag: "catalog",
+    ok: "the file (permission catalog_read)",
+    bad_request: "bad_request (format, filters)",
+    fn export_locations(state, p: CatalogRead, q, f: LocationQuery) {
+        let filter = f.validated()?;
+        let mut tx = state.tenant_tx(p.tenant_id).await?;
+        let source = Source::locations(&mut tx, filter).await?;
+        file(&state, p.tenant_id, tx, source, q).await
+    }
 }
 
-/// Exports every supplier in the columns of their import, so an export imports back as
-/// unchanged. CSV is streamed a page at a time.
-#[utoipa::path(get, path = "/v1/exports/suppliers", tag = "imports", params(ExportQuery),
-    security(("bearer" = []), ("api_key" = [])),
-    responses(
-        (status = 200, description = "the file (permission orders_read)", content(
-            (String = "text/csv"),
-            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
-        (status = 400, description = "bad_request (format)"),
-        Reads,
-    ))]
-#[tracing::instrument(skip_all)]
-pub async fn export_suppliers(
-    State(state): State<AppState>,
-    p: Require<perm::OrdersRead>,
-    ApiQuery(q): ApiQuery<ExportQuery>,
-) -> ApiResult<Response> {
-    let tx = state.tenant_tx(p.tenant_id).await?;
-    let source = Source::parties(PartyKind::Supplier);
-    file(&state, p.tenant_id, tx, source, q).await
+export_handler! {
+    /// Exports the audit log (the filters of `GET /v1/audit`, e.g. a time range with
+    /// `from`/`to`), newest first: time, action, target, actor by email, device by name,
+    /// and the before and after snapshots as JSON. For an auditor, or to keep beyond the
+    /// server's own history.
+    path: "/v1/exports/audit", tag: "audit",
+    ok: "the file (permission audit_read)",
+    bad_request: "bad_request (format, filters)",
+    fn export_audit(state, p: AuditRead, q, f: AuditFilter) {
+        let mut tx = state.tenant_tx(p.tenant_id).await?;
+        let source = Source::audit(&mut tx, f.into()).await?;
+        file(&state, p.tenant_id, tx, source, q).await
+    }
 }
 
-/// Exports every customer in the columns of their import, so an export imports back as
-/// unchanged. CSV is streamed a page at a time.
-#[utoipa::path(get, path = "/v1/exports/customers", tag = "imports", params(ExportQuery),
-    security(("bearer" = []), ("api_key" = [])),
-    responses(
-        (status = 200, description = "the file (permission orders_read)", content(
-            (String = "text/csv"),
-            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
-        (status = 400, description = "bad_request (format)"),
-        Reads,
-    ))]
-#[tracing::instrument(skip_all)]
-pub async fn export_customers(
-    State(state): State<AppState>,
-    p: Require<perm::OrdersRead>,
-    ApiQuery(q): ApiQuery<ExportQuery>,
-) -> ApiResult<Response> {
-    let tx = state.tenant_tx(p.tenant_id).await?;
-    let source = Source::parties(PartyKind::Customer);
-    file(&state, p.tenant_id, tx, source, q).await
+export_handler! {
+    /// Exports every supplier in the columns of their import, so an export imports back as
+    /// unchanged. CSV is streamed a page at a time.
+    path: "/v1/exports/suppliers", tag: "imports",
+    ok: "the file (permission orders_read)",
+    bad_request: "bad_request (format)",
+    fn export_suppliers(state, p: OrdersRead, q) {
+        let tx = state.tenant_tx(p.tenant_id).await?;
+        let source = Source::parties(PartyKind::Supplier);
+        file(&state, p.tenant_id, tx, source, q).await
+    }
 }
 
-/// Exports every lot (SKU, lot code, expiry) in the columns of their import, so an export
-/// imports back as unchanged. CSV is streamed a page at a time.
-#[utoipa::path(get, path = "/v1/exports/lots", tag = "imports", params(ExportQuery),
-    security(("bearer" = []), ("api_key" = [])),
-    responses(
-        (status = 200, description = "the file (permission catalog_read)", content(
-            (String = "text/csv"),
-            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
-        (status = 400, description = "bad_request (format)"),
-        Reads,
-    ))]
-#[tracing::instrument(skip_all)]
-pub async fn export_lots(
-    State(state): State<AppState>,
-    p: Require<perm::CatalogRead>,
-    ApiQuery(q): ApiQuery<ExportQuery>,
-) -> ApiResult<Response> {
-    let tx = state.tenant_tx(p.tenant_id).await?;
-    file(&state, p.tenant_id, tx, Source::Lots { after: None }, q).await
+export_handler! {
+    /// Exports every customer in the columns of their import, so an export imports back as
+    /// unchanged. CSV is streamed a page at a time.
+    path: "/v1/exports/customers", tag: "imports",
+    ok: "the file (permission orders_read)",
+    bad_request: "bad_request (format)",
+    fn export_customers(state, p: OrdersRead, q) {
+        let tx = state.tenant_tx(p.tenant_id).await?;
+        let source = Source::parties(PartyKind::Customer);
+        file(&state, p.tenant_id, tx, source, q).await
+    }
+}
+
+export_handler! {
+    /// Exports every lot (SKU, lot code, expiry) in the columns of their import, so an export
+    /// imports back as unchanged. CSV is streamed a page at a time.
+    path: "/v1/exports/lots", tag: "imports",
+    ok: "the file (permission catalog_read)",
+    bad_request: "bad_request (format)",
+    fn export_lots(state, p: CatalogRead, q) {
+        let tx = state.tenant_tx(p.tenant_id).await?;
+        file(&state, p.tenant_id, tx, Source::Lots { after: None }, q).await
+    }
 }

@@ -135,170 +135,127 @@ async fn update(
     Ok(after)
 }
 
-/// Lists suppliers, oldest first.
-#[utoipa::path(get, path = "/v1/suppliers", tag = "orders", params(PartyQuery),
-    security(("bearer" = []), ("api_key" = [])),
-    responses(
-        (status = 200, description = "a page of suppliers (permission orders_read)", body = PartyPage),
-        (status = 400, description = "bad_request (limit, cursor, q)"),
-        Reads,
-    ))]
-#[tracing::instrument(skip_all)]
-pub async fn list_suppliers(
-    State(state): State<AppState>,
-    p: Require<perm::OrdersRead>,
-    ApiQuery(q): ApiQuery<PartyQuery>,
-) -> ApiResult<axum::Json<PartyPage>> {
-    list(&state, &p, PartyKind::Supplier, q)
-        .await
-        .map(axum::Json)
+/// The handlers of one kind of party. The supplier's and the customer's differ only by
+/// their names, paths, permission to manage and descriptions; each is a route of its
+/// own, with its own `#[utoipa::path]`, so this macro writes both from one body.
+macro_rules! party_handlers {
+    (
+        kind: $kind:expr,
+        path: $path:tt,
+        item_path: $item_path:tt,
+        manage: $manage:ty,
+        bad_request: $bad:tt,
+        list: $list:ident, $list_doc:tt, $list_ok:tt,
+        create: $create:ident, $create_doc:tt, $create_ok:tt,
+        get: $get:ident, $get_doc:tt, $get_ok:tt, $get_not_found:tt,
+        update: $update:ident, $update_doc:tt, $update_ok:tt $(,)?
+    ) => {
+        #[doc = $list_doc]
+        #[utoipa::path(get, path = $path, tag = "orders", params(PartyQuery),
+            security(("bearer" = []), ("api_key" = [])),
+            responses(
+                (status = 200, description = $list_ok, body = PartyPage),
+                (status = 400, description = "bad_request (limit, cursor, q)"),
+                Reads,
+            ))]
+        #[tracing::instrument(skip_all)]
+        pub async fn $list(
+            State(state): State<AppState>,
+            p: Require<perm::OrdersRead>,
+            ApiQuery(q): ApiQuery<PartyQuery>,
+        ) -> ApiResult<axum::Json<PartyPage>> {
+            list(&state, &p, $kind, q).await.map(axum::Json)
+        }
+
+        #[doc = $create_doc]
+        #[utoipa::path(post, path = $path, tag = "orders", request_body = NewParty,
+            params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
+            security(("bearer" = []), ("api_key" = [])),
+            responses(
+                (status = 201, description = $create_ok, body = Party),
+                (status = 400, description = $bad),
+                (status = 403, description = "forbidden, subscription_expired"),
+                (status = 409, description = "conflict (code taken)"),
+                (status = 422, description = "invalid_body, idempotency_key_reused"),
+                Authed,
+            ))]
+        #[tracing::instrument(skip_all)]
+        pub async fn $create(
+            State(state): State<AppState>,
+            p: Require<$manage>,
+            idem: IdempotencyKey,
+            ApiJson(req): ApiJson<NewParty>,
+        ) -> ApiResult<Response> {
+            create(&state, &p, $kind, idem, req).await
+        }
+
+        #[doc = $get_doc]
+        #[utoipa::path(get, path = $item_path, tag = "orders", params(("id" = Uuid, Path)),
+            security(("bearer" = []), ("api_key" = [])),
+            responses(
+                (status = 200, description = $get_ok, body = Party),
+                (status = 404, description = $get_not_found),
+                Reads,
+            ))]
+        #[tracing::instrument(skip_all)]
+        pub async fn $get(
+            State(state): State<AppState>,
+            p: Require<perm::OrdersRead>,
+            IdPath(id): IdPath,
+        ) -> ApiResult<axum::Json<Party>> {
+            get(&state, &p, $kind, id).await.map(axum::Json)
+        }
+
+        #[doc = $update_doc]
+        #[utoipa::path(patch, path = $item_path, tag = "orders", params(("id" = Uuid, Path)),
+            request_body = UpdateParty, security(("bearer" = []), ("api_key" = [])),
+            responses(
+                (status = 200, description = $update_ok, body = Party),
+                (status = 400, description = $bad),
+                (status = 403, description = "forbidden, subscription_expired"),
+                (status = 404, description = "not_found"),
+                (status = 409, description = "conflict (code taken)"),
+                (status = 422, description = "invalid_body"),
+                Authed,
+            ))]
+        #[tracing::instrument(skip_all)]
+        pub async fn $update(
+            State(state): State<AppState>,
+            p: Require<$manage>,
+            IdPath(id): IdPath,
+            ApiJson(req): ApiJson<UpdateParty>,
+        ) -> ApiResult<axum::Json<Party>> {
+            update(&state, &p, $kind, id, req).await.map(axum::Json)
+        }
+    };
 }
 
-/// Creates a supplier.
-#[utoipa::path(post, path = "/v1/suppliers", tag = "orders", request_body = NewParty,
-    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
-    security(("bearer" = []), ("api_key" = [])),
-    responses(
-        (status = 201, description = "created (permission purchasing_manage)", body = Party),
-        (status = 400, description = "bad_request (code, name, email, phone, address, lead_time_days; min_shelf_life_days is for customers)"),
-        (status = 403, description = "forbidden, subscription_expired"),
-        (status = 409, description = "conflict (code taken)"),
-        (status = 422, description = "invalid_body, idempotency_key_reused"),
-        Authed,
-    ))]
-#[tracing::instrument(skip_all)]
-pub async fn create_supplier(
-    State(state): State<AppState>,
-    p: Require<perm::PurchasingManage>,
-    idem: IdempotencyKey,
-    ApiJson(req): ApiJson<NewParty>,
-) -> ApiResult<Response> {
-    create(&state, &p, PartyKind::Supplier, idem, req).await
+party_handlers! {
+    kind: PartyKind::Supplier,
+    path: "/v1/suppliers",
+    item_path: "/v1/suppliers/{id}",
+    manage: perm::PurchasingManage,
+    bad_request: "bad_request (code, name, email, phone, address, lead_time_days; min_shelf_life_days is for customers)",
+    list: list_suppliers, " Lists suppliers, oldest first.",
+        "a page of suppliers (permission orders_read)",
+    create: create_supplier, " Creates a supplier.", "created (permission purchasing_manage)",
+    get: get_supplier, " Reads one supplier.", "the supplier (permission orders_read)",
+        "not_found (also for other tenants' suppliers and for customers)",
+    update: update_supplier, " Changes a supplier; `active=false` deactivates it.",
+        "updated (permission purchasing_manage)",
 }
 
-/// Reads one supplier.
-#[utoipa::path(get, path = "/v1/suppliers/{id}", tag = "orders", params(("id" = Uuid, Path)),
-    security(("bearer" = []), ("api_key" = [])),
-    responses(
-        (status = 200, description = "the supplier (permission orders_read)", body = Party),
-        (status = 404, description = "not_found (also for other tenants' suppliers and for customers)"),
-        Reads,
-    ))]
-#[tracing::instrument(skip_all)]
-pub async fn get_supplier(
-    State(state): State<AppState>,
-    p: Require<perm::OrdersRead>,
-    IdPath(id): IdPath,
-) -> ApiResult<axum::Json<Party>> {
-    get(&state, &p, PartyKind::Supplier, id)
-        .await
-        .map(axum::Json)
-}
-
-/// Changes a supplier; `active=false` deactivates it.
-#[utoipa::path(patch, path = "/v1/suppliers/{id}", tag = "orders", params(("id" = Uuid, Path)),
-    request_body = UpdateParty, security(("bearer" = []), ("api_key" = [])),
-    responses(
-        (status = 200, description = "updated (permission purchasing_manage)", body = Party),
-        (status = 400, description = "bad_request (code, name, email, phone, address, lead_time_days; min_shelf_life_days is for customers)"),
-        (status = 403, description = "forbidden, subscription_expired"),
-        (status = 404, description = "not_found"),
-        (status = 409, description = "conflict (code taken)"),
-        (status = 422, description = "invalid_body"),
-        Authed,
-    ))]
-#[tracing::instrument(skip_all)]
-pub async fn update_supplier(
-    State(state): State<AppState>,
-    p: Require<perm::PurchasingManage>,
-    IdPath(id): IdPath,
-    ApiJson(req): ApiJson<UpdateParty>,
-) -> ApiResult<axum::Json<Party>> {
-    update(&state, &p, PartyKind::Supplier, id, req)
-        .await
-        .map(axum::Json)
-}
-
-/// Lists customers, oldest first.
-#[utoipa::path(get, path = "/v1/customers", tag = "orders", params(PartyQuery),
-    security(("bearer" = []), ("api_key" = [])),
-    responses(
-        (status = 200, description = "a page of customers (permission orders_read)", body = PartyPage),
-        (status = 400, description = "bad_request (limit, cursor, q)"),
-        Reads,
-    ))]
-#[tracing::instrument(skip_all)]
-pub async fn list_customers(
-    State(state): State<AppState>,
-    p: Require<perm::OrdersRead>,
-    ApiQuery(q): ApiQuery<PartyQuery>,
-) -> ApiResult<axum::Json<PartyPage>> {
-    list(&state, &p, PartyKind::Customer, q)
-        .await
-        .map(axum::Json)
-}
-
-/// Creates a customer.
-#[utoipa::path(post, path = "/v1/customers", tag = "orders", request_body = NewParty,
-    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
-    security(("bearer" = []), ("api_key" = [])),
-    responses(
-        (status = 201, description = "created (permission sales_manage)", body = Party),
-        (status = 400, description = "bad_request (code, name, email, phone, address, min_shelf_life_days; lead_time_days is for suppliers)"),
-        (status = 403, description = "forbidden, subscription_expired"),
-        (status = 409, description = "conflict (code taken)"),
-        (status = 422, description = "invalid_body, idempotency_key_reused"),
-        Authed,
-    ))]
-#[tracing::instrument(skip_all)]
-pub async fn create_customer(
-    State(state): State<AppState>,
-    p: Require<perm::SalesManage>,
-    idem: IdempotencyKey,
-    ApiJson(req): ApiJson<NewParty>,
-) -> ApiResult<Response> {
-    create(&state, &p, PartyKind::Customer, idem, req).await
-}
-
-/// Reads one customer.
-#[utoipa::path(get, path = "/v1/customers/{id}", tag = "orders", params(("id" = Uuid, Path)),
-    security(("bearer" = []), ("api_key" = [])),
-    responses(
-        (status = 200, description = "the customer (permission orders_read)", body = Party),
-        (status = 404, description = "not_found (also for other tenants' customers and for suppliers)"),
-        Reads,
-    ))]
-#[tracing::instrument(skip_all)]
-pub async fn get_customer(
-    State(state): State<AppState>,
-    p: Require<perm::OrdersRead>,
-    IdPath(id): IdPath,
-) -> ApiResult<axum::Json<Party>> {
-    get(&state, &p, PartyKind::Customer, id)
-        .await
-        .map(axum::Json)
-}
-
-/// Changes a customer; `active=false` deactivates it.
-#[utoipa::path(patch, path = "/v1/customers/{id}", tag = "orders", params(("id" = Uuid, Path)),
-    request_body = UpdateParty, security(("bearer" = []), ("api_key" = [])),
-    responses(
-        (status = 200, description = "updated (permission sales_manage)", body = Party),
-        (status = 400, description = "bad_request (code, name, email, phone, address, min_shelf_life_days; lead_time_days is for suppliers)"),
-        (status = 403, description = "forbidden, subscription_expired"),
-        (status = 404, description = "not_found"),
-        (status = 409, description = "conflict (code taken)"),
-        (status = 422, description = "invalid_body"),
-        Authed,
-    ))]
-#[tracing::instrument(skip_all)]
-pub async fn update_customer(
-    State(state): State<AppState>,
-    p: Require<perm::SalesManage>,
-    IdPath(id): IdPath,
-    ApiJson(req): ApiJson<UpdateParty>,
-) -> ApiResult<axum::Json<Party>> {
-    update(&state, &p, PartyKind::Customer, id, req)
-        .await
-        .map(axum::Json)
+party_handlers! {
+    kind: PartyKind::Customer,
+    path: "/v1/customers",
+    item_path: "/v1/customers/{id}",
+    manage: perm::SalesManage,
+    bad_request: "bad_request (code, name, email, phone, address, min_shelf_life_days; lead_time_days is for suppliers)",
+    list: list_customers, " Lists customers, oldest first.",
+        "a page of customers (permission orders_read)",
+    create: create_customer, " Creates a customer.", "created (permission sales_manage)",
+    get: get_customer, " Reads one customer.", "the customer (permission orders_read)",
+        "not_found (also for other tenants' customers and for suppliers)",
+    update: update_customer, " Changes a customer; `active=false` deactivates it.",
+        "updated (permission sales_manage)",
 }

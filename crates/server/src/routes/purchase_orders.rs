@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
+use logiflow_core::TenantId;
 use logiflow_core::orders::PurchaseAction;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,14 +18,15 @@ use uuid::Uuid;
 use crate::auth::Require;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, IdsPath, PageQuery, page};
+use crate::orders::document::{self, ListFilter, OrderKind};
 use crate::orders::purchase::{
-    self, HeaderChanges, LineChanges, NewLine, NewPurchaseOrder, PurchaseOrder, PurchaseOrderQuery,
+    self, HeaderChanges, LineChanges, NewLine, NewPurchaseOrder, Purchase, PurchaseOrder,
+    PurchaseOrderQuery,
 };
 use crate::rbac::perm;
 use crate::routes::problems::{Authed, Reads};
 use crate::routes::products::double_option;
 use crate::state::AppState;
-use crate::store;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -60,6 +62,24 @@ pub struct UpdatePurchaseOrder {
     pub notes: Option<String>,
 }
 
+/// A page of orders of a kind with their lines, oldest first, at most 100: what the
+/// list of purchase orders and the list of sales orders answer.
+pub(crate) async fn list_page<K: OrderKind>(
+    state: &AppState,
+    tenant_id: TenantId,
+    filter: ListFilter,
+    cursor: Option<String>,
+    limit: Option<u32>,
+) -> ApiResult<(Vec<K::Order>, Option<String>)> {
+    let pq = PageQuery { cursor, limit };
+    let limit = pq.limit()?.min(100);
+    let after = pq.after()?;
+    let mut tx = state.tenant_tx(tenant_id).await?;
+    let orders = document::list::<K>(&mut tx, &filter, after, limit + 1).await?;
+    tx.commit().await?;
+    Ok(page(orders, limit, |o| K::id_and_warehouse(o).0))
+}
+
 /// Lists purchase orders with their lines, oldest first.
 #[utoipa::path(get, path = "/v1/purchase-orders", tag = "orders", params(PurchaseOrderQuery),
     security(("bearer" = []), ("api_key" = [])),
@@ -74,25 +94,8 @@ pub async fn list_purchase_orders(
     p: Require<perm::OrdersRead>,
     ApiQuery(q): ApiQuery<PurchaseOrderQuery>,
 ) -> ApiResult<axum::Json<PurchaseOrderPage>> {
-    let pq = PageQuery {
-        cursor: q.cursor.clone(),
-        limit: q.limit,
-    };
-    let limit = pq.limit()?.min(100);
-    let after = pq.after()?;
-    let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let rows = store::purchase_orders::list(&mut tx, &q, after, limit + 1).await?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let mut lines = store::purchase_orders::lines_of(&mut tx, &ids).await?;
-    tx.commit().await?;
-    let orders = rows
-        .into_iter()
-        .map(|r| {
-            let l = lines.remove(&r.id).unwrap_or_default();
-            purchase::assemble(r, l)
-        })
-        .collect();
-    let (items, next_cursor) = page(orders, limit, |o| o.id);
+    let (items, next_cursor) =
+        list_page::<Purchase>(&state, p.tenant_id, q.filter(), q.cursor, q.limit).await?;
     Ok(axum::Json(PurchaseOrderPage { items, next_cursor }))
 }
 
@@ -142,7 +145,7 @@ pub async fn get_purchase_order(
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<PurchaseOrder>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let order = purchase::fetch(&mut tx, id).await?;
+    let order = document::fetch::<Purchase>(&mut tx, id).await?;
     tx.commit().await?;
     Ok(axum::Json(order))
 }
@@ -318,7 +321,7 @@ pub async fn delete_purchase_line(
     IdsPath(id, line_id): IdsPath,
 ) -> ApiResult<axum::Json<PurchaseOrder>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let order = purchase::delete_line(&mut tx, &p, id, line_id).await?;
+    let order = document::delete_line::<Purchase>(&mut tx, &p, id, line_id).await?;
     tx.commit().await?;
     Ok(axum::Json(order))
 }

@@ -15,15 +15,16 @@ use uuid::Uuid;
 
 use crate::auth::Require;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, IdsPath, PageQuery, page};
+use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, IdsPath};
+use crate::orders::document;
 use crate::orders::sales::{
-    self, NewSalesLine, NewSalesOrder, PickListLine, Reserve, SalesLineChanges, SalesOrder,
+    self, NewSalesLine, NewSalesOrder, PickListLine, Reserve, Sales, SalesLineChanges, SalesOrder,
     SalesOrderQuery, UpdateSalesOrder,
 };
 use crate::rbac::perm;
 use crate::routes::problems::{Authed, Reads};
+use crate::routes::purchase_orders::list_page;
 use crate::state::AppState;
-use crate::store;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -67,25 +68,8 @@ pub async fn list_sales_orders(
     p: Require<perm::OrdersRead>,
     ApiQuery(q): ApiQuery<SalesOrderQuery>,
 ) -> ApiResult<axum::Json<SalesOrderPage>> {
-    let pq = PageQuery {
-        cursor: q.cursor.clone(),
-        limit: q.limit,
-    };
-    let limit = pq.limit()?.min(100);
-    let after = pq.after()?;
-    let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let rows = store::sales_orders::list(&mut tx, &q, after, limit + 1).await?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let mut lines = store::sales_orders::lines_of(&mut tx, &ids).await?;
-    tx.commit().await?;
-    let orders = rows
-        .into_iter()
-        .map(|r| {
-            let l = lines.remove(&r.id).unwrap_or_default();
-            sales::assemble(r, l)
-        })
-        .collect();
-    let (items, next_cursor) = page(orders, limit, |o| o.id);
+    let (items, next_cursor) =
+        list_page::<Sales>(&state, p.tenant_id, q.filter(), q.cursor, q.limit).await?;
     Ok(axum::Json(SalesOrderPage { items, next_cursor }))
 }
 
@@ -135,7 +119,7 @@ pub async fn get_sales_order(
     IdPath(id): IdPath,
 ) -> ApiResult<axum::Json<SalesOrder>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let order = sales::fetch(&mut tx, id).await?;
+    let order = document::fetch::<Sales>(&mut tx, id).await?;
     tx.commit().await?;
     Ok(axum::Json(order))
 }
@@ -237,7 +221,7 @@ pub async fn delete_sales_line(
     IdsPath(id, line_id): IdsPath,
 ) -> ApiResult<axum::Json<SalesOrder>> {
     let mut tx = state.tenant_tx(p.tenant_id).await?;
-    let order = sales::delete_line(&mut tx, &p, id, line_id).await?;
+    let order = document::delete_line::<Sales>(&mut tx, &p, id, line_id).await?;
     tx.commit().await?;
     Ok(axum::Json(order))
 }

@@ -44,6 +44,7 @@ pub mod journal_upload;
 pub mod locations;
 pub mod lots;
 pub mod movements;
+pub mod orders;
 pub mod outbox;
 pub mod parties;
 pub mod platform;

@@ -1,6 +1,7 @@
-//! `sales_order`, `sales_line` and `allocation` rows: the orders, their lines with what
-//! each reserved and picked, the stock rows an allocation may take (locked), and the
-//! reservations a pick consumes.
+//! `sales_order`, `sales_line` and `allocation` rows: what only sales orders have (their
+//! header, the stock rows an allocation may take (locked), the reservations a pick
+//! consumes, back-orders, pick lists) and the columns the statements both kinds share
+//! read (`store::orders`).
 //!
 //! A line's `picked` is read, never stored: the sum of the applied `ship` movements that
 //! name it and are of its product. Its `allocated` is the sum of its allocation rows;
@@ -11,13 +12,16 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use logiflow_core::StockKey;
+use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::db::TenantTx;
-use crate::orders::sales::{NewSalesLine, SalesLineRow, SalesOrderQuery, SalesOrderRow};
+use crate::orders::sales::{Sales, SalesOrderRow};
 use crate::store::movements::{lot_column, lot_from_column};
 
-const ORDER_COLUMNS: &str = "o.id, o.number, o.customer_id, o.warehouse_id, o.requested_on,
+/// The columns of a `SalesOrderRow`, of `sales_order o`.
+pub(crate) const ORDER_COLUMNS: &str =
+    "o.id, o.number, o.customer_id, o.warehouse_id, o.requested_on,
     o.priority, o.notes, o.status, o.created_at, o.updated_at";
 
 /// Each line's picked quantity: the applied picks that name it, of its product.
@@ -32,91 +36,21 @@ const ALLOCATED_SQL: &str = "coalesce((
         select sum(a.qty) from allocation a
         where a.tenant_id = l.tenant_id and a.line_id = l.id), 0)::bigint";
 
-/// Orders after `after` (by id), at most `limit`, filtered.
-pub async fn list(
-    tx: &mut TenantTx,
-    q: &SalesOrderQuery,
-    after: Option<Uuid>,
-    limit: i64,
-) -> Result<Vec<SalesOrderRow>, sqlx::Error> {
-    let tenant_id = tx.tenant_id().as_uuid();
-    sqlx::query_as(&format!(
-        "select {ORDER_COLUMNS} from sales_order o
-         where o.tenant_id = $1 and ($2::uuid is null or o.id > $2)
-           and ($3::uuid is null or o.warehouse_id = $3)
-           and ($4::uuid is null or o.customer_id = $4)
-           and ($5::text is null or o.status = $5)
-         order by o.id limit $6"
-    ))
-    .bind(tenant_id)
-    .bind(after)
-    .bind(q.warehouse_id)
-    .bind(q.customer_id)
-    .bind(q.status.map(|s| s.as_str()))
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await
-}
-
-/// One order.
-pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Option<SalesOrderRow>, sqlx::Error> {
-    select(tx, id, "").await
-}
-
-/// One order, its row locked (`for update`). Taken after the stock rows (the global
-/// lock order: rows, then purchase orders, then sales orders).
-pub async fn get_for_update(
-    tx: &mut TenantTx,
-    id: Uuid,
-) -> Result<Option<SalesOrderRow>, sqlx::Error> {
-    select(tx, id, "for update").await
-}
-
-async fn select(
-    tx: &mut TenantTx,
-    id: Uuid,
-    lock_clause: &str,
-) -> Result<Option<SalesOrderRow>, sqlx::Error> {
-    let tenant_id = tx.tenant_id().as_uuid();
-    sqlx::query_as(&format!(
-        "select {ORDER_COLUMNS} from sales_order o where o.tenant_id = $1 and o.id = $2 {lock_clause}"
-    ))
-    .bind(tenant_id)
-    .bind(id)
-    .fetch_optional(tx.conn())
-    .await
-}
-
-/// The lines of some orders, with what each reserved and picked, by order then line id.
-pub async fn lines_of(
-    tx: &mut TenantTx,
-    orders: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<SalesLineRow>>, sqlx::Error> {
-    let tenant_id = tx.tenant_id().as_uuid();
-    let rows: Vec<SalesLineRow> = sqlx::query_as(&format!(
-        "select l.id, l.order_id, l.product_id, l.qty, {price}, {ALLOCATED_SQL} as allocated,
-                {PICKED_SQL} as picked
-         from sales_line l
-         where l.tenant_id = $1 and l.order_id = any($2)
-         order by l.order_id, l.id",
+/// The columns of a `SalesLineRow`, of `sales_line l`, with what each reserved and
+/// picked.
+pub(crate) fn line_columns() -> String {
+    format!(
+        "l.id, l.order_id, l.product_id, l.qty, {price}, {ALLOCATED_SQL} as allocated,
+                {PICKED_SQL} as picked",
         price = crate::store::money_sql!("l", "unit_price"),
-    ))
-    .bind(tenant_id)
-    .bind(orders)
-    .fetch_all(tx.conn())
-    .await?;
-    let mut by_order: HashMap<Uuid, Vec<SalesLineRow>> = HashMap::new();
-    for r in rows {
-        by_order.entry(r.order_id).or_default().push(r);
-    }
-    Ok(by_order)
+    )
 }
 
-/// Inserts an order (a draft) and its lines.
+/// Inserts an order (a draft) and its lines `(product, qty, unit price)`.
 pub async fn insert(
     tx: &mut TenantTx,
     row: &SalesOrderRow,
-    lines: &[NewSalesLine],
+    lines: &[(Uuid, i64, Decimal)],
 ) -> Result<(), sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query(
@@ -134,20 +68,7 @@ pub async fn insert(
     .bind(&row.notes)
     .execute(tx.conn())
     .await?;
-    insert_lines(tx, row.id, lines).await
-}
-
-/// Sets the status people decided.
-pub async fn set_status(tx: &mut TenantTx, id: Uuid, status: &str) -> Result<(), sqlx::Error> {
-    let tenant_id = tx.tenant_id().as_uuid();
-    sqlx::query(
-        "update sales_order set status = $3, updated_at = now() where tenant_id = $1 and id = $2",
-    )
-    .bind(tenant_id)
-    .bind(id)
-    .bind(status)
-    .execute(tx.conn())
-    .await?;
+    crate::store::orders::insert_lines::<Sales>(tx, row.id, lines).await?;
     Ok(())
 }
 
@@ -341,18 +262,7 @@ pub async fn lock_for_picks(
     ids: &[Uuid],
 ) -> Result<(Vec<PickLine>, Vec<AllocationRow>), sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
-    sqlx::query(
-        "select 1 from sales_order o
-         where o.tenant_id = $1
-           and o.id in (select l.order_id from sales_line l
-                        where l.tenant_id = $1 and l.id = any($2))
-         order by o.id
-         for no key update",
-    )
-    .bind(tenant_id)
-    .bind(ids)
-    .execute(tx.conn())
-    .await?;
+    crate::store::orders::lock_orders_of_lines::<Sales>(tx, ids).await?;
     let lines = sqlx::query_as(
         "select l.id, l.product_id from sales_line l where l.tenant_id = $1 and l.id = any($2)",
     )
@@ -426,85 +336,6 @@ pub async fn pick_list(tx: &mut TenantTx, order: Uuid) -> Result<Vec<PickRow>, s
     .await
 }
 
-/// The orders of `ids` in the warehouses of `scope` that devices are sent (all but
-/// drafts), with their customer's name, by id.
-pub async fn for_devices(
-    tx: &mut TenantTx,
-    scope: &[Uuid],
-    ids: &[Uuid],
-) -> Result<Vec<(SalesOrderRow, String)>, sqlx::Error> {
-    device_orders(
-        tx,
-        scope,
-        "o.id = any($3) and o.status <> 'draft'",
-        ids,
-        None,
-        i64::MAX,
-    )
-    .await
-}
-
-/// A snapshot page of the confirmed orders of `scope`'s warehouses after `after`, by
-/// id, at most `limit`.
-pub async fn open_page(
-    tx: &mut TenantTx,
-    scope: &[Uuid],
-    after: Option<Uuid>,
-    limit: i64,
-) -> Result<Vec<(SalesOrderRow, String)>, sqlx::Error> {
-    device_orders(tx, scope, "o.status = 'confirmed'", &[], after, limit).await
-}
-
-async fn device_orders(
-    tx: &mut TenantTx,
-    scope: &[Uuid],
-    filter: &str,
-    ids: &[Uuid],
-    after: Option<Uuid>,
-    limit: i64,
-) -> Result<Vec<(SalesOrderRow, String)>, sqlx::Error> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        order: SalesOrderRow,
-        customer: String,
-    }
-    let tenant_id = tx.tenant_id().as_uuid();
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "select {ORDER_COLUMNS}, p.name as customer
-         from sales_order o
-         join party p on p.tenant_id = o.tenant_id and p.id = o.customer_id
-         where o.tenant_id = $1 and o.warehouse_id = any($2) and {filter}
-           and ($4::uuid is null or o.id > $4)
-         order by o.id limit $5"
-    ))
-    .bind(tenant_id)
-    .bind(scope)
-    .bind(ids)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.order, r.customer)).collect())
-}
-
-/// The sales orders whose lines the given movements name: their picks changed.
-pub async fn named_by_movements(
-    tx: &mut TenantTx,
-    movements: &[Uuid],
-) -> Result<Vec<Uuid>, sqlx::Error> {
-    let tenant_id = tx.tenant_id().as_uuid();
-    sqlx::query_scalar(
-        "select distinct l.order_id from movement m
-         join sales_line l on l.tenant_id = m.tenant_id and l.id = m.reference_id
-         where m.tenant_id = $1 and m.id = any($2) and m.reference_type = 'sales_line'",
-    )
-    .bind(tenant_id)
-    .bind(movements)
-    .fetch_all(tx.conn())
-    .await
-}
-
 /// A line of a confirmed order still waiting for stock (qty above what it reserved
 /// and picked).
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -563,65 +394,5 @@ pub async fn update(tx: &mut TenantTx, id: Uuid, c: &HeaderUpdate) -> Result<(),
     .bind(&c.notes)
     .execute(tx.conn())
     .await?;
-    Ok(())
-}
-
-/// Adds lines to an order.
-pub async fn insert_lines(
-    tx: &mut TenantTx,
-    order: Uuid,
-    lines: &[NewSalesLine],
-) -> Result<(), sqlx::Error> {
-    let tenant_id = tx.tenant_id().as_uuid();
-    let ids: Vec<Uuid> = lines.iter().map(|_| Uuid::now_v7()).collect();
-    sqlx::query(
-        "insert into sales_line (tenant_id, id, order_id, product_id, qty, unit_price)
-         select $1, x.id, $2, x.product_id, x.qty, x.unit_price
-         from unnest($3::uuid[], $4::uuid[], $5::bigint[], $6::numeric[])
-              as x (id, product_id, qty, unit_price)",
-    )
-    .bind(tenant_id)
-    .bind(order)
-    .bind(&ids)
-    .bind(lines.iter().map(|l| l.product_id).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.qty).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.unit_price).collect::<Vec<_>>())
-    .execute(tx.conn())
-    .await?;
-    Ok(())
-}
-
-/// Changes a line's quantity or price; `None` leaves it as it is.
-pub async fn update_line(
-    tx: &mut TenantTx,
-    order: Uuid,
-    line: Uuid,
-    qty: Option<i64>,
-    unit_price: Option<rust_decimal::Decimal>,
-) -> Result<(), sqlx::Error> {
-    let tenant_id = tx.tenant_id().as_uuid();
-    sqlx::query(
-        "update sales_line set qty = coalesce($4, qty), unit_price = coalesce($5, unit_price)
-         where tenant_id = $1 and order_id = $2 and id = $3",
-    )
-    .bind(tenant_id)
-    .bind(order)
-    .bind(line)
-    .bind(qty)
-    .bind(unit_price)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
-}
-
-/// Deletes a line of a draft.
-pub async fn delete_line(tx: &mut TenantTx, order: Uuid, line: Uuid) -> Result<(), sqlx::Error> {
-    let tenant_id = tx.tenant_id().as_uuid();
-    sqlx::query("delete from sales_line where tenant_id = $1 and order_id = $2 and id = $3")
-        .bind(tenant_id)
-        .bind(order)
-        .bind(line)
-        .execute(tx.conn())
-        .await?;
     Ok(())
 }
