@@ -16,8 +16,8 @@ const SERVER_SRC: &str = "crates/server/src";
 
 /// The top-level modules of the server that make up the HTTP layer (axum handlers,
 /// extractors, the router and its state, the crate roots). Everything else is storage
-/// or domain and must not import these. `error` is not one: `ApiError` is still the
-/// error type of the domain and storage functions (it only knows how to render itself).
+/// or domain and must not import these. `error` is not one: `ApiError` is the error type
+/// of the domain and storage functions, a table of codes; `routes::problems` renders it.
 const HTTP_MODULES: &[&str] = &["routes", "auth", "state", "app", "extract", "main", "lib"];
 
 /// The top-level modules of the storage layer (SQL and the tenant transaction).

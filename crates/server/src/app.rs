@@ -19,8 +19,9 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::{Config, Secret};
-use crate::error::{ApiError, ErrorCodeSchema, Problem};
+use crate::error::ApiError;
 use crate::extract::RequestIdHeader;
+use crate::routes::problems::{ErrorCodeSchema, Problem};
 use crate::state::AppState;
 use crate::{db, routes, telemetry};
 
