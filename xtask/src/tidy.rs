@@ -11,7 +11,10 @@
 //!   (the migrations of both databases, the `logiflow` and `logiflow-server` commands)
 //!   differ from the code;
 //! - the route table of crates/server/README.md (each `/v1` route with its permission)
-//!   differs from the routes of the OpenAPI annotations.
+//!   differs from the routes of the OpenAPI annotations;
+//! - a function of product code (a crate's `src/`, tests aside) is longer than
+//!   [`FN_LINES_MAX`] lines and its doc does not say why, in a sentence starting
+//!   [`LONG_BECAUSE`].
 //!
 //! The forbidden strings are assembled from pieces so that this file does not match
 //! itself.
@@ -57,6 +60,14 @@ const COMMAND_SOURCES: &[(&str, &str)] = &[
     ("logiflow", "crates/replica/src/cli/args.rs"),
     ("logiflow-server", "crates/server/src/main.rs"),
 ];
+
+/// The longest function of product code, in lines from its `fn` to its closing brace,
+/// before its doc must say why it is one function (issue #14: "No function over ~80
+/// lines outside tests without a reason in its doc").
+const FN_LINES_MAX: usize = 80;
+
+/// How the doc of a longer function starts the sentence that says why it is one function.
+const LONG_BECAUSE: &str = "Longer than 80 lines";
 
 /// Extensions of the files searched for [`FORBIDDEN`] strings.
 const SOURCE_EXTENSIONS: &[&str] = &["rs", "ts", "svelte"];
@@ -223,6 +234,101 @@ fn check_module_doc(path: &str, text: &str) -> Vec<Problem> {
     }
 }
 
+/// Product code: a Rust file under a crate's `src/`, not a test or bench file.
+fn is_product_code(path: &Path) -> bool {
+    let text = path.to_string_lossy();
+    path.extension().is_some_and(|e| e == "rs")
+        && (text.starts_with("crates/")
+            || text.starts_with("src-tauri/")
+            || text.starts_with("xtask/"))
+        && text.contains("/src/")
+        && !text.contains("/tests/")
+        && !text.ends_with("/tests.rs")
+        && !text.ends_with("_tests.rs")
+}
+
+/// Functions over [`FN_LINES_MAX`] lines whose doc has no [`LONG_BECAUSE`] line. Reads
+/// rustfmt's layout: a function ends at the first `}` at its own indentation, and a
+/// module's tests start at a top-level `#[cfg(test)]`, where the check stops.
+fn check_long_functions(path: &str, text: &str) -> Vec<Problem> {
+    let lines: Vec<&str> = text.lines().collect();
+    let end = lines
+        .iter()
+        .position(|l| l.starts_with("#[cfg(test)]"))
+        .unwrap_or(lines.len());
+    let mut problems = Vec::new();
+    let mut index = 0;
+    while index < end {
+        let line = lines[index];
+        let Some(name) = fn_name(line) else {
+            index += 1;
+            continue;
+        };
+        let indent = &line[..line.len() - line.trim_start().len()];
+        // The signature may span lines; a declaration without a body (a trait's) ends in `;`.
+        let Some(open) = (index..end).find(|&i| {
+            let l = lines[i].trim_end();
+            l.ends_with('{') || l.ends_with(';')
+        }) else {
+            break;
+        };
+        if lines[open].trim_end().ends_with(';') {
+            index = open + 1;
+            continue;
+        }
+        let close = (open + 1..end)
+            .find(|&i| lines[i].strip_prefix(indent) == Some("}"))
+            .unwrap_or(end);
+        let length = close - index + 1;
+        if length > FN_LINES_MAX && !doc_says_why(&lines[..index]) {
+            problems.push(Problem::new(
+                path,
+                index + 1,
+                format!(
+                    "fn {name} is {length} lines (more than {FN_LINES_MAX}): split it, or say \
+                     why it is one function in its doc (\"{LONG_BECAUSE}: …\")"
+                ),
+            ));
+        }
+        index = close + 1;
+    }
+    problems
+}
+
+/// The name of the function a line declares, if it does.
+fn fn_name(line: &str) -> Option<&str> {
+    let mut rest = line.trim_start();
+    for prefix in [
+        "pub(crate) ",
+        "pub(super) ",
+        "pub ",
+        "const ",
+        "async ",
+        "unsafe ",
+    ] {
+        rest = rest.strip_prefix(prefix).unwrap_or(rest);
+    }
+    let rest = rest.strip_prefix("async ").unwrap_or(rest);
+    let name = rest.strip_prefix("fn ")?;
+    let end = name.find(|c: char| !(c.is_alphanumeric() || c == '_'))?;
+    // `fn $name(` in a macro's template is not a function of its own.
+    (end > 0).then(|| &name[..end])
+}
+
+/// Whether the doc comment and attributes right above a function say why it is long.
+/// (The marker names the number: a test below keeps it equal to [`FN_LINES_MAX`].)
+fn doc_says_why(above: &[&str]) -> bool {
+    above
+        .iter()
+        .rev()
+        .map(|l| l.trim_start())
+        .take_while(|l| l.starts_with("///") || l.starts_with("#[") || l.starts_with("//"))
+        .any(|l| {
+            l.strip_prefix("///")
+                .is_some_and(|doc| doc.contains(LONG_BECAUSE))
+        })
+}
+
 /// The text between backticks, for each pair on each line.
 fn backticked(text: &str) -> impl Iterator<Item = (usize, &str)> {
     text.lines().enumerate().flat_map(|(index, line)| {
@@ -275,12 +381,17 @@ fn doc_routes(text: &str) -> Vec<(usize, String)> {
 }
 
 /// The paths of the server's documented routes: `path = "/v1/..."` of the utoipa
-/// annotations.
+/// annotations, and `path: "/v1/..."` (or `item_path:`) of the macros that write
+/// several annotated handlers at once.
 fn code_routes(source: &str) -> impl Iterator<Item = String> + '_ {
-    source.split("path = \"").skip(1).filter_map(|rest| {
-        let path = &rest[..rest.find('"')?];
-        path.starts_with("/v1/").then(|| path.to_owned())
-    })
+    ["path = \"", "path: \""]
+        .into_iter()
+        .flat_map(move |marker| {
+            source.split(marker).skip(1).filter_map(|rest| {
+                let path = &rest[..rest.find('"')?];
+                path.starts_with("/v1/").then(|| path.to_owned())
+            })
+        })
 }
 
 /// Migration files named in the document: a backticked `name.sql`, with or without its
@@ -544,6 +655,9 @@ fn tidy() {
         if extension == "rs" && is_crate_root(&relative) {
             problems.extend(check_module_doc(&display, &text));
         }
+        if is_product_code(&relative) {
+            problems.extend(check_long_functions(&display, &text));
+        }
     }
 
     let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -631,6 +745,56 @@ fn forbidden_strings_fail_with_their_line() {
 }
 
 #[test]
+fn a_long_function_needs_a_reason_in_its_doc() {
+    let body = |n: usize| "    let x = 1;\n".repeat(n);
+    let long = format!(
+        "/// Does a thing.\npub async fn thing(\n    a: u8,\n) {{\n{}}}\n",
+        body(77)
+    );
+    let problems = check_long_functions("crates/a/src/b.rs", &long);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(
+        (
+            problems[0].line,
+            problems[0].message.contains("fn thing is 81 lines")
+        ),
+        (2, true)
+    );
+    // At the limit, or with its reason, or in the tests of the module: nothing to say.
+    let at_limit = format!("pub async fn thing(\n    a: u8,\n) {{\n{}}}\n", body(76));
+    assert_eq!(check_long_functions("crates/a/src/b.rs", &at_limit), []);
+    let explained = format!(
+        "/// Does a thing.\n///\n/// Longer than 80 lines: it is one statement.\n#[allow(x)]\n{}",
+        &long["/// Does a thing.\n".len()..]
+    );
+    assert_eq!(check_long_functions("crates/a/src/b.rs", &explained), []);
+    let in_tests = format!("fn short() {{}}\n\n#[cfg(test)]\nmod tests {{\n{long}}}\n");
+    assert_eq!(check_long_functions("crates/a/src/b.rs", &in_tests), []);
+    // A method is measured to its own closing brace, and a bodiless declaration skipped.
+    let method = format!(
+        "impl A {{\n    fn f(&self);\n    fn g(&self) {{\n{}    }}\n}}\n",
+        body(80)
+    );
+    let problems = check_long_functions("crates/a/src/b.rs", &method);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].message.contains("fn g is 82 lines"),
+        "{problems:?}"
+    );
+
+    assert!(LONG_BECAUSE.contains(&FN_LINES_MAX.to_string()));
+    assert!(is_product_code(Path::new("crates/server/src/pull.rs")));
+    assert!(is_product_code(Path::new("src-tauri/src/lib.rs")));
+    assert!(!is_product_code(Path::new(
+        "crates/server/tests/api/main.rs"
+    )));
+    assert!(!is_product_code(Path::new(
+        "crates/server/benches/server.rs"
+    )));
+    assert!(!is_product_code(Path::new("ui/src/lib/scan.ts")));
+}
+
+#[test]
 fn crate_root_without_module_doc_fails() {
     assert_eq!(
         check_module_doc("src/lib.rs", "//! Docs.\n\nfn a() {}\n"),
@@ -689,6 +853,25 @@ fn architecture_lists_must_equal_the_code() {
         .map(|(_, n)| n)
         .collect();
     assert_eq!(named, ["sync"]);
+}
+
+#[test]
+fn routes_are_read_from_annotations_and_handler_macros() {
+    let source = r#"
+#[utoipa::path(get, path = "/v1/stock", tag = "stock")]
+party_handlers! { path: "/v1/suppliers", item_path: "/v1/suppliers/{id}", }
+#[utoipa::path(get, path = $path, tag = $tag)]
+let other = "path = \"/metrics\"";
+"#;
+    let mut routes: Vec<String> = code_routes(source).collect();
+    routes.sort();
+    assert_eq!(routes, ["/v1/stock", "/v1/suppliers", "/v1/suppliers/{id}"]);
+    // A macro's `fn $name(` template is not measured as a function.
+    let template = format!(
+        "macro_rules! m {{\n    () => {{\n        fn $name() {{\n{}        }}\n    }};\n}}\n",
+        "            x();\n".repeat(90)
+    );
+    assert_eq!(check_long_functions("crates/a/src/b.rs", &template), []);
 }
 
 #[test]

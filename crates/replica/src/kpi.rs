@@ -149,7 +149,7 @@ impl Replica {
 
     /// Adds the figures of the products with live entries, from their projection.
     ///
-    /// A little over 80 lines: the pulled totals, their projected corrections and the
+    /// Longer than 80 lines: the pulled totals, their projected corrections and the
     /// low-stock lines are worked out in one pass over the same maps.
     fn add_live(
         &self,

@@ -349,6 +349,10 @@ pub enum Reserve {
 /// Confirms, allocates again or cancels an order: locks the stock rows of its products
 /// in its warehouse (key order), then the order, then decides with the core rules and
 /// writes the reservations and the rows' `allocated` together.
+///
+/// Longer than 80 lines: the locks, core's decision and the writes of a confirmation,
+/// a new allocation and a cancellation are one transaction in the lock order every
+/// writer keeps (rows, then orders); split, that order would no longer read in one place.
 pub async fn reserve(
     tx: &mut TenantTx,
     p: &Principal,
