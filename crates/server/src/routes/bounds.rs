@@ -26,6 +26,7 @@ use crate::catalog::warehouse::ADDRESS_LEN_MAX;
 use crate::devices::{DEVICE_TEXT_LEN_MAX, DEVICE_WAREHOUSES_MAX};
 use crate::extract::{IDEMPOTENCY_KEY_LEN_MAX, PAGE_LIMIT_MAX};
 use crate::routes::alerts::MARK_READ_MAX;
+use crate::routes::auth::RETRY_KEY_LEN;
 use crate::routes::webhooks::ROTATION_GRACE_SECS_MAX;
 use crate::settings::{CODE_LEN_MAX, JOURNAL_PAST_LIMIT_DAYS_MAX, OVER_RECEIPT_TOLERANCE_PCT_MAX};
 use crate::users::{NAME_LEN_MAX, PASSWORD_LEN_MAX, PASSWORD_LEN_MIN};
@@ -76,6 +77,10 @@ const ANY: &str = "[\\s\\S]";
 pub const FIELDS: &[(&str, Bound)] = &[
     ("ForceMovement/reason", Bound::Text(RESOLVE_REASON_LEN_MAX)),
     ("MarkRead/ids", Bound::Items(1, MARK_READ_MAX)),
+    (
+        "RefreshRequest/retry_key",
+        Bound::Chars(*RETRY_KEY_LEN.start(), *RETRY_KEY_LEN.end()),
+    ),
     (
         "RotateSecret/grace_secs",
         Bound::Range(0, ROTATION_GRACE_SECS_MAX),
