@@ -60,6 +60,10 @@ pub fn normalize_email(email: &str) -> ApiResult<String> {
     }
 }
 
+/// The one character a name may not hold: PostgreSQL's text cannot store it, so a name
+/// with it failed at the insert (a 500) until it was refused here.
+pub const NAME_FORBIDDEN_CHAR: char = '\0';
+
 /// Validates a display name.
 pub fn validate_name(name: &str) -> ApiResult<String> {
     let name = name.trim();
@@ -67,6 +71,11 @@ pub fn validate_name(name: &str) -> ApiResult<String> {
         return Err(ApiError::BadRequest(format!(
             "names must have 1 to {NAME_LEN_MAX} characters"
         )));
+    }
+    if name.contains(NAME_FORBIDDEN_CHAR) {
+        return Err(ApiError::BadRequest(
+            "names must not contain a NUL character".into(),
+        ));
     }
     Ok(name.to_owned())
 }

@@ -189,7 +189,7 @@ pub struct PurchaseOrderQuery {
     /// The status people decided: `draft`, `ordered` (which includes partially received
     /// and received orders not yet closed: the ones goods are expected against),
     /// `closed` or `cancelled`.
-    #[param(value_type = Option<String>)]
+    #[param(inline)]
     pub status: Option<DecidedStatus>,
     /// Opaque cursor from a previous page's `next_cursor`.
     pub cursor: Option<String>,
@@ -197,8 +197,9 @@ pub struct PurchaseOrderQuery {
     pub limit: Option<u32>,
 }
 
-/// A status people decide, as a list filter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// A status people decide, as a list filter (its names, serde's, are the document's
+/// `enum`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DecidedStatus {
     Draft,

@@ -204,7 +204,7 @@ pub struct SalesOrderQuery {
     pub customer_id: Option<Uuid>,
     /// The status people decided: `draft`, `confirmed` (with whatever was reserved or
     /// picked since) or `cancelled`.
-    #[param(value_type = Option<String>)]
+    #[param(inline)]
     pub status: Option<DecidedSalesStatus>,
     /// Opaque cursor from a previous page's `next_cursor`.
     pub cursor: Option<String>,
@@ -212,8 +212,9 @@ pub struct SalesOrderQuery {
     pub limit: Option<u32>,
 }
 
-/// A status people decide, as a list filter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// A status people decide, as a list filter (its names, serde's, are the document's
+/// `enum`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DecidedSalesStatus {
     Draft,

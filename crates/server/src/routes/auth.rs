@@ -237,7 +237,7 @@ async fn issue_with_id(
 }
 
 /// The retry key's accepted length, in characters.
-const RETRY_KEY_LEN: std::ops::RangeInclusive<usize> = 16..=200;
+pub(crate) const RETRY_KEY_LEN: std::ops::RangeInclusive<usize> = 16..=200;
 
 /// Exchanges a refresh token for new tokens. Each refresh token works once: presenting a
 /// used one again (a sign it was stolen) revokes its whole session, unless it comes

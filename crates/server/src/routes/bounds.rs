@@ -5,29 +5,39 @@
 //! utoipa's attributes take only literals, so the bounds are set on the assembled
 //! document instead: every list's `limit` (1 to [`PAGE_LIMIT_MAX`], the pull's to
 //! [`PULL_PAGE_MAX`]), every `Idempotency-Key` (1 to [`IDEMPOTENCY_KEY_LEN_MAX`] visible
-//! ASCII characters), and the request fields of [`FIELDS`]. Most texts are trimmed
+//! ASCII characters), the request fields of [`FIELDS`] and the query parameters of
+//! [`QUERY`]. Most texts are trimmed
 //! before they are checked, so their length is in a `pattern` (spaces, then 1 to `max`
 //! characters that start and end with a non-space, then spaces) rather than in
-//! `maxLength`. [`document_bounds`] panics on an entry that names no field, so a renamed
-//! field fails every test that builds the document.
+//! `maxLength`. [`document_bounds`] panics on an entry that names no field or parameter,
+//! so a renamed one fails every test that builds the document.
 
 use logiflow_core::QTY_MAX;
 use logiflow_core::bins::{SEGMENT_LABEL_LEN_MAX, SEGMENTS_MAX};
 use logiflow_core::codes::{LOCATION_CODE_LEN_MAX, LOT_CODE_LEN_MAX, SKU_LEN_MAX};
 use logiflow_core::sync::{PULL_PAGE_MAX, RESOLVE_REASON_LEN_MAX};
+use logiflow_core::{AlertKind, KindName, OutcomeName};
 use utoipa::Number;
 use utoipa::openapi::path::ParameterIn;
-use utoipa::openapi::schema::Schema;
+use utoipa::openapi::schema::{
+    ArrayItems, KnownFormat, Object, OneOf, Ref, Schema, SchemaFormat, SchemaType, Type,
+};
 use utoipa::openapi::{OpenApi, RefOr};
 
+use crate::alerts::{DEVICE_SILENT_DAYS_RANGE, HELD_HOURS_RANGE, LOT_EXPIRING_DAYS_RANGE};
 use crate::catalog::location::LOCATION_NAME_LEN_MAX;
-use crate::catalog::product::UOM_LEN_MAX;
+use crate::catalog::product::{MONEY_MAX, MONEY_SCALE_MAX, UOM_LEN_MAX};
 use crate::catalog::warehouse::ADDRESS_LEN_MAX;
 use crate::devices::{DEVICE_TEXT_LEN_MAX, DEVICE_WAREHOUSES_MAX};
 use crate::extract::{IDEMPOTENCY_KEY_LEN_MAX, PAGE_LIMIT_MAX};
-use crate::routes::webhooks::ROTATION_GRACE_SECS_MAX;
+use crate::routes::alerts::MARK_READ_MAX;
+use crate::routes::auth::RETRY_KEY_LEN;
+use crate::routes::webhooks::{DESCRIPTION_LEN_MAX, ROTATION_GRACE_SECS_MAX};
 use crate::settings::{CODE_LEN_MAX, JOURNAL_PAST_LIMIT_DAYS_MAX, OVER_RECEIPT_TOLERANCE_PCT_MAX};
-use crate::users::{NAME_LEN_MAX, PASSWORD_LEN_MAX, PASSWORD_LEN_MIN};
+use crate::users::{
+    EMAIL_LEN_MAX, NAME_FORBIDDEN_CHAR, NAME_LEN_MAX, PASSWORD_LEN_MAX, PASSWORD_LEN_MIN,
+};
+use crate::webhooks::EVENT_TYPES;
 
 /// What a field of a request schema accepts.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +61,46 @@ pub enum Bound {
     Range(i64, i64),
     /// An array of this many items.
     Items(usize, usize),
+    /// An array of at least this many items.
+    MinItems(usize),
+    /// A decimal string of money (`catalog::product::validate_money`), as `money_pattern`
+    /// spells it.
+    Money,
+    /// One of these names, as they are written.
+    OneOf(&'static [&'static str]),
+    /// An array of at least `min` items, each one of `names`.
+    EachOneOf {
+        min: usize,
+        names: &'static [&'static str],
+    },
+    /// An IANA time zone name: the shared [`TIME_ZONE`] schema.
+    TimeZone,
+    /// An e-mail address of at most this many characters (`users::normalize_email`
+    /// accepts every address of the format, which has a non-empty local part, one `@`,
+    /// a domain with a dot and no spaces).
+    Email(usize),
+}
+
+/// The shared schema of a time zone: a name `chrono_tz` knows
+/// (`catalog::warehouse::validate_timezone` parses it), from its own list.
+pub const TIME_ZONE: &str = "TimeZone";
+
+/// The names of a `core` name enum (`logiflow_core::names`), from its `ALL` list: what
+/// its `FromStr`, the server's check, accepts.
+macro_rules! names_of {
+    ($names:ty) => {{
+        const N: usize = <$names>::ALL.len();
+        const NAMES: [&str; N] = {
+            let mut names = [""; N];
+            let mut i = 0;
+            while i < N {
+                names[i] = <$names>::ALL[i].as_str();
+                i += 1;
+            }
+            names
+        };
+        &NAMES
+    }};
 }
 
 /// A code of `core::codes` and the like: trimmed, then 1 to `max` of the class.
@@ -62,6 +112,20 @@ const fn code(max: usize, class: &'static str) -> Bound {
     }
 }
 
+/// A name (`users::validate_name`): trimmed, then 1 to `max` characters, none of them
+/// NUL (`users::NAME_FORBIDDEN_CHAR`).
+const fn name(max: usize) -> Bound {
+    Bound::Trimmed {
+        max,
+        edge: "[^\\s\\x00]",
+        inner: "[^\\x00]",
+    }
+}
+const _: () = assert!(
+    NAME_FORBIDDEN_CHAR == '\0',
+    "the name pattern leaves out NUL"
+);
+
 /// Letters, digits and `- _ .` (`core::LocationCode`, also warehouse codes).
 const LOCATION_CODE: &str = "[A-Za-z0-9._-]";
 /// Letters, digits and `- _ . /` (`core::Sku`).
@@ -71,9 +135,54 @@ const NOT_SPACE: &str = "\\S";
 /// Any character.
 const ANY: &str = "[\\s\\S]";
 
+/// Digits of the largest amount of money: a whole amount of at most this many digits is
+/// within [`MONEY_MAX`], and one with decimals has at most one digit fewer before the
+/// point.
+const MONEY_DIGITS: u32 = MONEY_MAX.ilog10() + 1;
+const _: () = assert!(
+    MONEY_MAX == 10_i64.pow(MONEY_DIGITS) - 1,
+    "the money pattern takes MONEY_MAX to be all nines"
+);
+
+/// A decimal string of money as `validate_money` accepts it: not negative, at most
+/// [`MONEY_MAX`], at most [`MONEY_SCALE_MAX`] decimals. (The server also takes a few
+/// spellings the pattern leaves out, such as trailing zeros beyond the decimals.)
+fn money_pattern() -> String {
+    let whole = MONEY_DIGITS;
+    let below = MONEY_DIGITS - 1;
+    format!("^([0-9]{{1,{whole}}}|[0-9]{{1,{below}}}\\.[0-9]{{1,{MONEY_SCALE_MAX}}})$")
+}
+
 /// Request fields and their bounds: `Schema/field`.
 pub const FIELDS: &[(&str, Bound)] = &[
     ("ForceMovement/reason", Bound::Text(RESOLVE_REASON_LEN_MAX)),
+    ("MarkRead/ids", Bound::Items(1, MARK_READ_MAX)),
+    (
+        "RefreshRequest/retry_key",
+        Bound::Chars(*RETRY_KEY_LEN.start(), *RETRY_KEY_LEN.end()),
+    ),
+    (
+        "CreateEndpoint/description",
+        Bound::Chars(0, DESCRIPTION_LEN_MAX),
+    ),
+    (
+        "UpdateEndpoint/description",
+        Bound::Chars(0, DESCRIPTION_LEN_MAX),
+    ),
+    (
+        "CreateEndpoint/event_types",
+        Bound::EachOneOf {
+            min: 1,
+            names: EVENT_TYPES,
+        },
+    ),
+    (
+        "UpdateEndpoint/event_types",
+        Bound::EachOneOf {
+            min: 1,
+            names: EVENT_TYPES,
+        },
+    ),
     (
         "RotateSecret/grace_secs",
         Bound::Range(0, ROTATION_GRACE_SECS_MAX),
@@ -114,36 +223,53 @@ pub const FIELDS: &[(&str, Bound)] = &[
             inner: "[ -~]",
         },
     ),
-    ("CreateWarehouse/name", Bound::Text(NAME_LEN_MAX)),
-    ("UpdateWarehouse/name", Bound::Text(NAME_LEN_MAX)),
+    ("CreateWarehouse/name", name(NAME_LEN_MAX)),
+    ("UpdateWarehouse/name", name(NAME_LEN_MAX)),
     ("CreateWarehouse/address", Bound::AtMost(ADDRESS_LEN_MAX)),
     ("UpdateWarehouse/address", Bound::AtMost(ADDRESS_LEN_MAX)),
+    ("CreateWarehouse/timezone", Bound::TimeZone),
+    ("UpdateWarehouse/timezone", Bound::TimeZone),
+    ("UpdateSettings/timezone", Bound::TimeZone),
     ("CreateLocation/name", Bound::AtMost(LOCATION_NAME_LEN_MAX)),
     ("UpdateLocation/name", Bound::AtMost(LOCATION_NAME_LEN_MAX)),
     ("GenerateBins/segments", Bound::Items(1, SEGMENTS_MAX)),
     ("BinSegment/label", Bound::AtMost(SEGMENT_LABEL_LEN_MAX)),
-    ("CreateProduct/name", Bound::Text(NAME_LEN_MAX)),
-    ("UpdateProduct/name", Bound::Text(NAME_LEN_MAX)),
+    ("CreateProduct/name", name(NAME_LEN_MAX)),
+    ("UpdateProduct/name", name(NAME_LEN_MAX)),
     ("CreateProduct/uom", code(UOM_LEN_MAX, NOT_SPACE)),
     ("UpdateProduct/uom", code(UOM_LEN_MAX, NOT_SPACE)),
+    ("CreateProduct/cost", Bound::Money),
+    ("UpdateProduct/cost", Bound::Money),
+    ("CreateProduct/price", Bound::Money),
+    ("UpdateProduct/price", Bound::Money),
+    ("NewLine/qty", Bound::Range(1, QTY_MAX)),
+    ("NewLine/unit_cost", Bound::Money),
+    ("LineChanges/qty", Bound::Range(0, QTY_MAX)),
+    ("LineChanges/unit_cost", Bound::Money),
+    ("NewSalesLine/qty", Bound::Range(1, QTY_MAX)),
+    ("NewSalesLine/unit_price", Bound::Money),
+    ("SalesLineChanges/qty", Bound::Range(0, QTY_MAX)),
+    ("SalesLineChanges/unit_price", Bound::Money),
     ("CreateProduct/reorder_point", Bound::Range(0, QTY_MAX)),
     ("UpdateProduct/reorder_point", Bound::Range(0, QTY_MAX)),
     ("CreateProduct/reorder_qty", Bound::Range(0, QTY_MAX)),
     ("UpdateProduct/reorder_qty", Bound::Range(0, QTY_MAX)),
-    ("CreateUser/display_name", Bound::Text(NAME_LEN_MAX)),
-    ("UpdateUser/display_name", Bound::Text(NAME_LEN_MAX)),
+    ("CreateUser/email", Bound::Email(EMAIL_LEN_MAX)),
+    ("CreateUser/display_name", name(NAME_LEN_MAX)),
+    ("UpdateUser/display_name", name(NAME_LEN_MAX)),
     (
         "CreateUser/password",
         Bound::Chars(PASSWORD_LEN_MIN, PASSWORD_LEN_MAX),
     ),
-    ("CreateApiKey/name", Bound::Text(NAME_LEN_MAX)),
+    ("CreateApiKey/name", name(NAME_LEN_MAX)),
+    ("CreateApiKey/permissions", Bound::MinItems(1)),
     ("RegisterDevice/name", Bound::Text(DEVICE_TEXT_LEN_MAX)),
     ("RegisterDevice/platform", Bound::Text(DEVICE_TEXT_LEN_MAX)),
     (
         "RegisterDevice/warehouse_ids",
         Bound::Items(1, DEVICE_WAREHOUSES_MAX),
     ),
-    ("UpdateSettings/display_name", Bound::Text(NAME_LEN_MAX)),
+    ("UpdateSettings/display_name", name(NAME_LEN_MAX)),
     (
         "UpdateSettings/locale",
         Bound::Exactly(
@@ -160,6 +286,39 @@ pub const FIELDS: &[(&str, Bound)] = &[
         "UpdateSettings/over_receipt_tolerance_pct",
         Bound::Range(0, OVER_RECEIPT_TOLERANCE_PCT_MAX as i64),
     ),
+    (
+        "UpdateSettings/alert_lot_expiring_days",
+        Bound::Range(
+            LOT_EXPIRING_DAYS_RANGE.0 as i64,
+            LOT_EXPIRING_DAYS_RANGE.1 as i64,
+        ),
+    ),
+    (
+        "UpdateSettings/alert_held_hours",
+        Bound::Range(HELD_HOURS_RANGE.0 as i64, HELD_HOURS_RANGE.1 as i64),
+    ),
+    (
+        "UpdateSettings/alert_device_silent_days",
+        Bound::Range(
+            DEVICE_SILENT_DAYS_RANGE.0 as i64,
+            DEVICE_SILENT_DAYS_RANGE.1 as i64,
+        ),
+    ),
+];
+
+/// Query parameters and their bounds: the operations' paths, the parameter's name.
+pub const QUERY: &[(&[&str], &str, Bound)] = &[
+    (&["/v1/alerts"], "kind", Bound::OneOf(names_of!(AlertKind))),
+    (
+        &["/v1/movements", "/v1/exports/movements"],
+        "kind",
+        Bound::OneOf(names_of!(KindName)),
+    ),
+    (
+        &["/v1/movements", "/v1/exports/movements"],
+        "outcome",
+        Bound::OneOf(names_of!(OutcomeName)),
+    ),
 ];
 
 impl Bound {
@@ -170,12 +329,37 @@ impl Bound {
                 array.min_items = Some(min);
                 array.max_items = Some(max);
             }
+            (Bound::MinItems(min), Schema::Array(array)) => {
+                array.min_items = Some(min);
+            }
+            (Bound::EachOneOf { min, names }, Schema::Array(array)) => {
+                let ArrayItems::RefOrSchema(item) = &mut array.items else {
+                    return false;
+                };
+                let RefOr::T(Schema::Object(item)) = item.as_mut() else {
+                    return false;
+                };
+                item.enum_values = Some(names.iter().map(|&name| name.into()).collect());
+                array.min_items = Some(min);
+            }
+            (Bound::Money, Schema::Object(object)) => {
+                object.pattern = Some(money_pattern());
+            }
             (Bound::Range(min, max), Schema::Object(object)) => {
                 object.minimum = Some(Number::Int(isize::try_from(min).unwrap_or(isize::MIN)));
                 object.maximum = Some(Number::Int(isize::try_from(max).unwrap_or(isize::MAX)));
             }
             (Bound::Chars(min, max), Schema::Object(object)) => {
                 object.min_length = Some(min);
+                object.max_length = Some(max);
+            }
+            (Bound::OneOf(names), Schema::Object(object)) => {
+                // A name, never null: a query parameter is absent or a text.
+                object.schema_type = SchemaType::Type(Type::String);
+                object.enum_values = Some(names.iter().map(|&name| name.into()).collect());
+            }
+            (Bound::Email(max), Schema::Object(object)) => {
+                object.format = Some(SchemaFormat::KnownFormat(KnownFormat::Email));
                 object.max_length = Some(max);
             }
             (Bound::Exactly(max, class), Schema::Object(object)) => {
@@ -201,6 +385,32 @@ impl Bound {
     }
 }
 
+/// Makes a string field, nullable or not, a reference to the [`TIME_ZONE`] schema,
+/// keeping its description.
+fn time_zone_ref(field: &mut RefOr<Schema>) -> bool {
+    let RefOr::T(Schema::Object(object)) = field else {
+        return false;
+    };
+    let mut zone = Ref::from_schema_name(TIME_ZONE);
+    zone.description = object.description.clone().unwrap_or_default();
+    let nullable = match &object.schema_type {
+        SchemaType::Type(Type::String) => false,
+        SchemaType::Array(types) if types.as_slice() == [Type::String, Type::Null] => true,
+        _ => return false,
+    };
+    *field = if nullable {
+        let mut either = OneOf::new();
+        either.items = vec![
+            RefOr::Ref(zone),
+            RefOr::T(Schema::Object(Object::with_type(Type::Null))),
+        ];
+        RefOr::T(Schema::OneOf(either))
+    } else {
+        RefOr::Ref(zone)
+    };
+    true
+}
+
 /// Sets the bounds on the document.
 ///
 /// # Panics
@@ -213,14 +423,24 @@ pub fn document_bounds(doc: &mut OpenApi) {
         .as_mut()
         .expect("the document has components")
         .schemas;
+    let mut time_zone = Object::with_type(Type::String);
+    time_zone.description = Some("An IANA time zone name, e.g. `Europe/Paris`.".into());
+    time_zone.enum_values = Some(
+        chrono_tz::TZ_VARIANTS
+            .iter()
+            .map(|tz| tz.name().into())
+            .collect(),
+    );
+    schemas.insert(TIME_ZONE.into(), RefOr::T(Schema::Object(time_zone)));
     for (field, bound) in FIELDS {
         let (schema, property) = field.split_once('/').expect("Schema/field");
         let target = match schemas.get_mut(schema) {
             Some(RefOr::T(Schema::Object(object))) => object.properties.get_mut(property),
             _ => None,
         };
-        let fits = match target {
-            Some(RefOr::T(schema)) => bound.apply(schema),
+        let fits = match (bound, target) {
+            (Bound::TimeZone, Some(slot)) => time_zone_ref(slot),
+            (_, Some(RefOr::T(schema))) => bound.apply(schema),
             _ => false,
         };
         assert!(
@@ -228,6 +448,10 @@ pub fn document_bounds(doc: &mut OpenApi) {
             "the OpenAPI document has no {field} that {bound:?} fits"
         );
     }
+    let mut unused: Vec<(&str, &str)> = QUERY
+        .iter()
+        .flat_map(|(paths, name, _)| paths.iter().map(move |path| (*path, *name)))
+        .collect();
     for (path, item) in doc.paths.paths.iter_mut() {
         let operations = [
             &mut item.get,
@@ -251,6 +475,18 @@ pub fn document_bounds(doc: &mut OpenApi) {
                             inner: "[\\t -~]",
                         }
                     }
+                    (ParameterIn::Query, name) => {
+                        let listed = QUERY.iter().find(|(paths, listed, _)| {
+                            *listed == name && paths.contains(&path.as_str())
+                        });
+                        match listed {
+                            Some((_, _, bound)) => {
+                                unused.retain(|entry| *entry != (path.as_str(), name));
+                                *bound
+                            }
+                            None => continue,
+                        }
+                    }
                     _ => continue,
                 };
                 let fits = match &mut parameter.schema {
@@ -265,4 +501,8 @@ pub fn document_bounds(doc: &mut OpenApi) {
             }
         }
     }
+    assert!(
+        unused.is_empty(),
+        "the OpenAPI document has no query parameters {unused:?}"
+    );
 }

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Require;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{ApiQuery, PageQuery, page_by};
 use crate::rbac::perm;
 use crate::routes::problems::Reads;
@@ -113,7 +113,17 @@ pub struct StockTotalPage {
 pub struct GroupBy {
     /// `product_warehouse` (default): one total per product and warehouse; `product`:
     /// one per product over all warehouses.
-    pub group_by: Option<String>,
+    #[param(inline)]
+    pub group_by: Option<Grouping>,
+}
+
+/// What totals are per (its serde names are the document's `enum`, and anything else is
+/// refused as the query is read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Grouping {
+    ProductWarehouse,
+    Product,
 }
 
 /// Totals per product and warehouse (or per product), over the rows matching the filters.
@@ -132,15 +142,7 @@ pub async fn stock_totals(
     ApiQuery(query): ApiQuery<StockQuery>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<axum::Json<StockTotalPage>> {
-    let per_warehouse = match group.group_by.as_deref() {
-        None | Some("product_warehouse") => true,
-        Some("product") => false,
-        Some(_) => {
-            return Err(ApiError::BadRequest(
-                "group_by must be product_warehouse or product".into(),
-            ));
-        }
-    };
+    let per_warehouse = group.group_by != Some(Grouping::Product);
     let filter = query.into();
     let limit = q.limit()?;
     let after: Option<(Uuid, Option<Uuid>)> = q.after_key()?;

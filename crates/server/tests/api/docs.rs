@@ -3,8 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use logiflow_core::ProblemCode;
 use logiflow_core::sync::{PULL_PAGE_MAX, RESOLVE_REASON_LEN_MAX};
+use logiflow_core::{AlertKind, KindName, OutcomeName, ProblemCode};
+use logiflow_server::catalog::product::validate_money;
+use logiflow_server::catalog::warehouse::validate_timezone;
 use logiflow_server::error::status_of;
 use logiflow_server::extract::{IDEMPOTENCY_KEY_LEN_MAX, PAGE_LIMIT_MAX};
 use logiflow_server::rbac::{Permission, Role};
@@ -203,4 +205,75 @@ fn documented_bounds_are_the_validated_ones() {
         reason["pattern"],
         format!("^\\s*(\\S([\\s\\S]{{0,{inner}}}\\S)?)\\s*$")
     );
+}
+
+/// The `enum` of query parameter `name` of `GET path`.
+fn query_names(doc: &Value, path: &str, name: &str) -> Vec<String> {
+    let parameters = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
+    let parameter = parameters
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("GET {path} has no parameter {name}"));
+    let names = parameter["schema"]["enum"].as_array();
+    let names = names.unwrap_or_else(|| panic!("GET {path} {name} has no enum"));
+    names
+        .iter()
+        .map(|n| n.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn documented_names_time_zones_and_money_are_the_accepted_ones() {
+    let doc = serde_json::to_value(logiflow_server::app::openapi()).unwrap();
+    let strings = |names: &[&str]| -> Vec<String> { names.iter().map(|n| n.to_string()).collect() };
+    let alert_kinds: Vec<&str> = AlertKind::ALL.iter().map(|k| k.as_str()).collect();
+    let kinds: Vec<&str> = KindName::ALL.iter().map(|k| k.as_str()).collect();
+    let outcomes: Vec<&str> = OutcomeName::ALL.iter().map(|o| o.as_str()).collect();
+    assert_eq!(
+        query_names(&doc, "/v1/alerts", "kind"),
+        strings(&alert_kinds)
+    );
+    for path in ["/v1/movements", "/v1/exports/movements"] {
+        assert_eq!(query_names(&doc, path, "kind"), strings(&kinds), "{path}");
+        assert_eq!(
+            query_names(&doc, path, "outcome"),
+            strings(&outcomes),
+            "{path}"
+        );
+    }
+
+    let schemas = &doc["components"]["schemas"];
+    let zones = schemas["TimeZone"]["enum"].as_array().unwrap();
+    assert_eq!(zones.len(), chrono_tz::TZ_VARIANTS.len());
+    for zone in zones {
+        validate_timezone(zone.as_str().unwrap()).unwrap();
+    }
+    assert_eq!(
+        schemas["CreateWarehouse"]["properties"]["timezone"]["$ref"],
+        "#/components/schemas/TimeZone"
+    );
+
+    // Each value the document calls a valid cost is one the server accepts.
+    let cost = jsonschema::validator_for(&schemas["CreateProduct"]["properties"]["cost"]).unwrap();
+    let accepted = |v: &str| {
+        v.parse::<rust_decimal::Decimal>()
+            .is_ok_and(|d| validate_money("cost", Some(d)).is_ok())
+    };
+    for (value, valid) in [
+        ("0", true),
+        ("12.50", true),
+        ("99999999999999", true),
+        ("9999999999999.999999", true),
+        ("100000000000000", false),
+        ("99999999999999.5", false),
+        ("1.1234567", false),
+        ("-1", false),
+        ("1e3", false),
+        ("", false),
+    ] {
+        assert_eq!(cost.is_valid(&Value::from(value)), valid, "{value:?}");
+        if valid {
+            assert!(accepted(value), "{value:?}");
+        }
+    }
 }
