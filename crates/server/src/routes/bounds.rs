@@ -448,11 +448,22 @@ pub fn document_bounds(doc: &mut OpenApi) {
             "the OpenAPI document has no {field} that {bound:?} fits"
         );
     }
+    bound_parameters(&mut doc.paths);
+}
+
+/// Sets the bounds of the operations' parameters: `limit`, `Idempotency-Key` and the
+/// query parameters of [`QUERY`].
+///
+/// # Panics
+///
+/// When an entry of [`QUERY`] names a parameter the document does not have, or a bound
+/// does not fit its schema.
+fn bound_parameters(paths: &mut utoipa::openapi::Paths) {
     let mut unused: Vec<(&str, &str)> = QUERY
         .iter()
         .flat_map(|(paths, name, _)| paths.iter().map(move |path| (*path, *name)))
         .collect();
-    for (path, item) in doc.paths.paths.iter_mut() {
+    for (path, item) in paths.paths.iter_mut() {
         let operations = [
             &mut item.get,
             &mut item.put,
