@@ -102,6 +102,8 @@ async fn invalid_input_is_refused() {
         json!({"email": "no-at-sign", "display_name": "x", "role": "viewer", "password": PASSWORD}),
         json!({"email": "a@b.c", "display_name": "", "role": "viewer", "password": PASSWORD}),
         json!({"email": "a@b.c", "display_name": "x", "role": "viewer", "password": "short"}),
+        // PostgreSQL's text cannot hold NUL: refused as input, never a failed insert.
+        json!({"email": "a@b.c", "display_name": "Ann\u{0}e", "role": "viewer", "password": PASSWORD}),
     ] {
         let r = app.post("/v1/users", &t.token, body).await;
         problem(r, StatusCode::BAD_REQUEST, "bad_request").await;
@@ -133,6 +135,35 @@ async fn invalid_input_is_refused() {
         .await
         .unwrap();
     problem(r, StatusCode::BAD_REQUEST, "bad_request").await;
+    // None of the refused bodies made a user: the address is still free.
+    let r = app
+        .post(
+            "/v1/users",
+            &t.token,
+            json!({"email": "a@b.c", "display_name": "Anne", "role": "viewer", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A change to a name with NUL is refused the same way, and changes nothing.
+    let r = app
+        .patch(
+            &format!("/v1/users/{id}"),
+            &t.token,
+            json!({"display_name": "An\u{0}ne"}),
+        )
+        .await;
+    problem(r, StatusCode::BAD_REQUEST, "bad_request").await;
+    let user: serde_json::Value = app
+        .get(&format!("/v1/users/{id}"), &t.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(user["display_name"], "Anne");
 }
 
 #[tokio::test]
