@@ -58,6 +58,11 @@ pub struct JournalFile {
     pub exported_at: DateTime<Utc>,
     /// The entries, in `device_seq` order.
     pub entries: Vec<PushedMovement>,
+    /// The lots the device created offline that the entries name, declared as a push
+    /// would ([`crate::PushRequest::lots`]). Absent from older files and when there are
+    /// none; every piece of a file carries them all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lots: Vec<crate::LotRecord>,
 }
 
 /// Why a journal file cannot be read as one.
@@ -86,7 +91,7 @@ pub enum JournalFileError {
 }
 
 impl JournalFile {
-    /// A file of `entries` (version [`JOURNAL_FILE_VERSION`]).
+    /// A file of `entries` (version [`JOURNAL_FILE_VERSION`]), declaring no lot.
     pub fn new(
         tenant: TenantId,
         device: DeviceId,
@@ -104,6 +109,7 @@ impl JournalFile {
             server: server.into(),
             exported_at,
             entries,
+            lots: Vec::new(),
         }
     }
 

@@ -31,6 +31,7 @@ pub mod codes;
 pub mod engine;
 pub mod ids;
 pub mod journal_file;
+pub mod lots;
 pub mod movement;
 pub mod names;
 pub mod orders;

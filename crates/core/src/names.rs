@@ -143,6 +143,7 @@ names!(
         ReceiptOrderNotOpen = "receipt_order_not_open",
         PickOtherRow = "pick_other_row",
         OverPick = "over_pick",
+        LotExpiryDiffers = "lot_expiry_differs",
     }
 );
 
@@ -216,6 +217,7 @@ impl Flag {
             Flag::ReceiptOrderNotOpen { .. } => FlagName::ReceiptOrderNotOpen,
             Flag::PickOtherRow { .. } => FlagName::PickOtherRow,
             Flag::OverPick { .. } => FlagName::OverPick,
+            Flag::LotExpiryDiffers { .. } => FlagName::LotExpiryDiffers,
         }
     }
 }

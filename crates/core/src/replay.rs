@@ -253,6 +253,17 @@ pub enum Flag {
         /// Units beyond the reservations.
         excess: i64,
     },
+    /// A receipt's device created the lot offline with another expiry date than the
+    /// lot of that code the server holds; the server's date was kept
+    /// (`crate::lots::reconcile`).
+    LotExpiryDiffers {
+        /// The lot the receipt went into.
+        lot: LotId,
+        /// The date the device recorded.
+        recorded: Option<NaiveDate>,
+        /// The date the lot keeps.
+        kept: Option<NaiveDate>,
+    },
 }
 
 /// Why a journal movement is held.

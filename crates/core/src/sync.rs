@@ -93,6 +93,13 @@ pub struct PushRequest {
     /// At most [`PUSH_BATCH_MAX`] movements, in strictly increasing `device_seq` order
     /// without gaps.
     pub movements: Vec<PushedMovement>,
+    /// The lots the device created while receiving offline (a lot code it did not know
+    /// yet, with the expiry date typed at receipt) that the batch's movements name, by
+    /// the id the device gave them. The server creates each one it does not hold, or
+    /// maps it to its lot of the same product and code (`crate::lots::reconcile`).
+    /// At most one per movement; absent from older devices and when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lots: Vec<LotRecord>,
 }
 
 /// What the server decided for one pushed movement.
@@ -424,11 +431,31 @@ mod tests {
                 movement: m,
                 base_cursor: Some(Cursor::new("c1")),
             }],
+            lots: vec![],
         };
         let json = serde_json::to_value(&req).unwrap();
         assert_eq!(json["movements"][0]["base_cursor"], "c1");
         assert_eq!(json["movements"][0]["movement"]["kind"], "receive");
+        // No lots: the body is what devices sent before lots could be declared.
+        assert!(json.get("lots").is_none(), "{json}");
         assert_eq!(serde_json::from_value::<PushRequest>(json).unwrap(), req);
+
+        let with_lot = PushRequest {
+            lots: vec![LotRecord {
+                id: LotId::from_uuid(Uuid::from_u128(9)),
+                product: m.product,
+                code: crate::LotCode::parse("L-2027-01").unwrap(),
+                expires_on: NaiveDate::from_ymd_opt(2027, 6, 30),
+            }],
+            ..req
+        };
+        let json = serde_json::to_value(&with_lot).unwrap();
+        assert_eq!(json["lots"][0]["code"], "L-2027-01");
+        assert_eq!(json["lots"][0]["expires_on"], "2027-06-30");
+        assert_eq!(
+            serde_json::from_value::<PushRequest>(json).unwrap(),
+            with_lot
+        );
 
         let resp = PushResponse {
             results: vec![MovementResult {

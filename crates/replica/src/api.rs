@@ -104,8 +104,16 @@ pub enum Op {
 pub struct Action {
     /// The product.
     pub item: ItemRef,
-    /// The lot code, for lot-tracked products.
+    /// The lot code, for lot-tracked products. A receipt may name a lot this device
+    /// does not know yet: the lot is then created here and declared to the server with
+    /// the push (`logiflow_core::lots`).
     pub lot: Option<String>,
+    /// The lot's expiry date as on the label (`YYYY-MM-DD`), for a receipt into a lot:
+    /// kept by a lot created by the receipt; for a known lot, a different date is
+    /// warned about (the lot keeps its own). Absent: none typed.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub expires_on: Option<String>,
     /// The warehouse code, needed only when a bin code exists in several warehouses.
     pub warehouse: Option<String>,
     /// What happened.

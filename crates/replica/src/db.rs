@@ -56,6 +56,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0011_alerts",
         include_str!("../../../migrations/replica/0011_alerts.sql"),
     ),
+    (
+        "0012_local_lots",
+        include_str!("../../../migrations/replica/0012_local_lots.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

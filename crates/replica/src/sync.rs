@@ -855,14 +855,18 @@ impl Replica {
                 base_cursor: base.map(logiflow_core::Cursor::new),
             });
         }
-        Ok(JournalFile::new(
-            device.tenant,
-            device.device,
-            device.user,
-            device.server_url,
-            self.env.now(),
-            entries,
-        ))
+        let lots = crate::replica::local_lots(&self.conn, &entries)?;
+        Ok(JournalFile {
+            lots,
+            ..JournalFile::new(
+                device.tenant,
+                device.device,
+                device.user,
+                device.server_url,
+                self.env.now(),
+                entries,
+            )
+        })
     }
 
     /// Writes [`Replica::journal_file`] to `path` (a new file: an existing one is never

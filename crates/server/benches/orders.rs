@@ -489,6 +489,7 @@ async fn push_case(
         ] {
             let body = serde_json::to_vec(&PushRequest {
                 device: DeviceId::from_uuid(device.id),
+                lots: Vec::new(),
                 movements: movements
                     .iter()
                     .map(|m| PushedMovement {

@@ -456,6 +456,7 @@ fn record(
             }
         };
         let action = Action {
+            expires_on: None,
             item: ItemRef::Sku(item.sku.clone()),
             lot: None,
             warehouse: None,
@@ -680,6 +681,7 @@ async fn wake_case(
             .map(|chunk| {
                 serde_json::to_vec(&PushRequest {
                     device: DeviceId::from_uuid(device.id),
+                    lots: Vec::new(),
                     movements: chunk
                         .iter()
                         .map(|m| PushedMovement {
@@ -854,6 +856,7 @@ async fn push_case(
     for chunk in journal.chunks(PUSH_BATCH_MAX) {
         let request = PushRequest {
             device: DeviceId::from_uuid(device.id),
+            lots: Vec::new(),
             movements: chunk
                 .iter()
                 .map(|m| PushedMovement {

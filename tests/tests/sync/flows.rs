@@ -10,6 +10,7 @@ use crate::harness::*;
 
 pub fn act(sku: &str, op: Op) -> Action {
     Action {
+        expires_on: None,
         item: ItemRef::Sku(sku.into()),
         lot: None,
         warehouse: None,

@@ -7,7 +7,7 @@
 //! uploaded (issue #19); the server killed while webhook deliveries are in flight
 //! (issue #17); the alerts of a device's bell (`alerts.rs`); the Back office through the
 //! device's session (`backoffice.rs`, issue #16); the low-stock rule, the same on both
-//! sides (`low_stock.rs`, issue #14).
+//! sides (`low_stock.rs`, issue #14); lots received offline (`lots.rs`, issue #15).
 
 mod alerts;
 mod backoffice;
@@ -15,6 +15,7 @@ mod cli;
 mod faults;
 mod flows;
 mod history;
+mod lots;
 mod low_stock;
 mod reattach;
 mod resolve;

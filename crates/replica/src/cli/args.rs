@@ -236,6 +236,10 @@ pub(crate) enum Command {
         /// receipt counts toward its first line of the item with units still expected.
         #[arg(long)]
         po: Option<String>,
+        /// The lot's expiry date as on the label (YYYY-MM-DD), with --lot: a lot this
+        /// device does not know yet is created with it.
+        #[arg(long, value_name = "DATE")]
+        expires: Option<String>,
     },
     /// List the open purchase orders and the sales orders to pick of this device's
     /// warehouses: what each line expects, received or picked (as of the last sync,

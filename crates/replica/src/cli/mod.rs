@@ -117,9 +117,19 @@ fn dispatch(mut ctx: Ctx, command: Command) -> anyhow::Result<Output> {
             device,
         } => setup::init(&mut ctx, tenant, user, &server, device),
         Command::ImportSnapshot { file } => setup::import_snapshot(&mut ctx, &file),
-        Command::Receive { item, to, qty, po } => {
-            record::receive(&mut ctx, item, Op::Receive { to, qty }, po.as_deref())
-        }
+        Command::Receive {
+            item,
+            to,
+            qty,
+            po,
+            expires,
+        } => record::receive(
+            &mut ctx,
+            item,
+            Op::Receive { to, qty },
+            po.as_deref(),
+            expires,
+        ),
         Command::Orders => orders::run(&mut ctx),
         Command::Import {
             what,

@@ -16,17 +16,25 @@ enum Order<'a> {
 
 /// Records `op` on the item, with the projected outcome and any warnings.
 pub(crate) fn run(ctx: &mut Ctx, item: ItemArgs, op: Op) -> anyhow::Result<Output> {
-    record(ctx, item, op, Order::None)
+    record(ctx, item, op, Order::None, None)
 }
 
-/// [`run`], counting toward a line of purchase order `po` when given.
+/// [`run`], counting toward a line of purchase order `po` when given, into a lot with
+/// the expiry date `expires` when given (see `Action::expires_on`).
 pub(crate) fn receive(
     ctx: &mut Ctx,
     item: ItemArgs,
     op: Op,
     po: Option<&str>,
+    expires: Option<String>,
 ) -> anyhow::Result<Output> {
-    record(ctx, item, op, po.map_or(Order::None, Order::Purchase))
+    record(
+        ctx,
+        item,
+        op,
+        po.map_or(Order::None, Order::Purchase),
+        expires,
+    )
 }
 
 /// [`run`], counting toward a line of sales order `so` when given.
@@ -36,10 +44,16 @@ pub(crate) fn ship(
     op: Op,
     so: Option<&str>,
 ) -> anyhow::Result<Output> {
-    record(ctx, item, op, so.map_or(Order::None, Order::Sales))
+    record(ctx, item, op, so.map_or(Order::None, Order::Sales), None)
 }
 
-fn record(ctx: &mut Ctx, item: ItemArgs, op: Op, order: Order<'_>) -> anyhow::Result<Output> {
+fn record(
+    ctx: &mut Ctx,
+    item: ItemArgs,
+    op: Op,
+    order: Order<'_>,
+    expires_on: Option<String>,
+) -> anyhow::Result<Output> {
     let item_ref = match item.by {
         ItemBy::Scan => ItemRef::Scan(item.item),
         ItemBy::Sku => ItemRef::Sku(item.item),
@@ -59,6 +73,7 @@ fn record(ctx: &mut Ctx, item: ItemArgs, op: Op, order: Order<'_>) -> anyhow::Re
         ),
     };
     let action = Action {
+        expires_on,
         item: item_ref,
         lot: item.lot,
         warehouse: item.warehouse,

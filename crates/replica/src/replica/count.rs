@@ -56,6 +56,7 @@ impl Replica {
                 source: Box::new(source),
             };
             let action = Action {
+                expires_on: None,
                 item: line.item.clone(),
                 lot: line.lot.clone(),
                 warehouse: count.warehouse.clone(),

@@ -359,6 +359,7 @@ mod tests {
             },
         };
         Action {
+            expires_on: None,
             item: ItemRef::Sku(sku),
             lot: None,
             warehouse: None,

@@ -29,6 +29,7 @@ pub use alerts::{
 };
 pub(crate) use live::{Products, live_products, project};
 pub use pull_apply::LEDGER_KEEP_MS;
+pub(crate) use push::local_lots;
 
 /// A device's local replica: one SQLite file.
 #[derive(Debug)]

@@ -201,7 +201,7 @@ fn store_lots(tx: &Transaction<'_>, page: &PullPage, applied: &mut PullApplied) 
         tx.prepare_cached(
             "insert into lot (id, product_id, code, expires_on) values (?1, ?2, ?3, ?4)
              on conflict (id) do update set product_id = excluded.product_id,
-                 code = excluded.code, expires_on = excluded.expires_on",
+                 code = excluded.code, expires_on = excluded.expires_on, local = 0",
         )?
         .execute(params![
             l.id.to_string(),
@@ -211,6 +211,16 @@ fn store_lots(tx: &Transaction<'_>, page: &PullPage, applied: &mut PullApplied) 
         ])?;
         applied.catalog += 1;
     }
+    // A lot this device created offline that the server mapped to its own lot of that
+    // code (`logiflow_core::lots`) is dropped once no unsettled entry names it.
+    tx.prepare_cached(
+        "delete from lot where local = 1
+           and exists (select 1 from lot s where s.local = 0
+                         and s.product_id = lot.product_id and s.code = lot.code)
+           and not exists (select 1 from journal j where j.settled = 0
+                             and json_extract(j.movement, '$.lot') = lot.id)",
+    )?
+    .execute([])?;
     for id in &page.deleted_locations {
         // Only a location that never held stock can be deleted on the server, so no
         // row refers to it; a journal entry that named it stays as recorded.

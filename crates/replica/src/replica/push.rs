@@ -2,7 +2,9 @@
 //! to the journal.
 
 use chrono::{DateTime, Utc};
-use logiflow_core::{MovementResult, PUSH_BATCH_MAX, PushRequest, PushResponse, PushedMovement};
+use logiflow_core::{
+    LotCode, LotRecord, MovementResult, PUSH_BATCH_MAX, PushRequest, PushResponse, PushedMovement,
+};
 use rusqlite::{Transaction, params};
 
 use super::time::set_clock_reference;
@@ -40,9 +42,11 @@ impl Replica {
                 base_cursor: base.map(logiflow_core::Cursor::new),
             });
         }
+        let lots = local_lots(&self.conn, &movements)?;
         Ok(PushRequest {
             device: device.device,
             movements,
+            lots,
         })
     }
 
@@ -113,4 +117,40 @@ pub(super) fn write_outcome(
         ns(now)?
     ])?;
     Ok(true)
+}
+
+/// The lots this device created offline that `movements` name: a push or an exported
+/// journal declares them (`logiflow_core::lots`).
+pub(crate) fn local_lots(
+    conn: &rusqlite::Connection,
+    movements: &[PushedMovement],
+) -> Result<Vec<LotRecord>> {
+    let mut ids: Vec<String> = movements
+        .iter()
+        .filter_map(|p| p.movement.lot.map(|l| l.to_string()))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let mut stmt = conn.prepare_cached(
+        "select id, product_id, code, expires_on from lot where id = ?1 and local = 1",
+    )?;
+    let mut lots = Vec::new();
+    for id in ids {
+        let row: Option<(String, String, String, Option<String>)> =
+            optional(stmt.query_row(params![id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            }))?;
+        if let Some((id, product, code, expires_on)) = row {
+            lots.push(LotRecord {
+                id: id.parse().map_err(Error::corrupt)?,
+                product: product.parse().map_err(Error::corrupt)?,
+                code: LotCode::parse(&code).map_err(Error::corrupt)?,
+                expires_on: expires_on
+                    .map(|d| d.parse())
+                    .transpose()
+                    .map_err(Error::corrupt)?,
+            });
+        }
+    }
+    Ok(lots)
 }

@@ -3,15 +3,17 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use logiflow_core::{
-    Delta, DeviceStamp, Flag, Hold, HoldReview, Movement, MovementId, MovementKind, Origin,
+    Delta, DeviceStamp, Flag, Hold, HoldReview, LotId, Movement, MovementId, MovementKind, Origin,
     Outcome, PositiveQty, Qty, validate,
 };
 use rusqlite::{Transaction, TransactionBehavior, params};
 
 use super::live::{Products, project};
-use super::resolve::{LocalCatalog, resolve_location, resolve_lot, resolve_product};
+use super::resolve::{
+    LocalCatalog, ResolvedProduct, resolve_location, resolve_lot, resolve_product,
+};
 use super::time::{check_before_recording, server_now, stamp_time};
 use super::{Replica, read_device};
 use crate::api::{Action, Op, Recorded, Warning};
@@ -53,11 +55,8 @@ pub(super) fn record_in(
 ) -> Result<Recorded> {
     let device = read_device(tx)?.ok_or(Error::NotInitialized)?;
     let product = resolve_product(tx, &action.item)?;
-    let lot = match &action.lot {
-        None => None,
-        Some(code) => Some(resolve_lot(tx, &product, code)?),
-    };
     let kind = movement_kind(tx, action)?;
+    let (lot, lot_warnings) = action_lot(tx, &product, action, device_clock, random)?;
 
     let (cursor, offset_ms): (Option<String>, i64) =
         tx.query_row("select cursor, clock_offset_ms from sync_state", [], |r| {
@@ -115,13 +114,98 @@ pub(super) fn record_in(
         movement.product.to_string()
     ])?;
 
-    let (projected, warnings) = projected_outcome(tx, &movement, &flags, device_clock, uptime)?;
+    let (projected, mut warnings) = projected_outcome(tx, &movement, &flags, device_clock, uptime)?;
+    warnings.splice(0..0, lot_warnings);
     Ok(Recorded {
         seq,
         movement,
         projected,
         warnings,
     })
+}
+
+/// The lot an action names, and what to tell the person about it. A receipt into a lot
+/// this device does not know creates the lot here (`local`, with the expiry date typed),
+/// declared to the server with the next push (`logiflow_core::lots`); any other movement
+/// needs a known lot. A date typed for a known lot that differs from its own is warned
+/// about: the lot keeps its date.
+fn action_lot(
+    tx: &Transaction<'_>,
+    product: &ResolvedProduct,
+    action: &Action,
+    device_clock: DateTime<Utc>,
+    random: [u8; 10],
+) -> Result<(Option<LotId>, Vec<Warning>)> {
+    let expires_on =
+        match action.expires_on.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+                Error::InvalidInput {
+                    field: "expires_on",
+                    message: format!("`{text}` is not a date written as YYYY-MM-DD"),
+                }
+            })?),
+        };
+    let Some(code) = &action.lot else {
+        return match expires_on {
+            None => Ok((None, Vec::new())),
+            Some(_) => Err(Error::InvalidInput {
+                field: "expires_on",
+                message: "an expiry date belongs to a lot: give the lot code too".into(),
+            }),
+        };
+    };
+    let id = match resolve_lot(tx, product, code) {
+        Ok(id) => id,
+        Err(Error::UnknownLot { lot, .. }) if matches!(action.op, Op::Receive { .. }) => {
+            // Another id than the movement's (made from the same clock and random bytes).
+            let id = LotId::new_v7(
+                u64::try_from(device_clock.timestamp_millis()).unwrap_or(0),
+                random.map(|b| b ^ 0xff),
+            );
+            tx.prepare_cached(
+                "insert into lot (id, product_id, code, expires_on, local)
+                 values (?1, ?2, ?3, ?4, 1)",
+            )?
+            .execute(params![
+                id.to_string(),
+                product.id.to_string(),
+                lot,
+                expires_on.map(|d| d.to_string())
+            ])?;
+            let expiry = expires_on.map_or_else(
+                || "without an expiry date".to_owned(),
+                |d| format!("expiring {d}"),
+            );
+            let warning = Warning {
+                code: "new_lot".into(),
+                message: format!(
+                    "lot {lot} of {} is new: created on this device {expiry}; the server adds it with the next sync",
+                    product.sku
+                ),
+            };
+            return Ok((Some(id), vec![warning]));
+        }
+        Err(e) => return Err(e),
+    };
+    let mut warnings = Vec::new();
+    if let Some(typed) = expires_on {
+        let kept: Option<String> = tx.query_row(
+            "select expires_on from lot where id = ?1",
+            params![id.to_string()],
+            |r| r.get(0),
+        )?;
+        if kept.as_deref() != Some(typed.to_string().as_str()) {
+            warnings.push(Warning {
+                code: "lot_expiry_differs".into(),
+                message: format!(
+                    "lot {code} expires {} here, not {typed}: the lot keeps its date; check the label",
+                    kept.as_deref().unwrap_or("never")
+                ),
+            });
+        }
+    }
+    Ok((Some(id), warnings))
 }
 
 /// The movement an action's operation names, its locations resolved in the action's
@@ -210,6 +294,9 @@ fn projected_outcome(
     Ok((projected, warnings))
 }
 
+/// What the person is told of a flag the projection or validation raised.
+///
+/// Longer than 80 lines: one arm per flag, exhaustive, so a new flag gets its words here.
 fn flag_warning(flag: &Flag) -> Warning {
     let (code, message) = match flag {
         Flag::NegativeRow { on_hand, .. } => (
@@ -276,6 +363,14 @@ fn flag_warning(flag: &Flag) -> Warning {
         Flag::OverPick { excess, .. } => (
             "over_pick",
             format!("{excess} more picked than the sales order reserved"),
+        ),
+        Flag::LotExpiryDiffers { recorded, kept, .. } => (
+            "lot_expiry_differs",
+            format!(
+                "the lot's expiry date is {}, not {} as recorded: the lot kept its date",
+                kept.map_or_else(|| "none".to_owned(), |d| d.to_string()),
+                recorded.map_or_else(|| "none".to_owned(), |d| d.to_string())
+            ),
         ),
         Flag::ReceiptOrderNotOpen { status, .. } => (
             "receipt_order_not_open",

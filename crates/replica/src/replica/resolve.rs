@@ -113,7 +113,9 @@ pub(super) fn resolve_lot(
         }));
     }
     let id: Option<String> = optional(conn.query_row(
-        "select id from lot where product_id = ?1 and code = ?2",
+        // A lot this device created offline (`local`) only until the server's lot of
+        // that code is pulled.
+        "select id from lot where product_id = ?1 and code = ?2 order by local limit 1",
         params![product.id.to_string(), code.as_str()],
         |r| r.get(0),
     ))?;

@@ -168,6 +168,7 @@ pub fn ready(path: &std::path::Path) -> Replica {
 
 pub fn action(item: &str, op: Op) -> Action {
     Action {
+        expires_on: None,
         item: ItemRef::Scan(item.into()),
         lot: None,
         warehouse: None,

@@ -182,6 +182,7 @@ fn name_search_means_case_insensitive_substring_whatever_the_query() {
     // others (those rows exist only in the projection).
     for n in (0..TRICKY.len()).step_by(3) {
         r.record(&logiflow_replica::Action {
+            expires_on: None,
             item: logiflow_replica::ItemRef::Sku(sku(n)),
             lot: None,
             warehouse: None,

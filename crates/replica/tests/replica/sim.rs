@@ -348,6 +348,7 @@ fn scenario(seed: u64) {
         devices[d]
             .replica
             .record(&Action {
+                expires_on: None,
                 item: ItemRef::Sku(sku.into()),
                 lot: lot.map(|_| "L1".to_owned()),
                 warehouse: None,

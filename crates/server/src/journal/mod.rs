@@ -5,6 +5,8 @@
 //! file uploaded for a device that cannot push (`upload`).
 //!
 //! The steps of a push, each one statement over the whole batch:
+//! 0. create or map the lots the device created offline (`lots`, in a transaction of
+//!    its own), and name in the movements the lots the server keeps;
 //! 1. lock the device (its pushes run one at a time, in `device_seq` order) and answer
 //!    re-sent movements from what is stored;
 //! 2. lock every row of the batch in key order, with the rows its picks' reservations
@@ -37,12 +39,12 @@
 //! change checks that the movement is still held, so an outcome never goes back from
 //! applied, absorbed or voided.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use logiflow_core::{
-    Decision, Movement, MovementId, MovementResult, OrderKey, Outcome, PUSH_BATCH_MAX, PushRequest,
-    PushResponse, Receipt, StockKey, TenantId,
+    Decision, Flag, Movement, MovementId, MovementResult, OrderKey, Outcome, PUSH_BATCH_MAX,
+    PushRequest, PushResponse, Receipt, StockKey, TenantId,
 };
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -56,6 +58,7 @@ use crate::store;
 use rounds::{Driver, Round, Scope, cover_reservations, lock_scope, settle, stale_decision};
 
 mod held;
+mod lots;
 mod rounds;
 pub mod upload;
 
@@ -63,7 +66,7 @@ pub use held::{REASON_LEN_MAX, force, retry_held, void};
 
 /// Checks the batch's shape before touching the database.
 fn check_shape(req: &PushRequest) -> ApiResult<()> {
-    if req.movements.len() > PUSH_BATCH_MAX {
+    if req.movements.len() > PUSH_BATCH_MAX || req.lots.len() > PUSH_BATCH_MAX {
         return Err(ApiError::BatchTooLarge {
             max: PUSH_BATCH_MAX,
         });
@@ -129,13 +132,29 @@ pub async fn push(
     // in the order of events; the same for every round.
     let received_at = Utc::now().trunc_subsecs(6);
     let clock = (received_at, clock_tolerance);
+    // The lots the device created offline, before anything is decided (`lots`).
+    let declared = lots::declare(pool, principal, &req.lots, &req.movements).await?;
+    let (movements, lot_flags) = declared.apply(&req.movements);
+    let req = &PushRequest {
+        device: req.device,
+        movements,
+        lots: Vec::new(),
+    };
     // Nearly always one round: the rows of a device's movements usually exist. When
     // some do not, the first round stops at its locks, they are created in their own
     // transaction and the next round runs with whatever exists then (rows of unknown
     // products or bins are never created: those movements are rejected).
     let mut d = Driver::new(pool, principal.tenant_id);
     loop {
-        let round = push_round(pool, principal, req, clock, &mut d.scope, !d.created).await;
+        let round = push_round(
+            pool,
+            principal,
+            (req, &lot_flags),
+            clock,
+            &mut d.scope,
+            !d.created,
+        )
+        .await;
         if let Some(done) = d.after(round).await {
             return done;
         }
@@ -151,7 +170,7 @@ pub async fn push(
 async fn push_round(
     pool: &PgPool,
     principal: &Principal,
-    req: &PushRequest,
+    (req, lot_flags): (&PushRequest, &HashMap<MovementId, Flag>),
     (received_at, clock_tolerance): (DateTime<Utc>, TimeDelta),
     scope: &mut Scope,
     stop_on_missing: bool,
@@ -286,6 +305,11 @@ async fn push_round(
                 })
                 .collect(),
         );
+        for (m, d, is_new) in &mut decided {
+            if let Some(flag) = lot_flags.get(&m.id).filter(|_| *is_new) {
+                d.flags.push(flag.clone());
+            }
+        }
 
         crate::hooks::reached(tenant, crate::hooks::PUSH_WRITING).await;
         let rows = changed_rows(&settled.engine, &settled.locked, &decided);

@@ -75,16 +75,15 @@ pub async fn upload(
     if !device.revoked {
         return Err(ApiError::DeviceNotRevoked);
     }
-    let ids: Vec<Uuid> = file
-        .entries
-        .iter()
-        .map(|e| e.movement.id.as_uuid())
-        .collect();
-    let seqs: Vec<i64> = file.entries.iter().map(|e| seq(&e.movement)).collect();
+    // The lots the device created offline, now that the file is known to be its own
+    // (`super::lots`; this transaction holds no stock row lock).
+    let declared = super::lots::declare_in(&mut tx, principal, &file.lots, &file.entries).await?;
+    let (entries, lot_flags) = declared.apply(&file.entries);
+    let ids: Vec<Uuid> = entries.iter().map(|e| e.movement.id.as_uuid()).collect();
+    let seqs: Vec<i64> = entries.iter().map(|e| seq(&e.movement)).collect();
     let (known_ids, known_seqs) =
         store::journal_upload::present(&mut tx, device_id, &ids, &seqs).await?;
-    let new: Vec<Movement> = file
-        .entries
+    let new: Vec<Movement> = entries
         .iter()
         .map(|e| e.movement)
         .filter(|m| !known_ids.contains(&m.id.as_uuid()) && !known_seqs.contains(&seq(m)))
@@ -99,7 +98,11 @@ pub async fn upload(
     let facts = store::movements::load_facts(&mut tx, &new).await?;
     let decisions: Vec<logiflow_core::Decision> = new
         .iter()
-        .map(|m| logiflow_core::hold_for_review(m, &facts, facts.on_date(m), review))
+        .map(|m| {
+            let mut d = logiflow_core::hold_for_review(m, &facts, facts.on_date(m), review);
+            d.flags.extend(lot_flags.get(&m.id).cloned());
+            d
+        })
         .collect();
     let writes = Writes {
         new: new

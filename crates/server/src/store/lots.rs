@@ -122,18 +122,7 @@ pub async fn insert(
     code: &str,
     expires_on: Option<NaiveDate>,
 ) -> Result<Lot, sqlx::Error> {
-    let tenant_id = tx.tenant_id().as_uuid();
-    sqlx::query_as(&format!(
-        "insert into lot (tenant_id, id, product_id, code, expires_on)
-         values ($1, $2, $3, $4, $5) returning {COLUMNS}"
-    ))
-    .bind(tenant_id)
-    .bind(Uuid::now_v7())
-    .bind(product_id)
-    .bind(code)
-    .bind(expires_on)
-    .fetch_one(tx.conn())
-    .await
+    insert_with_id(tx, Uuid::now_v7(), product_id, code, expires_on).await
 }
 
 /// Sets the code and expiry date (the merged values).
@@ -154,4 +143,87 @@ pub async fn update(
     .bind(expires_on)
     .fetch_one(tx.conn())
     .await
+}
+
+/// What the server holds for a lot a device declared (`logiflow_core::lots`): the lot
+/// its id was mapped to, the lot with its id, and its product's lot with its code, each
+/// as (id, expiry date).
+#[derive(Debug, sqlx::FromRow)]
+pub struct DeclaredMatch {
+    pub id: Uuid,
+    pub mapped: Option<Uuid>,
+    pub mapped_expires_on: Option<NaiveDate>,
+    pub by_id: Option<Uuid>,
+    pub by_id_expires_on: Option<NaiveDate>,
+    pub by_code: Option<Uuid>,
+    pub by_code_expires_on: Option<NaiveDate>,
+}
+
+/// [`DeclaredMatch`] of each declared lot (`ids`, `products`, `codes` side by side).
+pub async fn declared_matches(
+    tx: &mut TenantTx,
+    ids: &[Uuid],
+    products: &[Uuid],
+    codes: &[String],
+) -> Result<Vec<DeclaredMatch>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(
+        "select d.id, a.lot_id as mapped, am.expires_on as mapped_expires_on,
+                li.id as by_id, li.expires_on as by_id_expires_on,
+                lc.id as by_code, lc.expires_on as by_code_expires_on
+         from unnest($2::uuid[], $3::uuid[], $4::text[]) as d (id, product_id, code)
+         left join lot_alias a on a.tenant_id = $1 and a.id = d.id
+         left join lot am on am.tenant_id = $1 and am.id = a.lot_id
+         left join lot li on li.tenant_id = $1 and li.id = d.id
+         left join lot lc on lc.tenant_id = $1 and lc.product_id = d.product_id
+                         and lc.code = d.code",
+    )
+    .bind(tenant_id)
+    .bind(ids)
+    .bind(products)
+    .bind(codes)
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// Inserts a lot with id `id` (a device's, for a lot it created offline).
+pub async fn insert_with_id(
+    tx: &mut TenantTx,
+    id: Uuid,
+    product_id: Uuid,
+    code: &str,
+    expires_on: Option<NaiveDate>,
+) -> Result<Lot, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(&format!(
+        "insert into lot (tenant_id, id, product_id, code, expires_on)
+         values ($1, $2, $3, $4, $5) returning {COLUMNS}"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .bind(product_id)
+    .bind(code)
+    .bind(expires_on)
+    .fetch_one(tx.conn())
+    .await
+}
+
+/// Maps the id a device gave a lot to the lot the server keeps (`lot_alias`).
+pub async fn insert_aliases(
+    tx: &mut TenantTx,
+    ids: &[Uuid],
+    lots: &[Uuid],
+) -> Result<(), sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query(
+        "insert into lot_alias (tenant_id, id, lot_id)
+         select $1, a.id, a.lot_id from unnest($2::uuid[], $3::uuid[]) as a (id, lot_id)
+         on conflict (tenant_id, id) do nothing",
+    )
+    .bind(tenant_id)
+    .bind(ids)
+    .bind(lots)
+    .execute(tx.conn())
+    .await
+    .map(|_| ())
 }

@@ -287,6 +287,25 @@ pub async fn existing(tx: &mut TenantTx, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx
         .await
 }
 
+/// Which of `ids` name lot-tracked products of the tenant, every one of `ids` locked
+/// (`for update`, in id order, so two callers never deadlock) until the transaction
+/// ends: lots are added to them, and lot tracking cannot be turned off meanwhile.
+pub async fn lot_tracked_for_update(
+    tx: &mut TenantTx,
+    ids: &[Uuid],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let locked: Vec<(Uuid, bool)> = sqlx::query_as(
+        "select id, lot_tracked from product where tenant_id = $1 and id = any($2)
+         order by id for update",
+    )
+    .bind(tenant_id)
+    .bind(ids)
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(locked.into_iter().filter(|p| p.1).map(|p| p.0).collect())
+}
+
 /// The products whose SKU is one of `skus` (normalized): an import's existing rows.
 pub async fn by_skus(tx: &mut TenantTx, skus: &[String]) -> Result<Vec<Product>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();

@@ -38,6 +38,7 @@ mod stock;
 mod stock_races;
 mod sync_clock;
 mod sync_convergence;
+mod sync_lots;
 mod sync_pull;
 mod sync_push;
 mod sync_races;

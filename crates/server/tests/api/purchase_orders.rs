@@ -833,6 +833,7 @@ pub async fn sync_replica(
 
 fn receipt(sku: &str, bin: &str, qty: i64, line: Option<LineRef>) -> logiflow_replica::Action {
     logiflow_replica::Action {
+        expires_on: None,
         item: logiflow_replica::ItemRef::Sku(sku.to_owned()),
         lot: None,
         warehouse: None,

@@ -572,6 +572,7 @@ async fn a_device_pulls_the_sales_orders_to_pick_and_picks_them_offline() {
         .unwrap();
     replica
         .record(&Action {
+            expires_on: None,
             item: ItemRef::Sku(sku),
             lot: None,
             warehouse: None,

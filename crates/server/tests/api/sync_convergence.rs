@@ -124,6 +124,7 @@ impl Scenario<'_> {
 
     fn action(&self, product: usize, op: Op) -> Action {
         Action {
+            expires_on: None,
             item: ItemRef::Sku(self.skus[product].clone()),
             lot: (product == 1).then(|| "L-GOOD".to_owned()),
             warehouse: None,

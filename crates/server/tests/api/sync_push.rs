@@ -88,6 +88,7 @@ impl Dev {
     pub fn request(&self, movements: &[Movement]) -> Value {
         serde_json::to_value(PushRequest {
             device: DeviceId::from_uuid(self.id),
+            lots: Vec::new(),
             movements: movements
                 .iter()
                 .map(|m| PushedMovement {

@@ -171,7 +171,9 @@ async fn rls_hides_every_tenant_table_without_app_tenant_id() {
             crate::inventory::receive(s.product, s.bins[0], 1),
         )
         .await;
-        crate::sync_push::register(&app, &t.token, &[s.warehouse]).await;
+        let mut device = crate::sync_push::register(&app, &t.token, &[s.warehouse]).await;
+        // A lot alias: a receipt into the site's lot, declared by the device as its own.
+        crate::sync_lots::seed_lot_alias(&app, &mut device, &s).await;
         // Parties, document numbers, a purchase order with a received line.
         let (_, customer, _) = crate::purchase_orders::seed_orders(&app, &t, &s).await;
         // A sales order with a reservation.

@@ -478,7 +478,7 @@ export type KindName = "receive" | "ship" | "transfer" | "adjust" | "count";
 
 export type OutcomeName = "applied" | "absorbed" | "superseded" | "held" | "rejected" | "voided";
 
-export type FlagName = "negative_row" | "count_variance" | "expired_lot_moved" | "inactive_product" | "inactive_location" | "forced" | "outcome_repaired" | "dated_before_device" | "dated_long_ago" | "redated" | "unknown_order_line" | "order_line_mismatch" | "over_receipt" | "receipt_order_not_open" | "pick_other_row" | "over_pick";
+export type FlagName = "negative_row" | "count_variance" | "expired_lot_moved" | "inactive_product" | "inactive_location" | "forced" | "outcome_repaired" | "dated_before_device" | "dated_long_ago" | "redated" | "unknown_order_line" | "order_line_mismatch" | "over_receipt" | "receipt_order_not_open" | "pick_other_row" | "over_pick" | "lot_expiry_differs";
 
 export type Op = { "kind": "receive", 
 /**
@@ -540,9 +540,17 @@ export type Action = {
  */
 item: ItemRef, 
 /**
- * The lot code, for lot-tracked products.
+ * The lot code, for lot-tracked products. A receipt may name a lot this device
+ * does not know yet: the lot is then created here and declared to the server with
+ * the push (`logiflow_core::lots`).
  */
 lot: string | null, 
+/**
+ * The lot's expiry date as on the label (`YYYY-MM-DD`), for a receipt into a lot:
+ * kept by a lot created by the receipt; for a known lot, a different date is
+ * warned about (the lot keeps its own). Absent: none typed.
+ */
+expires_on?: string, 
 /**
  * The warehouse code, needed only when a bin code exists in several warehouses.
  */

@@ -266,6 +266,7 @@ export const en = {
       receipt_order_not_open: "received against a purchase order that is not open",
       pick_other_row: "picked from a bin or lot the sales order had nothing reserved on",
       over_pick: "more picked than the sales order reserved",
+      lot_expiry_differs: "received into a lot that has another expiry date than the one typed",
     } as Record<string, string>,
   },
   stock: {

@@ -122,6 +122,7 @@ fn invalid_actions_are_refused_with_a_code_and_nothing_is_recorded() {
         (action("NOPE-1", receive("A-01", 1)), "unknown_product"),
         (
             Action {
+                expires_on: None,
                 item: ItemRef::Barcode("4006381333932".into()),
                 ..action("", receive("A-01", 1))
             },
@@ -129,6 +130,7 @@ fn invalid_actions_are_refused_with_a_code_and_nothing_is_recorded() {
         ),
         (
             Action {
+                expires_on: None,
                 item: ItemRef::Sku("a b".into()),
                 ..action("", receive("A-01", 1))
             },
@@ -139,7 +141,37 @@ fn invalid_actions_are_refused_with_a_code_and_nothing_is_recorded() {
         (action("BOLT-10", receive("Q-99", 1)), "unknown_location"),
         (action("BOLT-10", receive("Z1", 1)), "location_not_leaf"),
         (action("MILK-1", receive("A-01", 1)), "lot_required"),
-        (with_lot("MILK-1", "L9", receive("A-01", 1)), "unknown_lot"),
+        // Only a receipt may bring a lot this device does not know.
+        (
+            with_lot(
+                "MILK-1",
+                "L9",
+                Op::Ship {
+                    from: "A-01".into(),
+                    qty: 1,
+                },
+            ),
+            "unknown_lot",
+        ),
+        (
+            Action {
+                expires_on: Some("31/12/2027".into()),
+                ..with_lot("MILK-1", "L9", receive("A-01", 1))
+            },
+            "invalid_input",
+        ),
+        (
+            Action {
+                expires_on: Some("2027-12-31".into()),
+                ..action("BOLT-10", receive("A-01", 1))
+            },
+            "invalid_input",
+        ),
+        // A new lot into a bin that cannot hold stock: refused, and no lot is left.
+        (
+            with_lot("MILK-1", "L-NEW", receive("Z1", 1)),
+            "location_not_leaf",
+        ),
         (
             with_lot("BOLT-10", "L1", receive("A-01", 1)),
             "lot_not_tracked",
@@ -204,6 +236,72 @@ fn invalid_actions_are_refused_with_a_code_and_nothing_is_recorded() {
     }
     assert_eq!(r.status().unwrap().last_seq, 0);
     assert!(r.journal(&JournalFilter::default()).unwrap().is_empty());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let lots: i64 = conn
+        .query_row("select count(*) from lot where local = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(lots, 0, "a refused receipt leaves no lot behind");
+}
+
+/// A receipt into a lot the replica does not know creates it on the device with the
+/// expiry typed, the push declares it, and the pull of the server's lot settles it; a
+/// date typed for a known lot that differs from its own is warned about.
+#[test]
+fn a_receipt_brings_a_new_lot_that_the_push_declares() {
+    let (_dir, path) = temp();
+    let mut r = ready(&path);
+    let receipt = |lot: &str, expires_on: &str| Action {
+        lot: Some(lot.into()),
+        expires_on: Some(expires_on.into()),
+        ..action(
+            "MILK-1",
+            Op::Receive {
+                to: "A-01".into(),
+                qty: 4,
+            },
+        )
+    };
+    let rec = r.record(&receipt("L-NEW", "2027-05-31")).unwrap();
+    let codes: Vec<&str> = rec.warnings.iter().map(|w| w.code.as_str()).collect();
+    assert_eq!(codes, vec!["new_lot"], "{:?}", rec.warnings);
+    let new_lot = rec.movement.lot.unwrap();
+    // The next receipt of that code goes into the same lot, without a warning.
+    let again = r.record(&receipt("L-NEW", "2027-05-31")).unwrap();
+    assert_eq!(again.movement.lot, Some(new_lot));
+    assert!(again.warnings.is_empty(), "{:?}", again.warnings);
+    // Another date than the lot's: warned, the lot keeps its date.
+    let other = r.record(&receipt("L1", "2027-01-01")).unwrap();
+    let codes: Vec<&str> = other.warnings.iter().map(|w| w.code.as_str()).collect();
+    assert_eq!(codes, vec!["lot_expiry_differs"], "{:?}", other.warnings);
+    assert_eq!(other.movement.lot, Some(lot1()));
+
+    let batch = r.push_batch().unwrap();
+    assert_eq!(batch.movements.len(), 3);
+    assert_eq!(batch.lots.len(), 1, "{:?}", batch.lots);
+    assert_eq!(batch.lots[0].id, new_lot);
+    assert_eq!(batch.lots[0].code.as_str(), "L-NEW");
+    assert_eq!(
+        batch.lots[0].expires_on.map(|d| d.to_string()).as_deref(),
+        Some("2027-05-31")
+    );
+    let stock = r.stock(&StockQuery::default()).unwrap();
+    assert!(
+        stock
+            .iter()
+            .any(|l| l.lot_code.as_deref() == Some("L-NEW") && l.on_hand == 8),
+        "{stock:?}"
+    );
+
+    // The server's lot, pulled: no longer the device's own, so no longer declared.
+    let mut page = empty_page_at("c9", time(START_MS + 60_000));
+    page.lots = vec![logiflow_core::LotRecord {
+        id: new_lot,
+        product: milk(),
+        code: logiflow_core::LotCode::parse("L-NEW").unwrap(),
+        expires_on: chrono::NaiveDate::from_ymd_opt(2027, 5, 31),
+    }];
+    r.apply_pull(&page).unwrap();
+    assert!(r.push_batch().unwrap().lots.is_empty());
 }
 
 #[test]
