@@ -136,6 +136,8 @@ describe("substitute bins", () => {
     expect(once.state.feedback?.message).toContain("B7 is not this stop's bin (B1). Scan B7 again");
     const twice = run([{ type: "bin", raw: "b7" }, { type: "scan", raw: "SKU-1" }, { type: "resolved", product: product("SKU-1") }, { type: "qty", raw: "3" }], once.state);
     expect(last(twice.effects)?.submit).toMatchObject({ op: { kind: "ship", from: "B7", qty: 3 }, reference: { id: "SO-000001-SKU-1" } });
+    const done = pickNext(twice.state, { type: "recorded", recorded: recorded(1) }).state;
+    expect(done.stops[0]).toMatchObject({ bin: "B1", from: "B7", status: "done" });
   });
 
   it("forgets a first substitute scan when the stop's own bin follows", () => {
@@ -211,7 +213,7 @@ describe("refusals and going back", () => {
 
 describe("progress", () => {
   it("counts done, short and left stops", () => {
-    const stops: WalkStop[] = walk.map((s, i) => ({ ...s, status: (["done", "short", "open"] as const)[i], picked: 0 }));
+    const stops: WalkStop[] = walk.map((s, i) => ({ ...s, status: (["done", "short", "open"] as const)[i], picked: 0, from: null }));
     expect(progress(stops)).toEqual({ done: 1, short: 1, left: 1 });
     expect(nextStop(stops)).toBe(2);
     expect(nextStop(stops.slice(0, 2))).toBeNull();

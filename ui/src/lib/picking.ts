@@ -23,6 +23,8 @@ export interface WalkStop extends PickStop {
   status: StopStatus;
   /** Units picked at this stop in this session. */
   picked: number;
+  /** The bin they were picked from, once picked (another than the stop's: a substitute). */
+  from: string | null;
 }
 
 export type PickStep = "choose" | "loading" | "bin" | "item" | "resolving" | "qty" | "saving" | "done";
@@ -146,7 +148,7 @@ function startWave(state: PickState): PickTransition {
 }
 
 function walked(state: PickState, stops: PickStop[]): PickState {
-  const walk: WalkStop[] = stops.map((s) => ({ ...s, status: "open", picked: 0 }));
+  const walk: WalkStop[] = stops.map((s) => ({ ...s, status: "open", picked: 0, from: null }));
   if (walk.length === 0) return { ...state, stops: [], at: null, step: "choose", feedback: { tone: "warn", message: m().nothing } };
   return advance({ ...state, bin: null }, walk, null);
 }
@@ -184,21 +186,21 @@ function quantity(state: PickState, stop: WalkStop, raw: string): PickTransition
   }
   if (qty === 0) {
     // Nothing found: nothing to record; the stop is short and its line stays open.
-    const stops = mark(state.stops, state.at, 0);
+    const stops = mark(state.stops, state.at, 0, state.bin);
     return { state: advance(state, stops, { tone: "warn", message: fill(m().noneFound, { sku: stop.sku, bin: state.bin ?? "" }) }) };
   }
   const target = { lineId: stop.line, sku: stop.sku, bin: state.bin ?? stop.bin, lot: stop.lot };
   return { state: { ...state, step: "saving", qty, feedback: null }, submit: lineAction("pick", target, qty) };
 }
 
-/** The stops with the one at `at` done (all of it or more picked) or short. */
-function mark(stops: WalkStop[], at: number | null, picked: number): WalkStop[] {
-  return stops.map((s, i) => (i === at ? { ...s, picked, status: picked < s.qty ? "short" : "done" } : s));
+/** The stops with the one at `at` done (all of it or more picked from `from`) or short. */
+function mark(stops: WalkStop[], at: number | null, picked: number, from: string | null): WalkStop[] {
+  return stops.map((s, i) => (i === at ? { ...s, picked, from, status: picked < s.qty ? "short" : "done" } : s));
 }
 
 function recorded(state: PickState, stop: WalkStop, recorded: Recorded): PickState {
   const qty = state.qty ?? 0;
-  const stops = mark(state.stops, state.at, qty);
+  const stops = mark(state.stops, state.at, qty, state.bin);
   const params = { seq: recorded.seq, qty: formatQty(qty), stop: formatQty(stop.qty), sku: stop.sku, bin: state.bin ?? "", order: stop.order };
   const short = qty < stop.qty;
   const message = fill(short ? m().recordedShort : m().recorded, params);
