@@ -20,6 +20,8 @@ fn main() {
         "stock",
         "stock_kpis",
         "orders",
+        "receiving_line",
+        "pick_walk",
         "history",
         "record",
         "resolve_item",

@@ -5,9 +5,9 @@ use logiflow_core::MovementId;
 use logiflow_replica::{
     Action, AlertList, AlertView, BackofficeCall, BinGrid, Connected, CountScope, CountSheet,
     CountSubmission, CredentialStore, ErrorBody, Exported, GeneratedBins, History, HistoryQuery,
-    ImportRequest, Imported, ItemRef, JournalExported, JournalRow, OpenOrders, ProductRef,
-    Recorded, Replica, Resolved, ServerClient, SignedOut, Status, StockKpis, StockLine, StockQuery,
-    SyncOptions, SyncProgress, SyncReport, WarehouseInfo,
+    ImportRequest, Imported, ItemRef, JournalExported, JournalRow, LineMatch, OpenOrders, PickStop,
+    ProductRef, Recorded, Replica, Resolved, ServerClient, SignedOut, Status, StockKpis, StockLine,
+    StockQuery, SyncOptions, SyncProgress, SyncReport, WarehouseInfo,
 };
 use tauri::State;
 use tauri::ipc::Channel;
@@ -52,6 +52,32 @@ pub fn stock(state: State<'_, AppState>, query: StockQuery) -> Result<Vec<StockL
 #[tauri::command(async)]
 pub fn orders(state: State<'_, AppState>) -> Result<OpenOrders, ErrorBody> {
     state.replica()?.open_orders().map_err(failed("orders"))
+}
+
+/// [`Replica::receiving_line`]: the purchase-order line a scanned item is received
+/// against.
+#[tauri::command(async)]
+pub fn receiving_line(
+    state: State<'_, AppState>,
+    order: String,
+    item: ItemRef,
+) -> Result<LineMatch, ErrorBody> {
+    state
+        .replica()?
+        .receiving_line(&order, &item)
+        .map_err(failed("receiving_line"))
+}
+
+/// [`Replica::pick_walk`]: one pick list across the chosen sales orders, in walk order.
+#[tauri::command(async)]
+pub fn pick_walk(
+    state: State<'_, AppState>,
+    orders: Vec<String>,
+) -> Result<Vec<PickStop>, ErrorBody> {
+    state
+        .replica()?
+        .pick_walk(&orders)
+        .map_err(failed("pick_walk"))
 }
 
 /// Low-stock lines the dashboard lists.

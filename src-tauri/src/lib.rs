@@ -47,6 +47,8 @@ pub const COMMANDS: &[&str] = &[
     "stock",
     "stock_kpis",
     "orders",
+    "receiving_line",
+    "pick_walk",
     "history",
     "record",
     "resolve_item",
@@ -165,6 +167,8 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::stock,
             commands::stock_kpis,
             commands::orders,
+            commands::receiving_line,
+            commands::pick_walk,
             commands::history,
             commands::record,
             commands::resolve_item,
@@ -239,7 +243,9 @@ pub fn typescript_bindings() -> String {
          \n/** The export kinds filtered by a time range (the replica's rule). */\n\
          export const EXPORT_BY_TIME: readonly ExportKind[] = {:?};\n\
          \n/** Every import kind, in the order the app lists them. */\n\
-         export const IMPORT_KINDS: readonly ImportKind[] = {:?};\n",
+         export const IMPORT_KINDS: readonly ImportKind[] = {:?};\n\
+         \n/** The most sales orders one pick walk (a wave) takes. */\n\
+         export const WAVE_ORDERS_MAX = {};\n",
         background::SYNC_EVENT,
         background::STATUS_EVENT,
         background::NEEDS_A_PERSON,
@@ -249,6 +255,7 @@ pub fn typescript_bindings() -> String {
         export_kinds(logiflow_replica::ExportKind::per_warehouse),
         export_kinds(logiflow_replica::ExportKind::in_time),
         logiflow_replica::ImportKind::ALL.map(logiflow_replica::ImportKind::as_str),
+        logiflow_replica::WAVE_ORDERS_MAX,
     ));
     out
 }
@@ -306,6 +313,9 @@ mod tests {
             "SyncProgress",
             "SyncReport",
             "SyncView",
+            "OpenOrders",
+            "PickStop",
+            "LineMatch",
         ] {
             assert!(
                 generated.contains(&format!("export type {name} = ")),

@@ -805,3 +805,49 @@ mod picks_in_the_engine {
         assert!(lines[0].1.allocations.is_empty());
     }
 }
+
+#[rstest]
+#[case::path_of_a_zone(None, "A", "A")]
+#[case::path_of_a_bin(Some("A/03"), "B2", "A/03/B2")]
+fn location_paths(#[case] parent: Option<&str>, #[case] code: &str, #[case] expected: &str) {
+    assert_eq!(child_path(parent, code), expected);
+}
+
+/// Stops written `path sku lot order position`, `-` for no lot, separated by commas; the
+/// walk renders them the same way, in the order visited.
+#[rstest]
+#[case::paths_compare_as_text(
+    "A/X BOLT - SO-1 1, A-1 BOLT - SO-1 2",
+    "A-1 BOLT - SO-1 2, A/X BOLT - SO-1 1"
+)]
+#[case::bins_walk_by_zone_not_by_code(
+    "B/A-1 BOLT - SO-1 1, A/Z-9 NUT - SO-1 2",
+    "A/Z-9 NUT - SO-1 2, B/A-1 BOLT - SO-1 1"
+)]
+#[case::wave_stops_interleave_by_path(
+    "B/01 BOLT - SO-1 1, A/02 MILK L2 SO-1 2, B/01 BOLT - SO-2 1, A/02 BOLT - SO-2 2, A/01 NUT - SO-1 3",
+    "A/01 NUT - SO-1 3, A/02 BOLT - SO-2 2, A/02 MILK L2 SO-1 2, B/01 BOLT - SO-1 1, B/01 BOLT - SO-2 1"
+)]
+#[case::lots_none_first_then_by_code(
+    "A/01 MILK L2 SO-1 1, A/01 MILK L1 SO-1 2, A/01 MILK - SO-1 3",
+    "A/01 MILK - SO-1 3, A/01 MILK L1 SO-1 2, A/01 MILK L2 SO-1 1"
+)]
+#[case::one_order_two_lines_by_position(
+    "A/01 BOLT - SO-1 3, A/01 BOLT - SO-1 1",
+    "A/01 BOLT - SO-1 1, A/01 BOLT - SO-1 3"
+)]
+fn pick_walk(#[case] stops: &str, #[case] expected: &str) {
+    let mut stops: Vec<Vec<&str>> = stops
+        .split(',')
+        .map(|s| s.split_whitespace().collect())
+        .collect();
+    sort_walk(&mut stops, |s| WalkKey {
+        path: s[0],
+        sku: s[1],
+        lot: Some(s[2]).filter(|lot| *lot != "-"),
+        order: s[3],
+        position: s[4].parse().unwrap(),
+    });
+    let walked: Vec<String> = stops.iter().map(|s| s.join(" ")).collect();
+    assert_eq!(walked.join(", "), expected);
+}

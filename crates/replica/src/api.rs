@@ -554,6 +554,47 @@ pub struct PickView {
     pub qty: i64,
 }
 
+/// The most sales orders one pick walk (a wave) takes: a cart's worth, and a bound on
+/// the work of [`crate::Replica::pick_walk`].
+pub const WAVE_ORDERS_MAX: usize = 50;
+
+/// One stop of a pick walk across one sales order or a wave of several
+/// ([`crate::Replica::pick_walk`]): what to take from one bin for one order line.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PickStop {
+    /// The sales order's number (`SO-000123`).
+    pub order: String,
+    /// The sales line's id: the pick's `reference`.
+    pub line: String,
+    /// The product's SKU (empty if the product is not pulled).
+    pub sku: String,
+    /// The product's name.
+    pub name: String,
+    /// The bin's code.
+    pub bin: String,
+    /// The bin's location path (`A/03/B2`), whose order is the walk's.
+    pub path: String,
+    /// The lot's code, for a lot-tracked product.
+    pub lot: Option<String>,
+    /// Units to pick here: the server's reservation as last pulled, less what this
+    /// device picked for the line since (consumed as the server will), never more than
+    /// the line still expects.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub qty: i64,
+}
+
+/// The purchase-order line a scanned item is received against
+/// ([`crate::Replica::receiving_line`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct LineMatch {
+    /// The line's id: the receipt's `reference`.
+    pub line: String,
+    /// The product the scan names.
+    pub product: ProductRef,
+}
+
 /// A product as a scan or a typed SKU names it ([`crate::Replica::resolve_item`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

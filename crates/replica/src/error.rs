@@ -52,11 +52,12 @@ pub enum Error {
         /// The lot code given.
         lot: String,
     },
-    /// No open purchase order has this number on this device.
-    #[error("no open purchase order {0} on this device: sync to pull the orders of its warehouses")]
+    /// No open purchase order, or sales order still to pick, has this number on this
+    /// device.
+    #[error("no open order {0} on this device: sync to pull the orders of its warehouses")]
     UnknownOrder(String),
-    /// The purchase order has no line of this product.
-    #[error("purchase order {order} has no line for {sku}")]
+    /// The order has no line of this product.
+    #[error("order {order} has no line for {sku}")]
     NotOnOrder {
         /// The order's number.
         order: String,

@@ -57,10 +57,10 @@ mod view;
 pub use api::{
     Action, COUNT_BINS_MAX, COUNT_LINES_MAX, CountLine, CountScope, CountSheet, CountSubmission,
     DeviceInfo, ItemRef, JOURNAL_PAGE_MAX, JournalEntry, JournalExported, JournalFilter,
-    JournalStatus, JournalUploaded, Op, OpenOrders, PickView, ProductRef, PullApplied,
-    PurchaseLineView, PurchaseOrderView, Recorded, Resolution, Resolved, SESSION_WARNING_DAYS,
-    STOCK_LIMIT_MAX, SalesLineView, SalesOrderView, Search, SignedOut, Status, StockLine,
-    StockQuery, Warning, session_ends_soon,
+    JournalStatus, JournalUploaded, LineMatch, Op, OpenOrders, PickStop, PickView, ProductRef,
+    PullApplied, PurchaseLineView, PurchaseOrderView, Recorded, Resolution, Resolved,
+    SESSION_WARNING_DAYS, STOCK_LIMIT_MAX, SalesLineView, SalesOrderView, Search, SignedOut,
+    Status, StockLine, StockQuery, WAVE_ORDERS_MAX, Warning, session_ends_soon,
 };
 pub use backoffice::{BackofficeCall, allowed as backoffice_allowed};
 pub use bins::{BIN_CODES_SHOWN, BinGrid, BinSegment, GeneratedBins};

@@ -6,9 +6,9 @@ use ts_rs::TS;
 
 use crate::api::{
     Action, CountLine, CountScope, CountSheet, CountSubmission, DeviceInfo, ItemRef,
-    JournalExported, Op, OpenOrders, PickView, ProductRef, PurchaseLineView, PurchaseOrderView,
-    Recorded, Resolution, Resolved, SalesLineView, SalesOrderView, Search, SignedOut, Status,
-    StockLine, StockQuery, Warning,
+    JournalExported, LineMatch, Op, OpenOrders, PickStop, PickView, ProductRef, PurchaseLineView,
+    PurchaseOrderView, Recorded, Resolution, Resolved, SalesLineView, SalesOrderView, Search,
+    SignedOut, Status, StockLine, StockQuery, Warning,
 };
 use crate::backoffice::BackofficeCall;
 use crate::bins::{BinGrid, BinSegment, GeneratedBins};
@@ -94,6 +94,8 @@ pub fn typescript_declarations() -> Vec<String> {
         SalesLineView::decl(),
         SalesOrderView::decl(),
         OpenOrders::decl(),
+        PickStop::decl(),
+        LineMatch::decl(),
         union("AlertKind", logiflow_core::AlertKind::ALL),
         AlertView::decl(),
         AlertList::decl(),

@@ -10,7 +10,8 @@
 //! notification server on a private bus); `scenario.rs` walks the whole scenario
 //! (offline work, a server restart, a held movement forced from the app, sign-out) with
 //! the tokens in a real Secret Service; `imports.rs` imports a workbook and generates
-//! bins; `backoffice.rs` visits every Back office section as an admin.
+//! bins; `backoffice.rs` visits every Back office section as an admin; `orders.rs`
+//! receives a purchase order by scanner and picks a wave of sales orders offline.
 //!
 //! Screenshots come from the X server (x11rb), not WebDriver: under Xvfb,
 //! WebKitWebDriver's screenshot answers once and then hangs. The app runs on a fresh
@@ -21,6 +22,7 @@ mod alerts;
 mod backoffice;
 mod connect;
 mod imports;
+mod orders;
 mod scenario;
 // The sync tests' server harness; this file uses only part of it.
 #[allow(dead_code)]
@@ -276,14 +278,21 @@ async fn by_id(client: &Client, test_id: &str) -> fantoccini::elements::Element 
 /// The server address the app is started with (nothing listens there: it is shown only).
 const SERVER_URL: &str = "http://127.0.0.1:8080";
 
-/// Types `text` and Enter into the element with `data-testid`, once it is enabled.
-async fn type_enter(client: &Client, test_id: &str, text: &str) {
-    let input = &by_id(client, test_id).await;
+/// The element with `data-testid`, once it is enabled.
+async fn wait_enabled(client: &Client, test_id: &str) -> fantoccini::elements::Element {
+    let input = by_id(client, test_id).await;
+    let field = &input;
     eventually(
         &format!("[data-testid={test_id}] to be enabled"),
-        move || async move { input.is_enabled().await.ok().filter(|enabled| *enabled) },
+        move || async move { field.is_enabled().await.ok().filter(|enabled| *enabled) },
     )
     .await;
+    input
+}
+
+/// Types `text` and Enter into the element with `data-testid`, once it is enabled.
+async fn type_enter(client: &Client, test_id: &str, text: &str) {
+    let input = wait_enabled(client, test_id).await;
     input
         .send_keys(&format!("{text}{}", enter()))
         .await

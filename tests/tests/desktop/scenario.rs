@@ -32,7 +32,7 @@ use super::harness::{self, Server};
 use super::support::{Display, Driver, SecretService};
 use super::{
     Shots, app_binary, app_env, by_id, connect_app, drive, enter, env_path, eventually, feedback,
-    off_runtime, scan, screenshot, stock_rows, type_enter, wait_text,
+    off_runtime, scan, screenshot, stock_rows, type_enter, wait_enabled, wait_text,
 };
 
 /// The most the whole scenario may take (it waits for syncs, an offline sync's retries
@@ -591,7 +591,7 @@ async fn walk(client: &Client, shots: &Shots<'_>, world: &mut World<'_>) {
         .expect("failed to read the replica");
     assert_eq!(status.pending, 0);
 
-    eprintln!("e2e scenario: step 7b, receive against a purchase order on the Orders screen");
+    eprintln!("e2e scenario: step 7b, receive against a purchase order on the Receiving screen");
     let server = &*world.server;
     let po = off_runtime(|| {
         let admin = Some(server.admin_token.as_str());
@@ -612,29 +612,29 @@ async fn walk(client: &Client, shots: &Shots<'_>, world: &mut World<'_>) {
     });
     assert_eq!(po["number"], "PO-000001");
     by_id(client, "sync-now").await.click().await.unwrap();
-    by_id(client, "nav-orders").await.click().await.unwrap();
-    by_id(client, "receive-PO-000001-SKU-2")
+    by_id(client, "nav-receiving").await.click().await.unwrap();
+    // Chosen from the list (it shows once the sync pulled it), the bin scanned once.
+    by_id(client, "receive-po-PO-000001")
         .await
         .click()
         .await
         .unwrap();
-    by_id(client, "order-bin")
-        .await
-        .send_keys("B2")
-        .await
-        .unwrap();
-    let qty = by_id(client, "order-qty").await;
+    type_enter(client, "receive-bin", "B2").await;
+    type_enter(client, "scan-input", "SKU-2").await;
+    let qty = wait_enabled(client, "qty-input").await;
     assert_eq!(
         qty.prop("value").await.unwrap().as_deref(),
         Some("6"),
         "the open quantity is offered"
     );
     qty.clear().await.unwrap();
-    qty.send_keys("4").await.unwrap();
-    by_id(client, "order-record").await.click().await.unwrap();
-    let notice = wait_text(client, "orders-notice", |t| !t.is_empty()).await;
-    assert!(notice.contains("4 × SKU-2 for PO-000001"), "{notice}");
-    wait_text(client, "po-received-PO-000001-SKU-2", |t| t == "4").await;
+    qty.send_keys(&format!("4{}", enter())).await.unwrap();
+    let notice = feedback(client, "ok").await;
+    assert!(
+        notice.contains("received 4 × SKU-2 into B2 for PO-000001"),
+        "{notice}"
+    );
+    wait_text(client, "receive-received-SKU-2", |t| t == "4").await;
     screenshot(client, shots, "42-received-against-po.png").await;
     // The background loop sends it; the server counts it toward the line.
     let po_url = format!("/v1/purchase-orders/{}", po["id"].as_str().unwrap());
@@ -650,7 +650,7 @@ async fn walk(client: &Client, shots: &Shots<'_>, world: &mut World<'_>) {
     })
     .await;
 
-    eprintln!("e2e scenario: step 7c, pick a sales order on the Orders screen");
+    eprintln!("e2e scenario: step 7c, pick a sales order on the Picking screen");
     let so = off_runtime(|| {
         let admin = Some(server.admin_token.as_str());
         let get = |path: &str| server.send(reqwest::Method::GET, path, admin, None, 200);
@@ -671,29 +671,33 @@ async fn walk(client: &Client, shots: &Shots<'_>, world: &mut World<'_>) {
     });
     assert_eq!(so["lines"][0]["allocated"], 2, "{so}");
     by_id(client, "sync-now").await.click().await.unwrap();
-    by_id(client, "pick-SO-000001-SKU-2")
+    by_id(client, "nav-picking").await.click().await.unwrap();
+    by_id(client, "pick-so-SO-000001")
         .await
         .click()
         .await
         .unwrap();
-    let bin = by_id(client, "order-bin").await;
-    assert_eq!(
-        bin.prop("value").await.unwrap().as_deref(),
-        Some("B2"),
-        "the pick list's bin"
-    );
+    by_id(client, "pick-start").await.click().await.unwrap();
+    let stop = wait_text(client, "pick-stop", |t| !t.is_empty()).await;
+    assert!(stop.starts_with("B2"), "the pick list's bin: {stop}");
+    type_enter(client, "pick-bin", "B2").await;
+    type_enter(client, "scan-input", "SKU-2").await;
     // More than the line expects: said before anything is recorded.
-    let qty = by_id(client, "order-qty").await;
+    let qty = wait_enabled(client, "qty-input").await;
     qty.clear().await.unwrap();
-    qty.send_keys("3").await.unwrap();
-    by_id(client, "order-record").await.click().await.unwrap();
-    let warning = wait_text(client, "order-beyond", |t| !t.is_empty()).await;
-    assert!(warning.starts_with("The line still expects 2"), "{warning}");
+    qty.send_keys(&format!("3{}", enter())).await.unwrap();
+    let warning = feedback(client, "warn").await;
+    assert!(
+        warning.starts_with("More than this stop: 3 × SKU-2, the stop has 2"),
+        "{warning}"
+    );
     qty.clear().await.unwrap();
-    qty.send_keys("2").await.unwrap();
-    by_id(client, "order-record").await.click().await.unwrap();
-    let notice = wait_text(client, "orders-notice", |t| t.contains("SO-000001")).await;
-    assert!(notice.contains("2 × SKU-2 for SO-000001"), "{notice}");
+    qty.send_keys(&format!("2{}", enter())).await.unwrap();
+    let notice = feedback(client, "ok").await;
+    assert!(
+        notice.contains("picked 2 × SKU-2 from B2 for SO-000001"),
+        "{notice}"
+    );
     screenshot(client, shots, "43-picked-for-so.png").await;
     let so_url = format!("/v1/sales-orders/{}", so["id"].as_str().unwrap());
     eventually("the pick counted on the server", || {

@@ -27,7 +27,9 @@ import type {
   CountSubmission,
   ErrorBody,
   ItemRef,
+  LineMatch,
   OpenOrders,
+  PickStop,
   ProductRef,
   Recorded,
   ResolveConflict,
@@ -75,6 +77,10 @@ export const api = {
   history: (query: HistoryQuery) => call<History>("history", { query }),
   record: (action: Action) => call<Recorded>("record", { action }),
   orders: () => call<OpenOrders>("orders"),
+  /** The purchase-order line a scanned item is received against, with the product. */
+  receivingLine: (order: string, item: ItemRef) => call<LineMatch>("receiving_line", { order, item }),
+  /** One pick list across the sales orders `orders`, in walk order. */
+  pickWalk: (orders: string[]) => call<PickStop[]>("pick_walk", { orders }),
   resolveItem: (item: ItemRef) => call<ProductRef>("resolve_item", { item }),
   countSheet: (scope: CountScope) => call<CountSheet>("count_sheet", { scope }),
   recordCount: (count: CountSubmission) => call<Recorded[]>("record_count", { count }),

@@ -36,6 +36,9 @@ describe("keyboard shortcuts", () => {
     expect(press("4")?.screen).toBe("count");
     expect(press("5")?.screen).toBe("settings");
     expect(press("6")?.screen).toBe("sync");
+    expect(press("7")?.screen).toBe("receiving");
+    expect(press("8")?.screen).toBe("picking");
+    expect(press("9")?.screen).toBe("backoffice");
     expect(press("N")?.screen).toBe("alerts");
     expect(press("S")?.syncNow).toBe(true);
     expect(press("T")?.toggleTheme).toBe(true);

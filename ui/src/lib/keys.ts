@@ -1,6 +1,6 @@
 // The app-wide keyboard shortcuts, as data, so a test can check they do not collide.
 
-export type Screen = "dashboard" | "stock" | "movement" | "count" | "orders" | "settings" | "sync" | "alerts" | "backoffice";
+export type Screen = "dashboard" | "stock" | "movement" | "count" | "receiving" | "picking" | "settings" | "sync" | "alerts" | "backoffice";
 
 export interface Shortcut {
   /** KeyboardEvent.key, with Alt held. */
@@ -17,8 +17,9 @@ export const SHORTCUTS: readonly Shortcut[] = [
   { key: "4", screen: "count" },
   { key: "5", screen: "settings" },
   { key: "6", screen: "sync" },
-  { key: "7", screen: "orders" },
-  { key: "8", screen: "backoffice" },
+  { key: "7", screen: "receiving" },
+  { key: "8", screen: "picking" },
+  { key: "9", screen: "backoffice" },
   { key: "n", screen: "alerts" },
   { key: "s", syncNow: true },
   { key: "t", toggleTheme: true },

@@ -58,3 +58,12 @@ export function parseCount(raw: string): Parsed<number> {
   if (text === "0" || /^0+$/.test(text)) return { ok: true, value: 0 };
   return parseQty(raw);
 }
+
+/** A keydown handler doing `then` on Enter (a scanner's or a person's), nothing else. */
+export function onEnter(then: () => void): (event: KeyboardEvent) => void {
+  return (event) => {
+    if (event.key !== "Enter") return;
+    event.preventDefault();
+    then();
+  };
+}

@@ -7,9 +7,12 @@
 //!   consuming it by a pick, and the order in which back-orders are served.
 //! * [`document`] — the purchase and sales orders' states, the actions people take on
 //!   them, the line edits each state allows, and the flags of a receipt.
+//! * [`walk`] — a location's path and the order of a pick walk's stops, for one order
+//!   or a wave.
 
 pub mod allocation;
 pub mod document;
+pub mod walk;
 
 pub use allocation::{
     Allocated, Allocation, BackOrder, Candidate, Consumption, ExpiryPolicy, Need, PickFlag,
@@ -21,3 +24,4 @@ pub use document::{
     purchase_header_edit, purchase_line_edit, purchase_status, receipt_flags, sales_action,
     sales_header_edit, sales_line_edit, sales_status,
 };
+pub use walk::{PATH_SEPARATOR, WalkKey, child_path, sort_walk};

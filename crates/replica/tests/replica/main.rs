@@ -9,5 +9,6 @@ mod crash;
 mod engine;
 mod fixture;
 mod kpi;
+mod orders;
 mod search;
 mod sim;

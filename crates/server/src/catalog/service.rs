@@ -80,11 +80,10 @@ pub struct Placement {
 }
 
 impl Placement {
-    /// The path of a new location with `code`.
+    /// The path of a new location with `code` (core's rule, which the replica follows
+    /// for the pick walk).
     pub fn path_of(&self, code: &str) -> String {
-        self.parent_path
-            .as_deref()
-            .map_or_else(|| code.to_owned(), |p| format!("{p}/{code}"))
+        logiflow_core::orders::child_path(self.parent_path.as_deref(), code)
     }
 }
 
@@ -179,10 +178,11 @@ pub async fn update_location(
     // Descendants whose path changed with the code: each gets a catalog change.
     let mut moved = Vec::new();
     if let Some(code) = changes.code.filter(|c| *c != before.code) {
-        let new_path = match before.path.rsplit_once('/') {
-            Some((parent_path, _)) => format!("{parent_path}/{code}"),
-            None => code.clone(),
-        };
+        let parent_path = before
+            .path
+            .rsplit_once(logiflow_core::orders::PATH_SEPARATOR)
+            .map(|(parent, _)| parent);
+        let new_path = logiflow_core::orders::child_path(parent_path, &code);
         moved = store::locations::recode(tx, &before, &code, &new_path).await?;
         moved.retain(|l| l.id != id);
     }

@@ -514,11 +514,21 @@ async fn check_customer_any(tx: &mut TenantTx, id: Uuid) -> ApiResult<Option<i32
         .and_then(|c| c.min_shelf_life_days))
 }
 
-/// The order's reservations in walk order.
+/// The order's reservations in walk order (`core::orders::sort_walk`, the order the
+/// desktop's pick walk follows too).
 pub async fn pick_list(tx: &mut TenantTx, id: Uuid) -> ApiResult<Vec<PickListLine>> {
     fetch::<Sales>(tx, id).await?;
-    Ok(store::sales_orders::pick_list(tx, id)
-        .await?
+    let mut rows = store::sales_orders::pick_list(tx, id).await?;
+    // One order: the same number on every stop. Lines of one product, bin and lot keep
+    // the query's order, by line id: the lines' document order, the key's last field.
+    logiflow_core::orders::sort_walk(&mut rows, |r| logiflow_core::orders::WalkKey {
+        path: &r.location_path,
+        sku: &r.sku,
+        lot: r.lot_code.as_deref(),
+        order: "",
+        position: 0,
+    });
+    Ok(rows
         .into_iter()
         .map(|r| PickListLine {
             line_id: r.line_id,

@@ -316,7 +316,8 @@ pub struct PickRow {
     pub qty: i64,
 }
 
-/// An order's reservations in walk order (location path, then SKU and lot).
+/// An order's reservations, in walk order for the "C" collation, then by line (the
+/// lines' document order); the caller sorts them by `core::orders::sort_walk`, the rule.
 pub async fn pick_list(tx: &mut TenantTx, order: Uuid) -> Result<Vec<PickRow>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(
@@ -328,7 +329,7 @@ pub async fn pick_list(tx: &mut TenantTx, order: Uuid) -> Result<Vec<PickRow>, s
          join location l on l.tenant_id = a.tenant_id and l.id = a.location_id
          left join lot lt on lt.tenant_id = a.tenant_id and lt.id = a.lot_id
          where a.tenant_id = $1 and sl.order_id = $2
-         order by l.path, p.sku, lt.code nulls first",
+         order by l.path, p.sku, lt.code nulls first, a.line_id",
     )
     .bind(tenant_id)
     .bind(order)

@@ -970,6 +970,52 @@ purchase_orders: Array<PurchaseOrderView>,
  */
 sales_orders: Array<SalesOrderView>, };
 
+export type PickStop = { 
+/**
+ * The sales order's number (`SO-000123`).
+ */
+order: string, 
+/**
+ * The sales line's id: the pick's `reference`.
+ */
+line: string, 
+/**
+ * The product's SKU (empty if the product is not pulled).
+ */
+sku: string, 
+/**
+ * The product's name.
+ */
+name: string, 
+/**
+ * The bin's code.
+ */
+bin: string, 
+/**
+ * The bin's location path (`A/03/B2`), whose order is the walk's.
+ */
+path: string, 
+/**
+ * The lot's code, for a lot-tracked product.
+ */
+lot: string | null, 
+/**
+ * Units to pick here: the server's reservation as last pulled, less what this
+ * device picked for the line since (consumed as the server will), never more than
+ * the line still expects.
+ */
+qty: number, };
+
+export type LineMatch = { 
+/**
+ * The line's id: the receipt's `reference`.
+ */
+line: string, 
+/**
+ * The product the scan names.
+ */
+product: ProductRef, };
+
 export type AlertKind = "stock.low" | "lot.expiring" | "conflict.held" | "count.variance" | "device.silent" | "webhook.disabled";
 
 export type AlertView = { 
@@ -1152,3 +1198,6 @@ export const EXPORT_BY_TIME: readonly ExportKind[] = ["movements", "audit"];
 
 /** Every import kind, in the order the app lists them. */
 export const IMPORT_KINDS: readonly ImportKind[] = ["products", "locations", "lots", "suppliers", "customers", "stock", "purchase_orders", "sales_orders"];
+
+/** The most sales orders one pick walk (a wave) takes. */
+export const WAVE_ORDERS_MAX = 50;
