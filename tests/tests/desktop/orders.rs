@@ -5,12 +5,14 @@
 //! 2. Receiving: the order scanned, the bin scanned once, then the items: an item not on
 //!    the order is refused and records nothing; an over-receipt is said first and
 //!    recorded on the second Enter; the server books both lines and flags the excess;
-//! 3. the server stops and the app shows it is offline;
+//! 3. the server stops and the app shows it is offline; a lot-tracked item arrives on
+//!    the same order with a lot nobody has seen: received offline with the lot and the
+//!    expiry date on its label, the app saying the lot is new;
 //! 4. Picking, offline: a wave of both sales orders in one walk (bin order), a short
 //!    pick confirmed, a wrong item refused, a substitute bin confirmed by a second scan;
-//! 5. the server is back; the sync sends the picks; the server's sales lines and stock
-//!    rows are what was scanned, the substitute pick moved the reservation and is
-//!    flagged.
+//! 5. the server is back; the sync sends the receipt and the picks; the server holds
+//!    the new lot with its expiry date, its sales lines and stock rows are what was
+//!    scanned, the substitute pick moved the reservation and is flagged.
 //!
 //! Screenshots `50-…` to `57-…`.
 
@@ -53,11 +55,13 @@ fn receive_by_scanner_then_pick_a_wave_offline_and_sync_it() {
     );
 
     // After the walk: the server's stock is what was scanned. Online 10 × SKU-1 in B1,
-    // 10 × SKU-2 in B2, 5 × SKU-3 in B3; received 5 × SKU-1 and 6 × SKU-3 into B4;
-    // picked 4 + 1 SKU-1 from B1, 3 SKU-2 from B2, 2 SKU-3 from B4 (the substitute).
+    // 10 × SKU-2 in B2, 5 × SKU-3 in B3; received 5 × SKU-1 and 6 × SKU-3 into B4, and
+    // offline 3 × MILK of the new lot; picked 4 + 1 SKU-1 from B1, 3 SKU-2 from B2,
+    // 2 SKU-3 from B4 (the substitute).
     assert_eq!(
         server.stock(),
         [
+            ("MILK".to_owned(), "B4".to_owned(), 3),
             ("SKU-1".to_owned(), "B1".to_owned(), 5),
             ("SKU-1".to_owned(), "B4".to_owned(), 5),
             ("SKU-2".to_owned(), "B2".to_owned(), 7),
@@ -67,7 +71,8 @@ fn receive_by_scanner_then_pick_a_wave_offline_and_sync_it() {
     );
 }
 
-/// Stock received online, a purchase order (5 × SKU-1, 4 × SKU-3) and two confirmed
+/// Stock received online, a purchase order (5 × SKU-1, 4 × SKU-3, 3 × MILK, a
+/// lot-tracked product) and two confirmed
 /// sales orders: SO-1 4 × SKU-1 and 3 × SKU-2, SO-2 2 × SKU-1 and 2 × SKU-3, reserved
 /// in B1, B2 and B3.
 fn set_up(server: &Server, catalog: &harness::Catalog) -> Orders {
@@ -78,6 +83,11 @@ fn set_up(server: &Server, catalog: &harness::Catalog) -> Orders {
     let product =
         |sku: &str| server.get(&format!("/v1/products?sku_prefix={sku}"))["items"][0]["id"].clone();
     let (sku1, sku2, sku3) = (product("SKU-1"), product("SKU-2"), product("SKU-3"));
+    let milk = server.create(
+        "/v1/products",
+        json!({"sku": "MILK", "name": "Milk", "lot_tracked": true, "expiry_policy": "fefo", "barcodes": []}),
+    )["id"]
+        .clone();
     let admin = Some(server.admin_token.as_str());
     let supplier = server.create(
         "/v1/suppliers",
@@ -87,7 +97,8 @@ fn set_up(server: &Server, catalog: &harness::Catalog) -> Orders {
         "/v1/purchase-orders",
         json!({"supplier_id": supplier["id"], "warehouse_id": warehouse,
                "lines": [{"product_id": sku1, "qty": 5, "unit_cost": "1.00"},
-                         {"product_id": sku3, "qty": 4, "unit_cost": "2.00"}]}),
+                         {"product_id": sku3, "qty": 4, "unit_cost": "2.00"},
+                         {"product_id": milk, "qty": 3, "unit_cost": "0.80"}]}),
     );
     let path = format!("/v1/purchase-orders/{}/order", po["id"].as_str().unwrap());
     let po = server.send(reqwest::Method::POST, &path, admin, Some(json!({})), 200);
@@ -212,7 +223,7 @@ async fn walk(
     type_enter(client, "receive-order", "po-000001").await;
     let heading = wait_text(client, "receive-heading", |t| t.contains("PO-000001")).await;
     assert!(
-        heading.contains("from Acme Parts") && heading.contains("0 of 2 lines complete"),
+        heading.contains("from Acme Parts") && heading.contains("0 of 3 lines complete"),
         "{heading}"
     );
     type_enter(client, "receive-bin", "B4").await;
@@ -245,7 +256,7 @@ async fn walk(
     })
     .await;
     wait_text(client, "receive-received-SKU-3", |t| t == "6").await;
-    wait_text(client, "receive-progress", |t| t == "2 of 2 lines complete").await;
+    wait_text(client, "receive-progress", |t| t == "2 of 3 lines complete").await;
     screenshot(client, shots, "52-received.png").await;
     // The background loop sends both; the server books them, the excess flagged.
     by_id(client, "nav-dashboard").await.click().await.unwrap();
@@ -263,6 +274,24 @@ async fn walk(
     off_runtime(|| server.stop());
     by_id(client, "sync-now").await.click().await.unwrap();
     wait_text(client, "connection", |t| t.starts_with("Offline")).await;
+    // The milk comes in with a lot nobody has: its lot and the date on its label.
+    by_id(client, "nav-receiving").await.click().await.unwrap();
+    wait_text(client, "receive-heading", |t| t.contains("PO-000001")).await;
+    type_enter(client, "scan-input", "MILK").await;
+    type_enter(client, "lot-input", "L-OFF-1").await;
+    type_enter(client, "expiry-input", "2027-06-30").await;
+    let field = wait_enabled(client, "qty-input").await;
+    assert_eq!(field.prop("value").await.unwrap().as_deref(), Some("3"));
+    screenshot(client, shots, "52b-receive-new-lot-offline.png").await;
+    confirm_qty(client).await;
+    let new_lot = feedback(client, "warn").await;
+    assert!(
+        new_lot.starts_with("Recorded #3: received 3 × MILK into B4 for PO-000001.")
+            && new_lot.contains("lot L-OFF-1 of MILK is new")
+            && new_lot.contains("expiring 2027-06-30"),
+        "{new_lot}"
+    );
+    wait_text(client, "receive-progress", |t| t == "3 of 3 lines complete").await;
 
     eprintln!("e2e orders: step 4, pick a wave of both sales orders offline");
     by_id(client, "nav-picking").await.click().await.unwrap();
@@ -295,7 +324,7 @@ async fn walk(
     type_enter(client, "pick-bin", "B1").await;
     scan_offered(client, "SKU-1", "4", "4").await;
     wait_text(client, "feedback", |t| {
-        t == "Recorded #3: picked 4 × SKU-1 from B1 for SO-000001"
+        t == "Recorded #4: picked 4 × SKU-1 from B1 for SO-000001"
     })
     .await;
     // Stop 2 is in the same bin: straight to the item. Only 1 of 2 found: a short pick.
@@ -307,7 +336,7 @@ async fn walk(
     );
     confirm_qty(client).await;
     wait_text(client, "feedback", |t| {
-        t == "Recorded #4: short pick, 1 of 2 × SKU-1 from B1 for SO-000002"
+        t == "Recorded #5: short pick, 1 of 2 × SKU-1 from B1 for SO-000002"
     })
     .await;
     wait_text(client, "pick-progress", |t| {
@@ -324,7 +353,7 @@ async fn walk(
     );
     scan_offered(client, "SKU-2", "3", "3").await;
     wait_text(client, "feedback", |t| {
-        t == "Recorded #5: picked 3 × SKU-2 from B2 for SO-000001"
+        t == "Recorded #6: picked 3 × SKU-2 from B2 for SO-000001"
     })
     .await;
     // Stop 4: reserved in B3, taken from B4 (where SKU-3 was just received): B4 is a
@@ -341,7 +370,7 @@ async fn walk(
     bin.send_keys(&format!("B4{}", enter())).await.unwrap();
     scan_offered(client, "SKU-3", "2", "2").await;
     wait_text(client, "feedback", |t| {
-        t == "Recorded #6: picked 2 × SKU-3 from B4 for SO-000002"
+        t == "Recorded #7: picked 2 × SKU-3 from B4 for SO-000002"
     })
     .await;
     let finished = wait_text(client, "pick-finished", |t| !t.is_empty()).await;
@@ -357,10 +386,10 @@ async fn walk(
     );
     screenshot(client, shots, "56-pick-done.png").await;
     by_id(client, "nav-dashboard").await.click().await.unwrap();
-    wait_text(client, "pending-count", |t| t == "4").await;
+    wait_text(client, "pending-count", |t| t == "5").await;
     wait_text(client, "connection", |t| t.starts_with("Offline")).await;
 
-    eprintln!("e2e orders: step 5, the server is back; the picks arrive");
+    eprintln!("e2e orders: step 5, the server is back; the receipt and the picks arrive");
     off_runtime(|| server.restart());
     by_id(client, "sync-now").await.click().await.unwrap();
     wait_text(client, "pending-count", |t| t == "0").await;
@@ -387,7 +416,23 @@ async fn walk(
         .device
         .as_uuid();
     let (over, substitute) =
-        off_runtime(|| (flags_of(server, device, 2), flags_of(server, device, 6)));
+        off_runtime(|| (flags_of(server, device, 2), flags_of(server, device, 7)));
     assert!(over.contains("over_receipt"), "{over}");
     assert!(substitute.contains("pick_other_row"), "{substitute}");
+    // The lot made offline is the server's now, with the date typed at the dock, and
+    // the purchase line counts the receipt.
+    let (lots, po) = off_runtime(|| {
+        (
+            server.get("/v1/lots?limit=10"),
+            server.get(&format!("/v1/purchase-orders/{}", orders.po)),
+        )
+    });
+    let lot = &lots["items"][0];
+    assert_eq!(
+        (lot["code"].as_str(), lot["expires_on"].as_str()),
+        (Some("L-OFF-1"), Some("2027-06-30")),
+        "{lots}"
+    );
+    assert_eq!(po["lines"][2]["received"], 3, "{po}");
+    assert_eq!(po["status"], "received", "{po}");
 }

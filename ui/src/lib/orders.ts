@@ -13,15 +13,19 @@ export interface LineTarget {
   sku: string;
   bin: string;
   lot: string | null;
+  /** A receipt's lot expiry as typed (`YYYY-MM-DD`, the replica checks it); none: null. */
+  expiresOn?: string | null;
 }
 
 /** The journal action of a receipt or a pick naming its line. */
 export function lineAction(kind: "receive" | "pick", target: LineTarget, qty: number): Action {
   const bin = target.bin.trim();
   const lot = target.lot?.trim() ?? "";
+  const expiresOn = target.expiresOn?.trim() ?? "";
   return {
     item: { by: "sku", value: target.sku },
     lot: lot === "" ? null : lot,
+    ...(expiresOn === "" || lot === "" ? {} : { expires_on: expiresOn }),
     warehouse: null,
     op: kind === "receive" ? { kind: "receive", to: bin, qty } : { kind: "ship", from: bin, qty },
     reference: { type: kind === "receive" ? "purchase_line" : "sales_line", id: target.lineId },

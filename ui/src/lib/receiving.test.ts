@@ -101,9 +101,31 @@ describe("scan → quantity → Enter", () => {
   });
 
   it("asks the lot of a lot-tracked product and records it as printed", () => {
-    const { state, submits } = run(...ready, { type: "scan", raw: "MILK-1" }, { type: "matched", match: milk }, { type: "lot", raw: "Lot-7a" }, { type: "qty", raw: "6" });
+    const { state, submits } = run(...ready, { type: "scan", raw: "MILK-1" }, { type: "matched", match: milk }, { type: "lot", raw: "Lot-7a" }, { type: "expiry", raw: "" }, { type: "qty", raw: "6" });
     expect(state.step).toBe("saving");
     expect(submits).toMatchObject([{ lot: "Lot-7a", reference: { type: "purchase_line", id: "line-2" } }]);
+    expect(submits[0]).not.toHaveProperty("expires_on");
+  });
+
+  it("asks the expiry date on the label after the lot and records it with the receipt", () => {
+    const afterLot = run(...ready, { type: "scan", raw: "MILK-1" }, { type: "matched", match: milk }, { type: "lot", raw: "L9" });
+    expect(afterLot.state.step).toBe("expiry");
+    expect(afterLot.submits).toEqual([]);
+    const { state, submits } = run(...ready, { type: "scan", raw: "MILK-1" }, { type: "matched", match: milk }, { type: "lot", raw: "L9" }, { type: "expiry", raw: " 2027-06-30 " }, { type: "qty", raw: "6" });
+    expect(state.step).toBe("saving");
+    expect(submits).toMatchObject([{ lot: "L9", expires_on: "2027-06-30", op: { kind: "receive", to: "B2", qty: 6 } }]);
+    // A date the replica refuses: the lot and its date are typed again.
+    const refused = receiveNext(state, { type: "failed", error: { code: "invalid_input", message: "`30/06` is not a date written as YYYY-MM-DD" } }).state;
+    expect([refused.step, refused.lot, refused.expiresOn]).toEqual(["lot", null, null]);
+    // The next item starts without the last one's date.
+    const next = receiveNext(state, { type: "recorded", recorded: recorded(3) }).state;
+    expect([next.step, next.lot, next.expiresOn]).toEqual(["item", null, null]);
+  });
+
+  it("never sends an expiry date without a lot", () => {
+    const { submits } = run(...ready, { type: "scan", raw: "SKU-2" }, { type: "matched", match: widget }, { type: "expiry", raw: "2027-01-01" }, { type: "qty", raw: "2" });
+    expect(submits).toHaveLength(1);
+    expect(submits[0]).not.toHaveProperty("expires_on");
   });
 
   it("refuses an item not on the order in plain words, records nothing, and waits for the next scan", () => {

@@ -1,7 +1,9 @@
 // Receiving against a purchase order, scanner first, as a pure state machine:
 // choose the order (scan its number, or pick it from the list) → scan the receiving bin
 // once (it stays for the next items) → scan an item, which the replica resolves against
-// the order's lines → its lot, for a lot-tracked product → the quantity (offered: what
+// the order's lines → its lot, for a lot-tracked product, and the expiry date on its
+// label (Enter alone: none; a lot the device does not know yet is created with it, and
+// a known lot keeps its own date, with a warning) → the quantity (offered: what
 // the line still expects) → Enter records a receipt naming the line. More than the line
 // still expects is said first and recorded only on a second Enter (the server flags an
 // over-receipt, but it happened, so it must stay possible); an item not on the order is
@@ -15,7 +17,7 @@ import type { Feedback } from "./movement";
 import { confirmed, errorFeedback, lineAction, recordedFeedback, sameCode } from "./orders";
 import { parseQty, parseScan } from "./scan";
 
-export type ReceiveStep = "order" | "bin" | "item" | "matching" | "lot" | "qty" | "saving";
+export type ReceiveStep = "order" | "bin" | "item" | "matching" | "lot" | "expiry" | "qty" | "saving";
 
 export interface ReceiveState {
   /** The open purchase orders, as last read. */
@@ -28,6 +30,8 @@ export interface ReceiveState {
   /** The scanned item and the line it is received against. */
   match: LineMatch | null;
   lot: string | null;
+  /** The lot's expiry date as typed (`YYYY-MM-DD`), or null. */
+  expiresOn: string | null;
   /** A quantity beyond the line's open one, said once and waiting for Enter again. */
   over: number | null;
   /** The quantity being recorded. */
@@ -42,6 +46,7 @@ export type ReceiveEvent =
   | { type: "scan"; raw: string }
   | { type: "matched"; match: LineMatch }
   | { type: "lot"; raw: string }
+  | { type: "expiry"; raw: string }
   | { type: "qty"; raw: string }
   | { type: "recorded"; recorded: Recorded }
   | { type: "failed"; error: ErrorBody }
@@ -63,6 +68,7 @@ export const start: ReceiveState = {
   bin: null,
   match: null,
   lot: null,
+  expiresOn: null,
   over: null,
   qty: null,
   feedback: null,
@@ -107,7 +113,7 @@ function error(state: ReceiveState, message: string): ReceiveState {
 
 /** Back to scanning the next item, the bin kept. */
 function nextItem(state: ReceiveState, feedback: Feedback | null): ReceiveState {
-  return { ...state, step: "item", match: null, lot: null, over: null, qty: null, feedback };
+  return { ...state, step: "item", match: null, lot: null, expiresOn: null, over: null, qty: null, feedback };
 }
 
 /** Back to choosing an order, the bin kept. */
@@ -135,7 +141,7 @@ function quantity(state: ReceiveState, raw: string): ReceiveTransition {
     const message = fill(m().over, { qty: formatQty(qty), open: formatQty(line.open), sku: match.product.sku });
     return { state: { ...state, over: qty, feedback: { tone: "warn", message } } };
   }
-  const target = { lineId: match.line, sku: match.product.sku, bin: state.bin, lot: state.lot };
+  const target = { lineId: match.line, sku: match.product.sku, bin: state.bin, lot: state.lot, expiresOn: state.expiresOn };
   return {
     state: { ...state, step: "saving", qty, feedback: null },
     submit: lineAction("receive", target, qty),
@@ -156,8 +162,9 @@ function failed(state: ReceiveState, error: ErrorBody): ReceiveState {
   if (error.code === "unknown_location" || error.code === "location_not_leaf" || error.code === "ambiguous_location") {
     return { ...nextItem(state, feedback), step: "bin", bin: null };
   }
-  if (error.code === "unknown_lot" || error.code === "lot_required") {
-    return { ...state, step: "lot", lot: null, over: null, qty: null, feedback };
+  // A lot code or an expiry date the replica refused: typed again, from the lot.
+  if (error.code === "unknown_lot" || error.code === "lot_required" || (error.code === "invalid_input" && state.lot !== null)) {
+    return { ...state, step: "lot", lot: null, expiresOn: null, over: null, qty: null, feedback };
   }
   return { ...state, step: "qty", over: null, qty: null, feedback };
 }
@@ -183,7 +190,7 @@ export function receiveNext(state: ReceiveState, event: ReceiveEvent): ReceiveTr
       const scanned = parseScan(event.raw);
       if (!scanned.ok) return { state: error(state, scanned.error) };
       return {
-        state: { ...state, step: "matching", match: null, lot: null, over: null, feedback: null },
+        state: { ...state, step: "matching", match: null, lot: null, expiresOn: null, over: null, feedback: null },
         match: { order: state.order.number, item: { by: "scan", value: scanned.value } },
       };
     }
@@ -197,7 +204,12 @@ export function receiveNext(state: ReceiveState, event: ReceiveEvent): ReceiveTr
       const scanned = parseScan(event.raw);
       if (!scanned.ok) return { state: error(state, scanned.error) };
       // Kept as printed: suppliers' lot codes are case-sensitive.
-      return { state: { ...state, lot: scanned.value, step: "qty", feedback: null } };
+      return { state: { ...state, lot: scanned.value, step: "expiry", feedback: null } };
+    }
+    case "expiry": {
+      if (state.step !== "expiry") return { state };
+      const typed = event.raw.trim();
+      return { state: { ...state, expiresOn: typed === "" ? null : typed, step: "qty", feedback: null } };
     }
     case "qty":
       if (state.step !== "qty") return { state };
@@ -219,6 +231,7 @@ export function receiveNext(state: ReceiveState, event: ReceiveEvent): ReceiveTr
       switch (state.step) {
         case "matching":
         case "lot":
+        case "expiry":
         case "qty":
           return { state: nextItem(state, null) };
         case "item":

@@ -167,6 +167,7 @@ fn walk(replica: &Replica, numbers: &[&str]) -> Vec<String> {
 fn pick(replica: &mut Replica, sku: &str, bin: &str, qty: i64, sales_line: Uuid) {
     replica
         .record(&logiflow_replica::Action {
+            expires_on: None,
             item: ItemRef::Sku(sku.into()),
             lot: None,
             warehouse: None,

@@ -60,6 +60,7 @@ export const en = {
     bin: "Receiving bin: scan once, then Enter (kept for the next items)",
     item: "Scan item (barcode or SKU), then Enter",
     lot: "Lot of {sku}, then Enter",
+    expiry: "Expiry date on the label (YYYY-MM-DD), or Enter if none",
     qty: "Quantity of {sku}, then Enter",
     qtyPlain: "Quantity, then Enter",
     sku: "SKU",
