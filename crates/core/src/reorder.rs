@@ -18,10 +18,12 @@
 //! warehouse** of the tenant (the server), or of the device's scope (the replica, which
 //! keeps only those). The reorder point is the product's, tenant-wide, so a product is
 //! watched in every such warehouse, including those where it has no row yet. Each side
-//! loads the pairs with their available stock and asks [`shortfall`]. The server also
-//! has this rule as SQL, to page the low pairs at scale (`store::stock::is_low_sql` in
-//! `logiflow-server`): a test there checks that it agrees with this one on the edges of
-//! `tests/reorder.rs`.
+//! loads the pairs with their available stock and asks [`shortfall`]. The rule also
+//! exists as SQL, here beside it ([`is_low_sql`], [`shortfall_sql`]): the server pages
+//! the low pairs with it, the replica narrows its dashboard's query with it before
+//! asking [`shortfall`] of each row. Tests on both sides check that it agrees with this
+//! one on the edges of `tests/reorder.rs` (PostgreSQL in `logiflow-server`'s
+//! `tests/api/stock.rs`, SQLite in `logiflow-replica`'s `kpi.rs`).
 //!
 //! Worked example, reorder point 10, in one warehouse:
 //!
@@ -65,4 +67,18 @@ pub fn available(rows: impl IntoIterator<Item = (i64, i64)>) -> i64 {
     rows.into_iter().fold(0i64, |sum, (on_hand, allocated)| {
         sum.saturating_add(on_hand.saturating_sub(allocated))
     })
+}
+
+/// The SQL twin of [`is_low`] over two integer expressions (standard SQL, the same text
+/// for PostgreSQL and SQLite): a query selects the low pairs itself so that a page of
+/// them is one bounded statement. It must say what [`is_low`] says (see the module).
+#[must_use]
+pub fn is_low_sql(reorder_point: &str, available: &str) -> String {
+    format!("({reorder_point} > 0 and {available} < {reorder_point})")
+}
+
+/// The SQL twin of [`shortfall`] for a pair [`is_low_sql`] selected.
+#[must_use]
+pub fn shortfall_sql(reorder_point: &str, available: &str) -> String {
+    format!("({reorder_point} - {available})")
 }

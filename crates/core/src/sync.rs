@@ -150,6 +150,15 @@ pub struct WarehouseRecord {
     pub name: String,
     /// Its IANA time zone (for dates such as lot expiry).
     pub time_zone: String,
+    /// Not deactivated: a deactivated warehouse of the scope is still pulled (its stock
+    /// is still there) but not watched for low stock. Absent from older servers' pages:
+    /// active.
+    #[serde(default = "active")]
+    pub active: bool,
+}
+
+fn active() -> bool {
+    true
 }
 
 /// A location (zone, aisle, rack or bin).

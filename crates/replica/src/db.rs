@@ -60,6 +60,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0012_local_lots",
         include_str!("../../../migrations/replica/0012_local_lots.sql"),
     ),
+    (
+        "0013_warehouse_active",
+        include_str!("../../../migrations/replica/0013_warehouse_active.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

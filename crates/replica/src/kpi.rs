@@ -5,7 +5,9 @@
 //! entries replayed over them. Most products have no live entry, so their figures come
 //! from SQL aggregates over the pulled rows; only the products with live entries (few:
 //! the pending journal's) are projected and added in Rust. Which pairs are low, and by
-//! how much, is `logiflow_core::reorder`'s answer, as on the server.
+//! how much, is `logiflow_core::reorder`'s answer, as on the server: its SQL twin narrows
+//! the query to the low pairs, and the rule decides each. A deactivated warehouse is not
+//! watched, as on the server.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -97,10 +99,11 @@ impl Replica {
         let mut low = Vec::new();
         let mut low_stock: u64 = 0;
         {
-            // Every watched pair (see `logiflow_core::reorder`: the scope's warehouses
-            // times the active products with a reorder point) with its available stock;
-            // which are low is core's answer. Names are read for the low ones only.
-            let mut stmt = self.conn.prepare_cached(
+            // The watched pairs (see `logiflow_core::reorder`: the scope's active
+            // warehouses times the active products with a reorder point) that core's
+            // SQL twin of the rule calls low, with their available stock; core decides
+            // each again. Only the low ones are read, names included.
+            let mut stmt = self.conn.prepare_cached(&format!(
                 "with avail as (
                      select l.warehouse_id, s.product_id,
                             sum(s.on_hand - s.allocated) as available
@@ -109,11 +112,12 @@ impl Replica {
                  )
                  select p.reorder_point, coalesce(a.available, 0), w.code, p.sku, p.name
                  from scope sc
-                 join warehouse w on w.id = sc.warehouse_id
+                 join warehouse w on w.id = sc.warehouse_id and w.active = 1
                  join product p on p.active = 1 and p.reorder_point > 0
                  left join avail a on a.warehouse_id = w.id and a.product_id = p.id
-                 where p.id not in (select value from json_each(?1))",
-            )?;
+                 where p.id not in (select value from json_each(?1)) and {}",
+                reorder::is_low_sql("p.reorder_point", "coalesce(a.available, 0)")
+            ))?;
             let mut rows = stmt.query(params![live_json])?;
             while let Some(r) = rows.next()? {
                 let (reorder_point, available): (i64, i64) = (r.get(0)?, r.get(1)?);
@@ -203,7 +207,8 @@ impl Replica {
 
         let scope: Vec<(WarehouseId, String)> = {
             let mut stmt = self.conn.prepare_cached(
-                "select w.id, w.code from scope sc join warehouse w on w.id = sc.warehouse_id",
+                "select w.id, w.code from scope sc
+                 join warehouse w on w.id = sc.warehouse_id and w.active = 1",
             )?;
             let mut rows = stmt.query([])?;
             let mut out = Vec::new();
@@ -246,5 +251,37 @@ impl Replica {
             .query_row([location.to_string()], |r| r.get(0))
             .optional()?;
         id.map(|id| parse_id(&id)).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use logiflow_core::QTY_MAX;
+    use logiflow_core::reorder::{is_low_sql, shortfall, shortfall_sql};
+
+    /// The SQL twin of the low-stock rule that narrows the dashboard's query says on
+    /// SQLite what core says, on the rule's edges (as the server's test does on
+    /// PostgreSQL).
+    #[test]
+    fn the_sql_low_stock_rule_agrees_with_core_on_sqlite() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let sql = format!(
+            "select {}, {}",
+            is_low_sql("?1", "?2"),
+            shortfall_sql("?1", "?2")
+        );
+        let mut stmt = conn.prepare(&sql).unwrap();
+        for reorder_point in [0, 1, 3, 10, QTY_MAX] {
+            for available in [-QTY_MAX, -3, -1, 0, 1, 2, 3, 9, 10, 11, QTY_MAX] {
+                let (low, short): (bool, i64) = stmt
+                    .query_row([reorder_point, available], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .unwrap();
+                let want = shortfall(reorder_point, available);
+                assert_eq!(low, want.is_some(), "{reorder_point} {available}");
+                if let Some(want) = want {
+                    assert_eq!(short, want, "{reorder_point} {available}");
+                }
+            }
+        }
     }
 }

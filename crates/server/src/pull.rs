@@ -870,6 +870,7 @@ fn warehouse(w: store::pull::WarehouseRow) -> WarehouseRecord {
         code: w.code,
         name: w.name,
         time_zone: w.timezone,
+        active: w.active,
     }
 }
 

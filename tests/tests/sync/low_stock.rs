@@ -1,7 +1,8 @@
 //! The low-stock rule exists once (issue #14, point 3): on one fixture, the server's
 //! low-stock list, its `below_reorder` stock filter and its `stock.low` alert sweep, and
 //! a synced replica's dashboard name the same (warehouse, product, shortfall) set, the
-//! one `logiflow_core::reorder` gives for the fixture.
+//! one `logiflow_core::reorder` gives for the fixture. A warehouse of the device's scope
+//! deactivated after it connected is watched by neither side.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -69,6 +70,10 @@ const PRODUCTS: &[Product] = &[
 
 const WAREHOUSES: [&str; 2] = ["WH1", "WH2"];
 
+/// A third warehouse of the device's scope, with no stock: every watched product would
+/// be low there, but it is deactivated once the device has connected.
+const DEACTIVATED: &str = "WH3";
+
 /// What `logiflow_core::reorder` says of the fixture.
 fn expected() -> Low {
     let mut low = Low::new();
@@ -89,7 +94,11 @@ fn expected() -> Low {
 fn fixture(server: &Server) -> BTreeMap<String, String> {
     let mut bins: BTreeMap<&str, String> = BTreeMap::new();
     let mut codes = BTreeMap::new();
-    for (w, w_bins) in [("WH1", &["A1", "A2"][..]), ("WH2", &["C1"][..])] {
+    for (w, w_bins) in [
+        ("WH1", &["A1", "A2"][..]),
+        ("WH2", &["C1"][..]),
+        (DEACTIVATED, &["D1"][..]),
+    ] {
         let wh = server.create(
             "/v1/warehouses",
             json!({"code": w, "name": w, "timezone": "Europe/Paris"}),
@@ -145,6 +154,31 @@ fn fixture(server: &Server) -> BTreeMap<String, String> {
 fn server_and_replica_list_the_low_stock_core_names() {
     let server = Server::start("lowstock");
     let codes = fixture(&server);
+    // A replica keeping the three warehouses; then the third is deactivated.
+    let mut d = connect_scoped(
+        &server,
+        &server.base.clone(),
+        "low-1",
+        &server.email,
+        &["WH1", "WH2", DEACTIVATED],
+    );
+    let before = d.replica.stock_kpis(100).unwrap();
+    assert!(
+        before.low.iter().any(|l| l.warehouse_code == DEACTIVATED),
+        "while active, the third warehouse is watched: {before:?}"
+    );
+    let wh3 = codes
+        .iter()
+        .find(|(_, c)| c.as_str() == DEACTIVATED)
+        .unwrap()
+        .0;
+    server.send(
+        reqwest::Method::PATCH,
+        &format!("/v1/warehouses/{wh3}"),
+        Some(&server.admin_token),
+        Some(json!({"active": false})),
+        200,
+    );
     let want = expected();
     assert_eq!(
         want,
@@ -219,14 +253,7 @@ fn server_and_replica_list_the_low_stock_core_names() {
         "stock.low alerts"
     );
 
-    // A replica keeping both warehouses, synced.
-    let mut d = connect_scoped(
-        &server,
-        &server.base.clone(),
-        "low-1",
-        &server.email,
-        &WAREHOUSES,
-    );
+    // The replica, synced since.
     d.sync().unwrap();
     let kpis = d.replica.stock_kpis(100).unwrap();
     let shown: Low = kpis

@@ -248,6 +248,7 @@ mod tests {
                 code: "W1".into(),
                 name: "Main".into(),
                 time_zone: "UTC".into(),
+                active: true,
             }],
             locations: (0..BINS)
                 .map(|n| LocationRecord {

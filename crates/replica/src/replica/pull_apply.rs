@@ -84,11 +84,17 @@ impl Replica {
 fn store_places(tx: &Transaction<'_>, page: &PullPage, applied: &mut PullApplied) -> Result<()> {
     for w in &page.warehouses {
         tx.prepare_cached(
-            "insert into warehouse (id, code, name, time_zone) values (?1, ?2, ?3, ?4)
+            "insert into warehouse (id, code, name, time_zone, active) values (?1, ?2, ?3, ?4, ?5)
              on conflict (id) do update set code = excluded.code, name = excluded.name,
-                 time_zone = excluded.time_zone",
+                 time_zone = excluded.time_zone, active = excluded.active",
         )?
-        .execute(params![w.id.to_string(), w.code, w.name, w.time_zone])?;
+        .execute(params![
+            w.id.to_string(),
+            w.code,
+            w.name,
+            w.time_zone,
+            w.active
+        ])?;
         // The server sends the warehouses of the device's scope.
         tx.prepare_cached("insert or ignore into scope (warehouse_id) values (?1)")?
             .execute(params![w.id.to_string()])?;

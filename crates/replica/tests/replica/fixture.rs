@@ -98,6 +98,7 @@ pub fn catalog_page() -> PullPage {
             code: "W1".into(),
             name: "Main".into(),
             time_zone: "Europe/Berlin".into(),
+            active: true,
         }],
         locations: vec![
             location(zone(), "Z1", None, false),

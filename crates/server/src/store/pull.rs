@@ -325,6 +325,7 @@ pub struct WarehouseRow {
     pub code: String,
     pub name: String,
     pub timezone: String,
+    pub active: bool,
 }
 
 /// The scope's warehouses among `ids` (all of the scope when `ids` is none).
@@ -335,7 +336,7 @@ pub async fn warehouses(
 ) -> Result<Vec<WarehouseRow>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(
-        "select id, code, name, timezone from warehouse
+        "select id, code, name, timezone, active from warehouse
          where tenant_id = $1 and id = any($2) and ($3::uuid[] is null or id = any($3))
          order by id",
     )

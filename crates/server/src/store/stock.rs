@@ -360,19 +360,9 @@ pub const WATCHED: &str = "from warehouse w
      ) t
      where w.active and w.tenant_id = ";
 
-/// The SQL twin of `logiflow_core::reorder::is_low` over two bigint expressions: SQL
-/// selects the low pairs itself so that a page of them is one bounded query. It must say
-/// what the core rule says; a test checks both over the rule's edge cases
-/// (`tests/api/stock.rs`, `the_sql_low_stock_rule_agrees_with_core`).
-pub fn is_low_sql(reorder_point: &str, available: &str) -> String {
-    format!("({reorder_point} > 0 and {available} < {reorder_point})")
-}
-
-/// The SQL twin of `logiflow_core::reorder::shortfall` for a low pair (see
-/// [`is_low_sql`]).
-pub fn shortfall_sql(reorder_point: &str, available: &str) -> String {
-    format!("({reorder_point} - {available})")
-}
+/// The low-stock rule as SQL, beside the rule in core (`tests/api/stock.rs`,
+/// `the_sql_low_stock_rule_agrees_with_core`, checks it on PostgreSQL).
+pub use logiflow_core::reorder::{is_low_sql, shortfall_sql};
 
 /// Products whose available stock in a warehouse is below their reorder point, per
 /// active warehouse (optionally one), after `after` by (warehouse, product).

@@ -301,15 +301,14 @@ async fn the_low_stock_list_names_what_to_reorder_per_warehouse() {
     );
 }
 
-/// The SQL twin of the low-stock rule (`store::stock::is_low_sql`, `shortfall_sql`), which
+/// The SQL twin of the low-stock rule (`reorder::is_low_sql`, `shortfall_sql`), which
 /// pages the low list and runs the alert sweep, says what `logiflow_core::reorder` says,
 /// on the rule's edges: no reorder point, at the point, below zero, the largest
 /// quantities.
 #[tokio::test]
 async fn the_sql_low_stock_rule_agrees_with_core() {
     use logiflow_core::QTY_MAX;
-    use logiflow_core::reorder::shortfall;
-    use logiflow_server::store::stock::{is_low_sql, shortfall_sql};
+    use logiflow_core::reorder::{is_low_sql, shortfall, shortfall_sql};
 
     let app = spawn_app().await;
     let points = [0, 1, 3, 10, QTY_MAX];
