@@ -554,9 +554,9 @@ pub struct PickView {
     pub qty: i64,
 }
 
-/// The most sales orders one pick walk (a wave) takes: a cart's worth, and a bound on
-/// the work of [`crate::Replica::pick_walk`].
-pub const WAVE_ORDERS_MAX: usize = 50;
+/// The most sales orders one pick walk (a wave) takes ([`crate::Replica::pick_walk`]):
+/// core's bound, the same as the server's wave pick list.
+pub use logiflow_core::orders::WAVE_ORDERS_MAX;
 
 /// One stop of a pick walk across one sales order or a wave of several
 /// ([`crate::Replica::pick_walk`]): what to take from one bin for one order line.

@@ -24,4 +24,4 @@ pub use document::{
     purchase_header_edit, purchase_line_edit, purchase_status, receipt_flags, sales_action,
     sales_header_edit, sales_line_edit, sales_status,
 };
-pub use walk::{PATH_SEPARATOR, WalkKey, child_path, sort_walk};
+pub use walk::{PATH_SEPARATOR, WAVE_ORDERS_MAX, WalkKey, child_path, sort_walk};

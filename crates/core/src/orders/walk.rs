@@ -19,6 +19,10 @@
 //!    sort one way under different zones walk the zones' way
 //!    \[`bins_walk_by_zone_not_by_code`\].
 
+/// The most sales orders one pick walk (a wave) takes: a cart's worth, and a bound on the
+/// work of building it (the server's wave pick list, the replica's pick walk).
+pub const WAVE_ORDERS_MAX: usize = 50;
+
 /// What joins the codes of a location path.
 pub const PATH_SEPARATOR: char = '/';
 

@@ -514,31 +514,78 @@ async fn check_customer_any(tx: &mut TenantTx, id: Uuid) -> ApiResult<Option<i32
         .and_then(|c| c.min_shelf_life_days))
 }
 
-/// The order's reservations in walk order (`core::orders::sort_walk`, the order the
-/// desktop's pick walk follows too).
-pub async fn pick_list(tx: &mut TenantTx, id: Uuid) -> ApiResult<Vec<PickListLine>> {
-    fetch::<Sales>(tx, id).await?;
-    let mut rows = store::sales_orders::pick_list(tx, id).await?;
-    // One order: the same number on every stop. Lines of one product, bin and lot keep
-    // the query's order, by line id: the lines' document order, the key's last field.
+/// The reservations of `orders` in one walk (`core::orders::sort_walk`, the order the
+/// desktop's pick walk follows too): by bin path, SKU, lot, then order number. Lines of
+/// one order, product, bin and lot keep the query's order, by line id: the lines'
+/// document order, the key's last field.
+async fn walk(tx: &mut TenantTx, orders: &[Uuid]) -> ApiResult<Vec<store::sales_orders::PickRow>> {
+    let mut rows = store::sales_orders::pick_list(tx, orders).await?;
     logiflow_core::orders::sort_walk(&mut rows, |r| logiflow_core::orders::WalkKey {
         path: &r.location_path,
         sku: &r.sku,
         lot: r.lot_code.as_deref(),
-        order: "",
+        order: &r.order_number,
         position: 0,
     });
-    Ok(rows
+    Ok(rows)
+}
+
+fn pick_line(r: store::sales_orders::PickRow) -> PickListLine {
+    PickListLine {
+        line_id: r.line_id,
+        product_id: r.product_id,
+        sku: r.sku,
+        location_id: r.location_id,
+        location_path: r.location_path,
+        lot_id: r.lot_id,
+        lot_code: r.lot_code,
+        qty: r.qty,
+    }
+}
+
+/// The order's reservations in walk order ([`walk`]).
+pub async fn pick_list(tx: &mut TenantTx, id: Uuid) -> ApiResult<Vec<PickListLine>> {
+    fetch::<Sales>(tx, id).await?;
+    Ok(walk(tx, &[id]).await?.into_iter().map(pick_line).collect())
+}
+
+/// A stop of a wave's pick list: a reservation, and the order it is for.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WaveStop {
+    pub order_id: Uuid,
+    /// The order's number (`SO-000123`), for the label on the tote.
+    pub order_number: String,
+    #[serde(flatten)]
+    pub pick: PickListLine,
+}
+
+/// The reservations of a wave of 1 to `WAVE_ORDERS_MAX` sales orders (`ids`, repeats
+/// ignored) in one walk ([`walk`]): every stop of a bin before the next bin, whichever
+/// order it is for. An id that names no order of the tenant (another tenant's included)
+/// refuses the whole wave, `reference_not_found`.
+pub async fn wave_pick_list(tx: &mut TenantTx, ids: &[Uuid]) -> ApiResult<Vec<WaveStop>> {
+    let max = logiflow_core::orders::WAVE_ORDERS_MAX;
+    let mut ids = ids.to_vec();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() || ids.len() > max {
+        return Err(ApiError::BadRequest(format!(
+            "order_ids lists 1 to {max} sales orders"
+        )));
+    }
+    let found = store::sales_orders::existing(tx, &ids).await?;
+    if let Some(missing) = ids.iter().find(|id| !found.contains(id)) {
+        return Err(ApiError::ReferenceNotFound(format!(
+            "sales order {missing} not found"
+        )));
+    }
+    Ok(walk(tx, &ids)
+        .await?
         .into_iter()
-        .map(|r| PickListLine {
-            line_id: r.line_id,
-            product_id: r.product_id,
-            sku: r.sku,
-            location_id: r.location_id,
-            location_path: r.location_path,
-            lot_id: r.lot_id,
-            lot_code: r.lot_code,
-            qty: r.qty,
+        .map(|r| WaveStop {
+            order_id: r.order_id,
+            order_number: r.order_number.clone(),
+            pick: pick_line(r),
         })
         .collect())
 }

@@ -158,6 +158,10 @@ pub const FIELDS: &[(&str, Bound)] = &[
     ("ForceMovement/reason", Bound::Text(RESOLVE_REASON_LEN_MAX)),
     ("MarkRead/ids", Bound::Items(1, MARK_READ_MAX)),
     (
+        "WavePickListRequest/order_ids",
+        Bound::Items(1, logiflow_core::orders::WAVE_ORDERS_MAX),
+    ),
+    (
         "RefreshRequest/retry_key",
         Bound::Chars(*RETRY_KEY_LEN.start(), *RETRY_KEY_LEN.end()),
     ),

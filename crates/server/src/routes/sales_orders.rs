@@ -19,7 +19,7 @@ use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, IdsPath};
 use crate::orders::document;
 use crate::orders::sales::{
     self, NewSalesLine, NewSalesOrder, PickListLine, Reserve, Sales, SalesLineChanges, SalesOrder,
-    SalesOrderQuery, UpdateSalesOrder,
+    SalesOrderQuery, UpdateSalesOrder, WaveStop,
 };
 use crate::rbac::perm;
 use crate::routes::problems::{Authed, Reads};
@@ -37,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(allocate_sales_order))
         .routes(routes!(cancel_sales_order))
         .routes(routes!(sales_order_pick_list))
+        .routes(routes!(wave_pick_list))
 }
 
 /// A page of sales orders.
@@ -52,6 +53,22 @@ pub struct SalesOrderPage {
 pub struct PickList {
     /// The reservations in walk order (bin path), each a pick to make.
     pub items: Vec<PickListLine>,
+}
+
+/// The sales orders of a wave, to pick in one walk.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WavePickListRequest {
+    /// 1 to 50 sales orders (`logiflow_core::orders::WAVE_ORDERS_MAX`); repeats count once.
+    pub order_ids: Vec<Uuid>,
+}
+
+/// A wave's pick list.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WavePickList {
+    /// The reservations of all its orders in one walk (bin path, then SKU, lot and order
+    /// number), each a pick to make for one order.
+    pub items: Vec<WaveStop>,
 }
 
 /// Lists sales orders with their lines, oldest first.
@@ -315,4 +332,28 @@ pub async fn sales_order_pick_list(
     let items = sales::pick_list(&mut tx, id).await?;
     tx.commit().await?;
     Ok(axum::Json(PickList { items }))
+}
+
+/// The pick list of a wave: the reservations of several sales orders in one walk, so a
+/// picker visits each bin once for all of them. Reads only (nothing is reserved or
+/// written): a POST because the orders are a list in the body.
+#[utoipa::path(post, path = "/v1/sales-orders/pick-list", tag = "orders",
+    request_body = WavePickListRequest,
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the wave's pick list (permission orders_read)", body = WavePickList),
+        (status = 400, description = "bad_request (1 to 50 order_ids)"),
+        (status = 422, description = "invalid_body, reference_not_found (an order id)"),
+        Reads,
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn wave_pick_list(
+    State(state): State<AppState>,
+    p: Require<perm::OrdersRead>,
+    ApiJson(req): ApiJson<WavePickListRequest>,
+) -> ApiResult<axum::Json<WavePickList>> {
+    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let items = sales::wave_pick_list(&mut tx, &req.order_ids).await?;
+    tx.commit().await?;
+    Ok(axum::Json(WavePickList { items }))
 }

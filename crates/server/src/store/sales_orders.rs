@@ -303,9 +303,11 @@ pub async fn warehouse_today(tx: &mut TenantTx, warehouse: Uuid) -> Result<Naive
     .await
 }
 
-/// A line of a pick list: a reservation with where it is.
+/// A line of a pick list: a reservation with where it is, and its order.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PickRow {
+    pub order_id: Uuid,
+    pub order_number: String,
     pub line_id: Uuid,
     pub product_id: Uuid,
     pub sku: String,
@@ -316,23 +318,36 @@ pub struct PickRow {
     pub qty: i64,
 }
 
-/// An order's reservations, in walk order for the "C" collation, then by line (the
-/// lines' document order); the caller sorts them by `core::orders::sort_walk`, the rule.
-pub async fn pick_list(tx: &mut TenantTx, order: Uuid) -> Result<Vec<PickRow>, sqlx::Error> {
+/// Which of `ids` are sales orders of the tenant.
+pub async fn existing(tx: &mut TenantTx, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_scalar("select id from sales_order where tenant_id = $1 and id = any($2)")
+        .bind(tenant_id)
+        .bind(ids)
+        .fetch_all(tx.conn())
+        .await
+}
+
+/// The reservations of `orders` (one, or a wave), in walk order for the "C" collation,
+/// then by order number and line (the lines' document order); the caller sorts them by
+/// `core::orders::sort_walk`, the rule.
+pub async fn pick_list(tx: &mut TenantTx, orders: &[Uuid]) -> Result<Vec<PickRow>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     sqlx::query_as(
-        "select a.line_id, a.product_id, p.sku, a.location_id, l.path as location_path,
+        "select o.id as order_id, o.number as order_number, a.line_id, a.product_id, p.sku,
+                a.location_id, l.path as location_path,
                 lt.id as lot_id, lt.code as lot_code, a.qty
          from allocation a
          join sales_line sl on sl.tenant_id = a.tenant_id and sl.id = a.line_id
+         join sales_order o on o.tenant_id = sl.tenant_id and o.id = sl.order_id
          join product p on p.tenant_id = a.tenant_id and p.id = a.product_id
          join location l on l.tenant_id = a.tenant_id and l.id = a.location_id
          left join lot lt on lt.tenant_id = a.tenant_id and lt.id = a.lot_id
-         where a.tenant_id = $1 and sl.order_id = $2
-         order by l.path, p.sku, lt.code nulls first, a.line_id",
+         where a.tenant_id = $1 and sl.order_id = any($2)
+         order by l.path, p.sku, lt.code nulls first, o.number, a.line_id",
     )
     .bind(tenant_id)
-    .bind(order)
+    .bind(orders)
     .fetch_all(tx.conn())
     .await
 }

@@ -99,6 +99,7 @@ const COVERED: &[(&str, &str)] = &[
     ("POST", "/v1/sales-orders/{id}/allocate"),
     ("POST", "/v1/sales-orders/{id}/cancel"),
     ("GET", "/v1/sales-orders/{id}/pick-list"),
+    ("POST", "/v1/sales-orders/pick-list"),
     ("PATCH", "/v1/sales-orders/{id}"),
     ("POST", "/v1/sales-orders/{id}/lines"),
     ("PATCH", "/v1/sales-orders/{id}/lines/{line_id}"),
@@ -1225,6 +1226,25 @@ async fn run_case(w: &World, method: &str, path: &str) {
                 "unknown_order_line",
             )
             .await;
+        }
+        ("POST", "/v1/sales-orders/pick-list") => {
+            // A's order in B's wave is no order of B's: nothing of A's pick list shows.
+            let r = app
+                .post(
+                    path,
+                    b,
+                    json!({"order_ids": [id_of(&w.a_so)], "tenant_id": a_id}),
+                )
+                .await;
+            problem(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body").await;
+            let r = app
+                .post(path, b, json!({"order_ids": [id_of(&w.a_so)]}))
+                .await;
+            let v = problem(r, StatusCode::UNPROCESSABLE_ENTITY, "reference_not_found").await;
+            assert!(
+                !v.to_string().contains(&w.a_so["number"].to_string()),
+                "{v}"
+            );
         }
         ("POST", "/v1/imports") => {
             // B's import of A's SKU reaches B's catalog only (the product case may

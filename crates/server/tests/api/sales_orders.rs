@@ -877,3 +877,104 @@ async fn an_order_changes_by_its_state_and_a_reduced_line_releases_what_it_no_lo
     assert_ledger(&app, t.id).await;
     assert_eq!(audited(&app, t.id, "sales_order.line_update").await, 2);
 }
+
+/// (bin path, order number, qty) of a wave's pick list.
+async fn wave(app: &TestApp, token: &str, ids: Value) -> (StatusCode, Value) {
+    let r = app
+        .post(
+            "/v1/sales-orders/pick-list",
+            token,
+            json!({"order_ids": ids}),
+        )
+        .await;
+    let status = r.status();
+    (status, r.json().await.unwrap())
+}
+
+/// A wave's pick list walks every order's reservations in one bin order: each bin once,
+/// its stops for both orders together. Bad waves are refused with a clear code, and a
+/// viewer may read it (nothing is written).
+#[tokio::test]
+async fn a_wave_of_orders_is_picked_in_one_walk() {
+    let app = spawn_app().await;
+    app.plan("bulk", 100, 100_000).await;
+    let t = app.tenant("acme", "bulk").await;
+    let site = site(&app, t.id, 3).await;
+    let (_, viewer) = app.user(&t, "viewer@acme.test", "viewer").await;
+    // 3 in B02, 4 in B00 (whose path sorts first), 2 in B01.
+    for (bin, qty) in [(2, 3), (0, 4), (1, 2)] {
+        applied(&app, &t.token, receive(site.product, site.bins[bin], qty)).await;
+    }
+    let c = customer(&app, &t.token, "C1", None).await;
+    let mut orders = Vec::new();
+    for qty in [5, 4] {
+        let so = draft(&app, &t.token, c, site.warehouse, &[(site.product, qty)]).await;
+        orders.push(ok(&app, &t.token, &so, "confirm").await);
+    }
+    // FIFO, oldest receipt first: SO-1 took B02 (3) and B00 (2), SO-2 the rest of B00
+    // (2) and B01 (2).
+    let (status, v) = wave(&app, &viewer, json!([id_of(&orders[1]), id_of(&orders[0])])).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let stops: Vec<(String, String, i64)> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["location_path"].as_str().unwrap().to_owned(),
+                i["order_number"].as_str().unwrap().to_owned(),
+                i["qty"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let stop = |path: &str, order: &str, qty| (path.to_owned(), order.to_owned(), qty);
+    assert_eq!(
+        stops,
+        [
+            stop("A/B00", "SO-000001", 2),
+            stop("A/B00", "SO-000002", 2),
+            stop("A/B01", "SO-000002", 2),
+            stop("A/B02", "SO-000001", 3),
+        ]
+    );
+    // Each stop names its order and line, as the single order's list does.
+    assert_eq!(v["items"][0]["order_id"], id_of(&orders[0]));
+    assert_eq!(v["items"][0]["line_id"], orders[0]["lines"][0]["id"]);
+    // The same order twice is one order.
+    let (_, once) = wave(
+        &app,
+        &t.token,
+        json!([id_of(&orders[0]), id_of(&orders[0])]),
+    )
+    .await;
+    assert_eq!(once["items"].as_array().unwrap().len(), 2, "{once}");
+
+    // Refused: no order, more than a wave, an unknown id, not a list.
+    let (status, v) = wave(&app, &t.token, json!([])).await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_request")),
+        "{v}"
+    );
+    let many: Vec<String> = (0..=logiflow_core::orders::WAVE_ORDERS_MAX)
+        .map(|_| Uuid::now_v7().to_string())
+        .collect();
+    let (status, v) = wave(&app, &t.token, json!(many)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    let (status, v) = wave(&app, &t.token, json!([id_of(&orders[0]), Uuid::now_v7()])).await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("reference_not_found")
+        ),
+        "{v}"
+    );
+    let (status, v) = wave(&app, &t.token, json!("SO-000001")).await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body")),
+        "{v}"
+    );
+    assert_ledger(&app, t.id).await;
+}
