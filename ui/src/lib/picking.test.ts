@@ -99,10 +99,30 @@ describe("walking the stops", () => {
     expect(progress(state.stops)).toEqual({ done: 1, short: 0, left: 2 });
   });
 
-  it("offers the stop's quantity and takes the lot of the stop", () => {
+  it("asks the lot of a lot-tracked stop and records the stop's lot when it is scanned", () => {
     const lotted = [{ ...stop("SO-000001", "B1", "MILK-1", 2), lot: "L1" }];
-    const { effects } = run([...started.slice(0, 3), { type: "walk", stops: lotted }, ...pickAll("B1", "MILK-1", 2, 1)]);
+    const toLot: PickEvent[] = [...started.slice(0, 3), { type: "walk", stops: lotted }, { type: "bin", raw: "B1" }, { type: "scan", raw: "MILK-1" }, { type: "resolved", product: product("MILK-1") }];
+    expect(run(toLot).state.step).toBe("lot");
+    const { state, effects } = run([...toLot, { type: "lot", raw: "L1" }, { type: "qty", raw: "2" }, { type: "recorded", recorded: recorded(1) }]);
     expect(last(effects)?.submit).toMatchObject({ lot: "L1", op: { kind: "ship", from: "B1", qty: 2 } });
+    expect(state.stops[0]).toMatchObject({ status: "done", fromLot: "L1" });
+  });
+
+  it("takes another lot than the stop's only when scanned twice, and records that lot", () => {
+    const lotted = [{ ...stop("SO-000001", "B1", "MILK-1", 2), lot: "L1" }];
+    const toLot: PickEvent[] = [...started.slice(0, 3), { type: "walk", stops: lotted }, { type: "bin", raw: "B1" }, { type: "scan", raw: "MILK-1" }, { type: "resolved", product: product("MILK-1") }];
+    const once = run([...toLot, { type: "lot", raw: "L2" }]);
+    expect(once.state.step).toBe("lot");
+    expect(once.state.feedback).toEqual({ tone: "warn", message: expect.stringContaining("L2 is not this stop's lot (L1)") });
+    // Lot codes are case-sensitive: `l2` is not a second scan of `L2`.
+    expect(run([...toLot, { type: "lot", raw: "L2" }, { type: "lot", raw: "l2" }]).state.step).toBe("lot");
+    const { state, effects } = run([...toLot, { type: "lot", raw: "L2" }, { type: "lot", raw: "L2" }, { type: "qty", raw: "2" }, { type: "recorded", recorded: recorded(4) }]);
+    expect(last(effects)?.submit).toMatchObject({ lot: "L2", op: { kind: "ship", from: "B1", qty: 2 } });
+    expect(state.stops[0]).toMatchObject({ status: "done", lot: "L1", fromLot: "L2" });
+    // A lot the replica does not know sends the picker back to the lot.
+    const saving = run([...toLot, { type: "lot", raw: "L2" }, { type: "lot", raw: "L2" }, { type: "qty", raw: "2" }]).state;
+    const refused = pickNext(saving, { type: "failed", error: { code: "unknown_lot", message: "product MILK-1 has no lot L2" } }).state;
+    expect([refused.step, refused.lot]).toEqual(["lot", null]);
   });
 
   it("refuses another item than the stop's and records nothing", () => {
@@ -213,7 +233,7 @@ describe("refusals and going back", () => {
 
 describe("progress", () => {
   it("counts done, short and left stops", () => {
-    const stops: WalkStop[] = walk.map((s, i) => ({ ...s, status: (["done", "short", "open"] as const)[i], picked: 0, from: null }));
+    const stops: WalkStop[] = walk.map((s, i) => ({ ...s, status: (["done", "short", "open"] as const)[i], picked: 0, from: null, fromLot: null }));
     expect(progress(stops)).toEqual({ done: 1, short: 1, left: 1 });
     expect(nextStop(stops)).toBe(2);
     expect(nextStop(stops.slice(0, 2))).toBeNull();

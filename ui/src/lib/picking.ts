@@ -2,7 +2,9 @@
 // choose the orders (scan their numbers or tick them) → the replica's pick walk, one list
 // across them in walk order → at each stop: scan the bin (another bin is a substitute,
 // taken only when scanned twice: the server moves the reservation with the goods and
-// flags it) → scan the item (the stop's product, else nothing is recorded) → the
+// flags it) → scan the item (the stop's product, else nothing is recorded) → for a
+// lot-tracked product, scan the lot (another lot than the stop's is taken only when
+// scanned twice, like another bin: the reservation follows the goods) → the
 // quantity (offered: the stop's) → Enter records a ship naming the sales line. Less is a
 // short pick and more an over-pick: each is said first and recorded only on a second
 // Enter; a short stop shows as short and the rest of its line stays open.
@@ -25,9 +27,11 @@ export interface WalkStop extends PickStop {
   picked: number;
   /** The bin they were picked from, once picked (another than the stop's: a substitute). */
   from: string | null;
+  /** The lot they were picked from, once picked (another than the stop's: a substitute). */
+  fromLot: string | null;
 }
 
-export type PickStep = "choose" | "loading" | "bin" | "item" | "resolving" | "qty" | "saving" | "done";
+export type PickStep = "choose" | "loading" | "bin" | "item" | "resolving" | "lot" | "qty" | "saving" | "done";
 
 export interface PickState {
   /** The sales orders still to pick, as last read. */
@@ -43,6 +47,10 @@ export interface PickState {
   /** Another bin than the stop's, scanned once and waiting for its second scan. */
   substitute: string | null;
   product: ProductRef | null;
+  /** The lot picked from at the current stop (the stop's, or a confirmed other one). */
+  lot: string | null;
+  /** Another lot than the stop's, scanned once and waiting for its second scan. */
+  otherLot: string | null;
   /** A short or over quantity, said once and waiting for Enter again. */
   pending: number | null;
   /** The quantity being recorded. */
@@ -59,6 +67,7 @@ export type PickEvent =
   | { type: "bin"; raw: string }
   | { type: "scan"; raw: string }
   | { type: "resolved"; product: ProductRef }
+  | { type: "lot"; raw: string }
   | { type: "qty"; raw: string }
   | { type: "recorded"; recorded: Recorded }
   | { type: "failed"; error: ErrorBody }
@@ -84,6 +93,8 @@ export const choosing: PickState = {
   bin: null,
   substitute: null,
   product: null,
+  lot: null,
+  otherLot: null,
   pending: null,
   qty: null,
   feedback: null,
@@ -120,7 +131,7 @@ function error(state: PickState, message: string): PickState {
 /** On to the next open stop: straight to its item when it is in the bin just used. */
 function advance(state: PickState, stops: WalkStop[], feedback: Feedback | null): PickState {
   const at = nextStop(stops);
-  const base = { ...state, stops, at, substitute: null, product: null, pending: null, qty: null, feedback };
+  const base = { ...state, stops, at, substitute: null, product: null, lot: null, otherLot: null, pending: null, qty: null, feedback };
   if (at === null) return { ...base, step: "done", bin: null };
   const here = state.bin !== null && stops[at].bin === state.bin;
   return { ...base, step: here ? "item" : "bin", bin: here ? state.bin : null };
@@ -148,7 +159,7 @@ function startWave(state: PickState): PickTransition {
 }
 
 function walked(state: PickState, stops: PickStop[]): PickState {
-  const walk: WalkStop[] = stops.map((s) => ({ ...s, status: "open", picked: 0, from: null }));
+  const walk: WalkStop[] = stops.map((s) => ({ ...s, status: "open", picked: 0, from: null, fromLot: null }));
   if (walk.length === 0) return { ...state, stops: [], at: null, step: "choose", feedback: { tone: "warn", message: m().nothing } };
   return advance({ ...state, bin: null }, walk, null);
 }
@@ -171,7 +182,23 @@ function resolved(state: PickState, stop: WalkStop, product: ProductRef): PickSt
     const message = fill(m().wrongItem, { scanned: `${product.sku} (${product.name})`, sku: stop.sku });
     return { ...state, step: "item", product: null, feedback: { tone: "error", message } };
   }
-  return { ...state, step: "qty", product, pending: null, feedback: null };
+  // A lot-tracked stop (its reservation is on a lot): the lot is scanned too.
+  const step = stop.lot === null ? "qty" : "lot";
+  return { ...state, step, product, lot: null, otherLot: null, pending: null, feedback: null };
+}
+
+function scanLot(state: PickState, stop: WalkStop, raw: string): PickState {
+  const scanned = parseScan(raw);
+  if (!scanned.ok) return error(state, scanned.error);
+  // As printed: lot codes are case-sensitive.
+  const lot = scanned.value;
+  if (lot === stop.lot) return { ...state, step: "qty", lot, otherLot: null, feedback: null };
+  if (!confirmed(state.otherLot, lot)) {
+    const message = fill(m().otherLot, { lot, stop: stop.lot ?? "" });
+    return { ...state, otherLot: lot, feedback: { tone: "warn", message } };
+  }
+  const message = fill(m().substituteLot, { lot, stop: stop.lot ?? "" });
+  return { ...state, step: "qty", lot, otherLot: null, feedback: { tone: "warn", message } };
 }
 
 function quantity(state: PickState, stop: WalkStop, raw: string): PickTransition {
@@ -186,21 +213,22 @@ function quantity(state: PickState, stop: WalkStop, raw: string): PickTransition
   }
   if (qty === 0) {
     // Nothing found: nothing to record; the stop is short and its line stays open.
-    const stops = mark(state.stops, state.at, 0, state.bin);
+    const stops = mark(state.stops, state.at, 0, state.bin, state.lot);
     return { state: advance(state, stops, { tone: "warn", message: fill(m().noneFound, { sku: stop.sku, bin: state.bin ?? "" }) }) };
   }
-  const target = { lineId: stop.line, sku: stop.sku, bin: state.bin ?? stop.bin, lot: stop.lot };
+  const target = { lineId: stop.line, sku: stop.sku, bin: state.bin ?? stop.bin, lot: state.lot ?? stop.lot };
   return { state: { ...state, step: "saving", qty, feedback: null }, submit: lineAction("pick", target, qty) };
 }
 
-/** The stops with the one at `at` done (all of it or more picked from `from`) or short. */
-function mark(stops: WalkStop[], at: number | null, picked: number, from: string | null): WalkStop[] {
-  return stops.map((s, i) => (i === at ? { ...s, picked, from, status: picked < s.qty ? "short" : "done" } : s));
+/** The stops with the one at `at` done (all of it or more picked from `from`, lot
+ * `fromLot`) or short. */
+function mark(stops: WalkStop[], at: number | null, picked: number, from: string | null, fromLot: string | null): WalkStop[] {
+  return stops.map((s, i) => (i === at ? { ...s, picked, from, fromLot, status: picked < s.qty ? "short" : "done" } : s));
 }
 
 function recorded(state: PickState, stop: WalkStop, recorded: Recorded): PickState {
   const qty = state.qty ?? 0;
-  const stops = mark(state.stops, state.at, qty, state.bin);
+  const stops = mark(state.stops, state.at, qty, state.bin, state.lot);
   const params = { seq: recorded.seq, qty: formatQty(qty), stop: formatQty(stop.qty), sku: stop.sku, bin: state.bin ?? "", order: stop.order };
   const short = qty < stop.qty;
   const message = fill(short ? m().recordedShort : m().recorded, params);
@@ -218,6 +246,9 @@ function failed(state: PickState, error: ErrorBody): PickState {
       if (error.code === "unknown_location" || error.code === "location_not_leaf" || error.code === "ambiguous_location") {
         return { ...state, step: "bin", bin: null, product: null, pending: null, qty: null, feedback };
       }
+      if (error.code === "unknown_lot" || error.code === "lot_required") {
+        return { ...state, step: "lot", lot: null, otherLot: null, pending: null, qty: null, feedback };
+      }
       return { ...state, step: "qty", pending: null, qty: null, feedback };
     default:
       return state;
@@ -227,8 +258,9 @@ function failed(state: PickState, error: ErrorBody): PickState {
 function escape(state: PickState): PickState {
   switch (state.step) {
     case "resolving":
+    case "lot":
     case "qty":
-      return { ...state, step: "item", product: null, pending: null, feedback: null };
+      return { ...state, step: "item", product: null, lot: null, otherLot: null, pending: null, feedback: null };
     case "item":
       return { ...state, step: "bin", bin: null, substitute: null, feedback: null };
     case "bin":
@@ -268,6 +300,8 @@ export function pickNext(state: PickState, event: PickEvent): PickTransition {
     }
     case "resolved":
       return { state: state.step === "resolving" && stop ? resolved(state, stop, event.product) : state };
+    case "lot":
+      return { state: state.step === "lot" && stop ? scanLot(state, stop, event.raw) : state };
     case "qty":
       return state.step === "qty" && stop ? quantity(state, stop, event.raw) : { state };
     case "recorded":
