@@ -6,7 +6,8 @@
 //! lot the server keeps, and a receipt whose device typed another expiry date than that
 //! lot keeps is flagged `lot_expiry_differs`.
 //!
-//! This runs in a transaction of its own, committed before the push's rounds: it locks
+//! For a push this runs in a transaction of its own, committed before the push's rounds
+//! (`super::declare_lots`, once the session is known to be the device's): it locks
 //! the declared lots' products (in id order, so declarations of the same lot by two
 //! devices pushing at once run one after the other and the second finds the first's
 //! lot) and nothing else, so it cannot deadlock with the rounds' stock row locks. Should
@@ -22,7 +23,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use logiflow_core::lots::{Existing, reconcile};
 use logiflow_core::{Flag, LotId, LotRecord, MovementId, MovementKind, PushedMovement};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::access::Principal;
@@ -100,23 +100,11 @@ async fn create(tx: &mut TenantTx, principal: &Principal, lot: &LotRecord) -> Ap
     .await
 }
 
-/// Creates or maps the lots of `lots` that `movements` name (see the module docs), in a
-/// transaction of its own.
+/// Creates or maps the lots of `lots` that `movements` name (see the module docs), in
+/// the caller's transaction, which must hold no stock row lock (the products are
+/// locked here) and must have checked that the caller may declare them (the device's
+/// own session, or a manager uploading a revoked device's journal).
 pub async fn declare(
-    pool: &PgPool,
-    principal: &Principal,
-    lots: &[LotRecord],
-    movements: &[PushedMovement],
-) -> ApiResult<Declared> {
-    let mut tx = TenantTx::begin(pool, principal.tenant_id).await?;
-    let declared = declare_in(&mut tx, principal, lots, movements).await?;
-    tx.commit().await?;
-    Ok(declared)
-}
-
-/// [`declare`] in the caller's transaction, which must hold no stock row lock (the
-/// products are locked here).
-pub async fn declare_in(
     tx: &mut TenantTx,
     principal: &Principal,
     lots: &[LotRecord],

@@ -118,6 +118,33 @@ async fn receipt(
     })
 }
 
+/// The lots `req` declares, created or mapped in a transaction of their own (`lots`),
+/// once the session is known to be the pushing device's own: only a device's journal
+/// creates lots this way, never another session (which would need `catalog_manage`).
+async fn declare_lots(
+    pool: &PgPool,
+    principal: &Principal,
+    req: &PushRequest,
+) -> ApiResult<lots::Declared> {
+    if req.lots.is_empty() {
+        return Ok(lots::Declared::default());
+    }
+    let Actor::User { session_id, .. } = principal.actor else {
+        return Err(ApiError::Forbidden);
+    };
+    let mut tx = TenantTx::begin(pool, principal.tenant_id).await?;
+    let device = store::devices::by_session(&mut tx, session_id)
+        .await?
+        .filter(|d| d.id == req.device.as_uuid())
+        .ok_or(ApiError::Forbidden)?;
+    if device.revoked {
+        return Err(ApiError::DeviceRevoked);
+    }
+    let declared = lots::declare(&mut tx, principal, &req.lots, &req.movements).await?;
+    tx.commit().await?;
+    Ok(declared)
+}
+
 /// Processes a push by `principal` (a device's session). A movement dated later than
 /// the push's arrival plus `clock_tolerance` is held for a person (`clock_ahead`, see
 /// `logiflow_core::clock`).
@@ -133,7 +160,7 @@ pub async fn push(
     let received_at = Utc::now().trunc_subsecs(6);
     let clock = (received_at, clock_tolerance);
     // The lots the device created offline, before anything is decided (`lots`).
-    let declared = lots::declare(pool, principal, &req.lots, &req.movements).await?;
+    let declared = declare_lots(pool, principal, req).await?;
     let (movements, lot_flags) = declared.apply(&req.movements);
     let req = &PushRequest {
         device: req.device,

@@ -77,7 +77,7 @@ pub async fn upload(
     }
     // The lots the device created offline, now that the file is known to be its own
     // (`super::lots`; this transaction holds no stock row lock).
-    let declared = super::lots::declare_in(&mut tx, principal, &file.lots, &file.entries).await?;
+    let declared = super::lots::declare(&mut tx, principal, &file.lots, &file.entries).await?;
     let (entries, lot_flags) = declared.apply(&file.entries);
     let ids: Vec<Uuid> = entries.iter().map(|e| e.movement.id.as_uuid()).collect();
     let seqs: Vec<i64> = entries.iter().map(|e| seq(&e.movement)).collect();

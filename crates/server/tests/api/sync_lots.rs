@@ -344,6 +344,31 @@ async fn a_declared_lot_that_cannot_be_a_lot_is_not_created_and_its_receipt_is_r
     assert_eq!(outcome(&v, 0), "applied", "{v}");
     assert_eq!(count(&app, "lot", t.id).await, 2);
 
+    // Only the device's own session declares lots: the tenant's admin (an ordinary
+    // session, whose user may record movements) or another device pushing this
+    // device's journal is refused, and no lot is created.
+    let other = register(&app, &t.token, &[s.warehouse]).await;
+    let stolen = Uuid::now_v7();
+    let r = d.entry(
+        ago(12),
+        s.tracked,
+        Some(stolen),
+        MovementKind::Receive {
+            to: loc(s.bins[0]),
+            qty: q(3),
+        },
+    );
+    let body = with_lots(&d, &[r], &[(stolen, s.tracked, "STOLEN", None)]);
+    for token in [&t.token, &other.token] {
+        let resp = app.post("/v1/sync/push", token, body.clone()).await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    }
+    assert_eq!(count(&app, "lot", t.id).await, 2);
+    // The device itself may still send that entry (its seq was not used).
+    let v = push(&app, &d, body).await;
+    assert_eq!(outcome(&v, 0), "applied", "{v}");
+    assert_eq!(count(&app, "lot", t.id).await, 3);
+
     // A code no lot may have refuses the whole batch, and nothing is written.
     let bad = Uuid::now_v7();
     let r = d.entry(
@@ -363,7 +388,7 @@ async fn a_declared_lot_that_cannot_be_a_lot_is_not_created_and_its_receipt_is_r
         )
         .await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(count(&app, "lot", t.id).await, 2);
+    assert_eq!(count(&app, "lot", t.id).await, 3);
     assert_ledger(&app, t.id).await;
 }
 
