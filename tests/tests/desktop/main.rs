@@ -473,8 +473,9 @@ async fn walk(client: &Client, shots: &Shots<'_>, replica_path: &Path, data_dir:
     screenshot(client, shots, "03-receive-recorded.png").await;
 
     eprintln!("e2e: step 4, unknown scan");
-    // 4. An unknown scan is refused in red, and nothing is recorded.
-    scan(client, "NOPE-404", "1").await;
+    // 4. An unknown scan is refused in red at once, before any quantity, and nothing
+    // is recorded.
+    type_enter(client, "scan-input", "NOPE-404").await;
     let message = feedback(client, "error").await;
     assert!(message.starts_with("Unknown item:"), "{message}");
     screenshot(client, shots, "04-unknown-scan.png").await;

@@ -132,3 +132,54 @@ describe("the scan → quantity flow", () => {
     expect(binsNeeded("adjust")).toEqual(["to"]);
   });
 });
+
+describe("lots", () => {
+  const milk = { id: "p9", sku: "MILK", name: "Milk", lot_tracked: true };
+  const bolt = { id: "p1", sku: "BOLT", name: "Bolt", lot_tracked: false };
+
+  it("looks the scan up, and goes on to the quantity for an item without lots", () => {
+    const t = next(initial, { type: "scan", raw: "BOLT" }, receive);
+    expect(t.resolve).toEqual({ by: "scan", value: "BOLT" });
+    expect(next(t.state, { type: "resolved", product: bolt }, receive).state.step).toBe("qty");
+  });
+
+  it("asks the lot, then for a receipt the date on its label, and records both", () => {
+    const toLot = [{ type: "scan", raw: "MILK" }, { type: "resolved", product: milk }] as const;
+    expect(run(receive, ...toLot).state.step).toBe("lot");
+    expect(run(receive, ...toLot, { type: "lot", raw: "L-9a" }).state.step).toBe("expiry");
+    const { state, submits } = run(receive, ...toLot, { type: "lot", raw: "L-9a" }, { type: "expiry", raw: "2027-06-30" }, { type: "qty", raw: "4" });
+    expect(state.step).toBe("saving");
+    expect(submits).toEqual([
+      { item: { by: "scan", value: "MILK" }, lot: "L-9a", expires_on: "2027-06-30", warehouse: null, op: { kind: "receive", to: "A-01", qty: 4 }, reference: null },
+    ]);
+    // The next scan starts without the last lot.
+    const done = next(state, { type: "recorded", recorded: recorded() }, receive).state;
+    expect([done.step, done.lot, done.expiresOn]).toEqual(["item", null, null]);
+  });
+
+  it("asks no date for a transfer, and sends none", () => {
+    const transfer: Form = { ...receive, kind: "transfer", from: "A-01", to: "A-02" };
+    const { submits } = run(transfer, { type: "scan", raw: "MILK" }, { type: "resolved", product: milk }, { type: "lot", raw: "L1" }, { type: "qty", raw: "2" });
+    expect(submits).toEqual([
+      { item: { by: "scan", value: "MILK" }, lot: "L1", warehouse: null, op: { kind: "transfer", from: "A-01", to: "A-02", qty: 2 }, reference: null },
+    ]);
+  });
+
+  it("sends a lot the replica refuses, or a lot it asks for, back to the lot", () => {
+    const ship: Form = { ...receive, kind: "ship", from: "A-01" };
+    const saving = run(ship, { type: "scan", raw: "MILK" }, { type: "resolved", product: milk }, { type: "lot", raw: "L-X" }, { type: "qty", raw: "1" }).state;
+    const unknown = next(saving, { type: "failed", error: { code: "unknown_lot", message: "product MILK has no lot L-X" } }, ship).state;
+    expect([unknown.step, unknown.lot, unknown.item]).toEqual(["lot", null, "MILK"]);
+    // Enter on the quantity before the look-up answered: the replica asks the lot.
+    const early = run(ship, { type: "scan", raw: "MILK" }, { type: "qty", raw: "1" }).state;
+    const asked = next(early, { type: "failed", error: { code: "lot_required", message: "MILK needs a lot" } }, ship).state;
+    expect(asked.step).toBe("lot");
+  });
+
+  it("says at once that a scan names no item", () => {
+    const t = next(initial, { type: "scan", raw: "NOPE" }, receive);
+    const state = next(t.state, { type: "unresolved", error: { code: "unknown_product", message: "no product NOPE" } }, receive).state;
+    expect(state.step).toBe("item");
+    expect(state.feedback).toEqual({ tone: "error", message: "Unknown item: no product NOPE" });
+  });
+});

@@ -394,6 +394,7 @@ export const en = {
     item: "Scan item (barcode or SKU), then Enter",
     qty: "Quantity, then Enter",
     qtyFor: "Quantity for {item}",
+    lot: "Lot of {item} (as printed), then Enter",
     delta: "Change (use − for less), then Enter",
     escape: "Esc starts over",
     recorded: "Recorded #{seq}: {kind} {qty} × {item}",
