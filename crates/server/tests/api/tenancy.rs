@@ -22,10 +22,12 @@ async fn write_routes(app: &TestApp) -> Vec<(Method, String)> {
         }
         for method in ops.as_object().unwrap().keys() {
             // Revoking a device and marking alerts read stay allowed: they take access
-            // away or change only a person's own view.
+            // away or change only a person's own view. A wave's pick list is a POST
+            // that only reads.
             if method != "get"
                 && !(method == "delete" && path == "/v1/devices/{id}")
                 && path != "/v1/alerts/read"
+                && path != "/v1/sales-orders/pick-list"
             {
                 routes.push((method.to_uppercase().parse().unwrap(), path.clone()));
             }
@@ -86,6 +88,15 @@ async fn an_expired_tenant_is_read_only() {
             "{path}"
         );
     }
+    // A wave's pick list reads: answered (here: no such order), not refused as a write.
+    let r = app
+        .post(
+            "/v1/sales-orders/pick-list",
+            &t.token,
+            json!({"order_ids": [Uuid::now_v7()]}),
+        )
+        .await;
+    problem(r, StatusCode::UNPROCESSABLE_ENTITY, "reference_not_found").await;
     let me: Value = app.get("/v1/me", &t.token).await.json().await.unwrap();
     assert_eq!(me["subscription_expired"], true);
     // People can still sign in and out of a read-only tenant.
