@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::catalog::warehouse::{parse_code, validate_address};
 use crate::error::{ApiError, ApiResult};
-use crate::users::{normalize_email, validate_name};
+use crate::users::{normalize_email, refuse_forbidden_char, validate_name};
 
 /// Longest phone number.
 pub const PHONE_LEN_MAX: usize = 64;
@@ -172,6 +172,7 @@ fn phone(raw: Option<&str>) -> ApiResult<Option<String>> {
                 "phone has at most {PHONE_LEN_MAX} characters"
             )));
         }
+        refuse_forbidden_char("phone", p)?;
         Ok(p.to_owned())
     })
     .transpose()

@@ -35,7 +35,7 @@ use crate::routes::auth::RETRY_KEY_LEN;
 use crate::routes::webhooks::{DESCRIPTION_LEN_MAX, ROTATION_GRACE_SECS_MAX};
 use crate::settings::{CODE_LEN_MAX, JOURNAL_PAST_LIMIT_DAYS_MAX, OVER_RECEIPT_TOLERANCE_PCT_MAX};
 use crate::users::{
-    EMAIL_LEN_MAX, NAME_FORBIDDEN_CHAR, NAME_LEN_MAX, PASSWORD_LEN_MAX, PASSWORD_LEN_MIN,
+    EMAIL_LEN_MAX, NAME_LEN_MAX, PASSWORD_LEN_MAX, PASSWORD_LEN_MIN, TEXT_FORBIDDEN_CHAR,
 };
 use crate::webhooks::EVENT_TYPES;
 
@@ -113,7 +113,7 @@ const fn code(max: usize, class: &'static str) -> Bound {
 }
 
 /// A name (`users::validate_name`): trimmed, then 1 to `max` characters, none of them
-/// NUL (`users::NAME_FORBIDDEN_CHAR`).
+/// NUL (`users::TEXT_FORBIDDEN_CHAR`).
 const fn name(max: usize) -> Bound {
     Bound::Trimmed {
         max,
@@ -122,7 +122,7 @@ const fn name(max: usize) -> Bound {
     }
 }
 const _: () = assert!(
-    NAME_FORBIDDEN_CHAR == '\0',
+    TEXT_FORBIDDEN_CHAR == '\0',
     "the name pattern leaves out NUL"
 );
 
