@@ -96,6 +96,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     routes::problems::problem_bodies(&mut doc);
     crate::webhooks::events::document(&mut doc);
     routes::bounds::document_bounds(&mut doc);
+    routes::parties::document_kinds(&mut doc);
     (router, doc)
 }
 

@@ -337,6 +337,11 @@ fn conflict_detail(constraint: &str) -> Option<&'static str> {
 /// serialization_failure and deadlock_detected.
 const TRANSIENT_SQLSTATES: [&str; 2] = ["40001", "40P01"];
 
+/// SQLSTATEs of a text PostgreSQL cannot store, which only a request brings: a NUL
+/// character in a text (character_not_in_repertoire) or in a JSON string
+/// (untranslatable_character).
+const UNSTORABLE_TEXT_SQLSTATES: [&str; 2] = ["22021", "22P05"];
+
 impl ApiError {
     /// True for a failure that running the same transaction again may not meet (a
     /// deadlock or serialization failure): the server retries those itself.
@@ -354,6 +359,15 @@ impl From<sqlx::Error> for ApiError {
             {
                 tracing::info!(error = %db, "transient database conflict");
                 return ApiError::Busy;
+            }
+            if db
+                .code()
+                .is_some_and(|c| UNSTORABLE_TEXT_SQLSTATES.contains(&c.as_ref()))
+            {
+                // A NUL in a text that no check of its field refused (names, addresses,
+                // phones, notes have one): the request's fault, so a 400, not a 500.
+                tracing::info!(error = %db, "unstorable text in a request");
+                return ApiError::BadRequest("text must not contain a NUL character".into());
             }
             if db.is_unique_violation() {
                 // A constraint without a mapped message still is a conflict, not a failure;

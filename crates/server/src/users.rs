@@ -60,9 +60,20 @@ pub fn normalize_email(email: &str) -> ApiResult<String> {
     }
 }
 
-/// The one character a name may not hold: PostgreSQL's text cannot store it, so a name
-/// with it failed at the insert (a 500) until it was refused here.
-pub const NAME_FORBIDDEN_CHAR: char = '\0';
+/// The one character a stored text (a name, an address, a phone number) may not hold:
+/// PostgreSQL's text cannot store it, so a text with it failed at the insert (a 500)
+/// until it was refused by its check.
+pub const TEXT_FORBIDDEN_CHAR: char = '\0';
+
+/// Refuses a text holding [`TEXT_FORBIDDEN_CHAR`]: `field` names it in the message.
+pub fn refuse_forbidden_char(field: &str, text: &str) -> ApiResult<()> {
+    if text.contains(TEXT_FORBIDDEN_CHAR) {
+        return Err(ApiError::BadRequest(format!(
+            "{field} must not contain a NUL character"
+        )));
+    }
+    Ok(())
+}
 
 /// Validates a display name.
 pub fn validate_name(name: &str) -> ApiResult<String> {
@@ -72,11 +83,7 @@ pub fn validate_name(name: &str) -> ApiResult<String> {
             "names must have 1 to {NAME_LEN_MAX} characters"
         )));
     }
-    if name.contains(NAME_FORBIDDEN_CHAR) {
-        return Err(ApiError::BadRequest(
-            "names must not contain a NUL character".into(),
-        ));
-    }
+    refuse_forbidden_char("names", name)?;
     Ok(name.to_owned())
 }
 

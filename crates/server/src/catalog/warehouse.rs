@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
+use crate::users::refuse_forbidden_char;
 
 /// Longest warehouse address.
 pub const ADDRESS_LEN_MAX: usize = 1000;
@@ -40,7 +41,8 @@ pub fn validate_timezone(tz: &str) -> ApiResult<String> {
         .map_err(|_| ApiError::BadRequest(format!("unknown IANA time zone {tz:?}")))
 }
 
-/// A postal address, trimmed: at most [`ADDRESS_LEN_MAX`] characters.
+/// A postal address, trimmed: at most [`ADDRESS_LEN_MAX`] characters, none of them NUL
+/// (`users::TEXT_FORBIDDEN_CHAR`).
 pub fn validate_address(address: &str) -> ApiResult<String> {
     let address = address.trim();
     if address.chars().count() > ADDRESS_LEN_MAX {
@@ -48,5 +50,6 @@ pub fn validate_address(address: &str) -> ApiResult<String> {
             "addresses have at most {ADDRESS_LEN_MAX} characters"
         )));
     }
+    refuse_forbidden_char("addresses", address)?;
     Ok(address.to_owned())
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::catalog::warehouse::{parse_code, validate_address};
 use crate::error::{ApiError, ApiResult};
-use crate::users::{normalize_email, validate_name};
+use crate::users::{normalize_email, refuse_forbidden_char, validate_name};
 
 /// Longest phone number.
 pub const PHONE_LEN_MAX: usize = 64;
@@ -28,11 +28,23 @@ pub enum PartyKind {
 }
 
 impl PartyKind {
+    /// Both kinds.
+    pub const ALL: [PartyKind; 2] = [PartyKind::Supplier, PartyKind::Customer];
+
     /// Stable name, as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             PartyKind::Supplier => "supplier",
             PartyKind::Customer => "customer",
+        }
+    }
+
+    /// The field of days only this kind has (in the API, the import's columns and the
+    /// OpenAPI document): a supplier's lead time, a customer's least shelf life.
+    pub fn days_field(self) -> &'static str {
+        match self {
+            PartyKind::Supplier => "lead_time_days",
+            PartyKind::Customer => "min_shelf_life_days",
         }
     }
 }
@@ -172,19 +184,16 @@ fn phone(raw: Option<&str>) -> ApiResult<Option<String>> {
                 "phone has at most {PHONE_LEN_MAX} characters"
             )));
         }
+        refuse_forbidden_char("phone", p)?;
         Ok(p.to_owned())
     })
     .transpose()
 }
 
-/// A number of days that only one kind of party has.
-fn days(
-    field: &str,
-    value: Option<i32>,
-    kind: PartyKind,
-    belongs_to: PartyKind,
-) -> ApiResult<Option<i32>> {
+/// A number of days that only one kind of party has: its [`PartyKind::days_field`].
+fn days(value: Option<i32>, kind: PartyKind, belongs_to: PartyKind) -> ApiResult<Option<i32>> {
     let Some(v) = value else { return Ok(None) };
+    let field = belongs_to.days_field();
     if kind != belongs_to {
         return Err(ApiError::BadRequest(format!(
             "{field} is a field of {}s only",
@@ -230,22 +239,12 @@ impl NewParty {
             "address",
             validate_address(self.address.as_deref().unwrap_or("")),
         );
-        let lead_time_days = days(
-            "lead_time_days",
-            self.lead_time_days,
-            kind,
-            PartyKind::Supplier,
-        )
-        .map_err(|e| errors.push(("lead_time_days", e)))
-        .unwrap_or_default();
-        let min_shelf_life_days = days(
-            "min_shelf_life_days",
-            self.min_shelf_life_days,
-            kind,
-            PartyKind::Customer,
-        )
-        .map_err(|e| errors.push(("min_shelf_life_days", e)))
-        .unwrap_or_default();
+        let lead_time_days = days(self.lead_time_days, kind, PartyKind::Supplier)
+            .map_err(|e| errors.push((PartyKind::Supplier.days_field(), e)))
+            .unwrap_or_default();
+        let min_shelf_life_days = days(self.min_shelf_life_days, kind, PartyKind::Customer)
+            .map_err(|e| errors.push((PartyKind::Customer.days_field(), e)))
+            .unwrap_or_default();
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -271,18 +270,8 @@ impl UpdateParty {
             email: email(self.email.as_deref())?,
             phone: phone(self.phone.as_deref())?,
             address: self.address.as_deref().map(validate_address).transpose()?,
-            lead_time_days: days(
-                "lead_time_days",
-                self.lead_time_days,
-                kind,
-                PartyKind::Supplier,
-            )?,
-            min_shelf_life_days: days(
-                "min_shelf_life_days",
-                self.min_shelf_life_days,
-                kind,
-                PartyKind::Customer,
-            )?,
+            lead_time_days: days(self.lead_time_days, kind, PartyKind::Supplier)?,
+            min_shelf_life_days: days(self.min_shelf_life_days, kind, PartyKind::Customer)?,
             active: self.active,
         })
     }

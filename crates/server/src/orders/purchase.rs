@@ -27,6 +27,7 @@ use crate::orders::document::{ListFilter, fetch, fetch_for_update, order_kind, r
 use crate::orders::party::PartyKind;
 use crate::store;
 use crate::store::catalog_change::Entity;
+use crate::users::refuse_forbidden_char;
 
 /// Most lines on one order.
 pub const LINES_MAX: usize = 500;
@@ -299,6 +300,7 @@ pub(crate) fn notes(v: &str) -> ApiResult<String> {
             "notes have at most {NOTES_LEN_MAX} characters"
         )));
     }
+    refuse_forbidden_char("notes", v)?;
     Ok(v.trim().to_owned())
 }
 

@@ -6,36 +6,44 @@
 //! document instead: every list's `limit` (1 to [`PAGE_LIMIT_MAX`], the pull's to
 //! [`PULL_PAGE_MAX`]), every `Idempotency-Key` (1 to [`IDEMPOTENCY_KEY_LEN_MAX`] visible
 //! ASCII characters), the request fields of [`FIELDS`] and the query parameters of
-//! [`QUERY`]. Most texts are trimmed
+//! [`QUERY`], and the bodies of [`ONE_OF_FIELDS`]. Most texts are trimmed
 //! before they are checked, so their length is in a `pattern` (spaces, then 1 to `max`
 //! characters that start and end with a non-space, then spaces) rather than in
-//! `maxLength`. [`document_bounds`] panics on an entry that names no field or parameter,
-//! so a renamed one fails every test that builds the document.
+//! `maxLength`; the spaces are those `str::trim` takes ([`SPACES`]). A nullable id or
+//! date is written `oneOf` the formatted string and `null` ([`nullable_formats`]).
+//! [`document_bounds`] panics on an entry that names no field or parameter, so a
+//! renamed one fails every test that builds the document.
+
+use std::sync::LazyLock;
 
 use logiflow_core::QTY_MAX;
 use logiflow_core::bins::{SEGMENT_LABEL_LEN_MAX, SEGMENTS_MAX};
-use logiflow_core::codes::{LOCATION_CODE_LEN_MAX, LOT_CODE_LEN_MAX, SKU_LEN_MAX};
+use logiflow_core::codes::{BARCODE_LEN_MAX, LOCATION_CODE_LEN_MAX, LOT_CODE_LEN_MAX, SKU_LEN_MAX};
 use logiflow_core::sync::{PULL_PAGE_MAX, RESOLVE_REASON_LEN_MAX};
 use logiflow_core::{AlertKind, KindName, OutcomeName};
 use utoipa::Number;
 use utoipa::openapi::path::ParameterIn;
 use utoipa::openapi::schema::{
-    ArrayItems, KnownFormat, Object, OneOf, Ref, Schema, SchemaFormat, SchemaType, Type,
+    AllOf, AnyOf, ArrayItems, KnownFormat, Object, OneOf, Ref, Schema, SchemaFormat, SchemaType,
+    Type,
 };
 use utoipa::openapi::{OpenApi, RefOr};
 
 use crate::alerts::{DEVICE_SILENT_DAYS_RANGE, HELD_HOURS_RANGE, LOT_EXPIRING_DAYS_RANGE};
 use crate::catalog::location::LOCATION_NAME_LEN_MAX;
-use crate::catalog::product::{MONEY_MAX, MONEY_SCALE_MAX, UOM_LEN_MAX};
+use crate::catalog::product::{BARCODES_PER_PRODUCT_MAX, MONEY_MAX, MONEY_SCALE_MAX, UOM_LEN_MAX};
 use crate::catalog::warehouse::ADDRESS_LEN_MAX;
 use crate::devices::{DEVICE_TEXT_LEN_MAX, DEVICE_WAREHOUSES_MAX};
 use crate::extract::{IDEMPOTENCY_KEY_LEN_MAX, PAGE_LIMIT_MAX};
+use crate::orders::party::{DAYS_MAX, PHONE_LEN_MAX};
+use crate::orders::purchase::NOTES_LEN_MAX;
 use crate::routes::alerts::MARK_READ_MAX;
 use crate::routes::auth::RETRY_KEY_LEN;
 use crate::routes::webhooks::{DESCRIPTION_LEN_MAX, ROTATION_GRACE_SECS_MAX};
 use crate::settings::{CODE_LEN_MAX, JOURNAL_PAST_LIMIT_DAYS_MAX, OVER_RECEIPT_TOLERANCE_PCT_MAX};
+use crate::stock::movement::NOTE_LEN_MAX;
 use crate::users::{
-    EMAIL_LEN_MAX, NAME_FORBIDDEN_CHAR, NAME_LEN_MAX, PASSWORD_LEN_MAX, PASSWORD_LEN_MIN,
+    EMAIL_LEN_MAX, NAME_LEN_MAX, PASSWORD_LEN_MAX, PASSWORD_LEN_MIN, TEXT_FORBIDDEN_CHAR,
 };
 use crate::webhooks::EVENT_TYPES;
 
@@ -46,6 +54,9 @@ pub enum Bound {
     Text(usize),
     /// Trimmed, then at most this many characters (it may be empty).
     AtMost(usize),
+    /// Trimmed, then at most this many characters (it may be empty), none of them NUL
+    /// (`users::TEXT_FORBIDDEN_CHAR`).
+    StoredAtMost(usize),
     /// Trimmed, then 1 to `max` characters of `inner`, the first and the last of `edge`
     /// (regular expression classes).
     Trimmed {
@@ -57,12 +68,19 @@ pub enum Bound {
     Exactly(usize, &'static str),
     /// Taken as it is: this many characters (a password).
     Chars(usize, usize),
+    /// Taken as it is: at most this many characters, none of them NUL
+    /// (`users::TEXT_FORBIDDEN_CHAR`).
+    StoredChars(usize),
     /// An integer in this range.
     Range(i64, i64),
+    /// A non-zero integer from `-max` to `max` (`core::Delta`).
+    NonZero(i64),
     /// An array of this many items.
     Items(usize, usize),
     /// An array of at least this many items.
     MinItems(usize),
+    /// An array of at most `max` items, each within `item`.
+    Each { max: usize, item: &'static Bound },
     /// A decimal string of money (`catalog::product::validate_money`), as `money_pattern`
     /// spells it.
     Money,
@@ -79,6 +97,9 @@ pub enum Bound {
     /// accepts every address of the format, which has a non-empty local part, one `@`,
     /// a domain with a dot and no spaces).
     Email(usize),
+    /// Blank (spaces at most, which clear it) or an [`Bound::Email`] of at most this many
+    /// characters: a supplier's or customer's e-mail (`orders::party`).
+    EmailOrBlank(usize),
 }
 
 /// The shared schema of a time zone: a name `chrono_tz` knows
@@ -113,17 +134,21 @@ const fn code(max: usize, class: &'static str) -> Bound {
 }
 
 /// A name (`users::validate_name`): trimmed, then 1 to `max` characters, none of them
-/// NUL (`users::NAME_FORBIDDEN_CHAR`).
+/// NUL (`users::TEXT_FORBIDDEN_CHAR`).
 const fn name(max: usize) -> Bound {
     Bound::Trimmed {
         max,
-        edge: "[^\\s\\x00]",
-        inner: "[^\\x00]",
+        edge: STORED_EDGE,
+        inner: STORED,
     }
 }
+/// Any character but NUL (`users::TEXT_FORBIDDEN_CHAR`), and not a space either.
+const STORED_EDGE: &str = "[^\\s\\x00]";
+/// Any character but NUL.
+const STORED: &str = "[^\\x00]";
 const _: () = assert!(
-    NAME_FORBIDDEN_CHAR == '\0',
-    "the name pattern leaves out NUL"
+    TEXT_FORBIDDEN_CHAR == '\0',
+    "the patterns of stored texts leave out NUL"
 );
 
 /// Letters, digits and `- _ .` (`core::LocationCode`, also warehouse codes).
@@ -131,9 +156,13 @@ const LOCATION_CODE: &str = "[A-Za-z0-9._-]";
 /// Letters, digits and `- _ . /` (`core::Sku`).
 const SKU: &str = "[A-Za-z0-9._/-]";
 /// Anything but a space: a unit of measure (`catalog::product::validate_uom`).
-const NOT_SPACE: &str = "\\S";
-/// Any character.
-const ANY: &str = "[\\s\\S]";
+const NOT_SPACE: &str = "[^\\s]";
+/// A barcode (`core::Barcode`): printable ASCII without spaces. Whether a GTIN's check
+/// digit is right no pattern can say.
+const BARCODE: Bound = code(BARCODE_LEN_MAX, "[!-~]");
+/// Any character. Not `[\s\S]`: [`spell_spaces`] would make that a class without
+/// U+FEFF, which is no space to the server but one to ECMA-262's `\s`.
+const ANY: &str = "[\\d\\D]";
 
 /// Digits of the largest amount of money: a whole amount of at most this many digits is
 /// within [`MONEY_MAX`], and one with decimals has at most one digit fewer before the
@@ -229,8 +258,14 @@ pub const FIELDS: &[(&str, Bound)] = &[
     ),
     ("CreateWarehouse/name", name(NAME_LEN_MAX)),
     ("UpdateWarehouse/name", name(NAME_LEN_MAX)),
-    ("CreateWarehouse/address", Bound::AtMost(ADDRESS_LEN_MAX)),
-    ("UpdateWarehouse/address", Bound::AtMost(ADDRESS_LEN_MAX)),
+    (
+        "CreateWarehouse/address",
+        Bound::StoredAtMost(ADDRESS_LEN_MAX),
+    ),
+    (
+        "UpdateWarehouse/address",
+        Bound::StoredAtMost(ADDRESS_LEN_MAX),
+    ),
     ("CreateWarehouse/timezone", Bound::TimeZone),
     ("UpdateWarehouse/timezone", Bound::TimeZone),
     ("UpdateSettings/timezone", Bound::TimeZone),
@@ -242,10 +277,36 @@ pub const FIELDS: &[(&str, Bound)] = &[
     ("UpdateProduct/name", name(NAME_LEN_MAX)),
     ("CreateProduct/uom", code(UOM_LEN_MAX, NOT_SPACE)),
     ("UpdateProduct/uom", code(UOM_LEN_MAX, NOT_SPACE)),
+    (
+        "CreateProduct/barcodes",
+        Bound::Each {
+            max: BARCODES_PER_PRODUCT_MAX,
+            item: &BARCODE,
+        },
+    ),
+    (
+        "UpdateProduct/barcodes",
+        Bound::Each {
+            max: BARCODES_PER_PRODUCT_MAX,
+            item: &BARCODE,
+        },
+    ),
     ("CreateProduct/cost", Bound::Money),
     ("UpdateProduct/cost", Bound::Money),
     ("CreateProduct/price", Bound::Money),
     ("UpdateProduct/price", Bound::Money),
+    // A movement's quantities (`core::PositiveQty`, `Qty`, `Delta`) and note.
+    ("NewKind/qty", Bound::Range(1, QTY_MAX)),
+    ("NewKind/delta", Bound::NonZero(QTY_MAX)),
+    ("NewKind/counted", Bound::Range(0, QTY_MAX)),
+    ("NewKind/expected", Bound::Range(0, QTY_MAX)),
+    ("NewMovement/note", Bound::StoredChars(NOTE_LEN_MAX)),
+    // An order's notes (`orders::purchase::notes`), counted before they are trimmed.
+    ("NewPurchaseOrder/notes", Bound::StoredChars(NOTES_LEN_MAX)),
+    (
+        "UpdatePurchaseOrder/notes",
+        Bound::StoredChars(NOTES_LEN_MAX),
+    ),
     ("NewLine/qty", Bound::Range(1, QTY_MAX)),
     ("NewLine/unit_cost", Bound::Money),
     ("LineChanges/qty", Bound::Range(0, QTY_MAX)),
@@ -258,6 +319,35 @@ pub const FIELDS: &[(&str, Bound)] = &[
     ("UpdateProduct/reorder_point", Bound::Range(0, QTY_MAX)),
     ("CreateProduct/reorder_qty", Bound::Range(0, QTY_MAX)),
     ("UpdateProduct/reorder_qty", Bound::Range(0, QTY_MAX)),
+    // A supplier's or customer's code is a location code (`catalog::warehouse::parse_code`).
+    ("NewParty/code", code(LOCATION_CODE_LEN_MAX, LOCATION_CODE)),
+    (
+        "UpdateParty/code",
+        code(LOCATION_CODE_LEN_MAX, LOCATION_CODE),
+    ),
+    ("NewParty/name", name(NAME_LEN_MAX)),
+    ("UpdateParty/name", name(NAME_LEN_MAX)),
+    ("NewParty/email", Bound::EmailOrBlank(EMAIL_LEN_MAX)),
+    ("UpdateParty/email", Bound::EmailOrBlank(EMAIL_LEN_MAX)),
+    ("NewParty/phone", Bound::StoredAtMost(PHONE_LEN_MAX)),
+    ("UpdateParty/phone", Bound::StoredAtMost(PHONE_LEN_MAX)),
+    ("NewParty/address", Bound::StoredAtMost(ADDRESS_LEN_MAX)),
+    ("UpdateParty/address", Bound::StoredAtMost(ADDRESS_LEN_MAX)),
+    // Each kind's request bodies take only its own field of days
+    // (`routes::parties::document_kinds`).
+    ("NewParty/lead_time_days", Bound::Range(0, DAYS_MAX as i64)),
+    (
+        "UpdateParty/lead_time_days",
+        Bound::Range(0, DAYS_MAX as i64),
+    ),
+    (
+        "NewParty/min_shelf_life_days",
+        Bound::Range(0, DAYS_MAX as i64),
+    ),
+    (
+        "UpdateParty/min_shelf_life_days",
+        Bound::Range(0, DAYS_MAX as i64),
+    ),
     ("CreateUser/email", Bound::Email(EMAIL_LEN_MAX)),
     ("CreateUser/display_name", name(NAME_LEN_MAX)),
     ("UpdateUser/display_name", name(NAME_LEN_MAX)),
@@ -310,6 +400,13 @@ pub const FIELDS: &[(&str, Bound)] = &[
     ),
 ];
 
+/// Request bodies that need one of these fields, not `null`: where a location goes
+/// (`catalog::service::place_children`: under a parent, or top-level in a warehouse).
+pub const ONE_OF_FIELDS: &[(&str, &[&str])] = &[
+    ("CreateLocation", &["warehouse_id", "parent_id"]),
+    ("GenerateBins", &["warehouse_id", "parent_id"]),
+];
+
 /// Query parameters and their bounds: the operations' paths, the parameter's name.
 pub const QUERY: &[(&[&str], &str, Bound)] = &[
     (&["/v1/alerts"], "kind", Bound::OneOf(names_of!(AlertKind))),
@@ -328,6 +425,12 @@ pub const QUERY: &[(&[&str], &str, Bound)] = &[
 impl Bound {
     /// Sets the bound on `schema`, a string, integer or array schema.
     fn apply(self, schema: &mut Schema) -> bool {
+        if let Schema::Object(object) = schema
+            && let Some(alternatives) = self.alternatives(object)
+        {
+            *schema = alternatives;
+            return true;
+        }
         match (self, schema) {
             (Bound::Items(min, max), Schema::Array(array)) => {
                 array.min_items = Some(min);
@@ -335,6 +438,16 @@ impl Bound {
             }
             (Bound::MinItems(min), Schema::Array(array)) => {
                 array.min_items = Some(min);
+            }
+            (Bound::Each { max, item }, Schema::Array(array)) => {
+                let ArrayItems::RefOrSchema(items) = &mut array.items else {
+                    return false;
+                };
+                let RefOr::T(items) = items.as_mut() else {
+                    return false;
+                };
+                array.max_items = Some(max);
+                return item.apply(items);
             }
             (Bound::EachOneOf { min, names }, Schema::Array(array)) => {
                 let ArrayItems::RefOrSchema(item) = &mut array.items else {
@@ -349,10 +462,7 @@ impl Bound {
             (Bound::Money, Schema::Object(object)) => {
                 object.pattern = Some(money_pattern());
             }
-            (Bound::Range(min, max), Schema::Object(object)) => {
-                object.minimum = Some(Number::Int(isize::try_from(min).unwrap_or(isize::MIN)));
-                object.maximum = Some(Number::Int(isize::try_from(max).unwrap_or(isize::MAX)));
-            }
+            (Bound::Range(min, max), Schema::Object(object)) => range(object, min, max),
             (Bound::Chars(min, max), Schema::Object(object)) => {
                 object.min_length = Some(min);
                 object.max_length = Some(max);
@@ -366,6 +476,9 @@ impl Bound {
                 object.format = Some(SchemaFormat::KnownFormat(KnownFormat::Email));
                 object.max_length = Some(max);
             }
+            (Bound::StoredChars(max), Schema::Object(object)) => {
+                object.pattern = Some(format!("^{STORED}{{0,{max}}}$"));
+            }
             (Bound::Exactly(max, class), Schema::Object(object)) => {
                 object.pattern = Some(format!("^{class}{{1,{max}}}$"));
             }
@@ -375,18 +488,92 @@ impl Bound {
                 let (max, edge, inner, optional) = match bound {
                     Bound::Text(max) => (max, NOT_SPACE, ANY, ""),
                     Bound::AtMost(max) => (max, NOT_SPACE, ANY, "?"),
+                    Bound::StoredAtMost(max) => (max, STORED_EDGE, STORED, "?"),
                     Bound::Trimmed { max, edge, inner } => (max, edge, inner, ""),
                     _ => return false,
                 };
                 let inner_max = max.saturating_sub(2);
-                object.pattern = Some(format!(
-                    "^\\s*({edge}({inner}{{0,{inner_max}}}{edge})?){optional}\\s*$"
-                ));
+                object.pattern = Some(spell_spaces(&format!(
+                    "^[\\s]*({edge}({inner}{{0,{inner_max}}}{edge})?){optional}[\\s]*$"
+                )));
             }
             _ => return false,
         }
         true
     }
+
+    /// For a bound of two or three alternatives (a non-zero range, an e-mail or blank),
+    /// the `anyOf` them that replaces `object`; `None` for the others, and for an object
+    /// the bound does not fit.
+    fn alternatives(self, object: &mut Object) -> Option<Schema> {
+        let items = match self {
+            Bound::NonZero(max) => {
+                let (mut below, mut above) = (object.clone(), object.clone());
+                (below.description, above.description) = (None, None);
+                range(&mut below, -max, -1);
+                range(&mut above, 1, max);
+                vec![below, above]
+            }
+            Bound::EmailOrBlank(max) => {
+                let nullable = nullable_string(object)?;
+                let mut blank = Object::with_type(Type::String);
+                blank.pattern = Some(spell_spaces("^[\\s]*$"));
+                let mut email = Object::with_type(Type::String);
+                email.format = Some(SchemaFormat::KnownFormat(KnownFormat::Email));
+                email.max_length = Some(max);
+                let mut items = vec![blank, email];
+                if nullable {
+                    items.push(Object::with_type(Type::Null));
+                }
+                items
+            }
+            _ => return None,
+        };
+        let mut either = AnyOf::new();
+        either.description = object.description.take();
+        either.items = items
+            .into_iter()
+            .map(|item| RefOr::T(Schema::Object(item)))
+            .collect();
+        Some(Schema::AnyOf(either))
+    }
+}
+
+/// The characters `str::trim` takes away (those `char::is_whitespace` calls spaces) as
+/// the inside of a regular expression class, in ranges of `\uXXXX` (they are all below
+/// U+10000), which Python's `re`, ECMA-262 and Rust's `regex` read alike.
+static SPACES: LazyLock<String> = LazyLock::new(|| {
+    let mut class = String::new();
+    let mut spaces = ('\0'..=char::MAX).filter(|c| c.is_whitespace()).peekable();
+    while let Some(first) = spaces.next() {
+        let mut last = first;
+        while let Some(&next) = spaces.peek() {
+            if u32::from(next) != u32::from(last) + 1 {
+                break;
+            }
+            last = next;
+            spaces.next();
+        }
+        class.push_str(&format!("\\u{:04X}", u32::from(first)));
+        if last != first {
+            class.push_str(&format!("-\\u{:04X}", u32::from(last)));
+        }
+    }
+    class
+});
+
+/// A pattern with each `\s` (always inside a class: `[\s]`, `[^\s\x00]`) spelled as
+/// [`SPACES`]. The `\s` of a JSON Schema pattern is ECMA-262's, which leaves out U+0085
+/// and takes in U+FEFF, and Python's takes in U+001C to U+001F: none of them is what the
+/// server trims.
+fn spell_spaces(pattern: &str) -> String {
+    pattern.replace("\\s", &SPACES)
+}
+
+/// Sets an integer schema's `minimum` and `maximum`.
+fn range(object: &mut Object, min: i64, max: i64) {
+    object.minimum = Some(Number::Int(isize::try_from(min).unwrap_or(isize::MIN)));
+    object.maximum = Some(Number::Int(isize::try_from(max).unwrap_or(isize::MAX)));
 }
 
 /// Makes a string field, nullable or not, a reference to the [`TIME_ZONE`] schema,
@@ -397,22 +584,33 @@ fn time_zone_ref(field: &mut RefOr<Schema>) -> bool {
     };
     let mut zone = Ref::from_schema_name(TIME_ZONE);
     zone.description = object.description.clone().unwrap_or_default();
-    let nullable = match &object.schema_type {
-        SchemaType::Type(Type::String) => false,
-        SchemaType::Array(types) if types.as_slice() == [Type::String, Type::Null] => true,
-        _ => return false,
-    };
-    *field = if nullable {
-        let mut either = OneOf::new();
-        either.items = vec![
-            RefOr::Ref(zone),
-            RefOr::T(Schema::Object(Object::with_type(Type::Null))),
-        ];
-        RefOr::T(Schema::OneOf(either))
-    } else {
-        RefOr::Ref(zone)
+    *field = match nullable_string(object) {
+        Some(true) => RefOr::T(or_null(RefOr::Ref(zone), None)),
+        Some(false) => RefOr::Ref(zone),
+        None => return false,
     };
     true
+}
+
+/// Whether a string schema may also be `null` (`type: ["string", "null"]`, as utoipa
+/// writes an `Option<String>`); `None` when it is not a string schema.
+fn nullable_string(object: &Object) -> Option<bool> {
+    match &object.schema_type {
+        SchemaType::Type(Type::String) => Some(false),
+        SchemaType::Array(types) if types.as_slice() == [Type::String, Type::Null] => Some(true),
+        _ => None,
+    }
+}
+
+/// `oneOf` the schema and `null`.
+fn or_null(schema: RefOr<Schema>, description: Option<String>) -> Schema {
+    let mut either = OneOf::new();
+    either.description = description;
+    either.items = vec![
+        schema,
+        RefOr::T(Schema::Object(Object::with_type(Type::Null))),
+    ];
+    Schema::OneOf(either)
 }
 
 /// Sets the bounds on the document.
@@ -438,21 +636,97 @@ pub fn document_bounds(doc: &mut OpenApi) {
     schemas.insert(TIME_ZONE.into(), RefOr::T(Schema::Object(time_zone)));
     for (field, bound) in FIELDS {
         let (schema, property) = field.split_once('/').expect("Schema/field");
-        let target = match schemas.get_mut(schema) {
-            Some(RefOr::T(Schema::Object(object))) => object.properties.get_mut(property),
-            _ => None,
+        // A tagged enum (`NewKind`) is `oneOf` its variants, and a body with a flattened
+        // part (`NewMovement`) `allOf` its parts: the field of each that has it.
+        let targets: Vec<&mut RefOr<Schema>> = match schemas.get_mut(schema) {
+            Some(RefOr::T(Schema::Object(object))) => {
+                object.properties.get_mut(property).into_iter().collect()
+            }
+            Some(RefOr::T(Schema::OneOf(OneOf { items, .. })))
+            | Some(RefOr::T(Schema::AllOf(AllOf { items, .. }))) => items
+                .iter_mut()
+                .filter_map(|variant| match variant {
+                    RefOr::T(Schema::Object(object)) => object.properties.get_mut(property),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
         };
-        let fits = match (bound, target) {
-            (Bound::TimeZone, Some(slot)) => time_zone_ref(slot),
-            (_, Some(RefOr::T(schema))) => bound.apply(schema),
-            _ => false,
-        };
+        let fits = !targets.is_empty()
+            && targets.into_iter().all(|target| match (bound, target) {
+                (Bound::TimeZone, slot) => time_zone_ref(slot),
+                (_, RefOr::T(schema)) => bound.apply(schema),
+                _ => false,
+            });
         assert!(
             fits,
             "the OpenAPI document has no {field} that {bound:?} fits"
         );
     }
+    for (name, fields) in ONE_OF_FIELDS {
+        let Some(RefOr::T(Schema::Object(body))) = schemas.get_mut(*name) else {
+            panic!("the OpenAPI document has no {name} object");
+        };
+        let body = std::mem::take(body);
+        schemas.insert((*name).to_owned(), RefOr::T(one_of_fields(body, fields)));
+    }
+    for schema in schemas.values_mut() {
+        nullable_formats(schema);
+    }
     bound_parameters(&mut doc.paths);
+}
+
+/// `allOf` the body and `anyOf` the bodies that have one of `fields` as a string.
+fn one_of_fields(mut body: Object, fields: &[&str]) -> Schema {
+    let mut any = AnyOf::new();
+    for field in fields {
+        assert!(
+            body.properties.contains_key(*field),
+            "the OpenAPI document has no field {field} to require"
+        );
+        let mut with = Object::new();
+        with.required = vec![(*field).to_owned()];
+        with.properties.insert(
+            (*field).to_owned(),
+            RefOr::T(Schema::Object(Object::with_type(Type::String))),
+        );
+        any.items.push(RefOr::T(Schema::Object(with)));
+    }
+    let mut all = AllOf::new();
+    all.description = body.description.take();
+    all.items = vec![RefOr::T(Schema::Object(body)), RefOr::T(Schema::AnyOf(any))];
+    Schema::AllOf(all)
+}
+
+/// Rewrites, below `schema`, every nullable string with a `format` (an `Option<Uuid>` or
+/// `Option<NaiveDate>`, which utoipa writes as `type: ["string", "null"]` beside the
+/// `format`) as `oneOf` the formatted string and null. The two say the same, but
+/// schemathesis reads the `format` beside a list of types as an annotation only and
+/// sends `""` as a valid id or date, which the server refuses as not one; from the
+/// `oneOf` it sends an id, a date or null.
+fn nullable_formats(schema: &mut RefOr<Schema>) {
+    let RefOr::T(schema) = schema else { return };
+    match schema {
+        Schema::Object(object) => {
+            if nullable_string(object) == Some(true) && object.format.is_some() {
+                let mut string = object.clone();
+                string.schema_type = SchemaType::Type(Type::String);
+                let description = string.description.take();
+                *schema = or_null(RefOr::T(Schema::Object(string)), description);
+                return;
+            }
+            object.properties.values_mut().for_each(nullable_formats);
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                nullable_formats(items);
+            }
+        }
+        Schema::OneOf(either) => either.items.iter_mut().for_each(nullable_formats),
+        Schema::AnyOf(any) => any.items.iter_mut().for_each(nullable_formats),
+        Schema::AllOf(all) => all.items.iter_mut().for_each(nullable_formats),
+        _ => {}
+    }
 }
 
 /// Sets the bounds of the operations' parameters: `limit`, `Idempotency-Key` and the

@@ -24,6 +24,7 @@ use crate::state::AppState;
 use crate::stock::movement::{MovementView, NOTE_LEN_MAX};
 use crate::store;
 use crate::store::movements::Recorder;
+use crate::users::refuse_forbidden_char;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -196,6 +197,9 @@ impl NewMovement {
             return Err(ApiError::BadRequest(format!(
                 "note must have at most {NOTE_LEN_MAX} characters"
             )));
+        }
+        if let Some(note) = &self.note {
+            refuse_forbidden_char("note", note)?;
         }
         Ok(Movement {
             id,

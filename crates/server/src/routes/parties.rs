@@ -8,6 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{Object, Schema, Type};
+use utoipa::openapi::{OpenApi, Ref, RefOr};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -40,6 +42,77 @@ pub struct PartyPage {
     pub next_cursor: Option<String>,
 }
 
+/// The path of a kind's collection.
+fn path(kind: PartyKind) -> &'static str {
+    match kind {
+        PartyKind::Supplier => "/v1/suppliers",
+        PartyKind::Customer => "/v1/customers",
+    }
+}
+
+/// Gives each kind its own request bodies in the OpenAPI document, so that the document
+/// states which field of days a kind takes. The handlers read [`NewParty`] and
+/// [`UpdateParty`], which carry both kinds' fields of days: a body of one kind may leave
+/// the other's out or `null`, and is refused (400) with a number in it. So `NewSupplier`
+/// and `UpdateSupplier` are those schemas (with their bounds, `routes::bounds`) whose
+/// customer field ([`PartyKind::days_field`]) is `null`, `NewCustomer` and
+/// `UpdateCustomer` the other way round, and the two shared schemas leave the document.
+/// The bodies on the wire are the same.
+///
+/// # Panics
+///
+/// When the document lacks a schema, a field of days or an operation this names.
+pub fn document_kinds(doc: &mut OpenApi) {
+    let schemas = &mut doc
+        .components
+        .as_mut()
+        .expect("the document has components")
+        .schemas;
+    for (shared, verb, item) in [("NewParty", "New", false), ("UpdateParty", "Update", true)] {
+        let Some(RefOr::T(Schema::Object(body))) = schemas.remove(shared) else {
+            panic!("the OpenAPI document has no {shared} object");
+        };
+        for kind in PartyKind::ALL {
+            let mut own = body.clone();
+            for other in PartyKind::ALL.into_iter().filter(|other| *other != kind) {
+                let field = own
+                    .properties
+                    .get_mut(other.days_field())
+                    .unwrap_or_else(|| panic!("{shared} has no {}", other.days_field()));
+                let mut none = Object::with_type(Type::Null);
+                none.description = Some(format!(
+                    "{}s only: absent or `null` for a {}.",
+                    other.as_str(),
+                    kind.as_str()
+                ));
+                *field = RefOr::T(Schema::Object(none));
+            }
+            let name = match kind {
+                PartyKind::Supplier => format!("{verb}Supplier"),
+                PartyKind::Customer => format!("{verb}Customer"),
+            };
+            let route = if item {
+                format!("{}/{{id}}", path(kind))
+            } else {
+                path(kind).to_owned()
+            };
+            let operation = doc.paths.paths.get_mut(&route).and_then(|route| {
+                if item {
+                    route.patch.as_mut()
+                } else {
+                    route.post.as_mut()
+                }
+            });
+            let content = operation
+                .and_then(|operation| operation.request_body.as_mut())
+                .and_then(|body| body.content.get_mut("application/json"))
+                .unwrap_or_else(|| panic!("the OpenAPI document has no JSON body for {route}"));
+            content.schema = Some(RefOr::Ref(Ref::from_schema_name(&name)));
+            schemas.insert(name, RefOr::T(Schema::Object(own)));
+        }
+    }
+}
+
 async fn list(
     state: &AppState,
     p: &Principal,
@@ -67,11 +140,7 @@ async fn create(
     idem: IdempotencyKey,
     req: NewParty,
 ) -> ApiResult<Response> {
-    let route = match kind {
-        PartyKind::Supplier => "/v1/suppliers",
-        PartyKind::Customer => "/v1/customers",
-    };
-    let hash = state.request_hash(route, &req);
+    let hash = state.request_hash(path(kind), &req);
     let valid = req.validate(kind)?;
     let mut tx = state.tenant_tx(p.tenant_id).await?;
     if let Some(replay) = idem.replay(&mut tx, &hash).await? {

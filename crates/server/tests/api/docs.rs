@@ -3,14 +3,18 @@
 
 use std::collections::BTreeSet;
 
+use logiflow_core::codes::LOCATION_CODE_LEN_MAX;
 use logiflow_core::sync::{PULL_PAGE_MAX, RESOLVE_REASON_LEN_MAX};
 use logiflow_core::{AlertKind, KindName, OutcomeName, ProblemCode};
+use logiflow_core::{Barcode, LocationCode, LotCode, QTY_MAX, Sku};
 use logiflow_server::catalog::product::validate_money;
-use logiflow_server::catalog::warehouse::validate_timezone;
+use logiflow_server::catalog::warehouse::{ADDRESS_LEN_MAX, validate_timezone};
 use logiflow_server::error::status_of;
 use logiflow_server::extract::{IDEMPOTENCY_KEY_LEN_MAX, PAGE_LIMIT_MAX};
+use logiflow_server::orders::party::{DAYS_MAX, NewParty, PHONE_LEN_MAX, PartyKind, UpdateParty};
 use logiflow_server::rbac::{Permission, Role};
-use serde_json::Value;
+use logiflow_server::stock::movement::NOTE_LEN_MAX;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -199,12 +203,20 @@ fn documented_bounds_are_the_validated_ones() {
     }
     assert!(limits >= 12, "only {limits} limit parameters");
     assert!(keys >= 8, "only {keys} Idempotency-Key parameters");
+    // A reason is trimmed (the spaces `str::trim` takes), then 1 to the most characters.
     let reason = &doc["components"]["schemas"]["ForceMovement"]["properties"]["reason"];
-    let inner = RESOLVE_REASON_LEN_MAX - 2;
-    assert_eq!(
-        reason["pattern"],
-        format!("^\\s*(\\S([\\s\\S]{{0,{inner}}}\\S)?)\\s*$")
-    );
+    let most = "r".repeat(RESOLVE_REASON_LEN_MAX);
+    for (value, valid) in [
+        ("r".to_owned(), true),
+        (format!(" \u{85}{most}\u{3000}\t"), true),
+        (format!("r\u{feff}{most}"), false),
+        (format!("{most}r"), false),
+        ("\u{feff}".to_owned(), true),
+        (" \u{85} ".to_owned(), false),
+        (String::new(), false),
+    ] {
+        assert_eq!(documented(reason, &json!(value)), valid, "{value:?}");
+    }
 }
 
 /// The `enum` of query parameter `name` of `GET path`.
@@ -276,4 +288,291 @@ fn documented_names_time_zones_and_money_are_the_accepted_ones() {
             assert!(accepted(value), "{value:?}");
         }
     }
+}
+
+/// The schema of `field` of the body `schema`, in one of its parts where it is `allOf`
+/// them (a body with a flattened part, or one that needs one of its fields).
+fn property(schemas: &Value, schema: &str, field: &str) -> Value {
+    let parts = schemas[schema]["allOf"].as_array().cloned();
+    parts
+        .unwrap_or_else(|| vec![schemas[schema].clone()])
+        .into_iter()
+        .map(|part| part["properties"][field].clone())
+        .find(|property| !property.is_null())
+        .unwrap_or_else(|| panic!("{schema} has no {field}"))
+}
+
+/// The document's schema `name` with the document's components, for its references.
+fn body_schema(doc: &Value, name: &str) -> Value {
+    json!({
+        "$ref": format!("#/components/schemas/{name}"),
+        "components": doc["components"],
+    })
+}
+
+/// A validator of the document's `schema`, `format`s asserted.
+fn validator(schema: &Value) -> jsonschema::Validator {
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(schema)
+        .unwrap()
+}
+
+/// Whether the document's `schema` calls `body` valid, `format`s asserted.
+fn documented(schema: &Value, body: &Value) -> bool {
+    validator(schema).is_valid(body)
+}
+
+#[test]
+fn documented_party_bodies_are_the_accepted_ones_for_each_kind() {
+    let doc = serde_json::to_value(logiflow_server::app::openapi()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    assert!(schemas["NewParty"].is_null() && schemas["UpdateParty"].is_null());
+    let long = |n: usize| "a".repeat(n);
+    let bodies = [
+        json!({"code": " a-1.b_2 ", "name": " Acme "}),
+        json!({"code": long(LOCATION_CODE_LEN_MAX), "name": "Acme"}),
+        json!({"code": long(LOCATION_CODE_LEN_MAX + 1), "name": "Acme"}),
+        json!({"code": "a b", "name": "Acme"}),
+        json!({"code": "a/b", "name": "Acme"}),
+        json!({"code": "  ", "name": "Acme"}),
+        json!({"code": "A1", "name": "  "}),
+        json!({"code": "A1", "name": "a\u{0}b"}),
+        json!({"code": "A1", "name": "Acme", "email": ""}),
+        json!({"code": "A1", "name": "Acme", "email": "  "}),
+        json!({"code": "A1", "name": "Acme", "email": "buyer@acme.example"}),
+        json!({"code": "A1", "name": "Acme", "email": "buyer"}),
+        json!({"code": "A1", "name": "Acme", "email": null}),
+        json!({"code": "A1", "name": "Acme", "phone": long(PHONE_LEN_MAX)}),
+        json!({"code": "A1", "name": "Acme", "phone": long(PHONE_LEN_MAX + 1)}),
+        json!({"code": "A1", "name": "Acme", "address": long(ADDRESS_LEN_MAX + 1)}),
+        json!({"code": "A1", "name": "Acme", "address": "1 Main St\u{0}"}),
+        json!({"code": "A1", "name": "Acme", "phone": "1\u{0}2"}),
+        json!({"code": "A1", "name": "Acme", "lead_time_days": 0}),
+        json!({"code": "A1", "name": "Acme", "lead_time_days": DAYS_MAX}),
+        json!({"code": "A1", "name": "Acme", "lead_time_days": DAYS_MAX + 1}),
+        json!({"code": "A1", "name": "Acme", "lead_time_days": -1}),
+        json!({"code": "A1", "name": "Acme", "lead_time_days": null}),
+        json!({"code": "A1", "name": "Acme", "min_shelf_life_days": 30}),
+        json!({"code": "A1", "name": "Acme", "min_shelf_life_days": DAYS_MAX + 1}),
+        json!({"code": "A1", "name": "Acme", "min_shelf_life_days": null}),
+    ];
+    for kind in PartyKind::ALL {
+        let (create, update, path) = match kind {
+            PartyKind::Supplier => ("NewSupplier", "UpdateSupplier", "/v1/suppliers"),
+            PartyKind::Customer => ("NewCustomer", "UpdateCustomer", "/v1/customers"),
+        };
+        let body_of = |method: &str, path: &str| {
+            doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+                ["$ref"]
+                .clone()
+        };
+        assert_eq!(
+            body_of("post", path),
+            format!("#/components/schemas/{create}")
+        );
+        let item = format!("{path}/{{id}}");
+        assert_eq!(
+            body_of("patch", &item),
+            format!("#/components/schemas/{update}")
+        );
+        for body in &bodies {
+            // What the handlers do: read the body, then check it for the kind.
+            let new = serde_json::from_value::<NewParty>(body.clone())
+                .is_ok_and(|party| party.validate(kind).is_ok());
+            let changes = serde_json::from_value::<UpdateParty>(body.clone())
+                .is_ok_and(|party| party.validate(kind).is_ok());
+            for (schema, accepted) in [(create, new), (update, changes)] {
+                assert_eq!(
+                    documented(&schemas[schema], body),
+                    accepted,
+                    "{schema} {body}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn nullable_ids_and_dates_are_documented_as_one_of_the_format_and_null() {
+    let doc = serde_json::to_value(logiflow_server::app::openapi()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field, valid, invalid) in [
+        (
+            "CreateLocation",
+            "parent_id",
+            "0190a5a2-7c1e-7000-8000-000000000000",
+            "",
+        ),
+        ("CreateLot", "expires_on", "2030-01-31", ""),
+        ("UpdateLot", "expires_on", "2030-01-31", "2030-02-30"),
+        ("UpdatePurchaseOrder", "expected_on", "2030-01-31", ""),
+        (
+            "NewMovement",
+            "lot_id",
+            "0190a5a2-7c1e-7000-8000-000000000000",
+            "",
+        ),
+    ] {
+        let property = &property(schemas, schema, field);
+        let at = format!("{schema}/{field}");
+        assert!(property["oneOf"].is_array(), "{at}: {property}");
+        assert!(documented(property, &json!(valid)), "{at}");
+        assert!(documented(property, &Value::Null), "{at}");
+        assert!(!documented(property, &json!(invalid)), "{at}");
+    }
+}
+
+/// Whether a parser of `core::codes` takes a text.
+type Parses = fn(&str) -> bool;
+
+#[test]
+fn documented_codes_take_the_characters_their_parsers_take() {
+    let doc = serde_json::to_value(logiflow_server::app::openapi()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let location: Parses = |s| LocationCode::parse(s).is_ok();
+    let codes: [(&str, &str, Parses); 7] = [
+        ("NewSupplier", "code", location),
+        ("UpdateCustomer", "code", location),
+        ("CreateLocation", "code", location),
+        ("CreateWarehouse", "code", location),
+        ("CreateProduct", "sku", |s| Sku::parse(s).is_ok()),
+        ("CreateLot", "code", |s| LotCode::parse(s).is_ok()),
+        ("CreateProduct", "barcodes", |s| Barcode::parse(s).is_ok()),
+    ];
+    let codes = codes.map(|(schema, field, parses)| {
+        let mut documented = property(schemas, schema, field);
+        if documented["items"].is_object() {
+            // Each barcode of the list.
+            documented = documented["items"].clone();
+        }
+        (format!("{schema}/{field}"), validator(&documented), parses)
+    });
+    // Every character of the first planes' start, and a few wide and space-like ones,
+    // alone, inside a code and at its ends.
+    let chars = (0..0x250).filter_map(char::from_u32).chain([
+        '\u{2028}',
+        '\u{3000}',
+        '\u{feff}',
+        '\u{1f600}',
+    ]);
+    for c in chars {
+        for value in [
+            format!("{c}"),
+            format!("A{c}B"),
+            format!("{c}AB"),
+            format!("AB{c}"),
+        ] {
+            for (at, documented, parses) in &codes {
+                assert_eq!(
+                    documented.is_valid(&json!(value)),
+                    parses(&value),
+                    "{at} {value:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn documented_movement_quantities_and_notes_are_the_accepted_ones() {
+    let doc = serde_json::to_value(logiflow_server::app::openapi()).unwrap();
+    let schema = body_schema(&doc, "NewMovement");
+    let id = "0190a5a2-7c1e-7000-8000-000000000000";
+    let max = QTY_MAX;
+    let long = |n: usize| "n".repeat(n);
+    for (body, valid) in [
+        (
+            json!({"kind": "receive", "to_location_id": id, "qty": 1}),
+            true,
+        ),
+        (
+            json!({"kind": "receive", "to_location_id": id, "qty": max}),
+            true,
+        ),
+        (
+            json!({"kind": "receive", "to_location_id": id, "qty": 0}),
+            false,
+        ),
+        (
+            json!({"kind": "ship", "from_location_id": id, "qty": max + 1}),
+            false,
+        ),
+        (
+            json!({"kind": "adjust", "location_id": id, "delta": -max, "reason": "loss"}),
+            true,
+        ),
+        (
+            json!({"kind": "adjust", "location_id": id, "delta": 0, "reason": "loss"}),
+            false,
+        ),
+        (
+            json!({"kind": "adjust", "location_id": id, "delta": max + 1, "reason": "found"}),
+            false,
+        ),
+        (
+            json!({"kind": "count", "location_id": id, "counted": 0, "expected": null}),
+            true,
+        ),
+        (
+            json!({"kind": "count", "location_id": id, "counted": -1}),
+            false,
+        ),
+        (
+            json!({"kind": "count", "location_id": id, "counted": 1, "expected": max + 1}),
+            false,
+        ),
+        (
+            json!({"kind": "receive", "to_location_id": id, "qty": 1, "note": long(NOTE_LEN_MAX)}),
+            true,
+        ),
+        (
+            json!({"kind": "receive", "to_location_id": id, "qty": 1, "note": long(NOTE_LEN_MAX + 1)}),
+            false,
+        ),
+        (
+            json!({"kind": "receive", "to_location_id": id, "qty": 1, "note": "a\u{0}b"}),
+            false,
+        ),
+        (
+            json!({"kind": "receive", "to_location_id": id, "qty": 1, "lot_id": ""}),
+            false,
+        ),
+    ] {
+        let mut body = body;
+        body["product_id"] = json!(id);
+        assert_eq!(documented(&schema, &body), valid, "{body}");
+    }
+}
+
+#[test]
+fn documented_locations_go_under_a_parent_or_in_a_warehouse() {
+    let doc = serde_json::to_value(logiflow_server::app::openapi()).unwrap();
+    let location = body_schema(&doc, "CreateLocation");
+    let bins = body_schema(&doc, "GenerateBins");
+    let id = "0190a5a2-7c1e-7000-8000-000000000000";
+    for (body, valid) in [
+        (json!({"code": "A"}), false),
+        (
+            json!({"code": "A", "warehouse_id": null, "parent_id": null}),
+            false,
+        ),
+        (json!({"code": "A", "warehouse_id": id}), true),
+        (
+            json!({"code": "A", "warehouse_id": null, "parent_id": id}),
+            true,
+        ),
+        (
+            json!({"code": "A", "warehouse_id": id, "parent_id": id}),
+            true,
+        ),
+    ] {
+        assert_eq!(documented(&location, &body), valid, "{body}");
+    }
+    let segments = json!([{"from": "A", "to": "D"}]);
+    assert!(!documented(&bins, &json!({"segments": segments})));
+    assert!(documented(
+        &bins,
+        &json!({"segments": segments, "parent_id": id})
+    ));
 }

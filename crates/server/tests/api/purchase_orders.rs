@@ -236,6 +236,18 @@ async fn suppliers_and_customers_are_kept_apart_and_by_permission() {
             StatusCode::BAD_REQUEST,
             "bad_request",
         ),
+        (
+            "/v1/suppliers",
+            json!({"code": "N", "name": "N", "phone": "1\u{0}2"}),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/v1/customers",
+            json!({"code": "N", "name": "N", "address": "1\u{0}2"}),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
     ] {
         let token = if path == "/v1/suppliers" {
             &buyer

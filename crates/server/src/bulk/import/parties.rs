@@ -48,11 +48,15 @@ impl From<&Party> for PartyRecord {
 
 /// The columns of a party file of `kind`.
 pub fn columns(kind: PartyKind) -> [&'static str; 7] {
-    let days = match kind {
-        PartyKind::Supplier => "lead_time_days",
-        PartyKind::Customer => "min_shelf_life_days",
-    };
-    ["code", "name", "email", "phone", "address", days, "active"]
+    [
+        "code",
+        "name",
+        "email",
+        "phone",
+        "address",
+        kind.days_field(),
+        "active",
+    ]
 }
 
 /// Where each column of a party file is.
