@@ -2,7 +2,7 @@
 //! know declares it with its push; the server creates it, or maps it to its lot of the
 //! same product and code, whoever pushes first and however often.
 
-use logiflow_core::{MovementKind, PullPage};
+use logiflow_core::{Movement, MovementKind, PullPage};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -10,6 +10,27 @@ use uuid::Uuid;
 use crate::helpers::*;
 use crate::inventory::*;
 use crate::sync_push::{Dev, ago, loc, q, register};
+
+/// `d`'s next journal entry: `qty` of `product` (in `lot`) received into `bin`,
+/// `minutes` ago.
+fn received(
+    d: &mut Dev,
+    minutes: i64,
+    product: Uuid,
+    lot: Option<Uuid>,
+    bin: Uuid,
+    qty: i64,
+) -> Movement {
+    d.entry(
+        ago(minutes),
+        product,
+        lot,
+        MovementKind::Receive {
+            to: loc(bin),
+            qty: q(qty),
+        },
+    )
+}
 
 /// The push body of `movements` declaring `lots` as (id, product, code, expiry).
 fn with_lots(
@@ -100,15 +121,7 @@ async fn pulled_lots(app: &TestApp, d: &Dev) -> Vec<Uuid> {
 /// device's own: one `lot_alias` row.
 pub async fn seed_lot_alias(app: &TestApp, d: &mut Dev, s: &Site) {
     let own = Uuid::now_v7();
-    let receipt = d.entry(
-        ago(5),
-        s.tracked,
-        Some(own),
-        MovementKind::Receive {
-            to: loc(s.bins[0]),
-            qty: q(1),
-        },
-    );
+    let receipt = received(d, 5, s.tracked, Some(own), s.bins[0], 1);
     let v = push(
         app,
         d,
@@ -130,15 +143,7 @@ async fn a_lot_received_offline_is_created_with_the_receipt_and_reaches_other_de
     let before = pulled_lots(&app, &b).await;
 
     let lot = Uuid::now_v7();
-    let receipt = a.entry(
-        ago(30),
-        s.tracked,
-        Some(lot),
-        MovementKind::Receive {
-            to: loc(s.bins[0]),
-            qty: q(12),
-        },
-    );
+    let receipt = received(&mut a, 30, s.tracked, Some(lot), s.bins[0], 12);
     let body = with_lots(
         &a,
         &[receipt],
@@ -191,24 +196,8 @@ async fn two_devices_receiving_one_lot_offline_at_the_same_moment_share_it() {
     let mut b = register(&app, &t.token, &[s.warehouse]).await;
 
     let (lot_a, lot_b) = (Uuid::now_v7(), Uuid::now_v7());
-    let ra = a.entry(
-        ago(40),
-        s.tracked,
-        Some(lot_a),
-        MovementKind::Receive {
-            to: loc(s.bins[0]),
-            qty: q(5),
-        },
-    );
-    let rb = b.entry(
-        ago(35),
-        s.tracked,
-        Some(lot_b),
-        MovementKind::Receive {
-            to: loc(s.bins[1]),
-            qty: q(7),
-        },
-    );
+    let ra = received(&mut a, 40, s.tracked, Some(lot_a), s.bins[0], 5);
+    let rb = received(&mut b, 35, s.tracked, Some(lot_b), s.bins[1], 7);
     let body_a = with_lots(&a, &[ra], &[(lot_a, s.tracked, "L7", Some("2027-06-30"))]);
     let body_b = with_lots(&b, &[rb], &[(lot_b, s.tracked, "L7", Some("2027-07-31"))]);
     let (va, vb) = tokio::join!(push(&app, &a, body_a), push(&app, &b, body_b));
@@ -257,15 +246,7 @@ async fn two_devices_receiving_one_lot_offline_at_the_same_moment_share_it() {
     } else {
         (lot_a, &mut a)
     };
-    let more = other_dev.entry(
-        ago(10),
-        s.tracked,
-        Some(other),
-        MovementKind::Receive {
-            to: loc(s.bins[1]),
-            qty: q(1),
-        },
-    );
+    let more = received(other_dev, 10, s.tracked, Some(other), s.bins[1], 1);
     let expiry_typed = if kept == lot_a {
         "2027-07-31"
     } else {
@@ -301,15 +282,7 @@ async fn a_declared_lot_that_cannot_be_a_lot_is_not_created_and_its_receipt_is_r
 
     // A product without lot tracking: no lot is created, the receipt says why.
     let lot = Uuid::now_v7();
-    let r = d.entry(
-        ago(20),
-        s.product,
-        Some(lot),
-        MovementKind::Receive {
-            to: loc(s.bins[0]),
-            qty: q(3),
-        },
-    );
+    let r = received(&mut d, 20, s.product, Some(lot), s.bins[0], 3);
     let v = push(
         &app,
         &d,
@@ -326,15 +299,7 @@ async fn a_declared_lot_that_cannot_be_a_lot_is_not_created_and_its_receipt_is_r
 
     // A declared lot no movement names is ignored.
     let unused = Uuid::now_v7();
-    let r = d.entry(
-        ago(15),
-        s.product,
-        None,
-        MovementKind::Receive {
-            to: loc(s.bins[0]),
-            qty: q(3),
-        },
-    );
+    let r = received(&mut d, 15, s.product, None, s.bins[0], 3);
     let v = push(
         &app,
         &d,
@@ -349,15 +314,7 @@ async fn a_declared_lot_that_cannot_be_a_lot_is_not_created_and_its_receipt_is_r
     // device's journal is refused, and no lot is created.
     let other = register(&app, &t.token, &[s.warehouse]).await;
     let stolen = Uuid::now_v7();
-    let r = d.entry(
-        ago(12),
-        s.tracked,
-        Some(stolen),
-        MovementKind::Receive {
-            to: loc(s.bins[0]),
-            qty: q(3),
-        },
-    );
+    let r = received(&mut d, 12, s.tracked, Some(stolen), s.bins[0], 3);
     let body = with_lots(&d, &[r], &[(stolen, s.tracked, "STOLEN", None)]);
     for token in [&t.token, &other.token] {
         let resp = app.post("/v1/sync/push", token, body.clone()).await;
@@ -371,15 +328,7 @@ async fn a_declared_lot_that_cannot_be_a_lot_is_not_created_and_its_receipt_is_r
 
     // A code no lot may have refuses the whole batch, and nothing is written.
     let bad = Uuid::now_v7();
-    let r = d.entry(
-        ago(10),
-        s.tracked,
-        Some(bad),
-        MovementKind::Receive {
-            to: loc(s.bins[0]),
-            qty: q(3),
-        },
-    );
+    let r = received(&mut d, 10, s.tracked, Some(bad), s.bins[0], 3);
     let resp = app
         .post(
             "/v1/sync/push",
@@ -405,15 +354,7 @@ async fn a_lot_declared_in_one_tenant_never_reaches_another_tenants_lot() {
 
     // Tenant B's device declares A's lot id for its own product (a code B has no lot
     // of: B's site has its own lot of A's code).
-    let r = db.entry(
-        ago(5),
-        sb.tracked,
-        Some(sa.lot),
-        MovementKind::Receive {
-            to: loc(sb.bins[0]),
-            qty: q(4),
-        },
-    );
+    let r = received(&mut db, 5, sb.tracked, Some(sa.lot), sb.bins[0], 4);
     let v = push(
         &app,
         &db,
