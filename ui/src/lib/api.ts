@@ -48,18 +48,9 @@ import type {
 } from "./bindings";
 import { STATUS_EVENT, SYNC_EVENT } from "./bindings";
 
-/** Turns whatever an invoke rejected with into an ErrorBody. */
-export function toCommandError(error: unknown): ErrorBody {
-  if (
-    typeof error === "object" &&
-    error !== null &&
-    typeof (error as ErrorBody).code === "string" &&
-    typeof (error as ErrorBody).message === "string"
-  ) {
-    return error as ErrorBody;
-  }
-  return { code: "ipc", message: String(error) };
-}
+import { toCommandError } from "./sync";
+
+export { toCommandError };
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
   try {

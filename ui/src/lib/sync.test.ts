@@ -17,6 +17,7 @@ import {
   duration,
   isClockJump,
   recordConfirmingClock,
+  recordOutcome,
   signIn,
 } from "./sync";
 
@@ -340,5 +341,23 @@ describe("a clock that jumped", () => {
     expect(conflictReason(forced)).toBe(
       "forced by a manager; applied at the time the server received it (the device's clock was ahead)",
     );
+  });
+});
+
+describe("the outcome of recording, as a screen's event", () => {
+  const never = async () => false;
+  const nothing = async () => undefined;
+
+  it("is recorded with what was recorded", async () => {
+    expect(await recordOutcome(async () => 7, never, nothing)).toEqual({ type: "recorded", recorded: 7 });
+  });
+
+  it("is failed with the refusal, and with a readable error for anything else thrown", async () => {
+    const refused = { code: "unknown_lot", message: "product MILK has no lot L9" };
+    expect(await recordOutcome(async () => Promise.reject(refused), never, nothing)).toEqual({ type: "failed", error: refused });
+    expect(await recordOutcome(async () => Promise.reject("pipe closed"), never, nothing)).toEqual({
+      type: "failed",
+      error: { code: "ipc", message: "pipe closed" },
+    });
   });
 });

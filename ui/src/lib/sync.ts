@@ -170,6 +170,33 @@ export function isClockJump(error: ErrorBody): boolean {
   return error.code === CLOCK_JUMPED;
 }
 
+/** Turns whatever an invoke rejected with into an ErrorBody. */
+export function toCommandError(error: unknown): ErrorBody {
+  if (
+    typeof error === "object" &&
+    error !== null &&
+    typeof (error as ErrorBody).code === "string" &&
+    typeof (error as ErrorBody).message === "string"
+  ) {
+    return error as ErrorBody;
+  }
+  return { code: "ipc", message: String(error) };
+}
+
+/** Records with [`recordConfirmingClock`] and says how it ended as the event a scanner
+ * screen's state machine takes: `recorded`, or `failed` with the refusal. */
+export async function recordOutcome<T>(
+  save: () => Promise<T>,
+  confirm: (message: string) => Promise<boolean>,
+  accept: () => Promise<unknown>,
+): Promise<{ type: "recorded"; recorded: T } | { type: "failed"; error: ErrorBody }> {
+  try {
+    return { type: "recorded", recorded: await recordConfirmingClock(save, confirm, accept) };
+  } catch (error) {
+    return { type: "failed", error: toCommandError(error) };
+  }
+}
+
 /**
  * Records with `save`; when the replica refuses because the clock jumped, asks the
  * person (`confirm`, which shows the replica's message) and, if they confirm the clock,
