@@ -113,11 +113,13 @@ impl TenantTx {
         Ok(Self { tx, tenant_id })
     }
 
-    /// As [`TenantTx::begin`], for the movement path's few fixed statements over
-    /// arrays: their plans are kept and reused (`plan_cache_mode = force_generic_plan`,
-    /// local to the transaction). PostgreSQL would otherwise plan them again on every
-    /// call, since a plan for the actual array length always looks cheaper than the
-    /// generic one, and planning cost as much as running them.
+    /// As [`TenantTx::begin`], for the fixed statements over arrays of the movement path
+    /// and of a sales order's reservations: their plans are kept and reused
+    /// (`plan_cache_mode = force_generic_plan`, local to the transaction). PostgreSQL
+    /// would otherwise plan them again on every call, since a plan for the actual array
+    /// length always looks cheaper than the generic one, and planning cost as much as
+    /// running them (a confirmation spent a quarter of the database's time planning:
+    /// docs/benchmarks.md, orders).
     pub async fn begin_cached_plans(
         pool: &PgPool,
         tenant_id: TenantId,

@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Require;
+use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey, IdsPath};
 use crate::orders::document;
@@ -249,7 +250,7 @@ async fn reserve(
     id: Uuid,
     what: Reserve,
 ) -> ApiResult<axum::Json<SalesOrder>> {
-    let mut tx = state.tenant_tx(p.tenant_id).await?;
+    let mut tx = TenantTx::begin_cached_plans(state.tenant_pool(), p.tenant_id).await?;
     let order = sales::reserve(&mut tx, p, id, what).await?;
     tx.commit().await?;
     Ok(axum::Json(order))

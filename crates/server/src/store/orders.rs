@@ -144,24 +144,25 @@ pub async fn insert_lines<K: OrderKind>(
     Ok(ids)
 }
 
-/// Sets the status people decided.
+/// Sets the status people decided; answers the row as it is now.
 pub async fn set_status<K: OrderKind>(
     tx: &mut TenantTx,
     id: Uuid,
     status: &str,
-) -> Result<(), sqlx::Error> {
+) -> Result<K::Row, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
-    sqlx::query(&format!(
-        "update {table} set status = $3, updated_at = now()
-         where tenant_id = $1 and id = $2",
+    sqlx::query_as(&format!(
+        "update {table} o set status = $3, updated_at = now()
+         where o.tenant_id = $1 and o.id = $2
+         returning {columns}",
         table = K::TABLE,
+        columns = K::ORDER_COLUMNS,
     ))
     .bind(tenant_id)
     .bind(id)
     .bind(status)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    .fetch_one(tx.conn())
+    .await
 }
 
 /// Changes a line's quantity or price; `None` leaves it as it is.

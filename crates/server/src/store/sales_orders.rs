@@ -8,8 +8,6 @@
 //! `stock_row.allocated` of a row is the sum of the allocations on it, kept so by every
 //! writer changing both in one transaction.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use logiflow_core::StockKey;
 use rust_decimal::Decimal;
@@ -72,6 +70,62 @@ pub async fn insert(
     Ok(())
 }
 
+/// What a change of an order's reservations locks, read before any lock: its
+/// warehouse and its lines' products (distinct, sorted). `None`: no such order.
+pub async fn lock_plan(
+    tx: &mut TenantTx,
+    id: Uuid,
+) -> Result<Option<(Uuid, Vec<Uuid>)>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(
+        "select o.warehouse_id,
+                array(select distinct l.product_id from sales_line l
+                      where l.tenant_id = o.tenant_id and l.order_id = o.id
+                      order by 1) as products
+         from sales_order o where o.tenant_id = $1 and o.id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await
+}
+
+/// An order locked for a change of its reservations, with what the allocation rules
+/// read of its customer and its warehouse.
+#[derive(Debug, sqlx::FromRow)]
+pub struct LockedOrder {
+    #[sqlx(flatten)]
+    pub row: SalesOrderRow,
+    /// The customer's minimum remaining shelf life, active or not (a deactivated
+    /// customer's confirmed orders are still served).
+    pub min_shelf_life_days: Option<i32>,
+    /// Today in the warehouse's time zone.
+    pub today: NaiveDate,
+}
+
+/// One order locked `for update` (after the stock rows: the global lock order), with
+/// its customer's shelf life and its warehouse's date, in one statement.
+pub async fn lock_for_reserve(
+    tx: &mut TenantTx,
+    id: Uuid,
+) -> Result<Option<LockedOrder>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(&format!(
+        "select {ORDER_COLUMNS}, c.min_shelf_life_days,
+                (now() at time zone w.timezone)::date as today
+         from sales_order o
+         join warehouse w on w.tenant_id = o.tenant_id and w.id = o.warehouse_id
+         left join party c on c.tenant_id = o.tenant_id and c.kind = 'customer'
+                          and c.id = o.customer_id
+         where o.tenant_id = $1 and o.id = $2
+         for update of o"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await
+}
+
 /// A stock row an allocation may take, locked, with what the allocation rules read.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CandidateRow {
@@ -84,6 +138,8 @@ pub struct CandidateRow {
     /// The row's first applied receipt.
     pub received_at: Option<DateTime<Utc>>,
     pub path: String,
+    /// Its product's `expiry_policy` (`fefo`, `fifo`).
+    pub expiry_policy: String,
 }
 
 impl CandidateRow {
@@ -105,8 +161,25 @@ pub async fn lock_candidates(
     products: &[Uuid],
 ) -> Result<Vec<CandidateRow>, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
-    sqlx::query(
-        "select 1 from stock_row s
+    // One statement: the rows are locked in the sort's order (the lock is taken above
+    // it), and a row changed meanwhile is read again as it is once locked. What the
+    // rules read of its bin, lot and product are subqueries by key, so the plan (kept:
+    // `TenantTx::begin_cached_plans`) never hashes a whole table; a bin deactivated
+    // since has no path and is no candidate.
+    let rows: Vec<LockedRow> = sqlx::query_as(
+        "select s.product_id, s.location_id, s.lot_id, s.on_hand, s.allocated,
+                (select lt.expires_on from lot lt
+                 where lt.tenant_id = s.tenant_id and lt.id = s.lot_id) as expires_on,
+                (select min(m.occurred_at) from movement_effect m
+                 where m.tenant_id = s.tenant_id and m.product_id = s.product_id
+                   and m.location_id = s.location_id and m.lot_id = s.lot_id
+                   and m.delta > 0 and not m.absorbed) as received_at,
+                (select l.path from location l
+                 where l.tenant_id = s.tenant_id and l.id = s.location_id
+                   and l.active) as path,
+                (select p.expiry_policy from product p
+                 where p.tenant_id = s.tenant_id and p.id = s.product_id) as expiry_policy
+         from stock_row s
          where s.tenant_id = $1 and s.warehouse_id = $2 and s.product_id = any($3)
          order by s.product_id, s.location_id, s.lot_id
          for update",
@@ -114,27 +187,38 @@ pub async fn lock_candidates(
     .bind(tenant_id)
     .bind(warehouse)
     .bind(products)
-    .execute(tx.conn())
-    .await?;
-    sqlx::query_as(
-        "select s.product_id, s.location_id, s.lot_id, s.on_hand, s.allocated, lt.expires_on,
-                (select min(m.occurred_at) from movement_effect m
-                 where m.tenant_id = s.tenant_id and m.product_id = s.product_id
-                   and m.location_id = s.location_id and m.lot_id = s.lot_id
-                   and m.delta > 0 and not m.absorbed) as received_at,
-                l.path
-         from stock_row s
-         join location l on l.tenant_id = s.tenant_id and l.id = s.location_id
-         left join lot lt on lt.tenant_id = s.tenant_id and lt.id = s.lot_id
-         where s.tenant_id = $1 and s.warehouse_id = $2 and s.product_id = any($3)
-           and l.active
-         order by s.product_id, s.location_id, s.lot_id",
-    )
-    .bind(tenant_id)
-    .bind(warehouse)
-    .bind(products)
     .fetch_all(tx.conn())
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(CandidateRow {
+                product_id: r.product_id,
+                location_id: r.location_id,
+                lot_id: r.lot_id,
+                on_hand: r.on_hand,
+                allocated: r.allocated,
+                expires_on: r.expires_on,
+                received_at: r.received_at,
+                path: r.path?,
+                expiry_policy: r.expiry_policy,
+            })
+        })
+        .collect())
+}
+
+/// A locked stock row as read, before the rows of inactive bins are left out.
+#[derive(Debug, sqlx::FromRow)]
+struct LockedRow {
+    product_id: Uuid,
+    location_id: Uuid,
+    lot_id: Uuid,
+    on_hand: i64,
+    allocated: i64,
+    expires_on: Option<NaiveDate>,
+    received_at: Option<DateTime<Utc>>,
+    path: Option<String>,
+    expiry_policy: String,
 }
 
 /// One reservation as stored.
@@ -187,12 +271,15 @@ pub async fn write_allocations(
         return Ok(());
     }
     let tenant_id = tx.tenant_id().as_uuid();
-    // First on its own: an insert in a sibling CTE would not see this delete.
-    sqlx::query("delete from allocation where tenant_id = $1 and line_id = any($2)")
-        .bind(tenant_id)
-        .bind(lines)
-        .execute(tx.conn())
-        .await?;
+    // First on its own: an insert in a sibling CTE would not see this delete. Not at
+    // all when no line is listed (a confirmation: its lines held nothing).
+    if !lines.is_empty() {
+        sqlx::query("delete from allocation where tenant_id = $1 and line_id = any($2)")
+            .bind(tenant_id)
+            .bind(lines)
+            .execute(tx.conn())
+            .await?;
+    }
     sqlx::query(
         "with rows as (
              update stock_row s set allocated = s.allocated + r.delta, updated_at = now()
@@ -272,35 +359,6 @@ pub async fn lock_for_picks(
     .await?;
     let allocations = allocations_of(tx, ids).await?;
     Ok((lines, allocations))
-}
-
-/// Each product's expiry policy (`fifo`, `fefo`).
-pub async fn policies(
-    tx: &mut TenantTx,
-    products: &[Uuid],
-) -> Result<HashMap<Uuid, String>, sqlx::Error> {
-    let tenant_id = tx.tenant_id().as_uuid();
-    let rows: Vec<(Uuid, String)> = sqlx::query_as(
-        "select id, expiry_policy from product where tenant_id = $1 and id = any($2)",
-    )
-    .bind(tenant_id)
-    .bind(products)
-    .fetch_all(tx.conn())
-    .await?;
-    Ok(rows.into_iter().collect())
-}
-
-/// Today in a warehouse's time zone.
-pub async fn warehouse_today(tx: &mut TenantTx, warehouse: Uuid) -> Result<NaiveDate, sqlx::Error> {
-    let tenant_id = tx.tenant_id().as_uuid();
-    sqlx::query_scalar(
-        "select (now() at time zone w.timezone)::date from warehouse w
-         where w.tenant_id = $1 and w.id = $2",
-    )
-    .bind(tenant_id)
-    .bind(warehouse)
-    .fetch_one(tx.conn())
-    .await
 }
 
 /// A line of a pick list: a reservation with where it is, and its order.

@@ -77,9 +77,18 @@ pub(crate) async fn act(app: &TestApp, token: &str, so: &Value, verb: &str) -> (
     (r.status(), r.json().await.unwrap())
 }
 
+/// Confirms, allocates or cancels; the answer must be what a read says right after (the
+/// server builds it from what it wrote rather than reading the order again).
 pub(crate) async fn ok(app: &TestApp, token: &str, so: &Value, verb: &str) -> Value {
     let (status, v) = act(app, token, so, verb).await;
     assert_eq!(status, StatusCode::OK, "{verb}: {v}");
+    let read = get_json(
+        app,
+        format!("/v1/sales-orders/{}", v["id"].as_str().unwrap()),
+        token,
+    )
+    .await;
+    assert_eq!(v, read, "{verb}: the answer differs from a read");
     v
 }
 
