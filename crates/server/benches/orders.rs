@@ -602,12 +602,18 @@ fn section(
          row twice (on hand in the write statement, then `allocated`); the write \
          statement now moves `allocated` too, which took the ratio from 0.73× to 0.84× in \
          back-to-back runs; from run to run on this shared machine it varies by about \
-         0.1 (0.73× to 0.84× since). (3) Confirmation costs ~15 \
+         0.1 (0.73× to 0.84× since). (3) Confirmation cost ~15 \
          statements (a few ms at one client); at 8 clients they queue for the two cores \
-         (latency ≈ clients / throughput), which other work shared during the run (load \
-         above), so the p99 target is missed by this machine's throughput, not by waits \
-         for locks (orders of random products rarely share rows). Fewer round trips \
-         (the order is read three times per confirmation) is the next step.\n",
+         (latency ≈ clients / throughput), so the p99 target was missed by this \
+         machine's throughput, not by waits for locks (orders of random products rarely \
+         share rows): 383 confirmations/s and p99 37.9 ms at 8 clients on 2026-12-07. \
+         (4) `perf record` during the 8-client case (2026-12-07) put PostgreSQL at 75% \
+         of the CPU and planning at a quarter of that. A confirmation now runs 9 \
+         statements with kept plans (`TenantTx::begin_cached_plans`); two kept plans \
+         then scanned whole tables (a hash of every bin for the candidate rows; \
+         `allocation` for an empty list of lines), and those statements were rewritten \
+         (keyed subqueries; no statement for nothing). Same machine, back to back: 8 \
+         clients from 383/s and p99 37.9 ms to ~900/s and p99 18 ms.\n",
         date = machine.date,
         cpu = machine.cpu,
         cores = machine.cores,
