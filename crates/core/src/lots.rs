@@ -21,6 +21,10 @@
 //! so A's lot is created (case 4). B pushes: its id is unknown but P has `L7` (case 3),
 //! so B's receipt goes into A's lot, flagged with `recorded: 2027-07-31`,
 //! `kept: 2027-06-30` \[`two_devices_receiving_one_lot_share_it`\].
+//!
+//! That flag tells how the receipt was declared, not how it was decided: a receipt
+//! held first (its device's clock ran ahead, say) and decided again later keeps it,
+//! after the flags of its new decision ([`keep_declared`]).
 
 use chrono::NaiveDate;
 
@@ -71,5 +75,23 @@ pub fn reconcile(
             recorded: declared.expires_on,
             kept: existing.expires_on,
         }),
+    }
+}
+
+/// Whether `flag` tells how its movement was declared rather than how it was decided:
+/// such a flag stays with a held movement that is decided again.
+pub const fn is_declared(flag: &Flag) -> bool {
+    matches!(flag, Flag::LotExpiryDiffers { .. })
+}
+
+/// The flags of a held movement decided again: the new decision's `decided`, then the
+/// declared flags it carried `before` ([`is_declared`]) that `decided` lacks. A flag of
+/// the earlier decision that is not declared is dropped: the new decision says again
+/// what still holds.
+pub fn keep_declared(before: &[Flag], decided: &mut Vec<Flag>) {
+    for flag in before.iter().filter(|f| is_declared(f)) {
+        if !decided.contains(flag) {
+            decided.push(flag.clone());
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! one case per step of the rule its module documentation names.
 
 use chrono::NaiveDate;
-use logiflow_core::lots::{Existing, Reconciled, reconcile};
+use logiflow_core::lots::{Existing, Reconciled, keep_declared, reconcile};
 use logiflow_core::{Flag, LotCode, LotId, LotRecord, ProductId};
 use rstest::rstest;
 use uuid::Uuid;
@@ -144,4 +144,44 @@ fn two_devices_receiving_one_lot_share_it() {
             }),
         }
     );
+}
+
+fn lot_differs() -> Flag {
+    Flag::LotExpiryDiffers {
+        lot: lot(10),
+        recorded: day(30),
+        kept: day(1),
+    }
+}
+
+fn redated() -> Flag {
+    let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    Flag::Redated {
+        recorded_at: at,
+        applied_at: at,
+    }
+}
+
+fn old() -> Flag {
+    Flag::DatedLongAgo {
+        age_days: 40,
+        limit_days: 30,
+    }
+}
+
+/// A held movement decided again keeps the lot flag it was declared with, after the
+/// new decision's flags, once; other flags of its first decision are not carried.
+#[rstest]
+#[case::nothing_before(vec![], vec![redated()], vec![redated()])]
+#[case::declared_kept(vec![lot_differs()], vec![redated()], vec![redated(), lot_differs()])]
+#[case::declared_alone(vec![lot_differs()], vec![], vec![lot_differs()])]
+#[case::not_twice(vec![lot_differs()], vec![lot_differs()], vec![lot_differs()])]
+#[case::decided_flags_not_carried(vec![old(), lot_differs()], vec![], vec![lot_differs()])]
+fn a_redecided_movement_keeps_its_declared_flags(
+    #[case] before: Vec<Flag>,
+    #[case] mut decided: Vec<Flag>,
+    #[case] want: Vec<Flag>,
+) {
+    keep_declared(&before, &mut decided);
+    assert_eq!(decided, want);
 }

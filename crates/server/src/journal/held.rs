@@ -26,9 +26,10 @@ async fn write_redecided(
         logiflow_core::StockRow,
         Option<logiflow_core::OrderKey>,
     )],
-    decided: &[(Movement, Decision, bool)],
+    decided: &mut [(Movement, Decision, bool)],
     allocated: &[(logiflow_core::StockKey, i64)],
 ) -> ApiResult<()> {
+    super::lots::keep_declared_flags(tx, decided).await?;
     let writes = Writes {
         rows,
         allocated,
@@ -189,7 +190,7 @@ async fn force_round(
     ));
     let rows = changed_rows(&settled.engine, &settled.locked, &decided);
     let picks = settled.engine.allocation_changes();
-    write_redecided(&mut tx, &rows, &decided, &picks.rows).await?;
+    write_redecided(&mut tx, &rows, &mut decided, &picks.rows).await?;
     write::allocations(&mut tx, &picks, &rows).await?;
     let position = store::journal::position(&mut tx).await?;
     crate::audit_log::record(
@@ -265,7 +266,7 @@ async fn void_round(
         updates: Vec::new(),
         wakes: Vec::new(),
     };
-    write_redecided(&mut tx, &[], &[(m, voided, false)], &[]).await?;
+    write_redecided(&mut tx, &[], &mut [(m, voided, false)], &[]).await?;
     crate::audit_log::record(
         &mut tx,
         principal,
@@ -343,7 +344,7 @@ async fn retry_round(
         Ok(settled) => settled,
         Err(early) => return Ok(early),
     };
-    let decided = last_decisions(
+    let mut decided = last_decisions(
         settled
             .out
             .into_iter()
@@ -355,7 +356,7 @@ async fn retry_round(
     }
     let rows = changed_rows(&settled.engine, &settled.locked, &decided);
     let picks = settled.engine.allocation_changes();
-    write_redecided(&mut tx, &rows, &decided, &picks.rows).await?;
+    write_redecided(&mut tx, &rows, &mut decided, &picks.rows).await?;
     write::allocations(&mut tx, &picks, &rows).await?;
     tx.commit().await?;
     Ok(Round::Done(decided.len()))

@@ -15,14 +15,19 @@
 //! push finds them. A lot of a product that is unknown or not lot-tracked is not
 //! created; core's `validate` then rejects the movements naming it.
 //!
+//! The flag is a fact of the declaration: a receipt held first (its device's clock ran
+//! ahead) keeps it when it is retried or forced later ([`keep_declared_flags`]).
+//!
 //! Creating a lot this way needs no catalog permission: it is part of a receipt, which
 //! the device's user may record. Each created lot is audited (`lot.create`, by that
 //! user) and pulled by the other devices like any catalog change.
 
 use std::collections::{BTreeMap, HashMap};
 
-use logiflow_core::lots::{Existing, reconcile};
-use logiflow_core::{Flag, LotId, LotRecord, MovementId, MovementKind, PushedMovement};
+use logiflow_core::lots::{Existing, keep_declared, reconcile};
+use logiflow_core::{
+    Decision, Flag, LotId, LotRecord, Movement, MovementId, MovementKind, PushedMovement,
+};
 use uuid::Uuid;
 
 use crate::access::Principal;
@@ -181,4 +186,28 @@ pub async fn declare(
     }
     store::lots::insert_aliases(tx, &aliases.0, &aliases.1).await?;
     Ok(out)
+}
+
+/// Held movements decided again (those of `decided` that are not new) keep the flags
+/// they were declared with (`logiflow_core::lots::keep_declared`), read from what is
+/// stored: one statement, none when every movement is new.
+pub(crate) async fn keep_declared_flags(
+    tx: &mut TenantTx,
+    decided: &mut [(Movement, Decision, bool)],
+) -> ApiResult<()> {
+    let ids: Vec<Uuid> = decided
+        .iter()
+        .filter(|(_, _, is_new)| !is_new)
+        .map(|(m, _, _)| m.id.as_uuid())
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let stored = store::movements::flags_of(tx, &ids).await?;
+    for (m, d, is_new) in decided.iter_mut() {
+        if let Some(before) = stored.get(&m.id.as_uuid()).filter(|_| !*is_new) {
+            keep_declared(before, &mut d.flags);
+        }
+    }
+    Ok(())
 }

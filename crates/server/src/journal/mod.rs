@@ -337,6 +337,7 @@ async fn push_round(
                 d.flags.push(flag.clone());
             }
         }
+        lots::keep_declared_flags(&mut tx, &mut decided).await?;
 
         crate::hooks::reached(tenant, crate::hooks::PUSH_WRITING).await;
         let rows = changed_rows(&settled.engine, &settled.locked, &decided);

@@ -553,3 +553,31 @@ pub(crate) fn kind_columns(kind: &MovementKind) -> KindColumns {
         },
     }
 }
+
+/// The stored flags of `ids`, of those that have any, by movement. A flag this version
+/// cannot read is left out.
+pub async fn flags_of(
+    tx: &mut TenantTx,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<logiflow_core::Flag>>, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    let rows: Vec<(Uuid, sqlx::types::Json<Vec<serde_json::Value>>)> = sqlx::query_as(
+        "select id, flags from movement
+         where tenant_id = $1 and id = any($2) and flags <> '[]'::jsonb",
+    )
+    .bind(tenant_id)
+    .bind(ids)
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, flags)| {
+            let flags = flags
+                .0
+                .into_iter()
+                .filter_map(|f| serde_json::from_value(f).ok())
+                .collect();
+            (id, flags)
+        })
+        .collect())
+}

@@ -186,14 +186,20 @@ async fn a_lot_received_offline_is_created_with_the_receipt_and_reaches_other_de
     assert_ledger(&app, t.id).await;
 }
 
-#[tokio::test]
-async fn two_devices_receiving_one_lot_offline_at_the_same_moment_share_it() {
+/// A tenant with a site of two bins and two devices registered on its warehouse.
+async fn two_devices() -> (TestApp, Tenant, Site, Dev, Dev) {
     let app = spawn_app().await;
     app.plan("bulk", 100, 100_000).await;
     let t = app.tenant("acme", "bulk").await;
     let s = site(&app, t.id, 2).await;
-    let mut a = register(&app, &t.token, &[s.warehouse]).await;
-    let mut b = register(&app, &t.token, &[s.warehouse]).await;
+    let a = register(&app, &t.token, &[s.warehouse]).await;
+    let b = register(&app, &t.token, &[s.warehouse]).await;
+    (app, t, s, a, b)
+}
+
+#[tokio::test]
+async fn two_devices_receiving_one_lot_offline_at_the_same_moment_share_it() {
+    let (app, t, s, mut a, mut b) = two_devices().await;
 
     let (lot_a, lot_b) = (Uuid::now_v7(), Uuid::now_v7());
     let ra = received(&mut a, 40, s.tracked, Some(lot_a), s.bins[0], 5);
@@ -385,4 +391,75 @@ async fn a_lot_declared_in_one_tenant_never_reaches_another_tenants_lot() {
         count(&app, "lot_alias", ta.id).await + count(&app, "lot_alias", tb.id).await,
         0
     );
+}
+
+/// A receipt held first (its device's clock ran 3 days ahead) and forced later keeps its
+/// `lot_expiry_differs` flag: it is a fact of how the lot was declared, not of the
+/// decision the force replaces.
+#[tokio::test]
+async fn a_held_receipt_keeps_its_lot_flag_when_it_is_forced() {
+    let (app, t, s, mut a, mut b) = two_devices().await;
+
+    let (lot_a, lot_b) = (Uuid::now_v7(), Uuid::now_v7());
+    let ra = received(&mut a, 30, s.tracked, Some(lot_a), s.bins[0], 5);
+    let v = push(
+        &app,
+        &a,
+        with_lots(&a, &[ra], &[(lot_a, s.tracked, "L7", Some("2027-06-30"))]),
+    )
+    .await;
+    assert_eq!(outcome(&v, 0), "applied", "{v}");
+
+    let rb = received(&mut b, -3 * 24 * 60, s.tracked, Some(lot_b), s.bins[1], 7);
+    let v = push(
+        &app,
+        &b,
+        with_lots(&b, &[rb], &[(lot_b, s.tracked, "L7", Some("2027-07-31"))]),
+    )
+    .await;
+    assert_eq!(outcome(&v, 0), "held", "{v}");
+    assert_eq!(
+        v["results"][0]["outcome"]["review"]["review"], "clock_ahead",
+        "{v}"
+    );
+    assert_eq!(flags(&v, 0), vec!["lot_expiry_differs"], "{v}");
+
+    let (_, manager) = app.user(&t, "boss@acme.example", "manager").await;
+    let r = app
+        .post(
+            &format!("/v1/movements/{}/force", rb.id),
+            &manager,
+            json!({"reason": "the scanner's clock was 3 days ahead"}),
+        )
+        .await;
+    let status = r.status();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["outcome"]["outcome"], "applied", "{v}");
+    let names = |flags: &Value| -> Vec<String> {
+        flags
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["flag"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        names(&v["flags"]),
+        vec!["forced", "redated", "lot_expiry_differs"],
+        "{v}"
+    );
+    let stored = get_json(&app, format!("/v1/movements/{}", rb.id), &t.token).await;
+    assert_eq!(
+        names(&stored["flags"]),
+        vec!["forced", "redated", "lot_expiry_differs"],
+        "{stored}"
+    );
+    assert_eq!(stored["flags"][2]["recorded"], "2027-07-31", "{stored}");
+    assert_eq!(stored["flags"][2]["kept"], "2027-06-30", "{stored}");
+    assert_eq!(
+        on_hand(&app, t.id, s.tracked, s.bins[1], Some(lot_a)).await,
+        7
+    );
+    assert_ledger(&app, t.id).await;
 }
