@@ -22,6 +22,7 @@
 //! the device's user may record. Each created lot is audited (`lot.create`, by that
 //! user) and pulled by the other devices like any catalog change.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use logiflow_core::lots::{Existing, keep_declared, reconcile};
@@ -45,31 +46,32 @@ pub struct Declared {
 }
 
 impl Declared {
-    /// `movements` with the lots the server keeps, and the flags of the receipts among
-    /// them, by movement.
-    pub fn apply(
+    /// `movements` with the lots the server keeps (as they are, not copied, when no
+    /// declared lot went into another: nearly every push), and the flags of the
+    /// receipts among them, by movement.
+    pub fn apply<'a>(
         &self,
-        movements: &[PushedMovement],
-    ) -> (Vec<PushedMovement>, HashMap<MovementId, Flag>) {
-        let mut flags = HashMap::new();
+        movements: &'a [PushedMovement],
+    ) -> (Cow<'a, [PushedMovement]>, HashMap<MovementId, Flag>) {
+        let flags = movements
+            .iter()
+            .filter(|p| matches!(p.movement.kind, MovementKind::Receive { .. }))
+            .filter_map(|p| Some((p.movement.id, self.flags.get(&p.movement.lot?)?.clone())))
+            .collect();
+        if self.mapped.is_empty() {
+            return (Cow::Borrowed(movements), flags);
+        }
         let movements = movements
             .iter()
             .map(|p| {
                 let mut p = p.clone();
-                if let Some(declared) = p.movement.lot {
-                    if let Some(flag) = self.flags.get(&declared)
-                        && matches!(p.movement.kind, MovementKind::Receive { .. })
-                    {
-                        flags.insert(p.movement.id, flag.clone());
-                    }
-                    if let Some(kept) = self.mapped.get(&declared) {
-                        p.movement.lot = Some(*kept);
-                    }
+                if let Some(kept) = p.movement.lot.and_then(|lot| self.mapped.get(&lot)) {
+                    p.movement.lot = Some(*kept);
                 }
                 p
             })
             .collect();
-        (movements, flags)
+        (Cow::Owned(movements), flags)
     }
 }
 

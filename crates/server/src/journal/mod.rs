@@ -162,10 +162,17 @@ pub async fn push(
     // The lots the device created offline, before anything is decided (`lots`).
     let declared = declare_lots(pool, principal, req).await?;
     let (movements, lot_flags) = declared.apply(&req.movements);
-    let req = &PushRequest {
-        device: req.device,
-        movements,
-        lots: Vec::new(),
+    let mapped;
+    let req = match movements {
+        std::borrow::Cow::Borrowed(_) => req,
+        std::borrow::Cow::Owned(movements) => {
+            mapped = PushRequest {
+                device: req.device,
+                movements,
+                lots: Vec::new(),
+            };
+            &mapped
+        }
     };
     // Nearly always one round: the rows of a device's movements usually exist. When
     // some do not, the first round stops at its locks, they are created in their own
