@@ -6,7 +6,7 @@
 //! what the rounds lock and which held movements they read, and [`settle`] runs an
 //! engine under those locks until it had every held movement it needed.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use logiflow_core::{Engine, Movement, OrderKey, StockKey, TenantId};
 use sqlx::PgPool;
@@ -196,9 +196,10 @@ pub(super) async fn lock_scope(
 ) -> ApiResult<Result<Vec<Locked>, Vec<StockKey>>> {
     let keys: Vec<StockKey> = scope.keys.iter().copied().collect();
     let locked = lock_rows(tx, &keys).await?;
+    let present: HashSet<StockKey> = locked.iter().map(|l| l.key).collect();
     let missing: Vec<StockKey> = must_exist
         .iter()
-        .filter(|k| !locked.iter().any(|l| l.key == **k))
+        .filter(|k| !present.contains(k))
         .copied()
         .collect();
     Ok(if missing.is_empty() {
@@ -277,10 +278,11 @@ pub(super) async fn settle<R>(
             let new_keys: Vec<StockKey> = new_keys.into_iter().collect();
             locked.extend(lock_rows(tx, &new_keys).await?);
         }
+        let present: HashSet<StockKey> = locked.iter().map(|l| l.key).collect();
         let missing: BTreeSet<StockKey> = held
             .iter()
             .flat_map(|(m, _)| m.keys())
-            .filter(|k| !locked.iter().any(|l| l.key == *k))
+            .filter(|k| !present.contains(k))
             .collect();
         if !missing.is_empty() {
             return Ok(Round::MissingRows(missing.into_iter().collect()));

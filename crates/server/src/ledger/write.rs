@@ -14,6 +14,8 @@
 //! of its rows, so anything else means the decision was made on stale state, and
 //! [`Written::stale`] tells the caller to roll back.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use logiflow_core::{
     Decision, Effect, Flag, LineRef, Movement, OrderKey, Origin, Outcome, StockKey, StockRow,
@@ -248,6 +250,11 @@ struct RowArrays {
 
 impl RowArrays {
     fn new(rows: &[(StockKey, StockRow, Option<OrderKey>)], allocated: &[(StockKey, i64)]) -> Self {
+        // By row, once: a push of 1,000 picks has as many of each.
+        let mut moved: HashMap<StockKey, i64> = HashMap::with_capacity(allocated.len());
+        for (k, d) in allocated {
+            *moved.entry(*k).or_default() += d;
+        }
         Self {
             products: rows.iter().map(|r| r.0.product.as_uuid()).collect(),
             locations: rows.iter().map(|r| r.0.location.as_uuid()).collect(),
@@ -255,13 +262,7 @@ impl RowArrays {
             on_hand: rows.iter().map(|r| r.1.on_hand).collect(),
             allocated: rows
                 .iter()
-                .map(|r| {
-                    allocated
-                        .iter()
-                        .filter(|(k, _)| *k == r.0)
-                        .map(|(_, d)| d)
-                        .sum()
-                })
+                .map(|r| moved.get(&r.0).copied().unwrap_or(0))
                 .collect(),
             count_at: rows.iter().map(|r| r.1.last_count.map(|c| c.at)).collect(),
             count_id: rows
@@ -575,10 +576,11 @@ pub async fn allocations(
     if changes.rows.is_empty() && changes.lines.is_empty() {
         return Ok(());
     }
+    let written: HashSet<StockKey> = written.iter().map(|w| w.0).collect();
     let rows: Vec<(StockKey, i64)> = changes
         .rows
         .iter()
-        .filter(|(k, _)| !written.iter().any(|w| w.0 == *k))
+        .filter(|(k, _)| !written.contains(k))
         .copied()
         .collect();
     let lines: Vec<Uuid> = changes.lines.iter().map(|(id, _)| *id).collect();

@@ -379,7 +379,7 @@ pub async fn reserve(
             .any(|l| products.binary_search(&l.product_id).is_err())
     {
         return Err(ApiError::Conflict(
-            "the order's lines changed meanwhile: try again".into(),
+            "the order's lines or warehouse changed meanwhile: try again".into(),
         ));
     }
     let before = assemble(row.clone(), lines.clone());

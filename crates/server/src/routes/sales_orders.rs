@@ -264,7 +264,7 @@ async fn reserve(
         (status = 200, description = "confirmed (permission sales_manage)", body = SalesOrder),
         (status = 403, description = "forbidden, subscription_expired"),
         (status = 404, description = "not_found"),
-        (status = 409, description = "invalid_order_state (not a draft, or no lines), conflict (lines changed meanwhile: retry)"),
+        (status = 409, description = "invalid_order_state (not a draft, or no lines), conflict (lines or warehouse changed meanwhile: retry)"),
         Authed,
     ))]
 #[tracing::instrument(skip_all)]

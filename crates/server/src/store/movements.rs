@@ -309,22 +309,21 @@ pub async fn sales_lines_for(
         return Ok(vec![]);
     }
     let (lines, allocations) = crate::store::sales_orders::lock_for_picks(tx, &ids).await?;
+    let mut by_line: HashMap<Uuid, Vec<Allocation>> = HashMap::with_capacity(lines.len());
+    for a in &allocations {
+        by_line.entry(a.line_id).or_default().push(Allocation {
+            key: a.key(),
+            qty: a.qty,
+        });
+    }
     Ok(lines
         .into_iter()
         .map(|line| {
-            let allocations = allocations
-                .iter()
-                .filter(|a| a.line_id == line.id)
-                .map(|a| Allocation {
-                    key: a.key(),
-                    qty: a.qty,
-                })
-                .collect();
             (
                 line.id,
                 SalesLineState {
                     product: ProductId::from_uuid(line.product_id),
-                    allocations,
+                    allocations: by_line.remove(&line.id).unwrap_or_default(),
                 },
             )
         })
