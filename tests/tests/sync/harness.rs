@@ -276,6 +276,18 @@ impl Server {
         })
     }
 
+    /// The flags of the movements in the conflict inbox (`review=true`), in its order.
+    pub fn review_flags(&self) -> Vec<String> {
+        let flagged = self.get("/v1/movements?review=true&limit=50");
+        flagged["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|m| m["flags"].as_array().unwrap().iter())
+            .filter_map(|f| f["flag"].as_str().map(str::to_owned))
+            .collect()
+    }
+
     /// The server's on-hand per (sku, bin code, lot code), non-zero rows only.
     pub fn stock(&self) -> Vec<(String, String, i64)> {
         self.block_on(async {

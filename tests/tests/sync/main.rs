@@ -17,6 +17,7 @@ mod flows;
 mod history;
 mod lots;
 mod low_stock;
+mod orders;
 mod reattach;
 mod resolve;
 mod webhooks;
