@@ -6,8 +6,9 @@
 //! (data-modifying CTEs, one snapshot, one round trip): the stock rows as the engine left
 //! them, the new movements, the outcomes of held movements decided again, the ledger
 //! effects of applied ones, one outbox event each, the online movements' audit entries
-//! and idempotency records, and the pushing device's next sequence number. A part with
-//! nothing to write binds empty arrays and writes nothing.
+//! and idempotency records, and the pushing device's next sequence number. The parts
+//! only some writes have are left out when they have nothing to write (a statement per
+//! shape, [`write`]); the others bind empty arrays and write nothing.
 //!
 //! A held movement decided again is written only if it is still held (an outcome never
 //! goes back from applied, absorbed or voided): every path decides it under the locks
