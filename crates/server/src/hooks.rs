@@ -28,6 +28,9 @@ pub const FORCE_LOCKING: &str = "force.locking";
 pub const VOID_LOCKING: &str = "void.locking";
 /// Where the retry of held movements after an online movement is about to lock rows.
 pub const RETRY_LOCKING: &str = "retry.locking";
+/// Where a sales order's confirmation, allocation or cancellation has read what to lock
+/// (its warehouse and products) and is about to lock the stock rows, then the order.
+pub const RESERVE_LOCKING: &str = "reserve.locking";
 
 static ANY: AtomicBool = AtomicBool::new(false);
 

@@ -366,6 +366,7 @@ pub async fn reserve(
     let (warehouse_id, products) = store::sales_orders::lock_plan(tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
+    crate::hooks::reached(tx.tenant_id(), crate::hooks::RESERVE_LOCKING).await;
     let candidates = store::sales_orders::lock_candidates(tx, warehouse_id, &products).await?;
     let locked = store::sales_orders::lock_for_reserve(tx, id)
         .await?

@@ -435,3 +435,52 @@ async fn picks_of_orders_cancelled_or_reduced_while_offline_apply_and_land_in_th
     assert_eq!(totals(&app, t.id).await, (3, 0));
     assert_ledger(&app, t.id).await;
 }
+
+/// A draft moved to another warehouse after its confirmation read what to lock, but
+/// before it locked: the confirmation is refused (`conflict`, retry) and reserves
+/// nothing, rather than reserving in the warehouse the draft left.
+#[tokio::test]
+async fn a_draft_moved_to_another_warehouse_while_confirming_reserves_nothing() {
+    let (app, t, s) = race_app().await;
+    applied(&app, &t.token, receive(s.product, s.bins[0], 5)).await;
+    let c = customer(&app, &t.token, "C1", None).await;
+    let so = draft(&app, &t.token, c, s.warehouse, &[(s.product, 2)]).await;
+    let other = create(
+        &app,
+        "/v1/warehouses",
+        &t.token,
+        json!({"code": "WH-OTHER", "name": "Other", "timezone": "UTC"}),
+    )
+    .await;
+
+    let mut paused = hooks::pause_next(TenantId::from_uuid(t.id), hooks::RESERVE_LOCKING);
+    let confirming = spawn_confirm(&app, &t.token, &so);
+    tokio::time::timeout(Duration::from_secs(30), paused.arrived())
+        .await
+        .expect("the confirmation never reached its locks");
+    let r = app
+        .patch(
+            &format!("/v1/sales-orders/{}", id_of(&so)),
+            &t.token,
+            json!({"warehouse_id": other["id"]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    paused.resume();
+
+    let (status, v) = confirming.await.unwrap();
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["code"], "conflict", "{v}");
+    let so = get_json(&app, format!("/v1/sales-orders/{}", id_of(&so)), &t.token).await;
+    assert_eq!(so["status"], "draft", "{so}");
+    assert_eq!(line(&so, 0), (2, 0, 0, 0), "{so}");
+    let allocated: i64 = sqlx::query_scalar(
+        "select coalesce(sum(allocated), 0)::bigint from stock_row where tenant_id = $1",
+    )
+    .bind(t.id)
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    assert_eq!(allocated, 0);
+    assert_ledger(&app, t.id).await;
+}
