@@ -66,29 +66,13 @@ pub async fn list(
 
 /// One device.
 pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Option<Device>, sqlx::Error> {
-    select(tx, id, "").await
+    super::row_by_id(tx, "device", DEVICE_COLUMNS, id, "").await
 }
 
 /// One device, its row locked (`for update`) until the transaction ends: for a read that
 /// decides a write.
 pub async fn get_for_update(tx: &mut TenantTx, id: Uuid) -> Result<Option<Device>, sqlx::Error> {
-    select(tx, id, "for update").await
-}
-
-/// [`get`] with `lock_clause` (empty or a locking clause) after the query.
-async fn select(
-    tx: &mut TenantTx,
-    id: Uuid,
-    lock_clause: &str,
-) -> Result<Option<Device>, sqlx::Error> {
-    let tenant_id = tx.tenant_id().as_uuid();
-    sqlx::query_as(&format!(
-        "select {DEVICE_COLUMNS} from device where tenant_id = $1 and id = $2 {lock_clause}"
-    ))
-    .bind(tenant_id)
-    .bind(id)
-    .fetch_optional(tx.conn())
-    .await
+    super::row_by_id(tx, "device", DEVICE_COLUMNS, id, "for update").await
 }
 
 /// Records that `device` pulled now, unless it did less than a minute ago (so a device

@@ -32,6 +32,30 @@ macro_rules! money_sql {
 }
 pub(crate) use money_sql;
 
+/// One row of the transaction's tenant by its id, as `T`: `select {columns} from {from}
+/// where tenant_id = $1 and id = $2 {lock_clause}`, where `lock_clause` is empty or a
+/// locking clause (`for update`). Each module's `get` and `get_for_update` are the two
+/// uses, named for what they do.
+pub(crate) async fn row_by_id<T>(
+    tx: &mut crate::db::TenantTx,
+    from: &str,
+    columns: &str,
+    id: uuid::Uuid,
+    lock_clause: &str,
+) -> Result<Option<T>, sqlx::Error>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let tenant_id = tx.tenant_id().as_uuid();
+    sqlx::query_as(&format!(
+        "select {columns} from {from} where tenant_id = $1 and id = $2 {lock_clause}"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await
+}
+
 pub mod alerts;
 pub mod api_keys;
 pub mod audit;

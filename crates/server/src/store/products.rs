@@ -100,29 +100,13 @@ pub async fn list(
 
 /// One product.
 pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Option<Product>, sqlx::Error> {
-    select(tx, id, "").await
+    super::row_by_id(tx, "product p", COLUMNS, id, "").await
 }
 
 /// One product, its row locked (`for update of p`) until the transaction ends: for a read that
 /// decides a write.
 pub async fn get_for_update(tx: &mut TenantTx, id: Uuid) -> Result<Option<Product>, sqlx::Error> {
-    select(tx, id, "for update of p").await
-}
-
-/// [`get`] with `lock_clause` (empty or a locking clause) after the query.
-async fn select(
-    tx: &mut TenantTx,
-    id: Uuid,
-    lock_clause: &str,
-) -> Result<Option<Product>, sqlx::Error> {
-    let tenant_id = tx.tenant_id().as_uuid();
-    sqlx::query_as(&format!(
-        "select {COLUMNS} from product p where p.tenant_id = $1 and p.id = $2 {lock_clause}"
-    ))
-    .bind(tenant_id)
-    .bind(id)
-    .fetch_optional(tx.conn())
-    .await
+    super::row_by_id(tx, "product p", COLUMNS, id, "for update of p").await
 }
 
 /// The product's fields as stored (validated); also the changes of an update, where
@@ -142,57 +126,51 @@ pub struct ProductFields {
     pub active: bool,
 }
 
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds `f`'s fields in the order [`insert`] and [`update`] number them, `$3` to `$13`.
+fn bind_fields<'q>(query: PgQuery<'q>, f: &'q ProductFields) -> PgQuery<'q> {
+    query
+        .bind(&f.sku)
+        .bind(&f.name)
+        .bind(&f.uom)
+        .bind(f.lot_tracked)
+        .bind(f.expiry_policy.as_str())
+        .bind(f.reorder_point)
+        .bind(f.reorder_qty)
+        .bind(f.cost)
+        .bind(f.price)
+        .bind(&f.custom)
+        .bind(f.active)
+}
+
 /// Inserts a product with a fresh UUIDv7; returns its id (barcodes are set apart).
 pub async fn insert(tx: &mut TenantTx, f: &ProductFields) -> Result<Uuid, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     let id = Uuid::now_v7();
-    sqlx::query(
+    let query = sqlx::query(
         "insert into product (tenant_id, id, sku, name, uom, lot_tracked, expiry_policy,
             reorder_point, reorder_qty, cost, price, custom, active)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(tenant_id)
-    .bind(id)
-    .bind(&f.sku)
-    .bind(&f.name)
-    .bind(&f.uom)
-    .bind(f.lot_tracked)
-    .bind(f.expiry_policy.as_str())
-    .bind(f.reorder_point)
-    .bind(f.reorder_qty)
-    .bind(f.cost)
-    .bind(f.price)
-    .bind(&f.custom)
-    .bind(f.active)
-    .execute(tx.conn())
-    .await?;
+    );
+    bind_fields(query.bind(tenant_id).bind(id), f)
+        .execute(tx.conn())
+        .await?;
     Ok(id)
 }
 
 /// Replaces every field of product `id`.
 pub async fn update(tx: &mut TenantTx, id: Uuid, f: &ProductFields) -> Result<(), sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
-    sqlx::query(
+    let query = sqlx::query(
         "update product set sku = $3, name = $4, uom = $5, lot_tracked = $6, expiry_policy = $7,
             reorder_point = $8, reorder_qty = $9, cost = $10, price = $11, custom = $12,
             active = $13, updated_at = now()
          where tenant_id = $1 and id = $2",
-    )
-    .bind(tenant_id)
-    .bind(id)
-    .bind(&f.sku)
-    .bind(&f.name)
-    .bind(&f.uom)
-    .bind(f.lot_tracked)
-    .bind(f.expiry_policy.as_str())
-    .bind(f.reorder_point)
-    .bind(f.reorder_qty)
-    .bind(f.cost)
-    .bind(f.price)
-    .bind(&f.custom)
-    .bind(f.active)
-    .execute(tx.conn())
-    .await?;
+    );
+    bind_fields(query.bind(tenant_id).bind(id), f)
+        .execute(tx.conn())
+        .await?;
     Ok(())
 }
 

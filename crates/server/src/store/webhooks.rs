@@ -98,7 +98,11 @@ pub async fn insert_endpoint(
 
 /// One endpoint.
 pub async fn get_endpoint(tx: &mut TenantTx, id: Uuid) -> Result<Option<Endpoint>, sqlx::Error> {
-    select_endpoint(tx, id, "").await
+    Ok(
+        super::row_by_id::<EndpointRow>(tx, "webhook_endpoint", ENDPOINT_COLUMNS, id, "")
+            .await?
+            .map(Endpoint::from),
+    )
 }
 
 /// One endpoint, its row locked (`for update`) until the transaction ends: for a read
@@ -107,24 +111,11 @@ pub async fn get_endpoint_for_update(
     tx: &mut TenantTx,
     id: Uuid,
 ) -> Result<Option<Endpoint>, sqlx::Error> {
-    select_endpoint(tx, id, "for update").await
-}
-
-/// [`get_endpoint`] with `lock_clause` (empty or a locking clause) after the query.
-async fn select_endpoint(
-    tx: &mut TenantTx,
-    id: Uuid,
-    lock_clause: &str,
-) -> Result<Option<Endpoint>, sqlx::Error> {
-    let tenant_id = tx.tenant_id().as_uuid();
-    let row: Option<EndpointRow> = sqlx::query_as(&format!(
-        "select {ENDPOINT_COLUMNS} from webhook_endpoint where tenant_id = $1 and id = $2 {lock_clause}"
-    ))
-    .bind(tenant_id)
-    .bind(id)
-    .fetch_optional(tx.conn())
-    .await?;
-    Ok(row.map(Endpoint::from))
+    Ok(
+        super::row_by_id::<EndpointRow>(tx, "webhook_endpoint", ENDPOINT_COLUMNS, id, "for update")
+            .await?
+            .map(Endpoint::from),
+    )
 }
 
 /// Replaces an endpoint's fields; an endpoint active again loses its `disabled_at`.
