@@ -292,6 +292,21 @@ fn empty_page(cursor: Cursor, has_more: bool) -> PullPage {
     }
 }
 
+/// The key to go on after when `rows` filled what was left of the page (`None`: the phase
+/// is done), taking them from `budget`.
+fn spend<T>(rows: &[T], budget: &mut usize, key: impl Fn(&T) -> [Uuid; 3]) -> Option<[Uuid; 3]> {
+    let more = (rows.len() == *budget)
+        .then(|| rows.last().map(&key))
+        .flatten();
+    *budget -= rows.len();
+    more
+}
+
+/// A phase's cursor key of one id.
+fn by_id(id: Uuid) -> [Uuid; 3] {
+    [id, Uuid::nil(), Uuid::nil()]
+}
+
 /// Where a snapshot page starts: the phase, the last key sent in it, and the records sent
 /// so far of the total (none on the first page, which counts the total).
 struct Start {
@@ -342,36 +357,27 @@ async fn snapshot_page(
                 let rows =
                     store::pull::locations_page(tx, &device.scope, first(after), as_limit(budget))
                         .await?;
-                let last = (rows.len() == budget)
-                    .then(|| rows.last().map(|l| l.id))
-                    .flatten();
-                budget -= rows.len();
+                let more = spend(&rows, &mut budget, |l| by_id(l.id));
                 for l in rows {
                     page.locations.push(location(l)?);
                 }
-                last.map(|id| [id, Uuid::nil(), Uuid::nil()])
+                more
             }
             Phase::Products => {
                 let rows = store::pull::products_page(tx, first(after), as_limit(budget)).await?;
-                let last = (rows.len() == budget)
-                    .then(|| rows.last().map(|p| p.id))
-                    .flatten();
-                budget -= rows.len();
+                let more = spend(&rows, &mut budget, |p| by_id(p.id));
                 for p in rows {
                     page.products.push(product(p)?);
                 }
-                last.map(|id| [id, Uuid::nil(), Uuid::nil()])
+                more
             }
             Phase::Lots => {
                 let rows = store::pull::lots_page(tx, first(after), as_limit(budget)).await?;
-                let last = (rows.len() == budget)
-                    .then(|| rows.last().map(|l| l.id))
-                    .flatten();
-                budget -= rows.len();
+                let more = spend(&rows, &mut budget, |l| by_id(l.id));
                 for l in rows {
                     page.lots.push(lot(l)?);
                 }
-                last.map(|id| [id, Uuid::nil(), Uuid::nil()])
+                more
             }
             Phase::PurchaseOrders => {
                 let rows = store::orders::open_page::<Purchase>(
@@ -381,12 +387,9 @@ async fn snapshot_page(
                     as_limit(budget),
                 )
                 .await?;
-                let last = (rows.len() == budget)
-                    .then(|| rows.last().map(|(o, _)| o.id))
-                    .flatten();
-                budget -= rows.len();
+                let more = spend(&rows, &mut budget, |(o, _)| by_id(o.id));
                 page.purchase_orders = purchase_orders(tx, rows).await?;
-                last.map(|id| [id, Uuid::nil(), Uuid::nil()])
+                more
             }
             Phase::SalesOrders => {
                 let rows = store::orders::open_page::<Sales>(
@@ -396,22 +399,18 @@ async fn snapshot_page(
                     as_limit(budget),
                 )
                 .await?;
-                let last = (rows.len() == budget)
-                    .then(|| rows.last().map(|(o, _)| o.id))
-                    .flatten();
-                budget -= rows.len();
+                let more = spend(&rows, &mut budget, |(o, _)| by_id(o.id));
                 page.sales_orders = sales_orders(tx, rows).await?;
-                last.map(|id| [id, Uuid::nil(), Uuid::nil()])
+                more
             }
             Phase::Rows => {
                 let key = after.map(|k| (k[0], k[1], k[2]));
                 let rows = store::pull::rows_page(tx, &device.scope, key, as_limit(budget)).await?;
-                let last = (rows.len() == budget)
-                    .then(|| rows.last().map(|r| [r.product_id, r.location_id, r.lot_id]))
-                    .flatten();
-                budget -= rows.len();
+                let more = spend(&rows, &mut budget, |r| {
+                    [r.product_id, r.location_id, r.lot_id]
+                });
                 page.rows = rows_as_of(tx, rows, s, cur).await?;
-                last
+                more
             }
         };
         match more {
