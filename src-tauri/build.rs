@@ -13,42 +13,10 @@ fn main() {
              hand: cd ui && npm ci && npm run build)"
         );
     }
-    // Must list the same commands as logiflow_desktop::COMMANDS (a unit test checks).
-    let manifest = tauri_build::AppManifest::new().commands(&[
-        "app_info",
-        "status",
-        "stock",
-        "stock_kpis",
-        "orders",
-        "receiving_line",
-        "pick_walk",
-        "history",
-        "record",
-        "resolve_item",
-        "count_sheet",
-        "record_count",
-        "accept_clock",
-        "warehouses",
-        "connect",
-        "sync_now",
-        "sync_state",
-        "scope",
-        "conflicts",
-        "recent",
-        "login",
-        "resolve_conflict",
-        "sign_out",
-        "export_journal",
-        "alerts",
-        "mark_alerts_read",
-        "alerts_to_notify",
-        "export",
-        "import",
-        "commit_import",
-        "generate_bins",
-        "backoffice",
-        "check_code",
-    ]);
+    // The same list as logiflow_desktop::COMMANDS: one file, included by both.
+    println!("cargo:rerun-if-changed=src/command_names.rs");
+    let commands: &[&str] = include!("src/command_names.rs");
+    let manifest = tauri_build::AppManifest::new().commands(commands);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("failed to run tauri's build step");
 }

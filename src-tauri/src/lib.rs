@@ -39,43 +39,10 @@ pub const LOG_FILE: &str = "logiflow-desktop";
 /// The largest the log file grows before it is rotated (1 MiB, in bytes).
 const LOG_FILE_MAX_BYTES: u128 = 1024 * 1024;
 
-/// The app's commands, listed once for both the invoke handler and the permission
-/// manifest in build.rs (which must name the same ones).
-pub const COMMANDS: &[&str] = &[
-    "app_info",
-    "status",
-    "stock",
-    "stock_kpis",
-    "orders",
-    "receiving_line",
-    "pick_walk",
-    "history",
-    "record",
-    "resolve_item",
-    "count_sheet",
-    "record_count",
-    "accept_clock",
-    "warehouses",
-    "connect",
-    "sync_now",
-    "sync_state",
-    "scope",
-    "conflicts",
-    "recent",
-    "login",
-    "resolve_conflict",
-    "sign_out",
-    "export_journal",
-    "alerts",
-    "mark_alerts_read",
-    "alerts_to_notify",
-    "export",
-    "import",
-    "commit_import",
-    "generate_bins",
-    "backoffice",
-    "check_code",
-];
+/// The app's commands, listed once (`command_names.rs`) for the permission manifest in
+/// build.rs, which includes the same file; the invoke handler below names each as a path,
+/// and a unit test checks that it serves exactly these.
+pub const COMMANDS: &[&str] = include!("command_names.rs");
 
 fn data_dir(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
     if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|dir| !dir.is_empty()) {
@@ -325,14 +292,27 @@ mod tests {
     }
 
     #[test]
-    fn build_script_grants_the_commands_the_handler_serves() {
-        let build = include_str!("../build.rs");
-        for command in COMMANDS {
-            assert!(
-                build.contains(&format!("\"{command}\"")),
-                "{command} missing from build.rs"
-            );
-        }
+    fn the_invoke_handler_serves_exactly_the_listed_commands() {
+        let source = include_str!("lib.rs");
+        let start = source
+            .find("generate_handler![")
+            .expect("no invoke handler");
+        let block = &source[start..];
+        let block = &block[..block.find(']').expect("an unclosed handler list")];
+        let served: Vec<&str> = block
+            .split("commands::")
+            .skip(1)
+            .map(|rest| {
+                rest.split(|c: char| c != '_' && !c.is_alphanumeric())
+                    .next()
+                    .unwrap_or("")
+            })
+            .collect();
+        assert_eq!(served, COMMANDS);
+    }
+
+    #[test]
+    fn the_capability_grants_the_commands_the_handler_serves() {
         let capability = include_str!("../capabilities/default.json");
         for command in COMMANDS {
             let permission = format!("\"allow-{}\"", command.replace('_', "-"));
