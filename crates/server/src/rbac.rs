@@ -19,71 +19,92 @@ pub enum Role {
     Viewer,
 }
 
-/// An action a principal may be allowed to take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Permission {
+/// Declares [`Permission`] with its stable names, [`Permission::ALL`] and the type-level
+/// permissions of [`perm`], from one list.
+macro_rules! permissions {
+    ($($(#[doc = $doc:literal])+ $name:ident = $text:literal,)+) => {
+        /// An action a principal may be allowed to take.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Permission {
+            $($(#[doc = $doc])+ $name,)+
+        }
+
+        impl Permission {
+            /// Every permission, for docs and for validating API-key scopes.
+            pub const ALL: [Permission; [$(Permission::$name),+].len()] = [$(Permission::$name),+];
+
+            /// Stable name, as stored in API-key scopes.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Permission::$name => $text,)+
+                }
+            }
+        }
+
+        /// Type-level permissions for [`crate::auth::Require`].
+        pub mod perm {
+            use super::Permission;
+
+            /// A permission known at compile time.
+            pub trait Perm: Send + Sync + 'static {
+                /// The permission.
+                const PERMISSION: Permission;
+            }
+
+            $(
+                #[doc = concat!("Type-level [`Permission::", stringify!($name), "`].")]
+                #[derive(Debug)]
+                pub struct $name;
+                impl Perm for $name {
+                    const PERMISSION: Permission = Permission::$name;
+                }
+            )+
+        }
+    };
+}
+
+permissions! {
     /// List and read users.
-    UsersRead,
+    UsersRead = "users_read",
     /// Create users, change roles, disable users.
-    UsersManage,
+    UsersManage = "users_manage",
     /// List API keys.
-    ApiKeysRead,
+    ApiKeysRead = "api_keys_read",
     /// Create and revoke API keys.
-    ApiKeysManage,
+    ApiKeysManage = "api_keys_manage",
     /// Read tenant settings.
-    SettingsRead,
+    SettingsRead = "settings_read",
     /// Change tenant settings.
-    SettingsManage,
+    SettingsManage = "settings_manage",
     /// Read the audit log.
-    AuditRead,
+    AuditRead = "audit_read",
     /// Read warehouses, locations, products and lots.
-    CatalogRead,
+    CatalogRead = "catalog_read",
     /// Create, change, deactivate and delete warehouses, locations, products and lots.
-    CatalogManage,
+    CatalogManage = "catalog_manage",
     /// Read stock rows, movements and the low-stock list.
-    StockRead,
+    StockRead = "stock_read",
     /// Record movements (receive, ship, transfer, adjust, count), register a device and
     /// push its journal.
-    MovementsWrite,
+    MovementsWrite = "movements_write",
     /// List every device of the tenant and revoke them. Not a write in the sense of the
     /// read-only rule: revoking a lost device only takes access away, and must work on
     /// a tenant whose subscription expired.
-    DevicesManage,
+    DevicesManage = "devices_manage",
     /// Resolve the conflict inbox: force a held movement through with a reason.
-    ConflictsResolve,
+    ConflictsResolve = "conflicts_resolve",
     /// Read suppliers, customers, purchase and sales orders.
-    OrdersRead,
+    OrdersRead = "orders_read",
     /// Create and change suppliers and purchase orders (order, cancel, close).
-    PurchasingManage,
+    PurchasingManage = "purchasing_manage",
     /// Create and change customers and sales orders.
-    SalesManage,
+    SalesManage = "sales_manage",
     /// Import catalog data in bulk (`/v1/imports`): admins and managers.
-    DataImport,
+    DataImport = "data_import",
 }
 
 impl Permission {
-    /// Every permission, for docs and for validating API-key scopes.
-    pub const ALL: [Permission; 17] = [
-        Permission::UsersRead,
-        Permission::UsersManage,
-        Permission::ApiKeysRead,
-        Permission::ApiKeysManage,
-        Permission::SettingsRead,
-        Permission::SettingsManage,
-        Permission::AuditRead,
-        Permission::CatalogRead,
-        Permission::CatalogManage,
-        Permission::StockRead,
-        Permission::MovementsWrite,
-        Permission::DevicesManage,
-        Permission::ConflictsResolve,
-        Permission::OrdersRead,
-        Permission::PurchasingManage,
-        Permission::SalesManage,
-        Permission::DataImport,
-    ];
-
     /// Whether the action changes tenant data (refused when the subscription expired).
     pub fn is_write(self) -> bool {
         matches!(
@@ -98,29 +119,6 @@ impl Permission {
                 | Permission::SalesManage
                 | Permission::DataImport
         )
-    }
-
-    /// Stable name, as stored in API-key scopes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Permission::UsersRead => "users_read",
-            Permission::UsersManage => "users_manage",
-            Permission::ApiKeysRead => "api_keys_read",
-            Permission::ApiKeysManage => "api_keys_manage",
-            Permission::SettingsRead => "settings_read",
-            Permission::SettingsManage => "settings_manage",
-            Permission::AuditRead => "audit_read",
-            Permission::CatalogRead => "catalog_read",
-            Permission::CatalogManage => "catalog_manage",
-            Permission::StockRead => "stock_read",
-            Permission::MovementsWrite => "movements_write",
-            Permission::DevicesManage => "devices_manage",
-            Permission::ConflictsResolve => "conflicts_resolve",
-            Permission::OrdersRead => "orders_read",
-            Permission::PurchasingManage => "purchasing_manage",
-            Permission::SalesManage => "sales_manage",
-            Permission::DataImport => "data_import",
-        }
     }
 
     /// Parses [`Permission::as_str`].
@@ -190,45 +188,6 @@ impl Role {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.as_str() == s)
     }
-}
-
-/// Type-level permissions for [`crate::auth::Require`].
-pub mod perm {
-    use super::Permission;
-
-    /// A permission known at compile time.
-    pub trait Perm: Send + Sync + 'static {
-        /// The permission.
-        const PERMISSION: Permission;
-    }
-
-    macro_rules! perms {
-        ($($name:ident),*) => {$(
-            #[doc = concat!("Type-level [`Permission::", stringify!($name), "`].")]
-            #[derive(Debug)]
-            pub struct $name;
-            impl Perm for $name { const PERMISSION: Permission = Permission::$name; }
-        )*};
-    }
-    perms!(
-        UsersRead,
-        UsersManage,
-        ApiKeysRead,
-        ApiKeysManage,
-        SettingsRead,
-        SettingsManage,
-        AuditRead,
-        CatalogRead,
-        CatalogManage,
-        StockRead,
-        MovementsWrite,
-        DevicesManage,
-        ConflictsResolve,
-        OrdersRead,
-        PurchasingManage,
-        SalesManage,
-        DataImport
-    );
 }
 
 #[cfg(test)]
