@@ -41,6 +41,7 @@ pub const JOURNAL_UPLOAD_MAX: usize = crate::PUSH_BATCH_MAX;
 
 /// A device's journal entries, exported to a file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JournalFile {
     /// Always [`JOURNAL_FILE_FORMAT`].
     pub format: String,

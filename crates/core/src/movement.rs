@@ -24,6 +24,7 @@ pub enum Origin {
 /// away, found adds it, a correction may go either way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AdjustReason {
     /// Goods damaged and written off (negative).
     Damage,
@@ -49,6 +50,7 @@ impl AdjustReason {
 /// What a movement does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum MovementKind {
     /// `+qty` into (product, lot, `to`).
     Receive {
@@ -98,6 +100,7 @@ pub enum MovementKind {
 
 /// The journal position of a movement recorded on a device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceStamp {
     /// The device that recorded it.
     pub device: DeviceId,
@@ -108,6 +111,7 @@ pub struct DeviceStamp {
 /// The order line a movement fulfils, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "type", content = "id", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum LineRef {
     /// A purchase-order line (receiving).
     PurchaseLine(Uuid),
@@ -126,6 +130,7 @@ impl LineRef {
 
 /// A stock movement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Movement {
     /// Its id (UUIDv7, made by whoever recorded it; an imported opening receipt's is
     /// derived from its row, so the same row is never received twice).

@@ -43,6 +43,7 @@ pub enum QtyError {
     Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
 #[serde(try_from = "i64", into = "i64")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PositiveQty(i64);
 
 impl PositiveQty {
@@ -75,6 +76,7 @@ impl PositiveQty {
     Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
 #[serde(try_from = "i64", into = "i64")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Qty(i64);
 
 impl Qty {
@@ -103,6 +105,7 @@ impl Qty {
     Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
 #[serde(try_from = "i64", into = "i64")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Delta(i64);
 
 impl Delta {

@@ -61,6 +61,7 @@ pub const RESOLVE_REASON_LEN_MAX: usize = 500;
 /// A position in the server's change feed, opaque to the device.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Cursor(String);
 
 impl Cursor {
@@ -77,6 +78,7 @@ impl Cursor {
 
 /// One journal entry as pushed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushedMovement {
     /// The movement, with its [`DeviceStamp`](crate::DeviceStamp) set.
     pub movement: Movement,
@@ -87,6 +89,7 @@ pub struct PushedMovement {
 
 /// `POST /v1/sync/push`: an ordered batch of one device's journal.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushRequest {
     /// The pushing device; every movement's stamp must name it.
     pub device: DeviceId,
@@ -201,6 +204,7 @@ pub struct ProductRecord {
 
 /// A lot of a lot-tracked product.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LotRecord {
     /// Its id.
     pub id: LotId,

@@ -6,7 +6,8 @@
 //! document instead: every list's `limit` (1 to [`PAGE_LIMIT_MAX`], the pull's to
 //! [`PULL_PAGE_MAX`]), every `Idempotency-Key` (1 to [`IDEMPOTENCY_KEY_LEN_MAX`] visible
 //! ASCII characters), the request fields of [`FIELDS`] and the query parameters of
-//! [`QUERY`], and the bodies of [`ONE_OF_FIELDS`]. Most texts are trimmed
+//! [`QUERY`], the bodies of [`ONE_OF_FIELDS`], and the whole schemas of [`SCHEMAS`]
+//! (`core`'s wire types, whose schemas `core` derives with its feature `openapi`). Most texts are trimmed
 //! before they are checked, so their length is in a `pattern` (spaces, then 1 to `max`
 //! characters that start and end with a non-space, then spaces) rather than in
 //! `maxLength`; the spaces are those `str::trim` takes ([`SPACES`]). A nullable id or
@@ -16,11 +17,13 @@
 
 use std::sync::LazyLock;
 
-use logiflow_core::QTY_MAX;
 use logiflow_core::bins::{SEGMENT_LABEL_LEN_MAX, SEGMENTS_MAX};
 use logiflow_core::codes::{BARCODE_LEN_MAX, LOCATION_CODE_LEN_MAX, LOT_CODE_LEN_MAX, SKU_LEN_MAX};
-use logiflow_core::sync::{PULL_PAGE_MAX, RESOLVE_REASON_LEN_MAX};
-use logiflow_core::{AlertKind, KindName, OutcomeName};
+use logiflow_core::sync::{PULL_PAGE_MAX, PUSH_BATCH_MAX, RESOLVE_REASON_LEN_MAX};
+use logiflow_core::{
+    AlertKind, JOURNAL_FILE_FORMAT, JOURNAL_FILE_VERSION, JOURNAL_UPLOAD_MAX, KindName,
+    OutcomeName, QTY_MAX,
+};
 use utoipa::Number;
 use utoipa::openapi::path::ParameterIn;
 use utoipa::openapi::schema::{
@@ -73,6 +76,8 @@ pub enum Bound {
     StoredChars(usize),
     /// An integer in this range.
     Range(i64, i64),
+    /// An integer of at least this (the type's own format bounds it above).
+    AtLeast(i64),
     /// A non-zero integer from `-max` to `max` (`core::Delta`).
     NonZero(i64),
     /// An array of this many items.
@@ -93,6 +98,9 @@ pub enum Bound {
     },
     /// An IANA time zone name: the shared [`TIME_ZONE`] schema.
     TimeZone,
+    /// A barcode (`core::Barcode`): the `code` bound, and the `format` [`BARCODE_FORMAT`],
+    /// which names what no keyword can compute, a GTIN's check digit.
+    Barcode,
     /// An e-mail address of at most this many characters (`users::normalize_email`
     /// accepts every address of the format, which has a non-empty local part, one `@`,
     /// a domain with a dot and no spaces).
@@ -158,8 +166,20 @@ const SKU: &str = "[A-Za-z0-9._/-]";
 /// Anything but a space: a unit of measure (`catalog::product::validate_uom`).
 const NOT_SPACE: &str = "[^\\s]";
 /// A barcode (`core::Barcode`): printable ASCII without spaces. Whether a GTIN's check
-/// digit is right no pattern can say.
+/// digit is right no pattern can say: the barcode's `format`, [`BARCODE_FORMAT`], does.
 const BARCODE: Bound = code(BARCODE_LEN_MAX, "[!-~]");
+
+/// The `format` of a barcode: one of 8, 12, 13 or 14 digits (trimmed) is a GS1 GTIN whose
+/// last digit is its check digit (`core::Barcode::parse`); any other is taken as it is.
+/// A validator that does not know the format takes it as an annotation (JSON Schema); the
+/// API fuzz test registers a generator for it (`tests/api/schemathesis_hooks.py`).
+pub const BARCODE_FORMAT: &str = "gtin-checked-barcode";
+/// A lot code (`core::LotCode`): printable ASCII and inner spaces.
+const LOT_CODE: Bound = Bound::Trimmed {
+    max: LOT_CODE_LEN_MAX,
+    edge: "[!-~]",
+    inner: "[ -~]",
+};
 /// Any character. Not `[\s\S]`: [`spell_spaces`] would make that a class without
 /// U+FEFF, which is no space to the server but one to ECMA-262's `\s`.
 const ANY: &str = "[\\d\\D]";
@@ -238,24 +258,8 @@ pub const FIELDS: &[(&str, Bound)] = &[
     ),
     ("CreateProduct/sku", code(SKU_LEN_MAX, SKU)),
     ("UpdateProduct/sku", code(SKU_LEN_MAX, SKU)),
-    (
-        "CreateLot/code",
-        Bound::Trimmed {
-            max: LOT_CODE_LEN_MAX,
-            // Printable ASCII and spaces (`core::LotCode`).
-            edge: "[!-~]",
-            inner: "[ -~]",
-        },
-    ),
-    (
-        "UpdateLot/code",
-        Bound::Trimmed {
-            max: LOT_CODE_LEN_MAX,
-            // Printable ASCII and spaces (`core::LotCode`).
-            edge: "[!-~]",
-            inner: "[ -~]",
-        },
-    ),
+    ("CreateLot/code", LOT_CODE),
+    ("UpdateLot/code", LOT_CODE),
     ("CreateWarehouse/name", name(NAME_LEN_MAX)),
     ("UpdateWarehouse/name", name(NAME_LEN_MAX)),
     (
@@ -281,14 +285,14 @@ pub const FIELDS: &[(&str, Bound)] = &[
         "CreateProduct/barcodes",
         Bound::Each {
             max: BARCODES_PER_PRODUCT_MAX,
-            item: &BARCODE,
+            item: &Bound::Barcode,
         },
     ),
     (
         "UpdateProduct/barcodes",
         Bound::Each {
             max: BARCODES_PER_PRODUCT_MAX,
-            item: &BARCODE,
+            item: &Bound::Barcode,
         },
     ),
     ("CreateProduct/cost", Bound::Money),
@@ -301,6 +305,18 @@ pub const FIELDS: &[(&str, Bound)] = &[
     ("NewKind/counted", Bound::Range(0, QTY_MAX)),
     ("NewKind/expected", Bound::Range(0, QTY_MAX)),
     ("NewMovement/note", Bound::StoredChars(NOTE_LEN_MAX)),
+    // A push and a journal upload (`core::PushRequest`, `core::JournalFile`): their
+    // bounds (`journal::check_shape`, `journal::upload`), a device's sequence numbers from
+    // 1 (`check_shape`, `JournalFile::check`), the file's format and version.
+    ("PushRequest/movements", Bound::Items(0, PUSH_BATCH_MAX)),
+    ("PushRequest/lots", Bound::Items(0, PUSH_BATCH_MAX)),
+    ("JournalFile/entries", Bound::Items(0, JOURNAL_UPLOAD_MAX)),
+    ("JournalFile/format", Bound::OneOf(&[JOURNAL_FILE_FORMAT])),
+    (
+        "JournalFile/version",
+        Bound::Range(JOURNAL_FILE_VERSION as i64, JOURNAL_FILE_VERSION as i64),
+    ),
+    ("DeviceStamp/seq", Bound::AtLeast(1)),
     // An order's notes (`orders::purchase::notes`), counted before they are trimmed.
     ("NewPurchaseOrder/notes", Bound::StoredChars(NOTES_LEN_MAX)),
     (
@@ -400,6 +416,16 @@ pub const FIELDS: &[(&str, Bound)] = &[
     ),
 ];
 
+/// The schemas of `core`'s wire types that a request body holds (`core`'s feature
+/// `openapi` derives them without bounds, since utoipa's attributes take only literals),
+/// bounded whole; their fields' bounds are in [`FIELDS`].
+pub const SCHEMAS: &[(&str, Bound)] = &[
+    ("PositiveQty", Bound::Range(1, QTY_MAX)),
+    ("Qty", Bound::Range(0, QTY_MAX)),
+    ("Delta", Bound::NonZero(QTY_MAX)),
+    ("LotCode", LOT_CODE),
+];
+
 /// Request bodies that need one of these fields, not `null`: where a location goes
 /// (`catalog::service::place_children`: under a parent, or top-level in a warehouse).
 pub const ONE_OF_FIELDS: &[(&str, &[&str])] = &[
@@ -463,6 +489,8 @@ impl Bound {
                 object.pattern = Some(money_pattern());
             }
             (Bound::Range(min, max), Schema::Object(object)) => range(object, min, max),
+            (Bound::AtLeast(min), Schema::Object(object)) => object.minimum = Some(int(min)),
+            (Bound::Barcode, schema) => return barcode(schema),
             (Bound::Chars(min, max), Schema::Object(object)) => {
                 object.min_length = Some(min);
                 object.max_length = Some(max);
@@ -572,8 +600,22 @@ fn spell_spaces(pattern: &str) -> String {
 
 /// Sets an integer schema's `minimum` and `maximum`.
 fn range(object: &mut Object, min: i64, max: i64) {
-    object.minimum = Some(Number::Int(isize::try_from(min).unwrap_or(isize::MIN)));
-    object.maximum = Some(Number::Int(isize::try_from(max).unwrap_or(isize::MAX)));
+    object.minimum = Some(int(min));
+    object.maximum = Some(int(max));
+}
+
+/// A bound of an integer schema (`isize` is `i64` on the platforms the server runs on).
+fn int(n: i64) -> Number {
+    Number::Int(isize::try_from(n).unwrap_or(if n < 0 { isize::MIN } else { isize::MAX }))
+}
+
+/// Sets [`Bound::Barcode`] on a string schema.
+fn barcode(schema: &mut Schema) -> bool {
+    let Schema::Object(object) = schema else {
+        return false;
+    };
+    object.format = Some(SchemaFormat::Custom(BARCODE_FORMAT.to_owned()));
+    BARCODE.apply(schema)
 }
 
 /// Makes a string field, nullable or not, a reference to the [`TIME_ZONE`] schema,
@@ -661,6 +703,16 @@ pub fn document_bounds(doc: &mut OpenApi) {
         assert!(
             fits,
             "the OpenAPI document has no {field} that {bound:?} fits"
+        );
+    }
+    for (name, bound) in SCHEMAS {
+        let fits = match schemas.get_mut(*name) {
+            Some(RefOr::T(schema)) => bound.apply(schema),
+            _ => false,
+        };
+        assert!(
+            fits,
+            "the OpenAPI document has no {name} that {bound:?} fits"
         );
     }
     for (name, fields) in ONE_OF_FIELDS {

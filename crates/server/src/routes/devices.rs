@@ -272,7 +272,7 @@ pub async fn reattach_device(
 /// uploading the same file again lands nothing new. Audited as `device.journal_upload`.
 #[utoipa::path(post, path = "/v1/devices/{id}/journal", tag = "devices",
     params(("id" = Uuid, Path, description = "device id")),
-    request_body(content = Object, description = "core::journal_file::JournalFile"),
+    request_body = logiflow_core::JournalFile,
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "what landed (permission conflicts_resolve)", body = crate::journal::upload::JournalUploaded),

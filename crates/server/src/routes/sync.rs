@@ -34,7 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// registered or more than the tenant's `journal_past_limit_days` ago is decided as
 /// usual and flagged `dated_before_device` / `dated_long_ago`.
 #[utoipa::path(post, path = "/v1/sync/push", tag = "sync",
-    request_body(content = Object, description = "core::sync::PushRequest"),
+    request_body = PushRequest,
     security(("bearer" = [])),
     responses(
         (status = 200, description = "the results, in the order pushed (permission movements_write, from a registered device's session)", body = Object),

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use logiflow_core::codes::LOCATION_CODE_LEN_MAX;
+use logiflow_core::codes::{LOCATION_CODE_LEN_MAX, LOT_CODE_LEN_MAX};
 use logiflow_core::sync::{PULL_PAGE_MAX, RESOLVE_REASON_LEN_MAX};
 use logiflow_core::{AlertKind, KindName, OutcomeName, ProblemCode};
 use logiflow_core::{Barcode, LocationCode, LotCode, QTY_MAX, Sku};
@@ -575,4 +575,89 @@ fn documented_locations_go_under_a_parent_or_in_a_warehouse() {
         &bins,
         &json!({"segments": segments, "parent_id": id})
     ));
+}
+
+#[test]
+fn documented_push_and_journal_bodies_are_the_parsed_ones() {
+    use logiflow_core::{JournalFile, PUSH_BATCH_MAX, PushRequest};
+    let doc = serde_json::to_value(logiflow_server::app::openapi()).unwrap();
+    let push = body_schema(&doc, "PushRequest");
+    let id = "0190a5a2-7c1e-7000-8000-000000000000";
+    let movement = |kind: Value| {
+        let mut m = json!({"id": id, "occurred_at": "2027-01-15T08:00:00Z", "product": id,
+            "lot": null, "user": id, "device": {"device": id, "seq": 1}, "reference": null});
+        m.as_object_mut()
+            .unwrap()
+            .extend(kind.as_object().unwrap().clone());
+        json!({"device": id, "movements": [{"movement": m, "base_cursor": null}]})
+    };
+    let lot = |code: &str| {
+        let mut body = movement(json!({"kind": "receive", "to": id, "qty": 1}));
+        body["lots"] = json!([{"id": id, "product": id, "code": code, "expires_on": "2027-06-30"}]);
+        body
+    };
+    let max = QTY_MAX;
+    // What serde reads is what the document calls valid.
+    for body in [
+        movement(json!({"kind": "receive", "to": id, "qty": 1})),
+        movement(json!({"kind": "receive", "to": id, "qty": 0})),
+        movement(json!({"kind": "ship", "from": id, "qty": max})),
+        movement(json!({"kind": "ship", "from": id, "qty": max + 1})),
+        movement(json!({"kind": "transfer", "from": id, "to": id, "qty": 3})),
+        movement(json!({"kind": "transfer", "from": id, "qty": 3})),
+        movement(json!({"kind": "adjust", "at": id, "delta": -max, "reason": "loss"})),
+        movement(json!({"kind": "adjust", "at": id, "delta": 0, "reason": "loss"})),
+        movement(json!({"kind": "adjust", "at": id, "delta": 1, "reason": "theft"})),
+        movement(json!({"kind": "count", "at": id, "counted": 0})),
+        movement(json!({"kind": "count", "at": id, "counted": -1, "expected": null})),
+        movement(json!({"kind": "count", "at": id, "counted": 1, "expected": max + 1})),
+        movement(json!({"kind": "pick", "at": id, "qty": 1})),
+        movement(json!({"kind": "receive", "to": "not-an-id", "qty": 1})),
+        movement(
+            json!({"kind": "receive", "to": id, "qty": 1, "reference": {"type": "sales_line", "id": id}}),
+        ),
+        movement(
+            json!({"kind": "receive", "to": id, "qty": 1, "reference": {"type": "order", "id": id}}),
+        ),
+        // A field the server does not know is ignored (a newer device's).
+        movement(json!({"kind": "receive", "to": id, "qty": 1, "since": 2})),
+        lot(" L-2027-01 "),
+        lot(""),
+        lot(&"L".repeat(LOT_CODE_LEN_MAX)),
+        lot(&"L".repeat(LOT_CODE_LEN_MAX + 1)),
+        lot("tab\there"),
+        json!({"device": id, "movements": []}),
+        json!({"movements": []}),
+    ] {
+        let parses = serde_json::from_value::<PushRequest>(body.clone()).is_ok();
+        assert_eq!(documented(&push, &body), parses, "{body}");
+    }
+    // And what the server refuses after parsing, where the document can say so.
+    let mut first = movement(json!({"kind": "receive", "to": id, "qty": 1}));
+    first["movements"][0]["movement"]["device"]["seq"] = json!(0);
+    assert!(!documented(&push, &first), "a device_seq from 1");
+    let mut batch = movement(json!({"kind": "receive", "to": id, "qty": 1}));
+    let entry = batch["movements"][0].clone();
+    batch["movements"] = Value::Array(vec![entry; PUSH_BATCH_MAX + 1]);
+    assert!(
+        !documented(&push, &batch),
+        "at most PUSH_BATCH_MAX movements"
+    );
+
+    let journal = body_schema(&doc, "JournalFile");
+    let file = JournalFile::new(
+        logiflow_core::TenantId::from_uuid(uuid::Uuid::from_u128(1)),
+        logiflow_core::DeviceId::from_uuid(uuid::Uuid::from_u128(2)),
+        logiflow_core::UserId::from_uuid(uuid::Uuid::from_u128(3)),
+        "https://logiflow.example.com",
+        chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+        vec![],
+    );
+    let file = serde_json::to_value(file).unwrap();
+    assert!(documented(&journal, &file), "{file}");
+    for (field, value) in [("format", json!("zip")), ("version", json!(2))] {
+        let mut other = file.clone();
+        other[field] = value;
+        assert!(!documented(&journal, &other), "{other}");
+    }
 }

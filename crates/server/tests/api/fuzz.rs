@@ -8,9 +8,12 @@
 //! `LOGIFLOW_SCHEMATHESIS`; the test runs it against a real server on loopback with a
 //! seeded tenant, as that tenant's admin, with the configuration in `schemathesis.toml`
 //! beside this file: every check on, and the operations where a request the document
-//! calls valid may still be refused, each with its reason.
+//! calls valid may still be refused, each with its reason; and the hooks in
+//! `schemathesis_hooks.py`, which draw what the document names but no keyword computes.
 
 use std::path::PathBuf;
+
+use logiflow_server::routes::bounds::BARCODE_FORMAT;
 
 use crate::helpers::*;
 
@@ -44,11 +47,15 @@ async fn the_server_answers_as_its_openapi_document_says() {
     // schemathesis keeps a cache of examples in its working directory: a fresh one per
     // run, outside the checkout, so that each run starts from the seed alone.
     let workdir = tempfile::tempdir().expect("failed to make a directory for schemathesis");
-    let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/api/schemathesis.toml");
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/api");
     let mut run = std::process::Command::new(schemathesis);
     run.current_dir(workdir.path())
+        // Generators for what the document names but no keyword computes (a barcode's
+        // check digit); see the file.
+        .env("SCHEMATHESIS_HOOKS", here.join("schemathesis_hooks.py"))
+        .env("LOGIFLOW_BARCODE_FORMAT", BARCODE_FORMAT)
         .arg("--config-file")
-        .arg(config)
+        .arg(here.join("schemathesis.toml"))
         .arg("run")
         .arg(app.url("/v1/openapi.json"))
         .args(["--phases", "examples,coverage,fuzzing"])
