@@ -1,6 +1,8 @@
 //! `webhook_endpoint`, `webhook_delivery` and `webhook_attempt` rows, and the outbox
 //! reads and deletes of the delivery worker (`crate::webhooks::worker`).
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
@@ -301,7 +303,11 @@ pub async fn active_endpoints(
 }
 
 /// Creates a delivery per (event, endpoint), due at `now`, and marks the events fanned
-/// out (`delivered_at`: the outbox's job is done once its deliveries exist).
+/// out (`delivered_at`: the outbox's job is done once its deliveries exist). An event no
+/// endpoint takes is deleted instead: nothing will ever read it (a delivery is what reads
+/// an event), and a delete costs PostgreSQL less than the update, which moves the row
+/// between the outbox's two partial indexes. On a tenant without endpoints that is every
+/// event, one per movement (docs/benchmarks.md, issue #14 point 2).
 pub async fn fan_out(
     tx: &mut TenantTx,
     events: &[Uuid],
@@ -309,27 +315,43 @@ pub async fn fan_out(
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
-    let ids: Vec<Uuid> = pairs.iter().map(|_| Uuid::now_v7()).collect();
-    let event_ids: Vec<Uuid> = pairs.iter().map(|p| p.0).collect();
-    let endpoint_ids: Vec<Uuid> = pairs.iter().map(|p| p.1).collect();
-    sqlx::query(
-        "insert into webhook_delivery (tenant_id, id, event_id, endpoint_id, next_attempt_at)
-         select $1, i, e, p, $5 from unnest($2::uuid[], $3::uuid[], $4::uuid[]) as u(i, e, p)
-         on conflict on constraint webhook_delivery_event_key do nothing",
-    )
-    .bind(tenant_id)
-    .bind(&ids)
-    .bind(&event_ids)
-    .bind(&endpoint_ids)
-    .bind(now)
-    .execute(tx.conn())
-    .await?;
-    sqlx::query("update outbox_event set delivered_at = $3 where tenant_id = $1 and id = any($2)")
+    if !pairs.is_empty() {
+        let ids: Vec<Uuid> = pairs.iter().map(|_| Uuid::now_v7()).collect();
+        let event_ids: Vec<Uuid> = pairs.iter().map(|p| p.0).collect();
+        let endpoint_ids: Vec<Uuid> = pairs.iter().map(|p| p.1).collect();
+        sqlx::query(
+            "insert into webhook_delivery (tenant_id, id, event_id, endpoint_id, next_attempt_at)
+             select $1, i, e, p, $5 from unnest($2::uuid[], $3::uuid[], $4::uuid[]) as u(i, e, p)
+             on conflict on constraint webhook_delivery_event_key do nothing",
+        )
         .bind(tenant_id)
-        .bind(events)
+        .bind(&ids)
+        .bind(&event_ids)
+        .bind(&endpoint_ids)
         .bind(now)
         .execute(tx.conn())
         .await?;
+    }
+    let taken: HashSet<Uuid> = pairs.iter().map(|p| p.0).collect();
+    let (taken, unread): (Vec<Uuid>, Vec<Uuid>) =
+        events.iter().copied().partition(|e| taken.contains(e));
+    if !taken.is_empty() {
+        sqlx::query(
+            "update outbox_event set delivered_at = $3 where tenant_id = $1 and id = any($2)",
+        )
+        .bind(tenant_id)
+        .bind(&taken)
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+    }
+    if !unread.is_empty() {
+        sqlx::query("delete from outbox_event where tenant_id = $1 and id = any($2)")
+            .bind(tenant_id)
+            .bind(&unread)
+            .execute(tx.conn())
+            .await?;
+    }
     Ok(())
 }
 

@@ -10,7 +10,8 @@
 //!
 //! 1. **Fan-out**: the events not fanned out yet (`delivered_at is null`), claimed with
 //!    `for update skip locked`, get one `webhook_delivery` per active endpoint whose
-//!    event types match (unique per event and endpoint), and are marked fanned out.
+//!    event types match (unique per event and endpoint), and are marked fanned out; an
+//!    event no endpoint takes is deleted, since only a delivery ever reads an event.
 //! 2. **Delivery**: due pending deliveries are claimed with `for update skip locked` and
 //!    stay locked while their HTTP request runs, so two workers never attempt one
 //!    delivery at the same time; a worker that dies mid-request releases the lock with
@@ -37,7 +38,7 @@
 //! (a platform table) and runs each step in that tenant's transaction. No role that
 //! bypasses RLS and no policy exception exists for it, so a bug in the worker cannot
 //! mix two tenants' events and endpoints. The cost is a few statements per tenant per
-//! tick, even for tenants without endpoints (their events are only marked and pruned);
+//! tick, even for tenants without endpoints (their events are only deleted);
 //! a table of tenants with pending work would remove it when tenants number thousands.
 //!
 //! # The request
