@@ -291,6 +291,24 @@ pub async fn pending_events(
     .await
 }
 
+/// Deletes the oldest `limit` events not fanned out yet, for a tenant without active
+/// endpoints: nothing will read them. Not locked first (a lock writes each row once
+/// more): a worker deleting the same rows at the same moment waits for this one and
+/// then finds them gone. Returns how many it deleted.
+pub async fn drop_pending_events(tx: &mut TenantTx, limit: i64) -> Result<u64, sqlx::Error> {
+    let tenant_id = tx.tenant_id().as_uuid();
+    Ok(sqlx::query(
+        "delete from outbox_event where tenant_id = $1 and id in (
+             select id from outbox_event where tenant_id = $1 and delivered_at is null
+             order by created_at, id limit $2)",
+    )
+    .bind(tenant_id)
+    .bind(limit)
+    .execute(tx.conn())
+    .await?
+    .rows_affected())
+}
+
 /// The active endpoints: (id, event types or `None` for all).
 pub async fn active_endpoints(
     tx: &mut TenantTx,
