@@ -71,6 +71,10 @@ pub enum Bound {
     Exactly(usize, &'static str),
     /// Taken as it is: this many characters (a password).
     Chars(usize, usize),
+    /// A text this regular expression matches, each `[\s]` in it the spaces `str::trim`
+    /// takes ([`spell_spaces`]); for a rule of few values (a separator, a bin range's
+    /// value), checked against its parser by the API's documentation tests.
+    Pattern(&'static str),
     /// Taken as it is: at most this many characters, none of them NUL
     /// (`users::TEXT_FORBIDDEN_CHAR`).
     StoredChars(usize),
@@ -174,6 +178,9 @@ const BARCODE: Bound = code(BARCODE_LEN_MAX, "[!-~]");
 /// A validator that does not know the format takes it as an annotation (JSON Schema); the
 /// API fuzz test registers a generator for it (`tests/api/schemathesis_hooks.py`).
 pub const BARCODE_FORMAT: &str = "gtin-checked-barcode";
+/// A value of a bin range (`core::bins::expand`): trimmed, a number of at most 9 digits
+/// or one ASCII letter.
+const BIN_VALUE: &str = "^[\\s]*([0-9]{1,9}|[A-Za-z])[\\s]*$";
 /// A lot code (`core::LotCode`): printable ASCII and inner spaces.
 const LOT_CODE: Bound = Bound::Trimmed {
     max: LOT_CODE_LEN_MAX,
@@ -277,6 +284,12 @@ pub const FIELDS: &[(&str, Bound)] = &[
     ("UpdateLocation/name", Bound::AtMost(LOCATION_NAME_LEN_MAX)),
     ("GenerateBins/segments", Bound::Items(1, SEGMENTS_MAX)),
     ("BinSegment/label", Bound::AtMost(SEGMENT_LABEL_LEN_MAX)),
+    // A bin range's value, trimmed: a number of at most 9 digits or one letter
+    // (`core::bins::expand`); that `from` and `to` are of one kind and case, in order,
+    // and that the grid makes at most 5,000 valid codes are rules across fields.
+    ("BinSegment/from", Bound::Pattern(BIN_VALUE)),
+    ("BinSegment/to", Bound::Pattern(BIN_VALUE)),
+    ("GenerateBins/separator", Bound::Pattern("^[-_.]?$")),
     ("CreateProduct/name", name(NAME_LEN_MAX)),
     ("UpdateProduct/name", name(NAME_LEN_MAX)),
     ("CreateProduct/uom", code(UOM_LEN_MAX, NOT_SPACE)),
@@ -506,6 +519,9 @@ impl Bound {
             }
             (Bound::StoredChars(max), Schema::Object(object)) => {
                 object.pattern = Some(format!("^{STORED}{{0,{max}}}$"));
+            }
+            (Bound::Pattern(pattern), Schema::Object(object)) => {
+                object.pattern = Some(spell_spaces(pattern));
             }
             (Bound::Exactly(max, class), Schema::Object(object)) => {
                 object.pattern = Some(format!("^{class}{{1,{max}}}$"));

@@ -577,6 +577,60 @@ fn documented_locations_go_under_a_parent_or_in_a_warehouse() {
     ));
 }
 
+/// A bin range's values and the separator: what the document calls valid is what the
+/// generator's rule takes, field by field (a segment of one value, `to` equal to `from`,
+/// so that no rule across fields refuses it).
+#[test]
+fn documented_bin_values_and_separators_are_the_accepted_ones() {
+    use logiflow_core::bins::{Segment, expand};
+    let doc = serde_json::to_value(logiflow_server::app::openapi()).unwrap();
+    let bins = body_schema(&doc, "GenerateBins");
+    let id = "0190a5a2-7c1e-7000-8000-000000000000";
+    let values = [
+        "A",
+        "z",
+        "7",
+        "01",
+        "000000000",
+        "999999999",
+        " B ",
+        "\u{85}1\u{3000}",
+        "\t9\n",
+        "",
+        " ",
+        "AB",
+        "1A",
+        "0000000000",
+        "-1",
+        "1.5",
+        "\u{feff}A",
+        "é",
+        "Ａ",
+        "١",
+    ];
+    for value in values {
+        let accepted = expand(&[Segment::new(value, None, None)], "-").is_ok();
+        for to in [None, Some(value)] {
+            let body = json!({"parent_id": id, "segments": [{"from": value, "to": to}]});
+            assert_eq!(documented(&bins, &body), accepted, "{body}");
+        }
+        let body = json!({"parent_id": id, "segments": [{"from": "A", "to": value}]});
+        let accepted = accepted && expand(&[Segment::new("A", Some(value), None)], "-").is_ok();
+        assert!(
+            !accepted || documented(&bins, &body),
+            "the document refuses a range the rule takes: {body}"
+        );
+    }
+    for separator in ["", "-", "_", ".", "/", "--", " ", " -", "\u{2010}"] {
+        let accepted = expand(&[Segment::new("A", Some("B"), None)], separator).is_ok();
+        let body = json!({"parent_id": id, "separator": separator,
+            "segments": [{"from": "A", "to": "B"}]});
+        assert_eq!(documented(&bins, &body), accepted, "{body}");
+    }
+    let body = json!({"parent_id": id, "separator": null, "segments": [{"from": "A"}]});
+    assert!(documented(&bins, &body), "no separator is the default one");
+}
+
 #[test]
 fn documented_push_and_journal_bodies_are_the_parsed_ones() {
     use logiflow_core::{JournalFile, PUSH_BATCH_MAX, PushRequest};

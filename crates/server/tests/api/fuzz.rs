@@ -62,9 +62,8 @@ async fn the_server_answers_as_its_openapi_document_says() {
         // No `--checks`: every check runs by default, and one named here could not be
         // turned off for an operation in the configuration. `positive_data_acceptance`
         // (a request the document calls valid is accepted) has its exceptions there:
-        // rules no schema states (opaque cursors, rows that must exist) and rules the
-        // document does not state yet. The bounds it does state are in
-        // `routes/bounds.rs`.
+        // rules no schema states (opaque cursors, rows that must exist) and rules
+        // across fields or items. The bounds it does state are in `routes/bounds.rs`.
         .args(["--max-examples", MAX_EXAMPLES, "--seed", SEED])
         // One worker: schemathesis's workers are threads, and two of them parsing
         // Python source at once (hypothesis describing a filter's lambda) can trip
