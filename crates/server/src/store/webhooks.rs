@@ -291,16 +291,20 @@ pub async fn pending_events(
     .await
 }
 
-/// Deletes the oldest `limit` events not fanned out yet, for a tenant without active
-/// endpoints: nothing will read them. Not locked first (a lock writes each row once
-/// more): a worker deleting the same rows at the same moment waits for this one and
-/// then finds them gone. Returns how many it deleted.
-pub async fn drop_pending_events(tx: &mut TenantTx, limit: i64) -> Result<u64, sqlx::Error> {
+/// Deletes the oldest `limit` events not fanned out yet if the tenant has no active
+/// endpoint: nothing will read them. One statement, so one snapshot: an event it sees was
+/// written before any endpoint it does not see was created, and when it sees an active
+/// endpoint it deletes nothing (returns 0; [`pending_events`] then takes the events).
+/// Not locked first (a lock writes each row once more): a worker deleting the same rows
+/// at the same moment waits for this one and then finds them gone. Returns how many it
+/// deleted.
+pub async fn drop_unsubscribed_events(tx: &mut TenantTx, limit: i64) -> Result<u64, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
     Ok(sqlx::query(
         "delete from outbox_event where tenant_id = $1 and id in (
              select id from outbox_event where tenant_id = $1 and delivered_at is null
-             order by created_at, id limit $2)",
+             order by created_at, id limit $2)
+         and not exists (select 1 from webhook_endpoint where tenant_id = $1 and active)",
     )
     .bind(tenant_id)
     .bind(limit)

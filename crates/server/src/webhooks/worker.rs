@@ -210,10 +210,10 @@ impl Worker {
     /// Fans out a batch of events: (deliveries created, whether the batch was full).
     async fn fan_out(&self, tenant: TenantId) -> Result<(usize, bool), sqlx::Error> {
         let mut tx = TenantTx::begin(&self.pool, tenant).await?;
-        let endpoints = store::active_endpoints(&mut tx).await?;
-        if endpoints.is_empty() {
-            // No endpoint takes them: deleted in one statement, not locked first.
-            let dropped = store::drop_pending_events(&mut tx, FAN_OUT_BATCH_MAX).await?;
+        // A tenant without active endpoints: its events are deleted in one statement,
+        // not locked first, which answers 0 when the tenant has an endpoint.
+        let dropped = store::drop_unsubscribed_events(&mut tx, FAN_OUT_BATCH_MAX).await?;
+        if dropped > 0 {
             tx.commit().await?;
             return Ok((
                 0,
@@ -225,6 +225,11 @@ impl Worker {
             return Ok((0, false));
         }
         let full = i64::try_from(events.len()).unwrap_or(i64::MAX) >= FAN_OUT_BATCH_MAX;
+        // The endpoints are read after the events, so that every event read was
+        // written before this read: an endpoint created after an event may get it, but
+        // an event written after an endpoint was created is never taken for one no
+        // endpoint wants and deleted.
+        let endpoints = store::active_endpoints(&mut tx).await?;
         let pairs: Vec<(Uuid, Uuid)> = events
             .iter()
             .flat_map(|(event, topic)| {
