@@ -31,6 +31,9 @@ pub const RETRY_LOCKING: &str = "retry.locking";
 /// Where a sales order's confirmation, allocation or cancellation has read what to lock
 /// (its warehouse and products) and is about to lock the stock rows, then the order.
 pub const RESERVE_LOCKING: &str = "reserve.locking";
+/// Where the webhook worker has claimed a batch of a tenant's events and is about to
+/// read the endpoints that take them.
+pub const FAN_OUT_ENDPOINTS: &str = "webhooks.fan_out.endpoints";
 
 static ANY: AtomicBool = AtomicBool::new(false);
 

@@ -229,6 +229,7 @@ impl Worker {
         // written before this read: an endpoint created after an event may get it, but
         // an event written after an endpoint was created is never taken for one no
         // endpoint wants and deleted.
+        crate::hooks::reached(tenant, crate::hooks::FAN_OUT_ENDPOINTS).await;
         let endpoints = store::active_endpoints(&mut tx).await?;
         let pairs: Vec<(Uuid, Uuid)> = events
             .iter()

@@ -14,8 +14,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::response::IntoResponse;
 use chrono::{DateTime, TimeDelta, Utc};
+use logiflow_core::TenantId;
 use logiflow_core::webhooks::{self as schedule, Next};
 use logiflow_server::config::Config;
+use logiflow_server::hooks;
 use logiflow_server::webhooks::address::AddressPolicy;
 use logiflow_server::webhooks::worker::{Settings, Tick, Worker};
 use reqwest::StatusCode;
@@ -862,6 +864,55 @@ async fn two_workers_never_deliver_one_event_at_the_same_time() {
     assert_eq!(receiver.delivered_ids(), events);
     assert_eq!(receiver.requests().len(), 40, "none delivered twice");
     assert_eq!(receiver.state.overlaps.load(Ordering::SeqCst), 0);
+}
+
+/// An endpoint created while the worker fans out a batch, and an event written right
+/// after it: the event reaches the endpoint. The worker reads the endpoints after the
+/// events, so no event it holds was written after an endpoint it does not know; read the
+/// other way round, the new event would be in the batch, wanted by no endpoint the worker
+/// knew, and deleted.
+#[tokio::test]
+async fn an_event_written_while_the_worker_fans_out_reaches_an_endpoint_created_meanwhile() {
+    let app = spawn_app_with(allow_loopback).await;
+    let t = app.tenant("acme", "standard").await;
+    let s = site(&app, t.id, 1).await;
+    // An endpoint that takes no movement event: the tenant has an active endpoint, so
+    // its events are fanned out, not deleted in one statement.
+    let other = Receiver::start(Mode::Ok).await;
+    endpoint(&app, &t.token, &other.url, json!(["stock.low"])).await;
+    let first = movements(&app, &t, &s, 1).await;
+    let clock = TestClock::new();
+    let w = worker(&app, &clock, OPEN).await;
+
+    let mut paused = hooks::pause_next(TenantId::from_uuid(t.id), hooks::FAN_OUT_ENDPOINTS);
+    let ticking = tokio::spawn({
+        let w = w.clone();
+        async move { w.tick().await }
+    });
+    tokio::time::timeout(Duration::from_secs(30), paused.arrived())
+        .await
+        .expect("the worker never reached its read of the endpoints");
+    let receiver = Receiver::start(Mode::Ok).await;
+    endpoint(&app, &t.token, &receiver.url, Value::Null).await;
+    let second: BTreeSet<String> = movements(&app, &t, &s, 1)
+        .await
+        .difference(&first)
+        .cloned()
+        .collect();
+    assert_eq!(second.len(), 1);
+    paused.resume();
+    ticking.await.unwrap().unwrap();
+
+    w.tick().await.unwrap();
+    let delivered = receiver.delivered_ids();
+    assert!(
+        delivered.is_superset(&second),
+        "the event written after the endpoint was created is delivered: {delivered:?}"
+    );
+    // The first event was claimed before the endpoint existed and is fanned out to it
+    // too: a new endpoint may get an event a moment older than itself, never lose one.
+    assert!(delivered.is_superset(&first), "{delivered:?}");
+    assert!(other.requests().is_empty(), "stock.low only");
 }
 
 #[tokio::test]
