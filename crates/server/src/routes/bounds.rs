@@ -470,6 +470,12 @@ impl Bound {
             *schema = alternatives;
             return true;
         }
+        if let Schema::Object(object) = schema
+            && let Some(pattern) = self.whole_pattern()
+        {
+            object.pattern = Some(pattern);
+            return true;
+        }
         match (self, schema) {
             (Bound::Items(min, max), Schema::Array(array)) => {
                 array.min_items = Some(min);
@@ -498,9 +504,6 @@ impl Bound {
                 item.enum_values = Some(names.iter().map(|&name| name.into()).collect());
                 array.min_items = Some(min);
             }
-            (Bound::Money, Schema::Object(object)) => {
-                object.pattern = Some(money_pattern());
-            }
             (Bound::Range(min, max), Schema::Object(object)) => range(object, min, max),
             (Bound::AtLeast(min), Schema::Object(object)) => object.minimum = Some(int(min)),
             (Bound::Barcode, schema) => return barcode(schema),
@@ -516,15 +519,6 @@ impl Bound {
             (Bound::Email(max), Schema::Object(object)) => {
                 object.format = Some(SchemaFormat::KnownFormat(KnownFormat::Email));
                 object.max_length = Some(max);
-            }
-            (Bound::StoredChars(max), Schema::Object(object)) => {
-                object.pattern = Some(format!("^{STORED}{{0,{max}}}$"));
-            }
-            (Bound::Pattern(pattern), Schema::Object(object)) => {
-                object.pattern = Some(spell_spaces(pattern));
-            }
-            (Bound::Exactly(max, class), Schema::Object(object)) => {
-                object.pattern = Some(format!("^{class}{{1,{max}}}$"));
             }
             (bound, Schema::Object(object)) => {
                 // The length is that of the trimmed text, so it is in the pattern, not
@@ -544,6 +538,18 @@ impl Bound {
             _ => return false,
         }
         true
+    }
+
+    /// The pattern of a bound that is one pattern of the whole text (not trimmed first,
+    /// or, for [`Bound::Pattern`], trimmed in the pattern itself); `None` for the others.
+    fn whole_pattern(self) -> Option<String> {
+        Some(match self {
+            Bound::Money => money_pattern(),
+            Bound::StoredChars(max) => format!("^{STORED}{{0,{max}}}$"),
+            Bound::Pattern(pattern) => spell_spaces(pattern),
+            Bound::Exactly(max, class) => format!("^{class}{{1,{max}}}$"),
+            _ => return None,
+        })
     }
 
     /// For a bound of two or three alternatives (a non-zero range, an e-mail or blank),
