@@ -909,9 +909,8 @@ async fn an_event_written_while_the_worker_fans_out_reaches_an_endpoint_created_
         delivered.is_superset(&second),
         "the event written after the endpoint was created is delivered: {delivered:?}"
     );
-    // The first event was claimed before the endpoint existed and is fanned out to it
-    // too: a new endpoint may get an event a moment older than itself, never lose one.
-    assert!(delivered.is_superset(&first), "{delivered:?}");
+    // The first event was written before the endpoint existed: whether it reaches it is
+    // not the rule (today it does, since the endpoints are read after it was claimed).
     assert!(other.requests().is_empty(), "stock.low only");
 }
 
