@@ -719,7 +719,8 @@ fn section(facts: &Facts, table: &str, cases: &[Case]) -> String {
          - Each case: {secs} s measured after a 1 s warm-up\n\
          - API: {api_side}; the release `logiflow-server` binary as a separate process, \
          request pool of 32 connections, request logs off (`RUST_LOG=warn`); one \
-         keep-alive HTTP/1.1 connection per client\n\
+         keep-alive HTTP/1.1 connection per client; the tenant has no webhook endpoint, so \
+         its movements write no outbox event\n\
          - Baseline: the same number of connections straight to PostgreSQL (sqlx, prepared \
          statements, the owner role so no RLS): `begin; select on_hand … for update; update \
          stock_row set on_hand = on_hand - 1 …; insert into movement …; commit`\n\

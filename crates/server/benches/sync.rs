@@ -1283,7 +1283,8 @@ impl Report {
              `insert into movement … select … unnest(…)`, `insert into movement_effect … \
              select … unnest(…)`. The API additionally locks the device, loads held movements, \
              catalog facts and the ledger tail, decides each movement with `core::Engine`, \
-             writes outbox events, the device's sequence and an audit entry, and creates \
+             writes the device's sequence and an audit entry (and outbox events, which a tenant \
+             without webhook endpoints, as here, does not write), and creates \
              missing rows in a transaction of its own. The two sides take turns batch by batch \
              (API batch 1, baseline batch 1, API batch 2, …) so both see the same load from \
              other work on the machine; ratio = API ÷ baseline. CPU of the server process \

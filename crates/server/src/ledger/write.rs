@@ -5,7 +5,8 @@
 //! [`write`] takes everything a decision changed and writes it in **one statement**
 //! (data-modifying CTEs, one snapshot, one round trip): the stock rows as the engine left
 //! them, the new movements, the outcomes of held movements decided again, the ledger
-//! effects of applied ones, one outbox event each, the online movements' audit entries
+//! effects of applied ones, one outbox event each (while the tenant has an active webhook
+//! endpoint: nothing else reads an event), the online movements' audit entries
 //! and idempotency records, and the pushing device's next sequence number. The parts
 //! only some writes have are left out when they have nothing to write (a statement per
 //! shape, [`write`]); the others bind empty arrays and write nothing.
@@ -268,10 +269,19 @@ const SQL_EFF: &str =
                      $45::bigint[], $46::bool[])
               as e (product_id, location_id, lot_id, occurred_at, movement_id, delta, absorbed)
          returning 1";
-const SQL_OUTBOX: &str = "insert into outbox_event (tenant_id, id, topic, payload)
+const SQL_OUTBOX: &str = concat!(
+    "-- Only while someone listens: an event no endpoint takes is never read (a
+         -- delivery is what reads it), so it is not written, which spares each movement
+         -- an insert and the worker's later delete (docs/benchmarks.md, issue #14).
+         -- The payloads are still bound: the audit and idempotency records use them.
+         insert into outbox_event (tenant_id, id, topic, payload)
          select $1, o.id, o.topic, o.payload
          from unnest($47::uuid[], $48::text[], $49::jsonb[]) as o (id, topic, payload)
-         returning 1";
+         where ",
+    crate::store::webhooks::any_active_endpoint!(),
+    "
+         returning 1"
+);
 const SQL_AUDIT: &str =
     "insert into audit_log (tenant_id, id, actor_type, actor_id, device_id, action,
              target_type, target_id, after, request_id)
@@ -304,9 +314,14 @@ const SQL_VARIANCE: &str =
          join location l on l.tenant_id = $1 and l.id = (v.payload->>'location_id')::uuid
          join product p on p.tenant_id = $1 and p.id = (v.payload->>'product_id')::uuid
          returning id, payload";
-const SQL_VARIANCE_EVENTS: &str = "insert into outbox_event (tenant_id, id, topic, payload)
+const SQL_VARIANCE_EVENTS: &str = concat!(
+    "insert into outbox_event (tenant_id, id, topic, payload)
          select $1, v.id, 'count.variance', v.payload from variance v
-         returning 1";
+         where ",
+    crate::store::webhooks::any_active_endpoint!(),
+    "
+         returning 1"
+);
 
 /// Rows to write (key, new state, latest effect) as arrays.
 struct RowArrays {

@@ -10,6 +10,18 @@ use uuid::Uuid;
 use crate::db::TenantTx;
 use crate::webhooks::{Attempt, DeliveryState, Endpoint, EndpointKind};
 
+/// The SQL condition "the transaction's tenant (`$1`) has an active endpoint", the one
+/// test of whether anyone listens: the worker deletes the events of a tenant without one
+/// ([`drop_unsubscribed_events`]), and the movement writer (`crate::ledger::write`) does
+/// not write its events at all then. A macro so that both statements are `concat!`ed
+/// constants.
+macro_rules! any_active_endpoint {
+    () => {
+        "exists (select 1 from webhook_endpoint where tenant_id = $1 and active)"
+    };
+}
+pub(crate) use any_active_endpoint;
+
 const ENDPOINT_COLUMNS: &str = "id, url, kind, description, event_types, active, disabled_at, \
     previous_secret_expires_at, created_at, updated_at";
 
@@ -300,12 +312,13 @@ pub async fn pending_events(
 /// deleted.
 pub async fn drop_unsubscribed_events(tx: &mut TenantTx, limit: i64) -> Result<u64, sqlx::Error> {
     let tenant_id = tx.tenant_id().as_uuid();
-    Ok(sqlx::query(
+    Ok(sqlx::query(concat!(
         "delete from outbox_event where tenant_id = $1 and id in (
              select id from outbox_event where tenant_id = $1 and delivered_at is null
              order by created_at, id limit $2)
-         and not exists (select 1 from webhook_endpoint where tenant_id = $1 and active)",
-    )
+         and not ",
+        any_active_endpoint!()
+    ))
     .bind(tenant_id)
     .bind(limit)
     .execute(tx.conn())

@@ -19,6 +19,9 @@ async fn setup() -> (TestApp, Tenant, Site, PgPool) {
     let app = spawn_app().await;
     app.plan("bulk", 100, 100_000).await;
     let t = app.tenant("acme", "bulk").await;
+    // The alerts' events are checked too, and a movement writes its own only while
+    // someone listens.
+    listen(&app, t.id).await;
     let s = site(&app, t.id, 3).await;
     let pool = PgPool::connect(&app_database_url(&app)).await.unwrap();
     (app, t, s, pool)

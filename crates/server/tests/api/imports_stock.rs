@@ -63,6 +63,7 @@ async fn opening_stock_is_imported_as_counts_and_receipts_and_the_ledger_explain
         sku,
         tracked,
     } = scene().await;
+    listen(&app, t.id).await;
     // B00 already holds 5.
     applied(&app, &t.token, receive(s.product, s.bins[0], 5)).await;
     let before = movements(&app, t.id).await.len();

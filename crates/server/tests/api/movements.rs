@@ -20,6 +20,7 @@ async fn setup() -> (TestApp, Tenant, Site) {
 #[tokio::test]
 async fn each_kind_changes_stock_and_books_its_effects() {
     let (app, t, s) = setup().await;
+    listen(&app, t.id).await;
     let (b0, b1) = (s.bins[0], s.bins[1]);
 
     let m = applied(&app, &t.token, receive(s.product, b0, 20)).await;
@@ -98,9 +99,60 @@ async fn each_kind_changes_stock_and_books_its_effects() {
     assert_eq!(read, m);
 }
 
+/// A movement's outbox event is only ever read by a webhook delivery, so a tenant with no
+/// active endpoint does not write it (each movement would cost an insert and the worker's
+/// delete for nothing); the movement and its audit entry are written all the same, and
+/// the events start with the first endpoint.
+#[tokio::test]
+async fn a_tenant_nobody_listens_to_writes_no_movement_events() {
+    let (app, t, s) = setup().await;
+    let (b0, b1) = (s.bins[0], s.bins[1]);
+    let audits = count(&app, "audit_log", t.id).await;
+    applied(&app, &t.token, receive(s.product, b0, 5)).await;
+    applied(
+        &app,
+        &t.token,
+        json!({"kind": "count", "product_id": s.product, "location_id": b0, "counted": 4, "expected": 6}),
+    )
+    .await;
+    assert_eq!(count(&app, "audit_log", t.id).await, audits + 2);
+    assert_eq!(count(&app, "outbox_event", t.id).await, 0);
+    // The count's variance alert (the device expected 6, the server had 5) is raised all
+    // the same: people see it in the app.
+    let alerts: i64 = sqlx::query_scalar(
+        "select count(*) from alert where tenant_id = $1 and kind = 'count.variance'",
+    )
+    .bind(t.id)
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    assert_eq!(alerts, 1);
+
+    // An endpoint that is not active does not count; an active one does.
+    listen(&app, t.id).await;
+    sqlx::query("update webhook_endpoint set active = false where tenant_id = $1")
+        .bind(t.id)
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    applied(&app, &t.token, transfer(s.product, b0, b1, 1)).await;
+    assert_eq!(count(&app, "outbox_event", t.id).await, 0);
+    listen(&app, t.id).await;
+    let m = applied(&app, &t.token, transfer(s.product, b0, b1, 1)).await;
+    let topics: Vec<(String, String)> =
+        sqlx::query_as("select topic, payload->>'id' from outbox_event where tenant_id = $1")
+            .bind(t.id)
+            .fetch_all(&app.owner)
+            .await
+            .unwrap();
+    assert_eq!(topics, [("movement.recorded".to_owned(), id_of(&m))]);
+    assert_eq!(count(&app, "audit_log", t.id).await, audits + 4);
+}
+
 #[tokio::test]
 async fn an_outbound_beyond_the_available_stock_changes_nothing() {
     let (app, t, s) = setup().await;
+    listen(&app, t.id).await;
     let (b0, b1) = (s.bins[0], s.bins[1]);
     applied(&app, &t.token, receive(s.product, b0, 3)).await;
     let before = (
@@ -296,6 +348,7 @@ async fn every_refusal_has_its_code() {
 #[tokio::test]
 async fn an_idempotency_key_records_once() {
     let (app, t, s) = setup().await;
+    listen(&app, t.id).await;
     let send = |body: Value| {
         app.client
             .post(app.url("/v1/movements"))

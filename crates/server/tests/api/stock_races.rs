@@ -342,6 +342,7 @@ async fn behind_a_locked_row(
 #[tokio::test]
 async fn movements_waiting_together_commit_together_each_with_its_own_answer() {
     let (app, t, s) = setup(2).await;
+    listen(&app, t.id).await;
     let (bin, other) = (s.bins[0], s.bins[1]);
     applied(&app, &t.token, receive(s.product, bin, 5)).await;
     applied(&app, &t.token, receive(s.product, other, 1)).await;
