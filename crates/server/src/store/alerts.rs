@@ -41,7 +41,7 @@ pub async fn claim_check(
 
 /// Resolves the open alerts of `kind` whose subject is not in the CTE `holds`
 /// (`subject`, `warehouse_id`, `payload`), raises those of `holds` not open, writes an
-/// outbox event per raised alert; returns (raised, resolved). `holds` is SQL with `$1` the
+/// outbox event per raised alert (while someone listens); returns (raised, resolved). `holds` is SQL with `$1` the
 /// tenant and `$2` now.
 fn sweep_sql(kind: &str, holds: &str) -> String {
     format!(
@@ -65,10 +65,11 @@ fn sweep_sql(kind: &str, holds: &str) -> String {
              returning id, payload
          ), events as (
              insert into outbox_event (tenant_id, id, topic, payload)
-             select $1, r.id, '{kind}', r.payload from raised r
+             select $1, r.id, '{kind}', r.payload from raised r where {listens}
              returning 1
          )
-         select (select count(*) from raised), (select count(*) from resolved)"
+         select (select count(*) from raised), (select count(*) from resolved)",
+        listens = crate::store::webhooks::any_active_endpoint!()
     )
 }
 

@@ -11,10 +11,10 @@ use crate::db::TenantTx;
 use crate::webhooks::{Attempt, DeliveryState, Endpoint, EndpointKind};
 
 /// The SQL condition "the transaction's tenant (`$1`) has an active endpoint", the one
-/// test of whether anyone listens: the worker deletes the events of a tenant without one
-/// ([`drop_unsubscribed_events`]), and the movement writer (`crate::ledger::write`) does
-/// not write its events at all then. A macro so that both statements are `concat!`ed
-/// constants.
+/// test of whether anyone listens: no event is written without one (`crate::ledger::write`,
+/// `store::outbox`, `store::alerts`), and the worker deletes the events written before
+/// the last endpoint went ([`drop_unsubscribed_events`]). A macro so that the statements
+/// are `concat!`ed constants.
 macro_rules! any_active_endpoint {
     () => {
         "exists (select 1 from webhook_endpoint where tenant_id = $1 and active)"

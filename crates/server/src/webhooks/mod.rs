@@ -4,9 +4,9 @@
 //! # From the outbox to a receiver
 //!
 //! Every state change writes an `outbox_event` (topic and JSON payload) in its own
-//! transaction; a movement's event (the one written at volume) only while the tenant has
-//! an active endpoint (`store::webhooks::any_active_endpoint!`), since only a delivery
-//! ever reads an event. The worker ([`worker`]) runs in the server process (`serve`, unless
+//! transaction, while the tenant has an active endpoint
+//! (`store::webhooks::any_active_endpoint!`): only a delivery ever reads an event, and a
+//! movement would otherwise write one for nothing. The worker ([`worker`]) runs in the server process (`serve`, unless
 //! `webhook_worker_enabled` is off) or alone (`logiflow-server worker`), any number of
 //! them on one database. Each tick, for each tenant:
 //!

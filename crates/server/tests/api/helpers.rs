@@ -240,17 +240,20 @@ impl TestApp {
 
 /// Gives `tenant` an active webhook endpoint, so that its movements write their outbox
 /// events: a tenant nobody listens to does not (`store::webhooks::any_active_endpoint!`).
-/// The tests' worker is off unless a test runs it, so nothing is sent to it.
-pub async fn listen(app: &TestApp, tenant: Uuid) {
+/// The tests' worker is off unless a test runs it, so nothing is sent to it. Answers the
+/// endpoint's id.
+pub async fn listen(app: &TestApp, tenant: Uuid) -> Uuid {
+    let id = Uuid::now_v7();
     sqlx::query(
         "insert into webhook_endpoint (tenant_id, id, url, secret)
          values ($1, $2, 'https://receiver.example/hooks', 'whsec_dGVzdHNlY3JldA==')",
     )
     .bind(tenant)
-    .bind(Uuid::now_v7())
+    .bind(id)
     .execute(&app.owner)
     .await
     .unwrap();
+    id
 }
 
 pub fn bearer(token: &str) -> String {

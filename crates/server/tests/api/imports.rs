@@ -123,6 +123,8 @@ fn products_xlsx() -> Vec<u8> {
 async fn a_product_file_is_previewed_committed_and_reimported_as_unchanged() {
     let app = spawn_app().await;
     let t = app.tenant("acme", "standard").await;
+    // Its events are checked: someone listens.
+    listen(&app, t.id).await;
     set_schema(&app, &t.token).await;
     let bolt = create(
         &app,
@@ -534,6 +536,8 @@ async fn imports_need_the_permission_respect_quotas_and_replay_by_key() {
     let app = spawn_app().await;
     catalog_plan(&app, "tiny", 2, 10, 2).await;
     let t = app.tenant("acme", "tiny").await;
+    // A refused commit writes no event, though someone listens.
+    listen(&app, t.id).await;
     let (_, operator) = app.user(&t, "op@acme.example", "operator").await;
     let r = upload(
         &app,

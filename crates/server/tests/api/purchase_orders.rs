@@ -279,6 +279,8 @@ async fn a_purchase_order_follows_what_people_decide_and_what_arrives() {
     let app = spawn_app().await;
     app.plan("bulk", 100, 100_000).await;
     let t = app.tenant("acme", "bulk").await;
+    // Its events are checked: someone listens.
+    listen(&app, t.id).await;
     let site = site(&app, t.id, 2).await;
     let (_, buyer) = app.user(&t, "buyer@acme.test", "purchasing").await;
     let (_, operator) = app.user(&t, "op@acme.test", "operator").await;

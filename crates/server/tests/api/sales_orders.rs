@@ -139,6 +139,8 @@ async fn confirmation_reserves_by_fefo_picks_consume_and_cancelling_releases() {
     let app = spawn_app().await;
     app.plan("bulk", 100, 100_000).await;
     let t = app.tenant("acme", "bulk").await;
+    // Its events are checked: someone listens.
+    listen(&app, t.id).await;
     let site = site(&app, t.id, 3).await;
     let (_, seller) = app.user(&t, "seller@acme.test", "sales").await;
     let (_, buyer) = app.user(&t, "buyer@acme.test", "purchasing").await;

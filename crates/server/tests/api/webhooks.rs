@@ -1092,6 +1092,13 @@ async fn an_endpoint_failing_for_five_days_is_disabled_and_audited() {
         endpoint: id,
         ..
     } = scene(Mode::Fail, |_| {}).await;
+    // The people who hear of it: another endpoint, for this event type only.
+    let ops = listen(&app, t.id).await;
+    sqlx::query("update webhook_endpoint set event_types = '{webhook.disabled}' where id = $1")
+        .bind(ops)
+        .execute(&app.owner)
+        .await
+        .unwrap();
     let clock = TestClock::new();
     let w = worker(&app, &clock, OPEN).await;
     // An event a day, a pass every 4 hours. The first attempt fails at hour 0; the
@@ -1136,10 +1143,15 @@ async fn an_endpoint_failing_for_five_days_is_disabled_and_audited() {
     .await
     .unwrap();
     assert_eq!(events, 1);
-    // It matches its documented schema (checked before the next tick deletes it: no
-    // active endpoint takes it).
+    // It matches its documented schema.
     let seen = crate::events::assert_events_documented(&app).await;
     assert!(seen.contains("webhook.disabled"), "{seen:?}");
+    // The other endpoint goes too, so that the ticks below concern the disabled one only.
+    sqlx::query("update webhook_endpoint set active = false where id = $1")
+        .bind(ops)
+        .execute(&app.owner)
+        .await
+        .unwrap();
     // Disabled: new events are not sent to it.
     movements(&app, &t, &s, 1).await;
     clock.advance(4 * 3600);
