@@ -67,7 +67,8 @@ impl Server {
             .build()
             .unwrap();
         let (db, base, owner, shutdown, task, state, addr) = rt.block_on(async {
-            let db = TestDb::new().await;
+            // Already migrated: `prepare` finds every migration applied.
+            let db = TestDb::migrated(&logiflow_server::db::MIGRATOR).await;
             let mut config = Config {
                 database_url: ServerSecret::new(db.url()),
                 listen: "127.0.0.1:0".parse().unwrap(),

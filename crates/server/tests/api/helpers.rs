@@ -48,7 +48,9 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
-    let db = TestDb::new().await;
+    // Already migrated (a copy of the cluster's template): `prepare` finds every migration
+    // applied, which is what each test would otherwise spend most of its setup on.
+    let db = TestDb::migrated(&logiflow_server::db::MIGRATOR).await;
     let mut config = Config {
         database_url: Secret::new(db.url()),
         listen: "127.0.0.1:0".parse().unwrap(),
