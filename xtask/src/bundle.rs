@@ -9,7 +9,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 
 use crate::packages::{self, Need};
-use crate::{proc, util};
+use crate::{proc, ui, util};
 
 const HELP: &str = "\
 usage: cargo xtask bundle [--debug]
@@ -47,25 +47,11 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `npm ci` and the production build of ui/, which the app embeds; `npm ci` also
-/// installs `@tauri-apps/cli`.
+/// `npm ci` and the production build of ui/, which the app embeds (each when its inputs
+/// changed: `crate::ui`); `npm ci` also installs `@tauri-apps/cli`.
 pub fn build_ui() -> Result<()> {
-    packages::require_program("npm", "install Node.js 20 or newer")?;
     let ui = util::project_root().join("ui");
-    let mut ci = Command::new("npm");
-    ci.args(["ci", "--no-audit", "--no-fund"]).current_dir(&ui);
-    run(&mut ci)?;
-    let mut build = Command::new("npm");
-    build.args(["run", "build"]).current_dir(&ui);
-    run(&mut build)
-}
-
-fn run(cmd: &mut Command) -> Result<()> {
-    let status = proc::run(cmd)?;
-    if !status.success() {
-        bail!("`{}` failed ({status})", util::display_command(cmd));
-    }
-    Ok(())
+    ui::build(&ui).map(|_| ())
 }
 
 /// Runs tauri's bundler and returns the .deb files it made.
@@ -99,7 +85,7 @@ fn bundle(debug: bool) -> Result<Vec<PathBuf>> {
     if debug {
         cmd.arg("--debug");
     }
-    run(&mut cmd)?;
+    proc::run_ok(&mut cmd)?;
     let debs = debs_in(&out)?;
     if debs.is_empty() {
         bail!(

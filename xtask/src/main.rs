@@ -23,6 +23,7 @@ mod python;
 mod test;
 #[cfg(test)]
 mod tidy;
+mod ui;
 mod util;
 
 use std::process::ExitCode;

@@ -21,6 +21,15 @@ pub fn run(cmd: &mut Command) -> Result<ExitStatus> {
     Ok(status)
 }
 
+/// [`run`], failing unless `cmd` exits with success.
+pub fn run_ok(cmd: &mut Command) -> Result<()> {
+    let status = run(cmd)?;
+    if !status.success() {
+        anyhow::bail!("`{}` failed ({status})", display_command(cmd));
+    }
+    Ok(())
+}
+
 /// Runs `cmd` with its output captured, for commands whose output only matters when
 /// they fail.
 pub fn run_captured(cmd: &mut Command) -> Result<Output> {

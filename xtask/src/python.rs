@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::{proc, util};
 
@@ -46,7 +46,7 @@ pub fn ensure_test_python() -> Result<PathBuf> {
     );
     let mut venv = Command::new("python3");
     venv.args(["-m", "venv", "--clear"]).arg(&dir);
-    run(&mut venv)?;
+    proc::run_ok(&mut venv)?;
     let mut pip = Command::new(&python);
     pip.args([
         "-m",
@@ -56,16 +56,8 @@ pub fn ensure_test_python() -> Result<PathBuf> {
         "--disable-pip-version-check",
     ])
     .args(PACKAGES);
-    run(&mut pip)?;
+    proc::run_ok(&mut pip)?;
     std::fs::write(&stamp, wanted)
         .with_context(|| format!("failed to write {}", stamp.display()))?;
     Ok(python)
-}
-
-fn run(cmd: &mut Command) -> Result<()> {
-    let status = proc::run(cmd)?;
-    if !status.success() {
-        bail!("`{}` failed ({status})", util::display_command(cmd));
-    }
-    Ok(())
 }

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::packages::{self, Need};
 use crate::proc::{self, Stream};
-use crate::{pg, python, util};
+use crate::{pg, python, ui, util};
 
 const HELP: &str = "\
 usage: cargo xtask test [--no-lint] [-- <test runner arguments>...]
@@ -21,27 +21,28 @@ Runs, in order, stopping at the first step that fails:
                prints the command to run)
   build cache  wait for any other run using the shared build cache, and remove this
                workspace's crates from it if another checkout built there last
-  ui build     npm ci and npm run build in ui/: the desktop crate embeds ui/dist when it
-               compiles, so this comes before clippy and the tests
+  ui build     npm ci and npm run build in ui/, each when its inputs changed since the
+               last run: the desktop crate embeds ui/dist when it compiles, so this
+               comes before clippy and the tests
   fmt          cargo fmt --all -- --check
   clippy       cargo clippy --workspace --features logiflow-tests/desktop-e2e
                --all-targets -- -D warnings
+  test build   cargo build --workspace --features logiflow-tests/desktop-e2e --bins
+               --tests: the test binaries and the desktop app; and the tests' tools if
+               missing: the Python packages the tests run (standardwebhooks,
+               schemathesis, jeepney) into ~/.cache/logiflow/python-tests, tauri-driver
+               and cargo-nextest into ~/.cache/logiflow/cargo-bin
   postgres     start a throwaway PostgreSQL cluster, unless DATABASE_URL is set
-  rust tests   cargo nextest run --workspace --features logiflow-tests/desktop-e2e,
-               every test but the desktop E2E and the API fuzz (cargo-nextest is
-               installed into ~/.cache/logiflow/cargo-bin if missing; the Python packages
-               the tests run, standardwebhooks and schemathesis, into
-               ~/.cache/logiflow/python-tests)
-  api fuzz     run the server's fuzz test (crates/server/tests/api/fuzz.rs):
-               schemathesis against a real server, checking it answers as its OpenAPI
-               document says
+  tests        one cargo nextest run of every test, with twice as many test threads as
+               cores (they mostly wait on PostgreSQL, their servers and the webview) and
+               the longest first (.config/nextest.toml): the unit, API, sync and
+               cross-tenant tests, the API fuzz (schemathesis against a real server,
+               crates/server/tests/api/fuzz.rs) and the desktop E2E (the app under Xvfb
+               driven with WebDriver, tests/tests/desktop/; screenshots go to
+               target/e2e-screenshots)
   doc tests    cargo test --workspace --features logiflow-tests/desktop-e2e --doc
                (nextest does not run doc tests)
   ui unit      npm test in ui/ (Vitest, once)
-  desktop e2e  link the desktop app from the test build, install tauri-driver if
-               missing (into ~/.cache/logiflow/cargo-bin), then drive the app under
-               Xvfb with WebDriver (tests/tests/desktop/); screenshots go to
-               target/e2e-screenshots
 Every cargo command selects the same packages and features, so that the dependencies
 are compiled once for all of them.
 then stops and deletes the throwaway cluster, prints a timing table and ends with one
@@ -53,12 +54,12 @@ options:
   -h, --help   print this help
 
 Arguments after `--` go to `cargo nextest run`, e.g.
-`cargo xtask test -- core::` runs only the tests whose name contains `core::` (in the
-rust tests and the desktop E2E), and `cargo xtask test -- -E 'package(logiflow-core)'`
-only the tests of that nextest filterset, within each step's own. With a filter the doc
-tests are skipped.
+`cargo xtask test -- core::` runs only the tests whose name contains `core::`, and
+`cargo xtask test -- -E 'package(logiflow-core)'` only the tests of that nextest
+filterset. With a filter the doc tests are skipped.
 
 environment:
+  NEXTEST_TEST_THREADS  test threads, instead of twice the cores
   DATABASE_URL      use this PostgreSQL (a superuser URL) instead of a throwaway one
   KEEP_TEST_DB=1    keep the throwaway cluster after the run (for debugging); the next
                     run removes it
@@ -73,13 +74,8 @@ environment:
 /// with one set, the desktop E2E reuses the test build and only links the app.
 const FEATURES: &str = "logiflow-tests/desktop-e2e";
 
-/// The desktop E2E test binary (tests/tests/desktop/): it needs the built app and
-/// tauri-driver, so the `rust tests` step leaves it to the `desktop e2e` step.
+/// The desktop E2E test binary (tests/tests/desktop/): it needs the app, built from ui/.
 const DESKTOP_E2E_BINARY: &str = "binary_id(logiflow-tests::desktop)";
-
-/// The server's fuzz test: it needs schemathesis, which only the `api fuzz` step
-/// installs, so the `rust tests` step leaves it to that step.
-const API_FUZZ_TEST: &str = "binary_id(logiflow-server::api) & test(/^fuzz::/)";
 
 /// `--workspace --features FEATURES`: the package selection and features of every build.
 fn workspace_selection(cmd: &mut Command) {
@@ -93,12 +89,11 @@ const STEPS: &[&str] = &[
     "ui build",
     "fmt",
     "clippy",
+    "test build",
     "postgres",
-    "rust tests",
-    "api fuzz",
+    "tests",
     "doc tests",
     "ui unit",
-    "desktop e2e",
 ];
 
 #[derive(Debug, Default)]
@@ -314,6 +309,11 @@ fn run_steps(options: &Options, run: &mut Run) -> Result<(), Stop> {
         run.skip("clippy", "--no-lint was given");
     }
 
+    let build = test_build_command(&target);
+    let tools = run.step("test build", Some(util::display_command(&build)), |_| {
+        test_build(build).map(|tools| (tools, Done::Ran))
+    })?;
+
     let database = run.step("postgres", Some(rerun_tests(options)), |_| {
         if use_env_db {
             eprintln!("postgres: using DATABASE_URL from the environment");
@@ -322,7 +322,7 @@ fn run_steps(options: &Options, run: &mut Run) -> Result<(), Stop> {
         Ok((Database::Throwaway(pg::Throwaway::start()?), Done::Ran))
     })?;
 
-    let tests = test_steps(options, run, &target, &database);
+    let tests = test_steps(options, run, &target, &tools, &database);
 
     if let Database::Throwaway(cluster) = database {
         if keep_test_db() {
@@ -338,25 +338,17 @@ fn test_steps(
     options: &Options,
     run: &mut Run,
     target: &util::SharedTarget,
+    tools: &Tools,
     database: &Database,
 ) -> Result<(), Stop> {
     let database_url = match database {
         Database::FromEnv => None,
         Database::Throwaway(cluster) => Some(cluster.url()),
     };
-    run.step("rust tests", Some(rerun_tests(options)), |counts| {
-        rust_tests(options, target, database_url.as_deref(), counts).map(|()| ((), Done::Ran))
+    run.step("tests", Some(rerun_tests(options)), |counts| {
+        let cmd = tests_command(options, target, tools, database_url.as_deref())?;
+        run_nextest(cmd, counts).map(|()| ((), Done::Ran))
     })?;
-    // It needs schemathesis, which only this step arranges, so it is rerun through the
-    // whole command.
-    run.step(
-        "api fuzz",
-        Some("cargo xtask test --no-lint -- -E 'test(/^fuzz::/)'".to_owned()),
-        |counts| {
-            api_fuzz(options, target, database_url.as_deref(), counts).map(|()| ((), Done::Ran))
-        },
-    )?;
-
     if options.runner_args.is_empty() {
         let doc = doc_test_command(target);
         run.step("doc tests", Some(util::display_command(&doc)), |counts| {
@@ -365,15 +357,7 @@ fn test_steps(
     } else {
         run.skip("doc tests", "a test filter was given");
     }
-
     run.step("ui unit", Some("cd ui && npm test".to_owned()), ui_unit)?;
-    // The E2E test needs the app built and tauri-driver found, which only this step
-    // arranges, so it is rerun through the whole command.
-    run.step(
-        "desktop e2e",
-        Some("cargo xtask test --no-lint".to_owned()),
-        |counts| desktop_e2e(options, target, database_url.as_deref(), counts),
-    )?;
     Ok(())
 }
 
@@ -439,11 +423,7 @@ fn check_component(subcommand: &str, component: &str) -> Result<()> {
 }
 
 fn run_step_command(mut cmd: Command) -> Result<((), Done)> {
-    let status = proc::run(&mut cmd)?;
-    if !status.success() {
-        bail!("`{}` failed ({status})", util::display_command(&cmd));
-    }
-    Ok(((), Done::Ran))
+    proc::run_ok(&mut cmd).map(|()| ((), Done::Ran))
 }
 
 /// `cargo nextest run` over the workspace with FEATURES. cargo-nextest comes with the
@@ -520,44 +500,88 @@ fn step_args(step: &str, runner_args: &[String]) -> Vec<String> {
     out
 }
 
-fn rust_tests(
-    options: &Options,
-    target: &util::SharedTarget,
-    database_url: Option<&str>,
-    counts: &mut Counts,
-) -> Result<()> {
-    let step = format!("not {DESKTOP_E2E_BINARY} & not ({API_FUZZ_TEST})");
-    let cmd = nextest_step(options, target, &step, database_url)?;
-    run_nextest(cmd, counts)
+/// What the tests run besides the test binaries.
+struct Tools {
+    python: std::path::PathBuf,
+    schemathesis: std::path::PathBuf,
+    /// tauri-driver, for the desktop E2E; `None` without ui/ (no app to drive).
+    tauri_driver: Option<std::path::PathBuf>,
 }
 
-/// The server's fuzz test, with schemathesis installed first.
-fn api_fuzz(
-    options: &Options,
-    target: &util::SharedTarget,
-    database_url: Option<&str>,
-    counts: &mut Counts,
-) -> Result<()> {
+/// The test binaries and the desktop app (`--bins`), with the package selection and
+/// features of every other command, so that the run's `cargo nextest` finds them built.
+fn test_build_command(target: &util::SharedTarget) -> Command {
+    let mut cmd = util::cargo_in(target);
+    cmd.arg("build");
+    workspace_selection(&mut cmd);
+    cmd.args(["--bins", "--tests"]);
+    color_cargo(&mut cmd);
+    cmd
+}
+
+/// Builds, then installs what is missing of the tests' tools.
+fn test_build(build: Command) -> Result<Tools> {
+    run_step_command(build)?;
+    let python = python::ensure_test_python()?;
     let schemathesis = ensure_schemathesis()?;
-    let mut cmd = nextest_step(options, target, API_FUZZ_TEST, database_url)?;
-    cmd.env("LOGIFLOW_SCHEMATHESIS", schemathesis);
-    run_nextest(cmd, counts)
+    let tauri_driver = match ui::dir() {
+        Some(_) => Some(ensure_cargo_install(
+            "tauri-driver",
+            TAURI_DRIVER_VERSION,
+            "tauri-driver",
+        )?),
+        None => None,
+    };
+    Ok(Tools {
+        python,
+        schemathesis,
+        tauri_driver,
+    })
 }
 
-/// `cargo nextest run` of the tests of the step's filterset, on the run's database.
-fn nextest_step(
+/// The one `cargo nextest run` of every test (but the desktop E2E without ui/), on the
+/// run's database, with the tools in the environment.
+fn tests_command(
     options: &Options,
     target: &util::SharedTarget,
-    step: &str,
+    tools: &Tools,
     database_url: Option<&str>,
 ) -> Result<Command> {
     let mut cmd = nextest_run(target)?;
-    add_runner_args(&mut cmd, step, options);
+    let filter = match &tools.tauri_driver {
+        Some(driver) => {
+            let screenshots = util::project_root().join("target/e2e-screenshots");
+            eprintln!("desktop e2e: screenshots go to {}", screenshots.display());
+            cmd.env(
+                "LOGIFLOW_DESKTOP_BIN",
+                target.dir.join("debug/logiflow-desktop"),
+            )
+            .env("TAURI_DRIVER", driver)
+            .env("LOGIFLOW_E2E_SCREENSHOTS", &screenshots);
+            "all()".to_owned()
+        }
+        None => {
+            eprintln!("tests: no ui/package.json, so no desktop app: the desktop E2E does not run");
+            format!("not {DESKTOP_E2E_BINARY}")
+        }
+    };
+    add_runner_args(&mut cmd, &filter, options);
     if let Some(url) = database_url {
         cmd.env("DATABASE_URL", url);
     }
-    cmd.env(python::TEST_PYTHON_VAR, python::ensure_test_python()?);
+    cmd.env(python::TEST_PYTHON_VAR, &tools.python)
+        .env("LOGIFLOW_SCHEMATHESIS", &tools.schemathesis);
+    if std::env::var_os("NEXTEST_TEST_THREADS").is_none() {
+        cmd.env("NEXTEST_TEST_THREADS", test_threads().to_string());
+    }
     Ok(cmd)
+}
+
+/// Twice the cores: most tests spend most of their time waiting (on PostgreSQL, on the
+/// server they started, on the webview), and with one thread per core a run of the
+/// Rust tests left a quarter of the CPU idle (measured on two cores).
+fn test_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) * 2
 }
 
 /// schemathesis, from the tests' Python environment (`crate::python`).
@@ -692,30 +716,22 @@ fn parse_vitest_tests(line: &str) -> Option<Counts> {
     Some(counts)
 }
 
-fn ui_dir_with_package() -> Option<std::path::PathBuf> {
-    let ui = util::project_root().join("ui");
-    ui.join("package.json").exists().then_some(ui)
-}
-
-/// `npm ci` (exactly the lockfile, from the registry) and the production build that
-/// src-tauri embeds.
+/// `npm ci` and the production build that src-tauri embeds, each when its inputs changed
+/// since the last run (`crate::ui`).
 fn ui_build() -> Result<((), Done)> {
-    let Some(ui) = ui_dir_with_package() else {
+    let Some(ui) = ui::dir() else {
         return Ok(((), Done::Skipped("ui/package.json does not exist".into())));
     };
-    packages::require_program("npm", "install Node.js 20 or newer")?;
-    let mut ci = Command::new("npm");
-    ci.args(["ci", "--no-audit", "--no-fund"]).current_dir(&ui);
-    run_step_command(ci)?;
-    let mut build = Command::new("npm");
-    build.args(["run", "build"]).current_dir(&ui);
-    run_step_command(build)
+    if ui::build(&ui)? == ui::Outcome::UpToDate {
+        eprintln!("ui build: up to date (nothing in ui/ changed since the last build)");
+    }
+    Ok(((), Done::Ran))
 }
 
 /// The front-end's unit tests (Vitest, `npm test` = `vitest run`); `ui build` has
 /// installed the packages.
 fn ui_unit(counts: &mut Counts) -> Result<((), Done)> {
-    let Some(ui) = ui_dir_with_package() else {
+    let Some(ui) = ui::dir() else {
         return Ok(((), Done::Skipped("ui/package.json does not exist".into())));
     };
     let mut test = Command::new("npm");
@@ -768,45 +784,6 @@ fn ensure_cargo_install(krate: &str, version: &str, bin: &str) -> Result<std::pa
 
 /// The desktop end-to-end tests: builds the app, then runs tests/tests/desktop/,
 /// which starts Xvfb, tauri-driver and the app itself and stops them all afterwards.
-fn desktop_e2e(
-    options: &Options,
-    target: &util::SharedTarget,
-    database_url: Option<&str>,
-    counts: &mut Counts,
-) -> Result<((), Done)> {
-    if ui_dir_with_package().is_none() {
-        return Ok(((), Done::Skipped("ui/package.json does not exist".into())));
-    }
-    // The app binary, with the package selection and features of the test build (and
-    // `--tests`, so that dev-dependencies' features are unified as they were there):
-    // every dependency is already compiled, only the app is linked.
-    let mut build = util::cargo_in(target);
-    build.arg("build");
-    workspace_selection(&mut build);
-    build.args(["--bins", "--tests"]);
-    color_cargo(&mut build);
-    run_step_command(build)?;
-    let driver = ensure_cargo_install("tauri-driver", TAURI_DRIVER_VERSION, "tauri-driver")?;
-    let screenshots = util::project_root().join("target/e2e-screenshots");
-    eprintln!("desktop e2e: screenshots go to {}", screenshots.display());
-    let mut e2e = nextest_run(target)?;
-    add_runner_args(&mut e2e, DESKTOP_E2E_BINARY, options);
-    e2e.env(
-        "LOGIFLOW_DESKTOP_BIN",
-        target.dir.join("debug/logiflow-desktop"),
-    )
-    .env("TAURI_DRIVER", driver)
-    .env("LOGIFLOW_E2E_SCREENSHOTS", &screenshots)
-    // The alerts test's notification server is a Python D-Bus service (jeepney).
-    .env(python::TEST_PYTHON_VAR, python::ensure_test_python()?);
-    // The connect test starts the real server on a fresh database of this PostgreSQL.
-    if let Some(url) = database_url {
-        e2e.env("DATABASE_URL", url);
-    }
-    run_nextest(e2e, counts)?;
-    Ok(((), Done::Ran))
-}
-
 fn print_report(run: &Run, total: Duration) {
     use std::io::Write;
     let _ = std::io::stderr().flush();
@@ -962,7 +939,7 @@ mod tests {
         assert_eq!(run.counts, counts(0, 1, 0));
 
         let mut run = Run::default();
-        let result = run.step("rust tests", None, |c| -> Result<((), Done)> {
+        let result = run.step("tests", None, |c| -> Result<((), Done)> {
             c.add(counts(4, 2, 0));
             bail!("some tests failed")
         });

@@ -1,9 +1,11 @@
 //! Shared test harness: a uniquely named PostgreSQL database per test.
 //!
 //! [`TestDb::new`] reads `DATABASE_URL` (a superuser URL of a throwaway cluster, as
-//! exported by `cargo xtask test`), creates `test_<uuid>` and hands out its URL. The
-//! database is dropped `WITH (FORCE)` when the value is dropped, unless `KEEP_TEST_DB=1`,
-//! in which case its name is printed so it can be inspected with `psql`.
+//! exported by `cargo xtask test`), creates `test_<uuid>` and hands out its URL;
+//! [`TestDb::migrated`] does the same with the migrations already applied, as a copy of
+//! a template database built once per cluster. The database is dropped `WITH (FORCE)`
+//! when the value is dropped, unless `KEEP_TEST_DB=1`, in which case its name is printed
+//! so it can be inspected with `psql`.
 
 use std::str::FromStr;
 

@@ -1,8 +1,9 @@
 //! The desktop app end to end: the real binary, driven through tauri-driver and
 //! WebKitWebDriver under Xvfb, on a replica seeded through the replica's own API.
 //!
-//! `cargo xtask test` runs it (its `desktop e2e` step), after building the app and
-//! installing tauri-driver; it passes them in `LOGIFLOW_DESKTOP_BIN` and `TAURI_DRIVER`.
+//! `cargo xtask test` runs it with the other tests, after building the app and
+//! installing tauri-driver (its `test build` step); it passes them in
+//! `LOGIFLOW_DESKTOP_BIN` and `TAURI_DRIVER`.
 //! Each step saves a screenshot in `$LOGIFLOW_E2E_SCREENSHOTS` (default
 //! `target/e2e-screenshots`). A second test checks that a second launch hands over to the
 //! running app (single instance) on a private D-Bus session bus. `connect.rs` connects
