@@ -15,5 +15,9 @@ export default defineConfig({
   test: {
     include: ["src/**/*.test.ts"],
     environment: "node",
+    // The unit tests are of pure functions (no mocks, no globals), so the files share one
+    // module graph instead of each loading its own: 2 s instead of 7 s, most of it the
+    // isolation. A test that needs its own module state has to reset it itself.
+    isolate: false,
   },
 });
