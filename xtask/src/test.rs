@@ -31,10 +31,11 @@ Runs, in order, stopping at the first step that fails:
                --tests: the test binaries and the desktop app; and the tests' tools if
                missing: the Python packages the tests run (standardwebhooks,
                schemathesis, jeepney) into ~/.cache/logiflow/python-tests, tauri-driver
-               and cargo-nextest into ~/.cache/logiflow/cargo-bin
+               into ~/.cache/logiflow/cargo-bin
   postgres     start a throwaway PostgreSQL cluster, unless DATABASE_URL is set
-  tests        one cargo nextest run of every test, with twice as many test threads as
-               cores (they mostly wait on PostgreSQL, their servers and the webview) and
+  tests        one cargo nextest run of every test (cargo-nextest is installed into
+               ~/.cache/logiflow/cargo-bin if missing), with twice as many test threads
+               as cores (tests wait on PostgreSQL, their servers and the webview) and
                the longest first (.config/nextest.toml): the unit, API, sync and
                cross-tenant tests, the API fuzz (schemathesis against a real server,
                crates/server/tests/api/fuzz.rs) and the desktop E2E (the app under Xvfb
@@ -59,7 +60,8 @@ Arguments after `--` go to `cargo nextest run`, e.g.
 filterset. With a filter the doc tests are skipped.
 
 environment:
-  NEXTEST_TEST_THREADS  test threads, instead of twice the cores
+  NEXTEST_TEST_THREADS
+                    test threads, instead of twice the cores
   DATABASE_URL      use this PostgreSQL (a superuser URL) instead of a throwaway one
   KEEP_TEST_DB=1    keep the throwaway cluster after the run (for debugging); the next
                     run removes it
@@ -782,8 +784,6 @@ fn ensure_cargo_install(krate: &str, version: &str, bin: &str) -> Result<std::pa
     Ok(path)
 }
 
-/// The desktop end-to-end tests: builds the app, then runs tests/tests/desktop/,
-/// which starts Xvfb, tauri-driver and the app itself and stops them all afterwards.
 fn print_report(run: &Run, total: Duration) {
     use std::io::Write;
     let _ = std::io::stderr().flush();
