@@ -404,9 +404,9 @@ const MEMORY_ROOM_MIN: u64 = 3 << 30;
 
 /// [`MEMORY_DIR`], when it is a tmpfs with [`MEMORY_ROOM_MIN`] free. Every test creates a
 /// database (a copy of the template, hundreds of files) and drops it again, and on a disk
-/// file system that file work, its journal and its block I/O took a fifth of the
-/// PostgreSQL's CPU: the tests ran in 187 s instead of 238 s on two cores with the cluster
-/// in memory. Nothing of it needs to outlive the run.
+/// file system the kernel's share of PostgreSQL's CPU was over a third, much of it that
+/// file work, ext4's journal and block I/O: the tests ran in 187 s instead of 238 s on two
+/// cores with the cluster in memory. Nothing of it needs to outlive the run.
 #[cfg(target_os = "linux")]
 fn memory_dir() -> Option<PathBuf> {
     let fs = nix::sys::statfs::statfs(MEMORY_DIR).ok()?;
