@@ -525,7 +525,7 @@ fn test_build_command(target: &util::SharedTarget) -> Command {
 fn test_build(build: Command) -> Result<Tools> {
     run_step_command(build)?;
     let python = python::ensure_test_python()?;
-    let schemathesis = ensure_schemathesis()?;
+    let schemathesis = schemathesis_in(&python)?;
     let tauri_driver = match ui::dir() {
         Some(_) => Some(ensure_cargo_install(
             "tauri-driver",
@@ -586,9 +586,8 @@ fn test_threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get()) * 2
 }
 
-/// schemathesis, from the tests' Python environment (`crate::python`).
-fn ensure_schemathesis() -> Result<std::path::PathBuf> {
-    let python = python::ensure_test_python()?;
+/// schemathesis, beside `python` in the tests' Python environment (`crate::python`).
+fn schemathesis_in(python: &std::path::Path) -> Result<std::path::PathBuf> {
     let program = python.with_file_name("schemathesis");
     if !program.exists() {
         bail!(

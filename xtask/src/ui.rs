@@ -151,23 +151,20 @@ mod tests {
         std::fs::write(one.path().join("node_modules/x/i.js"), "x").unwrap();
         assert_eq!(sources_digest(one.path(), b"v20").unwrap(), base);
         // A source's contents, a new file, its name and the install all count.
-        let changed = ui_with(&[("package.json", "{}"), ("src/App.svelte", "<p>b</p>")]);
+        let with = |extra: (&str, &str)| {
+            let mut all = vec![files[0]];
+            all.push(extra);
+            ui_with(&all)
+        };
+        let changed = with(("src/App.svelte", "<p>b</p>"));
         assert_ne!(sources_digest(changed.path(), b"v20").unwrap(), base);
-        let added = ui_with(&[
-            ("package.json", "{}"),
-            ("src/App.svelte", "<p>a</p>"),
-            ("src/lib/new.ts", ""),
-        ]);
-        assert_ne!(sources_digest(added.path(), b"v20").unwrap(), base);
-        let renamed = ui_with(&[("package.json", "{}"), ("src/Main.svelte", "<p>a</p>")]);
+        let renamed = with(("src/Main.svelte", "<p>a</p>"));
         assert_ne!(sources_digest(renamed.path(), b"v20").unwrap(), base);
+        let added = ui_with(&[files[0], files[1], ("src/lib/new.ts", "")]);
+        assert_ne!(sources_digest(added.path(), b"v20").unwrap(), base);
         assert_ne!(sources_digest(one.path(), b"v22").unwrap(), base);
         // A directory named like an output below the top level is a source.
-        let nested = ui_with(&[
-            ("package.json", "{}"),
-            ("src/App.svelte", "<p>a</p>"),
-            ("src/dist/x.ts", ""),
-        ]);
+        let nested = ui_with(&[files[0], files[1], ("src/dist/x.ts", "")]);
         assert_ne!(sources_digest(nested.path(), b"v20").unwrap(), base);
     }
 }
