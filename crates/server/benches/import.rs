@@ -161,6 +161,7 @@ async fn run(admin_url: &str) -> Result<()> {
         "Bench admin",
         Role::Admin,
         support::PASSWORD,
+        logiflow_server::tokens::HashCost::Standard,
     )
     .await
     .context("failed to create the bench admin")?;

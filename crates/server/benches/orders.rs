@@ -235,6 +235,7 @@ async fn seed(owner: &PgPool, http: &reqwest::Client, base: &str) -> Result<Worl
         "Bench manager",
         Role::Manager,
         support::PASSWORD,
+        logiflow_server::tokens::HashCost::Standard,
     )
     .await
     .context("failed to create the bench manager")?;

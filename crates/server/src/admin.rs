@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::db::TenantTx;
 use crate::rbac::Role;
-use crate::tokens;
+use crate::tokens::{self, HashCost};
 use crate::users::{normalize_email, validate_name, validate_password};
 
 /// Why an admin command failed.
@@ -445,7 +445,8 @@ pub struct CreatedUser {
     pub role: Role,
 }
 
-/// Creates a user in a tenant (platform admins are not bound by the plan's user quota).
+/// Creates a user in a tenant (platform admins are not bound by the plan's user quota),
+/// their password hashed at `cost` (the CLI: its configuration's, always standard).
 pub async fn user_create(
     pool: &PgPool,
     slug: &str,
@@ -453,6 +454,7 @@ pub async fn user_create(
     display_name: &str,
     role: Role,
     password: &str,
+    cost: HashCost,
 ) -> Result<CreatedUser, AdminError> {
     let invalid = |e: crate::error::ApiError| AdminError::Invalid(e.to_string());
     let email = normalize_email(email).map_err(invalid)?;
@@ -460,7 +462,7 @@ pub async fn user_create(
     validate_password(password).map_err(invalid)?;
     let tenant = tenant_get(pool, slug).await?;
     let password = password.to_owned();
-    let hash = tokio::task::spawn_blocking(move || tokens::hash_password(&password))
+    let hash = tokio::task::spawn_blocking(move || tokens::hash_password(&password, cost))
         .await
         .map_err(|e| AdminError::Hash(e.to_string()))?
         .map_err(|e| AdminError::Hash(e.to_string()))?;
@@ -600,6 +602,7 @@ pub async fn demo_seed(pool: &PgPool) -> Result<DemoSeed, AdminError> {
             &name,
             role,
             DEMO_PASSWORD,
+            HashCost::Standard,
         )
         .await?;
         if matches!(role, Role::Manager | Role::Operator) {

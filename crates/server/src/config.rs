@@ -9,6 +9,8 @@ use serde::Deserialize;
 
 pub use logiflow_core::Secret;
 
+use crate::tokens::HashCost;
+
 /// Longest access-token lifetime accepted (DESIGN: short-lived access tokens).
 pub const ACCESS_TOKEN_TTL_MAX_SECS: u64 = 15 * 60;
 
@@ -79,6 +81,10 @@ pub struct Config {
     /// expiring lots, long-held movements, silent devices), run by one worker across all
     /// instances; see `crate::alerts`.
     pub alert_check_interval_secs: u64,
+    /// The cost of new password hashes. Always [`HashCost::Standard`] when loaded: no key
+    /// of the file and no environment variable sets it, so that a deployment cannot
+    /// weaken its hashes by mistake; test servers set [`HashCost::Minimal`] in code.
+    pub password_hash_cost: HashCost,
 }
 
 /// Largest accepted `clock_ahead_tolerance_secs` (one day): beyond it a device whose
@@ -122,6 +128,7 @@ impl Default for Config {
             webhook_allow_http: false,
             webhook_retention_days: 7,
             alert_check_interval_secs: 60,
+            password_hash_cost: HashCost::Standard,
         }
     }
 }
@@ -378,6 +385,29 @@ mod tests {
             ..Config::default()
         };
         assert!(!format!("{c:?}").contains("aaaa"));
+    }
+
+    #[test]
+    fn no_file_key_or_variable_lowers_the_password_hash_cost() {
+        assert_eq!(Config::default().password_hash_cost, HashCost::Standard);
+        let refused = toml::from_str::<FileConfig>("password_hash_cost = \"minimal\"");
+        assert!(refused.unwrap_err().to_string().contains("unknown field"));
+        let asked = std::cell::RefCell::new(Vec::new());
+        let mut c = Config::default();
+        c.apply_env(|name| {
+            asked.borrow_mut().push(name.to_owned());
+            None
+        })
+        .unwrap();
+        let asked = asked.into_inner();
+        assert!(asked.contains(&"LOGIFLOW_LISTEN".to_owned()), "{asked:?}");
+        assert!(
+            !asked
+                .iter()
+                .any(|name| name.contains("HASH") || name.contains("COST")),
+            "{asked:?}"
+        );
+        assert_eq!(c.password_hash_cost, HashCost::Standard);
     }
 
     #[test]

@@ -333,9 +333,17 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
                     .context("failed to read the password from standard input")?;
                 let password = password.trim_end_matches(['\r', '\n']);
                 print_json(
-                    &admin::user_create(&pool, &tenant, &email, &name, role, password)
-                        .await
-                        .context("failed to create the user")?,
+                    &admin::user_create(
+                        &pool,
+                        &tenant,
+                        &email,
+                        &name,
+                        role,
+                        password,
+                        config.password_hash_cost,
+                    )
+                    .await
+                    .context("failed to create the user")?,
                 )
             }
             UserCommand::Disable { tenant, email } => {

@@ -15,6 +15,7 @@ use logiflow_replica::{
 };
 use logiflow_server::config::{Config, Secret as ServerSecret};
 use logiflow_server::rbac::Role;
+use logiflow_server::tokens::HashCost;
 use logiflow_testkit::TestDb;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -76,6 +77,8 @@ impl Server {
                 login_attempts_per_account_per_minute: 100,
                 login_attempts_per_address_per_minute: 1000,
                 db_max_connections: 5,
+                // Each test creates users; what it tests does not depend on the hash's cost.
+                password_hash_cost: HashCost::Minimal,
                 ..Config::default()
             };
             tune(&mut config);
@@ -115,6 +118,7 @@ impl Server {
                 "Admin",
                 Role::Admin,
                 PASSWORD,
+                HashCost::Minimal,
             )
             .await
             .unwrap()
@@ -313,6 +317,7 @@ impl Server {
             "Someone",
             role,
             PASSWORD,
+            HashCost::Minimal,
         ))
         .unwrap()
         .id

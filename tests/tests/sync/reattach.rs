@@ -224,6 +224,7 @@ fn signing_in_again_is_refused_for_a_revoked_device_and_another_tenants_person()
             "Other admin",
             Role::Admin,
             PASSWORD,
+            logiflow_server::tokens::HashCost::Minimal,
         )
         .await
         .unwrap();

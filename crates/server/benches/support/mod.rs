@@ -396,6 +396,7 @@ pub async fn tenant(owner: &PgPool) -> Result<admin::CreatedUser> {
         "Bench operator",
         Role::Operator,
         PASSWORD,
+        logiflow_server::tokens::HashCost::Standard,
     )
     .await
     .context("failed to create the bench operator")

@@ -132,7 +132,7 @@ pub async fn login(
     };
     // Unknown tenant or email still pays for a verification, so timing tells nothing.
     let hash = user.as_ref().map_or_else(
-        || tokens::dummy_hash().to_owned(),
+        || tokens::dummy_hash(state.config.password_hash_cost).to_owned(),
         |(_, u)| u.password_hash.clone(),
     );
     // No account has a longer password (see users::PASSWORD_LEN_MAX); refusing before

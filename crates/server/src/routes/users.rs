@@ -119,7 +119,8 @@ pub async fn create_user(
     validate_password(&req.password)?;
     quota::check_users(&mut tx).await?;
     let password = req.password;
-    let password_hash = tokio::task::spawn_blocking(move || tokens::hash_password(&password))
+    let cost = state.config.password_hash_cost;
+    let password_hash = tokio::task::spawn_blocking(move || tokens::hash_password(&password, cost))
         .await
         .map_err(ApiError::internal)?
         .map_err(|e| ApiError::internal(e.to_string()))?;

@@ -302,6 +302,7 @@ async fn serve_migrates_answers_and_stops_gracefully_on_sigterm() {
         "Person",
         logiflow_server::rbac::Role::Admin,
         password,
+        logiflow_server::tokens::HashCost::Minimal,
     )
     .await
     .unwrap();

@@ -1,7 +1,7 @@
 //! `spawn_app()`: a migrated fresh database and a server on an ephemeral port.
 
 use logiflow_server::admin;
-use logiflow_server::auth::tokens::{Claims, JwtKeys};
+use logiflow_server::auth::tokens::{Claims, HashCost, JwtKeys};
 use logiflow_server::config::{Config, Secret};
 use logiflow_server::rbac::Role;
 use logiflow_testkit::TestDb;
@@ -60,6 +60,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         db_max_connections: 5,
         // The webhook tests run the worker themselves, on a clock they move.
         webhook_worker_enabled: false,
+        // Each test creates users; what it tests does not depend on the hash's cost.
+        password_hash_cost: HashCost::Minimal,
         ..Config::default()
     };
     configure(&mut config);
@@ -187,9 +189,17 @@ impl TestApp {
         .await
         .unwrap();
         let email = format!("admin@{slug}.example");
-        let user = admin::user_create(&self.owner, slug, &email, "Admin", Role::Admin, PASSWORD)
-            .await
-            .unwrap();
+        let user = admin::user_create(
+            &self.owner,
+            slug,
+            &email,
+            "Admin",
+            Role::Admin,
+            PASSWORD,
+            HashCost::Minimal,
+        )
+        .await
+        .unwrap();
         let (token, refresh) = self.login(slug, &email, PASSWORD).await;
         Tenant {
             id: user.tenant_id,
