@@ -107,13 +107,22 @@ impl Proxy {
     }
 }
 
-/// Records `n` receipts spread over the products and bins.
-fn record_receipts(replica: &mut Replica, n: usize, skus: usize, bins: usize) {
+/// Bins and products of the catalog that [`record_receipts`] spreads its receipts over.
+///
+/// Many products, so that each holds few of the thousands of pending receipts: recording
+/// replays the pending entries of the movement's product (`replica::live`), and with 5
+/// products these tests spent most of their CPU recording, not on the faults they are
+/// about. A product with a long pending journal is the convergence simulations' case.
+const BINS: usize = 4;
+const PRODUCTS: usize = 50;
+
+/// Records `n` receipts spread over the [`PRODUCTS`] and [`BINS`] of a [`seed`]ed catalog.
+fn record_receipts(replica: &mut Replica, n: usize) {
     for i in 0..n {
         replica
             .record(&receive(
-                &format!("SKU-{}", i % skus + 1),
-                &format!("B{}", i % bins + 1),
+                &format!("SKU-{}", i % PRODUCTS + 1),
+                &format!("B{}", i % BINS + 1),
                 1,
             ))
             .unwrap();
@@ -123,10 +132,10 @@ fn record_receipts(replica: &mut Replica, n: usize, skus: usize, bins: usize) {
 #[test]
 fn responses_cut_mid_way_are_retried_without_loss_or_duplicates() {
     let server = Server::start("proxy");
-    seed(&server, 4, 5);
+    seed(&server, BINS, PRODUCTS);
     let proxy = Proxy::start(&server.base);
     let mut d = connect(&server, &proxy.base, "flaky");
-    record_receipts(&mut d.replica, 1_500, 5, 4);
+    record_receipts(&mut d.replica, 1_500);
 
     proxy.cuts.store(6, Ordering::SeqCst);
     let report = d.sync().unwrap();
@@ -216,7 +225,7 @@ fn sync_killed_when(
 #[test]
 fn a_sync_killed_mid_push_and_mid_pull_resumes_without_loss_or_duplicates() {
     let server = Server::start("kill");
-    seed(&server, 4, 5);
+    seed(&server, BINS, PRODUCTS);
     let dir1 = tempfile::tempdir().unwrap();
     let dir2 = tempfile::tempdir().unwrap();
     let (db1, creds1, c1) = cli_connect(&server, dir1.path(), &server.base, "pusher");
@@ -224,7 +233,7 @@ fn a_sync_killed_mid_push_and_mid_pull_resumes_without_loss_or_duplicates() {
     let device1: uuid::Uuid = c1["device"]["device"].as_str().unwrap().parse().unwrap();
     {
         let mut r = Replica::open(&db1).unwrap();
-        record_receipts(&mut r, 2_500, 5, 4);
+        record_receipts(&mut r, 2_500);
     }
 
     // Mid-push: killed as soon as the first batch is answered, while the next is out.
@@ -340,7 +349,7 @@ impl Drop for ServerProcess {
 #[test]
 fn the_server_killed_mid_push_and_restarted_loses_and_duplicates_nothing() {
     let server = Server::start("restart");
-    seed(&server, 4, 5);
+    seed(&server, BINS, PRODUCTS);
     let port = {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -349,7 +358,7 @@ fn the_server_killed_mid_push_and_restarted_loses_and_duplicates_nothing() {
     let base = format!("http://127.0.0.1:{port}");
     let mut d = connect(&server, &base, "survivor");
     let device = d.id();
-    record_receipts(&mut d.replica, 2_000, 5, 4);
+    record_receipts(&mut d.replica, 2_000);
 
     // The sync runs on its own thread; the server is killed once part of the journal has
     // arrived, and started again a moment later at the same address.
