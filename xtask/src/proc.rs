@@ -1,7 +1,7 @@
 //! Running child processes in the foreground, so that a signal reaches them (see
 //! `interrupt`), with their output shown, captured, or both.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, ExitStatus, Output, Stdio};
 
 use anyhow::{Context, Result};
@@ -46,31 +46,14 @@ pub fn run_captured(cmd: &mut Command) -> Result<Output> {
     Ok(output)
 }
 
-/// Which output stream of a child to tee.
-#[derive(Debug, Clone, Copy)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
-
-/// Runs `cmd`, copying `stream` to ours as it comes (so the person watching sees the
-/// output live) while handing each line, without its colours, to `on_line`.
-pub fn run_tee(
-    cmd: &mut Command,
-    stream: Stream,
-    mut on_line: impl FnMut(&str),
-) -> Result<ExitStatus> {
-    match stream {
-        Stream::Stdout => cmd.stdout(Stdio::piped()),
-        Stream::Stderr => cmd.stderr(Stdio::piped()),
-    };
+/// Runs `cmd`, copying its stderr (where nextest reports) to ours as it comes, so the
+/// person watching sees it live, while handing each line, without its colours, to
+/// `on_line`.
+pub fn run_tee(cmd: &mut Command, mut on_line: impl FnMut(&str)) -> Result<ExitStatus> {
+    cmd.stderr(Stdio::piped());
     let (mut child, foreground) = interrupt::spawn_foreground(cmd)
         .with_context(|| format!("failed to start `{}`", display_command(cmd)))?;
-    let pipe: Box<dyn Read> = match stream {
-        Stream::Stdout => Box::new(child.stdout.take().expect("stdout is piped")),
-        Stream::Stderr => Box::new(child.stderr.take().expect("stderr is piped")),
-    };
-    let mut reader = BufReader::new(pipe);
+    let mut reader = BufReader::new(child.stderr.take().expect("stderr is piped"));
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -81,10 +64,7 @@ pub fn run_tee(
             break;
         }
         // A failed write (say, a closed terminal) must not stop the run or the parsing.
-        let _ = match stream {
-            Stream::Stdout => write_all_flush(&mut std::io::stdout().lock(), &line),
-            Stream::Stderr => write_all_flush(&mut std::io::stderr().lock(), &line),
-        };
+        let _ = write_all_flush(&mut std::io::stderr().lock(), &line);
         on_line(&crate::util::strip_ansi(&String::from_utf8_lossy(&line)));
     }
     let status = child

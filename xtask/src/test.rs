@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::packages::{self, Need};
-use crate::proc::{self, Stream};
+use crate::proc;
 use crate::{pg, python, ui, util};
 
 const HELP: &str = "\
@@ -44,6 +44,9 @@ Runs, in order, stopping at the first step that fails:
   doc tests    cargo test --workspace --features logiflow-tests/desktop-e2e --doc
                (nextest does not run doc tests)
   ui unit      npm test in ui/ (Vitest, once)
+               These two run beside the tests, from when nextest starts them, at the
+               lowest CPU priority (nice -n 19), so that they take only the CPU the
+               tests leave idle; their output follows the tests'.
 Every cargo command selects the same packages and features, so that the dependencies
 are compiled once for all of them.
 then stops and deletes the throwaway cluster, prints a timing table and ends with one
@@ -193,12 +196,34 @@ impl Run {
         rerun: Option<String>,
         body: impl FnOnce(&mut Counts) -> Result<(T, Done)>,
     ) -> Result<T, Stop> {
+        self.step_timed_by(name, rerun, None, body)
+    }
+
+    /// [`Run::step`] for a step that ran earlier, beside another (`Beside`), and took
+    /// `elapsed`: `body` only reports it.
+    fn step_timed<T>(
+        &mut self,
+        name: &'static str,
+        rerun: Option<String>,
+        elapsed: Duration,
+        body: impl FnOnce(&mut Counts) -> Result<(T, Done)>,
+    ) -> Result<T, Stop> {
+        self.step_timed_by(name, rerun, Some(elapsed), body)
+    }
+
+    fn step_timed_by<T>(
+        &mut self,
+        name: &'static str,
+        rerun: Option<String>,
+        elapsed: Option<Duration>,
+        body: impl FnOnce(&mut Counts) -> Result<(T, Done)>,
+    ) -> Result<T, Stop> {
         debug_assert!(STEPS.contains(&name));
         eprintln!("\n==> {name}");
         let started = Instant::now();
         let mut counts = Counts::default();
         let result = body(&mut counts);
-        let elapsed = started.elapsed();
+        let elapsed = elapsed.unwrap_or_else(|| started.elapsed());
         self.counts.add(counts);
         match result {
             Ok((value, Done::Ran)) => {
@@ -347,20 +372,240 @@ fn test_steps(
         Database::FromEnv => None,
         Database::Throwaway(cluster) => Some(cluster.url()),
     };
-    run.step("tests", Some(rerun_tests(options)), |counts| {
+    // Built now, started beside the tests (see `Beside`).
+    let mut doc = options.runner_args.is_empty().then(|| {
+        let mut cmd = doc_test_command(target);
+        if let Some(url) = &database_url {
+            cmd.env("DATABASE_URL", url);
+        }
+        cmd
+    });
+    let mut ui_unit = ui::dir().map(|ui| ui_unit_command(&ui));
+    let mut beside = Vec::new();
+    let mut start_beside = || {
+        if let Some(cmd) = doc.take() {
+            beside.push(Beside::start("doc tests", cmd, Tally::Sum));
+        }
+        if let Some(cmd) = ui_unit.take() {
+            beside.push(Beside::start("ui unit", cmd, Tally::Last));
+        }
+    };
+    let tests = run.step("tests", Some(rerun_tests(options)), |counts| {
         let cmd = tests_command(options, target, tools, database_url.as_deref())?;
-        run_nextest(cmd, counts).map(|()| ((), Done::Ran))
-    })?;
-    if options.runner_args.is_empty() {
-        let doc = doc_test_command(target);
-        run.step("doc tests", Some(util::display_command(&doc)), |counts| {
-            run_cargo_test(doc, database_url.as_deref(), counts).map(|()| ((), Done::Ran))
-        })?;
-    } else {
+        // Once nextest's own build check is done, so that `cargo test --doc` does not
+        // wait on cargo's build lock meanwhile.
+        run_nextest(cmd, counts, &mut start_beside).map(|()| ((), Done::Ran))
+    });
+    if tests.is_ok() {
+        // Had nextest printed no `Starting` line.
+        start_beside();
+    }
+    // Also after the tests failed: what ran beside them is reported, not lost.
+    for job in beside {
+        let name = job.name;
+        let finished = job.finish();
+        let _ = run.step_timed(
+            name,
+            Some(finished.rerun.clone()),
+            finished.elapsed,
+            |counts| {
+                finished
+                    .report(counts, &mut std::io::stderr())
+                    .map(|()| ((), Done::Ran))
+            },
+        );
+    }
+    tests?;
+    if !options.runner_args.is_empty() {
         run.skip("doc tests", "a test filter was given");
     }
-    run.step("ui unit", Some("cd ui && npm test".to_owned()), ui_unit)?;
-    Ok(())
+    if ui::dir().is_none() {
+        run.skip("ui unit", "ui/package.json does not exist");
+    }
+    match run.failure {
+        Some(_) => Err(Stop),
+        None => Ok(()),
+    }
+}
+
+/// How a runner's `test result` lines add up: cargo test prints one per crate (summed);
+/// Vitest prints one total (the last counts).
+#[derive(Debug, Clone, Copy)]
+enum Tally {
+    Sum,
+    Last,
+}
+
+/// A test runner run beside the `tests` step: `doc tests` and `ui unit`.
+///
+/// They start once nextest has started its tests, at the lowest CPU priority (`nice -n
+/// 19`), so that they take the CPU the tests leave idle (some 5 % of a run on two cores,
+/// most of it while the last tests finish) rather than adding their 7 s after them. Their
+/// output is held and printed after the tests', under their own headings, and each keeps
+/// its own line and time in the timing table, so the times there overlap. A Ctrl-C
+/// reaches them with the rest of the terminal's process group.
+struct Beside {
+    name: &'static str,
+    rerun: String,
+    tally: Tally,
+    started: Instant,
+    /// The output and end time, or why the runner could not run.
+    done: std::thread::JoinHandle<Result<(Held, Instant)>>,
+}
+
+/// What a [`Beside`] runner printed, both streams in order, and how it ended.
+struct Held {
+    status: std::process::ExitStatus,
+    output: Vec<u8>,
+}
+
+/// A [`Beside`] runner that has ended.
+struct Finished {
+    rerun: String,
+    tally: Tally,
+    elapsed: Duration,
+    output: Result<Held>,
+}
+
+impl Beside {
+    fn start(name: &'static str, cmd: Command, tally: Tally) -> Self {
+        let rerun = util::display_command(&cmd);
+        let started = Instant::now();
+        let done = match spawn_held(lowest_priority(&cmd)) {
+            Ok((mut child, mut reader)) => std::thread::spawn(move || {
+                let mut output = Vec::new();
+                std::io::Read::read_to_end(&mut reader, &mut output)
+                    .context("failed to read the runner's output")?;
+                let status = child.wait().context("failed to wait for the runner")?;
+                Ok((Held { status, output }, Instant::now()))
+            }),
+            Err(e) => std::thread::spawn(move || Err(e)),
+        };
+        Self {
+            name,
+            rerun,
+            tally,
+            started,
+            done,
+        }
+    }
+
+    fn finish(self) -> Finished {
+        let (output, elapsed) = match self.done.join() {
+            Ok(Ok((output, ended))) => (Ok(output), ended - self.started),
+            Ok(Err(e)) => (Err(e), self.started.elapsed()),
+            Err(_) => (
+                Err(anyhow::anyhow!("the thread running it panicked")),
+                self.started.elapsed(),
+            ),
+        };
+        Finished {
+            rerun: self.rerun,
+            tally: self.tally,
+            elapsed,
+            output,
+        }
+    }
+}
+
+impl Finished {
+    /// Writes the held output to `out` and adds its counts; fails as the runner did.
+    fn report(&self, counts: &mut Counts, out: &mut dyn std::io::Write) -> Result<()> {
+        let held = self.output.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        // A failed write (say, a closed terminal) must not change the result.
+        let _ = out.write_all(&held.output);
+        let _ = out.flush();
+        let text = String::from_utf8_lossy(&held.output);
+        let found = tally(text.lines(), self.tally);
+        if let Some(found) = found {
+            counts.add(found);
+        }
+        if !held.status.success() {
+            bail!("`{}` failed ({})", self.rerun, held.status);
+        }
+        found.with_context(|| {
+            format!(
+                "failed to find the test counts in the output of `{}`: they would be wrong",
+                self.rerun
+            )
+        })?;
+        Ok(())
+    }
+}
+
+/// The counts of a runner's output lines, or `None` if no line gave any.
+fn tally<'a>(lines: impl Iterator<Item = &'a str>, how: Tally) -> Option<Counts> {
+    let mut found: Option<Counts> = None;
+    for line in lines {
+        let line = util::strip_ansi(line);
+        let parsed = match how {
+            Tally::Sum => parse_libtest_result(&line),
+            Tally::Last => parse_vitest_tests(&line),
+        };
+        if let Some(parsed) = parsed {
+            found = Some(match (how, found) {
+                (Tally::Sum, Some(mut sum)) => {
+                    sum.add(parsed);
+                    sum
+                }
+                _ => parsed,
+            });
+        }
+    }
+    found
+}
+
+/// Starts `cmd` with its stdout and stderr into one pipe, so that the held output keeps
+/// their order; returns the child and the pipe's read end. On the calling thread, and
+/// with both ends close-on-exec until the child's own copies are made, so that no other
+/// child inherits the write end (the read would then wait for that child's end too).
+fn spawn_held(mut cmd: Command) -> Result<(std::process::Child, std::fs::File)> {
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    let shown = util::display_command(&cmd);
+    let failed = || format!("failed to start `{shown}`");
+    let (reader, writer) = nix::unistd::pipe().with_context(failed)?;
+    for end in [&reader, &writer] {
+        fcntl(end, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).with_context(failed)?;
+    }
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(writer.try_clone().with_context(failed)?)
+        .stderr(writer);
+    let child = cmd.spawn().with_context(failed)?;
+    // `cmd` holds our copies of the write end: dropped, the read ends with the child.
+    drop(cmd);
+    Ok((child, std::fs::File::from(reader)))
+}
+
+/// `cmd` run under `nice -n 19` (where `nice` exists; otherwise `cmd` itself).
+fn lowest_priority(cmd: &Command) -> Command {
+    let Some(nice) = util::which("nice") else {
+        return clone_command(cmd.get_program(), cmd);
+    };
+    let mut niced = clone_command(nice.as_os_str(), cmd);
+    niced
+        .args(["-n", "19"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    niced
+}
+
+/// A command running `program` with `cmd`'s environment and directory (not its
+/// arguments, unless `program` is `cmd`'s own).
+fn clone_command(program: &std::ffi::OsStr, cmd: &Command) -> Command {
+    let mut out = Command::new(program);
+    if program == cmd.get_program() {
+        out.args(cmd.get_args());
+    }
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => out.env(key, value),
+            None => out.env_remove(key),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        out.current_dir(dir);
+    }
+    out
 }
 
 fn keep_test_db() -> bool {
@@ -598,10 +843,14 @@ fn schemathesis_in(python: &std::path::Path) -> Result<std::path::PathBuf> {
     Ok(program)
 }
 
-/// Runs a `cargo nextest run` command, adding its `Summary` line's counts.
-fn run_nextest(mut cmd: Command, counts: &mut Counts) -> Result<()> {
+/// Runs a `cargo nextest run` command, adding its `Summary` line's counts; calls
+/// `on_start` when nextest starts running tests (its `Starting` line).
+fn run_nextest(mut cmd: Command, counts: &mut Counts, mut on_start: impl FnMut()) -> Result<()> {
     let mut summary = None;
-    let status = proc::run_tee(&mut cmd, Stream::Stderr, |line| {
+    let status = proc::run_tee(&mut cmd, |line| {
+        if line.trim_start().starts_with("Starting ") {
+            on_start();
+        }
         if let Some(counts) = parse_nextest_summary(line) {
             summary = Some(counts);
         }
@@ -620,27 +869,6 @@ fn run_nextest(mut cmd: Command, counts: &mut Counts) -> Result<()> {
     }
     if summary.is_none() {
         bail!("failed to find nextest's `Summary` line in its output: the counts would be wrong");
-    }
-    Ok(())
-}
-
-/// Runs a `cargo test` command, summing the `test result:` lines of its output.
-fn run_cargo_test(mut cmd: Command, database_url: Option<&str>, counts: &mut Counts) -> Result<()> {
-    if let Some(url) = database_url {
-        cmd.env("DATABASE_URL", url);
-    }
-    let mut seen = false;
-    let status = proc::run_tee(&mut cmd, Stream::Stdout, |line| {
-        if let Some(result) = parse_libtest_result(line) {
-            counts.add(result);
-            seen = true;
-        }
-    })?;
-    if !status.success() {
-        bail!("`{}` failed ({status})", util::display_command(&cmd));
-    }
-    if !seen {
-        bail!("failed to find any `test result:` line in the output: the counts would be wrong");
     }
     Ok(())
 }
@@ -729,28 +957,12 @@ fn ui_build() -> Result<((), Done)> {
     Ok(((), Done::Ran))
 }
 
-/// The front-end's unit tests (Vitest, `npm test` = `vitest run`); `ui build` has
-/// installed the packages.
-fn ui_unit(counts: &mut Counts) -> Result<((), Done)> {
-    let Some(ui) = ui::dir() else {
-        return Ok(((), Done::Skipped("ui/package.json does not exist".into())));
-    };
+/// The front-end's unit tests (Vitest, `npm test` = `vitest run`) in `ui`; `ui build`
+/// has installed the packages.
+fn ui_unit_command(ui: &std::path::Path) -> Command {
     let mut test = Command::new("npm");
-    test.arg("test").current_dir(&ui).env("CI", "true");
-    let mut seen = None;
-    let status = proc::run_tee(&mut test, Stream::Stdout, |line| {
-        if let Some(found) = parse_vitest_tests(line) {
-            seen = Some(found);
-        }
-    })?;
-    if let Some(found) = seen {
-        counts.add(found);
-    }
-    if !status.success() {
-        bail!("`npm test` in ui/ failed ({status})");
-    }
-    seen.context("failed to find Vitest's `Tests` line in the output of `npm test`: the counts would be wrong")?;
-    Ok(((), Done::Ran))
+    test.arg("test").current_dir(ui).env("CI", "true");
+    test
 }
 
 /// tauri-driver's major version: the WebDriver bridge of Tauri 2.
@@ -897,6 +1109,86 @@ mod tests {
             Some(counts(2, 1, 2))
         );
         assert_eq!(parse_vitest_tests(" Test Files  1 passed (1)"), None);
+    }
+
+    #[test]
+    fn tallies_sum_cargos_lines_and_take_vitests_total() {
+        let doc = [
+            "test result: ok. 2 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out",
+            "   Doc-tests logiflow_core",
+            "test result: ok. 5 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out",
+        ];
+        assert_eq!(tally(doc.into_iter(), Tally::Sum), Some(counts(7, 0, 1)));
+        let vitest = [" Test Files  2 passed (2)", "      Tests  3 passed (3)"];
+        assert_eq!(
+            tally(vitest.into_iter(), Tally::Last),
+            Some(counts(3, 0, 0))
+        );
+        assert_eq!(tally(["Compiling x"].into_iter(), Tally::Sum), None);
+    }
+
+    #[test]
+    fn a_runner_beside_the_tests_runs_at_the_lowest_priority_with_its_environment() {
+        let mut cmd = Command::new("cargo");
+        cmd.args(["test", "--doc"])
+            .env("DATABASE_URL", "postgres://x")
+            .current_dir("/tmp");
+        let niced = lowest_priority(&cmd);
+        let args: Vec<_> = niced.get_args().collect();
+        if util::which("nice").is_some() {
+            assert!(niced.get_program().to_string_lossy().ends_with("nice"));
+            assert_eq!(args, ["-n", "19", "cargo", "test", "--doc"]);
+        } else {
+            assert_eq!(niced.get_program(), "cargo");
+            assert_eq!(args, ["test", "--doc"]);
+        }
+        let envs: Vec<_> = niced.get_envs().collect();
+        assert_eq!(
+            envs,
+            [(
+                std::ffi::OsStr::new("DATABASE_URL"),
+                Some(std::ffi::OsStr::new("postgres://x"))
+            )]
+        );
+        assert_eq!(niced.get_current_dir(), Some(std::path::Path::new("/tmp")));
+    }
+
+    #[test]
+    fn a_runner_beside_the_tests_reports_its_counts_output_and_time() {
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            "echo '   Doc-tests a' >&2; \
+             echo 'test result: ok. 3 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out'",
+        ]);
+        let finished = Beside::start("doc tests", cmd, Tally::Sum).finish();
+        let mut found = Counts::default();
+        let mut shown = Vec::new();
+        finished.report(&mut found, &mut shown).unwrap();
+        assert_eq!(found, counts(3, 0, 0));
+        let shown = String::from_utf8(shown).unwrap();
+        assert!(
+            shown.starts_with("   Doc-tests a\ntest result: ok. 3 passed"),
+            "{shown}"
+        );
+
+        // A runner that fails fails its step, with the counts it printed.
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            "echo 'test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out'; exit 101",
+        ]);
+        let finished = Beside::start("doc tests", cmd, Tally::Sum).finish();
+        let mut found = Counts::default();
+        assert!(finished.report(&mut found, &mut Vec::new()).is_err());
+        assert_eq!(found, counts(1, 1, 0));
+
+        // One that prints no count fails too: the summary would be wrong.
+        let finished = Beside::start("ui unit", Command::new("true"), Tally::Last).finish();
+        let err = finished
+            .report(&mut Counts::default(), &mut Vec::new())
+            .unwrap_err();
+        assert!(err.to_string().contains("test counts"), "{err}");
     }
 
     #[test]
