@@ -380,7 +380,8 @@ fn test_steps(
         }
         cmd
     });
-    let mut ui_unit = ui::dir().map(|ui| ui_unit_command(&ui));
+    let ui = ui::dir();
+    let mut ui_unit = ui.as_deref().map(ui_unit_command);
     let mut beside = Vec::new();
     let mut start_beside = || {
         if let Some(cmd) = doc.take() {
@@ -419,7 +420,7 @@ fn test_steps(
     if !options.runner_args.is_empty() {
         run.skip("doc tests", "a test filter was given");
     }
-    if ui::dir().is_none() {
+    if ui.is_none() {
         run.skip("ui unit", "ui/package.json does not exist");
     }
     match run.failure {

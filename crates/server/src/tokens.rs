@@ -212,6 +212,19 @@ mod tests {
     }
 
     #[test]
+    fn the_dummy_hash_is_of_the_servers_cost_and_matches_no_password() {
+        for (cost, params) in [
+            (HashCost::Standard, "$argon2id$v=19$m=19456,t=2,p=1$"),
+            (HashCost::Minimal, "$argon2id$v=19$m=8,t=1,p=1$"),
+        ] {
+            let h = dummy_hash(cost);
+            assert!(h.starts_with(params), "{cost:?}: {h}");
+            assert_eq!(dummy_hash(cost), h, "made once per cost");
+            assert!(!verify_password("", h));
+        }
+    }
+
+    #[test]
     fn jwt_rejects_other_keys_and_expired_tokens() {
         let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef");
         let now = chrono::Utc::now().timestamp();
