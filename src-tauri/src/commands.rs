@@ -397,7 +397,7 @@ fn device_session(
 }
 
 /// [`Replica::history`]: the movement history of a product or bin, from the server with
-/// the device's session when it can be reached (on a worker thread, like [`sync`]), else
+/// the device's session when it can be reached (on a worker thread, like [`sync_replica`]), else
 /// this device's own journal entries.
 #[tauri::command]
 pub async fn history(
@@ -593,7 +593,7 @@ pub fn check_code(kind: String, value: String) -> Option<String> {
 }
 
 /// [`Replica::resolve`]: a manager forces or voids a held movement with this device's
-/// session, then the outcome is pulled; on a worker thread like [`sync`].
+/// session, then the outcome is pulled; on a worker thread like [`sync_replica`].
 #[tauri::command]
 pub async fn resolve_conflict(
     state: State<'_, AppState>,

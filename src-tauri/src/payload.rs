@@ -65,7 +65,7 @@ fn device_name() -> String {
 /// What the conflict inbox sends to force or void a held movement.
 #[derive(Debug, Clone, Deserialize, TS)]
 pub struct ResolveConflict {
-    /// The movement's id ([`JournalRow::id`]).
+    /// The movement's id ([`logiflow_replica::JournalRow::id`]).
     pub movement: String,
     /// Force or void.
     pub resolution: Resolution,

@@ -113,7 +113,7 @@ fn has_server_binaries(bin: &Path) -> bool {
         .all(|name| bin.join(name).is_file())
 }
 
-/// "15" → [15], "9.6" → [9, 6]; anything else is not a version directory.
+/// "15" → `[15]`, "9.6" → `[9, 6]`; anything else is not a version directory.
 fn parse_version(name: &str) -> Option<Vec<u32>> {
     name.split('.').map(|part| part.parse().ok()).collect()
 }
@@ -627,7 +627,7 @@ fn owner_alive(pid: i32) -> bool {
     }
 }
 
-/// The command name and state of /proc/<pid>/stat: `1234 (xtask) S 1 …`. The name may
+/// The command name and state of `/proc/<pid>/stat`: `1234 (xtask) S 1 …`. The name may
 /// itself hold spaces and parentheses, so it ends at the last `)`.
 fn parse_proc_stat(stat: &str) -> Option<(&str, char)> {
     let open = stat.find('(')?;

@@ -2,7 +2,7 @@
 //! commands and the CLI's `--json` output).
 //!
 //! With the `ts` feature they derive `ts_rs::TS`, so the desktop UI's TypeScript types
-//! are generated from these very types (see [`crate::typescript_bindings`]). Integers
+//! are generated from these very types (see `typescript_declarations`, feature `ts`). Integers
 //! cross as JSON numbers: every quantity and sequence number a warehouse produces fits
 //! in the 2^53 a JavaScript number holds exactly, hence `type = "number"` where ts-rs
 //! would say `bigint`. Core's ids are UUID strings on the wire (`serde(transparent)`).

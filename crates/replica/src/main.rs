@@ -5,7 +5,7 @@
 //! JSON document on stdout. Errors go to
 //! stderr (as `{"error": {"code", "message"}}` with `--json`).
 //!
-//! Exit codes (see [`cli::EXIT_CODES`], also printed by `--help`): 0 success; 1 usage or
+//! Exit codes (`EXIT_CODES` in `cli/args.rs`, also printed by `--help`): 0 success; 1 usage or
 //! validation error (bad arguments, unknown SKU, refused movement, …); 2 any other
 //! failure (storage, damaged data, I/O, a server answer the client cannot act on);
 //! 3 the server could not be reached or kept failing (or another sync is running):

@@ -5,7 +5,7 @@
 //! Each movement is still decided by `crates/core` on its rows as locked `FOR UPDATE` in
 //! key order, in the order of the movements' order keys (`occurred_at`, id), exactly as
 //! if they had come one after the other: the batch's rows are locked at once, an
-//! [`Engine`] holding them decides each movement on the rows as the movements before it
+//! [`Engine`](logiflow_core::Engine) holding them decides each movement on the rows as the movements before it
 //! left them (`crate::ledger::load`), and the changed rows, the movements, their ledger
 //! effects, outbox events, audit entries and idempotency records are written in one
 //! statement (`crate::ledger::write`, the writer the journal push uses too). A rejected

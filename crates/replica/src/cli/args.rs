@@ -144,6 +144,8 @@ pub(crate) enum Command {
     /// password is read from stdin (first line) or prompted for at a terminal.
     Connect {
         /// The server's URL, e.g. https://logiflow.example.com.
+        // The help text shows this line as written, so the address stays bare.
+        #[allow(rustdoc::bare_urls)]
         #[arg(long)]
         server: String,
         /// The tenant's slug.

@@ -68,7 +68,7 @@ impl Output {
 }
 
 /// Prints `err` on stderr (as `{"error": {"code", "message"}}` with `--json`) and returns
-/// its exit code (see [`super::EXIT_CODES`]).
+/// its exit code (see [`super::args::EXIT_CODES`]).
 pub(crate) fn report(err: &anyhow::Error, json: bool) -> u8 {
     let (code, exit) = match (err.downcast_ref::<Error>(), err.downcast_ref::<Failed>()) {
         (Some(e), _) => (e.code(), exit_code(e)),
@@ -87,7 +87,7 @@ pub(crate) fn report(err: &anyhow::Error, json: bool) -> u8 {
     exit
 }
 
-/// The documented exit code of a replica error (see [`super::EXIT_CODES`]).
+/// The documented exit code of a replica error (see [`super::args::EXIT_CODES`]).
 fn exit_code(e: &Error) -> u8 {
     match exit_code_of(e.code()) {
         2 if e.is_user_error() => 1,

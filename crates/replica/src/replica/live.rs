@@ -60,7 +60,7 @@ pub(crate) fn live_products(conn: &Connection) -> Result<BTreeSet<ProductId>> {
 /// entries of the products involved, each product's a range read of
 /// `journal_live_by_product`, not the whole pending journal.
 ///
-/// `received_at` is the replica's estimate of the server's time now ([`server_now`]):
+/// `received_at` is the replica's estimate of the server's time now ([`super::time::server_now`]):
 /// entries never pushed are judged as if received then.
 pub(crate) fn project(
     conn: &Connection,

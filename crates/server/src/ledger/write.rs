@@ -2,14 +2,14 @@
 //! online group commit (`crate::group_commit`), the journal push, a forced, voided or
 //! retried held movement (`crate::journal`).
 //!
-//! [`write`] takes everything a decision changed and writes it in **one statement**
+//! [`write()`] takes everything a decision changed and writes it in **one statement**
 //! (data-modifying CTEs, one snapshot, one round trip): the stock rows as the engine left
 //! them, the new movements, the outcomes of held movements decided again, the ledger
 //! effects of applied ones, one outbox event each (while the tenant has an active webhook
 //! endpoint: nothing else reads an event), the online movements' audit entries
 //! and idempotency records, and the pushing device's next sequence number. The parts
 //! only some writes have are left out when they have nothing to write (a statement per
-//! shape, [`write`]); the others bind empty arrays and write nothing.
+//! shape, [`write()`]); the others bind empty arrays and write nothing.
 //!
 //! A held movement decided again is written only if it is still held (an outcome never
 //! goes back from applied, absorbed or voided): every path decides it under the locks
@@ -117,7 +117,7 @@ pub struct Writes<'a> {
     pub held_of: Vec<Uuid>,
 }
 
-/// What [`write`] reports.
+/// What [`write()`] reports.
 #[derive(Debug)]
 #[must_use = "a stale decision must roll the transaction back"]
 pub struct Written {
@@ -660,7 +660,7 @@ pub async fn write(tx: &mut TenantTx, w: &Writes<'_>) -> Result<Written, sqlx::E
 
 /// Writes what picks did to reservations ([`logiflow_core::Engine::allocation_changes`]):
 /// each changed line's reservations set to what is left, and the `allocated` of a row
-/// not among `written` (the rows [`write`] updated, with their change of `allocated`,
+/// not among `written` (the rows [`write()`] updated, with their change of `allocated`,
 /// [`Writes::allocated`]) moved by its change: a row a pick changed is then updated
 /// once, not twice. Nothing to write (nearly every batch), no statement.
 pub async fn allocations(

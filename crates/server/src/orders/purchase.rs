@@ -169,7 +169,7 @@ pub fn assemble(row: OrderRow, lines: Vec<LineRow>) -> PurchaseOrder {
 }
 
 order_kind! {
-    /// Purchase orders, as an [`OrderKind`].
+    /// Purchase orders, as an [`OrderKind`](super::document::OrderKind).
     Purchase {
         tables: "purchase_order", "purchase_line",
         columns: "supplier_id", "unit_cost", store::purchase_orders::ORDER_COLUMNS,

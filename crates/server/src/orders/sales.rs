@@ -184,7 +184,7 @@ pub fn assemble(row: SalesOrderRow, lines: Vec<SalesLineRow>) -> SalesOrder {
 }
 
 order_kind! {
-    /// Sales orders, as an [`OrderKind`].
+    /// Sales orders, as an [`OrderKind`](super::document::OrderKind).
     Sales {
         tables: "sales_order", "sales_line",
         columns: "customer_id", "unit_price", store::sales_orders::ORDER_COLUMNS,

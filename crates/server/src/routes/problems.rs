@@ -1,14 +1,14 @@
 //! The problem responses of the OpenAPI document, written once.
 //!
 //! Every answer of status 400 or above is a [`Problem`] document
-//! (`application/problem+json`): [`ApiError`](crate::error::ApiError) is the one error
+//! (`application/problem+json`): [`ApiError`] is the one error
 //! type, the fallbacks included. So an operation's annotation names only the status and
 //! the codes it may answer, `(status = 409, description = "conflict (code taken)")`, and
 //! [`problem_bodies`] gives each such response its body when the document is assembled.
 //! The responses most operations share are the sets below ([`Reads`], [`Writes`],
 //! [`Authed`], [`RateLimited`]), listed in `responses(...)` like a response tuple.
 //!
-//! The rendering of an [`ApiError`](crate::error::ApiError) as that document (its body,
+//! The rendering of an [`ApiError`] as that document (its body,
 //! `Content-Type`, `Retry-After` and `WWW-Authenticate`) is here too: `crate::error` is
 //! the table of what can go wrong, which the domain and storage functions return; how it
 //! is answered over HTTP belongs to the HTTP layer.

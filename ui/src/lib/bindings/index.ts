@@ -125,7 +125,7 @@ flags: Array<FlagName>, };
 
 export type ResolveConflict = { 
 /**
- * The movement's id ([`JournalRow::id`]).
+ * The movement's id ([`logiflow_replica::JournalRow::id`]).
  */
 movement: string, 
 /**
