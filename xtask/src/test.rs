@@ -27,6 +27,9 @@ Runs, in order, stopping at the first step that fails:
   fmt          cargo fmt --all -- --check
   clippy       cargo clippy --workspace --features logiflow-tests/desktop-e2e
                --all-targets -- -D warnings
+  docs         cargo doc --workspace --features logiflow-tests/desktop-e2e --no-deps
+               --document-private-items with rustdoc's warnings denied: a doc link
+               that names no item fails the run
   test build   cargo build --workspace --features logiflow-tests/desktop-e2e --bins
                --tests: the test binaries and the desktop app; and the tests' tools if
                missing: the Python packages the tests run (standardwebhooks,
@@ -54,7 +57,7 @@ line: `summary: N passed, M failed, K skipped`. A step that fails before any tes
 reports counts as one failure, so that line never reads as a pass when the run failed.
 
 options:
-  --no-lint    skip fmt and clippy
+  --no-lint    skip fmt, clippy and docs
   -h, --help   print this help
 
 Arguments after `--` go to `cargo nextest run`, e.g.
@@ -94,6 +97,7 @@ const STEPS: &[&str] = &[
     "ui build",
     "fmt",
     "clippy",
+    "docs",
     "test build",
     "postgres",
     "tests",
@@ -331,9 +335,14 @@ fn run_steps(options: &Options, run: &mut Run) -> Result<(), Stop> {
             check_component("clippy", "clippy")?;
             run_step_command(clippy)
         })?;
+        let docs = docs_command(&target);
+        run.step("docs", Some(util::display_command(&docs)), |_| {
+            run_step_command(docs)
+        })?;
     } else {
         run.skip("fmt", "--no-lint was given");
         run.skip("clippy", "--no-lint was given");
+        run.skip("docs", "--no-lint was given");
     }
 
     let build = test_build_command(&target);
@@ -639,6 +648,31 @@ fn clippy_command(target: &util::SharedTarget) -> Command {
     cmd.args(["--all-targets", "--", "-D", "warnings"]);
     color_cargo(&mut cmd);
     cmd
+}
+
+/// The code's documentation, private items included (the crates are applications, read
+/// by the people who work on them), with rustdoc's warnings denied: a link to an item
+/// renamed or moved fails here, as clippy fails on the code. Only the workspace's crates
+/// are documented; their dependencies' metadata is clippy's.
+fn docs_command(target: &util::SharedTarget) -> Command {
+    let mut cmd = util::cargo_in(target);
+    cmd.arg("doc");
+    workspace_selection(&mut cmd);
+    strict_docs(&mut cmd);
+    color_cargo(&mut cmd);
+    cmd
+}
+
+/// `cargo doc`'s options of the docs step: only the crates selected, private items
+/// included, rustdoc's warnings denied (in the command, so that the rerunnable command
+/// the run prints does the same).
+fn strict_docs(cmd: &mut Command) {
+    cmd.args([
+        "--no-deps",
+        "--document-private-items",
+        "--config",
+        r#"build.rustdocflags=["-D","warnings"]"#,
+    ]);
 }
 
 fn doc_test_command(target: &util::SharedTarget) -> Command {
@@ -1126,6 +1160,45 @@ mod tests {
             Some(counts(3, 0, 0))
         );
         assert_eq!(tally(["Compiling x"].into_iter(), Tally::Sum), None);
+    }
+
+    /// The docs step's options on a crate of its own: a private item's doc linking an
+    /// item that does not exist fails, and passes once the link names one.
+    #[test]
+    fn the_docs_step_fails_on_a_broken_link_in_a_private_items_doc() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            "[package]\nname = \"docs-probe\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n",
+        )
+        .unwrap();
+        let document = |link: &str| {
+            std::fs::write(
+                dir.path().join("src/lib.rs"),
+                format!("//! A probe.\n\n/// Calls [`{link}`].\nfn hidden() {{}}\n\n/// Also.\npub fn shown() {{ hidden() }}\n"),
+            )
+            .unwrap();
+            let mut cmd = util::cargo();
+            cmd.arg("doc")
+                .current_dir(dir.path())
+                .env("CARGO_TARGET_DIR", dir.path().join("target"));
+            strict_docs(&mut cmd);
+            cmd.output().unwrap()
+        };
+        let broken = document("missing");
+        assert!(
+            !broken.status.success(),
+            "a broken link must fail the docs step"
+        );
+        let stderr = String::from_utf8_lossy(&broken.stderr);
+        assert!(stderr.contains("unresolved link to `missing`"), "{stderr}");
+        let fixed = document("shown");
+        assert!(
+            fixed.status.success(),
+            "{}",
+            String::from_utf8_lossy(&fixed.stderr)
+        );
     }
 
     #[test]
