@@ -64,7 +64,13 @@ pub fn build(ui: &Path) -> Result<Outcome> {
     Ok(outcome)
 }
 
+/// Writes a stamp, making `node_modules` first: `npm ci` of a project without
+/// dependencies leaves none.
 fn write(path: &Path, contents: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("failed to create {}", dir.display()))?;
+    }
     std::fs::write(path, contents).with_context(|| format!("failed to write {}", path.display()))
 }
 
@@ -132,6 +138,77 @@ mod tests {
             std::fs::write(path, contents).unwrap();
         }
         dir
+    }
+
+    /// A project whose install and build each add a line to `runs.log` beside it, and
+    /// whose build fails while a file `fail` exists.
+    const PROBE: &[(&str, &str)] = &[
+        (
+            "ui/package.json",
+            r#"{"name": "probe", "version": "1.0.0", "private": true,
+                "scripts": {"postinstall": "node log.js ci", "build": "node build.js"}}"#,
+        ),
+        (
+            "ui/package-lock.json",
+            r#"{"name": "probe", "version": "1.0.0", "lockfileVersion": 3, "requires": true,
+                "packages": {"": {"name": "probe", "version": "1.0.0"}}}"#,
+        ),
+        (
+            "ui/log.js",
+            "require('fs').appendFileSync('../runs.log', process.argv[2] + '\\n');",
+        ),
+        (
+            "ui/build.js",
+            "const fs = require('fs');
+             fs.appendFileSync('../runs.log', 'build\\n');
+             if (fs.existsSync('fail')) process.exit(1);
+             fs.mkdirSync('dist', {recursive: true});
+             fs.writeFileSync('dist/index.html', 'built');",
+        ),
+        ("ui/src/main.ts", "export {};"),
+    ];
+
+    /// `build` with real npm on a project of its own: each part runs when its inputs
+    /// changed and only then, and a failed build leaves no stamp, so the next run builds.
+    #[test]
+    fn the_ui_is_installed_and_built_again_only_when_its_inputs_changed() {
+        let root = ui_with(PROBE);
+        let ui = root.path().join("ui");
+        let runs = || std::fs::read_to_string(root.path().join("runs.log")).unwrap_or_default();
+        let mut seen = 0;
+        // Builds, and checks the outcome and what ran since the last check.
+        let mut step = |expect: Result<Outcome, ()>, ran: &str| {
+            assert_eq!(build(&ui).map_err(|_| ()), expect);
+            let log = runs();
+            assert_eq!(&log[seen..], ran, "what ran");
+            seen = log.len();
+        };
+        // A fresh checkout: install, then build.
+        step(Ok(Outcome::Built), "ci\nbuild\n");
+        step(Ok(Outcome::UpToDate), "");
+        // A source changed: only the build.
+        std::fs::write(ui.join("src/main.ts"), "export const a = 1;").unwrap();
+        step(Ok(Outcome::Built), "build\n");
+        step(Ok(Outcome::UpToDate), "");
+        // The output deleted: built again.
+        std::fs::remove_file(ui.join("dist/index.html")).unwrap();
+        step(Ok(Outcome::Built), "build\n");
+        // The lockfile changed: both, since the install changes what the build uses.
+        let lock = ui.join("package-lock.json");
+        let text = std::fs::read_to_string(&lock).unwrap();
+        std::fs::write(
+            &lock,
+            text.replace("\"requires\": true", "\"requires\": true "),
+        )
+        .unwrap();
+        step(Ok(Outcome::Built), "ci\nbuild\n");
+        // A failing build fails the step and keeps no stamp: with the sources as they
+        // were before it, the next run builds again.
+        std::fs::write(ui.join("fail"), "").unwrap();
+        step(Err(()), "build\n");
+        std::fs::remove_file(ui.join("fail")).unwrap();
+        step(Ok(Outcome::Built), "build\n");
+        step(Ok(Outcome::UpToDate), "");
     }
 
     #[test]
