@@ -182,6 +182,7 @@ fn run_app(
         ("LOGIFLOW_CREDENTIALS", credentials.as_str()),
     ];
     env.extend_from_slice(extra);
+    let _log = AppLogOnFailure(app_log(data));
     let driver = Driver::start(
         &driver_bin,
         &app_env(&display.name, data_dir, &env),
@@ -190,6 +191,41 @@ fn run_app(
     drive(&driver, &app, &display, limit_ms, walk);
     drop(driver);
     drop(display);
+}
+
+/// The app's own log, with its data directory `data` as `XDG_DATA_HOME`.
+fn app_log(data: &Path) -> PathBuf {
+    data.join("com.logiflow.desktop/logs/logiflow-desktop.log")
+}
+
+/// Prints the end of the app's log when the test fails, before its data directory is
+/// deleted: what the window shows says that something did not happen (a count that
+/// stays, a notice that never comes), the log says why (a sync that failed, and its
+/// code).
+struct AppLogOnFailure(PathBuf);
+
+/// How many of the log's last lines a failure prints.
+const APP_LOG_TAIL_LINES: usize = 60;
+
+impl Drop for AppLogOnFailure {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        match std::fs::read_to_string(&self.0) {
+            Ok(log) => {
+                let lines: Vec<&str> = log.lines().collect();
+                let tail = &lines[lines.len().saturating_sub(APP_LOG_TAIL_LINES)..];
+                eprintln!(
+                    "the app's log, last {} lines ({}):\n{}",
+                    tail.len(),
+                    self.0.display(),
+                    tail.join("\n")
+                );
+            }
+            Err(e) => eprintln!("no app log at {}: {e}", self.0.display()),
+        }
+    }
 }
 
 /// Connects the app to the server it was started with, as `email`, keeping warehouse
@@ -671,7 +707,7 @@ async fn walk(client: &Client, shots: &Shots<'_>, replica_path: &Path, data_dir:
     screenshot(client, shots, "12-settings.png").await;
 
     // The app logged to its log directory (XDG_DATA_HOME is the test's data dir).
-    let log = data_dir.join("com.logiflow.desktop/logs/logiflow-desktop.log");
+    let log = app_log(data_dir);
     let log = std::fs::read_to_string(&log)
         .unwrap_or_else(|e| panic!("failed to read the app's log {}: {e}", log.display()));
     assert!(log.contains("recorded a count of 3 rows"), "{log}");
@@ -739,9 +775,7 @@ fn a_second_launch_hands_over_to_the_running_app_and_exits() {
             .stderr(Stdio::null());
         cmd
     };
-    let log = data
-        .path()
-        .join("com.logiflow.desktop/logs/logiflow-desktop.log");
+    let log = app_log(data.path());
     let log_has = |text: &str| {
         std::fs::read_to_string(&log)
             .map(|log| log.contains(text))
