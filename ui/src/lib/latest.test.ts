@@ -12,13 +12,17 @@ function deferred<T>() {
   return { promise, resolve, reject };
 }
 
+/** Two reads asked one after the other, each answered by hand: `first` was asked first. */
+function twoReads() {
+  const read = latestOnly<number>();
+  const first = deferred<number>();
+  const second = deferred<number>();
+  return { first, second, a: read(() => first.promise), b: read(() => second.promise) };
+}
+
 describe("latestOnly", () => {
   it("drops an earlier read that answers after a later one", async () => {
-    const read = latestOnly<number>();
-    const first = deferred<number>();
-    const second = deferred<number>();
-    const a = read(() => first.promise);
-    const b = read(() => second.promise);
+    const { first, second, a, b } = twoReads();
     second.resolve(0);
     expect(await b).toEqual({ value: 0 });
     first.resolve(1);
@@ -26,11 +30,7 @@ describe("latestOnly", () => {
   });
 
   it("drops an earlier read that answers first, once a later one is asked", async () => {
-    const read = latestOnly<number>();
-    const first = deferred<number>();
-    const second = deferred<number>();
-    const a = read(() => first.promise);
-    const b = read(() => second.promise);
+    const { first, second, a, b } = twoReads();
     first.resolve(1);
     expect(await a).toBeNull();
     second.resolve(0);
@@ -44,11 +44,7 @@ describe("latestOnly", () => {
   });
 
   it("throws only the latest read's failure", async () => {
-    const read = latestOnly<number>();
-    const first = deferred<number>();
-    const second = deferred<number>();
-    const a = read(() => first.promise);
-    const b = read(() => second.promise);
+    const { first, second, a, b } = twoReads();
     first.reject(new Error("stale"));
     expect(await a).toBeNull();
     second.reject(new Error("fresh"));
